@@ -1,0 +1,97 @@
+//! The `ferry` command line: human tables by default, `--json` on every listing and
+//! report, exit codes that mean something (see [`ExitCode`]).
+
+mod plugin;
+mod sample;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// What ferry's exit codes mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Done as asked.
+    Ok = 0,
+    /// An error: bad input, a failed read, a missing file (the message says which).
+    Error = 1,
+    /// Wrong usage (clap's own code).
+    Usage = 2,
+    /// A plugin was refused by the audit.
+    Refused = 3,
+    /// A plugin run ended other than complete.
+    NotComplete = 4,
+}
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 done, 1 error, 2 wrong usage, 3 plugin refused by the audit, 4 plugin run not complete.
+State (installed plugins, runs, the audit log) lives in FERRY_HOME (default ./.ferry).
+Logs go to stderr; set RUST_LOG=debug for more.";
+
+/// Ferry moves a Confluence Server / Data Center site to a Cloud site; each Marketplace
+/// app's data moves through a sandboxed WebAssembly plugin that sees only what the admin
+/// consented to.
+#[derive(Debug, Parser)]
+#[command(name = "ferry", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Where ferry keeps its state.
+    #[arg(long, env = "FERRY_HOME", default_value = crate::state::DEFAULT_HOME, global = true)]
+    pub home: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Audit, install, list, remove and test-run app-migration plugins.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+    /// Write a deterministic sample Server site (database + attachment folder).
+    SampleSite(sample::SampleArgs),
+    /// Measure ferry's speed on this machine.
+    #[command(subcommand)]
+    Bench(sample::BenchCommand),
+}
+
+/// Parse the command line, run it, and return the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::Error as i32;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Plugin(cmd) => plugin::run(&cli.home, cmd).await,
+            Command::SampleSite(args) => sample::sample_site(args).await,
+            Command::Bench(cmd) => sample::bench(&cli.home, cmd).await,
+        }
+    });
+    match result {
+        Ok(code) => code as i32,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::Error as i32
+        }
+    }
+}
+
+/// Print a value as pretty JSON on stdout.
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// A table for humans, in ferry's style.
+pub(crate) fn table(header: &[&str]) -> comfy_table::Table {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED).set_header(header.to_vec());
+    t
+}

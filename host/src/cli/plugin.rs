@@ -1,0 +1,282 @@
+//! `ferry plugin …`: the commands of vendors and security reviewers.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+
+use super::{print_json, table, ExitCode};
+use crate::plugins::audit::{self, AuditReport, Verdict};
+use crate::plugins::engine::PluginEngine;
+use crate::plugins::limits::Limits;
+use crate::plugins::local::{run_installed, LocalRun};
+use crate::plugins::registry::{InstallError, Registry};
+use crate::plugins::run::{RunReport, RunStatus};
+use crate::plugins::uploads::DirectorySink;
+use crate::source::Source;
+use crate::state::mappings::MappingSource;
+use crate::state::StateDb;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PluginCommand {
+    /// Show what a plugin declares, what it really imports, and whether ferry accepts it.
+    ///
+    /// For security reviewers: every declared scope in plain words, the tables and column
+    /// classes it reads, the interfaces the component imports, declared scopes it never
+    /// uses (over-privilege), imports that would need an undeclared scope, its sha256 and
+    /// contract version. Reads the file without running any of its code.
+    Audit {
+        /// A plugin file (.wasm) or the app key of an installed plugin.
+        plugin: String,
+        /// Print the audit as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Audit a plugin file and install it (one version per app; a newer one replaces it).
+    Install {
+        /// The plugin file, e.g. target/wasm32-wasip2/release/page_ratings.wasm.
+        file: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List installed plugins.
+    List {
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an installed plugin.
+    Remove {
+        /// The server app key.
+        app_key: String,
+    },
+    /// Test-run an installed plugin against a Server database, with every declared scope
+    /// granted, writing each upload to a folder.
+    ///
+    /// Prints the status (complete, incomplete, failed, timed-out), the progress the
+    /// plugin reported, and the access audit: calls and rows per scope, and denials.
+    /// Exits 0 only when the run is complete.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The server app key of the installed plugin.
+    app_key: String,
+    /// The Server database: a SQLite file or a postgres:// URL.
+    #[arg(long)]
+    source: String,
+    /// The folder uploads are written to, one file per upload.
+    #[arg(long)]
+    out: PathBuf,
+    /// Wall-clock limit (e.g. 30s, 5m, 1h).
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    deadline: Duration,
+    /// Linear memory limit in MiB.
+    #[arg(long, default_value_t = 256)]
+    memory_mib: usize,
+    /// Upload quota in MiB.
+    #[arg(long, default_value_t = 1024)]
+    upload_quota_mib: u64,
+    /// Log volume limit in KiB (log lines and captured stdout/stderr).
+    #[arg(long, default_value_t = 1024)]
+    log_limit_kib: u64,
+    /// Space keys of the migration (comma-separated); default: every current space.
+    #[arg(long, value_delimiter = ',')]
+    spaces: Option<Vec<String>>,
+    /// A JSON-lines file of mappings ({"namespace","server_id","cloud_id"}) to serve
+    /// instead of the state DB's (which the core migration fills).
+    #[arg(long)]
+    mappings: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) async fn run(home: &Path, command: PluginCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        PluginCommand::Audit { plugin, json } => audit_command(home, &plugin, json).await,
+        PluginCommand::Install { file, json } => install(home, &file, json).await,
+        PluginCommand::List { json } => list(home, json).await,
+        PluginCommand::Remove { app_key } => {
+            let registry = Registry::new(StateDb::open(home).await?);
+            anyhow::ensure!(registry.remove(&app_key).await?, "no plugin is installed for {app_key}");
+            println!("removed the plugin of {app_key}");
+            Ok(ExitCode::Ok)
+        }
+        PluginCommand::Run(args) => run_command(home, args).await,
+    }
+}
+
+async fn audit_command(home: &Path, plugin: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let bytes = if Path::new(plugin).is_file() {
+        std::fs::read(plugin).with_context(|| format!("cannot read {plugin}"))?
+    } else if plugin.ends_with(".wasm") {
+        anyhow::bail!("{plugin} does not exist: give a plugin file or the app key of an installed plugin");
+    } else {
+        Registry::new(StateDb::open(home).await?).load(plugin).await?.1
+    };
+    let report = audit::audit(&bytes);
+    if json {
+        print_json(&report)?;
+    } else {
+        print_audit(&report);
+    }
+    Ok(if report.verdict == Verdict::Ok { ExitCode::Ok } else { ExitCode::Refused })
+}
+
+fn print_audit(r: &AuditReport) {
+    let or = |v: &Option<String>| v.clone().unwrap_or_else(|| "?".into());
+    println!("{} {} by {} ({} → {})", or(&r.name), or(&r.version), or(&r.vendor), or(&r.server_app_key), or(&r.cloud_app_key));
+    println!("contract ferry:migration@{}   sha256 {}", or(&r.contract), r.sha256);
+    println!("\nDeclared scopes:");
+    for s in &r.scopes {
+        let unused = if r.unused_scopes.contains(&s.scope) { "  [declared, never usable: over-privilege]" } else { "" };
+        println!("  {:<28} {}{unused}", s.scope, s.meaning);
+    }
+    if !r.tables.is_empty() {
+        let mut t = table(&["table", "column", "class"]);
+        for (name, cols) in &r.tables {
+            for (col, class) in cols {
+                t.add_row(vec![name.as_str(), col.as_str(), class.as_str()]);
+            }
+        }
+        println!("\nApp tables read:\n{t}");
+    }
+    let mut t = table(&["import", "kind", "needs one of", "allowed"]);
+    for i in &r.imports {
+        t.add_row(vec![i.name.clone(), i.kind.to_string(), i.needs_any_of.join(", "), if i.allowed { "yes" } else { "NO" }.to_string()]);
+    }
+    println!("\nWhat the component imports:\n{t}");
+    for w in &r.warnings {
+        println!("warning: {w}");
+    }
+    match r.verdict {
+        Verdict::Ok => println!("\nverdict: ok"),
+        Verdict::Refused => {
+            println!("\nverdict: REFUSED");
+            for p in &r.problems {
+                println!("  - {p}");
+            }
+        }
+    }
+}
+
+async fn install(home: &Path, file: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read the plugin file {}", file.display()))?;
+    let registry = Registry::new(StateDb::open(home).await?);
+    match registry.install(&bytes).await {
+        Ok((outcome, plugin, _)) => {
+            if json {
+                print_json(&serde_json::json!({ "outcome": outcome, "plugin": plugin }))?;
+            } else {
+                let what = match &outcome {
+                    crate::plugins::registry::InstallOutcome::Installed => "installed".to_string(),
+                    crate::plugins::registry::InstallOutcome::Replaced { previous } => format!("replaced {previous} with"),
+                    crate::plugins::registry::InstallOutcome::AlreadyInstalled => "already installed:".to_string(),
+                };
+                println!("{what} {} {} ({}) with scopes: {}", plugin.name, plugin.version, plugin.server_app_key, plugin.scopes.join(", "));
+            }
+            Ok(ExitCode::Ok)
+        }
+        Err(InstallError::Refused(report)) => {
+            if json {
+                print_json(&report)?;
+            }
+            eprintln!("error: {} refused:", file.display());
+            for p in &report.problems {
+                eprintln!("  - {p}");
+            }
+            Ok(ExitCode::Refused)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn list(home: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let plugins = Registry::new(StateDb::open(home).await?).list().await?;
+    if json {
+        print_json(&plugins)?;
+        return Ok(ExitCode::Ok);
+    }
+    if plugins.is_empty() {
+        println!("no plugins installed: `ferry plugin install <FILE.wasm>`");
+        return Ok(ExitCode::Ok);
+    }
+    let mut t = table(&["app key", "name", "vendor", "version", "contract", "scopes", "sha256"]);
+    for p in plugins {
+        t.add_row(vec![p.server_app_key, p.name, p.vendor, p.version, p.contract, p.scopes.join("\n"), p.sha256[..12].to_string()]);
+    }
+    println!("{t}");
+    Ok(ExitCode::Ok)
+}
+
+async fn run_command(home: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let db = StateDb::open(home).await?;
+    let engine = Arc::new(PluginEngine::new(Some(home.join("cache")))?);
+    let source = Source::connect(&args.source).await?;
+    let mappings = match &args.mappings {
+        Some(file) => MappingSource::from_file(file)?,
+        None => MappingSource::State { db: db.clone(), destination: "local".into() },
+    };
+    let bar = (!args.json).then(|| {
+        let bar = indicatif::ProgressBar::new(100);
+        bar.set_style(indicatif::ProgressStyle::with_template("{spinner} [{bar:40}] {pos:>3}% {msg}").expect("valid template"));
+        bar
+    });
+    let on_progress = bar.clone().map(|bar| -> crate::plugins::host::ProgressFn {
+        Arc::new(move |percent, message| {
+            bar.set_position(u64::from(percent));
+            bar.set_message(message.to_string());
+        })
+    });
+    let run = LocalRun {
+        source,
+        uploads: Box::new(DirectorySink::new(args.out.clone())?),
+        limits: Limits {
+            deadline: args.deadline,
+            memory_bytes: args.memory_mib << 20,
+            upload_bytes: args.upload_quota_mib << 20,
+            log_bytes: args.log_limit_kib << 10,
+        },
+        spaces: args.spaces,
+        mappings,
+        grant: None,
+        on_progress,
+    };
+    let report = run_installed(&db, engine, &args.app_key, run).await?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print_run(&report, &args.out);
+    }
+    Ok(if report.status == RunStatus::Complete { ExitCode::Ok } else { ExitCode::NotComplete })
+}
+
+fn print_run(r: &RunReport, out: &Path) {
+    println!("{} {}: {}{}", r.server_app_key, r.version, r.status.name(), r.message.as_ref().map(|m| format!(" — {m}")).unwrap_or_default());
+    println!("progress: {}% {}", r.progress_percent, r.progress_message);
+    println!("uploads: {} ({} bytes) in {}", r.uploads, r.uploaded_bytes, out.display());
+    let mut t = table(&["scope", "calls", "rows", "bytes", "denied"]);
+    for (scope, u) in &r.access {
+        t.add_row(vec![scope.clone(), u.calls.to_string(), u.rows.to_string(), u.bytes.to_string(), u.denied.to_string()]);
+    }
+    println!("access audit (run {}):\n{t}", r.run_id);
+    for d in &r.denials {
+        println!("denied: {} needs {} ({} calls)", d.function, d.denied_scope.map(|s| s.name()).unwrap_or("?"), d.calls);
+    }
+    let tail = r.log.len().saturating_sub(10);
+    if !r.log.is_empty() {
+        println!("log (last {} of {} lines):", r.log.len() - tail, r.log.len());
+        for line in &r.log[tail..] {
+            println!("  [{}] {}", line.level, line.message);
+        }
+    }
+    println!("took {} ms", r.duration_ms);
+}

@@ -1,0 +1,87 @@
+//! `ferry sample-site` and `ferry bench`.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+
+use super::{print_json, ExitCode};
+use crate::sample::{write_sample_site, SampleOptions};
+
+#[derive(Debug, Args)]
+pub(crate) struct SampleArgs {
+    /// The folder to write: site.db (unless --postgres) and attachments/.
+    #[arg(long)]
+    out: PathBuf,
+    /// Users.
+    #[arg(long, default_value_t = 40)]
+    users: u32,
+    /// Global spaces (a personal space is added).
+    #[arg(long, default_value_t = 3)]
+    spaces: u32,
+    /// Pages (and blog posts) per space.
+    #[arg(long, default_value_t = 20)]
+    pages_per_space: u32,
+    /// Attachments per page.
+    #[arg(long, default_value_t = 1)]
+    attachments_per_page: u32,
+    /// Random seed: the same seed writes the same site.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Write the database into this PostgreSQL database instead of site.db.
+    #[arg(long)]
+    postgres: Option<String>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) async fn sample_site(args: SampleArgs) -> anyhow::Result<ExitCode> {
+    let options = SampleOptions {
+        users: args.users,
+        spaces: args.spaces,
+        pages_per_space: args.pages_per_space,
+        attachments_per_page: args.attachments_per_page,
+        seed: args.seed,
+    };
+    let summary = write_sample_site(&args.out, args.postgres.as_deref(), &options).await?;
+    if args.json {
+        print_json(&summary)?;
+    } else {
+        println!(
+            "wrote {}: {} users, {} spaces, {} pages, {} blog posts, {} comments, {} attachments, {} ratings, {} calendar events",
+            summary.database, summary.users, summary.spaces, summary.pages, summary.blogposts, summary.comments,
+            summary.attachments_count, summary.ratings, summary.events
+        );
+    }
+    Ok(ExitCode::Ok)
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BenchCommand {
+    /// Plugin runtime: instantiation, host-call round trip, cached load, table scan rows/s.
+    Plugins {
+        /// The scanning plugin (built from tests/plugins/table_scan).
+        #[arg(long, default_value = "target/wasm32-wasip2/release/table_scan.wasm")]
+        plugin: PathBuf,
+        /// Rows in the scanned app table.
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(crate) async fn bench(home: &Path, command: BenchCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        BenchCommand::Plugins { plugin, rows, json } => {
+            let report = crate::bench::bench_plugins(home, &plugin, rows).await?;
+            if json {
+                print_json(&report)?;
+            } else {
+                println!("{report}");
+            }
+            Ok(ExitCode::Ok)
+        }
+    }
+}

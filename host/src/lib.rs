@@ -1,0 +1,12 @@
+//! The ferry host: reads a Server site, runs vendor plugins in a sandbox that enforces
+//! the admin's consent, and keeps the records a security reviewer audits.
+#![deny(missing_docs)]
+
+/// Benchmarks behind `ferry bench`.
+pub mod bench;
+/// The `ferry` command line.
+pub mod cli;
+pub mod plugins;
+pub mod sample;
+pub mod source;
+pub mod state;

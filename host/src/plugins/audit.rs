@@ -1,0 +1,244 @@
+//! The install-time audit: what a plugin declares, what it really imports, and whether
+//! ferry accepts it. `ferry plugin audit` prints this; `ferry plugin install` refuses a
+//! plugin whose verdict is `refused`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ferry_manifest::{ColumnClass, Manifest, Scope};
+use serde::Serialize;
+
+use super::component::{self, ComponentInfo};
+use super::contract::{self, Interface};
+
+/// The audit verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// The plugin may be installed.
+    Ok,
+    /// The plugin is refused; `problems` says why.
+    Refused,
+}
+
+/// A declared scope in plain words.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScopeLine {
+    /// The scope's name.
+    pub scope: String,
+    /// What it lets the plugin do.
+    pub meaning: String,
+}
+
+/// One import of the component, and what it needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportLine {
+    /// The import's full name.
+    pub name: String,
+    /// `ferry`, `wasi` or `other`.
+    pub kind: &'static str,
+    /// Scopes that make it usable (any one of them); empty when none is needed.
+    pub needs_any_of: Vec<String>,
+    /// Whether the plugin's declaration allows it.
+    pub allowed: bool,
+}
+
+/// The audit of one plugin file.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditReport {
+    /// The Server app key, when the manifest could be read.
+    pub server_app_key: Option<String>,
+    /// The Cloud app key.
+    pub cloud_app_key: Option<String>,
+    /// The app's name.
+    pub name: Option<String>,
+    /// The vendor.
+    pub vendor: Option<String>,
+    /// The plugin version.
+    pub version: Option<String>,
+    /// The contract version it was built against.
+    pub contract: Option<String>,
+    /// sha256 of the file.
+    pub sha256: String,
+    /// Declared scopes in plain words.
+    pub scopes: Vec<ScopeLine>,
+    /// What the component really imports.
+    pub imports: Vec<ImportLine>,
+    /// Declared scopes that no import can use (over-privilege).
+    pub unused_scopes: Vec<String>,
+    /// Declared tables: table → column → class.
+    pub tables: BTreeMap<String, BTreeMap<String, String>>,
+    /// `ok` or `refused`.
+    pub verdict: Verdict,
+    /// Why the plugin is refused; empty when the verdict is `ok`.
+    pub problems: Vec<String>,
+    /// Things a reviewer should know that do not refuse the plugin.
+    pub warnings: Vec<String>,
+    /// The validated manifest, when the verdict is `ok`.
+    #[serde(skip)]
+    pub manifest: Option<Manifest>,
+}
+
+/// Audit a plugin file's bytes. Never runs plugin code.
+pub fn audit(bytes: &[u8]) -> AuditReport {
+    let mut report = AuditReport {
+        server_app_key: None,
+        cloud_app_key: None,
+        name: None,
+        vendor: None,
+        version: None,
+        contract: None,
+        sha256: component::sha256_hex(bytes),
+        scopes: Vec::new(),
+        imports: Vec::new(),
+        unused_scopes: Vec::new(),
+        tables: BTreeMap::new(),
+        verdict: Verdict::Refused,
+        problems: Vec::new(),
+        warnings: Vec::new(),
+        manifest: None,
+    };
+    let info = match component::inspect(bytes) {
+        Ok(info) => info,
+        Err(e) => {
+            report.problems.push(e.to_string());
+            return report;
+        }
+    };
+    let manifest = read_manifest(&info, &mut report.problems);
+    if let Some(m) = &manifest {
+        describe_manifest(m, &mut report);
+    }
+    check_imports(&info, manifest.as_ref(), &mut report);
+    if !info.exports.iter().any(|e| e == "run") {
+        report.problems.push("the component does not export `run`: export the plugin with `ferry_sdk::export_plugin!`".into());
+    }
+    if report.problems.is_empty() {
+        report.verdict = Verdict::Ok;
+        report.manifest = manifest;
+    }
+    report
+}
+
+fn read_manifest(info: &ComponentInfo, problems: &mut Vec<String>) -> Option<Manifest> {
+    let distinct: BTreeSet<&Vec<u8>> = info.manifests.iter().collect();
+    match distinct.len() {
+        0 => {
+            problems.push(format!(
+                "no `{}` custom section: declare the manifest in ferry-plugin.toml and export with ferry_sdk::export_plugin!",
+                ferry_manifest::SECTION_NAME
+            ));
+            None
+        }
+        1 => match Manifest::parse(&info.manifests[0]) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                problems.push(format!("invalid manifest: {e}"));
+                None
+            }
+        },
+        n => {
+            problems.push(format!("the component carries {n} different manifests: a plugin carries exactly one"));
+            None
+        }
+    }
+}
+
+fn describe_manifest(m: &Manifest, report: &mut AuditReport) {
+    report.server_app_key = Some(m.server_app_key.clone());
+    report.cloud_app_key = Some(m.cloud_app_key.clone());
+    report.name = Some(m.name.clone());
+    report.vendor = Some(m.vendor.clone());
+    report.version = Some(m.version.to_string());
+    report.contract = Some(m.contract.to_string());
+    report.scopes = m.scopes.iter().map(|s| ScopeLine { scope: s.name().into(), meaning: s.plain_words().into() }).collect();
+    report.tables = m
+        .tables
+        .iter()
+        .map(|(t, cols)| (t.clone(), cols.iter().map(|(c, k)| (c.clone(), k.name().to_string())).collect()))
+        .collect();
+    if !contract::is_supported(&m.contract) {
+        let served: Vec<String> = contract::SUPPORTED.iter().map(|v| v.to_string()).collect();
+        report.problems.push(format!(
+            "built against contract ferry:migration@{}, which this host does not serve (it serves {}): rebuild with a matching ferry-sdk",
+            m.contract,
+            served.join(", ")
+        ));
+    }
+    let declared = m.scope_set();
+    for (table, cols) in &m.tables {
+        for (column, class) in cols {
+            let scope = Scope::for_app_column(*class);
+            if !declared.contains(scope) {
+                report.warnings.push(format!(
+                    "column {table}.{column} is declared {} but the plugin does not declare {scope}: it can never read it",
+                    class.name()
+                ));
+            }
+        }
+    }
+}
+
+fn check_imports(info: &ComponentInfo, manifest: Option<&Manifest>, report: &mut AuditReport) {
+    let declared = manifest.map(|m| m.scope_set()).unwrap_or_default();
+    let mut imported = BTreeSet::new();
+    for name in &info.imports {
+        if let Some((iface, version)) = Interface::parse_import(name) {
+            let line = match iface {
+                Ok(iface) => {
+                    imported.insert(iface);
+                    if let (Some(m), Some(v)) = (manifest, &version) {
+                        if (v.major, v.minor) != (m.contract.major, m.contract.minor) {
+                            report.problems.push(format!("imports {name} but the manifest says contract {}", m.contract));
+                        }
+                    }
+                    let allowed = iface.allowed_by(declared);
+                    if !allowed {
+                        report.problems.push(format!(
+                            "imports {name}, which needs one of [{}], but declares none of them: declare the scope or stop using the interface",
+                            names(iface.scopes().iter()).join(", ")
+                        ));
+                    }
+                    ImportLine { name: name.clone(), kind: "ferry", needs_any_of: names(iface.scopes().iter()), allowed }
+                }
+                Err(unknown) => {
+                    report.problems.push(format!("imports {name}: the contract has no interface `{unknown}`"));
+                    ImportLine { name: name.clone(), kind: "ferry", needs_any_of: vec![], allowed: false }
+                }
+            };
+            report.imports.push(line);
+        } else if name.starts_with("wasi:") {
+            let allowed = contract::wasi_import_allowed(name);
+            if !allowed {
+                report.problems.push(format!(
+                    "imports {name}: plugins get no filesystem, network or other system access (only wasi io, clocks, random and cli stdio/environment/exit)"
+                ));
+            }
+            report.imports.push(ImportLine { name: name.clone(), kind: "wasi", needs_any_of: vec![], allowed });
+        } else {
+            report.problems.push(format!("imports {name}, which is neither the ferry contract nor an allowed WASI interface"));
+            report.imports.push(ImportLine { name: name.clone(), kind: "other", needs_any_of: vec![], allowed: false });
+        }
+    }
+    if let Some(m) = manifest {
+        report.unused_scopes = names(m.scopes.iter().copied().filter(|s| !scope_is_usable(*s, &imported, m)));
+    }
+}
+
+/// Whether a declared scope can be exercised by what the component imports.
+fn scope_is_usable(scope: Scope, imported: &BTreeSet<Interface>, m: &Manifest) -> bool {
+    let has_class = |class: ColumnClass| m.tables.values().any(|cols| cols.values().any(|k| *k == class));
+    match scope {
+        Scope::AppDataOther => imported.contains(&Interface::AppTables) && has_class(ColumnClass::Other),
+        Scope::AppDataPii => imported.contains(&Interface::AppTables) && has_class(ColumnClass::Pii),
+        Scope::AppDataSecurity => imported.contains(&Interface::AppTables) && has_class(ColumnClass::Security),
+        Scope::AppDataUgc => imported.contains(&Interface::AppTables) && has_class(ColumnClass::Ugc),
+        // Ferry serves no product security data: the scope can never be exercised.
+        Scope::ProductDataSecurity => false,
+        Scope::ProductDataOther | Scope::ProductDataPii | Scope::ProductDataUgc => imported.contains(&Interface::Product),
+        Scope::MigrationTracingIdentity | Scope::MigrationTracingProduct => imported.contains(&Interface::Mappings),
+    }
+}
+
+fn names(scopes: impl Iterator<Item = Scope>) -> Vec<String> {
+    scopes.map(|s| s.name().to_string()).collect()
+}

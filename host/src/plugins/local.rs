@@ -1,0 +1,166 @@
+//! Running an installed plugin against a Server database: the vendor's local test
+//! (`ferry plugin run`) and the building block of app migrations. Records the run, its
+//! audit journal and its log in the state DB.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::engine::PluginEngine;
+use super::gate::{AuditRecord, Grant};
+use super::host::{ProgressFn, RunContext};
+use super::limits::Limits;
+use super::registry::Registry;
+use super::run::{run_plugin, RunReport, RunRequest};
+use super::uploads::UploadSink;
+use super::MigrationDetails;
+use crate::source::Source;
+use crate::state::mappings::MappingSource;
+use crate::state::{now, StateDb};
+
+/// What a local run needs besides the plugin.
+pub struct LocalRun {
+    /// The Server site.
+    pub source: Source,
+    /// Where uploads go.
+    pub uploads: Box<dyn UploadSink>,
+    /// Limits of the run.
+    pub limits: Limits,
+    /// Space keys of the migration; none means every current space of the source.
+    pub spaces: Option<Vec<String>>,
+    /// Where mappings come from.
+    pub mappings: MappingSource,
+    /// The grant; none grants every declared scope.
+    pub grant: Option<Arc<Grant>>,
+    /// Called on every progress report.
+    pub on_progress: Option<ProgressFn>,
+}
+
+/// A fresh random id, 32 hex digits.
+pub fn new_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// Run the installed plugin of `app_key` and record the run.
+pub async fn run_installed(db: &StateDb, engine: Arc<PluginEngine>, app_key: &str, run: LocalRun) -> anyhow::Result<RunReport> {
+    let (installed, bytes, manifest) = Registry::new(db.clone()).load(app_key).await?;
+    let manifest = Arc::new(manifest);
+    let grant = run.grant.unwrap_or_else(|| Grant::new(manifest.scope_set()));
+    let spaces = match run.spaces {
+        Some(spaces) => spaces,
+        None => run.source.spaces().await?.into_iter().map(|s| s.key).collect(),
+    };
+    let run_id = new_id();
+    let details = MigrationDetails {
+        migration_id: format!("local-{}", &run_id[..8]),
+        transfer_id: run_id.clone(),
+        original_transfer_id: None,
+        name: format!("local test of {}", manifest.name),
+        destination_url: "local".into(),
+        spaces: spaces.clone(),
+    };
+    sqlx::query(
+        "INSERT INTO plugin_runs (id, server_app_key, plugin_version, plugin_sha256, transfer_id, status, started_at) \
+         VALUES (?, ?, ?, ?, ?, 'running', ?)",
+    )
+    .bind(&run_id)
+    .bind(app_key)
+    .bind(&installed.version)
+    .bind(&installed.sha256)
+    .bind(&run_id)
+    .bind(now())
+    .execute(db.pool())
+    .await?;
+    let context = Arc::new(RunContext {
+        source: run.source,
+        mappings: run.mappings,
+        manifest: manifest.clone(),
+        spaces: spaces.into_iter().collect::<BTreeSet<_>>(),
+        rt: tokio::runtime::Handle::current(),
+    });
+    let journal_db = db.clone();
+    let journal_rt = tokio::runtime::Handle::current();
+    let (journal_run, journal_app) = (run_id.clone(), app_key.to_string());
+    let request = RunRequest {
+        run_id: run_id.clone(),
+        manifest,
+        details,
+        grant,
+        limits: run.limits,
+        context,
+        uploads: run.uploads,
+        on_progress: run.on_progress,
+        journal: Some(Box::new(move |records: &[AuditRecord]| {
+            if let Err(e) = journal_rt.block_on(write_audit(&journal_db, &journal_run, &journal_app, records)) {
+                tracing::error!("cannot write the audit journal of run {journal_run}: {e:#}");
+            }
+        })),
+    };
+    let sha = installed.sha256.clone();
+    let report = tokio::task::spawn_blocking(move || -> anyhow::Result<RunReport> {
+        let component = engine.load(&bytes, &sha)?;
+        let prepared = engine.prepare(&component, request.grant.current())?;
+        Ok(run_plugin(&engine, &prepared, request))
+    })
+    .await
+    .context("the plugin run thread failed")??;
+    record_run_end(db, &report).await?;
+    Ok(report)
+}
+
+/// Write audit records of a run.
+async fn write_audit(db: &StateDb, run_id: &str, app_key: &str, records: &[AuditRecord]) -> anyhow::Result<()> {
+    let mut tx = db.pool().begin().await?;
+    let at = now();
+    for r in records {
+        let scopes: Vec<&str> = r.scopes.iter().map(|s| s.name()).collect();
+        sqlx::query(
+            "INSERT INTO audit_log (run_id, server_app_key, seq, function, scopes, allowed, denied_scope, calls, rows, bytes, detail, at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(run_id)
+        .bind(app_key)
+        .bind(r.seq as i64)
+        .bind(r.function)
+        .bind(scopes.join(","))
+        .bind(r.allowed)
+        .bind(r.denied_scope.map(|s| s.name()))
+        .bind(r.calls as i64)
+        .bind(r.rows as i64)
+        .bind(r.bytes as i64)
+        .bind(&r.detail)
+        .bind(&at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn record_run_end(db: &StateDb, report: &RunReport) -> anyhow::Result<()> {
+    let mut tx = db.pool().begin().await?;
+    sqlx::query(
+        "UPDATE plugin_runs SET status = ?, message = ?, progress_percent = ?, progress_message = ?, uploaded_bytes = ?, finished_at = ? WHERE id = ?",
+    )
+    .bind(report.status.name())
+    .bind(&report.message)
+    .bind(i64::from(report.progress_percent))
+    .bind(&report.progress_message)
+    .bind(report.uploaded_bytes as i64)
+    .bind(now())
+    .bind(&report.run_id)
+    .execute(&mut *tx)
+    .await?;
+    for (seq, line) in report.log.iter().enumerate() {
+        sqlx::query("INSERT INTO run_logs (run_id, seq, level, message) VALUES (?, ?, ?, ?)")
+            .bind(&report.run_id)
+            .bind(seq as i64)
+            .bind(&line.level)
+            .bind(&line.message)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

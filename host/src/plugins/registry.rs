@@ -1,0 +1,200 @@
+//! The installed plugins: one version per server app, kept in `FERRY_HOME/plugins/`
+//! by sha256 and recorded in the state DB.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use ferry_manifest::Manifest;
+use serde::Serialize;
+use sqlx::Row;
+
+use super::audit::{self, AuditReport, Verdict};
+use crate::state::{now, StateDb};
+
+/// An installed plugin.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstalledPlugin {
+    /// The Server app key.
+    pub server_app_key: String,
+    /// The Cloud app key.
+    pub cloud_app_key: String,
+    /// The app's name.
+    pub name: String,
+    /// The vendor.
+    pub vendor: String,
+    /// The plugin version.
+    pub version: String,
+    /// The contract version.
+    pub contract: String,
+    /// sha256 of the component.
+    pub sha256: String,
+    /// Declared scopes.
+    pub scopes: Vec<String>,
+    /// When it was installed.
+    pub installed_at: String,
+}
+
+/// What an install did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum InstallOutcome {
+    /// The app had no plugin before.
+    Installed,
+    /// A newer version replaced `previous`.
+    Replaced {
+        /// The version replaced.
+        previous: String,
+    },
+    /// The very same file was already installed.
+    AlreadyInstalled,
+}
+
+/// Why an install was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// The audit refused the plugin.
+    #[error("refused: {}", .0.problems.join("; "))]
+    Refused(Box<AuditReport>),
+    /// The same or a newer version is installed.
+    #[error("{app} {installed} is installed; {offered} is not newer: publish a new version to replace it, or remove the installed one first")]
+    NotNewer {
+        /// The app.
+        app: String,
+        /// The installed version.
+        installed: String,
+        /// The offered version.
+        offered: String,
+    },
+    /// Anything else.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// The plugin registry of a `FERRY_HOME`.
+pub struct Registry {
+    db: StateDb,
+}
+
+impl Registry {
+    /// The registry kept in `db`.
+    pub fn new(db: StateDb) -> Registry {
+        Registry { db }
+    }
+
+    fn dir(&self) -> PathBuf {
+        self.db.home().join("plugins")
+    }
+
+    /// Audit and install a plugin file's bytes.
+    pub async fn install(&self, bytes: &[u8]) -> Result<(InstallOutcome, InstalledPlugin, AuditReport), InstallError> {
+        let report = audit::audit(bytes);
+        let Some(manifest) = report.manifest.clone().filter(|_| report.verdict == Verdict::Ok) else {
+            return Err(InstallError::Refused(Box::new(report)));
+        };
+        let existing = self.get(&manifest.server_app_key).await?;
+        let outcome = match &existing {
+            Some(old) if old.sha256 == report.sha256 => InstallOutcome::AlreadyInstalled,
+            Some(old) => {
+                let installed = semver::Version::parse(&old.version).context("installed version")?;
+                if manifest.version <= installed {
+                    return Err(InstallError::NotNewer {
+                        app: manifest.server_app_key.clone(),
+                        installed: old.version.clone(),
+                        offered: manifest.version.to_string(),
+                    });
+                }
+                InstallOutcome::Replaced { previous: old.version.clone() }
+            }
+            None => InstallOutcome::Installed,
+        };
+        if outcome != InstallOutcome::AlreadyInstalled {
+            std::fs::create_dir_all(self.dir()).context("cannot create the plugin folder")?;
+            let path = self.dir().join(format!("{}.wasm", report.sha256));
+            std::fs::write(&path, bytes).with_context(|| format!("cannot store the plugin at {}", path.display()))?;
+            let imports: Vec<&str> = report.imports.iter().map(|i| i.name.as_str()).collect();
+            sqlx::query(
+                "INSERT INTO plugins (server_app_key, cloud_app_key, name, vendor, version, contract, sha256, manifest_json, imports_json, installed_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (server_app_key) DO UPDATE SET \
+                 cloud_app_key = excluded.cloud_app_key, name = excluded.name, vendor = excluded.vendor, version = excluded.version, \
+                 contract = excluded.contract, sha256 = excluded.sha256, manifest_json = excluded.manifest_json, \
+                 imports_json = excluded.imports_json, installed_at = excluded.installed_at",
+            )
+            .bind(&manifest.server_app_key)
+            .bind(&manifest.cloud_app_key)
+            .bind(&manifest.name)
+            .bind(&manifest.vendor)
+            .bind(manifest.version.to_string())
+            .bind(manifest.contract.to_string())
+            .bind(&report.sha256)
+            .bind(manifest.to_json())
+            .bind(serde_json::to_string(&imports).context("imports")?)
+            .bind(now())
+            .execute(self.db.pool())
+            .await
+            .context("cannot record the plugin")?;
+        }
+        let installed = self.get(&manifest.server_app_key).await?.context("the plugin vanished after install")?;
+        Ok((outcome, installed, report))
+    }
+
+    /// Every installed plugin, by app key.
+    pub async fn list(&self) -> anyhow::Result<Vec<InstalledPlugin>> {
+        let rows = sqlx::query("SELECT * FROM plugins ORDER BY server_app_key").fetch_all(self.db.pool()).await?;
+        rows.iter().map(row_to_plugin).collect()
+    }
+
+    /// The installed plugin of `server_app_key`, if any.
+    pub async fn get(&self, server_app_key: &str) -> anyhow::Result<Option<InstalledPlugin>> {
+        let row = sqlx::query("SELECT * FROM plugins WHERE server_app_key = ?")
+            .bind(server_app_key)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.as_ref().map(row_to_plugin).transpose()
+    }
+
+    /// Remove the plugin of `server_app_key`; false when none was installed.
+    pub async fn remove(&self, server_app_key: &str) -> anyhow::Result<bool> {
+        let Some(plugin) = self.get(server_app_key).await? else { return Ok(false) };
+        sqlx::query("DELETE FROM plugins WHERE server_app_key = ?").bind(server_app_key).execute(self.db.pool()).await?;
+        let _ = std::fs::remove_file(self.dir().join(format!("{}.wasm", plugin.sha256)));
+        Ok(true)
+    }
+
+    /// The installed plugin's record, bytes and manifest. Refuses a file whose hash no
+    /// longer matches what was installed.
+    pub async fn load(&self, server_app_key: &str) -> anyhow::Result<(InstalledPlugin, Vec<u8>, Manifest)> {
+        let plugin = self.get(server_app_key).await?.with_context(|| {
+            format!("no plugin is installed for {server_app_key}: install one with `ferry plugin install <FILE.wasm>`")
+        })?;
+        let path = self.dir().join(format!("{}.wasm", plugin.sha256));
+        let bytes = std::fs::read(&path).with_context(|| format!("cannot read the installed plugin {}", path.display()))?;
+        let actual = super::component::sha256_hex(&bytes);
+        anyhow::ensure!(
+            actual == plugin.sha256,
+            "the installed file of {server_app_key} was modified (sha256 {actual}, installed {}): reinstall it",
+            plugin.sha256
+        );
+        let json: String = sqlx::query("SELECT manifest_json FROM plugins WHERE server_app_key = ?")
+            .bind(server_app_key)
+            .fetch_one(self.db.pool())
+            .await?
+            .get(0);
+        let manifest = Manifest::parse(json.as_bytes()).context("the stored manifest no longer validates")?;
+        Ok((plugin, bytes, manifest))
+    }
+}
+
+fn row_to_plugin(row: &sqlx::sqlite::SqliteRow) -> anyhow::Result<InstalledPlugin> {
+    let manifest = Manifest::parse(row.get::<String, _>("manifest_json").as_bytes())?;
+    Ok(InstalledPlugin {
+        server_app_key: row.get("server_app_key"),
+        cloud_app_key: row.get("cloud_app_key"),
+        name: row.get("name"),
+        vendor: row.get("vendor"),
+        version: row.get("version"),
+        contract: row.get("contract"),
+        sha256: row.get("sha256"),
+        scopes: manifest.scopes.iter().map(|s| s.name().to_string()).collect(),
+        installed_at: row.get("installed_at"),
+    })
+}

@@ -1,0 +1,421 @@
+//! A deterministic sample Server site: a Confluence database in the real schema (SQLite
+//! or PostgreSQL) and its attachment folder, with the cases a migration must handle and
+//! the Active Objects tables of the two sample apps in `plugins/`.
+
+mod writer;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use writer::{TableWriter, Value};
+
+/// The Confluence tables, as in the real schema.
+const SCHEMA: &str = include_str!("confluence.sql");
+
+/// Server app key of the Page Ratings sample app.
+pub const RATINGS_APP: &str = "com.example.confluence.page-ratings";
+/// Server app key of the Team Calendars sample app.
+pub const CALENDARS_APP: &str = "com.example.confluence.team-calendars";
+
+/// How big a sample site to write.
+#[derive(Debug, Clone)]
+pub struct SampleOptions {
+    /// Users (before shadowed copies and special cases).
+    pub users: u32,
+    /// Global spaces.
+    pub spaces: u32,
+    /// Current pages per space.
+    pub pages_per_space: u32,
+    /// Attachments per page.
+    pub attachments_per_page: u32,
+    /// Random seed: the same seed writes the same site.
+    pub seed: u64,
+}
+
+impl Default for SampleOptions {
+    fn default() -> Self {
+        SampleOptions { users: 40, spaces: 3, pages_per_space: 20, attachments_per_page: 1, seed: 7 }
+    }
+}
+
+/// What was written.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SampleSummary {
+    /// Database URL of the site.
+    pub database: String,
+    /// The attachment folder.
+    pub attachments: PathBuf,
+    /// Rows in cwd_user.
+    pub users: u64,
+    /// Rows in spaces.
+    pub spaces: u64,
+    /// Current pages.
+    pub pages: u64,
+    /// Current blog posts.
+    pub blogposts: u64,
+    /// Current comments.
+    pub comments: u64,
+    /// Attachments (some without a file on disk, on purpose).
+    pub attachments_count: u64,
+    /// Page ratings rows.
+    pub ratings: u64,
+    /// Calendar events rows.
+    pub events: u64,
+}
+
+/// The AO table name of `entity` for `app_key`.
+pub fn ao_table(app_key: &str, entity: &str) -> String {
+    format!("{}{entity}", ferry_manifest::ao_table_prefix(app_key))
+}
+
+/// The user key of sample user `n`.
+pub fn user_key(n: u32) -> String {
+    format!("8a7f808a{n:08x}")
+}
+
+/// Write a sample site into `out` (`site.db` there, or the given PostgreSQL database)
+/// and its attachments under `out/attachments`.
+pub async fn write_sample_site(out: &Path, postgres: Option<&str>, options: &SampleOptions) -> anyhow::Result<SampleSummary> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let (url, sqlite) = match postgres {
+        Some(url) => (url.to_string(), false),
+        None => {
+            let path = out.join("site.db");
+            if path.exists() {
+                std::fs::remove_file(&path).with_context(|| format!("cannot replace {}", path.display()))?;
+            }
+            (format!("sqlite://{}?mode=rwc", path.display()), true)
+        }
+    };
+    let attachments = out.join("attachments");
+    let mut w = TableWriter::connect(&url).await?;
+    let schema = if sqlite { SCHEMA.replace("bytea", "BLOB").replace("timestamp", "TEXT") } else { SCHEMA.to_string() };
+    w.execute_script(&schema).await?;
+    let mut site = SiteBuilder { w, rng: StdRng::seed_from_u64(options.seed), summary: SampleSummary::default(), next_id: 100_000 };
+    site.summary.database = crate::source::redact_url(&url.replace("?mode=rwc", ""));
+    site.summary.attachments = attachments.clone();
+    site.directories_and_users(options).await?;
+    let pages = site.spaces_and_content(options, &attachments).await?;
+    site.app_tables(options, &pages).await?;
+    site.w.finish().await?;
+    Ok(site.summary)
+}
+
+struct SiteBuilder {
+    w: TableWriter,
+    rng: StdRng,
+    summary: SampleSummary,
+    next_id: i64,
+}
+
+const TS: &str = "2024-03-01 09:00:00";
+
+fn t(s: impl Into<String>) -> Value {
+    Value::Text(s.into())
+}
+
+fn i(n: i64) -> Value {
+    Value::Int(n)
+}
+
+impl SiteBuilder {
+    fn id(&mut self) -> i64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    async fn directories_and_users(&mut self, o: &SampleOptions) -> anyhow::Result<()> {
+        // Three directories; the LDAP connector comes first in the order.
+        let dirs = [(1, "Confluence Internal Directory", "INTERNAL"), (2, "Corporate LDAP", "CONNECTOR"), (3, "Crowd", "CROWD")];
+        for (id, name, kind) in dirs {
+            self.w
+                .row("cwd_directory", &["id", "directory_name", "lower_directory_name", "created_date", "updated_date", "active", "impl_class", "lower_impl_class", "directory_type"],
+                    vec![i(id), t(name), t(name.to_lowercase()), t(TS), t(TS), t("T"), t("impl"), t("impl"), t(kind)])
+                .await?;
+        }
+        self.w
+            .row("cwd_application", &["id", "application_name", "lower_application_name", "created_date", "updated_date", "active", "application_type", "credential"],
+                vec![i(1), t("confluence"), t("confluence"), t(TS), t(TS), t("T"), t("CONFLUENCE"), t("{PKCS5S2}application-secret-never-read")])
+            .await?;
+        for (id, dir, index) in [(1, 2, 0), (2, 1, 1), (3, 3, 2)] {
+            self.w.row("cwd_app_dir_mapping", &["id", "application_id", "directory_id", "allow_all", "list_index"], vec![i(id), i(1), i(dir), t("T"), i(index)]).await?;
+        }
+        let user_cols = ["id", "user_name", "lower_user_name", "active", "created_date", "updated_date", "first_name", "last_name", "display_name", "email_address", "lower_email_address", "directory_id", "credential"];
+        let mut cwd_id = 0i64;
+        let mut primary: Vec<(i64, i64)> = Vec::new();
+        for n in 0..o.users {
+            let name = format!("user{n:05}");
+            let dir = [2, 1, 3][n as usize % 3];
+            let active = if n % 10 == 9 { "F" } else { "T" };
+            let email = match n {
+                3 => "not-an-email".to_string(),
+                5 | 6 => "shared.mailbox@example.com".to_string(),
+                _ => format!("{name}@example.com"),
+            };
+            cwd_id += 1;
+            primary.push((cwd_id, dir));
+            let display = format!("User {n}");
+            self.w
+                .row("cwd_user", &user_cols, vec![i(cwd_id), t(&name), t(&name), t(active), t(TS), t(TS), t("User"), t(n.to_string()), t(&display), t(&email), t(email.to_lowercase()), i(dir), t(format!("{{PKCS5S2}}hash-of-{name}"))])
+                .await?;
+            // Every seventh user also exists in a later directory: that copy is shadowed.
+            if n % 7 == 0 {
+                cwd_id += 1;
+                let shadow_dir = if dir == 3 { 1 } else { 3 };
+                self.w
+                    .row("cwd_user", &user_cols, vec![i(cwd_id), t(&name), t(&name), t("T"), t(TS), t(TS), t("Shadow"), t(n.to_string()), t(format!("Shadowed {n}")), t(format!("shadow.{name}@old.example.com")), t(format!("shadow.{name}@old.example.com")), i(shadow_dir), t("{PKCS5S2}shadow-hash")])
+                    .await?;
+            }
+            self.w.row("user_mapping", &["user_key", "username", "lower_username"], vec![i_key(n), t(&name), t(&name)]).await?;
+            self.summary.users += 1;
+        }
+        // A deleted user: a key with no user behind it.
+        self.w.row("user_mapping", &["user_key", "username", "lower_username"], vec![t("8a7f808adeleted0"), Value::Null, Value::Null]).await?;
+        let groups = ["confluence-users", "confluence-administrators", "site-admins", "engineering", "backend", "marketing", "jira-users"];
+        for (gid, g) in groups.iter().enumerate() {
+            for dir in [1i64, 2] {
+                let id = (gid as i64 + 1) * 10 + dir;
+                self.w
+                    .row("cwd_group", &["id", "group_name", "lower_group_name", "active", "local", "created_date", "updated_date", "group_type", "directory_id"],
+                        vec![i(id), t(*g), t(*g), t("T"), t("F"), t(TS), t(TS), t("GROUP"), i(dir)])
+                    .await?;
+            }
+        }
+        // backend is nested in engineering (directory 1 and 2).
+        let mut mid = 0i64;
+        for dir in [1i64, 2] {
+            mid += 1;
+            self.w.row("cwd_membership", &["id", "parent_id", "child_group_id"], vec![i(mid), i(40 + dir), i(50 + dir)]).await?;
+        }
+        for (k, (uid, dir)) in primary.iter().enumerate() {
+            let gdir = if *dir == 3 { 1 } else { *dir };
+            let mut member_of = vec![10 + gdir];
+            match k % 5 {
+                0 => member_of.push(50 + gdir),
+                1 => member_of.push(60 + gdir),
+                2 => member_of.push(40 + gdir),
+                _ => {}
+            }
+            if k == 0 {
+                member_of.push(30 + gdir);
+                member_of.push(20 + gdir);
+            }
+            for g in member_of {
+                mid += 1;
+                self.w.row("cwd_membership", &["id", "parent_id", "child_user_id"], vec![i(mid), i(g), i(*uid)]).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn spaces_and_content(&mut self, o: &SampleOptions, attachments: &Path) -> anyhow::Result<Vec<(i64, String)>> {
+        let mut pages_out = Vec::new();
+        let users = o.users.max(1);
+        let content_cols = ["contentid", "hibernateversion", "contenttype", "title", "lowertitle", "version", "creator", "creationdate", "lastmodifier", "lastmoddate", "prevver", "content_status", "pageid", "spaceid", "child_position", "parentid", "parentcommentid"];
+        let mut keys: Vec<(String, String, &str)> = vec![("ENG".into(), "Engineering".into(), "global"), ("MKT".into(), "Marketing".into(), "global"), ("DOC".into(), "Documentation".into(), "global")];
+        for n in 3..o.spaces {
+            keys.push((format!("SP{n}"), format!("Space {n}"), "global"));
+        }
+        keys.truncate(o.spaces as usize);
+        keys.push(("~user00000".into(), "User 0's space".into(), "personal"));
+        for (sidx, (key, name, kind)) in keys.iter().enumerate() {
+            let space_id = 1000 + sidx as i64;
+            let creator = user_key(self.rng.gen_range(0..users));
+            self.w
+                .row("spaces", &["spaceid", "spacename", "spacekey", "lowerspacekey", "creator", "creationdate", "spacetype", "spacestatus"],
+                    vec![i(space_id), t(name), t(key), t(key.to_lowercase()), t(&creator), t(TS), t(*kind), t("CURRENT")])
+                .await?;
+            self.summary.spaces += 1;
+            let pages_here = if *kind == "personal" { 2 } else { o.pages_per_space };
+            let mut page_ids: Vec<i64> = Vec::new();
+            for p in 0..pages_here {
+                let id = self.id();
+                let parent = if p == 0 || page_ids.is_empty() { None } else { Some(page_ids[self.rng.gen_range(0..page_ids.len())]) };
+                let blog = p % 5 == 4;
+                let kind_name = if blog { "BLOGPOST" } else { "PAGE" };
+                // Every 11th item is by the deleted user: it goes to Former User.
+                let author = if p % 11 == 10 { "8a7f808adeleted0".to_string() } else { user_key(self.rng.gen_range(0..users)) };
+                let title = format!("{key} {} {p}", if blog { "post" } else { "page" });
+                self.w
+                    .row("content", &content_cols, vec![i(id), i(1), t(kind_name), t(&title), t(title.to_lowercase()), i(2), t(&author), t(TS), t(&author), t(TS), Value::Null, t("current"), Value::Null, i(space_id), i(p as i64), if blog { Value::Null } else { parent.map(i).unwrap_or(Value::Null) }, Value::Null])
+                    .await?;
+                let body = if p % 6 == 0 {
+                    format!("<p>See <a href=\"/x/AbC{p}\">the short link</a> for {title}.</p>")
+                } else {
+                    format!("<p>Body of {title}.</p>")
+                };
+                let bid = self.id();
+                self.w.row("bodycontent", &["bodycontentid", "body", "contentid", "bodytypeid"], vec![i(bid), t(body), i(id), i(2)]).await?;
+                // An older version pointing at the current one.
+                let old = self.id();
+                self.w
+                    .row("content", &content_cols, vec![i(old), i(1), t(kind_name), t(format!("{title} (v1)")), t(title.to_lowercase()), i(1), t(&author), t(TS), t(&author), t(TS), i(id), t("current"), Value::Null, i(space_id), Value::Null, Value::Null, Value::Null])
+                    .await?;
+                if blog {
+                    self.summary.blogposts += 1;
+                } else {
+                    self.summary.pages += 1;
+                    page_ids.push(id);
+                    pages_out.push((id, key.clone()));
+                }
+                // A comment and a reply.
+                let c1 = self.id();
+                let commenter = user_key(self.rng.gen_range(0..users));
+                self.w
+                    .row("content", &content_cols, vec![i(c1), i(1), t("COMMENT"), Value::Null, Value::Null, i(1), t(&commenter), t(TS), t(&commenter), t(TS), Value::Null, t("current"), i(id), i(space_id), Value::Null, Value::Null, Value::Null])
+                    .await?;
+                let b1 = self.id();
+                self.w.row("bodycontent", &["bodycontentid", "body", "contentid", "bodytypeid"], vec![i(b1), t(format!("<p>Comment on {title}</p>")), i(c1), i(2)]).await?;
+                let c2 = self.id();
+                self.w
+                    .row("content", &content_cols, vec![i(c2), i(1), t("COMMENT"), Value::Null, Value::Null, i(1), t(&author), t(TS), t(&author), t(TS), Value::Null, t("current"), i(id), i(space_id), Value::Null, Value::Null, i(c1)])
+                    .await?;
+                let b2 = self.id();
+                self.w.row("bodycontent", &["bodycontentid", "body", "contentid", "bodytypeid"], vec![i(b2), t("<p>Reply</p>"), i(c2), i(2)]).await?;
+                self.summary.comments += 2;
+                for a in 0..o.attachments_per_page {
+                    self.attachment(id, space_id, a, attachments).await?;
+                }
+            }
+            // A draft and a trashed page: never migrated.
+            for status in ["draft", "deleted"] {
+                let id = self.id();
+                self.w
+                    .row("content", &content_cols, vec![i(id), i(1), t("PAGE"), t(format!("{key} {status} page")), t(format!("{key} {status} page")), i(1), t(user_key(0)), t(TS), t(user_key(0)), t(TS), Value::Null, t(status), Value::Null, i(space_id), Value::Null, Value::Null, Value::Null])
+                    .await?;
+            }
+            self.permissions(space_id, sidx).await?;
+        }
+        Ok(pages_out)
+    }
+
+    async fn attachment(&mut self, page: i64, space: i64, n: u32, root: &Path) -> anyhow::Result<()> {
+        let id = self.id();
+        let name = format!("file-{page}-{n}.txt");
+        let data = format!("attachment {n} of page {page}\n").repeat(1 + (self.rng.gen_range(0..20)));
+        self.w
+            .row("content", &["contentid", "hibernateversion", "contenttype", "title", "lowertitle", "version", "creator", "creationdate", "content_status", "pageid", "spaceid"],
+                vec![i(id), i(1), t("ATTACHMENT"), t(&name), t(&name), i(1), t(user_key(0)), t(TS), t("current"), i(page), i(space)])
+            .await?;
+        for (prop, sval, lval) in [("FILESIZE", None, Some(data.len() as i64)), ("MEDIA_TYPE", Some("text/plain"), None)] {
+            let pid = self.id();
+            self.w
+                .row("contentproperties", &["propertyid", "propertyname", "stringval", "longval", "contentid"],
+                    vec![i(pid), t(prop), sval.map(t).unwrap_or(Value::Null), lval.map(i).unwrap_or(Value::Null), i(id)])
+                .await?;
+        }
+        self.summary.attachments_count += 1;
+        // Every 13th attachment has no file on disk: reported, not fatal.
+        if id % 13 != 0 {
+            let path = attachment_path(root, Some(space), page, id, 1);
+            std::fs::create_dir_all(path.parent().expect("has a parent"))?;
+            std::fs::write(&path, data)?;
+        }
+        Ok(())
+    }
+
+    async fn permissions(&mut self, space: i64, sidx: usize) -> anyhow::Result<()> {
+        let cols = ["permid", "spaceid", "permtype", "permgroupname", "permusername", "permalluserssubject"];
+        let mut grants: Vec<(&str, Value, Value, Value)> = vec![
+            ("VIEWSPACE", t("confluence-users"), Value::Null, Value::Null),
+            ("EDITSPACE", t("engineering"), Value::Null, Value::Null),
+            ("SETSPACEPERMISSIONS", Value::Null, t(user_key(0)), Value::Null),
+        ];
+        match sidx {
+            0 => grants.push(("VIEWSPACE", t("legacy-contractors"), Value::Null, Value::Null)),
+            1 => grants.push(("VIEWSPACE", Value::Null, Value::Null, Value::Null)),
+            _ => grants.push(("COMMENT", Value::Null, Value::Null, t("all-users"))),
+        }
+        for (perm, g, u, all) in grants {
+            let id = self.id();
+            self.w.row("spacepermissions", &cols, vec![i(id), i(space), t(perm), g, u, all]).await?;
+        }
+        Ok(())
+    }
+
+    async fn app_tables(&mut self, o: &SampleOptions, pages: &[(i64, String)]) -> anyhow::Result<()> {
+        let ratings = ao_table(RATINGS_APP, "RATING");
+        self.w
+            .execute_script(&format!(
+                "CREATE TABLE \"{ratings}\" (\"ID\" bigint PRIMARY KEY, \"PAGE_ID\" bigint NOT NULL, \"USER_KEY\" varchar(255), \
+                 \"STARS\" integer NOT NULL, \"COMMENT\" text, \"CREATED\" varchar(32) NOT NULL, \"SECRET_TOKEN\" varchar(64));"
+            ))
+            .await?;
+        let users = o.users.max(1);
+        let mut rid = 0i64;
+        for (page, _) in pages {
+            for _ in 0..2 {
+                rid += 1;
+                let stars = self.rng.gen_range(1..=5);
+                let user = if rid % 9 == 0 { "8a7f808adeleted0".to_string() } else { user_key(self.rng.gen_range(0..users)) };
+                let comment = if rid % 3 == 0 { t(format!("Rating {rid}: useful")) } else { Value::Null };
+                self.w
+                    .row(&ratings, &["\"ID\"", "\"PAGE_ID\"", "\"USER_KEY\"", "\"STARS\"", "\"COMMENT\"", "\"CREATED\"", "\"SECRET_TOKEN\""],
+                        vec![i(rid), i(*page), t(user), i(stars), comment, t(format!("2024-04-{:02}T10:00:00Z", 1 + rid % 28)), t(format!("tok-{rid}"))])
+                    .await?;
+                self.summary.ratings += 1;
+            }
+        }
+        let calendars = ao_table(CALENDARS_APP, "CALENDAR");
+        let events = ao_table(CALENDARS_APP, "EVENT");
+        self.w
+            .execute_script(&format!(
+                "CREATE TABLE \"{calendars}\" (\"ID\" bigint PRIMARY KEY, \"SPACE_KEY\" varchar(255) NOT NULL, \"NAME\" varchar(255) NOT NULL, \"COLOR\" varchar(16)); \
+                 CREATE TABLE \"{events}\" (\"ID\" bigint PRIMARY KEY, \"CALENDAR_ID\" bigint NOT NULL, \"SUMMARY\" varchar(255) NOT NULL, \
+                 \"DESCRIPTION\" text, \"START_MS\" bigint NOT NULL, \"END_MS\" bigint NOT NULL, \"ALL_DAY\" boolean NOT NULL, \"ORGANIZER_KEY\" varchar(255));"
+            ))
+            .await?;
+        let space_keys: Vec<String> = ["ENG", "MKT", "DOC"].iter().take(o.spaces as usize).map(|s| s.to_string()).collect();
+        let mut eid = 0i64;
+        for (cidx, key) in space_keys.iter().chain(std::iter::once(&"GONE".to_string())).enumerate() {
+            let cid = cidx as i64 + 1;
+            self.w
+                .row(&calendars, &["\"ID\"", "\"SPACE_KEY\"", "\"NAME\"", "\"COLOR\""], vec![i(cid), t(key), t(format!("{key} team calendar")), t("#3366ff")])
+                .await?;
+            for e in 0..(o.pages_per_space / 2).max(3) {
+                eid += 1;
+                let start = 1_714_550_400_000i64 + eid * 3_600_000;
+                self.w
+                    .row(&events, &["\"ID\"", "\"CALENDAR_ID\"", "\"SUMMARY\"", "\"DESCRIPTION\"", "\"START_MS\"", "\"END_MS\"", "\"ALL_DAY\"", "\"ORGANIZER_KEY\""],
+                        vec![i(eid), i(cid), t(format!("{key} event {e}")), if e % 2 == 0 { t("Agenda to follow") } else { Value::Null }, i(start), i(start + 1_800_000), Value::Bool(e % 4 == 0), t(user_key(e % users))])
+                    .await?;
+                self.summary.events += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn i_key(n: u32) -> Value {
+    Value::Text(user_key(n))
+}
+
+/// Where Confluence keeps version `version` of attachment `attachment` of page `page`
+/// in space `space` (or no space), under the attachment root.
+pub fn attachment_path(root: &Path, space: Option<i64>, page: i64, attachment: i64, version: i64) -> PathBuf {
+    let levels = |id: i64| [(id % 1000 % 250).to_string(), (id / 1000 % 1000 % 250).to_string()];
+    let mut path = root.join("ver003");
+    match space {
+        Some(space) => {
+            let [s1, s2] = levels(space);
+            path = path.join(s1).join(s2).join(space.to_string());
+        }
+        None => path = path.join("nonspaced"),
+    }
+    let [p1, p2] = levels(page);
+    path.join(p1).join(p2).join(page.to_string()).join(attachment.to_string()).join(version.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn attachment_path_follows_the_confluence_layout() {
+        let p = super::attachment_path(std::path::Path::new("/a"), Some(1_234_567), 98_765, 555, 2);
+        assert_eq!(p, std::path::Path::new("/a/ver003/67/234/1234567/15/98/98765/555/2"));
+        let p = super::attachment_path(std::path::Path::new("/a"), None, 7, 8, 1);
+        assert_eq!(p, std::path::Path::new("/a/ver003/nonspaced/7/0/7/8/1"));
+    }
+}

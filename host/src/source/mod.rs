@@ -1,0 +1,128 @@
+//! Reading a Server site: a Confluence database in the real schema, on PostgreSQL or
+//! SQLite, read-only. The plugin runtime's product-data access and the core migration
+//! share this code.
+//!
+//! No query here selects a credential column or `cwd_user_credential_record`.
+
+mod app_tables;
+mod product;
+
+use anyhow::Context;
+use sqlx::any::{AnyPoolOptions, AnyRow, AnyTypeInfoKind};
+use sqlx::{AnyPool, Executor, Row, ValueRef};
+
+pub use app_tables::{AppTableBatch, Cell};
+pub use product::{ContentKind, ServerComment, ServerSpace, ServerUser, TreeNode};
+
+/// A read-only connection pool to a Server site's database.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pool: AnyPool,
+    kind: SourceKind,
+}
+
+/// The database engine behind a [`Source`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    /// PostgreSQL, what most Data Center sites run.
+    Postgres,
+    /// SQLite, for fixtures and sample sites.
+    Sqlite,
+}
+
+/// Why a source read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The database answered with an error.
+    #[error("reading the source database failed: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A value had a shape ferry cannot read.
+    #[error("unexpected data in the source database: {0}")]
+    Data(String),
+}
+
+impl Source {
+    /// Connect to a Server database: a `postgres://` URL, a `sqlite://` URL, or the path of
+    /// a SQLite file. The connection is read-only.
+    pub async fn connect(url_or_path: &str) -> anyhow::Result<Source> {
+        sqlx::any::install_default_drivers();
+        let (url, kind) = if url_or_path.starts_with("postgres://") || url_or_path.starts_with("postgresql://") {
+            (url_or_path.to_string(), SourceKind::Postgres)
+        } else {
+            let path = url_or_path.strip_prefix("sqlite://").unwrap_or(url_or_path);
+            let path = path.split('?').next().unwrap_or(path);
+            anyhow::ensure!(
+                std::path::Path::new(path).is_file(),
+                "the source database {path:?} does not exist: give a SQLite file or a postgres:// URL"
+            );
+            (format!("sqlite://{path}?mode=ro"), SourceKind::Sqlite)
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(4)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if kind == SourceKind::Postgres {
+                        conn.execute("SET default_transaction_read_only = on").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .with_context(|| format!("cannot connect to the source database {}", redact_url(&url)))?;
+        Ok(Source { pool, kind })
+    }
+
+    /// The engine behind this source.
+    pub fn kind(&self) -> SourceKind {
+        self.kind
+    }
+
+    /// The connection pool, for readers in other modules.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// A database URL with any password replaced, fit for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &userinfo[..colon], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Read column `i` of a row as a [`Cell`], whatever its SQL type.
+fn cell_at(row: &AnyRow, i: usize) -> Result<Cell, sqlx::Error> {
+    let raw = row.try_get_raw(i)?;
+    if raw.is_null() {
+        return Ok(Cell::Null);
+    }
+    let kind = raw.type_info().kind();
+    Ok(match kind {
+        AnyTypeInfoKind::Null => Cell::Null,
+        AnyTypeInfoKind::Bool => Cell::Boolean(row.try_get(i)?),
+        AnyTypeInfoKind::SmallInt => Cell::Integer(row.try_get::<i16, _>(i)?.into()),
+        AnyTypeInfoKind::Integer => Cell::Integer(row.try_get::<i32, _>(i)?.into()),
+        AnyTypeInfoKind::BigInt => Cell::Integer(row.try_get(i)?),
+        AnyTypeInfoKind::Real => Cell::Real(row.try_get::<f32, _>(i)?.into()),
+        AnyTypeInfoKind::Double => Cell::Real(row.try_get(i)?),
+        AnyTypeInfoKind::Text => Cell::Text(row.try_get(i)?),
+        AnyTypeInfoKind::Blob => Cell::Bytes(row.try_get(i)?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redact_url_hides_the_password_only() {
+        assert_eq!(super::redact_url("postgres://ferry:s3cret@localhost:5432/conf"), "postgres://ferry:***@localhost:5432/conf");
+        assert_eq!(super::redact_url("sqlite:///tmp/site.db?mode=ro"), "sqlite:///tmp/site.db?mode=ro");
+    }
+}

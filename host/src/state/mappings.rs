@@ -1,0 +1,125 @@
+//! Id mappings: how server entities map to cloud entities, per destination.
+//!
+//! The core migration records each mapping as its entity lands; plugins read them
+//! through the `migration-tracing-*` scopes. A local plugin test can instead load a
+//! fixture file of mappings (JSON lines of `namespace`, `server_id`, `cloud_id`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use serde::Deserialize;
+use sqlx::Row;
+
+use super::{now, StateDb};
+
+/// One mapping, as kept in a fixture file.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct MappingRecord {
+    /// Namespace, e.g. `confluence:page`.
+    pub namespace: String,
+    /// The server-side id.
+    pub server_id: String,
+    /// The cloud-side id.
+    pub cloud_id: String,
+}
+
+/// Where a run's mappings come from.
+#[derive(Clone, Debug)]
+pub enum MappingSource {
+    /// The state DB, for one destination.
+    State {
+        /// The state DB.
+        db: StateDb,
+        /// The destination the mappings belong to.
+        destination: String,
+    },
+    /// A fixed set, namespace → server id → cloud id.
+    Fixed(Arc<BTreeMap<String, BTreeMap<String, String>>>),
+}
+
+impl MappingSource {
+    /// Load a fixture file of JSON lines.
+    pub fn from_file(path: &Path) -> anyhow::Result<MappingSource> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the mappings file {}", path.display()))?;
+        let mut map: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let record: MappingRecord = serde_json::from_str(line)
+                .with_context(|| format!("{} line {}: expected {{\"namespace\", \"server_id\", \"cloud_id\"}}", path.display(), n + 1))?;
+            map.entry(record.namespace).or_default().insert(record.server_id, record.cloud_id);
+        }
+        Ok(MappingSource::Fixed(Arc::new(map)))
+    }
+
+    /// Up to `limit` mappings of `namespace` with server id after `after`, in order.
+    pub async fn page(&self, namespace: &str, after: Option<&str>, limit: u32) -> anyhow::Result<Vec<(String, String)>> {
+        match self {
+            MappingSource::State { db, destination } => {
+                let rows = sqlx::query(
+                    "SELECT server_id, cloud_id FROM mappings WHERE destination = ? AND namespace = ? AND server_id > ? \
+                     ORDER BY server_id LIMIT ?",
+                )
+                .bind(destination)
+                .bind(namespace)
+                .bind(after.unwrap_or(""))
+                .bind(i64::from(limit))
+                .fetch_all(db.pool())
+                .await?;
+                Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+            }
+            MappingSource::Fixed(map) => {
+                let Some(ns) = map.get(namespace) else { return Ok(Vec::new()) };
+                let range = match after {
+                    Some(a) => ns.range::<str, _>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded)),
+                    None => ns.range::<str, _>(..),
+                };
+                Ok(range.take(limit as usize).map(|(s, c)| (s.clone(), c.clone())).collect())
+            }
+        }
+    }
+
+    /// The mappings of the given server ids that exist.
+    pub async fn lookup(&self, namespace: &str, server_ids: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+        match self {
+            MappingSource::State { db, destination } => {
+                let mut found = Vec::new();
+                for chunk in server_ids.chunks(500) {
+                    let marks = vec!["?"; chunk.len()].join(", ");
+                    let sql = format!(
+                        "SELECT server_id, cloud_id FROM mappings WHERE destination = ? AND namespace = ? AND server_id IN ({marks})"
+                    );
+                    let mut q = sqlx::query(&sql).bind(destination).bind(namespace);
+                    for id in chunk {
+                        q = q.bind(id);
+                    }
+                    found.extend(q.fetch_all(db.pool()).await?.iter().map(|r| (r.get(0), r.get(1))));
+                }
+                Ok(found)
+            }
+            MappingSource::Fixed(map) => {
+                let Some(ns) = map.get(namespace) else { return Ok(Vec::new()) };
+                Ok(server_ids.iter().filter_map(|id| ns.get(id).map(|c| (id.clone(), c.clone()))).collect())
+            }
+        }
+    }
+}
+
+impl StateDb {
+    /// Record that a server entity landed in the cloud as `cloud_id`.
+    pub async fn record_mapping(&self, destination: &str, record: &MappingRecord, plan_id: Option<&str>) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO mappings (destination, namespace, server_id, cloud_id, plan_id, created_at) VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (destination, namespace, server_id) DO UPDATE SET cloud_id = excluded.cloud_id",
+        )
+        .bind(destination)
+        .bind(&record.namespace)
+        .bind(&record.server_id)
+        .bind(&record.cloud_id)
+        .bind(plan_id)
+        .bind(now())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}

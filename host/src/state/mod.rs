@@ -1,0 +1,57 @@
+//! The state DB: ferry's own records (installed plugins, mappings, runs, the audit log),
+//! a SQLite file in `FERRY_HOME` with versioned schema migrations.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+pub mod mappings;
+
+use anyhow::Context;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+/// Where ferry keeps its state when `FERRY_HOME` is not set.
+pub const DEFAULT_HOME: &str = ".ferry";
+
+/// The state DB and the folder around it.
+#[derive(Clone, Debug)]
+pub struct StateDb {
+    pool: SqlitePool,
+    home: PathBuf,
+}
+
+impl StateDb {
+    /// Open (creating if needed) the state in `home`, bringing its schema up to date.
+    pub async fn open(home: &Path) -> anyhow::Result<StateDb> {
+        std::fs::create_dir_all(home).with_context(|| format!("cannot create FERRY_HOME at {}", home.display()))?;
+        let path = home.join("state.db");
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("cannot open the state DB {}", path.display()))?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .with_context(|| format!("cannot bring the state DB {} up to date", path.display()))?;
+        Ok(StateDb { pool, home: home.to_path_buf() })
+    }
+
+    /// The state DB pool.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The `FERRY_HOME` folder.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+}
+
+/// The current time as RFC 3339 text, as stored in the state DB.
+pub fn now() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}

@@ -1,0 +1,57 @@
+//! How server entities map to cloud entities (needs a `migration-tracing-*` scope).
+//!
+//! Namespaces: `identity:user`, `identity:group`, `confluence:space`, `confluence:page`,
+//! `confluence:blogpost`, `confluence:comment`, `confluence:attachment`.
+
+use std::collections::HashMap;
+
+use crate::bindings::ferry::migration::mappings as wit;
+use crate::Error;
+
+pub use wit::Mapping;
+
+/// Server-id prefix of users in `identity:user`, by user key.
+pub const USER_KEY: &str = "confluence.userkey/";
+/// Server-id prefix of users in `identity:user`, by email address.
+pub const USER_EMAIL: &str = "email/";
+
+const PAGE_SIZE: u32 = 5_000;
+const LOOKUP_CHUNK: usize = 1_000;
+
+/// Every mapping of a namespace, a page at a time under the hood.
+pub fn iter(namespace: &str) -> impl Iterator<Item = Result<Mapping, Error>> + '_ {
+    let mut cursor: Option<String> = None;
+    let mut buffer = Vec::new().into_iter();
+    let mut done = false;
+    std::iter::from_fn(move || loop {
+        if let Some(m) = buffer.next() {
+            return Some(Ok(m));
+        }
+        if done {
+            return None;
+        }
+        match wit::page(namespace, cursor.as_deref(), PAGE_SIZE) {
+            Ok(page) => {
+                done = page.next.is_none();
+                cursor = page.next;
+                buffer = page.entries.into_iter();
+            }
+            Err(e) => {
+                done = true;
+                return Some(Err(e.into()));
+            }
+        }
+    })
+}
+
+/// The cloud ids of the given server ids, as a map. Ids without a mapping are absent.
+pub fn lookup<S: AsRef<str>>(namespace: &str, server_ids: &[S]) -> Result<HashMap<String, String>, Error> {
+    let mut found = HashMap::with_capacity(server_ids.len());
+    for chunk in server_ids.chunks(LOOKUP_CHUNK) {
+        let ids: Vec<String> = chunk.iter().map(|s| s.as_ref().to_string()).collect();
+        for m in wit::lookup(namespace, &ids)? {
+            found.insert(m.server_id, m.cloud_id);
+        }
+    }
+    Ok(found)
+}
