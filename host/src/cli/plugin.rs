@@ -246,6 +246,7 @@ async fn run_command(home: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
         mappings,
         grant: None,
         on_progress,
+        name: None,
     };
     let report = run_installed(&db, engine, &args.app_key, run).await?;
     if let Some(bar) = bar {

@@ -35,6 +35,8 @@ pub struct LocalRun {
     pub grant: Option<Arc<Grant>>,
     /// Called on every progress report.
     pub on_progress: Option<ProgressFn>,
+    /// The migration's name given to the plugin (default: "local test of <app>").
+    pub name: Option<String>,
 }
 
 /// A fresh random id, 32 hex digits.
@@ -56,7 +58,7 @@ pub async fn run_installed(db: &StateDb, engine: Arc<PluginEngine>, app_key: &st
         migration_id: format!("local-{}", &run_id[..8]),
         transfer_id: run_id.clone(),
         original_transfer_id: None,
-        name: format!("local test of {}", manifest.name),
+        name: run.name.unwrap_or_else(|| format!("local test of {}", manifest.name)),
         destination_url: "local".into(),
         spaces: spaces.clone(),
     };

@@ -43,11 +43,12 @@ impl Source {
         after_id: Option<i64>,
         limit: u32,
     ) -> Result<AppTableBatch, SourceError> {
+        // On SQLite, `+"COL"` is a no-op expression without a declared type, so values come
+        // back by storage class: declared types such as `boolean` have no Any mapping.
+        let unary = if self.kind == super::SourceKind::Sqlite { "+" } else { "" };
         let mut select = String::from("SELECT \"ID\"");
         for column in columns {
-            select.push_str(", \"");
-            select.push_str(column);
-            select.push('"');
+            select.push_str(&format!(", {unary}\"{column}\""));
         }
         let sql = format!("{select} FROM \"{table}\" WHERE \"ID\" > $1 ORDER BY \"ID\" LIMIT $2");
         let mut stream = sqlx::query(&sql).bind(after_id.unwrap_or(i64::MIN)).bind(i64::from(limit)).fetch(self.pool());

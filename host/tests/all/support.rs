@@ -1,0 +1,133 @@
+//! Shared test support: plugins built once per test run, a sample site per test, and
+//! one plugin engine per process.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Once, OnceLock};
+
+use ferry_host::plugins::engine::PluginEngine;
+use ferry_host::plugins::gate::Grant;
+use ferry_host::plugins::limits::Limits;
+use ferry_host::plugins::local::{run_installed, LocalRun};
+use ferry_host::plugins::registry::Registry;
+use ferry_host::plugins::run::RunReport;
+use ferry_host::plugins::uploads::DirectorySink;
+use ferry_host::sample::{write_sample_site, SampleOptions};
+use ferry_host::source::Source;
+use ferry_host::state::mappings::MappingSource;
+use ferry_host::state::StateDb;
+
+/// Every plugin the tests use, built for wasm32-wasip2 once per test run.
+const PLUGINS: &[&str] = &[
+    "page_ratings",
+    "team_calendars",
+    "table_scan",
+    "hostile_probe",
+    "hostile_no_tracing",
+    "hostile_fs",
+    "hostile_socket",
+    "hostile_bad_manifest",
+];
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+/// The built component of plugin crate `name`.
+pub fn wasm(name: &str) -> PathBuf {
+    static BUILD: Once = Once::new();
+    BUILD.call_once(|| {
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.current_dir(workspace()).args(["build", "--release", "--target", "wasm32-wasip2"]);
+        for p in PLUGINS {
+            cmd.args(["-p", p]);
+        }
+        let status = cmd.status().expect("run cargo to build the test plugins");
+        assert!(status.success(), "building the test plugins failed (is the wasm32-wasip2 target installed?)");
+    });
+    workspace().join("target/wasm32-wasip2/release").join(format!("{name}.wasm"))
+}
+
+pub fn wasm_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(wasm(name)).expect("read built plugin")
+}
+
+/// One engine per test process, with its compile cache in a temp folder.
+pub fn engine() -> Arc<PluginEngine> {
+    static ENGINE: OnceLock<(tempfile::TempDir, Arc<PluginEngine>)> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let engine = PluginEngine::new(Some(dir.path().join("cache"))).expect("engine");
+            (dir, Arc::new(engine))
+        })
+        .1
+        .clone()
+}
+
+/// A FERRY_HOME and a sample site, private to one test.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub db: StateDb,
+    pub site: PathBuf,
+}
+
+impl Fixture {
+    pub async fn new() -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = StateDb::open(&dir.path().join("home")).await.expect("state db");
+        let site = dir.path().join("site");
+        write_sample_site(&site, None, &SampleOptions::default()).await.expect("sample site");
+        Fixture { dir, db, site }
+    }
+
+    pub fn site_db(&self) -> String {
+        self.site.join("site.db").display().to_string()
+    }
+
+    pub async fn source(&self) -> Source {
+        Source::connect(&self.site_db()).await.expect("source")
+    }
+
+    pub async fn install(&self, plugin: &str) {
+        Registry::new(self.db.clone()).install(&wasm_bytes(plugin)).await.expect("install");
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+
+    /// Run the installed plugin of `app_key`.
+    pub async fn run(&self, app_key: &str, name: Option<&str>, grant: Option<Arc<Grant>>, limits: Limits, mappings: MappingSource) -> RunReport {
+        let run = LocalRun {
+            source: self.source().await,
+            uploads: Box::new(DirectorySink::new(self.out()).expect("out dir")),
+            limits,
+            spaces: None,
+            mappings,
+            grant,
+            on_progress: None,
+            name: name.map(str::to_string),
+        };
+        run_installed(&self.db, engine(), app_key, run).await.expect("run")
+    }
+
+    /// The uploads written, as (file name, contents), in upload order.
+    pub fn uploads(&self) -> Vec<(String, String)> {
+        let mut files: Vec<_> = std::fs::read_dir(self.out())
+            .map(|d| d.map(|e| e.expect("entry").path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+            .into_iter()
+            .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap()))
+            .collect()
+    }
+}
+
+pub fn no_mappings() -> MappingSource {
+    MappingSource::Fixed(Default::default())
+}
+
+pub const RATINGS: &str = "com.example.confluence.page-ratings";
+pub const CALENDARS: &str = "com.example.confluence.team-calendars";
