@@ -8,8 +8,8 @@ mod app_tables;
 mod product;
 
 use anyhow::Context;
-use sqlx::any::{AnyPoolOptions, AnyRow, AnyTypeInfoKind};
-use sqlx::{AnyPool, Executor, Row, ValueRef};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor};
 
 pub use app_tables::{AppTableBatch, Cell};
 pub use product::{ContentKind, ServerComment, ServerSpace, ServerUser, TreeNode};
@@ -96,26 +96,6 @@ pub fn redact_url(url: &str) -> String {
         }
         _ => url.to_string(),
     }
-}
-
-/// Read column `i` of a row as a [`Cell`], whatever its SQL type.
-fn cell_at(row: &AnyRow, i: usize) -> Result<Cell, sqlx::Error> {
-    let raw = row.try_get_raw(i)?;
-    if raw.is_null() {
-        return Ok(Cell::Null);
-    }
-    let kind = raw.type_info().kind();
-    Ok(match kind {
-        AnyTypeInfoKind::Null => Cell::Null,
-        AnyTypeInfoKind::Bool => Cell::Boolean(row.try_get(i)?),
-        AnyTypeInfoKind::SmallInt => Cell::Integer(row.try_get::<i16, _>(i)?.into()),
-        AnyTypeInfoKind::Integer => Cell::Integer(row.try_get::<i32, _>(i)?.into()),
-        AnyTypeInfoKind::BigInt => Cell::Integer(row.try_get(i)?),
-        AnyTypeInfoKind::Real => Cell::Real(row.try_get::<f32, _>(i)?.into()),
-        AnyTypeInfoKind::Double => Cell::Real(row.try_get(i)?),
-        AnyTypeInfoKind::Text => Cell::Text(row.try_get(i)?),
-        AnyTypeInfoKind::Blob => Cell::Bytes(row.try_get(i)?),
-    })
 }
 
 #[cfg(test)]
