@@ -64,28 +64,33 @@ impl TableWriter {
             return Ok(());
         }
         let (table, columns) = names.split_first().expect("table name first");
-        let width = columns.len();
+        // Values go in as SQL literals so each database types them from the column
+        // (text into timestamp, NULL into bigint); they are generated here, and escaped.
         let mut sql = format!("INSERT INTO \"{}\" ({}) VALUES ", table.trim_matches('"'), columns.join(", "));
-        for r in 0..rows.len() {
+        for (r, row) in rows.into_iter().enumerate() {
             if r > 0 {
                 sql.push_str(", ");
             }
-            let marks: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
             sql.push('(');
-            sql.push_str(&marks.join(", "));
+            for (c, value) in row.into_iter().enumerate() {
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                match value {
+                    Value::Int(n) => sql.push_str(&n.to_string()),
+                    Value::Text(s) => {
+                        sql.push('\'');
+                        sql.push_str(&s.replace('\'', "''"));
+                        sql.push('\'');
+                    }
+                    Value::Bool(b) => sql.push_str(if b { "TRUE" } else { "FALSE" }),
+                    Value::Null => sql.push_str("NULL"),
+                }
+            }
             sql.push(')');
         }
-        let mut query = sqlx::query(&sql);
-        for value in rows.into_iter().flatten() {
-            query = match value {
-                Value::Int(n) => query.bind(n),
-                Value::Text(s) => query.bind(s),
-                Value::Bool(b) => query.bind(b),
-                Value::Null => query.bind(Option::<String>::None),
-            };
-        }
         let tx = self.tx.as_mut().expect("open transaction");
-        query.execute(&mut **tx).await.with_context(|| format!("inserting sample rows into {table}"))?;
+        sqlx::raw_sql(&sql).execute(&mut **tx).await.with_context(|| format!("inserting sample rows into {table}"))?;
         Ok(())
     }
 

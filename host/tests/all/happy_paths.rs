@@ -133,3 +133,25 @@ async fn without_mappings_a_plugin_ends_incomplete_and_says_why() {
         Some("100 ratings belong to pages of the migrated spaces that have no cloud copy; re-run after those pages migrate")
     );
 }
+
+/// Run both real plugins against a site and return their uploads.
+async fn both_plugins_uploads(f: &Fixture) -> Vec<(String, String)> {
+    f.install("page_ratings").await;
+    f.install("team_calendars").await;
+    for app in [RATINGS, CALENDARS] {
+        let r = f.run(app, None, None, Limits::default(), core_mappings(f).await).await;
+        assert_eq!(r.status, RunStatus::Complete, "{app}: {:?}", r.message);
+    }
+    f.uploads()
+}
+
+#[tokio::test]
+async fn plugins_read_a_postgresql_source_exactly_as_they_read_sqlite() {
+    let cluster = crate::postgres::PgCluster::start();
+    let url = cluster.create_db("site").await;
+    let pg = Fixture::with_database(Some(&url)).await;
+    let sqlite = Fixture::new().await;
+    let (from_pg, from_sqlite) = (both_plugins_uploads(&pg).await, both_plugins_uploads(&sqlite).await);
+    assert_eq!(from_pg.len(), 3, "ratings, calendars and events: {:?}", from_pg.iter().map(|u| &u.0).collect::<Vec<_>>());
+    assert_eq!(from_pg, from_sqlite);
+}

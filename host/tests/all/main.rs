@@ -2,5 +2,6 @@
 
 mod audit;
 mod happy_paths;
+mod postgres;
 mod runtime_denials;
 mod support;

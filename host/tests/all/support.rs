@@ -70,23 +70,28 @@ pub struct Fixture {
     pub dir: tempfile::TempDir,
     pub db: StateDb,
     pub site: PathBuf,
+    /// The site's database: a SQLite file or a postgres:// URL.
+    pub source_url: String,
 }
 
 impl Fixture {
+    /// A sample site in SQLite.
     pub async fn new() -> Fixture {
+        Fixture::with_database(None).await
+    }
+
+    /// A sample site written to the given PostgreSQL database, or to SQLite.
+    pub async fn with_database(postgres: Option<&str>) -> Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = StateDb::open(&dir.path().join("home")).await.expect("state db");
         let site = dir.path().join("site");
-        write_sample_site(&site, None, &SampleOptions::default()).await.expect("sample site");
-        Fixture { dir, db, site }
-    }
-
-    pub fn site_db(&self) -> String {
-        self.site.join("site.db").display().to_string()
+        write_sample_site(&site, postgres, &SampleOptions::default()).await.expect("sample site");
+        let source_url = postgres.map(str::to_string).unwrap_or_else(|| site.join("site.db").display().to_string());
+        Fixture { dir, db, site, source_url }
     }
 
     pub async fn source(&self) -> Source {
-        Source::connect(&self.site_db()).await.expect("source")
+        Source::connect(&self.source_url).await.expect("source")
     }
 
     pub async fn install(&self, plugin: &str) {
