@@ -112,6 +112,17 @@ impl PluginEngine {
     /// Link a component against the interfaces `granted` allows, and pre-instantiate it.
     /// An import of an interface the grant does not allow fails here, before any code runs.
     pub fn prepare(&self, component: &Component, granted: ScopeSet) -> anyhow::Result<PreparedPlugin> {
+        for (name, _) in component.component_type().imports(&self.engine) {
+            if let Some((Ok(iface), _)) = Interface::parse_import(name) {
+                if !iface.allowed_by(granted) {
+                    let needs: Vec<&str> = iface.scopes().iter().map(|s| s.name()).collect();
+                    anyhow::bail!(
+                        "the plugin imports {name}, which needs one of [{}], and the grant holds none of them: it is not linked",
+                        needs.join(", ")
+                    );
+                }
+            }
+        }
         let mut linker: Linker<RunState> = Linker::new(&self.engine);
         add_wasi(&mut linker)?;
         use v0_1::ferry::migration as wit;

@@ -137,3 +137,29 @@ async fn a_failing_plugin_leaves_other_runs_unaffected() {
     let r2 = f.run(RATINGS, Some("undeclared-column"), None, Limits::default(), no_mappings()).await;
     assert_eq!(r2.status, RunStatus::Incomplete);
 }
+
+#[tokio::test]
+async fn log_lines_past_the_log_limit_are_dropped_and_counted() {
+    let limits = Limits { log_bytes: 64 << 10, ..Limits::default() };
+    let (_f, r) = probe("chatty", None, limits).await;
+    assert_eq!(r.status, RunStatus::Complete);
+    let kept: usize = r.log.iter().map(|l| l.message.len()).sum();
+    assert!(kept <= 64 << 10, "{kept} bytes kept");
+    assert_eq!(r.log.len() as u64 + r.log_dropped, 10_001, "every line is kept or counted as dropped");
+    assert!(r.log_dropped > 9_000);
+    assert_eq!(r.log[0].message, "line 00000 of a plugin that logs far too much, padded to about a hundred bytes");
+}
+
+#[test]
+fn linking_refuses_an_interface_the_grant_does_not_allow() {
+    let engine = crate::support::engine();
+    let bytes = crate::support::wasm_bytes("page_ratings");
+    let sha = ferry_host::plugins::component::sha256_hex(&bytes);
+    let component = engine.load(&bytes, &sha).unwrap();
+    let without_tracing = [Scope::AppDataOther, Scope::AppDataPii, Scope::AppDataUgc, Scope::ProductDataOther].into_iter().collect();
+    let error = engine.prepare(&component, without_tracing).err().expect("link refused");
+    assert_eq!(
+        error.to_string(),
+        "the plugin imports ferry:migration/mappings@0.1.0, which needs one of [migration-tracing-identity, migration-tracing-product], and the grant holds none of them: it is not linked"
+    );
+}

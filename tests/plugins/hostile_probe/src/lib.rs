@@ -66,6 +66,13 @@ impl Plugin for Probe {
                     }
                 }
             }
+            "chatty" => {
+                for n in 0..10_000 {
+                    ferry_sdk::log::info(&format!("line {n:05} of a plugin that logs far too much, padded to about a hundred bytes"));
+                }
+                println!("and some stdout");
+                Ok(Outcome::Complete)
+            }
             "panic" => panic!("hostile plugin panicked on purpose"),
             other => Err(Error::msg(format!("unknown probe {other}"))),
         }
