@@ -38,6 +38,7 @@ pub mod build;
 mod error;
 pub mod log;
 pub mod mappings;
+mod paging;
 pub mod product;
 mod row;
 pub mod tables;

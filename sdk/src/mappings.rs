@@ -20,28 +20,7 @@ const LOOKUP_CHUNK: usize = 1_000;
 
 /// Every mapping of a namespace, a page at a time under the hood.
 pub fn iter(namespace: &str) -> impl Iterator<Item = Result<Mapping, Error>> + '_ {
-    let mut cursor: Option<String> = None;
-    let mut buffer = Vec::new().into_iter();
-    let mut done = false;
-    std::iter::from_fn(move || loop {
-        if let Some(m) = buffer.next() {
-            return Some(Ok(m));
-        }
-        if done {
-            return None;
-        }
-        match wit::page(namespace, cursor.as_deref(), PAGE_SIZE) {
-            Ok(page) => {
-                done = page.next.is_none();
-                cursor = page.next;
-                buffer = page.entries.into_iter();
-            }
-            Err(e) => {
-                done = true;
-                return Some(Err(e.into()));
-            }
-        }
-    })
+    crate::paging::paged(move |cursor| wit::page(namespace, cursor, PAGE_SIZE).map(|p| (p.entries, p.next)))
 }
 
 /// The cloud ids of the given server ids, as a map. Ids without a mapping are absent.

@@ -13,28 +13,7 @@ pub fn spaces() -> Result<Vec<Space>, Error> {
 
 /// Every node of a space's page tree (current pages and blog posts).
 pub fn page_tree(space_key: &str) -> impl Iterator<Item = Result<TreeNode, Error>> + '_ {
-    let mut cursor: Option<String> = None;
-    let mut buffer = Vec::new().into_iter();
-    let mut done = false;
-    std::iter::from_fn(move || loop {
-        if let Some(node) = buffer.next() {
-            return Some(Ok(node));
-        }
-        if done {
-            return None;
-        }
-        match wit::page_tree(space_key, cursor.as_deref(), 5_000) {
-            Ok(page) => {
-                done = page.next.is_none();
-                cursor = page.next;
-                buffer = page.nodes.into_iter();
-            }
-            Err(e) => {
-                done = true;
-                return Some(Err(e.into()));
-            }
-        }
-    })
+    crate::paging::paged(move |cursor| wit::page_tree(space_key, cursor, 5_000).map(|p| (p.nodes, p.next)))
 }
 
 /// The storage-format body of a page or blog post.
