@@ -6,6 +6,8 @@
 pub mod bench;
 /// The `ferry` command line.
 pub mod cli;
+pub mod destination;
+pub mod migrate;
 pub mod plugins;
 pub mod sample;
 pub mod source;

@@ -1,0 +1,219 @@
+//! The wire types of the destination API (see `docs/destination-api.md`), shared by the
+//! client and the staging site so the two cannot drift apart.
+
+use serde::{Deserialize, Serialize};
+
+/// SCIM core User schema URN.
+pub const SCIM_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+/// SCIM core Group schema URN.
+pub const SCIM_GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+/// SCIM list response URN.
+pub const SCIM_LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+/// SCIM PATCH URN.
+pub const SCIM_PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// A SCIM user (RFC 7643 §4.1), the fields ferry uses.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ScimUser {
+    /// Schema URNs.
+    #[serde(default)]
+    pub schemas: Vec<String>,
+    /// Cloud id (set by the server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The email address: ferry's identity for a user.
+    pub user_name: String,
+    /// Name parts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<ScimName>,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Emails.
+    #[serde(default)]
+    pub emails: Vec<ScimEmail>,
+    /// Whether the account is active.
+    #[serde(default)]
+    pub active: Option<bool>,
+}
+
+/// SCIM name.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ScimName {
+    /// Full name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formatted: Option<String>,
+}
+
+/// SCIM email.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScimEmail {
+    /// Address.
+    pub value: String,
+    /// Primary address.
+    #[serde(default)]
+    pub primary: Option<bool>,
+}
+
+/// A SCIM group (RFC 7643 §4.2).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ScimGroup {
+    /// Schema URNs.
+    #[serde(default)]
+    pub schemas: Vec<String>,
+    /// Cloud id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Group name.
+    pub display_name: String,
+    /// Members (user ids).
+    #[serde(default)]
+    pub members: Vec<ScimMember>,
+}
+
+/// A SCIM group member.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScimMember {
+    /// The member's id.
+    pub value: String,
+}
+
+/// A SCIM list response.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScimList<T> {
+    /// Schema URNs.
+    #[serde(default)]
+    pub schemas: Vec<String>,
+    /// Total matches.
+    pub total_results: u64,
+    /// The page of resources.
+    #[serde(rename = "Resources", default = "Vec::new")]
+    pub resources: Vec<T>,
+}
+
+/// A SCIM PATCH request (RFC 7644 §3.5.2).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScimPatch {
+    /// Schema URNs.
+    pub schemas: Vec<String>,
+    /// Operations.
+    #[serde(rename = "Operations")]
+    pub operations: Vec<ScimPatchOp>,
+}
+
+/// One PATCH operation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScimPatchOp {
+    /// `add`, `replace` or `remove` (any case).
+    pub op: String,
+    /// The attribute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The value.
+    #[serde(default)]
+    pub value: serde_json::Value,
+}
+
+/// A space, as created and returned.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Space {
+    /// Cloud id (returned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    /// Space key.
+    pub key: String,
+    /// Space name.
+    pub name: String,
+}
+
+/// A storage-format body.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Body {
+    /// Always `storage`.
+    pub representation: String,
+    /// The XHTML.
+    pub value: String,
+}
+
+/// A page or blog post to create (`/wiki/api/v2/pages`, `/wiki/api/v2/blogposts`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NewContent {
+    /// The cloud space id.
+    pub space_id: i64,
+    /// `current`.
+    pub status: String,
+    /// Title.
+    pub title: String,
+    /// The cloud id of the parent page (pages only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<i64>,
+    /// The body.
+    pub body: Body,
+    /// The author's cloud account id; none attributes it to Former User.
+    #[serde(default)]
+    pub author_id: Option<String>,
+    /// When it was created on the server (RFC 3339 or the server's text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+}
+
+/// A footer comment to create (`/wiki/api/v2/footer-comments`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NewComment {
+    /// The page (or blog post) it is on.
+    pub page_id: i64,
+    /// The comment it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_comment_id: Option<i64>,
+    /// The body.
+    pub body: Body,
+    /// The author's cloud account id; none is Former User.
+    #[serde(default)]
+    pub author_id: Option<String>,
+}
+
+/// What a create returns.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Created {
+    /// The new cloud id.
+    pub id: i64,
+}
+
+/// A space permission to add (`/wiki/rest/api/space/{key}/permission`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SpacePermission {
+    /// Who.
+    pub subject: PermissionSubject,
+    /// What.
+    pub operation: PermissionOperation,
+}
+
+/// The subject of a permission.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PermissionSubject {
+    /// `user`, `group` or `anonymous`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Account id or group name; empty for anonymous.
+    pub identifier: String,
+}
+
+/// The operation of a permission: the server's permission type, e.g. `VIEWSPACE`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PermissionOperation {
+    /// The permission key.
+    pub key: String,
+}
+
+/// An error body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub message: String,
+}

@@ -1,0 +1,84 @@
+//! Spaces, pages, blog posts, comments, attachments, permissions and app data over the
+//! Confluence-Cloud-shaped REST API.
+
+use reqwest::multipart::{Form, Part};
+use reqwest::Method;
+
+use super::api::*;
+use super::{ok, Destination, DestinationError};
+
+impl Destination {
+    /// The space with `key`, if it exists.
+    pub async fn get_space(&self, key: &str) -> Result<Option<Space>, DestinationError> {
+        let path = format!("/wiki/rest/api/space/{key}");
+        let response = self.send(Method::GET, self.url(&path), |r| r).await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let response = ok(Method::GET, &path, response).await?;
+        response.json().await.map(Some).map_err(|e| DestinationError::Decode { path, message: e.to_string() })
+    }
+
+    /// Create a space.
+    pub async fn create_space(&self, key: &str, name: &str) -> Result<Space, DestinationError> {
+        let space = Space { id: None, key: key.to_string(), name: name.to_string() };
+        self.json(Method::POST, self.url("/wiki/rest/api/space"), |r| r.json(&space)).await
+    }
+
+    /// Create a page (`blog = false`) or a blog post.
+    pub async fn create_content(&self, blog: bool, content: &NewContent) -> Result<Created, DestinationError> {
+        let path = if blog { "/wiki/api/v2/blogposts" } else { "/wiki/api/v2/pages" };
+        self.json(Method::POST, self.url(path), |r| r.json(content)).await
+    }
+
+    /// Create a footer comment.
+    pub async fn create_comment(&self, comment: &NewComment) -> Result<Created, DestinationError> {
+        self.json(Method::POST, self.url("/wiki/api/v2/footer-comments"), |r| r.json(comment)).await
+    }
+
+    /// Upload an attachment to a page or blog post.
+    pub async fn upload_attachment(
+        &self,
+        content_id: i64,
+        file_name: &str,
+        media_type: &str,
+        data: bytes::Bytes,
+    ) -> Result<Created, DestinationError> {
+        let path = format!("/wiki/rest/api/content/{content_id}/child/attachment");
+        self.json(Method::POST, self.url(&path), |r| {
+            let part = Part::stream(data.clone()).file_name(file_name.to_string()).mime_str(media_type).unwrap_or_else(|_| {
+                Part::stream(data.clone()).file_name(file_name.to_string())
+            });
+            r.header("X-Atlassian-Token", "nocheck").multipart(Form::new().part("file", part))
+        })
+        .await
+    }
+
+    /// Delete an attachment (a link to a file deleted on the server since).
+    pub async fn delete_attachment(&self, attachment_id: i64) -> Result<(), DestinationError> {
+        let path = format!("/wiki/rest/api/content/{attachment_id}");
+        let response = self.send(Method::DELETE, self.url(&path), |r| r).await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        ok(Method::DELETE, &path, response).await.map(|_| ())
+    }
+
+    /// Add a permission to a space.
+    pub async fn add_space_permission(&self, space_key: &str, permission: &SpacePermission) -> Result<(), DestinationError> {
+        let path = format!("/wiki/rest/api/space/{space_key}/permission");
+        let response = self.send(Method::POST, self.url(&path), |r| r.json(permission)).await?;
+        ok(Method::POST, &path, response).await.map(|_| ())
+    }
+
+    /// Upload a blob of app data under `label` for an app transfer.
+    pub async fn upload_app_data(&self, transfer_id: &str, label: &str, data: bytes::Bytes) -> Result<(), DestinationError> {
+        let path = format!("/ferry/v1/transfers/{transfer_id}/app-data");
+        let response = self
+            .send(Method::POST, self.url(&path), |r| {
+                r.query(&[("label", label)]).header("content-type", "application/octet-stream").body(data.clone())
+            })
+            .await?;
+        ok(Method::POST, &path, response).await.map(|_| ())
+    }
+}

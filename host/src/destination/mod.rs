@@ -1,0 +1,236 @@
+//! The Cloud site client: users and groups over SCIM 2.0, content over a
+//! Confluence-Cloud-shaped REST API, app data over ferry's transfer endpoint.
+//!
+//! Every request carries the bearer token (never logged, never in an error), runs under
+//! a concurrency bound, and is retried on 429 and 5xx with exponential backoff and
+//! jitter, honouring `Retry-After`.
+
+pub mod api;
+mod content;
+mod scim;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use tokio::sync::Semaphore;
+
+/// A credential: shown as `***` in every `Debug`, `Display` and log.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap a credential.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The credential itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Why a destination request failed for good.
+#[derive(Debug, thiserror::Error)]
+pub enum DestinationError {
+    /// The destination answered with an error status.
+    #[error("{method} {path} answered {status}: {message}")]
+    Status {
+        /// HTTP method.
+        method: String,
+        /// Path (no query, no credentials).
+        path: String,
+        /// Status code.
+        status: u16,
+        /// The destination's message.
+        message: String,
+    },
+    /// The destination could not be reached.
+    #[error("{method} {path} failed: {message}")]
+    Transport {
+        /// HTTP method.
+        method: String,
+        /// Path.
+        path: String,
+        /// What failed (no URL, no credentials).
+        message: String,
+    },
+    /// The answer was not what the API promises.
+    #[error("{path}: unexpected answer: {message}")]
+    Decode {
+        /// Path.
+        path: String,
+        /// What did not decode.
+        message: String,
+    },
+}
+
+impl DestinationError {
+    /// The HTTP status, when the destination answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            DestinationError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// How requests are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    /// The first backoff; doubles each retry, with jitter.
+    pub base: Duration,
+    /// The longest wait between attempts.
+    pub max: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { attempts: 8, base: Duration::from_millis(50), max: Duration::from_secs(10) }
+    }
+}
+
+/// A connection to one Cloud site.
+#[derive(Clone)]
+pub struct Destination {
+    http: reqwest::Client,
+    base: String,
+    scim_base: String,
+    token: Secret,
+    permits: Arc<Semaphore>,
+    retry: RetryPolicy,
+}
+
+impl fmt::Debug for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Destination").field("base", &self.base).field("scim_base", &self.scim_base).field("token", &self.token).finish()
+    }
+}
+
+impl Destination {
+    /// A client of the site at `base` (e.g. `https://example.atlassian.net`), whose SCIM
+    /// API is at `scim_base` (default `<base>/scim/v2`), with at most `concurrency`
+    /// requests in flight.
+    pub fn new(base: &str, scim_base: Option<&str>, token: Secret, concurrency: usize) -> anyhow::Result<Destination> {
+        let base = base.trim_end_matches('/').to_string();
+        let scim_base = scim_base.map(|s| s.trim_end_matches('/').to_string()).unwrap_or_else(|| format!("{base}/scim/v2"));
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .pool_max_idle_per_host(concurrency.max(1))
+            .build()?;
+        Ok(Destination { http, base, scim_base, token, permits: Arc::new(Semaphore::new(concurrency.max(1))), retry: RetryPolicy::default() })
+    }
+
+    /// The same client with another retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Destination {
+        self.retry = retry;
+        self
+    }
+
+    /// The site's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Send a request built by `build` (called once per attempt), retrying 429, 5xx and
+    /// transport failures. Returns the first non-retryable answer, or the last failure.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        url: String,
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<Response, DestinationError> {
+        let path = url.split('?').next().unwrap_or(&url).replacen(&self.base, "", 1).replacen(&self.scim_base, "", 1);
+        let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let request = build(self.http.request(method.clone(), &url).bearer_auth(self.token.expose()));
+            let (retry_after, failure) = match request.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    if status != StatusCode::TOO_MANY_REQUESTS && !status.is_server_error() {
+                        return Ok(response);
+                    }
+                    let retry_after = response
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                        .map(|secs| Duration::from_secs_f64(secs.clamp(0.0, 600.0)));
+                    let message = response.text().await.unwrap_or_default();
+                    (retry_after, DestinationError::Status { method: method.to_string(), path: path.clone(), status: status.as_u16(), message: short(&message) })
+                }
+                Err(e) => (
+                    None,
+                    DestinationError::Transport { method: method.to_string(), path: path.clone(), message: e.without_url().to_string() },
+                ),
+            };
+            if attempt >= self.retry.attempts {
+                return Err(failure);
+            }
+            let backoff = self.retry.base.saturating_mul(1 << (attempt - 1).min(16)).min(self.retry.max);
+            let jitter = rand::thread_rng().gen_range(0.5..1.0);
+            let wait = retry_after.unwrap_or(backoff.mul_f64(jitter)).min(self.retry.max.max(retry_after.unwrap_or_default()));
+            tracing::debug!("retrying {method} {path} in {wait:?} (attempt {attempt}): {failure}");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Send and demand a success status, decoding the JSON answer.
+    pub(crate) async fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        url: String,
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<T, DestinationError> {
+        let path = url.split('?').next().unwrap_or(&url).to_string();
+        let response = self.send(method.clone(), url, build).await?;
+        let response = ok(method, &path, response).await?;
+        response.json::<T>().await.map_err(|e| DestinationError::Decode { path, message: e.without_url().to_string() })
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub(crate) fn scim_url(&self, path: &str) -> String {
+        format!("{}{path}", self.scim_base)
+    }
+}
+
+/// Turn an error status into a [`DestinationError`].
+pub(crate) async fn ok(method: Method, path: &str, response: Response) -> Result<Response, DestinationError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let message = response.text().await.unwrap_or_default();
+    Err(DestinationError::Status { method: method.to_string(), path: path.to_string(), status: status.as_u16(), message: short(&message) })
+}
+
+fn short(message: &str) -> String {
+    let message = message.trim();
+    if message.len() > 300 {
+        format!("{}…", &message[..message.char_indices().take_while(|(i, _)| *i < 300).last().map(|(i, c)| i + c.len_utf8()).unwrap_or(0)])
+    } else {
+        message.to_string()
+    }
+}

@@ -1,0 +1,207 @@
+//! The rules an admin relies on, as plain functions over plain data: which directory
+//! wins, who belongs to which group, who gets product access, which groups never move,
+//! which emails are usable. No database, no HTTP: tested on their own.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Groups that are never migrated; their members still are.
+pub const BLOCKLISTED_GROUPS: [&str; 4] = ["site-admins", "system-administrators", "atlassian-addons", "atlassian-addons-admin"];
+
+/// Whether a group (any case) is blocklisted.
+pub fn is_blocklisted(group: &str) -> bool {
+    BLOCKLISTED_GROUPS.contains(&group.to_lowercase().as_str())
+}
+
+/// A user row as read from one directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryUser {
+    /// cwd_user.id.
+    pub id: i64,
+    /// The directory holding this row.
+    pub directory_id: i64,
+    /// Username.
+    pub username: String,
+    /// Display name.
+    pub display_name: String,
+    /// Email as stored.
+    pub email: Option<String>,
+    /// Whether the user is active in that directory.
+    pub active: bool,
+}
+
+/// The outcome of resolving users across ordered directories.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ResolvedUsers {
+    /// One user per lower-cased username: the row of the first directory in order.
+    pub users: Vec<DirectoryUser>,
+    /// Rows hidden by a row of an earlier directory (same username).
+    pub shadowed: Vec<DirectoryUser>,
+}
+
+/// Keep, for each username, the user of the first directory in `order`; the others
+/// are shadowed. Users of directories not in the order come last.
+pub fn resolve_directories(order: &[i64], rows: Vec<DirectoryUser>) -> ResolvedUsers {
+    let rank = |dir: i64| order.iter().position(|d| *d == dir).unwrap_or(usize::MAX);
+    let mut rows = rows;
+    rows.sort_by(|a, b| (a.username.to_lowercase(), rank(a.directory_id), a.id).cmp(&(b.username.to_lowercase(), rank(b.directory_id), b.id)));
+    let mut out = ResolvedUsers::default();
+    let mut last: Option<String> = None;
+    for row in rows {
+        let name = row.username.to_lowercase();
+        if last.as_deref() == Some(name.as_str()) {
+            out.shadowed.push(row);
+        } else {
+            last = Some(name);
+            out.users.push(row);
+        }
+    }
+    out
+}
+
+/// A group row of one directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryGroup {
+    /// cwd_group.id.
+    pub id: i64,
+    /// The directory.
+    pub directory_id: i64,
+    /// Group name.
+    pub name: String,
+}
+
+/// A membership row: a user or a nested group in a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Member {
+    /// cwd_user.id.
+    User(i64),
+    /// cwd_group.id of a nested group.
+    Group(i64),
+}
+
+/// Each lower-cased username's groups (lower-cased names): the union over every
+/// directory where the username exists, with nested groups flattened (a member of a
+/// nested group belongs to every group that contains it, transitively).
+pub fn memberships(
+    users: &[DirectoryUser],
+    groups: &[DirectoryGroup],
+    members: &[(i64, Member)],
+) -> BTreeMap<String, BTreeSet<String>> {
+    let group_name: HashMap<i64, String> = groups.iter().map(|g| (g.id, g.name.to_lowercase())).collect();
+    let user_name: HashMap<i64, String> = users.iter().map(|u| (u.id, u.username.to_lowercase())).collect();
+    // Parents of each group (nested groups), to walk upwards.
+    let mut parents: HashMap<i64, Vec<i64>> = HashMap::new();
+    let mut direct: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (parent, member) in members {
+        match member {
+            Member::Group(child) => parents.entry(*child).or_default().push(*parent),
+            Member::User(user) => direct.entry(*user).or_default().push(*parent),
+        }
+    }
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (user, groups_of_user) in direct {
+        let Some(name) = user_name.get(&user) else { continue };
+        let entry = out.entry(name.clone()).or_default();
+        let mut stack = groups_of_user;
+        let mut seen = BTreeSet::new();
+        while let Some(g) = stack.pop() {
+            if !seen.insert(g) {
+                continue;
+            }
+            if let Some(n) = group_name.get(&g) {
+                entry.insert(n.clone());
+            }
+            stack.extend(parents.get(&g).into_iter().flatten().copied());
+        }
+    }
+    out
+}
+
+/// What to do about a user's product access in the cloud.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessDecision {
+    /// Add the user to the product-access group.
+    Grant,
+    /// Leave the user's access as it is (with or without).
+    Keep,
+    /// Create or link the user without product access.
+    Without,
+}
+
+/// The product-access rule. `cloud_has_access` is `None` when the account is new.
+/// - new and enabled on the server → granted;
+/// - new and disabled on the server → active account without access (not billed);
+/// - exists with access, disabled on the server → keeps its access;
+/// - exists without access, enabled on the server → granted.
+pub fn product_access(server_active: bool, cloud_has_access: Option<bool>) -> AccessDecision {
+    match (server_active, cloud_has_access) {
+        (true, None) | (true, Some(false)) => AccessDecision::Grant,
+        (false, None) => AccessDecision::Without,
+        (_, Some(true)) | (false, Some(false)) => AccessDecision::Keep,
+    }
+}
+
+/// Whether an email address is usable as a cloud account's identity: one `@`, a
+/// non-empty local part, a dotted domain, no spaces or control characters.
+pub fn is_valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else { return false };
+    !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && email.chars().all(|c| !c.is_whitespace() && !c.is_control())
+        && email.len() <= 254
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: i64, dir: i64, name: &str) -> DirectoryUser {
+        DirectoryUser { id, directory_id: dir, username: name.into(), display_name: name.into(), email: None, active: true }
+    }
+
+    #[test]
+    fn the_first_directory_in_order_wins_and_the_others_are_shadowed() {
+        let resolved = resolve_directories(&[2, 1, 3], vec![user(1, 1, "alice"), user(2, 2, "Alice"), user(3, 3, "bob")]);
+        assert_eq!(resolved.users.iter().map(|u| u.id).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(resolved.shadowed.iter().map(|u| u.id).collect::<Vec<_>>(), [1]);
+    }
+
+    #[test]
+    fn memberships_are_the_union_over_directories_with_nested_groups_flattened() {
+        let users = [user(1, 1, "alice"), user(2, 2, "alice")];
+        let groups = [
+            DirectoryGroup { id: 10, directory_id: 1, name: "Backend".into() },
+            DirectoryGroup { id: 11, directory_id: 1, name: "engineering".into() },
+            DirectoryGroup { id: 20, directory_id: 2, name: "marketing".into() },
+        ];
+        let members = [(10, Member::User(1)), (11, Member::Group(10)), (20, Member::User(2))];
+        let m = memberships(&users, &groups, &members);
+        assert_eq!(m["alice"], ["backend", "engineering", "marketing"].into_iter().map(String::from).collect());
+    }
+
+    #[test]
+    fn product_access_follows_the_server_and_never_takes_cloud_access_away() {
+        assert_eq!(product_access(true, None), AccessDecision::Grant);
+        assert_eq!(product_access(false, None), AccessDecision::Without);
+        assert_eq!(product_access(false, Some(true)), AccessDecision::Keep);
+        assert_eq!(product_access(true, Some(false)), AccessDecision::Grant);
+        assert_eq!(product_access(false, Some(false)), AccessDecision::Keep);
+    }
+
+    #[test]
+    fn blocklisted_groups_match_in_any_case() {
+        assert!(is_blocklisted("Site-Admins"));
+        assert!(!is_blocklisted("confluence-users"));
+    }
+
+    #[test]
+    fn emails_must_be_usable_identities() {
+        assert!(is_valid_email("a.b@example.com"));
+        for bad in ["not-an-email", "a@b", "a @b.com", "@b.com", "a@b..com", "a@@b.com"] {
+            assert!(!is_valid_email(bad), "{bad}");
+        }
+    }
+}
