@@ -11,4 +11,5 @@ pub mod migrate;
 pub mod plugins;
 pub mod sample;
 pub mod source;
+pub mod staging;
 pub mod state;

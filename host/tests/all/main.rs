@@ -1,6 +1,7 @@
 //! Ferry host integration tests: one binary, a module per feature.
 
 mod audit;
+mod destination;
 mod happy_paths;
 mod postgres;
 mod runtime_denials;

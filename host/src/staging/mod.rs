@@ -1,0 +1,138 @@
+//! The staging site: a real HTTP server implementing the whole destination API with
+//! persistence (axum + SQLite), the target of trial migrations, of the demo and of the
+//! tests. It also answers the questions a reviewer asks after a run (`/ferry/v1/review`).
+//!
+//! Fault injection for tests: throttling (429 with `Retry-After`) every Nth request, and
+//! random 500s at a given rate.
+
+mod scim;
+mod wiki;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use rand::Rng;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::destination::api::ErrorBody;
+
+/// The destination's product-access group, present on every site.
+pub const PRODUCT_ACCESS_GROUP: &str = "confluence-users";
+
+/// Faults to inject, for tests of retry and resilience.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Faults {
+    /// Answer every Nth request with 429 (0: never).
+    pub throttle_every: u64,
+    /// The `Retry-After` seconds sent with a 429.
+    pub retry_after_secs: u64,
+    /// Answer this fraction of requests (0.0–1.0) with 500.
+    pub fail_rate: f64,
+}
+
+/// Shared state of the server.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub db: SqlitePool,
+    token: Arc<String>,
+    faults: Faults,
+    requests: Arc<AtomicU64>,
+}
+
+/// A running staging site.
+pub struct StagingSite {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StagingSite {
+    /// Its base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for StagingSite {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Open (creating) the staging database.
+pub async fn open_db(path: &Path) -> anyhow::Result<SqlitePool> {
+    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(std::time::Duration::from_secs(30));
+    let db = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+        .with_context(|| format!("cannot open the staging database {}", path.display()))?;
+    sqlx::raw_sql(include_str!("schema.sql")).execute(&db).await?;
+    sqlx::query("INSERT OR IGNORE INTO groups (name) VALUES (?)").bind(PRODUCT_ACCESS_GROUP).execute(&db).await?;
+    Ok(db)
+}
+
+/// Start a staging site on `listen` (e.g. `127.0.0.1:0`) storing into `db_path`.
+pub async fn start(db_path: &Path, listen: &str, token: &str, faults: Faults) -> anyhow::Result<StagingSite> {
+    let db = open_db(db_path).await?;
+    let state = AppState { db, token: Arc::new(token.to_string()), faults, requests: Arc::new(AtomicU64::new(0)) };
+    let app = wiki::routes()
+        .nest("/scim/v2", scim::routes())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        .layer(axum::extract::DefaultBodyLimit::max(512 << 20))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("staging site stopped: {e}");
+        }
+    });
+    Ok(StagingSite { addr, task })
+}
+
+/// Bearer-token check and fault injection, before every handler.
+async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let authorized = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| t == state.token.as_str());
+    if !authorized {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+    }
+    let n = state.requests.fetch_add(1, Ordering::Relaxed) + 1;
+    if state.faults.throttle_every > 0 && n % state.faults.throttle_every == 0 {
+        let mut response = error(StatusCode::TOO_MANY_REQUESTS, "rate limited: slow down");
+        response.headers_mut().insert("retry-after", HeaderValue::from(state.faults.retry_after_secs));
+        return response;
+    }
+    if state.faults.fail_rate > 0.0 && rand::thread_rng().gen_bool(state.faults.fail_rate.clamp(0.0, 1.0)) {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure");
+    }
+    next.run(request).await
+}
+
+/// A JSON error answer.
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(ErrorBody { message: message.into() })).into_response()
+}
+
+/// A database failure as a 500 answer.
+pub(crate) fn db_error(e: sqlx::Error) -> Response {
+    error(StatusCode::INTERNAL_SERVER_ERROR, format!("storage: {e}"))
+}

@@ -1,0 +1,54 @@
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY,
+    user_name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    display_name TEXT,
+    email TEXT,
+    active INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS groups (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    awaiting_review INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS memberships (
+    group_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+);
+CREATE TABLE IF NOT EXISTS spaces (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS content (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    space_id INTEGER,
+    parent_id INTEGER,
+    page_id INTEGER,
+    title TEXT,
+    body TEXT,
+    author_id TEXT,
+    created_at TEXT,
+    file_name TEXT,
+    media_type TEXT,
+    size INTEGER,
+    data BLOB
+);
+CREATE INDEX IF NOT EXISTS content_space ON content (space_id, kind);
+CREATE INDEX IF NOT EXISTS content_page ON content (page_id, kind);
+CREATE TABLE IF NOT EXISTS permissions (
+    space_id INTEGER NOT NULL,
+    subject_type TEXT NOT NULL,
+    identifier TEXT NOT NULL,
+    key TEXT NOT NULL,
+    PRIMARY KEY (space_id, subject_type, identifier, key)
+);
+CREATE TABLE IF NOT EXISTS app_data (
+    id INTEGER PRIMARY KEY,
+    transfer_id TEXT NOT NULL,
+    label TEXT NOT NULL,
+    data BLOB NOT NULL,
+    received_at TEXT NOT NULL
+);

@@ -1,0 +1,333 @@
+//! The staging site's content API (spaces, pages, blog posts, comments, attachments,
+//! permissions), ferry's app-data endpoint, and the review endpoints.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use sqlx::Row;
+
+use super::{db_error, error, AppState, PRODUCT_ACCESS_GROUP};
+use crate::destination::api::*;
+
+/// How the review endpoints name content with no author.
+pub const FORMER_USER: &str = "Former User";
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/wiki/rest/api/space", post(create_space))
+        .route("/wiki/rest/api/space/{key}", get(get_space))
+        .route("/wiki/rest/api/space/{key}/permission", post(add_permission))
+        .route("/wiki/api/v2/pages", post(create_page))
+        .route("/wiki/api/v2/blogposts", post(create_blogpost))
+        .route("/wiki/api/v2/footer-comments", post(create_comment))
+        .route("/wiki/rest/api/content/{id}/child/attachment", post(upload_attachment))
+        .route("/wiki/rest/api/content/{id}", delete(delete_content))
+        .route("/ferry/v1/transfers/{transfer}/app-data", post(upload_app_data))
+        .route("/ferry/v1/review/users", get(review_users))
+        .route("/ferry/v1/review/groups", get(review_groups))
+        .route("/ferry/v1/review/spaces", get(review_spaces))
+        .route("/ferry/v1/review/spaces/{key}/content", get(review_content))
+        .route("/ferry/v1/review/transfers/{transfer}", get(review_transfer))
+}
+
+async fn get_space(State(s): State<AppState>, Path(key): Path<String>) -> Response {
+    match sqlx::query("SELECT id, key, name FROM spaces WHERE key = ?").bind(&key).fetch_optional(&s.db).await {
+        Ok(Some(r)) => Json(Space { id: Some(r.get(0)), key: r.get(1), name: r.get(2) }).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("no space {key}")),
+        Err(e) => db_error(e),
+    }
+}
+
+async fn create_space(State(s): State<AppState>, Json(space): Json<Space>) -> Response {
+    if space.key.is_empty() || !space.key.chars().all(|c| c.is_ascii_alphanumeric() || c == '~' || c == '_' || c == '.' || c == '-') {
+        return error(StatusCode::BAD_REQUEST, format!("invalid space key {:?}", space.key));
+    }
+    match sqlx::query("INSERT INTO spaces (key, name) VALUES (?, ?) RETURNING id").bind(&space.key).bind(&space.name).fetch_one(&s.db).await {
+        Ok(r) => (StatusCode::OK, Json(Space { id: Some(r.get(0)), key: space.key, name: space.name })).into_response(),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => error(StatusCode::CONFLICT, format!("a space with key {} exists", space.key)),
+        Err(e) => db_error(e),
+    }
+}
+
+async fn exists(s: &AppState, sql: &str, id: impl ToString) -> Result<bool, Response> {
+    sqlx::query(sql).bind(id.to_string()).fetch_optional(&s.db).await.map(|r| r.is_some()).map_err(db_error)
+}
+
+async fn check_author(s: &AppState, author: &Option<String>) -> Result<(), Response> {
+    if let Some(a) = author {
+        if !exists(s, "SELECT 1 FROM users WHERE id = ?", a).await? {
+            return Err(error(StatusCode::BAD_REQUEST, format!("no account {a}")));
+        }
+    }
+    Ok(())
+}
+
+async fn create(s: AppState, kind: &str, c: NewContent) -> Response {
+    if c.body.representation != "storage" {
+        return error(StatusCode::BAD_REQUEST, "body.representation must be storage");
+    }
+    match exists(&s, "SELECT 1 FROM spaces WHERE id = ?", c.space_id).await {
+        Ok(true) => {}
+        Ok(false) => return error(StatusCode::BAD_REQUEST, format!("no space {}", c.space_id)),
+        Err(r) => return r,
+    }
+    if let Some(parent) = c.parent_id {
+        let sql = "SELECT 1 FROM content WHERE id = ? AND kind = 'page'";
+        match exists(&s, sql, parent).await {
+            Ok(true) => {}
+            Ok(false) => return error(StatusCode::BAD_REQUEST, format!("no parent page {parent}")),
+            Err(r) => return r,
+        }
+    }
+    if let Err(r) = check_author(&s, &c.author_id).await {
+        return r;
+    }
+    let result = sqlx::query(
+        "INSERT INTO content (kind, space_id, parent_id, title, body, author_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(kind)
+    .bind(c.space_id)
+    .bind(c.parent_id)
+    .bind(&c.title)
+    .bind(&c.body.value)
+    .bind(&c.author_id)
+    .bind(&c.created_at)
+    .fetch_one(&s.db)
+    .await;
+    match result {
+        Ok(r) => Json(Created { id: r.get(0) }).into_response(),
+        Err(e) => db_error(e),
+    }
+}
+
+async fn create_page(State(s): State<AppState>, Json(c): Json<NewContent>) -> Response {
+    create(s, "page", c).await
+}
+
+async fn create_blogpost(State(s): State<AppState>, Json(c): Json<NewContent>) -> Response {
+    if c.parent_id.is_some() {
+        return error(StatusCode::BAD_REQUEST, "blog posts have no parent");
+    }
+    create(s, "blogpost", c).await
+}
+
+async fn create_comment(State(s): State<AppState>, Json(c): Json<NewComment>) -> Response {
+    let page = sqlx::query("SELECT space_id FROM content WHERE id = ? AND kind IN ('page', 'blogpost')").bind(c.page_id).fetch_optional(&s.db).await;
+    let space: i64 = match page {
+        Ok(Some(r)) => r.get(0),
+        Ok(None) => return error(StatusCode::BAD_REQUEST, format!("no page or blog post {}", c.page_id)),
+        Err(e) => return db_error(e),
+    };
+    if let Err(r) = check_author(&s, &c.author_id).await {
+        return r;
+    }
+    let result = sqlx::query("INSERT INTO content (kind, space_id, page_id, parent_id, body, author_id) VALUES ('comment', ?, ?, ?, ?, ?) RETURNING id")
+        .bind(space)
+        .bind(c.page_id)
+        .bind(c.parent_comment_id)
+        .bind(&c.body.value)
+        .bind(&c.author_id)
+        .fetch_one(&s.db)
+        .await;
+    match result {
+        Ok(r) => Json(Created { id: r.get(0) }).into_response(),
+        Err(e) => db_error(e),
+    }
+}
+
+async fn upload_attachment(State(s): State<AppState>, Path(id): Path<i64>, mut form: Multipart) -> Response {
+    let space: i64 = match sqlx::query("SELECT space_id FROM content WHERE id = ? AND kind IN ('page', 'blogpost')").bind(id).fetch_optional(&s.db).await {
+        Ok(Some(r)) => r.get(0),
+        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no page or blog post {id}")),
+        Err(e) => return db_error(e),
+    };
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => return error(StatusCode::BAD_REQUEST, "no `file` part"),
+            Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad multipart body: {e}")),
+        };
+        if field.name() != Some("file") {
+            continue;
+        }
+        let name = field.file_name().unwrap_or("file").to_string();
+        let media = field.content_type().unwrap_or("application/octet-stream").to_string();
+        let data = match field.bytes().await {
+            Ok(d) => d,
+            Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad multipart body: {e}")),
+        };
+        let result = sqlx::query(
+            "INSERT INTO content (kind, space_id, page_id, title, file_name, media_type, size, data) VALUES ('attachment', ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(space)
+        .bind(id)
+        .bind(&name)
+        .bind(&name)
+        .bind(&media)
+        .bind(data.len() as i64)
+        .bind(data.as_ref())
+        .fetch_one(&s.db)
+        .await;
+        return match result {
+            Ok(r) => Json(Created { id: r.get(0) }).into_response(),
+            Err(e) => db_error(e),
+        };
+    }
+}
+
+async fn delete_content(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
+    match sqlx::query("DELETE FROM content WHERE id = ?").bind(id).execute(&s.db).await {
+        Ok(r) if r.rows_affected() == 0 => error(StatusCode::NOT_FOUND, format!("no content {id}")),
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => db_error(e),
+    }
+}
+
+async fn add_permission(State(s): State<AppState>, Path(key): Path<String>, Json(p): Json<SpacePermission>) -> Response {
+    let space: i64 = match sqlx::query("SELECT id FROM spaces WHERE key = ?").bind(&key).fetch_optional(&s.db).await {
+        Ok(Some(r)) => r.get(0),
+        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no space {key}")),
+        Err(e) => return db_error(e),
+    };
+    let check = match p.subject.kind.as_str() {
+        "group" => Some("SELECT 1 FROM groups WHERE name = ?"),
+        "user" => Some("SELECT 1 FROM users WHERE id = ?"),
+        "anonymous" | "all-users" => None,
+        other => return error(StatusCode::BAD_REQUEST, format!("unknown subject type {other:?}")),
+    };
+    if let Some(sql) = check {
+        match exists(&s, sql, &p.subject.identifier).await {
+            Ok(true) => {}
+            Ok(false) => return error(StatusCode::BAD_REQUEST, format!("no {} {:?}", p.subject.kind, p.subject.identifier)),
+            Err(r) => return r,
+        }
+    }
+    let result = sqlx::query("INSERT OR IGNORE INTO permissions (space_id, subject_type, identifier, key) VALUES (?, ?, ?, ?)")
+        .bind(space)
+        .bind(&p.subject.kind)
+        .bind(&p.subject.identifier)
+        .bind(&p.operation.key)
+        .execute(&s.db)
+        .await;
+    match result {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(e) => db_error(e),
+    }
+}
+
+async fn upload_app_data(State(s): State<AppState>, Path(transfer): Path<String>, Query(q): Query<HashMap<String, String>>, body: Bytes) -> Response {
+    let Some(label) = q.get("label").filter(|l| crate::plugins::host::valid_label(l)) else {
+        return error(StatusCode::BAD_REQUEST, "label: 1-64 of a-z 0-9 . _ -");
+    };
+    let result = sqlx::query("INSERT INTO app_data (transfer_id, label, data, received_at) VALUES (?, ?, ?, ?)")
+        .bind(&transfer)
+        .bind(label)
+        .bind(body.as_ref())
+        .bind(crate::state::now())
+        .execute(&s.db)
+        .await;
+    match result {
+        Ok(_) => StatusCode::CREATED.into_response(),
+        Err(e) => db_error(e),
+    }
+}
+
+async fn review_users(State(s): State<AppState>) -> Response {
+    let sql = "SELECT u.id, u.user_name, u.display_name, u.active, \
+               EXISTS (SELECT 1 FROM memberships m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id AND g.name = ?) AS access, \
+               (SELECT group_concat(g.name, ',') FROM memberships m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id AND g.name <> ?) AS groups \
+               FROM users u ORDER BY u.id";
+    match sqlx::query(sql).bind(PRODUCT_ACCESS_GROUP).bind(PRODUCT_ACCESS_GROUP).fetch_all(&s.db).await {
+        Ok(rows) => Json(
+            rows.iter()
+                .map(|r| {
+                    let mut groups: Vec<String> =
+                        r.get::<Option<String>, _>(5).map(|g| g.split(',').map(String::from).collect()).unwrap_or_default();
+                    groups.sort();
+                    json!({"id": r.get::<i64, _>(0).to_string(), "email": r.get::<String, _>(1), "display_name": r.get::<Option<String>, _>(2),
+                           "active": r.get::<i64, _>(3) != 0, "product_access": r.get::<i64, _>(4) != 0, "groups": groups})
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => db_error(e),
+    }
+}
+
+async fn review_groups(State(s): State<AppState>) -> Response {
+    let sql = "SELECT g.name, g.awaiting_review, (SELECT COUNT(*) FROM memberships m WHERE m.group_id = g.id) FROM groups g ORDER BY g.name";
+    match sqlx::query(sql).fetch_all(&s.db).await {
+        Ok(rows) => Json(
+            rows.iter()
+                .map(|r| json!({"name": r.get::<String, _>(0), "awaiting_review": r.get::<i64, _>(1) != 0, "members": r.get::<i64, _>(2)}))
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => db_error(e),
+    }
+}
+
+async fn review_spaces(State(s): State<AppState>) -> Response {
+    let spaces = match sqlx::query("SELECT id, key, name FROM spaces ORDER BY key").fetch_all(&s.db).await {
+        Ok(rows) => rows,
+        Err(e) => return db_error(e),
+    };
+    let mut out = Vec::new();
+    for r in spaces {
+        let id: i64 = r.get(0);
+        let perms = match sqlx::query("SELECT subject_type, identifier, key FROM permissions WHERE space_id = ? ORDER BY 1, 2, 3").bind(id).fetch_all(&s.db).await {
+            Ok(p) => p,
+            Err(e) => return db_error(e),
+        };
+        let counts = match sqlx::query("SELECT kind, COUNT(*) FROM content WHERE space_id = ? GROUP BY kind").bind(id).fetch_all(&s.db).await {
+            Ok(c) => c,
+            Err(e) => return db_error(e),
+        };
+        let counts: serde_json::Map<String, serde_json::Value> = counts.iter().map(|c| (c.get::<String, _>(0), json!(c.get::<i64, _>(1)))).collect();
+        out.push(json!({"id": id, "key": r.get::<String, _>(1), "name": r.get::<String, _>(2), "content": counts,
+            "permissions": perms.iter().map(|p| json!({"type": p.get::<String, _>(0), "identifier": p.get::<String, _>(1), "key": p.get::<String, _>(2)})).collect::<Vec<_>>()}));
+    }
+    Json(out).into_response()
+}
+
+async fn review_content(State(s): State<AppState>, Path(key): Path<String>) -> Response {
+    let sql = "SELECT c.id, c.kind, c.parent_id, c.page_id, c.title, c.author_id, u.display_name, c.size \
+               FROM content c JOIN spaces s ON s.id = c.space_id LEFT JOIN users u ON u.id = c.author_id \
+               WHERE s.key = ? ORDER BY c.id";
+    match sqlx::query(sql).bind(&key).fetch_all(&s.db).await {
+        Ok(rows) => Json(
+            rows.iter()
+                .map(|r| {
+                    let kind: String = r.get(1);
+                    let author = match (kind.as_str(), r.get::<Option<String>, _>(5)) {
+                        ("attachment", _) => None,
+                        (_, None) => Some(FORMER_USER.to_string()),
+                        (_, Some(_)) => r.get::<Option<String>, _>(6),
+                    };
+                    json!({"id": r.get::<i64, _>(0), "kind": kind, "parent_id": r.get::<Option<i64>, _>(2), "page_id": r.get::<Option<i64>, _>(3),
+                           "title": r.get::<Option<String>, _>(4), "author": author, "size": r.get::<Option<i64>, _>(7)})
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => db_error(e),
+    }
+}
+
+async fn review_transfer(State(s): State<AppState>, Path(transfer): Path<String>) -> Response {
+    match sqlx::query("SELECT label, length(data), data FROM app_data WHERE transfer_id = ? ORDER BY id").bind(&transfer).fetch_all(&s.db).await {
+        Ok(rows) => Json(
+            rows.iter()
+                .map(|r| json!({"label": r.get::<String, _>(0), "bytes": r.get::<i64, _>(1), "data": String::from_utf8_lossy(&r.get::<Vec<u8>, _>(2))}))
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => db_error(e),
+    }
+}
