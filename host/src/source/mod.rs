@@ -5,6 +5,8 @@
 //! No query here selects a credential column or `cwd_user_credential_record`.
 
 mod app_tables;
+mod content;
+mod identity;
 mod product;
 
 use anyhow::Context;
@@ -12,6 +14,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 
 pub use app_tables::{AppTableBatch, Cell};
+pub use content::{AttachmentItem, ContentItem, PermissionItem};
 pub use product::{ContentKind, ServerComment, ServerSpace, ServerUser, TreeNode};
 
 /// A read-only connection pool to a Server site's database.

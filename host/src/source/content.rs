@@ -1,0 +1,206 @@
+//! Space content for the core migration, streamed: pages in tree order (parents first),
+//! blog posts, comments, attachments, and space permissions. Current versions only.
+
+use std::path::{Path, PathBuf};
+
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
+use sqlx::Row;
+
+use super::{Source, SourceError};
+
+/// A page, blog post or comment to migrate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContentItem {
+    /// Content id.
+    pub id: i64,
+    /// `PAGE`, `BLOGPOST` or `COMMENT`.
+    pub kind: String,
+    /// Title (pages and blog posts).
+    pub title: String,
+    /// Parent page (pages) or the page commented on (comments).
+    pub parent_id: Option<i64>,
+    /// The comment a reply answers.
+    pub parent_comment_id: Option<i64>,
+    /// Creator's user key.
+    pub creator: Option<String>,
+    /// Creation time as the server stored it.
+    pub created: Option<String>,
+    /// Storage-format body.
+    pub body: String,
+    /// Depth in the page tree (0 for top-level pages, blog posts and comments).
+    pub depth: i64,
+}
+
+/// An attachment to migrate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttachmentItem {
+    /// Attachment id (the current version's id).
+    pub id: i64,
+    /// The page or blog post it sits on.
+    pub page_id: i64,
+    /// File name.
+    pub file_name: String,
+    /// Version.
+    pub version: i64,
+    /// Media type.
+    pub media_type: String,
+    /// Declared size.
+    pub size: Option<i64>,
+    /// Where the bytes are.
+    pub path: PathBuf,
+}
+
+/// A space permission row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermissionItem {
+    /// Row id.
+    pub id: i64,
+    /// Permission type, e.g. `VIEWSPACE`.
+    pub kind: String,
+    /// Group name, for group permissions.
+    pub group: Option<String>,
+    /// User key, for user permissions.
+    pub user_key: Option<String>,
+    /// Whether it is for all signed-in users.
+    pub all_users: bool,
+}
+
+/// The filter of current content (no drafts, no trash, no old versions), for `concat!`.
+macro_rules! current {
+    () => {
+        "c.prevver IS NULL AND c.content_status = 'current'"
+    };
+}
+
+fn item(r: &sqlx::any::AnyRow) -> Result<ContentItem, sqlx::Error> {
+    Ok(ContentItem {
+        id: r.try_get("contentid")?,
+        kind: r.try_get("contenttype")?,
+        title: r.try_get::<Option<String>, _>("title")?.unwrap_or_default(),
+        parent_id: r.try_get("parent")?,
+        parent_comment_id: r.try_get("parentcommentid")?,
+        creator: r.try_get("creator")?,
+        created: r.try_get("created")?,
+        body: r.try_get::<Option<String>, _>("body")?.unwrap_or_default(),
+        depth: r.try_get::<i64, _>("depth").or_else(|_| r.try_get::<i32, _>("depth").map(i64::from))?,
+    })
+}
+
+impl Source {
+    /// The current pages of a space, parents before children (ordered by tree depth).
+    pub fn pages_in_tree_order(&self, space_id: i64) -> BoxStream<'_, Result<ContentItem, SourceError>> {
+        const SQL: &str = concat!(
+            "WITH RECURSIVE tree (contentid, depth) AS ( \
+               SELECT c.contentid, 0 FROM content c WHERE c.spaceid = $1 AND c.contenttype = 'PAGE' AND ", current!(), " \
+                 AND (c.parentid IS NULL OR NOT EXISTS (SELECT 1 FROM content p WHERE p.contentid = c.parentid AND p.prevver IS NULL AND p.content_status = 'current')) \
+               UNION ALL \
+               SELECT c.contentid, t.depth + 1 FROM content c JOIN tree t ON c.parentid = t.contentid \
+                 WHERE c.contenttype = 'PAGE' AND ", current!(), ") \
+             SELECT c.contentid, c.contenttype, c.title, c.parentid AS parent, CAST(NULL AS BIGINT) AS parentcommentid, c.creator, \
+                    CAST(c.creationdate AS TEXT) AS created, b.body, t.depth \
+             FROM tree t JOIN content c ON c.contentid = t.contentid \
+             LEFT JOIN bodycontent b ON b.contentid = c.contentid AND b.bodytypeid = 2 \
+             ORDER BY t.depth, c.contentid"
+        );
+        self.stream_items(SQL, space_id)
+    }
+
+    /// The current blog posts of a space.
+    pub fn blogposts(&self, space_id: i64) -> BoxStream<'_, Result<ContentItem, SourceError>> {
+        const SQL: &str = concat!(
+            "SELECT c.contentid, c.contenttype, c.title, CAST(NULL AS BIGINT) AS parent, CAST(NULL AS BIGINT) AS parentcommentid, c.creator, \
+                    CAST(c.creationdate AS TEXT) AS created, b.body, 0 AS depth \
+             FROM content c LEFT JOIN bodycontent b ON b.contentid = c.contentid AND b.bodytypeid = 2 \
+             WHERE c.spaceid = $1 AND c.contenttype = 'BLOGPOST' AND ", current!(), " ORDER BY c.contentid"
+        );
+        self.stream_items(SQL, space_id)
+    }
+
+    /// The current comments on current pages and blog posts of a space, oldest first
+    /// (a reply comes after the comment it answers).
+    pub fn comments_of_space(&self, space_id: i64) -> BoxStream<'_, Result<ContentItem, SourceError>> {
+        const SQL: &str = concat!(
+            "SELECT c.contentid, c.contenttype, '' AS title, c.pageid AS parent, c.parentcommentid, c.creator, \
+                    CAST(c.creationdate AS TEXT) AS created, b.body, 0 AS depth \
+             FROM content c JOIN content p ON p.contentid = c.pageid AND p.prevver IS NULL AND p.content_status = 'current' \
+             LEFT JOIN bodycontent b ON b.contentid = c.contentid AND b.bodytypeid = 2 \
+             WHERE p.spaceid = $1 AND c.contenttype = 'COMMENT' AND ", current!(), " ORDER BY c.contentid"
+        );
+        self.stream_items(SQL, space_id)
+    }
+
+    fn stream_items(&self, sql: &'static str, space_id: i64) -> BoxStream<'_, Result<ContentItem, SourceError>> {
+        sqlx::query(sql)
+            .bind(space_id)
+            .fetch(self.pool())
+            .map(|r| r.map_err(SourceError::from).and_then(|r| item(&r).map_err(SourceError::from)))
+            .boxed()
+    }
+
+    /// The current attachments of current pages and blog posts of a space, with the
+    /// path of their bytes under `root`.
+    pub async fn attachments_of_space(&self, space_id: i64, root: &Path) -> Result<Vec<AttachmentItem>, SourceError> {
+        const SQL: &str = concat!(
+            "SELECT c.contentid, c.pageid, c.title, COALESCE(c.version, 1) AS version, \
+                    (SELECT stringval FROM contentproperties WHERE contentid = c.contentid AND propertyname = 'MEDIA_TYPE') AS media, \
+                    (SELECT longval FROM contentproperties WHERE contentid = c.contentid AND propertyname = 'FILESIZE') AS size, \
+                    p.spaceid \
+             FROM content c JOIN content p ON p.contentid = c.pageid AND p.prevver IS NULL AND p.content_status = 'current' \
+             WHERE p.spaceid = $1 AND c.contenttype = 'ATTACHMENT' AND ", current!(), " ORDER BY c.contentid"
+        );
+        let mut rows = sqlx::query(SQL).bind(space_id).fetch(self.pool());
+        let mut out = Vec::new();
+        while let Some(r) = rows.try_next().await? {
+            let id: i64 = r.try_get(0)?;
+            let page_id: i64 = r.try_get(1)?;
+            let version: i64 = r.try_get::<i64, _>(3).or_else(|_| r.try_get::<i32, _>(3).map(i64::from))?;
+            let space: Option<i64> = r.try_get(6)?;
+            out.push(AttachmentItem {
+                id,
+                page_id,
+                file_name: r.try_get::<Option<String>, _>(2)?.unwrap_or_else(|| format!("attachment-{id}")),
+                version,
+                media_type: r.try_get::<Option<String>, _>(4)?.unwrap_or_else(|| "application/octet-stream".into()),
+                size: r.try_get(5)?,
+                path: crate::sample::attachment_path(root, space, page_id, id, version),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The permissions of a space.
+    pub async fn space_permissions(&self, space_id: i64) -> Result<Vec<PermissionItem>, SourceError> {
+        let rows = sqlx::query(
+            "SELECT permid, permtype, permgroupname, permusername, permalluserssubject FROM spacepermissions WHERE spaceid = $1 ORDER BY permid",
+        )
+        .bind(space_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PermissionItem {
+                    id: r.try_get(0)?,
+                    kind: r.try_get(1)?,
+                    group: r.try_get(2)?,
+                    user_key: r.try_get(3)?,
+                    all_users: r.try_get::<Option<String>, _>(4)?.is_some(),
+                })
+            })
+            .collect()
+    }
+
+    /// User keys related to a space: creators and last modifiers of its current content,
+    /// commenters, and holders of its user permissions.
+    pub async fn related_user_keys(&self, space_id: i64) -> Result<Vec<String>, SourceError> {
+        let rows = sqlx::query(
+            "SELECT creator FROM content WHERE spaceid = $1 AND creator IS NOT NULL \
+             UNION SELECT lastmodifier FROM content WHERE spaceid = $1 AND lastmodifier IS NOT NULL \
+             UNION SELECT permusername FROM spacepermissions WHERE spaceid = $1 AND permusername IS NOT NULL",
+        )
+        .bind(space_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| r.try_get(0).map_err(SourceError::from)).collect()
+    }
+}
