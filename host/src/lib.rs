@@ -6,8 +6,10 @@
 pub mod bench;
 /// The `ferry` command line.
 pub mod cli;
+pub mod demo;
 pub mod destination;
 pub mod migrate;
+pub mod plan;
 pub mod plugins;
 pub mod sample;
 pub mod source;

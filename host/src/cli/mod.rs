@@ -1,6 +1,7 @@
 //! The `ferry` command line: human tables by default, `--json` on every listing and
 //! report, exit codes that mean something (see [`ExitCode`]).
 
+mod plan;
 mod plugin;
 mod sample;
 
@@ -19,12 +20,13 @@ pub enum ExitCode {
     Usage = 2,
     /// A plugin was refused by the audit.
     Refused = 3,
-    /// A plugin run ended other than complete.
+    /// A run ended other than complete: a plugin run not `complete`, a plan not `finished`.
     NotComplete = 4,
 }
 
 const AFTER_HELP: &str = "\
-Exit codes: 0 done, 1 error, 2 wrong usage, 3 plugin refused by the audit, 4 plugin run not complete.
+Exit codes: 0 done, 1 error, 2 wrong usage, 3 plugin refused by the audit,
+4 a run did not complete (plugin run not complete, plan not finished).
 State (installed plugins, runs, the audit log) lives in FERRY_HOME (default ./.ferry).
 Logs go to stderr; set RUST_LOG=debug for more.";
 
@@ -46,6 +48,15 @@ enum Command {
     /// Audit, install, list, remove and test-run app-migration plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Ferry's main job on one machine: a sample Server site migrated to an embedded
+    /// staging Cloud site, with the app plugins, and the report.
+    Demo(sample::DemoArgs),
+    /// Create, run, list, show and stop migration plans.
+    #[command(subcommand)]
+    Plan(plan::PlanCommand),
+    /// Serve a staging Cloud site for trial migrations.
+    #[command(subcommand)]
+    Staging(plan::StagingCommand),
     /// Write a deterministic sample Server site (database + attachment folder).
     SampleSite(sample::SampleArgs),
     /// Measure ferry's speed on this machine.
@@ -70,6 +81,9 @@ pub fn main() -> i32 {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Plugin(cmd) => plugin::run(&cli.home, cmd).await,
+            Command::Demo(args) => sample::demo(&cli.home, args).await,
+            Command::Plan(cmd) => plan::run(&cli.home, cmd).await,
+            Command::Staging(cmd) => plan::staging(cmd).await,
             Command::SampleSite(args) => sample::sample_site(args).await,
             Command::Bench(cmd) => sample::bench(&cli.home, cmd).await,
         }

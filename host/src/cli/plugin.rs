@@ -247,6 +247,8 @@ async fn run_command(home: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
         grant: None,
         on_progress,
         name: None,
+        transfer_id: None,
+        destination_url: None,
     };
     let report = run_installed(&db, engine, &args.app_key, run).await?;
     if let Some(bar) = bar {

@@ -85,3 +85,38 @@ pub(crate) async fn bench(home: &Path, command: BenchCommand) -> anyhow::Result<
         }
     }
 }
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Where the app plugins are (page_ratings.wasm, team_calendars.wasm).
+    #[arg(long, default_value = "target/wasm32-wasip2/release")]
+    plugins: PathBuf,
+    /// Users in the sample site.
+    #[arg(long, default_value_t = 40)]
+    users: u32,
+    /// Pages per space in the sample site.
+    #[arg(long, default_value_t = 20)]
+    pages_per_space: u32,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) async fn demo(home: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let options = SampleOptions { users: args.users, pages_per_space: args.pages_per_space, ..SampleOptions::default() };
+    let progress = if args.json { crate::migrate::Progress::hidden() } else { crate::migrate::Progress::terminal() };
+    let report = crate::demo::run_demo(home, &args.plugins, &options, progress).await?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        super::plan::print_report(&report.plan);
+        let mut t = super::table(&["app", "version", "status", "rows read per scope", "uploaded", "why"]);
+        for a in &report.apps {
+            let rows: Vec<String> = a.rows_per_scope.iter().map(|(s, n)| format!("{s}: {n}")).collect();
+            t.add_row(vec![a.app.clone(), a.version.clone(), a.status.clone(), rows.join("\n"), format!("{} B", a.uploaded_bytes), a.message.clone().unwrap_or_default()]);
+        }
+        println!("apps:\n{t}");
+        println!("the staging site's data: {}", report.staging_db.display());
+    }
+    Ok(ExitCode::Ok)
+}

@@ -7,6 +7,9 @@ use reqwest::Method;
 use super::api::*;
 use super::{ok, Destination, DestinationError};
 
+/// The header that makes a create idempotent.
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
 impl Destination {
     /// The space with `key`, if it exists.
     pub async fn get_space(&self, key: &str) -> Result<Option<Space>, DestinationError> {
@@ -19,21 +22,23 @@ impl Destination {
         response.json().await.map(Some).map_err(|e| DestinationError::Decode { path, message: e.to_string() })
     }
 
-    /// Create a space.
-    pub async fn create_space(&self, key: &str, name: &str) -> Result<Space, DestinationError> {
+    /// Create a space. `key_of_origin` makes the create idempotent: a repeat (after a
+    /// lost answer) returns the space created the first time.
+    pub async fn create_space(&self, key: &str, name: &str, key_of_origin: &str) -> Result<Space, DestinationError> {
         let space = Space { id: None, key: key.to_string(), name: name.to_string() };
-        self.json(Method::POST, self.url("/wiki/rest/api/space"), |r| r.json(&space)).await
+        self.json(Method::POST, self.url("/wiki/rest/api/space"), |r| r.header(IDEMPOTENCY_KEY, key_of_origin).json(&space)).await
     }
 
-    /// Create a page (`blog = false`) or a blog post.
-    pub async fn create_content(&self, blog: bool, content: &NewContent) -> Result<Created, DestinationError> {
+    /// Create a page (`blog = false`) or a blog post, idempotently per `key_of_origin`.
+    pub async fn create_content(&self, blog: bool, content: &NewContent, key_of_origin: &str) -> Result<Created, DestinationError> {
         let path = if blog { "/wiki/api/v2/blogposts" } else { "/wiki/api/v2/pages" };
-        self.json(Method::POST, self.url(path), |r| r.json(content)).await
+        self.json(Method::POST, self.url(path), |r| r.header(IDEMPOTENCY_KEY, key_of_origin).json(content)).await
     }
 
-    /// Create a footer comment.
-    pub async fn create_comment(&self, comment: &NewComment) -> Result<Created, DestinationError> {
-        self.json(Method::POST, self.url("/wiki/api/v2/footer-comments"), |r| r.json(comment)).await
+    /// Create a footer comment, idempotently per `key_of_origin`.
+    pub async fn create_comment(&self, comment: &NewComment, key_of_origin: &str) -> Result<Created, DestinationError> {
+        self.json(Method::POST, self.url("/wiki/api/v2/footer-comments"), |r| r.header(IDEMPOTENCY_KEY, key_of_origin).json(comment))
+            .await
     }
 
     /// Upload an attachment to a page or blog post.
@@ -43,9 +48,11 @@ impl Destination {
         file_name: &str,
         media_type: &str,
         data: bytes::Bytes,
+        key_of_origin: &str,
     ) -> Result<Created, DestinationError> {
         let path = format!("/wiki/rest/api/content/{content_id}/child/attachment");
         self.json(Method::POST, self.url(&path), |r| {
+            let r = r.header(IDEMPOTENCY_KEY, key_of_origin);
             let part = Part::stream(data.clone()).file_name(file_name.to_string()).mime_str(media_type).unwrap_or_else(|_| {
                 Part::stream(data.clone()).file_name(file_name.to_string())
             });

@@ -37,6 +37,10 @@ pub struct LocalRun {
     pub on_progress: Option<ProgressFn>,
     /// The migration's name given to the plugin (default: "local test of <app>").
     pub name: Option<String>,
+    /// The transfer id (default: a new one, which is also the run id).
+    pub transfer_id: Option<String>,
+    /// The destination's base URL given to the plugin (default: `local`).
+    pub destination_url: Option<String>,
 }
 
 /// A fresh random id, 32 hex digits.
@@ -53,13 +57,13 @@ pub async fn run_installed(db: &StateDb, engine: Arc<PluginEngine>, app_key: &st
         Some(spaces) => spaces,
         None => run.source.spaces().await?.into_iter().map(|s| s.key).collect(),
     };
-    let run_id = new_id();
+    let run_id = run.transfer_id.unwrap_or_else(new_id);
     let details = MigrationDetails {
         migration_id: format!("local-{}", &run_id[..8]),
         transfer_id: run_id.clone(),
         original_transfer_id: None,
         name: run.name.unwrap_or_else(|| format!("local test of {}", manifest.name)),
-        destination_url: "local".into(),
+        destination_url: run.destination_url.unwrap_or_else(|| "local".into()),
         spaces: spaces.clone(),
     };
     sqlx::query(

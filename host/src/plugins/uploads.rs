@@ -42,3 +42,26 @@ impl UploadSink for DiscardSink {
         Ok(())
     }
 }
+
+/// Sends each upload to the destination's app-data endpoint of one transfer.
+pub struct DestinationSink {
+    dest: crate::destination::Destination,
+    transfer_id: String,
+    rt: tokio::runtime::Handle,
+}
+
+impl DestinationSink {
+    /// A sink for `transfer_id` on `dest`; uploads block on `rt` (plugin threads are not
+    /// runtime workers).
+    pub fn new(dest: crate::destination::Destination, transfer_id: String, rt: tokio::runtime::Handle) -> DestinationSink {
+        DestinationSink { dest, transfer_id, rt }
+    }
+}
+
+impl UploadSink for DestinationSink {
+    fn upload(&mut self, label: &str, data: &[u8]) -> anyhow::Result<()> {
+        let bytes = bytes::Bytes::copy_from_slice(data);
+        self.rt.block_on(self.dest.upload_app_data(&self.transfer_id, label, bytes))?;
+        Ok(())
+    }
+}

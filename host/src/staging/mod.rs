@@ -124,7 +124,42 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     if state.faults.fail_rate > 0.0 && rand::thread_rng().gen_bool(state.faults.fail_rate.clamp(0.0, 1.0)) {
         return error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure");
     }
-    next.run(request).await
+    let key = (request.method() == axum::http::Method::POST)
+        .then(|| request.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string))
+        .flatten();
+    let Some(key) = key else { return next.run(request).await };
+    replay_or_run(&state, key, request, next).await
+}
+
+/// A POST with an `Idempotency-Key` runs once: a repeat gets the first answer again.
+async fn replay_or_run(state: &AppState, key: String, request: Request, next: Next) -> Response {
+    match sqlx::query_as::<_, (i64, Vec<u8>)>("SELECT status, body FROM idempotency WHERE key = ?").bind(&key).fetch_optional(&state.db).await {
+        Ok(Some((status, body))) => {
+            let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
+            return (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response();
+        }
+        Ok(None) => {}
+        Err(e) => return db_error(e),
+    }
+    let response = next.run(request).await;
+    if !response.status().is_success() {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, 16 << 20).await {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("response: {e}")),
+    };
+    let stored = sqlx::query("INSERT OR IGNORE INTO idempotency (key, status, body) VALUES (?, ?, ?)")
+        .bind(&key)
+        .bind(i64::from(parts.status.as_u16()))
+        .bind(bytes.as_ref())
+        .execute(&state.db)
+        .await;
+    if let Err(e) = stored {
+        return db_error(e);
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// A JSON error answer.

@@ -52,3 +52,8 @@ CREATE TABLE IF NOT EXISTS app_data (
     data BLOB NOT NULL,
     received_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS idempotency (
+    key TEXT PRIMARY KEY,
+    status INTEGER NOT NULL,
+    body BLOB NOT NULL
+);

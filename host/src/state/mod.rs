@@ -7,7 +7,7 @@ use std::str::FromStr;
 pub mod mappings;
 
 use anyhow::Context;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 /// Where ferry keeps its state when `FERRY_HOME` is not set.
 pub const DEFAULT_HOME: &str = ".ferry";
@@ -27,6 +27,9 @@ impl StateDb {
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
+            // WAL + NORMAL: a commit survives a killed process; only a power cut can
+            // lose the last commits, which the next plan then links again.
+            .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(std::time::Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)

@@ -100,7 +100,7 @@ async fn a_request_that_fails_for_good_names_the_call_and_never_the_token() {
     let dest = Destination::new(&site.url(), None, Secret::new(TOKEN), 2)
         .unwrap()
         .with_retry(RetryPolicy { attempts: 3, base: Duration::from_millis(1), max: Duration::from_millis(5) });
-    let e = dest.create_space("ENG", "Engineering").await.unwrap_err();
+    let e = dest.create_space("ENG", "Engineering", "test:ENG").await.unwrap_err();
     assert_eq!(e.to_string(), "POST /wiki/rest/api/space answered 500: {\"message\":\"injected failure\"}");
     assert!(!format!("{e:?} {dest:?}").contains(TOKEN));
     let wrong = Destination::new(&site.url(), None, Secret::new("wrong"), 2).unwrap();

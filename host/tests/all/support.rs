@@ -113,6 +113,8 @@ impl Fixture {
             grant,
             on_progress: None,
             name: name.map(str::to_string),
+            transfer_id: None,
+            destination_url: None,
         };
         run_installed(&self.db, engine(), app_key, run).await.expect("run")
     }

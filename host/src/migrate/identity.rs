@@ -1,0 +1,226 @@
+//! Users and groups: link or create each account by email, apply the product-access
+//! rule, migrate groups (merging into same-name cloud groups), and memberships.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use futures_util::{stream, StreamExt};
+
+use super::rules::{self, AccessDecision, DirectoryUser};
+use super::{ns, Migrator};
+
+/// A user to migrate, with what the migration needs to know about it.
+struct UserJob {
+    user: DirectoryUser,
+    email: String,
+    keys: Vec<String>,
+    with_access_rules: bool,
+}
+
+/// What became of one user.
+enum UserOutcome {
+    Landed { cloud_id: String, linked: bool, grant: bool },
+    Failed(String),
+}
+
+impl Migrator {
+    /// Migrate users: every user (`only_keys` none), or only the users behind the given
+    /// user keys (related users: name and email only, no access, no groups).
+    pub(crate) async fn migrate_users(&mut self, only_keys: Option<Vec<String>>) -> anyhow::Result<()> {
+        let order = self.source.directory_order().await?;
+        let rows: Vec<DirectoryUser> =
+            self.source.directory_users().await?.into_iter().filter(|u| order.contains(&u.directory_id)).collect();
+        let resolved = rules::resolve_directories(&order, rows);
+        self.report.shadowed_users = resolved.shadowed.iter().map(|u| format!("{} (directory {})", u.username, u.directory_id)).collect();
+        let mut keys_of: HashMap<String, Vec<String>> = HashMap::new();
+        for (key, name) in self.source.user_keys().await? {
+            keys_of.entry(name).or_default().push(key);
+        }
+        let related = only_keys.is_some();
+        let wanted: Option<HashSet<String>> = only_keys.map(|keys| keys.into_iter().collect());
+        let mut users = resolved.users;
+        if let Some(wanted) = &wanted {
+            users.retain(|u| keys_of.get(&u.username.to_lowercase()).is_some_and(|ks| ks.iter().any(|k| wanted.contains(k))));
+        }
+        self.report.count("users").server = users.len() as u64;
+
+        // Email is the identity: invalid and shared emails fail, naming the fix.
+        let mut jobs = Vec::new();
+        let mut first_with_email: HashMap<String, String> = HashMap::new();
+        for user in users {
+            let email = user.email.clone().unwrap_or_default().trim().to_string();
+            if !rules::is_valid_email(&email) {
+                let reason = format!("email {email:?} is not a valid address: fix it on the server, then migrate this user in a new plan");
+                self.report.fail("users", &user.username, reason);
+                continue;
+            }
+            let lower = email.to_lowercase();
+            if let Some(first) = first_with_email.get(&lower) {
+                let reason = format!("shares email {email} with {first}: give each user their own address on the server");
+                self.report.fail("users", &user.username, reason);
+                continue;
+            }
+            first_with_email.insert(lower.clone(), user.username.clone());
+            let keys = keys_of.get(&user.username.to_lowercase()).cloned().unwrap_or_default();
+            jobs.push(UserJob { user, email: lower, keys, with_access_rules: !related });
+        }
+
+        let product_group = match self.dest.find_group(&self.plan.product_group).await? {
+            Some(g) => g,
+            None => anyhow::bail!(
+                "the destination has no product-access group {:?}: name the right one with --product-group",
+                self.plan.product_group
+            ),
+        };
+        let group_id = product_group.id.clone().unwrap_or_default();
+        let with_access: HashSet<String> = product_group.members.into_iter().map(|m| m.value).collect();
+
+        let bar = self.progress.step("users", jobs.len() as u64);
+        let this = &*self;
+        let outcomes: Vec<(UserJob, UserOutcome)> = stream::iter(jobs)
+            .map(|job| async {
+                let outcome = this.link_or_create_user(&job, &with_access).await;
+                bar.inc(1);
+                (job, outcome)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        bar.finish();
+        let mut grants = Vec::new();
+        for (job, outcome) in outcomes {
+            match outcome {
+                UserOutcome::Landed { cloud_id, linked, grant } => {
+                    self.report.count("users").cloud += 1;
+                    self.report.linked_users += u64::from(linked);
+                    for key in &job.keys {
+                        self.authors.insert(key.clone(), Some(cloud_id.clone()));
+                    }
+                    if grant {
+                        grants.push(cloud_id);
+                    }
+                }
+                UserOutcome::Failed(reason) => self.report.fail("users", &job.user.username, reason),
+            }
+        }
+        for chunk in grants.chunks(500) {
+            self.dest.add_group_members(&group_id, chunk).await?;
+        }
+        Ok(())
+    }
+
+    /// Link the user to the cloud account with the same email, or create one (active,
+    /// no invitation); record the mappings; decide product access.
+    async fn link_or_create_user(&self, job: &UserJob, with_access: &HashSet<String>) -> UserOutcome {
+        let result: anyhow::Result<UserOutcome> = async {
+            let email_id = format!("email/{}", job.email);
+            let (cloud_id, existing_access) = match self.maps.get(ns::USER, &email_id).await? {
+                Some(id) => {
+                    let access = with_access.contains(&id);
+                    (id, Some(access))
+                }
+                None => match self.dest.find_user_by_email(&job.email).await? {
+                    Some(found) => {
+                        let id = found.id.clone().unwrap_or_default();
+                        if found.active == Some(false) {
+                            self.dest.set_user_active(&id, true).await?;
+                        }
+                        let access = with_access.contains(&id);
+                        (id, Some(access))
+                    }
+                    None => {
+                        let created = self.dest.create_user(&job.email, &job.user.display_name, true).await?;
+                        (created.id.unwrap_or_default(), None)
+                    }
+                },
+            };
+            anyhow::ensure!(!cloud_id.is_empty(), "the destination returned no account id");
+            self.maps.put(ns::USER, &email_id, &cloud_id, None).await?;
+            for key in &job.keys {
+                self.maps.put(ns::USER, &format!("confluence.userkey/{key}"), &cloud_id, None).await?;
+            }
+            let grant = job.with_access_rules && rules::product_access(job.user.active, existing_access) == AccessDecision::Grant;
+            Ok(UserOutcome::Landed { cloud_id, linked: existing_access.is_some(), grant })
+        }
+        .await;
+        result.unwrap_or_else(|e| UserOutcome::Failed(format!("{e:#}")))
+    }
+
+    /// Migrate groups (blocklisted ones skipped; same-name cloud groups merged) and the
+    /// memberships of migrated users (nested groups flattened).
+    pub(crate) async fn migrate_groups(&mut self) -> anyhow::Result<()> {
+        let order = self.source.directory_order().await?;
+        let groups: Vec<_> = self.source.directory_groups().await?.into_iter().filter(|g| order.contains(&g.directory_id)).collect();
+        let users: Vec<_> = self.source.directory_users().await?.into_iter().filter(|u| order.contains(&u.directory_id)).collect();
+        let members = self.source.memberships().await?;
+        let memberships = rules::memberships(&users, &groups, &members);
+        let names: BTreeSet<String> = groups.iter().map(|g| g.name.to_lowercase()).collect();
+        let display: HashMap<String, String> = groups.iter().map(|g| (g.name.to_lowercase(), g.name.clone())).collect();
+        let bar = self.progress.step("groups", names.len() as u64);
+        for name in &names {
+            bar.inc(1);
+            let shown = display.get(name).cloned().unwrap_or_else(|| name.clone());
+            if rules::is_blocklisted(name) {
+                self.report.skipped_groups.push(shown);
+                continue;
+            }
+            self.report.count("groups").server += 1;
+            let landed: anyhow::Result<String> = async {
+                if let Some(id) = self.maps.get(ns::GROUP, name).await? {
+                    return Ok(id);
+                }
+                let id = match self.dest.find_group(&shown).await? {
+                    Some(existing) => {
+                        self.report.merged_groups.push(shown.clone());
+                        existing.id.unwrap_or_default()
+                    }
+                    None => {
+                        let created = self.dest.create_group(&shown).await?;
+                        self.report.groups_awaiting_review.push(shown.clone());
+                        created.id.unwrap_or_default()
+                    }
+                };
+                self.maps.put(ns::GROUP, name, &id, None).await?;
+                Ok(id)
+            }
+            .await;
+            match landed {
+                Ok(id) => {
+                    self.report.count("groups").cloud += 1;
+                    self.cloud_groups.insert(name.clone(), id);
+                }
+                Err(e) => self.report.fail("groups", &shown, format!("{e:#}")),
+            }
+        }
+        bar.finish();
+        // Memberships: every migrated user into each (flattened) group it belongs to.
+        let emails: HashMap<String, String> = rules::resolve_directories(&order, users.clone())
+            .users
+            .into_iter()
+            .filter_map(|u| u.email.map(|e| (u.username.to_lowercase(), e.trim().to_lowercase())))
+            .collect();
+        let mut members_of: HashMap<String, Vec<String>> = HashMap::new();
+        for (username, groups_of_user) in &memberships {
+            let Some(email) = emails.get(username) else { continue };
+            let Some(cloud_id) = self.maps.get(ns::USER, &format!("email/{email}")).await? else { continue };
+            for group in groups_of_user {
+                // Product access comes from the access rule alone, never from membership
+                // of a same-name server group (that would give disabled users access).
+                if group.eq_ignore_ascii_case(&self.plan.product_group) {
+                    continue;
+                }
+                if self.cloud_groups.contains_key(group) {
+                    members_of.entry(group.clone()).or_default().push(cloud_id.clone());
+                }
+            }
+        }
+        for (group, ids) in members_of {
+            let group_id = &self.cloud_groups[&group];
+            for chunk in ids.chunks(500) {
+                if let Err(e) = self.dest.add_group_members(group_id, chunk).await {
+                    self.report.fail("groups", &group, format!("memberships: {e}"));
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,117 @@
+//! The report of a plan: counts server vs cloud per kind, every failure with its reason,
+//! Former User attributions, dropped permissions, groups awaiting review.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The kinds of entity the core migration counts.
+pub const KINDS: [&str; 7] = ["users", "groups", "spaces", "pages", "blogposts", "comments", "attachments"];
+
+/// Server vs cloud for one kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Count {
+    /// Entities in scope on the server.
+    pub server: u64,
+    /// Entities of those now in the cloud (created or linked).
+    pub cloud: u64,
+    /// Entities that failed.
+    pub failed: u64,
+}
+
+/// One entity that did not migrate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// Its kind (`users`, `pages`, ...).
+    pub kind: String,
+    /// Its server id (user name, group name, space key, content id).
+    pub server_id: String,
+    /// Why, and what to do.
+    pub reason: String,
+}
+
+/// A space permission that was not migrated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DroppedPermission {
+    /// The space.
+    pub space: String,
+    /// The permission type.
+    pub permission: String,
+    /// Who held it.
+    pub subject: String,
+    /// Why it was dropped.
+    pub reason: String,
+}
+
+/// The report of one plan.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlanReport {
+    /// Plan id.
+    pub id: String,
+    /// Plan name.
+    pub name: String,
+    /// Plan status.
+    pub status: String,
+    /// Per kind: server, cloud, failed.
+    pub counts: BTreeMap<String, Count>,
+    /// Every failed entity.
+    pub failures: Vec<Failure>,
+    /// Content attributed to Former User.
+    pub former_user: u64,
+    /// Permissions dropped.
+    pub dropped_permissions: Vec<DroppedPermission>,
+    /// Groups created by this plan, awaiting the admin's permission review.
+    pub groups_awaiting_review: Vec<String>,
+    /// Server groups merged into cloud groups of the same name.
+    pub merged_groups: Vec<String>,
+    /// Blocklisted groups skipped (their members migrated).
+    pub skipped_groups: Vec<String>,
+    /// Users hidden by a user of the same name in an earlier directory.
+    pub shadowed_users: Vec<String>,
+    /// Accounts linked to existing cloud accounts rather than created.
+    pub linked_users: u64,
+    /// Attachment links dropped because the file was deleted on the server since.
+    pub dropped_attachments: u64,
+    /// Fatal error that ended the plan, if any.
+    pub error: Option<String>,
+}
+
+impl PlanReport {
+    /// An empty report with every kind present.
+    pub fn new(id: &str, name: &str) -> PlanReport {
+        PlanReport {
+            id: id.into(),
+            name: name.into(),
+            counts: KINDS.iter().map(|k| (k.to_string(), Count::default())).collect(),
+            ..PlanReport::default()
+        }
+    }
+
+    /// The count of a kind.
+    pub fn count(&mut self, kind: &str) -> &mut Count {
+        self.counts.entry(kind.to_string()).or_default()
+    }
+
+    /// Record a failed entity.
+    pub fn fail(&mut self, kind: &str, server_id: impl Into<String>, reason: impl Into<String>) {
+        self.count(kind).failed += 1;
+        self.failures.push(Failure { kind: kind.into(), server_id: server_id.into(), reason: reason.into() });
+    }
+
+    /// The status the plan ends with: `failed` when nothing reached the cloud,
+    /// `incomplete` when some entities failed, else `finished`.
+    pub fn outcome(&self) -> &'static str {
+        let landed: u64 = self.counts.values().map(|c| c.cloud).sum();
+        if self.error.is_some() && landed == 0 {
+            "failed"
+        } else if self.error.is_some() || !self.failures.is_empty() {
+            if landed == 0 {
+                "failed"
+            } else {
+                "incomplete"
+            }
+        } else {
+            "finished"
+        }
+    }
+}

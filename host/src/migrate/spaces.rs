@@ -1,0 +1,411 @@
+//! Spaces and their content: pages in tree order, blog posts, comments, attachments,
+//! then permissions. Content whose author has no cloud account goes to Former User.
+
+use std::collections::{HashMap, HashSet};
+
+use futures_util::{stream, StreamExt, TryStreamExt};
+
+use super::{ns, Migrator};
+use crate::destination::api::{Body, NewComment, NewContent, PermissionOperation, PermissionSubject, SpacePermission};
+use crate::migrate::report::DroppedPermission;
+use crate::migrate::rules;
+use crate::plan::SpacesScope;
+use crate::source::{ContentItem, ServerSpace};
+
+/// Items created concurrently: pages of the same tree depth, comments, attachments.
+const CHUNK: usize = 256;
+
+fn storage(value: String) -> Body {
+    Body { representation: "storage".into(), value }
+}
+
+impl Migrator {
+    /// The spaces the plan selects, each checked to exist on the server.
+    pub(crate) async fn selected_spaces(&mut self) -> anyhow::Result<Vec<ServerSpace>> {
+        let all = self.source.spaces().await?;
+        Ok(match &self.plan.spaces {
+            SpacesScope::All => all,
+            SpacesScope::None => Vec::new(),
+            SpacesScope::Keys(keys) => {
+                let mut chosen = Vec::new();
+                for key in keys {
+                    match all.iter().find(|s| &s.key == key) {
+                        Some(space) => chosen.push(space.clone()),
+                        None => self.report.fail("spaces", key, "no current space with this key on the server"),
+                    }
+                }
+                chosen
+            }
+        })
+    }
+
+    /// The cloud account of a user key, cached; `None` is Former User.
+    async fn author(&mut self, key: Option<&str>) -> anyhow::Result<Option<String>> {
+        let Some(key) = key else { return Ok(None) };
+        if let Some(known) = self.authors.get(key) {
+            return Ok(known.clone());
+        }
+        let found = self.maps.get(ns::USER, &format!("confluence.userkey/{key}")).await?;
+        self.authors.insert(key.to_string(), found.clone());
+        Ok(found)
+    }
+
+    /// Migrate one space and everything in it.
+    pub(crate) async fn migrate_space(&mut self, space: ServerSpace) -> anyhow::Result<()> {
+        self.report.count("spaces").server += 1;
+        let cloud_space: i64 = match self.maps.get(ns::SPACE, &space.key).await? {
+            Some(id) => id.parse()?,
+            None => match self.dest.create_space(&space.key, &space.name, &format!("{}:{}", ns::SPACE, space.key)).await {
+                Ok(created) => {
+                    let id = created.id.unwrap_or_default();
+                    self.maps.put(ns::SPACE, &space.key, &id.to_string(), None).await?;
+                    id
+                }
+                Err(e) if e.status() == Some(409) => {
+                    let reason = format!(
+                        "space key {} already exists in the cloud site: this space is not migrated (rename or remove the cloud space, then migrate it in a new plan)",
+                        space.key
+                    );
+                    self.report.fail("spaces", &space.key, reason);
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.report.fail("spaces", &space.key, e.to_string());
+                    return Ok(());
+                }
+            },
+        };
+        self.report.count("spaces").cloud += 1;
+        let mut content_ids: HashMap<i64, i64> = HashMap::new();
+        if self.plan.attachments_only {
+            // Attachments hang on pages: their pages must already be in the cloud.
+            self.load_content_ids(&space, &mut content_ids).await?;
+        } else {
+            self.migrate_pages(&space, cloud_space, &mut content_ids).await?;
+            self.migrate_comments(&space, &content_ids).await?;
+        }
+        self.migrate_attachments(&space, &content_ids).await?;
+        if !self.plan.attachments_only {
+            self.migrate_permissions(&space).await?;
+        }
+        Ok(())
+    }
+
+    async fn load_content_ids(&mut self, space: &ServerSpace, ids: &mut HashMap<i64, i64>) -> anyhow::Result<()> {
+        let pages: Vec<ContentItem> = self.source.pages_in_tree_order(space.id).try_collect().await?;
+        let posts: Vec<ContentItem> = self.source.blogposts(space.id).try_collect().await?;
+        for (namespace, item) in pages.iter().map(|p| (ns::PAGE, p)).chain(posts.iter().map(|p| (ns::BLOGPOST, p))) {
+            match self.maps.get(namespace, &item.id.to_string()).await? {
+                Some(cloud) => {
+                    ids.insert(item.id, cloud.parse()?);
+                }
+                None => self.report.fail(
+                    "attachments",
+                    format!("page {}", item.id),
+                    "attachments-only: the page is not in the cloud yet; its attachments move with the space migration",
+                ),
+            }
+        }
+        Ok(())
+    }
+
+    /// Pages level by level (parents first, each level concurrently), then blog posts.
+    async fn migrate_pages(&mut self, space: &ServerSpace, cloud_space: i64, ids: &mut HashMap<i64, i64>) -> anyhow::Result<()> {
+        let bar = self.progress.step("pages", 0);
+        bar.set_message(space.key.clone());
+        for blog in [false, true] {
+            let (kind, namespace) = if blog { ("blogposts", ns::BLOGPOST) } else { ("pages", ns::PAGE) };
+            let source = self.source.clone();
+            let mut items = if blog { source.blogposts(space.id) } else { source.pages_in_tree_order(space.id) };
+            let mut chunk: Vec<ContentItem> = Vec::with_capacity(CHUNK);
+            loop {
+                let next = items.try_next().await?;
+                let flush = match (&next, chunk.last()) {
+                    (None, _) => true,
+                    (Some(n), Some(last)) => n.depth != last.depth || chunk.len() >= CHUNK,
+                    (Some(_), None) => false,
+                };
+                if flush && !chunk.is_empty() {
+                    let batch = std::mem::take(&mut chunk);
+                    self.create_content_batch(batch, kind, namespace, blog, cloud_space, ids).await?;
+                    bar.set_position(ids.len() as u64);
+                }
+                match next {
+                    Some(item) => chunk.push(item),
+                    None => break,
+                }
+            }
+        }
+        bar.finish();
+        Ok(())
+    }
+
+    async fn create_content_batch(
+        &mut self,
+        batch: Vec<ContentItem>,
+        kind: &str,
+        namespace: &str,
+        blog: bool,
+        cloud_space: i64,
+        ids: &mut HashMap<i64, i64>,
+    ) -> anyhow::Result<()> {
+        let mut jobs = Vec::with_capacity(batch.len());
+        for item in batch {
+            self.report.count(kind).server += 1;
+            let author = self.author(item.creator.as_deref()).await?;
+            let parent = match item.parent_id {
+                Some(p) => match ids.get(&p) {
+                    Some(cloud) => Some(*cloud),
+                    None => {
+                        self.report.fail(kind, item.id.to_string(), format!("its parent page {p} did not migrate"));
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            jobs.push((item, author, parent));
+        }
+        let this = &*self;
+        let results: Vec<(i64, Option<String>, anyhow::Result<i64>)> = stream::iter(jobs)
+            .map(|(item, author, parent)| async move {
+                let server_id = item.id.to_string();
+                let result = async {
+                    if let Some(existing) = this.maps.get(namespace, &server_id).await? {
+                        return Ok(existing.parse()?);
+                    }
+                    let content = NewContent {
+                        space_id: cloud_space,
+                        status: "current".into(),
+                        title: item.title,
+                        parent_id: parent,
+                        body: storage(item.body),
+                        author_id: author.clone(),
+                        created_at: item.created,
+                    };
+                    let created = this.dest.create_content(blog, &content, &format!("{namespace}:{server_id}")).await?;
+                    this.maps.put(namespace, &server_id, &created.id.to_string(), None).await?;
+                    Ok(created.id)
+                }
+                .await;
+                (item.id, author, result)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        for (server_id, author, result) in results {
+            match result {
+                Ok(cloud) => {
+                    ids.insert(server_id, cloud);
+                    self.report.count(kind).cloud += 1;
+                    self.report.former_user += u64::from(author.is_none());
+                }
+                Err(e) => self.report.fail(kind, server_id.to_string(), format!("{e:#}")),
+            }
+        }
+        Ok(())
+    }
+
+    /// Comments in id order, so a reply comes after the comment it answers.
+    async fn migrate_comments(&mut self, space: &ServerSpace, content_ids: &HashMap<i64, i64>) -> anyhow::Result<()> {
+        let bar = self.progress.step("comments", 0);
+        let source = self.source.clone();
+        let mut items = source.comments_of_space(space.id);
+        let mut comment_ids: HashMap<i64, i64> = HashMap::new();
+        loop {
+            let mut batch = Vec::with_capacity(CHUNK);
+            while batch.len() < CHUNK {
+                match items.try_next().await? {
+                    Some(item) => batch.push(item),
+                    None => break,
+                }
+            }
+            if batch.is_empty() {
+                break;
+            }
+            // A reply whose parent is in this same batch waits for the next round.
+            let in_batch: HashSet<i64> = batch.iter().map(|c| c.id).collect();
+            let (now, later): (Vec<_>, Vec<_>) = batch.into_iter().partition(|c| !c.parent_comment_id.is_some_and(|p| in_batch.contains(&p)));
+            for round in [now, later] {
+                self.create_comment_batch(round, content_ids, &mut comment_ids).await?;
+            }
+            bar.set_position(comment_ids.len() as u64);
+        }
+        bar.finish();
+        Ok(())
+    }
+
+    async fn create_comment_batch(
+        &mut self,
+        batch: Vec<ContentItem>,
+        content_ids: &HashMap<i64, i64>,
+        comment_ids: &mut HashMap<i64, i64>,
+    ) -> anyhow::Result<()> {
+        let mut jobs = Vec::new();
+        for item in batch {
+            self.report.count("comments").server += 1;
+            let Some(page) = item.parent_id.and_then(|p| content_ids.get(&p)).copied() else {
+                self.report.fail("comments", item.id.to_string(), "the page it is on did not migrate");
+                continue;
+            };
+            let parent = match item.parent_comment_id {
+                Some(p) => match comment_ids.get(&p) {
+                    Some(c) => Some(*c),
+                    None => {
+                        self.report.fail("comments", item.id.to_string(), format!("the comment it answers ({p}) did not migrate"));
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            let author = self.author(item.creator.as_deref()).await?;
+            jobs.push((item, page, parent, author));
+        }
+        let this = &*self;
+        let results: Vec<(i64, Option<String>, anyhow::Result<i64>)> = stream::iter(jobs)
+            .map(|(item, page, parent, author)| async move {
+                let server_id = item.id.to_string();
+                let result = async {
+                    if let Some(existing) = this.maps.get(ns::COMMENT, &server_id).await? {
+                        return Ok(existing.parse()?);
+                    }
+                    let comment = NewComment { page_id: page, parent_comment_id: parent, body: storage(item.body), author_id: author.clone() };
+                    let created = this.dest.create_comment(&comment, &format!("{}:{server_id}", ns::COMMENT)).await?;
+                    this.maps.put(ns::COMMENT, &server_id, &created.id.to_string(), None).await?;
+                    Ok(created.id)
+                }
+                .await;
+                (item.id, author, result)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        for (server_id, author, result) in results {
+            match result {
+                Ok(cloud) => {
+                    comment_ids.insert(server_id, cloud);
+                    self.report.count("comments").cloud += 1;
+                    self.report.former_user += u64::from(author.is_none());
+                }
+                Err(e) => self.report.fail("comments", server_id.to_string(), format!("{e:#}")),
+            }
+        }
+        Ok(())
+    }
+
+    /// Attachments: skip those already migrated, upload new ones, and drop the links of
+    /// attachments deleted on the server since they migrated. A missing file is reported.
+    async fn migrate_attachments(&mut self, space: &ServerSpace, content_ids: &HashMap<i64, i64>) -> anyhow::Result<()> {
+        let items = self.source.attachments_of_space(space.id, &self.attachments_root()).await?;
+        let bar = self.progress.step("attachments", items.len() as u64);
+        let current: HashSet<String> = items.iter().map(|a| a.id.to_string()).collect();
+        for (server_id, cloud_id) in self.maps.in_container(ns::ATTACHMENT, &space.key).await? {
+            if !current.contains(&server_id) {
+                self.dest.delete_attachment(cloud_id.parse()?).await?;
+                self.maps.forget(ns::ATTACHMENT, &server_id).await?;
+                self.report.dropped_attachments += 1;
+            }
+        }
+        self.report.count("attachments").server += items.len() as u64;
+        let this = &*self;
+        let key = space.key.clone();
+        let results: Vec<(i64, anyhow::Result<()>)> = stream::iter(items)
+            .map(|item| {
+                let key = key.clone();
+                let bar = bar.clone();
+                async move {
+                    let server_id = item.id.to_string();
+                    let result = async {
+                        if this.maps.get(ns::ATTACHMENT, &server_id).await?.is_some() {
+                            return Ok(());
+                        }
+                        let Some(page) = content_ids.get(&item.page_id) else {
+                            anyhow::bail!("the page it is on ({}) is not in the cloud", item.page_id);
+                        };
+                        let data = match tokio::fs::read(&item.path).await {
+                            Ok(data) => data,
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                                anyhow::bail!("file {} is missing from the attachment folder: restore it, then migrate this space's attachments in a new plan", item.path.display())
+                            }
+                            Err(e) => anyhow::bail!("cannot read {}: {e}", item.path.display()),
+                        };
+                        let created = this
+                            .dest
+                            .upload_attachment(*page, &item.file_name, &item.media_type, data.into(), &format!("{}:{server_id}", ns::ATTACHMENT))
+                            .await?;
+                        this.maps.put(ns::ATTACHMENT, &server_id, &created.id.to_string(), Some(&key)).await?;
+                        Ok(())
+                    }
+                    .await;
+                    bar.inc(1);
+                    (item.id, result)
+                }
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        bar.finish();
+        for (id, result) in results {
+            match result {
+                Ok(()) => self.report.count("attachments").cloud += 1,
+                Err(e) => self.report.fail("attachments", id.to_string(), format!("{e:#}")),
+            }
+        }
+        Ok(())
+    }
+
+    /// Space permissions for users and groups that exist in the cloud; the others are
+    /// dropped and reported.
+    async fn migrate_permissions(&mut self, space: &ServerSpace) -> anyhow::Result<()> {
+        for perm in self.source.space_permissions(space.id).await? {
+            let (subject, shown) = match (&perm.group, &perm.user_key, perm.all_users) {
+                (Some(group), _, _) => {
+                    let lower = group.to_lowercase();
+                    let exists = if rules::is_blocklisted(&lower) {
+                        false
+                    } else if self.cloud_groups.contains_key(&lower) || self.maps.get(ns::GROUP, &lower).await?.is_some() {
+                        true
+                    } else {
+                        self.dest.find_group(group).await?.is_some()
+                    };
+                    if !exists {
+                        self.report.dropped_permissions.push(DroppedPermission {
+                            space: space.key.clone(),
+                            permission: perm.kind.clone(),
+                            subject: format!("group {group}"),
+                            reason: "the group does not exist in the cloud site".into(),
+                        });
+                        continue;
+                    }
+                    (PermissionSubject { kind: "group".into(), identifier: group.clone() }, format!("group {group}"))
+                }
+                (None, Some(key), _) => match self.author(Some(key)).await? {
+                    Some(account) => (PermissionSubject { kind: "user".into(), identifier: account }, format!("user {key}")),
+                    None => {
+                        self.report.dropped_permissions.push(DroppedPermission {
+                            space: space.key.clone(),
+                            permission: perm.kind.clone(),
+                            subject: format!("user {key}"),
+                            reason: "the user has no account in the cloud site".into(),
+                        });
+                        continue;
+                    }
+                },
+                (None, None, true) => (
+                    PermissionSubject { kind: "group".into(), identifier: self.plan.product_group.clone() },
+                    "all signed-in users".to_string(),
+                ),
+                (None, None, false) => (PermissionSubject { kind: "anonymous".into(), identifier: String::new() }, "anonymous".to_string()),
+            };
+            let permission = SpacePermission { subject, operation: PermissionOperation { key: perm.kind.clone() } };
+            if let Err(e) = self.dest.add_space_permission(&space.key, &permission).await {
+                self.report.dropped_permissions.push(DroppedPermission {
+                    space: space.key.clone(),
+                    permission: perm.kind.clone(),
+                    subject: shown,
+                    reason: e.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
