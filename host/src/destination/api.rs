@@ -217,3 +217,11 @@ pub struct ErrorBody {
     /// What went wrong.
     pub message: String,
 }
+
+/// Attach a file uploaded earlier as media (`.../child/attachment/from-media`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachMedia {
+    /// The media id `POST /ferry/v1/media` returned.
+    pub media_id: i64,
+}

@@ -61,6 +61,42 @@ impl Destination {
         .await
     }
 
+    /// Upload a file's bytes ahead of its page (attachments-only migrations): it waits,
+    /// as media of the space, to be attached when the page migrates.
+    pub async fn upload_media(
+        &self,
+        space_key: &str,
+        file_name: &str,
+        media_type: &str,
+        data: bytes::Bytes,
+        key_of_origin: &str,
+    ) -> Result<Created, DestinationError> {
+        self.json(Method::POST, self.url("/ferry/v1/media"), |r| {
+            r.header(IDEMPOTENCY_KEY, key_of_origin)
+                .query(&[("spaceKey", space_key), ("fileName", file_name)])
+                .header("content-type", media_type)
+                .body(data.clone())
+        })
+        .await
+    }
+
+    /// Attach media uploaded earlier to a page or blog post.
+    pub async fn attach_media(&self, content_id: i64, media_id: i64, key_of_origin: &str) -> Result<Created, DestinationError> {
+        let path = format!("/wiki/rest/api/content/{content_id}/child/attachment/from-media");
+        let body = AttachMedia { media_id };
+        self.json(Method::POST, self.url(&path), |r| r.header(IDEMPOTENCY_KEY, key_of_origin).json(&body)).await
+    }
+
+    /// Delete media whose file was deleted on the server since it was uploaded.
+    pub async fn delete_media(&self, media_id: i64) -> Result<(), DestinationError> {
+        let path = format!("/ferry/v1/media/{media_id}");
+        let response = self.send(Method::DELETE, self.url(&path), |r| r).await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        ok(Method::DELETE, &path, response).await.map(|_| ())
+    }
+
     /// Delete an attachment (a link to a file deleted on the server since).
     pub async fn delete_attachment(&self, attachment_id: i64) -> Result<(), DestinationError> {
         let path = format!("/wiki/rest/api/content/{attachment_id}");

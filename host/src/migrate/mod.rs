@@ -43,6 +43,9 @@ pub mod ns {
     pub const COMMENT: &str = "confluence:comment";
     /// Attachments.
     pub const ATTACHMENT: &str = "confluence:attachment";
+    /// Attachment bytes uploaded ahead of their page by an attachments-only plan
+    /// (internal to the core migration; plugins do not see it).
+    pub const MEDIA: &str = "ferry:attachment-media";
 }
 
 /// Reads and records mappings of one destination as entities land.

@@ -52,6 +52,10 @@ impl Migrator {
 
     /// Migrate one space and everything in it.
     pub(crate) async fn migrate_space(&mut self, space: ServerSpace) -> anyhow::Result<()> {
+        if self.plan.attachments_only {
+            // The bytes go ahead as media of the space; the space itself moves later.
+            return self.migrate_attachments(&space, &HashMap::new()).await;
+        }
         self.report.count("spaces").server += 1;
         let cloud_space: i64 = match self.maps.get(ns::SPACE, &space.key).await? {
             Some(id) => id.parse()?,
@@ -77,35 +81,10 @@ impl Migrator {
         };
         self.report.count("spaces").cloud += 1;
         let mut content_ids: HashMap<i64, i64> = HashMap::new();
-        if self.plan.attachments_only {
-            // Attachments hang on pages: their pages must already be in the cloud.
-            self.load_content_ids(&space, &mut content_ids).await?;
-        } else {
-            self.migrate_pages(&space, cloud_space, &mut content_ids).await?;
-            self.migrate_comments(&space, &content_ids).await?;
-        }
+        self.migrate_pages(&space, cloud_space, &mut content_ids).await?;
+        self.migrate_comments(&space, &content_ids).await?;
         self.migrate_attachments(&space, &content_ids).await?;
-        if !self.plan.attachments_only {
-            self.migrate_permissions(&space).await?;
-        }
-        Ok(())
-    }
-
-    async fn load_content_ids(&mut self, space: &ServerSpace, ids: &mut HashMap<i64, i64>) -> anyhow::Result<()> {
-        let pages: Vec<ContentItem> = self.source.pages_in_tree_order(space.id).try_collect().await?;
-        let posts: Vec<ContentItem> = self.source.blogposts(space.id).try_collect().await?;
-        for (namespace, item) in pages.iter().map(|p| (ns::PAGE, p)).chain(posts.iter().map(|p| (ns::BLOGPOST, p))) {
-            match self.maps.get(namespace, &item.id.to_string()).await? {
-                Some(cloud) => {
-                    ids.insert(item.id, cloud.parse()?);
-                }
-                None => self.report.fail(
-                    "attachments",
-                    format!("page {}", item.id),
-                    "attachments-only: the page is not in the cloud yet; its attachments move with the space migration",
-                ),
-            }
-        }
+        self.migrate_permissions(&space).await?;
         Ok(())
     }
 
@@ -292,22 +271,31 @@ impl Migrator {
         Ok(())
     }
 
-    /// Attachments: skip those already migrated, upload new ones, and drop the links of
-    /// attachments deleted on the server since they migrated. A missing file is reported.
+    /// Attachments: skip those already migrated, attach those uploaded ahead as media,
+    /// upload new ones, and drop the links and media of files deleted on the server
+    /// since. An attachments-only plan uploads the bytes as media of the space. A missing
+    /// file is reported and makes the plan incomplete.
     async fn migrate_attachments(&mut self, space: &ServerSpace, content_ids: &HashMap<i64, i64>) -> anyhow::Result<()> {
         let items = self.source.attachments_of_space(space.id, &self.attachments_root()).await?;
         let bar = self.progress.step("attachments", items.len() as u64);
         let current: HashSet<String> = items.iter().map(|a| a.id.to_string()).collect();
-        for (server_id, cloud_id) in self.maps.in_container(ns::ATTACHMENT, &space.key).await? {
-            if !current.contains(&server_id) {
-                self.dest.delete_attachment(cloud_id.parse()?).await?;
-                self.maps.forget(ns::ATTACHMENT, &server_id).await?;
-                self.report.dropped_attachments += 1;
+        for namespace in [ns::ATTACHMENT, ns::MEDIA] {
+            for (server_id, cloud_id) in self.maps.in_container(namespace, &space.key).await? {
+                if !current.contains(&server_id) {
+                    if namespace == ns::ATTACHMENT {
+                        self.dest.delete_attachment(cloud_id.parse()?).await?;
+                    } else {
+                        self.dest.delete_media(cloud_id.parse()?).await?;
+                    }
+                    self.maps.forget(namespace, &server_id).await?;
+                    self.report.dropped_attachments += 1;
+                }
             }
         }
         self.report.count("attachments").server += items.len() as u64;
         let this = &*self;
         let key = space.key.clone();
+        let ahead = self.plan.attachments_only;
         let results: Vec<(i64, anyhow::Result<()>)> = stream::iter(items)
             .map(|item| {
                 let key = key.clone();
@@ -318,21 +306,41 @@ impl Migrator {
                         if this.maps.get(ns::ATTACHMENT, &server_id).await?.is_some() {
                             return Ok(());
                         }
-                        let Some(page) = content_ids.get(&item.page_id) else {
-                            anyhow::bail!("the page it is on ({}) is not in the cloud", item.page_id);
+                        let media = this.maps.get(ns::MEDIA, &server_id).await?;
+                        if ahead && media.is_some() {
+                            return Ok(());
+                        }
+                        let page = match (ahead, content_ids.get(&item.page_id)) {
+                            (true, _) => None,
+                            (false, Some(page)) => Some(*page),
+                            (false, None) => anyhow::bail!("the page it is on ({}) is not in the cloud", item.page_id),
                         };
+                        let origin = format!("{}:{server_id}", ns::ATTACHMENT);
+                        if let (Some(page), Some(media)) = (page, &media) {
+                            let created = this.dest.attach_media(page, media.parse()?, &origin).await?;
+                            this.maps.put(ns::ATTACHMENT, &server_id, &created.id.to_string(), Some(&key)).await?;
+                            this.maps.forget(ns::MEDIA, &server_id).await?;
+                            return Ok(());
+                        }
                         let data = match tokio::fs::read(&item.path).await {
                             Ok(data) => data,
-                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                                anyhow::bail!("file {} is missing from the attachment folder: restore it, then migrate this space's attachments in a new plan", item.path.display())
-                            }
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
+                                "file {} is missing from the attachment folder: restore it, then migrate this space's attachments in a new plan",
+                                item.path.display()
+                            ),
                             Err(e) => anyhow::bail!("cannot read {}: {e}", item.path.display()),
                         };
-                        let created = this
-                            .dest
-                            .upload_attachment(*page, &item.file_name, &item.media_type, data.into(), &format!("{}:{server_id}", ns::ATTACHMENT))
-                            .await?;
-                        this.maps.put(ns::ATTACHMENT, &server_id, &created.id.to_string(), Some(&key)).await?;
+                        match page {
+                            Some(page) => {
+                                let created = this.dest.upload_attachment(page, &item.file_name, &item.media_type, data.into(), &origin).await?;
+                                this.maps.put(ns::ATTACHMENT, &server_id, &created.id.to_string(), Some(&key)).await?;
+                            }
+                            None => {
+                                let media_origin = format!("{}:{server_id}", ns::MEDIA);
+                                let created = this.dest.upload_media(&key, &item.file_name, &item.media_type, data.into(), &media_origin).await?;
+                                this.maps.put(ns::MEDIA, &server_id, &created.id.to_string(), Some(&key)).await?;
+                            }
+                        }
                         Ok(())
                     }
                     .await;

@@ -146,6 +146,7 @@ impl SiteBuilder {
         let user_cols = ["id", "user_name", "lower_user_name", "active", "created_date", "updated_date", "first_name", "last_name", "display_name", "email_address", "lower_email_address", "directory_id", "credential"];
         let mut cwd_id = 0i64;
         let mut primary: Vec<(i64, i64)> = Vec::new();
+        let mut shadows: Vec<(i64, i64)> = Vec::new();
         for n in 0..o.users {
             let name = format!("user{n:05}");
             let dir = [2, 1, 3][n as usize % 3];
@@ -165,6 +166,7 @@ impl SiteBuilder {
             if n % 7 == 0 {
                 cwd_id += 1;
                 let shadow_dir = if dir == 3 { 1 } else { 3 };
+                shadows.push((cwd_id, shadow_dir));
                 self.w
                     .row("cwd_user", &user_cols, vec![i(cwd_id), t(&name), t(&name), t("T"), t(TS), t(TS), t("Shadow"), t(n.to_string()), t(format!("Shadowed {n}")), t(format!("shadow.{name}@old.example.com")), t(format!("shadow.{name}@old.example.com")), i(shadow_dir), t("{PKCS5S2}shadow-hash")])
                     .await?;
@@ -176,7 +178,7 @@ impl SiteBuilder {
         self.w.row("user_mapping", &["user_key", "username", "lower_username"], vec![t("8a7f808adeleted0"), Value::Null, Value::Null]).await?;
         let groups = ["confluence-users", "confluence-administrators", "site-admins", "engineering", "backend", "marketing", "jira-users"];
         for (gid, g) in groups.iter().enumerate() {
-            for dir in [1i64, 2] {
+            for dir in [1i64, 2, 3] {
                 let id = (gid as i64 + 1) * 10 + dir;
                 self.w
                     .row("cwd_group", &["id", "group_name", "lower_group_name", "active", "local", "created_date", "updated_date", "group_type", "directory_id"],
@@ -184,14 +186,19 @@ impl SiteBuilder {
                     .await?;
             }
         }
-        // backend is nested in engineering (directory 1 and 2).
+        // backend is nested in engineering, in every directory.
         let mut mid = 0i64;
-        for dir in [1i64, 2] {
+        for dir in [1i64, 2, 3] {
             mid += 1;
             self.w.row("cwd_membership", &["id", "parent_id", "child_group_id"], vec![i(mid), i(40 + dir), i(50 + dir)]).await?;
         }
+        // A shadowed copy's memberships still count: the union over directories.
+        for (uid, dir) in &shadows {
+            mid += 1;
+            self.w.row("cwd_membership", &["id", "parent_id", "child_user_id"], vec![i(mid), i(60 + dir), i(*uid)]).await?;
+        }
         for (k, (uid, dir)) in primary.iter().enumerate() {
-            let gdir = if *dir == 3 { 1 } else { *dir };
+            let gdir = *dir;
             let mut member_of = vec![10 + gdir];
             match k % 5 {
                 0 => member_of.push(50 + gdir),

@@ -29,6 +29,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/wiki/rest/api/content/{id}/child/attachment", post(upload_attachment))
         .route("/wiki/rest/api/content/{id}", delete(delete_content))
         .route("/ferry/v1/transfers/{transfer}/app-data", post(upload_app_data))
+        .route("/ferry/v1/media", post(upload_media))
+        .route("/ferry/v1/media/{id}", delete(delete_media))
+        .route("/wiki/rest/api/content/{id}/child/attachment/from-media", post(attach_media))
         .route("/ferry/v1/review/users", get(review_users))
         .route("/ferry/v1/review/groups", get(review_groups))
         .route("/ferry/v1/review/spaces", get(review_spaces))
@@ -178,6 +181,54 @@ async fn upload_attachment(State(s): State<AppState>, Path(id): Path<i64>, mut f
             Ok(r) => Json(Created { id: r.get(0) }).into_response(),
             Err(e) => db_error(e),
         };
+    }
+}
+
+async fn upload_media(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>, headers: axum::http::HeaderMap, body: Bytes) -> Response {
+    let (Some(space), Some(name)) = (q.get("spaceKey"), q.get("fileName")) else {
+        return error(StatusCode::BAD_REQUEST, "spaceKey and fileName are required");
+    };
+    let media_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("application/octet-stream");
+    let result = sqlx::query("INSERT INTO media (space_key, file_name, media_type, size, data) VALUES (?, ?, ?, ?, ?) RETURNING id")
+        .bind(space)
+        .bind(name)
+        .bind(media_type)
+        .bind(body.len() as i64)
+        .bind(body.as_ref())
+        .fetch_one(&s.db)
+        .await;
+    match result {
+        Ok(r) => Json(Created { id: r.get(0) }).into_response(),
+        Err(e) => db_error(e),
+    }
+}
+
+async fn delete_media(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
+    match sqlx::query("DELETE FROM media WHERE id = ?").bind(id).execute(&s.db).await {
+        Ok(r) if r.rows_affected() == 0 => error(StatusCode::NOT_FOUND, format!("no media {id}")),
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => db_error(e),
+    }
+}
+
+async fn attach_media(State(s): State<AppState>, Path(id): Path<i64>, Json(req): Json<AttachMedia>) -> Response {
+    let space: i64 = match sqlx::query("SELECT space_id FROM content WHERE id = ? AND kind IN ('page', 'blogpost')").bind(id).fetch_optional(&s.db).await {
+        Ok(Some(r)) => r.get(0),
+        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no page or blog post {id}")),
+        Err(e) => return db_error(e),
+    };
+    let result = sqlx::query(
+        "INSERT INTO content (kind, space_id, page_id, title, file_name, media_type, size, data)          SELECT 'attachment', ?, ?, file_name, file_name, media_type, size, data FROM media WHERE id = ? RETURNING id",
+    )
+    .bind(space)
+    .bind(id)
+    .bind(req.media_id)
+    .fetch_optional(&s.db)
+    .await;
+    match result {
+        Ok(Some(r)) => Json(Created { id: r.get(0) }).into_response(),
+        Ok(None) => error(StatusCode::BAD_REQUEST, format!("no media {}", req.media_id)),
+        Err(e) => db_error(e),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Ferry host integration tests: one binary, a module per feature.
 
 mod audit;
+mod core_migration;
 mod destination;
 mod happy_paths;
 mod postgres;

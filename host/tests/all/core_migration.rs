@@ -1,0 +1,315 @@
+//! The core migration's rules, each proved against a real staging site.
+
+use std::sync::Once;
+use std::time::Duration;
+
+use ferry_host::destination::{Destination, RetryPolicy, Secret};
+use ferry_host::migrate::report::PlanReport;
+use ferry_host::migrate::{Migrator, Progress};
+use ferry_host::plan::{Plan, SpacesScope, UsersScope};
+use ferry_host::staging::{self, Faults, StagingSite, PRODUCT_ACCESS_GROUP};
+use serde_json::Value;
+
+use crate::support::Fixture;
+
+pub const TOKEN: &str = "core-test-token";
+pub const TOKEN_ENV: &str = "FERRY_CORE_TEST_TOKEN";
+
+/// A staging Cloud site for one test.
+pub struct Cloud {
+    _dir: tempfile::TempDir,
+    pub site: StagingSite,
+    pub dest: Destination,
+}
+
+impl Cloud {
+    pub async fn start(faults: Faults) -> Cloud {
+        static ENV: Once = Once::new();
+        ENV.call_once(|| std::env::set_var(TOKEN_ENV, TOKEN));
+        let dir = tempfile::tempdir().unwrap();
+        let site = staging::start(&dir.path().join("cloud.db"), "127.0.0.1:0", TOKEN, faults).await.unwrap();
+        let dest = Destination::new(&site.url(), None, Secret::new(TOKEN), 8)
+            .unwrap()
+            .with_retry(RetryPolicy { attempts: 30, base: Duration::from_millis(2), max: Duration::from_millis(50) });
+        Cloud { _dir: dir, site, dest }
+    }
+
+    /// GET a review endpoint.
+    pub async fn review(&self, path: &str) -> Value {
+        reqwest::Client::new()
+            .get(format!("{}/ferry/v1/review/{path}", self.site.url()))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn user(&self, email: &str) -> Value {
+        let users = self.review("users").await;
+        users.as_array().unwrap().iter().find(|u| u["email"] == email).cloned().unwrap_or(Value::Null)
+    }
+
+    /// An account that exists before the migration, with or without product access.
+    pub async fn existing_user(&self, email: &str, access: bool) {
+        let user = self.dest.create_user(email, "Already in the cloud", true).await.unwrap();
+        if access {
+            let group = self.dest.find_group(PRODUCT_ACCESS_GROUP).await.unwrap().unwrap();
+            self.dest.add_group_members(&group.id.unwrap(), &[user.id.unwrap()]).await.unwrap();
+        }
+    }
+}
+
+pub fn plan_for(f: &Fixture, cloud: &Cloud, users: UsersScope, spaces: SpacesScope, attachments_only: bool) -> Plan {
+    Plan {
+        id: String::new(),
+        name: "test plan".into(),
+        source: f.source_url.clone(),
+        attachments: f.site.join("attachments").display().to_string(),
+        destination: cloud.site.url(),
+        scim_url: None,
+        token_env: TOKEN_ENV.into(),
+        users,
+        spaces,
+        attachments_only,
+        product_group: PRODUCT_ACCESS_GROUP.into(),
+        status: String::new(),
+        created_at: String::new(),
+    }
+}
+
+pub async fn run_plan(f: &Fixture, cloud: &Cloud, plan: Plan) -> PlanReport {
+    let plan = Plan::create(&f.db, plan).await.unwrap();
+    Migrator::new(f.db.clone(), plan, Progress::hidden()).await.unwrap().with_destination(cloud.dest.clone()).run().await.unwrap()
+}
+
+async fn full(f: &Fixture, cloud: &Cloud) -> PlanReport {
+    run_plan(f, cloud, plan_for(f, cloud, UsersScope::All, SpacesScope::All, false)).await
+}
+
+#[tokio::test]
+async fn disabled_server_user_is_migrated_active_without_product_access() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    full(&f, &cloud).await;
+    // user00009 is disabled on the server.
+    let user = cloud.user("user00009@example.com").await;
+    assert_eq!((user["active"].as_bool(), user["product_access"].as_bool()), (Some(true), Some(false)), "{user}");
+    let enabled = cloud.user("user00008@example.com").await;
+    assert_eq!(enabled["product_access"], true);
+}
+
+#[tokio::test]
+async fn an_existing_cloud_user_with_access_keeps_it_when_disabled_on_the_server() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    cloud.existing_user("user00019@example.com", true).await;
+    let report = full(&f, &cloud).await;
+    let user = cloud.user("user00019@example.com").await;
+    assert_eq!(user["product_access"], true, "{user}");
+    assert!(report.linked_users >= 1);
+}
+
+#[tokio::test]
+async fn an_existing_cloud_user_without_access_is_granted_it_when_enabled_on_the_server() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    cloud.existing_user("user00001@example.com", false).await;
+    full(&f, &cloud).await;
+    assert_eq!(cloud.user("user00001@example.com").await["product_access"], true);
+}
+
+#[tokio::test]
+async fn a_later_plan_links_users_by_email_instead_of_creating_them() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    let first = full(&f, &cloud).await;
+    let accounts = cloud.review("users").await.as_array().unwrap().len();
+    let second = run_plan(&f, &cloud, plan_for(&f, &cloud, UsersScope::All, SpacesScope::None, false)).await;
+    assert_eq!(cloud.review("users").await.as_array().unwrap().len(), accounts, "no account created twice");
+    assert_eq!(second.counts["users"].cloud, first.counts["users"].cloud);
+    assert_eq!(second.linked_users, second.counts["users"].cloud);
+}
+
+#[tokio::test]
+async fn a_username_in_several_directories_is_the_first_directorys_user() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    let report = full(&f, &cloud).await;
+    // user00000 is in LDAP (first in order) and shadowed in another directory.
+    assert_eq!(cloud.user("user00000@example.com").await["display_name"], "User 0");
+    assert_eq!(cloud.user("shadow.user00000@old.example.com").await, Value::Null);
+    assert!(report.shadowed_users.iter().any(|s| s.starts_with("user00000 ")));
+}
+
+#[tokio::test]
+async fn memberships_are_the_union_over_directories_with_nested_groups_flattened() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    full(&f, &cloud).await;
+    // user00000 is in `backend` (nested in `engineering`) and `confluence-administrators`
+    // in its first directory, and in `marketing` as the shadowed copy of a later one.
+    let groups = cloud.user("user00000@example.com").await["groups"].clone();
+    for g in ["backend", "engineering", "confluence-administrators", "marketing"] {
+        assert!(groups.as_array().unwrap().iter().any(|x| x == g), "{g} missing from {groups}");
+    }
+}
+
+#[tokio::test]
+async fn blocklisted_groups_are_skipped_and_their_members_still_migrate() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    let report = full(&f, &cloud).await;
+    assert_eq!(report.skipped_groups, ["site-admins"]);
+    let groups = cloud.review("groups").await;
+    assert!(!groups.as_array().unwrap().iter().any(|g| g["name"] == "site-admins"));
+    assert_eq!(cloud.user("user00000@example.com").await["active"], true, "a site-admins member still migrates");
+}
+
+#[tokio::test]
+async fn a_group_that_exists_in_the_cloud_is_merged_and_migrated_groups_await_review() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    cloud.dest.create_group("jira-users").await.unwrap();
+    let report = full(&f, &cloud).await;
+    assert!(report.merged_groups.contains(&"jira-users".to_string()));
+    assert!(report.groups_awaiting_review.contains(&"engineering".to_string()));
+    assert!(!report.groups_awaiting_review.contains(&"jira-users".to_string()));
+    let groups = cloud.review("groups").await;
+    let jira = groups.as_array().unwrap().iter().filter(|g| g["name"] == "jira-users").count();
+    assert_eq!(jira, 1, "merged, not duplicated");
+}
+
+#[tokio::test]
+async fn a_space_whose_key_exists_in_the_cloud_is_not_migrated_and_is_reported() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    cloud.dest.create_space("MKT", "Marketing (cloud)", "test:MKT").await.unwrap();
+    let report = full(&f, &cloud).await;
+    let failure = report.failures.iter().find(|x| x.kind == "spaces").unwrap();
+    assert_eq!(failure.server_id, "MKT");
+    assert!(failure.reason.starts_with("space key MKT already exists in the cloud site"));
+    let spaces = cloud.review("spaces").await;
+    let mkt = spaces.as_array().unwrap().iter().find(|s| s["key"] == "MKT").unwrap();
+    assert_eq!(mkt["content"], serde_json::json!({}), "nothing was added to the cloud's own MKT");
+    assert_eq!(report.status, "incomplete");
+}
+
+#[tokio::test]
+async fn drafts_trash_and_old_versions_are_not_migrated() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    let report = full(&f, &cloud).await;
+    let content = cloud.review("spaces/ENG/content").await;
+    let titles: Vec<&str> = content.as_array().unwrap().iter().filter_map(|c| c["title"].as_str()).collect();
+    assert!(!titles.iter().any(|t| t.contains("draft") || t.contains("deleted") || t.ends_with("(v1)")), "{titles:?}");
+    // Counts server vs cloud agree for current content.
+    assert_eq!(report.counts["pages"].server, report.counts["pages"].cloud);
+    assert_eq!(report.counts["comments"].server, report.counts["comments"].cloud);
+}
+
+#[tokio::test]
+async fn the_page_tree_is_kept() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    full(&f, &cloud).await;
+    let content = cloud.review("spaces/ENG/content").await;
+    let pages: Vec<&Value> = content.as_array().unwrap().iter().filter(|c| c["kind"] == "page").collect();
+    let ids: Vec<i64> = pages.iter().map(|p| p["id"].as_i64().unwrap()).collect();
+    let children = pages.iter().filter(|p| !p["parent_id"].is_null()).count();
+    assert!(children > 0);
+    assert!(pages.iter().all(|p| p["parent_id"].is_null() || ids.contains(&p["parent_id"].as_i64().unwrap())));
+}
+
+#[tokio::test]
+async fn content_whose_author_is_not_migrated_goes_to_former_user() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    let report = full(&f, &cloud).await;
+    let mut former = 0;
+    for key in ["ENG", "MKT", "DOC", "~user00000"] {
+        let content = cloud.review(&format!("spaces/{key}/content")).await;
+        former += content.as_array().unwrap().iter().filter(|c| c["author"] == "Former User").count() as u64;
+    }
+    assert!(report.former_user > 0);
+    assert_eq!(former, report.former_user);
+}
+
+#[tokio::test]
+async fn a_permission_of_a_group_missing_in_the_cloud_is_dropped_and_reported() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    let report = full(&f, &cloud).await;
+    let dropped = &report.dropped_permissions;
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert_eq!((dropped[0].space.as_str(), dropped[0].subject.as_str()), ("ENG", "group legacy-contractors"));
+    let spaces = cloud.review("spaces").await;
+    let eng = spaces.as_array().unwrap().iter().find(|s| s["key"] == "ENG").unwrap();
+    let perms = eng["permissions"].as_array().unwrap();
+    assert!(perms.iter().any(|p| p["type"] == "group" && p["identifier"] == "engineering" && p["key"] == "EDITSPACE"));
+    assert!(perms.iter().any(|p| p["type"] == "user"));
+    let mkt = spaces.as_array().unwrap().iter().find(|s| s["key"] == "MKT").unwrap();
+    assert!(mkt["permissions"].as_array().unwrap().iter().any(|p| p["type"] == "anonymous"), "anonymous access migrates");
+}
+
+#[tokio::test]
+async fn invalid_and_shared_emails_fail_with_their_reason() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    let report = full(&f, &cloud).await;
+    let reasons: Vec<(&str, &str)> =
+        report.failures.iter().filter(|x| x.kind == "users").map(|x| (x.server_id.as_str(), x.reason.as_str())).collect();
+    assert_eq!(
+        reasons,
+        [
+            ("user00003", "email \"not-an-email\" is not a valid address: fix it on the server, then migrate this user in a new plan"),
+            ("user00006", "shares email shared.mailbox@example.com with user00005: give each user their own address on the server"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_missing_attachment_file_is_reported_and_the_plan_is_incomplete() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    let report = full(&f, &cloud).await;
+    let missing: Vec<_> = report.failures.iter().filter(|x| x.kind == "attachments").collect();
+    assert!(!missing.is_empty());
+    assert!(missing.iter().all(|m| m.reason.contains("is missing from the attachment folder")));
+    assert_eq!(report.counts["attachments"].cloud + missing.len() as u64, report.counts["attachments"].server);
+    assert_eq!(report.status, "incomplete");
+}
+
+#[tokio::test]
+async fn related_users_migrate_with_name_and_email_only() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    let report = run_plan(&f, &cloud, plan_for(&f, &cloud, UsersScope::Related, SpacesScope::Keys(vec!["ENG".into()]), false)).await;
+    let users = cloud.review("users").await;
+    let migrated: Vec<&Value> = users.as_array().unwrap().iter().collect();
+    assert!(!migrated.is_empty() && (migrated.len() as u64) < 40);
+    assert_eq!(report.counts["users"].cloud, migrated.len() as u64);
+    assert!(migrated.iter().all(|u| u["product_access"] == false && u["groups"].as_array().unwrap().is_empty()));
+    assert_eq!(report.counts["groups"].server, 0);
+}
+
+#[tokio::test]
+async fn attachments_only_then_a_full_run_skips_migrated_attachments_adds_new_ones_and_drops_deleted_ones() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    let ahead = run_plan(&f, &cloud, plan_for(&f, &cloud, UsersScope::None, SpacesScope::Keys(vec!["ENG".into()]), true)).await;
+    let uploaded = ahead.counts["attachments"].cloud;
+    assert!(uploaded > 0);
+    assert_eq!(cloud.review("spaces").await.as_array().unwrap().len(), 0, "attachments-only moves no space");
+    // Since then: one attachment deleted on the server, one added.
+    let source = f.source().await;
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", f.source_url)).await.unwrap();
+    let (deleted, page): (i64, i64) = sqlx::query_as(
+        "SELECT c.contentid, c.pageid FROM content c JOIN spaces s ON s.spaceid = c.spaceid WHERE s.spacekey = 'ENG' AND c.contenttype = 'ATTACHMENT' AND c.contentid % 13 <> 0 ORDER BY c.contentid LIMIT 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE content SET content_status = 'deleted' WHERE contentid = ?").bind(deleted).execute(&pool).await.unwrap();
+    sqlx::query("INSERT INTO content (contentid, contenttype, title, version, content_status, pageid, spaceid) VALUES (900001, 'ATTACHMENT', 'new.txt', 1, 'current', ?, 1000)")
+        .bind(page)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let path = ferry_host::sample::attachment_path(&f.site.join("attachments"), Some(1000), page, 900001, 1);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, b"new file").unwrap();
+    drop(source);
+    let later = run_plan(&f, &cloud, plan_for(&f, &cloud, UsersScope::None, SpacesScope::Keys(vec!["ENG".into()]), false)).await;
+    assert_eq!(later.dropped_attachments, 1, "the deleted file's upload is dropped");
+    let content = cloud.review("spaces/ENG/content").await;
+    let attachments: Vec<&Value> = content.as_array().unwrap().iter().filter(|c| c["kind"] == "attachment").collect();
+    assert_eq!(attachments.len() as u64, later.counts["attachments"].cloud);
+    assert_eq!(later.counts["attachments"].cloud, uploaded, "uploaded ahead - 1 deleted + 1 new");
+    assert!(attachments.iter().any(|a| a["title"] == "new.txt"));
+}
