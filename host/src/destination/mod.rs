@@ -157,7 +157,7 @@ impl Destination {
         url: String,
         build: impl Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<Response, DestinationError> {
-        let path = url.split('?').next().unwrap_or(&url).replacen(&self.base, "", 1).replacen(&self.scim_base, "", 1);
+        let path = self.path_of(&url);
         let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
         let mut attempt = 0;
         loop {
@@ -201,10 +201,21 @@ impl Destination {
         url: String,
         build: impl Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<T, DestinationError> {
-        let path = url.split('?').next().unwrap_or(&url).to_string();
+        let path = self.path_of(&url);
         let response = self.send(method.clone(), url, build).await?;
         let response = ok(method, &path, response).await?;
         response.json::<T>().await.map_err(|e| DestinationError::Decode { path, message: e.without_url().to_string() })
+    }
+
+    /// The path of a request URL, for messages: no scheme, host, query or credentials.
+    fn path_of(&self, url: &str) -> String {
+        let url = url.split('?').next().unwrap_or(url);
+        for base in [&self.scim_base, &self.base] {
+            if let Some(path) = url.strip_prefix(base.as_str()) {
+                return path.to_string();
+            }
+        }
+        url.to_string()
     }
 
     pub(crate) fn url(&self, path: &str) -> String {

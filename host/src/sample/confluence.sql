@@ -161,3 +161,10 @@ CREATE TABLE plugindata (
     lastmoddate timestamp,
     data bytea
 );
+
+CREATE TABLE cwd_user_credential_record (
+    id bigint PRIMARY KEY,
+    user_id bigint NOT NULL,
+    password_hash varchar(255) NOT NULL,
+    list_index integer
+);

@@ -172,6 +172,9 @@ impl SiteBuilder {
                     .await?;
             }
             self.w.row("user_mapping", &["user_key", "username", "lower_username"], vec![i_key(n), t(&name), t(&name)]).await?;
+            self.w
+                .row("cwd_user_credential_record", &["id", "user_id", "password_hash", "list_index"], vec![i(cwd_id), i(cwd_id), t("{PKCS5S2}an-old-password-hash"), i(0)])
+                .await?;
             self.summary.users += 1;
         }
         // A deleted user: a key with no user behind it.

@@ -21,7 +21,10 @@ impl Source {
 
     /// Every user row of every directory (no credential).
     pub async fn directory_users(&self) -> Result<Vec<DirectoryUser>, SourceError> {
-        let mut rows = sqlx::query("SELECT id, directory_id, user_name, display_name, email_address, active FROM cwd_user").fetch(self.pool());
+        let mut rows = sqlx::query(
+            // char(1) columns are read as VARCHAR: the Any driver has no PostgreSQL bpchar.
+            "SELECT id, directory_id, user_name, display_name, email_address, CAST(active AS VARCHAR(1)) AS active FROM cwd_user",
+        ).fetch(self.pool());
         let mut users = Vec::new();
         while let Some(r) = rows.try_next().await? {
             users.push(DirectoryUser {

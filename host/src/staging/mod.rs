@@ -46,6 +46,8 @@ pub(crate) struct AppState {
     token: Arc<String>,
     faults: Faults,
     requests: Arc<AtomicU64>,
+    /// One lock per idempotency key being served, so a retry waits for the first try.
+    inflight: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 /// A running staging site.
@@ -88,7 +90,13 @@ pub async fn open_db(path: &Path) -> anyhow::Result<SqlitePool> {
 /// Start a staging site on `listen` (e.g. `127.0.0.1:0`) storing into `db_path`.
 pub async fn start(db_path: &Path, listen: &str, token: &str, faults: Faults) -> anyhow::Result<StagingSite> {
     let db = open_db(db_path).await?;
-    let state = AppState { db, token: Arc::new(token.to_string()), faults, requests: Arc::new(AtomicU64::new(0)) };
+    let state = AppState {
+        db,
+        token: Arc::new(token.to_string()),
+        faults,
+        requests: Arc::new(AtomicU64::new(0)),
+        inflight: Arc::default(),
+    };
     let app = wiki::routes()
         .nest("/scim/v2", scim::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
@@ -128,7 +136,20 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
         .then(|| request.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string))
         .flatten();
     let Some(key) = key else { return next.run(request).await };
-    replay_or_run(&state, key, request, next).await
+    // Detached: a client that disconnects (or is killed) mid-request cannot cancel the
+    // create between its write and the record of its answer.
+    let lock = state.inflight.lock().expect("not poisoned").entry(key.clone()).or_default().clone();
+    let task_state = state.clone();
+    let task = tokio::spawn(async move {
+        let _serving = lock.lock().await;
+        let response = replay_or_run(&task_state, key.clone(), request, next).await;
+        task_state.inflight.lock().expect("not poisoned").remove(&key);
+        response
+    });
+    match task.await {
+        Ok(response) => response,
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("request task failed: {e}")),
+    }
 }
 
 /// A POST with an `Idempotency-Key` runs once: a repeat gets the first answer again.

@@ -18,9 +18,14 @@ pub struct ScimServer {
 
 impl ScimServer {
     pub async fn start() -> ScimServer {
+        ScimServer::start_with(TOKEN).await
+    }
+
+    /// A server that accepts `token`.
+    pub async fn start_with(token: &str) -> ScimServer {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new("scim2-server")
-            .args(["--hostname", "127.0.0.1", "--port", &port.to_string(), "--bearer-token", TOKEN])
+            .args(["--hostname", "127.0.0.1", "--port", &port.to_string(), "--bearer-token", token])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -5,5 +5,6 @@ mod core_migration;
 mod destination;
 mod happy_paths;
 mod postgres;
+mod resilience;
 mod runtime_denials;
 mod support;

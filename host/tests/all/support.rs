@@ -82,10 +82,15 @@ impl Fixture {
 
     /// A sample site written to the given PostgreSQL database, or to SQLite.
     pub async fn with_database(postgres: Option<&str>) -> Fixture {
+        Fixture::with(postgres, &SampleOptions::default()).await
+    }
+
+    /// A sample site of the given size.
+    pub async fn with(postgres: Option<&str>, options: &SampleOptions) -> Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = StateDb::open(&dir.path().join("home")).await.expect("state db");
         let site = dir.path().join("site");
-        write_sample_site(&site, postgres, &SampleOptions::default()).await.expect("sample site");
+        write_sample_site(&site, postgres, options).await.expect("sample site");
         let source_url = postgres.map(str::to_string).unwrap_or_else(|| site.join("site.db").display().to_string());
         Fixture { dir, db, site, source_url }
     }
@@ -96,6 +101,10 @@ impl Fixture {
 
     pub async fn install(&self, plugin: &str) {
         Registry::new(self.db.clone()).install(&wasm_bytes(plugin)).await.expect("install");
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
     }
 
     pub fn out(&self) -> PathBuf {
