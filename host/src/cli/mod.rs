@@ -45,6 +45,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The apps installed on the Server site.
+    #[command(subcommand)]
+    Apps(sample::AppsCommand),
     /// Audit, install, list, remove and test-run app-migration plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -81,6 +84,7 @@ pub fn main() -> i32 {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Plugin(cmd) => plugin::run(&cli.home, cmd).await,
+            Command::Apps(cmd) => sample::apps(cmd).await,
             Command::Demo(args) => sample::demo(&cli.home, args).await,
             Command::Plan(cmd) => plan::run(&cli.home, cmd).await,
             Command::Staging(cmd) => plan::staging(cmd).await,

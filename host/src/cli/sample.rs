@@ -120,3 +120,31 @@ pub(crate) async fn demo(home: &Path, args: DemoArgs) -> anyhow::Result<ExitCode
     }
     Ok(ExitCode::Ok)
 }
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AppsCommand {
+    /// List the user-installed apps (from plugindata and each JAR's atlassian-plugin.xml).
+    List {
+        /// The Server database: a SQLite file or a postgres:// URL.
+        #[arg(long)]
+        source: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(crate) async fn apps(command: AppsCommand) -> anyhow::Result<ExitCode> {
+    let AppsCommand::List { source, json } = command;
+    let apps = crate::source::Source::connect(&source).await?.installed_apps().await?;
+    if json {
+        print_json(&apps)?;
+    } else {
+        let mut t = super::table(&["app key", "name", "version", "vendor", "jar", "problem"]);
+        for a in apps {
+            t.add_row(vec![a.key, a.name, a.version, a.vendor, a.file_name, a.problem.unwrap_or_default()]);
+        }
+        println!("{t}");
+    }
+    Ok(ExitCode::Ok)
+}

@@ -100,6 +100,7 @@ pub async fn write_sample_site(out: &Path, postgres: Option<&str>, options: &Sam
     site.directories_and_users(options).await?;
     let pages = site.spaces_and_content(options, &attachments).await?;
     site.app_tables(options, &pages).await?;
+    site.installed_apps().await?;
     site.w.finish().await?;
     Ok(site.summary)
 }
@@ -397,6 +398,43 @@ impl SiteBuilder {
         }
         Ok(())
     }
+}
+
+impl SiteBuilder {
+    /// Three user-installed apps, each a `plugindata` row holding its JAR: the two with
+    /// plugins in `plugins/`, and one with no migration path.
+    async fn installed_apps(&mut self) -> anyhow::Result<()> {
+        let apps = [
+            (RATINGS_APP, "Page Ratings", "2.4.1", "Example Apps"),
+            (CALENDARS_APP, "Team Calendars", "6.0.3", "Example Apps"),
+            ("com.example.confluence.macro-pack", "Macro Pack", "1.9.0", "Macro Makers & Co"),
+        ];
+        for (n, (key, name, version, vendor)) in apps.into_iter().enumerate() {
+            let jar = app_jar(key, name, version, vendor)?;
+            self.w
+                .row("plugindata", &["plugindataid", "pluginkey", "filename", "lastmoddate", "data"],
+                    vec![i(n as i64 + 1), t(key), t(format!("{name}-{version}.jar").replace(' ', "-").to_lowercase()), t(TS), Value::Bytes(jar)])
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// A minimal app JAR: a zip with `atlassian-plugin.xml` (and a class file placeholder).
+fn app_jar(key: &str, name: &str, version: &str, vendor: &str) -> anyhow::Result<Vec<u8>> {
+    use std::io::Write;
+    let escape = |s: &str| s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;");
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<atlassian-plugin key=\"{}\" name=\"{}\" plugins-version=\"2\">\n  <plugin-info>\n    <description>{} for Confluence</description>\n    <version>{}</version>\n    <vendor name=\"{}\" url=\"https://example.com\"/>\n  </plugin-info>\n</atlassian-plugin>\n",
+        escape(key), escape(name), escape(name), escape(version), escape(vendor)
+    );
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file("atlassian-plugin.xml", options)?;
+    zip.write_all(xml.as_bytes())?;
+    zip.start_file("META-INF/MANIFEST.MF", options)?;
+    zip.write_all(b"Manifest-Version: 1.0\n")?;
+    Ok(zip.finish()?.into_inner())
 }
 
 fn i_key(n: u32) -> Value {

@@ -11,6 +11,7 @@ pub enum Value {
     Int(i64),
     Text(String),
     Bool(bool),
+    Bytes(Vec<u8>),
     Null,
 }
 
@@ -19,6 +20,7 @@ const BATCH: usize = 200;
 
 pub struct TableWriter {
     _pool: AnyPool,
+    postgres: bool,
     tx: Option<Transaction<'static, Any>>,
     pending: BTreeMap<String, (Vec<String>, Vec<Vec<Value>>)>,
 }
@@ -32,7 +34,8 @@ impl TableWriter {
             .await
             .with_context(|| format!("cannot open the sample site database {}", crate::source::redact_url(url)))?;
         let tx = pool.begin().await?;
-        Ok(TableWriter { _pool: pool, tx: Some(tx), pending: BTreeMap::new() })
+        let postgres = url.starts_with("postgres");
+        Ok(TableWriter { _pool: pool, postgres, tx: Some(tx), pending: BTreeMap::new() })
     }
 
     pub async fn execute_script(&mut self, sql: &str) -> anyhow::Result<()> {
@@ -84,6 +87,8 @@ impl TableWriter {
                         sql.push('\'');
                     }
                     Value::Bool(b) => sql.push_str(if b { "TRUE" } else { "FALSE" }),
+                    Value::Bytes(b) if self.postgres => sql.push_str(&format!("'\\x{}'::bytea", hex::encode(b))),
+                    Value::Bytes(b) => sql.push_str(&format!("X'{}'", hex::encode(b))),
                     Value::Null => sql.push_str("NULL"),
                 }
             }

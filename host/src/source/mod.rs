@@ -5,6 +5,7 @@
 //! No query here selects a credential column or `cwd_user_credential_record`.
 
 mod app_tables;
+mod apps;
 mod content;
 mod identity;
 mod product;
@@ -14,6 +15,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 
 pub use app_tables::{AppTableBatch, Cell};
+pub use apps::{read_descriptor, InstalledApp};
 pub use content::{AttachmentItem, ContentItem, PermissionItem};
 pub use product::{ContentKind, ServerComment, ServerSpace, ServerUser, TreeNode};
 

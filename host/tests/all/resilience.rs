@@ -19,6 +19,17 @@ async fn a_migration_never_selects_credentials_even_from_postgresql() {
     let cluster = PgCluster::start();
     let url = cluster.create_db("site").await;
     let f = Fixture::with_database(Some(&url)).await;
+    let apps = f.source().await.installed_apps().await.unwrap();
+    let listed: Vec<(&str, &str, &str)> = apps.iter().map(|a| (a.key.as_str(), a.version.as_str(), a.vendor.as_str())).collect();
+    assert_eq!(
+        listed,
+        [
+            ("com.example.confluence.macro-pack", "1.9.0", "Macro Makers & Co"),
+            ("com.example.confluence.page-ratings", "2.4.1", "Example Apps"),
+            ("com.example.confluence.team-calendars", "6.0.3", "Example Apps"),
+        ],
+        "installed apps are read from the JARs in plugindata"
+    );
     // A role that can read everything except password hashes and secrets.
     let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap();
     let grants = "CREATE ROLE ferry_reader LOGIN; \
