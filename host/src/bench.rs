@@ -200,3 +200,194 @@ fn measure_instantiation(
     }
     Ok((median(store_times), median(inst_times)))
 }
+
+/// The figures of one `ferry bench migrate` run.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrateBench {
+    /// Users, spaces, pages (and blog posts), attachments in the generated site.
+    pub site: crate::migrate::report::PlanReport,
+    /// Users migrated per second (users step).
+    pub users_per_second: f64,
+    /// Pages and blog posts migrated per second (pages step).
+    pub pages_per_second: f64,
+    /// Attachment MB (10^6 bytes) migrated per second.
+    pub attachment_mb_per_second: f64,
+    /// The staging site's own ingest rate of users, driven directly.
+    pub ingest_users_per_second: f64,
+    /// The staging site's own ingest rate of pages.
+    pub ingest_pages_per_second: f64,
+    /// The staging site's own ingest rate of attachment MB.
+    pub ingest_attachment_mb_per_second: f64,
+    /// Peak resident memory of this process (the migrator), MB.
+    pub peak_rss_mb: f64,
+}
+
+impl fmt::Display for MigrateBench {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pct = |a: f64, b: f64| if b > 0.0 { 100.0 * a / b } else { 0.0 };
+        let c = |k: &str| self.site.counts.get(k).copied().unwrap_or_default();
+        writeln!(f, "site: {} users, {} pages, {} blog posts, {} comments, {} attachments ({:.1} MB)",
+            c("users").server, c("pages").server, c("blogposts").server, c("comments").server, c("attachments").server,
+            self.site.attachment_bytes as f64 / 1e6)?;
+        writeln!(f, "                 migration      staging ingest   ratio")?;
+        writeln!(f, "users/s       {:>12.0}   {:>14.0}   {:>4.0}%   (target ≥ 2,000/s, ≥ 70%)", self.users_per_second, self.ingest_users_per_second, pct(self.users_per_second, self.ingest_users_per_second))?;
+        writeln!(f, "pages/s       {:>12.0}   {:>14.0}   {:>4.0}%   (target ≥ 1,000/s, ≥ 70%)", self.pages_per_second, self.ingest_pages_per_second, pct(self.pages_per_second, self.ingest_pages_per_second))?;
+        writeln!(f, "attachment MB/s {:>10.1}   {:>14.1}   {:>4.0}%", self.attachment_mb_per_second, self.ingest_attachment_mb_per_second, pct(self.attachment_mb_per_second, self.ingest_attachment_mb_per_second))?;
+        write!(f, "peak RSS of the migrator: {:.0} MB (target ≤ 256 MB)", self.peak_rss_mb)
+    }
+}
+
+/// Peak resident set size of this process, from /proc (Linux), in MB.
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// A child process killed when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Serve a staging site from a child process; returns it and its URL.
+async fn staging_child(db: &Path, token: &str) -> anyhow::Result<(Child, String)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let child = std::process::Command::new(std::env::current_exe()?)
+        .args(["staging", "serve", "--db"])
+        .arg(db)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("FERRY_STAGING_TOKEN", token)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("cannot start the staging site")?;
+    for _ in 0..400 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return Ok((Child(child), format!("http://127.0.0.1:{port}")));
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    anyhow::bail!("the staging site did not start")
+}
+
+/// Drive the staging site directly with the same volume: its ingest limit here.
+async fn ingest(url: &str, token: &str, report: &crate::migrate::report::PlanReport) -> anyhow::Result<(f64, f64, f64)> {
+    use futures_util::{stream, StreamExt};
+    let dest = crate::destination::Destination::new(url, None, crate::destination::Secret::new(token), crate::migrate::DEFAULT_CONCURRENCY)?;
+    let n_users = report.counts["users"].cloud.max(1);
+    let n_pages = (report.counts["pages"].cloud + report.counts["blogposts"].cloud).max(1);
+    let n_files = report.counts["attachments"].cloud.max(1);
+    let conc = crate::migrate::DEFAULT_CONCURRENCY;
+    let t = Instant::now();
+    let users: Vec<anyhow::Result<()>> = stream::iter(0..n_users)
+        .map(|i| {
+            let dest = dest.clone();
+            async move { dest.create_user(&format!("ingest{i}@example.com"), "Ingest", true).await.map(|_| ()).map_err(Into::into) }
+        })
+        .buffer_unordered(conc)
+        .collect()
+        .await;
+    users.into_iter().collect::<anyhow::Result<()>>()?;
+    let users_rate = n_users as f64 / t.elapsed().as_secs_f64();
+    let space = dest.create_space("INGEST", "Ingest", "ingest").await?.id.unwrap_or_default();
+    let t = Instant::now();
+    let pages: Vec<anyhow::Result<i64>> = stream::iter(0..n_pages)
+        .map(|i| {
+            let dest = dest.clone();
+            async move {
+                let page = crate::destination::api::NewContent {
+                    space_id: space,
+                    status: "current".into(),
+                    title: format!("ingest page {i}"),
+                    parent_id: None,
+                    body: crate::destination::api::Body { representation: "storage".into(), value: format!("<p>Body of ingest page {i}.</p>") },
+                    author_id: None,
+                    created_at: None,
+                };
+                Ok(dest.create_content(false, &page, &format!("ingest:{i}")).await?.id)
+            }
+        })
+        .buffer_unordered(conc)
+        .collect()
+        .await;
+    let pages: Vec<i64> = pages.into_iter().collect::<anyhow::Result<_>>()?;
+    let pages_rate = n_pages as f64 / t.elapsed().as_secs_f64();
+    let size = (report.attachment_bytes / n_files).max(1) as usize;
+    let t = Instant::now();
+    let files: Vec<anyhow::Result<()>> = stream::iter(0..n_files)
+        .map(|i| {
+            let dest = dest.clone();
+            let page = pages[i as usize % pages.len()];
+            async move {
+                let data = bytes::Bytes::from(vec![b'x'; size]);
+                dest.upload_attachment(page, "ingest.txt", "text/plain", data, &format!("ingest-file:{i}")).await.map(|_| ()).map_err(Into::into)
+            }
+        })
+        .buffer_unordered(conc)
+        .collect()
+        .await;
+    files.into_iter().collect::<anyhow::Result<()>>()?;
+    let mb_rate = (n_files as usize * size) as f64 / 1e6 / t.elapsed().as_secs_f64();
+    Ok((users_rate, pages_rate, mb_rate))
+}
+
+/// Generate a site, migrate it to a staging site on loopback, and measure.
+pub async fn bench_migrate(home: &Path, options: &crate::sample::SampleOptions) -> anyhow::Result<MigrateBench> {
+    let dir = home.join("bench").join("migrate");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let site = dir.join("site");
+    let status = std::process::Command::new(std::env::current_exe()?)
+        .args(["sample-site", "--out"])
+        .arg(&site)
+        .args(["--users", &options.users.to_string(), "--spaces", &options.spaces.to_string()])
+        .args(["--pages-per-space", &options.pages_per_space.to_string()])
+        .args(["--attachments-per-page", &options.attachments_per_page.to_string(), "--seed", &options.seed.to_string()])
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    anyhow::ensure!(status.success(), "generating the bench site failed");
+    let token = format!("bench-{}", crate::plugins::local::new_id());
+    std::env::set_var("FERRY_BENCH_TOKEN", &token);
+    let (_cloud, url) = staging_child(&dir.join("cloud.db"), &token).await?;
+    let db = crate::state::StateDb::open(&dir.join("home")).await?;
+    let plan = crate::plan::Plan::create(
+        &db,
+        crate::plan::Plan {
+            id: String::new(),
+            name: "bench".into(),
+            source: site.join("site.db").display().to_string(),
+            attachments: site.join("attachments").display().to_string(),
+            destination: url,
+            scim_url: None,
+            token_env: "FERRY_BENCH_TOKEN".into(),
+            users: crate::plan::UsersScope::All,
+            spaces: crate::plan::SpacesScope::All,
+            attachments_only: false,
+            product_group: crate::staging::PRODUCT_ACCESS_GROUP.into(),
+            status: String::new(),
+            created_at: String::new(),
+        },
+    )
+    .await?;
+    let report = crate::migrate::Migrator::new(db, plan, crate::migrate::Progress::terminal()).await?.run().await?;
+    let peak_rss_mb = peak_rss_mb();
+    let (_ingest_site, ingest_url) = staging_child(&dir.join("ingest.db"), &token).await?;
+    let (iu, ip, imb) = ingest(&ingest_url, &token, &report).await?;
+    let secs = |k: &str| report.step_seconds.get(k).copied().unwrap_or(0.0).max(1e-9);
+    Ok(MigrateBench {
+        users_per_second: report.counts["users"].cloud as f64 / secs("users"),
+        pages_per_second: (report.counts["pages"].cloud + report.counts["blogposts"].cloud) as f64 / secs("pages"),
+        attachment_mb_per_second: report.attachment_bytes as f64 / 1e6 / secs("attachments"),
+        ingest_users_per_second: iu,
+        ingest_pages_per_second: ip,
+        ingest_attachment_mb_per_second: imb,
+        peak_rss_mb,
+        site: report,
+    })
+}

@@ -70,10 +70,40 @@ pub(crate) enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Core migration: generate a site, migrate it to a staging site (its own process)
+    /// on loopback, and report users/s, pages/s, attachment MB/s, the staging site's own
+    /// ingest rate for the same data, the ratio, and the migrator's peak RSS.
+    Migrate {
+        /// Users.
+        #[arg(long, default_value_t = 5_000)]
+        users: u32,
+        /// Spaces.
+        #[arg(long, default_value_t = 5)]
+        spaces: u32,
+        /// Pages per space.
+        #[arg(long, default_value_t = 2_000)]
+        pages_per_space: u32,
+        /// Attachments per page.
+        #[arg(long, default_value_t = 1)]
+        attachments_per_page: u32,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub(crate) async fn bench(home: &Path, command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
+        BenchCommand::Migrate { users, spaces, pages_per_space, attachments_per_page, json } => {
+            let options = SampleOptions { users, spaces, pages_per_space, attachments_per_page, seed: 7 };
+            let report = crate::bench::bench_migrate(home, &options).await?;
+            if json {
+                print_json(&report)?;
+            } else {
+                println!("{report}");
+            }
+            Ok(ExitCode::Ok)
+        }
         BenchCommand::Plugins { plugin, rows, json } => {
             let report = crate::bench::bench_plugins(home, &plugin, rows).await?;
             if json {

@@ -75,11 +75,13 @@ impl Migrator {
         let with_access: HashSet<String> = product_group.members.into_iter().map(|m| m.value).collect();
 
         let bar = self.progress.step("users", jobs.len() as u64);
+        let known = self.maps.preload(ns::USER, None).await?;
         let this = &*self;
+        let (with_access, known, progress) = (&with_access, &known, &bar);
         let outcomes: Vec<(UserJob, UserOutcome)> = stream::iter(jobs)
-            .map(|job| async {
-                let outcome = this.link_or_create_user(&job, &with_access).await;
-                bar.inc(1);
+            .map(|job| async move {
+                let outcome = this.link_or_create_user(&job, with_access, known).await;
+                progress.inc(1);
                 (job, outcome)
             })
             .buffer_unordered(self.concurrency)
@@ -110,16 +112,22 @@ impl Migrator {
 
     /// Link the user to the cloud account with the same email, or create one (active,
     /// no invitation); record the mappings; decide product access.
-    async fn link_or_create_user(&self, job: &UserJob, with_access: &HashSet<String>) -> UserOutcome {
+    ///
+    /// A user mapped by an earlier plan is linked at once. Otherwise ferry creates the
+    /// account, and when the site answers that the email is taken (409), looks the
+    /// account up by `userName eq` and links it: one request for a new user, two for one
+    /// that exists.
+    async fn link_or_create_user(&self, job: &UserJob, with_access: &HashSet<String>, known: &HashMap<String, String>) -> UserOutcome {
         let result: anyhow::Result<UserOutcome> = async {
             let email_id = format!("email/{}", job.email);
-            let (cloud_id, existing_access) = match self.maps.get(ns::USER, &email_id).await? {
-                Some(id) => {
-                    let access = with_access.contains(&id);
-                    (id, Some(access))
-                }
-                None => match self.dest.find_user_by_email(&job.email).await? {
-                    Some(found) => {
+            let (cloud_id, existing_access) = match known.get(&email_id) {
+                Some(id) => (id.clone(), Some(with_access.contains(id))),
+                None => match self.dest.create_user(&job.email, &job.user.display_name, true).await {
+                    Ok(created) => (created.id.unwrap_or_default(), None),
+                    Err(e) if e.status() == Some(409) => {
+                        let found = self.dest.find_user_by_email(&job.email).await?.ok_or_else(|| {
+                            anyhow::anyhow!("the site says {} is taken but finds no such account", job.email)
+                        })?;
                         let id = found.id.clone().unwrap_or_default();
                         if found.active == Some(false) {
                             self.dest.set_user_active(&id, true).await?;
@@ -127,17 +135,13 @@ impl Migrator {
                         let access = with_access.contains(&id);
                         (id, Some(access))
                     }
-                    None => {
-                        let created = self.dest.create_user(&job.email, &job.user.display_name, true).await?;
-                        (created.id.unwrap_or_default(), None)
-                    }
+                    Err(e) => return Err(e.into()),
                 },
             };
             anyhow::ensure!(!cloud_id.is_empty(), "the destination returned no account id");
-            self.maps.put(ns::USER, &email_id, &cloud_id, None).await?;
-            for key in &job.keys {
-                self.maps.put(ns::USER, &format!("confluence.userkey/{key}"), &cloud_id, None).await?;
-            }
+            let key_ids: Vec<String> = job.keys.iter().map(|k| format!("confluence.userkey/{k}")).collect();
+            let ids: Vec<&str> = std::iter::once(email_id.as_str()).chain(key_ids.iter().map(String::as_str)).collect();
+            self.maps.put_all(ns::USER, &ids, &cloud_id, None).await?;
             let grant = job.with_access_rules && rules::product_access(job.user.active, existing_access) == AccessDecision::Grant;
             Ok(UserOutcome::Landed { cloud_id, linked: existing_access.is_some(), grant })
         }

@@ -48,15 +48,49 @@ pub mod ns {
     pub const MEDIA: &str = "ferry:attachment-media";
 }
 
+/// One mapping row to record.
+type MappingRow = (String, String, String, Option<String>);
+
+/// Mapping writes waiting for the writer, each with whom to tell once it is committed.
+type PutRequest = (Vec<MappingRow>, tokio::sync::oneshot::Sender<Result<(), String>>);
+
 /// Reads and records mappings of one destination as entities land.
+///
+/// Writes go through one writer task that commits whatever concurrent requests have
+/// queued in a single transaction (group commit); each `put` returns only once its own
+/// rows are committed, so an entity counts as landed only when its mapping is durable.
 #[derive(Clone)]
 pub(crate) struct Mappings {
     db: StateDb,
     destination: String,
-    plan: String,
+    writer: tokio::sync::mpsc::Sender<PutRequest>,
 }
 
+/// Requests merged into one transaction at most.
+const GROUP_COMMIT: usize = 512;
+
 impl Mappings {
+    pub(crate) fn new(db: StateDb, destination: String, plan: String) -> Mappings {
+        let (writer, mut queue) = tokio::sync::mpsc::channel::<PutRequest>(4 * GROUP_COMMIT);
+        let (pool, dest) = (db.pool().clone(), destination.clone());
+        tokio::spawn(async move {
+            while let Some(first) = queue.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < GROUP_COMMIT {
+                    match queue.try_recv() {
+                        Ok(more) => batch.push(more),
+                        Err(_) => break,
+                    }
+                }
+                let result = commit(&pool, &dest, &plan, &batch).await.map_err(|e| e.to_string());
+                for (_, done) in batch {
+                    let _ = done.send(result.clone());
+                }
+            }
+        });
+        Mappings { db, destination, writer }
+    }
+
     pub(crate) async fn get(&self, namespace: &str, server_id: &str) -> anyhow::Result<Option<String>> {
         let row = sqlx::query("SELECT cloud_id FROM mappings WHERE destination = ? AND namespace = ? AND server_id = ?")
             .bind(&self.destination)
@@ -68,20 +102,34 @@ impl Mappings {
     }
 
     pub(crate) async fn put(&self, namespace: &str, server_id: &str, cloud_id: &str, container: Option<&str>) -> anyhow::Result<()> {
-        sqlx::query(
-            "INSERT INTO mappings (destination, namespace, server_id, cloud_id, plan_id, created_at, container) VALUES (?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (destination, namespace, server_id) DO UPDATE SET cloud_id = excluded.cloud_id, container = excluded.container",
+        self.put_all(namespace, &[server_id], cloud_id, container).await
+    }
+
+    /// Record several server ids of one entity (a user's email and user keys) at once;
+    /// returns when they are committed.
+    pub(crate) async fn put_all(&self, namespace: &str, server_ids: &[&str], cloud_id: &str, container: Option<&str>) -> anyhow::Result<()> {
+        let rows = server_ids
+            .iter()
+            .map(|id| (namespace.to_string(), id.to_string(), cloud_id.to_string(), container.map(str::to_string)))
+            .collect();
+        let (done, committed) = tokio::sync::oneshot::channel();
+        self.writer.send((rows, done)).await.map_err(|_| anyhow::anyhow!("the mapping writer stopped"))?;
+        committed.await.map_err(|_| anyhow::anyhow!("the mapping writer stopped"))?.map_err(|e| anyhow::anyhow!("cannot record a mapping: {e}"))
+    }
+
+    /// Every mapping of a namespace (within one container, if given), read once so the
+    /// entities of a step need no lookup each.
+    pub(crate) async fn preload(&self, namespace: &str, container: Option<&str>) -> anyhow::Result<HashMap<String, String>> {
+        let rows = sqlx::query(
+            "SELECT server_id, cloud_id FROM mappings WHERE destination = ? AND namespace = ? AND (? IS NULL OR container = ?)",
         )
         .bind(&self.destination)
         .bind(namespace)
-        .bind(server_id)
-        .bind(cloud_id)
-        .bind(&self.plan)
-        .bind(now())
         .bind(container)
-        .execute(self.db.pool())
+        .bind(container)
+        .fetch_all(self.db.pool())
         .await?;
-        Ok(())
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     pub(crate) async fn in_container(&self, namespace: &str, container: &str) -> anyhow::Result<Vec<(String, String)>> {
@@ -103,6 +151,29 @@ impl Mappings {
             .await?;
         Ok(())
     }
+}
+
+/// Commit the rows of several put requests in one transaction.
+async fn commit(pool: &sqlx::SqlitePool, destination: &str, plan: &str, batch: &[PutRequest]) -> anyhow::Result<()> {
+    /// Rows per INSERT statement (7 parameters each, well under SQLite's limit).
+    const ROWS_PER_STATEMENT: usize = 128;
+    let at = now();
+    let rows: Vec<&MappingRow> = batch.iter().flat_map(|(rows, _)| rows).collect();
+    let mut tx = pool.begin().await?;
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let values = vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let sql = format!(
+            "INSERT INTO mappings (destination, namespace, server_id, cloud_id, plan_id, created_at, container) VALUES {values} \
+             ON CONFLICT (destination, namespace, server_id) DO UPDATE SET cloud_id = excluded.cloud_id, container = excluded.container"
+        );
+        let mut query = sqlx::query(&sql);
+        for (namespace, server_id, cloud_id, container) in chunk {
+            query = query.bind(destination).bind(namespace).bind(server_id).bind(cloud_id).bind(plan).bind(&at).bind(container);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The identity key of a destination in the mapping table.
@@ -161,7 +232,7 @@ impl Migrator {
             .with_context(|| format!("the destination token is read from ${}, which is not set", plan.token_env))?;
         let dest = Destination::new(&plan.destination, plan.scim_url.as_deref(), Secret::new(token), DEFAULT_CONCURRENCY)?;
         let source = Source::connect(&plan.source).await?;
-        let maps = Mappings { db: db.clone(), destination: destination_key(&plan.destination), plan: plan.id.clone() };
+        let maps = Mappings::new(db.clone(), destination_key(&plan.destination), plan.id.clone());
         let report = PlanReport::new(&plan.id, &plan.name);
         Ok(Migrator {
             plan,
@@ -210,18 +281,24 @@ impl Migrator {
         let spaces = self.selected_spaces().await?;
         match self.plan.users {
             UsersScope::All if !self.plan.attachments_only => {
+                let started = std::time::Instant::now();
                 self.migrate_users(None).await?;
+                self.report.time("users", started);
                 if self.stop_requested().await? {
                     return Ok(());
                 }
+                let started = std::time::Instant::now();
                 self.migrate_groups().await?;
+                self.report.time("groups", started);
             }
             UsersScope::Related if !self.plan.attachments_only => {
                 let mut keys = Vec::new();
                 for space in &spaces {
                     keys.extend(self.source.related_user_keys(space.id).await?);
                 }
+                let started = std::time::Instant::now();
                 self.migrate_users(Some(keys)).await?;
+                self.report.time("users", started);
             }
             _ => {}
         }

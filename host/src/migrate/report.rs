@@ -74,6 +74,12 @@ pub struct PlanReport {
     pub dropped_attachments: u64,
     /// Fatal error that ended the plan, if any.
     pub error: Option<String>,
+    /// Seconds spent per step (users, groups, pages, comments, attachments, permissions).
+    #[serde(default)]
+    pub step_seconds: BTreeMap<String, f64>,
+    /// Bytes of attachments uploaded.
+    #[serde(default)]
+    pub attachment_bytes: u64,
 }
 
 impl PlanReport {
@@ -96,6 +102,11 @@ impl PlanReport {
     pub fn fail(&mut self, kind: &str, server_id: impl Into<String>, reason: impl Into<String>) {
         self.count(kind).failed += 1;
         self.failures.push(Failure { kind: kind.into(), server_id: server_id.into(), reason: reason.into() });
+    }
+
+    /// Add time spent in a step.
+    pub fn time(&mut self, step: &str, started: std::time::Instant) {
+        *self.step_seconds.entry(step.to_string()).or_default() += started.elapsed().as_secs_f64();
     }
 
     /// The status the plan ends with: `failed` when nothing reached the cloud,

@@ -2,6 +2,7 @@
 //! then permissions. Content whose author has no cloud account goes to Former User.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Instant;
 
 use futures_util::{stream, StreamExt, TryStreamExt};
 
@@ -54,7 +55,10 @@ impl Migrator {
     pub(crate) async fn migrate_space(&mut self, space: ServerSpace) -> anyhow::Result<()> {
         if self.plan.attachments_only {
             // The bytes go ahead as media of the space; the space itself moves later.
-            return self.migrate_attachments(&space, &HashMap::new()).await;
+            let started = Instant::now();
+            self.migrate_attachments(&space, &HashMap::new()).await?;
+            self.report.time("attachments", started);
+            return Ok(());
         }
         self.report.count("spaces").server += 1;
         let cloud_space: i64 = match self.maps.get(ns::SPACE, &space.key).await? {
@@ -81,10 +85,18 @@ impl Migrator {
         };
         self.report.count("spaces").cloud += 1;
         let mut content_ids: HashMap<i64, i64> = HashMap::new();
+        let started = Instant::now();
         self.migrate_pages(&space, cloud_space, &mut content_ids).await?;
+        self.report.time("pages", started);
+        let started = Instant::now();
         self.migrate_comments(&space, &content_ids).await?;
+        self.report.time("comments", started);
+        let started = Instant::now();
         self.migrate_attachments(&space, &content_ids).await?;
+        self.report.time("attachments", started);
+        let started = Instant::now();
         self.migrate_permissions(&space).await?;
+        self.report.time("permissions", started);
         Ok(())
     }
 
@@ -96,6 +108,7 @@ impl Migrator {
             let (kind, namespace) = if blog { ("blogposts", ns::BLOGPOST) } else { ("pages", ns::PAGE) };
             let source = self.source.clone();
             let mut items = if blog { source.blogposts(space.id) } else { source.pages_in_tree_order(space.id) };
+            let known = self.maps.preload(namespace, Some(&space.key)).await?;
             let mut chunk: Vec<ContentItem> = Vec::with_capacity(CHUNK);
             loop {
                 let next = items.try_next().await?;
@@ -106,7 +119,7 @@ impl Migrator {
                 };
                 if flush && !chunk.is_empty() {
                     let batch = std::mem::take(&mut chunk);
-                    self.create_content_batch(batch, kind, namespace, blog, cloud_space, ids).await?;
+                    self.create_content_batch(batch, kind, namespace, blog, space, cloud_space, &known, ids).await?;
                     bar.set_position(ids.len() as u64);
                 }
                 match next {
@@ -119,13 +132,16 @@ impl Migrator {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn create_content_batch(
         &mut self,
         batch: Vec<ContentItem>,
         kind: &str,
         namespace: &str,
         blog: bool,
+        space: &ServerSpace,
         cloud_space: i64,
+        known: &HashMap<String, String>,
         ids: &mut HashMap<i64, i64>,
     ) -> anyhow::Result<()> {
         let mut jobs = Vec::with_capacity(batch.len());
@@ -145,11 +161,12 @@ impl Migrator {
             jobs.push((item, author, parent));
         }
         let this = &*self;
+        let key = space.key.as_str();
         let results: Vec<(i64, Option<String>, anyhow::Result<i64>)> = stream::iter(jobs)
             .map(|(item, author, parent)| async move {
                 let server_id = item.id.to_string();
                 let result = async {
-                    if let Some(existing) = this.maps.get(namespace, &server_id).await? {
+                    if let Some(existing) = known.get(&server_id) {
                         return Ok(existing.parse()?);
                     }
                     let content = NewContent {
@@ -162,7 +179,7 @@ impl Migrator {
                         created_at: item.created,
                     };
                     let created = this.dest.create_content(blog, &content, &format!("{namespace}:{server_id}")).await?;
-                    this.maps.put(namespace, &server_id, &created.id.to_string(), None).await?;
+                    this.maps.put(namespace, &server_id, &created.id.to_string(), Some(key)).await?;
                     Ok(created.id)
                 }
                 .await;
@@ -190,6 +207,7 @@ impl Migrator {
         let source = self.source.clone();
         let mut items = source.comments_of_space(space.id);
         let mut comment_ids: HashMap<i64, i64> = HashMap::new();
+        let known = self.maps.preload(ns::COMMENT, Some(&space.key)).await?;
         loop {
             let mut batch = Vec::with_capacity(CHUNK);
             while batch.len() < CHUNK {
@@ -205,7 +223,7 @@ impl Migrator {
             let in_batch: HashSet<i64> = batch.iter().map(|c| c.id).collect();
             let (now, later): (Vec<_>, Vec<_>) = batch.into_iter().partition(|c| !c.parent_comment_id.is_some_and(|p| in_batch.contains(&p)));
             for round in [now, later] {
-                self.create_comment_batch(round, content_ids, &mut comment_ids).await?;
+                self.create_comment_batch(round, space, &known, content_ids, &mut comment_ids).await?;
             }
             bar.set_position(comment_ids.len() as u64);
         }
@@ -216,6 +234,8 @@ impl Migrator {
     async fn create_comment_batch(
         &mut self,
         batch: Vec<ContentItem>,
+        space: &ServerSpace,
+        known: &HashMap<String, String>,
         content_ids: &HashMap<i64, i64>,
         comment_ids: &mut HashMap<i64, i64>,
     ) -> anyhow::Result<()> {
@@ -240,16 +260,17 @@ impl Migrator {
             jobs.push((item, page, parent, author));
         }
         let this = &*self;
+        let key = space.key.as_str();
         let results: Vec<(i64, Option<String>, anyhow::Result<i64>)> = stream::iter(jobs)
             .map(|(item, page, parent, author)| async move {
                 let server_id = item.id.to_string();
                 let result = async {
-                    if let Some(existing) = this.maps.get(ns::COMMENT, &server_id).await? {
+                    if let Some(existing) = known.get(&server_id) {
                         return Ok(existing.parse()?);
                     }
                     let comment = NewComment { page_id: page, parent_comment_id: parent, body: storage(item.body), author_id: author.clone() };
                     let created = this.dest.create_comment(&comment, &format!("{}:{server_id}", ns::COMMENT)).await?;
-                    this.maps.put(ns::COMMENT, &server_id, &created.id.to_string(), None).await?;
+                    this.maps.put(ns::COMMENT, &server_id, &created.id.to_string(), Some(key)).await?;
                     Ok(created.id)
                 }
                 .await;
@@ -293,22 +314,25 @@ impl Migrator {
             }
         }
         self.report.count("attachments").server += items.len() as u64;
+        let migrated = self.maps.preload(ns::ATTACHMENT, Some(&space.key)).await?;
+        let uploaded_ahead = self.maps.preload(ns::MEDIA, Some(&space.key)).await?;
+        let (migrated, uploaded_ahead) = (&migrated, &uploaded_ahead);
         let this = &*self;
         let key = space.key.clone();
         let ahead = self.plan.attachments_only;
-        let results: Vec<(i64, anyhow::Result<()>)> = stream::iter(items)
+        let results: Vec<(i64, anyhow::Result<u64>)> = stream::iter(items)
             .map(|item| {
                 let key = key.clone();
                 let bar = bar.clone();
                 async move {
                     let server_id = item.id.to_string();
                     let result = async {
-                        if this.maps.get(ns::ATTACHMENT, &server_id).await?.is_some() {
-                            return Ok(());
+                        if migrated.contains_key(&server_id) {
+                            return Ok(0);
                         }
-                        let media = this.maps.get(ns::MEDIA, &server_id).await?;
+                        let media = uploaded_ahead.get(&server_id);
                         if ahead && media.is_some() {
-                            return Ok(());
+                            return Ok(0);
                         }
                         let page = match (ahead, content_ids.get(&item.page_id)) {
                             (true, _) => None,
@@ -316,11 +340,11 @@ impl Migrator {
                             (false, None) => anyhow::bail!("the page it is on ({}) is not in the cloud", item.page_id),
                         };
                         let origin = format!("{}:{server_id}", ns::ATTACHMENT);
-                        if let (Some(page), Some(media)) = (page, &media) {
+                        if let (Some(page), Some(media)) = (page, media) {
                             let created = this.dest.attach_media(page, media.parse()?, &origin).await?;
                             this.maps.put(ns::ATTACHMENT, &server_id, &created.id.to_string(), Some(&key)).await?;
                             this.maps.forget(ns::MEDIA, &server_id).await?;
-                            return Ok(());
+                            return Ok(0);
                         }
                         let data = match tokio::fs::read(&item.path).await {
                             Ok(data) => data,
@@ -330,6 +354,7 @@ impl Migrator {
                             ),
                             Err(e) => anyhow::bail!("cannot read {}: {e}", item.path.display()),
                         };
+                        let size = data.len() as u64;
                         match page {
                             Some(page) => {
                                 let created = this.dest.upload_attachment(page, &item.file_name, &item.media_type, data.into(), &origin).await?;
@@ -341,7 +366,7 @@ impl Migrator {
                                 this.maps.put(ns::MEDIA, &server_id, &created.id.to_string(), Some(&key)).await?;
                             }
                         }
-                        Ok(())
+                        Ok(size)
                     }
                     .await;
                     bar.inc(1);
@@ -354,7 +379,10 @@ impl Migrator {
         bar.finish();
         for (id, result) in results {
             match result {
-                Ok(()) => self.report.count("attachments").cloud += 1,
+                Ok(bytes) => {
+                    self.report.count("attachments").cloud += 1;
+                    self.report.attachment_bytes += bytes;
+                }
                 Err(e) => self.report.fail("attachments", id.to_string(), format!("{e:#}")),
             }
         }

@@ -168,3 +168,14 @@ CREATE TABLE cwd_user_credential_record (
     password_hash varchar(255) NOT NULL,
     list_index integer
 );
+
+-- Indexes real installations have on the columns a migration joins on.
+CREATE INDEX c_spaceid_idx ON content (spaceid);
+CREATE INDEX c_pageid_idx ON content (pageid);
+CREATE INDEX c_parentid_idx ON content (parentid);
+CREATE INDEX c_prevver_idx ON content (prevver);
+CREATE INDEX bc_contentid_idx ON bodycontent (contentid);
+CREATE INDEX cp_contentid_idx ON contentproperties (contentid);
+CREATE INDEX sp_spaceid_idx ON spacepermissions (spaceid);
+CREATE INDEX mem_parent_idx ON cwd_membership (parent_id);
+CREATE INDEX um_lower_username_idx ON user_mapping (lower_username);

@@ -67,9 +67,11 @@ pub struct PermissionItem {
 }
 
 /// The filter of current content (no drafts, no trash, no old versions), for `concat!`.
+/// `+prevver` keeps planners off an index on `prevver`: nearly every current row has it
+/// NULL, and SQLite 3.46 would otherwise walk that index in the tree's recursive step.
 macro_rules! current {
     () => {
-        "c.prevver IS NULL AND c.content_status = 'current'"
+        "+c.prevver IS NULL AND c.content_status = 'current'"
     };
 }
 
@@ -93,7 +95,7 @@ impl Source {
         const SQL: &str = concat!(
             "WITH RECURSIVE tree (contentid, depth) AS ( \
                SELECT c.contentid, 0 FROM content c WHERE c.spaceid = $1 AND c.contenttype = 'PAGE' AND ", current!(), " \
-                 AND (c.parentid IS NULL OR NOT EXISTS (SELECT 1 FROM content p WHERE p.contentid = c.parentid AND p.prevver IS NULL AND p.content_status = 'current')) \
+                 AND (c.parentid IS NULL OR NOT EXISTS (SELECT 1 FROM content p WHERE p.contentid = c.parentid AND +p.prevver IS NULL AND p.content_status = 'current')) \
                UNION ALL \
                SELECT c.contentid, t.depth + 1 FROM content c JOIN tree t ON c.parentid = t.contentid \
                  WHERE c.contenttype = 'PAGE' AND ", current!(), ") \
@@ -123,7 +125,7 @@ impl Source {
         const SQL: &str = concat!(
             "SELECT c.contentid, c.contenttype, '' AS title, c.pageid AS parent, c.parentcommentid, c.creator, \
                     CAST(c.creationdate AS TEXT) AS created, b.body, 0 AS depth \
-             FROM content c JOIN content p ON p.contentid = c.pageid AND p.prevver IS NULL AND p.content_status = 'current' \
+             FROM content c JOIN content p ON p.contentid = c.pageid AND +p.prevver IS NULL AND p.content_status = 'current' \
              LEFT JOIN bodycontent b ON b.contentid = c.contentid AND b.bodytypeid = 2 \
              WHERE p.spaceid = $1 AND c.contenttype = 'COMMENT' AND ", current!(), " ORDER BY c.contentid"
         );
@@ -146,7 +148,7 @@ impl Source {
                     (SELECT stringval FROM contentproperties WHERE contentid = c.contentid AND propertyname = 'MEDIA_TYPE') AS media, \
                     (SELECT longval FROM contentproperties WHERE contentid = c.contentid AND propertyname = 'FILESIZE') AS size, \
                     p.spaceid \
-             FROM content c JOIN content p ON p.contentid = c.pageid AND p.prevver IS NULL AND p.content_status = 'current' \
+             FROM content c JOIN content p ON p.contentid = c.pageid AND +p.prevver IS NULL AND p.content_status = 'current' \
              WHERE p.spaceid = $1 AND c.contenttype = 'ATTACHMENT' AND ", current!(), " ORDER BY c.contentid"
         );
         let mut rows = sqlx::query(SQL).bind(space_id).fetch(self.pool());

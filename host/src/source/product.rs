@@ -75,7 +75,8 @@ pub struct ServerUser {
     pub email: Option<String>,
 }
 
-const CURRENT: &str = "c.prevver IS NULL AND c.content_status = 'current'";
+/// Current content only; `+prevver` as in `content.rs` (no index walk on `prevver`).
+const CURRENT: &str = "+c.prevver IS NULL AND c.content_status = 'current'";
 
 impl Source {
     /// Every current space, ordered by key.

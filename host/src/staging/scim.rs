@@ -222,5 +222,6 @@ async fn patch_group(State(s): State<AppState>, Path(id): Path<i64>, Json(patch)
             return db_error(e);
         }
     }
-    get_group(State(s), Path(id)).await
+    // 204 (RFC 7644 §3.5.2): echoing a group with every member would grow with the group.
+    StatusCode::NO_CONTENT.into_response()
 }
