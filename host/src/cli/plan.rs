@@ -38,6 +38,19 @@ pub(crate) enum PlanCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The spaces of a Server site with their status for a destination: MIGRATED (already
+    /// there) or QUEUED (in a saved plan not yet run).
+    Spaces {
+        /// The Server database.
+        #[arg(long)]
+        source: String,
+        /// The Cloud site's base URL.
+        #[arg(long)]
+        destination: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Stop a running plan: the step in progress finishes, then it stops. A stopped plan
     /// is not resumed; a new plan links what already migrated.
     Stop {
@@ -182,6 +195,20 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
                     Some(r) => print_report(&r),
                     None => println!("not run yet"),
                 }
+            }
+            Ok(ExitCode::Ok)
+        }
+        PlanCommand::Spaces { source, destination, json } => {
+            let spaces = crate::source::Source::connect(&source).await?.spaces().await?;
+            let choices = crate::plan::space_choices(&db, spaces, &destination).await?;
+            if json {
+                print_json(&choices)?;
+            } else {
+                let mut t = table(&["key", "name", "status"]);
+                for c in choices {
+                    t.add_row(vec![c.key, c.name, c.status]);
+                }
+                println!("{t}");
             }
             Ok(ExitCode::Ok)
         }

@@ -256,12 +256,10 @@ impl Migrator {
 
     /// Run the plan to its end and return the report (also stored with the plan).
     pub async fn run(mut self) -> anyhow::Result<PlanReport> {
-        anyhow::ensure!(
-            Plan::transition(&self.db, &self.plan.id, status::SAVED, status::RUNNING).await?,
-            "plan {} is {}, not saved: plans run once; create a new plan (it links what already migrated)",
-            self.plan.id,
-            self.plan.status
-        );
+        if !Plan::transition(&self.db, &self.plan.id, status::SAVED, status::RUNNING).await? {
+            let now = Plan::get(&self.db, &self.plan.id).await?.status;
+            anyhow::bail!("plan {} is {now}, not saved: plans run once; create a new plan (it links what already migrated)", self.plan.id);
+        }
         if let Err(e) = self.steps().await {
             tracing::error!("plan {} stopped: {e:#}", self.plan.id);
             self.report.error = Some(format!("{e:#}"));

@@ -210,6 +210,54 @@ impl Plan {
     }
 }
 
+/// A space as the plan chooser shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SpaceChoice {
+    /// Space key.
+    pub key: String,
+    /// Space name.
+    pub name: String,
+    /// `MIGRATED` (already in this destination), `QUEUED` (in a saved plan not yet run),
+    /// or empty.
+    pub status: String,
+}
+
+/// The spaces of a source with their status for one destination: `MIGRATED` comes from
+/// the mapping record, `QUEUED` from saved plans to that destination.
+pub async fn space_choices(db: &StateDb, spaces: Vec<crate::source::ServerSpace>, destination: &str) -> anyhow::Result<Vec<SpaceChoice>> {
+    let dest_key = crate::migrate::destination_key(destination);
+    let migrated: std::collections::HashSet<String> =
+        sqlx::query("SELECT server_id FROM mappings WHERE destination = ? AND namespace = 'confluence:space'")
+            .bind(&dest_key)
+            .fetch_all(db.pool())
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+    let queued: Vec<Plan> = Plan::list(db)
+        .await?
+        .into_iter()
+        .filter(|p| p.status == status::SAVED && crate::migrate::destination_key(&p.destination) == dest_key)
+        .collect();
+    Ok(spaces
+        .into_iter()
+        .map(|s| {
+            let status = if migrated.contains(&s.key) {
+                "MIGRATED"
+            } else if queued.iter().any(|p| match &p.spaces {
+                SpacesScope::All => true,
+                SpacesScope::None => false,
+                SpacesScope::Keys(keys) => keys.contains(&s.key),
+            }) {
+                "QUEUED"
+            } else {
+                ""
+            };
+            SpaceChoice { key: s.key, name: s.name, status: status.into() }
+        })
+        .collect())
+}
+
 fn from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Plan> {
     Ok(Plan {
         id: r.get("id"),

@@ -12,7 +12,7 @@ mod product;
 
 use anyhow::Context;
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use app_tables::{AppTableBatch, Cell};
 pub use apps::{read_descriptor, InstalledApp};
@@ -62,6 +62,11 @@ impl Source {
             );
             (format!("sqlite://{path}?mode=ro"), SourceKind::Sqlite)
         };
+        // Rows are streamed while the migration works on them, so a statement "lasts" as
+        // long as its stream is read: sqlx's slow-statement warning would be noise here.
+        let options = <sqlx::any::AnyConnectOptions as std::str::FromStr>::from_str(&url)
+            .with_context(|| format!("not a database URL: {}", redact_url(&url)))?
+            .log_slow_statements(log::LevelFilter::Debug, std::time::Duration::from_secs(10));
         let pool = AnyPoolOptions::new()
             .max_connections(4)
             .after_connect(move |conn, _| {
@@ -72,7 +77,7 @@ impl Source {
                     Ok(())
                 })
             })
-            .connect(&url)
+            .connect_with(options)
             .await
             .with_context(|| format!("cannot connect to the source database {}", redact_url(&url)))?;
         Ok(Source { pool, kind })

@@ -313,3 +313,26 @@ async fn attachments_only_then_a_full_run_skips_migrated_attachments_adds_new_on
     assert_eq!(later.counts["attachments"].cloud, uploaded, "uploaded ahead - 1 deleted + 1 new");
     assert!(attachments.iter().any(|a| a["title"] == "new.txt"));
 }
+
+#[tokio::test]
+async fn spaces_show_migrated_and_queued_from_the_mapping_record_and_saved_plans() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    run_plan(&f, &cloud, plan_for(&f, &cloud, UsersScope::None, SpacesScope::Keys(vec!["ENG".into()]), false)).await;
+    Plan::create(&f.db, plan_for(&f, &cloud, UsersScope::None, SpacesScope::Keys(vec!["MKT".into()]), false)).await.unwrap();
+    let spaces = f.source().await.spaces().await.unwrap();
+    let choices = ferry_host::plan::space_choices(&f.db, spaces, &cloud.site.url()).await.unwrap();
+    let status = |k: &str| choices.iter().find(|c| c.key == k).unwrap().status.clone();
+    assert_eq!((status("ENG"), status("MKT"), status("DOC")), ("MIGRATED".into(), "QUEUED".into(), String::new()));
+}
+
+#[tokio::test]
+async fn a_plan_runs_once() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    let plan = Plan::create(&f.db, plan_for(&f, &cloud, UsersScope::None, SpacesScope::None, false)).await.unwrap();
+    Migrator::new(f.db.clone(), plan.clone(), Progress::hidden()).await.unwrap().with_destination(cloud.dest.clone()).run().await.unwrap();
+    let again = Migrator::new(f.db.clone(), plan.clone(), Progress::hidden()).await.unwrap().run().await.unwrap_err();
+    assert_eq!(
+        again.to_string(),
+        format!("plan {} is finished, not saved: plans run once; create a new plan (it links what already migrated)", plan.id)
+    );
+}
