@@ -21,7 +21,7 @@
 //! returns [`Error::Denied`] naming the missing scope; it never crashes your plugin.
 #![deny(missing_docs)]
 
-#[allow(missing_docs)]
+#[allow(missing_docs, clippy::too_many_arguments)]
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({

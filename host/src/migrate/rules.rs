@@ -43,7 +43,7 @@ pub struct ResolvedUsers {
 pub fn resolve_directories(order: &[i64], rows: Vec<DirectoryUser>) -> ResolvedUsers {
     let rank = |dir: i64| order.iter().position(|d| *d == dir).unwrap_or(usize::MAX);
     let mut rows = rows;
-    rows.sort_by(|a, b| (a.username.to_lowercase(), rank(a.directory_id), a.id).cmp(&(b.username.to_lowercase(), rank(b.directory_id), b.id)));
+    rows.sort_by_key(|u| (u.username.to_lowercase(), rank(u.directory_id), u.id));
     let mut out = ResolvedUsers::default();
     let mut last: Option<String> = None;
     for row in rows {

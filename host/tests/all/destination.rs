@@ -24,12 +24,14 @@ impl ScimServer {
     /// A server that accepts `token`.
     pub async fn start_with(token: &str) -> ScimServer {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("scim2-server")
+        // Through python3, so a console script missing from PATH does not matter.
+        let mut child = Command::new("python3")
+            .args(["-c", "import sys; from scim2_server.testserver.cli import main; sys.exit(main())"])
             .args(["--hostname", "127.0.0.1", "--port", &port.to_string(), "--bearer-token", token])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("scim2-server (pip install scim2-server; .ci/run installs it)");
+            .expect("python3 with scim2-server (pip install scim2-server; .ci/run installs it)");
         let url = format!("http://127.0.0.1:{port}");
         for _ in 0..200 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -37,6 +39,8 @@ impl ScimServer {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("scim2-server did not start on port {port}");
     }
 }
@@ -59,7 +63,7 @@ async fn users_and_groups_round_trip(dest: &Destination) {
     assert_eq!(dest.find_user_by_email("ada@example.com").await.unwrap().unwrap().active, Some(false));
     let group = dest.create_group("engineering").await.unwrap();
     let gid = group.id.unwrap();
-    dest.add_group_members(&gid, &[id.clone()]).await.unwrap();
+    dest.add_group_members(&gid, std::slice::from_ref(&id)).await.unwrap();
     let group = dest.find_group("engineering").await.unwrap().expect("group found by displayName eq");
     assert_eq!(group.members.iter().map(|m| m.value.as_str()).collect::<Vec<_>>(), [id.as_str()]);
     assert!(dest.find_group("nobody-here").await.unwrap().is_none());

@@ -3,7 +3,7 @@
 //! runs as the `postgres` user (PostgreSQL refuses to run as root).
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 pub struct PgCluster {
@@ -87,10 +87,6 @@ impl PgCluster {
         let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.url("postgres")).await.expect("connect");
         sqlx::raw_sql(&format!("CREATE DATABASE {db}")).execute(&mut conn).await.expect("create database");
         self.url(db)
-    }
-
-    pub fn data_dir(&self) -> &Path {
-        &self.data
     }
 }
 

@@ -7,7 +7,6 @@ use std::time::Duration;
 use ferry_host::plan::{SpacesScope, UsersScope};
 use ferry_host::sample::SampleOptions;
 use ferry_host::staging::Faults;
-use serde_json::Value;
 use sqlx::Row;
 
 use crate::core_migration::{plan_for, run_plan, Cloud, TOKEN, TOKEN_ENV};
