@@ -188,6 +188,13 @@ impl Migrator {
             .buffer_unordered(self.concurrency)
             .collect()
             .await;
+        self.tally_authored(kind, results, ids);
+        Ok(())
+    }
+
+    /// Count created pages, blog posts or comments (and those that went to Former User),
+    /// remember their cloud ids, and report the failures.
+    fn tally_authored(&mut self, kind: &str, results: Vec<(i64, Option<String>, anyhow::Result<i64>)>, ids: &mut HashMap<i64, i64>) {
         for (server_id, author, result) in results {
             match result {
                 Ok(cloud) => {
@@ -198,7 +205,6 @@ impl Migrator {
                 Err(e) => self.report.fail(kind, server_id.to_string(), format!("{e:#}")),
             }
         }
-        Ok(())
     }
 
     /// Comments in id order, so a reply comes after the comment it answers.
@@ -279,16 +285,7 @@ impl Migrator {
             .buffer_unordered(self.concurrency)
             .collect()
             .await;
-        for (server_id, author, result) in results {
-            match result {
-                Ok(cloud) => {
-                    comment_ids.insert(server_id, cloud);
-                    self.report.count("comments").cloud += 1;
-                    self.report.former_user += u64::from(author.is_none());
-                }
-                Err(e) => self.report.fail("comments", server_id.to_string(), format!("{e:#}")),
-            }
-        }
+        self.tally_authored("comments", results, comment_ids);
         Ok(())
     }
 
