@@ -212,9 +212,10 @@ pub struct MigrateBench {
     pub pages_per_second: f64,
     /// Attachment MB (10^6 bytes) migrated per second.
     pub attachment_mb_per_second: f64,
-    /// The staging site's own ingest rate of users, driven directly.
+    /// The staging site's own ingest rate of the same users and their product access,
+    /// driven directly (no source, no mappings).
     pub ingest_users_per_second: f64,
-    /// The staging site's own ingest rate of pages.
+    /// The staging site's own ingest rate of as many pages, half of them with a parent.
     pub ingest_pages_per_second: f64,
     /// The staging site's own ingest rate of attachment MB.
     pub ingest_attachment_mb_per_second: f64,
@@ -285,27 +286,42 @@ async fn ingest(url: &str, token: &str, report: &crate::migrate::report::PlanRep
     let n_files = report.counts["attachments"].cloud.max(1);
     let conc = crate::migrate::DEFAULT_CONCURRENCY;
     let t = Instant::now();
-    let users: Vec<anyhow::Result<()>> = stream::iter(0..n_users)
+    let users: Vec<anyhow::Result<String>> = stream::iter(0..n_users)
         .map(|i| {
             let dest = dest.clone();
-            async move { dest.create_user(&format!("ingest{i}@example.com"), "Ingest", true).await.map(|_| ()).map_err(Into::into) }
+            async move {
+                let user = dest.create_user(&format!("ingest{i}@example.com"), "Ingest", true).await?;
+                Ok(user.id.unwrap_or_default())
+            }
         })
         .buffer_unordered(conc)
         .collect()
         .await;
-    users.into_iter().collect::<anyhow::Result<()>>()?;
+    let ids: Vec<String> = users.into_iter().collect::<anyhow::Result<Vec<String>>>()?;
+    // The same data as the migration: the users and their product access.
+    let product = dest.find_group(crate::staging::PRODUCT_ACCESS_GROUP).await?.and_then(|g| g.id).unwrap_or_default();
+    for chunk in ids.chunks(500) {
+        dest.add_group_members(&product, chunk).await?;
+    }
     let users_rate = n_users as f64 / t.elapsed().as_secs_f64();
     let space = dest.create_space("INGEST", "Ingest", "ingest").await?.id.unwrap_or_default();
+    // The same data as the migration: half the pages top-level, half children of those
+    // (so the site checks parents as it does for a page tree).
     let t = Instant::now();
-    let pages: Vec<anyhow::Result<i64>> = stream::iter(0..n_pages)
+    let mut pages: Vec<i64> = Vec::with_capacity(n_pages as usize);
+    let half = n_pages.div_ceil(2);
+    for (range, with_parent) in [(0..half, false), (half..n_pages, true)] {
+        let parents = pages.clone();
+        let level: Vec<anyhow::Result<i64>> = stream::iter(range)
         .map(|i| {
             let dest = dest.clone();
+            let parent = with_parent.then(|| parents[i as usize % parents.len()]);
             async move {
                 let page = crate::destination::api::NewContent {
                     space_id: space,
                     status: "current".into(),
                     title: format!("ingest page {i}"),
-                    parent_id: None,
+                    parent_id: parent,
                     body: crate::destination::api::Body { representation: "storage".into(), value: format!("<p>Body of ingest page {i}.</p>") },
                     author_id: None,
                     created_at: None,
@@ -316,7 +332,8 @@ async fn ingest(url: &str, token: &str, report: &crate::migrate::report::PlanRep
         .buffer_unordered(conc)
         .collect()
         .await;
-    let pages: Vec<i64> = pages.into_iter().collect::<anyhow::Result<_>>()?;
+        pages.extend(level.into_iter().collect::<anyhow::Result<Vec<i64>>>()?);
+    }
     let pages_rate = n_pages as f64 / t.elapsed().as_secs_f64();
     let size = (report.attachment_bytes / n_files).max(1) as usize;
     let t = Instant::now();
