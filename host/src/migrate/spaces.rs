@@ -164,25 +164,18 @@ impl Migrator {
         let key = space.key.as_str();
         let results: Vec<(i64, Option<String>, anyhow::Result<i64>)> = stream::iter(jobs)
             .map(|(item, author, parent)| async move {
-                let server_id = item.id.to_string();
-                let result = async {
-                    if let Some(existing) = known.get(&server_id) {
-                        return Ok(existing.parse()?);
-                    }
-                    let content = NewContent {
-                        space_id: cloud_space,
-                        status: "current".into(),
-                        title: item.title,
-                        parent_id: parent,
-                        body: storage(item.body),
-                        author_id: author.clone(),
-                        created_at: item.created,
-                    };
-                    let created = this.dest.create_content(blog, &content, &format!("{namespace}:{server_id}")).await?;
-                    this.maps.put(namespace, &server_id, &created.id.to_string(), Some(key)).await?;
-                    Ok(created.id)
-                }
-                .await;
+                let content = NewContent {
+                    space_id: cloud_space,
+                    status: "current".into(),
+                    title: item.title,
+                    parent_id: parent,
+                    body: storage(item.body),
+                    author_id: author.clone(),
+                    created_at: item.created,
+                };
+                let result = this
+                    .link_or_create(namespace, item.id, known, key, |origin| async move { this.dest.create_content(blog, &content, &origin).await })
+                    .await;
                 (item.id, author, result)
             })
             .buffer_unordered(self.concurrency)
@@ -190,6 +183,22 @@ impl Migrator {
             .await;
         self.tally_authored(kind, results, ids);
         Ok(())
+    }
+
+    /// Link an entity mapped by an earlier plan, or create it (idempotently, keyed by its
+    /// namespace and server id) and record its mapping; returns its cloud id.
+    async fn link_or_create<F, Fut>(&self, namespace: &str, server_id: i64, known: &HashMap<String, String>, space_key: &str, create: F) -> anyhow::Result<i64>
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = Result<crate::destination::api::Created, crate::destination::DestinationError>>,
+    {
+        let server_id = server_id.to_string();
+        if let Some(existing) = known.get(&server_id) {
+            return Ok(existing.parse()?);
+        }
+        let created = create(format!("{namespace}:{server_id}")).await?;
+        self.maps.put(namespace, &server_id, &created.id.to_string(), Some(space_key)).await?;
+        Ok(created.id)
     }
 
     /// Count created pages, blog posts or comments (and those that went to Former User),
@@ -269,17 +278,10 @@ impl Migrator {
         let key = space.key.as_str();
         let results: Vec<(i64, Option<String>, anyhow::Result<i64>)> = stream::iter(jobs)
             .map(|(item, page, parent, author)| async move {
-                let server_id = item.id.to_string();
-                let result = async {
-                    if let Some(existing) = known.get(&server_id) {
-                        return Ok(existing.parse()?);
-                    }
-                    let comment = NewComment { page_id: page, parent_comment_id: parent, body: storage(item.body), author_id: author.clone() };
-                    let created = this.dest.create_comment(&comment, &format!("{}:{server_id}", ns::COMMENT)).await?;
-                    this.maps.put(ns::COMMENT, &server_id, &created.id.to_string(), Some(key)).await?;
-                    Ok(created.id)
-                }
-                .await;
+                let comment = NewComment { page_id: page, parent_comment_id: parent, body: storage(item.body), author_id: author.clone() };
+                let result = this
+                    .link_or_create(ns::COMMENT, item.id, known, key, |origin| async move { this.dest.create_comment(&comment, &origin).await })
+                    .await;
                 (item.id, author, result)
             })
             .buffer_unordered(self.concurrency)
