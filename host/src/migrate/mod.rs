@@ -27,6 +27,10 @@ use report::PlanReport;
 /// Requests in flight at once against the destination.
 pub const DEFAULT_CONCURRENCY: usize = 16;
 
+/// Entities in progress at once: more than requests in flight, so that while some wait
+/// for their mapping to commit, others keep the destination's request slots busy.
+pub const ENTITIES_IN_PROGRESS: usize = 4 * DEFAULT_CONCURRENCY;
+
 /// Mapping namespaces of the core migration.
 pub mod ns {
     /// Users (`email/<addr>` and `confluence.userkey/<key>`).
@@ -217,6 +221,7 @@ pub struct Migrator {
     pub(crate) maps: Mappings,
     pub(crate) report: PlanReport,
     pub(crate) progress: Progress,
+    /// Entities in progress at once (requests in flight are bounded by the destination).
     pub(crate) concurrency: usize,
     /// user key → cloud account id (None: no account; Former User).
     pub(crate) authors: HashMap<String, Option<String>>,
@@ -242,7 +247,7 @@ impl Migrator {
             maps,
             report,
             progress,
-            concurrency: DEFAULT_CONCURRENCY,
+            concurrency: ENTITIES_IN_PROGRESS,
             authors: HashMap::new(),
             cloud_groups: HashMap::new(),
         })

@@ -14,7 +14,7 @@ use crate::plan::SpacesScope;
 use crate::source::{ContentItem, ServerSpace};
 
 /// Items created concurrently: pages of the same tree depth, comments, attachments.
-const CHUNK: usize = 256;
+const CHUNK: usize = 1_024;
 
 fn storage(value: String) -> Body {
     Body { representation: "storage".into(), value }
