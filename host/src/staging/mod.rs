@@ -10,7 +10,6 @@ mod wiki;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -21,7 +20,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rand::Rng;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::SqlitePool;
 
 use crate::destination::api::ErrorBody;
 
@@ -72,16 +71,7 @@ impl Drop for StagingSite {
 
 /// Open (creating) the staging database.
 pub async fn open_db(path: &Path) -> anyhow::Result<SqlitePool> {
-    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(std::time::Duration::from_secs(30));
-    let db = SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(options)
-        .await
-        .with_context(|| format!("cannot open the staging database {}", path.display()))?;
+    let db = crate::state::open_sqlite(path).await.with_context(|| format!("cannot open the staging database {}", path.display()))?;
     sqlx::raw_sql(include_str!("schema.sql")).execute(&db).await?;
     sqlx::query("INSERT OR IGNORE INTO groups (name) VALUES (?)").bind(PRODUCT_ACCESS_GROUP).execute(&db).await?;
     Ok(db)

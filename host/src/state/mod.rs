@@ -24,18 +24,7 @@ impl StateDb {
     pub async fn open(home: &Path) -> anyhow::Result<StateDb> {
         std::fs::create_dir_all(home).with_context(|| format!("cannot create FERRY_HOME at {}", home.display()))?;
         let path = home.join("state.db");
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // WAL + NORMAL: a commit survives a killed process; only a power cut can
-            // lose the last commits, which the next plan then links again.
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .with_context(|| format!("cannot open the state DB {}", path.display()))?;
+        let pool = open_sqlite(&path).await.with_context(|| format!("cannot open the state DB {}", path.display()))?;
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await
@@ -52,6 +41,18 @@ impl StateDb {
     pub fn home(&self) -> &Path {
         &self.home
     }
+}
+
+/// Open (creating) a SQLite database file the way ferry keeps its own data: WAL with
+/// NORMAL sync (a commit survives a killed process; only a power cut can lose the last
+/// commits, which the next plan links again), a generous busy timeout, 4 connections.
+pub async fn open_sqlite(path: &Path) -> anyhow::Result<SqlitePool> {
+    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(std::time::Duration::from_secs(30));
+    Ok(SqlitePoolOptions::new().max_connections(4).connect_with(options).await?)
 }
 
 /// The current time as RFC 3339 text, as stored in the state DB.
