@@ -22,22 +22,42 @@ enum UserOutcome {
     Failed(String),
 }
 
+/// The directories of the Server site, read once per run: their order, every user row
+/// of the ordered directories, and those rows resolved (first directory wins).
+pub(crate) struct Directories {
+    order: Vec<i64>,
+    rows: Vec<DirectoryUser>,
+    resolved: rules::ResolvedUsers,
+}
+
 impl Migrator {
-    /// Migrate users: every user (`only_keys` none), or only the users behind the given
-    /// user keys (related users: name and email only, no access, no groups).
-    pub(crate) async fn migrate_users(&mut self, only_keys: Option<Vec<String>>) -> anyhow::Result<()> {
+    /// The directories, read from the source on first use (the users and groups steps
+    /// both need them).
+    async fn directories(&mut self) -> anyhow::Result<std::sync::Arc<Directories>> {
+        if let Some(dirs) = &self.directories {
+            return Ok(dirs.clone());
+        }
         let order = self.source.directory_order().await?;
         let rows: Vec<DirectoryUser> =
             self.source.directory_users().await?.into_iter().filter(|u| order.contains(&u.directory_id)).collect();
-        let resolved = rules::resolve_directories(&order, rows);
-        self.report.shadowed_users = resolved.shadowed.iter().map(|u| format!("{} (directory {})", u.username, u.directory_id)).collect();
+        let resolved = rules::resolve_directories(&order, rows.clone());
+        let dirs = std::sync::Arc::new(Directories { order, rows, resolved });
+        self.directories = Some(dirs.clone());
+        Ok(dirs)
+    }
+
+    /// Migrate users: every user (`only_keys` none), or only the users behind the given
+    /// user keys (related users: name and email only, no access, no groups).
+    pub(crate) async fn migrate_users(&mut self, only_keys: Option<Vec<String>>) -> anyhow::Result<()> {
+        let dirs = self.directories().await?;
+        self.report.shadowed_users = dirs.resolved.shadowed.iter().map(|u| format!("{} (directory {})", u.username, u.directory_id)).collect();
         let mut keys_of: HashMap<String, Vec<String>> = HashMap::new();
         for (key, name) in self.source.user_keys().await? {
             keys_of.entry(name).or_default().push(key);
         }
         let related = only_keys.is_some();
         let wanted: Option<HashSet<String>> = only_keys.map(|keys| keys.into_iter().collect());
-        let mut users = resolved.users;
+        let mut users = dirs.resolved.users.clone();
         if let Some(wanted) = &wanted {
             users.retain(|u| keys_of.get(&u.username.to_lowercase()).is_some_and(|ks| ks.iter().any(|k| wanted.contains(k))));
         }
@@ -152,11 +172,11 @@ impl Migrator {
     /// Migrate groups (blocklisted ones skipped; same-name cloud groups merged) and the
     /// memberships of migrated users (nested groups flattened).
     pub(crate) async fn migrate_groups(&mut self) -> anyhow::Result<()> {
-        let order = self.source.directory_order().await?;
-        let groups: Vec<_> = self.source.directory_groups().await?.into_iter().filter(|g| order.contains(&g.directory_id)).collect();
-        let users: Vec<_> = self.source.directory_users().await?.into_iter().filter(|u| order.contains(&u.directory_id)).collect();
+        let dirs = self.directories().await?;
+        let groups: Vec<_> =
+            self.source.directory_groups().await?.into_iter().filter(|g| dirs.order.contains(&g.directory_id)).collect();
         let members = self.source.memberships().await?;
-        let memberships = rules::memberships(&users, &groups, &members);
+        let memberships = rules::memberships(&dirs.rows, &groups, &members);
         let names: BTreeSet<String> = groups.iter().map(|g| g.name.to_lowercase()).collect();
         let display: HashMap<String, String> = groups.iter().map(|g| (g.name.to_lowercase(), g.name.clone())).collect();
         let bar = self.progress.step("groups", names.len() as u64);
@@ -197,15 +217,17 @@ impl Migrator {
         }
         bar.finish();
         // Memberships: every migrated user into each (flattened) group it belongs to.
-        let emails: HashMap<String, String> = rules::resolve_directories(&order, users.clone())
+        let emails: HashMap<String, String> = dirs
+            .resolved
             .users
-            .into_iter()
-            .filter_map(|u| u.email.map(|e| (u.username.to_lowercase(), e.trim().to_lowercase())))
+            .iter()
+            .filter_map(|u| u.email.as_ref().map(|e| (u.username.to_lowercase(), e.trim().to_lowercase())))
             .collect();
+        let accounts = self.maps.preload(ns::USER, None).await?;
         let mut members_of: HashMap<String, Vec<String>> = HashMap::new();
         for (username, groups_of_user) in &memberships {
             let Some(email) = emails.get(username) else { continue };
-            let Some(cloud_id) = self.maps.get(ns::USER, &format!("email/{email}")).await? else { continue };
+            let Some(cloud_id) = accounts.get(&format!("email/{email}")) else { continue };
             for group in groups_of_user {
                 // Product access comes from the access rule alone, never from membership
                 // of a same-name server group (that would give disabled users access).

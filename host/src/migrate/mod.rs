@@ -227,6 +227,8 @@ pub struct Migrator {
     pub(crate) authors: HashMap<String, Option<String>>,
     /// lower-cased group names that exist in the cloud after the groups step.
     pub(crate) cloud_groups: HashMap<String, String>,
+    /// The source's directories, once read.
+    pub(crate) directories: Option<std::sync::Arc<identity::Directories>>,
 }
 
 impl Migrator {
@@ -250,6 +252,7 @@ impl Migrator {
             concurrency: ENTITIES_IN_PROGRESS,
             authors: HashMap::new(),
             cloud_groups: HashMap::new(),
+            directories: None,
         })
     }
 
