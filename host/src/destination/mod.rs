@@ -186,9 +186,11 @@ impl Destination {
             if attempt >= self.retry.attempts {
                 return Err(failure);
             }
-            let backoff = self.retry.base.saturating_mul(1 << (attempt - 1).min(16)).min(self.retry.max);
-            let jitter = rand::thread_rng().gen_range(0.5..1.0);
-            let wait = retry_after.unwrap_or(backoff.mul_f64(jitter)).min(self.retry.max.max(retry_after.unwrap_or_default()));
+            // The site's Retry-After wins; otherwise exponential backoff (capped) with jitter.
+            let wait = retry_after.unwrap_or_else(|| {
+                let backoff = self.retry.base.saturating_mul(1 << (attempt - 1).min(16)).min(self.retry.max);
+                backoff.mul_f64(rand::thread_rng().gen_range(0.5..1.0))
+            });
             tracing::debug!("retrying {method} {path} in {wait:?} (attempt {attempt}): {failure}");
             tokio::time::sleep(wait).await;
         }
