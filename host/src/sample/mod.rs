@@ -172,7 +172,7 @@ impl SiteBuilder {
                     .row("cwd_user", &user_cols, vec![i(cwd_id), t(&name), t(&name), t("T"), t(TS), t(TS), t("Shadow"), t(n.to_string()), t(format!("Shadowed {n}")), t(format!("shadow.{name}@old.example.com")), t(format!("shadow.{name}@old.example.com")), i(shadow_dir), t("{PKCS5S2}shadow-hash")])
                     .await?;
             }
-            self.w.row("user_mapping", &["user_key", "username", "lower_username"], vec![i_key(n), t(&name), t(&name)]).await?;
+            self.w.row("user_mapping", &["user_key", "username", "lower_username"], vec![t(user_key(n)), t(&name), t(&name)]).await?;
             self.w
                 .row("cwd_user_credential_record", &["id", "user_id", "password_hash", "list_index"], vec![i(cwd_id), i(cwd_id), t("{PKCS5S2}an-old-password-hash"), i(0)])
                 .await?;
@@ -435,10 +435,6 @@ fn app_jar(key: &str, name: &str, version: &str, vendor: &str) -> anyhow::Result
     zip.start_file("META-INF/MANIFEST.MF", options)?;
     zip.write_all(b"Manifest-Version: 1.0\n")?;
     Ok(zip.finish()?.into_inner())
-}
-
-fn i_key(n: u32) -> Value {
-    Value::Text(user_key(n))
 }
 
 /// Where Confluence keeps version `version` of attachment `attachment` of page `page`

@@ -89,16 +89,6 @@ impl Source {
         let row = sqlx::query(&format!("SELECT COUNT(*) FROM \"{table}\"")).fetch_one(self.pool()).await?;
         Ok(row.try_get::<i64, _>(0)? as u64)
     }
-
-    /// Whether the source has the named table (any case-sensitive AO table name).
-    pub async fn has_table(&self, table: &str) -> Result<bool, SourceError> {
-        let sql = match self.kind {
-            super::SourceKind::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
-            super::SourceKind::Postgres => "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = $1",
-        };
-        let row = sqlx::query(sql).bind(table).fetch_one(self.pool()).await?;
-        Ok(row.try_get::<i64, _>(0)? > 0)
-    }
 }
 
 impl<'de> serde::Deserialize<'de> for Cell {

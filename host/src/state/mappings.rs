@@ -12,7 +12,7 @@ use anyhow::Context;
 use serde::Deserialize;
 use sqlx::Row;
 
-use super::{now, StateDb};
+use super::StateDb;
 
 /// One mapping, as kept in a fixture file.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -102,24 +102,5 @@ impl MappingSource {
                 Ok(server_ids.iter().filter_map(|id| ns.get(id).map(|c| (id.clone(), c.clone()))).collect())
             }
         }
-    }
-}
-
-impl StateDb {
-    /// Record that a server entity landed in the cloud as `cloud_id`.
-    pub async fn record_mapping(&self, destination: &str, record: &MappingRecord, plan_id: Option<&str>) -> anyhow::Result<()> {
-        sqlx::query(
-            "INSERT INTO mappings (destination, namespace, server_id, cloud_id, plan_id, created_at) VALUES (?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (destination, namespace, server_id) DO UPDATE SET cloud_id = excluded.cloud_id",
-        )
-        .bind(destination)
-        .bind(&record.namespace)
-        .bind(&record.server_id)
-        .bind(&record.cloud_id)
-        .bind(plan_id)
-        .bind(now())
-        .execute(self.pool())
-        .await?;
-        Ok(())
     }
 }
