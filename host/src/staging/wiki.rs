@@ -62,6 +62,16 @@ async fn exists(s: &AppState, sql: &str, id: impl ToString) -> Result<bool, Resp
     sqlx::query(sql).bind(id.to_string()).fetch_optional(&s.db).await.map(|r| r.is_some()).map_err(db_error)
 }
 
+/// The space of page or blog post `id`; `missing` is the answer when there is none
+/// (404 when the id is in the path, 400 when it is in the body).
+async fn space_of_page(s: &AppState, id: i64, missing: StatusCode) -> Result<i64, Response> {
+    match sqlx::query("SELECT space_id FROM content WHERE id = ? AND kind IN ('page', 'blogpost')").bind(id).fetch_optional(&s.db).await {
+        Ok(Some(r)) => Ok(r.get(0)),
+        Ok(None) => Err(error(missing, format!("no page or blog post {id}"))),
+        Err(e) => Err(db_error(e)),
+    }
+}
+
 async fn check_author(s: &AppState, author: &Option<String>) -> Result<(), Response> {
     if let Some(a) = author {
         if !exists(s, "SELECT 1 FROM users WHERE id = ?", a).await? {
@@ -121,11 +131,9 @@ async fn create_blogpost(State(s): State<AppState>, Json(c): Json<NewContent>) -
 }
 
 async fn create_comment(State(s): State<AppState>, Json(c): Json<NewComment>) -> Response {
-    let page = sqlx::query("SELECT space_id FROM content WHERE id = ? AND kind IN ('page', 'blogpost')").bind(c.page_id).fetch_optional(&s.db).await;
-    let space: i64 = match page {
-        Ok(Some(r)) => r.get(0),
-        Ok(None) => return error(StatusCode::BAD_REQUEST, format!("no page or blog post {}", c.page_id)),
-        Err(e) => return db_error(e),
+    let space = match space_of_page(&s, c.page_id, StatusCode::BAD_REQUEST).await {
+        Ok(space) => space,
+        Err(r) => return r,
     };
     if let Err(r) = check_author(&s, &c.author_id).await {
         return r;
@@ -145,10 +153,9 @@ async fn create_comment(State(s): State<AppState>, Json(c): Json<NewComment>) ->
 }
 
 async fn upload_attachment(State(s): State<AppState>, Path(id): Path<i64>, mut form: Multipart) -> Response {
-    let space: i64 = match sqlx::query("SELECT space_id FROM content WHERE id = ? AND kind IN ('page', 'blogpost')").bind(id).fetch_optional(&s.db).await {
-        Ok(Some(r)) => r.get(0),
-        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no page or blog post {id}")),
-        Err(e) => return db_error(e),
+    let space = match space_of_page(&s, id, StatusCode::NOT_FOUND).await {
+        Ok(space) => space,
+        Err(r) => return r,
     };
     loop {
         let field = match form.next_field().await {
@@ -212,10 +219,9 @@ async fn delete_media(State(s): State<AppState>, Path(id): Path<i64>) -> Respons
 }
 
 async fn attach_media(State(s): State<AppState>, Path(id): Path<i64>, Json(req): Json<AttachMedia>) -> Response {
-    let space: i64 = match sqlx::query("SELECT space_id FROM content WHERE id = ? AND kind IN ('page', 'blogpost')").bind(id).fetch_optional(&s.db).await {
-        Ok(Some(r)) => r.get(0),
-        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no page or blog post {id}")),
-        Err(e) => return db_error(e),
+    let space = match space_of_page(&s, id, StatusCode::NOT_FOUND).await {
+        Ok(space) => space,
+        Err(r) => return r,
     };
     let result = sqlx::query(
         "INSERT INTO content (kind, space_id, page_id, title, file_name, media_type, size, data)          SELECT 'attachment', ?, ?, file_name, file_name, media_type, size, data FROM media WHERE id = ? RETURNING id",
