@@ -45,7 +45,16 @@ pub fn wasm(name: &str) -> PathBuf {
         let status = cmd.status().expect("run cargo to build the test plugins");
         assert!(status.success(), "building the test plugins failed (is the wasm32-wasip2 target installed?)");
     });
-    workspace().join("target/wasm32-wasip2/release").join(format!("{name}.wasm"))
+    target_dir().join("wasm32-wasip2/release").join(format!("{name}.wasm"))
+}
+
+/// Where cargo puts build output: `CARGO_TARGET_DIR` when set (relative to the
+/// workspace), else the workspace's `target/`.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => workspace().join(dir),
+        None => workspace().join("target"),
+    }
 }
 
 pub fn wasm_bytes(name: &str) -> Vec<u8> {
