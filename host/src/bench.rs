@@ -376,19 +376,14 @@ pub async fn bench_migrate(home: &Path, options: &crate::sample::SampleOptions) 
     let plan = crate::plan::Plan::create(
         &db,
         crate::plan::Plan {
-            id: String::new(),
-            name: "bench".into(),
-            source: site.join("site.db").display().to_string(),
-            attachments: site.join("attachments").display().to_string(),
-            destination: url,
-            scim_url: None,
-            token_env: "FERRY_BENCH_TOKEN".into(),
-            users: crate::plan::UsersScope::All,
-            spaces: crate::plan::SpacesScope::All,
-            attachments_only: false,
-            product_group: crate::staging::PRODUCT_ACCESS_GROUP.into(),
-            status: String::new(),
-            created_at: String::new(),
+            apps: crate::plan::AppsScope::None,
+            ..crate::plan::Plan::new(
+                "bench",
+                &site.join("site.db").display().to_string(),
+                &site.join("attachments").display().to_string(),
+                &url,
+                "FERRY_BENCH_TOKEN",
+            )
         },
     )
     .await?;

@@ -1,103 +1,200 @@
-//! Ferry's main job, end to end on one machine: a sample Server site, an embedded staging
-//! Cloud site on a loopback port, a full trial migration (users, groups, spaces,
-//! content, attachments, permissions), then the app plugins, and the report.
+//! Ferry's main job, end to end on one machine: the admin's whole journey on a sample
+//! Server site and an embedded staging Cloud site on a loopback port.
+//!
+//! Assess the apps and decide about each; connect to the Cloud site (where both cloud
+//! apps are installed); read each plugin's policy and agree; check that preparation is
+//! done; run the pre-migration checks (the sample site provokes errors and warnings) and
+//! see the run refused; fix what the checks named (rename the conflicting cloud space,
+//! correct the bad emails on the demo's copy of the Server site); run the plan (core
+//! migration, then both apps); run a second plan, which links what already migrated;
+//! and report, with each plugin's Stage figures.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::assess::{self, Assessment, Decision};
+use crate::checks::Check;
+use crate::cloud::{self, CloudSite};
+use crate::consent::{self, PolicyCard};
 use crate::destination::{Destination, Secret};
-use crate::migrate::apps::{migrate_apps, AppOutcome};
 use crate::migrate::report::PlanReport;
-use crate::migrate::{Migrator, Progress};
-use crate::plan::{Plan, SpacesScope, UsersScope};
-use crate::plugins::engine::PluginEngine;
-use crate::plugins::limits::Limits;
+use crate::migrate::{rules, Migrator, Progress, Stage1Choice};
+use crate::plan::runner::{run_checked, RunRefused};
+use crate::plan::{AppsScope, Plan};
 use crate::plugins::registry::Registry;
-use crate::sample::{write_sample_site, SampleOptions};
+use crate::prepare::{self, Missing};
+use crate::sample::{write_sample_site, SampleOptions, CALENDARS_APP, RATINGS_APP};
+use crate::source::Source;
+use crate::stages::{self, StageFigures};
 use crate::staging::{self, Faults, PRODUCT_ACCESS_GROUP};
 use crate::state::StateDb;
 
-/// The environment variable the demo's plan reads its token from.
+/// The environment variable the demo's cloud site reads its token from.
 pub const DEMO_TOKEN_ENV: &str = "FERRY_DEMO_TOKEN";
 
-/// The demo's outcome: the plan's report and what each app did.
+/// The name the demo connects its staging site under.
+pub const DEMO_CLOUD: &str = "staging";
+
+/// Every step of the journey, as the admin saw it.
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoReport {
-    /// The core migration's report.
-    #[serde(flatten)]
-    pub plan: PlanReport,
-    /// Each app's migration.
-    pub apps: Vec<AppOutcome>,
+    /// Step 1: the apps, their paths, Stages and the decisions taken.
+    pub assessment: Vec<Assessment>,
+    /// Step 2: the connected cloud site (no token: it stays in its variable).
+    pub cloud: CloudSite,
+    /// Step 3: the policy cards agreed to.
+    pub consents: Vec<PolicyCard>,
+    /// Step 4: what `apps done` found missing (nothing, when preparation is complete).
+    pub apps_missing: Vec<Missing>,
+    /// Step 5: the checks of the plan before the fixes.
+    pub first_checks: Vec<Check>,
+    /// Why the first run attempt was refused.
+    pub refused: String,
+    /// Step 6: what the demo fixed.
+    pub fixes: Vec<String>,
+    /// The checks after the fixes.
+    pub checks_after_fixes: Vec<Check>,
+    /// Step 7: the first run's report (core migration and apps).
+    pub first_run: PlanReport,
+    /// Step 8: the second plan's report: it links what already migrated.
+    pub second_run: PlanReport,
+    /// Step 9: each plugin's Stage.
+    pub stages: Vec<StageFigures>,
     /// Where the staging site's data is kept.
     pub staging_db: PathBuf,
 }
 
-/// Run the demo in `home`, installing the plugins found in `plugins_dir` (any of
-/// `page_ratings.wasm`, `team_calendars.wasm`).
-pub async fn run_demo(home: &Path, plugins_dir: &Path, options: &SampleOptions, progress: Progress) -> anyhow::Result<DemoReport> {
+/// Walk the journey in `home`, installing the plugins found in `plugins_dir`
+/// (`page_ratings.wasm`, `team_calendars.wasm`).
+pub async fn run_demo(home: &Path, plugins_dir: &Path, options: &SampleOptions, progress: fn() -> Progress) -> anyhow::Result<DemoReport> {
     let db = StateDb::open(home).await?;
     let work = home.join("demo");
     let _ = std::fs::remove_dir_all(&work);
     let site = work.join("server");
     write_sample_site(&site, None, options).await?;
+    let source_db = site.join("site.db").display().to_string();
 
     let token = format!("demo-{}", crate::plugins::local::new_id());
     // SAFETY of set_var: the demo sets it before any thread reads the environment var.
     std::env::set_var(DEMO_TOKEN_ENV, &token);
     let staging_db = work.join("cloud.db");
-    let cloud = staging::start(&staging_db, "127.0.0.1:0", &token, Faults::default()).await?;
-    seed_existing_cloud(&cloud.url(), &token).await?;
+    let cloud_site = staging::start(&staging_db, "127.0.0.1:0", &token, Faults::default()).await?;
+    let admin = Destination::new(&cloud_site.url(), None, Secret::new(token.clone()), 2)?;
+    seed_existing_cloud(&admin).await?;
 
     let registry = Registry::new(db.clone());
     for name in ["page_ratings", "team_calendars"] {
         let file = plugins_dir.join(format!("{name}.wasm"));
-        if file.is_file() {
-            match registry.install(&std::fs::read(&file)?).await {
-                Ok(_) | Err(crate::plugins::registry::InstallError::NotNewer { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        } else {
-            tracing::warn!("{} not found: build it with `cargo build --release --target wasm32-wasip2 -p {name}`", file.display());
+        anyhow::ensure!(file.is_file(), "{} not found: build it with `cargo build --release --target wasm32-wasip2 -p {name}`", file.display());
+        match registry.install(&std::fs::read(&file)?).await {
+            Ok(_) | Err(crate::plugins::registry::InstallError::NotNewer { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
     }
 
-    let plan = Plan::create(
-        &db,
+    // 1. Assess: two apps are needed, the macro pack is replaced by an alternative.
+    let apps = assess::read_server_apps(&db, &source_db).await?;
+    for app in &apps {
+        let decision = if app.key == RATINGS_APP || app.key == CALENDARS_APP { Decision::Needed } else { Decision::Alternative };
+        assess::decide(&db, &app.key, decision).await?;
+    }
+    let assessment = assess::assess(&db, &apps).await?;
+
+    // 2. Connect, with both cloud apps installed on the site.
+    let cloud = cloud::connect(&db, DEMO_CLOUD, &cloud_site.url(), None, DEMO_TOKEN_ENV).await?;
+    let mut consents = Vec::new();
+    for app in [RATINGS_APP, CALENDARS_APP] {
+        let plugin = registry.get(app).await?.ok_or_else(|| anyhow::anyhow!("no plugin for {app}"))?;
+        admin.admin_install_cloud_app(&plugin.cloud_app_key).await?;
+        // 3. Consent: read the policy card, then agree to exactly that file.
+        let card = consent::policy_card(&db, app).await?;
+        consent::agree(&db, app, Some(&card.sha256)).await?;
+        consents.push(consent::policy_card(&db, app).await?);
+    }
+    // 4. Done?
+    let apps_missing = prepare::missing_items(&db, Some(DEMO_CLOUD)).await?;
+
+    // 5. A plan for everything; its checks; the run refused.
+    let plan = demo_plan(&db, &cloud, &source_db, &site, "demo migration").await?;
+    let mut migrator = Migrator::new(db.clone(), plan.clone(), Progress::hidden()).await?;
+    let first_checks = migrator.checks().await?;
+    let refused = match run_checked(migrator, Some(Stage1Choice::Proceed)).await {
+        Err(e) if e.downcast_ref::<RunRefused>().is_some() => e.to_string(),
+        Err(e) => return Err(e),
+        Ok(_) => anyhow::bail!("the sample site should provoke check errors, and the run went ahead"),
+    };
+
+    // 6. Fix what the checks named.
+    let mut fixes = Vec::new();
+    admin.admin_rename_space("DOC", "DOCARCHIVE").await?;
+    fixes.push("renamed the cloud space DOC to DOCARCHIVE, so the server's DOC space can migrate".to_string());
+    for fixed in correct_bad_emails(&site.join("site.db")).await? {
+        fixes.push(format!("corrected the email of {fixed} on the Server site"));
+    }
+    let mut migrator = Migrator::new(db.clone(), plan.clone(), Progress::hidden()).await?;
+    let checks_after_fixes = migrator.checks().await?;
+
+    // 7. The run: the plugins are new, so they are Stage 1; the admin proceeds.
+    let first_run = run_checked(Migrator::new(db.clone(), plan, progress()).await?, Some(Stage1Choice::Proceed)).await?;
+
+    // 8. A second plan links what already migrated.
+    let second = demo_plan(&db, &cloud, &source_db, &site, "demo migration, second pass").await?;
+    let second_run = run_checked(Migrator::new(db.clone(), second, progress()).await?, Some(Stage1Choice::Proceed)).await?;
+
+    // 9. The Stages, with their figures.
+    let stages = stages::all(&db).await?;
+    Ok(DemoReport {
+        assessment,
+        cloud,
+        consents,
+        apps_missing,
+        first_checks,
+        refused,
+        fixes,
+        checks_after_fixes,
+        first_run,
+        second_run,
+        stages,
+        staging_db,
+    })
+}
+
+async fn demo_plan(db: &StateDb, cloud: &CloudSite, source: &str, site: &Path, name: &str) -> anyhow::Result<Plan> {
+    Plan::create(
+        db,
         Plan {
-            id: String::new(),
-            name: "demo trial migration".into(),
-            source: site.join("site.db").display().to_string(),
-            attachments: site.join("attachments").display().to_string(),
-            destination: cloud.url(),
-            scim_url: None,
-            token_env: DEMO_TOKEN_ENV.into(),
-            users: UsersScope::All,
-            spaces: SpacesScope::All,
-            attachments_only: false,
-            product_group: PRODUCT_ACCESS_GROUP.into(),
-            status: String::new(),
-            created_at: String::new(),
+            apps: AppsScope::Needed,
+            trusted_domains: vec!["example.com".into()],
+            cloud: Some(cloud.name.clone()),
+            ..Plan::new(name, source, &site.join("attachments").display().to_string(), &cloud.url, &cloud.token_env)
         },
     )
-    .await?;
-    let report = Migrator::new(db.clone(), plan.clone(), progress).await?.run().await?;
-    let mut apps = Vec::new();
-    if matches!(report.status.as_str(), "finished" | "incomplete") {
-        let engine = Arc::new(PluginEngine::new(Some(home.join("cache")))?);
-        let dest = Destination::new(&plan.destination, None, Secret::new(token), 8)?;
-        let spaces = crate::source::Source::connect(&plan.source).await?.spaces().await?.into_iter().map(|s| s.key).collect();
-        apps = migrate_apps(&db, engine, &plan, &dest, spaces, Limits::default()).await?;
+    .await
+}
+
+/// Give every user whose email the rule refuses (invalid or shared) an address of their
+/// own, on the demo's copy of the Server site. Returns the user names.
+async fn correct_bad_emails(site_db: &Path) -> anyhow::Result<Vec<String>> {
+    let source = Source::connect(&site_db.display().to_string()).await?;
+    let order = source.directory_order().await?;
+    let rows = source.directory_users().await?.into_iter().filter(|u| order.contains(&u.directory_id)).collect();
+    let resolved = rules::resolve_directories(&order, rows);
+    let review = rules::review_emails(resolved.users);
+    let bad: Vec<(i64, String)> = review.invalid.iter().map(|(u, _)| (u.id, u.username.clone())).chain(review.shared.iter().map(|(u, _, _)| (u.id, u.username.clone()))).collect();
+    let pool = crate::state::open_sqlite(site_db).await?;
+    for (id, name) in &bad {
+        let email = format!("{}@example.com", name.to_lowercase());
+        sqlx::query("UPDATE cwd_user SET email_address = ?, lower_email_address = ? WHERE id = ?").bind(&email).bind(&email).bind(id).execute(&pool).await?;
     }
-    Ok(DemoReport { plan: report, apps, staging_db })
+    pool.close().await;
+    Ok(bad.into_iter().map(|(_, n)| n).collect())
 }
 
 /// What the demo's Cloud site already holds before the migration, so the report shows
 /// the rules at work: a group that exists in the cloud (merged), an account that exists
 /// with access, one without, and a space key already taken.
-async fn seed_existing_cloud(url: &str, token: &str) -> anyhow::Result<()> {
-    let dest = Destination::new(url, None, Secret::new(token), 2)?;
+async fn seed_existing_cloud(dest: &Destination) -> anyhow::Result<()> {
     dest.create_group("jira-users").await?;
     let with_access = dest.create_user("user00009@example.com", "User 9 (cloud)", true).await?;
     dest.create_user("user00001@example.com", "User 1 (cloud)", true).await?;

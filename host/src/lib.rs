@@ -2,8 +2,12 @@
 //! the admin's consent, and keeps the records a security reviewer audits.
 #![deny(missing_docs)]
 
+pub mod assess;
 /// Benchmarks behind `ferry bench`.
 pub mod bench;
+pub mod checks;
+pub mod cloud;
+pub mod consent;
 /// The `ferry` command line.
 pub mod cli;
 pub mod demo;
@@ -11,7 +15,9 @@ pub mod destination;
 pub mod migrate;
 pub mod plan;
 pub mod plugins;
+pub mod prepare;
 pub mod sample;
 pub mod source;
+pub mod stages;
 pub mod staging;
 pub mod state;

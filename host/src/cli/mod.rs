@@ -1,9 +1,12 @@
 //! The `ferry` command line: human tables by default, `--json` on every listing and
 //! report, exit codes that mean something (see [`ExitCode`]).
 
+mod apps;
+mod consent;
 mod plan;
 mod plugin;
 mod sample;
+mod stages;
 
 use std::path::PathBuf;
 
@@ -22,13 +25,26 @@ pub enum ExitCode {
     Refused = 3,
     /// A run ended other than complete: a plugin run not `complete`, a plan not `finished`.
     NotComplete = 4,
+    /// Not ready to migrate: pre-migration checks found errors, a Stage 1 choice is
+    /// missing, or app preparation is not done.
+    NotReady = 5,
 }
 
 const AFTER_HELP: &str = "\
+The admin's journey:
+  ferry apps assess --source DB        what apps the Server has, their path and Stage
+  ferry apps decide APP needed         decide about each app
+  ferry cloud connect NAME --url URL --token-env VAR
+  ferry consent show APP / agree APP   read each plugin's policy, then agree
+  ferry apps done                      is preparation complete?
+  ferry plan create --cloud NAME ...   then: plan check ID, plan run ID
+  ferry plan show ID / ferry audit ID  the report, and what each plugin read
+
 Exit codes: 0 done, 1 error, 2 wrong usage, 3 plugin refused by the audit,
-4 a run did not complete (plugin run not complete, plan not finished).
-State (installed plugins, runs, the audit log) lives in FERRY_HOME (default ./.ferry).
-Logs go to stderr; set RUST_LOG=debug for more.";
+4 a run did not complete (plugin run not complete, plan not finished),
+5 not ready (pre-migration checks found errors, Stage 1 choice missing, apps not done).
+State (installed plugins, consents, plans, runs, the audit log) lives in FERRY_HOME
+(default ./.ferry). Logs go to stderr; set RUST_LOG=debug for more.";
 
 /// Ferry moves a Confluence Server / Data Center site to a Cloud site; each Marketplace
 /// app's data moves through a sandboxed WebAssembly plugin that sees only what the admin
@@ -45,9 +61,22 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// The apps installed on the Server site.
+    /// Assess the Server site's apps, decide about each, check preparation is done, and
+    /// re-run an app migration.
     #[command(subcommand)]
-    Apps(sample::AppsCommand),
+    Apps(apps::AppsCommand),
+    /// Connect to a Cloud site under a name plans can use.
+    #[command(subcommand)]
+    Cloud(consent::CloudCommand),
+    /// Read each app plugin's policy, agree to it, revoke it, list where consent stands.
+    #[command(subcommand)]
+    Consent(consent::ConsentCommand),
+    /// Each plugin's Stage: attempts, successes, success rate, the Wilson bounds and the
+    /// rule; export and import outcomes; change the rule.
+    Stages(stages::StagesArgs),
+    /// What each app migration of a plan read, per scope and host function, what it
+    /// uploaded, and every denied access.
+    Audit(stages::AuditArgs),
     /// Audit, install, list, remove and test-run app-migration plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -84,7 +113,11 @@ pub fn main() -> i32 {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Plugin(cmd) => plugin::run(&cli.home, cmd).await,
-            Command::Apps(cmd) => sample::apps(cmd).await,
+            Command::Apps(cmd) => apps::run(&cli.home, cmd).await,
+            Command::Cloud(cmd) => consent::cloud(&cli.home, cmd).await,
+            Command::Consent(cmd) => consent::consent(&cli.home, cmd).await,
+            Command::Stages(args) => stages::stages(&cli.home, args).await,
+            Command::Audit(args) => stages::audit(&cli.home, args).await,
             Command::Demo(args) => sample::demo(&cli.home, args).await,
             Command::Plan(cmd) => plan::run(&cli.home, cmd).await,
             Command::Staging(cmd) => plan::staging(cmd).await,
@@ -95,10 +128,33 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code as i32,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            if let Some(refused) = e.downcast_ref::<crate::plan::runner::RunRefused>() {
+                eprintln!("refused: {}", shown(&refused.to_string()));
+                return ExitCode::NotReady as i32;
+            }
+            eprintln!("error: {}", shown(&format!("{e:#}")));
             ExitCode::Error as i32
         }
     }
+}
+
+/// Text from a plugin, a manifest, a Server database or a destination, made safe for a
+/// terminal: control characters (escape sequences, carriage returns, ...) are shown as
+/// visible escapes such as `\u{1b}` or `\u{a}`, so they can neither hide nor fake a line.
+/// JSON output is never passed through this.
+pub(crate) fn shown(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Print a value as pretty JSON on stdout.

@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
-use super::{print_json, table, ExitCode};
+use super::{print_json, shown, table, ExitCode};
 use crate::migrate::report::PlanReport;
-use crate::migrate::{Migrator, Progress};
-use crate::plan::{status, Plan, SpacesScope, UsersScope};
+use crate::migrate::{Migrator, Progress, Stage1Choice};
+use crate::plan::{status, AppsScope, Plan, SpacesScope, UsersScope};
 use crate::staging::{self, Faults, PRODUCT_ACCESS_GROUP};
 use crate::state::StateDb;
 
@@ -15,11 +15,25 @@ use crate::state::StateDb;
 pub(crate) enum PlanCommand {
     /// Create a migration plan (immutable once created); --run runs it at once.
     Create(CreateArgs),
-    /// Run a saved plan.
+    /// Run a saved plan: the pre-migration checks first (any error refuses the run,
+    /// exit 5, and the plan stays saved), then users, groups, spaces and content, then
+    /// the plan's apps. A plan with Stage 1 apps needs --stage1.
     Run {
         /// Plan id (a unique prefix is enough).
         id: String,
+        /// For Stage 1 apps in the plan: proceed (migrate them) or remove (leave them out).
+        #[arg(long)]
+        stage1: Option<Stage1Choice>,
         /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the pre-migration checks of a plan: each gives pass, warning or error, names
+    /// what it found and how to fix it. Exits 5 when any check is an error.
+    Check {
+        /// Plan id.
+        id: String,
+        /// Print as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -70,16 +84,20 @@ pub(crate) struct CreateArgs {
     /// The Server's attachment folder (<confluence-home>/attachments).
     #[arg(long)]
     attachments: PathBuf,
+    /// A connected Cloud site (`ferry cloud connect`), instead of --destination and
+    /// --token-env.
+    #[arg(long, conflicts_with_all = ["destination", "token_env", "scim_url"], required_unless_present = "destination")]
+    cloud: Option<String>,
     /// The Cloud site's base URL.
-    #[arg(long)]
-    destination: String,
+    #[arg(long, requires = "token_env")]
+    destination: Option<String>,
     /// The SCIM base URL, when it is not <destination>/scim/v2.
     #[arg(long)]
     scim_url: Option<String>,
     /// The environment variable that holds the destination's API token (the token itself
     /// is never stored or printed).
     #[arg(long)]
-    token_env: String,
+    token_env: Option<String>,
     /// Users and groups: all, related (to the selected spaces; name and email only), none.
     #[arg(long, default_value = "all")]
     users: UsersScope,
@@ -92,9 +110,22 @@ pub(crate) struct CreateArgs {
     /// The destination's product-access group.
     #[arg(long, default_value = PRODUCT_ACCESS_GROUP)]
     product_group: String,
-    /// Run the plan right away.
+    /// Apps: needed (every app decided needed with an automated path; their plugin
+    /// versions are fixed now) or none.
+    #[arg(long, default_value = "needed")]
+    apps: AppsScope,
+    /// The time each app migration may take (e.g. 30m, 1h).
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    app_deadline: std::time::Duration,
+    /// Email domains you trust (comma-separated); users of other domains are a warning.
+    #[arg(long, value_delimiter = ',')]
+    trusted_domains: Vec<String>,
+    /// Run the plan right away (checks first).
     #[arg(long)]
     run: bool,
+    /// With --run: the Stage 1 choice (proceed or remove).
+    #[arg(long, requires = "run")]
+    stage1: Option<Stage1Choice>,
     /// Print as JSON.
     #[arg(long)]
     json: bool,
@@ -123,6 +154,10 @@ pub(crate) enum StagingCommand {
         /// Answer this fraction of requests with 500.
         #[arg(long, default_value_t = 0.0)]
         fail_rate: f64,
+        /// Install this cloud app on the site (repeatable); an admin can also
+        /// PUT /ferry/v1/admin/cloud-apps/{key}.
+        #[arg(long = "cloud-app")]
+        cloud_apps: Vec<String>,
     },
 }
 
@@ -134,49 +169,82 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
                 !args.attachments_only || args.spaces != SpacesScope::None,
                 "--attachments-only needs spaces: choose them with --spaces"
             );
+            let (destination, scim_url, token_env) = match &args.cloud {
+                Some(name) => {
+                    let site = crate::cloud::get(&db, name).await?;
+                    (site.url, site.scim_url, site.token_env)
+                }
+                None => (
+                    args.destination.clone().expect("clap requires --destination without --cloud"),
+                    args.scim_url.clone(),
+                    args.token_env.clone().expect("clap requires --token-env with --destination"),
+                ),
+            };
             let plan = Plan::create(
                 &db,
                 Plan {
-                    id: String::new(),
-                    name: args.name,
-                    source: args.source,
-                    attachments: args.attachments.display().to_string(),
-                    destination: args.destination,
-                    scim_url: args.scim_url,
-                    token_env: args.token_env,
+                    scim_url,
                     users: args.users,
-                    spaces: args.spaces,
+                    spaces: args.spaces.clone(),
                     attachments_only: args.attachments_only,
-                    product_group: args.product_group,
-                    status: String::new(),
-                    created_at: String::new(),
+                    product_group: args.product_group.clone(),
+                    apps: args.apps,
+                    app_deadline_secs: args.app_deadline.as_secs().max(1),
+                    trusted_domains: args.trusted_domains.iter().map(|d| d.trim().to_lowercase()).filter(|d| !d.is_empty()).collect(),
+                    cloud: args.cloud.clone(),
+                    ..Plan::new(&args.name, &args.source, &args.attachments.display().to_string(), &destination, &token_env)
                 },
             )
             .await?;
             if args.run {
-                return run_plan(&db, plan, args.json).await;
+                return run_plan(&db, plan, args.stage1, args.json).await;
             }
             if args.json {
                 print_json(&plan)?;
             } else {
-                println!("saved plan {} ({}): run it with `ferry plan run {}`", plan.id, plan.name, plan.id);
+                println!("saved plan {} ({}): check it with `ferry plan check {}`, run it with `ferry plan run {}`", plan.id, shown(&plan.name), plan.id, plan.id);
+                for app in &plan.plan_apps {
+                    println!("  app {} with plugin {} (sha256 {})", shown(&app.app), app.version, &app.sha256[..12]);
+                }
             }
             Ok(ExitCode::Ok)
         }
-        PlanCommand::Run { id, json } => {
+        PlanCommand::Run { id, stage1, json } => {
             let plan = Plan::get(&db, &id).await?;
-            run_plan(&db, plan, json).await
+            run_plan(&db, plan, stage1, json).await
+        }
+        PlanCommand::Check { id, json } => {
+            let plan = Plan::get(&db, &id).await?;
+            let mut migrator = Migrator::new(db.clone(), plan, Progress::hidden()).await?;
+            let checks = migrator.checks().await?;
+            if json {
+                print_json(&checks)?;
+            } else {
+                print_checks(&checks);
+            }
+            Ok(if crate::checks::has_errors(&checks) { ExitCode::NotReady } else { ExitCode::Ok })
         }
         PlanCommand::List { json } => {
             let plans = Plan::list(&db).await?;
             if json {
-                print_json(&plans)?;
+                let mut out = Vec::new();
+                for p in plans {
+                    let progress = crate::migrate::recorded_progress(&db, &p.id).await?;
+                    let apps = crate::migrate::apps::app_statuses(&db, &p).await?;
+                    let mut value = serde_json::to_value(&p)?;
+                    value["progress"] = serde_json::to_value(progress.iter().map(|(k, (d, t))| (k.clone(), serde_json::json!({"done": d, "total": t}))).collect::<serde_json::Map<_, _>>())?;
+                    value["app_statuses"] = serde_json::to_value(apps.iter().map(|a| serde_json::json!({"app": a.app, "status": a.status})).collect::<Vec<_>>())?;
+                    out.push(value);
+                }
+                print_json(&out)?;
                 return Ok(ExitCode::Ok);
             }
-            let mut t = table(&["id", "name", "status", "destination", "users", "spaces", "created"]);
+            let mut t = table(&["id", "name", "status", "destination", "users", "spaces", "apps", "progress", "created"]);
             for p in plans {
                 let spaces = if p.attachments_only { format!("{} (attachments only)", p.spaces) } else { p.spaces.to_string() };
-                t.add_row(vec![p.id, p.name, p.status, p.destination, p.users.to_string(), spaces, p.created_at]);
+                let apps = if p.plan_apps.is_empty() { p.apps.to_string() } else { p.plan_apps.iter().map(|a| shown(&a.app)).collect::<Vec<_>>().join("\n") };
+                let progress = progress_lines(&db, &p).await?;
+                t.add_row(vec![p.id, shown(&p.name), p.status, p.destination, p.users.to_string(), spaces, apps, progress, p.created_at]);
             }
             println!("{t}");
             Ok(ExitCode::Ok)
@@ -184,16 +252,27 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
         PlanCommand::Show { id, json } => {
             let plan = Plan::get(&db, &id).await?;
             let report = Plan::report(&db, &plan.id).await?;
+            // The apps section is read live: a re-run or a running app shows as it is now.
+            let apps = crate::migrate::apps::app_statuses(&db, &plan).await?;
             if json {
                 match report {
-                    Some(r) => print_json(&r)?,
-                    None => print_json(&serde_json::json!({"id": plan.id, "name": plan.name, "status": plan.status}))?,
+                    Some(mut r) => {
+                        r.apps = apps;
+                        print_json(&r)?
+                    }
+                    None => print_json(&serde_json::json!({"id": plan.id, "name": plan.name, "status": plan.status, "apps": apps}))?,
                 }
             } else {
-                println!("plan {} ({}): {}  →  {}", plan.id, plan.name, plan.status, plan.destination);
+                println!("plan {} ({}): {}  →  {}", plan.id, shown(&plan.name), plan.status, plan.destination);
                 match report {
-                    Some(r) => print_report(&r),
-                    None => println!("not run yet"),
+                    Some(mut r) => {
+                        r.apps = apps;
+                        print_report(&r)
+                    }
+                    None => {
+                        println!("not run yet");
+                        print_apps(&apps);
+                    }
                 }
             }
             Ok(ExitCode::Ok)
@@ -226,15 +305,93 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
     }
 }
 
-async fn run_plan(db: &StateDb, plan: Plan, json: bool) -> anyhow::Result<ExitCode> {
+async fn run_plan(db: &StateDb, plan: Plan, stage1: Option<Stage1Choice>, json: bool) -> anyhow::Result<ExitCode> {
     let progress = if json { Progress::hidden() } else { Progress::terminal() };
-    let report = Migrator::new(db.clone(), plan, progress).await?.run().await?;
+    let migrator = Migrator::new(db.clone(), plan, progress).await?;
+    let report = match crate::plan::runner::run_checked(migrator, stage1).await {
+        Ok(report) => report,
+        Err(e) => {
+            if let Some(crate::plan::runner::RunRefused::Checks(checks)) = e.downcast_ref() {
+                if json {
+                    print_json(&serde_json::json!({"refused": e.to_string(), "checks": checks}))?;
+                } else {
+                    print_checks(checks);
+                }
+            }
+            return Err(e);
+        }
+    };
     if json {
         print_json(&report)?;
     } else {
         print_report(&report);
     }
-    Ok(if report.status == status::FINISHED { ExitCode::Ok } else { ExitCode::NotComplete })
+    let apps_complete = report.apps.iter().all(|a| a.status == crate::migrate::apps::status::COMPLETE);
+    Ok(if report.status == status::FINISHED && apps_complete { ExitCode::Ok } else { ExitCode::NotComplete })
+}
+
+/// The checks for humans: errors first, then warnings, then what passed.
+pub(crate) fn print_checks(checks: &[crate::checks::Check]) {
+    let mut sorted: Vec<&crate::checks::Check> = checks.iter().collect();
+    sorted.sort_by_key(|c| std::cmp::Reverse(c.result));
+    let mut t = table(&["result", "check", "found", "fix"]);
+    for c in sorted {
+        let mut found = shown(&c.message);
+        for e in &c.entities {
+            found.push_str(&format!("\n  {}", shown(e)));
+        }
+        if c.count > c.entities.len() {
+            found.push_str(&format!("\n  … and {} more", c.count - c.entities.len()));
+        }
+        t.add_row(vec![c.result.name().to_uppercase(), c.code.clone(), found, c.fix.clone()]);
+    }
+    println!("{t}");
+    let errors = checks.iter().filter(|c| c.result == crate::checks::CheckResult::Error).count();
+    let warnings = checks.iter().filter(|c| c.result == crate::checks::CheckResult::Warning).count();
+    println!("{errors} errors, {warnings} warnings, {} passed", checks.len() - errors - warnings);
+}
+
+/// Per-step progress of a plan, one line per step, and each app's status.
+async fn progress_lines(db: &StateDb, plan: &Plan) -> anyhow::Result<String> {
+    let progress = crate::migrate::recorded_progress(db, &plan.id).await?;
+    let mut lines = Vec::new();
+    for step in ["users", "groups", "spaces", "pages", "comments", "attachments"] {
+        if let Some((done, total)) = progress.get(step) {
+            lines.push(if *total > 0 { format!("{step} {done}/{total}") } else { format!("{step} {done}") });
+        }
+    }
+    for app in crate::migrate::apps::app_statuses(db, plan).await? {
+        let percent = progress.get(&format!("app:{}", app.app)).map(|p| p.0).unwrap_or(u64::from(app.progress_percent));
+        let shown_status = if app.status == "running" { format!("running {percent}%") } else { app.status.clone() };
+        lines.push(format!("{} {shown_status}", shown(&app.app)));
+    }
+    Ok(lines.join("\n"))
+}
+
+fn print_apps(apps: &[crate::migrate::apps::AppOutcome]) {
+    if apps.is_empty() {
+        return;
+    }
+    let mut t = table(&["app", "plugin", "status", "rows read per scope", "denied", "uploaded", "transfer", "why"]);
+    for a in apps {
+        let rows: Vec<String> = a.rows_per_scope.iter().map(|(s, n)| format!("{s}: {n}")).collect();
+        let transfer = match (&a.transfer_id, &a.original_transfer_id) {
+            (Some(t), Some(o)) => format!("{}\n(re-run of {})", &t[..12.min(t.len())], &o[..12.min(o.len())]),
+            (Some(t), None) => t[..12.min(t.len())].to_string(),
+            _ => "-".into(),
+        };
+        t.add_row(vec![
+            shown(&a.app),
+            a.version.clone(),
+            a.status.clone(),
+            rows.join("\n"),
+            a.denied.to_string(),
+            format!("{} B", a.uploaded_bytes),
+            transfer,
+            shown(a.message.as_deref().unwrap_or_default()),
+        ]);
+    }
+    println!("apps:\n{t}");
 }
 
 /// The report for humans.
@@ -271,17 +428,30 @@ pub(crate) fn print_report(r: &PlanReport) {
     }
     const SHOWN: usize = 40;
     for f in r.failures.iter().take(SHOWN) {
-        println!("failed {} {}: {}", f.kind, f.server_id, f.reason);
+        println!("failed {} {}: {}", f.kind, shown(&f.server_id), shown(&f.reason));
     }
     if r.failures.len() > SHOWN {
         println!("… and {} more failures (`ferry plan show {} --json` lists all)", r.failures.len() - SHOWN, r.id);
     }
+    let warnings: Vec<&str> = r.checks.iter().filter(|c| c.result == crate::checks::CheckResult::Warning).map(|c| c.code.as_str()).collect();
+    if !warnings.is_empty() {
+        println!("checks passed with warnings: {}", warnings.join(", "));
+    }
+    if let Some(choice) = r.stage1_choice {
+        let verb = if choice == Stage1Choice::Remove { "removed from the plan" } else { "migrated (you chose to proceed)" };
+        println!("Stage 1 apps {verb}: {}", r.stage1_apps.join(", "));
+    }
+    if let Some(why) = &r.apps_not_started {
+        println!("apps not started: {why}");
+    }
+    print_apps(&r.apps);
 }
 
 pub(crate) async fn staging(command: StagingCommand) -> anyhow::Result<ExitCode> {
     match command {
-        StagingCommand::Serve { db, listen, token, throttle_every, retry_after, fail_rate } => {
+        StagingCommand::Serve { db, listen, token, throttle_every, retry_after, fail_rate, cloud_apps } => {
             let faults = Faults { throttle_every, retry_after_secs: retry_after, fail_rate };
+            staging::install_cloud_apps(&db, &cloud_apps).await?;
             let site = staging::start(&db, &listen, &token, faults).await?;
             println!("staging Cloud site on {} (data in {}); Ctrl-C to stop", site.url(), db.display());
             tokio::signal::ctrl_c().await?;

@@ -87,10 +87,13 @@ pub(crate) struct RunArgs {
     /// Space keys of the migration (comma-separated); default: every current space.
     #[arg(long, value_delimiter = ',')]
     spaces: Option<Vec<String>>,
-    /// A JSON-lines file of mappings ({"namespace","server_id","cloud_id"}) to serve
-    /// instead of the state DB's (which the core migration fills).
-    #[arg(long)]
+    /// A JSON-lines file of mappings ({"namespace","server_id","cloud_id"}) to serve.
+    #[arg(long, conflicts_with = "plan")]
     mappings: Option<PathBuf>,
+    /// Serve the mappings a plan's core migration recorded (and use its spaces, unless
+    /// --spaces is given): the plugin sees what it would see in that plan's app step.
+    #[arg(long)]
+    plan: Option<String>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -218,9 +221,19 @@ async fn run_command(home: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     let db = StateDb::open(home).await?;
     let engine = Arc::new(PluginEngine::new(Some(home.join("cache")))?);
     let source = Source::connect(&args.source).await?;
-    let mappings = match &args.mappings {
-        Some(file) => MappingSource::from_file(file)?,
-        None => MappingSource::State { db: db.clone(), destination: "local".into() },
+    let mut spaces = args.spaces.clone();
+    let mappings = match (&args.mappings, &args.plan) {
+        (Some(file), _) => MappingSource::from_file(file)?,
+        (None, Some(id)) => {
+            let plan = crate::plan::Plan::get(&db, id).await?;
+            if spaces.is_none() {
+                if let crate::plan::SpacesScope::Keys(keys) = &plan.spaces {
+                    spaces = Some(keys.clone());
+                }
+            }
+            MappingSource::State { db: db.clone(), destination: crate::migrate::destination_key(&plan.destination) }
+        }
+        (None, None) => MappingSource::State { db: db.clone(), destination: "local".into() },
     };
     let bar = (!args.json).then(|| {
         let bar = indicatif::ProgressBar::new(100);
@@ -234,21 +247,15 @@ async fn run_command(home: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
         })
     });
     let run = LocalRun {
-        source,
-        uploads: Box::new(DirectorySink::new(args.out.clone())?),
         limits: Limits {
             deadline: args.deadline,
             memory_bytes: args.memory_mib << 20,
             upload_bytes: args.upload_quota_mib << 20,
             log_bytes: args.log_limit_kib << 10,
         },
-        spaces: args.spaces,
-        mappings,
-        grant: None,
+        spaces,
         on_progress,
-        name: None,
-        transfer_id: None,
-        destination_url: None,
+        ..LocalRun::new(source, Box::new(DirectorySink::new(args.out.clone())?), mappings)
     };
     let report = run_installed(&db, engine, &args.app_key, run).await?;
     if let Some(bar) = bar {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
-use super::{print_json, ExitCode};
+use super::{print_json, shown, ExitCode};
 use crate::sample::{write_sample_site, SampleOptions};
 
 #[derive(Debug, Args)]
@@ -134,47 +134,56 @@ pub(crate) struct DemoArgs {
 
 pub(crate) async fn demo(home: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let options = SampleOptions { users: args.users, pages_per_space: args.pages_per_space, ..SampleOptions::default() };
-    let progress = if args.json { crate::migrate::Progress::hidden() } else { crate::migrate::Progress::terminal() };
-    let report = crate::demo::run_demo(home, &args.plugins, &options, progress).await?;
+    let progress = if args.json { crate::migrate::Progress::hidden } else { crate::migrate::Progress::terminal };
+    let r = crate::demo::run_demo(home, &args.plugins, &options, progress).await?;
     if args.json {
-        print_json(&report)?;
-    } else {
-        super::plan::print_report(&report.plan);
-        let mut t = super::table(&["app", "version", "status", "rows read per scope", "uploaded", "why"]);
-        for a in &report.apps {
-            let rows: Vec<String> = a.rows_per_scope.iter().map(|(s, n)| format!("{s}: {n}")).collect();
-            t.add_row(vec![a.app.clone(), a.version.clone(), a.status.clone(), rows.join("\n"), format!("{} B", a.uploaded_bytes), a.message.clone().unwrap_or_default()]);
-        }
-        println!("apps:\n{t}");
-        println!("the staging site's data: {}", report.staging_db.display());
+        print_json(&r)?;
+        return Ok(ExitCode::Ok);
     }
-    Ok(ExitCode::Ok)
-}
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum AppsCommand {
-    /// List the user-installed apps (from plugindata and each JAR's atlassian-plugin.xml).
-    List {
-        /// The Server database: a SQLite file or a postgres:// URL.
-        #[arg(long)]
-        source: String,
-        /// Print as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-pub(crate) async fn apps(command: AppsCommand) -> anyhow::Result<ExitCode> {
-    let AppsCommand::List { source, json } = command;
-    let apps = crate::source::Source::connect(&source).await?.installed_apps().await?;
-    if json {
-        print_json(&apps)?;
-    } else {
-        let mut t = super::table(&["app key", "name", "version", "vendor", "jar", "problem"]);
-        for a in apps {
-            t.add_row(vec![a.key, a.name, a.version, a.vendor, a.file_name, a.problem.unwrap_or_default()]);
-        }
-        println!("{t}");
+    let step = |n: u8, title: &str| println!("\n━━ {n}. {title} ━━");
+    step(1, "Assess your apps");
+    let mut t = super::table(&["app key", "name", "version", "enabled", "path", "stage", "decision"]);
+    for a in &r.assessment {
+        let stage = a.stage_figures.as_ref().map(|f| f.summary()).unwrap_or_else(|| "-".into());
+        t.add_row(vec![shown(&a.key), shown(&a.name), shown(&a.version), (if a.enabled { "yes" } else { "no" }).into(), a.path.name().into(), stage, a.decision.name().into()]);
     }
+    println!("{t}");
+    step(2, "Connect to the Cloud site");
+    println!("connected to {} as {} (token read from ${}, never stored)", r.cloud.url, r.cloud.name, r.cloud.token_env);
+    step(3, "Agree to app migration");
+    for c in &r.consents {
+        println!("{} {} by {} (sha256 {}…), privacy policy {}", shown(&c.name), c.version, shown(&c.vendor), &c.sha256[..12], shown(&c.privacy_policy));
+        for s in &c.scopes {
+            println!("    - {}", s.meaning);
+        }
+        println!("    consent: {}; {}", c.status.map(|s| s.name()).unwrap_or("-"), c.stage.summary());
+    }
+    step(4, "Prepare your apps: done?");
+    if r.apps_missing.is_empty() {
+        println!("done: every app decided, both cloud apps installed, both plugins consented to");
+    }
+    for m in &r.apps_missing {
+        println!("missing: {}: {}", shown(&m.app), shown(&m.missing));
+    }
+    step(5, "Pre-migration checks");
+    super::plan::print_checks(&r.first_checks);
+    println!("plan run refused: {}", r.refused);
+    step(6, "Fix what the checks named");
+    for f in &r.fixes {
+        println!("  {}", shown(f));
+    }
+    super::plan::print_checks(&r.checks_after_fixes);
+    step(7, "Migrate (Stage 1 apps: proceed)");
+    super::plan::print_report(&r.first_run);
+    step(8, "A second plan links what already migrated");
+    super::plan::print_report(&r.second_run);
+    step(9, "Stages");
+    let mut t = super::table(&["app", "version", "attempts", "successes", "interval", "stage", "decided by"]);
+    for f in &r.stages {
+        t.add_row(vec![shown(&f.app), f.version.clone(), f.attempts.to_string(), f.successes.to_string(), format!("{:.3}–{:.3}", f.lower, f.upper), f.stage.name().into(), f.decided_by.clone()]);
+    }
+    println!("{t}");
+    println!("\nthe state: {} (try `ferry plan list`, `ferry audit <PLAN>`, `ferry stages`)", home.display());
+    println!("the staging site's data: {}", r.staging_db.display());
     Ok(ExitCode::Ok)
 }

@@ -225,3 +225,31 @@ pub struct AttachMedia {
     /// The media id `POST /ferry/v1/media` returned.
     pub media_id: i64,
 }
+
+/// What `GET /wiki/rest/api/settings/systemInfo` answers: proof that the site answers
+/// and accepts the token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SystemInfo {
+    /// The site's id.
+    pub cloud_id: String,
+    /// The site's base URL as it sees itself.
+    #[serde(default)]
+    pub base_url: Option<String>,
+}
+
+/// An app installed on the Cloud site (`GET /rest/atlassian-connect/1/addons/{key}`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CloudApp {
+    /// The cloud app key.
+    pub key: String,
+    /// `ENABLED` or `DISABLED`.
+    pub state: String,
+}
+
+/// A new key for a space (the staging site's admin endpoint).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SpaceRename {
+    /// The new key.
+    pub key: String,
+}

@@ -125,3 +125,51 @@ impl Destination {
         ok(Method::POST, &path, response).await.map(|_| ())
     }
 }
+
+impl Destination {
+    /// The site's system information: proves it answers and accepts the token.
+    pub async fn system_info(&self) -> Result<SystemInfo, DestinationError> {
+        self.json(Method::GET, self.url("/wiki/rest/api/settings/systemInfo"), |r| r).await
+    }
+
+    /// The cloud app `key`, when it is installed on the site.
+    pub async fn cloud_app(&self, key: &str) -> Result<Option<CloudApp>, DestinationError> {
+        let path = format!("/rest/atlassian-connect/1/addons/{}", path_segment(key));
+        let response = self.send(Method::GET, self.url(&path), |r| r).await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let response = ok(Method::GET, &path, response).await?;
+        response.json().await.map(Some).map_err(|e| DestinationError::Decode { path, message: e.to_string() })
+    }
+}
+
+/// `text` percent-encoded for one path segment (a key supplied by a plugin's manifest
+/// cannot add segments or a query).
+pub(crate) fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The staging site's administration endpoints (a real Cloud site is administered in its
+/// own admin pages): the demo and the tests use them to set up a site.
+impl Destination {
+    /// Install a cloud app on a staging site.
+    pub async fn admin_install_cloud_app(&self, key: &str) -> Result<CloudApp, DestinationError> {
+        self.json(Method::PUT, self.url(&format!("/ferry/v1/admin/cloud-apps/{}", path_segment(key))), |r| r).await
+    }
+
+    /// Give a space of a staging site another key.
+    pub async fn admin_rename_space(&self, key: &str, new_key: &str) -> Result<(), DestinationError> {
+        let path = format!("/ferry/v1/admin/spaces/{}/rename", path_segment(key));
+        let response = self.send(Method::POST, self.url(&path), |r| r.json(&SpaceRename { key: new_key.to_string() })).await?;
+        ok(Method::POST, &path, response).await.map(drop)
+    }
+}

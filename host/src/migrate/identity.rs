@@ -46,43 +46,63 @@ impl Migrator {
         Ok(dirs)
     }
 
-    /// Migrate users: every user (`only_keys` none), or only the users behind the given
-    /// user keys (related users: name and email only, no access, no groups).
-    pub(crate) async fn migrate_users(&mut self, only_keys: Option<Vec<String>>) -> anyhow::Result<()> {
+    /// The users a plan migrates (every resolved user, or those behind `only_keys`), and
+    /// each lower-cased username's user keys.
+    pub(crate) async fn users_in_scope(&mut self, only_keys: Option<Vec<String>>) -> anyhow::Result<(Vec<DirectoryUser>, HashMap<String, Vec<String>>)> {
         let dirs = self.directories().await?;
-        self.report.shadowed_users = dirs.resolved.shadowed.iter().map(|u| format!("{} (directory {})", u.username, u.directory_id)).collect();
         let mut keys_of: HashMap<String, Vec<String>> = HashMap::new();
         for (key, name) in self.source.user_keys().await? {
             keys_of.entry(name).or_default().push(key);
         }
-        let related = only_keys.is_some();
         let wanted: Option<HashSet<String>> = only_keys.map(|keys| keys.into_iter().collect());
         let mut users = dirs.resolved.users.clone();
         if let Some(wanted) = &wanted {
             users.retain(|u| keys_of.get(&u.username.to_lowercase()).is_some_and(|ks| ks.iter().any(|k| wanted.contains(k))));
         }
+        Ok((users, keys_of))
+    }
+
+    /// The server groups of the ordered directories, by lower-cased name, with the name
+    /// as shown.
+    pub(crate) async fn server_groups(&mut self) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+        let dirs = self.directories().await?;
+        Ok(self
+            .source
+            .directory_groups()
+            .await?
+            .into_iter()
+            .filter(|g| dirs.order.contains(&g.directory_id))
+            .map(|g| (g.name.to_lowercase(), g.name))
+            .collect())
+    }
+
+    /// Migrate users: every user (`only_keys` none), or only the users behind the given
+    /// user keys (related users: name and email only, no access, no groups).
+    pub(crate) async fn migrate_users(&mut self, only_keys: Option<Vec<String>>) -> anyhow::Result<()> {
+        let dirs = self.directories().await?;
+        self.report.shadowed_users = dirs.resolved.shadowed.iter().map(|u| format!("{} (directory {})", u.username, u.directory_id)).collect();
+        let related = only_keys.is_some();
+        let (users, keys_of) = self.users_in_scope(only_keys).await?;
         self.report.count("users").server = users.len() as u64;
 
         // Email is the identity: invalid and shared emails fail, naming the fix.
-        let mut jobs = Vec::new();
-        let mut first_with_email: HashMap<String, String> = HashMap::new();
-        for user in users {
-            let email = user.email.clone().unwrap_or_default().trim().to_string();
-            if !rules::is_valid_email(&email) {
-                let reason = format!("email {email:?} is not a valid address: fix it on the server, then migrate this user in a new plan");
-                self.report.fail("users", &user.username, reason);
-                continue;
-            }
-            let lower = email.to_lowercase();
-            if let Some(first) = first_with_email.get(&lower) {
-                let reason = format!("shares email {email} with {first}: give each user their own address on the server");
-                self.report.fail("users", &user.username, reason);
-                continue;
-            }
-            first_with_email.insert(lower.clone(), user.username.clone());
-            let keys = keys_of.get(&user.username.to_lowercase()).cloned().unwrap_or_default();
-            jobs.push(UserJob { user, email: lower, keys, with_access_rules: !related });
+        let review = rules::review_emails(users);
+        for (user, email) in review.invalid {
+            let reason = format!("email {email:?} is not a valid address: fix it on the server, then migrate this user in a new plan");
+            self.report.fail("users", &user.username, reason);
         }
+        for (user, email, first) in review.shared {
+            let reason = format!("shares email {email} with {first}: give each user their own address on the server");
+            self.report.fail("users", &user.username, reason);
+        }
+        let jobs: Vec<UserJob> = review
+            .usable
+            .into_iter()
+            .map(|(user, email)| {
+                let keys = keys_of.get(&user.username.to_lowercase()).cloned().unwrap_or_default();
+                UserJob { user, email, keys, with_access_rules: !related }
+            })
+            .collect();
 
         let product_group = match self.dest.find_group(&self.plan.product_group).await? {
             Some(g) => g,

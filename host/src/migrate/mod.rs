@@ -11,14 +11,15 @@ pub mod report;
 pub mod rules;
 mod spaces;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
-use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::destination::{Destination, Secret};
+use crate::destination::Destination;
 use crate::plan::{status, Plan, UsersScope};
 use crate::source::Source;
 use crate::state::{now, StateDb};
@@ -185,30 +186,112 @@ pub fn destination_key(base_url: &str) -> String {
     base_url.trim_end_matches('/').to_lowercase()
 }
 
-/// Progress bars, one per step (hidden when not on a terminal or with `--json`).
+/// Progress per step: bars on a terminal (hidden with `--json` or off a terminal), and
+/// the same counts recorded in the state DB as the plan runs, for `plan list` in
+/// another process.
 pub struct Progress {
     multi: Option<MultiProgress>,
+    steps: Arc<Mutex<Vec<(String, ProgressBar)>>>,
 }
 
 impl Progress {
     /// Bars on stderr.
     pub fn terminal() -> Progress {
-        Progress { multi: Some(MultiProgress::with_draw_target(ProgressDrawTarget::stderr())) }
+        Progress { multi: Some(MultiProgress::with_draw_target(ProgressDrawTarget::stderr())), steps: Arc::default() }
     }
 
     /// No bars.
     pub fn hidden() -> Progress {
-        Progress { multi: None }
+        Progress { multi: None, steps: Arc::default() }
     }
 
     pub(crate) fn step(&self, name: &str, total: u64) -> ProgressBar {
-        let Some(multi) = &self.multi else { return ProgressBar::hidden() };
-        let bar = multi.add(ProgressBar::new(total));
-        bar.set_style(
-            ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {msg}").expect("valid template").progress_chars("=> "),
-        );
-        bar.set_prefix(name.to_string());
+        let bar = match &self.multi {
+            Some(multi) => {
+                let bar = multi.add(ProgressBar::new(total));
+                bar.set_style(
+                    ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {msg}").expect("valid template").progress_chars("=> "),
+                );
+                bar.set_prefix(name.to_string());
+                bar
+            }
+            None => ProgressBar::hidden(),
+        };
+        bar.set_length(total);
+        if let Ok(mut steps) = self.steps.lock() {
+            steps.push((name.to_string(), bar.clone()));
+        }
         bar
+    }
+
+    /// Done and total per step name (bars of the same name, e.g. one per space, add up).
+    pub(crate) fn snapshot(&self) -> BTreeMap<String, (u64, u64)> {
+        let mut out: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        if let Ok(steps) = self.steps.lock() {
+            for (name, bar) in steps.iter() {
+                let entry = out.entry(name.clone()).or_default();
+                entry.0 += bar.position();
+                entry.1 += bar.length().unwrap_or(0).max(bar.position());
+            }
+        }
+        out
+    }
+
+    fn shared(&self) -> Progress {
+        Progress { multi: None, steps: self.steps.clone() }
+    }
+}
+
+/// How often a running plan records its progress in the state DB.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Record the plan's step counts and its apps' progress.
+async fn record_progress(db: &StateDb, plan_id: &str, progress: &Progress, apps: &apps::AppProgress) -> anyhow::Result<()> {
+    let mut rows: Vec<(String, u64, u64)> = progress.snapshot().into_iter().map(|(k, (d, t))| (k, d, t)).collect();
+    if let Ok(apps) = apps.lock() {
+        rows.extend(apps.iter().map(|(app, (percent, _))| (format!("app:{app}"), u64::from(*percent), 100)));
+    }
+    let mut tx = db.pool().begin().await?;
+    for (step, done, total) in rows {
+        sqlx::query(
+            "INSERT INTO plan_progress (plan_id, step, done, total) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (plan_id, step) DO UPDATE SET done = excluded.done, total = excluded.total",
+        )
+        .bind(plan_id)
+        .bind(step)
+        .bind(done as i64)
+        .bind(total as i64)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The recorded progress of a plan: step → (done, total).
+pub async fn recorded_progress(db: &StateDb, plan_id: &str) -> anyhow::Result<BTreeMap<String, (u64, u64)>> {
+    let rows = sqlx::query("SELECT step, done, total FROM plan_progress WHERE plan_id = ?").bind(plan_id).fetch_all(db.pool()).await?;
+    Ok(rows.iter().map(|r| (r.get(0), (r.get::<i64, _>(1).max(0) as u64, r.get::<i64, _>(2).max(0) as u64))).collect())
+}
+
+/// What the admin chose for the plan's Stage 1 apps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage1Choice {
+    /// Migrate them.
+    Proceed,
+    /// Leave them out of this plan.
+    Remove,
+}
+
+impl std::str::FromStr for Stage1Choice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "proceed" => Ok(Stage1Choice::Proceed),
+            "remove" => Ok(Stage1Choice::Remove),
+            other => Err(format!("the Stage 1 choice is proceed or remove, not {other:?}")),
+        }
     }
 }
 
@@ -229,15 +312,17 @@ pub struct Migrator {
     pub(crate) cloud_groups: HashMap<String, String>,
     /// The source's directories, once read.
     pub(crate) directories: Option<std::sync::Arc<identity::Directories>>,
+    /// Limits of each app migration (the deadline comes from the plan).
+    pub(crate) app_limits: crate::plugins::limits::Limits,
+    /// Apps the admin removed from this run (Stage 1, `--stage1 remove`).
+    pub(crate) removed_apps: Vec<String>,
 }
 
 impl Migrator {
     /// Prepare a run of `plan`: connects to the source and reads the token from the
     /// environment variable the plan names.
     pub async fn new(db: StateDb, plan: Plan, progress: Progress) -> anyhow::Result<Migrator> {
-        let token = std::env::var(&plan.token_env)
-            .with_context(|| format!("the destination token is read from ${}, which is not set", plan.token_env))?;
-        let dest = Destination::new(&plan.destination, plan.scim_url.as_deref(), Secret::new(token), DEFAULT_CONCURRENCY)?;
+        let dest = crate::cloud::client(&plan.destination, plan.scim_url.as_deref(), &plan.token_env, DEFAULT_CONCURRENCY)?;
         let source = Source::connect(&plan.source).await?;
         let maps = Mappings::new(db.clone(), destination_key(&plan.destination), plan.id.clone());
         let report = PlanReport::new(&plan.id, &plan.name);
@@ -253,7 +338,39 @@ impl Migrator {
             authors: HashMap::new(),
             cloud_groups: HashMap::new(),
             directories: None,
+            app_limits: crate::plugins::limits::Limits::default(),
+            removed_apps: Vec::new(),
         })
+    }
+
+    /// Limits for the plan's app migrations (tests: smaller caps).
+    pub fn with_app_limits(mut self, limits: crate::plugins::limits::Limits) -> Migrator {
+        self.app_limits = limits;
+        self
+    }
+
+    /// The plan being run.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The state DB.
+    pub fn db(&self) -> &StateDb {
+        &self.db
+    }
+
+    /// Record the admin's Stage 1 choice in the report; `remove` leaves those apps out.
+    pub fn choose_stage1(&mut self, choice: Stage1Choice, apps: Vec<String>) {
+        if choice == Stage1Choice::Remove {
+            self.removed_apps = apps.clone();
+        }
+        self.report.stage1_choice = Some(choice);
+        self.report.stage1_apps = apps;
+    }
+
+    /// Keep the checks the run started with in its report.
+    pub fn set_checks(&mut self, checks: Vec<crate::checks::Check>) {
+        self.report.checks = checks;
     }
 
     /// Use another destination client (tests: faster retries).
@@ -262,20 +379,70 @@ impl Migrator {
         self
     }
 
-    /// Run the plan to its end and return the report (also stored with the plan).
+    /// Run the plan to its end and return the report (also stored with the plan): the
+    /// core migration, then, when it ended `finished` or `incomplete` and nobody asked
+    /// the plan to stop, the plan's app migrations.
+    ///
+    /// This is the engine; [`crate::plan::runner::run_plan`] runs the pre-migration
+    /// checks first and is what the CLI calls.
     pub async fn run(mut self) -> anyhow::Result<PlanReport> {
         if !Plan::transition(&self.db, &self.plan.id, status::SAVED, status::RUNNING).await? {
             let now = Plan::get(&self.db, &self.plan.id).await?.status;
             anyhow::bail!("plan {} is {now}, not saved: plans run once; create a new plan (it links what already migrated)", self.plan.id);
         }
-        if let Err(e) = self.steps().await {
+        let app_progress: apps::AppProgress = Arc::default();
+        let recorder = {
+            let (db, id, progress, apps) = (self.db.clone(), self.plan.id.clone(), self.progress.shared(), app_progress.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(PROGRESS_EVERY).await;
+                    if let Err(e) = record_progress(&db, &id, &progress, &apps).await {
+                        tracing::warn!("cannot record the progress of plan {id}: {e:#}");
+                    }
+                }
+            })
+        };
+        let mut spaces = Vec::new();
+        if let Err(e) = self.steps(&mut spaces).await {
             tracing::error!("plan {} stopped: {e:#}", self.plan.id);
             self.report.error = Some(format!("{e:#}"));
         }
-        let stopped = Plan::get(&self.db, &self.plan.id).await?.status == status::STOPPED;
-        self.report.status = if stopped { status::STOPPED.to_string() } else { self.report.outcome().to_string() };
+        let stopped = self.stop_requested().await?;
+        let core = if stopped { status::STOPPED.to_string() } else { self.report.outcome().to_string() };
+        if !self.plan.plan_apps.is_empty() {
+            if core == status::FINISHED || core == status::INCOMPLETE {
+                if let Err(e) = self.migrate_apps(spaces, app_progress.clone()).await {
+                    self.report.apps_not_started = Some(format!("the app step failed: {e:#}"));
+                }
+            } else {
+                self.report.apps_not_started = Some(format!("the core migration ended {core}: app migrations start only after it ends finished or incomplete"));
+            }
+            self.report.apps = apps::app_statuses(&self.db, &self.plan).await?;
+        }
+        recorder.abort();
+        record_progress(&self.db, &self.plan.id, &self.progress, &app_progress).await?;
+        // A stop asked for during the app step leaves the plan stopped.
+        self.report.status = if stopped || self.stop_requested().await? { status::STOPPED.to_string() } else { core };
         Plan::save_report(&self.db, &self.report).await?;
         Ok(self.report)
+    }
+
+    /// The app step: every app of the plan but those removed, with the plan's deadline.
+    async fn migrate_apps(&mut self, spaces: Vec<String>, progress: apps::AppProgress) -> anyhow::Result<()> {
+        let engine = Arc::new(crate::plugins::engine::PluginEngine::new(Some(self.db.home().join("cache")))?);
+        let step = apps::AppStep {
+            db: &self.db,
+            engine,
+            plan: &self.plan,
+            dest: &self.dest,
+            spaces,
+            limits: self.app_limits,
+            progress,
+        };
+        let started = std::time::Instant::now();
+        step.run_all(&self.removed_apps).await;
+        self.report.time("apps", started);
+        Ok(())
     }
 
     /// Whether an admin asked the plan to stop (checked between steps).
@@ -283,7 +450,8 @@ impl Migrator {
         Ok(Plan::get(&self.db, &self.plan.id).await?.status == status::STOPPED)
     }
 
-    async fn steps(&mut self) -> anyhow::Result<()> {
+    /// The core steps; `migrated` collects the keys of the spaces that reached the cloud.
+    async fn steps(&mut self, migrated: &mut Vec<String>) -> anyhow::Result<()> {
         let spaces = self.selected_spaces().await?;
         match self.plan.users {
             UsersScope::All if !self.plan.attachments_only => {
@@ -308,12 +476,24 @@ impl Migrator {
             }
             _ => {}
         }
+        if self.stop_requested().await? {
+            return Ok(());
+        }
+        let bar = self.progress.step("spaces", spaces.len() as u64);
         for space in spaces {
             if self.stop_requested().await? {
                 return Ok(());
             }
+            let key = space.key.clone();
+            let failures = self.report.failures.len();
             self.migrate_space(space).await?;
+            let refused = self.report.failures[failures..].iter().any(|f| f.kind == "spaces" && f.server_id == key);
+            if !refused {
+                migrated.push(key);
+            }
+            bar.inc(1);
         }
+        bar.finish();
         Ok(())
     }
 

@@ -80,6 +80,21 @@ pub struct PlanReport {
     /// Bytes of attachments uploaded.
     #[serde(default)]
     pub attachment_bytes: u64,
+    /// The pre-migration checks the run started with.
+    #[serde(default)]
+    pub checks: Vec<crate::checks::Check>,
+    /// The admin's choice for Stage 1 apps (`proceed` or `remove`), when there were any.
+    #[serde(default)]
+    pub stage1_choice: Option<crate::migrate::Stage1Choice>,
+    /// The Stage 1 apps that choice concerned.
+    #[serde(default)]
+    pub stage1_apps: Vec<String>,
+    /// Each app migration of the plan (its latest run).
+    #[serde(default)]
+    pub apps: Vec<crate::migrate::apps::AppOutcome>,
+    /// Why the app migrations did not start, when they did not.
+    #[serde(default)]
+    pub apps_not_started: Option<String>,
 }
 
 impl PlanReport {

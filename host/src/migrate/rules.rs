@@ -154,6 +154,45 @@ pub fn is_valid_email(email: &str) -> bool {
         && email.len() <= 254
 }
 
+/// What the email rule makes of the users a plan migrates: email is the identity, so an
+/// invalid address, or one a user shares with an earlier user, stops that user.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct EmailReview {
+    /// Users with a usable address of their own, with the address lower-cased.
+    pub usable: Vec<(DirectoryUser, String)>,
+    /// Users whose address is not usable, with the address as stored (trimmed).
+    pub invalid: Vec<(DirectoryUser, String)>,
+    /// Users whose address an earlier user already has: (user, address, earlier user name).
+    pub shared: Vec<(DirectoryUser, String, String)>,
+}
+
+/// Sort users by the email rule, in their order (the first user with an address keeps it).
+pub fn review_emails(users: Vec<DirectoryUser>) -> EmailReview {
+    let mut review = EmailReview::default();
+    let mut first_with: HashMap<String, String> = HashMap::new();
+    for user in users {
+        let email = user.email.clone().unwrap_or_default().trim().to_string();
+        if !is_valid_email(&email) {
+            review.invalid.push((user, email));
+            continue;
+        }
+        let lower = email.to_lowercase();
+        if let Some(first) = first_with.get(&lower) {
+            let first = first.clone();
+            review.shared.push((user, email, first));
+            continue;
+        }
+        first_with.insert(lower.clone(), user.username.clone());
+        review.usable.push((user, lower));
+    }
+    review
+}
+
+/// The domain of an address, lower-cased.
+pub fn email_domain(email: &str) -> Option<String> {
+    email.rsplit_once('@').map(|(_, d)| d.trim().to_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +234,20 @@ mod tests {
     fn blocklisted_groups_match_in_any_case() {
         assert!(is_blocklisted("Site-Admins"));
         assert!(!is_blocklisted("confluence-users"));
+    }
+
+    #[test]
+    fn a_shared_email_stays_with_the_first_user() {
+        let mut a = user(1, 1, "a");
+        a.email = Some("Same@Example.com".into());
+        let mut b = user(2, 1, "b");
+        b.email = Some("same@example.com ".into());
+        let c = user(3, 1, "c");
+        let review = review_emails(vec![a, b, c]);
+        assert_eq!(review.usable.len(), 1);
+        assert_eq!(review.usable[0].1, "same@example.com");
+        assert_eq!(review.shared[0].2, "a");
+        assert_eq!(review.invalid[0].0.username, "c");
     }
 
     #[test]

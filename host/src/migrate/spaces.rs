@@ -21,21 +21,32 @@ fn storage(value: String) -> Body {
 }
 
 impl Migrator {
-    /// The spaces the plan selects, each checked to exist on the server.
+    /// The spaces the plan selects, each checked to exist on the server: a chosen key
+    /// with no current space is recorded as a failure.
     pub(crate) async fn selected_spaces(&mut self) -> anyhow::Result<Vec<ServerSpace>> {
+        let (found, missing) = self.resolve_spaces().await?;
+        for key in missing {
+            self.report.fail("spaces", key, "no current space with this key on the server");
+        }
+        Ok(found)
+    }
+
+    /// The spaces the plan selects, and the chosen keys with no current space.
+    pub(crate) async fn resolve_spaces(&self) -> anyhow::Result<(Vec<ServerSpace>, Vec<String>)> {
         let all = self.source.spaces().await?;
         Ok(match &self.plan.spaces {
-            SpacesScope::All => all,
-            SpacesScope::None => Vec::new(),
+            SpacesScope::All => (all, Vec::new()),
+            SpacesScope::None => (Vec::new(), Vec::new()),
             SpacesScope::Keys(keys) => {
                 let mut chosen = Vec::new();
+                let mut missing = Vec::new();
                 for key in keys {
                     match all.iter().find(|s| &s.key == key) {
                         Some(space) => chosen.push(space.clone()),
-                        None => self.report.fail("spaces", key, "no current space with this key on the server"),
+                        None => missing.push(key.clone()),
                     }
                 }
-                chosen
+                (chosen, missing)
             }
         })
     }

@@ -9,6 +9,8 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+pub mod runner;
+
 use crate::migrate::report::PlanReport;
 use crate::state::{now, StateDb};
 
@@ -86,6 +88,47 @@ impl fmt::Display for SpacesScope {
     }
 }
 
+/// Which apps a plan migrates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AppsScope {
+    /// Every app marked needed that has an automated path (fixed at creation).
+    Needed,
+    /// No app.
+    None,
+}
+
+impl FromStr for AppsScope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "needed" => Ok(AppsScope::Needed),
+            "none" => Ok(AppsScope::None),
+            other => Err(format!("apps must be needed or none, not {other:?}")),
+        }
+    }
+}
+
+impl fmt::Display for AppsScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AppsScope::Needed => "needed",
+            AppsScope::None => "none",
+        })
+    }
+}
+
+/// An app fixed into a plan at creation: the plugin version and file that will run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanApp {
+    /// The server app key.
+    pub app: String,
+    /// The plugin version.
+    pub version: String,
+    /// The plugin file's sha256.
+    pub sha256: String,
+}
+
 /// Plan statuses.
 pub mod status {
     /// Saved, not run.
@@ -101,6 +144,9 @@ pub mod status {
     /// Nothing usable happened.
     pub const FAILED: &str = "failed";
 }
+
+/// The time an app migration may take unless the plan says otherwise: one hour.
+pub const DEFAULT_APP_DEADLINE_SECS: u64 = 3600;
 
 /// A migration plan.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -128,6 +174,16 @@ pub struct Plan {
     pub attachments_only: bool,
     /// The destination's product-access group.
     pub product_group: String,
+    /// Which apps: `needed` or `none`.
+    pub apps: AppsScope,
+    /// The apps fixed at creation, with their plugin versions and files.
+    pub plan_apps: Vec<PlanApp>,
+    /// The time each app migration may take.
+    pub app_deadline_secs: u64,
+    /// Email domains the admin trusts (users with other domains are a warning).
+    pub trusted_domains: Vec<String>,
+    /// The named cloud site the plan was created for, if any.
+    pub cloud: Option<String>,
     /// Status.
     pub status: String,
     /// When it was created.
@@ -139,14 +195,56 @@ fn redacted<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
 }
 
 impl Plan {
-    /// Save a new plan.
+    /// A plan to migrate everything from `source` to `destination` (all users, all
+    /// spaces, the needed apps, a one-hour app deadline), to adjust before [`Plan::create`].
+    pub fn new(name: &str, source: &str, attachments: &str, destination: &str, token_env: &str) -> Plan {
+        Plan {
+            id: String::new(),
+            name: name.into(),
+            source: source.into(),
+            attachments: attachments.into(),
+            destination: destination.into(),
+            scim_url: None,
+            token_env: token_env.into(),
+            users: UsersScope::All,
+            spaces: SpacesScope::All,
+            attachments_only: false,
+            product_group: crate::staging::PRODUCT_ACCESS_GROUP.into(),
+            apps: AppsScope::Needed,
+            plan_apps: Vec::new(),
+            app_deadline_secs: DEFAULT_APP_DEADLINE_SECS,
+            trusted_domains: Vec::new(),
+            cloud: None,
+            status: String::new(),
+            created_at: String::new(),
+        }
+    }
+
+    /// Save a new plan. With apps `needed`, the apps decided needed whose installed
+    /// plugin reads the assessed Server app version are fixed into it, with their plugin
+    /// version and sha256.
     pub async fn create(db: &StateDb, mut plan: Plan) -> anyhow::Result<Plan> {
         plan.id = crate::plugins::local::new_id()[..12].to_string();
         plan.status = status::SAVED.into();
         plan.created_at = now();
+        plan.plan_apps = match plan.apps {
+            AppsScope::None => Vec::new(),
+            AppsScope::Needed => needed_automated_apps(db).await?,
+        };
+        let mut tx = db.pool().begin().await?;
+        for app in &plan.plan_apps {
+            sqlx::query("INSERT INTO plan_apps (plan_id, app_key, plugin_version, plugin_sha256) VALUES (?, ?, ?, ?)")
+                .bind(&plan.id)
+                .bind(&app.app)
+                .bind(&app.version)
+                .bind(&app.sha256)
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query(
-            "INSERT INTO plans (id, name, source, attachments, destination, scim_url, token_env, users, spaces, attachments_only, product_group, status, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO plans (id, name, source, attachments, destination, scim_url, token_env, users, spaces, attachments_only, product_group, status, created_at, \
+             apps, app_deadline_secs, trusted_domains, cloud) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&plan.id)
         .bind(&plan.name)
@@ -161,23 +259,48 @@ impl Plan {
         .bind(&plan.product_group)
         .bind(&plan.status)
         .bind(&plan.created_at)
-        .execute(db.pool())
+        .bind(plan.apps.to_string())
+        .bind(plan.app_deadline_secs as i64)
+        .bind(plan.trusted_domains.join(","))
+        .bind(&plan.cloud)
+        .execute(&mut *tx)
         .await
         .context("cannot save the plan")?;
+        tx.commit().await?;
         Ok(plan)
     }
 
     /// Every plan, newest first.
     pub async fn list(db: &StateDb) -> anyhow::Result<Vec<Plan>> {
         let rows = sqlx::query("SELECT * FROM plans ORDER BY created_at DESC, id").fetch_all(db.pool()).await?;
-        rows.iter().map(from_row).collect()
+        let mut apps: std::collections::HashMap<String, Vec<PlanApp>> = std::collections::HashMap::new();
+        for r in sqlx::query("SELECT plan_id, app_key, plugin_version, plugin_sha256 FROM plan_apps ORDER BY app_key").fetch_all(db.pool()).await? {
+            apps.entry(r.get(0)).or_default().push(PlanApp { app: r.get(1), version: r.get(2), sha256: r.get(3) });
+        }
+        rows.iter()
+            .map(|r| {
+                let mut plan = from_row(r)?;
+                plan.plan_apps = apps.remove(&plan.id).unwrap_or_default();
+                Ok(plan)
+            })
+            .collect()
     }
 
     /// The plan `id` (a unique prefix is enough).
     pub async fn get(db: &StateDb, id: &str) -> anyhow::Result<Plan> {
         let rows = sqlx::query("SELECT * FROM plans WHERE id LIKE ? || '%'").bind(id).fetch_all(db.pool()).await?;
         match rows.len() {
-            1 => from_row(&rows[0]),
+            1 => {
+                let mut plan = from_row(&rows[0])?;
+                plan.plan_apps = sqlx::query("SELECT app_key, plugin_version, plugin_sha256 FROM plan_apps WHERE plan_id = ? ORDER BY app_key")
+                    .bind(&plan.id)
+                    .fetch_all(db.pool())
+                    .await?
+                    .iter()
+                    .map(|r| PlanApp { app: r.get(0), version: r.get(1), sha256: r.get(2) })
+                    .collect();
+                Ok(plan)
+            }
             0 => anyhow::bail!("no plan {id}: `ferry plan list` shows them"),
             n => anyhow::bail!("{n} plans start with {id}: give more of the id"),
         }
@@ -208,6 +331,24 @@ impl Plan {
         let json: Option<String> = sqlx::query("SELECT report_json FROM plans WHERE id = ?").bind(id).fetch_one(db.pool()).await?.get(0);
         json.map(|j| serde_json::from_str(&j).context("stored report")).transpose()
     }
+}
+
+/// The apps decided needed whose installed plugin reads the Server app version of the
+/// latest assessment.
+async fn needed_automated_apps(db: &StateDb) -> anyhow::Result<Vec<PlanApp>> {
+    let apps = crate::assess::server_apps(db).await?;
+    let assessed = crate::assess::assess(db, &apps).await?;
+    let registry = crate::plugins::registry::Registry::new(db.clone());
+    let mut out = Vec::new();
+    for a in assessed {
+        if a.decision != crate::assess::Decision::Needed || a.path != crate::assess::MigrationPath::Automated {
+            continue;
+        }
+        if let Some(plugin) = registry.get(&a.key).await? {
+            out.push(PlanApp { app: a.key, version: plugin.version, sha256: plugin.sha256 });
+        }
+    }
+    Ok(out)
 }
 
 /// A space as the plan chooser shows it.
@@ -271,6 +412,11 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Plan> {
         spaces: r.get::<String, _>("spaces").parse().map_err(anyhow::Error::msg)?,
         attachments_only: r.get("attachments_only"),
         product_group: r.get("product_group"),
+        apps: r.get::<String, _>("apps").parse().map_err(anyhow::Error::msg)?,
+        plan_apps: Vec::new(),
+        app_deadline_secs: r.get::<i64, _>("app_deadline_secs").max(1) as u64,
+        trusted_domains: r.get::<String, _>("trusted_domains").split(',').filter(|d| !d.is_empty()).map(str::to_string).collect(),
+        cloud: r.get("cloud"),
         status: r.get("status"),
         created_at: r.get("created_at"),
     })

@@ -41,6 +41,31 @@ pub struct LocalRun {
     pub transfer_id: Option<String>,
     /// The destination's base URL given to the plugin (default: `local`).
     pub destination_url: Option<String>,
+    /// The plan this app migration belongs to (none for a vendor's local test).
+    pub plan_id: Option<String>,
+    /// The first transfer of a re-run app migration.
+    pub original_transfer_id: Option<String>,
+}
+
+impl LocalRun {
+    /// A run against `source` writing uploads to `uploads`, with every other setting at
+    /// its default (every declared scope, every current space, default limits).
+    pub fn new(source: Source, uploads: Box<dyn UploadSink>, mappings: MappingSource) -> LocalRun {
+        LocalRun {
+            source,
+            uploads,
+            limits: Limits::default(),
+            spaces: None,
+            mappings,
+            grant: None,
+            on_progress: None,
+            name: None,
+            transfer_id: None,
+            destination_url: None,
+            plan_id: None,
+            original_transfer_id: None,
+        }
+    }
 }
 
 /// A fresh random id, 32 hex digits.
@@ -59,22 +84,27 @@ pub async fn run_installed(db: &StateDb, engine: Arc<PluginEngine>, app_key: &st
     };
     let run_id = run.transfer_id.unwrap_or_else(new_id);
     let details = MigrationDetails {
-        migration_id: format!("local-{}", &run_id[..8]),
+        migration_id: match &run.plan_id {
+            Some(plan) => plan.clone(),
+            None => format!("local-{}", &run_id[..8.min(run_id.len())]),
+        },
         transfer_id: run_id.clone(),
-        original_transfer_id: None,
+        original_transfer_id: run.original_transfer_id.clone(),
         name: run.name.unwrap_or_else(|| format!("local test of {}", manifest.name)),
         destination_url: run.destination_url.unwrap_or_else(|| "local".into()),
         spaces: spaces.clone(),
     };
     sqlx::query(
-        "INSERT INTO plugin_runs (id, server_app_key, plugin_version, plugin_sha256, transfer_id, status, started_at) \
-         VALUES (?, ?, ?, ?, ?, 'running', ?)",
+        "INSERT INTO plugin_runs (id, server_app_key, plugin_version, plugin_sha256, transfer_id, original_transfer_id, plan_id, status, started_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?)",
     )
     .bind(&run_id)
     .bind(app_key)
     .bind(&installed.version)
     .bind(&installed.sha256)
     .bind(&run_id)
+    .bind(&run.original_transfer_id)
+    .bind(&run.plan_id)
     .bind(now())
     .execute(db.pool())
     .await?;
@@ -104,13 +134,18 @@ pub async fn run_installed(db: &StateDb, engine: Arc<PluginEngine>, app_key: &st
         })),
     };
     let sha = installed.sha256.clone();
-    let report = tokio::task::spawn_blocking(move || -> anyhow::Result<RunReport> {
+    let (version, key) = (installed.version.clone(), app_key.to_string());
+    let started = std::time::Instant::now();
+    let ran = tokio::task::spawn_blocking(move || -> anyhow::Result<RunReport> {
         let component = engine.load(&bytes, &sha)?;
         let prepared = engine.prepare(&component, request.grant.current())?;
         Ok(run_plugin(&engine, &prepared, request))
     })
     .await
-    .context("the plugin run thread failed")??;
+    .context("the plugin run thread failed")
+    .and_then(|r| r);
+    // Every run record ends in a final status, also when the plugin never started.
+    let report = ran.unwrap_or_else(|e| RunReport::not_started(run_id, key, version, format!("{e:#}"), started.elapsed()));
     record_run_end(db, &report).await?;
     Ok(report)
 }

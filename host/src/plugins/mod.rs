@@ -14,6 +14,7 @@ pub mod component;
 pub mod contract;
 pub mod engine;
 pub mod gate;
+pub mod journal;
 pub mod host;
 pub mod limits;
 pub mod local;

@@ -30,6 +30,8 @@ pub struct InstalledPlugin {
     pub sha256: String,
     /// Declared scopes.
     pub scopes: Vec<String>,
+    /// The Server app versions it reads.
+    pub server_app_versions: semver::VersionReq,
     /// When it was installed.
     pub installed_at: String,
 }
@@ -195,6 +197,7 @@ fn row_to_plugin(row: &sqlx::sqlite::SqliteRow) -> anyhow::Result<InstalledPlugi
         contract: row.get("contract"),
         sha256: row.get("sha256"),
         scopes: manifest.scopes.iter().map(|s| s.name().to_string()).collect(),
+        server_app_versions: manifest.server_app_versions.clone(),
         installed_at: row.get("installed_at"),
     })
 }

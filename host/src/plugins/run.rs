@@ -80,6 +80,30 @@ pub struct RunReport {
     pub duration_ms: u64,
 }
 
+impl RunReport {
+    /// The report of a run that failed before the plugin's first instruction (it could
+    /// not be loaded, compiled or linked).
+    pub fn not_started(run_id: String, server_app_key: String, version: String, why: String, elapsed: Duration) -> RunReport {
+        RunReport {
+            run_id,
+            server_app_key,
+            version,
+            status: RunStatus::Failed,
+            message: Some(format!("the plugin could not start: {why}")),
+            progress_percent: 0,
+            progress_message: String::new(),
+            uploads: 0,
+            uploaded_bytes: 0,
+            access: BTreeMap::new(),
+            denials: Vec::new(),
+            audit: Vec::new(),
+            log: Vec::new(),
+            log_dropped: 0,
+            duration_ms: elapsed.as_millis() as u64,
+        }
+    }
+}
+
 /// Everything a run needs besides the engine and the prepared plugin.
 pub struct RunRequest {
     /// The run's id.

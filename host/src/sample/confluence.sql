@@ -162,6 +162,15 @@ CREATE TABLE plugindata (
     data bytea
 );
 
+-- Global settings: the plugin system keeps each app's enabled state in the XStream map
+-- under key 'plugin.manager.state.Map' of context '_GLOBAL' (an app listed false is disabled).
+CREATE TABLE bandana (
+    bandanaid bigint PRIMARY KEY,
+    bandanacontext varchar(255),
+    bandanakey varchar(100),
+    bandanavalue text
+);
+
 CREATE TABLE cwd_user_credential_record (
     id bigint PRIMARY KEY,
     user_id bigint NOT NULL,

@@ -416,6 +416,11 @@ impl SiteBuilder {
                     vec![i(n as i64 + 1), t(key), t(format!("{name}-{version}.jar").replace(' ', "-").to_lowercase()), t(TS), Value::Bytes(jar)])
                 .await?;
         }
+        // The plugin system's state map: Macro Pack is installed but disabled.
+        let state = "<map>\n  <entry>\n    <string>com.example.confluence.macro-pack</string>\n    <boolean>false</boolean>\n  </entry>\n</map>";
+        self.w
+            .row("bandana", &["bandanaid", "bandanacontext", "bandanakey", "bandanavalue"], vec![i(1), t("_GLOBAL"), t("plugin.manager.state.Map"), t(state)])
+            .await?;
         Ok(())
     }
 }

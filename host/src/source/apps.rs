@@ -9,6 +9,16 @@ use sqlx::Row;
 
 use super::{Source, SourceError};
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_state_map_names_disabled_apps() {
+        let xml = "<map><entry><string>a.b</string><boolean>false</boolean></entry><entry><string>c.d</string><boolean>true</boolean></entry></map>";
+        assert_eq!(super::disabled_in_state_map(xml), ["a.b"]);
+        assert!(super::disabled_in_state_map("<not xml").is_empty());
+    }
+}
+
 /// A user-installed app.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InstalledApp {
@@ -20,6 +30,8 @@ pub struct InstalledApp {
     pub version: String,
     /// Its vendor.
     pub vendor: String,
+    /// Whether the app is enabled (the plugin system's state map lists it `false` when not).
+    pub enabled: bool,
     /// The JAR's file name.
     pub file_name: String,
     /// Why the descriptor could not be read, when it could not (the key still counts).
@@ -53,9 +65,41 @@ pub fn read_descriptor(jar: &[u8]) -> Result<(String, String, String), String> {
     Ok((name, version, vendor))
 }
 
+/// The app keys the plugin system's state map marks disabled. The map is XStream XML:
+/// `<map><entry><string>KEY</string><boolean>false</boolean></entry>…</map>`.
+pub fn disabled_in_state_map(xml: &str) -> Vec<String> {
+    let Ok(doc) = roxmltree::Document::parse(xml) else { return Vec::new() };
+    doc.descendants()
+        .filter(|n| n.has_tag_name("entry"))
+        .filter_map(|entry| {
+            let mut children = entry.children().filter(|c| c.is_element());
+            let key = children.next().filter(|k| k.has_tag_name("string"))?.text()?.trim().to_string();
+            let value = children.next().filter(|v| v.has_tag_name("boolean"))?.text()?.trim().to_string();
+            (value == "false").then_some(key)
+        })
+        .collect()
+}
+
 impl Source {
+    /// The app keys disabled on the site. A site without the `bandana` table, or without
+    /// the state map, has every app enabled.
+    async fn disabled_apps(&self) -> Vec<String> {
+        let found = sqlx::query("SELECT bandanavalue FROM bandana WHERE bandanacontext = '_GLOBAL' AND bandanakey = 'plugin.manager.state.Map'")
+            .fetch_optional(self.pool())
+            .await;
+        match found {
+            Ok(Some(row)) => row.try_get::<Option<String>, _>(0).ok().flatten().map(|xml| disabled_in_state_map(&xml)).unwrap_or_default(),
+            Ok(None) => Vec::new(),
+            Err(e) => {
+                tracing::debug!("no plugin state map (every app counts as enabled): {e}");
+                Vec::new()
+            }
+        }
+    }
+
     /// The user-installed apps, by key.
     pub async fn installed_apps(&self) -> Result<Vec<InstalledApp>, SourceError> {
+        let disabled = self.disabled_apps().await;
         let mut rows = sqlx::query("SELECT pluginkey, filename, data FROM plugindata ORDER BY pluginkey").fetch(self.pool());
         let mut apps = Vec::new();
         while let Some(r) = rows.try_next().await? {
@@ -67,7 +111,8 @@ impl Source {
                 Some(Err(problem)) => (String::new(), String::new(), String::new(), Some(problem)),
                 None => (String::new(), String::new(), String::new(), Some("no JAR stored".to_string())),
             };
-            apps.push(InstalledApp { name: if name.is_empty() { key.clone() } else { name }, key, version, vendor, file_name, problem });
+            let enabled = !disabled.contains(&key);
+            apps.push(InstalledApp { name: if name.is_empty() { key.clone() } else { name }, key, version, vendor, enabled, file_name, problem });
         }
         Ok(apps)
     }

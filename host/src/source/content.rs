@@ -205,4 +205,18 @@ impl Source {
         .await?;
         rows.iter().map(|r| r.try_get(0).map_err(SourceError::from)).collect()
     }
+
+    /// Current pages and blog posts of a space whose body uses a short link (`/x/…`),
+    /// which breaks after migration: (content id, title).
+    pub async fn short_link_content(&self, space_id: i64) -> Result<Vec<(i64, String)>, SourceError> {
+        let rows = sqlx::query(
+            "SELECT c.contentid, c.title FROM content c JOIN bodycontent b ON b.contentid = c.contentid \
+             WHERE c.spaceid = $1 AND c.contenttype IN ('PAGE', 'BLOGPOST') AND c.content_status = 'current' AND c.prevver IS NULL \
+             AND b.body LIKE '%/x/%' ORDER BY c.contentid",
+        )
+        .bind(space_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get::<Option<String>, _>(1)?.unwrap_or_default()))).collect()
+    }
 }

@@ -5,6 +5,7 @@
 //! Fault injection for tests: throttling (429 with `Retry-After`) every Nth request, and
 //! random 500s at a given rate.
 
+mod admin;
 mod scim;
 mod wiki;
 
@@ -74,7 +75,18 @@ pub async fn open_db(path: &Path) -> anyhow::Result<SqlitePool> {
     let db = crate::state::open_sqlite(path).await.with_context(|| format!("cannot open the staging database {}", path.display()))?;
     sqlx::raw_sql(include_str!("schema.sql")).execute(&db).await?;
     sqlx::query("INSERT OR IGNORE INTO groups (name) VALUES (?)").bind(PRODUCT_ACCESS_GROUP).execute(&db).await?;
+    sqlx::query("INSERT OR IGNORE INTO site (id, cloud_id) VALUES (1, ?)").bind(crate::plugins::local::new_id()).execute(&db).await?;
     Ok(db)
+}
+
+/// Install cloud apps on the staging site kept in `db_path` (what `--cloud-app` does).
+pub async fn install_cloud_apps(db_path: &Path, keys: &[String]) -> anyhow::Result<()> {
+    let db = open_db(db_path).await?;
+    for key in keys {
+        admin::install_cloud_app(&db, key).await?;
+    }
+    db.close().await;
+    Ok(())
 }
 
 /// Start a staging site on `listen` (e.g. `127.0.0.1:0`) storing into `db_path`.
@@ -88,6 +100,7 @@ pub async fn start(db_path: &Path, listen: &str, token: &str, faults: Faults) ->
         inflight: Arc::default(),
     };
     let app = wiki::routes()
+        .merge(admin::routes())
         .nest("/scim/v2", scim::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .layer(axum::extract::DefaultBodyLimit::max(512 << 20))

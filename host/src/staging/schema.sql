@@ -65,3 +65,12 @@ CREATE TABLE IF NOT EXISTS media (
     size INTEGER NOT NULL,
     data BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS cloud_apps (
+    key TEXT PRIMARY KEY,
+    state TEXT NOT NULL DEFAULT 'ENABLED',
+    installed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS site (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    cloud_id TEXT NOT NULL
+);

@@ -64,19 +64,10 @@ impl Cloud {
 
 pub fn plan_for(f: &Fixture, cloud: &Cloud, users: UsersScope, spaces: SpacesScope, attachments_only: bool) -> Plan {
     Plan {
-        id: String::new(),
-        name: "test plan".into(),
-        source: f.source_url.clone(),
-        attachments: f.site.join("attachments").display().to_string(),
-        destination: cloud.site.url(),
-        scim_url: None,
-        token_env: TOKEN_ENV.into(),
         users,
         spaces,
         attachments_only,
-        product_group: PRODUCT_ACCESS_GROUP.into(),
-        status: String::new(),
-        created_at: String::new(),
+        ..Plan::new("test plan", &f.source_url, &f.site.join("attachments").display().to_string(), &cloud.site.url(), TOKEN_ENV)
     }
 }
 

@@ -123,16 +123,10 @@ impl Fixture {
     /// Run the installed plugin of `app_key`.
     pub async fn run(&self, app_key: &str, name: Option<&str>, grant: Option<Arc<Grant>>, limits: Limits, mappings: MappingSource) -> RunReport {
         let run = LocalRun {
-            source: self.source().await,
-            uploads: Box::new(DirectorySink::new(self.out()).expect("out dir")),
             limits,
-            spaces: None,
-            mappings,
             grant,
-            on_progress: None,
             name: name.map(str::to_string),
-            transfer_id: None,
-            destination_url: None,
+            ..LocalRun::new(self.source().await, Box::new(DirectorySink::new(self.out()).expect("out dir")), mappings)
         };
         run_installed(&self.db, engine(), app_key, run).await.expect("run")
     }

@@ -1,0 +1,183 @@
+//! `ferry consent …` and `ferry cloud …`: the admin's preparation.
+
+use std::path::Path;
+
+use clap::Subcommand;
+
+use super::{print_json, shown, table, ExitCode};
+use crate::consent;
+use crate::state::StateDb;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConsentCommand {
+    /// The policy card of an app's plugin: vendor, version, sha256, privacy policy, every
+    /// scope in plain words, the app tables and their column classes, and the Stage.
+    /// When consent is outdated, what changed since the consented version.
+    Show {
+        /// The app key.
+        app_key: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Agree to the installed plugin of an app reading what its policy card lists. Binds
+    /// to the plugin version, its sha256 and its exact scopes.
+    Agree {
+        /// The app key.
+        app_key: String,
+        /// The sha256 (or a prefix of it) of the plugin you reviewed; refused if the
+        /// installed file is another one.
+        #[arg(long)]
+        sha256: Option<String>,
+    },
+    /// Revoke consent, at once: a running app migration's next data access is denied.
+    Revoke {
+        /// The app key.
+        app_key: String,
+    },
+    /// Where consent stands for every app of the assessment: given, not-given, outdated,
+    /// server-app-outdated, no-migration-needed or no-automated-path.
+    List {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CloudCommand {
+    /// Connect to a Cloud site: check that it answers and accepts the token, and keep it
+    /// under a name plans can use (`ferry plan create --cloud NAME`). The token stays in
+    /// its environment variable: ferry never stores or prints it.
+    Connect {
+        /// A name for the site, e.g. prod.
+        name: String,
+        /// The site's base URL.
+        #[arg(long)]
+        url: String,
+        /// The environment variable that holds the site's API token.
+        #[arg(long)]
+        token_env: String,
+        /// The SCIM base URL, when it is not <url>/scim/v2.
+        #[arg(long)]
+        scim_url: Option<String>,
+    },
+    /// The connected Cloud sites.
+    List {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(crate) async fn consent(home: &Path, command: ConsentCommand) -> anyhow::Result<ExitCode> {
+    let db = StateDb::open(home).await?;
+    match command {
+        ConsentCommand::Show { app_key, json } => {
+            let card = consent::policy_card(&db, &app_key).await?;
+            if json {
+                print_json(&card)?;
+                return Ok(ExitCode::Ok);
+            }
+            println!("{} {} by {}", shown(&card.name), card.version, shown(&card.vendor));
+            println!("app {}  →  cloud app {}", shown(&card.app), shown(&card.cloud_app_key));
+            println!("sha256 {}", card.sha256);
+            println!("privacy policy: {}", shown(&card.privacy_policy));
+            println!("stage: {} — {}", card.stage.summary(), card.stage.decided_by);
+            println!("consent: {}", card.status.map(|s| s.name()).unwrap_or("(app not in the assessment)"));
+            println!("\nIf you agree, this plugin may:");
+            for s in &card.scopes {
+                println!("  - {} ({})", s.meaning, s.scope);
+            }
+            if !card.tables.is_empty() {
+                let mut t = table(&["app table", "column", "class"]);
+                for (name, cols) in &card.tables {
+                    for (col, class) in cols {
+                        t.add_row(vec![name.clone(), col.clone(), class.name().to_string()]);
+                    }
+                }
+                println!("\nIt reads these columns of the app's own tables:\n{t}");
+            }
+            if let (Some(version), Some(changes)) = (&card.consented_version, &card.changes) {
+                println!("\nYou consented to version {version}. What changed since:");
+                let lists = [
+                    ("scopes added", &changes.added_scopes),
+                    ("scopes removed", &changes.removed_scopes),
+                    ("tables added", &changes.added_tables),
+                    ("tables removed", &changes.removed_tables),
+                    ("columns added", &changes.added_columns),
+                    ("columns removed", &changes.removed_columns),
+                    ("classes changed", &changes.changed_classes),
+                ];
+                for (what, items) in lists {
+                    if !items.is_empty() {
+                        println!("  {what}: {}", items.join(", "));
+                    }
+                }
+                if changes.is_empty() {
+                    println!("  the scopes, tables and classes are the same (the plugin file changed)");
+                }
+            }
+            println!("\nAgree with `ferry consent agree {} --sha256 {}`, or leave it.", shown(&card.app), &card.sha256[..12]);
+            Ok(ExitCode::Ok)
+        }
+        ConsentCommand::Agree { app_key, sha256 } => {
+            let record = consent::agree(&db, &app_key, sha256.as_deref()).await?;
+            let scopes: Vec<&str> = record.scopes.iter().map(|s| s.name()).collect();
+            println!("consent given to {} {} (sha256 {}) for: {}", shown(&app_key), record.plugin_version, &record.plugin_sha256[..12], scopes.join(", "));
+            Ok(ExitCode::Ok)
+        }
+        ConsentCommand::Revoke { app_key } => {
+            if consent::revoke(&db, &app_key).await? {
+                println!("consent for {} revoked: a running migration of it is denied its next data access", shown(&app_key));
+            } else {
+                println!("no consent in force for {}", shown(&app_key));
+            }
+            Ok(ExitCode::Ok)
+        }
+        ConsentCommand::List { json } => {
+            let lines = consent::list(&db).await?;
+            if json {
+                print_json(&lines)?;
+                return Ok(ExitCode::Ok);
+            }
+            let mut t = table(&["app", "name", "consent", "plugin", "consented", "given at"]);
+            for l in lines {
+                t.add_row(vec![
+                    shown(&l.app),
+                    shown(&l.name),
+                    l.status.name().to_string(),
+                    l.plugin_version.unwrap_or_else(|| "-".into()),
+                    l.consented_version.unwrap_or_else(|| "-".into()),
+                    l.given_at.unwrap_or_default(),
+                ]);
+            }
+            println!("{t}");
+            Ok(ExitCode::Ok)
+        }
+    }
+}
+
+pub(crate) async fn cloud(home: &Path, command: CloudCommand) -> anyhow::Result<ExitCode> {
+    let db = StateDb::open(home).await?;
+    match command {
+        CloudCommand::Connect { name, url, token_env, scim_url } => {
+            let site = crate::cloud::connect(&db, &name, &url, scim_url.as_deref(), &token_env).await?;
+            println!("connected to {} as {} (token read from ${})", site.url, site.name, site.token_env);
+            Ok(ExitCode::Ok)
+        }
+        CloudCommand::List { json } => {
+            let sites = crate::cloud::list(&db).await?;
+            if json {
+                print_json(&sites)?;
+                return Ok(ExitCode::Ok);
+            }
+            let mut t = table(&["name", "url", "scim", "token from", "connected"]);
+            for s in sites {
+                t.add_row(vec![s.name, s.url, s.scim_url.unwrap_or_else(|| "<url>/scim/v2".into()), format!("${}", s.token_env), s.connected_at]);
+            }
+            println!("{t}");
+            Ok(ExitCode::Ok)
+        }
+    }
+}
