@@ -175,7 +175,7 @@ async fn demo_plan(db: &StateDb, cloud: &CloudSite, source: &str, site: &Path, n
 
 /// Give every user whose email the rule refuses (invalid or shared) an address of their
 /// own, on the demo's copy of the Server site. Returns the user names.
-async fn correct_bad_emails(site_db: &Path) -> anyhow::Result<Vec<String>> {
+pub async fn correct_bad_emails(site_db: &Path) -> anyhow::Result<Vec<String>> {
     let source = Source::connect(&site_db.display().to_string()).await?;
     let order = source.directory_order().await?;
     let rows = source.directory_users().await?.into_iter().filter(|u| order.contains(&u.directory_id)).collect();

@@ -98,8 +98,12 @@ pub struct AppStep<'a> {
 impl AppStep<'_> {
     /// Run every app of the plan but `removed`, at most [`APPS_AT_ONCE`] at a time.
     pub async fn run_all(&self, removed: &[String]) -> Vec<AppOutcome> {
+        let mut outcomes = Vec::new();
+        for app in self.plan.plan_apps.iter().filter(|a| removed.contains(&a.app)) {
+            outcomes.push(not_run(self.db, self.plan, app, "not run: removed from this run as a Stage 1 app (--stage1 remove)".into()).await);
+        }
         let apps: Vec<PlanApp> = self.plan.plan_apps.iter().filter(|a| !removed.contains(&a.app)).cloned().collect();
-        stream::iter(apps)
+        let ran: Vec<AppOutcome> = stream::iter(apps)
             .map(|app| async move {
                 // A stop asked for while other apps run keeps the rest from starting.
                 match Plan::get(self.db, &self.plan.id).await {
@@ -111,7 +115,9 @@ impl AppStep<'_> {
             })
             .buffer_unordered(APPS_AT_ONCE)
             .collect()
-            .await
+            .await;
+        outcomes.extend(ran);
+        outcomes
     }
 
     /// Run one app of the plan (a re-run names the first transfer).

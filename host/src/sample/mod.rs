@@ -426,7 +426,7 @@ impl SiteBuilder {
 }
 
 /// A minimal app JAR: a zip with `atlassian-plugin.xml` (and a class file placeholder).
-fn app_jar(key: &str, name: &str, version: &str, vendor: &str) -> anyhow::Result<Vec<u8>> {
+pub fn app_jar(key: &str, name: &str, version: &str, vendor: &str) -> anyhow::Result<Vec<u8>> {
     use std::io::Write;
     let escape = |s: &str| s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;");
     let xml = format!(

@@ -67,6 +67,7 @@ pub fn plan_for(f: &Fixture, cloud: &Cloud, users: UsersScope, spaces: SpacesSco
         users,
         spaces,
         attachments_only,
+        apps: ferry_host::plan::AppsScope::None,
         ..Plan::new("test plan", &f.source_url, &f.site.join("attachments").display().to_string(), &cloud.site.url(), TOKEN_ENV)
     }
 }

@@ -1,35 +1,56 @@
-//! The README's main job: the sample site migrated to an embedded staging site, with the
-//! app plugins, ends with every rule visible in the report.
+//! The README's main job: the admin's whole journey on the sample site, into an embedded
+//! staging site, ends with both apps complete and their Stage figures.
 
+use ferry_host::checks::CheckResult;
 use ferry_host::demo::run_demo;
 use ferry_host::migrate::Progress;
 use ferry_host::sample::SampleOptions;
 
 #[tokio::test]
-async fn the_demo_migrates_the_sample_site_and_runs_both_plugins() {
+async fn the_demo_walks_the_journey_and_ends_with_both_apps_complete() {
     let plugins = crate::support::wasm("page_ratings").parent().unwrap().to_path_buf();
     let home = tempfile::tempdir().unwrap();
-    let report = run_demo(home.path(), &plugins, &SampleOptions::default(), Progress::hidden()).await.unwrap();
-    let plan = &report.plan;
-    // The planted cases: two bad emails, the DOC key taken in the cloud, missing files.
-    assert_eq!(plan.status, "incomplete");
-    assert_eq!(plan.counts["users"].failed, 2);
-    assert_eq!(plan.counts["spaces"].failed, 1);
-    assert!(plan.counts["attachments"].failed > 0);
-    assert!(plan.former_user > 0);
-    assert_eq!(plan.merged_groups, ["confluence-users", "jira-users"]);
-    assert_eq!(plan.dropped_permissions.len(), 1);
-    for kind in ["pages", "blogposts", "comments"] {
-        assert_eq!(plan.counts[kind].server, plan.counts[kind].cloud, "{kind}");
+    let r = run_demo(home.path(), &plugins, &SampleOptions::default(), Progress::hidden).await.unwrap();
+
+    // Assess: two automated apps decided needed, one replaced by an alternative, disabled.
+    assert_eq!(r.assessment.len(), 3);
+    let macro_pack = r.assessment.iter().find(|a| a.key.ends_with("macro-pack")).unwrap();
+    assert_eq!((macro_pack.path.name(), macro_pack.decision.name(), macro_pack.enabled), ("none", "alternative", false));
+    assert!(r.assessment.iter().filter(|a| a.decision.name() == "needed").all(|a| a.path.name() == "automated" && a.stage.is_some()));
+    // Consent given to both, preparation done.
+    assert!(r.consents.iter().all(|c| c.status.map(|s| s.name()) == Some("given")), "{:?}", r.consents);
+    assert!(r.apps_missing.is_empty(), "{:?}", r.apps_missing);
+
+    // The checks named the planted errors, and the run was refused.
+    let errors: Vec<&str> = r.first_checks.iter().filter(|c| c.result == CheckResult::Error).map(|c| c.code.as_str()).collect();
+    assert_eq!(errors, ["users.invalid-email", "users.duplicate-email", "spaces.key-conflict"]);
+    assert!(r.refused.contains("users.invalid-email"), "{}", r.refused);
+    assert!(r.checks_after_fixes.iter().all(|c| c.result != CheckResult::Error));
+
+    // The first run after the fixes: every user, space and piece of content, both apps.
+    let first = &r.first_run;
+    assert_eq!(first.status, "incomplete", "planted missing attachment files");
+    for kind in ["users", "spaces", "pages", "blogposts", "comments"] {
+        assert_eq!(first.counts[kind].server, first.counts[kind].cloud, "{kind}");
     }
-    // Both apps ran after the core migration and uploaded to their transfers.
-    assert_eq!(report.apps.len(), 2);
-    for app in &report.apps {
-        assert!(app.uploaded_bytes > 0, "{app:?}");
-        assert_eq!(app.denied, 0);
-        // Data of the DOC space, which did not migrate, is reported, not lost silently.
-        assert_eq!(app.status, "incomplete", "{app:?}");
+    assert!(first.former_user > 0);
+    assert_eq!(first.merged_groups, ["confluence-users", "jira-users"]);
+    assert_eq!(first.stage1_choice.map(|c| format!("{c:?}")), Some("Proceed".into()));
+    assert_eq!(first.apps.len(), 2);
+    for app in first.apps.iter().chain(&r.second_run.apps) {
+        assert_eq!(app.status, "complete", "{app:?}");
+        assert!(app.uploaded_bytes > 0 && app.denied == 0, "{app:?}");
     }
-    let ratings = report.apps.iter().find(|a| a.app == "com.example.confluence.page-ratings").unwrap();
+    let ratings = first.apps.iter().find(|a| a.app == "com.example.confluence.page-ratings").unwrap();
     assert!(ratings.rows_per_scope["migration-tracing-product"] > 0, "it read the page mappings the core migration recorded");
+
+    // The second plan linked everything instead of creating it again.
+    assert_eq!(r.second_run.linked_users, r.second_run.counts["users"].cloud);
+    assert!(r.second_run.groups_awaiting_review.is_empty());
+
+    // Two complete migrations per plugin: still Stage 1 (not enough evidence).
+    assert_eq!(r.stages.len(), 2);
+    for s in &r.stages {
+        assert_eq!((s.attempts, s.successes, s.stage.name()), (2, 2, "stage-1-unknown"), "{s:?}");
+    }
 }
