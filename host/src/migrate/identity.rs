@@ -127,7 +127,7 @@ impl Migrator {
             .buffer_unordered(self.concurrency)
             .collect()
             .await;
-        bar.finish();
+        super::finish(&bar);
         let mut grants = Vec::new();
         for (job, outcome) in outcomes {
             match outcome {
@@ -235,7 +235,7 @@ impl Migrator {
                 Err(e) => self.report.fail("groups", &shown, format!("{e:#}")),
             }
         }
-        bar.finish();
+        super::finish(&bar);
         // Memberships: every migrated user into each (flattened) group it belongs to.
         let emails: HashMap<String, String> = dirs
             .resolved

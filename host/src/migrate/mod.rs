@@ -242,6 +242,13 @@ impl Progress {
     }
 }
 
+/// End a step's bar where it got to (a bar counted without a known length keeps its
+/// count; indicatif's own `finish` would move it to the length).
+pub(crate) fn finish(bar: &ProgressBar) {
+    bar.set_length(bar.length().unwrap_or(0).max(bar.position()));
+    bar.finish();
+}
+
 /// How often a running plan records its progress in the state DB.
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -493,7 +500,7 @@ impl Migrator {
             }
             bar.inc(1);
         }
-        bar.finish();
+        finish(&bar);
         Ok(())
     }
 

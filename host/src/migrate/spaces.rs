@@ -139,7 +139,7 @@ impl Migrator {
                 }
             }
         }
-        bar.finish();
+        super::finish(&bar);
         Ok(())
     }
 
@@ -253,7 +253,7 @@ impl Migrator {
             }
             bar.set_position(comment_ids.len() as u64);
         }
-        bar.finish();
+        super::finish(&bar);
         Ok(())
     }
 
@@ -386,7 +386,7 @@ impl Migrator {
             .buffer_unordered(self.concurrency)
             .collect()
             .await;
-        bar.finish();
+        super::finish(&bar);
         for (id, result) in results {
             match result {
                 Ok(bytes) => {
