@@ -92,16 +92,9 @@ pub(crate) async fn run(home: &Path, command: AppsCommand) -> anyhow::Result<Exi
             let mut t = table(&["app key", "name", "version", "vendor", "enabled", "path", "stage", "decision"]);
             for a in &assessed {
                 let stage = a.stage_figures.as_ref().map(|f| f.summary()).unwrap_or_else(|| "-".into());
-                t.add_row(vec![
-                    shown(&a.key),
-                    shown(&a.name),
-                    shown(&a.version),
-                    shown(&a.vendor),
-                    if a.enabled { "yes".into() } else { "no".into() },
-                    format!("{}\n{}", a.path.name(), shown(&a.path_reason)),
-                    stage,
-                    a.decision.name().into(),
-                ]);
+                let mut row = app_cells(&a.key, &a.name, &a.version, &a.vendor, a.enabled);
+                row.extend([format!("{}\n{}", a.path.name(), shown(&a.path_reason)), stage, a.decision.name().into()]);
+                t.add_row(row);
             }
             println!("{t}");
             let open = assessed.iter().filter(|a| a.decision == Decision::NotAssessed).count();
@@ -161,17 +154,17 @@ async fn list(source: &str, json: bool) -> anyhow::Result<ExitCode> {
     } else {
         let mut t = table(&["app key", "name", "version", "vendor", "enabled", "jar", "problem"]);
         for a in apps {
-            t.add_row(vec![
-                shown(&a.key),
-                shown(&a.name),
-                shown(&a.version),
-                shown(&a.vendor),
-                if a.enabled { "yes".into() } else { "no".into() },
-                shown(&a.file_name),
-                shown(&a.problem.unwrap_or_default()),
-            ]);
+            let mut row = app_cells(&a.key, &a.name, &a.version, &a.vendor, a.enabled);
+            row.extend([shown(&a.file_name), shown(&a.problem.unwrap_or_default())]);
+            t.add_row(row);
         }
         println!("{t}");
     }
     Ok(ExitCode::Ok)
+}
+
+/// The cells every app table starts with: key, name, version, vendor (as the Server site
+/// reports them, made terminal-safe) and whether it is enabled.
+fn app_cells(key: &str, name: &str, version: &str, vendor: &str, enabled: bool) -> Vec<String> {
+    vec![shown(key), shown(name), shown(version), shown(vendor), (if enabled { "yes" } else { "no" }).to_string()]
 }

@@ -23,6 +23,18 @@ fn ferry(f: &Fixture, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ferry")).args(args).env("FERRY_HOME", f.home()).env(TOKEN_ENV, TOKEN).output().unwrap()
 }
 
+/// Start `ferry` in the background, its output captured.
+fn spawn_ferry(f: &Fixture, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(args)
+        .env("FERRY_HOME", f.home())
+        .env(TOKEN_ENV, TOKEN)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
@@ -361,14 +373,7 @@ async fn revoking_consent_from_another_process_denies_the_running_plugin_its_nex
     assess_and_decide(&f).await;
     prepare(&f, &cloud, RATINGS).await;
     let p = Plan::create(&f.db, plan(&f, &cloud, "revoke", UsersScope::None, SpacesScope::Keys(vec!["ENG".into()]))).await.unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(["plan", "run", &p.id, "--stage1", "proceed", "--json"])
-        .env("FERRY_HOME", f.home())
-        .env(TOKEN_ENV, TOKEN)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_ferry(&f, &["plan", "run", &p.id, "--stage1", "proceed", "--json"]);
     let mut running = false;
     for _ in 0..1_200 {
         let n: i64 = sqlx::query("SELECT COUNT(*) FROM plugin_runs WHERE plan_id = ? AND status = 'running'").bind(&p.id).fetch_one(f.db.pool()).await.unwrap().get(0);
@@ -403,14 +408,7 @@ async fn stop_from_another_process_ends_the_plan_stopped_and_no_app_starts() {
     assess_and_decide(&f).await;
     prepare(&f, &cloud, CALENDARS).await;
     let p = Plan::create(&f.db, plan(&f, &cloud, "stop me", UsersScope::None, SpacesScope::Keys(vec!["ENG".into(), "MKT".into()]))).await.unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(["plan", "run", &p.id, "--stage1", "proceed", "--json"])
-        .env("FERRY_HOME", f.home())
-        .env(TOKEN_ENV, TOKEN)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_ferry(&f, &["plan", "run", &p.id, "--stage1", "proceed", "--json"]);
     for _ in 0..1_200 {
         if Plan::get(&f.db, &p.id).await.unwrap().status == "running" {
             break;
