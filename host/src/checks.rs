@@ -394,17 +394,14 @@ impl Migrator {
             let rule = stages::rule(&self.db).await?;
             let registry = Registry::new(self.db.clone());
             for planned in self.plan.plan_apps.clone() {
-                let installed = registry.get(&planned.app).await?;
-                let loaded = match &installed {
-                    Some(_) => Some(registry.load(&planned.app).await?),
-                    None => None,
-                };
+                let loaded = registry.get_with_manifest(&planned.app).await?;
+                let installed = loaded.as_ref().map(|(p, _)| p.clone());
                 let (decision, manual) = decided.get(&planned.app).copied().unwrap_or((Decision::NotAssessed, false));
                 let server_version = facts.server_apps.iter().find(|(a, _)| a.key == planned.app).map(|(a, _)| a.version.clone()).unwrap_or_default();
                 let range = installed.as_ref().map(|p| p.server_app_versions.clone());
                 let (path, _) = assess::migration_path(&server_version, range.as_ref(), manual);
                 let consent = match &loaded {
-                    Some((p, _, m)) => {
+                    Some((p, m)) => {
                         let record = crate::consent::record(&self.db, &planned.app).await?;
                         let binds = record.as_ref().is_some_and(|r| r.binds(p, m.scope_set()));
                         let outdated_server = range.as_ref().is_some_and(|r| !assess::plugin_reads(r, &server_version));
@@ -414,9 +411,9 @@ impl Migrator {
                     }
                     None => crate::consent::ConsentStatus::NoAutomatedPath,
                 };
-                let cloud_app_key = loaded.as_ref().map(|(p, _, _)| p.cloud_app_key.clone()).unwrap_or_default();
+                let cloud_app_key = loaded.as_ref().map(|(p, _)| p.cloud_app_key.clone()).unwrap_or_default();
                 let cloud_app_installed = !cloud_app_key.is_empty() && self.dest.cloud_app(&cloud_app_key).await?.is_some();
-                let contract = loaded.as_ref().map(|(p, _, m)| (p.contract.clone(), crate::plugins::contract::is_supported(&m.contract)));
+                let contract = loaded.as_ref().map(|(p, m)| (p.contract.clone(), crate::plugins::contract::is_supported(&m.contract)));
                 let version = installed.as_ref().map(|p| p.version.clone()).unwrap_or_else(|| planned.version.clone());
                 facts.apps.push(AppFacts {
                     stage: stages::figures(&self.db, &planned.app, &version, &rule).await?,

@@ -297,11 +297,7 @@ pub struct ConsentLine {
 
 /// The consent status of one app of the assessment, with the installed plugin.
 async fn status_of(db: &StateDb, app: &assess::ServerApp) -> anyhow::Result<(ConsentStatus, Option<(InstalledPlugin, Manifest)>, Option<ConsentRecord>)> {
-    let registry = Registry::new(db.clone());
-    let plugin = match registry.get(&app.key).await? {
-        Some(_) => Some(registry.load(&app.key).await.map(|(p, _, m)| (p, m))?),
-        None => None,
-    };
+    let plugin = Registry::new(db.clone()).get_with_manifest(&app.key).await?;
     let (decision, manual) = assess::decision(db, &app.key).await?;
     let range = plugin.as_ref().map(|(p, _)| &p.server_app_versions);
     let (path, _) = assess::migration_path(&app.version, range, manual);

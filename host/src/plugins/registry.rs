@@ -154,6 +154,17 @@ impl Registry {
         row.as_ref().map(row_to_plugin).transpose()
     }
 
+    /// The installed plugin of `server_app_key` with its recorded manifest, without
+    /// reading its file: enough to judge consent and checks (running it uses [`Registry::load`],
+    /// which also verifies the file's hash).
+    pub async fn get_with_manifest(&self, server_app_key: &str) -> anyhow::Result<Option<(InstalledPlugin, Manifest)>> {
+        let row = sqlx::query("SELECT * FROM plugins WHERE server_app_key = ?")
+            .bind(server_app_key)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.as_ref().map(row_to_plugin_and_manifest).transpose()
+    }
+
     /// Remove the plugin of `server_app_key`; false when none was installed.
     pub async fn remove(&self, server_app_key: &str) -> anyhow::Result<bool> {
         let Some(plugin) = self.get(server_app_key).await? else { return Ok(false) };
@@ -187,8 +198,12 @@ impl Registry {
 }
 
 fn row_to_plugin(row: &sqlx::sqlite::SqliteRow) -> anyhow::Result<InstalledPlugin> {
+    Ok(row_to_plugin_and_manifest(row)?.0)
+}
+
+fn row_to_plugin_and_manifest(row: &sqlx::sqlite::SqliteRow) -> anyhow::Result<(InstalledPlugin, Manifest)> {
     let manifest = Manifest::parse(row.get::<String, _>("manifest_json").as_bytes())?;
-    Ok(InstalledPlugin {
+    let plugin = InstalledPlugin {
         server_app_key: row.get("server_app_key"),
         cloud_app_key: row.get("cloud_app_key"),
         name: row.get("name"),
@@ -199,5 +214,6 @@ fn row_to_plugin(row: &sqlx::sqlite::SqliteRow) -> anyhow::Result<InstalledPlugi
         scopes: manifest.scopes.iter().map(|s| s.name().to_string()).collect(),
         server_app_versions: manifest.server_app_versions.clone(),
         installed_at: row.get("installed_at"),
-    })
+    };
+    Ok((plugin, manifest))
 }
