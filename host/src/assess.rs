@@ -222,8 +222,7 @@ async fn ensure_known(db: &StateDb, app_key: &str) -> anyhow::Result<()> {
 }
 
 /// Read the Server site's apps and keep them as the current assessment.
-pub async fn read_server_apps(db: &StateDb, source_url: &str) -> anyhow::Result<Vec<ServerApp>> {
-    let source = Source::connect(source_url).await?;
+pub async fn read_server_apps(db: &StateDb, source: &Source) -> anyhow::Result<Vec<ServerApp>> {
     let apps: Vec<ServerApp> = source
         .installed_apps()
         .await?
@@ -240,7 +239,7 @@ pub async fn read_server_apps(db: &StateDb, source_url: &str) -> anyhow::Result<
             .bind(&app.version)
             .bind(&app.vendor)
             .bind(app.enabled)
-            .bind(crate::source::redact_url(source_url))
+            .bind(crate::source::redact_url(source.location()))
             .bind(&at)
             .execute(&mut *tx)
             .await?;

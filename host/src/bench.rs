@@ -127,7 +127,6 @@ pub async fn bench_plugins(home: &Path, plugin_path: &Path, rows: u64) -> anyhow
         mappings: MappingSource::Fixed(Default::default()),
         manifest: manifest.clone(),
         spaces: Default::default(),
-        rt: tokio::runtime::Handle::current(),
     });
     let request = move |name: &str| RunRequest {
         run_id: "bench".into(),
@@ -145,32 +144,27 @@ pub async fn bench_plugins(home: &Path, plugin_path: &Path, rows: u64) -> anyhow
         context: context.clone(),
         uploads: Box::new(DiscardSink),
         on_progress: None,
-        journal: None,
     };
-    let (engine2, prepared2) = (engine.clone(), prepared.clone());
-    let figures = tokio::task::spawn_blocking(move || -> anyhow::Result<(Duration, Duration, f64, f64)> {
-        let (store_t, inst_t) = measure_instantiation(&engine2, &prepared2, &request)?;
-        let timed_run = |name: &str| -> anyhow::Result<Duration> {
-            let t = Instant::now();
-            let report = run_plugin(&engine2, &prepared2, request(name));
-            anyhow::ensure!(report.status == RunStatus::Complete, "bench run {name} ended {:?}: {:?}", report.status, report.message);
-            Ok(t.elapsed())
-        };
-        const CALLS: u32 = 200_000;
-        let mut per_call = Vec::new();
-        for _ in 0..5 {
-            let base = timed_run("bench-calls:0")?;
-            let full = timed_run(&format!("bench-calls:{CALLS}"))?;
-            per_call.push(full.saturating_sub(base) / CALLS);
-        }
-        let mut scans = Vec::new();
-        for _ in 0..3 {
-            scans.push(timed_run("scan")?);
-        }
-        let scan = median(scans);
-        Ok((store_t, inst_t, median(per_call).as_nanos() as f64, rows as f64 / scan.as_secs_f64()))
-    })
-    .await??;
+    let (store_t, inst_t) = measure_instantiation(&engine, &prepared, &request).await?;
+    let timed_run = async |name: &str| -> anyhow::Result<Duration> {
+        let t = Instant::now();
+        let report = run_plugin(&engine, &prepared, request(name)).await;
+        anyhow::ensure!(report.status == RunStatus::Complete, "bench run {name} ended {:?}: {:?}", report.status, report.message);
+        Ok(t.elapsed())
+    };
+    const CALLS: u32 = 200_000;
+    let mut per_call = Vec::new();
+    for _ in 0..5 {
+        let base = timed_run("bench-calls:0").await?;
+        let full = timed_run(&format!("bench-calls:{CALLS}")).await?;
+        per_call.push(full.saturating_sub(base) / CALLS);
+    }
+    let mut scans = Vec::new();
+    for _ in 0..3 {
+        scans.push(timed_run("scan").await?);
+    }
+    let scan = median(scans);
+    let figures = (store_t, inst_t, median(per_call).as_nanos() as f64, rows as f64 / scan.as_secs_f64());
     Ok(PluginBench {
         instantiate_median_us: figures.1.as_secs_f64() * 1e6,
         store_median_us: figures.0.as_secs_f64() * 1e6,
@@ -183,7 +177,7 @@ pub async fn bench_plugins(home: &Path, plugin_path: &Path, rows: u64) -> anyhow
     })
 }
 
-fn measure_instantiation(
+async fn measure_instantiation(
     engine: &PluginEngine,
     prepared: &PreparedPlugin,
     request: &dyn Fn(&str) -> RunRequest,
@@ -192,10 +186,11 @@ fn measure_instantiation(
     for _ in 0..2_000 {
         let mut req = request("noop");
         let t = Instant::now();
-        let (mut store, _, _) = new_store(engine, &mut req);
+        let deadline = Instant::now() + req.limits.deadline;
+        let (mut store, _) = new_store(engine, &mut req, deadline);
         store_times.push(t.elapsed());
         let t = Instant::now();
-        prepared.pre.instantiate(&mut store).map_err(anyhow::Error::from)?;
+        prepared.pre.instantiate_async(&mut store).await.map_err(anyhow::Error::from)?;
         inst_times.push(t.elapsed());
     }
     Ok((median(store_times), median(inst_times)))

@@ -94,7 +94,7 @@ pub async fn run_demo(home: &Path, plugins_dir: &Path, options: &SampleOptions, 
     }
 
     // 1. Assess: two apps are needed, the macro pack is replaced by an alternative.
-    let apps = assess::read_server_apps(&db, &source_db).await?;
+    let apps = assess::read_server_apps(&db, &Source::connect(&source_db).await?).await?;
     for app in &apps {
         let decision = if app.key == RATINGS_APP || app.key == CALENDARS_APP { Decision::Needed } else { Decision::Alternative };
         assess::decide(&db, &app.key, decision).await?;

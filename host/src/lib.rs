@@ -21,3 +21,4 @@ pub mod source;
 pub mod stages;
 pub mod staging;
 pub mod state;
+pub mod terminal;

@@ -6,5 +6,12 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // Everything ferry writes (FERRY_HOME and its files, the compile cache, staging data,
+    // exports) is private to the user who runs it: directories 0700, files 0600.
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file-creation mask.
+    unsafe {
+        libc::umask(0o077);
+    }
     std::process::exit(ferry_host::cli::main());
 }

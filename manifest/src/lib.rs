@@ -263,6 +263,74 @@ pub enum ManifestError {
     /// A scope listed twice.
     #[error("scope {0} is listed twice")]
     DuplicateScope(String),
+    /// The manifest as a whole is too large.
+    #[error("the manifest is {0} bytes; the most is {MAX_MANIFEST_BYTES}: declare only what the plugin reads")]
+    TooLarge(usize),
+    /// A field is longer than its maximum.
+    #[error("manifest field `{field}` is {found} bytes long; the most is {max}: shorten it")]
+    TooLong {
+        /// The field (for tables and columns, the kind of name).
+        field: &'static str,
+        /// Its maximum length in bytes.
+        max: usize,
+        /// Its length.
+        found: usize,
+    },
+    /// Too many entries of one kind.
+    #[error("the manifest declares {found} {what}; the most is {max}")]
+    TooMany {
+        /// What is counted.
+        what: &'static str,
+        /// The maximum.
+        max: usize,
+        /// How many there are.
+        found: usize,
+    },
+    /// A text field holds control characters (which could rewrite a reviewer's terminal).
+    #[error("manifest field `{field}` contains control character U+{code:04X} at byte {at}: remove it")]
+    ControlCharacter {
+        /// The field.
+        field: &'static str,
+        /// The character's code point.
+        code: u32,
+        /// Its byte offset.
+        at: usize,
+    },
+}
+
+/// The largest manifest accepted, in bytes.
+pub const MAX_MANIFEST_BYTES: usize = 256 << 10;
+
+/// The longest each text field may be, in bytes.
+pub const FIELD_MAX_BYTES: &[(&str, usize)] = &[
+    ("server_app_key", 255),
+    ("cloud_app_key", 255),
+    ("name", 128),
+    ("vendor", 128),
+    ("version", 64),
+    ("server_app_versions", 256),
+    ("contract", 64),
+    ("privacy_policy", 2048),
+];
+
+/// The most tables a manifest may declare.
+pub const MAX_TABLES: usize = 256;
+
+/// The most columns one table may declare.
+pub const MAX_COLUMNS: usize = 512;
+
+/// The longest table or column name, in bytes (AO names are far shorter).
+pub const MAX_IDENTIFIER_BYTES: usize = 64;
+
+fn check_text(field: &'static str, value: &str) -> Result<(), ManifestError> {
+    let max = FIELD_MAX_BYTES.iter().find(|(f, _)| *f == field).map(|(_, m)| *m).unwrap_or(255);
+    if value.len() > max {
+        return Err(ManifestError::TooLong { field, max, found: value.len() });
+    }
+    if let Some((at, c)) = value.char_indices().find(|(_, c)| c.is_control()) {
+        return Err(ManifestError::ControlCharacter { field, code: c as u32, at });
+    }
+    Ok(())
 }
 
 /// The manifest as it appears in JSON, before validation.
@@ -311,12 +379,41 @@ pub struct Manifest {
 impl Manifest {
     /// Parse and validate manifest JSON.
     pub fn parse(bytes: &[u8]) -> Result<Manifest, ManifestError> {
+        if bytes.len() > MAX_MANIFEST_BYTES {
+            return Err(ManifestError::TooLarge(bytes.len()));
+        }
         let raw: RawManifest =
             serde_json::from_slice(bytes).map_err(|e| ManifestError::Malformed(e.to_string()))?;
         Manifest::from_raw(raw)
     }
 
     fn from_raw(raw: RawManifest) -> Result<Manifest, ManifestError> {
+        for (field, value) in [
+            ("server_app_key", &raw.server_app_key),
+            ("cloud_app_key", &raw.cloud_app_key),
+            ("name", &raw.name),
+            ("vendor", &raw.vendor),
+            ("version", &raw.version),
+            ("server_app_versions", &raw.server_app_versions),
+            ("contract", &raw.contract),
+            ("privacy_policy", &raw.privacy_policy),
+        ] {
+            check_text(field, value)?;
+        }
+        if raw.tables.len() > MAX_TABLES {
+            return Err(ManifestError::TooMany { what: "tables", max: MAX_TABLES, found: raw.tables.len() });
+        }
+        for (table, columns) in &raw.tables {
+            if table.len() > MAX_IDENTIFIER_BYTES {
+                return Err(ManifestError::TooLong { field: "tables (a table name)", max: MAX_IDENTIFIER_BYTES, found: table.len() });
+            }
+            if columns.len() > MAX_COLUMNS {
+                return Err(ManifestError::TooMany { what: "columns in one table", max: MAX_COLUMNS, found: columns.len() });
+            }
+            if let Some(long) = columns.keys().find(|c| c.len() > MAX_IDENTIFIER_BYTES) {
+                return Err(ManifestError::TooLong { field: "tables (a column name)", max: MAX_IDENTIFIER_BYTES, found: long.len() });
+            }
+        }
         for (field, value) in [
             ("server_app_key", &raw.server_app_key),
             ("cloud_app_key", &raw.cloud_app_key),
@@ -449,6 +546,23 @@ mod tests {
         let m = Manifest::parse(json.as_bytes()).unwrap();
         assert_eq!(m.scopes, vec![Scope::AppDataOther, Scope::AppDataPii]);
         assert_eq!(Manifest::parse(m.to_json().as_bytes()).unwrap(), m);
+    }
+
+    #[test]
+    fn every_field_has_a_maximum_length_and_no_control_characters() {
+        let long = sample("{}", "").replace("\"Ratings\"", &format!("\"{}\"", "R".repeat(129)));
+        assert_eq!(Manifest::parse(long.as_bytes()), Err(ManifestError::TooLong { field: "name", max: 128, found: 129 }));
+        let escape = sample("{}", "").replace("\"Example\"", "\"Ex\\u001b[2Kample\"");
+        assert_eq!(
+            Manifest::parse(escape.as_bytes()),
+            Err(ManifestError::ControlCharacter { field: "vendor", code: 0x1b, at: 2 })
+        );
+        let huge = " ".repeat(MAX_MANIFEST_BYTES + 1);
+        assert_eq!(Manifest::parse(huge.as_bytes()), Err(ManifestError::TooLarge(MAX_MANIFEST_BYTES + 1)));
+        let prefix = ao_table_prefix("com.example.ratings");
+        let column = "C".repeat(65);
+        let wide = sample(&format!(r#"{{"{prefix}RATING":{{"{column}":"other"}}}}"#), "");
+        assert!(matches!(Manifest::parse(wide.as_bytes()), Err(ManifestError::TooLong { max: 64, found: 65, .. })));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use clap::Subcommand;
 
-use super::{print_json, shown, table, ExitCode};
+use super::{print_json, shown, table, ExitCode, SourceArgs};
 use crate::assess::{self, Decision};
 use crate::plugins::limits::Limits;
 use crate::state::StateDb;
@@ -15,9 +15,8 @@ pub(crate) enum AppsCommand {
     /// List the user-installed apps of a Server site (from plugindata and each JAR's
     /// atlassian-plugin.xml), without assessing them.
     List {
-        /// The Server database: a SQLite file or a postgres:// URL.
-        #[arg(long)]
-        source: String,
+        #[command(flatten)]
+        source: SourceArgs,
         /// Print as JSON.
         #[arg(long)]
         json: bool,
@@ -28,9 +27,8 @@ pub(crate) enum AppsCommand {
     ///
     /// The assessment is kept: consent, `apps done` and plans use it.
     Assess {
-        /// The Server database: a SQLite file or a postgres:// URL.
-        #[arg(long)]
-        source: String,
+        #[command(flatten)]
+        source: SourceArgs,
         /// Print as JSON.
         #[arg(long)]
         json: bool,
@@ -83,7 +81,7 @@ pub(crate) async fn run(home: &Path, command: AppsCommand) -> anyhow::Result<Exi
     match command {
         AppsCommand::List { .. } => unreachable!("handled above"),
         AppsCommand::Assess { source, json } => {
-            let apps = assess::read_server_apps(&db, &source).await?;
+            let apps = assess::read_server_apps(&db, &source.connect().await?).await?;
             let assessed = assess::assess(&db, &apps).await?;
             if json {
                 print_json(&assessed)?;
@@ -147,8 +145,8 @@ pub(crate) async fn run(home: &Path, command: AppsCommand) -> anyhow::Result<Exi
     }
 }
 
-async fn list(source: &str, json: bool) -> anyhow::Result<ExitCode> {
-    let apps = crate::source::Source::connect(source).await?.installed_apps().await?;
+async fn list(source: &SourceArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let apps = source.connect().await?.installed_apps().await?;
     if json {
         print_json(&apps)?;
     } else {

@@ -138,24 +138,7 @@ pub fn main() -> i32 {
     }
 }
 
-/// Text from a plugin, a manifest, a Server database or a destination, made safe for a
-/// terminal: control characters (escape sequences, carriage returns, ...) are shown as
-/// visible escapes such as `\u{1b}` or `\u{a}`, so they can neither hide nor fake a line.
-/// JSON output is never passed through this.
-pub(crate) fn shown(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_string();
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c.is_control() {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+pub(crate) use crate::terminal::shown;
 
 /// Print a value as pretty JSON on stdout.
 pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
@@ -163,9 +146,49 @@ pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A table for humans, in ferry's style.
-pub(crate) fn table(header: &[&str]) -> comfy_table::Table {
+/// Where a command reads the Server site from.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct SourceArgs {
+    /// The Server database: a SQLite file, or a postgres:// URL without a password
+    /// (postgres://USER@HOST:PORT/DB).
+    #[arg(long)]
+    pub source: String,
+    /// The environment variable holding the PostgreSQL password. Without it the password
+    /// comes from PGPASSWORD or ~/.pgpass. Ferry keeps the variable's name, never the
+    /// password, and refuses a URL that carries one.
+    #[arg(long, value_name = "VAR")]
+    pub source_password_env: Option<String>,
+}
+
+impl SourceArgs {
+    /// Connect to the Server database.
+    pub async fn connect(&self) -> anyhow::Result<crate::source::Source> {
+        crate::source::Source::open(&self.source, self.source_password_env.as_deref()).await
+    }
+}
+
+/// A table for humans, in ferry's style. Every cell is shown terminal-safe: control
+/// characters are escaped (a cell may span lines only where ferry itself joined lines).
+pub(crate) struct Table(comfy_table::Table);
+
+impl Table {
+    /// Add a row; each cell is escaped line by line.
+    pub(crate) fn add_row<S: AsRef<str>>(&mut self, cells: impl IntoIterator<Item = S>) -> &mut Table {
+        let cells: Vec<String> = cells.into_iter().map(|c| c.as_ref().split('\n').map(shown).collect::<Vec<_>>().join("\n")).collect();
+        self.0.add_row(cells);
+        self
+    }
+}
+
+impl std::fmt::Display for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A table for humans, in ferry's style, with the given header.
+pub(crate) fn table(header: &[&str]) -> Table {
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED).set_header(header.to_vec());
-    t
+    Table(t)
 }

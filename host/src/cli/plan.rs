@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
-use super::{print_json, shown, table, ExitCode};
+use super::{print_json, shown, table, ExitCode, SourceArgs};
 use crate::migrate::report::PlanReport;
 use crate::migrate::{Migrator, Progress, Stage1Choice};
 use crate::plan::{status, AppsScope, Plan, SpacesScope, UsersScope};
@@ -55,9 +55,8 @@ pub(crate) enum PlanCommand {
     /// The spaces of a Server site with their status for a destination: MIGRATED (already
     /// there) or QUEUED (in a saved plan not yet run).
     Spaces {
-        /// The Server database.
-        #[arg(long)]
-        source: String,
+        #[command(flatten)]
+        source: SourceArgs,
         /// The Cloud site's base URL.
         #[arg(long)]
         destination: String,
@@ -78,9 +77,8 @@ pub(crate) struct CreateArgs {
     /// The plan's name.
     #[arg(long)]
     name: String,
-    /// The Server database: a SQLite file or a postgres:// URL.
-    #[arg(long)]
-    source: String,
+    #[command(flatten)]
+    source: SourceArgs,
     /// The Server's attachment folder (<confluence-home>/attachments).
     #[arg(long)]
     attachments: PathBuf,
@@ -192,7 +190,8 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
                     app_deadline_secs: args.app_deadline.as_secs().max(1),
                     trusted_domains: args.trusted_domains.iter().map(|d| d.trim().to_lowercase()).filter(|d| !d.is_empty()).collect(),
                     cloud: args.cloud.clone(),
-                    ..Plan::new(&args.name, &args.source, &args.attachments.display().to_string(), &destination, &token_env)
+                    source_password_env: args.source.source_password_env.clone(),
+                    ..Plan::new(&args.name, &args.source.source, &args.attachments.display().to_string(), &destination, &token_env)
                 },
             )
             .await?;
@@ -278,7 +277,7 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
             Ok(ExitCode::Ok)
         }
         PlanCommand::Spaces { source, destination, json } => {
-            let spaces = crate::source::Source::connect(&source).await?.spaces().await?;
+            let spaces = source.connect().await?.spaces().await?;
             let choices = crate::plan::space_choices(&db, spaces, &destination).await?;
             if json {
                 print_json(&choices)?;
@@ -398,7 +397,7 @@ fn print_apps(apps: &[crate::migrate::apps::AppOutcome]) {
 pub(crate) fn print_report(r: &PlanReport) {
     println!("status: {}", r.status);
     if let Some(e) = &r.error {
-        println!("stopped by: {e}");
+        println!("stopped by: {}", shown(e));
     }
     let mut t = table(&["kind", "server", "cloud", "failed"]);
     for kind in crate::migrate::report::KINDS {
@@ -409,13 +408,13 @@ pub(crate) fn print_report(r: &PlanReport) {
     println!("content attributed to Former User: {}", r.former_user);
     println!("accounts linked to existing cloud accounts: {}", r.linked_users);
     if !r.groups_awaiting_review.is_empty() {
-        println!("groups awaiting your permission review: {}", r.groups_awaiting_review.join(", "));
+        println!("groups awaiting your permission review: {}", shown(&r.groups_awaiting_review.join(", ")));
     }
     if !r.merged_groups.is_empty() {
-        println!("merged into existing cloud groups (members inherit their permissions): {}", r.merged_groups.join(", "));
+        println!("merged into existing cloud groups (members inherit their permissions): {}", shown(&r.merged_groups.join(", ")));
     }
     if !r.skipped_groups.is_empty() {
-        println!("blocklisted groups skipped (members migrated): {}", r.skipped_groups.join(", "));
+        println!("blocklisted groups skipped (members migrated): {}", shown(&r.skipped_groups.join(", ")));
     }
     if !r.shadowed_users.is_empty() {
         println!("shadowed users (a user of the same name in an earlier directory wins): {}", r.shadowed_users.len());
@@ -424,7 +423,7 @@ pub(crate) fn print_report(r: &PlanReport) {
         println!("attachment links dropped (deleted on the server since): {}", r.dropped_attachments);
     }
     for d in &r.dropped_permissions {
-        println!("dropped permission: {} {} of {} — {}", d.space, d.permission, d.subject, d.reason);
+        println!("dropped permission: {} {} of {} — {}", shown(&d.space), shown(&d.permission), shown(&d.subject), shown(&d.reason));
     }
     const SHOWN: usize = 40;
     for f in r.failures.iter().take(SHOWN) {
@@ -439,10 +438,10 @@ pub(crate) fn print_report(r: &PlanReport) {
     }
     if let Some(choice) = r.stage1_choice {
         let verb = if choice == Stage1Choice::Remove { "removed from the plan" } else { "migrated (you chose to proceed)" };
-        println!("Stage 1 apps {verb}: {}", r.stage1_apps.join(", "));
+        println!("Stage 1 apps {verb}: {}", shown(&r.stage1_apps.join(", ")));
     }
     if let Some(why) = &r.apps_not_started {
-        println!("apps not started: {why}");
+        println!("apps not started: {}", shown(why));
     }
     print_apps(&r.apps);
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use super::{print_json, table, ExitCode};
+use super::{print_json, shown, table, ExitCode, SourceArgs};
 use crate::plugins::audit::{self, AuditReport, Verdict};
 use crate::plugins::engine::PluginEngine;
 use crate::plugins::limits::Limits;
@@ -15,7 +15,6 @@ use crate::plugins::local::{run_installed, LocalRun};
 use crate::plugins::registry::{InstallError, Registry};
 use crate::plugins::run::{RunReport, RunStatus};
 use crate::plugins::uploads::DirectorySink;
-use crate::source::Source;
 use crate::state::mappings::MappingSource;
 use crate::state::StateDb;
 
@@ -66,9 +65,8 @@ pub(crate) enum PluginCommand {
 pub(crate) struct RunArgs {
     /// The server app key of the installed plugin.
     app_key: String,
-    /// The Server database: a SQLite file or a postgres:// URL.
-    #[arg(long)]
-    source: String,
+    #[command(flatten)]
+    source: SourceArgs,
     /// The folder uploads are written to, one file per upload.
     #[arg(long)]
     out: PathBuf,
@@ -81,7 +79,11 @@ pub(crate) struct RunArgs {
     /// Upload quota in MiB.
     #[arg(long, default_value_t = 1024)]
     upload_quota_mib: u64,
-    /// Log volume limit in KiB (log lines and captured stdout/stderr).
+    /// Most uploads the run may make (each is one request to the destination).
+    #[arg(long, default_value_t = 10_000)]
+    max_uploads: u64,
+    /// Log limit in KiB (log lines and captured stdout/stderr; each line costs its
+    /// bytes plus 64).
     #[arg(long, default_value_t = 1024)]
     log_limit_kib: u64,
     /// Space keys of the migration (comma-separated); default: every current space.
@@ -94,6 +96,9 @@ pub(crate) struct RunArgs {
     /// --spaces is given): the plugin sees what it would see in that plan's app step.
     #[arg(long)]
     plan: Option<String>,
+    /// The migration name the plugin is given (default: "local test of <app name>").
+    #[arg(long)]
+    name: Option<String>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -132,7 +137,7 @@ async fn audit_command(home: &Path, plugin: &str, json: bool) -> anyhow::Result<
 }
 
 fn print_audit(r: &AuditReport) {
-    let or = |v: &Option<String>| v.clone().unwrap_or_else(|| "?".into());
+    let or = |v: &Option<String>| v.as_deref().map(shown).unwrap_or_else(|| "?".into());
     println!("{} {} by {} ({} → {})", or(&r.name), or(&r.version), or(&r.vendor), or(&r.server_app_key), or(&r.cloud_app_key));
     println!("contract ferry:migration@{}   sha256 {}", or(&r.contract), r.sha256);
     println!("\nDeclared scopes:");
@@ -155,14 +160,14 @@ fn print_audit(r: &AuditReport) {
     }
     println!("\nWhat the component imports:\n{t}");
     for w in &r.warnings {
-        println!("warning: {w}");
+        println!("warning: {}", shown(w));
     }
     match r.verdict {
         Verdict::Ok => println!("\nverdict: ok"),
         Verdict::Refused => {
             println!("\nverdict: REFUSED");
             for p in &r.problems {
-                println!("  - {p}");
+                println!("  - {}", shown(p));
             }
         }
     }
@@ -181,7 +186,7 @@ async fn install(home: &Path, file: &Path, json: bool) -> anyhow::Result<ExitCod
                     crate::plugins::registry::InstallOutcome::Replaced { previous } => format!("replaced {previous} with"),
                     crate::plugins::registry::InstallOutcome::AlreadyInstalled => "already installed:".to_string(),
                 };
-                println!("{what} {} {} ({}) with scopes: {}", plugin.name, plugin.version, plugin.server_app_key, plugin.scopes.join(", "));
+                println!("{what} {} {} ({}) with scopes: {}", shown(&plugin.name), shown(&plugin.version), shown(&plugin.server_app_key), plugin.scopes.join(", "));
             }
             Ok(ExitCode::Ok)
         }
@@ -191,7 +196,7 @@ async fn install(home: &Path, file: &Path, json: bool) -> anyhow::Result<ExitCod
             }
             eprintln!("error: {} refused:", file.display());
             for p in &report.problems {
-                eprintln!("  - {p}");
+                eprintln!("  - {}", shown(p));
             }
             Ok(ExitCode::Refused)
         }
@@ -220,7 +225,7 @@ async fn list(home: &Path, json: bool) -> anyhow::Result<ExitCode> {
 async fn run_command(home: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     let db = StateDb::open(home).await?;
     let engine = Arc::new(PluginEngine::new(Some(home.join("cache")))?);
-    let source = Source::connect(&args.source).await?;
+    let source = args.source.connect().await?;
     let mut spaces = args.spaces.clone();
     let mappings = match (&args.mappings, &args.plan) {
         (Some(file), _) => MappingSource::from_file(file)?,
@@ -243,7 +248,7 @@ async fn run_command(home: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     let on_progress = bar.clone().map(|bar| -> crate::plugins::host::ProgressFn {
         Arc::new(move |percent, message| {
             bar.set_position(u64::from(percent));
-            bar.set_message(message.to_string());
+            bar.set_message(shown(message));
         })
     });
     let run = LocalRun {
@@ -251,10 +256,12 @@ async fn run_command(home: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
             deadline: args.deadline,
             memory_bytes: args.memory_mib << 20,
             upload_bytes: args.upload_quota_mib << 20,
+            uploads: args.max_uploads,
             log_bytes: args.log_limit_kib << 10,
         },
         spaces,
         on_progress,
+        name: args.name.clone(),
         ..LocalRun::new(source, Box::new(DirectorySink::new(args.out.clone())?), mappings)
     };
     let report = run_installed(&db, engine, &args.app_key, run).await?;
@@ -270,22 +277,38 @@ async fn run_command(home: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn print_run(r: &RunReport, out: &Path) {
-    println!("{} {}: {}{}", r.server_app_key, r.version, r.status.name(), r.message.as_ref().map(|m| format!(" — {m}")).unwrap_or_default());
-    println!("progress: {}% {}", r.progress_percent, r.progress_message);
+    println!(
+        "{} {}: {}{}",
+        shown(&r.server_app_key),
+        shown(&r.version),
+        r.status.name(),
+        r.message.as_ref().map(|m| format!(" — {}", shown(m))).unwrap_or_default()
+    );
+    println!("progress: {}% {}", r.progress_percent, shown(&r.progress_message));
     println!("uploads: {} ({} bytes) in {}", r.uploads, r.uploaded_bytes, out.display());
     let mut t = table(&["scope", "calls", "rows", "bytes", "denied"]);
     for (scope, u) in &r.access {
         t.add_row(vec![scope.clone(), u.calls.to_string(), u.rows.to_string(), u.bytes.to_string(), u.denied.to_string()]);
     }
     println!("access audit (run {}):\n{t}", r.run_id);
-    for d in &r.denials {
+    const DENIALS_SHOWN: usize = 20;
+    for d in r.denials.iter().take(DENIALS_SHOWN) {
         println!("denied: {} needs {} ({} calls)", d.function, d.denied_scope.map(|s| s.name()).unwrap_or("?"), d.calls);
+    }
+    if r.denials.len() > DENIALS_SHOWN {
+        println!("… and {} more denial records (`--json` lists them)", r.denials.len() - DENIALS_SHOWN);
+    }
+    if r.audit_summarised_calls > 0 {
+        println!("audit: {} detailed records; {} later calls summed per kind of call", r.audit.len(), r.audit_summarised_calls);
+    }
+    if r.log_dropped > 0 {
+        println!("log: {} lines dropped past the log limit", r.log_dropped);
     }
     let tail = r.log.len().saturating_sub(10);
     if !r.log.is_empty() {
         println!("log (last {} of {} lines):", r.log.len() - tail, r.log.len());
         for line in &r.log[tail..] {
-            println!("  [{}] {}", line.level, line.message);
+            println!("  [{}] {}", line.level, shown(&line.message));
         }
     }
     println!("took {} ms", r.duration_ms);

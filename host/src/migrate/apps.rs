@@ -20,7 +20,6 @@ use crate::plugins::limits::Limits;
 use crate::plugins::local::{new_id, run_installed, LocalRun};
 use crate::plugins::registry::Registry;
 use crate::plugins::uploads::DestinationSink;
-use crate::source::Source;
 use crate::state::mappings::MappingSource;
 use crate::state::{now, StateDb};
 
@@ -164,8 +163,8 @@ impl AppStep<'_> {
             plan_id: Some(self.plan.id.clone()),
             original_transfer_id,
             ..LocalRun::new(
-                Source::connect(&self.plan.source).await?,
-                Box::new(DestinationSink::new(self.dest.clone(), transfer_id.clone(), tokio::runtime::Handle::current())),
+                self.plan.connect_source().await?,
+                Box::new(DestinationSink::new(self.dest.clone(), transfer_id.clone())),
                 MappingSource::State { db: self.db.clone(), destination: super::destination_key(&self.plan.destination) },
             )
         };
@@ -330,7 +329,7 @@ pub async fn rerun(db: &StateDb, plan_id: &str, app_key: &str, limits: Limits) -
     let selected: Vec<String> = match &plan.spaces {
         crate::plan::SpacesScope::Keys(keys) => keys.clone(),
         crate::plan::SpacesScope::None => Vec::new(),
-        crate::plan::SpacesScope::All => Source::connect(&plan.source).await?.spaces().await?.into_iter().map(|s| s.key).collect(),
+        crate::plan::SpacesScope::All => plan.connect_source().await?.spaces().await?.into_iter().map(|s| s.key).collect(),
     };
     let spaces = selected.into_iter().filter(|k| mapped.contains(k)).collect();
     let original = first_transfer(db, &plan.id, app_key).await?;

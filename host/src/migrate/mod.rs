@@ -330,7 +330,7 @@ impl Migrator {
     /// environment variable the plan names.
     pub async fn new(db: StateDb, plan: Plan, progress: Progress) -> anyhow::Result<Migrator> {
         let dest = crate::cloud::client(&plan.destination, plan.scim_url.as_deref(), &plan.token_env, DEFAULT_CONCURRENCY)?;
-        let source = Source::connect(&plan.source).await?;
+        let source = plan.connect_source().await?;
         let maps = Mappings::new(db.clone(), destination_key(&plan.destination), plan.id.clone());
         let report = PlanReport::new(&plan.id, &plan.name);
         Ok(Migrator {

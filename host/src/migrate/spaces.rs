@@ -114,7 +114,7 @@ impl Migrator {
     /// Pages level by level (parents first, each level concurrently), then blog posts.
     async fn migrate_pages(&mut self, space: &ServerSpace, cloud_space: i64, ids: &mut HashMap<i64, i64>) -> anyhow::Result<()> {
         let bar = self.progress.step("pages", 0);
-        bar.set_message(space.key.clone());
+        bar.set_message(crate::terminal::shown(&space.key));
         for blog in [false, true] {
             let (kind, namespace) = if blog { ("blogposts", ns::BLOGPOST) } else { ("pages", ns::PAGE) };
             let source = self.source.clone();

@@ -158,6 +158,10 @@ pub struct Plan {
     /// The Server database (a SQLite file or postgres:// URL).
     #[serde(serialize_with = "redacted")]
     pub source: String,
+    /// The environment variable holding the source database password, if one is named
+    /// (else `PGPASSWORD` or `~/.pgpass`). The password itself is never stored.
+    #[serde(default)]
+    pub source_password_env: Option<String>,
     /// The Server's attachment folder.
     pub attachments: String,
     /// The Cloud site's base URL.
@@ -195,6 +199,11 @@ fn redacted<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
 }
 
 impl Plan {
+    /// The plan's Server database, connected with its password from the environment.
+    pub async fn connect_source(&self) -> anyhow::Result<crate::source::Source> {
+        crate::source::Source::open(&self.source, self.source_password_env.as_deref()).await
+    }
+
     /// A plan to migrate everything from `source` to `destination` (all users, all
     /// spaces, the needed apps, a one-hour app deadline), to adjust before [`Plan::create`].
     pub fn new(name: &str, source: &str, attachments: &str, destination: &str, token_env: &str) -> Plan {
@@ -202,6 +211,7 @@ impl Plan {
             id: String::new(),
             name: name.into(),
             source: source.into(),
+            source_password_env: None,
             attachments: attachments.into(),
             destination: destination.into(),
             scim_url: None,
@@ -224,6 +234,7 @@ impl Plan {
     /// plugin reads the assessed Server app version are fixed into it, with their plugin
     /// version and sha256.
     pub async fn create(db: &StateDb, mut plan: Plan) -> anyhow::Result<Plan> {
+        crate::source::refuse_password(&plan.source)?;
         plan.id = crate::plugins::local::new_id()[..12].to_string();
         plan.status = status::SAVED.into();
         plan.created_at = now();
@@ -243,8 +254,8 @@ impl Plan {
         }
         sqlx::query(
             "INSERT INTO plans (id, name, source, attachments, destination, scim_url, token_env, users, spaces, attachments_only, product_group, status, created_at, \
-             apps, app_deadline_secs, trusted_domains, cloud) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             apps, app_deadline_secs, trusted_domains, cloud, source_password_env) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&plan.id)
         .bind(&plan.name)
@@ -263,6 +274,7 @@ impl Plan {
         .bind(plan.app_deadline_secs as i64)
         .bind(plan.trusted_domains.join(","))
         .bind(&plan.cloud)
+        .bind(&plan.source_password_env)
         .execute(&mut *tx)
         .await
         .context("cannot save the plan")?;
@@ -404,6 +416,7 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Plan> {
         id: r.get("id"),
         name: r.get("name"),
         source: r.get("source"),
+        source_password_env: r.get("source_password_env"),
         attachments: r.get("attachments"),
         destination: r.get("destination"),
         scim_url: r.get("scim_url"),

@@ -78,7 +78,8 @@ pub struct AuditReport {
     pub manifest: Option<Manifest>,
 }
 
-/// Audit a plugin file's bytes. Never runs plugin code.
+/// Audit a plugin file's bytes: what it declares, what it imports, and proof that it
+/// links against the contract's world (compiled and type-checked, never run).
 pub fn audit(bytes: &[u8]) -> AuditReport {
     let mut report = AuditReport {
         server_app_key: None,
@@ -111,6 +112,15 @@ pub fn audit(bytes: &[u8]) -> AuditReport {
     check_imports(&info, manifest.as_ref(), &mut report);
     if !info.exports.iter().any(|e| e == "run") {
         report.problems.push("the component does not export `run`: export the plugin with `ferry_sdk::export_plugin!`".into());
+    }
+    if report.problems.is_empty() {
+        // The names are right; prove the types are too, by linking it as a run would.
+        if let Err(why) = super::engine::link_check(bytes, &report.sha256) {
+            report.problems.push(format!(
+                "the component does not link against the ferry:migration@{} world, so it could never run: {why}",
+                manifest.as_ref().map(|m| m.contract.to_string()).unwrap_or_default()
+            ));
+        }
     }
     if report.problems.is_empty() {
         report.verdict = Verdict::Ok;

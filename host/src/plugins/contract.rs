@@ -13,6 +13,8 @@ pub mod v0_1 {
     wasmtime::component::bindgen!({
         world: "plugin",
         path: "../wit",
+        imports: { default: async },
+        exports: { default: async },
     });
 }
 

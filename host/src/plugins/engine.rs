@@ -1,11 +1,13 @@
-//! The wasmtime engine that runs plugins: component model, pooling allocator, epoch
-//! interruption for deadlines, compiled components cached on disk, and linking limited
-//! to the interfaces a grant allows.
+//! The wasmtime engine that runs plugins: component model, pooling allocator, async
+//! calls with epoch yields (so one timer holds a run's deadline whether the plugin
+//! computes or waits), compiled components cached on disk, and linking limited to the
+//! interfaces a grant allows.
 
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -18,7 +20,8 @@ use super::contract::{v0_1, Interface};
 use super::host::RunState;
 use super::limits::MAX_MEMORY_BYTES;
 
-/// How often the epoch advances: the granularity of deadlines.
+/// How often the epoch advances: how often a computing plugin yields to the executor,
+/// and the granularity of deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Runs plugins. Cheap to share; one per process.
@@ -112,37 +115,74 @@ impl PluginEngine {
     /// Link a component against the interfaces `granted` allows, and pre-instantiate it.
     /// An import of an interface the grant does not allow fails here, before any code runs.
     pub fn prepare(&self, component: &Component, granted: ScopeSet) -> anyhow::Result<PreparedPlugin> {
-        for (name, _) in component.component_type().imports(&self.engine) {
-            if let Some((Ok(iface), _)) = Interface::parse_import(name) {
-                if !iface.allowed_by(granted) {
-                    let needs: Vec<&str> = iface.scopes().iter().map(|s| s.name()).collect();
-                    anyhow::bail!(
-                        "the plugin imports {name}, which needs one of [{}], and the grant holds none of them: it is not linked",
-                        needs.join(", ")
-                    );
-                }
+        link(&self.engine, component, granted)
+    }
+}
+
+/// Link `component` against the world `granted` allows and pre-instantiate it: every
+/// import and the `run` export are type-checked here.
+fn link(engine: &Engine, component: &Component, granted: ScopeSet) -> anyhow::Result<PreparedPlugin> {
+    for (name, _) in component.component_type().imports(engine) {
+        if let Some((Ok(iface), _)) = Interface::parse_import(name) {
+            if !iface.allowed_by(granted) {
+                let needs: Vec<&str> = iface.scopes().iter().map(|s| s.name()).collect();
+                anyhow::bail!(
+                    "the plugin imports {name}, which needs one of [{}], and the grant holds none of them: it is not linked",
+                    needs.join(", ")
+                );
             }
         }
-        let mut linker: Linker<RunState> = Linker::new(&self.engine);
-        add_wasi(&mut linker)?;
-        use v0_1::ferry::migration as wit;
-        let l = &mut linker;
-        wit::types::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
-        wit::app_data::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
-        wit::progress::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
-        wit::log::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
-        if Interface::Mappings.allowed_by(granted) {
-            wit::mappings::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
-        }
-        if Interface::AppTables.allowed_by(granted) {
-            wit::app_tables::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
-        }
-        if Interface::Product.allowed_by(granted) {
-            wit::product::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
-        }
-        let pre = linker.instantiate_pre(component).map_err(anyhow::Error::from).context("cannot link the plugin")?;
-        Ok(PreparedPlugin { pre: v0_1::PluginPre::new(pre).map_err(anyhow::Error::from).context("the plugin does not match the ferry:migration world")? })
     }
+    let mut linker: Linker<RunState> = Linker::new(engine);
+    add_wasi(&mut linker)?;
+    use v0_1::ferry::migration as wit;
+    let l = &mut linker;
+    wit::types::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
+    wit::app_data::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
+    wit::progress::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
+    wit::log::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
+    if Interface::Mappings.allowed_by(granted) {
+        wit::mappings::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
+    }
+    if Interface::AppTables.allowed_by(granted) {
+        wit::app_tables::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
+    }
+    if Interface::Product.allowed_by(granted) {
+        wit::product::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
+    }
+    let pre = linker.instantiate_pre(component).map_err(anyhow::Error::from).context("cannot link the plugin")?;
+    Ok(PreparedPlugin { pre: v0_1::PluginPre::new(pre).map_err(anyhow::Error::from).context("the plugin does not match the ferry:migration world")? })
+}
+
+/// Prove, without running it, that a component links against the whole world of the
+/// contract: each import is served at its version with its exact type, and `run` has
+/// the contract's signature. Compiles with a checking engine of its own (results are
+/// remembered per sha256 for the life of the process). Returns the linker's reason.
+pub fn link_check(bytes: &[u8], sha256: &str) -> Result<(), String> {
+    static CHECKER: OnceLock<Result<Engine, String>> = OnceLock::new();
+    static CHECKED: OnceLock<Mutex<HashMap<String, Result<(), String>>>> = OnceLock::new();
+    let checked = CHECKED.get_or_init(Default::default);
+    if let Some(known) = checked.lock().unwrap_or_else(|p| p.into_inner()).get(sha256) {
+        return known.clone();
+    }
+    let engine = CHECKER
+        .get_or_init(|| {
+            let mut config = Config::new();
+            config.wasm_component_model(true).epoch_interruption(true);
+            Engine::new(&config).map_err(|e| format!("cannot create the checking engine: {e}"))
+        })
+        .as_ref()
+        .map_err(Clone::clone)?;
+    let result = Component::new(engine, bytes)
+        .map_err(|e| format!("it does not compile: {}", anyhow::Error::from(e).root_cause()))
+        .and_then(|component| {
+            link(engine, &component, ferry_manifest::Scope::ALL.into_iter().collect()).map(|_| ()).map_err(|e| {
+                let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+                chain.join(": ")
+            })
+        });
+    checked.lock().unwrap_or_else(|p| p.into_inner()).insert(sha256.to_string(), result.clone());
+    result
 }
 
 struct Sha256Hasher(Sha256);
@@ -169,11 +209,14 @@ impl wasmtime::component::HasData for IoTable {
 fn add_wasi(linker: &mut Linker<RunState>) -> anyhow::Result<()> {
     use wasmtime_wasi::cli::{WasiCli, WasiCliView};
     use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
-    use wasmtime_wasi::p2::bindings::{cli, clocks, random, sync::io};
+    use wasmtime_wasi::p2::bindings::{cli, clocks, random};
     use wasmtime_wasi::random::WasiRandom;
     use wasmtime_wasi::WasiView;
     let l = linker;
-    wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<RunState, IoTable>(l, |t| t.ctx().table)?;
+    // The async io bindings: a plugin blocked in a poll or a blocking write is a pending
+    // future, which the run's deadline timer can drop.
+    use wasmtime_wasi_io::bindings::wasi::io;
+    io::error::add_to_linker::<RunState, IoTable>(l, |t| t.ctx().table)?;
     io::poll::add_to_linker::<RunState, IoTable>(l, |t| t.ctx().table)?;
     io::streams::add_to_linker::<RunState, IoTable>(l, |t| t.ctx().table)?;
     clocks::wall_clock::add_to_linker::<RunState, WasiClocks>(l, RunState::clocks)?;

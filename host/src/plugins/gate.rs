@@ -8,6 +8,8 @@ use std::sync::Arc;
 use ferry_manifest::{Scope, ScopeSet};
 use serde::Serialize;
 
+use super::limits::{cut_owned, DETAIL_BYTES};
+
 /// The scopes granted to one run. Live: revoking a scope while the plugin runs makes
 /// its very next call that needs the scope fail with `denied`.
 #[derive(Debug, Default)]
@@ -60,7 +62,8 @@ pub struct Volume {
 }
 
 /// One audit-log record. Consecutive calls that are identical but for their volume are
-/// coalesced into one record whose `calls` counts them.
+/// coalesced into one record whose `calls` counts them; calls past the detailed part of
+/// the journal are summed into one `summarised` record per kind of call.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditRecord {
     /// Order within the run.
@@ -80,37 +83,56 @@ pub struct AuditRecord {
     pub rows: u64,
     /// Bytes returned or uploaded, summed over the calls.
     pub bytes: u64,
-    /// What went wrong, for allowed calls that failed (not found, invalid, quota).
+    /// What went wrong, for allowed calls that failed (not found, invalid, quota); cut
+    /// to [`DETAIL_BYTES`]. A summarised record keeps the first.
     pub detail: Option<String>,
+    /// Whether this record sums calls made after the detailed journal was full.
+    pub summarised: bool,
 }
 
 fn serialize_scopes<S: serde::Serializer>(scopes: &ScopeSet, s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(scopes.iter().map(Scope::name))
 }
 
-/// Where full journals go (the state DB in production).
-pub type JournalSink = Box<dyn FnMut(&[AuditRecord]) + Send>;
+/// Detailed records kept per run for allowed calls; later calls are summarised.
+pub const DETAILED_RECORDS: usize = 1_000;
 
-/// The gate of one run: the live grant and the run's audit journal.
+/// Detailed records kept per run for denied calls; later denials are summarised (and
+/// still counted, per scope and per function).
+pub const DENIALS_KEPT: usize = 10_000;
+
+/// The kind of a call, as summarised past the detailed journal.
+type CallKind = (&'static str, u16, bool, Option<Scope>);
+
+/// The gate of one run: the live grant and the run's audit journal. The journal is
+/// bounded whatever the plugin does: at most [`DETAILED_RECORDS`] + [`DENIALS_KEPT`]
+/// detailed records, then one summarised record per kind of call.
 pub struct Gate {
     grant: Arc<Grant>,
     records: Vec<AuditRecord>,
+    allowed_records: usize,
+    denial_records: usize,
+    summarised: BTreeMap<CallKind, AuditRecord>,
+    /// Whether the previous call went into the last detailed record (so the next one,
+    /// if identical, may coalesce into it).
+    last_detailed: bool,
     next_seq: u64,
-    sink: Option<JournalSink>,
     summary: BTreeMap<String, ScopeUse>,
-    denials: Vec<AuditRecord>,
 }
 
-/// Denied calls kept in full for the run's report (all are in the journal).
-const DENIALS_KEPT: usize = 10_000;
-
-/// Records held in memory before the journal is handed to its sink.
-const JOURNAL_FLUSH: usize = 16_384;
-
 impl Gate {
-    /// A gate over `grant`, handing full journals to `sink`.
-    pub fn new(grant: Arc<Grant>, sink: Option<JournalSink>) -> Gate {
-        Gate { grant, records: Vec::new(), next_seq: 0, sink, summary: BTreeMap::new(), denials: Vec::new() }
+    /// A gate over `grant`.
+    pub fn new(grant: Arc<Grant>) -> Gate {
+        Gate {
+            grant,
+            records: Vec::new(),
+            allowed_records: 0,
+            denial_records: 0,
+            summarised: BTreeMap::new(),
+            last_detailed: false,
+            next_seq: 0,
+            summary: BTreeMap::new(),
+        }
     }
 
     /// The live grant.
@@ -132,11 +154,11 @@ impl Gate {
     pub fn record(&mut self, function: &'static str, scopes: ScopeSet, outcome: CallOutcome) {
         let (allowed, denied_scope, volume, detail) = match outcome {
             CallOutcome::Served(v) => (true, None, v, None),
-            CallOutcome::Failed(why) => (true, None, Volume::default(), Some(why)),
+            CallOutcome::Failed(why) => (true, None, Volume::default(), Some(cut_owned(why, DETAIL_BYTES))),
             CallOutcome::Denied(scope) => (false, Some(scope), Volume::default(), None),
         };
         self.tally(scopes, denied_scope, volume);
-        if let Some(last) = self.records.last_mut() {
+        if let Some(last) = self.records.last_mut().filter(|_| self.last_detailed) {
             if last.function == function
                 && last.scopes == scopes
                 && last.allowed == allowed
@@ -149,10 +171,33 @@ impl Gate {
                 return;
             }
         }
-        if self.records.len() >= JOURNAL_FLUSH {
-            self.flush();
+        let room = if allowed { self.allowed_records < DETAILED_RECORDS } else { self.denial_records < DENIALS_KEPT };
+        self.last_detailed = room;
+        if !room {
+            let kind = (function, scopes.bits(), allowed, denied_scope);
+            let sum = self.summarised.entry(kind).or_insert_with(|| AuditRecord {
+                seq: 0,
+                function,
+                scopes,
+                allowed,
+                denied_scope,
+                calls: 0,
+                rows: 0,
+                bytes: 0,
+                detail: detail.clone(),
+                summarised: true,
+            });
+            sum.calls += 1;
+            sum.rows += volume.rows;
+            sum.bytes += volume.bytes;
+            return;
         }
-        let record = AuditRecord {
+        if allowed {
+            self.allowed_records += 1;
+        } else {
+            self.denial_records += 1;
+        }
+        self.records.push(AuditRecord {
             seq: self.next_seq,
             function,
             scopes,
@@ -162,11 +207,8 @@ impl Gate {
             rows: volume.rows,
             bytes: volume.bytes,
             detail,
-        };
-        if !allowed && self.denials.len() < DENIALS_KEPT {
-            self.denials.push(record.clone());
-        }
-        self.records.push(record);
+            summarised: false,
+        });
         self.next_seq += 1;
     }
 
@@ -190,22 +232,25 @@ impl Gate {
         &self.summary
     }
 
-    /// The denied calls of the run (the first 10,000).
-    pub fn denials(&self) -> &[AuditRecord] {
-        &self.denials
+    /// The detailed records of denied calls (the first [`DENIALS_KEPT`] kinds in a row).
+    pub fn denials(&self) -> Vec<AuditRecord> {
+        self.records.iter().filter(|r| !r.allowed).cloned().collect()
     }
 
-    /// Hand the journal to the sink, if there is one.
-    pub fn flush(&mut self) {
-        if let Some(sink) = self.sink.as_mut() {
-            sink(&self.records);
-            self.records.clear();
+    /// The whole journal: the detailed records in call order, then the summarised ones.
+    pub fn journal(&self) -> Vec<AuditRecord> {
+        let mut all = self.records.clone();
+        let mut seq = self.next_seq;
+        for record in self.summarised.values() {
+            all.push(AuditRecord { seq, ..record.clone() });
+            seq += 1;
         }
+        all
     }
 
-    /// The records still held (all of them when there is no sink).
-    pub fn records(&self) -> &[AuditRecord] {
-        &self.records
+    /// Calls summed into summarised records rather than kept in detail.
+    pub fn summarised_calls(&self) -> u64 {
+        self.summarised.values().map(|r| r.calls).sum()
     }
 }
 
@@ -227,7 +272,7 @@ mod tests {
     #[test]
     fn revoking_a_scope_denies_the_next_check() {
         let grant = Grant::new([Scope::AppDataOther, Scope::AppDataPii].into_iter().collect());
-        let gate = Gate::new(grant.clone(), None);
+        let gate = Gate::new(grant.clone());
         let needs = ScopeSet::EMPTY.with(Scope::AppDataPii);
         assert_eq!(gate.check(needs), Ok(()));
         grant.revoke(Scope::AppDataPii);
@@ -236,13 +281,32 @@ mod tests {
 
     #[test]
     fn identical_consecutive_calls_coalesce_into_one_record() {
-        let mut gate = Gate::new(Grant::new(ScopeSet::EMPTY), None);
+        let mut gate = Gate::new(Grant::new(ScopeSet::EMPTY));
         for _ in 0..3 {
             gate.record("progress.report", ScopeSet::EMPTY, CallOutcome::Served(Volume::default()));
         }
         gate.record("app-tables.read", ScopeSet::EMPTY.with(Scope::AppDataOther), CallOutcome::Denied(Scope::AppDataOther));
-        assert_eq!(gate.records().len(), 2);
-        assert_eq!(gate.records()[0].calls, 3);
-        assert_eq!(gate.records()[1].denied_scope, Some(Scope::AppDataOther));
+        assert_eq!(gate.journal().len(), 2);
+        assert_eq!(gate.journal()[0].calls, 3);
+        assert_eq!(gate.journal()[1].denied_scope, Some(Scope::AppDataOther));
+    }
+
+    #[test]
+    fn alternating_calls_leave_a_bounded_journal_with_every_call_counted() {
+        let mut gate = Gate::new(Grant::new(ScopeSet::EMPTY.with(Scope::AppDataOther)));
+        let other = ScopeSet::EMPTY.with(Scope::AppDataOther);
+        let pii = ScopeSet::EMPTY.with(Scope::AppDataPii);
+        for _ in 0..100_000 {
+            gate.record("progress.report", ScopeSet::EMPTY, CallOutcome::Served(Volume::default()));
+            gate.record("app-tables.count", other, CallOutcome::Served(Volume { rows: 1, bytes: 0 }));
+            gate.record("app-tables.read", pii, CallOutcome::Denied(Scope::AppDataPii));
+        }
+        let journal = gate.journal();
+        assert_eq!(journal.len(), DETAILED_RECORDS + DENIALS_KEPT + 3);
+        assert_eq!(journal.iter().map(|r| r.calls).sum::<u64>(), 300_000);
+        assert_eq!(journal.iter().filter(|r| r.summarised).count(), 3);
+        assert_eq!(gate.summary()["app-data-pii"].denied, 100_000);
+        assert_eq!(gate.denials().len(), DENIALS_KEPT);
+        assert_eq!(gate.summarised_calls(), 300_000 - (DETAILED_RECORDS + DENIALS_KEPT) as u64);
     }
 }

@@ -12,6 +12,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::contract::{namespace_scope, v0_1::ferry::migration as wit};
 use super::gate::{CallOutcome, Gate, Volume};
+use super::limits::{cut_owned, echo, DETAIL_BYTES, LOG_LINE_COST, PROGRESS_BYTES};
 use super::uploads::UploadSink;
 use crate::source::{self, Source};
 use crate::state::mappings::MappingSource;
@@ -31,8 +32,6 @@ pub struct RunContext {
     pub manifest: Arc<Manifest>,
     /// Keys of the spaces in this migration.
     pub spaces: BTreeSet<String>,
-    /// The runtime the async reads run on.
-    pub rt: tokio::runtime::Handle,
 }
 
 /// A progress callback: percent and message.
@@ -78,6 +77,7 @@ pub struct RunState {
     pub(crate) ctx: Arc<RunContext>,
     pub(crate) uploads: Box<dyn UploadSink>,
     pub(crate) upload_quota: u64,
+    pub(crate) upload_count_quota: u64,
     pub(crate) uploaded: u64,
     pub(crate) upload_count: u64,
     pub(crate) progress: (u8, String),
@@ -111,6 +111,18 @@ pub fn wit_scope(scope: Scope) -> wit::types::Scope {
     }
 }
 
+/// The same error with its message cut to [`DETAIL_BYTES`]: what a call returns to the
+/// plugin and what the audit log keeps are bounded whatever the plugin sent.
+fn bounded(e: AccessError) -> AccessError {
+    match e {
+        AccessError::Denied(s) => AccessError::Denied(s),
+        AccessError::NotFound(m) => AccessError::NotFound(cut_owned(m, DETAIL_BYTES)),
+        AccessError::Invalid(m) => AccessError::Invalid(cut_owned(m, DETAIL_BYTES)),
+        AccessError::Quota(m) => AccessError::Quota(cut_owned(m, DETAIL_BYTES)),
+        AccessError::Unavailable(m) => AccessError::Unavailable(cut_owned(m, DETAIL_BYTES)),
+    }
+}
+
 /// An access error as text, for the audit log and reports.
 pub fn describe(e: &AccessError) -> String {
     match e {
@@ -136,7 +148,7 @@ fn unavailable(e: impl std::fmt::Display) -> AccessError {
 
 fn parse_cursor(cursor: Option<String>) -> Result<Option<i64>, AccessError> {
     cursor
-        .map(|c| c.parse::<i64>().map_err(|_| AccessError::Invalid(format!("cursor {c:?} was not issued by ferry"))))
+        .map(|c| c.parse::<i64>().map_err(|_| AccessError::Invalid(format!("cursor {:?} was not issued by ferry", echo(&c)))))
         .transpose()
 }
 
@@ -148,28 +160,29 @@ fn check_limit(limit: u32) -> Result<u32, AccessError> {
 }
 
 fn parse_content_id(id: &str) -> Result<i64, AccessError> {
-    id.parse().map_err(|_| AccessError::NotFound(format!("content {id:?}")))
+    id.parse().map_err(|_| AccessError::NotFound(format!("content {:?}", echo(id))))
 }
 
 impl RunState {
     /// The one gate: check `needs` against the live grant, run `body` when allowed, and
-    /// write exactly one audit record either way.
-    pub(crate) fn guarded<T>(
+    /// write exactly one audit record either way. Errors are cut to [`DETAIL_BYTES`].
+    pub(crate) async fn guarded<T>(
         &mut self,
         function: &'static str,
         needs: ScopeSet,
-        body: impl FnOnce(&mut RunState) -> Result<(T, Volume), AccessError>,
+        body: impl AsyncFnOnce(&mut RunState) -> Result<(T, Volume), AccessError>,
     ) -> Result<T, AccessError> {
         if let Err(missing) = self.gate.check(needs) {
             self.gate.record(function, needs, CallOutcome::Denied(missing));
             return Err(AccessError::Denied(wit_scope(missing)));
         }
-        match body(self) {
+        match body(self).await {
             Ok((value, volume)) => {
                 self.gate.record(function, needs, CallOutcome::Served(volume));
                 Ok(value)
             }
             Err(e) => {
+                let e = bounded(e);
                 self.gate.record(function, needs, CallOutcome::Failed(describe(&e)));
                 Err(e)
             }
@@ -179,19 +192,20 @@ impl RunState {
     /// The scopes reading `columns` of `table` needs, or why the read is refused.
     fn app_table_needs(&self, table: &str, columns: &[String]) -> Result<ScopeSet, AccessError> {
         let declared = self.declared_table(table)?;
+        if columns.is_empty() {
+            return Err(AccessError::Invalid("name at least one column".into()));
+        }
         let mut needs = ScopeSet::EMPTY;
         for column in columns {
             match declared.get(column) {
                 Some(class) => needs = needs.with(Scope::for_app_column(*class)),
                 None => {
                     return Err(AccessError::Invalid(format!(
-                        "column {table}.{column} is not declared in the manifest: declare it with its class to read it"
+                        "column {table}.{} is not declared in the manifest: declare it with its class to read it",
+                        echo(column)
                     )))
                 }
             }
-        }
-        if columns.is_empty() {
-            return Err(AccessError::Invalid("name at least one column".into()));
         }
         Ok(needs)
     }
@@ -201,26 +215,27 @@ impl RunState {
         let manifest = &self.ctx.manifest;
         manifest.tables.get(table).ok_or_else(|| {
             AccessError::Invalid(format!(
-                "table {table} is not declared by {}: a plugin reads only its own app's tables ({}*) that its manifest declares",
+                "table {} is not declared by {}: a plugin reads only its own app's tables ({}*) that its manifest declares",
+                echo(table),
                 manifest.server_app_key,
                 ferry_manifest::ao_table_prefix(&manifest.server_app_key)
             ))
         })
     }
+}
 
+impl RunContext {
     fn require_space(&self, key: &str) -> Result<(), AccessError> {
-        if self.ctx.spaces.contains(key) {
+        if self.spaces.contains(key) {
             Ok(())
         } else {
-            Err(AccessError::NotFound(format!("space {key} is not part of this migration")))
+            Err(AccessError::NotFound(format!("space {} is not part of this migration", echo(key))))
         }
     }
 
     /// The space of current content `id`, which must be part of this migration.
-    fn require_content(&self, id: i64) -> Result<(), AccessError> {
-        let ctx = self.ctx.clone();
-        let space = ctx.rt.block_on(ctx.source.content_space(id)).map_err(unavailable)?;
-        match space {
+    async fn require_content(&self, id: i64) -> Result<(), AccessError> {
+        match self.source.content_space(id).await.map_err(unavailable)? {
             Some(key) => self.require_space(&key),
             None => Err(AccessError::NotFound(format!("content {id} (current pages and blog posts only)"))),
         }
@@ -235,41 +250,49 @@ fn cell_bytes(cell: &source::Cell) -> u64 {
     }
 }
 
+fn known_namespace(namespace: &str) -> Result<(), AccessError> {
+    namespace_scope(namespace)
+        .map(|_| ())
+        .ok_or_else(|| AccessError::Invalid(format!("unknown mapping namespace {:?}", echo(namespace))))
+}
+
 impl wit::types::Host for RunState {}
 
 impl wit::mappings::Host for RunState {
-    fn page(&mut self, namespace: String, cursor: Option<String>, limit: u32) -> Result<wit::mappings::MappingPage, AccessError> {
+    async fn page(&mut self, namespace: String, cursor: Option<String>, limit: u32) -> Result<wit::mappings::MappingPage, AccessError> {
         let needs = namespace_scope(&namespace).map(one).unwrap_or_default();
-        self.guarded("mappings.page", needs, |s| {
-            namespace_scope(&namespace).ok_or_else(|| AccessError::Invalid(format!("unknown mapping namespace {namespace:?}")))?;
+        self.guarded("mappings.page", needs, async |s| {
+            known_namespace(&namespace)?;
             let limit = check_limit(limit)?;
             let ctx = s.ctx.clone();
-            let found = ctx.rt.block_on(ctx.mappings.page(&namespace, cursor.as_deref(), limit)).map_err(unavailable)?;
+            let found = ctx.mappings.page(&namespace, cursor.as_deref(), limit, &ctx.spaces).await.map_err(unavailable)?;
             let next = (found.len() == limit as usize).then(|| found.last().map(|(id, _)| id.clone())).flatten();
             let entries: Vec<_> =
                 found.into_iter().map(|(server_id, cloud_id)| wit::mappings::Mapping { server_id, cloud_id }).collect();
             let volume = Volume { rows: entries.len() as u64, bytes: 0 };
             Ok((wit::mappings::MappingPage { entries, next }, volume))
         })
+        .await
     }
 
-    fn lookup(&mut self, namespace: String, server_ids: Vec<String>) -> Result<Vec<wit::mappings::Mapping>, AccessError> {
+    async fn lookup(&mut self, namespace: String, server_ids: Vec<String>) -> Result<Vec<wit::mappings::Mapping>, AccessError> {
         let needs = namespace_scope(&namespace).map(one).unwrap_or_default();
-        self.guarded("mappings.lookup", needs, |s| {
-            namespace_scope(&namespace).ok_or_else(|| AccessError::Invalid(format!("unknown mapping namespace {namespace:?}")))?;
+        self.guarded("mappings.lookup", needs, async |s| {
+            known_namespace(&namespace)?;
             if server_ids.len() > MAX_BATCH as usize {
                 return Err(AccessError::Invalid(format!("at most {MAX_BATCH} ids per lookup")));
             }
             let ctx = s.ctx.clone();
-            let found = ctx.rt.block_on(ctx.mappings.lookup(&namespace, &server_ids)).map_err(unavailable)?;
+            let found = ctx.mappings.lookup(&namespace, &server_ids, &ctx.spaces).await.map_err(unavailable)?;
             let volume = Volume { rows: found.len() as u64, bytes: 0 };
             Ok((found.into_iter().map(|(server_id, cloud_id)| wit::mappings::Mapping { server_id, cloud_id }).collect(), volume))
         })
+        .await
     }
 }
 
 impl wit::app_tables::Host for RunState {
-    fn read(
+    async fn read(
         &mut self,
         table: String,
         columns: Vec<String>,
@@ -278,12 +301,12 @@ impl wit::app_tables::Host for RunState {
     ) -> Result<wit::app_tables::RowBatch, AccessError> {
         let needs = self.app_table_needs(&table, &columns);
         let scopes = needs.clone().unwrap_or_default();
-        self.guarded("app-tables.read", scopes, |s| {
+        self.guarded("app-tables.read", scopes, async |s| {
             needs?;
             let after = parse_cursor(cursor)?;
             let limit = check_limit(limit)?;
             let ctx = s.ctx.clone();
-            let batch = ctx.rt.block_on(ctx.source.read_app_table(&table, &columns, after, limit)).map_err(unavailable)?;
+            let batch = ctx.source.read_app_table(&table, &columns, after, limit).await.map_err(unavailable)?;
             let mut volume = Volume { rows: batch.rows.len() as u64, bytes: 0 };
             let rows = batch
                 .rows
@@ -299,15 +322,16 @@ impl wit::app_tables::Host for RunState {
                 .collect();
             Ok((wit::app_tables::RowBatch { columns, rows, next: batch.last_id.map(|id| id.to_string()) }, volume))
         })
+        .await
     }
 
-    fn count(&mut self, table: String) -> Result<u64, AccessError> {
-        self.guarded("app-tables.count", one(Scope::AppDataOther), |s| {
+    async fn count(&mut self, table: String) -> Result<u64, AccessError> {
+        self.guarded("app-tables.count", one(Scope::AppDataOther), async |s| {
             s.declared_table(&table)?;
-            let ctx = s.ctx.clone();
-            let n = ctx.rt.block_on(ctx.source.count_app_table(&table)).map_err(unavailable)?;
+            let n = s.ctx.source.count_app_table(&table).await.map_err(unavailable)?;
             Ok((n, Volume { rows: 1, bytes: 0 }))
         })
+        .await
     }
 }
 
@@ -324,12 +348,13 @@ fn to_wit_cell(cell: source::Cell) -> wit::app_tables::Cell {
 }
 
 impl wit::product::Host for RunState {
-    fn spaces(&mut self) -> Result<Vec<wit::product::Space>, AccessError> {
-        self.guarded("product.spaces", one(Scope::ProductDataOther), |s| {
+    async fn spaces(&mut self) -> Result<Vec<wit::product::Space>, AccessError> {
+        self.guarded("product.spaces", one(Scope::ProductDataOther), async |s| {
             let ctx = s.ctx.clone();
             let spaces: Vec<_> = ctx
-                .rt
-                .block_on(ctx.source.spaces())
+                .source
+                .spaces()
+                .await
                 .map_err(unavailable)?
                 .into_iter()
                 .filter(|sp| ctx.spaces.contains(&sp.key))
@@ -338,15 +363,16 @@ impl wit::product::Host for RunState {
             let volume = Volume { rows: spaces.len() as u64, bytes: 0 };
             Ok((spaces, volume))
         })
+        .await
     }
 
-    fn page_tree(&mut self, space_key: String, cursor: Option<String>, limit: u32) -> Result<wit::product::TreePage, AccessError> {
-        self.guarded("product.page-tree", one(Scope::ProductDataOther), |s| {
-            s.require_space(&space_key)?;
+    async fn page_tree(&mut self, space_key: String, cursor: Option<String>, limit: u32) -> Result<wit::product::TreePage, AccessError> {
+        self.guarded("product.page-tree", one(Scope::ProductDataOther), async |s| {
+            let ctx = s.ctx.clone();
+            ctx.require_space(&space_key)?;
             let after = parse_cursor(cursor)?;
             let limit = check_limit(limit)?;
-            let ctx = s.ctx.clone();
-            let nodes = ctx.rt.block_on(ctx.source.page_tree(&space_key, after, limit)).map_err(unavailable)?;
+            let nodes = ctx.source.page_tree(&space_key, after, limit).await.map_err(unavailable)?;
             let next = (nodes.len() == limit as usize).then(|| nodes.last().map(|n| n.id.to_string())).flatten();
             let nodes: Vec<_> = nodes
                 .into_iter()
@@ -364,27 +390,30 @@ impl wit::product::Host for RunState {
             let volume = Volume { rows: nodes.len() as u64, bytes: 0 };
             Ok((wit::product::TreePage { nodes, next }, volume))
         })
+        .await
     }
 
-    fn body(&mut self, content_id: String) -> Result<String, AccessError> {
-        self.guarded("product.body", one(Scope::ProductDataUgc), |s| {
+    async fn body(&mut self, content_id: String) -> Result<String, AccessError> {
+        self.guarded("product.body", one(Scope::ProductDataUgc), async |s| {
             let id = parse_content_id(&content_id)?;
-            s.require_content(id)?;
             let ctx = s.ctx.clone();
-            let body = ctx.rt.block_on(ctx.source.body(id)).map_err(unavailable)?.unwrap_or_default();
+            ctx.require_content(id).await?;
+            let body = ctx.source.body(id).await.map_err(unavailable)?.unwrap_or_default();
             let volume = Volume { rows: 1, bytes: body.len() as u64 };
             Ok((body, volume))
         })
+        .await
     }
 
-    fn comments(&mut self, content_id: String) -> Result<Vec<wit::product::Comment>, AccessError> {
-        self.guarded("product.comments", one(Scope::ProductDataUgc), |s| {
+    async fn comments(&mut self, content_id: String) -> Result<Vec<wit::product::Comment>, AccessError> {
+        self.guarded("product.comments", one(Scope::ProductDataUgc), async |s| {
             let id = parse_content_id(&content_id)?;
-            s.require_content(id)?;
             let ctx = s.ctx.clone();
+            ctx.require_content(id).await?;
             let comments: Vec<_> = ctx
-                .rt
-                .block_on(ctx.source.comments(id))
+                .source
+                .comments(id)
+                .await
                 .map_err(unavailable)?
                 .into_iter()
                 .map(|c| wit::product::Comment {
@@ -398,17 +427,19 @@ impl wit::product::Host for RunState {
             let volume = Volume { rows: comments.len() as u64, bytes };
             Ok((comments, volume))
         })
+        .await
     }
 
-    fn users(&mut self, keys: Vec<String>) -> Result<Vec<wit::product::User>, AccessError> {
-        self.guarded("product.users", one(Scope::ProductDataPii), |s| {
+    async fn users(&mut self, keys: Vec<String>) -> Result<Vec<wit::product::User>, AccessError> {
+        self.guarded("product.users", one(Scope::ProductDataPii), async |s| {
             if keys.len() > MAX_BATCH as usize {
                 return Err(AccessError::Invalid(format!("at most {MAX_BATCH} keys per call")));
             }
-            let ctx = s.ctx.clone();
-            let users: Vec<_> = ctx
-                .rt
-                .block_on(ctx.source.users_by_key(&keys))
+            let users: Vec<_> = s
+                .ctx
+                .source
+                .users_by_key(&keys)
+                .await
                 .map_err(unavailable)?
                 .into_iter()
                 .map(|u| wit::product::User { key: u.key, username: u.username, display_name: u.display_name, email: u.email })
@@ -416,6 +447,7 @@ impl wit::product::Host for RunState {
             let volume = Volume { rows: users.len() as u64, bytes: 0 };
             Ok((users, volume))
         })
+        .await
     }
 }
 
@@ -427,66 +459,82 @@ pub fn valid_label(label: &str) -> bool {
 }
 
 impl wit::app_data::Host for RunState {
-    fn upload(&mut self, label: String, data: Vec<u8>) -> Result<u64, AccessError> {
-        self.guarded("app-data.upload", ScopeSet::EMPTY, |s| {
+    async fn upload(&mut self, label: String, data: Vec<u8>) -> Result<u64, AccessError> {
+        self.guarded("app-data.upload", ScopeSet::EMPTY, async |s| {
             if !valid_label(&label) {
-                return Err(AccessError::Invalid(format!("label {label:?}: use 1-64 of a-z 0-9 . _ -, not starting with a dot")));
+                return Err(AccessError::Invalid(format!(
+                    "label {:?}: use 1-64 of a-z 0-9 . _ -, not starting with a dot",
+                    echo(&label)
+                )));
             }
             let size = data.len() as u64;
+            if s.upload_count >= s.upload_count_quota {
+                return Err(AccessError::Quota(format!(
+                    "upload {} under {label:?} would pass this run's limit of {} uploads: send fewer, larger uploads",
+                    s.upload_count + 1,
+                    s.upload_count_quota
+                )));
+            }
             if s.uploaded + size > s.upload_quota {
                 return Err(AccessError::Quota(format!(
                     "upload of {size} bytes under {label:?} would pass this run's quota of {} bytes ({} already uploaded)",
                     s.upload_quota, s.uploaded
                 )));
             }
-            s.uploads.upload(&label, &data).map_err(unavailable)?;
+            s.uploads.upload(&label, data).await.map_err(unavailable)?;
             s.uploaded += size;
             s.upload_count += 1;
             Ok((s.upload_quota - s.uploaded, Volume { rows: 1, bytes: size }))
         })
+        .await
     }
 }
 
 impl wit::progress::Host for RunState {
-    fn report(&mut self, percent: u8, message: String) {
-        let _ = self.guarded("progress.report", ScopeSet::EMPTY, |s| {
-            let percent = percent.min(100);
-            let message: String = message.chars().take(500).collect();
-            if let Some(callback) = &s.on_progress {
-                callback(percent, &message);
-            }
-            s.progress = (percent, message);
-            Ok(((), Volume::default()))
-        });
+    async fn report(&mut self, percent: u8, message: String) {
+        let _ = self
+            .guarded("progress.report", ScopeSet::EMPTY, async |s| {
+                let percent = percent.min(100);
+                let message = cut_owned(message, PROGRESS_BYTES);
+                if let Some(callback) = &s.on_progress {
+                    callback(percent, &message);
+                }
+                s.progress = (percent, message);
+                Ok(((), Volume::default()))
+            })
+            .await;
     }
 }
 
 impl RunState {
-    /// Keep a log line, within the run's log volume limit.
+    /// Keep a log line, within the run's log limit: each line costs its bytes plus
+    /// [`LOG_LINE_COST`], so neither long lines nor many empty ones pass it.
     pub(crate) fn push_log(&mut self, level: &str, message: String) -> Result<(), AccessError> {
-        let size = message.len() as u64;
-        if self.log_bytes + size > self.log_limit {
+        let cost = message.len() as u64 + LOG_LINE_COST;
+        if self.log_bytes + cost > self.log_limit {
             self.log_dropped += 1;
-            return Err(AccessError::Quota(format!("log volume limit of {} bytes reached", self.log_limit)));
+            return Err(AccessError::Quota(format!("log limit of {} bytes reached (each line costs its bytes + {LOG_LINE_COST})", self.log_limit)));
         }
-        self.log_bytes += size;
+        self.log_bytes += cost;
         self.log.push(LogLine { level: level.to_string(), message });
         Ok(())
     }
 }
 
 impl wit::log::Host for RunState {
-    fn write(&mut self, level: wit::log::Level, message: String) {
-        let _ = self.guarded("log.write", ScopeSet::EMPTY, |s| {
-            let level = match level {
-                wit::log::Level::Debug => "debug",
-                wit::log::Level::Info => "info",
-                wit::log::Level::Warn => "warn",
-                wit::log::Level::Error => "error",
-            };
-            let bytes = message.len() as u64;
-            s.push_log(level, message)?;
-            Ok(((), Volume { rows: 1, bytes }))
-        });
+    async fn write(&mut self, level: wit::log::Level, message: String) {
+        let _ = self
+            .guarded("log.write", ScopeSet::EMPTY, async |s| {
+                let level = match level {
+                    wit::log::Level::Debug => "debug",
+                    wit::log::Level::Info => "info",
+                    wit::log::Level::Warn => "warn",
+                    wit::log::Level::Error => "error",
+                };
+                let bytes = message.len() as u64;
+                s.push_log(level, message)?;
+                Ok(((), Volume { rows: 1, bytes }))
+            })
+            .await;
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::engine::PluginEngine;
-use super::gate::{AuditRecord, Grant};
+use super::gate::Grant;
 use super::host::{ProgressFn, RunContext};
 use super::limits::Limits;
 use super::registry::Registry;
@@ -113,11 +113,7 @@ pub async fn run_installed(db: &StateDb, engine: Arc<PluginEngine>, app_key: &st
         mappings: run.mappings,
         manifest: manifest.clone(),
         spaces: spaces.into_iter().collect::<BTreeSet<_>>(),
-        rt: tokio::runtime::Handle::current(),
     });
-    let journal_db = db.clone();
-    let journal_rt = tokio::runtime::Handle::current();
-    let (journal_run, journal_app) = (run_id.clone(), app_key.to_string());
     let request = RunRequest {
         run_id: run_id.clone(),
         manifest,
@@ -127,40 +123,53 @@ pub async fn run_installed(db: &StateDb, engine: Arc<PluginEngine>, app_key: &st
         context,
         uploads: run.uploads,
         on_progress: run.on_progress,
-        journal: Some(Box::new(move |records: &[AuditRecord]| {
-            if let Err(e) = journal_rt.block_on(write_audit(&journal_db, &journal_run, &journal_app, records)) {
-                tracing::error!("cannot write the audit journal of run {journal_run}: {e:#}");
-            }
-        })),
     };
     let sha = installed.sha256.clone();
     let (version, key) = (installed.version.clone(), app_key.to_string());
     let started = std::time::Instant::now();
-    let ran = tokio::task::spawn_blocking(move || -> anyhow::Result<RunReport> {
-        let component = engine.load(&bytes, &sha)?;
-        let prepared = engine.prepare(&component, request.grant.current())?;
-        Ok(run_plugin(&engine, &prepared, request))
+    // Compiling (or loading the cached compilation) and linking are CPU work: off the
+    // executor. The run itself is async and yields every epoch tick.
+    let granted = request.grant.current();
+    let compiler = engine.clone();
+    let prepared = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let component = compiler.load(&bytes, &sha)?;
+        compiler.prepare(&component, granted)
     })
     .await
-    .context("the plugin run thread failed")
+    .context("the plugin compile thread failed")
     .and_then(|r| r);
     // Every run record ends in a final status, also when the plugin never started.
-    let report = ran.unwrap_or_else(|e| RunReport::not_started(run_id, key, version, format!("{e:#}"), started.elapsed()));
-    record_run_end(db, &report).await?;
+    let report = match prepared {
+        Ok(prepared) => run_plugin(&engine, &prepared, request).await,
+        Err(e) => RunReport::not_started(run_id, key, version, format!("{e:#}"), started.elapsed()),
+    };
+    record_run_end(db, app_key, &report).await?;
     Ok(report)
 }
 
-/// Write audit records of a run.
-async fn write_audit(db: &StateDb, run_id: &str, app_key: &str, records: &[AuditRecord]) -> anyhow::Result<()> {
+/// Record how a run ended, its audit journal and its log, in one transaction.
+async fn record_run_end(db: &StateDb, app_key: &str, report: &RunReport) -> anyhow::Result<()> {
     let mut tx = db.pool().begin().await?;
     let at = now();
-    for r in records {
+    sqlx::query(
+        "UPDATE plugin_runs SET status = ?, message = ?, progress_percent = ?, progress_message = ?, uploaded_bytes = ?, finished_at = ? WHERE id = ?",
+    )
+    .bind(report.status.name())
+    .bind(&report.message)
+    .bind(i64::from(report.progress_percent))
+    .bind(&report.progress_message)
+    .bind(report.uploaded_bytes as i64)
+    .bind(&at)
+    .bind(&report.run_id)
+    .execute(&mut *tx)
+    .await?;
+    for r in &report.audit {
         let scopes: Vec<&str> = r.scopes.iter().map(|s| s.name()).collect();
         sqlx::query(
-            "INSERT INTO audit_log (run_id, server_app_key, seq, function, scopes, allowed, denied_scope, calls, rows, bytes, detail, at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO audit_log (run_id, server_app_key, seq, function, scopes, allowed, denied_scope, calls, rows, bytes, detail, summarised, at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(run_id)
+        .bind(&report.run_id)
         .bind(app_key)
         .bind(r.seq as i64)
         .bind(r.function)
@@ -171,28 +180,11 @@ async fn write_audit(db: &StateDb, run_id: &str, app_key: &str, records: &[Audit
         .bind(r.rows as i64)
         .bind(r.bytes as i64)
         .bind(&r.detail)
+        .bind(r.summarised)
         .bind(&at)
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await?;
-    Ok(())
-}
-
-async fn record_run_end(db: &StateDb, report: &RunReport) -> anyhow::Result<()> {
-    let mut tx = db.pool().begin().await?;
-    sqlx::query(
-        "UPDATE plugin_runs SET status = ?, message = ?, progress_percent = ?, progress_message = ?, uploaded_bytes = ?, finished_at = ? WHERE id = ?",
-    )
-    .bind(report.status.name())
-    .bind(&report.message)
-    .bind(i64::from(report.progress_percent))
-    .bind(&report.progress_message)
-    .bind(report.uploaded_bytes as i64)
-    .bind(now())
-    .bind(&report.run_id)
-    .execute(&mut *tx)
-    .await?;
     for (seq, line) in report.log.iter().enumerate() {
         sqlx::query("INSERT INTO run_logs (run_id, seq, level, message) VALUES (?, ?, ?, ?)")
             .bind(&report.run_id)

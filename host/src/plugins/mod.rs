@@ -18,6 +18,7 @@ pub mod journal;
 pub mod host;
 pub mod limits;
 pub mod local;
+pub mod output;
 pub mod registry;
 pub mod run;
 pub mod uploads;

@@ -8,15 +8,15 @@ use std::time::{Duration, Instant};
 use ferry_manifest::Manifest;
 use serde::Serialize;
 use wasmtime::component::ResourceTable;
-use wasmtime::{Store, Trap};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use super::contract::v0_1::ferry::migration::types::{MigrationDetails, Outcome};
-use super::engine::{PluginEngine, PreparedPlugin, EPOCH_TICK};
-use super::gate::{AuditRecord, Gate, Grant, JournalSink, ScopeUse};
+use super::engine::{PluginEngine, PreparedPlugin};
+use super::gate::{AuditRecord, Gate, Grant, ScopeUse};
 use super::host::{LogLine, MemoryCap, ProgressFn, RunContext, RunState};
-use super::limits::Limits;
+use super::limits::{cut_owned, Limits, REASON_BYTES};
+use super::output::CapturedOutput;
 use super::uploads::UploadSink;
 
 /// How a plugin run ended.
@@ -68,13 +68,15 @@ pub struct RunReport {
     pub uploaded_bytes: u64,
     /// Use per scope (`none` for calls that need no scope).
     pub access: BTreeMap<String, ScopeUse>,
-    /// Every denied call.
+    /// The detailed records of denied calls (every one up to the journal's cap).
     pub denials: Vec<AuditRecord>,
-    /// The audit records not yet handed to the journal sink.
+    /// The run's audit journal, bounded: detailed records, then summarised ones.
     pub audit: Vec<AuditRecord>,
-    /// Log lines and captured output.
+    /// Calls summed into summarised audit records rather than kept in detail.
+    pub audit_summarised_calls: u64,
+    /// Log lines and captured output, within the log limit.
     pub log: Vec<LogLine>,
-    /// Log lines dropped past the log limit.
+    /// Log lines (and captured output lines) dropped past the log limit.
     pub log_dropped: u64,
     /// Wall-clock duration in milliseconds.
     pub duration_ms: u64,
@@ -89,7 +91,7 @@ impl RunReport {
             server_app_key,
             version,
             status: RunStatus::Failed,
-            message: Some(format!("the plugin could not start: {why}")),
+            message: Some(cut_owned(format!("the plugin could not start: {why}"), REASON_BYTES)),
             progress_percent: 0,
             progress_message: String::new(),
             uploads: 0,
@@ -97,6 +99,7 @@ impl RunReport {
             access: BTreeMap::new(),
             denials: Vec::new(),
             audit: Vec::new(),
+            audit_summarised_calls: 0,
             log: Vec::new(),
             log_dropped: 0,
             duration_ms: elapsed.as_millis() as u64,
@@ -122,27 +125,32 @@ pub struct RunRequest {
     pub uploads: Box<dyn UploadSink>,
     /// Called on every progress report.
     pub on_progress: Option<ProgressFn>,
-    /// Where audit records go as the journal fills (the state DB); none keeps them all.
-    pub journal: Option<JournalSink>,
+}
+
+/// What a run's stdout and stderr are captured into.
+pub(crate) struct Captured {
+    stdout: CapturedOutput,
+    stderr: CapturedOutput,
 }
 
 /// Build the store of a run: a fresh sandbox with no filesystem, no network, an empty
-/// environment, stdout/stderr captured, the memory cap and the deadline.
-pub(crate) fn new_store(
-    engine: &PluginEngine,
-    req: &mut RunRequest,
-) -> (Store<RunState>, MemoryOutputPipe, MemoryOutputPipe) {
-    let stdout = MemoryOutputPipe::new(req.limits.log_bytes as usize);
-    let stderr = MemoryOutputPipe::new(req.limits.log_bytes as usize);
-    let wasi = WasiCtxBuilder::new().stdout(stdout.clone()).stderr(stderr.clone()).build();
+/// environment, stdout/stderr captured, the memory cap and the deadline. WebAssembly
+/// yields to the async executor every epoch tick, and traps once the deadline is past.
+pub(crate) fn new_store(engine: &PluginEngine, req: &mut RunRequest, deadline: Instant) -> (Store<RunState>, Captured) {
+    let captured = Captured {
+        stdout: CapturedOutput::new(req.limits.log_bytes as usize),
+        stderr: CapturedOutput::new(req.limits.log_bytes as usize),
+    };
+    let wasi = WasiCtxBuilder::new().stdout(captured.stdout.clone()).stderr(captured.stderr.clone()).build();
     let state = RunState {
         wasi,
         table: ResourceTable::new(),
         memory: MemoryCap { limit: req.limits.memory_bytes, exceeded: false },
-        gate: Gate::new(req.grant.clone(), req.journal.take()),
+        gate: Gate::new(req.grant.clone()),
         ctx: req.context.clone(),
         uploads: std::mem::replace(&mut req.uploads, Box::new(super::uploads::DiscardSink)),
         upload_quota: req.limits.upload_bytes,
+        upload_count_quota: req.limits.uploads,
         uploaded: 0,
         upload_count: 0,
         progress: (0, String::new()),
@@ -154,56 +162,86 @@ pub(crate) fn new_store(
     };
     let mut store = Store::new(engine.engine(), state);
     store.limiter(|s| &mut s.memory);
-    let ticks = req.limits.deadline.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1) as u64 + 1;
-    store.set_epoch_deadline(ticks);
-    store.epoch_deadline_trap();
-    (store, stdout, stderr)
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if Instant::now() >= deadline {
+            Ok(UpdateDeadline::Interrupt)
+        } else {
+            Ok(UpdateDeadline::Yield(1))
+        }
+    });
+    (store, captured)
 }
 
-/// Run a prepared plugin to its end. Blocking: call it from a thread that is not a
-/// tokio worker (host functions block on the runtime in `req.context.rt`).
-pub fn run_plugin(engine: &PluginEngine, prepared: &PreparedPlugin, mut req: RunRequest) -> RunReport {
+/// How the plugin's call ended, before it is classified.
+enum Ended {
+    Returned(wasmtime::Result<Result<Outcome, String>>),
+    /// The deadline passed while the plugin waited in a host call.
+    Waiting,
+}
+
+/// Run a prepared plugin to its end, on the current tokio runtime. The deadline is one
+/// timer around the whole call: computing plugins trap at the next epoch tick past it,
+/// and a plugin waiting in a host call (a WASI sleep or poll, a source query, an upload)
+/// has that wait dropped when the timer fires.
+pub async fn run_plugin(engine: &PluginEngine, prepared: &PreparedPlugin, mut req: RunRequest) -> RunReport {
     let started = Instant::now();
-    let (mut store, stdout, stderr) = new_store(engine, &mut req);
-    let result = prepared.pre.instantiate(&mut store).and_then(|plugin| plugin.call_run(&mut store, &req.details));
+    let deadline = started + req.limits.deadline;
+    let (mut store, captured) = new_store(engine, &mut req, deadline);
+    let call = async {
+        let plugin = prepared.pre.instantiate_async(&mut store).await?;
+        plugin.call_run(&mut store, &req.details).await
+    };
+    let ended = match tokio::time::timeout_at(deadline.into(), call).await {
+        Ok(result) => Ended::Returned(result),
+        Err(_) => Ended::Waiting,
+    };
     let elapsed = started.elapsed();
     let state = store.data_mut();
-    let panic_line = first_panic_line(&stderr.contents());
-    for (level, pipe) in [("stdout", &stdout), ("stderr", &stderr)] {
-        for line in String::from_utf8_lossy(&pipe.contents()).lines() {
+    let (stderr, stderr_dropped) = captured.stderr.contents();
+    let panic_line = first_panic_line(&stderr);
+    let (stdout, stdout_dropped) = captured.stdout.contents();
+    for (level, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+        for line in String::from_utf8_lossy(text).lines() {
             let _ = state.push_log(level, line.to_string());
         }
     }
-    let (status, message) = match result {
-        Ok(Ok(Outcome::Complete)) => (RunStatus::Complete, None),
-        Ok(Ok(Outcome::Incomplete(reason))) => (RunStatus::Incomplete, Some(reason)),
-        Ok(Err(error)) => (RunStatus::Failed, Some(format!("the plugin reported an error: {error}"))),
-        Err(trap) => classify_trap(&trap.into(), state.memory.exceeded, panic_line, req.limits.deadline),
+    state.log_dropped += stdout_dropped + stderr_dropped;
+    let timed_out = || (RunStatus::TimedOut, Some(format!("ran past its deadline of {}", humantime::format_duration(req.limits.deadline))));
+    let (status, message) = match ended {
+        Ended::Waiting => {
+            let (status, message) = timed_out();
+            (status, message.map(|m| format!("{m} (it was waiting in a host call)")))
+        }
+        Ended::Returned(Ok(Ok(Outcome::Complete))) => (RunStatus::Complete, None),
+        Ended::Returned(Ok(Ok(Outcome::Incomplete(reason)))) => (RunStatus::Incomplete, Some(cut_owned(reason, REASON_BYTES))),
+        Ended::Returned(Ok(Err(error))) => {
+            (RunStatus::Failed, Some(format!("the plugin reported an error: {}", cut_owned(error, REASON_BYTES))))
+        }
+        Ended::Returned(Err(trap)) if trap.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => timed_out(),
+        Ended::Returned(Err(trap)) => classify_trap(&trap.into(), state.memory.exceeded, panic_line),
     };
-    state.gate.flush();
     RunReport {
         run_id: req.run_id,
         server_app_key: req.manifest.server_app_key.clone(),
         version: req.manifest.version.to_string(),
         status,
-        message,
+        message: message.map(|m| cut_owned(m, REASON_BYTES + 256)),
         progress_percent: state.progress.0,
         progress_message: state.progress.1.clone(),
         uploads: state.upload_count,
         uploaded_bytes: state.uploaded,
         access: state.gate.summary().clone(),
-        denials: state.gate.denials().to_vec(),
-        audit: state.gate.records().to_vec(),
+        denials: state.gate.denials(),
+        audit: state.gate.journal(),
+        audit_summarised_calls: state.gate.summarised_calls(),
         log: std::mem::take(&mut state.log),
         log_dropped: state.log_dropped,
         duration_ms: elapsed.as_millis() as u64,
     }
 }
 
-fn classify_trap(trap: &anyhow::Error, memory_exceeded: bool, panic_line: Option<String>, deadline: Duration) -> (RunStatus, Option<String>) {
-    if trap.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-        return (RunStatus::TimedOut, Some(format!("ran past its deadline of {}", humantime::format_duration(deadline))));
-    }
+fn classify_trap(trap: &anyhow::Error, memory_exceeded: bool, panic_line: Option<String>) -> (RunStatus, Option<String>) {
     if memory_exceeded {
         return (RunStatus::Failed, Some(format!("stopped: {}", trap.root_cause())));
     }
@@ -219,9 +257,9 @@ fn first_panic_line(stderr: &[u8]) -> Option<String> {
     let mut lines = text.lines();
     let at = lines.position(|l| l.contains("panicked at"))?;
     let mut all = text.lines().skip(at);
-    let head = all.next()?.trim().to_string();
+    let head = cut_owned(all.next()?.trim().to_string(), REASON_BYTES / 2);
     match all.next() {
-        Some(msg) if !msg.trim().is_empty() => Some(format!("{head} {}", msg.trim())),
+        Some(msg) if !msg.trim().is_empty() => Some(format!("{head} {}", super::limits::cut(msg.trim(), REASON_BYTES / 2))),
         _ => Some(head),
     }
 }

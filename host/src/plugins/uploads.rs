@@ -4,11 +4,13 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use futures_util::future::BoxFuture;
 
-/// Receives a run's uploads in order.
+/// Receives a run's uploads in order. An upload is a future, so a run's deadline holds
+/// while the destination is slow to take it.
 pub trait UploadSink: Send {
     /// Store one upload under its label.
-    fn upload(&mut self, label: &str, data: &[u8]) -> anyhow::Result<()>;
+    fn upload<'a>(&'a mut self, label: &'a str, data: Vec<u8>) -> BoxFuture<'a, anyhow::Result<()>>;
 }
 
 /// Writes each upload to `<dir>/<NNNN>-<label>`, numbered in upload order.
@@ -26,10 +28,10 @@ impl DirectorySink {
 }
 
 impl UploadSink for DirectorySink {
-    fn upload(&mut self, label: &str, data: &[u8]) -> anyhow::Result<()> {
+    fn upload<'a>(&'a mut self, label: &'a str, data: Vec<u8>) -> BoxFuture<'a, anyhow::Result<()>> {
         self.seq += 1;
         let path = self.dir.join(format!("{:04}-{label}", self.seq));
-        std::fs::write(&path, data).with_context(|| format!("cannot write upload {}", path.display()))
+        Box::pin(async move { tokio::fs::write(&path, data).await.with_context(|| format!("cannot write upload {}", path.display())) })
     }
 }
 
@@ -38,8 +40,8 @@ impl UploadSink for DirectorySink {
 pub struct DiscardSink;
 
 impl UploadSink for DiscardSink {
-    fn upload(&mut self, _label: &str, _data: &[u8]) -> anyhow::Result<()> {
-        Ok(())
+    fn upload<'a>(&'a mut self, _label: &'a str, _data: Vec<u8>) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async { Ok(()) })
     }
 }
 
@@ -47,21 +49,20 @@ impl UploadSink for DiscardSink {
 pub struct DestinationSink {
     dest: crate::destination::Destination,
     transfer_id: String,
-    rt: tokio::runtime::Handle,
 }
 
 impl DestinationSink {
-    /// A sink for `transfer_id` on `dest`; uploads block on `rt` (plugin threads are not
-    /// runtime workers).
-    pub fn new(dest: crate::destination::Destination, transfer_id: String, rt: tokio::runtime::Handle) -> DestinationSink {
-        DestinationSink { dest, transfer_id, rt }
+    /// A sink for `transfer_id` on `dest`.
+    pub fn new(dest: crate::destination::Destination, transfer_id: String) -> DestinationSink {
+        DestinationSink { dest, transfer_id }
     }
 }
 
 impl UploadSink for DestinationSink {
-    fn upload(&mut self, label: &str, data: &[u8]) -> anyhow::Result<()> {
-        let bytes = bytes::Bytes::copy_from_slice(data);
-        self.rt.block_on(self.dest.upload_app_data(&self.transfer_id, label, bytes))?;
-        Ok(())
+    fn upload<'a>(&'a mut self, label: &'a str, data: Vec<u8>) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            self.dest.upload_app_data(&self.transfer_id, label, bytes::Bytes::from(data)).await?;
+            Ok(())
+        })
     }
 }

@@ -24,6 +24,8 @@ pub use product::{ContentKind, ServerComment, ServerSpace, ServerUser, TreeNode}
 pub struct Source {
     pool: AnyPool,
     kind: SourceKind,
+    /// Where it was read from, as given (never with a password).
+    location: String,
 }
 
 /// The database engine behind a [`Source`].
@@ -48,11 +50,20 @@ pub enum SourceError {
 
 impl Source {
     /// Connect to a Server database: a `postgres://` URL, a `sqlite://` URL, or the path of
-    /// a SQLite file. The connection is read-only.
+    /// a SQLite file. The connection is read-only. A PostgreSQL password comes from the
+    /// `PGPASSWORD` environment variable or `~/.pgpass`, never from the URL.
     pub async fn connect(url_or_path: &str) -> anyhow::Result<Source> {
+        Source::open(url_or_path, None).await
+    }
+
+    /// [`Source::connect`], with the PostgreSQL password read from the environment
+    /// variable `password_env` when one is named. The password is used for this
+    /// connection only: it is never stored, printed or logged.
+    pub async fn open(url_or_path: &str, password_env: Option<&str>) -> anyhow::Result<Source> {
         sqlx::any::install_default_drivers();
         let (url, kind) = if url_or_path.starts_with("postgres://") || url_or_path.starts_with("postgresql://") {
-            (url_or_path.to_string(), SourceKind::Postgres)
+            refuse_password(url_or_path)?;
+            (with_password(url_or_path, password_env)?, SourceKind::Postgres)
         } else {
             let path = url_or_path.strip_prefix("sqlite://").unwrap_or(url_or_path);
             let path = path.split('?').next().unwrap_or(path);
@@ -80,7 +91,12 @@ impl Source {
             .connect_with(options)
             .await
             .with_context(|| format!("cannot connect to the source database {}", redact_url(&url)))?;
-        Ok(Source { pool, kind })
+        Ok(Source { pool, kind, location: url_or_path.to_string() })
+    }
+
+    /// Where the source was read from: its URL (without a password) or file.
+    pub fn location(&self) -> &str {
+        &self.location
     }
 
     /// The engine behind this source.
@@ -92,6 +108,33 @@ impl Source {
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
+}
+
+/// Refuse a source URL that carries a password: ferry keeps the URL (in plans, in
+/// reports), so the password would be stored in plain text.
+pub fn refuse_password(url: &str) -> anyhow::Result<()> {
+    let carries = url::Url::parse(url).map(|u| u.password().is_some()).unwrap_or(false);
+    anyhow::ensure!(
+        !carries,
+        "the source URL {} carries a password, which ferry would store with the plan: remove it from the URL and give it \
+         in the PGPASSWORD environment variable, in a variable named with --source-password-env VAR, or in ~/.pgpass",
+        redact_url(url)
+    );
+    Ok(())
+}
+
+/// The URL to connect with: `url` with the password from the variable `password_env`
+/// set into it (in memory only), or `url` as it is.
+fn with_password(url: &str, password_env: Option<&str>) -> anyhow::Result<String> {
+    let Some(var) = password_env else { return Ok(url.to_string()) };
+    let password = std::env::var(var).map_err(|_| {
+        anyhow::anyhow!("the source database password is read from ${var}, which is not set: export it before running ferry")
+    })?;
+    let mut parsed = url::Url::parse(url).with_context(|| format!("not a database URL: {}", redact_url(url)))?;
+    parsed
+        .set_password(Some(&password))
+        .map_err(|_| anyhow::anyhow!("cannot give a password to {}: name the user, as postgres://USER@HOST/DB", redact_url(url)))?;
+    Ok(parsed.to_string())
 }
 
 /// A database URL with any password replaced, fit for messages and logs.

@@ -4,7 +4,7 @@
 //! through the `migration-tracing-*` scopes. A local plugin test can instead load a
 //! fixture file of mappings (JSON lines of `namespace`, `server_id`, `cloud_id`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -25,7 +25,17 @@ pub struct MappingRecord {
     pub cloud_id: String,
 }
 
-/// Where a run's mappings come from.
+/// The condition that limits content mappings to a migration's spaces (bound to a JSON
+/// array of space keys): a content mapping is in the space it sits in (`container`), a
+/// space mapping is its own key. Identity mappings are not limited.
+const WITHIN: &str = "(namespace NOT LIKE 'confluence:%' \
+     OR COALESCE(container, CASE WHEN namespace = 'confluence:space' THEN server_id END) IN (SELECT value FROM json_each(?)))";
+
+fn spaces_json(spaces: &BTreeSet<String>) -> String {
+    serde_json::to_string(spaces).expect("strings serialise")
+}
+
+/// Where a run's mappings come from. A fixture of a local test is served as given.
 #[derive(Clone, Debug)]
 pub enum MappingSource {
     /// The state DB, for one destination.
@@ -53,16 +63,19 @@ impl MappingSource {
     }
 
     /// Up to `limit` mappings of `namespace` with server id after `after`, in order.
-    pub async fn page(&self, namespace: &str, after: Option<&str>, limit: u32) -> anyhow::Result<Vec<(String, String)>> {
+    /// Content mappings (`confluence:*`) are served only within the spaces `within`.
+    pub async fn page(&self, namespace: &str, after: Option<&str>, limit: u32, within: &BTreeSet<String>) -> anyhow::Result<Vec<(String, String)>> {
         match self {
             MappingSource::State { db, destination } => {
-                let rows = sqlx::query(
-                    "SELECT server_id, cloud_id FROM mappings WHERE destination = ? AND namespace = ? AND server_id > ? \
-                     ORDER BY server_id LIMIT ?",
-                )
+                let sql = format!(
+                    "SELECT server_id, cloud_id FROM mappings WHERE destination = ? AND namespace = ? AND server_id > ? AND {WITHIN} \
+                     ORDER BY server_id LIMIT ?"
+                );
+                let rows = sqlx::query(&sql)
                 .bind(destination)
                 .bind(namespace)
                 .bind(after.unwrap_or(""))
+                .bind(spaces_json(within))
                 .bind(i64::from(limit))
                 .fetch_all(db.pool())
                 .await?;
@@ -79,17 +92,18 @@ impl MappingSource {
         }
     }
 
-    /// The mappings of the given server ids that exist.
-    pub async fn lookup(&self, namespace: &str, server_ids: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    /// The mappings of the given server ids that exist (content mappings only within the
+    /// spaces `within`).
+    pub async fn lookup(&self, namespace: &str, server_ids: &[String], within: &BTreeSet<String>) -> anyhow::Result<Vec<(String, String)>> {
         match self {
             MappingSource::State { db, destination } => {
                 let mut found = Vec::new();
                 for chunk in server_ids.chunks(500) {
                     let marks = vec!["?"; chunk.len()].join(", ");
                     let sql = format!(
-                        "SELECT server_id, cloud_id FROM mappings WHERE destination = ? AND namespace = ? AND server_id IN ({marks})"
+                        "SELECT server_id, cloud_id FROM mappings WHERE destination = ? AND namespace = ? AND {WITHIN} AND server_id IN ({marks})"
                     );
-                    let mut q = sqlx::query(&sql).bind(destination).bind(namespace);
+                    let mut q = sqlx::query(&sql).bind(destination).bind(namespace).bind(spaces_json(within));
                     for id in chunk {
                         q = q.bind(id);
                     }

@@ -22,8 +22,11 @@ pub struct StateDb {
 impl StateDb {
     /// Open (creating if needed) the state in `home`, bringing its schema up to date.
     pub async fn open(home: &Path) -> anyhow::Result<StateDb> {
-        std::fs::create_dir_all(home).with_context(|| format!("cannot create FERRY_HOME at {}", home.display()))?;
+        private_home(home)?;
         let path = home.join("state.db");
+        // Created private before SQLite opens it; SQLite gives its -wal and -shm files the
+        // same mode.
+        private_file(&path)?;
         let pool = open_sqlite(&path).await.with_context(|| format!("cannot open the state DB {}", path.display()))?;
         sqlx::migrate!("./migrations")
             .run(&pool)
@@ -41,6 +44,48 @@ impl StateDb {
     pub fn home(&self) -> &Path {
         &self.home
     }
+}
+
+/// Create `FERRY_HOME` readable by its owner only (0700), or warn when an existing one is
+/// readable by others: it holds the state DB, the plugins and the audit of every run.
+fn private_home(home: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        if home.is_dir() {
+            let mode = std::fs::metadata(home)?.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    "FERRY_HOME {} is open to other users (mode {mode:o}): `chmod 700 {}` keeps its plans, audit and plugins private",
+                    home.display(),
+                    home.display()
+                );
+            }
+            return Ok(());
+        }
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(home)
+            .with_context(|| format!("cannot create FERRY_HOME at {}", home.display()))
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(home).with_context(|| format!("cannot create FERRY_HOME at {}", home.display()))
+}
+
+/// Create `path` empty and readable by its owner only (0600), if it does not exist.
+fn private_file(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+        }
+    }
+    #[cfg(not(unix))]
+    Ok(())
 }
 
 /// Open (creating) a SQLite database file the way ferry keeps its own data: WAL with

@@ -41,7 +41,7 @@ fn text(out: &Output) -> String {
 
 /// Assess the fixture's site and decide: the two sample apps needed, the macro pack not.
 async fn assess_and_decide(f: &Fixture) {
-    assess::read_server_apps(&f.db, &f.source_url).await.unwrap();
+    assess::read_server_apps(&f.db, &f.source().await).await.unwrap();
     assess::decide(&f.db, RATINGS, Decision::Needed).await.unwrap();
     assess::decide(&f.db, CALENDARS, Decision::Needed).await.unwrap();
     assess::decide(&f.db, "com.example.confluence.macro-pack", Decision::NotNeeded).await.unwrap();
@@ -130,7 +130,7 @@ async fn set_server_app_version(f: &Fixture, app: &str, version: &str) {
 async fn consent_statuses_follow_decisions_plugins_and_agreement() {
     let f = Fixture::new().await;
     f.install("page_ratings").await;
-    assess::read_server_apps(&f.db, &f.source_url).await.unwrap();
+    assess::read_server_apps(&f.db, &f.source().await).await.unwrap();
     assert_eq!(status_of(&f, RATINGS).await, ConsentStatus::NotGiven);
     assert_eq!(status_of(&f, CALENDARS).await, ConsentStatus::NoAutomatedPath);
     assess::decide(&f.db, "com.example.confluence.macro-pack", Decision::NotNeeded).await.unwrap();
@@ -151,7 +151,7 @@ async fn consent_statuses_follow_decisions_plugins_and_agreement() {
 async fn a_new_plugin_version_makes_consent_outdated_and_shows_the_scope_difference() {
     let f = Fixture::new().await;
     f.install("hostile_probe").await; // page-ratings 0.1.0: app-data-other, -pii, -ugc
-    assess::read_server_apps(&f.db, &f.source_url).await.unwrap();
+    assess::read_server_apps(&f.db, &f.source().await).await.unwrap();
     consent::agree(&f.db, RATINGS, None).await.unwrap();
     assert_eq!(status_of(&f, RATINGS).await, ConsentStatus::Given);
 
@@ -176,7 +176,7 @@ async fn apps_done_is_refused_until_each_missing_item_is_fixed() {
     assert!(text(&none).contains("no assessment yet"), "{}", text(&none));
     f.install("page_ratings").await;
     f.install("team_calendars").await;
-    assess::read_server_apps(&f.db, &f.source_url).await.unwrap();
+    assess::read_server_apps(&f.db, &f.source().await).await.unwrap();
     let connect = ferry(&f, &["cloud", "connect", "trial", "--url", &cloud.site.url(), "--token-env", TOKEN_ENV]);
     assert!(connect.status.success(), "{}", text(&connect));
     assert!(!text(&connect).contains(TOKEN), "the token is never printed");
@@ -218,7 +218,7 @@ async fn the_checks_name_what_the_sample_site_provokes_with_stable_codes() {
     cloud.dest.create_group("jira-users").await.unwrap();
     f.install("page_ratings").await;
     f.install("team_calendars").await;
-    assess::read_server_apps(&f.db, &f.source_url).await.unwrap();
+    assess::read_server_apps(&f.db, &f.source().await).await.unwrap();
     assess::decide(&f.db, RATINGS, Decision::Needed).await.unwrap();
     assess::decide(&f.db, CALENDARS, Decision::Needed).await.unwrap();
     let mut p = plan(&f, &cloud, "checks", UsersScope::All, SpacesScope::All);

@@ -4,6 +4,7 @@ mod audit;
 mod core_migration;
 mod destination;
 mod happy_paths;
+mod hardening;
 mod journey;
 mod main_job;
 mod postgres;

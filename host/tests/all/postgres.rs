@@ -81,6 +81,27 @@ impl PgCluster {
         format!("postgres://ferry@127.0.0.1:{}/{db}", self.port)
     }
 
+    /// Add login role `user` with `password`, allowed to read database `db`, and make
+    /// the server ask that role for its password (scram) on TCP.
+    pub async fn add_password_user(&self, user: &str, password: &str, db: &str) {
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.url(db)).await.expect("connect");
+        sqlx::raw_sql(&format!(
+            "SET password_encryption = 'scram-sha-256'; CREATE ROLE {user} LOGIN PASSWORD '{password}'; \
+             GRANT CONNECT ON DATABASE {db} TO {user}; GRANT USAGE ON SCHEMA public TO {user}; \
+             GRANT SELECT ON ALL TABLES IN SCHEMA public TO {user};"
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("create the role");
+        let hba = self.data.join("pg_hba.conf");
+        let rules = std::fs::read_to_string(&hba).expect("read pg_hba.conf");
+        std::fs::write(&hba, format!("host all {user} 127.0.0.1/32 scram-sha-256\n{rules}")).expect("write pg_hba.conf");
+        let out = self.command("pg_ctl").arg("-D").arg(&self.data).arg("reload").output().expect("run pg_ctl reload");
+        assert!(out.status.success(), "pg_ctl reload failed: {}", String::from_utf8_lossy(&out.stderr));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+
     /// Create database `db`.
     pub async fn create_db(&self, db: &str) -> String {
         sqlx::any::install_default_drivers();

@@ -27,6 +27,10 @@ const PLUGINS: &[&str] = &[
     "hostile_fs",
     "hostile_socket",
     "hostile_bad_manifest",
+    "hostile_wrong_run",
+    "hostile_future_clock",
+    "hostile_long_manifest",
+    "mapping_probe",
 ];
 
 fn workspace() -> PathBuf {

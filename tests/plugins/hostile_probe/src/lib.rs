@@ -74,6 +74,68 @@ impl Plugin for Probe {
                 Ok(Outcome::Complete)
             }
             "panic" => panic!("hostile plugin panicked on purpose"),
+            // Sleeps through WASI (a monotonic-clock pollable the host waits on) far past
+            // any deadline a test sets.
+            "sleep" => {
+                std::thread::sleep(std::time::Duration::from_secs(60));
+                Ok(Outcome::Complete)
+            }
+            // Passes 32 MiB names to calls that repeat what they were given in errors.
+            "echo-flood" => {
+                let huge = "N".repeat(32 << 20);
+                let columns = vec![huge.clone()];
+                let mut longest = 0;
+                for _ in 0..100 {
+                    for e in [
+                        app_tables::read(&huge, &columns, Some(&huge), 1).err(),
+                        app_tables::read("AO_530061_RATING", &["ID".to_string()], Some(&huge), 1).err(),
+                        app_tables::read("AO_530061_RATING", &columns, None, 1).err(),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    {
+                        longest = longest.max(Error::from(e).to_string().len());
+                    }
+                }
+                Ok(Outcome::Incomplete(format!("longest error {longest} bytes")))
+            }
+            "empty-lines" => {
+                for _ in 0..3_000_000 {
+                    ferry_sdk::log::info("");
+                }
+                Ok(Outcome::Complete)
+            }
+            // Alternates two calls so consecutive audit records never coalesce.
+            "alternate" => {
+                for _ in 0..500_000 {
+                    progress(1, "");
+                    ferry_sdk::log::debug("x");
+                }
+                Ok(Outcome::Complete)
+            }
+            "big-error" => Err(Error::msg("E".repeat(10 << 20))),
+            "big-incomplete" => Ok(Outcome::Incomplete("I".repeat(10 << 20))),
+            "empty-uploads" => {
+                for sent in 0..100_000 {
+                    if let Err(e) = upload::bytes("empty", &[]) {
+                        return Ok(Outcome::Incomplete(format!("{sent} uploads, then {e}")));
+                    }
+                }
+                Ok(Outcome::Complete)
+            }
+            "println-flood" => {
+                let line = "p".repeat(4095);
+                for _ in 0..1024 {
+                    println!("{line}");
+                }
+                eprintln!("and still running");
+                Ok(Outcome::Complete)
+            }
+            // Text meant to rewrite a terminal: clear the line, then a fake green status.
+            "escape" => {
+                ferry_sdk::log::info("\u{1b}[1A\u{1b}[2Kstatus: \u{1b}[32mcomplete\u{1b}[0m");
+                Ok(Outcome::Incomplete("\u{1b}[2K\rcomplete".into()))
+            }
             other => Err(Error::msg(format!("unknown probe {other}"))),
         }
     }
