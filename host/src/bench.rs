@@ -68,8 +68,10 @@ async fn write_scan_site(path: &Path, table: &str, rows: u64) -> anyhow::Result<
     if path.exists() {
         std::fs::remove_file(path)?;
     }
-    let url = format!("sqlite://{}?mode=rwc", path.display());
-    let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect(&url).await?;
+    use sqlx::ConnectOptions as _;
+    let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&format!("sqlite://{}?mode=rwc", path.display()))?
+        .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
+    let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
     sqlx::raw_sql(&format!(
         "CREATE TABLE \"{table}\" (\"ID\" INTEGER PRIMARY KEY, \"PAGE_ID\" INTEGER NOT NULL, \"USER_KEY\" TEXT, \"STARS\" INTEGER NOT NULL, \
          \"COMMENT\" TEXT, \"CREATED\" TEXT NOT NULL); \

@@ -96,11 +96,17 @@ enum Command {
     Bench(sample::BenchCommand),
 }
 
+/// What is logged when RUST_LOG is not set.
+pub const DEFAULT_LOG_FILTER: &str = "error,ferry_host=warn,ferry=warn";
+
 /// Parse the command line, run it, and return the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    // By default ferry's own warnings, and only errors from libraries: a library's notice
+    // (a slow statement, a retried connection) is not the admin's business unless asked
+    // for with RUST_LOG.
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| DEFAULT_LOG_FILTER.into()))
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -191,4 +197,19 @@ pub(crate) fn table(header: &[&str]) -> Table {
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED).set_header(header.to_vec());
     Table(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+    use tracing_subscriber::filter::Targets;
+
+    #[test]
+    fn by_default_library_warnings_are_quiet_and_ferrys_own_are_shown() {
+        let filter: Targets = super::DEFAULT_LOG_FILTER.parse().expect("a valid filter");
+        assert!(!filter.would_enable("sqlx::query", &Level::WARN), "sqlx's slow-statement warning would interleave with reports");
+        assert!(filter.would_enable("sqlx::query", &Level::ERROR));
+        assert!(filter.would_enable("ferry_host::state", &Level::WARN));
+        assert!(!filter.would_enable("ferry_host::state", &Level::INFO));
+    }
 }

@@ -449,7 +449,7 @@ pub(crate) fn print_report(r: &PlanReport) {
 pub(crate) async fn staging(command: StagingCommand) -> anyhow::Result<ExitCode> {
     match command {
         StagingCommand::Serve { db, listen, token, throttle_every, retry_after, fail_rate, cloud_apps } => {
-            let faults = Faults { throttle_every, retry_after_secs: retry_after, fail_rate };
+            let faults = Faults { throttle_every, retry_after_secs: retry_after, fail_rate, ..Faults::default() };
             staging::install_cloud_apps(&db, &cloud_apps).await?;
             let site = staging::start(&db, &listen, &token, faults).await?;
             println!("staging Cloud site on {} (data in {}); Ctrl-C to stop", site.url(), db.display());

@@ -162,12 +162,17 @@ pub struct NewContent {
     pub created_at: Option<String>,
 }
 
-/// A footer comment to create (`/wiki/api/v2/footer-comments`).
+/// A footer comment to create (`/wiki/api/v2/footer-comments`): on a page or blog post
+/// (`pageId`), or on an attachment (`attachmentId`, a file comment). Exactly one is set.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct NewComment {
     /// The page (or blog post) it is on.
-    pub page_id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_id: Option<i64>,
+    /// The attachment it is on (a file comment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment_id: Option<i64>,
     /// The comment it answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_comment_id: Option<i64>,

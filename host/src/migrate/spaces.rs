@@ -104,6 +104,7 @@ impl Migrator {
         self.report.time("comments", started);
         let started = Instant::now();
         self.migrate_attachments(&space, &content_ids).await?;
+        self.migrate_file_comments(&space).await?;
         self.report.time("attachments", started);
         let started = Instant::now();
         self.migrate_permissions(&space).await?;
@@ -289,7 +290,8 @@ impl Migrator {
         let key = space.key.as_str();
         let results: Vec<(i64, Option<String>, anyhow::Result<i64>)> = stream::iter(jobs)
             .map(|(item, page, parent, author)| async move {
-                let comment = NewComment { page_id: page, parent_comment_id: parent, body: storage(item.body), author_id: author.clone() };
+                let comment =
+                    NewComment { page_id: Some(page), attachment_id: None, parent_comment_id: parent, body: storage(item.body), author_id: author.clone() };
                 let result = this
                     .link_or_create(ns::COMMENT, item.id, known, key, |origin| async move { this.dest.create_comment(&comment, &origin).await })
                     .await;
@@ -299,6 +301,50 @@ impl Migrator {
             .collect()
             .await;
         self.tally_authored("comments", results, comment_ids);
+        Ok(())
+    }
+
+    /// Comments on attachments (file comments), once the attachments are in: each goes
+    /// onto its attachment's cloud copy. One whose attachment did not migrate, or that the
+    /// destination will not take, is reported with that reason.
+    async fn migrate_file_comments(&mut self, space: &ServerSpace) -> anyhow::Result<()> {
+        let attachments = self.maps.preload(ns::ATTACHMENT, Some(&space.key)).await?;
+        let known = self.maps.preload(ns::COMMENT, Some(&space.key)).await?;
+        let source = self.source.clone();
+        let mut items = source.file_comments_of_space(space.id);
+        let mut comment_ids: HashMap<i64, i64> = HashMap::new();
+        // Oldest first, one at a time: a reply comes after the comment it answers.
+        while let Some(item) = items.try_next().await? {
+            self.report.count("comments").server += 1;
+            let attachment = item.parent_id.unwrap_or_default();
+            let Some(on) = attachments.get(&attachment.to_string()).and_then(|id| id.parse::<i64>().ok()) else {
+                self.report.fail("comments", item.id.to_string(), format!("a comment on attachment {attachment}, which did not migrate"));
+                continue;
+            };
+            let parent = match item.parent_comment_id {
+                Some(p) => match comment_ids.get(&p) {
+                    Some(c) => Some(*c),
+                    None => {
+                        self.report.fail("comments", item.id.to_string(), format!("a comment on attachment {attachment} answering comment {p}, which did not migrate"));
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            let author = self.author(item.creator.as_deref()).await?;
+            let comment = NewComment { page_id: None, attachment_id: Some(on), parent_comment_id: parent, body: storage(item.body), author_id: author.clone() };
+            let this = &*self;
+            let result = this
+                .link_or_create(ns::COMMENT, item.id, &known, &space.key, |origin| async move { this.dest.create_comment(&comment, &origin).await })
+                .await
+                .map_err(|e| match e.downcast_ref::<crate::destination::DestinationError>() {
+                    Some(crate::destination::DestinationError::Status { status: 400 | 404 | 501, message, .. }) if message.contains("attachmentId") => {
+                        anyhow::anyhow!("a comment on attachment {attachment}: the destination takes no comments on attachments ({message})")
+                    }
+                    _ => e,
+                });
+            self.tally_authored("comments", vec![(item.id, author, result)], &mut comment_ids);
+        }
         Ok(())
     }
 

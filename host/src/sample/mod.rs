@@ -56,8 +56,10 @@ pub struct SampleSummary {
     pub pages: u64,
     /// Current blog posts.
     pub blogposts: u64,
-    /// Current comments.
+    /// Current comments (file comments included).
     pub comments: u64,
+    /// Current comments on attachments.
+    pub file_comments: u64,
     /// Attachments (some without a file on disk, on purpose).
     pub attachments_count: u64,
     /// Page ratings rows.
@@ -303,6 +305,25 @@ impl SiteBuilder {
         Ok(pages_out)
     }
 
+    /// A comment on attachment `attachment` (its `pageid` is the attachment's id), and a
+    /// reply to it when asked.
+    async fn file_comment(&mut self, attachment: i64, space: i64, reply: bool) -> anyhow::Result<()> {
+        let cols = ["contentid", "hibernateversion", "contenttype", "version", "creator", "creationdate", "content_status", "pageid", "spaceid", "parentcommentid"];
+        let mut parent = Value::Null;
+        for text in std::iter::once("<p>Which version of this file is current?</p>").chain(reply.then_some("<p>This one.</p>")) {
+            let id = self.id();
+            self.w
+                .row("content", &cols, vec![i(id), i(1), t("COMMENT"), i(1), t(user_key(0)), t(TS), t("current"), i(attachment), i(space), parent])
+                .await?;
+            let body = self.id();
+            self.w.row("bodycontent", &["bodycontentid", "body", "contentid", "bodytypeid"], vec![i(body), t(text), i(id), i(2)]).await?;
+            self.summary.comments += 1;
+            self.summary.file_comments += 1;
+            parent = i(id);
+        }
+        Ok(())
+    }
+
     async fn attachment(&mut self, page: i64, space: i64, n: u32, root: &Path) -> anyhow::Result<()> {
         let id = self.id();
         let name = format!("file-{page}-{n}.txt");
@@ -319,6 +340,11 @@ impl SiteBuilder {
                 .await?;
         }
         self.summary.attachments_count += 1;
+        // Comments on the file (file comments): on every third attachment, with a reply on
+        // every sixth, and on each attachment whose file is missing.
+        if id % 3 == 0 || id % 13 == 0 {
+            self.file_comment(id, space, id % 6 == 0).await?;
+        }
         // Every 13th attachment has no file on disk: reported, not fatal.
         if id % 13 != 0 {
             let path = attachment_path(root, Some(space), page, id, 1);

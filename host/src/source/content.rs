@@ -18,7 +18,8 @@ pub struct ContentItem {
     pub kind: String,
     /// Title (pages and blog posts).
     pub title: String,
-    /// Parent page (pages) or the page commented on (comments).
+    /// Parent page (pages), or what a comment is on: a page, a blog post, or (file
+    /// comments) an attachment.
     pub parent_id: Option<i64>,
     /// The comment a reply answers.
     pub parent_comment_id: Option<i64>,
@@ -126,6 +127,20 @@ impl Source {
             "SELECT c.contentid, c.contenttype, '' AS title, c.pageid AS parent, c.parentcommentid, c.creator, \
                     CAST(c.creationdate AS TEXT) AS created, b.body, 0 AS depth \
              FROM content c JOIN content p ON p.contentid = c.pageid AND +p.prevver IS NULL AND p.content_status = 'current' \
+             LEFT JOIN bodycontent b ON b.contentid = c.contentid AND b.bodytypeid = 2 \
+             WHERE p.spaceid = $1 AND p.contenttype IN ('PAGE', 'BLOGPOST') AND c.contenttype = 'COMMENT' AND ", current!(), " ORDER BY c.contentid"
+        );
+        self.stream_items(SQL, space_id)
+    }
+
+    /// The current comments on attachments (file comments) of current pages and blog
+    /// posts of a space, oldest first. A file comment's `parent_id` is its attachment.
+    pub fn file_comments_of_space(&self, space_id: i64) -> BoxStream<'_, Result<ContentItem, SourceError>> {
+        const SQL: &str = concat!(
+            "SELECT c.contentid, c.contenttype, '' AS title, c.pageid AS parent, c.parentcommentid, c.creator, \
+                    CAST(c.creationdate AS TEXT) AS created, b.body, 0 AS depth \
+             FROM content c JOIN content a ON a.contentid = c.pageid AND a.contenttype = 'ATTACHMENT' AND +a.prevver IS NULL AND a.content_status = 'current' \
+             JOIN content p ON p.contentid = a.pageid AND +p.prevver IS NULL AND p.content_status = 'current' \
              LEFT JOIN bodycontent b ON b.contentid = c.contentid AND b.bodytypeid = 2 \
              WHERE p.spaceid = $1 AND c.contenttype = 'COMMENT' AND ", current!(), " ORDER BY c.contentid"
         );

@@ -37,6 +37,9 @@ pub struct Faults {
     pub retry_after_secs: u64,
     /// Answer this fraction of requests (0.0–1.0) with 500.
     pub fail_rate: f64,
+    /// Behave like a site that takes no comments on attachments (answer `attachmentId`
+    /// with 400), to test how file comments are reported where they cannot move.
+    pub no_file_comments: bool,
 }
 
 /// Shared state of the server.

@@ -131,16 +131,29 @@ async fn create_blogpost(State(s): State<AppState>, Json(c): Json<NewContent>) -
 }
 
 async fn create_comment(State(s): State<AppState>, Json(c): Json<NewComment>) -> Response {
-    let space = match space_of_page(&s, c.page_id, StatusCode::BAD_REQUEST).await {
-        Ok(space) => space,
-        Err(r) => return r,
+    let (on, space) = match (c.page_id, c.attachment_id) {
+        (Some(page), None) => match space_of_page(&s, page, StatusCode::BAD_REQUEST).await {
+            Ok(space) => (page, space),
+            Err(r) => return r,
+        },
+        (None, Some(_)) if s.faults.no_file_comments => {
+            return error(StatusCode::BAD_REQUEST, "attachmentId is not supported: comment on a page or a blog post");
+        }
+        (None, Some(attachment)) => {
+            match sqlx::query("SELECT space_id FROM content WHERE id = ? AND kind = 'attachment'").bind(attachment).fetch_optional(&s.db).await {
+                Ok(Some(r)) => (attachment, r.get::<i64, _>(0)),
+                Ok(None) => return error(StatusCode::BAD_REQUEST, format!("no attachment {attachment}")),
+                Err(e) => return db_error(e),
+            }
+        }
+        _ => return error(StatusCode::BAD_REQUEST, "give exactly one of pageId and attachmentId"),
     };
     if let Err(r) = check_author(&s, &c.author_id).await {
         return r;
     }
     let result = sqlx::query("INSERT INTO content (kind, space_id, page_id, parent_id, body, author_id) VALUES ('comment', ?, ?, ?, ?, ?) RETURNING id")
         .bind(space)
-        .bind(c.page_id)
+        .bind(on)
         .bind(c.parent_comment_id)
         .bind(&c.body.value)
         .bind(&c.author_id)

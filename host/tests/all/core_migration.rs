@@ -9,6 +9,7 @@ use ferry_host::migrate::{Migrator, Progress};
 use ferry_host::plan::{Plan, SpacesScope, UsersScope};
 use ferry_host::staging::{self, Faults, StagingSite, PRODUCT_ACCESS_GROUP};
 use serde_json::Value;
+use sqlx::Row;
 
 use crate::support::Fixture;
 
@@ -189,7 +190,59 @@ async fn drafts_trash_and_old_versions_are_not_migrated() {
     assert!(!titles.iter().any(|t| t.contains("draft") || t.contains("deleted") || t.ends_with("(v1)")), "{titles:?}");
     // Counts server vs cloud agree for current content.
     assert_eq!(report.counts["pages"].server, report.counts["pages"].cloud);
-    assert_eq!(report.counts["comments"].server, report.counts["comments"].cloud);
+    // Comments that did not move are exactly the file comments on attachments whose file
+    // is missing.
+    let unmoved = report.failures.iter().filter(|x| x.kind == "comments").count() as u64;
+    assert!(report.failures.iter().filter(|x| x.kind == "comments").all(|x| x.reason.contains("which did not migrate")));
+    assert_eq!(report.counts["comments"].server, report.counts["comments"].cloud + unmoved);
+}
+
+#[tokio::test]
+async fn file_comments_move_onto_their_attachments_cloud_copy() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    let report = full(&f, &cloud).await;
+    let mut on_attachments = 0;
+    let spaces = cloud.review("spaces").await;
+    for space in spaces.as_array().unwrap().iter().map(|s| s["key"].as_str().unwrap()) {
+        let content = cloud.review(&format!("spaces/{space}/content")).await;
+        let items = content.as_array().unwrap();
+        let attachments: std::collections::HashSet<i64> =
+            items.iter().filter(|c| c["kind"] == "attachment").map(|c| c["id"].as_i64().unwrap()).collect();
+        let file_comments: Vec<&Value> =
+            items.iter().filter(|c| c["kind"] == "comment" && c["page_id"].as_i64().is_some_and(|p| attachments.contains(&p))).collect();
+        // Replies sit on the same attachment as the comment they answer.
+        for reply in file_comments.iter().filter(|c| !c["parent_id"].is_null()) {
+            let parent = items.iter().find(|c| c["id"] == reply["parent_id"]).unwrap();
+            assert_eq!(parent["page_id"], reply["page_id"]);
+        }
+        on_attachments += file_comments.len();
+    }
+    let missing: Vec<&ferry_host::migrate::report::Failure> = report.failures.iter().filter(|x| x.kind == "comments").collect();
+    assert!(on_attachments > 0 && !missing.is_empty(), "{on_attachments} file comments moved, {} failed", missing.len());
+    for failure in &missing {
+        assert!(failure.reason.starts_with("a comment on attachment ") && failure.reason.ends_with("which did not migrate"), "{}", failure.reason);
+    }
+    let pool = ferry_host::state::open_sqlite(std::path::Path::new(&f.source_url)).await.unwrap();
+    let on_server: i64 = sqlx::query(
+        "SELECT COUNT(*) FROM content c JOIN content a ON a.contentid = c.pageid AND a.contenttype = 'ATTACHMENT' WHERE c.contenttype = 'COMMENT'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap()
+    .get(0);
+    assert_eq!(on_attachments as i64 + missing.len() as i64, on_server);
+}
+
+#[tokio::test]
+async fn file_comments_a_destination_will_not_take_are_reported_with_that_reason() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults { no_file_comments: true, ..Faults::default() }).await);
+    let report = full(&f, &cloud).await;
+    let comments: Vec<_> = report.failures.iter().filter(|x| x.kind == "comments").collect();
+    assert!(comments.iter().any(|x| x.reason.contains("the destination takes no comments on attachments")), "{comments:?}");
+    assert!(comments.iter().all(|x| x.reason.starts_with("a comment on attachment ")), "{comments:?}");
+    // Comments on pages are not affected.
+    let content = cloud.review("spaces/ENG/content").await;
+    assert!(content.as_array().unwrap().iter().any(|c| c["kind"] == "comment"));
 }
 
 #[tokio::test]

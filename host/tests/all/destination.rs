@@ -87,7 +87,7 @@ async fn the_scim_client_works_against_the_staging_site() {
 #[tokio::test]
 async fn throttling_and_server_errors_are_retried_until_they_pass() {
     let dir = tempfile::tempdir().unwrap();
-    let faults = Faults { throttle_every: 3, retry_after_secs: 0, fail_rate: 0.2 };
+    let faults = Faults { throttle_every: 3, retry_after_secs: 0, fail_rate: 0.2, ..Faults::default() };
     let site = staging::start(&dir.path().join("cloud.db"), "127.0.0.1:0", TOKEN, faults).await.unwrap();
     let dest = Destination::new(&site.url(), None, Secret::new(TOKEN), 4)
         .unwrap()

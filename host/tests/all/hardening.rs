@@ -328,3 +328,19 @@ async fn a_source_password_comes_from_the_environment_and_is_kept_nowhere() {
         assert!(!bytes.windows(SOURCE_PASSWORD.len()).any(|w| w == SOURCE_PASSWORD.as_bytes()), "the password is in {}", file.display());
     }
 }
+
+#[test]
+fn the_plugin_bench_prints_its_figures_and_no_library_warnings() {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["bench", "plugins", "--rows", "20000", "--plugin"])
+        .arg(crate::support::wasm("table_scan"))
+        .env("FERRY_HOME", home.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("table scan of 20000 rows"), "{stdout}");
+    assert!(!stderr.contains("WARN") && !stdout.contains("WARN"), "{stderr}");
+}

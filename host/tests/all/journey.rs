@@ -403,7 +403,7 @@ async fn stop_from_another_process_ends_the_plan_stopped_and_no_app_starts() {
     let options = ferry_host::sample::SampleOptions { pages_per_space: 40, ..Default::default() };
     let f = Fixture::with(None, &options).await;
     // Slow enough to stop mid-way: every other request is throttled for a second.
-    let cloud = Cloud::start(Faults { throttle_every: 2, retry_after_secs: 1, fail_rate: 0.0 }).await;
+    let cloud = Cloud::start(Faults { throttle_every: 2, retry_after_secs: 1, fail_rate: 0.0, ..Faults::default() }).await;
     f.install("team_calendars").await;
     assess_and_decide(&f).await;
     prepare(&f, &cloud, CALENDARS).await;

@@ -125,7 +125,7 @@ async fn a_throttling_flaky_destination_loses_nothing() {
     let calm = Cloud::start(Faults::default()).await;
     let expected = run_plan(&f, &calm, plan_for(&f, &calm, UsersScope::All, SpacesScope::All, false)).await;
     let f2 = Fixture::new().await;
-    let stormy = Cloud::start(Faults { throttle_every: 7, retry_after_secs: 0, fail_rate: 0.1 }).await;
+    let stormy = Cloud::start(Faults { throttle_every: 7, retry_after_secs: 0, fail_rate: 0.1, ..Faults::default() }).await;
     let report = run_plan(&f2, &stormy, plan_for(&f2, &stormy, UsersScope::All, SpacesScope::All, false)).await;
     assert_eq!(report.counts, expected.counts);
     assert_eq!(report.status, expected.status, "same planted failures, nothing more");
