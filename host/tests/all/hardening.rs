@@ -314,9 +314,11 @@ async fn a_source_password_comes_from_the_environment_and_is_kept_nowhere() {
     assert!(text.contains(SOURCE_PASSWORD_ENV), "{text}");
     let (_, text, stdout) = ferry(&["plan", "run", &id, "--json"], true);
     let report: serde_json::Value = serde_json::from_slice(&stdout).unwrap_or_else(|_| panic!("{text}"));
-    // The sample site's planted missing attachment files make it `incomplete`; all else moved.
+    // The sample site's planted missing attachment files make it `incomplete` (they and the
+    // comments on them did not move); all else moved.
     assert_eq!(report["status"], "incomplete", "{text}");
-    assert!(report["failures"].as_array().unwrap().iter().all(|f| f["kind"] == "attachments"), "{text}");
+    let failures = report["failures"].as_array().unwrap();
+    assert!(failures.iter().all(|f| f["kind"] == "attachments" || f["reason"].as_str().unwrap().ends_with("which did not migrate")), "{text}");
     assert!(report["counts"]["pages"]["cloud"].as_u64().unwrap() > 0, "{text}");
     assert_eq!(report["counts"]["pages"]["cloud"], report["counts"]["pages"]["server"], "{text}");
 
@@ -343,4 +345,34 @@ fn the_plugin_bench_prints_its_figures_and_no_library_warnings() {
     assert!(out.status.success(), "{stdout}{stderr}");
     assert!(stdout.contains("table scan of 20000 rows"), "{stdout}");
     assert!(!stderr.contains("WARN") && !stdout.contains("WARN"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_plugin_waiting_on_a_destination_that_never_answers_ends_timed_out_at_its_deadline() {
+    use ferry_host::destination::{Destination, Secret};
+    use ferry_host::plugins::uploads::DestinationSink;
+
+    // A destination that accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let f = Fixture::new().await;
+    f.install("hostile_probe").await;
+    let dest = Destination::new(&url, None, Secret::new("token"), 2).unwrap();
+    let deadline = Duration::from_secs(2);
+    let run = LocalRun {
+        limits: Limits { deadline, ..Limits::default() },
+        name: Some("upload".into()),
+        ..LocalRun::new(f.source().await, Box::new(DestinationSink::new(dest, "transfer".into())), no_mappings())
+    };
+    let r = run_installed(&f.db, engine(), RATINGS, run).await.unwrap();
+    silent.abort();
+    assert_eq!(r.status, RunStatus::TimedOut, "{:?}", r.message);
+    assert_eq!(r.message.as_deref(), Some("ran past its deadline of 2s (it was waiting in a host call)"));
+    assert!(r.duration_ms <= (deadline + DEADLINE_GRACE).as_millis() as u64, "took {} ms", r.duration_ms);
 }

@@ -154,3 +154,10 @@ pub fn no_mappings() -> MappingSource {
 
 pub const RATINGS: &str = "com.example.confluence.page-ratings";
 pub const CALENDARS: &str = "com.example.confluence.team-calendars";
+
+/// Comments a plan could not move because they sit on an attachment whose file is
+/// missing (the sample site plants such files): the one expected gap in its comment count.
+pub fn unmoved_file_comments(report: &ferry_host::migrate::report::PlanReport) -> u64 {
+    let unmoved = report.failures.iter().filter(|f| f.kind == "comments");
+    unmoved.filter(|f| f.reason.starts_with("a comment on attachment ") && f.reason.ends_with("which did not migrate")).count() as u64
+}
