@@ -323,7 +323,7 @@ async fn ingest(url: &str, token: &str, report: &crate::migrate::report::PlanRep
                     author_id: None,
                     created_at: None,
                 };
-                Ok(dest.create_content(false, &page, &format!("ingest:{i}")).await?.id)
+                Ok(dest.create_content(false, &page, &format!("ingest:{i}"), false).await?.id)
             }
         })
         .buffer_unordered(conc)

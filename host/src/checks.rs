@@ -117,6 +117,9 @@ pub struct Facts {
     pub permissions_of_missing_groups: Vec<(String, String, String)>,
     /// Content using short links: (space, content id, title).
     pub short_links: Vec<(String, i64, String)>,
+    /// Page restrictions naming a user or group that will not exist in the cloud:
+    /// (space, content id, title, `user …` or `group …`).
+    pub restriction_subjects_missing: Vec<(String, i64, String, String)>,
     /// Whether the plan migrates apps.
     pub apps_scope: Option<AppsScope>,
     /// The Server site's apps and the admin's decisions about them.
@@ -207,6 +210,14 @@ pub fn run_checks(facts: &Facts) -> Vec<Check> {
         "pages use short links (/x/…), which break after migration",
         "replace the short links with full page links on the Server site, or fix them in the cloud afterwards",
         "no page uses a short link",
+    ));
+    out.push(check(
+        "content.restriction-subject-missing",
+        CheckResult::Warning,
+        facts.restriction_subjects_missing.iter().map(|(s, id, t, who)| format!("{s}: {t} ({id}) names {who}")).collect(),
+        "page restrictions name users or groups that will not exist in the cloud; each restriction migrates without them (tighter, never open), and one left naming nobody allows the site's admins only",
+        "migrate those users and groups (or create them in the cloud) first, or accept the tighter restrictions and adjust them in the cloud",
+        "every page restriction's users and groups will exist in the cloud",
     ));
     out.extend(app_checks(facts));
     out
@@ -300,6 +311,33 @@ fn app_checks(facts: &Facts) -> Vec<Check> {
     ]
 }
 
+/// Whether server groups will exist in the cloud after the plan: not blocklisted, and
+/// mapped, migrated by this plan, or already in the cloud (asked once per group).
+struct GroupFate<'a> {
+    mapped: &'a HashMap<String, String>,
+    migrates_groups: bool,
+    server_groups: &'a std::collections::BTreeMap<String, String>,
+    found: HashMap<String, bool>,
+}
+
+impl GroupFate<'_> {
+    async fn will_exist(&mut self, dest: &crate::destination::Destination, group: &str) -> anyhow::Result<bool> {
+        let lower = group.to_lowercase();
+        if rules::is_blocklisted(&lower) {
+            return Ok(false);
+        }
+        if self.mapped.contains_key(&lower) || (self.migrates_groups && self.server_groups.contains_key(&lower)) {
+            return Ok(true);
+        }
+        if let Some(known) = self.found.get(&lower) {
+            return Ok(*known);
+        }
+        let exists = dest.find_group(group).await?.is_some();
+        self.found.insert(lower, exists);
+        Ok(exists)
+    }
+}
+
 impl Migrator {
     /// Gather the facts and run every check for this plan.
     pub async fn checks(&mut self) -> anyhow::Result<Vec<Check>> {
@@ -349,7 +387,10 @@ impl Migrator {
         // Spaces: key conflicts, anonymous access, permissions of missing groups.
         if !self.plan.attachments_only {
             let mapped_spaces = self.maps.preload(ns::SPACE, None).await?;
-            let mut cloud_group_exists: HashMap<String, bool> = HashMap::new();
+            let mapped_users = self.maps.preload(ns::USER, None).await?;
+            let usable_users: std::collections::HashSet<String> =
+                rules::review_emails(facts.users.clone()).usable.into_iter().map(|(u, _)| u.username.to_lowercase()).collect();
+            let mut groups = GroupFate { mapped: &mapped, migrates_groups, server_groups: &server_groups, found: HashMap::new() };
             for space in &spaces {
                 if !mapped_spaces.contains_key(&space.key) && self.dest.get_space(&space.key).await?.is_some() {
                     facts.space_key_conflicts.push(space.key.clone());
@@ -358,19 +399,7 @@ impl Migrator {
                     match (&perm.group, &perm.user_key, perm.all_users) {
                         (None, None, false) => facts.anonymous_spaces.push((space.key.clone(), perm.kind.clone())),
                         (Some(group), _, _) => {
-                            let lower = group.to_lowercase();
-                            let will_exist = if rules::is_blocklisted(&lower) {
-                                false
-                            } else if mapped.contains_key(&lower) || (migrates_groups && server_groups.contains_key(&lower)) {
-                                true
-                            } else if let Some(known) = cloud_group_exists.get(&lower) {
-                                *known
-                            } else {
-                                let exists = self.dest.find_group(group).await?.is_some();
-                                cloud_group_exists.insert(lower, exists);
-                                exists
-                            };
-                            if !will_exist {
+                            if !groups.will_exist(&self.dest, group).await? {
                                 facts.permissions_of_missing_groups.push((space.key.clone(), perm.kind.clone(), group.clone()));
                             }
                         }
@@ -379,6 +408,29 @@ impl Migrator {
                 }
                 for (id, title) in self.source.short_link_content(space.id).await? {
                     facts.short_links.push((space.key.clone(), id, title));
+                }
+                for r in self.source.restrictions_of_space(space.id).await? {
+                    let known = self.source.users_by_key(&r.users).await?;
+                    let mut missing = Vec::new();
+                    for key in &r.users {
+                        let name = known.iter().find(|u| &u.key == key).map(|u| u.username.clone());
+                        let exists = mapped_users.contains_key(&format!("confluence.userkey/{key}"))
+                            || name.as_ref().is_some_and(|n| usable_users.contains(&n.to_lowercase()));
+                        if !exists {
+                            missing.push(format!("user {}", name.unwrap_or_else(|| format!("{key} (deleted)"))));
+                        }
+                    }
+                    for group in &r.groups {
+                        if !groups.will_exist(&self.dest, group).await? {
+                            missing.push(format!("group {group}"));
+                        }
+                    }
+                    if !missing.is_empty() {
+                        let title = self.source.content_title(r.content_id).await?.unwrap_or_default();
+                        for who in missing {
+                            facts.restriction_subjects_missing.push((space.key.clone(), r.content_id, title.clone(), who));
+                        }
+                    }
                 }
             }
         }

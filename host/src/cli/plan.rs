@@ -425,6 +425,16 @@ pub(crate) fn print_report(r: &PlanReport) {
     for d in &r.dropped_permissions {
         println!("dropped permission: {} {} of {} — {}", shown(&d.space), shown(&d.permission), shown(&d.subject), shown(&d.reason));
     }
+    for l in &r.restriction_losses {
+        let now = l.fallback.as_ref().map(|f| format!("; nobody it named remains, so it allows {} only", shown(f))).unwrap_or_default();
+        println!(
+            "restriction narrowed: {} of \"{}\" ({}) lost {}, which is not in the cloud site{now}",
+            l.kind,
+            shown(&l.title),
+            l.content_id,
+            shown(&l.subject)
+        );
+    }
     const SHOWN: usize = 40;
     for f in r.failures.iter().take(SHOWN) {
         println!("failed {} {}: {}", f.kind, shown(&f.server_id), shown(&f.reason));

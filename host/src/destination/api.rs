@@ -183,6 +183,48 @@ pub struct NewComment {
     pub author_id: Option<String>,
 }
 
+/// The group of a cloud site's administrators: a restriction none of whose users or
+/// groups exists in the cloud allows this group only (never everyone).
+pub const SITE_ADMINS_GROUP: &str = "site-admins";
+
+/// The restrictions of one operation on a page or blog post, in the shape of Confluence
+/// Cloud's content restrictions (`/wiki/rest/api/content/{id}/restriction`): `read` (who
+/// may see it; inherited by its descendants) or `update` (who may edit it). A page with no
+/// entry for an operation is unrestricted for it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ContentRestriction {
+    /// `read` or `update`.
+    pub operation: String,
+    /// Who is allowed.
+    pub restrictions: RestrictionSubjects,
+}
+
+/// The users and groups a restriction allows.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RestrictionSubjects {
+    /// Accounts allowed.
+    #[serde(default)]
+    pub user: Vec<RestrictedUser>,
+    /// Groups allowed.
+    #[serde(default)]
+    pub group: Vec<RestrictedGroup>,
+}
+
+/// An account named by a restriction.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RestrictedUser {
+    /// The cloud account id.
+    #[serde(rename = "accountId")]
+    pub account_id: String,
+}
+
+/// A group named by a restriction.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RestrictedGroup {
+    /// The group's name.
+    pub name: String,
+}
+
 /// What a create returns.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Created {

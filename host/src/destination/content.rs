@@ -30,9 +30,25 @@ impl Destination {
     }
 
     /// Create a page (`blog = false`) or a blog post, idempotently per `key_of_origin`.
-    pub async fn create_content(&self, blog: bool, content: &NewContent, key_of_origin: &str) -> Result<Created, DestinationError> {
+    /// A `private` one is created restricted (view and edit) to the account that creates
+    /// it, so it is never visible to anyone else before its own restrictions are set.
+    pub async fn create_content(&self, blog: bool, content: &NewContent, key_of_origin: &str, private: bool) -> Result<Created, DestinationError> {
         let path = if blog { "/wiki/api/v2/blogposts" } else { "/wiki/api/v2/pages" };
-        self.json(Method::POST, self.url(path), |r| r.header(IDEMPOTENCY_KEY, key_of_origin).json(content)).await
+        let url = if private { self.url(&format!("{path}?private=true")) } else { self.url(path) };
+        self.json(Method::POST, url, |r| r.header(IDEMPOTENCY_KEY, key_of_origin).json(content)).await
+    }
+
+    /// Replace every restriction of a page or blog post with `restrictions` (an operation
+    /// left out becomes unrestricted). `400` names a user or group that does not exist.
+    pub async fn set_restrictions(&self, content_id: i64, restrictions: &[ContentRestriction]) -> Result<(), DestinationError> {
+        let path = format!("/wiki/rest/api/content/{content_id}/restriction");
+        let response = self.send(Method::PUT, self.url(&path), |r| r.json(restrictions)).await?;
+        ok(Method::PUT, &path, response).await.map(|_| ())
+    }
+
+    /// The restrictions of a page or blog post.
+    pub async fn restrictions(&self, content_id: i64) -> Result<Vec<ContentRestriction>, DestinationError> {
+        self.json(Method::GET, self.url(&format!("/wiki/rest/api/content/{content_id}/restriction")), |r| r).await
     }
 
     /// Create a footer comment, idempotently per `key_of_origin`.

@@ -317,6 +317,9 @@ pub struct Migrator {
     pub(crate) authors: HashMap<String, Option<String>>,
     /// lower-cased group names that exist in the cloud after the groups step.
     pub(crate) cloud_groups: HashMap<String, String>,
+    /// Server ids of the restricted pages and blog posts of the space being migrated:
+    /// created private to the migrating account until their restrictions are set.
+    pub(crate) restricted: std::collections::HashSet<i64>,
     /// The source's directories, once read.
     pub(crate) directories: Option<std::sync::Arc<identity::Directories>>,
     /// Limits of each app migration (the deadline comes from the plan).
@@ -344,6 +347,7 @@ impl Migrator {
             concurrency: ENTITIES_IN_PROGRESS,
             authors: HashMap::new(),
             cloud_groups: HashMap::new(),
+            restricted: Default::default(),
             directories: None,
             app_limits: crate::plugins::limits::Limits::default(),
             removed_apps: Vec::new(),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// The kinds of entity the core migration counts.
-pub const KINDS: [&str; 7] = ["users", "groups", "spaces", "pages", "blogposts", "comments", "attachments"];
+pub const KINDS: [&str; 8] = ["users", "groups", "spaces", "pages", "blogposts", "comments", "attachments", "restrictions"];
 
 /// Server vs cloud for one kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +43,22 @@ pub struct DroppedPermission {
     pub reason: String,
 }
 
+/// A user or group a page restriction named that does not exist in the cloud: the
+/// restriction migrated without it (tighter, never looser).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestrictionLoss {
+    /// The page or blog post (server content id).
+    pub content_id: i64,
+    /// Its title.
+    pub title: String,
+    /// `view` or `edit`.
+    pub kind: String,
+    /// `user <key>` or `group <name>`.
+    pub subject: String,
+    /// Who the restriction allows now, when nobody it named remains.
+    pub fallback: Option<String>,
+}
+
 /// The report of one plan.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PlanReport {
@@ -60,6 +76,9 @@ pub struct PlanReport {
     pub former_user: u64,
     /// Permissions dropped.
     pub dropped_permissions: Vec<DroppedPermission>,
+    /// Page restrictions that lost a user or group missing in the cloud.
+    #[serde(default)]
+    pub restriction_losses: Vec<RestrictionLoss>,
     /// Groups created by this plan, awaiting the admin's permission review.
     pub groups_awaiting_review: Vec<String>,
     /// Server groups merged into cloud groups of the same name.

@@ -7,11 +7,14 @@ use std::time::Instant;
 use futures_util::{stream, StreamExt, TryStreamExt};
 
 use super::{ns, Migrator};
-use crate::destination::api::{Body, NewComment, NewContent, PermissionOperation, PermissionSubject, SpacePermission};
-use crate::migrate::report::DroppedPermission;
+use crate::destination::api::{
+    Body, ContentRestriction, NewComment, NewContent, PermissionOperation, PermissionSubject, RestrictedGroup, RestrictedUser, RestrictionSubjects,
+    SpacePermission, SITE_ADMINS_GROUP,
+};
+use crate::migrate::report::{DroppedPermission, RestrictionLoss};
 use crate::migrate::rules;
 use crate::plan::SpacesScope;
-use crate::source::{ContentItem, ServerSpace};
+use crate::source::{ContentItem, RestrictionItem, RestrictionKind, ServerSpace};
 
 /// Items created concurrently: pages of the same tree depth, comments, attachments.
 const CHUNK: usize = 1_024;
@@ -97,8 +100,13 @@ impl Migrator {
         self.report.count("spaces").cloud += 1;
         let mut content_ids: HashMap<i64, i64> = HashMap::new();
         let started = Instant::now();
+        let restrictions = self.source.restrictions_of_space(space.id).await?;
+        self.restricted = restrictions.iter().map(|r| r.content_id).collect();
         self.migrate_pages(&space, cloud_space, &mut content_ids).await?;
         self.report.time("pages", started);
+        let started = Instant::now();
+        self.migrate_restrictions(restrictions, &content_ids).await?;
+        self.report.time("restrictions", started);
         let started = Instant::now();
         self.migrate_comments(&space, &content_ids).await?;
         self.report.time("comments", started);
@@ -176,6 +184,9 @@ impl Migrator {
         let key = space.key.as_str();
         let results: Vec<(i64, Option<String>, anyhow::Result<i64>)> = stream::iter(jobs)
             .map(|(item, author, parent)| async move {
+                // A restricted page is created private to the migrating account, so nobody
+                // else can see it before its own restrictions are set.
+                let private = this.restricted.contains(&item.id);
                 let content = NewContent {
                     space_id: cloud_space,
                     status: "current".into(),
@@ -186,7 +197,7 @@ impl Migrator {
                     created_at: item.created,
                 };
                 let result = this
-                    .link_or_create(namespace, item.id, known, key, |origin| async move { this.dest.create_content(blog, &content, &origin).await })
+                    .link_or_create(namespace, item.id, known, key, |origin| async move { this.dest.create_content(blog, &content, &origin, private).await })
                     .await;
                 (item.id, author, result)
             })
@@ -305,45 +316,71 @@ impl Migrator {
     }
 
     /// Comments on attachments (file comments), once the attachments are in: each goes
-    /// onto its attachment's cloud copy. One whose attachment did not migrate, or that the
+    /// onto its attachment's cloud copy, concurrently, in rounds (a reply waits for the
+    /// round of the comment it answers). One whose attachment did not migrate, or that the
     /// destination will not take, is reported with that reason.
     async fn migrate_file_comments(&mut self, space: &ServerSpace) -> anyhow::Result<()> {
         let attachments = self.maps.preload(ns::ATTACHMENT, Some(&space.key)).await?;
         let known = self.maps.preload(ns::COMMENT, Some(&space.key)).await?;
         let source = self.source.clone();
-        let mut items = source.file_comments_of_space(space.id);
+        let mut pending: Vec<ContentItem> = source.file_comments_of_space(space.id).try_collect().await?;
         let mut comment_ids: HashMap<i64, i64> = HashMap::new();
-        // Oldest first, one at a time: a reply comes after the comment it answers.
-        while let Some(item) = items.try_next().await? {
-            self.report.count("comments").server += 1;
-            let attachment = item.parent_id.unwrap_or_default();
-            let Some(on) = attachments.get(&attachment.to_string()).and_then(|id| id.parse::<i64>().ok()) else {
-                self.report.fail("comments", item.id.to_string(), format!("a comment on attachment {attachment}, which did not migrate"));
-                continue;
-            };
-            let parent = match item.parent_comment_id {
-                Some(p) => match comment_ids.get(&p) {
-                    Some(c) => Some(*c),
-                    None => {
-                        self.report.fail("comments", item.id.to_string(), format!("a comment on attachment {attachment} answering comment {p}, which did not migrate"));
-                        continue;
-                    }
-                },
-                None => None,
-            };
-            let author = self.author(item.creator.as_deref()).await?;
-            let comment = NewComment { page_id: None, attachment_id: Some(on), parent_comment_id: parent, body: storage(item.body), author_id: author.clone() };
+        let mut settled: HashSet<i64> = HashSet::new();
+        self.report.count("comments").server += pending.len() as u64;
+        while !pending.is_empty() {
+            // This round: comments that answer nothing, or answer a comment already settled.
+            let (round, later): (Vec<_>, Vec<_>) = pending.into_iter().partition(|c| c.parent_comment_id.is_none_or(|p| settled.contains(&p)));
+            if round.is_empty() {
+                for item in later {
+                    let p = item.parent_comment_id.unwrap_or_default();
+                    self.report.fail("comments", item.id.to_string(), format!("a comment answering comment {p}, which is not a comment on a file of this space"));
+                }
+                break;
+            }
+            pending = later;
+            let mut jobs = Vec::with_capacity(round.len());
+            for item in round {
+                settled.insert(item.id);
+                let attachment = item.parent_id.unwrap_or_default();
+                let Some(on) = attachments.get(&attachment.to_string()).and_then(|id| id.parse::<i64>().ok()) else {
+                    self.report.fail("comments", item.id.to_string(), format!("a comment on attachment {attachment}, which did not migrate"));
+                    continue;
+                };
+                let parent = match item.parent_comment_id {
+                    Some(p) => match comment_ids.get(&p) {
+                        Some(c) => Some(*c),
+                        None => {
+                            let why = format!("a comment on attachment {attachment} answering comment {p}, which did not migrate");
+                            self.report.fail("comments", item.id.to_string(), why);
+                            continue;
+                        }
+                    },
+                    None => None,
+                };
+                let author = self.author(item.creator.as_deref()).await?;
+                jobs.push((item, attachment, on, parent, author));
+            }
             let this = &*self;
-            let result = this
-                .link_or_create(ns::COMMENT, item.id, &known, &space.key, |origin| async move { this.dest.create_comment(&comment, &origin).await })
-                .await
-                .map_err(|e| match e.downcast_ref::<crate::destination::DestinationError>() {
-                    Some(crate::destination::DestinationError::Status { status: 400 | 404 | 501, message, .. }) if message.contains("attachmentId") => {
-                        anyhow::anyhow!("a comment on attachment {attachment}: the destination takes no comments on attachments ({message})")
-                    }
-                    _ => e,
-                });
-            self.tally_authored("comments", vec![(item.id, author, result)], &mut comment_ids);
+            let (key, known) = (space.key.as_str(), &known);
+            let results: Vec<(i64, Option<String>, anyhow::Result<i64>)> = stream::iter(jobs)
+                .map(|(item, attachment, on, parent, author)| async move {
+                    let comment =
+                        NewComment { page_id: None, attachment_id: Some(on), parent_comment_id: parent, body: storage(item.body), author_id: author.clone() };
+                    let result = this
+                        .link_or_create(ns::COMMENT, item.id, known, key, |origin| async move { this.dest.create_comment(&comment, &origin).await })
+                        .await
+                        .map_err(|e| match e.downcast_ref::<crate::destination::DestinationError>() {
+                            Some(crate::destination::DestinationError::Status { status: 400 | 404 | 501, message, .. }) if message.contains("attachmentId") => {
+                                anyhow::anyhow!("a comment on attachment {attachment}: the destination takes no comments on attachments ({message})")
+                            }
+                            _ => e,
+                        });
+                    (item.id, author, result)
+                })
+                .buffer_unordered(self.concurrency)
+                .collect()
+                .await;
+            self.tally_authored("comments", results, &mut comment_ids);
         }
         Ok(())
     }
@@ -445,21 +482,116 @@ impl Migrator {
         Ok(())
     }
 
+    /// The View and Edit restrictions of the space's pages and blog posts, once every page
+    /// exists (each restricted one was created private to the migrating account). Each
+    /// user goes through the user mappings and each group must exist in the cloud; one that
+    /// does not is left out and reported, so a restriction only ever gets tighter. When
+    /// nobody it named remains, the restriction allows the site's admins only. A page whose
+    /// restrictions cannot be set stays private to the migrating account.
+    async fn migrate_restrictions(&mut self, restrictions: Vec<RestrictionItem>, content_ids: &HashMap<i64, i64>) -> anyhow::Result<()> {
+        let mut by_content: Vec<(i64, Vec<RestrictionItem>)> = Vec::new();
+        for r in restrictions {
+            match by_content.last_mut() {
+                Some((id, items)) if *id == r.content_id => items.push(r),
+                _ => by_content.push((r.content_id, vec![r])),
+            }
+        }
+        for (server_id, items) in by_content {
+            self.report.count("restrictions").server += items.len() as u64;
+            let Some(&cloud_id) = content_ids.get(&server_id) else {
+                self.report.count("restrictions").failed += items.len() as u64;
+                self.report.fail("restrictions", server_id.to_string(), "the page did not migrate");
+                continue;
+            };
+            let mut wanted = Vec::new();
+            for item in &items {
+                let mut subjects = RestrictionSubjects::default();
+                let mut lost = Vec::new();
+                for key in &item.users {
+                    match self.author(Some(key)).await? {
+                        Some(account_id) => subjects.user.push(RestrictedUser { account_id }),
+                        None => lost.push(format!("user {key}")),
+                    }
+                }
+                for group in &item.groups {
+                    if self.cloud_group_exists(group).await? {
+                        subjects.group.push(RestrictedGroup { name: group.clone() });
+                    } else {
+                        lost.push(format!("group {group}"));
+                    }
+                }
+                subjects.user.sort();
+                subjects.user.dedup();
+                let fallback = (subjects.user.is_empty() && subjects.group.is_empty()).then(|| {
+                    subjects.group.push(RestrictedGroup { name: SITE_ADMINS_GROUP.into() });
+                    format!("group {SITE_ADMINS_GROUP}")
+                });
+                let kind = match item.kind {
+                    RestrictionKind::View => "view",
+                    RestrictionKind::Edit => "edit",
+                };
+                let title = self.source.content_title(server_id).await?.unwrap_or_default();
+                for (n, subject) in lost.iter().enumerate() {
+                    self.report.restriction_losses.push(RestrictionLoss {
+                        content_id: server_id,
+                        title: title.clone(),
+                        kind: kind.into(),
+                        subject: subject.clone(),
+                        fallback: if n == 0 { fallback.clone() } else { None },
+                    });
+                }
+                if lost.is_empty() {
+                    if let Some(fallback) = &fallback {
+                        self.report.restriction_losses.push(RestrictionLoss {
+                            content_id: server_id,
+                            title: title.clone(),
+                            kind: kind.into(),
+                            subject: "nobody".into(),
+                            fallback: Some(fallback.clone()),
+                        });
+                    }
+                }
+                let operation = match item.kind {
+                    RestrictionKind::View => "read",
+                    RestrictionKind::Edit => "update",
+                };
+                wanted.push(ContentRestriction { operation: operation.into(), restrictions: subjects });
+            }
+            match self.dest.set_restrictions(cloud_id, &wanted).await {
+                Ok(()) => self.report.count("restrictions").cloud += items.len() as u64,
+                Err(e) => {
+                    self.report.count("restrictions").failed += items.len() as u64;
+                    self.report.fail(
+                        "restrictions",
+                        server_id.to_string(),
+                        format!("{e}: the page stays private to the migrating account; set its restrictions in the cloud"),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a server group exists in the cloud (merged, created by a plan, or already
+    /// there). Blocklisted groups never migrate.
+    async fn cloud_group_exists(&mut self, group: &str) -> anyhow::Result<bool> {
+        let lower = group.to_lowercase();
+        Ok(if rules::is_blocklisted(&lower) {
+            false
+        } else if self.cloud_groups.contains_key(&lower) || self.maps.get(ns::GROUP, &lower).await?.is_some() {
+            true
+        } else {
+            self.dest.find_group(group).await?.is_some()
+        })
+    }
+
     /// Space permissions for users and groups that exist in the cloud; the others are
     /// dropped and reported.
     async fn migrate_permissions(&mut self, space: &ServerSpace) -> anyhow::Result<()> {
         for perm in self.source.space_permissions(space.id).await? {
             let (subject, shown) = match (&perm.group, &perm.user_key, perm.all_users) {
                 (Some(group), _, _) => {
-                    let lower = group.to_lowercase();
-                    let exists = if rules::is_blocklisted(&lower) {
-                        false
-                    } else if self.cloud_groups.contains_key(&lower) || self.maps.get(ns::GROUP, &lower).await?.is_some() {
-                        true
-                    } else {
-                        self.dest.find_group(group).await?.is_some()
-                    };
-                    if !exists {
+                    if !self.cloud_group_exists(group).await? {
                         self.report.dropped_permissions.push(DroppedPermission {
                             space: space.key.clone(),
                             permission: perm.kind.clone(),

@@ -188,3 +188,23 @@ CREATE INDEX cp_contentid_idx ON contentproperties (contentid);
 CREATE INDEX sp_spaceid_idx ON spacepermissions (spaceid);
 CREATE INDEX mem_parent_idx ON cwd_membership (parent_id);
 CREATE INDEX um_lower_username_idx ON user_mapping (lower_username);
+
+CREATE TABLE content_perm_set (
+    id bigint PRIMARY KEY,
+    cont_perm_type varchar(10) NOT NULL,
+    content_id bigint NOT NULL,
+    creationdate timestamp,
+    lastmoddate timestamp
+);
+
+CREATE TABLE content_perm (
+    id bigint PRIMARY KEY,
+    cp_type varchar(10) NOT NULL,
+    username varchar(255),
+    groupname varchar(255),
+    cps_id bigint NOT NULL,
+    creator varchar(255),
+    creationdate timestamp,
+    lastmodifier varchar(255),
+    lastmoddate timestamp
+);

@@ -60,6 +60,8 @@ pub struct SampleSummary {
     pub comments: u64,
     /// Current comments on attachments.
     pub file_comments: u64,
+    /// Page restrictions (one per page and kind).
+    pub restrictions: u64,
     /// Attachments (some without a file on disk, on purpose).
     pub attachments_count: u64,
     /// Page ratings rows.
@@ -262,6 +264,9 @@ impl SiteBuilder {
                 };
                 let bid = self.id();
                 self.w.row("bodycontent", &["bodycontentid", "body", "contentid", "bodytypeid"], vec![i(bid), t(body), i(id), i(2)]).await?;
+                if sidx == 0 {
+                    self.restrict(id, p).await?;
+                }
                 // An older version pointing at the current one.
                 let old = self.id();
                 self.w
@@ -303,6 +308,37 @@ impl SiteBuilder {
             self.permissions(space_id, sidx).await?;
         }
         Ok(pages_out)
+    }
+
+    /// The restrictions of the first pages of the first space: View and Edit, users and
+    /// groups, View inherited by the descendants of pages 1 and 2, and subjects that will
+    /// not exist in the cloud (a deleted user, groups the server does not have).
+    async fn restrict(&mut self, content: i64, p: u32) -> anyhow::Result<()> {
+        let sets: Vec<(&str, Vec<String>, Vec<&str>)> = match p {
+            // The root page: Edit only (everyone reads it); one of its groups will not
+            // exist in the cloud.
+            0 => vec![("Edit", vec![], vec!["engineering", "ghost-team"])],
+            // View and Edit; its descendants inherit the View restriction.
+            1 => vec![("View", vec![user_key(1)], vec!["engineering"]), ("Edit", vec![user_key(1)], vec![])],
+            // Nobody it names will exist in the cloud.
+            2 => vec![("View", vec!["8a7f808adeleted0".to_string()], vec!["hr-private"])],
+            // A blog post only one user may read.
+            4 => vec![("View", vec![user_key(2)], vec![])],
+            _ => return Ok(()),
+        };
+        for (kind, users, groups) in sets {
+            let set = self.id();
+            self.w.row("content_perm_set", &["id", "cont_perm_type", "content_id", "creationdate"], vec![i(set), t(kind), i(content), t(TS)]).await?;
+            for (user, group) in users.iter().map(|u| (Some(u.as_str()), None)).chain(groups.iter().map(|g| (None, Some(*g)))) {
+                let id = self.id();
+                self.w
+                    .row("content_perm", &["id", "cp_type", "username", "groupname", "cps_id", "creationdate"],
+                        vec![i(id), t(kind), user.map(t).unwrap_or(Value::Null), group.map(t).unwrap_or(Value::Null), i(set), t(TS)])
+                    .await?;
+            }
+            self.summary.restrictions += 1;
+        }
+        Ok(())
     }
 
     /// A comment on attachment `attachment` (its `pageid` is the attachment's id), and a

@@ -52,6 +52,40 @@ pub struct AttachmentItem {
     pub path: PathBuf,
 }
 
+/// Which kind of access a page restriction limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RestrictionKind {
+    /// Who may see the page (inherited by its descendants).
+    View,
+    /// Who may edit it.
+    Edit,
+}
+
+impl RestrictionKind {
+    /// The server's name (`content_perm_set.cont_perm_type`).
+    pub fn server_name(self) -> &'static str {
+        match self {
+            RestrictionKind::View => "View",
+            RestrictionKind::Edit => "Edit",
+        }
+    }
+}
+
+/// One restriction of a page or blog post: who may view (or edit) it. A page with no
+/// restriction of a kind is unrestricted for that kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestrictionItem {
+    /// The page or blog post.
+    pub content_id: i64,
+    /// View or Edit.
+    pub kind: RestrictionKind,
+    /// User keys allowed.
+    pub users: Vec<String>,
+    /// Group names allowed.
+    pub groups: Vec<String>,
+}
+
 /// A space permission row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PermissionItem {
@@ -118,6 +152,39 @@ impl Source {
              WHERE c.spaceid = $1 AND c.contenttype = 'BLOGPOST' AND ", current!(), " ORDER BY c.contentid"
         );
         self.stream_items(SQL, space_id)
+    }
+
+    /// The View and Edit restrictions of the current pages and blog posts of a space, by
+    /// content id then kind.
+    pub async fn restrictions_of_space(&self, space_id: i64) -> Result<Vec<RestrictionItem>, SourceError> {
+        const SQL: &str = concat!(
+            "SELECT s.content_id, s.cont_perm_type, p.username, p.groupname \
+             FROM content_perm_set s JOIN content c ON c.contentid = s.content_id \
+             LEFT JOIN content_perm p ON p.cps_id = s.id \
+             WHERE c.spaceid = $1 AND c.contenttype IN ('PAGE', 'BLOGPOST') AND ", current!(), " \
+             ORDER BY s.content_id, s.cont_perm_type, p.id"
+        );
+        let mut rows = sqlx::query(SQL).bind(space_id).fetch(self.pool());
+        let mut out: Vec<RestrictionItem> = Vec::new();
+        while let Some(r) = rows.try_next().await? {
+            let content_id: i64 = r.try_get(0)?;
+            let kind = match r.try_get::<String, _>(1)?.as_str() {
+                "View" => RestrictionKind::View,
+                "Edit" => RestrictionKind::Edit,
+                other => return Err(SourceError::Data(format!("content_perm_set of content {content_id} has type {other:?}, not View or Edit"))),
+            };
+            if out.last().is_none_or(|last| (last.content_id, last.kind) != (content_id, kind)) {
+                out.push(RestrictionItem { content_id, kind, users: Vec::new(), groups: Vec::new() });
+            }
+            let item = out.last_mut().expect("just pushed");
+            if let Some(user) = r.try_get::<Option<String>, _>(2)? {
+                item.users.push(user);
+            }
+            if let Some(group) = r.try_get::<Option<String>, _>(3)? {
+                item.groups.push(group);
+            }
+        }
+        Ok(out)
     }
 
     /// The current comments on current pages and blog posts of a space, oldest first

@@ -136,6 +136,12 @@ impl Source {
         Ok(row.map(|r| r.try_get("spacekey")).transpose()?)
     }
 
+    /// The title of a page or blog post.
+    pub async fn content_title(&self, content_id: i64) -> Result<Option<String>, SourceError> {
+        let row = sqlx::query("SELECT title FROM content WHERE contentid = $1").bind(content_id).fetch_optional(self.pool()).await?;
+        Ok(row.map(|r| r.try_get::<Option<String>, _>(0)).transpose()?.flatten())
+    }
+
     /// The storage-format body of a current page or blog post.
     pub async fn body(&self, content_id: i64) -> Result<Option<String>, SourceError> {
         let row = sqlx::query("SELECT body FROM bodycontent WHERE contentid = $1 AND bodytypeid = 2")

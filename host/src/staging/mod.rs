@@ -77,7 +77,9 @@ impl Drop for StagingSite {
 pub async fn open_db(path: &Path) -> anyhow::Result<SqlitePool> {
     let db = crate::state::open_sqlite(path).await.with_context(|| format!("cannot open the staging database {}", path.display()))?;
     sqlx::raw_sql(include_str!("schema.sql")).execute(&db).await?;
-    sqlx::query("INSERT OR IGNORE INTO groups (name) VALUES (?)").bind(PRODUCT_ACCESS_GROUP).execute(&db).await?;
+    for group in [PRODUCT_ACCESS_GROUP, crate::destination::api::SITE_ADMINS_GROUP] {
+        sqlx::query("INSERT OR IGNORE INTO groups (name) VALUES (?)").bind(group).execute(&db).await?;
+    }
     sqlx::query("INSERT OR IGNORE INTO site (id, cloud_id) VALUES (1, ?)").bind(crate::plugins::local::new_id()).execute(&db).await?;
     Ok(db)
 }

@@ -74,3 +74,18 @@ CREATE TABLE IF NOT EXISTS site (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     cloud_id TEXT NOT NULL
 );
+-- Page and blog post restrictions, as Confluence Cloud keeps them: per operation ('read'
+-- or 'update'), the accounts ('user', an account id), groups ('group', a name) allowed,
+-- or the migrating account ('migrator': a page created private).
+CREATE TABLE IF NOT EXISTS restrictions (
+    content_id INTEGER NOT NULL,
+    operation TEXT NOT NULL,
+    subject_type TEXT NOT NULL,
+    identifier TEXT NOT NULL,
+    PRIMARY KEY (content_id, operation, subject_type, identifier)
+);
+-- Pages and blog posts that have ever had no read restriction of their own: a page
+-- restricted now that is listed here was open before its restriction was set.
+CREATE TABLE IF NOT EXISTS ever_open (
+    content_id INTEGER PRIMARY KEY
+);

@@ -25,6 +25,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/wiki/rest/api/space/{key}/permission", post(add_permission))
         .route("/wiki/api/v2/pages", post(create_page))
         .route("/wiki/api/v2/blogposts", post(create_blogpost))
+        .route("/wiki/api/v2/pages/{id}", get(read_content))
+        .route("/wiki/api/v2/blogposts/{id}", get(read_content))
+        .route("/wiki/rest/api/content/{id}/restriction", get(get_restrictions).put(put_restrictions))
         .route("/wiki/api/v2/footer-comments", post(create_comment))
         .route("/wiki/rest/api/content/{id}/child/attachment", post(upload_attachment))
         .route("/wiki/rest/api/content/{id}", delete(delete_content))
@@ -81,7 +84,14 @@ async fn check_author(s: &AppState, author: &Option<String>) -> Result<(), Respo
     Ok(())
 }
 
-async fn create(s: AppState, kind: &str, c: NewContent) -> Response {
+/// `?private=true` on a create: the page starts restricted to the migrating account.
+#[derive(Debug, Default, serde::Deserialize)]
+struct CreateQuery {
+    #[serde(default)]
+    private: bool,
+}
+
+async fn create(s: AppState, kind: &str, c: NewContent, private: bool) -> Response {
     if c.body.representation != "storage" {
         return error(StatusCode::BAD_REQUEST, "body.representation must be storage");
     }
@@ -113,21 +123,170 @@ async fn create(s: AppState, kind: &str, c: NewContent) -> Response {
     .bind(&c.created_at)
     .fetch_one(&s.db)
     .await;
-    match result {
-        Ok(r) => Json(Created { id: r.get(0) }).into_response(),
+    let id: i64 = match result {
+        Ok(r) => r.get(0),
+        Err(e) => return db_error(e),
+    };
+    let marked = if private {
+        let sql = "INSERT INTO restrictions (content_id, operation, subject_type, identifier) VALUES (?, 'read', 'migrator', ''), (?, 'update', 'migrator', '')";
+        sqlx::query(sql).bind(id).bind(id).execute(&s.db).await
+    } else {
+        sqlx::query("INSERT OR IGNORE INTO ever_open (content_id) VALUES (?)").bind(id).execute(&s.db).await
+    };
+    match marked {
+        Ok(_) => Json(Created { id }).into_response(),
         Err(e) => db_error(e),
     }
 }
 
-async fn create_page(State(s): State<AppState>, Json(c): Json<NewContent>) -> Response {
-    create(s, "page", c).await
+async fn create_page(State(s): State<AppState>, Query(q): Query<CreateQuery>, Json(c): Json<NewContent>) -> Response {
+    create(s, "page", c, q.private).await
 }
 
-async fn create_blogpost(State(s): State<AppState>, Json(c): Json<NewContent>) -> Response {
+async fn create_blogpost(State(s): State<AppState>, Query(q): Query<CreateQuery>, Json(c): Json<NewContent>) -> Response {
     if c.parent_id.is_some() {
         return error(StatusCode::BAD_REQUEST, "blog posts have no parent");
     }
-    create(s, "blogpost", c).await
+    create(s, "blogpost", c, q.private).await
+}
+
+/// The header naming the account a read is made as (staging only: the site has one API
+/// token, and tests read as each account to prove who can see what). Without it a read is
+/// the migrating account's.
+pub const READ_AS_HEADER: &str = "x-ferry-read-as";
+
+/// Replace every restriction of a page or blog post. A user or group that does not
+/// exist is refused with 400 (nothing changes).
+async fn put_restrictions(State(s): State<AppState>, Path(id): Path<i64>, Json(wanted): Json<Vec<ContentRestriction>>) -> Response {
+    if let Err(r) = space_of_page(&s, id, StatusCode::NOT_FOUND).await {
+        return r;
+    }
+    let mut rows = Vec::new();
+    for r in &wanted {
+        if !matches!(r.operation.as_str(), "read" | "update") {
+            return error(StatusCode::BAD_REQUEST, format!("operation {:?}: read or update", r.operation));
+        }
+        for u in &r.restrictions.user {
+            match exists(&s, "SELECT 1 FROM users WHERE id = ?", &u.account_id).await {
+                Ok(true) => rows.push((r.operation.clone(), "user", u.account_id.clone())),
+                Ok(false) => return error(StatusCode::BAD_REQUEST, format!("no account {}", u.account_id)),
+                Err(resp) => return resp,
+            }
+        }
+        for g in &r.restrictions.group {
+            match exists(&s, "SELECT 1 FROM groups WHERE name = ?", &g.name).await {
+                Ok(true) => rows.push((r.operation.clone(), "group", g.name.clone())),
+                Ok(false) => return error(StatusCode::BAD_REQUEST, format!("no group {}", g.name)),
+                Err(resp) => return resp,
+            }
+        }
+    }
+    let replaced = async {
+        let mut tx = s.db.begin().await?;
+        sqlx::query("DELETE FROM restrictions WHERE content_id = ?").bind(id).execute(&mut *tx).await?;
+        for (operation, kind, identifier) in &rows {
+            sqlx::query("INSERT OR IGNORE INTO restrictions (content_id, operation, subject_type, identifier) VALUES (?, ?, ?, ?)")
+                .bind(id)
+                .bind(operation)
+                .bind(kind)
+                .bind(identifier)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if !rows.iter().any(|(operation, _, _)| operation == "read") {
+            sqlx::query("INSERT OR IGNORE INTO ever_open (content_id) VALUES (?)").bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    };
+    match replaced.await {
+        Ok(()) => get_restrictions(State(s), Path(id)).await,
+        Err(e) => db_error(e),
+    }
+}
+
+/// The restrictions of a page or blog post, per operation.
+async fn get_restrictions(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
+    let sql = "SELECT operation, subject_type, identifier FROM restrictions WHERE content_id = ? ORDER BY operation, subject_type, identifier";
+    let rows = match sqlx::query(sql).bind(id).fetch_all(&s.db).await {
+        Ok(rows) => rows,
+        Err(e) => return db_error(e),
+    };
+    let mut out: Vec<ContentRestriction> = Vec::new();
+    for r in rows {
+        let operation: String = r.get(0);
+        if out.last().is_none_or(|last| last.operation != operation) {
+            out.push(ContentRestriction { operation: operation.clone(), restrictions: RestrictionSubjects::default() });
+        }
+        let entry = &mut out.last_mut().expect("just pushed").restrictions;
+        match r.get::<String, _>(1).as_str() {
+            "user" => entry.user.push(RestrictedUser { account_id: r.get(2) }),
+            "group" => entry.group.push(RestrictedGroup { name: r.get(2) }),
+            _ => {}
+        }
+    }
+    Json(out).into_response()
+}
+
+/// Whether `account` (none: the migrating account) may see content `id`: its own read
+/// restriction and that of every ancestor page must each allow the account, directly or
+/// through one of its groups.
+pub(crate) async fn can_view(s: &AppState, id: i64, account: Option<&str>) -> Result<bool, sqlx::Error> {
+    let mut current = Some(id);
+    while let Some(content) = current {
+        let subjects = sqlx::query("SELECT subject_type, identifier FROM restrictions WHERE content_id = ? AND operation = 'read'")
+            .bind(content)
+            .fetch_all(&s.db)
+            .await?;
+        if !subjects.is_empty() {
+            let mut allowed = false;
+            for r in &subjects {
+                let (kind, identifier): (String, String) = (r.get(0), r.get(1));
+                allowed |= match (kind.as_str(), account) {
+                    ("migrator", None) => true,
+                    ("user", Some(a)) => identifier == a,
+                    ("group", Some(a)) => sqlx::query(
+                        "SELECT 1 FROM memberships m JOIN groups g ON g.id = m.group_id WHERE g.name = ? AND m.user_id = ?",
+                    )
+                    .bind(&identifier)
+                    .bind(a)
+                    .fetch_optional(&s.db)
+                    .await?
+                    .is_some(),
+                    _ => false,
+                };
+            }
+            if !allowed {
+                return Ok(false);
+            }
+        }
+        current = sqlx::query("SELECT parent_id FROM content WHERE id = ?").bind(content).fetch_optional(&s.db).await?.and_then(|r| r.get(0));
+    }
+    Ok(true)
+}
+
+/// Read a page or blog post as the account in the `x-ferry-read-as` header would: 404
+/// when it may not see it, as Confluence Cloud answers.
+async fn read_content(State(s): State<AppState>, Path(id): Path<i64>, headers: axum::http::HeaderMap) -> Response {
+    let account = headers.get(READ_AS_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let row = match sqlx::query("SELECT id, kind, space_id, parent_id, title, body FROM content WHERE id = ? AND kind IN ('page', 'blogpost')")
+        .bind(id)
+        .fetch_optional(&s.db)
+        .await
+    {
+        Ok(Some(row)) => row,
+        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no page or blog post {id}")),
+        Err(e) => return db_error(e),
+    };
+    match can_view(&s, id, account.as_deref()).await {
+        Ok(true) => Json(json!({
+            "id": row.get::<i64, _>(0), "type": row.get::<String, _>(1), "spaceId": row.get::<i64, _>(2),
+            "parentId": row.get::<Option<i64>, _>(3), "title": row.get::<Option<String>, _>(4),
+            "body": {"storage": {"representation": "storage", "value": row.get::<Option<String>, _>(5)}},
+        }))
+        .into_response(),
+        Ok(false) => error(StatusCode::NOT_FOUND, format!("no page or blog post {id}")),
+        Err(e) => db_error(e),
+    }
 }
 
 async fn create_comment(State(s): State<AppState>, Json(c): Json<NewComment>) -> Response {
@@ -367,7 +526,9 @@ async fn review_spaces(State(s): State<AppState>) -> Response {
 }
 
 async fn review_content(State(s): State<AppState>, Path(key): Path<String>) -> Response {
-    let sql = "SELECT c.id, c.kind, c.parent_id, c.page_id, c.title, c.author_id, u.display_name, c.size \
+    let sql = "SELECT c.id, c.kind, c.parent_id, c.page_id, c.title, c.author_id, u.display_name, c.size, \
+                      EXISTS (SELECT 1 FROM restrictions r WHERE r.content_id = c.id AND r.operation = 'read') AS read_restricted, \
+                      EXISTS (SELECT 1 FROM ever_open o WHERE o.content_id = c.id) AS ever_open \
                FROM content c JOIN spaces s ON s.id = c.space_id LEFT JOIN users u ON u.id = c.author_id \
                WHERE s.key = ? ORDER BY c.id";
     match sqlx::query(sql).bind(&key).fetch_all(&s.db).await {
@@ -380,8 +541,12 @@ async fn review_content(State(s): State<AppState>, Path(key): Path<String>) -> R
                         (_, None) => Some(FORMER_USER.to_string()),
                         (_, Some(_)) => r.get::<Option<String>, _>(6),
                     };
+                    let read_restricted = r.get::<bool, _>(8);
+                    // Restricted now, yet open at some moment since it was created.
+                    let opened_before_restricted = read_restricted && r.get::<bool, _>(9);
                     json!({"id": r.get::<i64, _>(0), "kind": kind, "parent_id": r.get::<Option<i64>, _>(2), "page_id": r.get::<Option<i64>, _>(3),
-                           "title": r.get::<Option<String>, _>(4), "author": author, "size": r.get::<Option<i64>, _>(7)})
+                           "title": r.get::<Option<String>, _>(4), "author": author, "size": r.get::<Option<i64>, _>(7),
+                           "read_restricted": read_restricted, "opened_before_restricted": opened_before_restricted})
                 })
                 .collect::<Vec<_>>(),
         )

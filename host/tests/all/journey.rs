@@ -234,6 +234,7 @@ async fn the_checks_name_what_the_sample_site_provokes_with_stable_codes() {
         ("spaces.public-anonymous", CheckResult::Warning),
         ("spaces.permission-group-missing", CheckResult::Warning),
         ("content.short-links", CheckResult::Warning),
+        ("content.restriction-subject-missing", CheckResult::Warning),
         ("apps.not-assessed", CheckResult::Error),
         ("apps.consent-missing", CheckResult::Error),
         ("apps.cloud-app-missing", CheckResult::Error),
@@ -248,6 +249,15 @@ async fn the_checks_name_what_the_sample_site_provokes_with_stable_codes() {
     assert_eq!(code(&checks, "spaces.key-conflict").entities, ["DOC"]);
     assert_eq!(code(&checks, "groups.merge").entities, ["confluence-users", "jira-users"]);
     assert_eq!(code(&checks, "groups.blocklisted").entities, ["site-admins"]);
+    let missing: Vec<String> = code(&checks, "content.restriction-subject-missing")
+        .entities
+        .iter()
+        .map(|e| format!("{} {}", e.split(" (").next().unwrap(), e.rsplit(") names ").next().unwrap()))
+        .collect();
+    assert_eq!(
+        missing,
+        ["ENG: ENG page 0 group ghost-team", "ENG: ENG page 2 user 8a7f808adeleted0 (deleted)", "ENG: ENG page 2 group hr-private"]
+    );
     assert_eq!(code(&checks, "users.untrusted-domain").entities, ["old.example.com (2 users)"]);
     assert!(code(&checks, "apps.not-assessed").entities[0].contains("macro-pack"));
     assert!(checks.iter().all(|c| c.result == CheckResult::Pass || !c.fix.is_empty()), "every finding says how to fix it");

@@ -3,6 +3,7 @@
 mod audit;
 mod core_migration;
 mod destination;
+mod fidelity;
 mod happy_paths;
 mod hardening;
 mod journey;

@@ -1,0 +1,190 @@
+//! Content fidelity: page restrictions move with their pages and never widen who can see
+//! them. Visibility is asserted through the staging site's read API as several accounts.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use ferry_host::destination::api::{ContentRestriction, RestrictedGroup, RestrictedUser, SITE_ADMINS_GROUP};
+use ferry_host::plan::{SpacesScope, UsersScope};
+use ferry_host::sample::user_key;
+use ferry_host::staging::Faults;
+use serde_json::Value;
+use sqlx::Row;
+
+use crate::core_migration::{plan_for, run_plan, Cloud, TOKEN};
+use crate::support::Fixture;
+
+/// Read page or blog post `id` as `account`: the HTTP status the staging site answers.
+async fn read_as(cloud: &Cloud, kind: &str, id: i64, account: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{}/wiki/api/v2/{kind}/{id}", cloud.site.url()))
+        .bearer_auth(TOKEN)
+        .header("x-ferry-read-as", account)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn account_of(f: &Fixture, key: &str) -> String {
+    sqlx::query("SELECT cloud_id FROM mappings WHERE namespace = 'identity:user' AND server_id = ?")
+        .bind(format!("confluence.userkey/{key}"))
+        .fetch_one(f.db.pool())
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// ENG's pages and blog posts in the cloud, by title.
+async fn eng_content(cloud: &Cloud) -> HashMap<String, Value> {
+    let content = cloud.review("spaces/ENG/content").await;
+    content
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "page" || c["kind"] == "blogpost")
+        .map(|c| (c["title"].as_str().unwrap().to_string(), c.clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restricted_pages_are_visible_only_to_those_the_server_allowed() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    let report = run_plan(&f, &cloud, plan_for(&f, &cloud, UsersScope::All, SpacesScope::All, false)).await;
+    assert_eq!(report.counts["restrictions"].server, 5);
+    assert_eq!(report.counts["restrictions"].cloud, 5);
+
+    let users = cloud.review("users").await;
+    let users = users.as_array().unwrap();
+    let in_engineering = |u: &&Value| u["groups"].as_array().unwrap().iter().any(|g| g == "engineering");
+    let (user1, user2) = (account_of(&f, &user_key(1)).await, account_of(&f, &user_key(2)).await);
+    let engineer = users.iter().filter(in_engineering).map(|u| u["id"].as_str().unwrap().to_string()).find(|id| *id != user1).unwrap();
+    let outsider = users
+        .iter()
+        .filter(|u| !in_engineering(u))
+        .map(|u| u["id"].as_str().unwrap().to_string())
+        .find(|id| *id != user1 && *id != user2)
+        .unwrap();
+
+    let eng = eng_content(&cloud).await;
+    let id = |title: &str| eng[title]["id"].as_i64().unwrap();
+    let by_id: HashMap<i64, &Value> = eng.values().map(|c| (c["id"].as_i64().unwrap(), c)).collect();
+    // A page is open when neither it nor any ancestor has a View restriction.
+    let open = |mut page: i64| loop {
+        let c = by_id[&page];
+        if c["read_restricted"] == true {
+            return false;
+        }
+        match c["parent_id"].as_i64() {
+            Some(parent) => page = parent,
+            None => return true,
+        }
+    };
+    let under = |ancestor: i64| {
+        eng.values().map(|c| c["id"].as_i64().unwrap()).find(|&p| p != ancestor && {
+            let mut at = by_id[&p]["parent_id"].as_i64();
+            while let Some(a) = at.filter(|a| *a != ancestor) {
+                at = by_id[&a]["parent_id"].as_i64();
+            }
+            at == Some(ancestor)
+        })
+    };
+
+    // Edit only: everyone with access to the space reads the root page.
+    assert_eq!(read_as(&cloud, "pages", id("ENG page 0"), &outsider).await, 200);
+    // View restricted to user 1 and the engineering group (nested groups included).
+    assert_eq!(read_as(&cloud, "pages", id("ENG page 1"), &user1).await, 200);
+    assert_eq!(read_as(&cloud, "pages", id("ENG page 1"), &engineer).await, 200);
+    assert_eq!(read_as(&cloud, "pages", id("ENG page 1"), &outsider).await, 404);
+    // Its descendants inherit the View restriction.
+    let descendant = under(id("ENG page 1")).expect("page 1 has a descendant");
+    assert!(!open(descendant));
+    assert_eq!(read_as(&cloud, "pages", descendant, &engineer).await, 200);
+    assert_eq!(read_as(&cloud, "pages", descendant, &outsider).await, 404);
+    // Nobody it named exists in the cloud: the site's admins only, never open.
+    for account in [&user1, &engineer, &outsider] {
+        assert_eq!(read_as(&cloud, "pages", id("ENG page 2"), account).await, 404);
+    }
+    // A blog post only user 2 may read.
+    assert_eq!(read_as(&cloud, "blogposts", id("ENG post 4"), &user2).await, 200);
+    assert_eq!(read_as(&cloud, "blogposts", id("ENG post 4"), &outsider).await, 404);
+    // A blog post with no restriction is open to all.
+    assert!(open(id("ENG post 9")));
+    assert_eq!(read_as(&cloud, "blogposts", id("ENG post 9"), &outsider).await, 200);
+
+    // The restrictions as the cloud keeps them.
+    let group = |name: &str| RestrictedGroup { name: name.into() };
+    let page1 = cloud.dest.restrictions(id("ENG page 1")).await.unwrap();
+    let read = page1.iter().find(|r| r.operation == "read").unwrap();
+    assert_eq!(read.restrictions.user, vec![RestrictedUser { account_id: user1.clone() }]);
+    assert_eq!(read.restrictions.group, vec![group("engineering")]);
+    let update = page1.iter().find(|r| r.operation == "update").unwrap();
+    assert_eq!(update.restrictions.user, vec![RestrictedUser { account_id: user1.clone() }]);
+    let page2 = cloud.dest.restrictions(id("ENG page 2")).await.unwrap();
+    assert_eq!(page2.len(), 1);
+    assert_eq!((page2[0].operation.as_str(), &page2[0].restrictions.group), ("read", &vec![group(SITE_ADMINS_GROUP)]));
+    assert!(page2[0].restrictions.user.is_empty());
+    let page0: Vec<ContentRestriction> = cloud.dest.restrictions(id("ENG page 0")).await.unwrap();
+    assert_eq!(page0.len(), 1);
+    assert_eq!((page0[0].operation.as_str(), &page0[0].restrictions.group), ("update", &vec![group("engineering")]));
+
+    // What the restrictions lost is reported, and nothing else.
+    let lost: Vec<(String, String, Option<String>)> =
+        report.restriction_losses.iter().map(|l| (l.title.clone(), format!("{} {}", l.kind, l.subject), l.fallback.clone())).collect();
+    assert_eq!(
+        lost,
+        vec![
+            ("ENG page 0".to_string(), "edit group ghost-team".to_string(), None),
+            ("ENG page 2".to_string(), "view user 8a7f808adeleted0".to_string(), Some(format!("group {SITE_ADMINS_GROUP}"))),
+            ("ENG page 2".to_string(), "view group hr-private".to_string(), None),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restricted_page_is_never_visible_without_its_restrictions() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    // A reader with no rights polls every page as the migration runs.
+    let seen_open = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (url, seen_open, done) = (cloud.site.url(), seen_open.clone(), done.clone());
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            while !done.load(Ordering::Relaxed) {
+                let review = |path: &str| http.get(format!("{url}/ferry/v1/review/{path}")).bearer_auth(TOKEN).send();
+                let Ok(response) = review("spaces/ENG/content").await else { continue };
+                let content: Value = response.json().await.unwrap_or_default();
+                for c in content.as_array().into_iter().flatten() {
+                    let title = c["title"].as_str().unwrap_or_default();
+                    if ["ENG page 1", "ENG page 2", "ENG post 4"].contains(&title) {
+                        let kind = if c["kind"] == "blogpost" { "blogposts" } else { "pages" };
+                        let status = http
+                            .get(format!("{url}/wiki/api/v2/{kind}/{}", c["id"]))
+                            .bearer_auth(TOKEN)
+                            .header("x-ferry-read-as", "0")
+                            .send()
+                            .await
+                            .map(|r| r.status().as_u16());
+                        if status.ok() == Some(200) {
+                            seen_open.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
+        })
+    };
+    run_plan(&f, &cloud, plan_for(&f, &cloud, UsersScope::All, SpacesScope::Keys(vec!["ENG".into()]), false)).await;
+    done.store(true, Ordering::Relaxed);
+    reader.await.unwrap();
+    assert!(!seen_open.load(Ordering::Relaxed), "a restricted page was readable by an outsider during the migration");
+    // The site's own record: no page restricted now was ever open since it was created.
+    for (title, c) in eng_content(&cloud).await {
+        assert_eq!(c["opened_before_restricted"], false, "{title} was open before its restriction was set");
+        if ["ENG page 1", "ENG page 2", "ENG post 4"].contains(&title.as_str()) {
+            assert_eq!(c["read_restricted"], true, "{title}");
+        }
+    }
+}
