@@ -183,6 +183,15 @@ pub struct NewComment {
     pub author_id: Option<String>,
 }
 
+/// A label to add to a page, blog post or attachment (Confluence Cloud's shape).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NewLabel {
+    /// Always `global` (personal labels do not migrate).
+    pub prefix: String,
+    /// The label.
+    pub name: String,
+}
+
 /// The group of a cloud site's administrators: a restriction none of whose users or
 /// groups exists in the cloud allows this group only (never everyone).
 pub const SITE_ADMINS_GROUP: &str = "site-admins";

@@ -46,6 +46,13 @@ impl Destination {
         ok(Method::PUT, &path, response).await.map(|_| ())
     }
 
+    /// Add labels to a page, blog post or attachment (adding one it has is a no-op).
+    pub async fn add_labels(&self, content_id: i64, labels: &[NewLabel]) -> Result<(), DestinationError> {
+        let path = format!("/wiki/rest/api/content/{content_id}/label");
+        let response = self.send(Method::POST, self.url(&path), |r| r.json(labels)).await?;
+        ok(Method::POST, &path, response).await.map(|_| ())
+    }
+
     /// The restrictions of a page or blog post.
     pub async fn restrictions(&self, content_id: i64) -> Result<Vec<ContentRestriction>, DestinationError> {
         self.json(Method::GET, self.url(&format!("/wiki/rest/api/content/{content_id}/restriction")), |r| r).await

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// The kinds of entity the core migration counts.
-pub const KINDS: [&str; 8] = ["users", "groups", "spaces", "pages", "blogposts", "comments", "attachments", "restrictions"];
+pub const KINDS: [&str; 9] = ["users", "groups", "spaces", "pages", "blogposts", "comments", "attachments", "restrictions", "labels"];
 
 /// Server vs cloud for one kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,7 +134,13 @@ impl PlanReport {
 
     /// Record a failed entity.
     pub fn fail(&mut self, kind: &str, server_id: impl Into<String>, reason: impl Into<String>) {
-        self.count(kind).failed += 1;
+        self.fail_n(kind, server_id, 1, reason);
+    }
+
+    /// Record that `n` entities of one server entity did not migrate (its labels, its
+    /// restrictions), under one failure.
+    pub fn fail_n(&mut self, kind: &str, server_id: impl Into<String>, n: u64, reason: impl Into<String>) {
+        self.count(kind).failed += n;
         self.failures.push(Failure { kind: kind.into(), server_id: server_id.into(), reason: reason.into() });
     }
 

@@ -8,7 +8,7 @@ use futures_util::{stream, StreamExt, TryStreamExt};
 
 use super::{ns, Migrator};
 use crate::destination::api::{
-    Body, ContentRestriction, NewComment, NewContent, PermissionOperation, PermissionSubject, RestrictedGroup, RestrictedUser, RestrictionSubjects,
+    Body, ContentRestriction, NewComment, NewContent, NewLabel, PermissionOperation, PermissionSubject, RestrictedGroup, RestrictedUser, RestrictionSubjects,
     SpacePermission, SITE_ADMINS_GROUP,
 };
 use crate::migrate::report::{DroppedPermission, RestrictionLoss};
@@ -114,6 +114,9 @@ impl Migrator {
         self.migrate_attachments(&space, &content_ids).await?;
         self.migrate_file_comments(&space).await?;
         self.report.time("attachments", started);
+        let started = Instant::now();
+        self.migrate_labels(&space, &content_ids).await?;
+        self.report.time("labels", started);
         let started = Instant::now();
         self.migrate_permissions(&space).await?;
         self.report.time("permissions", started);
@@ -499,8 +502,7 @@ impl Migrator {
         for (server_id, items) in by_content {
             self.report.count("restrictions").server += items.len() as u64;
             let Some(&cloud_id) = content_ids.get(&server_id) else {
-                self.report.count("restrictions").failed += items.len() as u64;
-                self.report.fail("restrictions", server_id.to_string(), "the page did not migrate");
+                self.report.fail_n("restrictions", server_id.to_string(), items.len() as u64, "the page did not migrate");
                 continue;
             };
             let mut wanted = Vec::new();
@@ -559,14 +561,12 @@ impl Migrator {
             }
             match self.dest.set_restrictions(cloud_id, &wanted).await {
                 Ok(()) => self.report.count("restrictions").cloud += items.len() as u64,
-                Err(e) => {
-                    self.report.count("restrictions").failed += items.len() as u64;
-                    self.report.fail(
-                        "restrictions",
-                        server_id.to_string(),
-                        format!("{e}: the page stays private to the migrating account; set its restrictions in the cloud"),
-                    );
-                }
+                Err(e) => self.report.fail_n(
+                    "restrictions",
+                    server_id.to_string(),
+                    items.len() as u64,
+                    format!("{e}: the page stays private to the migrating account; set its restrictions in the cloud"),
+                ),
             }
         }
         Ok(())
@@ -583,6 +583,53 @@ impl Migrator {
         } else {
             self.dest.find_group(group).await?.is_some()
         })
+    }
+
+    /// The `global` labels of the space's pages, blog posts and attachments, onto their
+    /// cloud copies (one request per labelled entity, concurrently).
+    async fn migrate_labels(&mut self, space: &ServerSpace, content_ids: &HashMap<i64, i64>) -> anyhow::Result<()> {
+        let labels = self.source.labels_of_space(space.id).await?;
+        if labels.is_empty() {
+            return Ok(());
+        }
+        let attachments = self.maps.preload(ns::ATTACHMENT, Some(&space.key)).await?;
+        let mut by_content: Vec<(i64, Vec<NewLabel>)> = Vec::new();
+        for l in labels {
+            let label = NewLabel { prefix: "global".into(), name: l.name };
+            match by_content.last_mut() {
+                Some((id, list)) if *id == l.content_id => list.push(label),
+                _ => by_content.push((l.content_id, vec![label])),
+            }
+        }
+        let mut jobs = Vec::new();
+        for (server_id, list) in by_content {
+            self.report.count("labels").server += list.len() as u64;
+            let cloud = content_ids.get(&server_id).copied().or_else(|| attachments.get(&server_id.to_string()).and_then(|c| c.parse().ok()));
+            match cloud {
+                Some(cloud) => jobs.push((server_id, cloud, list)),
+                None => {
+                    let names: Vec<&str> = list.iter().map(|l| l.name.as_str()).collect();
+                    let why = format!("labels {} of content that did not migrate", names.join(", "));
+                    self.report.fail_n("labels", server_id.to_string(), list.len() as u64, why);
+                }
+            }
+        }
+        let dest = &self.dest;
+        let results: Vec<(i64, Vec<NewLabel>, Result<(), crate::destination::DestinationError>)> = stream::iter(jobs)
+            .map(|(server_id, cloud, list)| async move {
+                let result = dest.add_labels(cloud, &list).await;
+                (server_id, list, result)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        for (server_id, list, result) in results {
+            match result {
+                Ok(()) => self.report.count("labels").cloud += list.len() as u64,
+                Err(e) => self.report.fail_n("labels", server_id.to_string(), list.len() as u64, e.to_string()),
+            }
+        }
+        Ok(())
     }
 
     /// Space permissions for users and groups that exist in the cloud; the others are

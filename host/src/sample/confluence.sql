@@ -208,3 +208,23 @@ CREATE TABLE content_perm (
     lastmodifier varchar(255),
     lastmoddate timestamp
 );
+
+CREATE TABLE label (
+    labelid bigint PRIMARY KEY,
+    name varchar(255),
+    owner varchar(255),
+    namespace varchar(255),
+    creationdate timestamp,
+    lastmoddate timestamp
+);
+
+CREATE TABLE content_label (
+    id bigint PRIMARY KEY,
+    labelid bigint NOT NULL,
+    contentid bigint,
+    owner varchar(255),
+    creationdate timestamp,
+    lastmoddate timestamp,
+    labelableid bigint,
+    labelabletype varchar(255)
+);

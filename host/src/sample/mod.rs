@@ -62,6 +62,8 @@ pub struct SampleSummary {
     pub file_comments: u64,
     /// Page restrictions (one per page and kind).
     pub restrictions: u64,
+    /// Global labels on current content.
+    pub labels: u64,
     /// Attachments (some without a file on disk, on purpose).
     pub attachments_count: u64,
     /// Page ratings rows.
@@ -98,7 +100,7 @@ pub async fn write_sample_site(out: &Path, postgres: Option<&str>, options: &Sam
     let mut w = TableWriter::connect(&url).await?;
     let schema = if sqlite { SCHEMA.replace("bytea", "BLOB").replace("timestamp", "TEXT") } else { SCHEMA.to_string() };
     w.execute_script(&schema).await?;
-    let mut site = SiteBuilder { w, rng: StdRng::seed_from_u64(options.seed), summary: SampleSummary::default(), next_id: 100_000 };
+    let mut site = SiteBuilder { w, rng: StdRng::seed_from_u64(options.seed), summary: SampleSummary::default(), next_id: 100_000, labels: Default::default() };
     site.summary.database = crate::source::redact_url(&url.replace("?mode=rwc", ""));
     site.summary.attachments = attachments.clone();
     site.directories_and_users(options).await?;
@@ -114,6 +116,8 @@ struct SiteBuilder {
     rng: StdRng,
     summary: SampleSummary,
     next_id: i64,
+    /// Label ids by (namespace, name).
+    labels: std::collections::HashMap<(String, String), i64>,
 }
 
 const TS: &str = "2024-03-01 09:00:00";
@@ -267,6 +271,13 @@ impl SiteBuilder {
                 if sidx == 0 {
                     self.restrict(id, p).await?;
                 }
+                // Global labels on every third page or post, a second on every fourth, and a
+                // personal label (never migrated) on every seventh.
+                for (on, label) in [(p % 3 == 0, "howto"), (p % 4 == 0, "archive-2024"), (p % 7 == 0, "my:favourite")] {
+                    if on {
+                        self.label(id, label).await?;
+                    }
+                }
                 // An older version pointing at the current one.
                 let old = self.id();
                 self.w
@@ -341,6 +352,29 @@ impl SiteBuilder {
         Ok(())
     }
 
+    /// Label `content`: `name` in the `global` namespace, or `my:name` a personal label.
+    async fn label(&mut self, content: i64, name: &str) -> anyhow::Result<()> {
+        let (namespace, name) = name.split_once(':').unwrap_or(("global", name));
+        let label = match self.labels.get(&(namespace.to_string(), name.to_string())) {
+            Some(id) => *id,
+            None => {
+                let id = self.id();
+                let owner = if namespace == "my" { t(user_key(0)) } else { Value::Null };
+                self.w.row("label", &["labelid", "name", "owner", "namespace", "creationdate"], vec![i(id), t(name), owner, t(namespace), t(TS)]).await?;
+                self.labels.insert((namespace.to_string(), name.to_string()), id);
+                id
+            }
+        };
+        let row = self.id();
+        self.w
+            .row("content_label", &["id", "labelid", "contentid", "creationdate", "labelabletype"], vec![i(row), i(label), i(content), t(TS), t("CONTENT")])
+            .await?;
+        if namespace == "global" {
+            self.summary.labels += 1;
+        }
+        Ok(())
+    }
+
     /// A comment on attachment `attachment` (its `pageid` is the attachment's id), and a
     /// reply to it when asked.
     async fn file_comment(&mut self, attachment: i64, space: i64, reply: bool) -> anyhow::Result<()> {
@@ -376,6 +410,9 @@ impl SiteBuilder {
                 .await?;
         }
         self.summary.attachments_count += 1;
+        if id % 5 == 0 {
+            self.label(id, "diagram").await?;
+        }
         // Comments on the file (file comments): on every third attachment, with a reply on
         // every sixth, and on each attachment whose file is missing.
         if id % 3 == 0 || id % 13 == 0 {

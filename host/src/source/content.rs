@@ -86,6 +86,15 @@ pub struct RestrictionItem {
     pub groups: Vec<String>,
 }
 
+/// A label (`global` namespace) on a page, blog post or attachment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelItem {
+    /// The page, blog post or attachment.
+    pub content_id: i64,
+    /// The label.
+    pub name: String,
+}
+
 /// A space permission row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PermissionItem {
@@ -185,6 +194,27 @@ impl Source {
             }
         }
         Ok(out)
+    }
+
+    /// The `global` labels of a space's current pages, blog posts and attachments, by
+    /// content id. Personal (`my`) and space-category (`team`) labels are not read.
+    pub async fn labels_of_space(&self, space_id: i64) -> Result<Vec<LabelItem>, SourceError> {
+        const SQL: &str = concat!(
+            "SELECT cl.contentid, l.name FROM content_label cl JOIN label l ON l.labelid = cl.labelid \
+             JOIN content c ON c.contentid = cl.contentid \
+             WHERE l.namespace = 'global' AND c.spaceid = $1 AND c.contenttype IN ('PAGE', 'BLOGPOST') AND ", current!(), " \
+             UNION ALL \
+             SELECT cl.contentid, l.name FROM content_label cl JOIN label l ON l.labelid = cl.labelid \
+             JOIN content c ON c.contentid = cl.contentid \
+             JOIN content p ON p.contentid = c.pageid AND +p.prevver IS NULL AND p.content_status = 'current' \
+             WHERE l.namespace = 'global' AND p.spaceid = $1 AND c.contenttype = 'ATTACHMENT' AND ", current!(), " \
+             ORDER BY 1, 2"
+        );
+        let rows = sqlx::query(SQL).bind(space_id).fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|r| Ok(LabelItem { content_id: r.try_get(0)?, name: r.try_get::<Option<String>, _>(1)?.unwrap_or_default() }))
+            .filter(|l: &Result<LabelItem, SourceError>| l.as_ref().map_or(true, |l| !l.name.is_empty()))
+            .collect()
     }
 
     /// The current comments on current pages and blog posts of a space, oldest first

@@ -89,3 +89,9 @@ CREATE TABLE IF NOT EXISTS restrictions (
 CREATE TABLE IF NOT EXISTS ever_open (
     content_id INTEGER PRIMARY KEY
 );
+-- Labels of pages, blog posts and attachments.
+CREATE TABLE IF NOT EXISTS labels (
+    content_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (content_id, name)
+);

@@ -28,6 +28,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/wiki/api/v2/pages/{id}", get(read_content))
         .route("/wiki/api/v2/blogposts/{id}", get(read_content))
         .route("/wiki/rest/api/content/{id}/restriction", get(get_restrictions).put(put_restrictions))
+        .route("/wiki/rest/api/content/{id}/label", post(add_labels))
         .route("/wiki/api/v2/footer-comments", post(create_comment))
         .route("/wiki/rest/api/content/{id}/child/attachment", post(upload_attachment))
         .route("/wiki/rest/api/content/{id}", delete(delete_content))
@@ -200,6 +201,33 @@ async fn put_restrictions(State(s): State<AppState>, Path(id): Path<i64>, Json(w
     };
     match replaced.await {
         Ok(()) => get_restrictions(State(s), Path(id)).await,
+        Err(e) => db_error(e),
+    }
+}
+
+/// Add labels to a page, blog post or attachment; answers every label it has. A label is
+/// 1-255 characters without spaces, as in Confluence.
+async fn add_labels(State(s): State<AppState>, Path(id): Path<i64>, Json(labels): Json<Vec<NewLabel>>) -> Response {
+    match exists(&s, "SELECT 1 FROM content WHERE id = ? AND kind IN ('page', 'blogpost', 'attachment')", id).await {
+        Ok(true) => {}
+        Ok(false) => return error(StatusCode::NOT_FOUND, format!("no page, blog post or attachment {id}")),
+        Err(r) => return r,
+    }
+    for l in &labels {
+        if l.prefix != "global" {
+            return error(StatusCode::BAD_REQUEST, format!("label prefix {:?}: only global labels can be added", l.prefix));
+        }
+        if l.name.is_empty() || l.name.chars().count() > 255 || l.name.chars().any(char::is_whitespace) {
+            return error(StatusCode::BAD_REQUEST, format!("label {:?}: 1-255 characters without spaces", l.name));
+        }
+    }
+    for l in &labels {
+        if let Err(e) = sqlx::query("INSERT OR IGNORE INTO labels (content_id, name) VALUES (?, ?)").bind(id).bind(&l.name).execute(&s.db).await {
+            return db_error(e);
+        }
+    }
+    match sqlx::query("SELECT name FROM labels WHERE content_id = ? ORDER BY name").bind(id).fetch_all(&s.db).await {
+        Ok(rows) => Json(rows.iter().map(|r| NewLabel { prefix: "global".into(), name: r.get(0) }).collect::<Vec<_>>()).into_response(),
         Err(e) => db_error(e),
     }
 }
@@ -528,7 +556,8 @@ async fn review_spaces(State(s): State<AppState>) -> Response {
 async fn review_content(State(s): State<AppState>, Path(key): Path<String>) -> Response {
     let sql = "SELECT c.id, c.kind, c.parent_id, c.page_id, c.title, c.author_id, u.display_name, c.size, \
                       EXISTS (SELECT 1 FROM restrictions r WHERE r.content_id = c.id AND r.operation = 'read') AS read_restricted, \
-                      EXISTS (SELECT 1 FROM ever_open o WHERE o.content_id = c.id) AS ever_open \
+                      EXISTS (SELECT 1 FROM ever_open o WHERE o.content_id = c.id) AS ever_open, \
+                      (SELECT group_concat(l.name, ',') FROM (SELECT name FROM labels WHERE content_id = c.id ORDER BY name) l) AS labels \
                FROM content c JOIN spaces s ON s.id = c.space_id LEFT JOIN users u ON u.id = c.author_id \
                WHERE s.key = ? ORDER BY c.id";
     match sqlx::query(sql).bind(&key).fetch_all(&s.db).await {
@@ -546,7 +575,8 @@ async fn review_content(State(s): State<AppState>, Path(key): Path<String>) -> R
                     let opened_before_restricted = read_restricted && r.get::<bool, _>(9);
                     json!({"id": r.get::<i64, _>(0), "kind": kind, "parent_id": r.get::<Option<i64>, _>(2), "page_id": r.get::<Option<i64>, _>(3),
                            "title": r.get::<Option<String>, _>(4), "author": author, "size": r.get::<Option<i64>, _>(7),
-                           "read_restricted": read_restricted, "opened_before_restricted": opened_before_restricted})
+                           "read_restricted": read_restricted, "opened_before_restricted": opened_before_restricted,
+                           "labels": r.get::<Option<String>, _>(10).map(|l| l.split(',').map(str::to_string).collect::<Vec<_>>()).unwrap_or_default()})
                 })
                 .collect::<Vec<_>>(),
         )

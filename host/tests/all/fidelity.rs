@@ -188,3 +188,26 @@ async fn a_restricted_page_is_never_visible_without_its_restrictions() {
         }
     }
 }
+
+#[tokio::test]
+async fn global_labels_of_pages_posts_and_attachments_migrate_and_personal_ones_do_not() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    let report = run_plan(&f, &cloud, plan_for(&f, &cloud, UsersScope::All, SpacesScope::All, false)).await;
+    let labels = report.counts["labels"];
+    assert!(labels.server > 0);
+    // Labels of attachments whose file is missing cannot land; every other one does.
+    let on_missing = report.failures.iter().filter(|x| x.kind == "labels").count() as u64;
+    assert!(report.failures.iter().filter(|x| x.kind == "labels").all(|x| x.reason.ends_with("of content that did not migrate")));
+    assert_eq!(labels.cloud + labels.failed, labels.server);
+    assert_eq!(labels.failed, on_missing);
+
+    let content = cloud.review("spaces/ENG/content").await;
+    let by_title = |title: &str| content.as_array().unwrap().iter().find(|c| c["title"] == title).unwrap()["labels"].clone();
+    assert_eq!(by_title("ENG page 0"), serde_json::json!(["archive-2024", "howto"]));
+    assert_eq!(by_title("ENG page 3"), serde_json::json!(["howto"]));
+    // Page 7 carries only a personal label on the server: none in the cloud.
+    assert_eq!(by_title("ENG page 7"), serde_json::json!([]));
+    let all: Vec<&Value> = content.as_array().unwrap().iter().collect();
+    assert!(all.iter().any(|c| c["kind"] == "attachment" && c["labels"] == serde_json::json!(["diagram"])));
+    assert!(all.iter().all(|c| !c["labels"].as_array().unwrap().iter().any(|l| l == "favourite")), "a personal label migrated");
+}
