@@ -425,6 +425,14 @@ pub(crate) fn print_report(r: &PlanReport) {
     for d in &r.dropped_permissions {
         println!("dropped permission: {} {} of {} — {}", shown(&d.space), shown(&d.permission), shown(&d.subject), shown(&d.reason));
     }
+    const REFERENCES_SHOWN: usize = 20;
+    for u in r.unresolved_references.iter().take(REFERENCES_SHOWN) {
+        let what = if u.reference.is_empty() { String::new() } else { format!(" {}", shown(&u.reference)) };
+        println!("reference kept in \"{}\" ({}){what}: {}", shown(&u.title), u.content_id, shown(&u.reason));
+    }
+    if r.unresolved_references.len() > REFERENCES_SHOWN {
+        println!("… and {} more references kept (`--json` lists all)", r.unresolved_references.len() - REFERENCES_SHOWN);
+    }
     for l in &r.restriction_losses {
         let now = l.fallback.as_ref().map(|f| format!("; nobody it named remains, so it allows {} only", shown(f))).unwrap_or_default();
         println!(

@@ -38,6 +38,15 @@ impl Destination {
         self.json(Method::POST, url, |r| r.header(IDEMPOTENCY_KEY, key_of_origin).json(content)).await
     }
 
+    /// Replace the body of a page or blog post (its references rewritten once every page
+    /// of the plan had a cloud id): a new version, as Confluence Cloud keeps it.
+    pub async fn update_body(&self, blog: bool, id: i64, title: &str, body: Body) -> Result<(), DestinationError> {
+        let path = format!("/wiki/api/v2/{}/{id}", if blog { "blogposts" } else { "pages" });
+        let update = serde_json::json!({"id": id.to_string(), "status": "current", "title": title, "body": body, "version": {"number": 2, "message": "links updated by the migration"}});
+        let response = self.send(Method::PUT, self.url(&path), |r| r.json(&update)).await?;
+        ok(Method::PUT, &path, response).await.map(|_| ())
+    }
+
     /// Replace every restriction of a page or blog post with `restrictions` (an operation
     /// left out becomes unrestricted). `400` names a user or group that does not exist.
     pub async fn set_restrictions(&self, content_id: i64, restrictions: &[ContentRestriction]) -> Result<(), DestinationError> {

@@ -10,6 +10,7 @@ mod identity;
 pub mod report;
 pub mod rules;
 mod spaces;
+pub mod storage;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -317,6 +318,12 @@ pub struct Migrator {
     pub(crate) authors: HashMap<String, Option<String>>,
     /// lower-cased group names that exist in the cloud after the groups step.
     pub(crate) cloud_groups: HashMap<String, String>,
+    /// Every page and blog post of the destination: server id → cloud id (earlier plans'
+    /// from the mappings, this plan's as they land), for rewriting references.
+    pub(crate) page_ids: Option<HashMap<i64, i64>>,
+    /// Bodies that named pages not migrated yet when they were created: patched once
+    /// every page of the plan has its cloud id.
+    pub(crate) pending_bodies: Vec<spaces::PendingBody>,
     /// Server ids of the restricted pages and blog posts of the space being migrated:
     /// created private to the migrating account until their restrictions are set.
     pub(crate) restricted: std::collections::HashSet<i64>,
@@ -348,6 +355,8 @@ impl Migrator {
             authors: HashMap::new(),
             cloud_groups: HashMap::new(),
             restricted: Default::default(),
+            page_ids: None,
+            pending_bodies: Vec::new(),
             directories: None,
             app_limits: crate::plugins::limits::Limits::default(),
             removed_apps: Vec::new(),
@@ -505,6 +514,9 @@ impl Migrator {
             bar.inc(1);
         }
         finish(&bar);
+        let started = std::time::Instant::now();
+        self.patch_pending_bodies().await?;
+        self.report.time("references", started);
         Ok(())
     }
 

@@ -59,6 +59,21 @@ pub struct RestrictionLoss {
     pub fallback: Option<String>,
 }
 
+/// A reference in a body that still names a server id after migration, or a body that
+/// could not be read (it migrated unchanged).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnresolvedReference {
+    /// The page, blog post or comment (server content id).
+    pub content_id: i64,
+    /// Its title (empty for comments).
+    pub title: String,
+    /// The reference as it stays (a server page id or a short link), or empty for a
+    /// body that could not be read.
+    pub reference: String,
+    /// Why it stays.
+    pub reason: String,
+}
+
 /// The report of one plan.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PlanReport {
@@ -79,6 +94,10 @@ pub struct PlanReport {
     /// Page restrictions that lost a user or group missing in the cloud.
     #[serde(default)]
     pub restriction_losses: Vec<RestrictionLoss>,
+    /// References in bodies that still name server ids (their page did not migrate, or
+    /// the body could not be read); a later plan that migrates the page fixes them.
+    #[serde(default)]
+    pub unresolved_references: Vec<UnresolvedReference>,
     /// Groups created by this plan, awaiting the admin's permission review.
     pub groups_awaiting_review: Vec<String>,
     /// Server groups merged into cloud groups of the same name.

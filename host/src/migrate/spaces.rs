@@ -11,13 +11,25 @@ use crate::destination::api::{
     Body, ContentRestriction, NewComment, NewContent, NewLabel, PermissionOperation, PermissionSubject, RestrictedGroup, RestrictedUser, RestrictionSubjects,
     SpacePermission, SITE_ADMINS_GROUP,
 };
-use crate::migrate::report::{DroppedPermission, RestrictionLoss};
+use crate::migrate::report::{DroppedPermission, RestrictionLoss, UnresolvedReference};
+use crate::migrate::storage;
 use crate::migrate::rules;
 use crate::plan::SpacesScope;
 use crate::source::{ContentItem, RestrictionItem, RestrictionKind, ServerSpace};
 
 /// Items created concurrently: pages of the same tree depth, comments, attachments.
 const CHUNK: usize = 1_024;
+
+/// A body created while it named pages that had no cloud id yet.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingBody {
+    server_id: i64,
+    cloud_id: i64,
+    blog: bool,
+    title: String,
+    /// The server's body, rewritten again once every page of the plan has a cloud id.
+    original: String,
+}
 
 fn storage(value: String) -> Body {
     Body { representation: "storage".into(), value }
@@ -168,9 +180,16 @@ impl Migrator {
         ids: &mut HashMap<i64, i64>,
     ) -> anyhow::Result<()> {
         let mut jobs = Vec::with_capacity(batch.len());
-        for item in batch {
+        let mut pending = Vec::new();
+        for mut item in batch {
             self.report.count(kind).server += 1;
             let author = self.author(item.creator.as_deref()).await?;
+            let (body, unresolved) = self.rewrite_body(item.id, &item.title, &item.body).await?;
+            if !unresolved.is_empty() {
+                pending.push((item.id, item.title.clone(), std::mem::replace(&mut item.body, body)));
+            } else {
+                item.body = body;
+            }
             let parent = match item.parent_id {
                 Some(p) => match ids.get(&p) {
                     Some(cloud) => Some(*cloud),
@@ -207,8 +226,101 @@ impl Migrator {
             .buffer_unordered(self.concurrency)
             .collect()
             .await;
+        let landed: Vec<i64> = results.iter().filter(|(_, _, r)| r.is_ok()).map(|(id, _, _)| *id).collect();
         self.tally_authored(kind, results, ids);
+        let page_ids = self.page_ids.get_or_insert_with(HashMap::new);
+        for id in landed {
+            page_ids.insert(id, ids[&id]);
+        }
+        for (server_id, title, original) in pending {
+            if let Some(&cloud_id) = ids.get(&server_id) {
+                self.pending_bodies.push(PendingBody { server_id, cloud_id, blog, title, original });
+            }
+        }
         Ok(())
+    }
+
+    /// Every page and blog post the destination has from earlier plans, read once.
+    async fn known_pages(&mut self) -> anyhow::Result<&HashMap<i64, i64>> {
+        if self.page_ids.is_none() {
+            let mut all = HashMap::new();
+            for namespace in [ns::PAGE, ns::BLOGPOST] {
+                for (server, cloud) in self.maps.preload(namespace, None).await? {
+                    if let (Ok(server), Ok(cloud)) = (server.parse(), cloud.parse()) {
+                        all.insert(server, cloud);
+                    }
+                }
+            }
+            self.page_ids = Some(all);
+        }
+        Ok(self.page_ids.as_ref().expect("just loaded"))
+    }
+
+    /// What the references of a body resolve to now: accounts of the users it mentions
+    /// (through the user mappings; none is Former User) and cloud ids of the pages it
+    /// names that have one.
+    async fn resolve(&mut self, refs: &storage::References) -> anyhow::Result<storage::Resolved> {
+        let mut resolved = storage::Resolved { base_url: self.plan.destination.clone(), ..Default::default() };
+        for key in &refs.users {
+            let account = self.author(Some(key)).await?;
+            resolved.accounts.insert(key.clone(), account);
+        }
+        let known = self.known_pages().await?;
+        resolved.pages = refs.pages.iter().filter_map(|id| known.get(id).map(|cloud| (*id, *cloud))).collect();
+        Ok(resolved)
+    }
+
+    /// A body with its references rewritten, and the references to pages that have no
+    /// cloud id yet (a page's body is patched once every page of the plan has one). A
+    /// body that cannot be read migrates unchanged and is reported.
+    async fn rewrite_body(&mut self, server_id: i64, title: &str, body: &str) -> anyhow::Result<(String, Vec<String>)> {
+        let refs = match storage::references(body) {
+            Ok(refs) => refs,
+            Err(e) => {
+                self.report.unresolved_references.push(UnresolvedReference {
+                    content_id: server_id,
+                    title: title.to_string(),
+                    reference: String::new(),
+                    reason: format!("{e}; it migrated unchanged"),
+                });
+                return Ok((body.to_string(), Vec::new()));
+            }
+        };
+        if refs.users.is_empty() && refs.pages.is_empty() {
+            return Ok((body.to_string(), Vec::new()));
+        }
+        let resolved = self.resolve(&refs).await?;
+        let rewritten = storage::rewrite(body, &resolved).map_err(|e| anyhow::anyhow!("content {server_id}: {e}"))?;
+        Ok((rewritten.body, rewritten.unresolved))
+    }
+
+    /// The second pass: bodies that named pages created later in this plan are rewritten
+    /// again, now that every page has its cloud id, and updated in the cloud. References
+    /// to pages that did not migrate stay as they are and are reported.
+    pub(crate) async fn patch_pending_bodies(&mut self) -> anyhow::Result<()> {
+        for p in std::mem::take(&mut self.pending_bodies) {
+            let refs = storage::references(&p.original).map_err(|e| anyhow::anyhow!("content {}: {e}", p.server_id))?;
+            let resolved = self.resolve(&refs).await?;
+            let rewritten = storage::rewrite(&p.original, &resolved).map_err(|e| anyhow::anyhow!("content {}: {e}", p.server_id))?;
+            if let Err(e) = self.dest.update_body(p.blog, p.cloud_id, &p.title, storage(rewritten.body)).await {
+                self.report.fail(if p.blog { "blogposts" } else { "pages" }, p.server_id.to_string(), format!("its references could not be updated: {e}"));
+                continue;
+            }
+            self.report_unresolved(p.server_id, &p.title, rewritten.unresolved);
+        }
+        Ok(())
+    }
+
+    /// Report references that still name pages with no cloud id.
+    fn report_unresolved(&mut self, server_id: i64, title: &str, references: Vec<String>) {
+        for reference in references {
+            self.report.unresolved_references.push(UnresolvedReference {
+                content_id: server_id,
+                title: title.to_string(),
+                reference,
+                reason: "names a page that did not migrate; a later plan that migrates it fixes the reference".into(),
+            });
+        }
     }
 
     /// Link an entity mapped by an earlier plan, or create it (idempotently, keyed by its
@@ -298,6 +410,9 @@ impl Migrator {
                 None => None,
             };
             let author = self.author(item.creator.as_deref()).await?;
+            let (body, unresolved) = self.rewrite_body(item.id, "", &item.body).await?;
+            self.report_unresolved(item.id, "", unresolved);
+            let item = ContentItem { body, ..item };
             jobs.push((item, page, parent, author));
         }
         let this = &*self;
@@ -361,6 +476,9 @@ impl Migrator {
                     None => None,
                 };
                 let author = self.author(item.creator.as_deref()).await?;
+                let (body, unresolved) = self.rewrite_body(item.id, "", &item.body).await?;
+                self.report_unresolved(item.id, "", unresolved);
+                let item = ContentItem { body, ..item };
                 jobs.push((item, attachment, on, parent, author));
             }
             let this = &*self;

@@ -261,10 +261,28 @@ impl SiteBuilder {
                 self.w
                     .row("content", &content_cols, vec![i(id), i(1), t(kind_name), t(&title), t(title.to_lowercase()), i(2), t(&author), t(TS), t(&author), t(TS), Value::Null, t("current"), Value::Null, i(space_id), i(p as i64), if blog { Value::Null } else { parent.map(i).unwrap_or(Value::Null) }, Value::Null])
                     .await?;
-                let body = if p % 6 == 0 {
-                    format!("<p>See <a href=\"/x/AbC{p}\">the short link</a> for {title}.</p>")
-                } else {
-                    format!("<p>Body of {title}.</p>")
+                // Bodies with references to server ids: short links, mentions of a migrated
+                // and a deleted user, links and a macro naming an earlier page (created
+                // later when it is deeper in the tree), a link into the first space, and
+                // one body that is not well-formed.
+                let earlier = page_ids.last().copied();
+                let first_space_page = pages_out.first().map(|(id, _)| *id);
+                let body = match (p % 6, earlier, first_space_page) {
+                    (5, _, _) if sidx == 0 && p == 5 => format!("<p>An unclosed <b>bold paragraph of {title}</p>"),
+                    (0, _, _) => format!("<p>See <a href=\"/x/AbC{p}\">the short link</a> for {title}.</p>"),
+                    (1, _, _) => format!(
+                        "<p>Ask <ac:link><ri:user ri:userkey=\"{}\" /></ac:link> or <ac:link><ri:user ri:userkey=\"8a7f808adeleted0\" /></ac:link> about {title}.</p>",
+                        user_key(3)
+                    ),
+                    (2, Some(prev), _) => format!(
+                        "<p>{title} continues <a href=\"/pages/viewpage.action?pageId={prev}\">an earlier page</a> (<a href=\"/x/{}\">short</a>).</p>\
+                         <ac:structured-macro ac:name=\"include\"><ac:parameter ac:name=\"pageId\">{prev}</ac:parameter></ac:structured-macro>",
+                        crate::migrate::storage::short_link_code(prev)
+                    ),
+                    (3, _, Some(first)) if sidx > 0 => {
+                        format!("<p>{title} builds on <a href=\"https://wiki.example.com/pages/viewpage.action?pageId={first}&amp;src=link\">the first space</a>.</p>")
+                    }
+                    _ => format!("<p>Body of {title}.</p>"),
                 };
                 let bid = self.id();
                 self.w.row("bodycontent", &["bodycontentid", "body", "contentid", "bodytypeid"], vec![i(bid), t(body), i(id), i(2)]).await?;

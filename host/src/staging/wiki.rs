@@ -25,8 +25,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/wiki/rest/api/space/{key}/permission", post(add_permission))
         .route("/wiki/api/v2/pages", post(create_page))
         .route("/wiki/api/v2/blogposts", post(create_blogpost))
-        .route("/wiki/api/v2/pages/{id}", get(read_content))
-        .route("/wiki/api/v2/blogposts/{id}", get(read_content))
+        .route("/wiki/api/v2/pages/{id}", get(read_content).put(update_content))
+        .route("/wiki/api/v2/blogposts/{id}", get(read_content).put(update_content))
         .route("/wiki/rest/api/content/{id}/restriction", get(get_restrictions).put(put_restrictions))
         .route("/wiki/rest/api/content/{id}/label", post(add_labels))
         .route("/wiki/api/v2/footer-comments", post(create_comment))
@@ -40,6 +40,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ferry/v1/review/groups", get(review_groups))
         .route("/ferry/v1/review/spaces", get(review_spaces))
         .route("/ferry/v1/review/spaces/{key}/content", get(review_content))
+        .route("/ferry/v1/review/content/{id}", get(review_body))
         .route("/ferry/v1/review/transfers/{transfer}", get(review_transfer))
 }
 
@@ -290,6 +291,31 @@ pub(crate) async fn can_view(s: &AppState, id: i64, account: Option<&str>) -> Re
         current = sqlx::query("SELECT parent_id FROM content WHERE id = ?").bind(content).fetch_optional(&s.db).await?.and_then(|r| r.get(0));
     }
     Ok(true)
+}
+
+/// A new version of a page or blog post: its title and body.
+#[derive(Debug, serde::Deserialize)]
+struct ContentUpdate {
+    title: String,
+    body: Body,
+}
+
+/// Replace the title and body of a page or blog post.
+async fn update_content(State(s): State<AppState>, Path(id): Path<i64>, Json(u): Json<ContentUpdate>) -> Response {
+    if u.body.representation != "storage" {
+        return error(StatusCode::BAD_REQUEST, "body.representation must be storage");
+    }
+    match sqlx::query("UPDATE content SET title = ?, body = ? WHERE id = ? AND kind IN ('page', 'blogpost')")
+        .bind(&u.title)
+        .bind(&u.body.value)
+        .bind(id)
+        .execute(&s.db)
+        .await
+    {
+        Ok(done) if done.rows_affected() == 1 => Json(json!({"id": id.to_string()})).into_response(),
+        Ok(_) => error(StatusCode::NOT_FOUND, format!("no page or blog post {id}")),
+        Err(e) => db_error(e),
+    }
 }
 
 /// Read a page or blog post as the account in the `x-ferry-read-as` header would: 404
@@ -551,6 +577,16 @@ async fn review_spaces(State(s): State<AppState>) -> Response {
             "permissions": perms.iter().map(|p| json!({"type": p.get::<String, _>(0), "identifier": p.get::<String, _>(1), "key": p.get::<String, _>(2)})).collect::<Vec<_>>()}));
     }
     Json(out).into_response()
+}
+
+/// One page, blog post or comment with its body, whoever may see it.
+async fn review_body(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
+    match sqlx::query("SELECT id, kind, title, body FROM content WHERE id = ?").bind(id).fetch_optional(&s.db).await {
+        Ok(Some(r)) => Json(json!({"id": r.get::<i64, _>(0), "kind": r.get::<String, _>(1), "title": r.get::<Option<String>, _>(2), "body": r.get::<Option<String>, _>(3)}))
+            .into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("no content {id}")),
+        Err(e) => db_error(e),
+    }
 }
 
 async fn review_content(State(s): State<AppState>, Path(key): Path<String>) -> Response {

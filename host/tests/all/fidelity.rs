@@ -211,3 +211,104 @@ async fn global_labels_of_pages_posts_and_attachments_migrate_and_personal_ones_
     assert!(all.iter().any(|c| c["kind"] == "attachment" && c["labels"] == serde_json::json!(["diagram"])));
     assert!(all.iter().all(|c| !c["labels"].as_array().unwrap().iter().any(|l| l == "favourite")), "a personal label migrated");
 }
+
+/// A body's structure: every element with its attribute names, and every text, with the
+/// values a migration rewrites (user keys, link targets, page ids) left out.
+fn shape(body: &str) -> Vec<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(body);
+    let mut out = Vec::new();
+    let mut in_page_param = false;
+    loop {
+        match reader.read_event().unwrap() {
+            Event::Eof => return out,
+            Event::Start(e) | Event::Empty(e) => {
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                let mut attrs: Vec<String> = e
+                    .attributes()
+                    .flatten()
+                    .map(|a| {
+                        let key = String::from_utf8_lossy(a.key.as_ref()).replace("ri:userkey", "ri:account-id");
+                        match key.as_str() {
+                            "ri:account-id" | "href" => key,
+                            _ => format!("{key}={}", String::from_utf8_lossy(&a.value)),
+                        }
+                    })
+                    .collect();
+                attrs.sort();
+                in_page_param = name == "ac:parameter" && attrs.iter().any(|a| a == "ac:name=pageId");
+                out.push(format!("<{name} {}>", attrs.join(" ")));
+            }
+            Event::End(e) => {
+                in_page_param = false;
+                out.push(format!("</{}>", String::from_utf8_lossy(e.name().as_ref())));
+            }
+            Event::Text(_) if in_page_param => out.push("#page-id".into()),
+            other => out.push(format!("{other:?}")),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn references_to_server_ids_are_rewritten_and_the_rest_of_every_body_is_unchanged() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    let report = run_plan(&f, &cloud, plan_for(&f, &cloud, UsersScope::All, SpacesScope::All, false)).await;
+    let source = ferry_host::state::open_sqlite(std::path::Path::new(&f.source_url)).await.unwrap();
+    let mapped: Vec<(String, String, String)> =
+        sqlx::query("SELECT namespace, server_id, cloud_id FROM mappings WHERE namespace IN ('confluence:page', 'confluence:blogpost')")
+            .fetch_all(f.db.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+    let cloud_of: HashMap<i64, i64> = mapped.iter().map(|(_, s, c)| (s.parse().unwrap(), c.parse().unwrap())).collect();
+    // User 3 has no valid email on the sample site, so no cloud account: Former User.
+    let user3: Option<String> = sqlx::query("SELECT cloud_id FROM mappings WHERE namespace = 'identity:user' AND server_id = ?")
+        .bind(format!("confluence.userkey/{}", user_key(3)))
+        .fetch_optional(f.db.pool())
+        .await
+        .unwrap()
+        .map(|r| r.get(0));
+    let user3 = user3.unwrap_or_else(|| "former-user".into());
+    let malformed: Vec<i64> = report.unresolved_references.iter().filter(|u| u.reason.contains("not well-formed")).map(|u| u.content_id).collect();
+    assert_eq!(malformed.len(), 1, "{:?}", report.unresolved_references);
+    let (mut mentions, mut links, mut macros) = (0, 0, 0);
+    for (namespace, server, cloud_id) in &mapped {
+        let server_body: String = sqlx::query("SELECT body FROM bodycontent WHERE contentid = ? AND bodytypeid = 2")
+            .bind(server.parse::<i64>().unwrap())
+            .fetch_one(&source)
+            .await
+            .unwrap()
+            .get(0);
+        let page = cloud.review(&format!("content/{cloud_id}")).await;
+        assert_eq!(page["kind"], if namespace == "confluence:page" { "page" } else { "blogpost" });
+        let cloud_body = page["body"].as_str().unwrap().to_string();
+        if malformed.contains(&server.parse().unwrap()) {
+            assert_eq!(cloud_body, server_body, "a body that cannot be read migrates unchanged");
+            continue;
+        }
+        // Parser-level equality: the same elements, attributes and text; only ids differ.
+        assert_eq!(shape(&cloud_body), shape(&server_body), "{server}");
+        assert!(!cloud_body.contains("ri:userkey"), "{cloud_body}");
+        if server_body.contains("ri:userkey") {
+            mentions += 1;
+            assert!(cloud_body.contains(&format!("ri:account-id=\"{user3}\"")), "{cloud_body}");
+            assert!(cloud_body.contains("ri:account-id=\"former-user\""), "{cloud_body}");
+        }
+        for (at, _) in server_body.match_indices("pageId=") {
+            let target: i64 = server_body[at + 7..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap();
+            let expected = format!("{}/wiki/pages/viewpage.action?pageId={}", cloud.site.url(), cloud_of[&target]);
+            assert!(cloud_body.contains(&expected), "{server}: {cloud_body}");
+            links += 1;
+        }
+        if let Some(at) = server_body.find("ac:name=\"pageId\">") {
+            let target: i64 = server_body[at + 17..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap();
+            assert!(cloud_body.contains(&format!("ac:name=\"pageId\">{}</ac:parameter>", cloud_of[&target])), "{cloud_body}");
+            macros += 1;
+        }
+    }
+    assert!(mentions > 0 && links > 0 && macros > 0, "{mentions} mentions, {links} links, {macros} macros");
+    // Short links to pages that never existed stay as they are, and are reported.
+    assert!(report.unresolved_references.iter().any(|u| u.reference.contains("/x/AbC0")), "{:?}", report.unresolved_references);
+}

@@ -1,0 +1,283 @@
+//! Rewriting the references in a Confluence storage-format body that name server ids:
+//! user mentions (`<ri:user ri:userkey>`), links by page id (`viewpage.action?pageId=N`),
+//! short links (`/x/…`) and macro parameters that name a page (`<ac:parameter
+//! ac:name="pageId">`). A streaming XML pass: everything else (namespaced elements,
+//! entities, CDATA, comments, whitespace) is written back as it was read.
+
+use std::collections::HashMap;
+
+use quick_xml::events::attributes::Attribute;
+use quick_xml::events::{BytesStart, BytesText, Event};
+use quick_xml::name::QName;
+use quick_xml::{Reader, Writer};
+
+/// The account id a mention of a user with no cloud account names (as content by such a
+/// user goes to Former User).
+pub const FORMER_USER_ACCOUNT_ID: &str = "former-user";
+
+/// What the references of a body resolve to.
+#[derive(Debug, Default, Clone)]
+pub struct Resolved {
+    /// User key → cloud account id (absent or `None`: no cloud account, Former User).
+    pub accounts: HashMap<String, Option<String>>,
+    /// Server page or blog post id → cloud id (absent: not migrated, left as it is).
+    pub pages: HashMap<i64, i64>,
+    /// The destination's base URL, for rewritten links.
+    pub base_url: String,
+}
+
+/// The server ids a body refers to.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct References {
+    /// User keys mentioned.
+    pub users: Vec<String>,
+    /// Page and blog post ids linked or named.
+    pub pages: Vec<i64>,
+}
+
+/// A body after rewriting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rewritten {
+    /// The new body.
+    pub body: String,
+    /// References left as they were because their page did not migrate (server ids, or
+    /// the short link as written).
+    pub unresolved: Vec<String>,
+}
+
+/// Why a body could not be read as storage format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the body is not well-formed storage format at byte {at}: {message}")]
+pub struct Malformed {
+    /// Byte offset of the problem.
+    pub at: u64,
+    /// What the parser said.
+    pub message: String,
+}
+
+/// A page id named by an `href`: `…pageId=N…` or a short link `…/x/CODE`.
+fn page_of_href(href: &str) -> Option<i64> {
+    if let Some(at) = href.find("pageId=") {
+        let digits: String = href[at + 7..].chars().take_while(char::is_ascii_digit).collect();
+        return digits.parse().ok();
+    }
+    let at = href.find("/x/")?;
+    let code: String = href[at + 3..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+    short_link_id(&code)
+}
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// The page id of a Confluence short link code: the id's little-endian bytes in base64,
+/// with `-` for `/`, `_` for `+`, and trailing `A`s and padding dropped.
+pub fn short_link_id(code: &str) -> Option<i64> {
+    if code.is_empty() || code.len() > 11 {
+        return None;
+    }
+    let mut bytes = [0u8; 8];
+    let (mut acc, mut have, mut out) = (0u32, 0, 0);
+    for c in code.bytes().chain(std::iter::repeat(b'A')).take(11) {
+        let c = match c {
+            b'-' => b'/',
+            b'_' => b'+',
+            c => c,
+        };
+        acc = (acc << 6) | BASE64.iter().position(|b| *b == c)? as u32;
+        have += 6;
+        if have >= 8 && out < 8 {
+            have -= 8;
+            bytes[out] = (acc >> have) as u8;
+            out += 1;
+            acc &= (1 << have) - 1;
+        }
+    }
+    let id = i64::from_le_bytes(bytes);
+    (id > 0).then_some(id)
+}
+
+/// The short link code of a page id (the inverse of [`short_link_id`]).
+pub fn short_link_code(id: i64) -> String {
+    let bytes = id.to_le_bytes();
+    let mut out = String::new();
+    let mut acc: u32 = 0;
+    let mut have = 0;
+    for b in bytes {
+        acc = (acc << 8) | u32::from(b);
+        have += 8;
+        while have >= 6 {
+            have -= 6;
+            out.push(BASE64[((acc >> have) & 63) as usize] as char);
+        }
+    }
+    if have > 0 {
+        out.push(BASE64[((acc << (6 - have)) & 63) as usize] as char);
+    }
+    out.trim_end_matches('A').replace('/', "-").replace('+', "_")
+}
+
+fn attr_value(e: &BytesStart<'_>, key: &[u8]) -> Option<String> {
+    e.attributes().flatten().find(|a| a.key.as_ref() == key).map(|a| String::from_utf8_lossy(&a.value).into_owned())
+}
+
+fn is_page_parameter(e: &BytesStart<'_>) -> bool {
+    e.name().as_ref() == b"ac:parameter" && attr_value(e, b"ac:name").is_some_and(|n| n == "pageId" || n == "page-id" || n == "contentId")
+}
+
+/// The user keys and page ids `body` refers to.
+pub fn references(body: &str) -> Result<References, Malformed> {
+    let mut refs = References::default();
+    walk(body, |event, in_page_param| {
+        match event {
+            Event::Start(e) | Event::Empty(e) => {
+                if e.name().as_ref() == b"ri:user" {
+                    refs.users.extend(attr_value(e, b"ri:userkey"));
+                }
+                if e.name().as_ref() == b"a" {
+                    refs.pages.extend(attr_value(e, b"href").as_deref().and_then(page_of_href));
+                }
+            }
+            Event::Text(t) if in_page_param => {
+                refs.pages.extend(String::from_utf8_lossy(t.as_ref()).trim().parse::<i64>().ok());
+            }
+            _ => {}
+        }
+        None
+    })?;
+    refs.users.sort();
+    refs.users.dedup();
+    refs.pages.sort();
+    refs.pages.dedup();
+    Ok(refs)
+}
+
+/// `body` with every reference that names a server id rewritten through `resolved`.
+pub fn rewrite(body: &str, resolved: &Resolved) -> Result<Rewritten, Malformed> {
+    let mut unresolved = Vec::new();
+    let out = walk(body, |event, in_page_param| match event {
+        Event::Start(e) | Event::Empty(e) => {
+            let replaced = rewrite_element(e, resolved, &mut unresolved)?;
+            Some(if matches!(event, Event::Start(_)) { Event::Start(replaced) } else { Event::Empty(replaced) })
+        }
+        Event::Text(t) if in_page_param => {
+            let text = String::from_utf8_lossy(t.as_ref()).into_owned();
+            let id: i64 = text.trim().parse().ok()?;
+            match resolved.pages.get(&id) {
+                Some(cloud) => Some(Event::Text(BytesText::from_escaped(text.replace(&id.to_string(), &cloud.to_string())))),
+                None => {
+                    unresolved.push(id.to_string());
+                    None
+                }
+            }
+        }
+        _ => None,
+    })?;
+    Ok(Rewritten { body: out, unresolved })
+}
+
+fn rewrite_element(e: &BytesStart<'_>, resolved: &Resolved, unresolved: &mut Vec<String>) -> Option<BytesStart<'static>> {
+    let name = e.name();
+    let (target, new_value): (&[u8], String) = if name.as_ref() == b"ri:user" {
+        let key = attr_value(e, b"ri:userkey")?;
+        let account = resolved.accounts.get(&key).cloned().flatten().unwrap_or_else(|| FORMER_USER_ACCOUNT_ID.to_string());
+        (b"ri:userkey", account)
+    } else if name.as_ref() == b"a" {
+        let href = attr_value(e, b"href")?;
+        let id = page_of_href(&href)?;
+        let Some(cloud) = resolved.pages.get(&id) else {
+            unresolved.push(if href.contains("/x/") { href } else { id.to_string() });
+            return None;
+        };
+        let fragment = href.find('#').map(|at| href[at..].to_string()).unwrap_or_default();
+        (b"href", format!("{}/wiki/pages/viewpage.action?pageId={cloud}{fragment}", resolved.base_url.trim_end_matches('/')))
+    } else {
+        return None;
+    };
+    let mut out = BytesStart::new(String::from_utf8_lossy(name.as_ref()).into_owned());
+    for a in e.attributes().flatten() {
+        if a.key.as_ref() == target {
+            let key: &[u8] = if target == b"ri:userkey" { b"ri:account-id" } else { b"href" };
+            let escaped = quick_xml::escape::escape(new_value.as_str()).into_owned();
+            out.push_attribute(Attribute { key: QName(key), value: escaped.into_bytes().into() });
+        } else {
+            out.push_attribute(Attribute { key: a.key, value: a.value.into_owned().into() });
+        }
+    }
+    Some(out)
+}
+
+/// Stream `body` through `visit`, which may replace an event; returns the written body.
+/// `visit` learns whether a text event is the value of a parameter that names a page.
+fn walk<'b>(body: &'b str, mut visit: impl FnMut(&Event<'b>, bool) -> Option<Event<'static>>) -> Result<String, Malformed> {
+    let mut reader = Reader::from_str(body);
+    reader.config_mut().check_end_names = true;
+    let mut writer = Writer::new(Vec::with_capacity(body.len() + 64));
+    let mut in_page_param = false;
+    loop {
+        let event = reader.read_event().map_err(|e| Malformed { at: reader.error_position(), message: e.to_string() })?;
+        if let Event::Eof = event {
+            break;
+        }
+        let replacement = visit(&event, in_page_param);
+        match &event {
+            Event::Start(e) => in_page_param = is_page_parameter(e),
+            Event::End(_) => in_page_param = false,
+            _ => {}
+        }
+        let written = match replacement {
+            Some(new) => writer.write_event(new),
+            None => writer.write_event(event),
+        };
+        written.map_err(|e| Malformed { at: reader.buffer_position(), message: e.to_string() })?;
+    }
+    String::from_utf8(writer.into_inner()).map_err(|e| Malformed { at: 0, message: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolved() -> Resolved {
+        Resolved {
+            accounts: [("k1".to_string(), Some("acc-1".to_string())), ("gone".to_string(), None)].into_iter().collect(),
+            pages: [(1001, 9001), (1002, 9002)].into_iter().collect(),
+            base_url: "https://cloud.example".into(),
+        }
+    }
+
+    #[test]
+    fn short_link_codes_round_trip() {
+        for id in [1, 98_308, 100_028, 123_456_789, 4_294_967_297] {
+            assert_eq!(short_link_id(&short_link_code(id)), Some(id), "{id} → {}", short_link_code(id));
+        }
+        assert_eq!(short_link_code(98_308), "BIAB");
+    }
+
+    #[test]
+    fn mentions_links_short_links_and_page_parameters_are_rewritten_and_the_rest_kept() {
+        let short = short_link_code(1002);
+        let body = format!(
+            "<p>Hi <ac:link><ri:user ri:userkey=\"k1\" /></ac:link>&nbsp;and <ac:link><ri:user ri:userkey=\"gone\"/></ac:link>.</p>\
+             <p><a href=\"https://wiki.example/pages/viewpage.action?pageId=1001&amp;focus=1#top\">one</a> \
+             <a href=\"https://wiki.example/x/{short}\">two</a> <a href=\"/pages/viewpage.action?pageId=5555\">gone</a></p>\
+             <ac:structured-macro ac:name=\"include\"><ac:parameter ac:name=\"pageId\">1002</ac:parameter></ac:structured-macro>\
+             <ac:plain-text-body><![CDATA[pageId=1001 <not> rewritten]]></ac:plain-text-body><!-- pageId=1001 -->"
+        );
+        let out = rewrite(&body, &resolved()).unwrap();
+        let expected = "<p>Hi <ac:link><ri:user ri:account-id=\"acc-1\"/></ac:link>&nbsp;and <ac:link><ri:user ri:account-id=\"former-user\"/></ac:link>.</p>\
+             <p><a href=\"https://cloud.example/wiki/pages/viewpage.action?pageId=9001#top\">one</a> \
+             <a href=\"https://cloud.example/wiki/pages/viewpage.action?pageId=9002\">two</a> <a href=\"/pages/viewpage.action?pageId=5555\">gone</a></p>\
+             <ac:structured-macro ac:name=\"include\"><ac:parameter ac:name=\"pageId\">9002</ac:parameter></ac:structured-macro>\
+             <ac:plain-text-body><![CDATA[pageId=1001 <not> rewritten]]></ac:plain-text-body><!-- pageId=1001 -->";
+        assert_eq!(out.body, expected);
+        assert_eq!(out.unresolved, vec!["5555".to_string()]);
+        let refs = references(&body).unwrap();
+        assert_eq!(refs.users, ["gone", "k1"]);
+        assert_eq!(refs.pages, [1001, 1002, 5555]);
+    }
+
+    #[test]
+    fn a_malformed_body_is_refused_not_mangled() {
+        let err = rewrite("<p>open <b>never closed</p>", &resolved()).unwrap_err();
+        assert!(err.message.contains("expected `</b>`") || !err.message.is_empty(), "{err}");
+    }
+}
