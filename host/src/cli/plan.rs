@@ -427,8 +427,8 @@ pub(crate) fn print_report(r: &PlanReport) {
     }
     const REFERENCES_SHOWN: usize = 20;
     for u in r.unresolved_references.iter().take(REFERENCES_SHOWN) {
-        let what = if u.reference.is_empty() { String::new() } else { format!(" {}", shown(&u.reference)) };
-        println!("reference kept in \"{}\" ({}){what}: {}", shown(&u.title), u.content_id, shown(&u.reason));
+        let (kept, what) = if u.reference.is_empty() { ("body kept unchanged", String::new()) } else { ("reference kept", format!(" {}", shown(&u.reference))) };
+        println!("{kept} in \"{}\" ({}){what}: {}", shown(&u.title), u.content_id, shown(&u.reason));
     }
     if r.unresolved_references.len() > REFERENCES_SHOWN {
         println!("… and {} more references kept (`--json` lists all)", r.unresolved_references.len() - REFERENCES_SHOWN);

@@ -318,7 +318,7 @@ impl Migrator {
                 content_id: server_id,
                 title: title.to_string(),
                 reference,
-                reason: "names a page that did not migrate; a later plan that migrates it fixes the reference".into(),
+                reason: "names a page that is not migrated (by this plan or an earlier one); a later plan that migrates it fixes the reference".into(),
             });
         }
     }

@@ -84,8 +84,13 @@ CREATE TABLE IF NOT EXISTS restrictions (
     identifier TEXT NOT NULL,
     PRIMARY KEY (content_id, operation, subject_type, identifier)
 );
--- Pages and blog posts that have ever had no read restriction of their own: a page
--- restricted now that is listed here was open before its restriction was set.
+-- Pages and blog posts created private, and those whose read restriction was removed
+-- later: a page restricted now was open at some moment unless it was created private and
+-- never lost its read restriction since. (Only these few rows are written, so an open
+-- page costs nothing extra.)
+CREATE TABLE IF NOT EXISTS created_private (
+    content_id INTEGER PRIMARY KEY
+);
 CREATE TABLE IF NOT EXISTS ever_open (
     content_id INTEGER PRIMARY KEY
 );

@@ -129,13 +129,15 @@ async fn create(s: AppState, kind: &str, c: NewContent, private: bool) -> Respon
         Ok(r) => r.get(0),
         Err(e) => return db_error(e),
     };
-    let marked = if private {
+    if !private {
+        return Json(Created { id }).into_response();
+    }
+    let marked = async {
         let sql = "INSERT INTO restrictions (content_id, operation, subject_type, identifier) VALUES (?, 'read', 'migrator', ''), (?, 'update', 'migrator', '')";
-        sqlx::query(sql).bind(id).bind(id).execute(&s.db).await
-    } else {
-        sqlx::query("INSERT OR IGNORE INTO ever_open (content_id) VALUES (?)").bind(id).execute(&s.db).await
+        sqlx::query(sql).bind(id).bind(id).execute(&s.db).await?;
+        sqlx::query("INSERT OR IGNORE INTO created_private (content_id) VALUES (?)").bind(id).execute(&s.db).await
     };
-    match marked {
+    match marked.await {
         Ok(_) => Json(Created { id }).into_response(),
         Err(e) => db_error(e),
     }
@@ -592,7 +594,8 @@ async fn review_body(State(s): State<AppState>, Path(id): Path<i64>) -> Response
 async fn review_content(State(s): State<AppState>, Path(key): Path<String>) -> Response {
     let sql = "SELECT c.id, c.kind, c.parent_id, c.page_id, c.title, c.author_id, u.display_name, c.size, \
                       EXISTS (SELECT 1 FROM restrictions r WHERE r.content_id = c.id AND r.operation = 'read') AS read_restricted, \
-                      EXISTS (SELECT 1 FROM ever_open o WHERE o.content_id = c.id) AS ever_open, \
+                      (NOT EXISTS (SELECT 1 FROM created_private p WHERE p.content_id = c.id) \
+                       OR EXISTS (SELECT 1 FROM ever_open o WHERE o.content_id = c.id)) AS ever_open, \
                       (SELECT group_concat(l.name, ',') FROM (SELECT name FROM labels WHERE content_id = c.id ORDER BY name) l) AS labels \
                FROM content c JOIN spaces s ON s.id = c.space_id LEFT JOIN users u ON u.id = c.author_id \
                WHERE s.key = ? ORDER BY c.id";
