@@ -683,7 +683,9 @@ impl Migrator {
                     "restrictions",
                     server_id.to_string(),
                     items.len() as u64,
-                    format!("{e}: the page stays private to the migrating account; set its restrictions in the cloud"),
+                    format!(
+                        "{e}: its restrictions were not set, so it keeps the ones it had (a page this plan created stays private to the migrating account); set them in the cloud"
+                    ),
                 ),
             }
         }
