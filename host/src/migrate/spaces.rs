@@ -399,21 +399,10 @@ impl Migrator {
                 self.report.fail("comments", item.id.to_string(), "the page it is on did not migrate");
                 continue;
             };
-            let parent = match item.parent_comment_id {
-                Some(p) => match comment_ids.get(&p) {
-                    Some(c) => Some(*c),
-                    None => {
-                        self.report.fail("comments", item.id.to_string(), format!("the comment it answers ({p}) did not migrate"));
-                        continue;
-                    }
-                },
-                None => None,
-            };
-            let author = self.author(item.creator.as_deref()).await?;
-            let (body, unresolved) = self.rewrite_body(item.id, "", &item.body).await?;
-            self.report_unresolved(item.id, "", unresolved);
-            let item = ContentItem { body, ..item };
-            jobs.push((item, page, parent, author));
+            let unanswered = |p| format!("the comment it answers ({p}) did not migrate");
+            if let Some((item, parent, author)) = self.prepare_comment(item, comment_ids, unanswered).await? {
+                jobs.push((item, page, parent, author));
+            }
         }
         let this = &*self;
         let key = space.key.as_str();
@@ -431,6 +420,31 @@ impl Migrator {
             .await;
         self.tally_authored("comments", results, comment_ids);
         Ok(())
+    }
+
+    /// A comment ready to create: the cloud id of the comment it answers, its author's
+    /// account, and its body rewritten. `None` (reported with `unanswered`'s reason) when
+    /// the comment it answers did not migrate.
+    async fn prepare_comment(
+        &mut self,
+        item: ContentItem,
+        comment_ids: &HashMap<i64, i64>,
+        unanswered: impl FnOnce(i64) -> String,
+    ) -> anyhow::Result<Option<(ContentItem, Option<i64>, Option<String>)>> {
+        let parent = match item.parent_comment_id {
+            Some(p) => match comment_ids.get(&p) {
+                Some(c) => Some(*c),
+                None => {
+                    self.report.fail("comments", item.id.to_string(), unanswered(p));
+                    return Ok(None);
+                }
+            },
+            None => None,
+        };
+        let author = self.author(item.creator.as_deref()).await?;
+        let (body, unresolved) = self.rewrite_body(item.id, "", &item.body).await?;
+        self.report_unresolved(item.id, "", unresolved);
+        Ok(Some((ContentItem { body, ..item }, parent, author)))
     }
 
     /// Comments on attachments (file comments), once the attachments are in: each goes
@@ -464,22 +478,10 @@ impl Migrator {
                     self.report.fail("comments", item.id.to_string(), format!("a comment on attachment {attachment}, which did not migrate"));
                     continue;
                 };
-                let parent = match item.parent_comment_id {
-                    Some(p) => match comment_ids.get(&p) {
-                        Some(c) => Some(*c),
-                        None => {
-                            let why = format!("a comment on attachment {attachment} answering comment {p}, which did not migrate");
-                            self.report.fail("comments", item.id.to_string(), why);
-                            continue;
-                        }
-                    },
-                    None => None,
-                };
-                let author = self.author(item.creator.as_deref()).await?;
-                let (body, unresolved) = self.rewrite_body(item.id, "", &item.body).await?;
-                self.report_unresolved(item.id, "", unresolved);
-                let item = ContentItem { body, ..item };
-                jobs.push((item, attachment, on, parent, author));
+                let unanswered = |p| format!("a comment on attachment {attachment} answering comment {p}, which did not migrate");
+                if let Some((item, parent, author)) = self.prepare_comment(item, &comment_ids, unanswered).await? {
+                    jobs.push((item, attachment, on, parent, author));
+                }
             }
             let this = &*self;
             let (key, known) = (space.key.as_str(), &known);
@@ -624,6 +626,8 @@ impl Migrator {
                 continue;
             };
             let mut wanted = Vec::new();
+            // Read only when a loss is reported, once per page.
+            let mut title: Option<String> = None;
             for item in &items {
                 let mut subjects = RestrictionSubjects::default();
                 let mut lost = Vec::new();
@@ -650,7 +654,10 @@ impl Migrator {
                     RestrictionKind::View => "view",
                     RestrictionKind::Edit => "edit",
                 };
-                let title = self.source.content_title(server_id).await?.unwrap_or_default();
+                if (!lost.is_empty() || fallback.is_some()) && title.is_none() {
+                    title = Some(self.source.content_title(server_id).await?.unwrap_or_default());
+                }
+                let title = title.clone().unwrap_or_default();
                 for (n, subject) in lost.iter().enumerate() {
                     self.report.restriction_losses.push(RestrictionLoss {
                         content_id: server_id,
