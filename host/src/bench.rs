@@ -322,6 +322,7 @@ async fn ingest(url: &str, token: &str, report: &crate::migrate::report::PlanRep
                     body: crate::destination::api::Body { representation: "storage".into(), value: format!("<p>Body of ingest page {i}.</p>") },
                     author_id: None,
                     created_at: None,
+                    version_message: None,
                 };
                 Ok(dest.create_content(false, &page, &format!("ingest:{i}"), false).await?.id)
             }

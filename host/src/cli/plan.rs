@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use super::{print_json, shown, table, ExitCode, SourceArgs};
 use crate::migrate::report::PlanReport;
 use crate::migrate::{Migrator, Progress, Stage1Choice};
-use crate::plan::{status, AppsScope, Plan, SpacesScope, UsersScope};
+use crate::plan::{status, AppsScope, HistoryScope, Plan, SpacesScope, UsersScope};
 use crate::staging::{self, Faults, PRODUCT_ACCESS_GROUP};
 use crate::state::StateDb;
 
@@ -105,6 +105,10 @@ pub(crate) struct CreateArgs {
     /// Only the attachments of the chosen spaces (to shorten the later downtime).
     #[arg(long)]
     attachments_only: bool,
+    /// Page history: all (every version of each page and blog post, oldest first, with
+    /// its author, date and version comment) or current (the current version only).
+    #[arg(long, default_value = "all")]
+    history: HistoryScope,
     /// The destination's product-access group.
     #[arg(long, default_value = PRODUCT_ACCESS_GROUP)]
     product_group: String,
@@ -185,6 +189,7 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
                     users: args.users,
                     spaces: args.spaces.clone(),
                     attachments_only: args.attachments_only,
+                    history: args.history,
                     product_group: args.product_group.clone(),
                     apps: args.apps,
                     app_deadline_secs: args.app_deadline.as_secs().max(1),

@@ -160,6 +160,81 @@ pub struct NewContent {
     /// When it was created on the server (RFC 3339 or the server's text).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
+    /// The comment of its first version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_message: Option<String>,
+}
+
+/// A version of a page or blog post: what a `PUT` adds (its number is the current one
+/// plus one) and what `GET .../versions` lists.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PageVersion {
+    /// Its number, from 1.
+    pub number: i64,
+    /// Its version comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Who saved it; none is Former User.
+    #[serde(default)]
+    pub author_id: Option<String>,
+    /// When it was saved on the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+}
+
+/// A new version of a page or blog post (`PUT /wiki/api/v2/pages/{id}`): its title,
+/// body and version.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ContentUpdate {
+    /// The page's cloud id, as text.
+    pub id: String,
+    /// `current`.
+    pub status: String,
+    /// The title of this version.
+    pub title: String,
+    /// The body of this version.
+    pub body: Body,
+    /// The version: number, comment, author, date.
+    pub version: PageVersion,
+}
+
+/// The versions of a page or blog post, oldest first (`GET .../versions`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VersionList {
+    /// The versions.
+    pub results: Vec<PageVersion>,
+}
+
+/// An inline comment to create (`/wiki/api/v2/inline-comments`): on a page or blog post,
+/// anchored to the marker (`<ac:inline-comment-marker ac:ref="…">`) around its highlighted
+/// text in the page's body; a reply names the comment it answers instead.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NewInlineComment {
+    /// The page (or blog post) it is on.
+    pub page_id: i64,
+    /// The comment it answers (a reply has no anchor of its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_comment_id: Option<i64>,
+    /// The body.
+    pub body: Body,
+    /// The author's cloud account id; none is Former User.
+    #[serde(default)]
+    pub author_id: Option<String>,
+    /// Where it sits (top-level inline comments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline_comment_properties: Option<InlineProperties>,
+}
+
+/// The anchor of an inline comment.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct InlineProperties {
+    /// The marker's reference, as it is in the page's body.
+    pub inline_marker_ref: String,
+    /// The text highlighted when the comment was made.
+    pub text_selection: String,
 }
 
 /// A footer comment to create (`/wiki/api/v2/footer-comments`): on a page or blog post

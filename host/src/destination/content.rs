@@ -38,12 +38,31 @@ impl Destination {
         self.json(Method::POST, url, |r| r.header(IDEMPOTENCY_KEY, key_of_origin).json(content)).await
     }
 
-    /// Replace the body of a page or blog post (its references rewritten once every page
-    /// of the plan had a cloud id): a new version, as Confluence Cloud keeps it.
-    pub async fn update_body(&self, blog: bool, id: i64, title: &str, body: Body) -> Result<(), DestinationError> {
+    /// Add the next version of a page or blog post (`update.version.number` is the
+    /// current number plus one). Ferry adds a page's versions in order, one at a time,
+    /// after its create (itself idempotent), so a page that answers `409` (not the next
+    /// number) already has this version: it landed before a lost answer or a crash, and
+    /// the call is a success.
+    pub async fn add_version(&self, blog: bool, id: i64, update: &ContentUpdate) -> Result<(), DestinationError> {
         let path = format!("/wiki/api/v2/{}/{id}", if blog { "blogposts" } else { "pages" });
-        let update = serde_json::json!({"id": id.to_string(), "status": "current", "title": title, "body": body, "version": {"number": 2, "message": "links updated by the migration"}});
-        let response = self.send(Method::PUT, self.url(&path), |r| r.json(&update)).await?;
+        let response = self.send(Method::PUT, self.url(&path), |r| r.json(update)).await?;
+        if response.status() == reqwest::StatusCode::CONFLICT {
+            return Ok(());
+        }
+        ok(Method::PUT, &path, response).await.map(|_| ())
+    }
+
+    /// The versions of a page or blog post, oldest first.
+    pub async fn versions(&self, blog: bool, id: i64) -> Result<VersionList, DestinationError> {
+        self.json(Method::GET, self.url(&format!("/wiki/api/v2/{}/{id}/versions", if blog { "blogposts" } else { "pages" })), |r| r).await
+    }
+
+    /// Replace the body of a page's or blog post's current version, without a new version:
+    /// the second pass of reference rewriting, once the pages it names have cloud ids (the
+    /// history then reads as the server's).
+    pub async fn replace_body(&self, id: i64, body: &Body) -> Result<(), DestinationError> {
+        let path = format!("/ferry/v1/content/{id}/body");
+        let response = self.send(Method::PUT, self.url(&path), |r| r.json(body)).await?;
         ok(Method::PUT, &path, response).await.map(|_| ())
     }
 
@@ -70,6 +89,13 @@ impl Destination {
     /// Create a footer comment, idempotently per `key_of_origin`.
     pub async fn create_comment(&self, comment: &NewComment, key_of_origin: &str) -> Result<Created, DestinationError> {
         self.json(Method::POST, self.url("/wiki/api/v2/footer-comments"), |r| r.header(IDEMPOTENCY_KEY, key_of_origin).json(comment))
+            .await
+    }
+
+    /// Create an inline comment, idempotently per `key_of_origin`: anchored to its marker
+    /// in the page's body, or answering another inline comment.
+    pub async fn create_inline_comment(&self, comment: &NewInlineComment, key_of_origin: &str) -> Result<Created, DestinationError> {
+        self.json(Method::POST, self.url("/wiki/api/v2/inline-comments"), |r| r.header(IDEMPOTENCY_KEY, key_of_origin).json(comment))
             .await
     }
 

@@ -52,6 +52,10 @@ pub mod ns {
     /// Attachment bytes uploaded ahead of their page by an attachments-only plan
     /// (internal to the core migration; plugins do not see it).
     pub const MEDIA: &str = "ferry:attachment-media";
+    /// Pages, blog posts and comments (server id → cloud id) whose bodies still name
+    /// pages with no cloud id: each later plan rewrites them again (internal; plugins do
+    /// not see it).
+    pub const UNRESOLVED_BODY: &str = "ferry:unresolved-body";
 }
 
 /// One mapping row to record.
@@ -321,9 +325,10 @@ pub struct Migrator {
     /// Every page and blog post of the destination: server id → cloud id (earlier plans'
     /// from the mappings, this plan's as they land), for rewriting references.
     pub(crate) page_ids: Option<HashMap<i64, i64>>,
-    /// Bodies that named pages not migrated yet when they were created: patched once
-    /// every page of the plan has its cloud id.
-    pub(crate) pending_bodies: Vec<spaces::PendingBody>,
+    /// This plan's pages, blog posts and comments whose bodies named pages with no cloud
+    /// id yet when they were created (server id → title): patched once every page of the
+    /// plan has one. The ledger keeps them too (`ns::UNRESOLVED_BODY`), for later plans.
+    pub(crate) pending_bodies: HashMap<i64, String>,
     /// Server ids of the restricted pages and blog posts of the space being migrated:
     /// created private to the migrating account until their restrictions are set.
     pub(crate) restricted: std::collections::HashSet<i64>,
@@ -342,7 +347,8 @@ impl Migrator {
         let dest = crate::cloud::client(&plan.destination, plan.scim_url.as_deref(), &plan.token_env, DEFAULT_CONCURRENCY)?;
         let source = plan.connect_source().await?;
         let maps = Mappings::new(db.clone(), destination_key(&plan.destination), plan.id.clone());
-        let report = PlanReport::new(&plan.id, &plan.name);
+        let mut report = PlanReport::new(&plan.id, &plan.name);
+        report.history = plan.history.to_string();
         Ok(Migrator {
             plan,
             source,
@@ -356,7 +362,7 @@ impl Migrator {
             cloud_groups: HashMap::new(),
             restricted: Default::default(),
             page_ids: None,
-            pending_bodies: Vec::new(),
+            pending_bodies: HashMap::new(),
             directories: None,
             app_limits: crate::plugins::limits::Limits::default(),
             removed_apps: Vec::new(),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// The kinds of entity the core migration counts.
-pub const KINDS: [&str; 9] = ["users", "groups", "spaces", "pages", "blogposts", "comments", "attachments", "restrictions", "labels"];
+pub const KINDS: [&str; 10] = ["users", "groups", "spaces", "pages", "blogposts", "versions", "comments", "attachments", "restrictions", "labels"];
 
 /// Server vs cloud for one kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +74,18 @@ pub struct UnresolvedReference {
     pub reason: String,
 }
 
+/// An inline comment whose highlighted text is no longer in its page on the server (the
+/// marker was edited away): it migrated as a footer comment of the page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DetachedComment {
+    /// The comment (server content id).
+    pub comment_id: i64,
+    /// The page or blog post it is on (server content id).
+    pub page_id: i64,
+    /// The text it highlighted.
+    pub selection: String,
+}
+
 /// The report of one plan.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PlanReport {
@@ -98,6 +110,16 @@ pub struct PlanReport {
     /// the body could not be read); a later plan that migrates the page fixes them.
     #[serde(default)]
     pub unresolved_references: Vec<UnresolvedReference>,
+    /// Bodies migrated by earlier plans whose references this plan's pages resolved.
+    #[serde(default)]
+    pub earlier_bodies_fixed: u64,
+    /// Inline comments whose highlighted text was gone from their page: migrated as
+    /// footer comments.
+    #[serde(default)]
+    pub detached_inline_comments: Vec<DetachedComment>,
+    /// Which versions of pages and blog posts the plan migrated (`all` or `current`).
+    #[serde(default)]
+    pub history: String,
     /// Groups created by this plan, awaiting the admin's permission review.
     pub groups_awaiting_review: Vec<String>,
     /// Server groups merged into cloud groups of the same name.

@@ -8,27 +8,33 @@ use futures_util::{stream, StreamExt, TryStreamExt};
 
 use super::{ns, Migrator};
 use crate::destination::api::{
-    Body, ContentRestriction, NewComment, NewContent, NewLabel, PermissionOperation, PermissionSubject, RestrictedGroup, RestrictedUser, RestrictionSubjects,
+    Body, ContentRestriction, ContentUpdate, Created, InlineProperties, NewComment, NewContent, NewInlineComment, PageVersion, NewLabel, PermissionOperation, PermissionSubject, RestrictedGroup, RestrictedUser, RestrictionSubjects,
     SpacePermission, SITE_ADMINS_GROUP,
 };
-use crate::migrate::report::{DroppedPermission, RestrictionLoss, UnresolvedReference};
+use crate::migrate::report::{DetachedComment, DroppedPermission, Failure, RestrictionLoss, UnresolvedReference};
 use crate::migrate::storage;
 use crate::migrate::rules;
-use crate::plan::SpacesScope;
-use crate::source::{ContentItem, RestrictionItem, RestrictionKind, ServerSpace};
+use crate::plan::{HistoryScope, SpacesScope};
+use crate::source::{ContentItem, RestrictionItem, RestrictionKind, ServerSpace, VersionItem};
 
 /// Items created concurrently: pages of the same tree depth, comments, attachments.
 const CHUNK: usize = 1_024;
 
-/// A body created while it named pages that had no cloud id yet.
-#[derive(Debug, Clone)]
-pub(crate) struct PendingBody {
-    server_id: i64,
-    cloud_id: i64,
-    blog: bool,
-    title: String,
-    /// The server's body, rewritten again once every page of the plan has a cloud id.
-    original: String,
+/// An older version of a page to migrate, with its author's cloud account.
+struct OlderVersion {
+    item: VersionItem,
+    author: Option<String>,
+}
+
+/// A page or blog post ready to create: its current version (body rewritten), the cloud
+/// ids of its parent, its creator and the author of its current version, and its older
+/// versions (oldest first) when the plan migrates history.
+struct PageJob {
+    item: ContentItem,
+    creator: Option<String>,
+    modifier: Option<String>,
+    parent: Option<i64>,
+    older: Vec<OlderVersion>,
 }
 
 fn storage(value: String) -> Body {
@@ -179,62 +185,155 @@ impl Migrator {
         known: &HashMap<String, String>,
         ids: &mut HashMap<i64, i64>,
     ) -> anyhow::Result<()> {
+        let mut older = self.older_versions(&batch, known).await?;
         let mut jobs = Vec::with_capacity(batch.len());
         let mut pending = Vec::new();
         for mut item in batch {
             self.report.count(kind).server += 1;
-            let author = self.author(item.creator.as_deref()).await?;
+            let older: Vec<OlderVersion> = older.remove(&item.id).unwrap_or_default();
+            self.report.count("versions").server += 1 + older.len() as u64;
+            let creator = self.author(item.creator.as_deref()).await?;
+            let modifier = self.author(item.modifier.as_deref().or(item.creator.as_deref())).await?;
             let (body, unresolved) = self.rewrite_body(item.id, &item.title, &item.body).await?;
+            item.body = body;
             if !unresolved.is_empty() {
-                pending.push((item.id, item.title.clone(), std::mem::replace(&mut item.body, body)));
-            } else {
-                item.body = body;
+                pending.push((item.id, item.title.clone()));
             }
             let parent = match item.parent_id {
                 Some(p) => match ids.get(&p) {
                     Some(cloud) => Some(*cloud),
                     None => {
                         self.report.fail(kind, item.id.to_string(), format!("its parent page {p} did not migrate"));
+                        self.report.count("versions").failed += 1 + older.len() as u64;
                         continue;
                     }
                 },
                 None => None,
             };
-            jobs.push((item, author, parent));
+            jobs.push(PageJob { item, creator, modifier, parent, older });
         }
         let this = &*self;
         let key = space.key.as_str();
-        let results: Vec<(i64, Option<String>, anyhow::Result<i64>)> = stream::iter(jobs)
-            .map(|(item, author, parent)| async move {
-                // A restricted page is created private to the migrating account, so nobody
-                // else can see it before its own restrictions are set.
-                let private = this.restricted.contains(&item.id);
-                let content = NewContent {
-                    space_id: cloud_space,
-                    status: "current".into(),
-                    title: item.title,
-                    parent_id: parent,
-                    body: storage(item.body),
-                    author_id: author.clone(),
-                    created_at: item.created,
-                };
+        let results: Vec<(i64, Option<String>, u64, anyhow::Result<i64>)> = stream::iter(jobs)
+            .map(|job| async move {
+                let (id, creator, versions) = (job.item.id, job.creator.clone(), 1 + job.older.len() as u64);
                 let result = this
-                    .link_or_create(namespace, item.id, known, key, |origin| async move { this.dest.create_content(blog, &content, &origin, private).await })
+                    .link_or_create(namespace, id, known, key, |origin| async move { this.create_with_history(blog, cloud_space, job, &origin).await })
                     .await;
-                (item.id, author, result)
+                (id, creator, versions, result)
             })
             .buffer_unordered(self.concurrency)
             .collect()
             .await;
-        let landed: Vec<i64> = results.iter().filter(|(_, _, r)| r.is_ok()).map(|(id, _, _)| *id).collect();
-        self.tally_authored(kind, results, ids);
+        let mut tallied = Vec::with_capacity(results.len());
+        for (id, creator, versions, result) in results {
+            let count = self.report.count("versions");
+            if result.is_ok() {
+                count.cloud += versions;
+            } else {
+                count.failed += versions;
+            }
+            tallied.push((id, creator, result));
+        }
+        let landed: Vec<i64> = tallied.iter().filter(|(_, _, r)| r.is_ok()).map(|(id, _, _)| *id).collect();
+        self.tally_authored(kind, tallied, ids);
         let page_ids = self.page_ids.get_or_insert_with(HashMap::new);
         for id in landed {
             page_ids.insert(id, ids[&id]);
         }
-        for (server_id, title, original) in pending {
-            if let Some(&cloud_id) = ids.get(&server_id) {
-                self.pending_bodies.push(PendingBody { server_id, cloud_id, blog, title, original });
+        self.remember_unresolved(pending, ids, &space.key).await
+    }
+
+    /// The older versions of the pages of a batch not migrated yet, by page, oldest
+    /// first, with their authors' accounts (none when the plan migrates the current
+    /// version only).
+    async fn older_versions(&mut self, batch: &[ContentItem], known: &HashMap<String, String>) -> anyhow::Result<HashMap<i64, Vec<OlderVersion>>> {
+        if self.plan.history == HistoryScope::Current {
+            return Ok(HashMap::new());
+        }
+        let with_history: Vec<i64> = batch.iter().filter(|c| c.version > 1 && !known.contains_key(&c.id.to_string())).map(|c| c.id).collect();
+        if with_history.is_empty() {
+            return Ok(HashMap::new());
+        }
+        // Older bodies are rewritten with the pages known now.
+        self.known_pages().await?;
+        let mut out: HashMap<i64, Vec<OlderVersion>> = HashMap::new();
+        for item in self.source.older_versions(&with_history).await? {
+            let author = self.author(item.author.as_deref()).await?;
+            out.entry(item.of).or_default().push(OlderVersion { item, author });
+        }
+        Ok(out)
+    }
+
+    /// Create a page or blog post with its history: its oldest version creates it (by its
+    /// creator, at its creation date), each later version is added in order with its own
+    /// author, date and comment, and the current version comes last. Without older
+    /// versions it is created with its current version alone.
+    async fn create_with_history(&self, blog: bool, cloud_space: i64, job: PageJob, origin: &str) -> anyhow::Result<Created> {
+        let PageJob { item, creator, modifier, parent, older } = job;
+        // A restricted page is created private to the migrating account, so nobody else can
+        // see it before its own restrictions are set.
+        let private = self.restricted.contains(&item.id);
+        let mut older = older.into_iter();
+        let Some(first) = older.next() else {
+            let content = NewContent {
+                space_id: cloud_space,
+                status: "current".into(),
+                title: item.title,
+                parent_id: parent,
+                body: storage(item.body),
+                author_id: creator,
+                created_at: item.created,
+                version_message: item.version_comment,
+            };
+            return Ok(self.dest.create_content(blog, &content, origin, private).await?);
+        };
+        let content = NewContent {
+            space_id: cloud_space,
+            status: "current".into(),
+            title: first.item.title.clone(),
+            parent_id: parent,
+            body: storage(self.older_body(first.item.id).await?),
+            author_id: creator,
+            created_at: item.created.clone(),
+            version_message: first.item.comment.clone(),
+        };
+        let created = self.dest.create_content(blog, &content, origin, private).await?;
+        let mut number = 1;
+        for v in older {
+            number += 1;
+            let body = storage(self.older_body(v.item.id).await?);
+            let version = PageVersion { number, message: v.item.comment, author_id: v.author, created_at: v.item.saved };
+            let update = ContentUpdate { id: created.id.to_string(), status: "current".into(), title: v.item.title, body, version };
+            self.dest.add_version(blog, created.id, &update).await?;
+        }
+        let version = PageVersion { number: number + 1, message: item.version_comment, author_id: modifier, created_at: item.modified };
+        let update = ContentUpdate { id: created.id.to_string(), status: "current".into(), title: item.title, body: storage(item.body), version };
+        self.dest.add_version(blog, created.id, &update).await?;
+        Ok(created)
+    }
+
+    /// The body of an older version with its references rewritten to the ids known now.
+    /// History is not edited later: a reference to a page created later in the plan, or an
+    /// unreadable body, stays as the server had it.
+    async fn older_body(&self, version_id: i64) -> anyhow::Result<String> {
+        let body = self.source.body_of(version_id).await?;
+        let Ok(refs) = storage::references(&body) else { return Ok(body) };
+        if refs.users.is_empty() && refs.pages.is_empty() {
+            return Ok(body);
+        }
+        let resolved = self.resolved(&refs).await?;
+        Ok(storage::rewrite(&body, &resolved).map(|r| r.body).unwrap_or(body))
+    }
+
+    /// Record the bodies that name pages with no cloud id yet (server id, title), of the
+    /// entities that landed (`ids`): this plan's second pass, and every later plan,
+    /// rewrite them again.
+    async fn remember_unresolved(&mut self, pending: Vec<(i64, String)>, ids: &HashMap<i64, i64>, space_key: &str) -> anyhow::Result<()> {
+        for (server_id, title) in pending {
+            if let Some(cloud_id) = ids.get(&server_id) {
+                self.maps.put(ns::UNRESOLVED_BODY, &server_id.to_string(), &cloud_id.to_string(), Some(space_key)).await?;
+                self.pending_bodies.insert(server_id, title);
             }
         }
         Ok(())
@@ -258,15 +357,29 @@ impl Migrator {
 
     /// What the references of a body resolve to now: accounts of the users it mentions
     /// (through the user mappings; none is Former User) and cloud ids of the pages it
-    /// names that have one.
+    /// names that have one. Warms the caches [`Migrator::resolved`] reads.
     async fn resolve(&mut self, refs: &storage::References) -> anyhow::Result<storage::Resolved> {
+        for key in &refs.users {
+            self.author(Some(key)).await?;
+        }
+        self.known_pages().await?;
+        self.resolved(refs).await
+    }
+
+    /// What the references of a body resolve to, from the caches (and the user mappings
+    /// for a user not cached): for concurrent jobs, which cannot fill the caches.
+    async fn resolved(&self, refs: &storage::References) -> anyhow::Result<storage::Resolved> {
         let mut resolved = storage::Resolved { base_url: self.plan.destination.clone(), ..Default::default() };
         for key in &refs.users {
-            let account = self.author(Some(key)).await?;
+            let account = match self.authors.get(key) {
+                Some(known) => known.clone(),
+                None => self.maps.get(ns::USER, &format!("confluence.userkey/{key}")).await?,
+            };
             resolved.accounts.insert(key.clone(), account);
         }
-        let known = self.known_pages().await?;
-        resolved.pages = refs.pages.iter().filter_map(|id| known.get(id).map(|cloud| (*id, *cloud))).collect();
+        if let Some(known) = &self.page_ids {
+            resolved.pages = refs.pages.iter().filter_map(|id| known.get(id).map(|cloud| (*id, *cloud))).collect();
+        }
         Ok(resolved)
     }
 
@@ -294,19 +407,48 @@ impl Migrator {
         Ok((rewritten.body, rewritten.unresolved))
     }
 
-    /// The second pass: bodies that named pages created later in this plan are rewritten
-    /// again, now that every page has its cloud id, and updated in the cloud. References
-    /// to pages that did not migrate stay as they are and are reported.
+    /// The second pass: bodies that named pages with no cloud id when they were created
+    /// (this plan's, and those earlier plans left) are rewritten again from the server's
+    /// body, now that every page of this plan has its cloud id, and replaced in the cloud
+    /// (no new version). References to pages that did not migrate stay as they are: this
+    /// plan's are reported, and the ledger keeps every such body for the next plan.
     pub(crate) async fn patch_pending_bodies(&mut self) -> anyhow::Result<()> {
-        for p in std::mem::take(&mut self.pending_bodies) {
-            let refs = storage::references(&p.original).map_err(|e| anyhow::anyhow!("content {}: {e}", p.server_id))?;
+        let recorded = self.maps.preload(ns::UNRESOLVED_BODY, None).await?;
+        for (server_id, cloud_id) in recorded {
+            let (Ok(server_id), Ok(cloud_id)) = (server_id.parse::<i64>(), cloud_id.parse::<i64>()) else { continue };
+            let title = self.pending_bodies.remove(&server_id);
+            let ours = title.is_some();
+            let body = self.source.body_of(server_id).await?;
+            let refs = match storage::references(&body) {
+                Ok(refs) => refs,
+                Err(_) => {
+                    // Unreadable since (the server page was edited): nothing to rewrite.
+                    self.maps.forget(ns::UNRESOLVED_BODY, &server_id.to_string()).await?;
+                    continue;
+                }
+            };
             let resolved = self.resolve(&refs).await?;
-            let rewritten = storage::rewrite(&p.original, &resolved).map_err(|e| anyhow::anyhow!("content {}: {e}", p.server_id))?;
-            if let Err(e) = self.dest.update_body(p.blog, p.cloud_id, &p.title, storage(rewritten.body)).await {
-                self.report.fail(if p.blog { "blogposts" } else { "pages" }, p.server_id.to_string(), format!("its references could not be updated: {e}"));
-                continue;
+            let rewritten = storage::rewrite(&body, &resolved).map_err(|e| anyhow::anyhow!("content {server_id}: {e}"))?;
+            match self.dest.replace_body(cloud_id, &storage(rewritten.body)).await {
+                Ok(()) => {}
+                Err(e) if e.status() == Some(404) && !ours => {
+                    // Deleted in the cloud since an earlier plan migrated it.
+                    self.maps.forget(ns::UNRESOLVED_BODY, &server_id.to_string()).await?;
+                    continue;
+                }
+                Err(e) => {
+                    let reason = format!("its references could not be updated (the ledger keeps it: the next plan tries again): {e}");
+                    self.report.failures.push(Failure { kind: "references".into(), server_id: server_id.to_string(), reason });
+                    continue;
+                }
             }
-            self.report_unresolved(p.server_id, &p.title, rewritten.unresolved);
+            if rewritten.unresolved.is_empty() {
+                self.maps.forget(ns::UNRESOLVED_BODY, &server_id.to_string()).await?;
+                self.report.earlier_bodies_fixed += u64::from(!ours);
+            }
+            if let Some(title) = title {
+                self.report_unresolved(server_id, &title, rewritten.unresolved);
+            }
         }
         Ok(())
     }
@@ -325,14 +467,15 @@ impl Migrator {
 
     /// Link an entity mapped by an earlier plan, or create it (idempotently, keyed by its
     /// namespace and server id) and record its mapping; returns its cloud id.
-    async fn link_or_create<F, Fut>(&self, namespace: &str, server_id: i64, known: &HashMap<String, String>, space_key: &str, create: F) -> anyhow::Result<i64>
+    async fn link_or_create<F, Fut, E>(&self, namespace: &str, server_id: i64, known: &HashMap<String, String>, space_key: &str, create: F) -> anyhow::Result<i64>
     where
         F: FnOnce(String) -> Fut,
-        Fut: std::future::Future<Output = Result<crate::destination::api::Created, crate::destination::DestinationError>>,
+        Fut: std::future::Future<Output = Result<crate::destination::api::Created, E>>,
+        anyhow::Error: From<E>,
     {
         let server_id = server_id.to_string();
         if let Some(existing) = known.get(&server_id) {
-            return Ok(existing.parse()?);
+            return Ok(existing.parse::<i64>()?);
         }
         let created = create(format!("{namespace}:{server_id}")).await?;
         self.maps.put(namespace, &server_id, &created.id.to_string(), Some(space_key)).await?;
@@ -360,6 +503,8 @@ impl Migrator {
         let source = self.source.clone();
         let mut items = source.comments_of_space(space.id);
         let mut comment_ids: HashMap<i64, i64> = HashMap::new();
+        // Comments created inline (their replies are inline too).
+        let mut inline: HashSet<i64> = HashSet::new();
         let known = self.maps.preload(ns::COMMENT, Some(&space.key)).await?;
         loop {
             let mut batch = Vec::with_capacity(CHUNK);
@@ -376,7 +521,7 @@ impl Migrator {
             let in_batch: HashSet<i64> = batch.iter().map(|c| c.id).collect();
             let (now, later): (Vec<_>, Vec<_>) = batch.into_iter().partition(|c| !c.parent_comment_id.is_some_and(|p| in_batch.contains(&p)));
             for round in [now, later] {
-                self.create_comment_batch(round, space, &known, content_ids, &mut comment_ids).await?;
+                self.create_comment_batch(round, space, &known, content_ids, &mut comment_ids, &mut inline).await?;
             }
             bar.set_position(comment_ids.len() as u64);
         }
@@ -391,44 +536,84 @@ impl Migrator {
         known: &HashMap<String, String>,
         content_ids: &HashMap<i64, i64>,
         comment_ids: &mut HashMap<i64, i64>,
+        inline: &mut HashSet<i64>,
     ) -> anyhow::Result<()> {
         let mut jobs = Vec::new();
+        let mut pending = Vec::new();
         for item in batch {
             self.report.count("comments").server += 1;
             let Some(page) = item.parent_id.and_then(|p| content_ids.get(&p)).copied() else {
                 self.report.fail("comments", item.id.to_string(), "the page it is on did not migrate");
                 continue;
             };
+            let anchor = self.inline_anchor(&item, inline).await?;
             let unanswered = |p| format!("the comment it answers ({p}) did not migrate");
-            if let Some((item, parent, author)) = self.prepare_comment(item, comment_ids, unanswered).await? {
-                jobs.push((item, page, parent, author));
+            if let Some((item, parent, author)) = self.prepare_comment(item, comment_ids, &mut pending, unanswered).await? {
+                jobs.push((item, page, parent, author, anchor));
             }
         }
         let this = &*self;
         let key = space.key.as_str();
         let results: Vec<(i64, Option<String>, anyhow::Result<i64>)> = stream::iter(jobs)
-            .map(|(item, page, parent, author)| async move {
-                let comment =
-                    NewComment { page_id: Some(page), attachment_id: None, parent_comment_id: parent, body: storage(item.body), author_id: author.clone() };
-                let result = this
-                    .link_or_create(ns::COMMENT, item.id, known, key, |origin| async move { this.dest.create_comment(&comment, &origin).await })
-                    .await;
+            .map(|(item, page, parent, author, anchor)| async move {
+                let body = storage(item.body);
+                let result = match anchor {
+                    Some(properties) => {
+                        let comment = NewInlineComment {
+                            page_id: page,
+                            parent_comment_id: parent,
+                            body,
+                            author_id: author.clone(),
+                            inline_comment_properties: properties,
+                        };
+                        this.link_or_create(ns::COMMENT, item.id, known, key, |origin| async move { this.dest.create_inline_comment(&comment, &origin).await })
+                            .await
+                    }
+                    None => {
+                        let comment = NewComment { page_id: Some(page), attachment_id: None, parent_comment_id: parent, body, author_id: author.clone() };
+                        this.link_or_create(ns::COMMENT, item.id, known, key, |origin| async move { this.dest.create_comment(&comment, &origin).await })
+                            .await
+                    }
+                };
                 (item.id, author, result)
             })
             .buffer_unordered(self.concurrency)
             .collect()
             .await;
         self.tally_authored("comments", results, comment_ids);
-        Ok(())
+        self.remember_unresolved(pending, comment_ids, &space.key).await
+    }
+
+    /// How a comment is created: `None` as a footer comment; `Some(Some(anchor))` as an
+    /// inline comment on its marker; `Some(None)` as a reply to an inline comment. An
+    /// inline comment whose marker is gone from its page's body on the server (its text
+    /// was edited away) becomes a footer comment, reported.
+    async fn inline_anchor(&mut self, item: &ContentItem, inline: &mut HashSet<i64>) -> anyhow::Result<Option<Option<InlineProperties>>> {
+        if let Some(parent) = item.parent_comment_id {
+            if inline.contains(&parent) {
+                inline.insert(item.id);
+                return Ok(Some(None));
+            }
+            return Ok(None);
+        }
+        let (Some(anchor), Some(page)) = (&item.inline, item.parent_id) else { return Ok(None) };
+        if !storage::has_inline_marker(&self.source.body_of(page).await?, &anchor.marker_ref) {
+            self.report.detached_inline_comments.push(DetachedComment { comment_id: item.id, page_id: page, selection: anchor.selection.clone() });
+            return Ok(None);
+        }
+        inline.insert(item.id);
+        Ok(Some(Some(InlineProperties { inline_marker_ref: anchor.marker_ref.clone(), text_selection: anchor.selection.clone() })))
     }
 
     /// A comment ready to create: the cloud id of the comment it answers, its author's
     /// account, and its body rewritten. `None` (reported with `unanswered`'s reason) when
-    /// the comment it answers did not migrate.
+    /// the comment it answers did not migrate. A comment whose body names pages with no
+    /// cloud id yet joins `pending`.
     async fn prepare_comment(
         &mut self,
         item: ContentItem,
         comment_ids: &HashMap<i64, i64>,
+        pending: &mut Vec<(i64, String)>,
         unanswered: impl FnOnce(i64) -> String,
     ) -> anyhow::Result<Option<(ContentItem, Option<i64>, Option<String>)>> {
         let parent = match item.parent_comment_id {
@@ -443,7 +628,9 @@ impl Migrator {
         };
         let author = self.author(item.creator.as_deref()).await?;
         let (body, unresolved) = self.rewrite_body(item.id, "", &item.body).await?;
-        self.report_unresolved(item.id, "", unresolved);
+        if !unresolved.is_empty() {
+            pending.push((item.id, String::new()));
+        }
         Ok(Some((ContentItem { body, ..item }, parent, author)))
     }
 
@@ -458,6 +645,7 @@ impl Migrator {
         let mut pending: Vec<ContentItem> = source.file_comments_of_space(space.id).try_collect().await?;
         let mut comment_ids: HashMap<i64, i64> = HashMap::new();
         let mut settled: HashSet<i64> = HashSet::new();
+        let mut pending_refs = Vec::new();
         self.report.count("comments").server += pending.len() as u64;
         while !pending.is_empty() {
             // This round: comments that answer nothing, or answer a comment already settled.
@@ -479,7 +667,7 @@ impl Migrator {
                     continue;
                 };
                 let unanswered = |p| format!("a comment on attachment {attachment} answering comment {p}, which did not migrate");
-                if let Some((item, parent, author)) = self.prepare_comment(item, &comment_ids, unanswered).await? {
+                if let Some((item, parent, author)) = self.prepare_comment(item, &comment_ids, &mut pending_refs, unanswered).await? {
                     jobs.push((item, attachment, on, parent, author));
                 }
             }
@@ -505,6 +693,7 @@ impl Migrator {
                 .await;
             self.tally_authored("comments", results, &mut comment_ids);
         }
+        self.remember_unresolved(pending_refs, &comment_ids, &space.key).await?;
         Ok(())
     }
 

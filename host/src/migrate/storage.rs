@@ -33,6 +33,9 @@ pub struct References {
     pub users: Vec<String>,
     /// Page and blog post ids linked or named.
     pub pages: Vec<i64>,
+    /// The references of the inline-comment markers (`<ac:inline-comment-marker
+    /// ac:ref="…">`) around highlighted text: ids of the page's own, kept as they are.
+    pub markers: Vec<String>,
 }
 
 /// A body after rewriting.
@@ -135,6 +138,9 @@ pub fn references(body: &str) -> Result<References, Malformed> {
                 if e.name().as_ref() == b"a" {
                     refs.pages.extend(attr_value(e, b"href").as_deref().and_then(page_of_href));
                 }
+                if e.name().as_ref() == b"ac:inline-comment-marker" {
+                    refs.markers.extend(attr_value(e, b"ac:ref"));
+                }
             }
             Event::Text(t) if in_page_param => {
                 refs.pages.extend(String::from_utf8_lossy(t.as_ref()).trim().parse::<i64>().ok());
@@ -147,7 +153,21 @@ pub fn references(body: &str) -> Result<References, Malformed> {
     refs.users.dedup();
     refs.pages.sort();
     refs.pages.dedup();
+    refs.markers.sort();
+    refs.markers.dedup();
     Ok(refs)
+}
+
+/// Whether `body` has the inline-comment marker `marker_ref` (a body that cannot be parsed
+/// is searched as text).
+pub fn has_inline_marker(body: &str, marker_ref: &str) -> bool {
+    match references(body) {
+        Ok(refs) => refs.markers.binary_search_by(|m| m.as_str().cmp(marker_ref)).is_ok(),
+        Err(_) => {
+            let escaped = quick_xml::escape::escape(marker_ref);
+            body.contains("ac:inline-comment-marker") && (body.contains(&format!("ac:ref=\"{escaped}\"")) || body.contains(&format!("ac:ref='{escaped}'")))
+        }
+    }
 }
 
 /// `body` with every reference that names a server id rewritten through `resolved`.
@@ -273,6 +293,17 @@ mod tests {
         let refs = references(&body).unwrap();
         assert_eq!(refs.users, ["gone", "k1"]);
         assert_eq!(refs.pages, [1001, 1002, 5555]);
+    }
+
+    #[test]
+    fn inline_comment_markers_are_found_and_kept() {
+        let body = "<p>Keep <ac:inline-comment-marker ac:ref=\"3f2a-77\">this text</ac:inline-comment-marker> and <ac:link><ri:user ri:userkey=\"k1\"/></ac:link>.</p>";
+        assert_eq!(references(body).unwrap().markers, ["3f2a-77"]);
+        assert!(has_inline_marker(body, "3f2a-77"));
+        assert!(!has_inline_marker(body, "3f2a"));
+        let out = rewrite(body, &resolved()).unwrap();
+        assert!(out.body.contains("<ac:inline-comment-marker ac:ref=\"3f2a-77\">this text</ac:inline-comment-marker>"), "{}", out.body);
+        assert!(has_inline_marker("<p><ac:inline-comment-marker ac:ref=\"x1\">open <b>never closed</p>", "x1"));
     }
 
     #[test]

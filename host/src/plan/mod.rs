@@ -118,6 +118,37 @@ impl fmt::Display for AppsScope {
     }
 }
 
+/// Which versions of each page and blog post a plan migrates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum HistoryScope {
+    /// Every version, oldest first, with its author, date and version comment.
+    #[default]
+    All,
+    /// The current version only.
+    Current,
+}
+
+impl FromStr for HistoryScope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "all" => Ok(HistoryScope::All),
+            "current" => Ok(HistoryScope::Current),
+            other => Err(format!("history must be all or current, not {other:?}")),
+        }
+    }
+}
+
+impl fmt::Display for HistoryScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HistoryScope::All => "all",
+            HistoryScope::Current => "current",
+        })
+    }
+}
+
 /// An app fixed into a plan at creation: the plugin version and file that will run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanApp {
@@ -176,6 +207,9 @@ pub struct Plan {
     pub spaces: SpacesScope,
     /// Only the attachments of the chosen spaces.
     pub attachments_only: bool,
+    /// Which versions of pages and blog posts: all, or the current one.
+    #[serde(default)]
+    pub history: HistoryScope,
     /// The destination's product-access group.
     pub product_group: String,
     /// Which apps: `needed` or `none`.
@@ -219,6 +253,7 @@ impl Plan {
             users: UsersScope::All,
             spaces: SpacesScope::All,
             attachments_only: false,
+            history: HistoryScope::All,
             product_group: crate::staging::PRODUCT_ACCESS_GROUP.into(),
             apps: AppsScope::Needed,
             plan_apps: Vec::new(),
@@ -254,8 +289,8 @@ impl Plan {
         }
         sqlx::query(
             "INSERT INTO plans (id, name, source, attachments, destination, scim_url, token_env, users, spaces, attachments_only, product_group, status, created_at, \
-             apps, app_deadline_secs, trusted_domains, cloud, source_password_env) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             apps, app_deadline_secs, trusted_domains, cloud, source_password_env, history) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&plan.id)
         .bind(&plan.name)
@@ -275,6 +310,7 @@ impl Plan {
         .bind(plan.trusted_domains.join(","))
         .bind(&plan.cloud)
         .bind(&plan.source_password_env)
+        .bind(plan.history.to_string())
         .execute(&mut *tx)
         .await
         .context("cannot save the plan")?;
@@ -424,6 +460,7 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Plan> {
         users: r.get::<String, _>("users").parse().map_err(anyhow::Error::msg)?,
         spaces: r.get::<String, _>("spaces").parse().map_err(anyhow::Error::msg)?,
         attachments_only: r.get("attachments_only"),
+        history: r.get::<String, _>("history").parse().map_err(anyhow::Error::msg)?,
         product_group: r.get("product_group"),
         apps: r.get::<String, _>("apps").parse().map_err(anyhow::Error::msg)?,
         plan_apps: Vec::new(),

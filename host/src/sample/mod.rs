@@ -64,6 +64,10 @@ pub struct SampleSummary {
     pub restrictions: u64,
     /// Global labels on current content.
     pub labels: u64,
+    /// Versions of current pages and blog posts (the current ones included).
+    pub versions: u64,
+    /// Inline comments (replies included; one of them detached: its marker is gone).
+    pub inline_comments: u64,
     /// Attachments (some without a file on disk, on purpose).
     pub attachments_count: u64,
     /// Page ratings rows.
@@ -121,6 +125,15 @@ struct SiteBuilder {
 }
 
 const TS: &str = "2024-03-01 09:00:00";
+/// When first drafts were saved.
+const V1: &str = "2024-01-10 08:30:00";
+/// When middle versions were saved.
+const V2: &str = "2024-02-12 14:15:00";
+
+/// The inline-comment marker of the sample page `page` (a UUID, as Confluence makes).
+pub fn marker_ref(page: i64) -> String {
+    format!("{page:08x}-7c1e-4b2a-9d3f-{:012x}", page * 7919)
+}
 
 fn t(s: impl Into<String>) -> Value {
     Value::Text(s.into())
@@ -258,8 +271,17 @@ impl SiteBuilder {
                 // Every 11th item is by the deleted user: it goes to Former User.
                 let author = if p % 11 == 10 { "8a7f808adeleted0".to_string() } else { user_key(self.rng.gen_range(0..users)) };
                 let title = format!("{key} {} {p}", if blog { "post" } else { "page" });
+                // History: every item has a first draft; every fourth (from the second) a
+                // middle version by another user (in the second space, by the deleted
+                // user: Former User); the current version is saved by a third user.
+                let middle = p % 4 == 1;
+                let versions: i64 = if middle { 3 } else { 2 };
+                let editor = user_key((p + 4) % users);
+                let mut page_cols = content_cols.to_vec();
+                page_cols.push("versioncomment");
+                let comment = if middle { t("tidied up after review") } else { Value::Null };
                 self.w
-                    .row("content", &content_cols, vec![i(id), i(1), t(kind_name), t(&title), t(title.to_lowercase()), i(2), t(&author), t(TS), t(&author), t(TS), Value::Null, t("current"), Value::Null, i(space_id), i(p as i64), if blog { Value::Null } else { parent.map(i).unwrap_or(Value::Null) }, Value::Null])
+                    .row("content", &page_cols, vec![i(id), i(1), t(kind_name), t(&title), t(title.to_lowercase()), i(versions), t(&author), t(V1), t(&editor), t(TS), Value::Null, t("current"), Value::Null, i(space_id), i(p as i64), if blog { Value::Null } else { parent.map(i).unwrap_or(Value::Null) }, Value::Null, comment])
                     .await?;
                 // Bodies with references to server ids: short links, mentions of a migrated
                 // and a deleted user, links and a macro naming an earlier page (created
@@ -284,6 +306,15 @@ impl SiteBuilder {
                     }
                     _ => format!("<p>Body of {title}.</p>"),
                 };
+                // Inline comments on every fifth page (from the second): the marker around
+                // the highlighted text is in the body, except on the detached one.
+                let marker = marker_ref(id);
+                let (inline, detached) = (!blog && p % 5 == 1, sidx == 0 && p == 11);
+                let body = if inline && !detached {
+                    format!("{body}<p>Note: <ac:inline-comment-marker ac:ref=\"{marker}\">{title} needs review</ac:inline-comment-marker> before release.</p>")
+                } else {
+                    body
+                };
                 let bid = self.id();
                 self.w.row("bodycontent", &["bodycontentid", "body", "contentid", "bodytypeid"], vec![i(bid), t(body), i(id), i(2)]).await?;
                 if sidx == 0 {
@@ -296,11 +327,19 @@ impl SiteBuilder {
                         self.label(id, label).await?;
                     }
                 }
-                // An older version pointing at the current one.
-                let old = self.id();
-                self.w
-                    .row("content", &content_cols, vec![i(old), i(1), t(kind_name), t(format!("{title} (v1)")), t(title.to_lowercase()), i(1), t(&author), t(TS), t(&author), t(TS), i(id), t("current"), Value::Null, i(space_id), Value::Null, Value::Null, Value::Null])
-                    .await?;
+                // Older versions pointing at the current one: the first draft, and the middle
+                // version mentioning a user.
+                let v1_body = format!("<p>First draft of {title}.</p>");
+                self.older_version(id, kind_name, &format!("{title} (draft)"), 1, &author, V1, "first draft", &v1_body, space_id).await?;
+                if middle {
+                    let by = if sidx == 1 { "8a7f808adeleted0".to_string() } else { user_key((p + 2) % users) };
+                    let v2_body = format!("<p>{title}, second take, reviewed by <ac:link><ri:user ri:userkey=\"{}\" /></ac:link>.</p>", user_key(1));
+                    self.older_version(id, kind_name, &title, 2, &by, V2, "", &v2_body, space_id).await?;
+                }
+                self.summary.versions += versions as u64;
+                if inline {
+                    self.inline_comments(id, space_id, &marker, &format!("{title} needs review"), detached).await?;
+                }
                 if blog {
                     self.summary.blogposts += 1;
                 } else {
@@ -366,6 +405,48 @@ impl SiteBuilder {
                     .await?;
             }
             self.summary.restrictions += 1;
+        }
+        Ok(())
+    }
+
+    /// An older version of page `of`: its own content row (prevver = `of`) and body.
+    #[allow(clippy::too_many_arguments)]
+    async fn older_version(&mut self, of: i64, kind: &str, title: &str, version: i64, by: &str, saved: &str, comment: &str, body: &str, space: i64) -> anyhow::Result<()> {
+        let id = self.id();
+        let cols = ["contentid", "hibernateversion", "contenttype", "title", "lowertitle", "version", "creator", "creationdate", "lastmodifier", "lastmoddate", "versioncomment", "prevver", "content_status", "spaceid"];
+        self.w
+            .row("content", &cols, vec![i(id), i(1), t(kind), t(title), t(title.to_lowercase()), i(version), t(by), t(V1), t(by), t(saved), if comment.is_empty() { Value::Null } else { t(comment) }, i(of), t("current"), i(space)])
+            .await?;
+        let bid = self.id();
+        self.w.row("bodycontent", &["bodycontentid", "body", "contentid", "bodytypeid"], vec![i(bid), t(body), i(id), i(2)]).await
+    }
+
+    /// An inline comment on `page` anchored to `marker` (its properties as Confluence keeps
+    /// them), and a reply; `detached` when the page's body lost the marker.
+    async fn inline_comments(&mut self, page: i64, space: i64, marker: &str, selection: &str, detached: bool) -> anyhow::Result<()> {
+        let cols = ["contentid", "hibernateversion", "contenttype", "version", "creator", "creationdate", "lastmodifier", "lastmoddate", "content_status", "pageid", "spaceid", "parentcommentid"];
+        let mut parent = Value::Null;
+        let texts = [if detached { "<p>This sentence was removed later.</p>" } else { "<p>Agreed: who reviews it?</p>" }, "<p>I will.</p>"];
+        for (n, text) in texts.into_iter().enumerate() {
+            let id = self.id();
+            let by = user_key(n as u32);
+            self.w
+                .row("content", &cols, vec![i(id), i(1), t("COMMENT"), i(1), t(&by), t(TS), t(&by), t(TS), t("current"), i(page), i(space), parent])
+                .await?;
+            let body = self.id();
+            self.w.row("bodycontent", &["bodycontentid", "body", "contentid", "bodytypeid"], vec![i(body), t(text), i(id), i(2)]).await?;
+            let mut properties = vec![("inline-comment", "true".to_string())];
+            if n == 0 {
+                properties.push(("inline-marker-ref", marker.to_string()));
+                properties.push(("inline-original-selection", selection.to_string()));
+            }
+            for (name, value) in properties {
+                let pid = self.id();
+                self.w.row("contentproperties", &["propertyid", "propertyname", "stringval", "contentid"], vec![i(pid), t(name), t(value), i(id)]).await?;
+            }
+            self.summary.comments += 1;
+            self.summary.inline_comments += 1;
+            parent = i(id);
         }
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! Space content for the core migration, streamed: pages in tree order (parents first),
-//! blog posts, comments, attachments, and space permissions. Current versions only.
+//! blog posts (and their older versions), comments (inline comments with their anchors),
+//! attachments, and space permissions.
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +32,45 @@ pub struct ContentItem {
     pub body: String,
     /// Depth in the page tree (0 for top-level pages, blog posts and comments).
     pub depth: i64,
+    /// The version number (pages and blog posts: older versions exist when it is above 1).
+    pub version: i64,
+    /// Who saved this version (a user key).
+    pub modifier: Option<String>,
+    /// When this version was saved, as the server stored it.
+    pub modified: Option<String>,
+    /// The version comment.
+    pub version_comment: Option<String>,
+    /// An inline comment's anchor: the marker (`ac:inline-comment-marker ac:ref`) around the
+    /// highlighted text of the page body, and the text highlighted when it was made.
+    pub inline: Option<InlineAnchor>,
+}
+
+/// Where an inline comment sits in its page's body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlineAnchor {
+    /// The marker's reference (`inline-marker-ref`), also in the body.
+    pub marker_ref: String,
+    /// The highlighted text (`inline-original-selection`).
+    pub selection: String,
+}
+
+/// An older version of a page or blog post (its body is read on its own, when migrated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionItem {
+    /// The version's own content id.
+    pub id: i64,
+    /// The page or blog post it is a version of (its current content id).
+    pub of: i64,
+    /// Its version number.
+    pub version: i64,
+    /// The title it had.
+    pub title: String,
+    /// Who saved it (a user key).
+    pub author: Option<String>,
+    /// When it was saved.
+    pub saved: Option<String>,
+    /// Its version comment.
+    pub comment: Option<String>,
 }
 
 /// An attachment to migrate.
@@ -110,6 +150,20 @@ pub struct PermissionItem {
     pub all_users: bool,
 }
 
+/// The version columns every content query selects (after its own), for `concat!`.
+macro_rules! version_columns {
+    () => {
+        "COALESCE(c.version, 1) AS version, c.lastmodifier AS modifier, CAST(c.lastmoddate AS TEXT) AS modified, c.versioncomment"
+    };
+}
+
+/// No inline anchor (pages, blog posts, file comments), for `concat!`.
+macro_rules! no_anchor {
+    () => {
+        "CAST(NULL AS TEXT) AS marker_ref, CAST(NULL AS TEXT) AS selection"
+    };
+}
+
 /// The filter of current content (no drafts, no trash, no old versions), for `concat!`.
 /// `+prevver` keeps planners off an index on `prevver`: nearly every current row has it
 /// NULL, and SQLite 3.46 would otherwise walk that index in the tree's recursive step.
@@ -129,8 +183,21 @@ fn item(r: &sqlx::any::AnyRow) -> Result<ContentItem, sqlx::Error> {
         creator: r.try_get("creator")?,
         created: r.try_get("created")?,
         body: r.try_get::<Option<String>, _>("body")?.unwrap_or_default(),
-        depth: r.try_get::<i64, _>("depth").or_else(|_| r.try_get::<i32, _>("depth").map(i64::from))?,
+        depth: int(r, "depth")?,
+        version: int(r, "version")?,
+        modifier: r.try_get("modifier")?,
+        modified: r.try_get("modified")?,
+        version_comment: r.try_get::<Option<String>, _>("versioncomment")?.filter(|c| !c.is_empty()),
+        inline: match (r.try_get::<Option<String>, _>("marker_ref")?, r.try_get::<Option<String>, _>("selection")?) {
+            (Some(marker_ref), selection) if !marker_ref.is_empty() => Some(InlineAnchor { marker_ref, selection: selection.unwrap_or_default() }),
+            _ => None,
+        },
     })
+}
+
+/// An integer column that is `bigint` in one database and `integer` in another.
+fn int(r: &sqlx::any::AnyRow, column: &str) -> Result<i64, sqlx::Error> {
+    r.try_get::<i64, _>(column).or_else(|_| r.try_get::<i32, _>(column).map(i64::from))
 }
 
 impl Source {
@@ -144,7 +211,7 @@ impl Source {
                SELECT c.contentid, t.depth + 1 FROM content c JOIN tree t ON c.parentid = t.contentid \
                  WHERE c.contenttype = 'PAGE' AND ", current!(), ") \
              SELECT c.contentid, c.contenttype, c.title, c.parentid AS parent, CAST(NULL AS BIGINT) AS parentcommentid, c.creator, \
-                    CAST(c.creationdate AS TEXT) AS created, b.body, t.depth \
+                    CAST(c.creationdate AS TEXT) AS created, b.body, t.depth, ", version_columns!(), ", ", no_anchor!(), " \
              FROM tree t JOIN content c ON c.contentid = t.contentid \
              LEFT JOIN bodycontent b ON b.contentid = c.contentid AND b.bodytypeid = 2 \
              ORDER BY t.depth, c.contentid"
@@ -156,7 +223,7 @@ impl Source {
     pub fn blogposts(&self, space_id: i64) -> BoxStream<'_, Result<ContentItem, SourceError>> {
         const SQL: &str = concat!(
             "SELECT c.contentid, c.contenttype, c.title, CAST(NULL AS BIGINT) AS parent, CAST(NULL AS BIGINT) AS parentcommentid, c.creator, \
-                    CAST(c.creationdate AS TEXT) AS created, b.body, 0 AS depth \
+                    CAST(c.creationdate AS TEXT) AS created, b.body, 0 AS depth, ", version_columns!(), ", ", no_anchor!(), " \
              FROM content c LEFT JOIN bodycontent b ON b.contentid = c.contentid AND b.bodytypeid = 2 \
              WHERE c.spaceid = $1 AND c.contenttype = 'BLOGPOST' AND ", current!(), " ORDER BY c.contentid"
         );
@@ -222,7 +289,9 @@ impl Source {
     pub fn comments_of_space(&self, space_id: i64) -> BoxStream<'_, Result<ContentItem, SourceError>> {
         const SQL: &str = concat!(
             "SELECT c.contentid, c.contenttype, '' AS title, c.pageid AS parent, c.parentcommentid, c.creator, \
-                    CAST(c.creationdate AS TEXT) AS created, b.body, 0 AS depth \
+                    CAST(c.creationdate AS TEXT) AS created, b.body, 0 AS depth, ", version_columns!(), ", \
+                    (SELECT stringval FROM contentproperties WHERE contentid = c.contentid AND propertyname = 'inline-marker-ref') AS marker_ref, \
+                    (SELECT stringval FROM contentproperties WHERE contentid = c.contentid AND propertyname = 'inline-original-selection') AS selection \
              FROM content c JOIN content p ON p.contentid = c.pageid AND +p.prevver IS NULL AND p.content_status = 'current' \
              LEFT JOIN bodycontent b ON b.contentid = c.contentid AND b.bodytypeid = 2 \
              WHERE p.spaceid = $1 AND p.contenttype IN ('PAGE', 'BLOGPOST') AND c.contenttype = 'COMMENT' AND ", current!(), " ORDER BY c.contentid"
@@ -235,13 +304,56 @@ impl Source {
     pub fn file_comments_of_space(&self, space_id: i64) -> BoxStream<'_, Result<ContentItem, SourceError>> {
         const SQL: &str = concat!(
             "SELECT c.contentid, c.contenttype, '' AS title, c.pageid AS parent, c.parentcommentid, c.creator, \
-                    CAST(c.creationdate AS TEXT) AS created, b.body, 0 AS depth \
+                    CAST(c.creationdate AS TEXT) AS created, b.body, 0 AS depth, ", version_columns!(), ", ", no_anchor!(), " \
              FROM content c JOIN content a ON a.contentid = c.pageid AND a.contenttype = 'ATTACHMENT' AND +a.prevver IS NULL AND a.content_status = 'current' \
              JOIN content p ON p.contentid = a.pageid AND +p.prevver IS NULL AND p.content_status = 'current' \
              LEFT JOIN bodycontent b ON b.contentid = c.contentid AND b.bodytypeid = 2 \
              WHERE p.spaceid = $1 AND c.contenttype = 'COMMENT' AND ", current!(), " ORDER BY c.contentid"
         );
         self.stream_items(SQL, space_id)
+    }
+
+    /// The older versions of pages and blog posts `of` (current content ids), without
+    /// their bodies: by page, oldest first.
+    pub async fn older_versions(&self, of: &[i64]) -> Result<Vec<VersionItem>, SourceError> {
+        let mut out = Vec::new();
+        // Bounded IN lists: every database takes 500 parameters.
+        for ids in of.chunks(500) {
+            let params: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT c.contentid, c.prevver, COALESCE(c.version, 1) AS version, c.title, COALESCE(c.lastmodifier, c.creator) AS author, \
+                        CAST(COALESCE(c.lastmoddate, c.creationdate) AS TEXT) AS saved, c.versioncomment \
+                 FROM content c WHERE c.prevver IN ({}) AND c.contenttype IN ('PAGE', 'BLOGPOST') AND c.content_status = 'current' \
+                 ORDER BY c.prevver, c.version, c.contentid",
+                params.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in ids {
+                query = query.bind(*id);
+            }
+            for r in query.fetch_all(self.pool()).await? {
+                out.push(VersionItem {
+                    id: r.try_get(0)?,
+                    of: r.try_get(1)?,
+                    version: int(&r, "version")?,
+                    title: r.try_get::<Option<String>, _>(3)?.unwrap_or_default(),
+                    author: r.try_get(4)?,
+                    saved: r.try_get(5)?,
+                    comment: r.try_get::<Option<String>, _>(6)?.filter(|c| !c.is_empty()),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The storage-format body of one content row (an older version), empty when it has
+    /// none.
+    pub async fn body_of(&self, content_id: i64) -> Result<String, SourceError> {
+        let row = sqlx::query("SELECT body FROM bodycontent WHERE contentid = $1 AND bodytypeid = 2 ORDER BY bodycontentid DESC")
+            .bind(content_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get::<Option<String>, _>(0)).transpose()?.flatten().unwrap_or_default())
     }
 
     fn stream_items(&self, sql: &'static str, space_id: i64) -> BoxStream<'_, Result<ContentItem, SourceError>> {

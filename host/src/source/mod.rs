@@ -16,7 +16,7 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use app_tables::{AppTableBatch, Cell};
 pub use apps::{read_descriptor, InstalledApp};
-pub use content::{AttachmentItem, ContentItem, LabelItem, PermissionItem, RestrictionItem, RestrictionKind};
+pub use content::{AttachmentItem, ContentItem, InlineAnchor, LabelItem, PermissionItem, RestrictionItem, RestrictionKind, VersionItem};
 pub use product::{ContentKind, ServerComment, ServerSpace, ServerUser, TreeNode};
 
 /// A read-only connection pool to a Server site's database.

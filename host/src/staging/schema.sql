@@ -100,3 +100,21 @@ CREATE TABLE IF NOT EXISTS labels (
     name TEXT NOT NULL,
     PRIMARY KEY (content_id, name)
 );
+-- Every version of each page and blog post, the current one included (its title and
+-- body are also those of the content row). author_id NULL is Former User.
+CREATE TABLE IF NOT EXISTS versions (
+    content_id INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    title TEXT,
+    body TEXT,
+    author_id TEXT,
+    created_at TEXT,
+    message TEXT,
+    PRIMARY KEY (content_id, number)
+);
+-- Where each top-level inline comment sits: the marker in its page's body.
+CREATE TABLE IF NOT EXISTS inline_anchors (
+    comment_id INTEGER PRIMARY KEY,
+    marker_ref TEXT NOT NULL,
+    selection TEXT NOT NULL
+);

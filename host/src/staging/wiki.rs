@@ -27,6 +27,12 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/wiki/api/v2/blogposts", post(create_blogpost))
         .route("/wiki/api/v2/pages/{id}", get(read_content).put(update_content))
         .route("/wiki/api/v2/blogposts/{id}", get(read_content).put(update_content))
+        .route("/wiki/api/v2/pages/{id}/versions", get(list_versions))
+        .route("/wiki/api/v2/blogposts/{id}/versions", get(list_versions))
+        .route("/wiki/api/v2/pages/{id}/inline-comments", get(list_inline_comments))
+        .route("/wiki/api/v2/blogposts/{id}/inline-comments", get(list_inline_comments))
+        .route("/wiki/api/v2/inline-comments", post(create_inline_comment))
+        .route("/ferry/v1/content/{id}/body", axum::routing::put(replace_body))
         .route("/wiki/rest/api/content/{id}/restriction", get(get_restrictions).put(put_restrictions))
         .route("/wiki/rest/api/content/{id}/label", post(add_labels))
         .route("/wiki/api/v2/footer-comments", post(create_comment))
@@ -41,6 +47,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ferry/v1/review/spaces", get(review_spaces))
         .route("/ferry/v1/review/spaces/{key}/content", get(review_content))
         .route("/ferry/v1/review/content/{id}", get(review_body))
+        .route("/ferry/v1/review/content/{id}/versions", get(review_versions))
         .route("/ferry/v1/review/transfers/{transfer}", get(review_transfer))
 }
 
@@ -113,20 +120,35 @@ async fn create(s: AppState, kind: &str, c: NewContent, private: bool) -> Respon
     if let Err(r) = check_author(&s, &c.author_id).await {
         return r;
     }
-    let result = sqlx::query(
-        "INSERT INTO content (kind, space_id, parent_id, title, body, author_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(kind)
-    .bind(c.space_id)
-    .bind(c.parent_id)
-    .bind(&c.title)
-    .bind(&c.body.value)
-    .bind(&c.author_id)
-    .bind(&c.created_at)
-    .fetch_one(&s.db)
-    .await;
-    let id: i64 = match result {
-        Ok(r) => r.get(0),
+    let result = async {
+        let mut tx = s.db.begin().await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO content (kind, space_id, parent_id, title, body, author_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(kind)
+        .bind(c.space_id)
+        .bind(c.parent_id)
+        .bind(&c.title)
+        .bind(&c.body.value)
+        .bind(&c.author_id)
+        .bind(&c.created_at)
+        .fetch_one(&mut *tx)
+        .await?
+        .get(0);
+        sqlx::query("INSERT INTO versions (content_id, number, title, body, author_id, created_at, message) VALUES (?, 1, ?, ?, ?, ?, ?)")
+            .bind(id)
+            .bind(&c.title)
+            .bind(&c.body.value)
+            .bind(&c.author_id)
+            .bind(&c.created_at)
+            .bind(&c.version_message)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok::<i64, sqlx::Error>(id)
+    };
+    let id = match result.await {
+        Ok(id) => id,
         Err(e) => return db_error(e),
     };
     if !private {
@@ -295,27 +317,193 @@ pub(crate) async fn can_view(s: &AppState, id: i64, account: Option<&str>) -> Re
     Ok(true)
 }
 
-/// A new version of a page or blog post: its title and body.
-#[derive(Debug, serde::Deserialize)]
-struct ContentUpdate {
-    title: String,
-    body: Body,
-}
-
-/// Replace the title and body of a page or blog post.
+/// Add the next version of a page or blog post: its number must be the current one plus
+/// one (`409` otherwise, as Confluence Cloud answers), its author an account (or none:
+/// Former User).
 async fn update_content(State(s): State<AppState>, Path(id): Path<i64>, Json(u): Json<ContentUpdate>) -> Response {
     if u.body.representation != "storage" {
         return error(StatusCode::BAD_REQUEST, "body.representation must be storage");
     }
-    match sqlx::query("UPDATE content SET title = ?, body = ? WHERE id = ? AND kind IN ('page', 'blogpost')")
-        .bind(&u.title)
-        .bind(&u.body.value)
-        .bind(id)
-        .execute(&s.db)
-        .await
-    {
-        Ok(done) if done.rows_affected() == 1 => Json(json!({"id": id.to_string()})).into_response(),
-        Ok(_) => error(StatusCode::NOT_FOUND, format!("no page or blog post {id}")),
+    if let Err(r) = space_of_page(&s, id, StatusCode::NOT_FOUND).await {
+        return r;
+    }
+    if let Err(r) = check_author(&s, &u.version.author_id).await {
+        return r;
+    }
+    let added = async {
+        let mut tx = s.db.begin().await?;
+        let current: i64 = sqlx::query("SELECT COALESCE(MAX(number), 0) FROM versions WHERE content_id = ?").bind(id).fetch_one(&mut *tx).await?.get(0);
+        if u.version.number != current + 1 {
+            return Ok(Some(current));
+        }
+        sqlx::query("INSERT INTO versions (content_id, number, title, body, author_id, created_at, message) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .bind(id)
+            .bind(u.version.number)
+            .bind(&u.title)
+            .bind(&u.body.value)
+            .bind(&u.version.author_id)
+            .bind(&u.version.created_at)
+            .bind(&u.version.message)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE content SET title = ?, body = ? WHERE id = ?").bind(&u.title).bind(&u.body.value).bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok::<Option<i64>, sqlx::Error>(None)
+    };
+    match added.await {
+        Ok(None) => Json(json!({"id": id.to_string(), "version": {"number": u.version.number}})).into_response(),
+        Ok(Some(current)) => error(
+            StatusCode::CONFLICT,
+            format!("version {} of page {id} is not the next one: the page is at version {current}", u.version.number),
+        ),
+        Err(e) => db_error(e),
+    }
+}
+
+/// Replace the body of the current version of a page, blog post or comment, without a new
+/// version (a migration's second pass, once the pages a body names have cloud ids).
+async fn replace_body(State(s): State<AppState>, Path(id): Path<i64>, Json(body): Json<Body>) -> Response {
+    if body.representation != "storage" {
+        return error(StatusCode::BAD_REQUEST, "body.representation must be storage");
+    }
+    match exists(&s, "SELECT 1 FROM content WHERE id = ? AND kind IN ('page', 'blogpost', 'comment')", id).await {
+        Ok(true) => {}
+        Ok(false) => return error(StatusCode::NOT_FOUND, format!("no page, blog post or comment {id}")),
+        Err(r) => return r,
+    }
+    let replaced = async {
+        let mut tx = s.db.begin().await?;
+        sqlx::query("UPDATE content SET body = ? WHERE id = ?").bind(&body.value).bind(id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE versions SET body = ? WHERE content_id = ? AND number = (SELECT MAX(number) FROM versions WHERE content_id = ?)")
+            .bind(&body.value)
+            .bind(id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    };
+    match replaced.await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => db_error(e),
+    }
+}
+
+/// The account a read is made as: the `x-ferry-read-as` header, or the migrating account.
+fn reader(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers.get(READ_AS_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+/// `404` unless the reader may see page or blog post `id`.
+async fn visible(s: &AppState, id: i64, headers: &axum::http::HeaderMap) -> Result<(), Response> {
+    space_of_page(s, id, StatusCode::NOT_FOUND).await?;
+    match can_view(s, id, reader(headers).as_deref()).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(error(StatusCode::NOT_FOUND, format!("no page or blog post {id}"))),
+        Err(e) => Err(db_error(e)),
+    }
+}
+
+/// The versions of a page or blog post, oldest first, as the reader may see them.
+async fn list_versions(State(s): State<AppState>, Path(id): Path<i64>, headers: axum::http::HeaderMap) -> Response {
+    if let Err(r) = visible(&s, id, &headers).await {
+        return r;
+    }
+    let sql = "SELECT number, message, author_id, created_at FROM versions WHERE content_id = ? ORDER BY number";
+    match sqlx::query(sql).bind(id).fetch_all(&s.db).await {
+        Ok(rows) => Json(VersionList {
+            results: rows.iter().map(|r| PageVersion { number: r.get(0), message: r.get(1), author_id: r.get(2), created_at: r.get(3) }).collect(),
+        })
+        .into_response(),
+        Err(e) => db_error(e),
+    }
+}
+
+/// Create an inline comment: a top-level one needs the marker it names in its page's
+/// current body; a reply answers an inline comment of the same page.
+async fn create_inline_comment(State(s): State<AppState>, Json(c): Json<NewInlineComment>) -> Response {
+    let space = match space_of_page(&s, c.page_id, StatusCode::BAD_REQUEST).await {
+        Ok(space) => space,
+        Err(r) => return r,
+    };
+    match (&c.parent_comment_id, &c.inline_comment_properties) {
+        (Some(parent), None) => {
+            // The reply's thread must start at an inline comment of this page.
+            let sql = "WITH RECURSIVE up (id, parent_id) AS ( \
+                         SELECT id, parent_id FROM content WHERE id = ? AND kind = 'comment' AND page_id = ? \
+                         UNION ALL SELECT c.id, c.parent_id FROM content c JOIN up ON c.id = up.parent_id) \
+                       SELECT 1 FROM up JOIN inline_anchors a ON a.comment_id = up.id";
+            match sqlx::query(sql).bind(parent).bind(c.page_id).fetch_optional(&s.db).await {
+                Ok(Some(_)) => {}
+                Ok(None) => return error(StatusCode::BAD_REQUEST, format!("no inline comment {parent} on page {}", c.page_id)),
+                Err(e) => return db_error(e),
+            }
+        }
+        (None, Some(anchor)) => {
+            let body: Option<String> = match sqlx::query("SELECT body FROM content WHERE id = ?").bind(c.page_id).fetch_one(&s.db).await {
+                Ok(r) => r.get(0),
+                Err(e) => return db_error(e),
+            };
+            if !crate::migrate::storage::has_inline_marker(body.as_deref().unwrap_or_default(), &anchor.inline_marker_ref) {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("page {} has no inline-comment marker {:?} in its body: an inline comment needs its highlighted text", c.page_id, anchor.inline_marker_ref),
+                );
+            }
+        }
+        _ => return error(StatusCode::BAD_REQUEST, "give inlineCommentProperties (a new inline comment) or parentCommentId (a reply), not both"),
+    }
+    if let Err(r) = check_author(&s, &c.author_id).await {
+        return r;
+    }
+    let created = async {
+        let mut tx = s.db.begin().await?;
+        let id: i64 = sqlx::query("INSERT INTO content (kind, space_id, page_id, parent_id, body, author_id) VALUES ('comment', ?, ?, ?, ?, ?) RETURNING id")
+            .bind(space)
+            .bind(c.page_id)
+            .bind(c.parent_comment_id)
+            .bind(&c.body.value)
+            .bind(&c.author_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .get(0);
+        if let Some(anchor) = &c.inline_comment_properties {
+            sqlx::query("INSERT INTO inline_anchors (comment_id, marker_ref, selection) VALUES (?, ?, ?)")
+                .bind(id)
+                .bind(&anchor.inline_marker_ref)
+                .bind(&anchor.text_selection)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok::<i64, sqlx::Error>(id)
+    };
+    match created.await {
+        Ok(id) => Json(Created { id }).into_response(),
+        Err(e) => db_error(e),
+    }
+}
+
+/// The inline comments of a page or blog post (replies with their parent), as the reader
+/// may see them: `{results: [{id, parentCommentId, body, properties: {inlineMarkerRef,
+/// inlineOriginalSelection}}]}`.
+async fn list_inline_comments(State(s): State<AppState>, Path(id): Path<i64>, headers: axum::http::HeaderMap) -> Response {
+    if let Err(r) = visible(&s, id, &headers).await {
+        return r;
+    }
+    // Top-level inline comments, then replies to them (a reply's root has an anchor).
+    let sql = "WITH RECURSIVE thread (id) AS ( \
+                 SELECT comment_id FROM inline_anchors a JOIN content c ON c.id = a.comment_id WHERE c.page_id = ? \
+                 UNION SELECT c.id FROM content c JOIN thread t ON c.parent_id = t.id WHERE c.kind = 'comment') \
+               SELECT c.id, c.parent_id, c.body, c.author_id, a.marker_ref, a.selection FROM thread t JOIN content c ON c.id = t.id \
+               LEFT JOIN inline_anchors a ON a.comment_id = c.id ORDER BY c.id";
+    match sqlx::query(sql).bind(id).fetch_all(&s.db).await {
+        Ok(rows) => Json(json!({"results": rows.iter().map(|r| {
+            let marker: Option<String> = r.get(4);
+            json!({"id": r.get::<i64, _>(0), "parentCommentId": r.get::<Option<i64>, _>(1), "authorId": r.get::<Option<String>, _>(3),
+                   "body": {"storage": {"representation": "storage", "value": r.get::<Option<String>, _>(2)}},
+                   "properties": marker.map(|m| json!({"inlineMarkerRef": m, "inlineOriginalSelection": r.get::<Option<String>, _>(5)}))})
+        }).collect::<Vec<_>>()}))
+        .into_response(),
         Err(e) => db_error(e),
     }
 }
@@ -323,24 +511,21 @@ async fn update_content(State(s): State<AppState>, Path(id): Path<i64>, Json(u):
 /// Read a page or blog post as the account in the `x-ferry-read-as` header would: 404
 /// when it may not see it, as Confluence Cloud answers.
 async fn read_content(State(s): State<AppState>, Path(id): Path<i64>, headers: axum::http::HeaderMap) -> Response {
-    let account = headers.get(READ_AS_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let row = match sqlx::query("SELECT id, kind, space_id, parent_id, title, body FROM content WHERE id = ? AND kind IN ('page', 'blogpost')")
-        .bind(id)
-        .fetch_optional(&s.db)
-        .await
-    {
-        Ok(Some(row)) => row,
-        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no page or blog post {id}")),
-        Err(e) => return db_error(e),
-    };
-    match can_view(&s, id, account.as_deref()).await {
-        Ok(true) => Json(json!({
+    if let Err(r) = visible(&s, id, &headers).await {
+        return r;
+    }
+    let sql = "SELECT c.id, c.kind, c.space_id, c.parent_id, c.title, c.body, v.number, v.message, v.author_id, v.created_at \
+               FROM content c LEFT JOIN versions v ON v.content_id = c.id AND v.number = (SELECT MAX(number) FROM versions WHERE content_id = c.id) \
+               WHERE c.id = ?";
+    match sqlx::query(sql).bind(id).fetch_one(&s.db).await {
+        Ok(row) => Json(json!({
             "id": row.get::<i64, _>(0), "type": row.get::<String, _>(1), "spaceId": row.get::<i64, _>(2),
             "parentId": row.get::<Option<i64>, _>(3), "title": row.get::<Option<String>, _>(4),
             "body": {"storage": {"representation": "storage", "value": row.get::<Option<String>, _>(5)}},
+            "version": {"number": row.get::<Option<i64>, _>(6), "message": row.get::<Option<String>, _>(7),
+                        "authorId": row.get::<Option<String>, _>(8), "createdAt": row.get::<Option<String>, _>(9)},
         }))
         .into_response(),
-        Ok(false) => error(StatusCode::NOT_FOUND, format!("no page or blog post {id}")),
         Err(e) => db_error(e),
     }
 }
@@ -591,12 +776,35 @@ async fn review_body(State(s): State<AppState>, Path(id): Path<i64>) -> Response
     }
 }
 
+/// Every version of a page or blog post, oldest first, with its title, body and author
+/// (display name, or Former User).
+async fn review_versions(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
+    let sql = "SELECT v.number, v.title, v.body, v.author_id, u.display_name, v.created_at, v.message \
+               FROM versions v LEFT JOIN users u ON u.id = v.author_id WHERE v.content_id = ? ORDER BY v.number";
+    match sqlx::query(sql).bind(id).fetch_all(&s.db).await {
+        Ok(rows) => Json(
+            rows.iter()
+                .map(|r| {
+                    let author_id: Option<String> = r.get(3);
+                    let author = if author_id.is_none() { Some(FORMER_USER.to_string()) } else { r.get::<Option<String>, _>(4) };
+                    json!({"number": r.get::<i64, _>(0), "title": r.get::<Option<String>, _>(1), "body": r.get::<Option<String>, _>(2),
+                           "author_id": author_id, "author": author, "created_at": r.get::<Option<String>, _>(5), "message": r.get::<Option<String>, _>(6)})
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => db_error(e),
+    }
+}
+
 async fn review_content(State(s): State<AppState>, Path(key): Path<String>) -> Response {
     let sql = "SELECT c.id, c.kind, c.parent_id, c.page_id, c.title, c.author_id, u.display_name, c.size, \
                       EXISTS (SELECT 1 FROM restrictions r WHERE r.content_id = c.id AND r.operation = 'read') AS read_restricted, \
                       (NOT EXISTS (SELECT 1 FROM created_private p WHERE p.content_id = c.id) \
                        OR EXISTS (SELECT 1 FROM ever_open o WHERE o.content_id = c.id)) AS ever_open, \
-                      (SELECT group_concat(l.name, ',') FROM (SELECT name FROM labels WHERE content_id = c.id ORDER BY name) l) AS labels \
+                      (SELECT group_concat(l.name, ',') FROM (SELECT name FROM labels WHERE content_id = c.id ORDER BY name) l) AS labels, \
+                      (SELECT COUNT(*) FROM versions v WHERE v.content_id = c.id) AS versions, \
+                      (SELECT marker_ref FROM inline_anchors a WHERE a.comment_id = c.id) AS marker_ref \
                FROM content c JOIN spaces s ON s.id = c.space_id LEFT JOIN users u ON u.id = c.author_id \
                WHERE s.key = ? ORDER BY c.id";
     match sqlx::query(sql).bind(&key).fetch_all(&s.db).await {
@@ -615,7 +823,8 @@ async fn review_content(State(s): State<AppState>, Path(key): Path<String>) -> R
                     json!({"id": r.get::<i64, _>(0), "kind": kind, "parent_id": r.get::<Option<i64>, _>(2), "page_id": r.get::<Option<i64>, _>(3),
                            "title": r.get::<Option<String>, _>(4), "author": author, "size": r.get::<Option<i64>, _>(7),
                            "read_restricted": read_restricted, "opened_before_restricted": opened_before_restricted,
-                           "labels": r.get::<Option<String>, _>(10).map(|l| l.split(',').map(str::to_string).collect::<Vec<_>>()).unwrap_or_default()})
+                           "labels": r.get::<Option<String>, _>(10).map(|l| l.split(',').map(str::to_string).collect::<Vec<_>>()).unwrap_or_default(),
+                           "versions": r.get::<i64, _>(11), "inline_marker_ref": r.get::<Option<String>, _>(12)})
                 })
                 .collect::<Vec<_>>(),
         )

@@ -35,17 +35,22 @@ impl Cloud {
         Cloud { _dir: dir, site, dest }
     }
 
-    /// GET a review endpoint.
+    /// GET a review endpoint (again, while a site with injected faults answers 500).
     pub async fn review(&self, path: &str) -> Value {
-        reqwest::Client::new()
-            .get(format!("{}/ferry/v1/review/{path}", self.site.url()))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.get(&format!("/ferry/v1/review/{path}")).await
+    }
+
+    /// GET a path of the site as JSON, retrying injected 500s; panics on another failure.
+    pub async fn get(&self, path: &str) -> Value {
+        for _ in 0..50 {
+            let response = reqwest::Client::new().get(format!("{}{path}", self.site.url())).bearer_auth(TOKEN).send().await.unwrap();
+            if response.status() == reqwest::StatusCode::INTERNAL_SERVER_ERROR {
+                continue;
+            }
+            assert!(response.status().is_success(), "GET {path}: {}", response.status());
+            return response.json().await.unwrap();
+        }
+        panic!("GET {path} kept failing")
     }
 
     pub async fn user(&self, email: &str) -> Value {

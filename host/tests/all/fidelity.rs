@@ -28,7 +28,7 @@ async fn read_as(cloud: &Cloud, kind: &str, id: i64, account: &str) -> u16 {
         .as_u16()
 }
 
-async fn account_of(f: &Fixture, key: &str) -> String {
+pub(crate) async fn account_of(f: &Fixture, key: &str) -> String {
     sqlx::query("SELECT cloud_id FROM mappings WHERE namespace = 'identity:user' AND server_id = ?")
         .bind(format!("confluence.userkey/{key}"))
         .fetch_one(f.db.pool())
@@ -214,7 +214,7 @@ async fn global_labels_of_pages_posts_and_attachments_migrate_and_personal_ones_
 
 /// A body's structure: every element with its attribute names, and every text, with the
 /// values a migration rewrites (user keys, link targets, page ids) left out.
-fn shape(body: &str) -> Vec<String> {
+pub(crate) fn shape(body: &str) -> Vec<String> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(body);
     let mut out = Vec::new();

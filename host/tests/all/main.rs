@@ -6,6 +6,7 @@ mod destination;
 mod fidelity;
 mod happy_paths;
 mod hardening;
+mod history;
 mod journey;
 mod main_job;
 mod postgres;

@@ -1,0 +1,295 @@
+//! Content fidelity, continued: page history (every version in order, with its author,
+//! date and comment), inline comments with their anchors, and references fixed by a later
+//! plan.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use ferry_host::destination::api::{Body, ContentUpdate, NewContent, PageVersion};
+use ferry_host::destination::{Destination, RetryPolicy, Secret};
+use ferry_host::migrate::{Migrator, Progress};
+use ferry_host::plan::{HistoryScope, Plan, SpacesScope, UsersScope};
+use ferry_host::staging::Faults;
+use serde_json::Value;
+use sqlx::Row;
+
+use crate::core_migration::{plan_for, run_plan, Cloud, TOKEN};
+use crate::fidelity::shape;
+use crate::support::Fixture;
+
+/// One version of a page or blog post as the server keeps it.
+#[derive(Debug)]
+struct ServerVersion {
+    title: String,
+    author: Option<String>,
+    saved: String,
+    comment: Option<String>,
+    body: String,
+}
+
+/// Every version of every current page and blog post on the server, by page id, oldest
+/// first.
+async fn server_history(f: &Fixture) -> HashMap<i64, Vec<ServerVersion>> {
+    let source = ferry_host::state::open_sqlite(std::path::Path::new(&f.source_url)).await.unwrap();
+    let sql = "SELECT COALESCE(c.prevver, c.contentid) AS page, c.title, COALESCE(c.lastmodifier, c.creator), \
+                      CAST(COALESCE(c.lastmoddate, c.creationdate) AS TEXT), c.versioncomment, COALESCE(b.body, '') \
+               FROM content c LEFT JOIN bodycontent b ON b.contentid = c.contentid AND b.bodytypeid = 2 \
+               WHERE c.contenttype IN ('PAGE', 'BLOGPOST') AND c.content_status = 'current' \
+               ORDER BY page, c.version";
+    let mut out: HashMap<i64, Vec<ServerVersion>> = HashMap::new();
+    for r in sqlx::query(sql).fetch_all(&source).await.unwrap() {
+        out.entry(r.get(0)).or_default().push(ServerVersion { title: r.get(1), author: r.get(2), saved: r.get(3), comment: r.get(4), body: r.get(5) });
+    }
+    out
+}
+
+/// Server page and blog post id → cloud id.
+async fn migrated_pages(f: &Fixture) -> HashMap<i64, i64> {
+    sqlx::query("SELECT server_id, cloud_id FROM mappings WHERE namespace IN ('confluence:page', 'confluence:blogpost')")
+        .fetch_all(f.db.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get::<String, _>(0).parse().unwrap(), r.get::<String, _>(1).parse().unwrap()))
+        .collect()
+}
+
+/// User key → cloud account id, for the users that have one.
+async fn accounts(f: &Fixture) -> HashMap<String, String> {
+    sqlx::query("SELECT server_id, cloud_id FROM mappings WHERE namespace = 'identity:user' AND server_id LIKE 'confluence.userkey/%'")
+        .fetch_all(f.db.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get::<String, _>(0).trim_start_matches("confluence.userkey/").to_string(), r.get(1)))
+        .collect()
+}
+
+/// Every migrated page's cloud history equals its server history: as many versions, in
+/// order, each with its title, author (Former User when the author has no account), date,
+/// comment, and body (ids rewritten). The first version is by the page's creator.
+async fn assert_history_moved(f: &Fixture, cloud: &Cloud, only: Option<&[i64]>) -> usize {
+    let (server, pages, accounts) = (server_history(f).await, migrated_pages(f).await, accounts(f).await);
+    let mut checked = 0;
+    for (server_id, cloud_id) in pages {
+        if only.is_some_and(|ids| !ids.contains(&server_id)) {
+            continue;
+        }
+        let expected = &server[&server_id];
+        let versions = cloud.review(&format!("content/{cloud_id}/versions")).await;
+        let versions = versions.as_array().unwrap();
+        assert_eq!(versions.len(), expected.len(), "page {server_id}: {versions:?}");
+        for (n, (cloud_version, server_version)) in versions.iter().zip(expected).enumerate() {
+            assert_eq!(cloud_version["number"], n as i64 + 1, "page {server_id}");
+            assert_eq!(cloud_version["title"], server_version.title.as_str(), "page {server_id} v{}", n + 1);
+            assert_eq!(cloud_version["created_at"], server_version.saved.as_str(), "page {server_id} v{}", n + 1);
+            assert_eq!(cloud_version["message"].as_str(), server_version.comment.as_deref(), "page {server_id} v{}", n + 1);
+            let author = server_version.author.as_ref().and_then(|key| accounts.get(key));
+            assert_eq!(cloud_version["author_id"].as_str(), author.map(String::as_str), "page {server_id} v{}", n + 1);
+            let body = cloud_version["body"].as_str().unwrap();
+            if server_version.body.contains("unclosed") {
+                assert_eq!(body, server_version.body);
+            } else {
+                assert_eq!(shape(body), shape(&server_version.body), "page {server_id} v{}", n + 1);
+                assert!(!body.contains("ri:userkey"), "{body}");
+            }
+        }
+        checked += 1;
+    }
+    checked
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_version_of_every_page_migrates_in_order_with_its_author_date_and_comment() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    let report = run_plan(&f, &cloud, plan_for(&f, &cloud, UsersScope::All, SpacesScope::All, false)).await;
+    assert_eq!(report.history, "all");
+    let versions = report.counts["versions"];
+    let pages = report.counts["pages"].server + report.counts["blogposts"].server;
+    assert!(versions.server > pages, "{versions:?}");
+    assert_eq!((versions.cloud, versions.failed), (versions.server, 0), "{versions:?}");
+    let checked = assert_history_moved(&f, &cloud, None).await;
+    assert_eq!(checked as u64, pages);
+    // A middle version by the deleted user is Former User's; ENG page 1 reads as it did.
+    let eng = cloud.review("spaces/MKT/content").await;
+    let page = eng.as_array().unwrap().iter().find(|c| c["title"] == "MKT page 1").unwrap();
+    let history = cloud.review(&format!("content/{}/versions", page["id"])).await;
+    let history: Vec<(String, Option<String>)> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["author"].as_str().unwrap_or_default().to_string(), v["message"].as_str().map(str::to_string)))
+        .collect();
+    assert_eq!(history.len(), 3);
+    assert_eq!(history[1].0, "Former User");
+    assert_eq!((history[0].1.as_deref(), history[2].1.as_deref()), (Some("first draft"), Some("tidied up after review")));
+    // The Cloud-shaped read API shows the same history.
+    let listed = cloud.get(&format!("/wiki/api/v2/pages/{}/versions", page["id"])).await;
+    let numbers: Vec<i64> = listed["results"].as_array().unwrap().iter().map(|v| v["number"].as_i64().unwrap()).collect();
+    assert_eq!(numbers, [1, 2, 3]);
+}
+
+#[tokio::test]
+async fn history_current_migrates_the_current_version_only() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    let plan = Plan { history: HistoryScope::Current, ..plan_for(&f, &cloud, UsersScope::All, SpacesScope::Keys(vec!["ENG".into()]), false) };
+    let report = run_plan(&f, &cloud, plan).await;
+    assert_eq!(report.history, "current");
+    let pages = report.counts["pages"].cloud + report.counts["blogposts"].cloud;
+    assert_eq!((report.counts["versions"].server, report.counts["versions"].cloud), (pages, pages));
+    let server = server_history(&f).await;
+    for (server_id, cloud_id) in migrated_pages(&f).await {
+        let versions = cloud.review(&format!("content/{cloud_id}/versions")).await;
+        let versions = versions.as_array().unwrap();
+        assert_eq!(versions.len(), 1, "{versions:?}");
+        let current = server[&server_id].last().unwrap();
+        assert_eq!(versions[0]["title"], current.title.as_str());
+        assert_eq!(versions[0]["message"].as_str(), current.comment.as_deref());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_cut_short_is_completed_by_the_next_plan_without_duplicate_versions() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults { fail_rate: 0.25, ..Faults::default() }).await);
+    // Users first, reliably (the plan's client retries).
+    run_plan(&f, &cloud, plan_for(&f, &cloud, UsersScope::All, SpacesScope::None, false)).await;
+
+    // A crash after the first two of the three versions of MKT post 9 landed: the space
+    // and the post exist under the keys a plan sends, and nothing is in the ledger.
+    let source = ferry_host::state::open_sqlite(std::path::Path::new(&f.source_url)).await.unwrap();
+    let post: i64 = sqlx::query("SELECT contentid FROM content WHERE title = 'MKT post 9' AND prevver IS NULL").fetch_one(&source).await.unwrap().get(0);
+    let history = &server_history(&f).await[&post];
+    assert_eq!(history.len(), 3);
+    let space = cloud.dest.create_space("MKT", "Marketing", "confluence:space:MKT").await.unwrap().id.unwrap();
+    let body = |v: &ServerVersion| Body { representation: "storage".into(), value: v.body.clone() };
+    let first = NewContent {
+        space_id: space,
+        status: "current".into(),
+        title: history[0].title.clone(),
+        parent_id: None,
+        body: body(&history[0]),
+        author_id: None,
+        created_at: Some(history[0].saved.clone()),
+        version_message: history[0].comment.clone(),
+    };
+    let created = cloud.dest.create_content(true, &first, &format!("confluence:blogpost:{post}"), false).await.unwrap();
+    let second = PageVersion { number: 2, message: None, author_id: None, created_at: Some(history[1].saved.clone()) };
+    let update = ContentUpdate { id: created.id.to_string(), status: "current".into(), title: history[1].title.clone(), body: body(&history[1]), version: second };
+    cloud.dest.add_version(true, created.id, &update).await.unwrap();
+
+    // ENG through a client that never retries, a few times: pages land with part of their
+    // history, unmapped, or not at all.
+    let flaky = Destination::new(&cloud.site.url(), None, Secret::new(TOKEN), 8)
+        .unwrap()
+        .with_retry(RetryPolicy { attempts: 1, base: Duration::from_millis(1), max: Duration::from_millis(1) });
+    for _ in 0..3 {
+        let plan = Plan::create(&f.db, plan_for(&f, &cloud, UsersScope::None, SpacesScope::Keys(vec!["ENG".into()]), false)).await.unwrap();
+        Migrator::new(f.db.clone(), plan, Progress::hidden()).await.unwrap().with_destination(flaky.clone()).run().await.unwrap();
+    }
+
+    // A reliable plan finishes every page: the creates are answered with the pages that
+    // landed, the versions already there with 409, and each history is whole, once.
+    let both = SpacesScope::Keys(vec!["ENG".into(), "MKT".into()]);
+    let report = run_plan(&f, &cloud, plan_for(&f, &cloud, UsersScope::None, both, false)).await;
+    assert_eq!(report.counts["pages"].failed + report.counts["blogposts"].failed, 0, "{:?}", report.failures);
+    assert_eq!(migrated_pages(&f).await[&post], created.id, "the post that landed was linked, not created again");
+    let versions = cloud.review(&format!("content/{}/versions", created.id)).await;
+    let versions: Vec<(i64, String)> =
+        versions.as_array().unwrap().iter().map(|v| (v["number"].as_i64().unwrap(), v["title"].as_str().unwrap().to_string())).collect();
+    let titles: Vec<(i64, String)> = history.iter().enumerate().map(|(n, v)| (n as i64 + 1, v.title.clone())).collect();
+    assert_eq!(versions, titles);
+    let eng: Vec<i64> = {
+        let eng_pages = sqlx::query("SELECT contentid FROM content WHERE spaceid = 1000 AND prevver IS NULL AND contenttype IN ('PAGE', 'BLOGPOST') AND content_status = 'current'")
+            .fetch_all(&source)
+            .await
+            .unwrap();
+        eng_pages.iter().map(|r| r.get(0)).collect()
+    };
+    assert_eq!(assert_history_moved(&f, &cloud, Some(&eng)).await, eng.len());
+    for key in ["ENG", "MKT"] {
+        let content = cloud.review(&format!("spaces/{key}/content")).await;
+        let pages = content.as_array().unwrap().iter().filter(|c| c["kind"] == "page" || c["kind"] == "blogpost").count();
+        assert_eq!(pages, 20, "a page of {key} was created twice");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inline_comments_keep_their_marker_and_anchor() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    let spaces = SpacesScope::Keys(vec!["ENG".into(), "MKT".into()]);
+    let report = run_plan(&f, &cloud, plan_for(&f, &cloud, UsersScope::All, spaces, false)).await;
+    let pages = migrated_pages(&f).await;
+    let content = cloud.review("spaces/MKT/content").await;
+    let by_title = |title: &str| content.as_array().unwrap().iter().find(|c| c["title"] == title).unwrap().clone();
+    let mut anchored = 0;
+    for p in [1, 6, 16] {
+        let page = by_title(&format!("MKT page {p}"));
+        let cloud_id = page["id"].as_i64().unwrap();
+        let server_id = *pages.iter().find(|(_, c)| **c == cloud_id).unwrap().0;
+        let marker = ferry_host::sample::marker_ref(server_id);
+        // The marker is in the cloud body, around the same text.
+        let body = cloud.review(&format!("content/{cloud_id}")).await["body"].as_str().unwrap().to_string();
+        assert!(body.contains(&format!("<ac:inline-comment-marker ac:ref=\"{marker}\">MKT page {p} needs review</ac:inline-comment-marker>")), "{body}");
+        // The comment is anchored to it, and its reply answers it, inline.
+        let listed = cloud.get(&format!("/wiki/api/v2/pages/{cloud_id}/inline-comments")).await;
+        let comments = listed["results"].as_array().unwrap();
+        assert_eq!(comments.len(), 2, "{listed}");
+        assert_eq!(comments[0]["properties"]["inlineMarkerRef"], marker.as_str());
+        assert_eq!(comments[0]["properties"]["inlineOriginalSelection"], format!("MKT page {p} needs review").as_str());
+        assert_eq!(comments[1]["parentCommentId"], comments[0]["id"]);
+        anchored += 1;
+    }
+    assert_eq!(anchored, 3);
+    // Page 11's highlighted text was edited away on the server: its comment is a footer
+    // comment now, reported.
+    let content = cloud.review("spaces/ENG/content").await;
+    let page11 = content.as_array().unwrap().iter().find(|c| c["title"] == "ENG page 11").unwrap()["id"].as_i64().unwrap();
+    let server11 = *pages.iter().find(|(_, c)| **c == page11).unwrap().0;
+    assert_eq!(report.detached_inline_comments.len(), 1, "{:?}", report.detached_inline_comments);
+    assert_eq!(report.detached_inline_comments[0].page_id, server11);
+    let on_page11: Vec<&Value> = content.as_array().unwrap().iter().filter(|c| c["kind"] == "comment" && c["page_id"] == page11).collect();
+    assert!(on_page11.iter().all(|c| c["inline_marker_ref"].is_null()));
+    assert_eq!(on_page11.len(), 4, "two footer comments, and the detached comment with its reply");
+    // Every comment migrated.
+    assert_eq!(report.counts["comments"].failed, crate::support::unmoved_file_comments(&report));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn references_left_by_one_plan_are_fixed_by_the_plan_that_migrates_their_target() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    // MKT links into ENG, which is not migrated yet: those references stay and are reported.
+    let first = run_plan(&f, &cloud, plan_for(&f, &cloud, UsersScope::All, SpacesScope::Keys(vec!["MKT".into()]), false)).await;
+    // References by page id into ENG (short links to pages that never existed are the
+    // other kind kept).
+    let mut kept: Vec<i64> =
+        first.unresolved_references.iter().filter(|u| u.reference.parse::<i64>().is_ok()).map(|u| u.content_id).collect();
+    kept.dedup();
+    assert!(!kept.is_empty(), "{:?}", first.unresolved_references);
+    let short_links: Vec<i64> = first.unresolved_references.iter().filter(|u| u.reference.contains("/x/")).map(|u| u.content_id).collect();
+    assert!(!short_links.is_empty());
+    let ledger = |ids: Vec<i64>| async {
+        let mut left = 0;
+        for id in ids {
+            let row = sqlx::query("SELECT 1 FROM mappings WHERE namespace = 'ferry:unresolved-body' AND server_id = ?")
+                .bind(id.to_string())
+                .fetch_optional(f.db.pool())
+                .await
+                .unwrap();
+            left += usize::from(row.is_some());
+        }
+        left
+    };
+    assert_eq!(ledger(kept.clone()).await, kept.len(), "the ledger keeps every body with references left");
+    // Migrating ENG fixes them, in the bodies the first plan created.
+    let second = run_plan(&f, &cloud, plan_for(&f, &cloud, UsersScope::None, SpacesScope::Keys(vec!["ENG".into()]), false)).await;
+    assert_eq!(second.earlier_bodies_fixed, kept.len() as u64);
+    let pages = migrated_pages(&f).await;
+    let eng_root = cloud.review("spaces/ENG/content").await.as_array().unwrap().iter().find(|c| c["title"] == "ENG page 0").unwrap()["id"].clone();
+    for server_id in &kept {
+        let body = cloud.review(&format!("content/{}", pages[server_id])).await["body"].as_str().unwrap().to_string();
+        assert!(body.contains(&format!("{}/wiki/pages/viewpage.action?pageId={eng_root}", cloud.site.url())), "{body}");
+        assert!(!body.contains("wiki.example.com"), "{body}");
+    }
+    assert_eq!(ledger(kept).await, 0, "fixed bodies leave the ledger");
+    assert_eq!(ledger(short_links.clone()).await, short_links.len(), "bodies still naming missing pages stay in it");
+}
