@@ -205,8 +205,13 @@ pub struct MigrateBench {
     pub site: crate::migrate::report::PlanReport,
     /// Users migrated per second (users step).
     pub users_per_second: f64,
+    /// Which history the plan migrated (`all` or `current`).
+    pub history: String,
     /// Pages and blog posts migrated per second (pages step).
     pub pages_per_second: f64,
+    /// Versions of pages and blog posts migrated per second (pages step; with history
+    /// `current`, one per page).
+    pub versions_per_second: f64,
     /// Attachment MB (10^6 bytes) migrated per second.
     pub attachment_mb_per_second: f64,
     /// The staging site's own ingest rate of the same users and their product access,
@@ -229,7 +234,10 @@ impl fmt::Display for MigrateBench {
             self.site.attachment_bytes as f64 / 1e6)?;
         writeln!(f, "                 migration      staging ingest   ratio")?;
         writeln!(f, "users/s       {:>12.0}   {:>14.0}   {:>4.0}%   (target ≥ 2,000/s, ≥ 70%)", self.users_per_second, self.ingest_users_per_second, pct(self.users_per_second, self.ingest_users_per_second))?;
-        writeln!(f, "pages/s       {:>12.0}   {:>14.0}   {:>4.0}%   (target ≥ 1,000/s, ≥ 70%)", self.pages_per_second, self.ingest_pages_per_second, pct(self.pages_per_second, self.ingest_pages_per_second))?;
+        writeln!(f, "pages/s       {:>12.0}   {:>14.0}   {:>4.0}%   (target ≥ 1,000/s, ≥ 70%; history: {})", self.pages_per_second, self.ingest_pages_per_second, pct(self.pages_per_second, self.ingest_pages_per_second), self.history)?;
+        if self.history == "all" {
+            writeln!(f, "versions/s    {:>12.0}   ({} versions of {} pages and blog posts)", self.versions_per_second, c("versions").cloud, c("pages").cloud + c("blogposts").cloud)?;
+        }
         writeln!(f, "attachment MB/s {:>10.1}   {:>14.1}   {:>4.0}%", self.attachment_mb_per_second, self.ingest_attachment_mb_per_second, pct(self.attachment_mb_per_second, self.ingest_attachment_mb_per_second))?;
         write!(f, "peak RSS of the migrator: {:.0} MB (target ≤ 256 MB)", self.peak_rss_mb)
     }
@@ -353,8 +361,8 @@ async fn ingest(url: &str, token: &str, report: &crate::migrate::report::PlanRep
 }
 
 /// Generate a site, migrate it to a staging site on loopback, and measure.
-pub async fn bench_migrate(home: &Path, options: &crate::sample::SampleOptions) -> anyhow::Result<MigrateBench> {
-    let dir = home.join("bench").join("migrate");
+pub async fn bench_migrate(home: &Path, options: &crate::sample::SampleOptions, history: crate::plan::HistoryScope) -> anyhow::Result<MigrateBench> {
+    let dir = home.join("bench").join(format!("migrate-{history}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let site = dir.join("site");
@@ -375,6 +383,7 @@ pub async fn bench_migrate(home: &Path, options: &crate::sample::SampleOptions) 
         &db,
         crate::plan::Plan {
             apps: crate::plan::AppsScope::None,
+            history,
             ..crate::plan::Plan::new(
                 "bench",
                 &site.join("site.db").display().to_string(),
@@ -392,7 +401,9 @@ pub async fn bench_migrate(home: &Path, options: &crate::sample::SampleOptions) 
     let secs = |k: &str| report.step_seconds.get(k).copied().unwrap_or(0.0).max(1e-9);
     Ok(MigrateBench {
         users_per_second: report.counts["users"].cloud as f64 / secs("users"),
+        history: history.to_string(),
         pages_per_second: (report.counts["pages"].cloud + report.counts["blogposts"].cloud) as f64 / secs("pages"),
+        versions_per_second: report.counts["versions"].cloud as f64 / secs("pages"),
         attachment_mb_per_second: report.attachment_bytes as f64 / 1e6 / secs("attachments"),
         ingest_users_per_second: iu,
         ingest_pages_per_second: ip,

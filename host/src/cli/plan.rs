@@ -410,6 +410,9 @@ pub(crate) fn print_report(r: &PlanReport) {
         t.add_row(vec![kind.to_string(), c.server.to_string(), c.cloud.to_string(), c.failed.to_string()]);
     }
     println!("{t}");
+    if !r.history.is_empty() {
+        println!("page history: {}", if r.history == "all" { "every version" } else { "current versions only" });
+    }
     println!("content attributed to Former User: {}", r.former_user);
     println!("accounts linked to existing cloud accounts: {}", r.linked_users);
     if !r.groups_awaiting_review.is_empty() {
@@ -437,6 +440,17 @@ pub(crate) fn print_report(r: &PlanReport) {
     }
     if r.unresolved_references.len() > REFERENCES_SHOWN {
         println!("… and {} more references kept (`--json` lists all)", r.unresolved_references.len() - REFERENCES_SHOWN);
+    }
+    if r.earlier_bodies_fixed > 0 {
+        println!("bodies of earlier plans whose references this plan resolved: {}", r.earlier_bodies_fixed);
+    }
+    for d in &r.detached_inline_comments {
+        println!(
+            "inline comment {} on page {} became a footer comment: its highlighted text (\"{}\") is no longer in the page",
+            d.comment_id,
+            d.page_id,
+            shown(&d.selection)
+        );
     }
     for l in &r.restriction_losses {
         let now = l.fallback.as_ref().map(|f| format!("; nobody it named remains, so it allows {} only", shown(f))).unwrap_or_default();

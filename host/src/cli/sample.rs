@@ -86,7 +86,11 @@ pub(crate) enum BenchCommand {
         /// Attachments per page.
         #[arg(long, default_value_t = 1)]
         attachments_per_page: u32,
-        /// Print the figures as JSON.
+        /// Page history: current (the pages/s figure, history off), all (every version:
+        /// adds versions/s), or both (two runs, one after the other).
+        #[arg(long, default_value = "both", value_parser = ["current", "all", "both"])]
+        history: String,
+        /// Print the figures as JSON (a list, one entry per run).
         #[arg(long)]
         json: bool,
     },
@@ -94,13 +98,24 @@ pub(crate) enum BenchCommand {
 
 pub(crate) async fn bench(home: &Path, command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
-        BenchCommand::Migrate { users, spaces, pages_per_space, attachments_per_page, json } => {
+        BenchCommand::Migrate { users, spaces, pages_per_space, attachments_per_page, history, json } => {
+            use crate::plan::HistoryScope;
             let options = SampleOptions { users, spaces, pages_per_space, attachments_per_page, seed: 7 };
-            let report = crate::bench::bench_migrate(home, &options).await?;
+            let runs = match history.as_str() {
+                "current" => vec![HistoryScope::Current],
+                "all" => vec![HistoryScope::All],
+                _ => vec![HistoryScope::Current, HistoryScope::All],
+            };
+            let mut reports = Vec::new();
+            for history in runs {
+                let report = crate::bench::bench_migrate(home, &options, history).await?;
+                if !json {
+                    println!("{report}\n");
+                }
+                reports.push(report);
+            }
             if json {
-                print_json(&report)?;
-            } else {
-                println!("{report}");
+                print_json(&reports)?;
             }
             Ok(ExitCode::Ok)
         }

@@ -508,17 +508,21 @@ impl SiteBuilder {
                     vec![i(pid), t(prop), sval.map(t).unwrap_or(Value::Null), lval.map(i).unwrap_or(Value::Null), i(id)])
                 .await?;
         }
+        // Which cases this attachment carries goes by its number on the site, so it does
+        // not depend on how many ids the rows before it took.
+        let n = self.summary.attachments_count;
         self.summary.attachments_count += 1;
-        if id % 5 == 0 {
+        let missing = n % 13 == 5;
+        if n % 5 == 0 {
             self.label(id, "diagram").await?;
         }
         // Comments on the file (file comments): on every third attachment, with a reply on
         // every sixth, and on each attachment whose file is missing.
-        if id % 3 == 0 || id % 13 == 0 {
-            self.file_comment(id, space, id % 6 == 0).await?;
+        if n % 3 == 0 || missing {
+            self.file_comment(id, space, n % 6 == 0).await?;
         }
         // Every 13th attachment has no file on disk: reported, not fatal.
-        if id % 13 != 0 {
+        if !missing {
             let path = attachment_path(root, Some(space), page, id, 1);
             std::fs::create_dir_all(path.parent().expect("has a parent"))?;
             std::fs::write(&path, data)?;

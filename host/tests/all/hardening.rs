@@ -314,11 +314,12 @@ async fn a_source_password_comes_from_the_environment_and_is_kept_nowhere() {
     assert!(text.contains(SOURCE_PASSWORD_ENV), "{text}");
     let (_, text, stdout) = ferry(&["plan", "run", &id, "--json"], true);
     let report: serde_json::Value = serde_json::from_slice(&stdout).unwrap_or_else(|_| panic!("{text}"));
-    // The sample site's planted missing attachment files make it `incomplete` (they and the
-    // comments on them did not move); all else moved.
+    // The sample site's planted missing attachment files make it `incomplete` (they, the
+    // comments on them and their labels did not move); all else moved.
     assert_eq!(report["status"], "incomplete", "{text}");
     let failures = report["failures"].as_array().unwrap();
-    assert!(failures.iter().all(|f| f["kind"] == "attachments" || f["reason"].as_str().unwrap().ends_with("which did not migrate")), "{text}");
+    let on_missing_file = |reason: &str| reason.ends_with("which did not migrate") || reason.ends_with("of content that did not migrate");
+    assert!(failures.iter().all(|f| f["kind"] == "attachments" || on_missing_file(f["reason"].as_str().unwrap())), "{text}");
     assert!(report["counts"]["pages"]["cloud"].as_u64().unwrap() > 0, "{text}");
     assert_eq!(report["counts"]["pages"]["cloud"], report["counts"]["pages"]["server"], "{text}");
 
