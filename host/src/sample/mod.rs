@@ -292,8 +292,11 @@ impl SiteBuilder {
                 let body = match (p % 6, earlier, first_space_page) {
                     (5, _, _) if sidx == 0 && p == 5 => format!("<p>An unclosed <b>bold paragraph of {title}</p>"),
                     (0, _, _) => format!("<p>See <a href=\"/x/AbC{p}\">the short link</a> for {title}.</p>"),
+                    // A migrated user, a user who will have no cloud account (no valid email),
+                    // and a deleted user.
                     (1, _, _) => format!(
-                        "<p>Ask <ac:link><ri:user ri:userkey=\"{}\" /></ac:link> or <ac:link><ri:user ri:userkey=\"8a7f808adeleted0\" /></ac:link> about {title}.</p>",
+                        "<p>Ask <ac:link><ri:user ri:userkey=\"{}\" /></ac:link>, <ac:link><ri:user ri:userkey=\"{}\" /></ac:link> or <ac:link><ri:user ri:userkey=\"8a7f808adeleted0\" /></ac:link> about {title}.</p>",
+                        user_key(1),
                         user_key(3)
                     ),
                     (2, Some(prev), _) => format!(
@@ -301,9 +304,11 @@ impl SiteBuilder {
                          <ac:structured-macro ac:name=\"include\"><ac:parameter ac:name=\"pageId\">{prev}</ac:parameter></ac:structured-macro>",
                         crate::migrate::storage::short_link_code(prev)
                     ),
-                    (3, _, Some(first)) if sidx > 0 => {
-                        format!("<p>{title} builds on <a href=\"https://wiki.example.com/pages/viewpage.action?pageId={first}&amp;src=link\">the first space</a>.</p>")
-                    }
+                    (3, _, Some(first)) if sidx > 0 => format!(
+                        "<p>{title} builds on <a href=\"https://wiki.example.com/pages/viewpage.action?pageId={first}&amp;src=link\">the first space</a> \
+                         (<a href=\"https://wiki.example.com/x/{}\">short</a>).</p>",
+                        crate::migrate::storage::short_link_code(first)
+                    ),
                     _ => format!("<p>Body of {title}.</p>"),
                 };
                 // Inline comments on every fifth page (from the second): the marker around

@@ -271,9 +271,11 @@ async fn references_to_server_ids_are_rewritten_and_the_rest_of_every_body_is_un
         .unwrap()
         .map(|r| r.get(0));
     let user3 = user3.unwrap_or_else(|| "former-user".into());
+    // User 1 is migrated: a mention of them names their account.
+    let user1 = account_of(&f, &user_key(1)).await;
     let malformed: Vec<i64> = report.unresolved_references.iter().filter(|u| u.reason.contains("not well-formed")).map(|u| u.content_id).collect();
     assert_eq!(malformed.len(), 1, "{:?}", report.unresolved_references);
-    let (mut mentions, mut links, mut macros) = (0, 0, 0);
+    let (mut mentions, mut links, mut short, mut macros) = (0, 0, 0, 0);
     for (namespace, server, cloud_id) in &mapped {
         let server_body: String = sqlx::query("SELECT body FROM bodycontent WHERE contentid = ? AND bodytypeid = 2")
             .bind(server.parse::<i64>().unwrap())
@@ -293,6 +295,7 @@ async fn references_to_server_ids_are_rewritten_and_the_rest_of_every_body_is_un
         assert!(!cloud_body.contains("ri:userkey"), "{cloud_body}");
         if server_body.contains("ri:userkey") {
             mentions += 1;
+            assert!(cloud_body.contains(&format!("ri:account-id=\"{user1}\"")), "{cloud_body}");
             assert!(cloud_body.contains(&format!("ri:account-id=\"{user3}\"")), "{cloud_body}");
             assert!(cloud_body.contains("ri:account-id=\"former-user\""), "{cloud_body}");
         }
@@ -302,13 +305,20 @@ async fn references_to_server_ids_are_rewritten_and_the_rest_of_every_body_is_un
             assert!(cloud_body.contains(&expected), "{server}: {cloud_body}");
             links += 1;
         }
+        for (at, _) in server_body.match_indices("/x/") {
+            let code: String = server_body[at + 3..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+            let Some(target) = ferry_host::migrate::storage::short_link_id(&code).filter(|id| cloud_of.contains_key(id)) else { continue };
+            let expected = format!("{}/wiki/pages/viewpage.action?pageId={}", cloud.site.url(), cloud_of[&target]);
+            assert!(cloud_body.contains(&expected), "{server}: {cloud_body}");
+            short += 1;
+        }
         if let Some(at) = server_body.find("ac:name=\"pageId\">") {
             let target: i64 = server_body[at + 17..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap();
             assert!(cloud_body.contains(&format!("ac:name=\"pageId\">{}</ac:parameter>", cloud_of[&target])), "{cloud_body}");
             macros += 1;
         }
     }
-    assert!(mentions > 0 && links > 0 && macros > 0, "{mentions} mentions, {links} links, {macros} macros");
+    assert!(mentions > 0 && links > 0 && short > 0 && macros > 0, "{mentions} mentions, {links} links, {short} short links, {macros} macros");
     // Short links to pages that never existed stay as they are, and are reported.
     assert!(report.unresolved_references.iter().any(|u| u.reference.contains("/x/AbC0")), "{:?}", report.unresolved_references);
 }

@@ -259,13 +259,14 @@ async fn references_left_by_one_plan_are_fixed_by_the_plan_that_migrates_their_t
     let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
     // MKT links into ENG, which is not migrated yet: those references stay and are reported.
     let first = run_plan(&f, &cloud, plan_for(&f, &cloud, UsersScope::All, SpacesScope::Keys(vec!["MKT".into()]), false)).await;
-    // References by page id into ENG (short links to pages that never existed are the
-    // other kind kept).
-    let mut kept: Vec<i64> =
-        first.unresolved_references.iter().filter(|u| u.reference.parse::<i64>().is_ok()).map(|u| u.content_id).collect();
+    // References into ENG, by page id and by short link; short links to pages that never
+    // existed (`/x/AbC…`) are the other kind kept.
+    let never_existed = |u: &&ferry_host::migrate::report::UnresolvedReference| u.reference.contains("/x/AbC");
+    let mut kept: Vec<i64> = first.unresolved_references.iter().filter(|u| !never_existed(u)).map(|u| u.content_id).collect();
     kept.dedup();
     assert!(!kept.is_empty(), "{:?}", first.unresolved_references);
-    let short_links: Vec<i64> = first.unresolved_references.iter().filter(|u| u.reference.contains("/x/")).map(|u| u.content_id).collect();
+    assert!(first.unresolved_references.iter().any(|u| !never_existed(&u) && u.reference.contains("/x/")), "a short link into ENG is kept");
+    let short_links: Vec<i64> = first.unresolved_references.iter().filter(never_existed).map(|u| u.content_id).collect();
     assert!(!short_links.is_empty());
     let ledger = |ids: Vec<i64>| async {
         let mut left = 0;
@@ -287,7 +288,8 @@ async fn references_left_by_one_plan_are_fixed_by_the_plan_that_migrates_their_t
     let eng_root = cloud.review("spaces/ENG/content").await.as_array().unwrap().iter().find(|c| c["title"] == "ENG page 0").unwrap()["id"].clone();
     for server_id in &kept {
         let body = cloud.review(&format!("content/{}", pages[server_id])).await["body"].as_str().unwrap().to_string();
-        assert!(body.contains(&format!("{}/wiki/pages/viewpage.action?pageId={eng_root}", cloud.site.url())), "{body}");
+        let link = format!("{}/wiki/pages/viewpage.action?pageId={eng_root}", cloud.site.url());
+        assert_eq!(body.matches(&link).count(), 2, "the link and the short link: {body}");
         assert!(!body.contains("wiki.example.com"), "{body}");
     }
     assert_eq!(ledger(kept).await, 0, "fixed bodies leave the ledger");
