@@ -118,10 +118,17 @@ impl Mappings {
     /// Record several server ids of one entity (a user's email and user keys) at once;
     /// returns when they are committed.
     pub(crate) async fn put_all(&self, namespace: &str, server_ids: &[&str], cloud_id: &str, container: Option<&str>) -> anyhow::Result<()> {
-        let rows = server_ids
-            .iter()
-            .map(|id| (namespace.to_string(), id.to_string(), cloud_id.to_string(), container.map(str::to_string)))
-            .collect();
+        let pairs: Vec<(String, String)> = server_ids.iter().map(|id| (id.to_string(), cloud_id.to_string())).collect();
+        self.put_many(namespace, &pairs, container).await
+    }
+
+    /// Record many entities (server id, cloud id) of one namespace and container at
+    /// once: one request to the writer, committed together.
+    pub(crate) async fn put_many(&self, namespace: &str, pairs: &[(String, String)], container: Option<&str>) -> anyhow::Result<()> {
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        let rows = pairs.iter().map(|(server, cloud)| (namespace.to_string(), server.clone(), cloud.clone(), container.map(str::to_string))).collect();
         let (done, committed) = tokio::sync::oneshot::channel();
         self.writer.send((rows, done)).await.map_err(|_| anyhow::anyhow!("the mapping writer stopped"))?;
         committed.await.map_err(|_| anyhow::anyhow!("the mapping writer stopped"))?.map_err(|e| anyhow::anyhow!("cannot record a mapping: {e}"))

@@ -330,13 +330,14 @@ impl Migrator {
     /// entities that landed (`ids`): this plan's second pass, and every later plan,
     /// rewrite them again.
     async fn remember_unresolved(&mut self, pending: Vec<(i64, String)>, ids: &HashMap<i64, i64>, space_key: &str) -> anyhow::Result<()> {
+        let mut landed = Vec::with_capacity(pending.len());
         for (server_id, title) in pending {
             if let Some(cloud_id) = ids.get(&server_id) {
-                self.maps.put(ns::UNRESOLVED_BODY, &server_id.to_string(), &cloud_id.to_string(), Some(space_key)).await?;
+                landed.push((server_id.to_string(), cloud_id.to_string()));
                 self.pending_bodies.insert(server_id, title);
             }
         }
-        Ok(())
+        self.maps.put_many(ns::UNRESOLVED_BODY, &landed, Some(space_key)).await
     }
 
     /// Every page and blog post the destination has from earlier plans, read once.

@@ -76,6 +76,15 @@ impl Drop for StagingSite {
 /// Open (creating) the staging database.
 pub async fn open_db(path: &Path) -> anyhow::Result<SqlitePool> {
     let db = crate::state::open_sqlite(path).await.with_context(|| format!("cannot open the staging database {}", path.display()))?;
+    // A site written before pages had versions gains the columns first (the view needs them).
+    let has_versions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pragma_table_info('content') WHERE name = 'version'").fetch_one(&db).await?;
+    let has_content: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'content'").fetch_one(&db).await?;
+    if has_content == 1 && has_versions == 0 {
+        for column in ["version INTEGER", "version_message TEXT", "version_author TEXT", "version_at TEXT"] {
+            sqlx::query(&format!("ALTER TABLE content ADD COLUMN {column}")).execute(&db).await?;
+        }
+        sqlx::query("UPDATE content SET version = 1, version_author = author_id, version_at = created_at WHERE kind IN ('page', 'blogpost')").execute(&db).await?;
+    }
     sqlx::raw_sql(include_str!("schema.sql")).execute(&db).await?;
     for group in [PRODUCT_ACCESS_GROUP, crate::destination::api::SITE_ADMINS_GROUP] {
         sqlx::query("INSERT OR IGNORE INTO groups (name) VALUES (?)").bind(group).execute(&db).await?;

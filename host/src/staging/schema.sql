@@ -34,7 +34,11 @@ CREATE TABLE IF NOT EXISTS content (
     file_name TEXT,
     media_type TEXT,
     size INTEGER,
-    data BLOB
+    data BLOB,
+    version INTEGER,
+    version_message TEXT,
+    version_author TEXT,
+    version_at TEXT
 );
 CREATE INDEX IF NOT EXISTS content_space ON content (space_id, kind);
 CREATE INDEX IF NOT EXISTS content_page ON content (page_id, kind);
@@ -100,8 +104,8 @@ CREATE TABLE IF NOT EXISTS labels (
     name TEXT NOT NULL,
     PRIMARY KEY (content_id, name)
 );
--- Every version of each page and blog post, the current one included (its title and
--- body are also those of the content row). author_id NULL is Former User.
+-- The earlier versions of pages and blog posts (the current one is the content row:
+-- its title, body, and version columns). author_id NULL is Former User.
 CREATE TABLE IF NOT EXISTS versions (
     content_id INTEGER NOT NULL,
     number INTEGER NOT NULL,
@@ -112,6 +116,10 @@ CREATE TABLE IF NOT EXISTS versions (
     message TEXT,
     PRIMARY KEY (content_id, number)
 );
+CREATE VIEW IF NOT EXISTS all_versions AS
+    SELECT content_id, number, title, body, author_id, created_at, message FROM versions
+    UNION ALL
+    SELECT id, version, title, body, version_author, version_at, version_message FROM content WHERE kind IN ('page', 'blogpost');
 -- Where each top-level inline comment sits: the marker in its page's body.
 CREATE TABLE IF NOT EXISTS inline_anchors (
     comment_id INTEGER PRIMARY KEY,

@@ -120,35 +120,24 @@ async fn create(s: AppState, kind: &str, c: NewContent, private: bool) -> Respon
     if let Err(r) = check_author(&s, &c.author_id).await {
         return r;
     }
-    let result = async {
-        let mut tx = s.db.begin().await?;
-        let id: i64 = sqlx::query(
-            "INSERT INTO content (kind, space_id, parent_id, title, body, author_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(kind)
-        .bind(c.space_id)
-        .bind(c.parent_id)
-        .bind(&c.title)
-        .bind(&c.body.value)
-        .bind(&c.author_id)
-        .bind(&c.created_at)
-        .fetch_one(&mut *tx)
-        .await?
-        .get(0);
-        sqlx::query("INSERT INTO versions (content_id, number, title, body, author_id, created_at, message) VALUES (?, 1, ?, ?, ?, ?, ?)")
-            .bind(id)
-            .bind(&c.title)
-            .bind(&c.body.value)
-            .bind(&c.author_id)
-            .bind(&c.created_at)
-            .bind(&c.version_message)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok::<i64, sqlx::Error>(id)
-    };
-    let id = match result.await {
-        Ok(id) => id,
+    let result = sqlx::query(
+        "INSERT INTO content (kind, space_id, parent_id, title, body, author_id, created_at, version, version_message, version_author, version_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?) RETURNING id",
+    )
+    .bind(kind)
+    .bind(c.space_id)
+    .bind(c.parent_id)
+    .bind(&c.title)
+    .bind(&c.body.value)
+    .bind(&c.author_id)
+    .bind(&c.created_at)
+    .bind(&c.version_message)
+    .bind(&c.author_id)
+    .bind(&c.created_at)
+    .fetch_one(&s.db)
+    .await;
+    let id: i64 = match result {
+        Ok(r) => r.get(0),
         Err(e) => return db_error(e),
     };
     if !private {
@@ -332,21 +321,28 @@ async fn update_content(State(s): State<AppState>, Path(id): Path<i64>, Json(u):
     }
     let added = async {
         let mut tx = s.db.begin().await?;
-        let current: i64 = sqlx::query("SELECT COALESCE(MAX(number), 0) FROM versions WHERE content_id = ?").bind(id).fetch_one(&mut *tx).await?.get(0);
+        let current: i64 = sqlx::query("SELECT COALESCE(version, 1) FROM content WHERE id = ?").bind(id).fetch_one(&mut *tx).await?.get(0);
         if u.version.number != current + 1 {
             return Ok(Some(current));
         }
-        sqlx::query("INSERT INTO versions (content_id, number, title, body, author_id, created_at, message) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            .bind(id)
-            .bind(u.version.number)
+        // The current version becomes an earlier one; the content row is the new one.
+        sqlx::query(
+            "INSERT INTO versions (content_id, number, title, body, author_id, created_at, message) \
+             SELECT id, COALESCE(version, 1), title, body, version_author, version_at, version_message FROM content WHERE id = ?",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE content SET title = ?, body = ?, version = ?, version_message = ?, version_author = ?, version_at = ? WHERE id = ?")
             .bind(&u.title)
             .bind(&u.body.value)
+            .bind(u.version.number)
+            .bind(&u.version.message)
             .bind(&u.version.author_id)
             .bind(&u.version.created_at)
-            .bind(&u.version.message)
+            .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE content SET title = ?, body = ? WHERE id = ?").bind(&u.title).bind(&u.body.value).bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok::<Option<i64>, sqlx::Error>(None)
     };
@@ -371,17 +367,7 @@ async fn replace_body(State(s): State<AppState>, Path(id): Path<i64>, Json(body)
         Ok(false) => return error(StatusCode::NOT_FOUND, format!("no page, blog post or comment {id}")),
         Err(r) => return r,
     }
-    let replaced = async {
-        let mut tx = s.db.begin().await?;
-        sqlx::query("UPDATE content SET body = ? WHERE id = ?").bind(&body.value).bind(id).execute(&mut *tx).await?;
-        sqlx::query("UPDATE versions SET body = ? WHERE content_id = ? AND number = (SELECT MAX(number) FROM versions WHERE content_id = ?)")
-            .bind(&body.value)
-            .bind(id)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await
-    };
+    let replaced = async { sqlx::query("UPDATE content SET body = ? WHERE id = ?").bind(&body.value).bind(id).execute(&s.db).await.map(drop) };
     match replaced.await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => db_error(e),
@@ -408,7 +394,7 @@ async fn list_versions(State(s): State<AppState>, Path(id): Path<i64>, headers: 
     if let Err(r) = visible(&s, id, &headers).await {
         return r;
     }
-    let sql = "SELECT number, message, author_id, created_at FROM versions WHERE content_id = ? ORDER BY number";
+    let sql = "SELECT number, message, author_id, created_at FROM all_versions WHERE content_id = ? ORDER BY number";
     match sqlx::query(sql).bind(id).fetch_all(&s.db).await {
         Ok(rows) => Json(VersionList {
             results: rows.iter().map(|r| PageVersion { number: r.get(0), message: r.get(1), author_id: r.get(2), created_at: r.get(3) }).collect(),
@@ -514,9 +500,7 @@ async fn read_content(State(s): State<AppState>, Path(id): Path<i64>, headers: a
     if let Err(r) = visible(&s, id, &headers).await {
         return r;
     }
-    let sql = "SELECT c.id, c.kind, c.space_id, c.parent_id, c.title, c.body, v.number, v.message, v.author_id, v.created_at \
-               FROM content c LEFT JOIN versions v ON v.content_id = c.id AND v.number = (SELECT MAX(number) FROM versions WHERE content_id = c.id) \
-               WHERE c.id = ?";
+    let sql = "SELECT id, kind, space_id, parent_id, title, body, version, version_message, version_author, version_at FROM content WHERE id = ?";
     match sqlx::query(sql).bind(id).fetch_one(&s.db).await {
         Ok(row) => Json(json!({
             "id": row.get::<i64, _>(0), "type": row.get::<String, _>(1), "spaceId": row.get::<i64, _>(2),
@@ -780,7 +764,7 @@ async fn review_body(State(s): State<AppState>, Path(id): Path<i64>) -> Response
 /// (display name, or Former User).
 async fn review_versions(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
     let sql = "SELECT v.number, v.title, v.body, v.author_id, u.display_name, v.created_at, v.message \
-               FROM versions v LEFT JOIN users u ON u.id = v.author_id WHERE v.content_id = ? ORDER BY v.number";
+               FROM all_versions v LEFT JOIN users u ON u.id = v.author_id WHERE v.content_id = ? ORDER BY v.number";
     match sqlx::query(sql).bind(id).fetch_all(&s.db).await {
         Ok(rows) => Json(
             rows.iter()
@@ -803,7 +787,7 @@ async fn review_content(State(s): State<AppState>, Path(key): Path<String>) -> R
                       (NOT EXISTS (SELECT 1 FROM created_private p WHERE p.content_id = c.id) \
                        OR EXISTS (SELECT 1 FROM ever_open o WHERE o.content_id = c.id)) AS ever_open, \
                       (SELECT group_concat(l.name, ',') FROM (SELECT name FROM labels WHERE content_id = c.id ORDER BY name) l) AS labels, \
-                      (SELECT COUNT(*) FROM versions v WHERE v.content_id = c.id) AS versions, \
+                      (SELECT COUNT(*) FROM versions v WHERE v.content_id = c.id) + (c.kind IN ('page', 'blogpost')) AS versions, \
                       (SELECT marker_ref FROM inline_anchors a WHERE a.comment_id = c.id) AS marker_ref \
                FROM content c JOIN spaces s ON s.id = c.space_id LEFT JOIN users u ON u.id = c.author_id \
                WHERE s.key = ? ORDER BY c.id";
