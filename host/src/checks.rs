@@ -115,8 +115,9 @@ pub struct Facts {
     pub anonymous_spaces: Vec<(String, String)>,
     /// Space permissions of groups that will not exist in the cloud: (space, permission, group).
     pub permissions_of_missing_groups: Vec<(String, String, String)>,
-    /// Content using short links: (space, content id, title).
-    pub short_links: Vec<(String, i64, String)>,
+    /// Content using short links to pages that will not be in the cloud (neither
+    /// migrated by the plan nor by an earlier one): (space, content id, title, link code).
+    pub short_links: Vec<(String, i64, String, String)>,
     /// Page restrictions naming a user or group that will not exist in the cloud:
     /// (space, content id, title, `user …` or `group …`).
     pub restriction_subjects_missing: Vec<(String, i64, String, String)>,
@@ -206,10 +207,10 @@ pub fn run_checks(facts: &Facts) -> Vec<Check> {
     out.push(check(
         "content.short-links",
         CheckResult::Warning,
-        facts.short_links.iter().map(|(s, id, t)| format!("{s}: {t} ({id})")).collect(),
-        "pages use short links (/x/…), which break after migration",
-        "replace the short links with full page links on the Server site, or fix them in the cloud afterwards",
-        "no page uses a short link",
+        facts.short_links.iter().map(|(s, id, t, code)| format!("{s}: {t} ({id}) links /x/{code}")).collect(),
+        "pages use short links (/x/…) to pages that neither this plan nor an earlier one migrates: those links stay as they are and will not work in the cloud",
+        "add the linked pages' spaces to the plan (or migrate them in a later plan, which fixes the links), or replace the links on the Server site",
+        "every short link names a page that will be in the cloud (ferry rewrites them)",
     ));
     out.push(check(
         "content.restriction-subject-missing",
@@ -391,6 +392,11 @@ impl Migrator {
             let usable_users: std::collections::HashSet<String> =
                 rules::review_emails(facts.users.clone()).usable.into_iter().map(|(u, _)| u.username.to_lowercase()).collect();
             let mut groups = GroupFate { mapped: &mapped, migrates_groups, server_groups: &server_groups, found: HashMap::new() };
+            // Pages a short link may name that will be in the cloud: the selected spaces'
+            // and those of earlier plans.
+            let selected: std::collections::HashSet<i64> = spaces.iter().map(|s| s.id).collect();
+            let mut migrated_pages: std::collections::HashSet<String> = self.maps.preload(ns::PAGE, None).await?.into_keys().collect();
+            migrated_pages.extend(self.maps.preload(ns::BLOGPOST, None).await?.into_keys());
             for space in &spaces {
                 if !mapped_spaces.contains_key(&space.key) && self.dest.get_space(&space.key).await?.is_some() {
                     facts.space_key_conflicts.push(space.key.clone());
@@ -406,8 +412,17 @@ impl Migrator {
                         _ => {}
                     }
                 }
-                for (id, title) in self.source.short_link_content(space.id).await? {
-                    facts.short_links.push((space.key.clone(), id, title));
+                for (id, title, body) in self.source.short_link_content(space.id).await? {
+                    for code in crate::migrate::storage::short_link_codes(&body) {
+                        let will_exist = match crate::migrate::storage::short_link_id(&code) {
+                            Some(target) if migrated_pages.contains(&target.to_string()) => true,
+                            Some(target) => self.source.space_of_current(target).await?.is_some_and(|s| selected.contains(&s)),
+                            None => false,
+                        };
+                        if !will_exist {
+                            facts.short_links.push((space.key.clone(), id, title.clone(), code));
+                        }
+                    }
                 }
                 for r in self.source.restrictions_of_space(space.id).await? {
                     let known = self.source.users_by_key(&r.users).await?;

@@ -69,6 +69,19 @@ fn page_of_href(href: &str) -> Option<i64> {
     short_link_id(&code)
 }
 
+/// The short link codes (`/x/CODE`) a body uses, read as text (a body that does not
+/// parse keeps its links too).
+pub fn short_link_codes(body: &str) -> Vec<String> {
+    let mut codes: Vec<String> = body
+        .match_indices("/x/")
+        .map(|(at, _)| body[at + 3..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect::<String>())
+        .filter(|code| !code.is_empty())
+        .collect();
+    codes.sort();
+    codes.dedup();
+    codes
+}
+
 const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// The page id of a Confluence short link code: the id's little-endian bytes in base64,
@@ -293,6 +306,12 @@ mod tests {
         let refs = references(&body).unwrap();
         assert_eq!(refs.users, ["gone", "k1"]);
         assert_eq!(refs.pages, [1001, 1002, 5555]);
+    }
+
+    #[test]
+    fn short_link_codes_are_read_as_text() {
+        let body = "<p><a href=\"/x/BIAB\">a</a> <a href=\"https://w.example/x/AbC0?x=1\">b</a> <b>/x/BIAB</b> /x/</p>";
+        assert_eq!(short_link_codes(body), ["AbC0", "BIAB"]);
     }
 
     #[test]

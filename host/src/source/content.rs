@@ -430,17 +430,30 @@ impl Source {
         rows.iter().map(|r| r.try_get(0).map_err(SourceError::from)).collect()
     }
 
-    /// Current pages and blog posts of a space whose body uses a short link (`/x/…`),
-    /// which breaks after migration: (content id, title).
-    pub async fn short_link_content(&self, space_id: i64) -> Result<Vec<(i64, String)>, SourceError> {
+    /// Current pages and blog posts of a space whose body uses a short link (`/x/…`):
+    /// (content id, title, body).
+    pub async fn short_link_content(&self, space_id: i64) -> Result<Vec<(i64, String, String)>, SourceError> {
         let rows = sqlx::query(
-            "SELECT c.contentid, c.title FROM content c JOIN bodycontent b ON b.contentid = c.contentid \
+            "SELECT c.contentid, c.title, b.body FROM content c JOIN bodycontent b ON b.contentid = c.contentid \
              WHERE c.spaceid = $1 AND c.contenttype IN ('PAGE', 'BLOGPOST') AND c.content_status = 'current' AND c.prevver IS NULL \
              AND b.body LIKE '%/x/%' ORDER BY c.contentid",
         )
         .bind(space_id)
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get::<Option<String>, _>(1)?.unwrap_or_default()))).collect()
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get::<Option<String>, _>(1)?.unwrap_or_default(), r.try_get::<Option<String>, _>(2)?.unwrap_or_default())))
+            .collect()
+    }
+
+    /// The space of a current page or blog post, if there is one.
+    pub async fn space_of_current(&self, content_id: i64) -> Result<Option<i64>, SourceError> {
+        let row = sqlx::query(
+            "SELECT spaceid FROM content WHERE contentid = $1 AND contenttype IN ('PAGE', 'BLOGPOST') AND content_status = 'current' AND prevver IS NULL",
+        )
+        .bind(content_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| r.try_get::<Option<i64>, _>(0)).transpose()?.flatten())
     }
 }
