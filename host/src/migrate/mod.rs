@@ -336,6 +336,9 @@ pub struct Migrator {
     /// id yet when they were created (server id → title): patched once every page of the
     /// plan has one. The ledger keeps them too (`ns::UNRESOLVED_BODY`), for later plans.
     pub(crate) pending_bodies: HashMap<i64, String>,
+    /// Server ids of the pages and blog posts this plan created (not linked): the only
+    /// pages that can resolve references earlier plans left.
+    pub(crate) created_pages: std::collections::HashSet<i64>,
     /// Server ids of the restricted pages and blog posts of the space being migrated:
     /// created private to the migrating account until their restrictions are set.
     pub(crate) restricted: std::collections::HashSet<i64>,
@@ -370,6 +373,7 @@ impl Migrator {
             restricted: Default::default(),
             page_ids: None,
             pending_bodies: HashMap::new(),
+            created_pages: Default::default(),
             directories: None,
             app_limits: crate::plugins::limits::Limits::default(),
             removed_apps: Vec::new(),

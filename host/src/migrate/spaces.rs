@@ -240,6 +240,9 @@ impl Migrator {
         let page_ids = self.page_ids.get_or_insert_with(HashMap::new);
         for id in landed {
             page_ids.insert(id, ids[&id]);
+            if !known.contains_key(&id.to_string()) {
+                self.created_pages.insert(id);
+            }
         }
         self.remember_unresolved(pending, ids, &space.key).await
     }
@@ -428,6 +431,11 @@ impl Migrator {
                     continue;
                 }
             };
+            // An earlier plan's body can only resolve further through a page this plan
+            // created: without one, it stays as that plan left it.
+            if !ours && !refs.pages.iter().any(|p| self.created_pages.contains(p)) {
+                continue;
+            }
             let resolved = self.resolve(&refs).await?;
             let rewritten = storage::rewrite(&body, &resolved).map_err(|e| anyhow::anyhow!("content {server_id}: {e}"))?;
             match self.dest.replace_body(cloud_id, &storage(rewritten.body)).await {
