@@ -274,34 +274,29 @@ impl Migrator {
     /// versions it is created with its current version alone.
     async fn create_with_history(&self, blog: bool, cloud_space: i64, job: PageJob, origin: &str) -> anyhow::Result<Created> {
         let PageJob { item, creator, modifier, parent, older } = job;
+        let ContentItem { id, title, body, created, modified, version_comment, .. } = item;
         // A restricted page is created private to the migrating account, so nobody else can
         // see it before its own restrictions are set.
-        let private = self.restricted.contains(&item.id);
+        let private = self.restricted.contains(&id);
+        // The page is created from its oldest version; the current one, when older ones
+        // exist, comes last.
         let mut older = older.into_iter();
-        let Some(first) = older.next() else {
-            let content = NewContent {
-                space_id: cloud_space,
-                status: "current".into(),
-                title: item.title,
-                parent_id: parent,
-                body: storage(item.body),
-                author_id: creator,
-                created_at: item.created,
-                version_message: item.version_comment,
-            };
-            return Ok(self.dest.create_content(blog, &content, origin, private).await?);
+        let (first_title, first_body, first_message, current) = match older.next() {
+            None => (title, body, version_comment, None),
+            Some(first) => (first.item.title, self.older_body(first.item.id).await?, first.item.comment, Some((title, body, version_comment))),
         };
         let content = NewContent {
             space_id: cloud_space,
             status: "current".into(),
-            title: first.item.title.clone(),
+            title: first_title,
             parent_id: parent,
-            body: storage(self.older_body(first.item.id).await?),
+            body: storage(first_body),
             author_id: creator,
-            created_at: item.created.clone(),
-            version_message: first.item.comment.clone(),
+            created_at: created,
+            version_message: first_message,
         };
         let created = self.dest.create_content(blog, &content, origin, private).await?;
+        let Some((title, body, message)) = current else { return Ok(created) };
         let mut number = 1;
         for v in older {
             number += 1;
@@ -310,8 +305,8 @@ impl Migrator {
             let update = ContentUpdate { id: created.id.to_string(), status: "current".into(), title: v.item.title, body, version };
             self.dest.add_version(blog, created.id, &update).await?;
         }
-        let version = PageVersion { number: number + 1, message: item.version_comment, author_id: modifier, created_at: item.modified };
-        let update = ContentUpdate { id: created.id.to_string(), status: "current".into(), title: item.title, body: storage(item.body), version };
+        let version = PageVersion { number: number + 1, message, author_id: modifier, created_at: modified };
+        let update = ContentUpdate { id: created.id.to_string(), status: "current".into(), title, body: storage(body), version };
         self.dest.add_version(blog, created.id, &update).await?;
         Ok(created)
     }
