@@ -315,3 +315,54 @@ async fn references_left_by_one_plan_are_fixed_by_the_plan_that_migrates_their_t
     assert_eq!(ledger(kept).await, 0, "fixed bodies leave the ledger");
     assert_eq!(ledger(short_links.clone()).await, short_links.len(), "bodies still naming missing pages stay in it");
 }
+
+#[tokio::test]
+async fn the_site_refuses_a_version_out_of_order_and_an_inline_comment_without_its_marker() {
+    let cloud = Cloud::start(Faults::default()).await;
+    let space = cloud.dest.create_space("REF", "Refusals", "test:space:REF").await.unwrap().id.unwrap();
+    let body = |value: &str| Body { representation: "storage".into(), value: value.into() };
+    let page = NewContent {
+        space_id: space,
+        status: "current".into(),
+        title: "Page".into(),
+        parent_id: None,
+        body: body("<p>Only <ac:inline-comment-marker ac:ref=\"m-1\">this</ac:inline-comment-marker> is marked.</p>"),
+        author_id: None,
+        created_at: None,
+        version_message: None,
+    };
+    let id = cloud.dest.create_content(false, &page, "test:page:1", false).await.unwrap().id;
+    let http = reqwest::Client::new();
+    // Version 3 of a page at version 1: 409, naming the version it is at.
+    let skip = ContentUpdate {
+        id: id.to_string(),
+        status: "current".into(),
+        title: "Page".into(),
+        body: body("<p>v3</p>"),
+        version: PageVersion { number: 3, message: None, author_id: None, created_at: None },
+    };
+    let response = http.put(format!("{}/wiki/api/v2/pages/{id}", cloud.site.url())).bearer_auth(TOKEN).json(&skip).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 409);
+    let text = response.text().await.unwrap();
+    assert!(text.contains(&format!("version 3 of page {id} is not the next one: the page is at version 1")), "{text}");
+    // An inline comment on a marker the body does not have: 400, naming the marker.
+    let comment = serde_json::json!({"pageId": id, "body": {"representation": "storage", "value": "<p>?</p>"},
+                                     "inlineCommentProperties": {"inlineMarkerRef": "m-2", "textSelection": "marker"}});
+    let response = http.post(format!("{}/wiki/api/v2/inline-comments", cloud.site.url())).bearer_auth(TOKEN).json(&comment).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let text = response.text().await.unwrap();
+    assert!(text.contains(&format!("page {id} has no inline-comment marker \\\"m-2\\\" in its body")), "{text}");
+    // A reply to a comment that is not inline: 400.
+    let footer = cloud
+        .dest
+        .create_comment(&ferry_host::destination::api::NewComment { page_id: Some(id), attachment_id: None, parent_comment_id: None, body: body("<p>f</p>"), author_id: None }, "test:comment:1")
+        .await
+        .unwrap()
+        .id;
+    let reply = serde_json::json!({"pageId": id, "parentCommentId": footer, "body": {"representation": "storage", "value": "<p>r</p>"}});
+    let response = http.post(format!("{}/wiki/api/v2/inline-comments", cloud.site.url())).bearer_auth(TOKEN).json(&reply).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    assert!(response.text().await.unwrap().contains(&format!("no inline comment {footer} on page {id}")));
+    // The page is unchanged: one version.
+    assert_eq!(cloud.dest.versions(false, id).await.unwrap().results.len(), 1);
+}
