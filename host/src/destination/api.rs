@@ -384,3 +384,247 @@ pub struct SpaceRename {
     /// The new key.
     pub key: String,
 }
+
+// ---------------------------------------------------------------------------------
+// Jira Service Management (see the Service Management part of `docs/destination-api.md`).
+
+/// `accountType` of a full (Atlassian) account: it can hold product access.
+pub const ACCOUNT_FULL: &str = "atlassian";
+/// `accountType` of a customer account: portal-only.
+pub const ACCOUNT_CUSTOMER: &str = "customer";
+
+/// An account as Jira Cloud shows it (`/rest/api/3/user`, `/rest/servicedeskapi/customer`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    /// The account id.
+    pub account_id: String,
+    /// `atlassian` (a full account) or `customer`.
+    pub account_type: String,
+    /// The email, when the account has one (the Former customer placeholder has none).
+    #[serde(default)]
+    pub email_address: Option<String>,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: String,
+    /// Whether it is active (the placeholder is not, and cannot log in).
+    pub active: bool,
+}
+
+/// A customer to create (`POST /rest/servicedeskapi/customer`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct NewCustomer {
+    /// Email: the identity.
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+}
+
+/// Accounts to add to an organization or a service desk.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountIds {
+    /// The account ids.
+    pub account_ids: Vec<String>,
+}
+
+/// A page of a Service Management list.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Paged<T> {
+    /// The first item's index.
+    pub start: u64,
+    /// Items asked for.
+    pub limit: u64,
+    /// Items in this page.
+    pub size: u64,
+    /// Whether no page follows.
+    pub is_last_page: bool,
+    /// The items.
+    pub values: Vec<T>,
+}
+
+/// A customer organization.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Organization {
+    /// Its id (set by the site).
+    #[serde(default)]
+    pub id: String,
+    /// Its name, unique on the site.
+    pub name: String,
+}
+
+/// An organization to add to a service desk.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationRef {
+    /// The organization's id.
+    pub organization_id: String,
+}
+
+/// A project to create (`POST /rest/api/3/project`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct NewProject {
+    /// The key (`SD`).
+    pub key: String,
+    /// The name.
+    pub name: String,
+    /// `service_desk` (a service project gets a service desk).
+    pub project_type_key: String,
+    /// The lead, when the lead has an account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_account_id: Option<String>,
+}
+
+/// A project.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Project {
+    /// Its id.
+    pub id: String,
+    /// Its key.
+    pub key: String,
+    /// Its name.
+    #[serde(default)]
+    pub name: String,
+    /// Its type.
+    #[serde(default)]
+    pub project_type_key: String,
+}
+
+/// A service desk.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceDesk {
+    /// Its id.
+    pub id: String,
+    /// Its project's id.
+    pub project_id: String,
+    /// Its project's key.
+    pub project_key: String,
+    /// Its project's name.
+    #[serde(default)]
+    pub project_name: String,
+}
+
+/// The fields of a request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RequestFields {
+    /// Summary.
+    pub summary: String,
+    /// Description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A request to create (`POST /rest/servicedeskapi/request`): the public API's fields,
+/// and the migration import's (`import`), which carry what a migration keeps from the
+/// server: the key, status, created date and comments with their authors and dates.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct NewRequest {
+    /// The service desk.
+    pub service_desk_id: String,
+    /// Summary and description.
+    pub request_field_values: RequestFields,
+    /// The reporter's account.
+    pub raise_on_behalf_of: String,
+    /// Participants' accounts.
+    #[serde(default)]
+    pub request_participants: Vec<String>,
+    /// What the migration import keeps.
+    pub import: RequestImport,
+}
+
+/// The migration import's part of a new request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestImport {
+    /// The server's key, kept (`SD-12`).
+    pub issue_key: String,
+    /// The status name.
+    pub status: String,
+    /// When it was created on the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// Its comments, oldest first.
+    #[serde(default)]
+    pub comments: Vec<ImportComment>,
+}
+
+/// A comment carried by a request import.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportComment {
+    /// The body.
+    pub body: String,
+    /// Shared with the customer (true) or internal (false).
+    pub public: bool,
+    /// The author's account.
+    pub author_account_id: String,
+    /// When it was written on the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+}
+
+/// A request as the site answers it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerRequest {
+    /// Its id.
+    pub issue_id: String,
+    /// Its key.
+    pub issue_key: String,
+    /// Its service desk.
+    pub service_desk_id: String,
+    /// Summary and description.
+    pub request_field_values: RequestFields,
+    /// The reporter.
+    pub reporter: Account,
+    /// The status name.
+    pub current_status: RequestStatus,
+    /// When it was created.
+    #[serde(default)]
+    pub created_date: Option<String>,
+    /// Participants.
+    #[serde(default)]
+    pub request_participants: Vec<Account>,
+    /// The ids of its comments, oldest first (the create answer carries them).
+    #[serde(default)]
+    pub comment_ids: Vec<String>,
+}
+
+/// A request's status.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RequestStatus {
+    /// The status name.
+    pub status: String,
+}
+
+/// A comment as the site answers it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestComment {
+    /// Its id.
+    pub id: String,
+    /// The body.
+    pub body: String,
+    /// Shared with the customer.
+    pub public: bool,
+    /// The author.
+    pub author: Account,
+    /// When it was written.
+    #[serde(default)]
+    pub created: Option<String>,
+}
+
+/// A notification the site sent (or would have): what the staging site records.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Notification {
+    /// What caused it (`customer.created`, `request.created`, ...).
+    pub event: String,
+    /// Whom it was for (an account id, or a request key).
+    pub recipient: String,
+}

@@ -1,5 +1,6 @@
 //! The Cloud site client: users and groups over SCIM 2.0, content over a
-//! Confluence-Cloud-shaped REST API, app data over ferry's transfer endpoint.
+//! Confluence-Cloud-shaped REST API, customers and requests over a
+//! Jira-Service-Management-shaped one, app data over ferry's transfer endpoint.
 //!
 //! Every request carries the bearer token (never logged, never in an error), runs under
 //! a concurrency bound, and is retried on 429 and 5xx with exponential backoff and
@@ -7,6 +8,7 @@
 
 pub mod api;
 mod content;
+mod jsm;
 mod scim;
 
 use std::fmt;

@@ -25,9 +25,24 @@ enum UserOutcome {
 /// The directories of the Server site, read once per run: their order, every user row
 /// of the ordered directories, and those rows resolved (first directory wins).
 pub(crate) struct Directories {
-    order: Vec<i64>,
-    rows: Vec<DirectoryUser>,
-    resolved: rules::ResolvedUsers,
+    pub(crate) order: Vec<i64>,
+    pub(crate) rows: Vec<DirectoryUser>,
+    pub(crate) resolved: rules::ResolvedUsers,
+    /// Jira: the lower-cased usernames with application access (a group of theirs,
+    /// nested groups and every directory counted, is in `licenserolesgroup`). Everyone
+    /// else is a customer. `None` for Confluence.
+    pub(crate) licensed: Option<HashSet<String>>,
+    /// Lower-cased usernames that exist only in inactive directories.
+    pub(crate) inactive_only: HashSet<String>,
+}
+
+/// A user that landed in the cloud (created or linked).
+#[derive(Debug, Clone)]
+pub(crate) struct LandedUser {
+    pub(crate) username: String,
+    pub(crate) display_name: String,
+    pub(crate) email: String,
+    pub(crate) cloud_id: String,
 }
 
 impl Migrator {
@@ -38,16 +53,40 @@ impl Migrator {
             return Ok(dirs.clone());
         }
         let order = self.source.directory_order().await?;
-        let rows: Vec<DirectoryUser> =
-            self.source.directory_users().await?.into_iter().filter(|u| order.contains(&u.directory_id)).collect();
+        let (rows, inactive): (Vec<DirectoryUser>, Vec<DirectoryUser>) =
+            self.source.directory_users().await?.into_iter().partition(|u| order.contains(&u.directory_id));
         let resolved = rules::resolve_directories(&order, rows.clone());
-        let dirs = std::sync::Arc::new(Directories { order, rows, resolved });
+        let active_names: HashSet<String> = resolved.users.iter().map(|u| u.username.to_lowercase()).collect();
+        let inactive_only = inactive.iter().map(|u| u.username.to_lowercase()).filter(|n| !active_names.contains(n)).collect();
+        let licensed = match self.plan.product {
+            crate::source::Product::Confluence => None,
+            crate::source::Product::Jira => {
+                let groups: Vec<_> = self.source.directory_groups().await?.into_iter().filter(|g| order.contains(&g.directory_id)).collect();
+                let memberships = rules::memberships(&rows, &groups, &self.source.memberships().await?);
+                let licensed_groups = self.source.licensed_groups().await?;
+                Some(rules::licensed_users(&memberships, &licensed_groups))
+            }
+        };
+        let dirs = std::sync::Arc::new(Directories { order, rows, resolved, licensed, inactive_only });
         self.directories = Some(dirs.clone());
         Ok(dirs)
     }
 
-    /// The users a plan migrates (every resolved user, or those behind `only_keys`), and
-    /// each lower-cased username's user keys.
+    /// The kind users are counted as: Confluence users, or Jira agents (licensed users).
+    pub(crate) fn user_kind(&self) -> &'static str {
+        match self.plan.product {
+            crate::source::Product::Confluence => "users",
+            crate::source::Product::Jira => "agents",
+        }
+    }
+
+    /// The ledger id of a server user key (`confluence.userkey/…` or `jira.userkey/…`).
+    pub(crate) fn user_key_id(&self, key: &str) -> String {
+        format!("{}.userkey/{key}", self.plan.product)
+    }
+
+    /// The users a plan migrates (every resolved user, or those behind `only_keys`; in
+    /// a Jira plan, licensed users only), and each lower-cased username's user keys.
     pub(crate) async fn users_in_scope(&mut self, only_keys: Option<Vec<String>>) -> anyhow::Result<(Vec<DirectoryUser>, HashMap<String, Vec<String>>)> {
         let dirs = self.directories().await?;
         let mut keys_of: HashMap<String, Vec<String>> = HashMap::new();
@@ -56,6 +95,9 @@ impl Migrator {
         }
         let wanted: Option<HashSet<String>> = only_keys.map(|keys| keys.into_iter().collect());
         let mut users = dirs.resolved.users.clone();
+        if let Some(licensed) = &dirs.licensed {
+            users.retain(|u| licensed.contains(&u.username.to_lowercase()));
+        }
         if let Some(wanted) = &wanted {
             users.retain(|u| keys_of.get(&u.username.to_lowercase()).is_some_and(|ks| ks.iter().any(|k| wanted.contains(k))));
         }
@@ -78,22 +120,23 @@ impl Migrator {
 
     /// Migrate users: every user (`only_keys` none), or only the users behind the given
     /// user keys (related users: name and email only, no access, no groups).
-    pub(crate) async fn migrate_users(&mut self, only_keys: Option<Vec<String>>) -> anyhow::Result<()> {
+    pub(crate) async fn migrate_users(&mut self, only_keys: Option<Vec<String>>) -> anyhow::Result<Vec<LandedUser>> {
         let dirs = self.directories().await?;
         self.report.shadowed_users = dirs.resolved.shadowed.iter().map(|u| format!("{} (directory {})", u.username, u.directory_id)).collect();
         let related = only_keys.is_some();
+        let kind = self.user_kind();
         let (users, keys_of) = self.users_in_scope(only_keys).await?;
-        self.report.count("users").server = users.len() as u64;
+        self.report.count(kind).server = users.len() as u64;
 
         // Email is the identity: invalid and shared emails fail, naming the fix.
         let review = rules::review_emails(users);
         for (user, email) in review.invalid {
             let reason = format!("email {email:?} is not a valid address: fix it on the server, then migrate this user in a new plan");
-            self.report.fail("users", &user.username, reason);
+            self.report.fail(kind, &user.username, reason);
         }
         for (user, email, first) in review.shared {
             let reason = format!("shares email {email} with {first}: give each user their own address on the server");
-            self.report.fail("users", &user.username, reason);
+            self.report.fail(kind, &user.username, reason);
         }
         let jobs: Vec<UserJob> = review
             .usable
@@ -114,7 +157,7 @@ impl Migrator {
         let group_id = product_group.id.clone().unwrap_or_default();
         let with_access: HashSet<String> = product_group.members.into_iter().map(|m| m.value).collect();
 
-        let bar = self.progress.step("users", jobs.len() as u64);
+        let bar = self.progress.step(kind, jobs.len() as u64);
         let known = self.maps.preload(ns::USER, None).await?;
         let this = &*self;
         let (with_access, known, progress) = (&with_access, &known, &bar);
@@ -129,25 +172,27 @@ impl Migrator {
             .await;
         super::finish(&bar);
         let mut grants = Vec::new();
+        let mut landed = Vec::new();
         for (job, outcome) in outcomes {
             match outcome {
                 UserOutcome::Landed { cloud_id, linked, grant } => {
-                    self.report.count("users").cloud += 1;
+                    self.report.count(kind).cloud += 1;
                     self.report.linked_users += u64::from(linked);
                     for key in &job.keys {
                         self.authors.insert(key.clone(), Some(cloud_id.clone()));
                     }
                     if grant {
-                        grants.push(cloud_id);
+                        grants.push(cloud_id.clone());
                     }
+                    landed.push(LandedUser { username: job.user.username, display_name: job.user.display_name, email: job.email, cloud_id });
                 }
-                UserOutcome::Failed(reason) => self.report.fail("users", &job.user.username, reason),
+                UserOutcome::Failed(reason) => self.report.fail(kind, &job.user.username, reason),
             }
         }
         for chunk in grants.chunks(500) {
             self.dest.add_group_members(&group_id, chunk).await?;
         }
-        Ok(())
+        Ok(landed)
     }
 
     /// Link the user to the cloud account with the same email, or create one (active,
@@ -179,7 +224,7 @@ impl Migrator {
                 },
             };
             anyhow::ensure!(!cloud_id.is_empty(), "the destination returned no account id");
-            let key_ids: Vec<String> = job.keys.iter().map(|k| format!("confluence.userkey/{k}")).collect();
+            let key_ids: Vec<String> = job.keys.iter().map(|k| self.user_key_id(k)).collect();
             let ids: Vec<&str> = std::iter::once(email_id.as_str()).chain(key_ids.iter().map(String::as_str)).collect();
             self.maps.put_all(ns::USER, &ids, &cloud_id, None).await?;
             let grant = job.with_access_rules && rules::product_access(job.user.active, existing_access) == AccessDecision::Grant;

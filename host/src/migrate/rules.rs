@@ -116,6 +116,13 @@ pub fn memberships(
     out
 }
 
+/// Jira: the lower-cased usernames with application access, from each username's
+/// (flattened, all-directory) groups and the groups `licenserolesgroup` lists
+/// (lower-cased names). Everyone else is unlicensed: a portal-only customer.
+pub fn licensed_users(memberships: &BTreeMap<String, BTreeSet<String>>, licensed_groups: &BTreeSet<String>) -> std::collections::HashSet<String> {
+    memberships.iter().filter(|(_, groups)| groups.iter().any(|g| licensed_groups.contains(g))).map(|(user, _)| user.clone()).collect()
+}
+
 /// What to do about a user's product access in the cloud.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccessDecision {

@@ -12,7 +12,14 @@ use sqlx::Row;
 pub mod runner;
 
 use crate::migrate::report::PlanReport;
+use crate::source::{Product, ServerProject, Source};
 use crate::state::{now, StateDb};
+
+/// A plan that cannot be made as asked (wrong usage: the CLI exits 2), with the reason
+/// and the fix.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PlanRefused(pub String);
 
 /// Which users and groups a plan migrates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,7 +55,7 @@ impl fmt::Display for UsersScope {
     }
 }
 
-/// Which spaces a plan migrates.
+/// Which spaces (or, in a Jira plan, service projects) a plan migrates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SpacesScope {
@@ -69,7 +76,7 @@ impl FromStr for SpacesScope {
             keys => {
                 let keys: Vec<String> = keys.split(',').map(|k| k.trim().to_string()).filter(|k| !k.is_empty()).collect();
                 if keys.is_empty() {
-                    Err("spaces must be all, none, or KEY,KEY".into())
+                    Err("give all, none, or keys as KEY,KEY".into())
                 } else {
                     Ok(SpacesScope::Keys(keys))
                 }
@@ -201,12 +208,22 @@ pub struct Plan {
     pub scim_url: Option<String>,
     /// The environment variable holding the destination's token.
     pub token_env: String,
-    /// Users and groups.
+    /// The product migrated: Confluence (spaces) or Jira (Service Management).
+    #[serde(default)]
+    pub product: Product,
+    /// Users and groups (in a Jira plan: licensed users, agents and admins).
     pub users: UsersScope,
     /// Spaces.
     pub spaces: SpacesScope,
     /// Only the attachments of the chosen spaces.
     pub attachments_only: bool,
+    /// A Jira plan's service projects.
+    #[serde(default = "no_keys")]
+    pub projects: SpacesScope,
+    /// A Jira plan's customers (portal-only users): all, related to the service projects,
+    /// or none.
+    #[serde(default = "no_users")]
+    pub customers: UsersScope,
     /// Which versions of pages and blog posts: all, or the current one.
     #[serde(default)]
     pub history: HistoryScope,
@@ -228,6 +245,14 @@ pub struct Plan {
     pub created_at: String,
 }
 
+fn no_keys() -> SpacesScope {
+    SpacesScope::None
+}
+
+fn no_users() -> UsersScope {
+    UsersScope::None
+}
+
 fn redacted<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&crate::source::redact_url(url))
 }
@@ -235,7 +260,59 @@ fn redacted<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
 impl Plan {
     /// The plan's Server database, connected with its password from the environment.
     pub async fn connect_source(&self) -> anyhow::Result<crate::source::Source> {
-        crate::source::Source::open(&self.source, self.source_password_env.as_deref()).await
+        Source::open_product(&self.source, self.source_password_env.as_deref(), self.product).await
+    }
+
+    /// The service projects a Jira plan selects, read from its source. A key that is
+    /// not a project, or names a project that is not a service project, is refused.
+    pub async fn selected_projects(&self, source: &Source) -> anyhow::Result<Vec<ServerProject>> {
+        let projects = source.projects().await?;
+        Ok(match &self.projects {
+            SpacesScope::None => Vec::new(),
+            SpacesScope::All => projects.into_iter().filter(ServerProject::is_service_project).collect(),
+            SpacesScope::Keys(keys) => {
+                let mut out = Vec::new();
+                for key in keys {
+                    match projects.iter().find(|p| p.key.eq_ignore_ascii_case(key)) {
+                        Some(p) if p.is_service_project() => out.push(p.clone()),
+                        Some(p) => Err(PlanRefused(format!(
+                            "project {} is a {} project: ferry migrates the requests of service projects only; leave it out of --projects",
+                            p.key,
+                            if p.kind.is_empty() { "non-service" } else { p.kind.as_str() }
+                        )))?,
+                        None => Err(PlanRefused(format!("the source has no project {key}: `ferry plan projects` lists them")))?,
+                    }
+                }
+                out
+            }
+        })
+    }
+
+    /// What a plan's choices must satisfy before it is saved: a Jira plan's projects
+    /// exist and are service projects, and customers are migrated when any is.
+    pub async fn validate(&self) -> anyhow::Result<()> {
+        match self.product {
+            Product::Confluence => {
+                if self.projects != SpacesScope::None || self.customers != UsersScope::None {
+                    Err(PlanRefused("--projects and --customers are for Jira plans: add --product jira".into()))?;
+                }
+            }
+            Product::Jira => {
+                if self.spaces != SpacesScope::None || self.attachments_only {
+                    Err(PlanRefused("a Jira plan has no spaces: give --spaces none (the default with --product jira)".into()))?;
+                }
+                let source = self.connect_source().await?;
+                let selected = self.selected_projects(&source).await?;
+                if self.customers == UsersScope::None && !selected.is_empty() {
+                    let keys: Vec<&str> = selected.iter().map(|p| p.key.as_str()).collect();
+                    Err(PlanRefused(format!(
+                        "--customers none cannot go with service projects ({}): their requests refer to customers; choose --customers related or all",
+                        keys.join(", ")
+                    )))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A plan to migrate everything from `source` to `destination` (all users, all
@@ -250,9 +327,12 @@ impl Plan {
             destination: destination.into(),
             scim_url: None,
             token_env: token_env.into(),
+            product: Product::Confluence,
             users: UsersScope::All,
             spaces: SpacesScope::All,
             attachments_only: false,
+            projects: SpacesScope::None,
+            customers: UsersScope::None,
             history: HistoryScope::All,
             product_group: crate::staging::PRODUCT_ACCESS_GROUP.into(),
             apps: AppsScope::Needed,
@@ -270,6 +350,7 @@ impl Plan {
     /// version and sha256.
     pub async fn create(db: &StateDb, mut plan: Plan) -> anyhow::Result<Plan> {
         crate::source::refuse_password(&plan.source)?;
+        plan.validate().await?;
         plan.id = crate::plugins::local::new_id()[..12].to_string();
         plan.status = status::SAVED.into();
         plan.created_at = now();
@@ -289,8 +370,8 @@ impl Plan {
         }
         sqlx::query(
             "INSERT INTO plans (id, name, source, attachments, destination, scim_url, token_env, users, spaces, attachments_only, product_group, status, created_at, \
-             apps, app_deadline_secs, trusted_domains, cloud, source_password_env, history) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             apps, app_deadline_secs, trusted_domains, cloud, source_password_env, history, product, projects, customers) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&plan.id)
         .bind(&plan.name)
@@ -311,6 +392,9 @@ impl Plan {
         .bind(&plan.cloud)
         .bind(&plan.source_password_env)
         .bind(plan.history.to_string())
+        .bind(plan.product.to_string())
+        .bind(plan.projects.to_string())
+        .bind(plan.customers.to_string())
         .execute(&mut *tx)
         .await
         .context("cannot save the plan")?;
@@ -457,6 +541,9 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Plan> {
         destination: r.get("destination"),
         scim_url: r.get("scim_url"),
         token_env: r.get("token_env"),
+        product: r.get::<String, _>("product").parse().map_err(anyhow::Error::msg)?,
+        projects: r.get::<String, _>("projects").parse().map_err(anyhow::Error::msg)?,
+        customers: r.get::<String, _>("customers").parse().map_err(anyhow::Error::msg)?,
         users: r.get::<String, _>("users").parse().map_err(anyhow::Error::msg)?,
         spaces: r.get::<String, _>("spaces").parse().map_err(anyhow::Error::msg)?,
         attachments_only: r.get("attachments_only"),

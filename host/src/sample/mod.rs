@@ -2,6 +2,7 @@
 //! or PostgreSQL) and its attachment folder, with the cases a migration must handle and
 //! the Active Objects tables of the two sample apps in `plugins/`.
 
+pub mod jira;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -89,17 +90,7 @@ pub fn user_key(n: u32) -> String {
 /// Write a sample site into `out` (`site.db` there, or the given PostgreSQL database)
 /// and its attachments under `out/attachments`.
 pub async fn write_sample_site(out: &Path, postgres: Option<&str>, options: &SampleOptions) -> anyhow::Result<SampleSummary> {
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let (url, sqlite) = match postgres {
-        Some(url) => (url.to_string(), false),
-        None => {
-            let path = out.join("site.db");
-            if path.exists() {
-                std::fs::remove_file(&path).with_context(|| format!("cannot replace {}", path.display()))?;
-            }
-            (format!("sqlite://{}?mode=rwc", path.display()), true)
-        }
-    };
+    let (url, sqlite) = site_database(out, postgres, "site.db")?;
     let attachments = out.join("attachments");
     let mut w = TableWriter::connect(&url).await?;
     let schema = if sqlite { SCHEMA.replace("bytea", "BLOB").replace("timestamp", "TEXT") } else { SCHEMA.to_string() };
@@ -113,6 +104,23 @@ pub async fn write_sample_site(out: &Path, postgres: Option<&str>, options: &Sam
     site.installed_apps().await?;
     site.w.finish().await?;
     Ok(site.summary)
+}
+
+/// The database a sample site is written into: the PostgreSQL URL given, or a new
+/// SQLite file `file` in `out` (replacing one there). Returns its URL and whether it is
+/// SQLite.
+fn site_database(out: &Path, postgres: Option<&str>, file: &str) -> anyhow::Result<(String, bool)> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    Ok(match postgres {
+        Some(url) => (url.to_string(), false),
+        None => {
+            let path = out.join(file);
+            if path.exists() {
+                std::fs::remove_file(&path).with_context(|| format!("cannot replace {}", path.display()))?;
+            }
+            (format!("sqlite://{}?mode=rwc", path.display()), true)
+        }
+    })
 }
 
 struct SiteBuilder {

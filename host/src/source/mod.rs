@@ -1,6 +1,8 @@
-//! Reading a Server site: a Confluence database in the real schema, on PostgreSQL or
-//! SQLite, read-only. The plugin runtime's product-data access and the core migration
-//! share this code.
+//! Reading a Server site: a Confluence or a Jira database in the real schema, on
+//! PostgreSQL or SQLite, read-only. The plugin runtime's product-data access and the core
+//! migration share this code; the user directories (order, shadowing, nested groups,
+//! memberships) are read by one set of functions for both products, which differ only in
+//! a few tables.
 //!
 //! No query here selects a credential column or `cwd_user_credential_record`.
 
@@ -8,15 +10,17 @@ mod app_tables;
 mod apps;
 mod content;
 mod identity;
+mod jira;
 mod product;
 
 use anyhow::Context;
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, ConnectOptions, Executor};
+use sqlx::{AnyPool, ConnectOptions, Executor, Row};
 
 pub use app_tables::{AppTableBatch, Cell};
 pub use apps::{read_descriptor, InstalledApp};
 pub use content::{AttachmentItem, ContentItem, InlineAnchor, LabelItem, PermissionItem, RestrictionItem, RestrictionKind, VersionItem};
+pub use jira::{is_public as is_public_comment, server_time, PARTICIPANTS_FIELD, PUBLIC_COMMENT_PROPERTY, RelatedPeople, ServerOrganization, ServerProject, ServerRequest, ServerRequestComment};
 pub use product::{ContentKind, ServerComment, ServerSpace, ServerUser, TreeNode};
 
 /// A read-only connection pool to a Server site's database.
@@ -24,6 +28,7 @@ pub use product::{ContentKind, ServerComment, ServerSpace, ServerUser, TreeNode}
 pub struct Source {
     pool: AnyPool,
     kind: SourceKind,
+    product: Product,
     /// Where it was read from, as given (never with a password).
     location: String,
 }
@@ -35,6 +40,37 @@ pub enum SourceKind {
     Postgres,
     /// SQLite, for fixtures and sample sites.
     Sqlite,
+}
+
+/// Which product a Server database belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Product {
+    /// Confluence Server / Data Center.
+    #[default]
+    Confluence,
+    /// Jira Server / Data Center (with Jira Service Management).
+    Jira,
+}
+
+impl std::str::FromStr for Product {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "confluence" => Ok(Product::Confluence),
+            "jira" => Ok(Product::Jira),
+            other => Err(format!("the product is confluence or jira, not {other:?}")),
+        }
+    }
+}
+
+impl std::fmt::Display for Product {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Product::Confluence => "confluence",
+            Product::Jira => "jira",
+        })
+    }
 }
 
 /// Why a source read failed.
@@ -91,7 +127,43 @@ impl Source {
             .connect_with(options)
             .await
             .with_context(|| format!("cannot connect to the source database {}", redact_url(&url)))?;
-        Ok(Source { pool, kind, location: url_or_path.to_string() })
+        let mut source = Source { pool, kind, product: Product::Confluence, location: url_or_path.to_string() };
+        if source.has_table("jiraissue").await? && !source.has_table("content").await? {
+            source.product = Product::Jira;
+        }
+        Ok(source)
+    }
+
+    /// [`Source::open`], refusing a database of another product than `product`, with
+    /// the fix in the message.
+    pub async fn open_product(url_or_path: &str, password_env: Option<&str>, product: Product) -> anyhow::Result<Source> {
+        let source = Source::open(url_or_path, password_env).await?;
+        anyhow::ensure!(
+            source.product == product,
+            "the source database {} is a {} database, not a {product} one: create the plan with --product {}",
+            redact_url(url_or_path),
+            source.product,
+            source.product
+        );
+        Ok(source)
+    }
+
+    /// The product whose database this is (read from its tables when connecting).
+    pub fn product(&self) -> Product {
+        self.product
+    }
+
+    /// Whether the database has a table `name` (exact case for PostgreSQL's quoted
+    /// Active Objects tables) that this connection may read.
+    pub async fn has_table(&self, name: &str) -> Result<bool, SourceError> {
+        let sql = match self.kind {
+            SourceKind::Postgres => {
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM information_schema.tables WHERE table_name = $1 AND table_schema = ANY (current_schemas(false))"
+            }
+            SourceKind::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type IN ('table', 'view') AND name = $1 COLLATE NOCASE",
+        };
+        let n: i64 = sqlx::query(sql).bind(name).fetch_one(&self.pool).await?.try_get(0)?;
+        Ok(n > 0)
     }
 
     /// Where the source was read from: its URL (without a password) or file.

@@ -1,4 +1,5 @@
-//! The staging site: a real HTTP server implementing the whole destination API with
+//! The staging site: a real HTTP server implementing the whole destination API (SCIM,
+//! Confluence content, Jira Service Management, app data) with
 //! persistence (axum + SQLite), the target of trial migrations, of the demo and of the
 //! tests. It also answers the questions a reviewer asks after a run (`/ferry/v1/review`).
 //!
@@ -6,6 +7,7 @@
 //! random 500s at a given rate.
 
 mod admin;
+mod jsm;
 mod scim;
 mod wiki;
 
@@ -27,6 +29,9 @@ use crate::destination::api::ErrorBody;
 
 /// The destination's product-access group, present on every site.
 pub const PRODUCT_ACCESS_GROUP: &str = "confluence-users";
+
+/// The Service Management product-access group (agents), present on every site.
+pub const JSM_ACCESS_GROUP: &str = "jira-servicedesk-users";
 
 /// Faults to inject, for tests of retry and resilience.
 #[derive(Debug, Clone, Copy, Default)]
@@ -86,7 +91,7 @@ pub async fn open_db(path: &Path) -> anyhow::Result<SqlitePool> {
         sqlx::query("UPDATE content SET version = 1, version_author = author_id, version_at = created_at WHERE kind IN ('page', 'blogpost')").execute(&db).await?;
     }
     sqlx::raw_sql(include_str!("schema.sql")).execute(&db).await?;
-    for group in [PRODUCT_ACCESS_GROUP, crate::destination::api::SITE_ADMINS_GROUP] {
+    for group in [PRODUCT_ACCESS_GROUP, JSM_ACCESS_GROUP, crate::destination::api::SITE_ADMINS_GROUP] {
         sqlx::query("INSERT OR IGNORE INTO groups (name) VALUES (?)").bind(group).execute(&db).await?;
     }
     sqlx::query("INSERT OR IGNORE INTO site (id, cloud_id) VALUES (1, ?)").bind(crate::plugins::local::new_id()).execute(&db).await?;
@@ -115,6 +120,7 @@ pub async fn start(db_path: &Path, listen: &str, token: &str, faults: Faults) ->
     };
     let app = wiki::routes()
         .merge(admin::routes())
+        .merge(jsm::routes())
         .nest("/scim/v2", scim::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .layer(axum::extract::DefaultBodyLimit::max(512 << 20))

@@ -126,3 +126,77 @@ CREATE TABLE IF NOT EXISTS inline_anchors (
     marker_ref TEXT NOT NULL,
     selection TEXT NOT NULL
 );
+-- Jira Service Management: customer accounts (account id `qm:<id>`; full accounts are
+-- the SCIM users), organizations, projects with their service desks, requests.
+CREATE TABLE IF NOT EXISTS customers (
+    id INTEGER PRIMARY KEY,
+    email TEXT UNIQUE COLLATE NOCASE,
+    display_name TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1,
+    placeholder INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jsm_organizations (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE
+);
+CREATE TABLE IF NOT EXISTS jsm_organization_members (
+    organization_id INTEGER NOT NULL,
+    account_id TEXT NOT NULL,
+    PRIMARY KEY (organization_id, account_id)
+);
+CREATE TABLE IF NOT EXISTS jsm_projects (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    lead_account_id TEXT
+);
+CREATE TABLE IF NOT EXISTS jsm_service_desks (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS jsm_desk_customers (
+    desk_id INTEGER NOT NULL,
+    account_id TEXT NOT NULL,
+    PRIMARY KEY (desk_id, account_id)
+);
+CREATE TABLE IF NOT EXISTS jsm_desk_organizations (
+    desk_id INTEGER NOT NULL,
+    organization_id INTEGER NOT NULL,
+    PRIMARY KEY (desk_id, organization_id)
+);
+CREATE TABLE IF NOT EXISTS jsm_requests (
+    id INTEGER PRIMARY KEY,
+    desk_id INTEGER NOT NULL,
+    key TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    summary TEXT NOT NULL,
+    description TEXT,
+    status TEXT NOT NULL,
+    created TEXT,
+    reporter TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jsm_requests_desk ON jsm_requests (desk_id, id);
+CREATE TABLE IF NOT EXISTS jsm_participants (
+    request_id INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    account_id TEXT NOT NULL,
+    PRIMARY KEY (request_id, account_id)
+);
+CREATE TABLE IF NOT EXISTS jsm_comments (
+    id INTEGER PRIMARY KEY,
+    request_id INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    public INTEGER NOT NULL,
+    author TEXT NOT NULL,
+    created TEXT
+);
+CREATE INDEX IF NOT EXISTS jsm_comments_request ON jsm_comments (request_id, id);
+-- Every notification the site would have sent: a migration must cause none.
+CREATE TABLE IF NOT EXISTS notifications (
+    id INTEGER PRIMARY KEY,
+    event TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS customers_placeholder ON customers (placeholder) WHERE placeholder = 1;

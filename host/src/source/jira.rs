@@ -1,0 +1,401 @@
+//! Jira Service Management data of a Jira Server / Data Center database: projects and
+//! their service desks, requests (`jiraissue`) with their participants (a custom field)
+//! and comments (`jiraaction`), and customer organizations (Active Objects tables of the
+//! `54307E` plugin).
+//!
+//! Numeric(18,0) columns are read through `CAST(… AS BIGINT)` and timestamps as text:
+//! sqlx's Any driver reads neither NUMERIC nor TIMESTAMPTZ. Tables a real site may lack
+//! (`issuestatus`, `entity_property`, `AO_54307E_CUSTOMERORGANIZATION`) are looked for
+//! first, and what they would say falls back to the safe reading: the raw status id, a
+//! comment internal, an organization tied to no service desk.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use futures_util::TryStreamExt;
+use sqlx::Row;
+
+use super::identity::int;
+use super::{Source, SourceError};
+
+/// The custom field type of request participants.
+pub const PARTICIPANTS_FIELD: &str = "com.atlassian.servicedesk:sd-request-participants";
+
+/// The entity property that says whether a service-project comment is internal.
+pub const PUBLIC_COMMENT_PROPERTY: &str = "sd.public.comment";
+
+/// A Jira project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerProject {
+    /// project.id.
+    pub id: i64,
+    /// The project key (`SD`).
+    pub key: String,
+    /// Its name.
+    pub name: String,
+    /// The lead's user key.
+    pub lead: Option<String>,
+    /// `service_desk`, `software`, `business`.
+    pub kind: String,
+    /// Its service desk (`AO_54307E_SERVICEDESK.ID`), when it is a service project.
+    pub service_desk: Option<i64>,
+}
+
+impl ServerProject {
+    /// Whether it is a service project (what Ferry migrates).
+    pub fn is_service_project(&self) -> bool {
+        self.kind == "service_desk" || self.service_desk.is_some()
+    }
+}
+
+/// A request of a service project, with what refers to people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerRequest {
+    /// jiraissue.id.
+    pub id: i64,
+    /// `<project key>-<issuenum>`.
+    pub key: String,
+    /// Summary.
+    pub summary: String,
+    /// Description (wiki markup as stored).
+    pub description: Option<String>,
+    /// The status name (the status id when the site has no `issuestatus` table).
+    pub status: String,
+    /// Created, RFC 3339 in UTC.
+    pub created: Option<String>,
+    /// The reporter's user key.
+    pub reporter: Option<String>,
+    /// Participants' user keys, in the order they were added.
+    pub participants: Vec<String>,
+    /// Comments, oldest first.
+    pub comments: Vec<ServerRequestComment>,
+}
+
+/// A comment on a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerRequestComment {
+    /// jiraaction.id.
+    pub id: i64,
+    /// The author's user key.
+    pub author: Option<String>,
+    /// The body as stored.
+    pub body: String,
+    /// Created, RFC 3339 in UTC.
+    pub created: Option<String>,
+    /// Shared with the customer; false (internal) unless the site says it is public.
+    pub public: bool,
+}
+
+/// A customer organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerOrganization {
+    /// AO_54307E_ORGANIZATION.ID.
+    pub id: i64,
+    /// Its name (unique in the cloud).
+    pub name: String,
+    /// Members' user keys.
+    pub members: Vec<String>,
+    /// The service desks it is added to.
+    pub service_desks: BTreeSet<i64>,
+}
+
+/// The people a set of service projects' requests refer to, by user key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RelatedPeople {
+    /// Reporters, participants and comment authors: who a related customer can be.
+    pub requesters: BTreeSet<String>,
+    /// Assignees, creators and project leads (agents' roles).
+    pub staff: BTreeSet<String>,
+}
+
+/// User keys per IN list.
+const IN_LIST: usize = 500;
+
+impl Source {
+    /// The groups (lower-cased names) that give application access: every group
+    /// `licenserolesgroup` lists, for any application.
+    pub async fn licensed_groups(&self) -> Result<BTreeSet<String>, SourceError> {
+        let rows = sqlx::query("SELECT group_id FROM licenserolesgroup WHERE group_id IS NOT NULL").fetch_all(self.pool()).await?;
+        rows.iter().map(|r| r.try_get::<String, _>(0).map(|g| g.to_lowercase()).map_err(SourceError::from)).collect()
+    }
+
+    /// Every project, by key, with its service desk when it has one.
+    pub async fn projects(&self) -> Result<Vec<ServerProject>, SourceError> {
+        let mut desks: HashMap<i64, i64> = HashMap::new();
+        if self.has_table("AO_54307E_SERVICEDESK").await? {
+            let rows = sqlx::query(
+                "SELECT CAST(\"ID\" AS BIGINT), CAST(\"PROJECT_ID\" AS BIGINT), CASE WHEN \"DISABLED\" THEN 1 ELSE 0 END \
+                 FROM \"AO_54307E_SERVICEDESK\"",
+            )
+            .fetch_all(self.pool())
+            .await?;
+            for r in &rows {
+                let disabled = int(r, 2)? == 1;
+                if let (Some(desk), Some(project)) = (r.try_get::<Option<i64>, _>(0)?, r.try_get::<Option<i64>, _>(1)?) {
+                    if !disabled {
+                        desks.insert(project, desk);
+                    }
+                }
+            }
+        }
+        let rows = sqlx::query("SELECT CAST(id AS BIGINT), pkey, pname, lead, projecttype FROM project ORDER BY pkey").fetch_all(self.pool()).await?;
+        let mut projects = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: i64 = r.try_get(0)?;
+            let Some(key) = r.try_get::<Option<String>, _>(1)? else { continue };
+            projects.push(ServerProject {
+                id,
+                key,
+                name: r.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
+                lead: r.try_get(3)?,
+                kind: r.try_get::<Option<String>, _>(4)?.unwrap_or_default(),
+                service_desk: desks.get(&id).copied(),
+            });
+        }
+        Ok(projects)
+    }
+
+    /// Up to `limit` requests of a project with id above `after_id`, by id, each with
+    /// its participants and comments.
+    pub async fn requests(&self, project: &ServerProject, after_id: Option<i64>, limit: u32) -> Result<Vec<ServerRequest>, SourceError> {
+        let status = if self.has_table("issuestatus").await? {
+            ("COALESCE(s.pname, i.issuestatus)", "LEFT JOIN issuestatus s ON s.id = i.issuestatus")
+        } else {
+            ("i.issuestatus", "")
+        };
+        let sql = format!(
+            "SELECT CAST(i.id AS BIGINT), CAST(i.issuenum AS BIGINT), i.summary, i.description, {}, CAST(i.created AS VARCHAR(64)), i.reporter \
+             FROM jiraissue i {} WHERE i.project = $1 AND i.id > $2 ORDER BY i.id LIMIT $3",
+            status.0, status.1
+        );
+        let mut rows = sqlx::query(&sql).bind(project.id).bind(after_id.unwrap_or(i64::MIN)).bind(i64::from(limit)).fetch(self.pool());
+        let mut requests = Vec::new();
+        while let Some(r) = rows.try_next().await? {
+            let id: i64 = r.try_get(0)?;
+            let number: Option<i64> = r.try_get(1)?;
+            requests.push(ServerRequest {
+                id,
+                key: format!("{}-{}", project.key, number.unwrap_or(id)),
+                summary: r.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
+                description: r.try_get(3)?,
+                status: r.try_get::<Option<String>, _>(4)?.unwrap_or_default(),
+                created: r.try_get::<Option<String>, _>(5)?.map(|t| server_time(&t)),
+                reporter: r.try_get(6)?,
+                participants: Vec::new(),
+                comments: Vec::new(),
+            });
+        }
+        drop(rows);
+        if requests.is_empty() {
+            return Ok(requests);
+        }
+        let ids: Vec<i64> = requests.iter().map(|r| r.id).collect();
+        let mut participants = self.participants(&ids).await?;
+        let mut comments = self.request_comments(&ids).await?;
+        for request in &mut requests {
+            request.participants = participants.remove(&request.id).unwrap_or_default();
+            request.comments = comments.remove(&request.id).unwrap_or_default();
+        }
+        Ok(requests)
+    }
+
+    /// The participants (user keys) of each of `issues`.
+    async fn participants(&self, issues: &[i64]) -> Result<HashMap<i64, Vec<String>>, SourceError> {
+        let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+        for chunk in issues.chunks(IN_LIST) {
+            let sql = format!(
+                "SELECT CAST(v.issue AS BIGINT), v.stringvalue FROM customfieldvalue v JOIN customfield f ON f.id = v.customfield \
+                 WHERE f.customfieldtypekey = $1 AND v.issue IN ({}) ORDER BY v.id",
+                placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query(&sql).bind(PARTICIPANTS_FIELD);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for r in query.fetch_all(self.pool()).await? {
+                if let Some(key) = r.try_get::<Option<String>, _>(1)?.filter(|k| !k.is_empty()) {
+                    let list = out.entry(r.try_get(0)?).or_default();
+                    if !list.contains(&key) {
+                        list.push(key);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The comments of each of `issues`, oldest first, with their visibility.
+    async fn request_comments(&self, issues: &[i64]) -> Result<HashMap<i64, Vec<ServerRequestComment>>, SourceError> {
+        let visibility = if self.has_table("entity_property").await? {
+            ("p.json_value", "LEFT JOIN entity_property p ON p.entity_id = a.id AND p.property_key = $1")
+        } else {
+            ("CAST(NULL AS VARCHAR(1))", "")
+        };
+        let first = if visibility.1.is_empty() { 1 } else { 2 };
+        let mut out: HashMap<i64, Vec<ServerRequestComment>> = HashMap::new();
+        for chunk in issues.chunks(IN_LIST) {
+            let sql = format!(
+                "SELECT CAST(a.id AS BIGINT), CAST(a.issueid AS BIGINT), a.author, a.actionbody, CAST(a.created AS VARCHAR(64)), {} \
+                 FROM jiraaction a {} WHERE a.actiontype = 'comment' AND a.issueid IN ({}) ORDER BY a.id",
+                visibility.0,
+                visibility.1,
+                placeholders(first, chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            if first == 2 {
+                query = query.bind(PUBLIC_COMMENT_PROPERTY);
+            }
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for r in query.fetch_all(self.pool()).await? {
+                let issue: i64 = r.try_get(1)?;
+                out.entry(issue).or_default().push(ServerRequestComment {
+                    id: r.try_get(0)?,
+                    author: r.try_get(2)?,
+                    body: r.try_get::<Option<String>, _>(3)?.unwrap_or_default(),
+                    created: r.try_get::<Option<String>, _>(4)?.map(|t| server_time(&t)),
+                    public: is_public(r.try_get::<Option<String>, _>(5)?.as_deref()),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Requests and comments of a project: (requests, comments).
+    pub async fn request_counts(&self, project_id: i64) -> Result<(u64, u64), SourceError> {
+        let requests: i64 = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM jiraissue WHERE project = $1").bind(project_id).fetch_one(self.pool()).await?.try_get(0)?;
+        let comments: i64 = sqlx::query(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM jiraaction a JOIN jiraissue i ON i.id = a.issueid WHERE i.project = $1 AND a.actiontype = 'comment'",
+        )
+        .bind(project_id)
+        .fetch_one(self.pool())
+        .await?
+        .try_get(0)?;
+        Ok((requests.max(0) as u64, comments.max(0) as u64))
+    }
+
+    /// Every customer organization with its members and service desks.
+    pub async fn organizations(&self) -> Result<Vec<ServerOrganization>, SourceError> {
+        if !self.has_table("AO_54307E_ORGANIZATION").await? {
+            return Ok(Vec::new());
+        }
+        let mut orgs: BTreeMap<i64, ServerOrganization> = BTreeMap::new();
+        for r in sqlx::query("SELECT CAST(\"ID\" AS BIGINT), \"NAME\" FROM \"AO_54307E_ORGANIZATION\"").fetch_all(self.pool()).await? {
+            let Some(name) = r.try_get::<Option<String>, _>(1)?.filter(|n| !n.trim().is_empty()) else { continue };
+            let id: i64 = r.try_get(0)?;
+            orgs.insert(id, ServerOrganization { id, name, members: Vec::new(), service_desks: BTreeSet::new() });
+        }
+        if self.has_table("AO_54307E_ORGANIZATION_MEMBER").await? {
+            let sql = "SELECT CAST(\"ORGANIZATION_ID\" AS BIGINT), \"USER_KEY\" FROM \"AO_54307E_ORGANIZATION_MEMBER\" ORDER BY \"ID\"";
+            for r in sqlx::query(sql).fetch_all(self.pool()).await? {
+                if let (Some(org), Some(key)) = (r.try_get::<Option<i64>, _>(0)?, r.try_get::<Option<String>, _>(1)?) {
+                    if let Some(o) = orgs.get_mut(&org) {
+                        if !o.members.contains(&key) {
+                            o.members.push(key);
+                        }
+                    }
+                }
+            }
+        }
+        if self.has_table("AO_54307E_CUSTOMERORGANIZATION").await? {
+            let sql = "SELECT CAST(\"ORGANIZATION_ID\" AS BIGINT), CAST(\"SERVICE_DESK_ID\" AS BIGINT) FROM \"AO_54307E_CUSTOMERORGANIZATION\"";
+            for r in sqlx::query(sql).fetch_all(self.pool()).await? {
+                if let (Some(org), Some(desk)) = (r.try_get::<Option<i64>, _>(0)?, r.try_get::<Option<i64>, _>(1)?) {
+                    if let Some(o) = orgs.get_mut(&org) {
+                        o.service_desks.insert(desk);
+                    }
+                }
+            }
+        }
+        Ok(orgs.into_values().collect())
+    }
+
+    /// The people the requests of `project` refer to.
+    pub async fn related_people(&self, project: &ServerProject) -> Result<RelatedPeople, SourceError> {
+        let requesters = "SELECT reporter FROM jiraissue WHERE project = $1 AND reporter IS NOT NULL \
+             UNION SELECT a.author FROM jiraaction a JOIN jiraissue i ON i.id = a.issueid WHERE i.project = $1 AND a.actiontype = 'comment' AND a.author IS NOT NULL \
+             UNION SELECT v.stringvalue FROM customfieldvalue v JOIN customfield f ON f.id = v.customfield JOIN jiraissue i ON i.id = v.issue \
+                   WHERE i.project = $1 AND f.customfieldtypekey = $2 AND v.stringvalue IS NOT NULL";
+        let staff = "SELECT assignee FROM jiraissue WHERE project = $1 AND assignee IS NOT NULL \
+             UNION SELECT creator FROM jiraissue WHERE project = $1 AND creator IS NOT NULL";
+        let mut people = RelatedPeople::default();
+        let mut rows = sqlx::query(requesters).bind(project.id).bind(PARTICIPANTS_FIELD).fetch(self.pool());
+        while let Some(r) = rows.try_next().await? {
+            people.requesters.insert(r.try_get(0)?);
+        }
+        drop(rows);
+        let mut rows = sqlx::query(staff).bind(project.id).fetch(self.pool());
+        while let Some(r) = rows.try_next().await? {
+            people.staff.insert(r.try_get(0)?);
+        }
+        people.staff.extend(project.lead.clone());
+        Ok(people)
+    }
+}
+
+/// `$first, $first+1, …` for `n` parameters.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Whether a `sd.public.comment` property value makes a comment public: only an
+/// explicit `"internal": false` does; a missing, unreadable or other value keeps it
+/// internal (a migration never shows a customer what the server hid).
+pub fn is_public(json_value: Option<&str>) -> bool {
+    let Some(text) = json_value else { return false };
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(map)) => match map.get("internal") {
+            Some(serde_json::Value::Bool(internal)) => !internal,
+            Some(serde_json::Value::String(s)) => s.eq_ignore_ascii_case("false"),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// A database timestamp as RFC 3339 in UTC (`2024-03-01T09:30:00.000Z`). PostgreSQL
+/// prints `2024-03-01 09:30:00+00`; SQLite holds whatever text was stored. A time with
+/// no zone is taken as UTC; text that is no time is kept as it is.
+pub fn server_time(text: &str) -> String {
+    let text = text.trim();
+    let utc = |t: chrono::DateTime<chrono::FixedOffset>| t.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return utc(t);
+    }
+    for format in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%#z"] {
+        if let Ok(t) = chrono::DateTime::parse_from_str(text, format) {
+            return utc(t);
+        }
+    }
+    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, format) {
+            return t.and_utc().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        }
+    }
+    text.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comments_are_internal_unless_the_site_says_public() {
+        assert!(is_public(Some(r#"{"internal":false}"#)));
+        assert!(is_public(Some(r#"{ "internal" : "false" }"#)));
+        assert!(!is_public(Some(r#"{"internal":true}"#)));
+        assert!(!is_public(None));
+        assert!(!is_public(Some("not json")));
+        assert!(!is_public(Some(r#"{"other":false}"#)));
+        assert!(!is_public(Some("[false]")));
+    }
+
+    #[test]
+    fn server_times_become_utc() {
+        assert_eq!(server_time("2024-03-01 09:30:00+00"), "2024-03-01T09:30:00.000Z");
+        assert_eq!(server_time("2024-03-01 10:30:00.25+01"), "2024-03-01T09:30:00.250Z");
+        assert_eq!(server_time("2024-03-01T09:30:00Z"), "2024-03-01T09:30:00.000Z");
+        assert_eq!(server_time("2024-03-01 09:30:00"), "2024-03-01T09:30:00.000Z");
+        assert_eq!(server_time("yesterday"), "yesterday");
+    }
+}
