@@ -138,6 +138,10 @@ pub fn main() -> i32 {
                 eprintln!("refused: {}", shown(&refused.to_string()));
                 return ExitCode::NotReady as i32;
             }
+            if let Some(refused) = e.downcast_ref::<crate::plan::PlanRefused>() {
+                eprintln!("error: {}", shown(&refused.to_string()));
+                return ExitCode::Usage as i32;
+            }
             eprintln!("error: {}", shown(&format!("{e:#}")));
             ExitCode::Error as i32
         }

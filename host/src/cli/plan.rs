@@ -8,7 +8,7 @@ use super::{print_json, shown, table, ExitCode, SourceArgs};
 use crate::migrate::report::PlanReport;
 use crate::migrate::{Migrator, Progress, Stage1Choice};
 use crate::plan::{status, AppsScope, HistoryScope, Plan, SpacesScope, UsersScope};
-use crate::staging::{self, Faults, PRODUCT_ACCESS_GROUP};
+use crate::staging::{self, Faults, JSM_ACCESS_GROUP, PRODUCT_ACCESS_GROUP};
 use crate::state::StateDb;
 
 #[derive(Debug, Subcommand)]
@@ -79,9 +79,13 @@ pub(crate) struct CreateArgs {
     name: String,
     #[command(flatten)]
     source: SourceArgs,
-    /// The Server's attachment folder (<confluence-home>/attachments).
+    /// What the source is: confluence (spaces, pages, attachments) or jira (Jira Service
+    /// Management: agents, customers, organizations, service projects and requests).
+    #[arg(long, default_value = "confluence")]
+    product: crate::source::Product,
+    /// The Server's attachment folder (<confluence-home>/attachments); Confluence only.
     #[arg(long)]
-    attachments: PathBuf,
+    attachments: Option<PathBuf>,
     /// A connected Cloud site (`ferry cloud connect`), instead of --destination and
     /// --token-env.
     #[arg(long, conflicts_with_all = ["destination", "token_env", "scim_url"], required_unless_present = "destination")]
@@ -96,12 +100,24 @@ pub(crate) struct CreateArgs {
     /// is never stored or printed).
     #[arg(long)]
     token_env: Option<String>,
-    /// Users and groups: all, related (to the selected spaces; name and email only), none.
+    /// Users and groups: all, related (to the selected spaces or service projects; name
+    /// and email only), none. In a Jira plan these are the licensed users (agents and
+    /// admins); customers are chosen with --customers.
     #[arg(long, default_value = "all")]
     users: UsersScope,
-    /// Spaces: all, none, or KEY,KEY.
-    #[arg(long, default_value = "all")]
-    spaces: SpacesScope,
+    /// Spaces: all, none, or KEY,KEY (default all; none in a Jira plan).
+    #[arg(long)]
+    spaces: Option<SpacesScope>,
+    /// Jira: the service projects whose requests migrate: all, none, or KEY,KEY (default
+    /// all).
+    #[arg(long)]
+    projects: Option<SpacesScope>,
+    /// Jira: customers (portal-only users): all, related (reporters, participants and
+    /// commenters of the selected service projects' requests, and members of their
+    /// organizations), or none (only when no service project is selected). `all` with
+    /// --projects none migrates customers in advance. Default: related.
+    #[arg(long)]
+    customers: Option<UsersScope>,
     /// Only the attachments of the chosen spaces (to shorten the later downtime).
     #[arg(long)]
     attachments_only: bool,
@@ -109,9 +125,10 @@ pub(crate) struct CreateArgs {
     /// its author, date and version comment) or current (the current version only).
     #[arg(long, default_value = "all")]
     history: HistoryScope,
-    /// The destination's product-access group.
-    #[arg(long, default_value = PRODUCT_ACCESS_GROUP)]
-    product_group: String,
+    /// The destination's product-access group (default confluence-users, or
+    /// jira-servicedesk-users in a Jira plan).
+    #[arg(long)]
+    product_group: Option<String>,
     /// Apps: needed (every app decided needed with an automated path; their plugin
     /// versions are fixed now) or none.
     #[arg(long, default_value = "needed")]
@@ -167,10 +184,21 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
     let db = StateDb::open(home).await?;
     match command {
         PlanCommand::Create(args) => {
-            anyhow::ensure!(
-                !args.attachments_only || args.spaces != SpacesScope::None,
-                "--attachments-only needs spaces: choose them with --spaces"
-            );
+            use crate::source::Product;
+            let jira = args.product == Product::Jira;
+            let spaces = args.spaces.clone().unwrap_or(if jira { SpacesScope::None } else { SpacesScope::All });
+            let projects = args.projects.clone().unwrap_or(if jira { SpacesScope::All } else { SpacesScope::None });
+            let customers = args.customers.unwrap_or(if jira { UsersScope::Related } else { UsersScope::None });
+            let product_group = args.product_group.clone().unwrap_or_else(|| if jira { JSM_ACCESS_GROUP.into() } else { PRODUCT_ACCESS_GROUP.into() });
+            anyhow::ensure!(!args.attachments_only || spaces != SpacesScope::None, "--attachments-only needs spaces: choose them with --spaces");
+            let attachments = match (&args.attachments, jira) {
+                (Some(path), _) => path.display().to_string(),
+                (None, true) => String::new(),
+                (None, false) if spaces == SpacesScope::None => String::new(),
+                (None, false) => Err(crate::plan::PlanRefused(
+                    "--attachments is required for a Confluence plan with spaces: give the Server's <confluence-home>/attachments folder".into(),
+                ))?,
+            };
             let (destination, scim_url, token_env) = match &args.cloud {
                 Some(name) => {
                     let site = crate::cloud::get(&db, name).await?;
@@ -186,17 +214,20 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
                 &db,
                 Plan {
                     scim_url,
+                    product: args.product,
                     users: args.users,
-                    spaces: args.spaces.clone(),
+                    spaces,
+                    projects,
+                    customers,
                     attachments_only: args.attachments_only,
                     history: args.history,
-                    product_group: args.product_group.clone(),
-                    apps: args.apps,
+                    product_group,
+                    apps: if jira { AppsScope::None } else { args.apps },
                     app_deadline_secs: args.app_deadline.as_secs().max(1),
                     trusted_domains: args.trusted_domains.iter().map(|d| d.trim().to_lowercase()).filter(|d| !d.is_empty()).collect(),
                     cloud: args.cloud.clone(),
                     source_password_env: args.source.source_password_env.clone(),
-                    ..Plan::new(&args.name, &args.source.source, &args.attachments.display().to_string(), &destination, &token_env)
+                    ..Plan::new(&args.name, &args.source.source, &attachments, &destination, &token_env)
                 },
             )
             .await?;
@@ -405,8 +436,8 @@ pub(crate) fn print_report(r: &PlanReport) {
         println!("stopped by: {}", shown(e));
     }
     let mut t = table(&["kind", "server", "cloud", "failed"]);
-    for kind in crate::migrate::report::KINDS {
-        let c = r.counts.get(kind).copied().unwrap_or_default();
+    for kind in r.kinds() {
+        let c = r.counts.get(*kind).copied().unwrap_or_default();
         t.add_row(vec![kind.to_string(), c.server.to_string(), c.cloud.to_string(), c.failed.to_string()]);
     }
     println!("{t}");

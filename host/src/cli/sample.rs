@@ -9,9 +9,23 @@ use crate::sample::{write_sample_site, SampleOptions};
 
 #[derive(Debug, Args)]
 pub(crate) struct SampleArgs {
-    /// The folder to write: site.db (unless --postgres) and attachments/.
+    /// The folder to write: site.db (unless --postgres) and attachments/; with
+    /// --product jira, jira.db (unless --postgres).
     #[arg(long)]
     out: PathBuf,
+    /// Which Server site: confluence, or jira (Jira Service Management: agents,
+    /// customers, organizations, two service projects and a software project).
+    #[arg(long, default_value = "confluence")]
+    product: crate::source::Product,
+    /// Jira: agents (licensed users) besides the special cases.
+    #[arg(long, default_value_t = 8)]
+    agents: u32,
+    /// Jira: customers (portal-only users), special cases included.
+    #[arg(long, default_value_t = 60)]
+    customers: u32,
+    /// Jira: requests per service project.
+    #[arg(long, default_value_t = 24)]
+    requests_per_project: u32,
     /// Users.
     #[arg(long, default_value_t = 40)]
     users: u32,
@@ -36,6 +50,20 @@ pub(crate) struct SampleArgs {
 }
 
 pub(crate) async fn sample_site(args: SampleArgs) -> anyhow::Result<ExitCode> {
+    if args.product == crate::source::Product::Jira {
+        let options = crate::sample::jira::JiraOptions { agents: args.agents, customers: args.customers, requests_per_project: args.requests_per_project };
+        let summary = crate::sample::jira::write_jira_site(&args.out, args.postgres.as_deref(), &options).await?;
+        if args.json {
+            print_json(&summary)?;
+        } else {
+            println!(
+                "wrote {}: {} agents, {} customers ({} related to the service projects), {} organizations, {} requests, {} comments ({} public)",
+                summary.database, summary.agents, summary.customers, summary.related_customers, summary.organizations, summary.requests, summary.comments,
+                summary.public_comments
+            );
+        }
+        return Ok(ExitCode::Ok);
+    }
     let options = SampleOptions {
         users: args.users,
         spaces: args.spaces,

@@ -48,7 +48,7 @@ pub(crate) struct LandedUser {
 impl Migrator {
     /// The directories, read from the source on first use (the users and groups steps
     /// both need them).
-    async fn directories(&mut self) -> anyhow::Result<std::sync::Arc<Directories>> {
+    pub(crate) async fn directories(&mut self) -> anyhow::Result<std::sync::Arc<Directories>> {
         if let Some(dirs) = &self.directories {
             return Ok(dirs.clone());
         }

@@ -7,6 +7,7 @@
 
 pub mod apps;
 mod identity;
+mod jira;
 pub mod report;
 pub mod rules;
 mod spaces;
@@ -56,6 +57,19 @@ pub mod ns {
     /// pages with no cloud id: each later plan rewrites them again (internal; plugins do
     /// not see it).
     pub const UNRESOLVED_BODY: &str = "ferry:unresolved-body";
+    /// Jira customers (`email/<addr>` and `jira.userkey/<key>`): customer accounts, or
+    /// the full account a portal-only user was linked to.
+    pub const CUSTOMER: &str = "identity:customer";
+    /// Customers linked to a full account (`email/<addr>` → the account).
+    pub const CUSTOMER_FULL: &str = "identity:customer-full-account";
+    /// Service Management organizations, by server id.
+    pub const ORGANIZATION: &str = "jsm:organization";
+    /// Jira projects, by key.
+    pub const PROJECT: &str = "jira:project";
+    /// Requests, by server issue id (container: the project key).
+    pub const REQUEST: &str = "jsm:request";
+    /// Request comments, by server action id (container: the project key).
+    pub const REQUEST_COMMENT: &str = "jsm:comment";
 }
 
 /// One mapping row to record.
@@ -357,8 +371,10 @@ impl Migrator {
         let dest = crate::cloud::client(&plan.destination, plan.scim_url.as_deref(), &plan.token_env, DEFAULT_CONCURRENCY)?;
         let source = plan.connect_source().await?;
         let maps = Mappings::new(db.clone(), destination_key(&plan.destination), plan.id.clone());
-        let mut report = PlanReport::new(&plan.id, &plan.name);
-        report.history = plan.history.to_string();
+        let mut report = PlanReport::for_product(&plan.id, &plan.name, plan.product);
+        if plan.product == crate::source::Product::Confluence {
+            report.history = plan.history.to_string();
+        }
         Ok(Migrator {
             plan,
             source,
@@ -489,6 +505,9 @@ impl Migrator {
 
     /// The core steps; `migrated` collects the keys of the spaces that reached the cloud.
     async fn steps(&mut self, migrated: &mut Vec<String>) -> anyhow::Result<()> {
+        if self.plan.product == crate::source::Product::Jira {
+            return self.jira_steps().await;
+        }
         let spaces = self.selected_spaces().await?;
         match self.plan.users {
             UsersScope::All if !self.plan.attachments_only => {

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 /// The kinds of entity the core migration counts.
 pub const KINDS: [&str; 10] = ["users", "groups", "spaces", "pages", "blogposts", "versions", "comments", "attachments", "restrictions", "labels"];
 
+/// The kinds a Jira (Service Management) plan counts.
+pub const JIRA_KINDS: [&str; 6] = ["customers", "agents", "groups", "organizations", "requests", "comments"];
+
 /// Server vs cloud for one kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Count {
@@ -86,6 +89,39 @@ pub struct DetachedComment {
     pub selection: String,
 }
 
+/// A server user key that requests refer to, attributed to Former customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormerCustomer {
+    /// The server user key.
+    pub user_key: String,
+    /// Why it has no account: deleted, only in an inactive directory, or not migrated.
+    pub reason: String,
+    /// How many references were attributed.
+    pub references: u64,
+    /// Where it was referenced (`SD-12 reporter`, `SD-12 participant`, `SD-12 comment
+    /// 10431`), the first ones.
+    pub referenced_in: Vec<String>,
+}
+
+/// References listed per Former customer at most (the count says how many in all).
+pub const REFERENCES_LISTED: usize = 20;
+
+/// A person who ends with two cloud accounts: licensed on the server (a full account
+/// now) while their email was already a cloud customer's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TwoAccounts {
+    /// The server username.
+    pub username: String,
+    /// Their display name.
+    pub display_name: String,
+    /// The email both accounts have.
+    pub email: String,
+    /// The full account (the one migrated data points to).
+    pub full_account: String,
+    /// The customer account that was already there.
+    pub customer_account: String,
+}
+
 /// The report of one plan.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PlanReport {
@@ -117,6 +153,19 @@ pub struct PlanReport {
     /// footer comments.
     #[serde(default)]
     pub detached_inline_comments: Vec<DetachedComment>,
+    /// The product migrated (`confluence` or `jira`).
+    #[serde(default)]
+    pub product: String,
+    /// Jira: requests' references to people with no cloud account, attributed to
+    /// Former customer.
+    #[serde(default)]
+    pub former_customer: Vec<FormerCustomer>,
+    /// Jira: people who end with a full account and a customer account.
+    #[serde(default)]
+    pub two_accounts: Vec<TwoAccounts>,
+    /// Jira: portal-only server users linked to a full cloud account (they stay full).
+    #[serde(default)]
+    pub customers_with_full_accounts: u64,
     /// Which versions of pages and blog posts the plan migrated (`all` or `current`).
     #[serde(default)]
     pub history: String,
@@ -158,13 +207,32 @@ pub struct PlanReport {
 }
 
 impl PlanReport {
-    /// An empty report with every kind present.
+    /// An empty report with every kind of a Confluence plan present.
     pub fn new(id: &str, name: &str) -> PlanReport {
+        PlanReport::for_product(id, name, crate::source::Product::Confluence)
+    }
+
+    /// An empty report with every kind of the product's plans present.
+    pub fn for_product(id: &str, name: &str, product: crate::source::Product) -> PlanReport {
+        let kinds: &[&str] = match product {
+            crate::source::Product::Confluence => &KINDS,
+            crate::source::Product::Jira => &JIRA_KINDS,
+        };
         PlanReport {
             id: id.into(),
             name: name.into(),
-            counts: KINDS.iter().map(|k| (k.to_string(), Count::default())).collect(),
+            product: product.to_string(),
+            counts: kinds.iter().map(|k| (k.to_string(), Count::default())).collect(),
             ..PlanReport::default()
+        }
+    }
+
+    /// The kinds this report counts, in the order a table shows them.
+    pub fn kinds(&self) -> &'static [&'static str] {
+        if self.product == "jira" {
+            &JIRA_KINDS
+        } else {
+            &KINDS
         }
     }
 

@@ -354,6 +354,9 @@ impl Plan {
         plan.id = crate::plugins::local::new_id()[..12].to_string();
         plan.status = status::SAVED.into();
         plan.created_at = now();
+        if plan.product == Product::Jira {
+            plan.apps = AppsScope::None;
+        }
         plan.plan_apps = match plan.apps {
             AppsScope::None => Vec::new(),
             AppsScope::Needed => needed_automated_apps(db).await?,

@@ -336,7 +336,7 @@ impl JiraBuilder {
                     action_id += 1;
                     // Agents alternate internal and public notes; customers reply publicly.
                     let (author, internal) = match (p, number, c) {
-                        (1, 1, 0) => (DELETED_CUSTOMER_KEY.to_string(), Some(false)),
+                        (1, 2, 0) => (DELETED_CUSTOMER_KEY.to_string(), Some(false)),
                         (_, _, 1) => (reporter.clone(), Some(false)),
                         _ => (agent.clone(), Some(c == 0 && r % 2 == 0)),
                     };

@@ -7,6 +7,7 @@ mod fidelity;
 mod happy_paths;
 mod hardening;
 mod history;
+mod jira;
 mod journey;
 mod main_job;
 mod postgres;

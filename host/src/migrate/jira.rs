@@ -1,0 +1,498 @@
+//! The Jira Service Management migration: agents and groups (the users-and-groups
+//! rules of the Confluence migration, for licensed users), customers, organizations,
+//! then each service project with its requests, their participants and comments.
+//!
+//! Every entity is recorded in the mapping ledger as it lands, so a rerun links instead
+//! of duplicating and a killed run loses nothing. A request and its comments land in one
+//! idempotent create; its mapping is written after its comments'.
+//!
+//! People the requests refer to who have no cloud account (deleted, left only in an
+//! inactive directory, or not migrated) are attributed to the site's one Former
+//! customer placeholder, and reported with where they were referenced.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::time::Instant;
+
+use futures_util::{stream, StreamExt};
+
+use super::identity::LandedUser;
+use super::report::{FormerCustomer, TwoAccounts, REFERENCES_LISTED};
+use super::rules::{self, DirectoryUser};
+use super::{finish, ns, Migrator};
+use crate::destination::api::*;
+use crate::plan::UsersScope;
+use crate::source::{ServerOrganization, ServerProject, ServerRequest};
+
+/// Requests read from the source at a time.
+const REQUEST_BATCH: u32 = 500;
+
+/// What a Jira run carries from step to step.
+#[derive(Default)]
+struct JiraRun {
+    /// User key → lower-cased username (keys with a username).
+    names: HashMap<String, String>,
+    /// User keys of customers (their accounts are in `Migrator::authors`).
+    customer_keys: HashSet<String>,
+    /// Server organization id → cloud organization id.
+    organizations: HashMap<i64, String>,
+    /// The site's Former customer account, once asked for.
+    former_customer: Option<String>,
+    /// Former customer attributions, by user key.
+    former: BTreeMap<String, FormerCustomer>,
+    /// Why users that did not land failed (username → reason), for Former customer.
+    failed: HashMap<String, String>,
+}
+
+/// One request ready to send.
+struct RequestJob {
+    request: ServerRequest,
+    body: NewRequest,
+}
+
+impl Migrator {
+    /// The steps of a Jira plan.
+    pub(crate) async fn jira_steps(&mut self) -> anyhow::Result<()> {
+        let mut run = JiraRun { names: self.source.user_keys().await?.into_iter().collect(), ..JiraRun::default() };
+        let projects = self.plan.selected_projects(&self.source).await?;
+        let desks: BTreeSet<i64> = projects.iter().filter_map(|p| p.service_desk).collect();
+        let organizations = self.source.organizations().await?;
+        let mut requesters: HashMap<i64, BTreeSet<String>> = HashMap::new();
+        let mut staff: BTreeSet<String> = BTreeSet::new();
+        for project in &projects {
+            let people = self.source.related_people(project).await?;
+            staff.extend(people.staff);
+            requesters.insert(project.id, people.requesters);
+        }
+        let mut related: BTreeSet<String> = requesters.values().flatten().cloned().collect();
+        for org in organizations.iter().filter(|o| o.service_desks.iter().any(|d| desks.contains(d))) {
+            related.extend(org.members.iter().cloned());
+        }
+
+        if self.plan.users != UsersScope::None {
+            let started = Instant::now();
+            let only = (self.plan.users == UsersScope::Related).then(|| related.iter().chain(&staff).cloned().collect());
+            let landed = self.migrate_users(only).await?;
+            self.report.time("agents", started);
+            self.find_two_accounts(&landed).await?;
+            if self.plan.users == UsersScope::All {
+                if self.stop_requested().await? {
+                    return Ok(());
+                }
+                let started = Instant::now();
+                self.migrate_groups().await?;
+                self.report.time("groups", started);
+            }
+        }
+        if self.stop_requested().await? {
+            return Ok(());
+        }
+        let in_scope: Vec<ServerOrganization> = match self.plan.customers {
+            UsersScope::None => Vec::new(),
+            scope => {
+                let started = Instant::now();
+                self.migrate_customers((scope == UsersScope::Related).then_some(&related), &mut run).await?;
+                self.report.time("customers", started);
+                let on_desks = |o: &&ServerOrganization| scope == UsersScope::All || o.service_desks.iter().any(|d| desks.contains(d));
+                organizations.iter().filter(on_desks).cloned().collect()
+            }
+        };
+        if self.stop_requested().await? {
+            return Ok(());
+        }
+        let started = Instant::now();
+        self.migrate_organizations(&in_scope, &mut run).await?;
+        self.report.time("organizations", started);
+        self.people_from_earlier_plans(&mut run).await?;
+        for failure in &self.report.failures {
+            if failure.kind == "customers" || failure.kind == self.user_kind() {
+                run.failed.insert(failure.server_id.to_lowercase(), failure.reason.clone());
+            }
+        }
+        let bar = self.progress.step("projects", projects.len() as u64);
+        for project in &projects {
+            if self.stop_requested().await? {
+                break;
+            }
+            let started = Instant::now();
+            let project_requesters = requesters.remove(&project.id).unwrap_or_default();
+            self.migrate_service_project(project, &project_requesters, &organizations, &mut run).await?;
+            self.report.time("requests", started);
+            bar.inc(1);
+        }
+        finish(&bar);
+        self.report.former_customer = run.former.into_values().collect();
+        Ok(())
+    }
+
+    /// Agents whose email is also a cloud customer's: the cloud now has two accounts for
+    /// them (the full one holds the migrated data).
+    async fn find_two_accounts(&mut self, landed: &[LandedUser]) -> anyhow::Result<()> {
+        let dest = &self.dest;
+        let found: Vec<(LandedUser, anyhow::Result<Vec<Account>>)> = stream::iter(landed.iter().cloned())
+            .map(|user| async move {
+                let accounts = dest.accounts_by_email(&user.email).await.map_err(anyhow::Error::from);
+                (user, accounts)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        for (user, accounts) in found {
+            let accounts = accounts.map_err(|e| e.context(format!("looking up the cloud accounts of {}", user.email)))?;
+            if let Some(customer) = accounts.iter().find(|a| a.account_type == ACCOUNT_CUSTOMER) {
+                self.report.two_accounts.push(TwoAccounts {
+                    username: user.username,
+                    display_name: user.display_name,
+                    email: user.email,
+                    full_account: user.cloud_id,
+                    customer_account: customer.account_id.clone(),
+                });
+            }
+        }
+        self.report.two_accounts.sort_by(|a, b| a.username.cmp(&b.username));
+        Ok(())
+    }
+
+    /// Customers: the unlicensed users of the active directories (every one, or those
+    /// behind `only` user keys), each linked to the cloud account with their email (a
+    /// full account first) or created as a customer account.
+    async fn migrate_customers(&mut self, only: Option<&BTreeSet<String>>, run: &mut JiraRun) -> anyhow::Result<()> {
+        let dirs = self.directories().await?;
+        let licensed = dirs.licensed.clone().unwrap_or_default();
+        let mut keys_of: HashMap<String, Vec<String>> = HashMap::new();
+        for (key, name) in &run.names {
+            keys_of.entry(name.clone()).or_default().push(key.clone());
+        }
+        let mut customers: Vec<DirectoryUser> = dirs.resolved.users.iter().filter(|u| !licensed.contains(&u.username.to_lowercase())).cloned().collect();
+        if let Some(only) = only {
+            customers.retain(|u| keys_of.get(&u.username.to_lowercase()).is_some_and(|ks| ks.iter().any(|k| only.contains(k))));
+        }
+        self.report.count("customers").server = customers.len() as u64;
+        let review = rules::review_emails(customers);
+        for (user, email) in review.invalid {
+            let reason = format!("email {email:?} is not a valid address: fix it on the server, then migrate this customer in a new plan");
+            self.report.fail("customers", &user.username, reason);
+        }
+        for (user, email, first) in review.shared {
+            let reason = format!("shares email {email} with {first}: give each customer their own address on the server");
+            self.report.fail("customers", &user.username, reason);
+        }
+        let known = self.maps.preload(ns::CUSTOMER, None).await?;
+        let full = self.maps.preload(ns::CUSTOMER_FULL, None).await?;
+        let bar = self.progress.step("customers", review.usable.len() as u64);
+        let this = &*self;
+        let (known, full, keys_of, progress) = (&known, &full, &keys_of, &bar);
+        let outcomes: Vec<(DirectoryUser, Vec<String>, anyhow::Result<(String, bool)>)> = stream::iter(review.usable)
+            .map(|(user, email)| async move {
+                let keys = keys_of.get(&user.username.to_lowercase()).cloned().unwrap_or_default();
+                let outcome = this.link_or_create_customer(&user, &email, &keys, known, full).await;
+                progress.inc(1);
+                (user, keys, outcome)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        finish(&bar);
+        for (user, keys, outcome) in outcomes {
+            match outcome {
+                Ok((account, is_full)) => {
+                    self.report.count("customers").cloud += 1;
+                    self.report.customers_with_full_accounts += u64::from(is_full);
+                    for key in keys {
+                        self.authors.insert(key.clone(), Some(account.clone()));
+                        run.customer_keys.insert(key);
+                    }
+                }
+                Err(e) => self.report.fail("customers", &user.username, format!("{e:#}")),
+            }
+        }
+        Ok(())
+    }
+
+    /// Link a customer to the cloud account with their email, or create a customer
+    /// account (no notification); record the mappings. Returns the account and whether
+    /// it is a full account.
+    async fn link_or_create_customer(
+        &self,
+        user: &DirectoryUser,
+        email: &str,
+        keys: &[String],
+        known: &HashMap<String, String>,
+        full: &HashMap<String, String>,
+    ) -> anyhow::Result<(String, bool)> {
+        let email_id = format!("email/{email}");
+        if let Some(id) = known.get(&email_id) {
+            return Ok((id.clone(), full.contains_key(&email_id)));
+        }
+        let (account, is_full) = match self.dest.create_customer(email, &user.display_name).await {
+            Ok(created) => (created.account_id, false),
+            Err(e) if e.status() == Some(409) => {
+                let accounts = self.dest.accounts_by_email(email).await?;
+                let chosen = accounts
+                    .iter()
+                    .find(|a| a.account_type == ACCOUNT_FULL)
+                    .or_else(|| accounts.iter().find(|a| a.account_type == ACCOUNT_CUSTOMER))
+                    .ok_or_else(|| anyhow::anyhow!("the site says {email} has an account but finds none"))?;
+                (chosen.account_id.clone(), chosen.account_type == ACCOUNT_FULL)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        anyhow::ensure!(!account.is_empty(), "the destination returned no account id for {email}");
+        if is_full {
+            self.maps.put(ns::CUSTOMER_FULL, &email_id, &account, None).await?;
+        }
+        let key_ids: Vec<String> = keys.iter().map(|k| self.user_key_id(k)).collect();
+        let ids: Vec<&str> = std::iter::once(email_id.as_str()).chain(key_ids.iter().map(String::as_str)).collect();
+        self.maps.put_all(ns::CUSTOMER, &ids, &account, None).await?;
+        Ok((account, is_full))
+    }
+
+    /// Organizations, linked by name to a cloud organization that has it, with their
+    /// members that have cloud accounts.
+    async fn migrate_organizations(&mut self, organizations: &[ServerOrganization], run: &mut JiraRun) -> anyhow::Result<()> {
+        self.report.count("organizations").server = organizations.len() as u64;
+        let known = self.maps.preload(ns::ORGANIZATION, None).await?;
+        let mut by_name: Option<HashMap<String, String>> = None;
+        let bar = self.progress.step("organizations", organizations.len() as u64);
+        for org in organizations {
+            bar.inc(1);
+            let landed: anyhow::Result<String> = async {
+                let id = match known.get(&org.id.to_string()) {
+                    Some(id) => id.clone(),
+                    None => {
+                        let id = match self.dest.create_organization(&org.name).await {
+                            Ok(created) => created.id,
+                            Err(e) if e.status() == Some(409) => {
+                                if by_name.is_none() {
+                                    let all = self.dest.organizations().await?;
+                                    by_name = Some(all.into_iter().map(|o| (o.name.trim().to_lowercase(), o.id)).collect());
+                                }
+                                let names = by_name.as_ref().expect("listed above");
+                                names.get(&org.name.trim().to_lowercase()).cloned().ok_or_else(|| {
+                                    anyhow::anyhow!("the site says an organization named {:?} exists but does not list it", org.name)
+                                })?
+                            }
+                            Err(e) => return Err(e.into()),
+                        };
+                        self.maps.put(ns::ORGANIZATION, &org.id.to_string(), &id, None).await?;
+                        id
+                    }
+                };
+                let members: Vec<String> = org.members.iter().filter_map(|k| self.authors.get(k).cloned().flatten()).collect();
+                self.dest.add_organization_members(&id, &members).await?;
+                Ok(id)
+            }
+            .await;
+            match landed {
+                Ok(id) => {
+                    self.report.count("organizations").cloud += 1;
+                    run.organizations.insert(org.id, id);
+                }
+                Err(e) => self.report.fail("organizations", &org.name, format!("{e:#}")),
+            }
+        }
+        finish(&bar);
+        Ok(())
+    }
+
+    /// The accounts of people earlier plans migrated to this site (agents first).
+    async fn people_from_earlier_plans(&mut self, run: &mut JiraRun) -> anyhow::Result<()> {
+        let prefix = self.user_key_id("");
+        for (namespace, customers) in [(ns::USER, false), (ns::CUSTOMER, true)] {
+            for (server_id, cloud_id) in self.maps.preload(namespace, None).await? {
+                if let Some(key) = server_id.strip_prefix(&prefix) {
+                    let entry = self.authors.entry(key.to_string()).or_insert_with(|| Some(cloud_id.clone()));
+                    if entry.is_none() {
+                        *entry = Some(cloud_id);
+                    }
+                    if customers {
+                        run.customer_keys.insert(key.to_string());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Why user key `key` has no cloud account.
+    async fn no_account_reason(&mut self, key: &str, run: &JiraRun) -> anyhow::Result<String> {
+        let Some(name) = run.names.get(key) else { return Ok("deleted: no user has this key any more".into()) };
+        let dirs = self.directories().await?;
+        if dirs.inactive_only.contains(name) {
+            return Ok(format!("{name} is only in an inactive directory"));
+        }
+        if !dirs.resolved.users.iter().any(|u| u.username.eq_ignore_ascii_case(name)) {
+            return Ok(format!("deleted: {name} is in no directory"));
+        }
+        Ok(match run.failed.get(name) {
+            Some(why) => format!("{name} did not migrate: {why}"),
+            None => format!("{name} is not migrated by this plan or an earlier one (its users or customers scope leaves them out)"),
+        })
+    }
+
+    /// The account for a reference to `key` (Former customer when it has none), noting
+    /// the attribution with where it was.
+    async fn person(&mut self, key: Option<&str>, place: String, run: &mut JiraRun) -> anyhow::Result<String> {
+        if let Some(account) = key.and_then(|k| self.authors.get(k).cloned().flatten()) {
+            return Ok(account);
+        }
+        let key = key.unwrap_or("(none)").to_string();
+        if !run.former.contains_key(&key) {
+            let reason = if key == "(none)" { "the server names nobody".to_string() } else { self.no_account_reason(&key, run).await? };
+            run.former.insert(key.clone(), FormerCustomer { user_key: key.clone(), reason, references: 0, referenced_in: Vec::new() });
+        }
+        let entry = run.former.get_mut(&key).expect("inserted above");
+        entry.references += 1;
+        if entry.referenced_in.len() < REFERENCES_LISTED {
+            entry.referenced_in.push(place);
+        }
+        if run.former_customer.is_none() {
+            run.former_customer = Some(self.dest.former_customer().await?.account_id);
+        }
+        Ok(run.former_customer.clone().expect("set above"))
+    }
+
+    /// A service project: the project (refused when its key is taken in the cloud by a
+    /// project ferry did not create), its service desk's organizations and customers,
+    /// then its requests.
+    async fn migrate_service_project(&mut self, project: &ServerProject, requesters: &BTreeSet<String>, organizations: &[ServerOrganization], run: &mut JiraRun) -> anyhow::Result<()> {
+        let (requests, comments) = self.source.request_counts(project.id).await?;
+        self.report.count("requests").server += requests;
+        self.report.count("comments").server += comments;
+        let desk = match self.land_project(project).await {
+            Ok(desk) => desk,
+            Err(e) => {
+                self.report.fail_n("requests", &project.key, requests, format!("project {}: {e:#}", project.key));
+                self.report.count("comments").failed += comments;
+                return Ok(());
+            }
+        };
+        if let Some(server_desk) = project.service_desk {
+            for org in organizations.iter().filter(|o| o.service_desks.contains(&server_desk)) {
+                if let Some(cloud_org) = run.organizations.get(&org.id) {
+                    if let Err(e) = self.dest.add_service_desk_organization(&desk, cloud_org).await {
+                        self.report.fail("organizations", &org.name, format!("adding it to the service desk of {}: {e}", project.key));
+                    }
+                }
+            }
+        }
+        let customers: BTreeSet<String> =
+            requesters.iter().filter(|k| run.customer_keys.contains(*k)).filter_map(|k| self.authors.get(k).cloned().flatten()).collect();
+        let customers: Vec<String> = customers.into_iter().collect();
+        if let Err(e) = self.dest.add_service_desk_customers(&desk, &customers).await {
+            self.report.fail("customers", &project.key, format!("adding the customers of {} to its service desk: {e}", project.key));
+        }
+        self.migrate_requests(project, &desk, run).await
+    }
+
+    /// Create the project (idempotent per key) and return its service desk id.
+    async fn land_project(&mut self, project: &ServerProject) -> anyhow::Result<String> {
+        if self.maps.get(ns::PROJECT, &project.key).await?.is_none() {
+            let lead = project.lead.as_ref().and_then(|k| self.authors.get(k).cloned().flatten());
+            let new = NewProject { key: project.key.clone(), name: project.name.clone(), project_type_key: "service_desk".into(), lead_account_id: lead };
+            let created = match self.dest.create_project(&new, &format!("{}:{}", ns::PROJECT, project.key)).await {
+                Ok(created) => created,
+                Err(e) if e.status() == Some(409) => anyhow::bail!(
+                    "the cloud site has a project with key {} that ferry did not create: its requests are not migrated (rename or delete that project, then run a new plan)",
+                    project.key
+                ),
+                Err(e) => return Err(e.into()),
+            };
+            self.maps.put(ns::PROJECT, &project.key, &created.id, None).await?;
+        }
+        let desks = self.dest.service_desks().await?;
+        desks
+            .into_iter()
+            .find(|d| d.project_key.eq_ignore_ascii_case(&project.key))
+            .map(|d| d.id)
+            .ok_or_else(|| anyhow::anyhow!("the cloud project {} has no service desk", project.key))
+    }
+
+    /// The requests of a project, a batch at a time: each with its participants and
+    /// comments in one idempotent create.
+    async fn migrate_requests(&mut self, project: &ServerProject, desk: &str, run: &mut JiraRun) -> anyhow::Result<()> {
+        let known = self.maps.preload(ns::REQUEST, Some(&project.key)).await?;
+        let bar = self.progress.step("requests", self.report.count("requests").server);
+        let mut after = None;
+        loop {
+            let batch = self.source.requests(project, after, REQUEST_BATCH).await?;
+            let Some(last) = batch.last() else { break };
+            after = Some(last.id);
+            let mut jobs = Vec::with_capacity(batch.len());
+            for request in batch {
+                if known.contains_key(&request.id.to_string()) {
+                    self.report.count("requests").cloud += 1;
+                    self.report.count("comments").cloud += request.comments.len() as u64;
+                    bar.inc(1);
+                    continue;
+                }
+                let body = self.request_body(&request, desk, run).await?;
+                jobs.push(RequestJob { request, body });
+            }
+            let this = &*self;
+            let (key, progress) = (&project.key, &bar);
+            let results: Vec<(ServerRequest, anyhow::Result<()>)> = stream::iter(jobs)
+                .map(|job| async move {
+                    let result = this.create_request(job.request.clone(), &job.body, key).await;
+                    progress.inc(1);
+                    (job.request, result)
+                })
+                .buffer_unordered(self.concurrency)
+                .collect()
+                .await;
+            for (request, result) in results {
+                let comments = request.comments.len() as u64;
+                match result {
+                    Ok(()) => {
+                        self.report.count("requests").cloud += 1;
+                        self.report.count("comments").cloud += comments;
+                    }
+                    Err(e) => {
+                        self.report.fail("requests", &request.key, format!("{e:#}"));
+                        self.report.count("comments").failed += comments;
+                    }
+                }
+            }
+        }
+        finish(&bar);
+        Ok(())
+    }
+
+    /// The create of one request: the people it names resolved to accounts.
+    async fn request_body(&mut self, request: &ServerRequest, desk: &str, run: &mut JiraRun) -> anyhow::Result<NewRequest> {
+        let reporter = self.person(request.reporter.as_deref(), format!("{} reporter", request.key), run).await?;
+        let mut participants = Vec::new();
+        for key in &request.participants {
+            let account = self.person(Some(key), format!("{} participant", request.key), run).await?;
+            if !participants.contains(&account) {
+                participants.push(account);
+            }
+        }
+        let mut comments = Vec::with_capacity(request.comments.len());
+        for c in &request.comments {
+            let author = self.person(c.author.as_deref(), format!("{} comment {}", request.key, c.id), run).await?;
+            comments.push(ImportComment { body: c.body.clone(), public: c.public, author_account_id: author, created: c.created.clone() });
+        }
+        Ok(NewRequest {
+            service_desk_id: desk.to_string(),
+            request_field_values: RequestFields { summary: request.summary.clone(), description: request.description.clone() },
+            raise_on_behalf_of: reporter,
+            request_participants: participants,
+            import: RequestImport { issue_key: request.key.clone(), status: request.status.clone(), created: request.created.clone(), comments },
+        })
+    }
+
+    /// Send one request and record it: its comments' mappings first, then its own.
+    async fn create_request(&self, request: ServerRequest, body: &NewRequest, project_key: &str) -> anyhow::Result<()> {
+        let origin = format!("{}:{}", ns::REQUEST, request.id);
+        let created = self.dest.create_request(body, &origin).await?;
+        anyhow::ensure!(
+            created.comment_ids.len() == request.comments.len(),
+            "the site kept {} of the request's {} comments",
+            created.comment_ids.len(),
+            request.comments.len()
+        );
+        let comments: Vec<(String, String)> = request.comments.iter().zip(&created.comment_ids).map(|(c, id)| (c.id.to_string(), id.clone())).collect();
+        self.maps.put_many(ns::REQUEST_COMMENT, &comments, Some(project_key)).await?;
+        self.maps.put(ns::REQUEST, &request.id.to_string(), &created.issue_id, Some(project_key)).await
+    }
+}

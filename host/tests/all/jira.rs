@@ -1,0 +1,402 @@
+//! Jira Service Management customer migration: each rule proved on the sample Jira site
+//! (SQLite, and PostgreSQL with a role that cannot read credentials) against a real
+//! staging site.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ferry_host::destination::api::{Account, ACCOUNT_CUSTOMER, ACCOUNT_FULL};
+use ferry_host::migrate::report::PlanReport;
+use ferry_host::migrate::{Migrator, Progress};
+use ferry_host::plan::{Plan, PlanRefused, SpacesScope, UsersScope};
+use ferry_host::sample::jira::{self, JiraOptions, JiraSummary};
+use ferry_host::source::{Product, Source};
+use ferry_host::staging::Faults;
+use ferry_host::state::StateDb;
+use sqlx::Row;
+
+use crate::core_migration::{Cloud, TOKEN, TOKEN_ENV};
+use crate::postgres::PgCluster;
+
+/// A FERRY_HOME and a sample Jira site, private to one test.
+pub struct JiraFixture {
+    dir: tempfile::TempDir,
+    pub db: StateDb,
+    pub source_url: String,
+    pub summary: JiraSummary,
+}
+
+impl JiraFixture {
+    pub async fn new(postgres: Option<&str>) -> JiraFixture {
+        let dir = tempfile::tempdir().unwrap();
+        let db = StateDb::open(&dir.path().join("home")).await.unwrap();
+        let site = dir.path().join("jira");
+        let summary = jira::write_jira_site(&site, postgres, &JiraOptions::default()).await.unwrap();
+        let source_url = postgres.map(str::to_string).unwrap_or_else(|| site.join("jira.db").display().to_string());
+        JiraFixture { dir, db, source_url, summary }
+    }
+
+    /// Another FERRY_HOME (an admin on another machine) for the same site.
+    pub async fn fresh_home(&self, name: &str) -> StateDb {
+        StateDb::open(&self.dir.path().join(name)).await.unwrap()
+    }
+
+    pub fn plan(&self, cloud: &Cloud, users: UsersScope, customers: UsersScope, projects: SpacesScope) -> Plan {
+        Plan {
+            product: Product::Jira,
+            users,
+            customers,
+            projects,
+            spaces: SpacesScope::None,
+            apps: ferry_host::plan::AppsScope::None,
+            product_group: ferry_host::staging::JSM_ACCESS_GROUP.into(),
+            ..Plan::new("jira plan", &self.source_url, "", &cloud.site.url(), TOKEN_ENV)
+        }
+    }
+
+    pub async fn run(&self, db: &StateDb, cloud: &Cloud, plan: Plan) -> PlanReport {
+        let plan = Plan::create(db, plan).await.unwrap();
+        Migrator::new(db.clone(), plan, Progress::hidden()).await.unwrap().with_destination(cloud.dest.clone()).run().await.unwrap()
+    }
+
+    /// Every user key's email as the server resolves it (active directories, first in
+    /// `directory_position` order), read here with plain SQL.
+    pub async fn emails_by_key(&self) -> BTreeMap<String, String> {
+        let source = Source::connect(&self.source_url).await.unwrap();
+        let sql = "SELECT a.user_key, u.email_address, CAST(d.directory_position AS BIGINT) FROM app_user a \
+                   JOIN cwd_user u ON u.lower_user_name = a.lower_user_name JOIN cwd_directory d ON d.id = u.directory_id \
+                   WHERE d.active = 1 ORDER BY 3 DESC";
+        let mut out = BTreeMap::new();
+        for r in sqlx::query(sql).fetch_all(source.pool()).await.unwrap() {
+            out.insert(r.get::<String, _>(0), r.get::<String, _>(1).to_lowercase());
+        }
+        out
+    }
+}
+
+fn full_plan(f: &JiraFixture, cloud: &Cloud) -> Plan {
+    f.plan(cloud, UsersScope::All, UsersScope::Related, SpacesScope::All)
+}
+
+/// What an account is, for comparisons: its email, or "Former customer".
+fn who(a: &Account) -> String {
+    match &a.email_address {
+        Some(e) => e.to_lowercase(),
+        None => format!("{} ({})", a.display_name, a.account_type),
+    }
+}
+
+const FORMER: &str = "Former customer (customer)";
+
+/// Every request of the sample's service projects in the cloud equals the server's:
+/// key, summary, description, status name, created, reporter, participants, and each
+/// comment's body, visibility, author and date.
+async fn assert_requests_match(f: &JiraFixture, cloud: &Cloud) {
+    let source = Source::connect(&f.source_url).await.unwrap();
+    let emails = f.emails_by_key().await;
+    let gone = [jira::DELETED_CUSTOMER_KEY, jira::INACTIVE_DIRECTORY_KEY];
+    let person = |key: &Option<String>| -> String {
+        let key = key.clone().unwrap_or_default();
+        if gone.contains(&key.as_str()) {
+            FORMER.to_string()
+        } else {
+            emails.get(&key).cloned().unwrap_or_else(|| panic!("sample key {key} has an email"))
+        }
+    };
+    let desks = cloud.dest.service_desks().await.unwrap();
+    assert_eq!(desks.iter().map(|d| d.project_key.as_str()).collect::<BTreeSet<_>>(), BTreeSet::from(jira::SERVICE_PROJECTS), "the software project is not migrated");
+    let mut seen = 0;
+    for project in source.projects().await.unwrap().into_iter().filter(|p| p.is_service_project()) {
+        let desk = desks.iter().find(|d| d.project_key == project.key).unwrap();
+        let in_cloud = cloud.dest.requests(&desk.id).await.unwrap();
+        let server = source.requests(&project, None, 10_000).await.unwrap();
+        assert_eq!(in_cloud.len(), server.len(), "{}: every request once", project.key);
+        for s in server {
+            let c = in_cloud.iter().find(|c| c.issue_key == s.key).unwrap_or_else(|| panic!("{} is in the cloud", s.key));
+            assert_eq!(c.request_field_values.summary, s.summary);
+            assert_eq!(c.request_field_values.description, s.description);
+            assert_eq!(c.current_status.status, s.status, "{}: the status name", s.key);
+            assert!(!s.status.chars().all(|ch| ch.is_ascii_digit()), "{}: the name, not the id {}", s.key, s.status);
+            assert_eq!(c.created_date, s.created);
+            assert_eq!(who(&c.reporter), person(&s.reporter), "{} reporter", s.key);
+            let participants: Vec<String> = c.request_participants.iter().map(who).collect();
+            let mut expected: Vec<String> = Vec::new();
+            for p in &s.participants {
+                let p = person(&Some(p.clone()));
+                if !expected.contains(&p) {
+                    expected.push(p);
+                }
+            }
+            assert_eq!(participants, expected, "{} participants", s.key);
+            let comments = cloud.dest.request_comments(&c.issue_key).await.unwrap();
+            assert_eq!(comments.len(), s.comments.len(), "{} comments", s.key);
+            for (cc, sc) in comments.iter().zip(&s.comments) {
+                assert_eq!(cc.body, sc.body);
+                assert_eq!(cc.public, sc.public, "{} comment {} visibility", s.key, sc.id);
+                assert_eq!(who(&cc.author), person(&sc.author), "{} comment {} author", s.key, sc.id);
+                assert_eq!(cc.created, sc.created);
+            }
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, f.summary.requests);
+}
+
+/// The accounts of the cloud with `email`, by type.
+async fn types_of(cloud: &Cloud, email: &str) -> Vec<String> {
+    let mut types: Vec<String> = cloud.dest.accounts_by_email(email).await.unwrap().into_iter().map(|a| a.account_type).collect();
+    types.sort();
+    types
+}
+
+async fn full_migration(postgres: Option<&str>) -> (JiraFixture, Cloud, PlanReport) {
+    let f = JiraFixture::new(postgres).await;
+    let cloud = Cloud::start(Faults::default()).await;
+    jira::seed_cloud(&cloud.dest).await.unwrap();
+    let report = f.run(&f.db, &cloud, full_plan(&f, &cloud)).await;
+    (f, cloud, report)
+}
+
+async fn assert_full_migration(f: &JiraFixture, cloud: &Cloud, report: &PlanReport) {
+    assert_eq!(report.error, None);
+    assert_eq!(report.status, "finished", "{:?}", report.failures);
+    let count = |k: &str| (report.counts[k].server, report.counts[k].cloud, report.counts[k].failed);
+    assert_eq!(count("agents"), (f.summary.agents, f.summary.agents, 0));
+    assert_eq!(count("customers"), (f.summary.related_customers, f.summary.related_customers, 0));
+    assert_eq!(count("organizations"), (2, 2, 0), "Acme and Globex are on the migrated service desks; Initech is on none");
+    assert_eq!(count("requests"), (f.summary.requests, f.summary.requests, 0));
+    assert_eq!(count("comments"), (f.summary.comments, f.summary.comments, 0));
+    assert!(report.counts["groups"].cloud >= 4, "{:?}", report.counts["groups"]);
+    assert_requests_match(f, cloud).await;
+
+    // Customers are customer accounts; agents are full accounts.
+    assert_eq!(types_of(cloud, &jira::customer_email(8)).await, [ACCOUNT_CUSTOMER]);
+    assert_eq!(types_of(cloud, "agent04@example.com").await, [ACCOUNT_FULL]);
+    assert_eq!(types_of(cloud, "crowd.helper@example.com").await, [ACCOUNT_FULL], "licensed through a same-name group of another directory");
+    assert_eq!(types_of(cloud, "agent03@example.com").await, [ACCOUNT_FULL], "licensed through a nested group");
+    assert_eq!(types_of(cloud, "old.customer0005@example.com").await, Vec::<String>::new(), "the shadowed copy is ignored");
+    assert_eq!(types_of(cloud, &jira::customer_email(5)).await, [ACCOUNT_CUSTOMER]);
+    // A customer related to nothing is not migrated by `related`.
+    assert_eq!(types_of(cloud, &jira::customer_email(23)).await, Vec::<String>::new());
+
+    // No notification, ever.
+    assert_eq!(cloud.dest.notifications().await.unwrap(), []);
+}
+
+#[tokio::test]
+async fn customers_agents_organizations_and_requests_migrate_with_every_reference() {
+    let (f, cloud, report) = full_migration(None).await;
+    assert_full_migration(&f, &cloud, &report).await;
+}
+
+#[tokio::test]
+async fn a_customer_whose_email_has_a_cloud_account_is_linked_not_created() {
+    let (_f, cloud, report) = full_migration(None).await;
+    // Already a cloud customer: that account, no second one.
+    assert_eq!(types_of(&cloud, jira::KNOWN_CUSTOMER_EMAIL).await, [ACCOUNT_CUSTOMER]);
+    let known = &cloud.dest.accounts_by_email(jira::KNOWN_CUSTOMER_EMAIL).await.unwrap()[0];
+    assert_eq!(known.display_name, "Known Customer (cloud)", "linked, not replaced");
+    // A portal-only user with a full cloud account stays full: linked, counted.
+    assert_eq!(types_of(&cloud, jira::FULL_ACCOUNT_EMAIL).await, [ACCOUNT_FULL]);
+    assert_eq!(report.customers_with_full_accounts, 1);
+    // Their requests point to those accounts.
+    let desks = cloud.dest.service_desks().await.unwrap();
+    let mut reporters = BTreeSet::new();
+    for d in &desks {
+        for r in cloud.dest.requests(&d.id).await.unwrap() {
+            reporters.insert((who(&r.reporter), r.reporter.account_type.clone()));
+        }
+    }
+    assert!(reporters.contains(&(jira::KNOWN_CUSTOMER_EMAIL.to_string(), ACCOUNT_CUSTOMER.to_string())), "{reporters:?}");
+    assert!(reporters.contains(&(jira::FULL_ACCOUNT_EMAIL.to_string(), ACCOUNT_FULL.to_string())), "{reporters:?}");
+}
+
+#[tokio::test]
+async fn a_licensed_user_with_a_cloud_customers_email_ends_with_two_accounts_reported_by_name() {
+    let (_f, cloud, report) = full_migration(None).await;
+    assert_eq!(types_of(&cloud, jira::TWO_ACCOUNTS_EMAIL).await, [ACCOUNT_FULL, ACCOUNT_CUSTOMER]);
+    assert_eq!(report.two_accounts.len(), 1, "{:?}", report.two_accounts);
+    let case = &report.two_accounts[0];
+    assert_eq!((case.username.as_str(), case.display_name.as_str(), case.email.as_str()), ("dana.dual", jira::TWO_ACCOUNTS_NAME, jira::TWO_ACCOUNTS_EMAIL));
+    let full = cloud.dest.account(&case.full_account).await.unwrap();
+    assert_eq!(full.account_type, ACCOUNT_FULL);
+    let customer = cloud.dest.account(&case.customer_account).await.unwrap();
+    assert_eq!(customer.account_type, ACCOUNT_CUSTOMER);
+}
+
+#[tokio::test]
+async fn deleted_customers_and_customers_of_inactive_directories_become_one_former_customer() {
+    let (_f, cloud, report) = full_migration(None).await;
+    let former: BTreeMap<&str, _> = report.former_customer.iter().map(|f| (f.user_key.as_str(), f)).collect();
+    assert_eq!(former.keys().copied().collect::<Vec<_>>(), [jira::INACTIVE_DIRECTORY_KEY, jira::DELETED_CUSTOMER_KEY]);
+    let deleted = former[jira::DELETED_CUSTOMER_KEY];
+    assert!(deleted.reason.starts_with("deleted"), "{}", deleted.reason);
+    assert_eq!(deleted.references, 3);
+    assert!(deleted.referenced_in.contains(&"SD-2 reporter".to_string()), "{:?}", deleted.referenced_in);
+    assert!(deleted.referenced_in.contains(&"SD-3 participant".to_string()), "{:?}", deleted.referenced_in);
+    assert!(deleted.referenced_in.iter().any(|r| r.starts_with("HR-2 comment ")), "{:?}", deleted.referenced_in);
+    let inactive = former[jira::INACTIVE_DIRECTORY_KEY];
+    assert!(inactive.reason.contains("inactive directory"), "{}", inactive.reason);
+    assert_eq!(inactive.referenced_in, ["HR-2 reporter"]);
+    assert_eq!(types_of(&cloud, "retired@example.net").await, Vec::<String>::new(), "no account for a user of an inactive directory");
+
+    // One placeholder, which cannot log in: inactive, no email.
+    let sd2 = cloud.dest.request("SD-2").await.unwrap();
+    let hr2 = cloud.dest.request("HR-2").await.unwrap();
+    assert_eq!(sd2.reporter, hr2.reporter);
+    assert_eq!((sd2.reporter.display_name.as_str(), sd2.reporter.active, sd2.reporter.email_address.as_ref()), ("Former customer", false, None));
+    assert_eq!(sd2.reporter, cloud.dest.former_customer().await.unwrap());
+}
+
+#[tokio::test]
+async fn the_site_records_notifications_and_a_migration_causes_none() {
+    let cloud = Cloud::start(Faults::default()).await;
+    // The site does notify when not told otherwise: the record is real.
+    let response = reqwest::Client::new()
+        .post(format!("{}/rest/servicedeskapi/customer", cloud.site.url()))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"email": "loud@example.net", "displayName": "Loud"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let notified = cloud.dest.notifications().await.unwrap();
+    assert_eq!(notified.len(), 1);
+    assert_eq!(notified[0].event, "customer.invited");
+
+    let f = JiraFixture::new(None).await;
+    let report = f.run(&f.db, &cloud, f.plan(&cloud, UsersScope::All, UsersScope::All, SpacesScope::All)).await;
+    assert!(report.counts["requests"].cloud > 0 && report.counts["customers"].cloud > 0);
+    assert_eq!(cloud.dest.notifications().await.unwrap(), notified, "the migration notified nobody");
+}
+
+#[tokio::test]
+async fn customers_none_is_refused_with_service_projects_and_all_migrates_them_in_advance() {
+    let f = JiraFixture::new(None).await;
+    let cloud = Cloud::start(Faults::default()).await;
+    let refused = Plan::create(&f.db, f.plan(&cloud, UsersScope::All, UsersScope::None, SpacesScope::All)).await.unwrap_err();
+    let why = refused.downcast_ref::<PlanRefused>().unwrap_or_else(|| panic!("a usage error: {refused:#}")).to_string();
+    assert!(why.contains("--customers none") && why.contains("HR, SD"), "{why}");
+    let software = Plan::create(&f.db, f.plan(&cloud, UsersScope::All, UsersScope::All, SpacesScope::Keys(vec!["DEV".into()]))).await.unwrap_err();
+    assert!(software.downcast_ref::<PlanRefused>().is_some_and(|r| r.to_string().contains("software")), "{software:#}");
+
+    // In advance: every customer, with users and groups, and no project.
+    let jira::JiraSummary { customers, .. } = f.summary.clone();
+    let advance = f.run(&f.db, &cloud, f.plan(&cloud, UsersScope::All, UsersScope::All, SpacesScope::None)).await;
+    let c = advance.counts["customers"];
+    let bad: Vec<&str> = advance.failures.iter().filter(|x| x.kind == "customers").map(|x| x.server_id.as_str()).collect();
+    assert_eq!(bad, ["customer0002", "customer0004"], "the invalid email, and the second user of a shared one");
+    assert_eq!((c.server, c.cloud, c.failed), (customers, customers - 2, 2));
+    assert_eq!(advance.counts["organizations"].cloud, 3, "all customers: every organization, Initech too");
+    assert_eq!(advance.counts["requests"].server, 0);
+    assert!(cloud.dest.service_desks().await.unwrap().is_empty());
+    assert_eq!(types_of(&cloud, &jira::customer_email(23)).await, [ACCOUNT_CUSTOMER], "unrelated customers too");
+
+    // Then the data: customers are linked, none created twice.
+    let data = f.run(&f.db, &cloud, f.plan(&cloud, UsersScope::None, UsersScope::Related, SpacesScope::All)).await;
+    assert_eq!(data.status, "finished", "{:?}", data.failures);
+    assert_eq!(data.counts["customers"].cloud, f.summary.related_customers);
+    assert_eq!(data.counts["requests"].cloud, f.summary.requests);
+    assert_eq!(types_of(&cloud, &jira::customer_email(8)).await, [ACCOUNT_CUSTOMER]);
+    assert_requests_match(&f, &cloud).await;
+}
+
+#[tokio::test]
+async fn organizations_migrate_with_their_members_and_are_linked_by_name_on_a_rerun() {
+    let f = JiraFixture::new(None).await;
+    let cloud = Cloud::start(Faults::default()).await;
+    jira::seed_cloud(&cloud.dest).await.unwrap();
+    // Acme exists in the cloud already: it is linked by name, not made twice.
+    let acme = cloud.dest.create_organization("Acme Corp").await.unwrap();
+    f.run(&f.db, &cloud, full_plan(&f, &cloud)).await;
+    let orgs = cloud.dest.organizations().await.unwrap();
+    assert_eq!(orgs.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), ["Acme Corp", "Globex"]);
+    assert_eq!(orgs[0].id, acme.id);
+    let emails = f.emails_by_key().await;
+    for (id, name, _) in jira::organizations().into_iter().take(2) {
+        let org = orgs.iter().find(|o| o.name == name).unwrap();
+        let members: BTreeSet<String> = cloud.dest.organization_members(&org.id).await.unwrap().iter().map(who).collect();
+        let expected: BTreeSet<String> = jira::organization_members(id, &JiraOptions::default()).iter().map(|n| emails[&jira::customer_key(*n)].clone()).collect();
+        assert_eq!(members, expected, "{name}");
+    }
+    // Another admin's FERRY_HOME (no ledger): organizations, customers and requests are
+    // linked again, never duplicated.
+    let other = f.fresh_home("other-home").await;
+    let again = f.run(&other, &cloud, full_plan(&f, &cloud)).await;
+    assert_eq!(again.status, "finished", "{:?}", again.failures);
+    assert_eq!(cloud.dest.organizations().await.unwrap().len(), 2);
+    assert_eq!(again.counts["organizations"].cloud, 2);
+    assert_requests_match(&f, &cloud).await;
+}
+
+#[tokio::test]
+async fn a_migration_cut_short_by_failures_then_rerun_lands_every_request_exactly_once() {
+    let f = JiraFixture::new(None).await;
+    let flaky = Cloud::start(Faults { fail_rate: 0.25, ..Faults::default() }).await;
+    jira::seed_cloud(&flaky.dest).await.unwrap();
+    let never_retry = flaky.dest.clone().with_retry(ferry_host::destination::RetryPolicy { attempts: 1, ..Default::default() });
+    for _ in 0..2 {
+        let plan = Plan::create(&f.db, full_plan(&f, &flaky)).await.unwrap();
+        let _ = Migrator::new(f.db.clone(), plan, Progress::hidden()).await.unwrap().with_destination(never_retry.clone()).run().await.unwrap();
+    }
+    let report = f.run(&f.db, &flaky, full_plan(&f, &flaky)).await;
+    assert_eq!(report.status, "finished", "{:?}", report.failures);
+    assert_eq!(report.counts["requests"].cloud, f.summary.requests);
+    assert_requests_match(&f, &flaky).await;
+    assert_eq!(flaky.dest.organizations().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_project_key_taken_in_the_cloud_is_refused_and_reported() {
+    let f = JiraFixture::new(None).await;
+    let cloud = Cloud::start(Faults::default()).await;
+    let taken = ferry_host::destination::api::NewProject { key: "HR".into(), name: "Someone else's HR".into(), project_type_key: "service_desk".into(), lead_account_id: None };
+    cloud.dest.create_project(&taken, "seed:HR").await.unwrap();
+    let report = f.run(&f.db, &cloud, full_plan(&f, &cloud)).await;
+    assert_eq!(report.status, "incomplete");
+    let failure = report.failures.iter().find(|x| x.kind == "requests" && x.server_id == "HR").expect("HR refused");
+    assert!(failure.reason.contains("ferry did not create"), "{}", failure.reason);
+    assert_eq!(report.counts["requests"].failed, f.summary.requests / 2);
+    let hr = cloud.dest.service_desks().await.unwrap().into_iter().find(|d| d.project_key == "HR").unwrap();
+    assert!(cloud.dest.requests(&hr.id).await.unwrap().is_empty(), "nothing written into someone else's project");
+}
+
+#[tokio::test]
+async fn the_jira_migration_reads_postgresql_without_ever_selecting_a_credential() {
+    let cluster = PgCluster::start();
+    let url = cluster.create_db("jira").await;
+    let f = JiraFixture::new(Some(&url)).await;
+    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    let grants = "CREATE ROLE jira_reader LOGIN; \
+        GRANT SELECT ON ALL TABLES IN SCHEMA public TO jira_reader; \
+        REVOKE SELECT ON cwd_user FROM jira_reader; \
+        GRANT SELECT (id, directory_id, user_name, lower_user_name, active, first_name, last_name, display_name, email_address, \
+            lower_email_address, deleted_externally, external_id) ON cwd_user TO jira_reader;";
+    sqlx::raw_sql(grants).execute(&mut admin).await.unwrap();
+    let reader_url = url.replace("ferry@", "jira_reader@");
+    let mut reader = <sqlx::AnyConnection as sqlx::Connection>::connect(&reader_url).await.unwrap();
+    let denied = sqlx::raw_sql("SELECT credential FROM cwd_user").execute(&mut reader).await.unwrap_err();
+    assert!(denied.to_string().contains("permission denied"), "{denied}");
+
+    let cloud = Cloud::start(Faults::default()).await;
+    jira::seed_cloud(&cloud.dest).await.unwrap();
+    let mut plan = full_plan(&f, &cloud);
+    plan.source = reader_url;
+    let report = f.run(&f.db, &cloud, plan).await;
+    assert_full_migration(&f, &cloud, &report).await;
+    assert_eq!(report.two_accounts.len(), 1);
+    assert_eq!(report.former_customer.len(), 2);
+}
+
+#[tokio::test]
+async fn a_confluence_plan_refuses_a_jira_database_and_the_reverse() {
+    let f = JiraFixture::new(None).await;
+    let cloud = Cloud::start(Faults::default()).await;
+    let mut plan = full_plan(&f, &cloud);
+    plan.product = Product::Confluence;
+    plan.projects = SpacesScope::None;
+    plan.customers = UsersScope::None;
+    plan.spaces = SpacesScope::All;
+    let plan = Plan::create(&f.db, plan).await.unwrap();
+    let e = Migrator::new(f.db.clone(), plan, Progress::hidden()).await.err().expect("refused");
+    assert!(format!("{e:#}").contains("is a jira database") && format!("{e:#}").contains("--product jira"), "{e:#}");
+}
