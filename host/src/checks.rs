@@ -18,6 +18,8 @@ use crate::plan::{AppsScope, PlanApp, UsersScope};
 use crate::plugins::registry::Registry;
 use crate::stages::{self, StageFigures};
 
+mod jira;
+
 /// How a check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -100,7 +102,12 @@ pub struct AppFacts {
 /// What the checks look at.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
-    /// The users the plan migrates (none when it migrates no users).
+    /// The product of the plan (Jira plans have their own checks after the users' and
+    /// groups').
+    pub product: crate::source::Product,
+    /// Jira: what the Service Management checks look at.
+    pub jira: jira::JiraFacts,
+    /// The users the plan migrates (none when it migrates no users; Jira: the agents).
     pub users: Vec<DirectoryUser>,
     /// Email domains the admin trusts.
     pub trusted_domains: Vec<String>,
@@ -180,6 +187,10 @@ pub fn run_checks(facts: &Facts) -> Vec<Check> {
         "nothing to do: grant these members admin rights in the cloud by hand if they need them",
         "no blocklisted group on the Server site",
     ));
+    if facts.product == crate::source::Product::Jira {
+        out.extend(jira::jira_checks(&facts.jira));
+        return out;
+    }
     out.push(check(
         "spaces.key-conflict",
         CheckResult::Error,
@@ -340,6 +351,29 @@ impl GroupFate<'_> {
 }
 
 impl Migrator {
+    /// The server groups (lower-cased name → name) and the groups mapped earlier, with
+    /// the blocklisted ones and those that would merge into a cloud group noted in
+    /// `facts` when the plan migrates groups.
+    async fn group_facts(&mut self, facts: &mut Facts, migrates_groups: bool) -> anyhow::Result<(BTreeMap<String, String>, HashMap<String, String>)> {
+        let server_groups = self.server_groups().await?;
+        let mapped = self.maps.preload(ns::GROUP, None).await?;
+        if migrates_groups {
+            facts.blocklisted_groups = server_groups.iter().filter(|(k, _)| rules::is_blocklisted(k)).map(|(_, n)| n.clone()).collect();
+            let candidates: Vec<String> =
+                server_groups.iter().filter(|(k, _)| !rules::is_blocklisted(k) && !mapped.contains_key(*k)).map(|(_, n)| n.clone()).collect();
+            let dest = &self.dest;
+            let found: Vec<anyhow::Result<Option<String>>> = stream::iter(candidates)
+                .map(|name| async move { Ok(dest.find_group(&name).await?.map(|_| name)) })
+                .buffered(crate::migrate::DEFAULT_CONCURRENCY)
+                .collect()
+                .await;
+            for f in found {
+                facts.groups_to_merge.extend(f?);
+            }
+        }
+        Ok((server_groups, mapped))
+    }
+
     /// Gather the facts and run every check for this plan.
     pub async fn checks(&mut self) -> anyhow::Result<Vec<Check>> {
         let facts = self.facts().await?;
@@ -347,6 +381,9 @@ impl Migrator {
     }
 
     async fn facts(&mut self) -> anyhow::Result<Facts> {
+        if self.plan.product == crate::source::Product::Jira {
+            return self.jira_facts().await;
+        }
         let mut facts = Facts { trusted_domains: self.plan.trusted_domains.clone(), ..Facts::default() };
         let (spaces, _) = self.resolve_spaces().await?;
         let migrates_identity = !self.plan.attachments_only;
@@ -367,24 +404,8 @@ impl Migrator {
         }
 
         // Groups: the ones the plan migrates, and who they would merge into.
-        let server_groups = self.server_groups().await?;
-        let mapped = self.maps.preload(ns::GROUP, None).await?;
         let migrates_groups = migrates_identity && self.plan.users == UsersScope::All;
-        if migrates_groups {
-            facts.blocklisted_groups = server_groups.iter().filter(|(k, _)| rules::is_blocklisted(k)).map(|(_, n)| n.clone()).collect();
-            let candidates: Vec<String> =
-                server_groups.iter().filter(|(k, _)| !rules::is_blocklisted(k) && !mapped.contains_key(*k)).map(|(_, n)| n.clone()).collect();
-            let dest = &self.dest;
-            let found: Vec<anyhow::Result<Option<String>>> = stream::iter(candidates)
-                .map(|name| async move { Ok(dest.find_group(&name).await?.map(|_| name)) })
-                .buffered(crate::migrate::DEFAULT_CONCURRENCY)
-                .collect()
-                .await;
-            for f in found {
-                facts.groups_to_merge.extend(f?);
-            }
-        }
-
+        let (server_groups, mapped) = self.group_facts(&mut facts, migrates_groups).await?;
         // Spaces: key conflicts, anonymous access, permissions of missing groups.
         if !self.plan.attachments_only {
             let mapped_spaces = self.maps.preload(ns::SPACE, None).await?;

@@ -43,6 +43,49 @@ struct JiraRun {
     failed: HashMap<String, String>,
 }
 
+/// What a Jira plan covers, read from the source: its service projects, the people
+/// their requests name, and the organizations.
+pub(crate) struct JiraScope {
+    /// The selected service projects.
+    pub(crate) projects: Vec<ServerProject>,
+    /// Every organization of the site.
+    pub(crate) organizations: Vec<ServerOrganization>,
+    /// Per project id: the reporters, participants and comment authors of its requests.
+    pub(crate) requesters: HashMap<i64, BTreeSet<String>>,
+    /// Assignees, creators and leads of the selected projects.
+    pub(crate) staff: BTreeSet<String>,
+    /// User keys a related customer can have: requesters of every selected project and
+    /// members of organizations on their service desks.
+    pub(crate) related: BTreeSet<String>,
+    /// The selected projects' service desks (server ids).
+    pub(crate) desks: BTreeSet<i64>,
+}
+
+impl JiraScope {
+    /// The organizations the plan migrates with `customers`: every one with all
+    /// customers, those on the selected service desks with related ones, none without.
+    pub(crate) fn organizations_in_scope(&self, customers: UsersScope) -> Vec<ServerOrganization> {
+        match customers {
+            UsersScope::None => Vec::new(),
+            UsersScope::All => self.organizations.clone(),
+            UsersScope::Related => self.organizations.iter().filter(|o| o.service_desks.iter().any(|d| self.desks.contains(d))).cloned().collect(),
+        }
+    }
+}
+
+/// Why a referenced user key has no user to migrate, when it has none: deleted (no
+/// username, or a username in no directory), or only in an inactive directory.
+pub(crate) fn gone_reason(key: &str, names: &HashMap<String, String>, dirs: &super::identity::Directories) -> Option<String> {
+    let Some(name) = names.get(key) else { return Some("deleted: no user has this key any more".into()) };
+    if dirs.inactive_only.contains(name) {
+        return Some(format!("{name} is only in an inactive directory"));
+    }
+    if !dirs.resolved.users.iter().any(|u| u.username.eq_ignore_ascii_case(name)) {
+        return Some(format!("deleted: {name} is in no directory"));
+    }
+    None
+}
+
 /// One request ready to send.
 struct RequestJob {
     request: ServerRequest,
@@ -50,9 +93,8 @@ struct RequestJob {
 }
 
 impl Migrator {
-    /// The steps of a Jira plan.
-    pub(crate) async fn jira_steps(&mut self) -> anyhow::Result<()> {
-        let mut run = JiraRun { names: self.source.user_keys().await?.into_iter().collect(), ..JiraRun::default() };
+    /// What the plan covers.
+    pub(crate) async fn jira_scope(&self) -> anyhow::Result<JiraScope> {
         let projects = self.plan.selected_projects(&self.source).await?;
         let desks: BTreeSet<i64> = projects.iter().filter_map(|p| p.service_desk).collect();
         let organizations = self.source.organizations().await?;
@@ -67,10 +109,43 @@ impl Migrator {
         for org in organizations.iter().filter(|o| o.service_desks.iter().any(|d| desks.contains(d))) {
             related.extend(org.members.iter().cloned());
         }
+        Ok(JiraScope { projects, organizations, requesters, staff, related, desks })
+    }
+
+    /// The agents a Jira plan migrates (all licensed users, or those its projects name).
+    pub(crate) async fn agents_in_scope(&mut self, scope: &JiraScope) -> anyhow::Result<Vec<DirectoryUser>> {
+        Ok(match self.plan.users {
+            UsersScope::None => Vec::new(),
+            UsersScope::All => self.users_in_scope(None).await?.0,
+            UsersScope::Related => self.users_in_scope(Some(scope.related.iter().chain(&scope.staff).cloned().collect())).await?.0,
+        })
+    }
+
+    /// The customers a Jira plan migrates: the unlicensed users of the active
+    /// directories (every one, or those behind `only` user keys), and each lower-cased
+    /// username's user keys.
+    pub(crate) async fn customers_in_scope(&mut self, only: Option<&BTreeSet<String>>, names: &HashMap<String, String>) -> anyhow::Result<(Vec<DirectoryUser>, HashMap<String, Vec<String>>)> {
+        let dirs = self.directories().await?;
+        let licensed = dirs.licensed.clone().unwrap_or_default();
+        let mut keys_of: HashMap<String, Vec<String>> = HashMap::new();
+        for (key, name) in names {
+            keys_of.entry(name.clone()).or_default().push(key.clone());
+        }
+        let mut customers: Vec<DirectoryUser> = dirs.resolved.users.iter().filter(|u| !licensed.contains(&u.username.to_lowercase())).cloned().collect();
+        if let Some(only) = only {
+            customers.retain(|u| keys_of.get(&u.username.to_lowercase()).is_some_and(|ks| ks.iter().any(|k| only.contains(k))));
+        }
+        Ok((customers, keys_of))
+    }
+
+    /// The steps of a Jira plan.
+    pub(crate) async fn jira_steps(&mut self) -> anyhow::Result<()> {
+        let mut run = JiraRun { names: self.source.user_keys().await?.into_iter().collect(), ..JiraRun::default() };
+        let mut scope = self.jira_scope().await?;
 
         if self.plan.users != UsersScope::None {
             let started = Instant::now();
-            let only = (self.plan.users == UsersScope::Related).then(|| related.iter().chain(&staff).cloned().collect());
+            let only = (self.plan.users == UsersScope::Related).then(|| scope.related.iter().chain(&scope.staff).cloned().collect());
             let landed = self.migrate_users(only).await?;
             self.report.time("agents", started);
             self.find_two_accounts(&landed).await?;
@@ -86,16 +161,12 @@ impl Migrator {
         if self.stop_requested().await? {
             return Ok(());
         }
-        let in_scope: Vec<ServerOrganization> = match self.plan.customers {
-            UsersScope::None => Vec::new(),
-            scope => {
-                let started = Instant::now();
-                self.migrate_customers((scope == UsersScope::Related).then_some(&related), &mut run).await?;
-                self.report.time("customers", started);
-                let on_desks = |o: &&ServerOrganization| scope == UsersScope::All || o.service_desks.iter().any(|d| desks.contains(d));
-                organizations.iter().filter(on_desks).cloned().collect()
-            }
-        };
+        if self.plan.customers != UsersScope::None {
+            let started = Instant::now();
+            self.migrate_customers((self.plan.customers == UsersScope::Related).then_some(&scope.related), &mut run).await?;
+            self.report.time("customers", started);
+        }
+        let in_scope = scope.organizations_in_scope(self.plan.customers);
         if self.stop_requested().await? {
             return Ok(());
         }
@@ -108,14 +179,14 @@ impl Migrator {
                 run.failed.insert(failure.server_id.to_lowercase(), failure.reason.clone());
             }
         }
-        let bar = self.progress.step("projects", projects.len() as u64);
-        for project in &projects {
+        let bar = self.progress.step("projects", scope.projects.len() as u64);
+        for project in &scope.projects {
             if self.stop_requested().await? {
                 break;
             }
             let started = Instant::now();
-            let project_requesters = requesters.remove(&project.id).unwrap_or_default();
-            self.migrate_service_project(project, &project_requesters, &organizations, &mut run).await?;
+            let project_requesters = scope.requesters.remove(&project.id).unwrap_or_default();
+            self.migrate_service_project(project, &project_requesters, &scope.organizations, &mut run).await?;
             self.report.time("requests", started);
             bar.inc(1);
         }
@@ -156,16 +227,7 @@ impl Migrator {
     /// behind `only` user keys), each linked to the cloud account with their email (a
     /// full account first) or created as a customer account.
     async fn migrate_customers(&mut self, only: Option<&BTreeSet<String>>, run: &mut JiraRun) -> anyhow::Result<()> {
-        let dirs = self.directories().await?;
-        let licensed = dirs.licensed.clone().unwrap_or_default();
-        let mut keys_of: HashMap<String, Vec<String>> = HashMap::new();
-        for (key, name) in &run.names {
-            keys_of.entry(name.clone()).or_default().push(key.clone());
-        }
-        let mut customers: Vec<DirectoryUser> = dirs.resolved.users.iter().filter(|u| !licensed.contains(&u.username.to_lowercase())).cloned().collect();
-        if let Some(only) = only {
-            customers.retain(|u| keys_of.get(&u.username.to_lowercase()).is_some_and(|ks| ks.iter().any(|k| only.contains(k))));
-        }
+        let (customers, keys_of) = self.customers_in_scope(only, &run.names).await?;
         self.report.count("customers").server = customers.len() as u64;
         let review = rules::review_emails(customers);
         for (user, email) in review.invalid {
@@ -315,14 +377,11 @@ impl Migrator {
 
     /// Why user key `key` has no cloud account.
     async fn no_account_reason(&mut self, key: &str, run: &JiraRun) -> anyhow::Result<String> {
-        let Some(name) = run.names.get(key) else { return Ok("deleted: no user has this key any more".into()) };
         let dirs = self.directories().await?;
-        if dirs.inactive_only.contains(name) {
-            return Ok(format!("{name} is only in an inactive directory"));
+        if let Some(gone) = gone_reason(key, &run.names, &dirs) {
+            return Ok(gone);
         }
-        if !dirs.resolved.users.iter().any(|u| u.username.eq_ignore_ascii_case(name)) {
-            return Ok(format!("deleted: {name} is in no directory"));
-        }
+        let name = &run.names[key];
         Ok(match run.failed.get(name) {
             Some(why) => format!("{name} did not migrate: {why}"),
             None => format!("{name} is not migrated by this plan or an earlier one (its users or customers scope leaves them out)"),

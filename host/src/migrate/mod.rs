@@ -7,7 +7,7 @@
 
 pub mod apps;
 mod identity;
-mod jira;
+pub(crate) mod jira;
 pub mod report;
 pub mod rules;
 mod spaces;

@@ -400,3 +400,37 @@ async fn a_confluence_plan_refuses_a_jira_database_and_the_reverse() {
     let e = Migrator::new(f.db.clone(), plan, Progress::hidden()).await.err().expect("refused");
     assert!(format!("{e:#}").contains("is a jira database") && format!("{e:#}").contains("--product jira"), "{e:#}");
 }
+
+#[tokio::test]
+async fn the_checks_name_bad_customer_emails_identity_conflicts_former_customers_and_taken_project_keys() {
+    use ferry_host::checks::{Check, CheckResult};
+    let f = JiraFixture::new(None).await;
+    let cloud = Cloud::start(Faults::default()).await;
+    jira::seed_cloud(&cloud.dest).await.unwrap();
+    let taken = ferry_host::destination::api::NewProject { key: "HR".into(), name: "Someone else's HR".into(), project_type_key: "service_desk".into(), lead_account_id: None };
+    cloud.dest.create_project(&taken, "seed:HR").await.unwrap();
+    let plan = Plan::create(&f.db, f.plan(&cloud, UsersScope::All, UsersScope::All, SpacesScope::All)).await.unwrap();
+    let checks = Migrator::new(f.db.clone(), plan, Progress::hidden()).await.unwrap().with_destination(cloud.dest.clone()).checks().await.unwrap();
+    let by_code = |code: &str| -> Check { checks.iter().find(|c| c.code == code).unwrap_or_else(|| panic!("{code} in {checks:?}")).clone() };
+    let invalid = by_code("customers.invalid-email");
+    assert_eq!((invalid.result, invalid.entities.len()), (CheckResult::Error, 1));
+    assert!(invalid.entities[0].starts_with("customer0002"), "{:?}", invalid.entities);
+    assert_eq!(by_code("customers.duplicate-email").entities, [format!("customer0004 shares {} with customer0003", jira::SHARED_CUSTOMER_EMAIL)]);
+    let two = by_code("customers.two-accounts");
+    assert_eq!((two.result, two.entities.clone()), (CheckResult::Warning, vec![format!("dana.dual ({})", jira::TWO_ACCOUNTS_EMAIL)]));
+    assert_eq!(by_code("customers.full-account").entities, [format!("customer0001 ({})", jira::FULL_ACCOUNT_EMAIL)]);
+    let former = by_code("customers.former-customer");
+    assert_eq!(former.count, 2, "{:?}", former.entities);
+    assert!(former.entities[0].starts_with(jira::INACTIVE_DIRECTORY_KEY) && former.entities[1].starts_with(jira::DELETED_CUSTOMER_KEY), "{:?}", former.entities);
+    assert_eq!((by_code("projects.key-conflict").result, by_code("projects.key-conflict").entities), (CheckResult::Error, vec!["HR".to_string()]));
+    assert_eq!(by_code("users.invalid-email").result, CheckResult::Pass, "agents' emails are valid");
+    assert_eq!(by_code("groups.blocklisted").entities, ["site-admins"]);
+    assert!(checks.iter().all(|c| !c.code.starts_with("spaces.") && !c.code.starts_with("apps.")), "no Confluence checks in a Jira plan");
+
+    // The run is refused while the errors stand, and the plan stays saved.
+    let plan = Plan::create(&f.db, f.plan(&cloud, UsersScope::All, UsersScope::All, SpacesScope::All)).await.unwrap();
+    let migrator = Migrator::new(f.db.clone(), plan.clone(), Progress::hidden()).await.unwrap().with_destination(cloud.dest.clone());
+    let refused = ferry_host::plan::runner::run_checked(migrator, None).await.unwrap_err();
+    assert!(refused.to_string().contains("customers.invalid-email") && refused.to_string().contains("projects.key-conflict"), "{refused}");
+    assert_eq!(Plan::get(&f.db, &plan.id).await.unwrap().status, "saved");
+}
