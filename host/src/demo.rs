@@ -7,7 +7,9 @@
 //! see the run refused; fix what the checks named (rename the conflicting cloud space,
 //! correct the bad emails on the demo's copy of the Server site); run the plan (core
 //! migration, then both apps); run a second plan, which links what already migrated;
-//! and report, with each plugin's Stage figures.
+//! and report, with each plugin's Stage figures. Then the Jira journey on the same cloud
+//! site: a sample Jira Server site with Service Management, whose agents, related
+//! customers, organizations and service projects' requests migrate in one Jira plan.
 
 use std::path::{Path, PathBuf};
 
@@ -61,6 +63,10 @@ pub struct DemoReport {
     pub second_run: PlanReport,
     /// Step 9: each plugin's Stage.
     pub stages: Vec<StageFigures>,
+    /// Step 10: the Jira plan's checks.
+    pub jira_checks: Vec<Check>,
+    /// Step 10: the Jira plan's report (customers, agents, requests).
+    pub jira_run: PlanReport,
     /// Where the staging site's data is kept.
     pub staging_db: PathBuf,
 }
@@ -144,6 +150,29 @@ pub async fn run_demo(home: &Path, plugins_dir: &Path, options: &SampleOptions, 
 
     // 9. The Stages, with their figures.
     let stages = stages::all(&db).await?;
+
+    // 10. Jira Service Management: the sample Jira site's agents, related customers,
+    // organizations and service projects, into the same cloud site.
+    let jira_site = work.join("jira");
+    crate::sample::jira::write_jira_site(&jira_site, None, &crate::sample::jira::JiraOptions::default()).await?;
+    crate::sample::jira::seed_cloud(&admin).await?;
+    let jira_plan = Plan::create(
+        &db,
+        Plan {
+            product: crate::source::Product::Jira,
+            spaces: crate::plan::SpacesScope::None,
+            projects: crate::plan::SpacesScope::All,
+            customers: crate::plan::UsersScope::Related,
+            apps: AppsScope::None,
+            product_group: staging::JSM_ACCESS_GROUP.into(),
+            cloud: Some(cloud.name.clone()),
+            ..Plan::new("demo jira migration", &jira_site.join("jira.db").display().to_string(), "", &cloud.url, &cloud.token_env)
+        },
+    )
+    .await?;
+    let mut migrator = Migrator::new(db.clone(), jira_plan.clone(), Progress::hidden()).await?;
+    let jira_checks = migrator.checks().await?;
+    let jira_run = run_checked(Migrator::new(db.clone(), jira_plan, progress()).await?, None).await?;
     Ok(DemoReport {
         assessment,
         cloud,
@@ -156,6 +185,8 @@ pub async fn run_demo(home: &Path, plugins_dir: &Path, options: &SampleOptions, 
         first_run,
         second_run,
         stages,
+        jira_checks,
+        jira_run,
         staging_db,
     })
 }

@@ -274,9 +274,15 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
                 print_json(&out)?;
                 return Ok(ExitCode::Ok);
             }
-            let mut t = table(&["id", "name", "status", "destination", "users", "spaces", "apps", "progress", "created"]);
+            let mut t = table(&["id", "name", "status", "destination", "users", "spaces or projects", "apps", "progress", "created"]);
             for p in plans {
-                let spaces = if p.attachments_only { format!("{} (attachments only)", p.spaces) } else { p.spaces.to_string() };
+                let spaces = if p.product == crate::source::Product::Jira {
+                    format!("jira projects {}\ncustomers {}", p.projects, p.customers)
+                } else if p.attachments_only {
+                    format!("{} (attachments only)", p.spaces)
+                } else {
+                    p.spaces.to_string()
+                };
                 let apps = if p.plan_apps.is_empty() { p.apps.to_string() } else { p.plan_apps.iter().map(|a| shown(&a.app)).collect::<Vec<_>>().join("\n") };
                 let progress = progress_lines(&db, &p).await?;
                 t.add_row(vec![p.id, shown(&p.name), p.status, p.destination, p.users.to_string(), spaces, apps, progress, p.created_at]);
@@ -390,7 +396,7 @@ pub(crate) fn print_checks(checks: &[crate::checks::Check]) {
 async fn progress_lines(db: &StateDb, plan: &Plan) -> anyhow::Result<String> {
     let progress = crate::migrate::recorded_progress(db, &plan.id).await?;
     let mut lines = Vec::new();
-    for step in ["users", "groups", "spaces", "pages", "comments", "attachments"] {
+    for step in ["users", "agents", "groups", "customers", "organizations", "spaces", "projects", "pages", "requests", "comments", "attachments"] {
         if let Some((done, total)) = progress.get(step) {
             lines.push(if *total > 0 { format!("{step} {done}/{total}") } else { format!("{step} {done}") });
         }
@@ -429,6 +435,23 @@ fn print_apps(apps: &[crate::migrate::apps::AppOutcome]) {
     println!("apps:\n{t}");
 }
 
+/// The Service Management part of a Jira plan's report.
+fn print_jira_report(r: &PlanReport) {
+    let references: u64 = r.former_customer.iter().map(|f| f.references).sum();
+    println!("references attributed to Former customer: {references} (of {} people)", r.former_customer.len());
+    for f in &r.former_customer {
+        let more = if f.references as usize > f.referenced_in.len() { format!(", … ({} in all)", f.references) } else { String::new() };
+        println!("  {}: {} — in {}{more}", shown(&f.user_key), shown(&f.reason), shown(&f.referenced_in.join(", ")));
+    }
+    println!("portal-only customers linked to full cloud accounts (they stay full): {}", r.customers_with_full_accounts);
+    if !r.two_accounts.is_empty() {
+        println!("people who now have two cloud accounts (a full one for the migrated data, and their customer one):");
+        for t in &r.two_accounts {
+            println!("  {} ({}, {}): full {}, customer {}", shown(&t.display_name), shown(&t.username), shown(&t.email), shown(&t.full_account), shown(&t.customer_account));
+        }
+    }
+}
+
 /// The report for humans.
 pub(crate) fn print_report(r: &PlanReport) {
     println!("status: {}", r.status);
@@ -444,7 +467,11 @@ pub(crate) fn print_report(r: &PlanReport) {
     if !r.history.is_empty() {
         println!("page history: {}", if r.history == "all" { "every version" } else { "current versions only" });
     }
-    println!("content attributed to Former User: {}", r.former_user);
+    if r.product == "jira" {
+        print_jira_report(r);
+    } else {
+        println!("content attributed to Former User: {}", r.former_user);
+    }
     println!("accounts linked to existing cloud accounts: {}", r.linked_users);
     if !r.groups_awaiting_review.is_empty() {
         println!("groups awaiting your permission review: {}", shown(&r.groups_awaiting_review.join(", ")));

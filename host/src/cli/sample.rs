@@ -226,6 +226,9 @@ pub(crate) async fn demo(home: &Path, args: DemoArgs) -> anyhow::Result<ExitCode
         t.add_row(vec![shown(&f.app), f.version.clone(), f.attempts.to_string(), f.successes.to_string(), format!("{:.3}–{:.3}", f.lower, f.upper), f.stage.name().into(), f.decided_by.clone()]);
     }
     println!("{t}");
+    step(10, "Jira Service Management: agents, customers and requests");
+    super::plan::print_checks(&r.jira_checks);
+    super::plan::print_report(&r.jira_run);
     println!("\nthe state: {} (try `ferry plan list`, `ferry audit <PLAN>`, `ferry stages`)", home.display());
     println!("the staging site's data: {}", r.staging_db.display());
     Ok(ExitCode::Ok)

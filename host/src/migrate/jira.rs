@@ -440,7 +440,7 @@ impl Migrator {
         if let Err(e) = self.dest.add_service_desk_customers(&desk, &customers).await {
             self.report.fail("customers", &project.key, format!("adding the customers of {} to its service desk: {e}", project.key));
         }
-        self.migrate_requests(project, &desk, run).await
+        self.migrate_requests(project, &desk, requests, run).await
     }
 
     /// Create the project (idempotent per key) and return its service desk id.
@@ -468,9 +468,9 @@ impl Migrator {
 
     /// The requests of a project, a batch at a time: each with its participants and
     /// comments in one idempotent create.
-    async fn migrate_requests(&mut self, project: &ServerProject, desk: &str, run: &mut JiraRun) -> anyhow::Result<()> {
+    async fn migrate_requests(&mut self, project: &ServerProject, desk: &str, requests: u64, run: &mut JiraRun) -> anyhow::Result<()> {
         let known = self.maps.preload(ns::REQUEST, Some(&project.key)).await?;
-        let bar = self.progress.step("requests", self.report.count("requests").server);
+        let bar = self.progress.step("requests", requests);
         let mut after = None;
         loop {
             let batch = self.source.requests(project, after, REQUEST_BATCH).await?;

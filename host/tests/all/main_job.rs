@@ -55,4 +55,20 @@ async fn the_demo_walks_the_journey_and_ends_with_both_apps_complete() {
     for s in &r.stages {
         assert_eq!((s.attempts, s.successes, s.stage.name()), (2, 2, "stage-1-unknown"), "{s:?}");
     }
+
+    // Then Jira Service Management into the same site: the checks warn about the
+    // identity cases, and every related customer, agent and request lands.
+    let warnings: Vec<&str> = r.jira_checks.iter().filter(|c| c.result == CheckResult::Warning).map(|c| c.code.as_str()).collect();
+    for code in ["customers.two-accounts", "customers.full-account", "customers.former-customer"] {
+        assert!(warnings.contains(&code), "{code} in {warnings:?}");
+    }
+    let jira = &r.jira_run;
+    assert_eq!(jira.status, "finished", "{:?}", jira.failures);
+    for kind in ["customers", "agents", "organizations", "requests", "comments"] {
+        let c = jira.counts[kind];
+        assert!(c.server > 0 && c.server == c.cloud, "{kind}: {c:?}");
+    }
+    assert_eq!(jira.two_accounts.len(), 1);
+    assert_eq!(jira.former_customer.len(), 2);
+    assert_eq!(jira.customers_with_full_accounts, 1);
 }
