@@ -412,3 +412,132 @@ pub async fn bench_migrate(home: &Path, options: &crate::sample::SampleOptions, 
         site: report,
     })
 }
+
+/// The figures of one `ferry bench migrate --product jira` run.
+#[derive(Debug, Clone, Serialize)]
+pub struct JiraBench {
+    /// The plan's report (counts of the generated site).
+    pub site: crate::migrate::report::PlanReport,
+    /// Customers migrated per second (customers step).
+    pub customers_per_second: f64,
+    /// Requests migrated per second, with their comments (requests step).
+    pub requests_per_second: f64,
+    /// Comments migrated per second (inside the requests step).
+    pub comments_per_second: f64,
+    /// The staging site's own ingest rate of as many customers, driven directly.
+    pub ingest_customers_per_second: f64,
+    /// The staging site's own ingest rate of as many requests with as many comments.
+    pub ingest_requests_per_second: f64,
+    /// Peak resident memory of this process (the migrator), MB.
+    pub peak_rss_mb: f64,
+}
+
+impl fmt::Display for JiraBench {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pct = |a: f64, b: f64| if b > 0.0 { 100.0 * a / b } else { 0.0 };
+        let c = |k: &str| self.site.counts.get(k).copied().unwrap_or_default();
+        writeln!(f, "site: {} customers, {} agents, {} organizations, {} requests, {} comments",
+            c("customers").server, c("agents").server, c("organizations").server, c("requests").server, c("comments").server)?;
+        writeln!(f, "                 migration      staging ingest   ratio")?;
+        writeln!(f, "customers/s   {:>12.0}   {:>14.0}   {:>4.0}%   (target ≥ 2,000/s, ≥ 70%)", self.customers_per_second, self.ingest_customers_per_second, pct(self.customers_per_second, self.ingest_customers_per_second))?;
+        writeln!(f, "requests/s    {:>12.0}   {:>14.0}   {:>4.0}%   (target ≥ 1,000/s with their comments, ≥ 70%)", self.requests_per_second, self.ingest_requests_per_second, pct(self.requests_per_second, self.ingest_requests_per_second))?;
+        writeln!(f, "comments/s    {:>12.0}", self.comments_per_second)?;
+        write!(f, "peak RSS of the migrator: {:.0} MB (target ≤ 256 MB)", self.peak_rss_mb)
+    }
+}
+
+/// Drive a staging site directly with `customers` customers and `requests` requests
+/// (comments as the sample writes them: request `r` has `r % 4`): its ingest limit.
+async fn ingest_jira(url: &str, token: &str, customers: u64, requests: u64) -> anyhow::Result<(f64, f64)> {
+    use crate::destination::api::*;
+    use futures_util::{stream, StreamExt};
+    let dest = crate::destination::Destination::new(url, None, crate::destination::Secret::new(token), crate::migrate::DEFAULT_CONCURRENCY)?;
+    let conc = crate::migrate::DEFAULT_CONCURRENCY;
+    let t = Instant::now();
+    let made: Vec<anyhow::Result<String>> = stream::iter(0..customers.max(1))
+        .map(|i| {
+            let dest = dest.clone();
+            async move { Ok(dest.create_customer(&format!("ingest{i}@example.net"), "Ingest").await?.account_id) }
+        })
+        .buffer_unordered(conc)
+        .collect()
+        .await;
+    let accounts = made.into_iter().collect::<anyhow::Result<Vec<String>>>()?;
+    let customers_rate = accounts.len() as f64 / t.elapsed().as_secs_f64();
+    let project = NewProject { key: "ING".into(), name: "Ingest".into(), project_type_key: "service_desk".into(), lead_account_id: None };
+    dest.create_project(&project, "ingest:project").await?;
+    let desk = dest.service_desks().await?.into_iter().find(|d| d.project_key == "ING").context("the ingest service desk")?.id;
+    let t = Instant::now();
+    let sent: Vec<anyhow::Result<()>> = stream::iter(0..requests.max(1))
+        .map(|r| {
+            let (dest, desk) = (dest.clone(), desk.clone());
+            let reporter = accounts[r as usize % accounts.len()].clone();
+            async move {
+                let comments = (0..r % 4)
+                    .map(|c| ImportComment { body: format!("Comment {c} on {r}: have you tried turning it off and on?"), public: c % 2 == 1, author_account_id: reporter.clone(), created: None })
+                    .collect();
+                let request = NewRequest {
+                    service_desk_id: desk,
+                    request_field_values: RequestFields { summary: format!("Request {r}: printer on floor {}", r % 5), description: Some(format!("h1. Problem\nThe printer is jammed (request {r}).")) },
+                    raise_on_behalf_of: reporter,
+                    request_participants: Vec::new(),
+                    import: RequestImport { issue_key: format!("ING-{}", r + 1), status: "Open".into(), created: None, comments },
+                };
+                dest.create_request(&request, &format!("ingest:request:{r}")).await.map(|_| ()).map_err(Into::into)
+            }
+        })
+        .buffer_unordered(conc)
+        .collect()
+        .await;
+    sent.into_iter().collect::<anyhow::Result<()>>()?;
+    Ok((customers_rate, requests.max(1) as f64 / t.elapsed().as_secs_f64()))
+}
+
+/// Generate a Jira site, migrate all its customers and service projects to a staging
+/// site on loopback, and measure.
+pub async fn bench_migrate_jira(home: &Path, options: &crate::sample::jira::JiraOptions) -> anyhow::Result<JiraBench> {
+    let dir = home.join("bench").join("migrate-jira");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let site = dir.join("site");
+    let status = std::process::Command::new(std::env::current_exe()?)
+        .args(["sample-site", "--product", "jira", "--out"])
+        .arg(&site)
+        .args(["--agents", &options.agents.to_string(), "--customers", &options.customers.to_string()])
+        .args(["--requests-per-project", &options.requests_per_project.to_string()])
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    anyhow::ensure!(status.success(), "generating the bench site failed");
+    let token = format!("bench-{}", crate::plugins::local::new_id());
+    std::env::set_var("FERRY_BENCH_TOKEN", &token);
+    let (_cloud, url) = staging_child(&dir.join("cloud.db"), &token).await?;
+    let db = crate::state::StateDb::open(&dir.join("home")).await?;
+    let plan = crate::plan::Plan::create(
+        &db,
+        crate::plan::Plan {
+            product: crate::source::Product::Jira,
+            spaces: crate::plan::SpacesScope::None,
+            projects: crate::plan::SpacesScope::All,
+            customers: crate::plan::UsersScope::All,
+            apps: crate::plan::AppsScope::None,
+            product_group: crate::staging::JSM_ACCESS_GROUP.into(),
+            ..crate::plan::Plan::new("bench", &site.join("jira.db").display().to_string(), "", &url, "FERRY_BENCH_TOKEN")
+        },
+    )
+    .await?;
+    let report = crate::migrate::Migrator::new(db, plan, crate::migrate::Progress::terminal()).await?.run().await?;
+    anyhow::ensure!(report.error.is_none(), "the bench migration stopped: {}", report.error.clone().unwrap_or_default());
+    let peak_rss_mb = peak_rss_mb();
+    let (_ingest_site, ingest_url) = staging_child(&dir.join("ingest.db"), &token).await?;
+    let (ic, ir) = ingest_jira(&ingest_url, &token, report.counts["customers"].cloud, report.counts["requests"].cloud).await?;
+    let secs = |k: &str| report.step_seconds.get(k).copied().unwrap_or(0.0).max(1e-9);
+    Ok(JiraBench {
+        customers_per_second: report.counts["customers"].cloud as f64 / secs("customers"),
+        requests_per_second: report.counts["requests"].cloud as f64 / secs("requests"),
+        comments_per_second: report.counts["comments"].cloud as f64 / secs("requests"),
+        ingest_customers_per_second: ic,
+        ingest_requests_per_second: ir,
+        peak_rss_mb,
+        site: report,
+    })
+}

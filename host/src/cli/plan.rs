@@ -64,6 +64,18 @@ pub(crate) enum PlanCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The projects of a Jira Server site: which are service projects (what a Jira plan
+    /// migrates), their requests, and their status for a destination: MIGRATED or QUEUED.
+    Projects {
+        #[command(flatten)]
+        source: SourceArgs,
+        /// The Cloud site's base URL.
+        #[arg(long)]
+        destination: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Stop a running plan: the step in progress finishes, then it stops. A stopped plan
     /// is not resumed; a new plan links what already migrated.
     Stop {
@@ -327,6 +339,20 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
                 let mut t = table(&["key", "name", "status"]);
                 for c in choices {
                     t.add_row(vec![c.key, c.name, c.status]);
+                }
+                println!("{t}");
+            }
+            Ok(ExitCode::Ok)
+        }
+        PlanCommand::Projects { source, destination, json } => {
+            let source = crate::source::Source::open_product(&source.source, source.source_password_env.as_deref(), crate::source::Product::Jira).await?;
+            let choices = crate::plan::project_choices(&db, &source, &destination).await?;
+            if json {
+                print_json(&choices)?;
+            } else {
+                let mut t = table(&["key", "name", "type", "service project", "requests", "status"]);
+                for c in choices {
+                    t.add_row(vec![c.key, c.name, c.kind, (if c.service_project { "yes" } else { "no (not migrated)" }).to_string(), c.requests.to_string(), c.status]);
                 }
                 println!("{t}");
             }

@@ -102,6 +102,16 @@ pub(crate) enum BenchCommand {
     /// on loopback, and report users/s, pages/s, attachment MB/s, the staging site's own
     /// ingest rate for the same data, the ratio, and the migrator's peak RSS.
     Migrate {
+        /// Which migration: confluence (users, pages, attachments) or jira (customers
+        /// and service-project requests: customers/s, requests/s).
+        #[arg(long, default_value = "confluence")]
+        product: crate::source::Product,
+        /// Jira: customers.
+        #[arg(long, default_value_t = 20_000)]
+        customers: u32,
+        /// Jira: requests per service project (two service projects).
+        #[arg(long, default_value_t = 50_000)]
+        requests_per_project: u32,
         /// Users.
         #[arg(long, default_value_t = 5_000)]
         users: u32,
@@ -126,7 +136,17 @@ pub(crate) enum BenchCommand {
 
 pub(crate) async fn bench(home: &Path, command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
-        BenchCommand::Migrate { users, spaces, pages_per_space, attachments_per_page, history, json } => {
+        BenchCommand::Migrate { product: crate::source::Product::Jira, customers, requests_per_project, json, .. } => {
+            let options = crate::sample::jira::JiraOptions { agents: 50, customers, requests_per_project };
+            let report = crate::bench::bench_migrate_jira(home, &options).await?;
+            if json {
+                print_json(&report)?;
+            } else {
+                println!("{report}");
+            }
+            Ok(ExitCode::Ok)
+        }
+        BenchCommand::Migrate { users, spaces, pages_per_space, attachments_per_page, history, json, .. } => {
             use crate::plan::HistoryScope;
             let options = SampleOptions { users, spaces, pages_per_space, attachments_per_page, seed: 7 };
             let runs = match history.as_str() {

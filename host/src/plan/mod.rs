@@ -534,6 +534,61 @@ pub async fn space_choices(db: &StateDb, spaces: Vec<crate::source::ServerSpace>
         .collect())
 }
 
+/// A Jira project as the plan chooser shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProjectChoice {
+    /// Project key.
+    pub key: String,
+    /// Project name.
+    pub name: String,
+    /// `service_desk`, `software`, `business`.
+    pub kind: String,
+    /// Whether a Jira plan can select it (a service project).
+    pub service_project: bool,
+    /// Its requests (issues) on the server.
+    pub requests: u64,
+    /// `MIGRATED` (already in this destination), `QUEUED` (in a saved Jira plan not yet
+    /// run), or empty.
+    pub status: String,
+}
+
+/// The projects of a Jira source with their status for one destination.
+pub async fn project_choices(db: &StateDb, source: &Source, destination: &str) -> anyhow::Result<Vec<ProjectChoice>> {
+    let dest_key = crate::migrate::destination_key(destination);
+    let migrated: std::collections::HashSet<String> = sqlx::query("SELECT server_id FROM mappings WHERE destination = ? AND namespace = ?")
+        .bind(&dest_key)
+        .bind(crate::migrate::ns::PROJECT)
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let queued: Vec<Plan> = Plan::list(db)
+        .await?
+        .into_iter()
+        .filter(|p| p.product == Product::Jira && p.status == status::SAVED && crate::migrate::destination_key(&p.destination) == dest_key)
+        .collect();
+    let mut out = Vec::new();
+    for p in source.projects().await? {
+        let (requests, _) = source.request_counts(p.id).await?;
+        let status = if migrated.contains(&p.key) {
+            "MIGRATED"
+        } else if p.is_service_project()
+            && queued.iter().any(|plan| match &plan.projects {
+                SpacesScope::All => true,
+                SpacesScope::None => false,
+                SpacesScope::Keys(keys) => keys.iter().any(|k| k.eq_ignore_ascii_case(&p.key)),
+            })
+        {
+            "QUEUED"
+        } else {
+            ""
+        };
+        out.push(ProjectChoice { service_project: p.is_service_project(), key: p.key, name: p.name, kind: p.kind, requests, status: status.into() });
+    }
+    Ok(out)
+}
+
 fn from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Plan> {
     Ok(Plan {
         id: r.get("id"),

@@ -19,7 +19,7 @@ use crate::postgres::PgCluster;
 
 /// A FERRY_HOME and a sample Jira site, private to one test.
 pub struct JiraFixture {
-    dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
     pub db: StateDb,
     pub source_url: String,
     pub summary: JiraSummary,
@@ -384,7 +384,9 @@ async fn the_jira_migration_reads_postgresql_without_ever_selecting_a_credential
     let report = f.run(&f.db, &cloud, plan).await;
     assert_full_migration(&f, &cloud, &report).await;
     assert_eq!(report.two_accounts.len(), 1);
-    assert_eq!(report.former_customer.len(), 2);
+    assert_eq!(report.former_customer.iter().map(|x| x.references).collect::<Vec<_>>(), [1, 3]);
+    assert_eq!(report.customers_with_full_accounts, 1);
+    assert_eq!(types_of(&cloud, jira::KNOWN_CUSTOMER_EMAIL).await, [ACCOUNT_CUSTOMER], "linked, not created again");
 }
 
 #[tokio::test]
@@ -433,4 +435,42 @@ async fn the_checks_name_bad_customer_emails_identity_conflicts_former_customers
     let refused = ferry_host::plan::runner::run_checked(migrator, None).await.unwrap_err();
     assert!(refused.to_string().contains("customers.invalid-email") && refused.to_string().contains("projects.key-conflict"), "{refused}");
     assert_eq!(Plan::get(&f.db, &plan.id).await.unwrap().status, "saved");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_lists_projects_refuses_customers_none_with_exit_2_and_runs_a_jira_plan() {
+    use std::process::Command;
+    let f = JiraFixture::new(None).await;
+    let cloud = Cloud::start(Faults::default()).await;
+    let home = f.dir.path().join("cli-home");
+    let ferry = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_ferry")).args(args).env("FERRY_HOME", &home).env(TOKEN_ENV, TOKEN).output().unwrap();
+    let text = |o: &std::process::Output| format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+
+    let listed = ferry(&["plan", "projects", "--source", &f.source_url, "--destination", &cloud.site.url(), "--json"]);
+    assert!(listed.status.success(), "{}", text(&listed));
+    let projects: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let row = |key: &str| projects.as_array().unwrap().iter().find(|p| p["key"] == key).cloned().unwrap();
+    assert_eq!((row("SD")["service_project"].as_bool(), row("SD")["requests"].as_u64()), (Some(true), Some(f.summary.requests / 2)));
+    assert_eq!(row("DEV")["service_project"], false);
+
+    let base = ["plan", "create", "--product", "jira", "--name", "cli", "--source", &f.source_url, "--destination", &cloud.site.url(), "--token-env", TOKEN_ENV];
+    let refused = ferry(&[&base[..], &["--customers", "none"]].concat());
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(text(&refused).contains("--customers none cannot go with service projects"), "{}", text(&refused));
+    let not_service = ferry(&[&base[..], &["--projects", "DEV"]].concat());
+    assert_eq!(not_service.status.code(), Some(2), "{}", text(&not_service));
+
+    let run = ferry(&[&base[..], &["--projects", "SD", "--run", "--json"]].concat());
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(report["product"], "jira");
+    assert_eq!(report["counts"]["requests"]["cloud"].as_u64(), Some(f.summary.requests / 2));
+    for kind in ["customers", "agents", "groups", "organizations", "requests", "comments"] {
+        assert!(report["counts"][kind]["server"].is_u64(), "counts.{kind} in {report}");
+    }
+    assert!(report["former_customer"].is_array() && report["two_accounts"].is_array());
+    let listed = ferry(&["plan", "projects", "--source", &f.source_url, "--destination", &cloud.site.url(), "--json"]);
+    let projects: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let status: Vec<(&str, &str)> = projects.as_array().unwrap().iter().map(|p| (p["key"].as_str().unwrap(), p["status"].as_str().unwrap())).collect();
+    assert_eq!(status, [("DEV", ""), ("HR", ""), ("SD", "MIGRATED")]);
 }
