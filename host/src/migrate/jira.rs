@@ -4,7 +4,7 @@
 //!
 //! Every entity is recorded in the mapping ledger as it lands, so a rerun links instead
 //! of duplicating and a killed run loses nothing. A request and its comments land in one
-//! idempotent create; its mapping is written after its comments'.
+//! idempotent create, and their mappings in one transaction.
 //!
 //! People the requests refer to who have no cloud account (deleted, left only in an
 //! inactive directory, or not migrated) are attributed to the site's one Former
@@ -471,11 +471,14 @@ impl Migrator {
     async fn migrate_requests(&mut self, project: &ServerProject, desk: &str, requests: u64, run: &mut JiraRun) -> anyhow::Result<()> {
         let known = self.maps.preload(ns::REQUEST, Some(&project.key)).await?;
         let bar = self.progress.step("requests", requests);
-        let mut after = None;
+        // The next batch is read from the source while this one is sent.
+        let mut batch = self.source.requests(project, None, REQUEST_BATCH).await?;
         loop {
-            let batch = self.source.requests(project, after, REQUEST_BATCH).await?;
             let Some(last) = batch.last() else { break };
-            after = Some(last.id);
+            let next = {
+                let (source, project, after) = (self.source.clone(), project.clone(), last.id);
+                tokio::spawn(async move { source.requests(&project, Some(after), REQUEST_BATCH).await })
+            };
             let mut jobs = Vec::with_capacity(batch.len());
             for request in batch {
                 if known.contains_key(&request.id.to_string()) {
@@ -511,6 +514,7 @@ impl Migrator {
                     }
                 }
             }
+            batch = next.await??;
         }
         finish(&bar);
         Ok(())
@@ -540,7 +544,7 @@ impl Migrator {
         })
     }
 
-    /// Send one request and record it: its comments' mappings first, then its own.
+    /// Send one request and record it with its comments, in one transaction.
     async fn create_request(&self, request: ServerRequest, body: &NewRequest, project_key: &str) -> anyhow::Result<()> {
         let origin = format!("{}:{}", ns::REQUEST, request.id);
         let created = self.dest.create_request(body, &origin).await?;
@@ -550,8 +554,14 @@ impl Migrator {
             created.comment_ids.len(),
             request.comments.len()
         );
-        let comments: Vec<(String, String)> = request.comments.iter().zip(&created.comment_ids).map(|(c, id)| (c.id.to_string(), id.clone())).collect();
-        self.maps.put_many(ns::REQUEST_COMMENT, &comments, Some(project_key)).await?;
-        self.maps.put(ns::REQUEST, &request.id.to_string(), &created.issue_id, Some(project_key)).await
+        let container = Some(project_key.to_string());
+        let mut rows: Vec<_> = request
+            .comments
+            .iter()
+            .zip(&created.comment_ids)
+            .map(|(c, id)| (ns::REQUEST_COMMENT.to_string(), c.id.to_string(), id.clone(), container.clone()))
+            .collect();
+        rows.push((ns::REQUEST.to_string(), request.id.to_string(), created.issue_id, container));
+        self.maps.put_rows(rows).await
     }
 }

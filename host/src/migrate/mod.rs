@@ -139,10 +139,16 @@ impl Mappings {
     /// Record many entities (server id, cloud id) of one namespace and container at
     /// once: one request to the writer, committed together.
     pub(crate) async fn put_many(&self, namespace: &str, pairs: &[(String, String)], container: Option<&str>) -> anyhow::Result<()> {
-        if pairs.is_empty() {
+        let rows = pairs.iter().map(|(server, cloud)| (namespace.to_string(), server.clone(), cloud.clone(), container.map(str::to_string))).collect();
+        self.put_rows(rows).await
+    }
+
+    /// Record rows of any namespaces (namespace, server id, cloud id, container) in one
+    /// transaction: they are durable together or not at all.
+    pub(crate) async fn put_rows(&self, rows: Vec<MappingRow>) -> anyhow::Result<()> {
+        if rows.is_empty() {
             return Ok(());
         }
-        let rows = pairs.iter().map(|(server, cloud)| (namespace.to_string(), server.clone(), cloud.clone(), container.map(str::to_string))).collect();
         let (done, committed) = tokio::sync::oneshot::channel();
         self.writer.send((rows, done)).await.map_err(|_| anyhow::anyhow!("the mapping writer stopped"))?;
         committed.await.map_err(|_| anyhow::anyhow!("the mapping writer stopped"))?.map_err(|e| anyhow::anyhow!("cannot record a mapping: {e}"))

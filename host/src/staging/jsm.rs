@@ -382,12 +382,17 @@ async fn add_desk_organization(State(s): State<AppState>, Path(id): Path<String>
 }
 
 async fn create_request(State(s): State<AppState>, q: Q, Json(r): Json<NewRequest>) -> Response {
-    let desk = match existing(&s.db, "jsm_service_desks", &r.service_desk_id, "service desk").await {
-        Ok(n) => n,
-        Err(_) => return error(StatusCode::BAD_REQUEST, format!("serviceDeskId: no service desk {:?}", r.service_desk_id)),
+    let desk_key = match r.service_desk_id.parse::<i64>() {
+        Ok(desk) => sqlx::query_scalar::<_, String>("SELECT p.key FROM jsm_service_desks d JOIN jsm_projects p ON p.id = d.project_id WHERE d.id = ?")
+            .bind(desk)
+            .fetch_optional(&s.db)
+            .await
+            .map(|key| key.map(|k| (desk, k))),
+        Err(_) => Ok(None),
     };
-    let project_key: String = match sqlx::query_scalar("SELECT p.key FROM jsm_service_desks d JOIN jsm_projects p ON p.id = d.project_id WHERE d.id = ?").bind(desk).fetch_one(&s.db).await {
-        Ok(k) => k,
+    let (desk, project_key) = match desk_key {
+        Ok(Some(found)) => found,
+        Ok(None) => return error(StatusCode::BAD_REQUEST, format!("serviceDeskId: no service desk {:?}", r.service_desk_id)),
         Err(e) => return db_error(e),
     };
     let key = r.import.issue_key.trim();
@@ -398,15 +403,21 @@ async fn create_request(State(s): State<AppState>, q: Q, Json(r): Json<NewReques
     if r.request_field_values.summary.trim().is_empty() {
         return error(StatusCode::BAD_REQUEST, format!("requestFieldValues.summary: {key} needs a summary"));
     }
-    if let Err(resp) = accounts(&s.db, std::slice::from_ref(&r.raise_on_behalf_of), "raiseOnBehalfOf").await {
-        return resp;
-    }
-    if let Err(resp) = accounts(&s.db, &r.request_participants, "requestParticipants").await {
-        return resp;
-    }
-    let authors: Vec<String> = r.import.comments.iter().map(|c| c.author_account_id.clone()).collect();
-    if let Err(resp) = accounts(&s.db, &authors, "import.comments.authorAccountId").await {
-        return resp;
+    // Every account the request names, each looked up once.
+    let mut known: HashMap<String, Account> = HashMap::new();
+    let named = std::iter::once(("raiseOnBehalfOf", &r.raise_on_behalf_of))
+        .chain(r.request_participants.iter().map(|p| ("requestParticipants", p)))
+        .chain(r.import.comments.iter().map(|c| ("import.comments.authorAccountId", &c.author_account_id)));
+    for (role, id) in named {
+        if known.contains_key(id) {
+            continue;
+        }
+        match accounts(&s.db, std::slice::from_ref(id), role).await {
+            Ok(mut found) => {
+                known.insert(id.clone(), found.remove(0));
+            }
+            Err(resp) => return resp,
+        }
     }
     let mut tx = match s.db.begin().await {
         Ok(tx) => tx,
@@ -427,6 +438,7 @@ async fn create_request(State(s): State<AppState>, q: Q, Json(r): Json<NewReques
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return error(StatusCode::CONFLICT, format!("a request with key {key} exists")),
         Err(e) => return db_error(e),
     };
+    let mut participants: Vec<Account> = Vec::new();
     for (position, participant) in r.request_participants.iter().enumerate() {
         let added = sqlx::query("INSERT OR IGNORE INTO jsm_participants (request_id, position, account_id) VALUES (?, ?, ?)")
             .bind(id)
@@ -434,21 +446,25 @@ async fn create_request(State(s): State<AppState>, q: Q, Json(r): Json<NewReques
             .bind(participant)
             .execute(&mut *tx)
             .await;
-        if let Err(e) = added {
-            return db_error(e);
+        match added {
+            Ok(done) if done.rows_affected() == 1 => participants.push(known[participant].clone()),
+            Ok(_) => {}
+            Err(e) => return db_error(e),
         }
     }
+    let mut comment_ids = Vec::with_capacity(r.import.comments.len());
     for c in &r.import.comments {
-        let added = sqlx::query("INSERT INTO jsm_comments (request_id, body, public, author, created) VALUES (?, ?, ?, ?, ?)")
+        let added = sqlx::query("INSERT INTO jsm_comments (request_id, body, public, author, created) VALUES (?, ?, ?, ?, ?) RETURNING id")
             .bind(id)
             .bind(&c.body)
             .bind(c.public)
             .bind(&c.author_account_id)
             .bind(&c.created)
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await;
-        if let Err(e) = added {
-            return db_error(e);
+        match added {
+            Ok(row) => comment_ids.push(row.get::<i64, _>(0).to_string()),
+            Err(e) => return db_error(e),
         }
     }
     if let Err(e) = tx.commit().await {
@@ -464,11 +480,18 @@ async fn create_request(State(s): State<AppState>, q: Q, Json(r): Json<NewReques
             return db_error(e);
         }
     }
-    match request_json(&s.db, id).await {
-        Ok(Some(created)) => (StatusCode::CREATED, Json(created)).into_response(),
-        Ok(None) => error(StatusCode::INTERNAL_SERVER_ERROR, "the request vanished"),
-        Err(e) => db_error(e),
-    }
+    let created = CustomerRequest {
+        issue_id: id.to_string(),
+        issue_key: key.to_string(),
+        service_desk_id: desk.to_string(),
+        request_field_values: r.request_field_values.clone(),
+        reporter: known[&r.raise_on_behalf_of].clone(),
+        current_status: RequestStatus { status: r.import.status.clone() },
+        created_date: r.import.created.clone(),
+        request_participants: participants,
+        comment_ids,
+    };
+    (StatusCode::CREATED, Json(created)).into_response()
 }
 
 /// A request as the API shows it.
