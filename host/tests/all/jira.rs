@@ -27,10 +27,14 @@ pub struct JiraFixture {
 
 impl JiraFixture {
     pub async fn new(postgres: Option<&str>) -> JiraFixture {
+        JiraFixture::with(postgres, &JiraOptions::default()).await
+    }
+
+    pub async fn with(postgres: Option<&str>, options: &JiraOptions) -> JiraFixture {
         let dir = tempfile::tempdir().unwrap();
         let db = StateDb::open(&dir.path().join("home")).await.unwrap();
         let site = dir.path().join("jira");
-        let summary = jira::write_jira_site(&site, postgres, &JiraOptions::default()).await.unwrap();
+        let summary = jira::write_jira_site(&site, postgres, options).await.unwrap();
         let source_url = postgres.map(str::to_string).unwrap_or_else(|| site.join("jira.db").display().to_string());
         JiraFixture { dir, db, source_url, summary }
     }
@@ -473,4 +477,49 @@ async fn the_cli_lists_projects_refuses_customers_none_with_exit_2_and_runs_a_ji
     let projects: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
     let status: Vec<(&str, &str)> = projects.as_array().unwrap().iter().map(|p| (p["key"].as_str().unwrap(), p["status"].as_str().unwrap())).collect();
     assert_eq!(status, [("DEV", ""), ("HR", ""), ("SD", "MIGRATED")]);
+}
+
+#[tokio::test]
+async fn a_jira_run_killed_midway_then_a_new_plan_lands_every_request_and_comment_exactly_once() {
+    use std::process::Command;
+    let f = JiraFixture::with(None, &JiraOptions { requests_per_project: 1_500, ..JiraOptions::default() }).await;
+    let cloud = Cloud::start(Faults::default()).await;
+    jira::seed_cloud(&cloud.dest).await.unwrap();
+    let plan = Plan::create(&f.db, full_plan(&f, &cloud)).await.unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["plan", "run", &plan.id, "--json"])
+        .env("FERRY_HOME", f.dir.path().join("home"))
+        .env(TOKEN_ENV, TOKEN)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once some requests have landed, with no chance to tidy up.
+    let mut landed = 0i64;
+    for _ in 0..4_000 {
+        landed = sqlx::query("SELECT COUNT(*) FROM mappings WHERE namespace = 'jsm:request'").fetch_one(f.db.pool()).await.unwrap().get(0);
+        if landed >= 300 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(landed >= 300 && (landed as u64) < f.summary.requests, "the run was killed mid-way ({landed} requests landed)");
+
+    let report = f.run(&f.db, &cloud, full_plan(&f, &cloud)).await;
+    assert_eq!(report.status, "finished", "{:?}", report.failures);
+    assert_eq!(report.counts["requests"].cloud, f.summary.requests);
+    assert_eq!(report.counts["comments"].cloud, f.summary.comments);
+    let (mut requests, mut comments) = (0u64, 0u64);
+    for desk in cloud.dest.service_desks().await.unwrap() {
+        let listed = cloud.dest.requests(&desk.id).await.unwrap();
+        let keys: BTreeSet<&str> = listed.iter().map(|r| r.issue_key.as_str()).collect();
+        assert_eq!(keys.len(), listed.len(), "{}: a key twice", desk.project_key);
+        requests += listed.len() as u64;
+        comments += listed.iter().map(|r| r.comment_ids.len() as u64).sum::<u64>();
+    }
+    assert_eq!((requests, comments), (f.summary.requests, f.summary.comments), "every request and comment exactly once");
+    assert_eq!(cloud.dest.organizations().await.unwrap().len(), 2);
+    assert_eq!(cloud.dest.notifications().await.unwrap(), []);
 }
