@@ -3,8 +3,6 @@
 //! conflicts between server users and cloud accounts, references that will become
 //! Former customer, and project keys taken in the cloud.
 
-use std::collections::BTreeSet;
-
 use futures_util::{stream, StreamExt};
 
 use super::{check, Check, CheckResult, Facts};
@@ -115,7 +113,7 @@ impl Migrator {
         facts.jira.full_accounts = self.emails_with_account(customers, ACCOUNT_FULL).await?;
 
         let dirs = self.directories().await?;
-        let referenced: BTreeSet<&String> = scope.requesters.values().flatten().collect();
+        let referenced = &scope.requesters;
         facts.jira.former_customers =
             referenced.into_iter().filter_map(|key| crate::migrate::jira::gone_reason(key, &names, &dirs).map(|why| format!("{key}: {why}"))).collect();
 

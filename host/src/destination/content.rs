@@ -13,7 +13,7 @@ pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 impl Destination {
     /// The space with `key`, if it exists.
     pub async fn get_space(&self, key: &str) -> Result<Option<Space>, DestinationError> {
-        let path = format!("/wiki/rest/api/space/{key}");
+        let path = format!("/wiki/rest/api/space/{}", path_segment(key));
         let response = self.send(Method::GET, self.url(&path), |r| r).await?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
@@ -167,7 +167,7 @@ impl Destination {
 
     /// Add a permission to a space.
     pub async fn add_space_permission(&self, space_key: &str, permission: &SpacePermission) -> Result<(), DestinationError> {
-        let path = format!("/wiki/rest/api/space/{space_key}/permission");
+        let path = format!("/wiki/rest/api/space/{}/permission", path_segment(space_key));
         let response = self.send(Method::POST, self.url(&path), |r| r.json(permission)).await?;
         ok(Method::POST, &path, response).await.map(|_| ())
     }

@@ -2,12 +2,13 @@
 //! full), customers, organizations, service projects and their service desks, requests.
 //!
 //! Every call that could make the site tell someone something carries
-//! `notifyUsers=false`: a migration never notifies anybody.
+//! `notifyUsers=false`: a migration never notifies anybody. Every value set into a path
+//! (a project key read from the source, an id) is percent-encoded as one segment.
 
 use reqwest::Method;
 
 use super::api::*;
-use super::content::IDEMPOTENCY_KEY;
+use super::content::{path_segment, IDEMPOTENCY_KEY};
 use super::{ok, Destination, DestinationError};
 
 /// The query every create and membership change carries.
@@ -53,18 +54,18 @@ impl Destination {
 
     /// Add accounts to an organization (members already in it stay).
     pub async fn add_organization_members(&self, organization_id: &str, account_ids: &[String]) -> Result<(), DestinationError> {
-        let path = format!("/rest/servicedeskapi/organization/{organization_id}/user");
+        let path = format!("/rest/servicedeskapi/organization/{}/user", path_segment(organization_id));
         self.post_accounts(&path, account_ids).await
     }
 
     /// The members of an organization.
     pub async fn organization_members(&self, organization_id: &str) -> Result<Vec<Account>, DestinationError> {
-        self.all_pages(&format!("/rest/servicedeskapi/organization/{organization_id}/user"), &[]).await
+        self.all_pages(&format!("/rest/servicedeskapi/organization/{}/user", path_segment(organization_id)), &[]).await
     }
 
     /// The project with `key`, if there is one.
     pub async fn project(&self, key: &str) -> Result<Option<Project>, DestinationError> {
-        let path = format!("/rest/api/3/project/{key}");
+        let path = format!("/rest/api/3/project/{}", path_segment(key));
         let response = self.send(Method::GET, self.url(&path), |r| r).await?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
@@ -86,12 +87,12 @@ impl Destination {
 
     /// Add customers to a service desk.
     pub async fn add_service_desk_customers(&self, desk_id: &str, account_ids: &[String]) -> Result<(), DestinationError> {
-        self.post_accounts(&format!("/rest/servicedeskapi/servicedesk/{desk_id}/customer"), account_ids).await
+        self.post_accounts(&format!("/rest/servicedeskapi/servicedesk/{}/customer", path_segment(desk_id)), account_ids).await
     }
 
     /// Add an organization to a service desk.
     pub async fn add_service_desk_organization(&self, desk_id: &str, organization_id: &str) -> Result<(), DestinationError> {
-        let path = format!("/rest/servicedeskapi/servicedesk/{desk_id}/organization");
+        let path = format!("/rest/servicedeskapi/servicedesk/{}/organization", path_segment(desk_id));
         let body = OrganizationRef { organization_id: organization_id.to_string() };
         let response = self.send(Method::POST, self.url(&path), |r| r.query(&QUIET).json(&body)).await?;
         ok(Method::POST, &path, response).await.map(|_| ())
@@ -99,7 +100,7 @@ impl Destination {
 
     /// The customers of a service desk.
     pub async fn service_desk_customers(&self, desk_id: &str) -> Result<Vec<Account>, DestinationError> {
-        self.all_pages(&format!("/rest/servicedeskapi/servicedesk/{desk_id}/customer"), &[]).await
+        self.all_pages(&format!("/rest/servicedeskapi/servicedesk/{}/customer", path_segment(desk_id)), &[]).await
     }
 
     /// Create a request with its comments, idempotently per `key_of_origin`: a repeat
@@ -110,7 +111,7 @@ impl Destination {
 
     /// A request by id or key.
     pub async fn request(&self, id_or_key: &str) -> Result<CustomerRequest, DestinationError> {
-        self.json(Method::GET, self.url(&format!("/rest/servicedeskapi/request/{id_or_key}")), |r| r).await
+        self.json(Method::GET, self.url(&format!("/rest/servicedeskapi/request/{}", path_segment(id_or_key))), |r| r).await
     }
 
     /// The requests of a service desk, by id.
@@ -120,7 +121,7 @@ impl Destination {
 
     /// The comments of a request, oldest first, internal ones included.
     pub async fn request_comments(&self, id_or_key: &str) -> Result<Vec<RequestComment>, DestinationError> {
-        self.all_pages(&format!("/rest/servicedeskapi/request/{id_or_key}/comment"), &[]).await
+        self.all_pages(&format!("/rest/servicedeskapi/request/{}/comment", path_segment(id_or_key)), &[]).await
     }
 
     /// Every notification the site sent or would have sent (the staging site's record;

@@ -89,14 +89,19 @@ impl Migrator {
     /// a Jira plan, licensed users only), and each lower-cased username's user keys.
     pub(crate) async fn users_in_scope(&mut self, only_keys: Option<Vec<String>>) -> anyhow::Result<(Vec<DirectoryUser>, HashMap<String, Vec<String>>)> {
         let dirs = self.directories().await?;
+        let wanted: Option<HashSet<String>> = only_keys.map(|keys| keys.into_iter().collect());
+        // Jira: licensed users only (filtered before cloning: a site has many customers).
+        let mut users: Vec<DirectoryUser> = match &dirs.licensed {
+            Some(licensed) => dirs.resolved.users.iter().filter(|u| licensed.contains(&u.username.to_lowercase())).cloned().collect(),
+            None => dirs.resolved.users.clone(),
+        };
+        // The user keys of those users only.
+        let names: HashSet<String> = users.iter().map(|u| u.username.to_lowercase()).collect();
         let mut keys_of: HashMap<String, Vec<String>> = HashMap::new();
         for (key, name) in self.source.user_keys().await? {
-            keys_of.entry(name).or_default().push(key);
-        }
-        let wanted: Option<HashSet<String>> = only_keys.map(|keys| keys.into_iter().collect());
-        let mut users = dirs.resolved.users.clone();
-        if let Some(licensed) = &dirs.licensed {
-            users.retain(|u| licensed.contains(&u.username.to_lowercase()));
+            if names.contains(&name) {
+                keys_of.entry(name).or_default().push(key);
+            }
         }
         if let Some(wanted) = &wanted {
             users.retain(|u| keys_of.get(&u.username.to_lowercase()).is_some_and(|ks| ks.iter().any(|k| wanted.contains(k))));

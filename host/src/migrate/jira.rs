@@ -23,6 +23,9 @@ use crate::destination::api::*;
 use crate::plan::UsersScope;
 use crate::source::{ServerOrganization, ServerProject, ServerRequest};
 
+/// Customers sent at a time (their outcomes are held until the chunk ends).
+const CUSTOMER_CHUNK: usize = 5_000;
+
 /// Requests read from the source at a time.
 const REQUEST_BATCH: u32 = 500;
 
@@ -50,8 +53,10 @@ pub(crate) struct JiraScope {
     pub(crate) projects: Vec<ServerProject>,
     /// Every organization of the site.
     pub(crate) organizations: Vec<ServerOrganization>,
-    /// Per project id: the reporters, participants and comment authors of its requests.
-    pub(crate) requesters: HashMap<i64, BTreeSet<String>>,
+    /// The reporters, participants and comment authors of the selected projects'
+    /// requests (each project's are read again when it migrates: a large site has
+    /// many).
+    pub(crate) requesters: BTreeSet<String>,
     /// Assignees, creators and leads of the selected projects.
     pub(crate) staff: BTreeSet<String>,
     /// User keys a related customer can have: requesters of every selected project and
@@ -98,14 +103,14 @@ impl Migrator {
         let projects = self.plan.selected_projects(&self.source).await?;
         let desks: BTreeSet<i64> = projects.iter().filter_map(|p| p.service_desk).collect();
         let organizations = self.source.organizations().await?;
-        let mut requesters: HashMap<i64, BTreeSet<String>> = HashMap::new();
+        let mut requesters: BTreeSet<String> = BTreeSet::new();
         let mut staff: BTreeSet<String> = BTreeSet::new();
         for project in &projects {
             let people = self.source.related_people(project).await?;
             staff.extend(people.staff);
-            requesters.insert(project.id, people.requesters);
+            requesters.extend(people.requesters);
         }
-        let mut related: BTreeSet<String> = requesters.values().flatten().cloned().collect();
+        let mut related: BTreeSet<String> = requesters.clone();
         for org in organizations.iter().filter(|o| o.service_desks.iter().any(|d| desks.contains(d))) {
             related.extend(org.members.iter().cloned());
         }
@@ -142,12 +147,15 @@ impl Migrator {
     pub(crate) async fn jira_steps(&mut self) -> anyhow::Result<()> {
         let mut run = JiraRun { names: self.source.user_keys().await?.into_iter().collect(), ..JiraRun::default() };
         let mut scope = self.jira_scope().await?;
+        scope.requesters = BTreeSet::new();
+        tracing::debug!("jira scope read; peak RSS {:.0} MB", crate::bench::peak_rss_mb());
 
         if self.plan.users != UsersScope::None {
             let started = Instant::now();
             let only = (self.plan.users == UsersScope::Related).then(|| scope.related.iter().chain(&scope.staff).cloned().collect());
             let landed = self.migrate_users(only).await?;
             self.report.time("agents", started);
+            tracing::debug!("agents migrated; peak RSS {:.0} MB", crate::bench::peak_rss_mb());
             self.find_two_accounts(&landed).await?;
             if self.plan.users == UsersScope::All {
                 if self.stop_requested().await? {
@@ -156,6 +164,7 @@ impl Migrator {
                 let started = Instant::now();
                 self.migrate_groups().await?;
                 self.report.time("groups", started);
+                tracing::debug!("groups migrated; peak RSS {:.0} MB", crate::bench::peak_rss_mb());
             }
         }
         if self.stop_requested().await? {
@@ -185,8 +194,7 @@ impl Migrator {
                 break;
             }
             let started = Instant::now();
-            let project_requesters = scope.requesters.remove(&project.id).unwrap_or_default();
-            self.migrate_service_project(project, &project_requesters, &scope.organizations, &mut run).await?;
+            self.migrate_service_project(project, &scope.organizations, &mut run).await?;
             self.report.time("requests", started);
             bar.inc(1);
         }
@@ -228,6 +236,7 @@ impl Migrator {
     /// full account first) or created as a customer account.
     async fn migrate_customers(&mut self, only: Option<&BTreeSet<String>>, run: &mut JiraRun) -> anyhow::Result<()> {
         let (customers, keys_of) = self.customers_in_scope(only, &run.names).await?;
+        tracing::debug!("{} customers in scope; peak RSS {:.0} MB", customers.len(), crate::bench::peak_rss_mb());
         self.report.count("customers").server = customers.len() as u64;
         let review = rules::review_emails(customers);
         for (user, email) in review.invalid {
@@ -238,35 +247,46 @@ impl Migrator {
             let reason = format!("shares email {email} with {first}: give each customer their own address on the server");
             self.report.fail("customers", &user.username, reason);
         }
-        let known = self.maps.preload(ns::CUSTOMER, None).await?;
+        // Customers earlier plans linked, by email (their user keys are not needed here).
+        let mut known: HashMap<String, String> = HashMap::new();
+        self.maps.each_with_prefix(ns::CUSTOMER, "email/", |email, id| {
+            known.insert(format!("email/{email}"), id);
+        })
+        .await?;
         let full = self.maps.preload(ns::CUSTOMER_FULL, None).await?;
         let bar = self.progress.step("customers", review.usable.len() as u64);
-        let this = &*self;
-        let (known, full, keys_of, progress) = (&known, &full, &keys_of, &bar);
-        let outcomes: Vec<(DirectoryUser, Vec<String>, anyhow::Result<(String, bool)>)> = stream::iter(review.usable)
-            .map(|(user, email)| async move {
-                let keys = keys_of.get(&user.username.to_lowercase()).cloned().unwrap_or_default();
-                let outcome = this.link_or_create_customer(&user, &email, &keys, known, full).await;
-                progress.inc(1);
-                (user, keys, outcome)
-            })
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await;
-        finish(&bar);
-        for (user, keys, outcome) in outcomes {
-            match outcome {
-                Ok((account, is_full)) => {
-                    self.report.count("customers").cloud += 1;
-                    self.report.customers_with_full_accounts += u64::from(is_full);
-                    for key in keys {
-                        self.authors.insert(key.clone(), Some(account.clone()));
-                        run.customer_keys.insert(key);
+        // A chunk at a time, so the outcomes held at once stay bounded.
+        let mut rest = review.usable;
+        while !rest.is_empty() {
+            let tail = rest.split_off(rest.len().min(CUSTOMER_CHUNK));
+            let chunk = std::mem::replace(&mut rest, tail);
+            let this = &*self;
+            let (known, full, keys_of, progress) = (&known, &full, &keys_of, &bar);
+            let outcomes: Vec<(String, Vec<String>, anyhow::Result<(String, bool)>)> = stream::iter(chunk)
+                .map(|(user, email)| async move {
+                    let keys = keys_of.get(&user.username.to_lowercase()).cloned().unwrap_or_default();
+                    let outcome = this.link_or_create_customer(&user, &email, &keys, known, full).await;
+                    progress.inc(1);
+                    (user.username, keys, outcome)
+                })
+                .buffer_unordered(self.concurrency)
+                .collect()
+                .await;
+            for (username, keys, outcome) in outcomes {
+                match outcome {
+                    Ok((account, is_full)) => {
+                        self.report.count("customers").cloud += 1;
+                        self.report.customers_with_full_accounts += u64::from(is_full);
+                        for key in keys {
+                            self.authors.insert(key.clone(), Some(account.clone()));
+                            run.customer_keys.insert(key);
+                        }
                     }
+                    Err(e) => self.report.fail("customers", &username, format!("{e:#}")),
                 }
-                Err(e) => self.report.fail("customers", &user.username, format!("{e:#}")),
             }
         }
+        finish(&bar);
         Ok(())
     }
 
@@ -356,21 +376,22 @@ impl Migrator {
         Ok(())
     }
 
-    /// The accounts of people earlier plans migrated to this site (agents first).
+    /// The accounts of people earlier plans migrated to this site (agents first), for
+    /// the user keys this plan has none for. The ledger is streamed, not loaded.
     async fn people_from_earlier_plans(&mut self, run: &mut JiraRun) -> anyhow::Result<()> {
         let prefix = self.user_key_id("");
         for (namespace, customers) in [(ns::USER, false), (ns::CUSTOMER, true)] {
-            for (server_id, cloud_id) in self.maps.preload(namespace, None).await? {
-                if let Some(key) = server_id.strip_prefix(&prefix) {
-                    let entry = self.authors.entry(key.to_string()).or_insert_with(|| Some(cloud_id.clone()));
-                    if entry.is_none() {
-                        *entry = Some(cloud_id);
-                    }
-                    if customers {
-                        run.customer_keys.insert(key.to_string());
-                    }
+            let (maps, authors) = (&self.maps, &mut self.authors);
+            maps.each_with_prefix(namespace, &prefix, |key, cloud_id| {
+                let entry = authors.entry(key.to_string()).or_insert(None);
+                if entry.is_none() {
+                    *entry = Some(cloud_id);
                 }
-            }
+                if customers && !run.customer_keys.contains(key) {
+                    run.customer_keys.insert(key.to_string());
+                }
+            })
+            .await?;
         }
         Ok(())
     }
@@ -413,7 +434,7 @@ impl Migrator {
     /// A service project: the project (refused when its key is taken in the cloud by a
     /// project ferry did not create), its service desk's organizations and customers,
     /// then its requests.
-    async fn migrate_service_project(&mut self, project: &ServerProject, requesters: &BTreeSet<String>, organizations: &[ServerOrganization], run: &mut JiraRun) -> anyhow::Result<()> {
+    async fn migrate_service_project(&mut self, project: &ServerProject, organizations: &[ServerOrganization], run: &mut JiraRun) -> anyhow::Result<()> {
         let (requests, comments) = self.source.request_counts(project.id).await?;
         self.report.count("requests").server += requests;
         self.report.count("comments").server += comments;
@@ -434,6 +455,7 @@ impl Migrator {
                 }
             }
         }
+        let requesters = self.source.related_people(project).await?.requesters;
         let customers: BTreeSet<String> =
             requesters.iter().filter(|k| run.customer_keys.contains(*k)).filter_map(|k| self.authors.get(k).cloned().flatten()).collect();
         let customers: Vec<String> = customers.into_iter().collect();

@@ -169,6 +169,25 @@ impl Mappings {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
+    /// Every mapping of a namespace whose server id starts with `prefix`, with the prefix
+    /// cut off, handed to `each` as the rows stream in (nothing is held but the row).
+    pub(crate) async fn each_with_prefix(&self, namespace: &str, prefix: &str, mut each: impl FnMut(&str, String)) -> anyhow::Result<()> {
+        use futures_util::TryStreamExt;
+        let pattern = format!("{}%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let mut rows = sqlx::query("SELECT server_id, cloud_id FROM mappings WHERE destination = ? AND namespace = ? AND server_id LIKE ? ESCAPE '\\'")
+            .bind(&self.destination)
+            .bind(namespace)
+            .bind(pattern)
+            .fetch(self.db.pool());
+        while let Some(r) = rows.try_next().await? {
+            let server_id: String = r.get(0);
+            if let Some(rest) = server_id.strip_prefix(prefix) {
+                each(rest, r.get(1));
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) async fn in_container(&self, namespace: &str, container: &str) -> anyhow::Result<Vec<(String, String)>> {
         let rows = sqlx::query("SELECT server_id, cloud_id FROM mappings WHERE destination = ? AND namespace = ? AND container = ?")
             .bind(&self.destination)

@@ -523,3 +523,19 @@ async fn a_jira_run_killed_midway_then_a_new_plan_lands_every_request_and_commen
     assert_eq!(cloud.dest.organizations().await.unwrap().len(), 2);
     assert_eq!(cloud.dest.notifications().await.unwrap(), []);
 }
+
+#[tokio::test]
+async fn keys_read_from_a_hostile_database_stay_one_path_segment() {
+    let cloud = Cloud::start(Faults::default()).await;
+    let sd = ferry_host::destination::api::NewProject { key: "SD".into(), name: "IT Help".into(), project_type_key: "service_desk".into(), lead_account_id: None };
+    cloud.dest.create_project(&sd, "seed:SD").await.unwrap();
+    cloud.dest.create_space("ENG", "Engineering", "seed:ENG").await.unwrap();
+    assert!(cloud.dest.project("SD").await.unwrap().is_some());
+    // Unencoded, these would read SD and ENG (the rest becoming a query or a parent path).
+    for key in ["SD?x=1", "SD#", "x/../SD"] {
+        assert_eq!(cloud.dest.project(key).await.unwrap(), None, "{key}");
+    }
+    for key in ["ENG?x=1", "x/../ENG"] {
+        assert_eq!(cloud.dest.get_space(key).await.unwrap(), None, "{key}");
+    }
+}
