@@ -26,7 +26,8 @@ enum UserOutcome {
 /// of the ordered directories, and those rows resolved (first directory wins).
 pub(crate) struct Directories {
     pub(crate) order: Vec<i64>,
-    pub(crate) rows: Vec<DirectoryUser>,
+    /// Every user row of the ordered directories: the users, and the rows they shadow
+    /// (whose memberships still count). Each row is held once.
     pub(crate) resolved: rules::ResolvedUsers,
     /// Jira: the lower-cased usernames with application access (a group of theirs,
     /// nested groups and every directory counted, is in `licenserolesgroup`). Everyone
@@ -55,19 +56,19 @@ impl Migrator {
         let order = self.source.directory_order().await?;
         let (rows, inactive): (Vec<DirectoryUser>, Vec<DirectoryUser>) =
             self.source.directory_users().await?.into_iter().partition(|u| order.contains(&u.directory_id));
-        let resolved = rules::resolve_directories(&order, rows.clone());
+        let resolved = rules::resolve_directories(&order, rows);
         let active_names: HashSet<String> = resolved.users.iter().map(|u| u.username.to_lowercase()).collect();
         let inactive_only = inactive.iter().map(|u| u.username.to_lowercase()).filter(|n| !active_names.contains(n)).collect();
         let licensed = match self.plan.product {
             crate::source::Product::Confluence => None,
             crate::source::Product::Jira => {
                 let groups: Vec<_> = self.source.directory_groups().await?.into_iter().filter(|g| order.contains(&g.directory_id)).collect();
-                let memberships = rules::memberships(&rows, &groups, &self.source.memberships().await?);
+                let memberships = rules::memberships(resolved.all_rows(), &groups, &self.source.memberships().await?);
                 let licensed_groups = self.source.licensed_groups().await?;
                 Some(rules::licensed_users(&memberships, &licensed_groups))
             }
         };
-        let dirs = std::sync::Arc::new(Directories { order, rows, resolved, licensed, inactive_only });
+        let dirs = std::sync::Arc::new(Directories { order, resolved, licensed, inactive_only });
         self.directories = Some(dirs.clone());
         Ok(dirs)
     }
@@ -246,7 +247,7 @@ impl Migrator {
         let groups: Vec<_> =
             self.source.directory_groups().await?.into_iter().filter(|g| dirs.order.contains(&g.directory_id)).collect();
         let members = self.source.memberships().await?;
-        let memberships = rules::memberships(&dirs.rows, &groups, &members);
+        let memberships = rules::memberships(dirs.resolved.all_rows(), &groups, &members);
         let names: BTreeSet<String> = groups.iter().map(|g| g.name.to_lowercase()).collect();
         let display: HashMap<String, String> = groups.iter().map(|g| (g.name.to_lowercase(), g.name.clone())).collect();
         let bar = self.progress.step("groups", names.len() as u64);

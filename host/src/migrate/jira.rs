@@ -172,6 +172,10 @@ impl Migrator {
         }
         if self.plan.customers != UsersScope::None {
             let started = Instant::now();
+            if self.plan.customers == UsersScope::All {
+                // Not needed for all customers; a large site's set is sizeable.
+                scope.related = BTreeSet::new();
+            }
             self.migrate_customers((self.plan.customers == UsersScope::Related).then_some(&scope.related), &mut run).await?;
             self.report.time("customers", started);
         }
@@ -235,7 +239,11 @@ impl Migrator {
     /// behind `only` user keys), each linked to the cloud account with their email (a
     /// full account first) or created as a customer account.
     async fn migrate_customers(&mut self, only: Option<&BTreeSet<String>>, run: &mut JiraRun) -> anyhow::Result<()> {
-        let (customers, keys_of) = self.customers_in_scope(only, &run.names).await?;
+        // The key → name map is given up while customers are sent (their name → keys
+        // map is its inverse) and read again after.
+        let names = std::mem::take(&mut run.names);
+        let (customers, keys_of) = self.customers_in_scope(only, &names).await?;
+        drop(names);
         tracing::debug!("{} customers in scope; peak RSS {:.0} MB", customers.len(), crate::bench::peak_rss_mb());
         self.report.count("customers").server = customers.len() as u64;
         let review = rules::review_emails(customers);
@@ -287,6 +295,8 @@ impl Migrator {
             }
         }
         finish(&bar);
+        drop(keys_of);
+        run.names = self.source.user_keys().await?.into_iter().collect();
         Ok(())
     }
 

@@ -38,6 +38,13 @@ pub struct ResolvedUsers {
     pub shadowed: Vec<DirectoryUser>,
 }
 
+impl ResolvedUsers {
+    /// Every row: the users, then the rows they shadow.
+    pub fn all_rows(&self) -> impl Iterator<Item = &DirectoryUser> {
+        self.users.iter().chain(&self.shadowed)
+    }
+}
+
 /// Keep, for each username, the user of the first directory in `order`; the others
 /// are shadowed. Users of directories not in the order come last.
 pub fn resolve_directories(order: &[i64], rows: Vec<DirectoryUser>) -> ResolvedUsers {
@@ -81,13 +88,13 @@ pub enum Member {
 /// Each lower-cased username's groups (lower-cased names): the union over every
 /// directory where the username exists, with nested groups flattened (a member of a
 /// nested group belongs to every group that contains it, transitively).
-pub fn memberships(
-    users: &[DirectoryUser],
+pub fn memberships<'a>(
+    users: impl IntoIterator<Item = &'a DirectoryUser>,
     groups: &[DirectoryGroup],
     members: &[(i64, Member)],
 ) -> BTreeMap<String, BTreeSet<String>> {
     let group_name: HashMap<i64, String> = groups.iter().map(|g| (g.id, g.name.to_lowercase())).collect();
-    let user_name: HashMap<i64, String> = users.iter().map(|u| (u.id, u.username.to_lowercase())).collect();
+    let user_name: HashMap<i64, &str> = users.into_iter().map(|u| (u.id, u.username.as_str())).collect();
     // Parents of each group (nested groups), to walk upwards.
     let mut parents: HashMap<i64, Vec<i64>> = HashMap::new();
     let mut direct: HashMap<i64, Vec<i64>> = HashMap::new();
@@ -100,7 +107,7 @@ pub fn memberships(
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (user, groups_of_user) in direct {
         let Some(name) = user_name.get(&user) else { continue };
-        let entry = out.entry(name.clone()).or_default();
+        let entry = out.entry(name.to_lowercase()).or_default();
         let mut stack = groups_of_user;
         let mut seen = BTreeSet::new();
         while let Some(g) = stack.pop() {
