@@ -351,7 +351,7 @@ impl JiraBuilder {
                         property_id += 1;
                         self.w
                             .row("entity_property", &["id", "entity_name", "entity_id", "property_key", "created", "updated", "json_value"],
-                                vec![i(property_id), t(crate::source::PUBLIC_COMMENT_PROPERTY), i(action_id), t(crate::source::PUBLIC_COMMENT_PROPERTY), t(TS), t(TS), t(format!("{{\"internal\":{internal}}}"))])
+                                vec![i(property_id), t(crate::source::COMMENT_PROPERTY_ENTITY), i(action_id), t(crate::source::PUBLIC_COMMENT_PROPERTY), t(TS), t(TS), t(format!("{{\"internal\":{internal}}}"))])
                             .await?;
                         self.summary.public_comments += u64::from(!internal);
                     }

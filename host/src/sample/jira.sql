@@ -139,3 +139,12 @@ CREATE TABLE "AO_54307E_CUSTOMERORGANIZATION" (
     "ORGANIZATION_ID" integer,
     "SERVICE_DESK_ID" integer
 );
+-- Indexes like Jira's own on what ferry reads.
+CREATE INDEX issue_proj_status ON jiraissue (project, issuestatus);
+CREATE INDEX action_issue ON jiraaction (issueid, actiontype);
+CREATE INDEX cfvalue_issue ON customfieldvalue (issue, customfield);
+CREATE INDEX entityproperty_entity ON entity_property (entity_name, entity_id);
+CREATE INDEX uk_user_key ON app_user (user_key);
+CREATE INDEX uk_lower_user_name ON app_user (lower_user_name);
+CREATE INDEX uk_user_name_dir_id ON cwd_user (lower_user_name, directory_id);
+CREATE INDEX "index_ao_54307e_org1219204205" ON "AO_54307E_ORGANIZATION_MEMBER" ("ORGANIZATION_ID");

@@ -23,6 +23,9 @@ pub const PARTICIPANTS_FIELD: &str = "com.atlassian.servicedesk:sd-request-parti
 /// The entity property that says whether a service-project comment is internal.
 pub const PUBLIC_COMMENT_PROPERTY: &str = "sd.public.comment";
 
+/// The `entity_property.entity_name` of comment properties.
+pub const COMMENT_PROPERTY_ENTITY: &str = "CommentProperty";
+
 /// A Jira project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerProject {
@@ -155,7 +158,9 @@ impl Source {
     }
 
     /// Up to `limit` requests of a project with id above `after_id`, by id, each with
-    /// its participants and comments.
+    /// its participants and comments. The primary key is the access path (`+project`
+    /// keeps the planner off a project index, which would sort the whole project for
+    /// every batch).
     pub async fn requests(&self, project: &ServerProject, after_id: Option<i64>, limit: u32) -> Result<Vec<ServerRequest>, SourceError> {
         let status = if self.has_table("issuestatus").await? {
             ("COALESCE(s.pname, i.issuestatus)", "LEFT JOIN issuestatus s ON s.id = i.issuestatus")
@@ -164,7 +169,7 @@ impl Source {
         };
         let sql = format!(
             "SELECT CAST(i.id AS BIGINT), CAST(i.issuenum AS BIGINT), i.summary, i.description, {}, CAST(i.created AS VARCHAR(64)), i.reporter \
-             FROM jiraissue i {} WHERE i.project = $1 AND i.id > $2 ORDER BY i.id LIMIT $3",
+             FROM jiraissue i {} WHERE +i.project = $1 AND i.id > $2 ORDER BY i.id LIMIT $3",
             status.0, status.1
         );
         let mut rows = sqlx::query(&sql).bind(project.id).bind(after_id.unwrap_or(i64::MIN)).bind(i64::from(limit)).fetch(self.pool());
@@ -225,38 +230,53 @@ impl Source {
 
     /// The comments of each of `issues`, oldest first, with their visibility.
     async fn request_comments(&self, issues: &[i64]) -> Result<HashMap<i64, Vec<ServerRequestComment>>, SourceError> {
-        let visibility = if self.has_table("entity_property").await? {
-            ("p.json_value", "LEFT JOIN entity_property p ON p.entity_id = a.id AND p.property_key = $1")
-        } else {
-            ("CAST(NULL AS VARCHAR(1))", "")
-        };
-        let first = if visibility.1.is_empty() { 1 } else { 2 };
         let mut out: HashMap<i64, Vec<ServerRequestComment>> = HashMap::new();
+        let mut ids = Vec::new();
         for chunk in issues.chunks(IN_LIST) {
             let sql = format!(
-                "SELECT CAST(a.id AS BIGINT), CAST(a.issueid AS BIGINT), a.author, a.actionbody, CAST(a.created AS VARCHAR(64)), {} \
-                 FROM jiraaction a {} WHERE a.actiontype = 'comment' AND a.issueid IN ({}) ORDER BY a.id",
-                visibility.0,
-                visibility.1,
-                placeholders(first, chunk.len())
+                "SELECT CAST(a.id AS BIGINT), CAST(a.issueid AS BIGINT), a.author, a.actionbody, CAST(a.created AS VARCHAR(64)) \
+                 FROM jiraaction a WHERE a.issueid IN ({}) AND a.actiontype = 'comment' ORDER BY a.id",
+                placeholders(1, chunk.len())
             );
             let mut query = sqlx::query(&sql);
-            if first == 2 {
-                query = query.bind(PUBLIC_COMMENT_PROPERTY);
-            }
             for id in chunk {
                 query = query.bind(*id);
             }
             for r in query.fetch_all(self.pool()).await? {
-                let issue: i64 = r.try_get(1)?;
+                let (id, issue): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
+                ids.push(id);
                 out.entry(issue).or_default().push(ServerRequestComment {
-                    id: r.try_get(0)?,
+                    id,
                     author: r.try_get(2)?,
                     body: r.try_get::<Option<String>, _>(3)?.unwrap_or_default(),
                     created: r.try_get::<Option<String>, _>(4)?.map(|t| server_time(&t)),
-                    public: is_public(r.try_get::<Option<String>, _>(5)?.as_deref()),
+                    public: false,
                 });
             }
+        }
+        // Visibility: the comment's `sd.public.comment` property, read through Jira's
+        // (entity_name, entity_id) index. A comment without one stays internal.
+        let mut public: std::collections::HashSet<i64> = std::collections::HashSet::new();
+        if !ids.is_empty() && self.has_table("entity_property").await? {
+            for chunk in ids.chunks(IN_LIST) {
+                let sql = format!(
+                    "SELECT CAST(entity_id AS BIGINT), json_value FROM entity_property \
+                     WHERE entity_name = $1 AND entity_id IN ({}) AND property_key = $2",
+                    placeholders(3, chunk.len())
+                );
+                let mut query = sqlx::query(&sql).bind(COMMENT_PROPERTY_ENTITY).bind(PUBLIC_COMMENT_PROPERTY);
+                for id in chunk {
+                    query = query.bind(*id);
+                }
+                for r in query.fetch_all(self.pool()).await? {
+                    if is_public(r.try_get::<Option<String>, _>(1)?.as_deref()) {
+                        public.insert(r.try_get(0)?);
+                    }
+                }
+            }
+        }
+        for comment in out.values_mut().flatten() {
+            comment.public = public.contains(&comment.id);
         }
         Ok(out)
     }

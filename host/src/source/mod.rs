@@ -20,7 +20,7 @@ use sqlx::{AnyPool, ConnectOptions, Executor, Row};
 pub use app_tables::{AppTableBatch, Cell};
 pub use apps::{read_descriptor, InstalledApp};
 pub use content::{AttachmentItem, ContentItem, InlineAnchor, LabelItem, PermissionItem, RestrictionItem, RestrictionKind, VersionItem};
-pub use jira::{is_public as is_public_comment, server_time, PARTICIPANTS_FIELD, PUBLIC_COMMENT_PROPERTY, RelatedPeople, ServerOrganization, ServerProject, ServerRequest, ServerRequestComment};
+pub use jira::{is_public as is_public_comment, server_time, COMMENT_PROPERTY_ENTITY, PARTICIPANTS_FIELD, PUBLIC_COMMENT_PROPERTY, RelatedPeople, ServerOrganization, ServerProject, ServerRequest, ServerRequestComment};
 pub use product::{ContentKind, ServerComment, ServerSpace, ServerUser, TreeNode};
 
 /// A read-only connection pool to a Server site's database.
