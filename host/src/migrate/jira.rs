@@ -465,10 +465,12 @@ impl Migrator {
                 }
             }
         }
-        let requesters = self.source.related_people(project).await?.requesters;
-        let customers: BTreeSet<String> =
-            requesters.iter().filter(|k| run.customer_keys.contains(*k)).filter_map(|k| self.authors.get(k).cloned().flatten()).collect();
-        let customers: Vec<String> = customers.into_iter().collect();
+        let mut customers: Vec<String> = {
+            let requesters = self.source.related_people(project).await?.requesters;
+            requesters.iter().filter(|k| run.customer_keys.contains(*k)).filter_map(|k| self.authors.get(k).cloned().flatten()).collect()
+        };
+        customers.sort_unstable();
+        customers.dedup();
         if let Err(e) = self.dest.add_service_desk_customers(&desk, &customers).await {
             self.report.fail("customers", &project.key, format!("adding the customers of {} to its service desk: {e}", project.key));
         }
