@@ -13,13 +13,7 @@ pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 impl Destination {
     /// The space with `key`, if it exists.
     pub async fn get_space(&self, key: &str) -> Result<Option<Space>, DestinationError> {
-        let path = format!("/wiki/rest/api/space/{}", path_segment(key));
-        let response = self.send(Method::GET, self.url(&path), |r| r).await?;
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let response = ok(Method::GET, &path, response).await?;
-        response.json().await.map(Some).map_err(|e| DestinationError::Decode { path, message: e.to_string() })
+        self.json_or_none(format!("/wiki/rest/api/space/{}", path_segment(key))).await
     }
 
     /// Create a space. `key_of_origin` makes the create idempotent: a repeat (after a
@@ -192,13 +186,7 @@ impl Destination {
 
     /// The cloud app `key`, when it is installed on the site.
     pub async fn cloud_app(&self, key: &str) -> Result<Option<CloudApp>, DestinationError> {
-        let path = format!("/rest/atlassian-connect/1/addons/{}", path_segment(key));
-        let response = self.send(Method::GET, self.url(&path), |r| r).await?;
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let response = ok(Method::GET, &path, response).await?;
-        response.json().await.map(Some).map_err(|e| DestinationError::Decode { path, message: e.to_string() })
+        self.json_or_none(format!("/rest/atlassian-connect/1/addons/{}", path_segment(key))).await
     }
 }
 

@@ -65,13 +65,7 @@ impl Destination {
 
     /// The project with `key`, if there is one.
     pub async fn project(&self, key: &str) -> Result<Option<Project>, DestinationError> {
-        let path = format!("/rest/api/3/project/{}", path_segment(key));
-        let response = self.send(Method::GET, self.url(&path), |r| r).await?;
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let response = ok(Method::GET, &path, response).await?;
-        response.json().await.map(Some).map_err(|e| DestinationError::Decode { path, message: e.to_string() })
+        self.json_or_none(format!("/rest/api/3/project/{}", path_segment(key))).await
     }
 
     /// Create a project (a service project gets its service desk), idempotently per

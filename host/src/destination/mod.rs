@@ -211,6 +211,16 @@ impl Destination {
         response.json::<T>().await.map_err(|e| DestinationError::Decode { path, message: e.without_url().to_string() })
     }
 
+    /// GET `path` (of the site's base) as JSON, or `None` when it answers `404`.
+    pub(crate) async fn json_or_none<T: serde::de::DeserializeOwned>(&self, path: String) -> Result<Option<T>, DestinationError> {
+        let response = self.send(Method::GET, self.url(&path), |r| r).await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let response = ok(Method::GET, &path, response).await?;
+        response.json().await.map(Some).map_err(|e| DestinationError::Decode { path, message: e.without_url().to_string() })
+    }
+
     /// The path of a request URL, for messages: no scheme, host, query or credentials.
     fn path_of(&self, url: &str) -> String {
         let url = url.split('?').next().unwrap_or(url);

@@ -67,6 +67,17 @@ pub enum SpacesScope {
     Keys(Vec<String>),
 }
 
+impl SpacesScope {
+    /// Whether it selects `key` (keys compare case-insensitively).
+    pub fn selects(&self, key: &str) -> bool {
+        match self {
+            SpacesScope::All => true,
+            SpacesScope::None => false,
+            SpacesScope::Keys(keys) => keys.iter().any(|k| k.eq_ignore_ascii_case(key)),
+        }
+    }
+}
+
 impl FromStr for SpacesScope {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -501,30 +512,13 @@ pub struct SpaceChoice {
 /// The spaces of a source with their status for one destination: `MIGRATED` comes from
 /// the mapping record, `QUEUED` from saved plans to that destination.
 pub async fn space_choices(db: &StateDb, spaces: Vec<crate::source::ServerSpace>, destination: &str) -> anyhow::Result<Vec<SpaceChoice>> {
-    let dest_key = crate::migrate::destination_key(destination);
-    let migrated: std::collections::HashSet<String> =
-        sqlx::query("SELECT server_id FROM mappings WHERE destination = ? AND namespace = 'confluence:space'")
-            .bind(&dest_key)
-            .fetch_all(db.pool())
-            .await?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-    let queued: Vec<Plan> = Plan::list(db)
-        .await?
-        .into_iter()
-        .filter(|p| p.status == status::SAVED && crate::migrate::destination_key(&p.destination) == dest_key)
-        .collect();
+    let (migrated, queued) = chooser_state(db, destination, crate::migrate::ns::SPACE, Product::Confluence).await?;
     Ok(spaces
         .into_iter()
         .map(|s| {
             let status = if migrated.contains(&s.key) {
                 "MIGRATED"
-            } else if queued.iter().any(|p| match &p.spaces {
-                SpacesScope::All => true,
-                SpacesScope::None => false,
-                SpacesScope::Keys(keys) => keys.contains(&s.key),
-            }) {
+            } else if queued.iter().any(|p| p.spaces.selects(&s.key)) {
                 "QUEUED"
             } else {
                 ""
@@ -532,6 +526,26 @@ pub async fn space_choices(db: &StateDb, spaces: Vec<crate::source::ServerSpace>
             SpaceChoice { key: s.key, name: s.name, status: status.into() }
         })
         .collect())
+}
+
+/// What a chooser marks: the keys of `namespace` already migrated to `destination`
+/// (from the mapping record), and the saved plans of `product` to it, not yet run.
+async fn chooser_state(db: &StateDb, destination: &str, namespace: &str, product: Product) -> anyhow::Result<(std::collections::HashSet<String>, Vec<Plan>)> {
+    let dest_key = crate::migrate::destination_key(destination);
+    let migrated = sqlx::query("SELECT server_id FROM mappings WHERE destination = ? AND namespace = ?")
+        .bind(&dest_key)
+        .bind(namespace)
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let queued = Plan::list(db)
+        .await?
+        .into_iter()
+        .filter(|p| p.product == product && p.status == status::SAVED && crate::migrate::destination_key(&p.destination) == dest_key)
+        .collect();
+    Ok((migrated, queued))
 }
 
 /// A Jira project as the plan chooser shows it.
@@ -554,32 +568,13 @@ pub struct ProjectChoice {
 
 /// The projects of a Jira source with their status for one destination.
 pub async fn project_choices(db: &StateDb, source: &Source, destination: &str) -> anyhow::Result<Vec<ProjectChoice>> {
-    let dest_key = crate::migrate::destination_key(destination);
-    let migrated: std::collections::HashSet<String> = sqlx::query("SELECT server_id FROM mappings WHERE destination = ? AND namespace = ?")
-        .bind(&dest_key)
-        .bind(crate::migrate::ns::PROJECT)
-        .fetch_all(db.pool())
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let queued: Vec<Plan> = Plan::list(db)
-        .await?
-        .into_iter()
-        .filter(|p| p.product == Product::Jira && p.status == status::SAVED && crate::migrate::destination_key(&p.destination) == dest_key)
-        .collect();
+    let (migrated, queued) = chooser_state(db, destination, crate::migrate::ns::PROJECT, Product::Jira).await?;
     let mut out = Vec::new();
     for p in source.projects().await? {
         let (requests, _) = source.request_counts(p.id).await?;
         let status = if migrated.contains(&p.key) {
             "MIGRATED"
-        } else if p.is_service_project()
-            && queued.iter().any(|plan| match &plan.projects {
-                SpacesScope::All => true,
-                SpacesScope::None => false,
-                SpacesScope::Keys(keys) => keys.iter().any(|k| k.eq_ignore_ascii_case(&p.key)),
-            })
-        {
+        } else if p.is_service_project() && queued.iter().any(|plan| plan.projects.selects(&p.key)) {
             "QUEUED"
         } else {
             ""
