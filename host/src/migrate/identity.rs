@@ -136,14 +136,7 @@ impl Migrator {
 
         // Email is the identity: invalid and shared emails fail, naming the fix.
         let review = rules::review_emails(users);
-        for (user, email) in review.invalid {
-            let reason = format!("email {email:?} is not a valid address: fix it on the server, then migrate this user in a new plan");
-            self.report.fail(kind, &user.username, reason);
-        }
-        for (user, email, first) in review.shared {
-            let reason = format!("shares email {email} with {first}: give each user their own address on the server");
-            self.report.fail(kind, &user.username, reason);
-        }
+        self.fail_unusable_emails(kind, "user", &review);
         let jobs: Vec<UserJob> = review
             .usable
             .into_iter()
@@ -199,6 +192,19 @@ impl Migrator {
             self.dest.add_group_members(&group_id, chunk).await?;
         }
         Ok(landed)
+    }
+
+    /// Report the people of `review` whose email is invalid or shared, as `kind`
+    /// failures naming the fix (`noun`: "user" or "customer").
+    pub(crate) fn fail_unusable_emails(&mut self, kind: &str, noun: &str, review: &rules::EmailReview) {
+        for (user, email) in &review.invalid {
+            let reason = format!("email {email:?} is not a valid address: fix it on the server, then migrate this {noun} in a new plan");
+            self.report.fail(kind, &user.username, reason);
+        }
+        for (user, email, first) in &review.shared {
+            let reason = format!("shares email {email} with {first}: give each {noun} their own address on the server");
+            self.report.fail(kind, &user.username, reason);
+        }
     }
 
     /// Link the user to the cloud account with the same email, or create one (active,

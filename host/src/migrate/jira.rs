@@ -247,14 +247,7 @@ impl Migrator {
         tracing::debug!("{} customers in scope; peak RSS {:.0} MB", customers.len(), crate::bench::peak_rss_mb());
         self.report.count("customers").server = customers.len() as u64;
         let review = rules::review_emails(customers);
-        for (user, email) in review.invalid {
-            let reason = format!("email {email:?} is not a valid address: fix it on the server, then migrate this customer in a new plan");
-            self.report.fail("customers", &user.username, reason);
-        }
-        for (user, email, first) in review.shared {
-            let reason = format!("shares email {email} with {first}: give each customer their own address on the server");
-            self.report.fail("customers", &user.username, reason);
-        }
+        self.fail_unusable_emails("customers", "customer", &review);
         // Customers earlier plans linked, by email (their user keys are not needed here).
         let mut known: HashMap<String, String> = HashMap::new();
         self.maps.each_with_prefix(ns::CUSTOMER, "email/", |email, id| {

@@ -29,6 +29,9 @@ pub struct Source {
     pool: AnyPool,
     kind: SourceKind,
     product: Product,
+    /// Which tables the database has, as asked so far (the answer does not change
+    /// while ferry reads: it asks once per table, not once per batch).
+    tables: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, bool>>>,
     /// Where it was read from, as given (never with a password).
     location: String,
 }
@@ -127,7 +130,7 @@ impl Source {
             .connect_with(options)
             .await
             .with_context(|| format!("cannot connect to the source database {}", redact_url(&url)))?;
-        let mut source = Source { pool, kind, product: Product::Confluence, location: url_or_path.to_string() };
+        let mut source = Source { pool, kind, product: Product::Confluence, tables: Default::default(), location: url_or_path.to_string() };
         if source.has_table("jiraissue").await? && !source.has_table("content").await? {
             source.product = Product::Jira;
         }
@@ -154,8 +157,12 @@ impl Source {
     }
 
     /// Whether the database has a table `name` (exact case for PostgreSQL's quoted
-    /// Active Objects tables) that this connection may read.
+    /// Active Objects tables) that this connection may read. Asked of the database once
+    /// per table.
     pub async fn has_table(&self, name: &str) -> Result<bool, SourceError> {
+        if let Some(known) = self.tables.lock().ok().and_then(|t| t.get(name).copied()) {
+            return Ok(known);
+        }
         let sql = match self.kind {
             SourceKind::Postgres => {
                 "SELECT CAST(COUNT(*) AS BIGINT) FROM information_schema.tables WHERE table_name = $1 AND table_schema = ANY (current_schemas(false))"
@@ -163,6 +170,9 @@ impl Source {
             SourceKind::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type IN ('table', 'view') AND name = $1 COLLATE NOCASE",
         };
         let n: i64 = sqlx::query(sql).bind(name).fetch_one(&self.pool).await?.try_get(0)?;
+        if let Ok(mut tables) = self.tables.lock() {
+            tables.insert(name.to_string(), n > 0);
+        }
         Ok(n > 0)
     }
 
