@@ -155,6 +155,8 @@ pub struct Assessment {
     pub plugin_version: Option<String>,
     /// The cloud app the plugin migrates to, if any.
     pub cloud_app_key: Option<String>,
+    /// Who signed the installed plugin, with the admin's `--allow-unsigned` choice.
+    pub plugin_signer: Option<String>,
     /// The Stage label, for automated paths.
     pub stage: Option<String>,
     /// The figures behind the Stage.
@@ -282,6 +284,7 @@ pub async fn assess(db: &StateDb, apps: &[ServerApp]) -> anyhow::Result<Vec<Asse
             path_reason,
             plugin_version: plugin.map(|p| p.version.clone()),
             cloud_app_key: plugin.map(|p| p.cloud_app_key.clone()),
+            plugin_signer: plugin.map(|p| p.signer_shown()),
             stage: stage_figures.as_ref().map(|f| f.stage.name().to_string()),
             stage_figures,
             decision,

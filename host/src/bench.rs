@@ -89,7 +89,7 @@ pub async fn bench_plugins(home: &Path, plugin_path: &Path, rows: u64) -> anyhow
     let bytes = std::fs::read(plugin_path).with_context(|| {
         format!("cannot read {}: build it with `cargo build --release --target wasm32-wasip2 -p table_scan`", plugin_path.display())
     })?;
-    let report = audit(&bytes);
+    let report = audit(&bytes, &crate::plugins::trust::TrustStore::default());
     anyhow::ensure!(report.verdict == Verdict::Ok, "the bench plugin is refused: {}", report.problems.join("; "));
     let manifest = Arc::new(report.manifest.expect("ok verdict has a manifest"));
     let table = manifest.tables.keys().next().context("the bench plugin declares no table")?.clone();

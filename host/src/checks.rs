@@ -95,6 +95,8 @@ pub struct AppFacts {
     pub cloud_app_installed: bool,
     /// The consent status.
     pub consent: crate::consent::ConsentStatus,
+    /// Why the installed plugin may not run: its signer is no longer trusted.
+    pub untrusted: Option<String>,
     /// The Stage.
     pub stage: StageFigures,
 }
@@ -276,6 +278,14 @@ fn app_checks(facts: &Facts) -> Vec<Check> {
             "plugins are built for a contract version this ferry does not serve",
             "install a plugin version built for a served contract (`ferry plugin audit` lists them), or upgrade ferry",
             "every plugin's contract version is served",
+        ),
+        check(
+            "apps.untrusted-plugin",
+            CheckResult::Error,
+            apps.iter().filter_map(|a| a.untrusted.as_ref().map(|why| format!("{}: {why}", name(a)))).collect(),
+            "apps' plugins are signed by keys this ferry no longer trusts; they will not run",
+            "trust the vendor's key again with `ferry trust add VENDOR KEY`, or install a plugin build signed by a trusted key and create a new plan",
+            "every app's plugin is signed by a trusted key (or was installed with --allow-unsigned)",
         ),
         check(
             "apps.server-app-outdated",
@@ -511,6 +521,7 @@ impl Migrator {
                     cloud_app_key,
                     cloud_app_installed,
                     consent,
+                    untrusted: loaded.as_ref().and_then(|(p, _)| p.trust_problem()),
                     planned,
                 });
             }

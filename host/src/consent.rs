@@ -68,6 +68,8 @@ pub struct ConsentRecord {
     pub plugin_sha256: String,
     /// The scopes consented to.
     pub scopes: ScopeSet,
+    /// The signer's key consented to (empty for an unsigned plugin).
+    pub signer_key: String,
     /// The manifest consented to.
     pub manifest: Manifest,
     /// When.
@@ -77,12 +79,13 @@ pub struct ConsentRecord {
 }
 
 impl ConsentRecord {
-    /// Whether this consent covers the installed `plugin` (same version, file and
+    /// Whether this consent covers the installed `plugin` (same version, file, signer and
     /// scopes, not revoked).
     pub fn binds(&self, plugin: &InstalledPlugin, manifest_scopes: ScopeSet) -> bool {
         self.revoked_at.is_none()
             && self.plugin_version == plugin.version
             && self.plugin_sha256 == plugin.sha256
+            && self.signer_key == plugin.signer_key()
             && self.scopes == manifest_scopes
     }
 }
@@ -190,6 +193,7 @@ pub async fn record(db: &StateDb, app_key: &str) -> anyhow::Result<Option<Consen
         plugin_version: row.get("plugin_version"),
         plugin_sha256: row.get("plugin_sha256"),
         scopes: parse_scopes(&row.get::<String, _>("scopes"))?,
+        signer_key: row.get("signer_key"),
         manifest: Manifest::parse(manifest_json.as_bytes()).context("the consented manifest")?,
         given_at: row.get("given_at"),
         revoked_at: row.get("revoked_at"),
@@ -213,7 +217,7 @@ async fn event(db: &StateDb, app_key: &str, action: &str, version: &str, sha256:
 /// scope. With `expected_sha256` (a prefix is enough), refuse when the installed file is
 /// not the one the admin reviewed.
 pub async fn agree(db: &StateDb, app_key: &str, expected_sha256: Option<&str>) -> anyhow::Result<ConsentRecord> {
-    let (plugin, _, manifest) = Registry::new(db.clone()).load(app_key).await?;
+    let (plugin, _, manifest) = Registry::new(db.clone()).load_trusted(app_key).await?;
     if let Some(expected) = expected_sha256 {
         anyhow::ensure!(
             !expected.is_empty() && plugin.sha256.starts_with(&expected.to_lowercase()),
@@ -223,9 +227,10 @@ pub async fn agree(db: &StateDb, app_key: &str, expected_sha256: Option<&str>) -
     }
     let scopes = manifest.scope_set();
     sqlx::query(
-        "INSERT INTO consents (app_key, plugin_version, plugin_sha256, scopes, manifest_json, given_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, NULL) \
+        "INSERT INTO consents (app_key, plugin_version, plugin_sha256, scopes, manifest_json, given_at, revoked_at, signer_key) VALUES (?, ?, ?, ?, ?, ?, NULL, ?) \
          ON CONFLICT (app_key) DO UPDATE SET plugin_version = excluded.plugin_version, plugin_sha256 = excluded.plugin_sha256, \
-         scopes = excluded.scopes, manifest_json = excluded.manifest_json, given_at = excluded.given_at, revoked_at = NULL",
+         scopes = excluded.scopes, manifest_json = excluded.manifest_json, given_at = excluded.given_at, revoked_at = NULL, \
+         signer_key = excluded.signer_key",
     )
     .bind(app_key)
     .bind(&plugin.version)
@@ -233,6 +238,7 @@ pub async fn agree(db: &StateDb, app_key: &str, expected_sha256: Option<&str>) -
     .bind(scopes_text(scopes))
     .bind(manifest.to_json())
     .bind(now())
+    .bind(plugin.signer_key())
     .execute(db.pool())
     .await?;
     event(db, app_key, "agree", &plugin.version, &plugin.sha256, scopes).await?;
@@ -351,6 +357,15 @@ pub struct PolicyCard {
     pub version: String,
     /// The plugin file's sha256.
     pub sha256: String,
+    /// Who signed the plugin (judged against the keys trusted now).
+    pub signer: crate::plugins::trust::Signer,
+    /// Whether the admin installed it without a trusted signature.
+    pub allowed_unsigned: bool,
+    /// The signer as shown: the trusted name, or `unsigned`/`untrusted key` with the
+    /// admin's choice.
+    pub signer_shown: String,
+    /// When consent was given to a plugin signed by another key (or unsigned): that key.
+    pub consented_signer: Option<String>,
     /// The vendor's privacy policy.
     pub privacy_policy: String,
     /// The cloud app the data goes to.
@@ -389,6 +404,16 @@ pub async fn policy_card(db: &StateDb, app_key: &str) -> anyhow::Result<PolicyCa
         vendor: manifest.vendor.clone(),
         version: plugin.version.clone(),
         sha256: plugin.sha256.clone(),
+        signer: plugin.signer.clone(),
+        allowed_unsigned: plugin.allowed_unsigned,
+        signer_shown: plugin.signer_shown(),
+        consented_signer: outdated.filter(|r| r.signer_key != plugin.signer_key()).map(|r| {
+            if r.signer_key.is_empty() {
+                "unsigned".to_string()
+            } else {
+                crate::plugins::signature::PublicKey::parse(&r.signer_key).map(|k| k.fingerprint()).unwrap_or_else(|_| r.signer_key.clone())
+            }
+        }),
         privacy_policy: manifest.privacy_policy.clone(),
         cloud_app_key: manifest.cloud_app_key.clone(),
         scopes: manifest.scopes.iter().map(|s| ScopeLine { scope: s.name().into(), meaning: s.plain_words().into() }).collect(),
@@ -436,6 +461,7 @@ mod tests {
             plugin_version: "1.0.0".into(),
             plugin_sha256: "x".into(),
             scopes: m.scope_set(),
+            signer_key: String::new(),
             manifest: m,
             given_at: String::new(),
             revoked_at: None,

@@ -89,11 +89,15 @@ pub async fn run_demo(home: &Path, plugins_dir: &Path, options: &SampleOptions, 
     let admin = Destination::new(&cloud_site.url(), None, Secret::new(token.clone()), 2)?;
     seed_existing_cloud(&admin).await?;
 
+    // The vendors sign their plugins; the admin trusts the vendors' key. (The demo plays
+    // both parts with one key it makes for itself.)
+    let vendor_key = demo_vendor_key(&db, home).await?;
     let registry = Registry::new(db.clone());
     for name in ["page_ratings", "team_calendars"] {
         let file = plugins_dir.join(format!("{name}.wasm"));
         anyhow::ensure!(file.is_file(), "{} not found: build it with `cargo build --release --target wasm32-wasip2 -p {name}`", file.display());
-        match registry.install(&std::fs::read(&file)?).await {
+        let signed = crate::plugins::signature::sign(&std::fs::read(&file)?, &vendor_key)?;
+        match registry.install(&signed, false).await {
             Ok(_) | Err(crate::plugins::registry::InstallError::NotNewer { .. }) => {}
             Err(e) => return Err(e.into()),
         }
@@ -189,6 +193,22 @@ pub async fn run_demo(home: &Path, plugins_dir: &Path, options: &SampleOptions, 
         jira_run,
         staging_db,
     })
+}
+
+/// The name the demo trusts its vendor key under.
+pub const DEMO_VENDOR: &str = "Sample vendors (demo key)";
+
+/// The demo's vendor signing key, kept in FERRY_HOME (made on the first demo) and
+/// trusted as [`DEMO_VENDOR`].
+async fn demo_vendor_key(db: &StateDb, home: &Path) -> anyhow::Result<crate::plugins::signature::SigningKey> {
+    use crate::plugins::signature;
+    let path = home.join("demo-vendor.key");
+    if !path.exists() {
+        signature::keygen(&path)?;
+    }
+    let key = signature::read_signing_key(&path)?;
+    crate::plugins::trust::add(db, DEMO_VENDOR, &signature::public_key(&key)).await?;
+    Ok(key)
 }
 
 async fn demo_plan(db: &StateDb, cloud: &CloudSite, source: &str, site: &Path, name: &str) -> anyhow::Result<Plan> {

@@ -87,11 +87,12 @@ pub(crate) async fn run(home: &Path, command: AppsCommand) -> anyhow::Result<Exi
                 print_json(&assessed)?;
                 return Ok(ExitCode::Ok);
             }
-            let mut t = table(&["app key", "name", "version", "vendor", "enabled", "path", "stage", "decision"]);
+            let mut t = table(&["app key", "name", "version", "vendor", "enabled", "path", "plugin signed by", "stage", "decision"]);
             for a in &assessed {
                 let stage = a.stage_figures.as_ref().map(|f| f.summary()).unwrap_or_else(|| "-".into());
                 let mut row = app_cells(&a.key, &a.name, &a.version, &a.vendor, a.enabled);
-                row.extend([format!("{}\n{}", a.path.name(), shown(&a.path_reason)), stage, a.decision.name().into()]);
+                let signer = a.plugin_signer.as_deref().map(shown).unwrap_or_else(|| "-".into());
+                row.extend([format!("{}\n{}", a.path.name(), shown(&a.path_reason)), signer, stage, a.decision.name().into()]);
                 t.add_row(row);
             }
             println!("{t}");

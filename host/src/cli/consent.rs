@@ -82,6 +82,7 @@ pub(crate) async fn consent(home: &Path, command: ConsentCommand) -> anyhow::Res
             println!("{} {} by {}", shown(&card.name), card.version, shown(&card.vendor));
             println!("app {}  →  cloud app {}", shown(&card.app), shown(&card.cloud_app_key));
             println!("sha256 {}", card.sha256);
+            println!("signed by {}", shown(&card.signer_shown));
             println!("privacy policy: {}", shown(&card.privacy_policy));
             println!("stage: {} — {}", card.stage.summary(), card.stage.decided_by);
             println!("consent: {}", card.status.map(|s| s.name()).unwrap_or("(app not in the assessment)"));
@@ -114,7 +115,10 @@ pub(crate) async fn consent(home: &Path, command: ConsentCommand) -> anyhow::Res
                         println!("  {what}: {}", items.join(", "));
                     }
                 }
-                if changes.is_empty() {
+                if let Some(signer) = &card.consented_signer {
+                    println!("  signer: was {signer}, now {}", shown(&card.signer.describe()));
+                }
+                if changes.is_empty() && card.consented_signer.is_none() {
                     println!("  the scopes, tables and classes are the same (the plugin file changed)");
                 }
             }

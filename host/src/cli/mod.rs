@@ -2,11 +2,13 @@
 //! report, exit codes that mean something (see [`ExitCode`]).
 
 mod apps;
+mod catalog;
 mod consent;
 mod plan;
 mod plugin;
 mod sample;
 mod stages;
+mod trust;
 
 use std::path::PathBuf;
 
@@ -21,7 +23,7 @@ pub enum ExitCode {
     Error = 1,
     /// Wrong usage (clap's own code).
     Usage = 2,
-    /// A plugin was refused by the audit.
+    /// A plugin was refused: by the audit, or because no trusted key signed it.
     Refused = 3,
     /// A run ended other than complete: a plugin run not `complete`, a plan not `finished`.
     NotComplete = 4,
@@ -77,9 +79,16 @@ enum Command {
     /// What each app migration of a plan read, per scope and host function, what it
     /// uploaded, and every denied access.
     Audit(stages::AuditArgs),
-    /// Audit, install, list, remove and test-run app-migration plugins.
+    /// Audit, install, list, remove and test-run app-migration plugins; make signing keys
+    /// and sign plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// The vendor keys whose signed plugins this Ferry installs.
+    #[command(subcommand)]
+    Trust(trust::TrustCommand),
+    /// Local catalogs of signed plugins: `plugin install APP_KEY` picks the right version.
+    #[command(subcommand)]
+    Catalog(catalog::CatalogCommand),
     /// Ferry's main job on one machine: a sample Server site migrated to an embedded
     /// staging Cloud site, with the app plugins, and the report.
     Demo(sample::DemoArgs),
@@ -119,6 +128,8 @@ pub fn main() -> i32 {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Plugin(cmd) => plugin::run(&cli.home, cmd).await,
+            Command::Trust(cmd) => trust::run(&cli.home, cmd).await,
+            Command::Catalog(cmd) => catalog::run(&cli.home, cmd).await,
             Command::Apps(cmd) => apps::run(&cli.home, cmd).await,
             Command::Cloud(cmd) => consent::cloud(&cli.home, cmd).await,
             Command::Consent(cmd) => consent::consent(&cli.home, cmd).await,

@@ -14,6 +14,9 @@ use crate::plugins::limits::Limits;
 use crate::plugins::local::{run_installed, LocalRun};
 use crate::plugins::registry::{InstallError, Registry};
 use crate::plugins::run::{RunReport, RunStatus};
+use crate::plugins::catalog;
+use crate::plugins::signature;
+use crate::plugins::trust::TrustStore;
 use crate::plugins::uploads::DirectorySink;
 use crate::state::mappings::MappingSource;
 use crate::state::StateDb;
@@ -34,12 +37,50 @@ pub(crate) enum PluginCommand {
         json: bool,
     },
     /// Audit a plugin file and install it (one version per app; a newer one replaces it).
+    ///
+    /// The plugin must be signed by a key this Ferry trusts (`ferry trust add`); a bad
+    /// signature is always refused.
+    ///
+    /// Given an app key instead of a file, installs from the registered catalogs
+    /// (`ferry catalog add`) the newest version whose Server app range admits the app
+    /// version installed on the Server site (`--source`, else the latest assessment), and
+    /// says which one and why.
     Install {
-        /// The plugin file, e.g. target/wasm32-wasip2/release/page_ratings.wasm.
-        file: PathBuf,
+        /// The plugin file (e.g. target/wasm32-wasip2/release/page_ratings.wasm), or the
+        /// Server app key of a plugin in a registered catalog.
+        plugin: String,
+        /// The Server database, to read the installed app version (installing by app key).
+        #[arg(long)]
+        source: Option<String>,
+        /// The environment variable holding the source's PostgreSQL password.
+        #[arg(long, value_name = "VAR", requires = "source")]
+        source_password_env: Option<String>,
+        /// Install a plugin that is unsigned or signed by an untrusted key. The choice is
+        /// recorded and shown wherever the plugin is (list, consent card, assessment).
+        #[arg(long)]
+        allow_unsigned: bool,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Make an Ed25519 key pair for signing plugins: the signing key in FILE (mode 0600,
+    /// never overwritten) and the public key in FILE.pub, to give to admins.
+    Keygen {
+        /// Where the signing key goes.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a plugin file in place (or into --out): one `ferry:signature` section is
+    /// added, no other byte changes. Signing again replaces the signature.
+    Sign {
+        /// The plugin file (.wasm).
+        file: PathBuf,
+        /// The signing key file made by `ferry plugin keygen`.
+        #[arg(long)]
+        key: PathBuf,
+        /// Write the signed plugin here instead of replacing FILE.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// List installed plugins.
     List {
@@ -107,7 +148,32 @@ pub(crate) struct RunArgs {
 pub(crate) async fn run(home: &Path, command: PluginCommand) -> anyhow::Result<ExitCode> {
     match command {
         PluginCommand::Audit { plugin, json } => audit_command(home, &plugin, json).await,
-        PluginCommand::Install { file, json } => install(home, &file, json).await,
+        PluginCommand::Install { plugin, source, source_password_env, allow_unsigned, json } => {
+            let source = source.map(|source| SourceArgs { source, source_password_env });
+            install(home, &plugin, source.as_ref(), allow_unsigned, json).await
+        }
+        PluginCommand::Keygen { out } => {
+            let public = signature::keygen(&out)?;
+            println!("signing key: {} (keep it secret)", out.display());
+            println!("public key:  {} ({public})", signature::public_key_path(&out).display());
+            println!("fingerprint: {}", public.fingerprint());
+            println!("Admins trust it with `ferry trust add <VENDOR> {public}`.");
+            Ok(ExitCode::Ok)
+        }
+        PluginCommand::Sign { file, key, out } => {
+            let key = signature::read_signing_key(&key)?;
+            let bytes = crate::plugins::component::read_plugin_file(&file)?;
+            let signed = signature::sign(&bytes, &key)?;
+            let target = out.unwrap_or(file);
+            std::fs::write(&target, &signed).with_context(|| format!("cannot write {}", target.display()))?;
+            println!(
+                "signed {} with {} (sha256 {})",
+                target.display(),
+                signature::public_key(&key).fingerprint(),
+                crate::plugins::component::sha256_hex(&signed)
+            );
+            Ok(ExitCode::Ok)
+        }
         PluginCommand::List { json } => list(home, json).await,
         PluginCommand::Remove { app_key } => {
             let registry = Registry::new(StateDb::open(home).await?);
@@ -121,13 +187,13 @@ pub(crate) async fn run(home: &Path, command: PluginCommand) -> anyhow::Result<E
 
 async fn audit_command(home: &Path, plugin: &str, json: bool) -> anyhow::Result<ExitCode> {
     let bytes = if Path::new(plugin).is_file() {
-        std::fs::read(plugin).with_context(|| format!("cannot read {plugin}"))?
+        crate::plugins::component::read_plugin_file(Path::new(plugin))?
     } else if plugin.ends_with(".wasm") {
         anyhow::bail!("{plugin} does not exist: give a plugin file or the app key of an installed plugin");
     } else {
         Registry::new(StateDb::open(home).await?).load(plugin).await?.1
     };
-    let report = audit::audit(&bytes);
+    let report = audit::audit(&bytes, &TrustStore::load(&StateDb::open(home).await?).await?);
     if json {
         print_json(&report)?;
     } else {
@@ -140,6 +206,7 @@ fn print_audit(r: &AuditReport) {
     let or = |v: &Option<String>| v.as_deref().map(shown).unwrap_or_else(|| "?".into());
     println!("{} {} by {} ({} → {})", or(&r.name), or(&r.version), or(&r.vendor), or(&r.server_app_key), or(&r.cloud_app_key));
     println!("contract ferry:migration@{}   sha256 {}", or(&r.contract), r.sha256);
+    println!("signed by {}", shown(&r.signer.describe()));
     println!("\nDeclared scopes:");
     for s in &r.scopes {
         let unused = if r.unused_scopes.contains(&s.scope) { "  [declared, never usable: over-privilege]" } else { "" };
@@ -173,13 +240,44 @@ fn print_audit(r: &AuditReport) {
     }
 }
 
-async fn install(home: &Path, file: &Path, json: bool) -> anyhow::Result<ExitCode> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read the plugin file {}", file.display()))?;
-    let registry = Registry::new(StateDb::open(home).await?);
-    match registry.install(&bytes).await {
+/// The Server app version installed on the source (or in the latest assessment).
+async fn server_app_version(db: &StateDb, app_key: &str, source: Option<&SourceArgs>) -> anyhow::Result<String> {
+    let apps = match source {
+        Some(source) => crate::assess::read_server_apps(db, &source.connect().await?).await?,
+        None => crate::assess::server_apps(db).await?,
+    };
+    anyhow::ensure!(
+        !apps.is_empty() || source.is_some(),
+        "installing {app_key} from a catalog needs the app version on the Server site: give --source <DB> (or run `ferry apps assess --source <DB>` first)"
+    );
+    apps.into_iter().find(|a| a.key == app_key).map(|a| a.version).with_context(|| {
+        format!("{app_key} is not installed on the Server site, so no plugin version can be chosen for it: check the app key (`ferry apps assess` lists the apps)")
+    })
+}
+
+async fn install(home: &Path, plugin: &str, source: Option<&SourceArgs>, allow_unsigned: bool, json: bool) -> anyhow::Result<ExitCode> {
+    let db = StateDb::open(home).await?;
+    let file = Path::new(plugin);
+    let (bytes, choice) = if file.is_file() {
+        (crate::plugins::component::read_plugin_file(file)?, None)
+    } else if plugin.ends_with(".wasm") {
+        anyhow::bail!("{plugin} does not exist: give a plugin file or the app key of a plugin in a registered catalog");
+    } else {
+        let version = server_app_version(&db, plugin, source).await?;
+        let choice = catalog::choose(&db, plugin, &version).await?;
+        (catalog::read_offer(&choice.chosen, plugin)?, Some(choice))
+    };
+    if let (Some(choice), false) = (&choice, json) {
+        println!("chose {} {}: {}", shown(plugin), choice.chosen.version.version, shown(&choice.reason));
+        for skipped in &choice.passed_over {
+            println!("  passed over {}", shown(skipped));
+        }
+    }
+    let registry = Registry::new(db);
+    match registry.install(&bytes, allow_unsigned).await {
         Ok((outcome, plugin, _)) => {
             if json {
-                print_json(&serde_json::json!({ "outcome": outcome, "plugin": plugin }))?;
+                print_json(&serde_json::json!({ "outcome": outcome, "plugin": plugin, "catalog": choice }))?;
             } else {
                 let what = match &outcome {
                     crate::plugins::registry::InstallOutcome::Installed => "installed".to_string(),
@@ -187,6 +285,7 @@ async fn install(home: &Path, file: &Path, json: bool) -> anyhow::Result<ExitCod
                     crate::plugins::registry::InstallOutcome::AlreadyInstalled => "already installed:".to_string(),
                 };
                 println!("{what} {} {} ({}) with scopes: {}", shown(&plugin.name), shown(&plugin.version), shown(&plugin.server_app_key), plugin.scopes.join(", "));
+                println!("signed by {}", shown(&plugin.signer_shown()));
             }
             Ok(ExitCode::Ok)
         }
@@ -194,10 +293,17 @@ async fn install(home: &Path, file: &Path, json: bool) -> anyhow::Result<ExitCod
             if json {
                 print_json(&report)?;
             }
-            eprintln!("error: {} refused:", file.display());
+            eprintln!("error: {plugin} refused:");
             for p in &report.problems {
                 eprintln!("  - {}", shown(p));
             }
+            Ok(ExitCode::Refused)
+        }
+        Err(e @ InstallError::NotTrusted(_)) => {
+            if let (true, InstallError::NotTrusted(report)) = (json, &e) {
+                print_json(report)?;
+            }
+            eprintln!("error: {plugin} refused: {}", shown(&e.to_string()));
             Ok(ExitCode::Refused)
         }
         Err(e) => Err(e.into()),
@@ -214,11 +320,19 @@ async fn list(home: &Path, json: bool) -> anyhow::Result<ExitCode> {
         println!("no plugins installed: `ferry plugin install <FILE.wasm>`");
         return Ok(ExitCode::Ok);
     }
-    let mut t = table(&["app key", "name", "vendor", "version", "contract", "scopes", "sha256"]);
+    let mut t = table(&["app key", "name", "vendor", "version", "contract", "signed by", "scopes", "sha256"]);
+    let mut flagged = Vec::new();
     for p in plugins {
-        t.add_row(vec![p.server_app_key, p.name, p.vendor, p.version, p.contract, p.scopes.join("\n"), p.sha256[..12].to_string()]);
+        if let Some(problem) = p.trust_problem() {
+            flagged.push(problem);
+        }
+        let signer = p.signer_shown();
+        t.add_row(vec![p.server_app_key, p.name, p.vendor, p.version, p.contract, signer, p.scopes.join("\n"), p.sha256[..12].to_string()]);
     }
     println!("{t}");
+    for problem in flagged {
+        println!("flagged: {}", shown(&problem));
+    }
     Ok(ExitCode::Ok)
 }
 

@@ -312,7 +312,7 @@ pub async fn rerun(db: &StateDb, plan_id: &str, app_key: &str, limits: Limits) -
         current.status,
         plan.id
     );
-    let (plugin, _, manifest) = Registry::new(db.clone()).load(app_key).await?;
+    let (plugin, _, manifest) = Registry::new(db.clone()).load_trusted(app_key).await?;
     anyhow::ensure!(
         crate::consent::granted_scopes(db, &plugin, &manifest).await?.is_some(),
         "consent for {app_key} is not current: review it with `ferry consent show {app_key}` and agree again"

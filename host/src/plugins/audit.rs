@@ -9,6 +9,8 @@ use serde::Serialize;
 
 use super::component::{self, ComponentInfo};
 use super::contract::{self, Interface};
+use super::signature;
+use super::trust::{Signer, TrustStore};
 
 /// The audit verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -59,6 +61,9 @@ pub struct AuditReport {
     pub contract: Option<String>,
     /// sha256 of the file.
     pub sha256: String,
+    /// Who signed it: a trusted vendor key, an untrusted key, nobody, or a bad signature
+    /// (which refuses the plugin).
+    pub signer: Signer,
     /// Declared scopes in plain words.
     pub scopes: Vec<ScopeLine>,
     /// What the component really imports.
@@ -78,9 +83,12 @@ pub struct AuditReport {
     pub manifest: Option<Manifest>,
 }
 
-/// Audit a plugin file's bytes: what it declares, what it imports, and proof that it
-/// links against the contract's world (compiled and type-checked, never run).
-pub fn audit(bytes: &[u8]) -> AuditReport {
+/// Audit a plugin file's bytes: who signed it (judged against `trust`), what it declares,
+/// what it imports, and proof that it links against the contract's world (compiled and
+/// type-checked, never run).
+pub fn audit(bytes: &[u8], trust: &TrustStore) -> AuditReport {
+    let signature = signature::verify(bytes);
+    let signer = trust.judge(&signature);
     let mut report = AuditReport {
         server_app_key: None,
         cloud_app_key: None,
@@ -89,6 +97,7 @@ pub fn audit(bytes: &[u8]) -> AuditReport {
         version: None,
         contract: None,
         sha256: component::sha256_hex(bytes),
+        signer,
         scopes: Vec::new(),
         imports: Vec::new(),
         unused_scopes: Vec::new(),
@@ -98,7 +107,25 @@ pub fn audit(bytes: &[u8]) -> AuditReport {
         warnings: Vec::new(),
         manifest: None,
     };
-    let info = match component::inspect(bytes) {
+    let inspected = component::inspect(bytes);
+    if let Err(e @ (component::InspectError::NotWasm | component::InspectError::CoreModule)) = &inspected {
+        // Not a component at all: that is the one thing to say.
+        report.problems.push(e.to_string());
+        return report;
+    }
+    match &report.signer {
+        // A file whose sections cannot be walked is malformed; the component check says so.
+        Signer::BadSignature { .. } if matches!(signature, signature::Signature::Unreadable(_)) && inspected.is_err() => {}
+        Signer::BadSignature { reason } => report.problems.push(format!("bad signature: {reason}; get the file again from its vendor")),
+        Signer::Unsigned => report.warnings.push(
+            "unsigned: nothing says who built this file; `ferry plugin install` refuses it unless --allow-unsigned is given".into(),
+        ),
+        Signer::UntrustedKey { fingerprint, .. } => report.warnings.push(format!(
+            "signed by the key {fingerprint}, which this Ferry does not trust: `ferry trust add <VENDOR> <KEY>` once you have checked the key with its vendor"
+        )),
+        Signer::Trusted { .. } => {}
+    }
+    let info = match inspected {
         Ok(info) => info,
         Err(e) => {
             report.problems.push(e.to_string());

@@ -32,6 +32,23 @@ pub enum InspectError {
     Malformed(String),
 }
 
+/// Read a file of at most `limit` bytes (a catalog index, a plugin file): a bigger one is
+/// refused before it is read whole.
+pub fn read_bounded(path: &std::path::Path, limit: u64) -> anyhow::Result<Vec<u8>> {
+    use anyhow::Context;
+    use std::io::Read;
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).with_context(|| format!("cannot read {}", path.display()))?;
+    anyhow::ensure!(bytes.len() as u64 <= limit, "{} is larger than {} MiB", path.display(), limit >> 20);
+    Ok(bytes)
+}
+
+/// Read a plugin file (at most [`super::limits::MAX_PLUGIN_BYTES`]).
+pub fn read_plugin_file(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    read_bounded(path, super::limits::MAX_PLUGIN_BYTES)
+}
+
 /// sha256 of some bytes, lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

@@ -5,6 +5,10 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
+/// The largest plugin file ferry reads (to audit, sign or install); real plugins are a
+/// few MiB at most.
+pub const MAX_PLUGIN_BYTES: u64 = 64 << 20;
+
 /// Limits of one plugin run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {

@@ -7,9 +7,12 @@
 //! - [`gate`] is the one scope check and audit write every host function in [`host`]
 //!   goes through (call time).
 //! - [`run`] runs one app migration under [`limits`] and reports how it ended.
-//! - [`registry`] keeps the installed plugins.
+//! - [`registry`] keeps the installed plugins; [`signature`] and [`trust`] say who
+//!   signed each one and whether this Ferry trusts that vendor key; [`catalog`] finds
+//!   the right version in local catalog folders.
 
 pub mod audit;
+pub mod catalog;
 pub mod component;
 pub mod contract;
 pub mod engine;
@@ -21,6 +24,8 @@ pub mod local;
 pub mod output;
 pub mod registry;
 pub mod run;
+pub mod signature;
+pub mod trust;
 pub mod uploads;
 
 pub use contract::v0_1::ferry::migration::types::MigrationDetails;

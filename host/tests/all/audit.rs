@@ -1,9 +1,9 @@
 //! Install-time audit: every refusal has its own test and exact message.
 
-use ferry_host::plugins::audit::{audit, Verdict};
+use ferry_host::plugins::audit::Verdict;
 use ferry_host::plugins::registry::{InstallError, InstallOutcome, Registry};
 
-use crate::support::{wasm_bytes, Fixture};
+use crate::support::{audit, wasm_bytes, Fixture};
 
 fn refused_with(plugin: &str, expected: &str) {
     let report = audit(&wasm_bytes(plugin));
@@ -80,14 +80,14 @@ async fn install_keeps_one_version_per_app_and_refuses_what_the_audit_refuses() 
     let f = Fixture::new().await;
     let registry = Registry::new(f.db.clone());
     let bytes = wasm_bytes("page_ratings");
-    assert_eq!(registry.install(&bytes).await.unwrap().0, InstallOutcome::Installed);
-    assert_eq!(registry.install(&bytes).await.unwrap().0, InstallOutcome::AlreadyInstalled);
+    assert_eq!(registry.install(&bytes, true).await.unwrap().0, InstallOutcome::Installed);
+    assert_eq!(registry.install(&bytes, true).await.unwrap().0, InstallOutcome::AlreadyInstalled);
     // The probe has the same app key and an older version: not newer, refused.
-    match registry.install(&wasm_bytes("hostile_probe")).await {
+    match registry.install(&wasm_bytes("hostile_probe"), true).await {
         Err(InstallError::NotNewer { installed, offered, .. }) => assert_eq!((installed.as_str(), offered.as_str()), ("1.0.0", "0.1.0")),
         other => panic!("expected NotNewer, got {other:?}"),
     }
-    match registry.install(&wasm_bytes("hostile_fs")).await {
+    match registry.install(&wasm_bytes("hostile_fs"), true).await {
         Err(InstallError::Refused(report)) => assert!(report.problems[0].starts_with("imports wasi:filesystem")),
         other => panic!("expected Refused, got {other:?}"),
     }

@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use ferry_host::plugins::audit::{audit, Verdict};
+use ferry_host::plugins::audit::Verdict;
 use ferry_host::plugins::gate::{DENIALS_KEPT, DETAILED_RECORDS};
 use ferry_host::plugins::limits::{Limits, DEADLINE_GRACE, DETAIL_BYTES, LOG_LINE_COST, REASON_BYTES};
 use ferry_host::plugins::local::{run_installed, LocalRun};
@@ -16,7 +16,7 @@ use ferry_host::plugins::uploads::DirectorySink;
 use ferry_host::state::mappings::MappingSource;
 use sqlx::Row;
 
-use crate::support::{engine, no_mappings, wasm_bytes, Fixture, RATINGS};
+use crate::support::{audit, engine, no_mappings, wasm_bytes, Fixture, RATINGS};
 
 async fn probe(mode: &str, limits: Limits) -> (Fixture, RunReport) {
     let f = Fixture::new().await;
@@ -173,7 +173,7 @@ fn the_audit_refuses_a_component_that_cannot_link_against_the_contract_world() {
 async fn a_plugin_that_cannot_link_is_not_installed() {
     let f = Fixture::new().await;
     for plugin in ["hostile_wrong_run", "hostile_future_clock"] {
-        match Registry::new(f.db.clone()).install(&wasm_bytes(plugin)).await {
+        match Registry::new(f.db.clone()).install(&wasm_bytes(plugin), true).await {
             Err(InstallError::Refused(report)) => assert!(report.problems[0].contains("does not link"), "{:?}", report.problems),
             other => panic!("{plugin} was not refused: {:?}", other.map(|o| o.0)),
         }

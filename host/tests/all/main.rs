@@ -14,3 +14,4 @@ mod postgres;
 mod resilience;
 mod runtime_denials;
 mod support;
+mod trust;

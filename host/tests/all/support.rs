@@ -10,7 +10,10 @@ use ferry_host::plugins::gate::Grant;
 use ferry_host::plugins::limits::Limits;
 use ferry_host::plugins::local::{run_installed, LocalRun};
 use ferry_host::plugins::registry::Registry;
+use ferry_host::plugins::audit::AuditReport;
 use ferry_host::plugins::run::RunReport;
+use ferry_host::plugins::signature;
+use ferry_host::plugins::trust::{self, TrustStore};
 use ferry_host::plugins::uploads::DirectorySink;
 use ferry_host::sample::{write_sample_site, SampleOptions};
 use ferry_host::source::Source;
@@ -32,6 +35,14 @@ const PLUGINS: &[&str] = &[
     "hostile_long_manifest",
     "mapping_probe",
 ];
+
+/// The name the fixtures trust their vendor key under.
+pub const TEST_VENDOR: &str = "Test vendor";
+
+/// The audit of a plugin file by a Ferry that trusts no key.
+pub fn audit(bytes: &[u8]) -> AuditReport {
+    ferry_host::plugins::audit::audit(bytes, &TrustStore::default())
+}
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
@@ -112,8 +123,26 @@ impl Fixture {
         Source::connect(&self.source_url).await.expect("source")
     }
 
+    /// Install plugin crate `plugin`, signed by the fixture's vendor key (which the
+    /// fixture's Ferry trusts), as a vendor would ship it.
     pub async fn install(&self, plugin: &str) {
-        Registry::new(self.db.clone()).install(&wasm_bytes(plugin)).await.expect("install");
+        Registry::new(self.db.clone()).install(&self.signed(plugin).await, false).await.expect("install");
+    }
+
+    /// Plugin crate `plugin` signed with the fixture's vendor key; the first call makes
+    /// the key and trusts it as `Test vendor`.
+    pub async fn signed(&self, plugin: &str) -> Vec<u8> {
+        signature::sign(&wasm_bytes(plugin), &self.vendor_key().await).expect("sign")
+    }
+
+    /// The fixture's vendor signing key, trusted as `Test vendor`.
+    pub async fn vendor_key(&self) -> signature::SigningKey {
+        let path = self.dir.path().join("vendor.key");
+        if !path.exists() {
+            let public = signature::keygen(&path).expect("keygen");
+            trust::add(&self.db, TEST_VENDOR, &public).await.expect("trust");
+        }
+        signature::read_signing_key(&path).expect("signing key")
     }
 
     pub fn home(&self) -> PathBuf {
