@@ -4,15 +4,46 @@
 //! plugin is a struct that implements [`Plugin`], one [`export_plugin!`] line, a
 //! `ferry-plugin.toml` that declares the manifest once, and a two-line `build.rs`:
 //!
-//! ```ignore
-//! // build.rs
+//! ```no_run
+//! // build.rs (with ferry-sdk as a build-dependency, feature "build")
+//! # #[cfg(feature = "build")]
 //! fn main() { ferry_sdk::build::embed_manifest(); }
+//! # #[cfg(not(feature = "build"))]
+//! # fn main() {}
 //! ```
 //!
+//! and the plugin itself:
+//!
+//! ```no_run
+//! use ferry_sdk::{tables, upload, Error, MigrationDetails, Outcome, Plugin};
+//!
+//! #[derive(serde::Deserialize, serde::Serialize)]
+//! #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+//! struct Note { id: i64, text: Option<String> }
+//!
+//! struct Notes;
+//!
+//! impl Plugin for Notes {
+//!     fn run(_details: &MigrationDetails) -> Result<Outcome, Error> {
+//!         let mut out = upload::JsonLines::new("notes.jsonl");
+//!         for note in tables::read::<Note>("AO_0A1B2C_NOTE") {
+//!             out.push(&note?)?;
+//!         }
+//!         out.finish()?;
+//!         Ok(Outcome::Complete)
+//!     }
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! (In a plugin crate, `ferry_sdk::export_plugin!(Notes);` then exports it; the macro
+//! embeds the manifest that `build.rs` wrote.)
+//!
 //! What the SDK gives you:
-//! - [`tables::rows`]: stream your app's Active Objects table, deserialized into your
-//!   own serde structs, in batches.
-//! - [`mappings::iter`] and [`mappings::lookup`]: how server ids map to cloud ids.
+//! - [`tables::read`]: stream your app's Active Objects table, deserialized into your
+//!   own serde structs (the struct's fields are the columns read), in batches.
+//! - [`mappings::iter`], [`mappings::lookup`] and [`mappings::lookup_ids`]: how server
+//!   ids map to cloud ids, per [`mappings::Namespace`].
 //! - [`product`]: spaces, the page tree, bodies, comments and users of the Server site.
 //! - [`upload::JsonLines`]: upload records as JSON lines, chunked under the run's quota.
 //! - [`progress`] and [`log`]: what the admin sees while your app migrates.

@@ -1,14 +1,22 @@
 //! The app's own Active Objects tables, streamed in batches into your serde types.
 //!
-//! ```ignore
+//! ```no_run
+//! use ferry_sdk::tables;
+//!
 //! #[derive(serde::Deserialize)]
 //! #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 //! struct Rating { id: i64, page_id: i64, user_key: Option<String>, stars: i32 }
 //!
-//! for rating in tables::rows::<Rating>("AO_2B1F0C_RATING", &["ID", "PAGE_ID", "USER_KEY", "STARS"]) {
+//! # fn main() -> Result<(), ferry_sdk::Error> {
+//! // The columns asked for are the struct's fields: ID, PAGE_ID, USER_KEY, STARS.
+//! for rating in tables::read::<Rating>("AO_2B1F0C_RATING") {
 //!     let rating = rating?;
 //! }
+//! # Ok(())
+//! # }
 //! ```
+//! A row that does not fit the type is an [`Error::Decode`] naming the table, the row's
+//! `ID` and the column.
 //! Only columns declared in `ferry-plugin.toml` can be read, and each needs the
 //! `app-data-*` scope of its class.
 
@@ -24,6 +32,18 @@ pub use wit::Cell;
 
 /// Rows fetched per host call.
 pub const BATCH: u32 = 4_096;
+
+/// Stream `table`, ordered by `ID`, deserialized into `T`: the columns read are the
+/// names of `T`'s fields (after serde's renames), so they are listed once, in the type.
+///
+/// # Panics
+/// When `T` is not a struct with named fields (a programming error, found on the first
+/// test run).
+pub fn read<T: DeserializeOwned>(table: &str) -> Rows<T> {
+    let fields = crate::row::field_names::<T>()
+        .unwrap_or_else(|| panic!("tables::read::<{}>: the type is not a struct with named fields; use tables::rows with the column names", std::any::type_name::<T>()));
+    rows(table, fields)
+}
 
 /// Stream the given columns of `table`, ordered by `ID`, deserialized into `T`.
 pub fn rows<T: DeserializeOwned>(table: &str, columns: &[&str]) -> Rows<T> {
@@ -85,9 +105,14 @@ impl<T: DeserializeOwned> Iterator for Rows<T> {
             Ok(cells) => cells,
             Err(e) => return Some(Err(e)),
         };
-        Some(
-            T::deserialize(RowDeserializer::new(&self.columns, cells))
-                .map_err(|e| Error::Decode(format!("{} row: {}", self.table, e.0))),
-        )
+        let id = self.columns.iter().position(|c| c.eq_ignore_ascii_case("ID")).and_then(|i| match cells.get(i) {
+            Some(Cell::Integer(id)) => Some(id.to_string()),
+            Some(Cell::Text(id)) => Some(id.clone()),
+            _ => None,
+        });
+        Some(T::deserialize(RowDeserializer::new(&self.columns, cells)).map_err(|e| {
+            let row = id.map(|id| format!(" row ID={id}")).unwrap_or_else(|| " row".into());
+            Error::Decode(format!("{}{row}: {}", self.table, e.0))
+        }))
     }
 }

@@ -42,7 +42,7 @@ The admin's journey:
   ferry plan create --cloud NAME ...   then: plan check ID, plan run ID
   ferry plan show ID / ferry audit ID  the report, and what each plugin read
 
-Exit codes: 0 done, 1 error, 2 wrong usage, 3 plugin refused by the audit,
+Exit codes: 0 done, 1 error, 2 wrong usage, 3 plugin refused (audit or signature),
 4 a run did not complete (plugin run not complete, plan not finished),
 5 not ready (pre-migration checks found errors, Stage 1 choice missing, apps not done).
 State (installed plugins, consents, plans, runs, the audit log) lives in FERRY_HOME

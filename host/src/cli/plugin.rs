@@ -93,19 +93,21 @@ pub(crate) enum PluginCommand {
         /// The server app key.
         app_key: String,
     },
-    /// Test-run an installed plugin against a Server database, with every declared scope
-    /// granted, writing each upload to a folder.
+    /// Test-run a plugin against a Server database, with every declared scope granted
+    /// (less any --deny), writing each upload to a folder.
     ///
-    /// Prints the status (complete, incomplete, failed, timed-out), the progress the
-    /// plugin reported, and the access audit: calls and rows per scope, and denials.
-    /// Exits 0 only when the run is complete.
+    /// Runs an installed plugin by app key, or a plugin file directly (audited, not
+    /// installed: the vendor's edit-and-run loop). Prints the status (complete,
+    /// incomplete, failed, timed-out), the progress the plugin reported, and the access
+    /// audit: calls and rows per scope, and denials. Exits 0 only when the run is
+    /// complete.
     Run(RunArgs),
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
-    /// The server app key of the installed plugin.
-    app_key: String,
+    /// The server app key of an installed plugin, or a plugin file (.wasm).
+    plugin: String,
     #[command(flatten)]
     source: SourceArgs,
     /// The folder uploads are written to, one file per upload.
@@ -130,9 +132,15 @@ pub(crate) struct RunArgs {
     /// Space keys of the migration (comma-separated); default: every current space.
     #[arg(long, value_delimiter = ',')]
     spaces: Option<Vec<String>>,
-    /// A JSON-lines file of mappings ({"namespace","server_id","cloud_id"}) to serve.
+    /// The mappings to serve: a JSON-lines file ({"namespace","server_id","cloud_id"}), or
+    /// `auto`: a stand-in cloud id for every space, page, blog post, comment, attachment,
+    /// user and group of the source, to see the whole transformation on a first run.
     #[arg(long, conflicts_with = "plan")]
     mappings: Option<PathBuf>,
+    /// Withhold a declared scope (repeat or comma-separate): each call that needs it is
+    /// denied, as when an admin revokes consent mid-run. Shows how the plugin copes.
+    #[arg(long, value_delimiter = ',', value_name = "SCOPE")]
+    deny: Vec<ferry_manifest::Scope>,
     /// Serve the mappings a plan's core migration recorded (and use its spaces, unless
     /// --spaces is given): the plugin sees what it would see in that plan's app step.
     #[arg(long)]
@@ -341,7 +349,16 @@ async fn run_command(home: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     let engine = Arc::new(PluginEngine::new(Some(home.join("cache")))?);
     let source = args.source.connect().await?;
     let mut spaces = args.spaces.clone();
+    let file = Path::new(&args.plugin);
+    let plugin_file = if file.is_file() {
+        Some(crate::plugins::component::read_plugin_file(file)?)
+    } else if args.plugin.ends_with(".wasm") {
+        anyhow::bail!("{} does not exist: give a plugin file or the app key of an installed plugin", args.plugin);
+    } else {
+        None
+    };
     let mappings = match (&args.mappings, &args.plan) {
+        (Some(auto), _) if auto.as_os_str() == "auto" => crate::plugins::local::auto_mappings(&source).await?,
         (Some(file), _) => MappingSource::from_file(file)?,
         (None, Some(id)) => {
             let plan = crate::plan::Plan::get(&db, id).await?;
@@ -352,7 +369,24 @@ async fn run_command(home: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
             }
             MappingSource::State { db: db.clone(), destination: crate::migrate::destination_key(&plan.destination) }
         }
-        (None, None) => MappingSource::State { db: db.clone(), destination: "local".into() },
+        (None, None) => {
+            let manifest = match &plugin_file {
+                Some(bytes) => audit::audit(bytes, &TrustStore::default()).manifest,
+                None => Registry::new(db.clone()).get_with_manifest(&args.plugin).await?.map(|(_, m)| m),
+            };
+            let reads_mappings = manifest.is_some_and(|m| {
+                let declared = m.scope_set();
+                declared.contains(ferry_manifest::Scope::MigrationTracingIdentity) || declared.contains(ferry_manifest::Scope::MigrationTracingProduct)
+            });
+            anyhow::ensure!(
+                !reads_mappings,
+                "the plugin reads mappings (it declares a migration-tracing scope), and no mappings were given: \
+                 use `--mappings auto` for a stand-in cloud id for every server entity, `--mappings FILE` for a \
+                 JSON-lines fixture of {{\"namespace\", \"server_id\", \"cloud_id\"}}, or `--plan ID` for what a \
+                 plan's core migration recorded"
+            );
+            MappingSource::State { db: db.clone(), destination: "local".into() }
+        }
     };
     let bar = (!args.json).then(|| {
         let bar = indicatif::ProgressBar::new(100);
@@ -376,9 +410,13 @@ async fn run_command(home: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
         spaces,
         on_progress,
         name: args.name.clone(),
+        deny: args.deny.iter().copied().fold(ferry_manifest::ScopeSet::EMPTY, ferry_manifest::ScopeSet::with),
         ..LocalRun::new(source, Box::new(DirectorySink::new(args.out.clone())?), mappings)
     };
-    let report = run_installed(&db, engine, &args.app_key, run).await?;
+    let report = match plugin_file {
+        Some(bytes) => crate::plugins::local::run_file(&db, engine, bytes, run).await?,
+        None => run_installed(&db, engine, &args.plugin, run).await?,
+    };
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -17,6 +17,7 @@ use super::uploads::UploadSink;
 use super::MigrationDetails;
 use crate::source::Source;
 use crate::state::mappings::MappingSource;
+use ferry_manifest::{Manifest, ScopeSet};
 use crate::state::{now, StateDb};
 
 /// What a local run needs besides the plugin.
@@ -45,6 +46,10 @@ pub struct LocalRun {
     pub plan_id: Option<String>,
     /// The first transfer of a re-run app migration.
     pub original_transfer_id: Option<String>,
+    /// Declared scopes withheld from the grant (a vendor's `plugin run --deny`): the
+    /// plugin is linked as if it had them, and each call that needs one is denied, as
+    /// after an admin revokes consent mid-run.
+    pub deny: ScopeSet,
 }
 
 impl LocalRun {
@@ -64,8 +69,60 @@ impl LocalRun {
             destination_url: None,
             plan_id: None,
             original_transfer_id: None,
+            deny: ScopeSet::EMPTY,
         }
     }
+}
+
+/// The plugin a run runs: its identity, bytes and manifest.
+struct Runnable {
+    app_key: String,
+    version: String,
+    sha256: String,
+    bytes: Vec<u8>,
+    manifest: Manifest,
+}
+
+/// Stand-in mappings for a vendor's first run (`plugin run --mappings auto`): every
+/// current space, page, blog post, comment and attachment of the source, every user (by
+/// user key and by email) and every group, each mapped to a made-up cloud id such as
+/// `auto-page-65601`, so the plugin shows its whole transformation before any core
+/// migration has run.
+pub async fn auto_mappings(source: &Source) -> anyhow::Result<MappingSource> {
+    use futures_util::TryStreamExt;
+    use std::collections::BTreeMap;
+    let mut map: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut put = |namespace: &str, server_id: String, cloud_id: String| {
+        map.entry(namespace.to_string()).or_default().insert(server_id, cloud_id);
+    };
+    for space in source.spaces().await? {
+        put(crate::migrate::ns::SPACE, space.key.clone(), format!("auto-space-{}", space.key));
+    }
+    let mut content = source.current_content_ids();
+    while let Some((kind, id)) = content.try_next().await? {
+        let namespace = match kind.as_str() {
+            "PAGE" => crate::migrate::ns::PAGE,
+            "BLOGPOST" => crate::migrate::ns::BLOGPOST,
+            "COMMENT" => crate::migrate::ns::COMMENT,
+            _ => crate::migrate::ns::ATTACHMENT,
+        };
+        put(namespace, id.to_string(), format!("auto-{}-{id}", namespace.trim_start_matches("confluence:")));
+    }
+    drop(content);
+    let keys: BTreeMap<String, String> = source.user_keys().await?.into_iter().map(|(key, name)| (name, key)).collect();
+    for user in source.directory_users().await? {
+        let Some(key) = keys.get(&user.username.to_lowercase()) else { continue };
+        let cloud = format!("auto-user-{key}");
+        put(crate::migrate::ns::USER, format!("confluence.userkey/{key}"), cloud.clone());
+        if let Some(email) = user.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+            put(crate::migrate::ns::USER, format!("email/{}", email.to_lowercase()), cloud);
+        }
+    }
+    for group in source.directory_groups().await? {
+        let name = group.name.to_lowercase();
+        put(crate::migrate::ns::GROUP, name.clone(), format!("auto-group-{name}"));
+    }
+    Ok(MappingSource::Fixed(Arc::new(map)))
 }
 
 /// A fresh random id, 32 hex digits.
@@ -76,8 +133,37 @@ pub fn new_id() -> String {
 /// Run the installed plugin of `app_key` and record the run.
 pub async fn run_installed(db: &StateDb, engine: Arc<PluginEngine>, app_key: &str, run: LocalRun) -> anyhow::Result<RunReport> {
     let (installed, bytes, manifest) = Registry::new(db.clone()).load_trusted(app_key).await?;
+    let plugin = Runnable { app_key: app_key.to_string(), version: installed.version, sha256: installed.sha256, bytes, manifest };
+    run_runnable(db, engine, plugin, run).await
+}
+
+/// Run a plugin file without installing it (a vendor's edit-and-run loop): the file is
+/// audited first, and refused as `plugin install` would refuse it for its contents or a
+/// bad signature (an unsigned file of one's own is fine here: it is not installed).
+pub async fn run_file(db: &StateDb, engine: Arc<PluginEngine>, bytes: Vec<u8>, run: LocalRun) -> anyhow::Result<RunReport> {
+    let report = super::audit::audit(&bytes, &super::trust::TrustStore::load(db).await?);
+    let Some(manifest) = report.manifest.filter(|_| report.verdict == super::audit::Verdict::Ok) else {
+        anyhow::bail!("the plugin file is refused by the audit: {} (`ferry plugin audit <FILE>` shows the whole audit)", report.problems.join("; "));
+    };
+    let plugin = Runnable {
+        app_key: manifest.server_app_key.clone(),
+        version: manifest.version.to_string(),
+        sha256: report.sha256,
+        bytes,
+        manifest,
+    };
+    run_runnable(db, engine, plugin, run).await
+}
+
+async fn run_runnable(db: &StateDb, engine: Arc<PluginEngine>, plugin: Runnable, run: LocalRun) -> anyhow::Result<RunReport> {
+    let Runnable { app_key, version, sha256, bytes, manifest } = plugin;
+    let app_key = app_key.as_str();
     let manifest = Arc::new(manifest);
-    let grant = run.grant.unwrap_or_else(|| Grant::new(manifest.scope_set()));
+    let declared = manifest.scope_set();
+    let grant = run.grant.unwrap_or_else(|| Grant::new(declared));
+    for scope in run.deny.iter() {
+        grant.revoke(scope);
+    }
     let spaces = match run.spaces {
         Some(spaces) => spaces,
         None => run.source.spaces().await?.into_iter().map(|s| s.key).collect(),
@@ -100,8 +186,8 @@ pub async fn run_installed(db: &StateDb, engine: Arc<PluginEngine>, app_key: &st
     )
     .bind(&run_id)
     .bind(app_key)
-    .bind(&installed.version)
-    .bind(&installed.sha256)
+    .bind(&version)
+    .bind(&sha256)
     .bind(&run_id)
     .bind(&run.original_transfer_id)
     .bind(&run.plan_id)
@@ -124,12 +210,13 @@ pub async fn run_installed(db: &StateDb, engine: Arc<PluginEngine>, app_key: &st
         uploads: run.uploads,
         on_progress: run.on_progress,
     };
-    let sha = installed.sha256.clone();
-    let (version, key) = (installed.version.clone(), app_key.to_string());
+    let sha = sha256.clone();
+    let key = app_key.to_string();
     let started = std::time::Instant::now();
     // Compiling (or loading the cached compilation) and linking are CPU work: off the
-    // executor. The run itself is async and yields every epoch tick.
-    let granted = request.grant.current();
+    // executor. The run itself is async and yields every epoch tick. Scopes withheld
+    // with `deny` stay linked, so their calls are denied rather than never linked.
+    let granted = run.deny.iter().filter(|s| declared.contains(*s)).fold(request.grant.current(), ScopeSet::with);
     let compiler = engine.clone();
     let prepared = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let component = compiler.load(&bytes, &sha)?;

@@ -230,6 +230,20 @@ impl Source {
         self.stream_items(SQL, space_id)
     }
 
+    /// Every current page, blog post, comment and attachment of the site: (content type,
+    /// id), streamed in id order.
+    pub fn current_content_ids(&self) -> BoxStream<'_, Result<(String, i64), SourceError>> {
+        const SQL: &str = concat!(
+            "SELECT c.contenttype, c.contentid FROM content c WHERE c.contenttype IN ('PAGE', 'BLOGPOST', 'COMMENT', 'ATTACHMENT') AND ",
+            current!(),
+            " ORDER BY c.contentid"
+        );
+        Box::pin(sqlx::query(SQL).fetch(self.pool()).map(|row| {
+            let row = row?;
+            Ok((row.try_get::<String, _>(0)?, super::identity::int(&row, 1)?))
+        }))
+    }
+
     /// The View and Edit restrictions of the current pages and blog posts of a space, by
     /// content id then kind.
     pub async fn restrictions_of_space(&self, space_id: i64) -> Result<Vec<RestrictionItem>, SourceError> {

@@ -227,7 +227,7 @@ async fn plugin_text_reaches_the_terminal_escaped_and_json_keeps_it_exact() {
     let ferry = |json: bool| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
         cmd.args(["plugin", "run", RATINGS, "--source", &f.source_url, "--out"]).arg(f.out());
-        cmd.args(["--name", "escape"]).env("FERRY_HOME", f.home());
+        cmd.args(["--name", "escape", "--mappings", "auto"]).env("FERRY_HOME", f.home());
         if json {
             cmd.arg("--json");
         }

@@ -15,3 +15,4 @@ mod resilience;
 mod runtime_denials;
 mod support;
 mod trust;
+mod vendor;

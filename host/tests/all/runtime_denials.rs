@@ -59,6 +59,10 @@ async fn reading_a_pii_column_without_app_data_pii_is_denied_and_audited() {
 async fn revoking_a_scope_mid_run_denies_the_very_next_call() {
     let f = Fixture::new().await;
     f.install("hostile_probe").await;
+    // Compile it first (the fixture's signature makes it a file no earlier test compiled),
+    // so the revocation below lands while the plugin reads, not while it compiles.
+    let signed = f.signed("hostile_probe").await;
+    crate::support::engine().load(&signed, &ferry_host::plugins::component::sha256_hex(&signed)).unwrap();
     let grant = Grant::new([Scope::AppDataOther, Scope::AppDataPii, Scope::AppDataUgc].into_iter().collect());
     let revoker = grant.clone();
     // Revoke once the plugin is demonstrably reading.

@@ -154,7 +154,7 @@ async fn removing_a_trusted_key_flags_its_plugins_and_they_no_longer_run() {
     assert_eq!(listed[0]["signer"]["status"], "untrusted-key");
 
     // A flagged plugin does not run, and consent to it cannot be given.
-    let out = ferry(&f, &["plugin", "run", RATINGS, "--source", &f.source_url, "--out", f.out().to_str().unwrap()]);
+    let out = ferry(&f, &["plugin", "run", RATINGS, "--source", &f.source_url, "--out", f.out().to_str().unwrap(), "--mappings", "auto"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("which this Ferry no longer trusts"), "{}", text(&out));
     let refused = ferry_host::consent::agree(&f.db, RATINGS, None).await.unwrap_err();

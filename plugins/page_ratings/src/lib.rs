@@ -7,16 +7,15 @@
 
 use std::collections::HashSet;
 
-use ferry_sdk::mappings::{self, USER_KEY};
+use ferry_sdk::mappings::{self, Namespace, USER_KEY};
 use ferry_sdk::{product, progress, tables, upload, Error, MigrationDetails, Outcome, Plugin};
 use serde::{Deserialize, Serialize};
 
 const TABLE: &str = "AO_530061_RATING";
-const COLUMNS: &[&str] = &["ID", "PAGE_ID", "USER_KEY", "STARS", "COMMENT", "CREATED"];
 /// Ratings translated per round of mapping lookups.
 const CHUNK: usize = 2_000;
 
-/// A row of the server app's rating table.
+/// A row of the server app's rating table: its fields are the columns read.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub struct Rating {
@@ -55,7 +54,7 @@ impl Plugin for PageRatings {
         let mut unmapped_pages = 0u64;
         let mut seen = 0u64;
         let mut chunk = Vec::with_capacity(CHUNK);
-        let mut rows = tables::rows::<Rating>(TABLE, COLUMNS);
+        let mut rows = tables::read::<Rating>(TABLE);
         loop {
             let row = rows.next().transpose()?;
             let end = row.is_none();
@@ -87,13 +86,13 @@ impl Plugin for PageRatings {
 
 /// Translate and upload one chunk of ratings; returns how many had no cloud page.
 fn translate(chunk: &[Rating], out: &mut upload::JsonLines) -> Result<u64, Error> {
-    let page_ids: Vec<String> = chunk.iter().map(|r| r.page_id.to_string()).collect();
+    let page_ids: Vec<i64> = chunk.iter().map(|r| r.page_id).collect();
     let user_ids: Vec<String> = chunk.iter().filter_map(|r| r.user_key.as_ref()).map(|k| format!("{USER_KEY}{k}")).collect();
-    let pages = mappings::lookup("confluence:page", &page_ids)?;
-    let users = mappings::lookup("identity:user", &user_ids)?;
+    let pages = mappings::lookup_ids(Namespace::Page, &page_ids)?;
+    let users = mappings::lookup(Namespace::User, &user_ids)?;
     let mut unmapped = 0;
     for rating in chunk {
-        let Some(page_id) = pages.get(&rating.page_id.to_string()) else {
+        let Some(page_id) = pages.get(&rating.page_id) else {
             unmapped += 1;
             continue;
         };

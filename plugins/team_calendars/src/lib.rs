@@ -7,7 +7,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use ferry_sdk::{mappings, progress, tables, upload, Error, MigrationDetails, Outcome, Plugin};
+use ferry_sdk::mappings::{self, Namespace};
+use ferry_sdk::{progress, tables, upload, Error, MigrationDetails, Outcome, Plugin};
 use serde::{Deserialize, Serialize};
 
 const CALENDARS: &str = "AO_FCAC82_CALENDAR";
@@ -63,11 +64,11 @@ impl Plugin for TeamCalendars {
     fn run(details: &MigrationDetails) -> Result<Outcome, Error> {
         progress(0, "reading calendars");
         let wanted: HashSet<&str> = details.spaces.iter().map(String::as_str).collect();
-        let spaces = mappings::lookup("confluence:space", &details.spaces)?;
+        let spaces = mappings::lookup(Namespace::Space, &details.spaces)?;
         let mut calendars_out = upload::JsonLines::new("calendars.jsonl");
         let mut moved = HashMap::new();
         let mut unmapped_calendars = 0u64;
-        for calendar in tables::rows::<Calendar>(CALENDARS, &["ID", "SPACE_KEY", "NAME", "COLOR"]) {
+        for calendar in tables::read::<Calendar>(CALENDARS) {
             let calendar = calendar?;
             if !wanted.contains(calendar.space_key.as_str()) {
                 continue;
@@ -89,8 +90,7 @@ impl Plugin for TeamCalendars {
 
         let total = tables::count(EVENTS)?.max(1);
         let mut events_out = upload::JsonLines::new("events.jsonl");
-        let columns = ["ID", "CALENDAR_ID", "SUMMARY", "DESCRIPTION", "START_MS", "END_MS", "ALL_DAY"];
-        for (seen, event) in tables::rows::<Event>(EVENTS, &columns).enumerate() {
+        for (seen, event) in tables::read::<Event>(EVENTS).enumerate() {
             let event = event?;
             if moved.contains_key(&event.calendar_id) {
                 events_out.push(&CloudEvent {
