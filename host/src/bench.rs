@@ -133,6 +133,7 @@ pub async fn bench_plugins(home: &Path, plugin_path: &Path, rows: u64) -> anyhow
         mappings: MappingSource::Fixed(Default::default()),
         manifest: manifest.clone(),
         spaces: Default::default(),
+        attachments: None,
     });
     let request = move |name: &str| RunRequest {
         run_id: "bench".into(),
@@ -230,7 +231,10 @@ async fn measure_instantiation(
         let (mut store, _) = new_store(engine, &mut req, deadline);
         store_times.push(t.elapsed());
         let t = Instant::now();
-        prepared.pre.instantiate_async(&mut store).await.map_err(anyhow::Error::from)?;
+        match &prepared.pre {
+            crate::plugins::engine::Pre::V0_1(pre) => drop(pre.instantiate_async(&mut store).await.map_err(anyhow::Error::from)?),
+            crate::plugins::engine::Pre::V0_2(pre) => drop(pre.instantiate_async(&mut store).await.map_err(anyhow::Error::from)?),
+        }
         inst_times.push(t.elapsed());
     }
     Ok((median(store_times), median(inst_times)))

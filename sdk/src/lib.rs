@@ -45,6 +45,7 @@
 //! - [`mappings::iter`], [`mappings::lookup`] and [`mappings::lookup_ids`]: how server
 //!   ids map to cloud ids, per [`mappings::Namespace`].
 //! - [`product`]: spaces, the page tree, bodies, comments and users of the Server site.
+//! - [`attachments`]: the attachments of pages and blog posts, and their bytes.
 //! - [`upload::JsonLines`]: upload records as JSON lines, chunked under the run's quota.
 //! - [`progress`] and [`log`]: what the admin sees while your app migrates.
 //!
@@ -57,13 +58,14 @@
 pub mod bindings {
     wit_bindgen::generate!({
         world: "plugin",
-        path: "../wit",
+        path: "../wit/0.2.0",
         default_bindings_module: "ferry_sdk::bindings",
         pub_export_macro: true,
         export_macro_name: "__export_plugin_world",
     });
 }
 
+pub mod attachments;
 #[cfg(feature = "build")]
 pub mod build;
 mod error;
@@ -81,7 +83,7 @@ pub use ferry_manifest as manifest;
 
 /// The `ferry:migration` contract version this SDK generates bindings for. The build
 /// helper writes it into the manifest, and the host checks it at install time.
-pub const CONTRACT: &str = "0.1.0";
+pub const CONTRACT: &str = "0.2.0";
 
 /// A migration plugin: the host calls [`Plugin::run`] once per app migration.
 pub trait Plugin {
@@ -124,7 +126,7 @@ macro_rules! export_plugin {
 mod tests {
     #[test]
     fn contract_constant_matches_the_wit_package_version() {
-        let wit = include_str!("../../wit/migration.wit");
+        let wit = include_str!("../../wit/0.2.0/migration.wit");
         let line = wit.lines().find(|l| l.starts_with("package ")).unwrap();
         assert_eq!(line, format!("package ferry:migration@{};", super::CONTRACT));
     }

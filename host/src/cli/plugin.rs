@@ -63,6 +63,34 @@ pub(crate) enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Start a plugin: write a crate that builds, passes `plugin audit` and runs.
+    ///
+    /// The crate has Cargo.toml, ferry-plugin.toml (with the app's AO table prefix
+    /// computed from the key), build.rs, a src/lib.rs that reads the declared table and
+    /// uploads JSON lines, and a fixture-mappings file for `plugin run`.
+    New {
+        /// The crate name, e.g. my_app (also the folder, unless --dir).
+        name: String,
+        /// The Server app key the plugin reads.
+        #[arg(long)]
+        server_app_key: String,
+        /// The Cloud app key its data goes to.
+        #[arg(long)]
+        cloud_app_key: String,
+        /// The vendor's name, as admins will see it.
+        #[arg(long, default_value = "Example Vendor")]
+        vendor: String,
+        /// Where to write the crate (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The ferry SDK as a path dependency (default: the SDK of the Ferry checkout this
+        /// binary was built from, when it is still there).
+        #[arg(long)]
+        sdk_path: Option<PathBuf>,
+        /// The ferry SDK as a git dependency: the Ferry repository's URL.
+        #[arg(long, conflicts_with = "sdk_path")]
+        sdk_git: Option<String>,
+    },
     /// Make an Ed25519 key pair for signing plugins: the signing key in FILE (mode 0600,
     /// never overwritten) and the public key in FILE.pub, to give to admins.
     Keygen {
@@ -137,6 +165,10 @@ pub(crate) struct RunArgs {
     /// user and group of the source, to see the whole transformation on a first run.
     #[arg(long, conflicts_with = "plan")]
     mappings: Option<PathBuf>,
+    /// The Server's attachments folder, for plugins that read attachments (contract
+    /// 0.2); with --plan, the plan's folder is used unless this is given.
+    #[arg(long)]
+    attachments: Option<PathBuf>,
     /// Withhold a declared scope (repeat or comma-separate): each call that needs it is
     /// denied, as when an admin revokes consent mid-run. Shows how the plugin copes.
     #[arg(long, value_delimiter = ',', value_name = "SCOPE")]
@@ -159,6 +191,29 @@ pub(crate) async fn run(home: &Path, command: PluginCommand) -> anyhow::Result<E
         PluginCommand::Install { plugin, source, source_password_env, allow_unsigned, json } => {
             let source = source.map(|source| SourceArgs { source, source_password_env });
             install(home, &plugin, source.as_ref(), allow_unsigned, json).await
+        }
+        PluginCommand::New { name, server_app_key, cloud_app_key, vendor, dir, sdk_path, sdk_git } => {
+            let sdk = match (sdk_path, sdk_git) {
+                (_, Some(git)) => format!("{{ git = {} }}", toml_string(&git)),
+                (Some(path), None) => sdk_dependency(&path)?,
+                (None, None) => {
+                    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
+                    anyhow::ensure!(
+                        built_from.join("Cargo.toml").is_file(),
+                        "where is the ferry SDK? give --sdk-path <FERRY-CHECKOUT>/sdk or --sdk-git <FERRY-REPOSITORY-URL>"
+                    );
+                    sdk_dependency(&built_from)?
+                }
+            };
+            let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+            let options = crate::plugins::scaffold::NewPlugin { name: name.clone(), server_app_key, cloud_app_key, vendor, sdk };
+            for path in crate::plugins::scaffold::write(&dir, &options)? {
+                println!("wrote {}", path.display());
+            }
+            println!("\nNext:\n  cd {}\n  cargo build --release --target wasm32-wasip2", dir.display());
+            println!("  ferry plugin audit target/wasm32-wasip2/release/{name}.wasm");
+            println!("  ferry plugin run target/wasm32-wasip2/release/{name}.wasm --source <SERVER-DB> --out uploads --mappings fixture-mappings.jsonl");
+            Ok(ExitCode::Ok)
         }
         PluginCommand::Keygen { out } => {
             let public = signature::keygen(&out)?;
@@ -246,6 +301,20 @@ fn print_audit(r: &AuditReport) {
             }
         }
     }
+}
+
+/// A TOML basic string.
+fn toml_string(text: &str) -> String {
+    serde_json::to_string(text).expect("a string serializes")
+}
+
+/// `{ path = "<absolute sdk folder>" }`, refusing a folder that is not the SDK.
+fn sdk_dependency(path: &Path) -> anyhow::Result<String> {
+    let path = std::fs::canonicalize(path).with_context(|| format!("the SDK folder {} does not exist", path.display()))?;
+    let cargo = std::fs::read_to_string(path.join("Cargo.toml")).unwrap_or_default();
+    anyhow::ensure!(cargo.contains("name = \"ferry-sdk\""), "{} is not the ferry SDK (no ferry-sdk Cargo.toml there)", path.display());
+    let text = path.to_str().context("the SDK path is not UTF-8")?;
+    Ok(format!("{{ path = {} }}", toml_string(text)))
 }
 
 /// The Server app version installed on the source (or in the latest assessment).
@@ -349,6 +418,7 @@ async fn run_command(home: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     let engine = Arc::new(PluginEngine::new(Some(home.join("cache")))?);
     let source = args.source.connect().await?;
     let mut spaces = args.spaces.clone();
+    let mut attachments = args.attachments.clone();
     let file = Path::new(&args.plugin);
     let plugin_file = if file.is_file() {
         Some(crate::plugins::component::read_plugin_file(file)?)
@@ -366,6 +436,9 @@ async fn run_command(home: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
                 if let crate::plan::SpacesScope::Keys(keys) = &plan.spaces {
                     spaces = Some(keys.clone());
                 }
+            }
+            if attachments.is_none() && !plan.attachments.is_empty() {
+                attachments = Some(PathBuf::from(&plan.attachments));
             }
             MappingSource::State { db: db.clone(), destination: crate::migrate::destination_key(&plan.destination) }
         }
@@ -411,6 +484,7 @@ async fn run_command(home: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
         on_progress,
         name: args.name.clone(),
         deny: args.deny.iter().copied().fold(ferry_manifest::ScopeSet::EMPTY, ferry_manifest::ScopeSet::with),
+        attachments,
         ..LocalRun::new(source, Box::new(DirectorySink::new(args.out.clone())?), mappings)
     };
     let report = match plugin_file {

@@ -162,6 +162,7 @@ impl AppStep<'_> {
             destination_url: Some(self.plan.destination.clone()),
             plan_id: Some(self.plan.id.clone()),
             original_transfer_id,
+            attachments: (!self.plan.attachments.is_empty()).then(|| std::path::PathBuf::from(&self.plan.attachments)),
             ..LocalRun::new(
                 self.plan.connect_source().await?,
                 Box::new(DestinationSink::new(self.dest.clone(), transfer_id.clone())),

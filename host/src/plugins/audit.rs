@@ -228,6 +228,9 @@ fn check_imports(info: &ComponentInfo, manifest: Option<&Manifest>, report: &mut
                             report.problems.push(format!("imports {name} but the manifest says contract {}", m.contract));
                         }
                     }
+                    if let Some(v) = version.as_ref().filter(|v| v.major == 0 && v.minor < iface.since_minor()) {
+                        report.problems.push(format!("imports {name}, but contract {v} has no `{}` interface (it came in 0.{})", iface.name(), iface.since_minor()));
+                    }
                     let allowed = iface.allowed_by(declared);
                     if !allowed {
                         report.problems.push(format!(
@@ -271,7 +274,8 @@ fn scope_is_usable(scope: Scope, imported: &BTreeSet<Interface>, m: &Manifest) -
         Scope::AppDataUgc => imported.contains(&Interface::AppTables) && has_class(ColumnClass::Ugc),
         // Ferry serves no product security data: the scope can never be exercised.
         Scope::ProductDataSecurity => false,
-        Scope::ProductDataOther | Scope::ProductDataPii | Scope::ProductDataUgc => imported.contains(&Interface::Product),
+        Scope::ProductDataOther | Scope::ProductDataPii => imported.contains(&Interface::Product),
+        Scope::ProductDataUgc => imported.contains(&Interface::Product) || imported.contains(&Interface::Attachments),
         Scope::MigrationTracingIdentity | Scope::MigrationTracingProduct => imported.contains(&Interface::Mappings),
     }
 }

@@ -2,24 +2,56 @@
 //! contract interface needs.
 //!
 //! Versions are served side by side: each supported minor line has a bindings module
-//! (`v0_1` serves `0.1.x`). A later `0.2` adds a `v0_2` module and a row to
-//! [`SUPPORTED`]; plugins built against `0.1.x` keep linking against `v0_1`.
+//! generated from its own frozen WIT folder (`v0_1` from `wit/0.1.0`, `v0_2` from
+//! `wit/0.2.0`). A plugin links against the version its imports name, so a plugin built
+//! against `0.1.x` keeps linking against `v0_1` and never sees what `0.2` added.
 
 use ferry_manifest::{Scope, ScopeSet};
 
-/// Bindings of contract `0.1.x`, generated from `wit/migration.wit`.
+/// Bindings of contract `0.1.x`, generated from `wit/0.1.0`.
 #[allow(missing_docs)]
 pub mod v0_1 {
     wasmtime::component::bindgen!({
         world: "plugin",
-        path: "../wit",
+        path: "../wit/0.1.0",
+        imports: { default: async },
+        exports: { default: async },
+    });
+}
+
+/// Bindings of contract `0.2.x`, generated from `wit/0.2.0`: 0.1 plus `attachments`.
+#[allow(missing_docs)]
+pub mod v0_2 {
+    wasmtime::component::bindgen!({
+        world: "plugin",
+        path: "../wit/0.2.0",
         imports: { default: async },
         exports: { default: async },
     });
 }
 
 /// The contract versions this host serves, newest first.
-pub const SUPPORTED: &[semver::Version] = &[semver::Version::new(0, 1, 0)];
+pub const SUPPORTED: &[semver::Version] = &[semver::Version::new(0, 2, 0), semver::Version::new(0, 1, 0)];
+
+/// A served contract line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Served {
+    /// `0.1.x`.
+    V0_1,
+    /// `0.2.x`.
+    V0_2,
+}
+
+impl Served {
+    /// The served line of a contract version, if any.
+    pub fn of(version: &semver::Version) -> Option<Served> {
+        match (version.major, version.minor) {
+            (0, 1) => Some(Served::V0_1),
+            (0, 2) => Some(Served::V0_2),
+            _ => None,
+        }
+    }
+}
 
 /// The WIT package name of the contract.
 pub const PACKAGE: &str = "ferry:migration";
@@ -45,6 +77,8 @@ pub enum Interface {
     AppTables,
     /// Product data: a `product-data-*` scope.
     Product,
+    /// Attachments of pages and blog posts (0.2 and later): `product-data-ugc`.
+    Attachments,
     /// Uploads to the cloud app: no read scope (quota-limited).
     AppData,
     /// Progress reports: no scope.
@@ -55,11 +89,12 @@ pub enum Interface {
 
 impl Interface {
     /// Every interface.
-    pub const ALL: [Interface; 7] = [
+    pub const ALL: [Interface; 8] = [
         Interface::Types,
         Interface::Mappings,
         Interface::AppTables,
         Interface::Product,
+        Interface::Attachments,
         Interface::AppData,
         Interface::Progress,
         Interface::Log,
@@ -72,6 +107,7 @@ impl Interface {
             Interface::Mappings => "mappings",
             Interface::AppTables => "app-tables",
             Interface::Product => "product",
+            Interface::Attachments => "attachments",
             Interface::AppData => "app-data",
             Interface::Progress => "progress",
             Interface::Log => "log",
@@ -90,9 +126,18 @@ impl Interface {
                 Scope::ProductDataSecurity,
                 Scope::ProductDataUgc,
             ],
+            Interface::Attachments => &[Scope::ProductDataUgc],
             Interface::Types | Interface::AppData | Interface::Progress | Interface::Log => &[],
         };
         scopes.iter().copied().collect()
+    }
+
+    /// The first contract minor version (of major 0) that has this interface.
+    pub fn since_minor(self) -> u64 {
+        match self {
+            Interface::Attachments => 2,
+            _ => 1,
+        }
     }
 
     /// Whether a plugin holding `scopes` may import (and have linked) this interface.
@@ -148,7 +193,8 @@ mod tests {
     fn contract_versions_follow_semver_rules() {
         assert!(is_supported(&semver::Version::new(0, 1, 0)));
         assert!(is_supported(&semver::Version::new(0, 1, 7)));
-        assert!(!is_supported(&semver::Version::new(0, 2, 0)));
+        assert!(is_supported(&semver::Version::new(0, 2, 0)));
+        assert!(!is_supported(&semver::Version::new(0, 3, 0)));
         assert!(!is_supported(&semver::Version::new(1, 1, 0)));
     }
 

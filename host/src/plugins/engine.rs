@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use super::contract::{v0_1, Interface};
+use super::contract::{v0_1, v0_2, Interface, Served};
 use super::host::RunState;
 use super::limits::MAX_MEMORY_BYTES;
 
@@ -39,7 +39,16 @@ impl Drop for PluginEngine {
 
 /// A compiled plugin, linked for one set of scopes, ready to instantiate quickly.
 pub struct PreparedPlugin {
-    pub(crate) pre: v0_1::PluginPre<RunState>,
+    /// The pre-instantiated plugin.
+    pub pre: Pre,
+}
+
+/// The pre-instantiated plugin, in the world of the contract line it was built against.
+pub enum Pre {
+    /// A `0.1.x` plugin.
+    V0_1(v0_1::PluginPre<RunState>),
+    /// A `0.2.x` plugin.
+    V0_2(v0_2::PluginPre<RunState>),
 }
 
 impl PluginEngine {
@@ -135,23 +144,62 @@ fn link(engine: &Engine, component: &Component, granted: ScopeSet) -> anyhow::Re
     }
     let mut linker: Linker<RunState> = Linker::new(engine);
     add_wasi(&mut linker)?;
-    use v0_1::ferry::migration as wit;
     let l = &mut linker;
-    wit::types::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
-    wit::app_data::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
-    wit::progress::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
-    wit::log::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
-    if Interface::Mappings.allowed_by(granted) {
-        wit::mappings::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
+    // The same host functions serve each contract line, under that line's names.
+    macro_rules! add_contract {
+        ($wit:path) => {{
+            use $wit as wit;
+            wit::types::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
+            wit::app_data::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
+            wit::progress::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
+            wit::log::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
+            if Interface::Mappings.allowed_by(granted) {
+                wit::mappings::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
+            }
+            if Interface::AppTables.allowed_by(granted) {
+                wit::app_tables::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
+            }
+            if Interface::Product.allowed_by(granted) {
+                wit::product::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
+            }
+        }};
     }
-    if Interface::AppTables.allowed_by(granted) {
-        wit::app_tables::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
-    }
-    if Interface::Product.allowed_by(granted) {
-        wit::product::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
+    let line = served_line(engine, component)?;
+    match line {
+        Served::V0_1 => add_contract!(v0_1::ferry::migration),
+        Served::V0_2 => {
+            add_contract!(v0_2::ferry::migration);
+            if Interface::Attachments.allowed_by(granted) {
+                v0_2::ferry::migration::attachments::add_to_linker::<RunState, HasSelf<RunState>>(l, |s| s)?;
+            }
+        }
     }
     let pre = linker.instantiate_pre(component).map_err(anyhow::Error::from).context("cannot link the plugin")?;
-    Ok(PreparedPlugin { pre: v0_1::PluginPre::new(pre).map_err(anyhow::Error::from).context("the plugin does not match the ferry:migration world")? })
+    let pre = match line {
+        Served::V0_1 => Pre::V0_1(v0_1::PluginPre::new(pre).map_err(anyhow::Error::from).context("the plugin does not match the ferry:migration@0.1 world")?),
+        Served::V0_2 => Pre::V0_2(v0_2::PluginPre::new(pre).map_err(anyhow::Error::from).context("the plugin does not match the ferry:migration@0.2 world")?),
+    };
+    Ok(PreparedPlugin { pre })
+}
+
+/// The contract line a component was built against, from the versions its contract
+/// imports name (a component importing none of them is checked against the newest).
+fn served_line(engine: &Engine, component: &Component) -> anyhow::Result<Served> {
+    let mut versions = std::collections::BTreeSet::new();
+    for (name, _) in component.component_type().imports(engine) {
+        if let Some((_, Some(v))) = Interface::parse_import(name) {
+            versions.insert((v.major, v.minor));
+        }
+    }
+    match versions.into_iter().collect::<Vec<_>>().as_slice() {
+        [] => Ok(Served::V0_2),
+        [(major, minor)] => Served::of(&semver::Version::new(*major, *minor, 0))
+            .with_context(|| format!("the plugin imports contract {major}.{minor}, which this host does not serve")),
+        several => anyhow::bail!(
+            "the plugin imports from several contract versions ({}): a plugin is built against one",
+            several.iter().map(|(a, b)| format!("{a}.{b}")).collect::<Vec<_>>().join(", ")
+        ),
+    }
 }
 
 /// Prove, without running it, that a component links against the whole world of the

@@ -32,6 +32,9 @@ pub struct RunContext {
     pub manifest: Arc<Manifest>,
     /// Keys of the spaces in this migration.
     pub spaces: BTreeSet<String>,
+    /// The Server's attachments folder (contract 0.2's `attachments` reads it); none when
+    /// the run was given none.
+    pub attachments: Option<std::path::PathBuf>,
 }
 
 /// A progress callback: percent and message.
@@ -138,11 +141,11 @@ fn scope_name(scope: wit::types::Scope) -> &'static str {
     Scope::ALL.into_iter().find(|s| wit_scope(*s) == scope).map(Scope::name).unwrap_or("?")
 }
 
-fn one(scope: Scope) -> ScopeSet {
+pub(crate) fn one(scope: Scope) -> ScopeSet {
     ScopeSet::EMPTY.with(scope)
 }
 
-fn unavailable(e: impl std::fmt::Display) -> AccessError {
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> AccessError {
     AccessError::Unavailable(e.to_string())
 }
 
@@ -159,7 +162,7 @@ fn check_limit(limit: u32) -> Result<u32, AccessError> {
     }
 }
 
-fn parse_content_id(id: &str) -> Result<i64, AccessError> {
+pub(crate) fn parse_content_id(id: &str) -> Result<i64, AccessError> {
     id.parse().map_err(|_| AccessError::NotFound(format!("content {:?}", echo(id))))
 }
 
@@ -225,6 +228,15 @@ impl RunState {
 }
 
 impl RunContext {
+    /// A declared app table that the Server database does not have is `not-found` (the
+    /// app is not installed, or never created it), not a database failure.
+    async fn require_app_table(&self, table: &str) -> Result<(), AccessError> {
+        match self.source.has_table(table).await.map_err(unavailable)? {
+            true => Ok(()),
+            false => Err(AccessError::NotFound(format!("table {} is not in the Server database: is the app installed there?", echo(table)))),
+        }
+    }
+
     fn require_space(&self, key: &str) -> Result<(), AccessError> {
         if self.spaces.contains(key) {
             Ok(())
@@ -234,7 +246,7 @@ impl RunContext {
     }
 
     /// The space of current content `id`, which must be part of this migration.
-    async fn require_content(&self, id: i64) -> Result<(), AccessError> {
+    pub(crate) async fn require_content(&self, id: i64) -> Result<(), AccessError> {
         match self.source.content_space(id).await.map_err(unavailable)? {
             Some(key) => self.require_space(&key),
             None => Err(AccessError::NotFound(format!("content {id} (current pages and blog posts only)"))),
@@ -306,6 +318,7 @@ impl wit::app_tables::Host for RunState {
             let after = parse_cursor(cursor)?;
             let limit = check_limit(limit)?;
             let ctx = s.ctx.clone();
+            ctx.require_app_table(&table).await?;
             let batch = ctx.source.read_app_table(&table, &columns, after, limit).await.map_err(unavailable)?;
             let mut volume = Volume { rows: batch.rows.len() as u64, bytes: 0 };
             let rows = batch
@@ -328,6 +341,7 @@ impl wit::app_tables::Host for RunState {
     async fn count(&mut self, table: String) -> Result<u64, AccessError> {
         self.guarded("app-tables.count", one(Scope::AppDataOther), async |s| {
             s.declared_table(&table)?;
+            s.ctx.require_app_table(&table).await?;
             let n = s.ctx.source.count_app_table(&table).await.map_err(unavailable)?;
             Ok((n, Volume { rows: 1, bytes: 0 }))
         })

@@ -46,6 +46,8 @@ pub struct LocalRun {
     pub plan_id: Option<String>,
     /// The first transfer of a re-run app migration.
     pub original_transfer_id: Option<String>,
+    /// The Server's attachments folder, for plugins that read attachments (contract 0.2).
+    pub attachments: Option<std::path::PathBuf>,
     /// Declared scopes withheld from the grant (a vendor's `plugin run --deny`): the
     /// plugin is linked as if it had them, and each call that needs one is denied, as
     /// after an admin revokes consent mid-run.
@@ -70,6 +72,7 @@ impl LocalRun {
             plan_id: None,
             original_transfer_id: None,
             deny: ScopeSet::EMPTY,
+            attachments: None,
         }
     }
 }
@@ -199,6 +202,7 @@ async fn run_runnable(db: &StateDb, engine: Arc<PluginEngine>, plugin: Runnable,
         mappings: run.mappings,
         manifest: manifest.clone(),
         spaces: spaces.into_iter().collect::<BTreeSet<_>>(),
+        attachments: run.attachments,
     });
     let request = RunRequest {
         run_id: run_id.clone(),

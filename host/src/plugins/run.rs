@@ -12,7 +12,7 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use super::contract::v0_1::ferry::migration::types::{MigrationDetails, Outcome};
-use super::engine::{PluginEngine, PreparedPlugin};
+use super::engine::{PluginEngine, Pre, PreparedPlugin};
 use super::gate::{AuditRecord, Gate, Grant, ScopeUse};
 use super::host::{LogLine, MemoryCap, ProgressFn, RunContext, RunState};
 use super::limits::{cut_owned, Limits, REASON_BYTES};
@@ -189,8 +189,14 @@ pub async fn run_plugin(engine: &PluginEngine, prepared: &PreparedPlugin, mut re
     let deadline = started + req.limits.deadline;
     let (mut store, captured) = new_store(engine, &mut req, deadline);
     let call = async {
-        let plugin = prepared.pre.instantiate_async(&mut store).await?;
-        plugin.call_run(&mut store, &req.details).await
+        match &prepared.pre {
+            Pre::V0_1(pre) => pre.instantiate_async(&mut store).await?.call_run(&mut store, &req.details).await,
+            Pre::V0_2(pre) => {
+                let details = super::host_v0_2::details(&req.details);
+                let ended = pre.instantiate_async(&mut store).await?.call_run(&mut store, &details).await?;
+                Ok(ended.map(super::host_v0_2::outcome))
+            }
+        }
     };
     let ended = match tokio::time::timeout_at(deadline.into(), call).await {
         Ok(result) => Ended::Returned(result),

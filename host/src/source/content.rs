@@ -381,15 +381,32 @@ impl Source {
     /// The current attachments of current pages and blog posts of a space, with the
     /// path of their bytes under `root`.
     pub async fn attachments_of_space(&self, space_id: i64, root: &Path) -> Result<Vec<AttachmentItem>, SourceError> {
-        const SQL: &str = concat!(
+        self.attachments_where("p.spaceid = $1", space_id, root).await
+    }
+
+    /// The current attachments of one current page or blog post.
+    pub async fn attachments_of_content(&self, content_id: i64, root: &Path) -> Result<Vec<AttachmentItem>, SourceError> {
+        self.attachments_where("c.pageid = $1", content_id, root).await
+    }
+
+    /// One current attachment (of a current page or blog post), by id.
+    pub async fn attachment(&self, attachment_id: i64, root: &Path) -> Result<Option<AttachmentItem>, SourceError> {
+        Ok(self.attachments_where("c.contentid = $1", attachment_id, root).await?.pop())
+    }
+
+    /// Current attachments of current pages and blog posts matching `condition` (on `c`,
+    /// the attachment, and `p`, its page) with `$1` bound to `value`.
+    async fn attachments_where(&self, condition: &str, value: i64, root: &Path) -> Result<Vec<AttachmentItem>, SourceError> {
+        let sql = format!(
             "SELECT c.contentid, c.pageid, c.title, COALESCE(c.version, 1) AS version, \
                     (SELECT stringval FROM contentproperties WHERE contentid = c.contentid AND propertyname = 'MEDIA_TYPE') AS media, \
                     (SELECT longval FROM contentproperties WHERE contentid = c.contentid AND propertyname = 'FILESIZE') AS size, \
                     p.spaceid \
              FROM content c JOIN content p ON p.contentid = c.pageid AND +p.prevver IS NULL AND p.content_status = 'current' \
-             WHERE p.spaceid = $1 AND c.contenttype = 'ATTACHMENT' AND ", current!(), " ORDER BY c.contentid"
+             WHERE {condition} AND c.contenttype = 'ATTACHMENT' AND {} ORDER BY c.contentid",
+            current!()
         );
-        let mut rows = sqlx::query(SQL).bind(space_id).fetch(self.pool());
+        let mut rows = sqlx::query(&sql).bind(value).fetch(self.pool());
         let mut out = Vec::new();
         while let Some(r) = rows.try_next().await? {
             let id: i64 = r.try_get(0)?;

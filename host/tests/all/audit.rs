@@ -15,7 +15,7 @@ fn refused_with(plugin: &str, expected: &str) {
 fn importing_mappings_without_a_tracing_scope_is_refused() {
     refused_with(
         "hostile_no_tracing",
-        "imports ferry:migration/mappings@0.1.0, which needs one of [migration-tracing-identity, migration-tracing-product], but declares none of them: declare the scope or stop using the interface",
+        "imports ferry:migration/mappings@0.2.0, which needs one of [migration-tracing-identity, migration-tracing-product], but declares none of them: declare the scope or stop using the interface",
     );
 }
 
@@ -59,7 +59,7 @@ fn real_plugins_pass_and_list_what_they_really_import() {
     let calendars = audit(&wasm_bytes("team_calendars"));
     assert_eq!(calendars.verdict, Verdict::Ok, "{:?}", calendars.problems);
     let imports: Vec<&str> = calendars.imports.iter().map(|i| i.name.as_str()).collect();
-    assert!(imports.contains(&"ferry:migration/mappings@0.1.0"));
+    assert!(imports.contains(&"ferry:migration/mappings@0.2.0"));
     assert!(!imports.iter().any(|i| i.starts_with("ferry:migration/product")), "calendars reads no product data: {imports:?}");
     assert!(imports.iter().all(|i| !i.starts_with("wasi:filesystem") && !i.starts_with("wasi:sockets")));
 }

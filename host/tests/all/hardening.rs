@@ -155,14 +155,14 @@ fn the_audit_refuses_a_component_that_cannot_link_against_the_contract_world() {
     assert_eq!(wrong_run.verdict, Verdict::Refused);
     assert_eq!(
         wrong_run.problems,
-        vec!["the component does not link against the ferry:migration@0.1.0 world, so it could never run: the plugin does not match the ferry:migration world: type-checking export func `run`: expected `record` found `string`"]
+        vec!["the component does not link against the ferry:migration@0.2.0 world, so it could never run: the plugin does not match the ferry:migration@0.2 world: type-checking export func `run`: expected `record` found `string`"]
     );
     let clock = audit(&wasm_bytes("hostile_future_clock"));
     assert_eq!(clock.verdict, Verdict::Refused);
     assert_eq!(clock.problems.len(), 1, "{:?}", clock.problems);
     assert!(
         clock.problems[0].starts_with(
-            "the component does not link against the ferry:migration@0.1.0 world, so it could never run: cannot link the plugin: component imports instance `wasi:clocks/monotonic-clock@0.3.0`"
+            "the component does not link against the ferry:migration@0.2.0 world, so it could never run: cannot link the plugin: component imports instance `wasi:clocks/monotonic-clock@0.3.0`"
         ),
         "{}",
         clock.problems[0]

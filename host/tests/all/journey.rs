@@ -301,7 +301,7 @@ async fn app_checks_catch_outdated_consent_a_changed_plugin_an_upgraded_server_a
     set_server_app_version(&f, RATINGS, "2.4.1").await;
     let later = plan(&f, &cloud, "contract", UsersScope::None, SpacesScope::None);
     let later = Plan::create(&f.db, later).await.unwrap();
-    sqlx::query("UPDATE plugins SET manifest_json = replace(manifest_json, '\"contract\":\"0.1.0\"', '\"contract\":\"0.9.0\"')").execute(f.db.pool()).await.unwrap();
+    sqlx::query("UPDATE plugins SET manifest_json = replace(manifest_json, '\"contract\":\"0.2.0\"', '\"contract\":\"0.9.0\"')").execute(f.db.pool()).await.unwrap();
     let checks = Migrator::new(f.db.clone(), later, Progress::hidden()).await.unwrap().checks().await.unwrap();
     assert_eq!(code(&checks, "system.contract-unsupported").result, CheckResult::Error);
 }

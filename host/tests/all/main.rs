@@ -1,6 +1,7 @@
 //! Ferry host integration tests: one binary, a module per feature.
 
 mod audit;
+mod contract;
 mod core_migration;
 mod destination;
 mod fidelity;

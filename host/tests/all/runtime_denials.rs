@@ -164,6 +164,6 @@ fn linking_refuses_an_interface_the_grant_does_not_allow() {
     let error = engine.prepare(&component, without_tracing).err().expect("link refused");
     assert_eq!(
         error.to_string(),
-        "the plugin imports ferry:migration/mappings@0.1.0, which needs one of [migration-tracing-identity, migration-tracing-product], and the grant holds none of them: it is not linked"
+        "the plugin imports ferry:migration/mappings@0.2.0, which needs one of [migration-tracing-identity, migration-tracing-product], and the grant holds none of them: it is not linked"
     );
 }

@@ -24,6 +24,7 @@ use ferry_host::state::StateDb;
 const PLUGINS: &[&str] = &[
     "page_ratings",
     "team_calendars",
+    "minimal_plugin",
     "table_scan",
     "hostile_probe",
     "hostile_no_tracing",
@@ -34,6 +35,8 @@ const PLUGINS: &[&str] = &[
     "hostile_future_clock",
     "hostile_long_manifest",
     "mapping_probe",
+    "contract_v0_1",
+    "attachment_probe",
 ];
 
 /// The name the fixtures trust their vendor key under.
@@ -44,7 +47,7 @@ pub fn audit(bytes: &[u8]) -> AuditReport {
     ferry_host::plugins::audit::audit(bytes, &TrustStore::default())
 }
 
-fn workspace() -> PathBuf {
+pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
 }
 
@@ -65,7 +68,7 @@ pub fn wasm(name: &str) -> PathBuf {
 
 /// Where cargo puts build output: `CARGO_TARGET_DIR` when set (relative to the
 /// workspace), else the workspace's `target/`.
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => workspace().join(dir),
         None => workspace().join("target"),

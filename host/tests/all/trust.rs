@@ -225,7 +225,7 @@ async fn catalog_dir(f: &Fixture) -> std::path::PathBuf {
         std::fs::write(dir.join(&file), &bytes).unwrap();
         versions.push(serde_json::json!({
             "version": version, "file": file, "sha256": ferry_host::plugins::component::sha256_hex(&bytes),
-            "contract": "0.1.0", "server_app_versions": range,
+            "contract": "0.2.0", "server_app_versions": range,
         }));
     }
     let outcomes: String = (0..16)
