@@ -58,7 +58,7 @@
 pub mod bindings {
     wit_bindgen::generate!({
         world: "plugin",
-        path: "../wit/0.2.0",
+        path: "wit/0.2.0",
         default_bindings_module: "ferry_sdk::bindings",
         pub_export_macro: true,
         export_macro_name: "__export_plugin_world",
@@ -126,7 +126,7 @@ macro_rules! export_plugin {
 mod tests {
     #[test]
     fn contract_constant_matches_the_wit_package_version() {
-        let wit = include_str!("../../wit/0.2.0/migration.wit");
+        let wit = include_str!("../wit/0.2.0/migration.wit");
         let line = wit.lines().find(|l| l.starts_with("package ")).unwrap();
         assert_eq!(line, format!("package ferry:migration@{};", super::CONTRACT));
     }
