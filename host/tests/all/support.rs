@@ -24,6 +24,7 @@ use ferry_host::state::StateDb;
 const PLUGINS: &[&str] = &[
     "page_ratings",
     "team_calendars",
+    "diagrams",
     "minimal_plugin",
     "table_scan",
     "hostile_probe",

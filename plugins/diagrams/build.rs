@@ -1,0 +1,3 @@
+fn main() {
+    ferry_sdk::build::embed_manifest();
+}
