@@ -26,7 +26,7 @@ use crate::plan::runner::{run_checked, RunRefused};
 use crate::plan::{AppsScope, Plan};
 use crate::plugins::registry::Registry;
 use crate::prepare::{self, Missing};
-use crate::sample::{write_sample_site, SampleOptions, CALENDARS_APP, RATINGS_APP};
+use crate::sample::{write_sample_site, SampleOptions, CALENDARS_APP, DIAGRAMS_APP, RATINGS_APP};
 use crate::source::Source;
 use crate::stages::{self, StageFigures};
 use crate::staging::{self, Faults, PRODUCT_ACCESS_GROUP};
@@ -72,7 +72,7 @@ pub struct DemoReport {
 }
 
 /// Walk the journey in `home`, installing the plugins found in `plugins_dir`
-/// (`page_ratings.wasm`, `team_calendars.wasm`).
+/// (`page_ratings.wasm`, `team_calendars.wasm`, `diagrams.wasm`).
 pub async fn run_demo(home: &Path, plugins_dir: &Path, options: &SampleOptions, progress: fn() -> Progress) -> anyhow::Result<DemoReport> {
     let db = StateDb::open(home).await?;
     let work = home.join("demo");
@@ -93,7 +93,7 @@ pub async fn run_demo(home: &Path, plugins_dir: &Path, options: &SampleOptions, 
     // both parts with one key it makes for itself.)
     let vendor_key = demo_vendor_key(&db, home).await?;
     let registry = Registry::new(db.clone());
-    for name in ["page_ratings", "team_calendars"] {
+    for name in ["page_ratings", "team_calendars", "diagrams"] {
         let file = plugins_dir.join(format!("{name}.wasm"));
         anyhow::ensure!(file.is_file(), "{} not found: build it with `cargo build --release --target wasm32-wasip2 -p {name}`", file.display());
         let signed = crate::plugins::signature::sign(&std::fs::read(&file)?, &vendor_key)?;
@@ -106,7 +106,7 @@ pub async fn run_demo(home: &Path, plugins_dir: &Path, options: &SampleOptions, 
     // 1. Assess: two apps are needed, the macro pack is replaced by an alternative.
     let apps = assess::read_server_apps(&db, &Source::connect(&source_db).await?).await?;
     for app in &apps {
-        let decision = if app.key == RATINGS_APP || app.key == CALENDARS_APP { Decision::Needed } else { Decision::Alternative };
+        let decision = if [RATINGS_APP, CALENDARS_APP, DIAGRAMS_APP].contains(&app.key.as_str()) { Decision::Needed } else { Decision::Alternative };
         assess::decide(&db, &app.key, decision).await?;
     }
     let assessment = assess::assess(&db, &apps).await?;
@@ -114,7 +114,7 @@ pub async fn run_demo(home: &Path, plugins_dir: &Path, options: &SampleOptions, 
     // 2. Connect, with both cloud apps installed on the site.
     let cloud = cloud::connect(&db, DEMO_CLOUD, &cloud_site.url(), None, DEMO_TOKEN_ENV).await?;
     let mut consents = Vec::new();
-    for app in [RATINGS_APP, CALENDARS_APP] {
+    for app in [RATINGS_APP, CALENDARS_APP, DIAGRAMS_APP] {
         let plugin = registry.get(app).await?.ok_or_else(|| anyhow::anyhow!("no plugin for {app}"))?;
         admin.admin_install_cloud_app(&plugin.cloud_app_key).await?;
         // 3. Consent: read the policy card, then agree to exactly that file.

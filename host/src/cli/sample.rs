@@ -181,7 +181,7 @@ pub(crate) async fn bench(home: &Path, command: BenchCommand) -> anyhow::Result<
 
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
-    /// Where the app plugins are (page_ratings.wasm, team_calendars.wasm).
+    /// Where the app plugins are (page_ratings.wasm, team_calendars.wasm, diagrams.wasm).
     #[arg(long, default_value = "target/wasm32-wasip2/release")]
     plugins: PathBuf,
     /// Users in the sample site.

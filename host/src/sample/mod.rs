@@ -20,6 +20,8 @@ const SCHEMA: &str = include_str!("confluence.sql");
 pub const RATINGS_APP: &str = "com.example.confluence.page-ratings";
 /// Server app key of the Team Calendars sample app.
 pub const CALENDARS_APP: &str = "com.example.confluence.team-calendars";
+/// Server app key of the Diagrams sample app (its diagrams are page attachments).
+pub const DIAGRAMS_APP: &str = "com.example.confluence.diagrams";
 
 /// How big a sample site to write.
 #[derive(Debug, Clone)]
@@ -75,6 +77,8 @@ pub struct SampleSummary {
     pub ratings: u64,
     /// Calendar events rows.
     pub events: u64,
+    /// Diagrams rows (each an attachment with its file).
+    pub diagrams: u64,
 }
 
 /// The AO table name of `entity` for `app_key`.
@@ -95,7 +99,7 @@ pub async fn write_sample_site(out: &Path, postgres: Option<&str>, options: &Sam
     let mut w = TableWriter::connect(&url).await?;
     let schema = if sqlite { SCHEMA.replace("bytea", "BLOB").replace("timestamp", "TEXT") } else { SCHEMA.to_string() };
     w.execute_script(&schema).await?;
-    let mut site = SiteBuilder { w, rng: StdRng::seed_from_u64(options.seed), summary: SampleSummary::default(), next_id: 100_000, labels: Default::default() };
+    let mut site = SiteBuilder { w, rng: StdRng::seed_from_u64(options.seed), summary: SampleSummary::default(), next_id: 100_000, labels: Default::default(), diagrams: Vec::new() };
     site.summary.database = crate::source::redact_url(&url.replace("?mode=rwc", ""));
     site.summary.attachments = attachments.clone();
     site.directories_and_users(options).await?;
@@ -130,6 +134,9 @@ struct SiteBuilder {
     next_id: i64,
     /// Label ids by (namespace, name).
     labels: std::collections::HashMap<(String, String), i64>,
+    /// Attachments that are diagrams of the Diagrams app: (id, file name, page), each
+    /// with its file.
+    diagrams: Vec<(i64, String, i64)>,
 }
 
 const TS: &str = "2024-03-01 09:00:00";
@@ -528,6 +535,9 @@ impl SiteBuilder {
         let missing = n % 13 == 5;
         if n % 5 == 0 {
             self.label(id, "diagram").await?;
+            if !missing {
+                self.diagrams.push((id, name.clone(), page));
+            }
         }
         // Comments on the file (file comments): on every third attachment, with a reply on
         // every sixth, and on each attachment whose file is missing.
@@ -611,17 +621,34 @@ impl SiteBuilder {
                 self.summary.events += 1;
             }
         }
+        // The Diagrams app: one row per diagram attachment, named after its file.
+        let diagrams = ao_table(DIAGRAMS_APP, "DIAGRAM");
+        self.w
+            .execute_script(&format!(
+                "CREATE TABLE \"{diagrams}\" (\"ID\" bigint PRIMARY KEY, \"NAME\" varchar(255) NOT NULL, \"PAGE_ID\" bigint NOT NULL, \
+                 \"OWNER_KEY\" varchar(255), \"REVISION\" integer NOT NULL);"
+            ))
+            .await?;
+        for (k, (_, name, page)) in std::mem::take(&mut self.diagrams).into_iter().enumerate() {
+            let owner = if k % 7 == 3 { "8a7f808adeleted0".to_string() } else { user_key(k as u32 % users) };
+            self.w
+                .row(&diagrams, &["\"ID\"", "\"NAME\"", "\"PAGE_ID\"", "\"OWNER_KEY\"", "\"REVISION\""],
+                    vec![i(k as i64 + 1), t(name), i(page), t(owner), i(1 + k as i64 % 4)])
+                .await?;
+            self.summary.diagrams += 1;
+        }
         Ok(())
     }
 }
 
 impl SiteBuilder {
-    /// Three user-installed apps, each a `plugindata` row holding its JAR: the two with
+    /// Four user-installed apps, each a `plugindata` row holding its JAR: the three with
     /// plugins in `plugins/`, and one with no migration path.
     async fn installed_apps(&mut self) -> anyhow::Result<()> {
         let apps = [
             (RATINGS_APP, "Page Ratings", "2.4.1", "Example Apps"),
             (CALENDARS_APP, "Team Calendars", "6.0.3", "Example Apps"),
+            (DIAGRAMS_APP, "Diagrams", "3.2.0", "Example Apps"),
             ("com.example.confluence.macro-pack", "Macro Pack", "1.9.0", "Macro Makers & Co"),
         ];
         for (n, (key, name, version, vendor)) in apps.into_iter().enumerate() {

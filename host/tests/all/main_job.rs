@@ -12,8 +12,8 @@ async fn the_demo_walks_the_journey_and_ends_with_both_apps_complete() {
     let home = tempfile::tempdir().unwrap();
     let r = run_demo(home.path(), &plugins, &SampleOptions::default(), Progress::hidden).await.unwrap();
 
-    // Assess: two automated apps decided needed, one replaced by an alternative, disabled.
-    assert_eq!(r.assessment.len(), 3);
+    // Assess: three automated apps decided needed, one replaced by an alternative, disabled.
+    assert_eq!(r.assessment.len(), 4);
     let macro_pack = r.assessment.iter().find(|a| a.key.ends_with("macro-pack")).unwrap();
     assert_eq!((macro_pack.path.name(), macro_pack.decision.name(), macro_pack.enabled), ("none", "alternative", false));
     assert!(r.assessment.iter().filter(|a| a.decision.name() == "needed").all(|a| a.path.name() == "automated" && a.stage.is_some()));
@@ -38,20 +38,22 @@ async fn the_demo_walks_the_journey_and_ends_with_both_apps_complete() {
     assert!(first.former_user > 0);
     assert_eq!(first.merged_groups, ["confluence-users", "jira-users"]);
     assert_eq!(first.stage1_choice.map(|c| format!("{c:?}")), Some("Proceed".into()));
-    assert_eq!(first.apps.len(), 2);
+    assert_eq!(first.apps.len(), 3);
     for app in first.apps.iter().chain(&r.second_run.apps) {
         assert_eq!(app.status, "complete", "{app:?}");
         assert!(app.uploaded_bytes > 0 && app.denied == 0, "{app:?}");
     }
     let ratings = first.apps.iter().find(|a| a.app == "com.example.confluence.page-ratings").unwrap();
     assert!(ratings.rows_per_scope["migration-tracing-product"] > 0, "it read the page mappings the core migration recorded");
+    let diagrams = first.apps.iter().find(|a| a.app == "com.example.confluence.diagrams").unwrap();
+    assert!(diagrams.rows_per_scope["product-data-ugc"] > 0, "it read its diagram files through contract 0.2");
 
     // The second plan linked everything instead of creating it again.
     assert_eq!(r.second_run.linked_users, r.second_run.counts["users"].cloud);
     assert!(r.second_run.groups_awaiting_review.is_empty());
 
     // Two complete migrations per plugin: still Stage 1 (not enough evidence).
-    assert_eq!(r.stages.len(), 2);
+    assert_eq!(r.stages.len(), 3);
     for s in &r.stages {
         assert_eq!((s.attempts, s.successes, s.stage.name()), (2, 2, "stage-1-unknown"), "{s:?}");
     }

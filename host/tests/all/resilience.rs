@@ -23,6 +23,7 @@ async fn a_migration_never_selects_credentials_even_from_postgresql() {
     assert_eq!(
         listed,
         [
+            ("com.example.confluence.diagrams", "3.2.0", "Example Apps"),
             ("com.example.confluence.macro-pack", "1.9.0", "Macro Makers & Co"),
             ("com.example.confluence.page-ratings", "2.4.1", "Example Apps"),
             ("com.example.confluence.team-calendars", "6.0.3", "Example Apps"),
