@@ -215,7 +215,15 @@ pub(crate) async fn demo(home: &Path, args: DemoArgs) -> anyhow::Result<ExitCode
     println!("connected to {} as {} (token read from ${}, never stored)", r.cloud.url, r.cloud.name, r.cloud.token_env);
     step(3, "Agree to app migration");
     for c in &r.consents {
-        println!("{} {} by {} (sha256 {}…), privacy policy {}", shown(&c.name), c.version, shown(&c.vendor), &c.sha256[..12], shown(&c.privacy_policy));
+        println!(
+            "{} {} by {} (sha256 {}…, signed by {}), privacy policy {}",
+            shown(&c.name),
+            c.version,
+            shown(&c.vendor),
+            &c.sha256[..12],
+            shown(&c.signer_shown),
+            shown(&c.privacy_policy)
+        );
         for s in &c.scopes {
             println!("    - {}", s.meaning);
         }
