@@ -515,13 +515,20 @@ impl SiteBuilder {
 
     async fn attachment(&mut self, page: i64, space: i64, n: u32, root: &Path) -> anyhow::Result<()> {
         let id = self.id();
-        let name = format!("file-{page}-{n}.txt");
-        let data = format!("attachment {n} of page {page}\n").repeat(1 + (self.rng.gen_range(0..20)));
+        // Every fifth attachment of the site is a diagram of the Diagrams app: a draw.io
+        // file, labelled `diagram`, with a row in the app's table.
+        let diagram = self.summary.attachments_count % 5 == 0;
+        let repeat: usize = 1 + self.rng.gen_range(0..20);
+        let (name, data, media) = if diagram {
+            (format!("diagram-{page}-{n}.drawio"), drawio(page, n, repeat), "application/vnd.jgraph.mxfile")
+        } else {
+            (format!("file-{page}-{n}.txt"), format!("attachment {n} of page {page}\n").repeat(repeat), "text/plain")
+        };
         self.w
             .row("content", &["contentid", "hibernateversion", "contenttype", "title", "lowertitle", "version", "creator", "creationdate", "content_status", "pageid", "spaceid"],
                 vec![i(id), i(1), t("ATTACHMENT"), t(&name), t(&name), i(1), t(user_key(0)), t(TS), t("current"), i(page), i(space)])
             .await?;
-        for (prop, sval, lval) in [("FILESIZE", None, Some(data.len() as i64)), ("MEDIA_TYPE", Some("text/plain"), None)] {
+        for (prop, sval, lval) in [("FILESIZE", None, Some(data.len() as i64)), ("MEDIA_TYPE", Some(media), None)] {
             let pid = self.id();
             self.w
                 .row("contentproperties", &["propertyid", "propertyname", "stringval", "longval", "contentid"],
@@ -533,7 +540,7 @@ impl SiteBuilder {
         let n = self.summary.attachments_count;
         self.summary.attachments_count += 1;
         let missing = n % 13 == 5;
-        if n % 5 == 0 {
+        if diagram {
             self.label(id, "diagram").await?;
             if !missing {
                 self.diagrams.push((id, name.clone(), page));
@@ -665,6 +672,22 @@ impl SiteBuilder {
             .await?;
         Ok(())
     }
+}
+
+/// A draw.io diagram (mxfile XML) of `steps` boxes, as the Diagrams app stores it.
+fn drawio(page: i64, n: u32, steps: usize) -> String {
+    let cells: String = (0..steps)
+        .map(|i| {
+            format!(
+                "<mxCell id=\"c{i}\" value=\"Step {i}\" vertex=\"1\" parent=\"1\"><mxGeometry x=\"{}\" y=\"40\" width=\"120\" height=\"60\" as=\"geometry\"/></mxCell>",
+                40 + i * 160
+            )
+        })
+        .collect();
+    format!(
+        "<mxfile host=\"Confluence\"><diagram name=\"Page {page} diagram {n}\" id=\"d{page}-{n}\"><mxGraphModel><root>\
+         <mxCell id=\"0\"/><mxCell id=\"1\" parent=\"0\"/>{cells}</root></mxGraphModel></diagram></mxfile>\n"
+    )
 }
 
 /// A minimal app JAR: a zip with `atlassian-plugin.xml` (and a class file placeholder).

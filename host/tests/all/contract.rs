@@ -79,7 +79,7 @@ async fn a_0_2_plugin_reads_every_attachment_of_its_spaces_in_chunks() {
         let line = lines.iter().find(|l| l["id"] == item.id.to_string()).unwrap_or_else(|| panic!("attachment {} not listed", item.id));
         assert_eq!(line["file_name"], item.file_name.as_str());
         assert_eq!(line["content_id"], item.page_id.to_string());
-        assert_eq!(line["media_type"], "text/plain");
+        assert_eq!(line["media_type"], item.media_type.as_str());
         match std::fs::read(&item.path) {
             Ok(bytes) => {
                 assert_eq!((line["read"].as_u64().unwrap(), line["size"].as_u64().unwrap()), (bytes.len() as u64, bytes.len() as u64));
@@ -206,6 +206,8 @@ async fn the_diagrams_plugin_moves_each_diagram_file_with_its_page_and_owner() {
         let line = metadata.iter().find(|m| m["server_id"] == *id).unwrap_or_else(|| panic!("diagram {id} not uploaded"));
         let file = pages[page].iter().find(|a| &a.file_name == name).unwrap();
         let bytes = std::fs::read(&file.path).unwrap();
+        assert!(name.ends_with(".drawio") && bytes.starts_with(b"<mxfile"), "{name} is a draw.io diagram");
+        assert_eq!(line["media_type"], "application/vnd.jgraph.mxfile");
         assert_eq!((line["name"].as_str().unwrap(), line["revision"].as_i64().unwrap()), (name.as_str(), *revision));
         assert_eq!(line["page_id"], format!("auto-page-{page}"));
         assert_eq!(line["size"], bytes.len());
