@@ -249,14 +249,12 @@ pub(crate) async fn run(home: &Path, command: PluginCommand) -> anyhow::Result<E
 }
 
 async fn audit_command(home: &Path, plugin: &str, json: bool) -> anyhow::Result<ExitCode> {
-    let bytes = if Path::new(plugin).is_file() {
-        crate::plugins::component::read_plugin_file(Path::new(plugin))?
-    } else if plugin.ends_with(".wasm") {
-        anyhow::bail!("{plugin} does not exist: give a plugin file or the app key of an installed plugin");
-    } else {
-        Registry::new(StateDb::open(home).await?).load(plugin).await?.1
+    let db = StateDb::open(home).await?;
+    let bytes = match plugin_file(plugin, "an installed plugin")? {
+        Some(bytes) => bytes,
+        None => Registry::new(db.clone()).load(plugin).await?.1,
     };
-    let report = audit::audit(&bytes, &TrustStore::load(&StateDb::open(home).await?).await?);
+    let report = audit::audit(&bytes, &TrustStore::load(&db).await?);
     if json {
         print_json(&report)?;
     } else {
@@ -303,6 +301,17 @@ fn print_audit(r: &AuditReport) {
     }
 }
 
+/// The bytes of the plugin file `arg` names, or none when `arg` is an app key. A `.wasm`
+/// name that is no file is an error saying what else is accepted (the app key of `key_of`).
+fn plugin_file(arg: &str, key_of: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    let path = Path::new(arg);
+    if path.is_file() {
+        return Ok(Some(crate::plugins::component::read_plugin_file(path)?));
+    }
+    anyhow::ensure!(!arg.ends_with(".wasm"), "{arg} does not exist: give a plugin file or the app key of {key_of}");
+    Ok(None)
+}
+
 /// A TOML basic string.
 fn toml_string(text: &str) -> String {
     serde_json::to_string(text).expect("a string serializes")
@@ -334,15 +343,13 @@ async fn server_app_version(db: &StateDb, app_key: &str, source: Option<&SourceA
 
 async fn install(home: &Path, plugin: &str, source: Option<&SourceArgs>, allow_unsigned: bool, json: bool) -> anyhow::Result<ExitCode> {
     let db = StateDb::open(home).await?;
-    let file = Path::new(plugin);
-    let (bytes, choice) = if file.is_file() {
-        (crate::plugins::component::read_plugin_file(file)?, None)
-    } else if plugin.ends_with(".wasm") {
-        anyhow::bail!("{plugin} does not exist: give a plugin file or the app key of a plugin in a registered catalog");
-    } else {
-        let version = server_app_version(&db, plugin, source).await?;
-        let choice = catalog::choose(&db, plugin, &version).await?;
-        (catalog::read_offer(&choice.chosen, plugin)?, Some(choice))
+    let (bytes, choice) = match plugin_file(plugin, "a plugin in a registered catalog")? {
+        Some(bytes) => (bytes, None),
+        None => {
+            let version = server_app_version(&db, plugin, source).await?;
+            let choice = catalog::choose(&db, plugin, &version).await?;
+            (catalog::read_offer(&choice.chosen, plugin)?, Some(choice))
+        }
     };
     if let (Some(choice), false) = (&choice, json) {
         println!("chose {} {}: {}", shown(plugin), choice.chosen.version.version, shown(&choice.reason));
@@ -419,14 +426,7 @@ async fn run_command(home: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     let source = args.source.connect().await?;
     let mut spaces = args.spaces.clone();
     let mut attachments = args.attachments.clone();
-    let file = Path::new(&args.plugin);
-    let plugin_file = if file.is_file() {
-        Some(crate::plugins::component::read_plugin_file(file)?)
-    } else if args.plugin.ends_with(".wasm") {
-        anyhow::bail!("{} does not exist: give a plugin file or the app key of an installed plugin", args.plugin);
-    } else {
-        None
-    };
+    let plugin_file = plugin_file(&args.plugin, "an installed plugin")?;
     let mappings = match (&args.mappings, &args.plan) {
         (Some(auto), _) if auto.as_os_str() == "auto" => crate::plugins::local::auto_mappings(&source).await?,
         (Some(file), _) => MappingSource::from_file(file)?,
