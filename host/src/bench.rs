@@ -489,7 +489,8 @@ impl fmt::Display for JiraBench {
 }
 
 /// Drive a staging site directly with `customers` customers and `requests` requests
-/// (comments as the sample writes them: request `r` has `r % 4`): its ingest limit.
+/// shaped as the sample writes them (participants, comments and their authors): its
+/// ingest limit.
 async fn ingest_jira(url: &str, token: &str, customers: u64, requests: u64) -> anyhow::Result<(f64, f64)> {
     use crate::destination::api::*;
     use futures_util::{stream, StreamExt};
@@ -509,21 +510,38 @@ async fn ingest_jira(url: &str, token: &str, customers: u64, requests: u64) -> a
     let project = NewProject { key: "ING".into(), name: "Ingest".into(), project_type_key: "service_desk".into(), lead_account_id: None };
     dest.create_project(&project, "ingest:project").await?;
     let desk = dest.service_desks().await?.into_iter().find(|d| d.project_key == "ING").context("the ingest service desk")?.id;
+    // Agents are full accounts, as in the migrated site (a request naming both kinds
+    // costs the site two lookups).
+    let mut agents = Vec::new();
+    for a in 0..50 {
+        agents.push(dest.create_user(&format!("ingest-agent{a}@example.com"), "Ingest agent", true).await?.id.context("the ingest agent's id")?);
+    }
     let t = Instant::now();
+    let n = accounts.len();
     let sent: Vec<anyhow::Result<()>> = stream::iter(0..requests.max(1))
         .map(|r| {
             let (dest, desk) = (dest.clone(), desk.clone());
-            let reporter = accounts[r as usize % accounts.len()].clone();
+            // The shape of the sample's requests: a reporter, `r % 3` participants, and
+            // `r % 4` comments, the second by the reporter and the others by an agent.
+            let reporter = accounts[r as usize % n].clone();
+            let agent = agents[r as usize % agents.len()].clone();
+            let participants: Vec<String> = (1..=(r % 3)).map(|k| accounts[(r + 5 * k) as usize % n].clone()).filter(|p| *p != reporter).collect();
+            let created = format!("2024-03-{:02}T{:02}:15:00Z", 1 + r % 28, 8 + r % 9);
             async move {
                 let comments = (0..r % 4)
-                    .map(|c| ImportComment { body: format!("Comment {c} on {r}: have you tried turning it off and on?"), public: c % 2 == 1, author_account_id: reporter.clone(), created: None })
+                    .map(|c| ImportComment {
+                        body: format!("Comment {c} on {r}: have you tried turning it off and on?"),
+                        public: !(c == 0 && r % 2 == 0),
+                        author_account_id: if c == 1 { reporter.clone() } else { agent.clone() },
+                        created: Some(created.clone()),
+                    })
                     .collect();
                 let request = NewRequest {
                     service_desk_id: desk,
-                    request_field_values: RequestFields { summary: format!("Request {r}: printer on floor {}", r % 5), description: Some(format!("h1. Problem\nThe printer is jammed (request {r}).")) },
+                    request_field_values: RequestFields { summary: format!("Request {r}: printer on floor {}", r % 5), description: Some(format!("h1. Problem\nThe printer on floor {} is jammed (request {r}).", r % 5)) },
                     raise_on_behalf_of: reporter,
-                    request_participants: Vec::new(),
-                    import: RequestImport { issue_key: format!("ING-{}", r + 1), status: "Open".into(), created: None, comments },
+                    request_participants: participants,
+                    import: RequestImport { issue_key: format!("ING-{}", r + 1), status: "Waiting for support".into(), created: Some(created), comments },
                 };
                 dest.create_request(&request, &format!("ingest:request:{r}")).await.map(|_| ()).map_err(Into::into)
             }

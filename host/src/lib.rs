@@ -22,3 +22,4 @@ pub mod stages;
 pub mod staging;
 pub mod state;
 pub mod terminal;
+pub mod web;

@@ -29,6 +29,21 @@ pub struct StageRule {
     pub confidence: f64,
 }
 
+impl StageRule {
+    /// The rule in words, as the CLI and the dashboard state it.
+    pub fn describe(&self) -> String {
+        format!(
+            "outcomes of the plugin's current major version in the last {} days; only complete counts as success. \
+             Stage 2 when the lower bound of the {:.0}% Wilson interval of the success rate is at least {:.2}; \
+             Stage 1 low when its upper bound is below {:.2}; otherwise Stage 1 unknown.",
+            self.window_days,
+            self.confidence * 100.0,
+            self.threshold,
+            self.threshold
+        )
+    }
+}
+
 impl Default for StageRule {
     fn default() -> Self {
         StageRule { window_days: 90, threshold: 0.80, confidence: 0.95 }

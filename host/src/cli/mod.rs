@@ -7,6 +7,7 @@ mod consent;
 mod plan;
 mod plugin;
 mod sample;
+mod serve;
 mod stages;
 mod trust;
 
@@ -41,6 +42,7 @@ The admin's journey:
   ferry apps done                      is preparation complete?
   ferry plan create --cloud NAME ...   then: plan check ID, plan run ID
   ferry plan show ID / ferry audit ID  the report, and what each plugin read
+  ferry serve                          the same journey in a browser (and /api/v1)
 
 Exit codes: 0 done, 1 error, 2 wrong usage, 3 plugin refused (audit or signature),
 4 a run did not complete (plugin run not complete, plan not finished),
@@ -103,6 +105,13 @@ enum Command {
     /// Measure ferry's speed on this machine.
     #[command(subcommand)]
     Bench(sample::BenchCommand),
+    /// The dashboard and the automation API in a browser: assess, consent, plans with
+    /// live progress, reports, the reviewer's audit and the Stages. Prints a one-time
+    /// login URL.
+    Serve(serve::ServeArgs),
+    /// Bearer tokens for the automation API (/api/v1): create, list, revoke.
+    #[command(subcommand)]
+    ApiToken(serve::ApiTokenCommand),
 }
 
 /// What is logged when RUST_LOG is not set.
@@ -140,6 +149,8 @@ pub fn main() -> i32 {
             Command::Staging(cmd) => plan::staging(cmd).await,
             Command::SampleSite(args) => sample::sample_site(args).await,
             Command::Bench(cmd) => sample::bench(&cli.home, cmd).await,
+            Command::Serve(args) => serve::serve(&cli.home, args).await,
+            Command::ApiToken(cmd) => serve::api_token(&cli.home, cmd).await,
         }
     });
     match result {

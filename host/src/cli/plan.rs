@@ -8,7 +8,7 @@ use super::{print_json, shown, table, ExitCode, SourceArgs};
 use crate::migrate::report::PlanReport;
 use crate::migrate::{Migrator, Progress, Stage1Choice};
 use crate::plan::{status, AppsScope, HistoryScope, Plan, SpacesScope, UsersScope};
-use crate::staging::{self, Faults, JSM_ACCESS_GROUP, PRODUCT_ACCESS_GROUP};
+use crate::staging::{self, Faults};
 use crate::state::StateDb;
 
 #[derive(Debug, Subcommand)]
@@ -196,53 +196,29 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
     let db = StateDb::open(home).await?;
     match command {
         PlanCommand::Create(args) => {
-            use crate::source::Product;
-            let jira = args.product == Product::Jira;
-            let spaces = args.spaces.clone().unwrap_or(if jira { SpacesScope::None } else { SpacesScope::All });
-            let projects = args.projects.clone().unwrap_or(if jira { SpacesScope::All } else { SpacesScope::None });
-            let customers = args.customers.unwrap_or(if jira { UsersScope::Related } else { UsersScope::None });
-            let product_group = args.product_group.clone().unwrap_or_else(|| if jira { JSM_ACCESS_GROUP.into() } else { PRODUCT_ACCESS_GROUP.into() });
-            anyhow::ensure!(!args.attachments_only || spaces != SpacesScope::None, "--attachments-only needs spaces: choose them with --spaces");
-            let attachments = match (&args.attachments, jira) {
-                (Some(path), _) => path.display().to_string(),
-                (None, true) => String::new(),
-                (None, false) if spaces == SpacesScope::None => String::new(),
-                (None, false) => Err(crate::plan::PlanRefused(
-                    "--attachments is required for a Confluence plan with spaces: give the Server's <confluence-home>/attachments folder".into(),
-                ))?,
+            let shown_opt = |v: &Option<SpacesScope>| v.as_ref().map(ToString::to_string);
+            let request = crate::plan::PlanRequest {
+                name: args.name.clone(),
+                source: args.source.source.clone(),
+                source_password_env: args.source.source_password_env.clone(),
+                product: Some(args.product.to_string()),
+                attachments: args.attachments.as_ref().map(|p| p.display().to_string()),
+                cloud: args.cloud.clone(),
+                destination: args.destination.clone(),
+                scim_url: args.scim_url.clone(),
+                token_env: args.token_env.clone(),
+                users: Some(args.users.to_string()),
+                spaces: shown_opt(&args.spaces),
+                projects: shown_opt(&args.projects),
+                customers: args.customers.map(|c| c.to_string()),
+                attachments_only: args.attachments_only,
+                history: Some(args.history.to_string()),
+                product_group: args.product_group.clone(),
+                apps: Some(args.apps.to_string()),
+                app_deadline_secs: Some(args.app_deadline.as_secs()),
+                trusted_domains: args.trusted_domains.clone(),
             };
-            let (destination, scim_url, token_env) = match &args.cloud {
-                Some(name) => {
-                    let site = crate::cloud::get(&db, name).await?;
-                    (site.url, site.scim_url, site.token_env)
-                }
-                None => (
-                    args.destination.clone().expect("clap requires --destination without --cloud"),
-                    args.scim_url.clone(),
-                    args.token_env.clone().expect("clap requires --token-env with --destination"),
-                ),
-            };
-            let plan = Plan::create(
-                &db,
-                Plan {
-                    scim_url,
-                    product: args.product,
-                    users: args.users,
-                    spaces,
-                    projects,
-                    customers,
-                    attachments_only: args.attachments_only,
-                    history: args.history,
-                    product_group,
-                    apps: if jira { AppsScope::None } else { args.apps },
-                    app_deadline_secs: args.app_deadline.as_secs().max(1),
-                    trusted_domains: args.trusted_domains.iter().map(|d| d.trim().to_lowercase()).filter(|d| !d.is_empty()).collect(),
-                    cloud: args.cloud.clone(),
-                    source_password_env: args.source.source_password_env.clone(),
-                    ..Plan::new(&args.name, &args.source.source, &attachments, &destination, &token_env)
-                },
-            )
-            .await?;
+            let plan = Plan::create(&db, request.into_plan(&db).await?).await?;
             if args.run {
                 return run_plan(&db, plan, args.stage1, args.json).await;
             }
@@ -272,20 +248,11 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
             Ok(if crate::checks::has_errors(&checks) { ExitCode::NotReady } else { ExitCode::Ok })
         }
         PlanCommand::List { json } => {
-            let plans = Plan::list(&db).await?;
             if json {
-                let mut out = Vec::new();
-                for p in plans {
-                    let progress = crate::migrate::recorded_progress(&db, &p.id).await?;
-                    let apps = crate::migrate::apps::app_statuses(&db, &p).await?;
-                    let mut value = serde_json::to_value(&p)?;
-                    value["progress"] = serde_json::to_value(progress.iter().map(|(k, (d, t))| (k.clone(), serde_json::json!({"done": d, "total": t}))).collect::<serde_json::Map<_, _>>())?;
-                    value["app_statuses"] = serde_json::to_value(apps.iter().map(|a| serde_json::json!({"app": a.app, "status": a.status})).collect::<Vec<_>>())?;
-                    out.push(value);
-                }
-                print_json(&out)?;
+                print_json(&crate::plan::listing(&db).await?)?;
                 return Ok(ExitCode::Ok);
             }
+            let plans = Plan::list(&db).await?;
             let mut t = table(&["id", "name", "status", "destination", "users", "spaces or projects", "apps", "progress", "created"]);
             for p in plans {
                 let spaces = if p.product == crate::source::Product::Jira {
@@ -304,28 +271,16 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
         }
         PlanCommand::Show { id, json } => {
             let plan = Plan::get(&db, &id).await?;
-            let report = Plan::report(&db, &plan.id).await?;
-            // The apps section is read live: a re-run or a running app shows as it is now.
-            let apps = crate::migrate::apps::app_statuses(&db, &plan).await?;
             if json {
-                match report {
-                    Some(mut r) => {
-                        r.apps = apps;
-                        print_json(&r)?
-                    }
-                    None => print_json(&serde_json::json!({"id": plan.id, "name": plan.name, "status": plan.status, "apps": apps}))?,
-                }
-            } else {
-                println!("plan {} ({}): {}  →  {}", plan.id, shown(&plan.name), plan.status, plan.destination);
-                match report {
-                    Some(mut r) => {
-                        r.apps = apps;
-                        print_report(&r)
-                    }
-                    None => {
-                        println!("not run yet");
-                        print_apps(&apps);
-                    }
+                print_json(&crate::plan::report_json(&db, &plan).await?)?;
+                return Ok(ExitCode::Ok);
+            }
+            println!("plan {} ({}): {}  →  {}", plan.id, shown(&plan.name), plan.status, plan.destination);
+            match crate::plan::live_report(&db, &plan).await? {
+                (Some(report), _) => print_report(&report),
+                (None, apps) => {
+                    println!("not run yet");
+                    print_apps(&apps);
                 }
             }
             Ok(ExitCode::Ok)
@@ -359,13 +314,7 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
             Ok(ExitCode::Ok)
         }
         PlanCommand::Stop { id } => {
-            let plan = Plan::get(&db, &id).await?;
-            anyhow::ensure!(
-                Plan::transition(&db, &plan.id, status::RUNNING, status::STOPPED).await?,
-                "plan {} is {}, not running",
-                plan.id,
-                plan.status
-            );
+            let plan = crate::plan::stop(&db, &id).await?;
             println!("plan {} will stop when its current step ends", plan.id);
             Ok(ExitCode::Ok)
         }

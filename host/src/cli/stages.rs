@@ -62,15 +62,7 @@ pub(crate) struct AuditArgs {
 }
 
 fn rule_text(rule: &StageRule) -> String {
-    format!(
-        "outcomes of the plugin's current major version in the last {} days; only complete counts as success. \
-         Stage 2 when the lower bound of the {:.0}% Wilson interval of the success rate is at least {:.2}; \
-         Stage 1 low when its upper bound is below {:.2}; otherwise Stage 1 unknown.",
-        rule.window_days,
-        rule.confidence * 100.0,
-        rule.threshold,
-        rule.threshold
-    )
+    rule.describe()
 }
 
 pub(crate) async fn stages(home: &Path, args: StagesArgs) -> anyhow::Result<ExitCode> {

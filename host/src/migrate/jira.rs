@@ -32,8 +32,6 @@ const REQUEST_BATCH: u32 = 500;
 /// What a Jira run carries from step to step.
 #[derive(Default)]
 struct JiraRun {
-    /// User key → lower-cased username (keys with a username).
-    names: HashMap<String, String>,
     /// User keys of customers (their accounts are in `Migrator::authors`).
     customer_keys: HashSet<String>,
     /// Server organization id → cloud organization id.
@@ -79,9 +77,10 @@ impl JiraScope {
 }
 
 /// Why a referenced user key has no user to migrate, when it has none: deleted (no
-/// username, or a username in no directory), or only in an inactive directory.
-pub(crate) fn gone_reason(key: &str, names: &HashMap<String, String>, dirs: &super::identity::Directories) -> Option<String> {
-    let Some(name) = names.get(key) else { return Some("deleted: no user has this key any more".into()) };
+/// username, or a username in no directory), or only in an inactive directory. `name`
+/// is the user key's lower-cased username, if it has one.
+pub(crate) fn gone_reason(name: Option<&str>, dirs: &super::identity::Directories) -> Option<String> {
+    let Some(name) = name else { return Some("deleted: no user has this key any more".into()) };
     if dirs.inactive_only.contains(name) {
         return Some(format!("{name} is only in an inactive directory"));
     }
@@ -89,12 +88,6 @@ pub(crate) fn gone_reason(key: &str, names: &HashMap<String, String>, dirs: &sup
         return Some(format!("deleted: {name} is in no directory"));
     }
     None
-}
-
-/// One request ready to send.
-struct RequestJob {
-    request: ServerRequest,
-    body: NewRequest,
 }
 
 impl Migrator {
@@ -145,7 +138,7 @@ impl Migrator {
 
     /// The steps of a Jira plan.
     pub(crate) async fn jira_steps(&mut self) -> anyhow::Result<()> {
-        let mut run = JiraRun { names: self.source.user_keys().await?.into_iter().collect(), ..JiraRun::default() };
+        let mut run = JiraRun::default();
         let mut scope = self.jira_scope().await?;
         scope.requesters = BTreeSet::new();
         tracing::debug!("jira scope read; peak RSS {:.0} MB", crate::bench::peak_rss_mb());
@@ -178,6 +171,7 @@ impl Migrator {
             }
             self.migrate_customers((self.plan.customers == UsersScope::Related).then_some(&scope.related), &mut run).await?;
             self.report.time("customers", started);
+            tracing::debug!("customers migrated; peak RSS {:.0} MB", crate::bench::peak_rss_mb());
         }
         let in_scope = scope.organizations_in_scope(self.plan.customers);
         if self.stop_requested().await? {
@@ -187,6 +181,7 @@ impl Migrator {
         self.migrate_organizations(&in_scope, &mut run).await?;
         self.report.time("organizations", started);
         self.people_from_earlier_plans(&mut run).await?;
+        tracing::debug!("organizations migrated, earlier plans' people read; peak RSS {:.0} MB", crate::bench::peak_rss_mb());
         for failure in &self.report.failures {
             if failure.kind == "customers" || failure.kind == self.user_kind() {
                 run.failed.insert(failure.server_id.to_lowercase(), failure.reason.clone());
@@ -239,9 +234,9 @@ impl Migrator {
     /// behind `only` user keys), each linked to the cloud account with their email (a
     /// full account first) or created as a customer account.
     async fn migrate_customers(&mut self, only: Option<&BTreeSet<String>>, run: &mut JiraRun) -> anyhow::Result<()> {
-        // The key → name map is given up while customers are sent (their name → keys
-        // map is its inverse) and read again after.
-        let names = std::mem::take(&mut run.names);
+        // Every key's username is needed only to find each customer's keys (the name →
+        // keys map, its inverse, is what is kept while customers are sent).
+        let names: HashMap<String, String> = self.source.user_keys().await?.into_iter().collect();
         let (customers, keys_of) = self.customers_in_scope(only, &names).await?;
         drop(names);
         tracing::debug!("{} customers in scope; peak RSS {:.0} MB", customers.len(), crate::bench::peak_rss_mb());
@@ -256,11 +251,14 @@ impl Migrator {
         .await?;
         let full = self.maps.preload(ns::CUSTOMER_FULL, None).await?;
         let bar = self.progress.step("customers", review.usable.len() as u64);
-        // A chunk at a time, so the outcomes held at once stay bounded.
-        let mut rest = review.usable;
-        while !rest.is_empty() {
-            let tail = rest.split_off(rest.len().min(CUSTOMER_CHUNK));
-            let chunk = std::mem::replace(&mut rest, tail);
+        // A chunk at a time, so the outcomes held at once stay bounded (taken from the
+        // list as it is consumed: no second copy of it).
+        let mut rest = review.usable.into_iter();
+        loop {
+            let chunk: Vec<_> = rest.by_ref().take(CUSTOMER_CHUNK).collect();
+            if chunk.is_empty() {
+                break;
+            }
             let this = &*self;
             let (known, full, keys_of, progress) = (&known, &full, &keys_of, &bar);
             let outcomes: Vec<(String, Vec<String>, anyhow::Result<(String, bool)>)> = stream::iter(chunk)
@@ -288,8 +286,6 @@ impl Migrator {
             }
         }
         finish(&bar);
-        drop(keys_of);
-        run.names = self.source.user_keys().await?.into_iter().collect();
         Ok(())
     }
 
@@ -402,11 +398,13 @@ impl Migrator {
     /// Why user key `key` has no cloud account.
     async fn no_account_reason(&mut self, key: &str, run: &JiraRun) -> anyhow::Result<String> {
         let dirs = self.directories().await?;
-        if let Some(gone) = gone_reason(key, &run.names, &dirs) {
+        // Asked once per person without an account: the username is looked up, not held.
+        let name = self.source.username_of_key(key).await?;
+        if let Some(gone) = gone_reason(name.as_deref(), &dirs) {
             return Ok(gone);
         }
-        let name = &run.names[key];
-        Ok(match run.failed.get(name) {
+        let name = name.expect("gone_reason covers a key without a username");
+        Ok(match run.failed.get(&name) {
             Some(why) => format!("{name} did not migrate: {why}"),
             None => format!("{name} is not migrated by this plan or an earlier one (its users or customers scope leaves them out)"),
         })
@@ -493,21 +491,34 @@ impl Migrator {
             .ok_or_else(|| anyhow::anyhow!("the cloud project {} has no service desk", project.key))
     }
 
-    /// The requests of a project, a batch at a time: each with its participants and
-    /// comments in one idempotent create.
+    /// The requests of a project as one pipeline: the source is read a batch ahead,
+    /// each request's body is built as a slot frees up, and up to four times the
+    /// destination's concurrency requests are under way (the destination itself caps
+    /// how many HTTP calls run at once; the rest wait for their mappings to commit).
     async fn migrate_requests(&mut self, project: &ServerProject, desk: &str, requests: u64, run: &mut JiraRun) -> anyhow::Result<()> {
         let known = self.maps.preload(ns::REQUEST, Some(&project.key)).await?;
         let bar = self.progress.step("requests", requests);
-        // The next batch is read from the source while this one is sent.
-        let mut batch = self.source.requests(project, None, REQUEST_BATCH).await?;
+        let source = self.source.clone();
+        let read_after = |after: Option<i64>| {
+            let (source, project) = (source.clone(), project.clone());
+            tokio::spawn(async move { source.requests(&project, after, REQUEST_BATCH).await })
+        };
+        let mut pending: std::collections::VecDeque<ServerRequest> = Vec::new().into();
+        let mut next_read = Some(read_after(None));
+        let mut under_way = tokio::task::JoinSet::new();
+        let limit = 4 * self.concurrency.max(1);
         loop {
-            let Some(last) = batch.last() else { break };
-            let next = {
-                let (source, project, after) = (self.source.clone(), project.clone(), last.id);
-                tokio::spawn(async move { source.requests(&project, Some(after), REQUEST_BATCH).await })
-            };
-            let mut jobs = Vec::with_capacity(batch.len());
-            for request in batch {
+            // Start requests while there is room and work.
+            while under_way.len() < limit {
+                if pending.is_empty() {
+                    let Some(read) = next_read.take() else { break };
+                    pending = read.await??.into();
+                    if let Some(last) = pending.back() {
+                        next_read = Some(read_after(Some(last.id)));
+                    }
+                    continue;
+                }
+                let request = pending.pop_front().expect("not empty");
                 if known.contains_key(&request.id.to_string()) {
                     self.report.count("requests").cloud += 1;
                     self.report.count("comments").cloud += request.comments.len() as u64;
@@ -515,33 +526,26 @@ impl Migrator {
                     continue;
                 }
                 let body = self.request_body(&request, desk, run).await?;
-                jobs.push(RequestJob { request, body });
+                let (dest, maps, key) = (self.dest.clone(), self.maps.clone(), project.key.clone());
+                under_way.spawn(async move {
+                    let result = create_request(&dest, &maps, &request, &body, &key).await;
+                    (request, result)
+                });
             }
-            let this = &*self;
-            let (key, progress) = (&project.key, &bar);
-            let results: Vec<(ServerRequest, anyhow::Result<()>)> = stream::iter(jobs)
-                .map(|job| async move {
-                    let result = this.create_request(job.request.clone(), &job.body, key).await;
-                    progress.inc(1);
-                    (job.request, result)
-                })
-                .buffer_unordered(self.concurrency)
-                .collect()
-                .await;
-            for (request, result) in results {
-                let comments = request.comments.len() as u64;
-                match result {
-                    Ok(()) => {
-                        self.report.count("requests").cloud += 1;
-                        self.report.count("comments").cloud += comments;
-                    }
-                    Err(e) => {
-                        self.report.fail("requests", &request.key, format!("{e:#}"));
-                        self.report.count("comments").failed += comments;
-                    }
+            let Some(done) = under_way.join_next().await else { break };
+            let (request, result) = done?;
+            bar.inc(1);
+            let comments = request.comments.len() as u64;
+            match result {
+                Ok(()) => {
+                    self.report.count("requests").cloud += 1;
+                    self.report.count("comments").cloud += comments;
+                }
+                Err(e) => {
+                    self.report.fail("requests", &request.key, format!("{e:#}"));
+                    self.report.count("comments").failed += comments;
                 }
             }
-            batch = next.await??;
         }
         finish(&bar);
         Ok(())
@@ -570,25 +574,25 @@ impl Migrator {
             import: RequestImport { issue_key: request.key.clone(), status: request.status.clone(), created: request.created.clone(), comments },
         })
     }
+}
 
-    /// Send one request and record it with its comments, in one transaction.
-    async fn create_request(&self, request: ServerRequest, body: &NewRequest, project_key: &str) -> anyhow::Result<()> {
-        let origin = format!("{}:{}", ns::REQUEST, request.id);
-        let created = self.dest.create_request(body, &origin).await?;
-        anyhow::ensure!(
-            created.comment_ids.len() == request.comments.len(),
-            "the site kept {} of the request's {} comments",
-            created.comment_ids.len(),
-            request.comments.len()
-        );
-        let container = Some(project_key.to_string());
-        let mut rows: Vec<_> = request
-            .comments
-            .iter()
-            .zip(&created.comment_ids)
-            .map(|(c, id)| (ns::REQUEST_COMMENT.to_string(), c.id.to_string(), id.clone(), container.clone()))
-            .collect();
-        rows.push((ns::REQUEST.to_string(), request.id.to_string(), created.issue_id, container));
-        self.maps.put_rows(rows).await
-    }
+/// Send one request and record it with its comments, in one transaction.
+async fn create_request(dest: &crate::destination::Destination, maps: &super::Mappings, request: &ServerRequest, body: &NewRequest, project_key: &str) -> anyhow::Result<()> {
+    let origin = format!("{}:{}", ns::REQUEST, request.id);
+    let created = dest.create_request(body, &origin).await?;
+    anyhow::ensure!(
+        created.comment_ids.len() == request.comments.len(),
+        "the site kept {} of the request's {} comments",
+        created.comment_ids.len(),
+        request.comments.len()
+    );
+    let container = Some(project_key.to_string());
+    let mut rows: Vec<_> = request
+        .comments
+        .iter()
+        .zip(&created.comment_ids)
+        .map(|(c, id)| (ns::REQUEST_COMMENT.to_string(), c.id.to_string(), id.clone(), container.clone()))
+        .collect();
+    rows.push((ns::REQUEST.to_string(), request.id.to_string(), created.issue_id, container));
+    maps.put_rows(rows).await
 }

@@ -93,6 +93,10 @@ pub(crate) struct Mappings {
 /// Requests merged into one transaction at most.
 const GROUP_COMMIT: usize = 512;
 
+/// How many times the writer lets other tasks run while requests keep arriving, before
+/// it commits what it has.
+const GROUP_COMMIT_YIELDS: usize = 4;
+
 impl Mappings {
     pub(crate) fn new(db: StateDb, destination: String, plan: String) -> Mappings {
         let (writer, mut queue) = tokio::sync::mpsc::channel::<PutRequest>(4 * GROUP_COMMIT);
@@ -100,11 +104,20 @@ impl Mappings {
         tokio::spawn(async move {
             while let Some(first) = queue.recv().await {
                 let mut batch = vec![first];
-                while batch.len() < GROUP_COMMIT {
-                    match queue.try_recv() {
-                        Ok(more) => batch.push(more),
-                        Err(_) => break,
+                // Take what is queued; while more keeps arriving, let the tasks that
+                // are about to send theirs run first, so one commit carries them all.
+                for _ in 0..GROUP_COMMIT_YIELDS {
+                    let before = batch.len();
+                    while batch.len() < GROUP_COMMIT {
+                        match queue.try_recv() {
+                            Ok(more) => batch.push(more),
+                            Err(_) => break,
+                        }
                     }
+                    if batch.len() == before || batch.len() >= GROUP_COMMIT {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
                 }
                 let result = commit(&pool, &dest, &plan, &batch).await.map_err(|e| e.to_string());
                 for (_, done) in batch {

@@ -182,8 +182,8 @@ pub struct EmailReview {
 
 /// Sort users by the email rule, in their order (the first user with an address keeps it).
 pub fn review_emails(users: Vec<DirectoryUser>) -> EmailReview {
-    let mut review = EmailReview::default();
-    let mut first_with: HashMap<String, String> = HashMap::new();
+    let mut review = EmailReview { usable: Vec::with_capacity(users.len()), ..EmailReview::default() };
+    let mut first_with: HashMap<String, String> = HashMap::with_capacity(users.len());
     for user in users {
         let email = user.email.clone().unwrap_or_default().trim().to_string();
         if !is_valid_email(&email) {

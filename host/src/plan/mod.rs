@@ -611,3 +611,232 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Plan> {
         created_at: r.get("created_at"),
     })
 }
+
+/// What an admin asks for when creating a plan, before the product's defaults are
+/// applied: the CLI's `plan create` options, and the dashboard's form and API body.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanRequest {
+    /// The plan's name.
+    pub name: String,
+    /// The Server database: a SQLite file or a postgres:// URL without a password.
+    pub source: String,
+    /// The environment variable holding the source database password, if any.
+    #[serde(default)]
+    pub source_password_env: Option<String>,
+    /// `confluence` (default) or `jira`.
+    #[serde(default)]
+    pub product: Option<String>,
+    /// Confluence: the Server's attachment folder.
+    #[serde(default)]
+    pub attachments: Option<String>,
+    /// A connected Cloud site, instead of `destination` and `token_env`.
+    #[serde(default)]
+    pub cloud: Option<String>,
+    /// The Cloud site's base URL.
+    #[serde(default)]
+    pub destination: Option<String>,
+    /// The SCIM base URL, when not `<destination>/scim/v2`.
+    #[serde(default)]
+    pub scim_url: Option<String>,
+    /// The environment variable holding the destination's token.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// `all` (default), `related` or `none`.
+    #[serde(default)]
+    pub users: Option<String>,
+    /// `all`, `none` or `KEY,KEY` (default all; none in a Jira plan).
+    #[serde(default)]
+    pub spaces: Option<String>,
+    /// Jira: `all` (default), `none` or `KEY,KEY`.
+    #[serde(default)]
+    pub projects: Option<String>,
+    /// Jira: `all`, `related` (default) or `none`.
+    #[serde(default)]
+    pub customers: Option<String>,
+    /// Only the attachments of the chosen spaces.
+    #[serde(default)]
+    pub attachments_only: bool,
+    /// `all` (default) or `current`.
+    #[serde(default)]
+    pub history: Option<String>,
+    /// The destination's product-access group.
+    #[serde(default)]
+    pub product_group: Option<String>,
+    /// `needed` (default) or `none`.
+    #[serde(default)]
+    pub apps: Option<String>,
+    /// The time each app migration may take, in seconds (default one hour).
+    #[serde(default)]
+    pub app_deadline_secs: Option<u64>,
+    /// Email domains the admin trusts.
+    #[serde(default)]
+    pub trusted_domains: Vec<String>,
+}
+
+/// Parse one option of a plan request, naming the option when it is wrong.
+fn option<T: FromStr>(name: &str, value: &Option<String>) -> Result<Option<T>, PlanRefused>
+where
+    T::Err: fmt::Display,
+{
+    match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v.parse::<T>().map(Some).map_err(|e| PlanRefused(format!("{name}: {e}"))),
+    }
+}
+
+impl PlanRequest {
+    /// The plan this asks for, with the product's defaults; not saved (see
+    /// [`Plan::create`]). A wrong or missing option is a [`PlanRefused`] naming it.
+    pub async fn into_plan(self, db: &StateDb) -> anyhow::Result<Plan> {
+        let product: Product = option("product", &self.product)?.unwrap_or_default();
+        let jira = product == Product::Jira;
+        let spaces = option("spaces", &self.spaces)?.unwrap_or(if jira { SpacesScope::None } else { SpacesScope::All });
+        let projects = option("projects", &self.projects)?.unwrap_or(if jira { SpacesScope::All } else { SpacesScope::None });
+        let customers = option("customers", &self.customers)?.unwrap_or(if jira { UsersScope::Related } else { UsersScope::None });
+        let product_group = self
+            .product_group
+            .clone()
+            .filter(|g| !g.trim().is_empty())
+            .unwrap_or_else(|| if jira { crate::staging::JSM_ACCESS_GROUP.into() } else { crate::staging::PRODUCT_ACCESS_GROUP.into() });
+        if self.attachments_only && spaces == SpacesScope::None {
+            return Err(PlanRefused("--attachments-only needs spaces: choose them with --spaces".into()).into());
+        }
+        let attachments = match (self.attachments.as_deref().map(str::trim).filter(|a| !a.is_empty()), jira) {
+            (Some(path), _) => path.to_string(),
+            (None, true) => String::new(),
+            (None, false) if spaces == SpacesScope::None => String::new(),
+            (None, false) => {
+                return Err(PlanRefused(
+                    "--attachments is required for a Confluence plan with spaces: give the Server's <confluence-home>/attachments folder".into(),
+                )
+                .into())
+            }
+        };
+        let cloud = self.cloud.clone().filter(|c| !c.trim().is_empty());
+        let (destination, scim_url, token_env) = match &cloud {
+            Some(name) => {
+                let site = crate::cloud::get(db, name).await?;
+                (site.url, site.scim_url, site.token_env)
+            }
+            None => {
+                let destination = self.destination.clone().filter(|d| !d.trim().is_empty());
+                let token_env = self.token_env.clone().filter(|t| !t.trim().is_empty());
+                let (Some(destination), Some(token_env)) = (destination, token_env) else {
+                    return Err(PlanRefused("give a connected Cloud site (--cloud), or both --destination and --token-env".into()).into());
+                };
+                (destination, self.scim_url.clone().filter(|s| !s.trim().is_empty()), token_env)
+            }
+        };
+        Ok(Plan {
+            scim_url,
+            product,
+            users: option("users", &self.users)?.unwrap_or(UsersScope::All),
+            spaces,
+            projects,
+            customers,
+            attachments_only: self.attachments_only,
+            history: option("history", &self.history)?.unwrap_or_default(),
+            product_group,
+            apps: if jira { AppsScope::None } else { option("apps", &self.apps)?.unwrap_or(AppsScope::Needed) },
+            app_deadline_secs: self.app_deadline_secs.unwrap_or(DEFAULT_APP_DEADLINE_SECS).max(1),
+            trusted_domains: self.trusted_domains.iter().map(|d| d.trim().to_lowercase()).filter(|d| !d.is_empty()).collect(),
+            cloud,
+            source_password_env: self.source_password_env.clone().filter(|e| !e.trim().is_empty()),
+            ..Plan::new(&self.name, &self.source, &attachments, &destination, &token_env)
+        })
+    }
+}
+
+/// One step's progress as recorded while a plan runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StepProgress {
+    /// Entities done.
+    pub done: u64,
+    /// Entities in the step.
+    pub total: u64,
+}
+
+/// One app's status, as a plan listing shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppStatusLine {
+    /// Server app key.
+    pub app: String,
+    /// Its status (`ready`, `running`, `complete`, ...).
+    pub status: String,
+}
+
+/// A plan as `plan list --json` and the dashboard show it: the plan, each step's
+/// progress and each app's status.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanListing {
+    /// The plan.
+    #[serde(flatten)]
+    pub plan: Plan,
+    /// Step → progress, as last recorded.
+    pub progress: std::collections::BTreeMap<String, StepProgress>,
+    /// The plan's apps and where each stands.
+    pub app_statuses: Vec<AppStatusLine>,
+}
+
+/// Every plan with its progress and app statuses, newest first (progress read in one
+/// query; app statuses only for plans with apps).
+pub async fn listing(db: &StateDb) -> anyhow::Result<Vec<PlanListing>> {
+    let mut progress = all_progress(db).await?;
+    let mut out = Vec::new();
+    for plan in Plan::list(db).await? {
+        let steps = progress.remove(&plan.id).unwrap_or_default();
+        let app_statuses = if plan.plan_apps.is_empty() { Vec::new() } else { app_lines(db, &plan).await? };
+        out.push(PlanListing { plan, progress: steps, app_statuses });
+    }
+    Ok(out)
+}
+
+/// Every plan's recorded progress: plan id → step → progress.
+pub async fn all_progress(db: &StateDb) -> anyhow::Result<std::collections::HashMap<String, std::collections::BTreeMap<String, StepProgress>>> {
+    let mut out: std::collections::HashMap<String, std::collections::BTreeMap<String, StepProgress>> = std::collections::HashMap::new();
+    for r in sqlx::query("SELECT plan_id, step, done, total FROM plan_progress").fetch_all(db.pool()).await? {
+        let progress = StepProgress { done: r.get::<i64, _>(2).max(0) as u64, total: r.get::<i64, _>(3).max(0) as u64 };
+        out.entry(r.get(0)).or_default().insert(r.get(1), progress);
+    }
+    Ok(out)
+}
+
+async fn app_lines(db: &StateDb, plan: &Plan) -> anyhow::Result<Vec<AppStatusLine>> {
+    Ok(crate::migrate::apps::app_statuses(db, plan).await?.into_iter().map(|a| AppStatusLine { app: a.app, status: a.status }).collect())
+}
+
+/// One plan with its progress and app statuses.
+pub async fn listing_of(db: &StateDb, plan: Plan) -> anyhow::Result<PlanListing> {
+    let progress = crate::migrate::recorded_progress(db, &plan.id).await?.into_iter().map(|(step, (done, total))| (step, StepProgress { done, total })).collect();
+    let app_statuses = app_lines(db, &plan).await?;
+    Ok(PlanListing { plan, progress, app_statuses })
+}
+
+/// A plan's report with its apps read live (a re-run or a running app shows as it is
+/// now), or `None` before it ran; and the apps.
+pub async fn live_report(db: &StateDb, plan: &Plan) -> anyhow::Result<(Option<PlanReport>, Vec<crate::migrate::apps::AppOutcome>)> {
+    let apps = crate::migrate::apps::app_statuses(db, plan).await?;
+    let report = Plan::report(db, &plan.id).await?.map(|mut r| {
+        r.apps = apps.clone();
+        r
+    });
+    Ok((report, apps))
+}
+
+/// `plan show --json`: the report with live apps, or, before the plan ran, its id, name,
+/// status and apps.
+pub async fn report_json(db: &StateDb, plan: &Plan) -> anyhow::Result<serde_json::Value> {
+    Ok(match live_report(db, plan).await? {
+        (Some(report), _) => serde_json::to_value(report)?,
+        (None, apps) => serde_json::json!({"id": plan.id, "name": plan.name, "status": plan.status, "apps": apps}),
+    })
+}
+
+/// Ask a running plan to stop when its current step ends (it may run in another
+/// process: the status in the state DB is what it watches).
+pub async fn stop(db: &StateDb, id: &str) -> anyhow::Result<Plan> {
+    let plan = Plan::get(db, id).await?;
+    anyhow::ensure!(Plan::transition(db, &plan.id, status::RUNNING, status::STOPPED).await?, "plan {} is {}, not running", plan.id, plan.status);
+    Ok(plan)
+}

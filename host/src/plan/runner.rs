@@ -52,7 +52,14 @@ pub async fn stage1_apps(migrator: &Migrator) -> anyhow::Result<Vec<String>> {
 }
 
 /// Check, then run. A refusal ([`RunRefused`]) leaves the plan `saved`.
-pub async fn run_checked(mut migrator: Migrator, stage1: Option<Stage1Choice>) -> anyhow::Result<PlanReport> {
+pub async fn run_checked(migrator: Migrator, stage1: Option<Stage1Choice>) -> anyhow::Result<PlanReport> {
+    ready(migrator, stage1).await?.run().await
+}
+
+/// Everything before the run: the plan must be saved, the checks must find no error,
+/// and a plan with Stage 1 apps needs the admin's choice. Returns the migrator, ready
+/// to run; a refusal ([`RunRefused`]) leaves the plan `saved`.
+pub async fn ready(mut migrator: Migrator, stage1: Option<Stage1Choice>) -> anyhow::Result<Migrator> {
     let plan = Plan::get(migrator.db(), &migrator.plan().id).await?;
     anyhow::ensure!(
         plan.status == status::SAVED,
@@ -70,5 +77,5 @@ pub async fn run_checked(mut migrator: Migrator, stage1: Option<Stage1Choice>) -
         migrator.choose_stage1(choice, stage1_apps);
     }
     migrator.set_checks(found);
-    migrator.run().await
+    Ok(migrator)
 }

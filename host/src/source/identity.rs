@@ -100,6 +100,16 @@ impl Source {
         Ok(out)
     }
 
+    /// The lower-cased username behind one user key, if it still has one.
+    pub async fn username_of_key(&self, key: &str) -> Result<Option<String>, SourceError> {
+        let sql = match self.product() {
+            Product::Confluence => "SELECT lower_username FROM user_mapping WHERE user_key = $1 AND lower_username IS NOT NULL",
+            Product::Jira => "SELECT lower_user_name FROM app_user WHERE user_key = $1 AND lower_user_name IS NOT NULL",
+        };
+        let row = sqlx::query(sql).bind(key).fetch_optional(self.pool()).await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
     /// user_key → lower-cased username, for keys that still have a username.
     pub async fn user_keys(&self) -> Result<Vec<(String, String)>, SourceError> {
         let sql = match self.product() {

@@ -99,17 +99,50 @@ async fn account(db: &sqlx::SqlitePool, id: &str) -> Result<Option<Account>, sql
     Ok(row.as_ref().map(full_account))
 }
 
-/// The accounts `ids`, or a `400` naming the first that does not exist.
-async fn accounts(db: &sqlx::SqlitePool, ids: &[String], role: &str) -> Result<Vec<Account>, Response> {
-    let mut out = Vec::with_capacity(ids.len());
+/// The accounts of `ids` that exist, by id: one query for customers, one for full
+/// accounts, whatever the number of ids.
+async fn accounts_by_id(db: &sqlx::SqlitePool, ids: &[&str]) -> Result<HashMap<String, Account>, sqlx::Error> {
+    let mut customers = Vec::new();
+    let mut full = Vec::new();
     for id in ids {
-        match account(db, id).await {
-            Ok(Some(a)) => out.push(a),
-            Ok(None) => return Err(error(StatusCode::BAD_REQUEST, format!("{role}: no account {id:?} on this site"))),
-            Err(e) => return Err(db_error(e)),
+        match id.strip_prefix("qm:") {
+            Some(n) => customers.extend(n.parse::<i64>().ok()),
+            None => full.extend(id.parse::<i64>().ok()),
         }
     }
-    Ok(out)
+    let mut found = HashMap::with_capacity(ids.len());
+    for (table, numbers) in [("customers", customers), ("users", full)] {
+        for chunk in numbers.chunks(500) {
+            let sql = format!("SELECT * FROM {table} WHERE id IN ({})", vec!["?"; chunk.len()].join(", "));
+            let mut query = sqlx::query(&sql);
+            for n in chunk {
+                query = query.bind(n);
+            }
+            for row in query.fetch_all(db).await? {
+                let account = if table == "customers" { customer_account(&row) } else { full_account(&row) };
+                found.insert(account.account_id.clone(), account);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The accounts `ids` (each with the field that names it), or a `400` naming the first
+/// that does not exist.
+async fn accounts_named(db: &sqlx::SqlitePool, named: &[(&str, &str)]) -> Result<HashMap<String, Account>, Response> {
+    let ids: Vec<&str> = named.iter().map(|(_, id)| *id).collect();
+    let found = accounts_by_id(db, &ids).await.map_err(db_error)?;
+    match named.iter().find(|(_, id)| !found.contains_key(*id)) {
+        Some((role, id)) => Err(error(StatusCode::BAD_REQUEST, format!("{role}: no account {id:?} on this site"))),
+        None => Ok(found),
+    }
+}
+
+/// The accounts `ids` in order, or a `400` naming the first that does not exist.
+async fn accounts(db: &sqlx::SqlitePool, ids: &[String], role: &str) -> Result<Vec<Account>, Response> {
+    let named: Vec<(&str, &str)> = ids.iter().map(|id| (role, id.as_str())).collect();
+    let found = accounts_named(db, &named).await?;
+    Ok(ids.iter().map(|id| found[id].clone()).collect())
 }
 
 async fn accounts_with_email(db: &sqlx::SqlitePool, email: &str) -> Result<Vec<Account>, sqlx::Error> {
@@ -403,22 +436,15 @@ async fn create_request(State(s): State<AppState>, q: Q, Json(r): Json<NewReques
     if r.request_field_values.summary.trim().is_empty() {
         return error(StatusCode::BAD_REQUEST, format!("requestFieldValues.summary: {key} needs a summary"));
     }
-    // Every account the request names, each looked up once.
-    let mut known: HashMap<String, Account> = HashMap::new();
-    let named = std::iter::once(("raiseOnBehalfOf", &r.raise_on_behalf_of))
-        .chain(r.request_participants.iter().map(|p| ("requestParticipants", p)))
-        .chain(r.import.comments.iter().map(|c| ("import.comments.authorAccountId", &c.author_account_id)));
-    for (role, id) in named {
-        if known.contains_key(id) {
-            continue;
-        }
-        match accounts(&s.db, std::slice::from_ref(id), role).await {
-            Ok(mut found) => {
-                known.insert(id.clone(), found.remove(0));
-            }
-            Err(resp) => return resp,
-        }
-    }
+    // Every account the request names, looked up together.
+    let named: Vec<(&str, &str)> = std::iter::once(("raiseOnBehalfOf", r.raise_on_behalf_of.as_str()))
+        .chain(r.request_participants.iter().map(|p| ("requestParticipants", p.as_str())))
+        .chain(r.import.comments.iter().map(|c| ("import.comments.authorAccountId", c.author_account_id.as_str())))
+        .collect();
+    let known = match accounts_named(&s.db, &named).await {
+        Ok(known) => known,
+        Err(resp) => return resp,
+    };
     let mut tx = match s.db.begin().await {
         Ok(tx) => tx,
         Err(e) => return db_error(e),
@@ -438,32 +464,37 @@ async fn create_request(State(s): State<AppState>, q: Q, Json(r): Json<NewReques
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return error(StatusCode::CONFLICT, format!("a request with key {key} exists")),
         Err(e) => return db_error(e),
     };
-    let mut participants: Vec<Account> = Vec::new();
-    for (position, participant) in r.request_participants.iter().enumerate() {
-        let added = sqlx::query("INSERT OR IGNORE INTO jsm_participants (request_id, position, account_id) VALUES (?, ?, ?)")
-            .bind(id)
-            .bind(position as i64)
-            .bind(participant)
-            .execute(&mut *tx)
-            .await;
-        match added {
-            Ok(done) if done.rows_affected() == 1 => participants.push(known[participant].clone()),
-            Ok(_) => {}
-            Err(e) => return db_error(e),
+    // A participant named twice is one participant.
+    let mut participant_ids: Vec<&String> = Vec::with_capacity(r.request_participants.len());
+    for p in &r.request_participants {
+        if !participant_ids.contains(&p) {
+            participant_ids.push(p);
         }
     }
+    if !participant_ids.is_empty() {
+        let sql = format!("INSERT INTO jsm_participants (request_id, position, account_id) VALUES {}", vec!["(?, ?, ?)"; participant_ids.len()].join(", "));
+        let mut query = sqlx::query(&sql);
+        for (position, p) in participant_ids.iter().enumerate() {
+            query = query.bind(id).bind(position as i64).bind(*p);
+        }
+        if let Err(e) = query.execute(&mut *tx).await {
+            return db_error(e);
+        }
+    }
+    let participants: Vec<Account> = participant_ids.iter().map(|p| known[*p].clone()).collect();
+    // The comments in one statement; their ids rise in the order they were given.
     let mut comment_ids = Vec::with_capacity(r.import.comments.len());
-    for c in &r.import.comments {
-        let added = sqlx::query("INSERT INTO jsm_comments (request_id, body, public, author, created) VALUES (?, ?, ?, ?, ?) RETURNING id")
-            .bind(id)
-            .bind(&c.body)
-            .bind(c.public)
-            .bind(&c.author_account_id)
-            .bind(&c.created)
-            .fetch_one(&mut *tx)
-            .await;
-        match added {
-            Ok(row) => comment_ids.push(row.get::<i64, _>(0).to_string()),
+    if !r.import.comments.is_empty() {
+        let sql = format!("INSERT INTO jsm_comments (request_id, body, public, author, created) VALUES {} RETURNING id", vec!["(?, ?, ?, ?, ?)"; r.import.comments.len()].join(", "));
+        let mut query = sqlx::query_scalar::<_, i64>(&sql);
+        for c in &r.import.comments {
+            query = query.bind(id).bind(&c.body).bind(c.public).bind(&c.author_account_id).bind(&c.created);
+        }
+        match query.fetch_all(&mut *tx).await {
+            Ok(mut ids) => {
+                ids.sort_unstable();
+                comment_ids = ids.iter().map(i64::to_string).collect();
+            }
             Err(e) => return db_error(e),
         }
     }

@@ -1,0 +1,339 @@
+//! `ferry serve`: the dashboard and the automation API over the same state and the same
+//! functions as the CLI.
+//!
+//! Nothing here decides a rule: assessing, deciding, consenting, creating, checking,
+//! running and stopping plans, Stages and audits all call the library functions the CLI
+//! calls ([`crate::assess`], [`crate::consent`], [`crate::plan`], [`crate::stages`],
+//! [`crate::plugins::audit`]). This module adds access control ([`auth`]), HTML pages
+//! ([`pages`]), the JSON API ([`api`]) and live progress (server-sent events).
+
+pub mod api;
+pub mod auth;
+pub mod pages;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde::Serialize;
+
+use crate::state::StateDb;
+use auth::{Session, Sessions};
+
+/// How `ferry serve` listens.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The address (loopback by default).
+    pub listen: SocketAddr,
+    /// TLS certificate and key files (PEM), for a non-loopback address.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Serve plain HTTP on a non-loopback address anyway.
+    pub insecure_http: bool,
+}
+
+impl ServeOptions {
+    /// Refuse a non-loopback address without TLS unless plain HTTP was asked for; the
+    /// warning to print when it was.
+    pub fn check(&self) -> anyhow::Result<Option<String>> {
+        if self.listen.ip().is_loopback() || self.tls.is_some() {
+            return Ok(None);
+        }
+        anyhow::ensure!(
+            self.insecure_http,
+            "{} is not a loopback address: serve it with --tls-cert and --tls-key, or pass --insecure-http to send session cookies and tokens unencrypted",
+            self.listen
+        );
+        Ok(Some(format!(
+            "WARNING: serving plain HTTP on {}: anyone on the network path can read the login URL, session cookies and API tokens. Use --tls-cert/--tls-key.",
+            self.listen
+        )))
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct Web {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: StateDb,
+    home: PathBuf,
+    sessions: Sessions,
+    /// Whether the dashboard is served over TLS (cookies get `Secure`).
+    secure: bool,
+    /// Plans this server started, by id (a plan also runs from the CLI elsewhere).
+    runs: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
+}
+
+impl Web {
+    /// The shared state of a server on `home`'s state DB; returns it with the one-time
+    /// login token.
+    pub async fn open(home: &std::path::Path, secure: bool) -> anyhow::Result<(Web, String)> {
+        let db = StateDb::open(home).await?;
+        let (sessions, token) = Sessions::new();
+        let inner = Inner { db, home: home.to_path_buf(), sessions, secure, runs: Mutex::default() };
+        Ok((Web { inner: Arc::new(inner) }, token))
+    }
+
+    /// The state DB.
+    pub fn db(&self) -> &StateDb {
+        &self.inner.db
+    }
+
+    /// Ferry's home folder.
+    pub fn home(&self) -> &std::path::Path {
+        &self.inner.home
+    }
+
+    /// The browser sessions.
+    pub fn sessions(&self) -> &Sessions {
+        &self.inner.sessions
+    }
+
+    /// Start running a plan in this process (checks first; the Stage 1 choice when it
+    /// has Stage 1 apps). Refusals come back before anything starts.
+    pub async fn start_plan(&self, id: &str, stage1: Option<crate::migrate::Stage1Choice>) -> anyhow::Result<()> {
+        let plan = crate::plan::Plan::get(self.db(), id).await?;
+        let migrator = crate::migrate::Migrator::new(self.db().clone(), plan.clone(), crate::migrate::Progress::hidden()).await?;
+        let migrator = crate::plan::runner::ready(migrator, stage1).await?;
+        let task = tokio::spawn(async move {
+            if let Err(e) = migrator.run().await {
+                tracing::warn!("plan {} stopped: {e:#}", plan.id);
+            }
+        });
+        self.inner.runs.lock().expect("not poisoned").insert(id.to_string(), task);
+        Ok(())
+    }
+}
+
+/// Build the whole app: pages, API, and the access rules in front of them.
+pub fn router(web: Web) -> Router {
+    Router::new()
+        .merge(pages::routes())
+        .nest("/api/v1", api::routes())
+        .layer(axum::middleware::from_fn_with_state(web.clone(), guard))
+        .layer(axum::extract::DefaultBodyLimit::max(1 << 20))
+        .with_state(web)
+}
+
+/// Serve until interrupted. Prints the one-time login URL.
+pub async fn serve(home: &std::path::Path, options: ServeOptions) -> anyhow::Result<()> {
+    if let Some(warning) = options.check()? {
+        eprintln!("{warning}");
+    }
+    let (web, token) = Web::open(home, options.tls.is_some()).await?;
+    let app = router(web);
+    let scheme = if options.tls.is_some() { "https" } else { "http" };
+    match &options.tls {
+        Some((cert, key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .with_context(|| format!("cannot read the TLS certificate {} and key {}", cert.display(), key.display()))?;
+            let listener = std::net::TcpListener::bind(options.listen).with_context(|| format!("cannot listen on {}", options.listen))?;
+            let addr = listener.local_addr()?;
+            print_login(scheme, addr, &token);
+            axum_server::from_tcp_rustls(listener, config).serve(app.into_make_service()).await?;
+        }
+        None => {
+            let listener = tokio::net::TcpListener::bind(options.listen).await.with_context(|| format!("cannot listen on {}", options.listen))?;
+            let addr = listener.local_addr()?;
+            print_login(scheme, addr, &token);
+            axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+fn print_login(scheme: &str, addr: SocketAddr, token: &str) {
+    println!("Ferry dashboard on {scheme}://{addr}/");
+    println!("Open this one-time login URL in your browser (it works once):");
+    println!("  {scheme}://{addr}/login?token={token}");
+    println!("API: {scheme}://{addr}/api/v1/ with `Authorization: Bearer <token>` (`ferry api-token create NAME`); OpenAPI at /api/v1/openapi.json");
+}
+
+/// An error as the API answers it: a stable code and a message.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ApiError {
+    /// A stable code (`unauthorized`, `csrf`, `not-found`, `refused`, `checks-failed`,
+    /// `stage1-choice-needed`, `bad-request`, `internal`).
+    pub code: String,
+    /// What went wrong and how to fix it.
+    pub message: String,
+}
+
+/// The body of an error answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ApiError,
+}
+
+/// An error with its HTTP status, for the API (JSON) and the pages (HTML).
+#[derive(Debug)]
+pub struct Failure {
+    /// The status.
+    pub status: StatusCode,
+    /// The stable code.
+    pub code: &'static str,
+    /// The message.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure with this status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Failure {
+        Failure { status, code, message: message.into() }
+    }
+
+    /// Classify a library error: refusals are the admin's to fix (409/400), a missing
+    /// entity is 404, the rest is 500.
+    pub fn from_error(e: anyhow::Error) -> Failure {
+        use crate::plan::runner::RunRefused;
+        if let Some(refused) = e.downcast_ref::<RunRefused>() {
+            let code = match refused {
+                RunRefused::Checks(_) => "checks-failed",
+                RunRefused::Stage1ChoiceNeeded(_) => "stage1-choice-needed",
+            };
+            return Failure::new(StatusCode::CONFLICT, code, refused.to_string());
+        }
+        if let Some(refused) = e.downcast_ref::<crate::plan::PlanRefused>() {
+            return Failure::new(StatusCode::BAD_REQUEST, "refused", refused.to_string());
+        }
+        let message = format!("{e:#}");
+        let lower = message.to_lowercase();
+        if lower.contains("no plan") || lower.contains("not found") || lower.contains("no such") || lower.contains("is not installed") || lower.contains("unknown app") {
+            return Failure::new(StatusCode::NOT_FOUND, "not-found", message);
+        }
+        if lower.contains("not saved") || lower.contains("not running") || lower.contains("refus") || lower.contains("changed since") {
+            return Failure::new(StatusCode::CONFLICT, "refused", message);
+        }
+        tracing::warn!("dashboard request failed: {message}");
+        Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+
+    /// The JSON answer.
+    pub fn json(self) -> Response {
+        (self.status, axum::Json(ErrorBody { error: ApiError { code: self.code.into(), message: self.message } })).into_response()
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Failure {
+        Failure::from_error(e)
+    }
+}
+
+/// Who is calling, as the guard established it.
+#[derive(Clone, Debug)]
+pub enum Caller {
+    /// A browser with this session.
+    Browser(Session),
+    /// An automation client with the API token of this name.
+    Token(String),
+}
+
+impl Caller {
+    /// The session's CSRF token (none for a bearer-token caller).
+    pub fn csrf(&self) -> Option<&str> {
+        match self {
+            Caller::Browser(s) => Some(&s.csrf),
+            Caller::Token(_) => None,
+        }
+    }
+}
+
+/// The value of cookie `name`, if sent.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Paths anyone may open: the login exchange, the stylesheet and the OpenAPI document
+/// (it describes the API and holds no data).
+fn public(path: &str) -> bool {
+    matches!(path, "/login" | "/style.css" | "/api/v1/openapi.json")
+}
+
+/// The access rules, before every handler:
+/// - a bearer token (API only) must be a live API token;
+/// - otherwise the session cookie must name a live session, and a state-changing
+///   request must carry its CSRF token: the `X-CSRF-Token` header (scripts, API), or the
+///   `csrf` form field, which the page handlers check (see [`pages::Form`]);
+/// - a form post must also come from this site (`Origin`/`Sec-Fetch-Site`), when the
+///   browser says where it comes from.
+async fn guard(State(web): State<Web>, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_string();
+    if public(&path) {
+        return next.run(request).await;
+    }
+    let api = path.starts_with("/api/");
+    let refuse = |status: StatusCode, code: &'static str, message: &str| {
+        let failure = Failure::new(status, code, message);
+        if api {
+            failure.json()
+        } else {
+            pages::failure_page(None, failure)
+        }
+    };
+    let changes = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let bearer = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    if let Some(value) = bearer {
+        if !api {
+            return refuse(StatusCode::UNAUTHORIZED, "unauthorized", "API tokens open the API (/api/v1/...); the pages need the login URL ferry serve printed");
+        }
+        let Some(token) = value.strip_prefix("Bearer ") else {
+            return refuse(StatusCode::UNAUTHORIZED, "unauthorized", "the Authorization header must be `Bearer <token>`");
+        };
+        return match auth::check_token(web.db(), token.trim()).await {
+            Ok(Some(name)) => {
+                request.extensions_mut().insert(Caller::Token(name));
+                next.run(request).await
+            }
+            Ok(None) => refuse(StatusCode::UNAUTHORIZED, "unauthorized", "this API token is unknown or revoked: make one with `ferry api-token create NAME`"),
+            Err(e) => Failure::from_error(e).json(),
+        };
+    }
+    let session = cookie(request.headers(), auth::SESSION_COOKIE).and_then(|id| web.sessions().session(id));
+    let Some(session) = session else {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "not signed in: open the one-time login URL `ferry serve` printed (restart it for a new one), or send an API token",
+        );
+    };
+    if changes {
+        let cross_site = request.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok()).is_some_and(|v| v != "same-origin" && v != "none");
+        if cross_site {
+            return refuse(StatusCode::FORBIDDEN, "csrf", "a change from another site was refused");
+        }
+        let header_token = request.headers().get(auth::CSRF_HEADER).and_then(|v| v.to_str().ok());
+        let form = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+        match header_token {
+            Some(given) if auth::csrf_matches(&session, given) => {}
+            Some(_) => return refuse(StatusCode::FORBIDDEN, "csrf", "the CSRF token does not match this session: reload the page"),
+            // A page form carries its token in the body; the page handler checks it.
+            None if form && !api => {}
+            None => return refuse(StatusCode::FORBIDDEN, "csrf", "a change needs the session's CSRF token (X-CSRF-Token header)"),
+        }
+    }
+    request.extensions_mut().insert(Caller::Browser(session));
+    next.run(request).await
+}
