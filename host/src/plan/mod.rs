@@ -690,6 +690,9 @@ impl PlanRequest {
     /// [`Plan::create`]). A wrong or missing option is a [`PlanRefused`] naming it.
     pub async fn into_plan(self, db: &StateDb) -> anyhow::Result<Plan> {
         let product: Product = option("product", &self.product)?.unwrap_or_default();
+        let users = option("users", &self.users)?.unwrap_or(UsersScope::All);
+        let history = option("history", &self.history)?.unwrap_or_default();
+        let apps = option("apps", &self.apps)?.unwrap_or(AppsScope::Needed);
         let jira = product == Product::Jira;
         let spaces = option("spaces", &self.spaces)?.unwrap_or(if jira { SpacesScope::None } else { SpacesScope::All });
         let projects = option("projects", &self.projects)?.unwrap_or(if jira { SpacesScope::All } else { SpacesScope::None });
@@ -731,14 +734,14 @@ impl PlanRequest {
         Ok(Plan {
             scim_url,
             product,
-            users: option("users", &self.users)?.unwrap_or(UsersScope::All),
+            users,
             spaces,
             projects,
             customers,
             attachments_only: self.attachments_only,
-            history: option("history", &self.history)?.unwrap_or_default(),
+            history,
             product_group,
-            apps: if jira { AppsScope::None } else { option("apps", &self.apps)?.unwrap_or(AppsScope::Needed) },
+            apps: if jira { AppsScope::None } else { apps },
             app_deadline_secs: self.app_deadline_secs.unwrap_or(DEFAULT_APP_DEADLINE_SECS).max(1),
             trusted_domains: self.trusted_domains.iter().map(|d| d.trim().to_lowercase()).filter(|d| !d.is_empty()).collect(),
             cloud,

@@ -124,6 +124,22 @@ pub fn router(web: Web) -> Router {
         .with_state(web)
 }
 
+/// A dashboard served over plain HTTP on `listen` (e.g. `127.0.0.1:0`) from a task of
+/// this process, for tests and the bench: its address, its state and the one-time login
+/// token.
+pub async fn start(home: &std::path::Path, listen: &str) -> anyhow::Result<(SocketAddr, Web, String)> {
+    let (web, token) = Web::open(home, false).await?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let app = router(web.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("dashboard stopped: {e}");
+        }
+    });
+    Ok((addr, web, token))
+}
+
 /// Serve until interrupted. Prints the one-time login URL.
 pub async fn serve(home: &std::path::Path, options: ServeOptions) -> anyhow::Result<()> {
     if let Some(warning) = options.check()? {
@@ -216,7 +232,7 @@ impl Failure {
         if lower.contains("no plan") || lower.contains("not found") || lower.contains("no such") || lower.contains("is not installed") || lower.contains("unknown app") {
             return Failure::new(StatusCode::NOT_FOUND, "not-found", message);
         }
-        if lower.contains("not saved") || lower.contains("not running") || lower.contains("refus") || lower.contains("changed since") {
+        if ["not saved", "not running", "refus", "changed since", "you reviewed", "not trusted", "untrusted", "cannot be consented"].iter().any(|p| lower.contains(p)) {
             return Failure::new(StatusCode::CONFLICT, "refused", message);
         }
         tracing::warn!("dashboard request failed: {message}");

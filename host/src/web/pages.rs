@@ -73,6 +73,7 @@ th { background: #f1f2f4; }
 .note { background: #fff7d6; border: 1px solid #f5cd47; padding: .6em .9em; border-radius: 4px; }
 .error { background: #ffeceb; border: 1px solid #f87168; padding: .6em .9em; border-radius: 4px; }
 form.inline { display: inline; }
+[hidden] { display: none !important; }
 button { cursor: pointer; padding: .25em .8em; }
 label { display: block; margin: .35em 0; }
 label span { display: inline-block; min-width: 12em; }
@@ -86,16 +87,33 @@ const LIVE_SCRIPT: &str = r#"
 const events = new EventSource('/plans/events');
 events.addEventListener('progress', (e) => {
   for (const p of JSON.parse(e.data)) {
-    const status = document.querySelector(`[data-plan="${CSS.escape(p.id)}"] .plan-status`);
-    if (status) status.textContent = p.status;
-    const cell = document.querySelector(`[data-plan="${CSS.escape(p.id)}"] .plan-progress`);
-    if (!cell) continue;
-    cell.textContent = '';
-    for (const [step, s] of Object.entries(p.progress)) {
-      const line = document.createElement('div');
-      line.dataset.step = step;
-      line.textContent = `${step} ${s.done}/${s.total}`;
-      cell.appendChild(line);
+    const row = document.querySelector(`[data-plan="${CSS.escape(p.id)}"]`);
+    if (!row) continue;
+    for (const status of row.querySelectorAll('.plan-status')) status.textContent = p.status;
+    for (const form of row.querySelectorAll('.when-saved')) form.hidden = p.status !== 'saved';
+    for (const form of row.querySelectorAll('.when-running')) form.hidden = p.status !== 'running';
+    const cell = row.querySelector('.plan-progress');
+    if (cell) {
+      cell.textContent = '';
+      for (const [step, s] of Object.entries(p.progress)) {
+        const line = document.createElement('div');
+        line.dataset.step = step;
+        line.textContent = `${step} ${s.done}/${s.total} `;
+        const bar = document.createElement('progress');
+        bar.max = Math.max(s.total, 1);
+        bar.value = s.done;
+        line.appendChild(bar);
+        cell.appendChild(line);
+      }
+    }
+    const apps = row.querySelector('.plan-apps');
+    if (apps && p.apps) {
+      apps.textContent = '';
+      for (const a of p.apps) {
+        const line = document.createElement('div');
+        line.textContent = `${a.app}: ${a.status}`;
+        apps.appendChild(line);
+      }
     }
   }
 });
@@ -173,6 +191,7 @@ fn check_form(caller: &Caller, given: &str) -> Result<(), Failure> {
 /// A form with only its CSRF token.
 #[derive(Deserialize)]
 struct CsrfOnly {
+    #[serde(default)]
     csrf: String,
 }
 
@@ -220,7 +239,7 @@ async fn home(State(web): State<Web>, Extension(caller): Extension<Caller>) -> P
     let server_apps = assess::server_apps(db).await?;
     let assessed = assess::assess(db, &server_apps).await?;
     let undecided = assessed.iter().filter(|a| a.decision == Decision::NotAssessed).count();
-    let consents = consent::list(db).await?;
+    let consents = if server_apps.is_empty() { Vec::new() } else { consent::list(db).await? };
     let needed: Vec<_> = assessed.iter().filter(|a| a.decision == Decision::Needed && a.path == assess::MigrationPath::Automated).collect();
     let consent_missing: Vec<&str> = needed
         .iter()
@@ -332,6 +351,7 @@ async fn apps(State(web): State<Web>, Extension(caller): Extension<Caller>) -> P
 
 #[derive(Deserialize)]
 struct AssessForm {
+    #[serde(default)]
     csrf: String,
     source: String,
     #[serde(default)]
@@ -349,6 +369,7 @@ async fn assess_apps(State(web): State<Web>, Extension(caller): Extension<Caller
 
 #[derive(Deserialize)]
 struct DecisionForm {
+    #[serde(default)]
     csrf: String,
     decision: String,
 }
@@ -374,7 +395,7 @@ async fn consent_card(State(web): State<Web>, Extension(caller): Extension<Calle
             tr { th { "Privacy policy" } td { (card.privacy_policy) } }
             tr { th { "Data goes to" } td.mono { (card.cloud_app_key) } }
             tr { th { "Stage" } td { (card.stage.summary()) } }
-            tr { th { "Consent" } td.state { (status) @if let Some(v) = &card.consented_version { " (given to version " (v) ")" } } }
+            tr { th { "Consent" } td.state #consent-status { (status) @if let Some(v) = &card.consented_version { " (given to version " (v) ")" } } }
         }
         @if let Some(old) = &card.consented_signer { p.note { "Consent was given to a plugin signed by another key: " span.mono { (old) } } }
         h2 { "What the plugin may read and do" }
@@ -415,6 +436,7 @@ async fn consent_card(State(web): State<Web>, Extension(caller): Extension<Calle
 
 #[derive(Deserialize)]
 struct AgreeForm {
+    #[serde(default)]
     csrf: String,
     sha256: String,
 }
@@ -432,7 +454,7 @@ async fn revoke(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
 }
 
 fn progress_lines(progress: &BTreeMap<String, plan::StepProgress>) -> Markup {
-    html! { @for (step, p) in progress { div data-step=(step) { (step) " " (p.done) "/" (p.total) } } }
+    html! { @for (step, p) in progress { div data-step=(step) { (step) " " (p.done) "/" (p.total) " " progress max=(p.total.max(1)) value=(p.done) {} } } }
 }
 
 /// Plans: the list with live progress, and a form to create one.
@@ -454,13 +476,13 @@ async fn plans(State(web): State<Web>, Extension(caller): Extension<Caller>) -> 
                             @if p.product == crate::source::Product::Jira { ", projects " (p.projects.to_string()) ", customers " (p.customers.to_string()) }
                             @else { ", spaces " (p.spaces.to_string()) }
                         }
-                        td { @for a in &l.app_statuses { div { (a.app) ": " (a.status) } } }
+                        td.plan-apps { @for a in &l.app_statuses { div { (a.app) ": " (a.status) } } }
                         td.plan-progress { (progress_lines(&l.progress)) }
                         td {
                             @if p.status == plan::status::SAVED {
-                                form.inline method="post" action={ "/plans/" (p.id) "/check" } { (csrf_field(&caller)) button type="submit" { "Run checks" } }
+                                form.inline.when-saved method="post" action={ "/plans/" (p.id) "/check" } { (csrf_field(&caller)) button type="submit" { "Run checks" } }
                                 " "
-                                form.inline method="post" action={ "/plans/" (p.id) "/run" } {
+                                form.inline.when-saved method="post" action={ "/plans/" (p.id) "/run" } {
                                     (csrf_field(&caller))
                                     @if !p.plan_apps.is_empty() {
                                         select name="stage1" title="For Stage 1 apps: proceed (migrate them) or remove (leave them out)" {
@@ -473,8 +495,8 @@ async fn plans(State(web): State<Web>, Extension(caller): Extension<Caller>) -> 
                                     button type="submit" { "Run" }
                                 }
                             }
-                            @if p.status == plan::status::RUNNING {
-                                form.inline method="post" action={ "/plans/" (p.id) "/stop" } { (csrf_field(&caller)) button type="submit" { "Stop" } }
+                            @if p.status == plan::status::SAVED || p.status == plan::status::RUNNING {
+                                form.inline.when-running hidden[p.status != plan::status::RUNNING] method="post" action={ "/plans/" (p.id) "/stop" } { (csrf_field(&caller)) button type="submit" { "Stop" } }
                             }
                         }
                     }
@@ -510,6 +532,7 @@ async fn plans(State(web): State<Web>, Extension(caller): Extension<Caller>) -> 
 /// The plan form: the CLI's `plan create` options.
 #[derive(Deserialize)]
 struct PlanForm {
+    #[serde(default)]
     csrf: String,
     #[serde(flatten)]
     fields: BTreeMap<String, String>,
@@ -571,19 +594,31 @@ async fn plan_events(State(web): State<Web>) -> Sse<impl futures_util::Stream<It
 /// How often live progress reads the state DB.
 pub const LIVE_PERIOD: Duration = Duration::from_millis(250);
 
-/// Every plan's id, status and step progress, as the live script reads it.
+/// Every plan's id, status and step progress, as the live script reads it; and the app
+/// statuses of plans running or ended in the last minute (their apps are what changes).
 pub async fn progress_snapshot(db: &crate::state::StateDb) -> anyhow::Result<String> {
     use sqlx::Row;
     let mut progress = plan::all_progress(db).await?;
-    let rows = sqlx::query("SELECT id, status FROM plans ORDER BY created_at DESC, id").fetch_all(db.pool()).await?;
-    let plans: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|r| {
-            let id: String = r.get(0);
-            let steps = progress.remove(&id).unwrap_or_default();
-            serde_json::json!({"id": id, "status": r.get::<String, _>(1), "progress": steps})
-        })
-        .collect();
+    let rows = sqlx::query(
+        "SELECT id, status, status = 'running' OR (finished_at IS NOT NULL AND finished_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-60 seconds')) \
+         FROM plans ORDER BY created_at DESC, id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    let mut plans = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let id: String = r.get(0);
+        let steps = progress.remove(&id).unwrap_or_default();
+        let mut entry = serde_json::json!({"id": id, "status": r.get::<String, _>(1), "progress": steps});
+        if r.get::<bool, _>(2) {
+            let plan = Plan::get(db, &id).await?;
+            if !plan.plan_apps.is_empty() {
+                let apps = crate::migrate::apps::app_statuses(db, &plan).await?;
+                entry["apps"] = serde_json::json!(apps.iter().map(|a| serde_json::json!({"app": a.app, "status": a.status})).collect::<Vec<_>>());
+            }
+        }
+        plans.push(entry);
+    }
     Ok(serde_json::to_string(&plans)?)
 }
 
@@ -699,6 +734,7 @@ async fn check_plan(State(web): State<Web>, Extension(caller): Extension<Caller>
 
 #[derive(Deserialize)]
 struct RunForm {
+    #[serde(default)]
     csrf: String,
     #[serde(default)]
     stage1: String,

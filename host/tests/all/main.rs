@@ -1,6 +1,7 @@
 //! Ferry host integration tests: one binary, a module per feature.
 
 mod audit;
+mod browser;
 mod contract;
 mod core_migration;
 mod destination;
@@ -17,3 +18,4 @@ mod runtime_denials;
 mod support;
 mod trust;
 mod vendor;
+mod web;

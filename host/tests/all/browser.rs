@@ -1,0 +1,230 @@
+//! The admin's journey through the dashboard in a real Chromium, driven over WebDriver
+//! (Debian's `chromium` and `chromium-driver`; `.ci/run` installs them): sign in with
+//! the one-time link, decide an app, agree to its consent card, create a plan, run it
+//! and watch its progress change without a reload, then open the report, the reviewer's
+//! audit and the Stages. Each page is saved as a screenshot under
+//! `target/test-output/dashboard/`.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use ferry_host::assess::{self, Decision};
+use ferry_host::plugins::registry::Registry;
+use ferry_host::staging::Faults;
+use ferry_host::web;
+
+use crate::core_migration::{Cloud, TOKEN_ENV};
+use crate::support::{target_dir, Fixture, RATINGS};
+
+/// A ChromeDriver process, stopped when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn find_program(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    names.iter().flat_map(|n| std::env::split_paths(&path).map(move |dir| dir.join(n))).find(|p| p.is_file())
+}
+
+async fn start_driver() -> Driver {
+    let driver = find_program(&["chromedriver"]).expect(
+        "the dashboard's browser tests need Chromium and ChromeDriver: `apt-get install chromium chromium-driver` (.ci/run installs them)",
+    );
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(driver).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start chromedriver");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not listen on {port}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Driver { child, port }
+}
+
+async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let chromium = find_program(&["chromium", "chromium-browser"]).expect("chromium: `apt-get install chromium`");
+    let mut caps = serde_json::Map::new();
+    // Headless, and quiet: this machine's network is closed, so no background traffic.
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": chromium,
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                     format!("--user-data-dir={}", profile.display())],
+        }),
+    );
+    ClientBuilder::rustls().expect("rustls").capabilities(caps).connect(&format!("http://127.0.0.1:{}", driver.port)).await.expect("a WebDriver session")
+}
+
+/// Save a screenshot of the current page.
+async fn shot(c: &Client, name: &str) {
+    let dir = target_dir().join("test-output").join("dashboard");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), c.screenshot().await.unwrap()).unwrap();
+}
+
+/// The text of the element `css` finds, waiting while a page loads (and finding it
+/// again if the live script replaced it meanwhile).
+async fn text_of(c: &Client, css: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let found = match c.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await,
+            Err(e) => Err(e),
+        };
+        match found {
+            Ok(text) => return text,
+            Err(e) if Instant::now() < deadline && (e.to_string().contains("stale element") || e.to_string().contains("no such element")) => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("{css}: {e}"),
+        }
+    }
+}
+
+/// Wait up to 15 s for `done`.
+async fn until<F: std::future::Future<Output = bool>>(what: &str, mut done: impl FnMut() -> F) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !done().await {
+        assert!(Instant::now() < deadline, "{what} did not happen within 15 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_assesses_consents_plans_runs_and_reads_the_report_in_chromium() {
+    let f = Fixture::new().await;
+    let cloud = Cloud::start(Faults::default()).await;
+    f.install("page_ratings").await;
+    assess::read_server_apps(&f.db, &f.source().await).await.unwrap();
+    for app in assess::server_apps(&f.db).await.unwrap() {
+        if app.key != RATINGS {
+            assess::decide(&f.db, &app.key, Decision::NotNeeded).await.unwrap();
+        }
+    }
+    let plugin = Registry::new(f.db.clone()).get(RATINGS).await.unwrap().unwrap();
+    cloud.dest.admin_install_cloud_app(&plugin.cloud_app_key).await.unwrap();
+    let (addr, _web, login) = web::start(&f.home(), "127.0.0.1:0").await.unwrap();
+    let base = format!("http://{addr}");
+    let driver = start_driver().await;
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+
+    // Sign in with the one-time link: it lands on Home, with the three steps.
+    c.goto(&format!("{base}/login?token={login}")).await.unwrap();
+    assert_eq!(c.current_url().await.unwrap().path(), "/");
+    let home = text_of(&c, "main").await;
+    assert!(home.contains("1. Assess your apps") && home.contains("1 of") && home.contains("need a decision"), "{home}");
+    shot(&c, "home").await;
+
+    // Decide the app in place.
+    c.goto(&format!("{base}/apps")).await.unwrap();
+    let row = format!("tr[data-app='{RATINGS}']");
+    c.find(Locator::Css(&format!("{row} option[value='needed']"))).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css(&format!("{row} button[type='submit']"))).await.unwrap().click().await.unwrap();
+    until("the decision", || async { assess::decision(&f.db, RATINGS).await.unwrap().0 == Decision::Needed }).await;
+    c.wait().for_element(Locator::Css(&row)).await.unwrap();
+    shot(&c, "apps").await;
+
+    // Read the consent card and agree.
+    c.find(Locator::Css(&format!("{row} a[href$='/consent']"))).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Id("agree")).await.unwrap();
+    let card = text_of(&c, "main").await;
+    assert!(card.contains(&plugin.sha256) && card.contains("What the plugin may read and do"), "{card}");
+    shot(&c, "consent").await;
+    c.find(Locator::Id("agree")).await.unwrap().click().await.unwrap();
+    until("consent", || async {
+        ferry_host::consent::list(&f.db).await.unwrap().iter().find(|l| l.app == RATINGS).unwrap().status == ferry_host::consent::ConsentStatus::Given
+    })
+    .await;
+    until("the card to say so", || async { text_of(&c, "#consent-status").await.starts_with("given") }).await;
+
+    // Create a plan with the form.
+    c.goto(&format!("{base}/plans")).await.unwrap();
+    let form = c.form(Locator::Css("#create")).await.unwrap();
+    form.set_by_name("name", "browser plan").await.unwrap();
+    form.set_by_name("source", &f.source_url).await.unwrap();
+    form.set_by_name("attachments", &f.site.join("attachments").display().to_string()).await.unwrap();
+    form.set_by_name("destination", &cloud.site.url()).await.unwrap();
+    form.set_by_name("token_env", TOKEN_ENV).await.unwrap();
+    form.set_by_name("users", "none").await.unwrap();
+    form.set_by_name("spaces", "ENG,MKT").await.unwrap();
+    form.submit().await.unwrap();
+    // The form posts, then lands on the new plan's page.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !c.current_url().await.unwrap().path().starts_with("/plans/") {
+        assert!(Instant::now() < deadline, "the plan form did not lead to the plan's page");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.wait().for_element(Locator::Css("main")).await.unwrap();
+    let plan = ferry_host::plan::Plan::list(&f.db).await.unwrap().into_iter().next().expect("the plan was saved");
+    assert_eq!((plan.name.as_str(), plan.plan_apps.len()), ("browser plan", 1));
+    assert!(text_of(&c, "main").await.contains("Not run yet"));
+
+    // Run it (proceeding with the Stage 1 app) and watch it change without a reload.
+    c.goto(&format!("{base}/plans")).await.unwrap();
+    c.execute("window.notReloaded = true;", vec![]).await.unwrap();
+    let plan_row = format!("tr[data-plan='{}']", plan.id);
+    c.find(Locator::Css(&format!("{plan_row} option[value='proceed']"))).await.unwrap().click().await.unwrap();
+    c.execute("window.notReloaded = true;", vec![]).await.unwrap();
+    c.find(Locator::Css(&format!("{plan_row} form[action$='/run'] button"))).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Css(&plan_row)).await.unwrap();
+    c.execute("window.notReloaded = true;", vec![]).await.unwrap();
+    let first = text_of(&c, &format!("{plan_row} .plan-status")).await;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut seen = vec![first.clone()];
+    loop {
+        let status = text_of(&c, &format!("{plan_row} .plan-status")).await;
+        if seen.last() != Some(&status) {
+            seen.push(status.clone());
+        }
+        if status != "running" && status != "saved" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the page still says {status} after 3 minutes");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let still = c.execute("return window.notReloaded === true;", vec![]).await.unwrap();
+    assert_eq!(still, serde_json::json!(true), "the page was not reloaded");
+    // The sample's spaces plant failures (missing files, bad emails): incomplete is an end.
+    assert!(matches!(seen.last().map(String::as_str), Some("finished" | "incomplete")), "statuses seen: {seen:?}");
+    assert!(seen.len() >= 2, "the status changed on the page: {seen:?}");
+    let progress = text_of(&c, &format!("{plan_row} .plan-progress")).await;
+    assert!(progress.contains("pages"), "the step counts arrived live: {progress}");
+    // The app's status arrives too, and the Stop button goes once the plan ended.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !text_of(&c, &format!("{plan_row} .plan-apps")).await.contains("complete") {
+        assert!(Instant::now() < deadline, "the app's status did not arrive: {}", text_of(&c, &format!("{plan_row} .plan-apps")).await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stop = c.find(Locator::Css(&format!("{plan_row} form.when-running"))).await.unwrap();
+    assert!(!stop.is_displayed().await.unwrap(), "no Stop button on an ended plan");
+    shot(&c, "plans").await;
+
+    // The report, the reviewer's audit and the Stages.
+    c.find(Locator::Css(&format!("{plan_row} a[href='/plans/{}']", plan.id))).await.unwrap().click().await.unwrap();
+    let report = text_of(&c, "main").await;
+    assert!(report.contains("Server and cloud counts") && report.contains("What each plugin read") && report.contains("app-tables.read"), "{report}");
+    assert!(report.contains("No access was denied."), "{report}");
+    shot(&c, "report").await;
+    c.goto(&format!("{base}/plugins")).await.unwrap();
+    let audit = text_of(&c, "main").await;
+    assert!(audit.contains(&plugin.sha256) && audit.contains("What the component imports") && audit.contains("Declared scopes"), "{audit}");
+    shot(&c, "plugins").await;
+    c.goto(&format!("{base}/stages")).await.unwrap();
+    assert!(c.find(Locator::Css(&format!("tr[data-app='{RATINGS}'] svg.stage-bar"))).await.is_ok());
+    shot(&c, "stages").await;
+    c.close().await.unwrap();
+}

@@ -1,0 +1,389 @@
+//! `ferry serve`: the automation API endpoint by endpoint, the access rules (no token,
+//! wrong token, revoked token, missing or wrong CSRF token, a used login link), HTML
+//! escaping of what plugins and the Server supply, live progress, and the admin's
+//! journey in a real Chromium.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use ferry_host::assess;
+use ferry_host::plugins::registry::Registry;
+use ferry_host::plugins::signature;
+use ferry_host::staging::Faults;
+use ferry_host::web::{self, auth};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::core_migration::{Cloud, TOKEN, TOKEN_ENV};
+use crate::support::{wasm_bytes, with_manifest, Fixture, CALENDARS, RATINGS};
+
+/// A dashboard on loopback over the fixture's state, with a browser session and an API
+/// token.
+struct Dashboard {
+    addr: SocketAddr,
+    /// The one-time login token (used by [`Dashboard::login`]).
+    login_token: String,
+    /// An API token.
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Dashboard {
+    async fn start(f: &Fixture) -> Dashboard {
+        let (addr, _web, login_token) = web::start(&f.home(), "127.0.0.1:0").await.unwrap();
+        let (_, token) = auth::create_token(&f.db, "tests").await.unwrap();
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Dashboard { addr, login_token, token, http }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, self.url(&format!("/api/v1{path}"))).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path} answered no JSON: {text}")))
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let (status, body) = self.api(reqwest::Method::GET, path, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        body
+    }
+
+    /// Trade the login token for a session: the cookie header and the CSRF token.
+    async fn login(&self) -> Session {
+        let response = self.http.get(self.url(&format!("/login?token={}", self.login_token))).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let set_cookie = response.headers()[reqwest::header::SET_COOKIE].to_str().unwrap().to_string();
+        assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"), "{set_cookie}");
+        assert!(!set_cookie.contains("Secure"), "no Secure flag over plain HTTP: {set_cookie}");
+        let cookie = set_cookie.split(';').next().unwrap().to_string();
+        let home = self.http.get(self.url("/")).header(reqwest::header::COOKIE, &cookie).send().await.unwrap().text().await.unwrap();
+        let csrf = home.split("name=\"csrf\" value=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or_else(|| panic!("no CSRF field on the home page: {home}")).to_string();
+        Session { cookie, csrf }
+    }
+
+    async fn page(&self, session: &Session, path: &str) -> (StatusCode, String) {
+        let response = self.http.get(self.url(path)).header(reqwest::header::COOKIE, &session.cookie).send().await.unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+}
+
+struct Session {
+    cookie: String,
+    csrf: String,
+}
+
+/// Wait until the plan is no longer running; its report.
+async fn finished(d: &Dashboard, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let report = d.get(&format!("/plans/{id}")).await;
+        if report["status"] != "running" && report["status"] != "saved" {
+            return report;
+        }
+        assert!(Instant::now() < deadline, "plan {id} still {} after 3 minutes", report["status"]);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A plan body for the fixture's site into `cloud`: users none, space ENG.
+fn plan_body(f: &Fixture, cloud: &Cloud, name: &str) -> Value {
+    json!({
+        "name": name,
+        "source": f.source_url,
+        "attachments": f.site.join("attachments").display().to_string(),
+        "destination": cloud.site.url(),
+        "token_env": TOKEN_ENV,
+        "users": "none",
+        "spaces": "ENG",
+        "trusted_domains": ["example.com"],
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_serves_the_journey_in_the_cli_shapes_and_never_a_secret() {
+    let f = Fixture::new().await;
+    let cloud = Cloud::start(Faults::default()).await;
+    f.install("page_ratings").await;
+    assess::read_server_apps(&f.db, &f.source().await).await.unwrap();
+    let d = Dashboard::start(&f).await;
+    let mut answers = Vec::new();
+
+    // Apps: the assessment as `apps assess --json` shows it; decide each.
+    let apps = d.get("/apps").await;
+    let cli_apps = serde_json::to_value(assess::assess(&f.db, &assess::server_apps(&f.db).await.unwrap()).await.unwrap()).unwrap();
+    assert_eq!(apps, cli_apps);
+    for app in apps.as_array().unwrap() {
+        let key = app["key"].as_str().unwrap();
+        let decision = if key == RATINGS { "needed" } else { "not-needed" };
+        let (status, body) = d.api(reqwest::Method::PUT, &format!("/apps/{key}/decision"), Some(json!({"decision": decision}))).await;
+        assert_eq!((status, body["decision"].as_str()), (StatusCode::OK, Some(decision)), "{body}");
+    }
+    let (status, body) = d.api(reqwest::Method::PUT, &format!("/apps/{RATINGS}/decision"), Some(json!({"decision": "maybe"}))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad-request")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("decision:"), "{body}");
+
+    // Consent: the card, agree with its sha256, revoke, agree again; a stale sha256 is refused.
+    let card = d.get(&format!("/apps/{RATINGS}/consent")).await;
+    assert_eq!(card["status"], "not-given");
+    assert!(card["scopes"].as_array().unwrap().iter().all(|s| !s["meaning"].as_str().unwrap().is_empty()));
+    let sha = card["sha256"].as_str().unwrap().to_string();
+    let (status, body) = d.api(reqwest::Method::POST, &format!("/apps/{RATINGS}/consent"), Some(json!({"sha256": "0".repeat(64)}))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "consent to another file is refused: {body}");
+    let (status, body) = d.api(reqwest::Method::POST, &format!("/apps/{RATINGS}/consent"), Some(json!({"sha256": sha}))).await;
+    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("given")), "{body}");
+    let (status, body) = d.api(reqwest::Method::DELETE, &format!("/apps/{RATINGS}/consent"), None).await;
+    assert_eq!((status, body["revoked"].as_bool()), (StatusCode::OK, Some(true)), "{body}");
+    assert_eq!(d.get("/consent").await.as_array().unwrap().iter().find(|c| c["app"] == RATINGS).unwrap()["status"], "not-given");
+    let (status, _) = d.api(reqwest::Method::POST, &format!("/apps/{RATINGS}/consent"), Some(json!({"sha256": sha}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let plugin = Registry::new(f.db.clone()).get(RATINGS).await.unwrap().unwrap();
+    cloud.dest.admin_install_cloud_app(&plugin.cloud_app_key).await.unwrap();
+
+    // Plans: a refused option is named; a plan is created, listed, checked.
+    let (status, body) = d.api(reqwest::Method::POST, "/plans", Some(json!({"name": "x", "source": f.source_url, "users": "some"}))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("refused")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("users:"), "{body}");
+    let (status, body) = d.api(reqwest::Method::POST, "/plans", Some(json!({"name": "x", "source": f.source_url, "colour": "blue"}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "unknown fields are refused: {body}");
+    let (status, created) = d.api(reqwest::Method::POST, "/plans", Some(plan_body(&f, &cloud, "api plan"))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(created["plan_apps"][0]["app"], RATINGS);
+    let listed = d.get("/plans").await;
+    let cli_listed = serde_json::to_value(ferry_host::plan::listing(&f.db).await.unwrap()).unwrap();
+    assert_eq!(listed, cli_listed, "the list is `plan list --json`");
+    assert_eq!(listed[0]["id"], id.as_str());
+    let checks = d.get(&format!("/plans/{id}/checks")).await;
+    assert!(checks.as_array().unwrap().iter().all(|c| c["result"] != "error"), "{checks}");
+    assert!(checks.as_array().unwrap().iter().any(|c| c["code"] == "apps.consent-missing"), "{checks}");
+
+    // Run: the Stage 1 choice is asked for, then the run starts and finishes.
+    let (status, body) = d.api(reqwest::Method::POST, &format!("/plans/{id}/run"), None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("stage1-choice-needed")), "{body}");
+    let (status, body) = d.api(reqwest::Method::POST, &format!("/plans/{id}/run"), Some(json!({"stage1": "soon"}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = d.api(reqwest::Method::POST, &format!("/plans/{id}/run"), Some(json!({"stage1": "proceed"}))).await;
+    assert_eq!((status, body["status"].as_str()), (StatusCode::ACCEPTED, Some("running")), "{body}");
+    let report = finished(&d, &id).await;
+    assert!(report["status"] == "finished" || report["status"] == "incomplete", "{report}");
+    assert!(report["counts"]["pages"]["cloud"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(report["apps"][0]["status"], "complete", "{report}");
+    let plan = ferry_host::plan::Plan::get(&f.db, &id).await.unwrap();
+    assert_eq!(report, ferry_host::plan::report_json(&f.db, &plan).await.unwrap(), "the report is `plan show --json`");
+    let (status, body) = d.api(reqwest::Method::POST, &format!("/plans/{id}/run"), Some(json!({"stage1": "proceed"}))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("refused")), "plans run once: {body}");
+    let (status, body) = d.api(reqwest::Method::POST, &format!("/plans/{id}/stop"), None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("refused")), "{body}");
+    let audit = d.get(&format!("/plans/{id}/audit")).await;
+    assert_eq!(audit[0]["app"], RATINGS);
+    assert!(audit[0]["access"].as_array().unwrap().iter().any(|a| a["function"] == "app-tables.read"), "{audit}");
+    let (status, body) = d.api(reqwest::Method::GET, "/plans/nosuchplan", None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not-found")), "{body}");
+
+    // Stages and the reviewer's audit.
+    let stages = d.get("/stages").await;
+    assert!(stages["rule_text"].as_str().unwrap().contains("Wilson"));
+    let ratings = stages["plugins"].as_array().unwrap().iter().find(|p| p["app"] == RATINGS).unwrap();
+    assert_eq!((ratings["attempts"].as_u64(), ratings["successes"].as_u64()), (Some(1), Some(1)), "{ratings}");
+    let plugins = d.get("/plugins").await;
+    assert_eq!(plugins[0]["server_app_key"], RATINGS);
+    assert_eq!(plugins[0]["verdict"], "ok");
+    assert!(plugins[0]["imports"].as_array().unwrap().iter().any(|i| i["name"].as_str().unwrap().starts_with("ferry:migration/app-tables")), "{}", plugins[0]);
+
+    // The OpenAPI document lists every route this test used.
+    let doc: Value = d.http.get(d.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    for path in ["/api/v1/plans", "/api/v1/plans/{id}", "/api/v1/plans/{id}/checks", "/api/v1/plans/{id}/run", "/api/v1/plans/{id}/stop", "/api/v1/plans/{id}/audit", "/api/v1/apps", "/api/v1/apps/{key}/decision", "/api/v1/apps/{key}/consent", "/api/v1/consent", "/api/v1/stages", "/api/v1/plugins"] {
+        assert!(doc["paths"][path].is_object(), "{path} is not in the OpenAPI document");
+    }
+    assert!(doc["components"]["schemas"]["PlanRequest"].is_object());
+
+    // No answer carries the destination token, the login token or a session secret.
+    let session = d.login().await;
+    for path in ["/plans", &format!("/plans/{id}"), &format!("/plans/{id}/audit"), "/apps", "/consent", "/stages", "/plugins"] {
+        answers.push(d.get(path).await.to_string());
+    }
+    for path in ["/", "/apps", "/plans", &format!("/plans/{id}"), "/plugins", "/stages", &format!("/apps/{RATINGS}/consent")] {
+        let (status, html) = d.page(&session, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        answers.push(html);
+    }
+    let session_id = session.cookie.split_once('=').unwrap().1.to_string();
+    for answer in &answers {
+        for secret in [TOKEN, d.login_token.as_str(), d.token.as_str(), session_id.as_str()] {
+            assert!(!answer.contains(secret), "an answer carries a secret");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_refuses_without_a_token_a_session_or_the_csrf_token() {
+    let f = Fixture::new().await;
+    f.install("page_ratings").await;
+    assess::read_server_apps(&f.db, &f.source().await).await.unwrap();
+    let d = Dashboard::start(&f).await;
+    let code = |v: &Value| v["error"]["code"].as_str().unwrap_or_default().to_string();
+
+    // No token, a wrong one, a malformed header.
+    let r = d.http.get(d.url("/api/v1/plans")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(code(&r.json().await.unwrap()), "unauthorized");
+    let r = d.http.get(d.url("/api/v1/plans")).bearer_auth("ferry_0000").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = d.http.get(d.url("/api/v1/plans")).header("authorization", format!("Token {}", d.token)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "only Bearer is accepted");
+    // A revoked token.
+    let (_, second) = auth::create_token(&f.db, "to revoke").await.unwrap();
+    assert_eq!(d.http.get(d.url("/api/v1/plans")).bearer_auth(&second).send().await.unwrap().status(), StatusCode::OK);
+    assert!(auth::revoke_token(&f.db, "to revoke").await.unwrap());
+    let r = d.http.get(d.url("/api/v1/plans")).bearer_auth(&second).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "a revoked token is refused");
+    // Tokens are stored hashed.
+    let stored: Vec<String> = sqlx::query_scalar("SELECT token_sha256 FROM api_tokens").fetch_all(f.db.pool()).await.unwrap();
+    assert!(stored.iter().all(|s| s.len() == 64 && !s.contains(&second[6..])));
+    // An API token does not open the pages.
+    let r = d.http.get(d.url("/apps")).bearer_auth(&d.token).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // Pages need a session; the login link works once.
+    let r = d.http.get(d.url("/apps")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.text().await.unwrap().contains("one-time login URL"));
+    assert_eq!(d.http.get(d.url("/login?token=nope")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let session = d.login().await;
+    let again = d.http.get(d.url(&format!("/login?token={}", d.login_token))).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED, "the login link works once");
+    let r = d.http.get(d.url("/apps")).header("cookie", "ferry_session=forged").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "a forged session is refused");
+
+    // A change through a session needs its CSRF token: none, a wrong one, then the right one.
+    let decide = |csrf: Option<&str>| {
+        let mut form = vec![("decision", "needed")];
+        if let Some(csrf) = csrf {
+            form.push(("csrf", csrf));
+        }
+        d.http.post(d.url(&format!("/apps/{RATINGS}/decision"))).header("cookie", &session.cookie).form(&form).send()
+    };
+    assert_eq!(decide(None).await.unwrap().status(), StatusCode::FORBIDDEN, "a form without its CSRF token is refused");
+    assert_eq!(decide(Some("0123")).await.unwrap().status(), StatusCode::FORBIDDEN, "a wrong CSRF token is refused");
+    assert_eq!(assess::decision(&f.db, RATINGS).await.unwrap().0, assess::Decision::NotAssessed, "nothing changed");
+    let r = decide(Some(&session.csrf)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(assess::decision(&f.db, RATINGS).await.unwrap().0, assess::Decision::Needed);
+    // The API through a session: the header, or refused.
+    let put = |csrf: Option<&str>| {
+        let mut r = d.http.put(d.url(&format!("/api/v1/apps/{CALENDARS}/decision"))).header("cookie", &session.cookie).json(&json!({"decision": "needed"}));
+        if let Some(csrf) = csrf {
+            r = r.header("x-csrf-token", csrf);
+        }
+        r.send()
+    };
+    let r = put(None).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(code(&r.json().await.unwrap()), "csrf");
+    assert_eq!(put(Some("wrong")).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(put(Some(&session.csrf)).await.unwrap().status(), StatusCode::OK);
+    // A cross-site form post is refused even with the token.
+    let r = d
+        .http
+        .post(d.url(&format!("/apps/{RATINGS}/decision")))
+        .header("cookie", &session.cookie)
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("decision", "not-needed"), ("csrf", session.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // Signing out ends the session.
+    let r = d.http.post(d.url("/logout")).header("cookie", &session.cookie).form(&[("csrf", session.csrf.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(d.page(&session, "/apps").await.0, StatusCode::UNAUTHORIZED);
+    // A non-loopback address without TLS is refused unless asked for, loudly.
+    let open = web::ServeOptions { listen: "0.0.0.0:8080".parse().unwrap(), tls: None, insecure_http: false };
+    assert!(open.check().unwrap_err().to_string().contains("--tls-cert"));
+    let insecure = web::ServeOptions { insecure_http: true, ..open };
+    assert!(insecure.check().unwrap().unwrap().starts_with("WARNING"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_and_vendors_from_plugins_and_the_server_render_as_text() {
+    let f = Fixture::new().await;
+    let hostile_name = "<script>alert('name')</script><b>Ratings</b>";
+    let hostile_vendor = "<img src=x onerror=alert(1)>Evil & Co \"quoted\"";
+    let bytes = with_manifest(&wasm_bytes("page_ratings"), |m| {
+        m["name"] = json!(hostile_name);
+        m["vendor"] = json!(hostile_vendor);
+        m["privacy_policy"] = json!("https://example.com/<script>policy</script>");
+    });
+    let signed = signature::sign(&bytes, &f.vendor_key().await).unwrap();
+    Registry::new(f.db.clone()).install(&signed, false).await.unwrap();
+    assess::read_server_apps(&f.db, &f.source().await).await.unwrap();
+    // The Server database supplies names too.
+    sqlx::query("UPDATE server_apps SET name = '<script>alert(\"server\")</script>', vendor = '<i>Vendor</i>'").execute(f.db.pool()).await.unwrap();
+    assess::decide(&f.db, RATINGS, assess::Decision::Needed).await.unwrap();
+    let d = Dashboard::start(&f).await;
+    let session = d.login().await;
+    for path in ["/apps", "/plugins", &format!("/apps/{RATINGS}/consent"), "/"] {
+        let (status, html) = d.page(&session, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        for raw in ["<script>alert", "<b>Ratings</b>", "<img src=x", "<i>Vendor</i>", "<script>policy"] {
+            assert!(!html.contains(raw), "{path} renders {raw:?} as markup");
+        }
+        let only_ours = html.matches("<script").count();
+        assert!(only_ours <= 1, "{path}: only the page's own script may appear");
+        if path == "/plugins" {
+            assert!(html.contains("&lt;script&gt;alert('name')&lt;/script&gt;&lt;b&gt;Ratings&lt;/b&gt;"), "the name is shown as text: {html}");
+            assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;Evil &amp; Co &quot;quoted&quot;"), "the vendor is shown as text");
+        }
+        if path == "/apps" {
+            assert!(html.contains("&lt;script&gt;alert(&quot;server&quot;)&lt;/script&gt;"), "the Server's app name is shown as text");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_progress_reaches_the_event_stream_when_another_process_records_it() {
+    use futures_util::StreamExt;
+    let f = Fixture::new().await;
+    let cloud = Cloud::start(Faults::default()).await;
+    let d = Dashboard::start(&f).await;
+    let (_, created) = d.api(reqwest::Method::POST, "/plans", Some(json!({"name": "live", "source": f.source_url, "destination": cloud.site.url(), "token_env": TOKEN_ENV, "apps": "none", "spaces": "none"}))).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let session = d.login().await;
+    let response = d.http.get(d.url("/plans/events")).header("cookie", &session.cookie).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let mut stream = response.bytes_stream();
+    let mut seen = String::new();
+    let mut next_event = async || -> Value {
+        loop {
+            if let Some(end) = seen.find("\n\n") {
+                let event: String = seen.drain(..end + 2).collect();
+                if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: ")) {
+                    return serde_json::from_str(data).unwrap();
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next()).await.expect("an event within 10 s").unwrap().unwrap();
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    let first = next_event().await;
+    let plan = first.as_array().unwrap().iter().find(|p| p["id"] == id.as_str()).unwrap().clone();
+    assert_eq!(plan["status"], "saved");
+    // What a migrator in another process writes: the status and a step's progress.
+    sqlx::query("UPDATE plans SET status = 'running' WHERE id = ?").bind(&id).execute(f.db.pool()).await.unwrap();
+    sqlx::query("INSERT INTO plan_progress (plan_id, step, done, total) VALUES (?, 'users', 7, 40)").bind(&id).execute(f.db.pool()).await.unwrap();
+    let changed = next_event().await;
+    let plan = changed.as_array().unwrap().iter().find(|p| p["id"] == id.as_str()).unwrap().clone();
+    assert_eq!(plan["status"], "running");
+    assert_eq!(plan["progress"]["users"], json!({"done": 7, "total": 40}));
+}
