@@ -2,6 +2,7 @@
 //!
 //! Figures are medians over repeated measurements; they are reported, never asserted.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -600,4 +601,176 @@ pub async fn bench_migrate_jira(home: &Path, options: &crate::sample::jira::Jira
         peak_rss_mb,
         site: report,
     })
+}
+
+/// What `ferry bench serve` measured.
+#[derive(Debug, Serialize)]
+pub struct ServeBench {
+    /// Plans in the state DB.
+    pub plans: usize,
+    /// Plugins installed.
+    pub plugins: usize,
+    /// Per page or endpoint: the median answer time in ms (warm, one client).
+    pub median_ms: BTreeMap<String, f64>,
+    /// The slowest of those medians.
+    pub worst_median_ms: f64,
+    /// Live progress: from the migrator recording a step's count in the state DB to the
+    /// event reaching a listening client, median and worst, in ms.
+    pub live_median_ms: f64,
+    /// The worst of the live samples.
+    pub live_worst_ms: f64,
+}
+
+impl fmt::Display for ServeBench {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "dashboard with {} plans and {} plugins in the state DB", self.plans, self.plugins)?;
+        for (page, ms) in &self.median_ms {
+            writeln!(f, "  {page:<28} median {ms:>7.2} ms")?;
+        }
+        writeln!(f, "slowest median: {:.2} ms (target ≤ 50 ms)", self.worst_median_ms)?;
+        write!(f, "live progress, recorded → on the page: median {:.0} ms, worst {:.0} ms (target ≤ 1,000 ms)", self.live_median_ms, self.live_worst_ms)
+    }
+}
+
+/// Fill a state DB with `plans` plans (most finished, with reports) and `plugins`
+/// plugins made from `plugin_path`, serve the dashboard on loopback, and time each page
+/// and the live progress.
+pub async fn bench_serve(home: &Path, plugin_path: &Path, plans: usize, plugins: usize) -> anyhow::Result<ServeBench> {
+    use crate::plan::Plan;
+    let dir = home.join("bench").join("serve");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let state = dir.join("home");
+    let db = crate::state::StateDb::open(&state).await?;
+
+    // Plugins: one real component under `plugins` app keys, each with its Server app
+    // assessed, decided needed and consented to.
+    let bytes = crate::plugins::component::read_plugin_file(plugin_path)
+        .with_context(|| format!("build the plugins first (cargo build --release --target wasm32-wasip2 -p page_ratings): {}", plugin_path.display()))?;
+    let registry = crate::plugins::registry::Registry::new(db.clone());
+    for n in 0..plugins {
+        let key = format!("com.example.bench.app{n:02}");
+        let made = crate::plugins::component::rewrite_manifest(&bytes, &|m| {
+            // The app's tables carry its key's AO prefix.
+            let prefix = ferry_manifest::ao_table_prefix(&key);
+            if let Some(tables) = m["tables"].as_object().cloned() {
+                let renamed: serde_json::Map<String, serde_json::Value> =
+                    tables.into_iter().map(|(name, cols)| (format!("{prefix}{}", name.splitn(3, '_').nth(2).unwrap_or(&name)), cols)).collect();
+                m["tables"] = serde_json::Value::Object(renamed);
+            }
+            m["server_app_key"] = serde_json::json!(key);
+            m["cloud_app_key"] = serde_json::json!(format!("{key}.cloud"));
+            m["name"] = serde_json::json!(format!("Bench app {n}"));
+        })?;
+        registry.install(&made, true).await?;
+        sqlx::query("INSERT INTO server_apps (app_key, name, version, vendor, enabled, source, assessed_at) VALUES (?, ?, '1.0.0', 'Bench vendor', 1, 'bench', ?)")
+            .bind(&key)
+            .bind(format!("Bench app {n}"))
+            .bind(crate::state::now())
+            .execute(db.pool())
+            .await?;
+        crate::assess::decide(&db, &key, crate::assess::Decision::Needed).await?;
+        crate::consent::agree(&db, &key, None).await?;
+    }
+
+    // Plans: one saved through the library, then copies (most finished, with a report
+    // of realistic size; the last one running).
+    let template = Plan::create(&db, Plan { apps: crate::plan::AppsScope::None, ..Plan::new("bench plan", "site.db", "attachments", "http://127.0.0.1:9", "FERRY_BENCH_TOKEN") }).await?;
+    let mut report = crate::migrate::report::PlanReport::new(&template.id, "bench plan");
+    for (kind, count) in report.counts.iter_mut() {
+        *count = crate::migrate::report::Count { server: 5_000 + kind.len() as u64, cloud: 4_990, failed: 10 };
+    }
+    for n in 0..40 {
+        report.fail("pages", &format!("{n}"), format!("page {n}: the body could not be read (fix the storage format and run a new plan)"));
+    }
+    report.status = crate::plan::status::FINISHED.into();
+    let report_json = serde_json::to_string(&report)?;
+    let mut tx = db.pool().begin().await?;
+    for n in 1..plans {
+        let status = if n + 1 == plans { crate::plan::status::RUNNING } else { crate::plan::status::FINISHED };
+        sqlx::query(
+            "INSERT INTO plans (id, name, source, attachments, destination, scim_url, token_env, users, spaces, attachments_only, product_group, status, created_at, \
+             apps, app_deadline_secs, trusted_domains, cloud, source_password_env, history, product, projects, customers, report_json) \
+             SELECT ?, name || ' ' || ?, source, attachments, destination, scim_url, token_env, users, spaces, attachments_only, product_group, ?, ?, \
+             apps, app_deadline_secs, trusted_domains, cloud, source_password_env, history, product, projects, customers, ? FROM plans WHERE id = ?",
+        )
+        .bind(format!("{:012x}", n))
+        .bind(n as i64)
+        .bind(status)
+        .bind(crate::state::now())
+        .bind(if status == crate::plan::status::FINISHED { Some(report_json.as_str()) } else { None })
+        .bind(&template.id)
+        .execute(&mut *tx)
+        .await?;
+        for (step, total) in [("users", 5_000), ("groups", 200), ("spaces", 5), ("pages", 10_000), ("attachments", 10_000)] {
+            sqlx::query("INSERT INTO plan_progress (plan_id, step, done, total) VALUES (?, ?, ?, ?)").bind(format!("{:012x}", n)).bind(step).bind(total).bind(total).execute(&mut *tx).await?;
+        }
+    }
+    tx.commit().await?;
+    drop(db);
+
+    let (addr, web, login) = crate::web::start(&state, "127.0.0.1:0").await?;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let base = format!("http://{addr}");
+    let response = http.get(format!("{base}/login?token={login}")).send().await?;
+    let cookie = response.headers().get(reqwest::header::SET_COOKIE).and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()).context("the login set no cookie")?.to_string();
+    let (_, token) = crate::web::auth::create_token(web.db(), "bench").await?;
+    let finished_id = format!("{:012x}", 1);
+    let pages = [
+        "/".to_string(),
+        "/apps".into(),
+        "/apps/com.example.bench.app00/consent".into(),
+        "/plans".into(),
+        format!("/plans/{finished_id}"),
+        "/plugins".into(),
+        "/stages".into(),
+        "/api/v1/plans".into(),
+        format!("/api/v1/plans/{finished_id}"),
+        "/api/v1/apps".into(),
+        "/api/v1/plugins".into(),
+        "/api/v1/stages".into(),
+    ];
+    let mut median_ms = BTreeMap::new();
+    for page in &pages {
+        let mut samples = Vec::new();
+        for round in 0..31 {
+            let request = if page.starts_with("/api/") { http.get(format!("{base}{page}")).bearer_auth(&token) } else { http.get(format!("{base}{page}")).header("cookie", &cookie) };
+            let t = Instant::now();
+            let response = request.send().await?;
+            anyhow::ensure!(response.status().is_success(), "{page} answered {}", response.status());
+            response.bytes().await?;
+            // The first answer warms the caches (the plugins' audits); it is not counted.
+            if round > 0 {
+                samples.push(t.elapsed());
+            }
+        }
+        median_ms.insert(page.clone(), median(samples).as_secs_f64() * 1000.0);
+    }
+    let worst_median_ms = median_ms.values().cloned().fold(0.0, f64::max);
+
+    // Live progress: a running plan's count changes in the state DB (as a migrator in
+    // another process records it); time until the event with it arrives.
+    use futures_util::StreamExt;
+    let running = format!("{:012x}", plans.max(2) - 1);
+    let mut stream = http.get(format!("{base}/plans/events")).header("cookie", &cookie).send().await?.bytes_stream();
+    let mut buffer = String::new();
+    let mut live = Vec::new();
+    for n in 1..=20u64 {
+        let done = 1_000 + n;
+        let t = Instant::now();
+        sqlx::query("UPDATE plan_progress SET done = ? WHERE plan_id = ? AND step = 'pages'").bind(done as i64).bind(&running).execute(web.db().pool()).await?;
+        let needle = format!("\"pages\":{{\"done\":{done},");
+        loop {
+            if let Some(at) = buffer.find(&needle) {
+                buffer.drain(..at + needle.len());
+                break;
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next()).await.context("no live progress within 10 s")?.context("the event stream ended")??;
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        live.push(t.elapsed());
+        tokio::time::sleep(Duration::from_millis(137)).await;
+    }
+    let live_worst_ms = live.iter().max().map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0);
+    Ok(ServeBench { plans, plugins, median_ms, worst_median_ms, live_median_ms: median(live).as_secs_f64() * 1000.0, live_worst_ms })
 }

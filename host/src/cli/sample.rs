@@ -98,6 +98,22 @@ pub(crate) enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The dashboard (`ferry serve`): fill a state DB with plans and plugins, then time
+    /// each page and API answer (median) and live progress (recorded → received).
+    Serve {
+        /// The plugin the bench's plugins are made from.
+        #[arg(long, default_value = "target/wasm32-wasip2/release/page_ratings.wasm")]
+        plugin: PathBuf,
+        /// Plans in the state DB.
+        #[arg(long, default_value_t = 1_000)]
+        plans: usize,
+        /// Plugins installed.
+        #[arg(long, default_value_t = 20)]
+        plugins: usize,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Core migration: generate a site, migrate it to a staging site (its own process)
     /// on loopback, and report users/s, pages/s, attachment MB/s, the staging site's own
     /// ingest rate for the same data, the ratio, and the migrator's peak RSS.
@@ -164,6 +180,15 @@ pub(crate) async fn bench(home: &Path, command: BenchCommand) -> anyhow::Result<
             }
             if json {
                 print_json(&reports)?;
+            }
+            Ok(ExitCode::Ok)
+        }
+        BenchCommand::Serve { plugin, plans, plugins, json } => {
+            let report = crate::bench::bench_serve(home, &plugin, plans.max(2), plugins).await?;
+            if json {
+                print_json(&report)?;
+            } else {
+                println!("{report}");
             }
             Ok(ExitCode::Ok)
         }

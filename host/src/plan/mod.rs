@@ -418,7 +418,14 @@ impl Plan {
 
     /// Every plan, newest first.
     pub async fn list(db: &StateDb) -> anyhow::Result<Vec<Plan>> {
-        let rows = sqlx::query("SELECT * FROM plans ORDER BY created_at DESC, id").fetch_all(db.pool()).await?;
+        // Every column but the stored report (listing a thousand plans reads no report).
+        let rows = sqlx::query(
+            "SELECT id, name, source, source_password_env, attachments, destination, scim_url, token_env, users, spaces, attachments_only, \
+             product_group, status, created_at, apps, app_deadline_secs, trusted_domains, cloud, history, product, projects, customers \
+             FROM plans ORDER BY created_at DESC, id",
+        )
+        .fetch_all(db.pool())
+        .await?;
         let mut apps: std::collections::HashMap<String, Vec<PlanApp>> = std::collections::HashMap::new();
         for r in sqlx::query("SELECT plan_id, app_key, plugin_version, plugin_sha256 FROM plan_apps ORDER BY app_key").fetch_all(db.pool()).await? {
             apps.entry(r.get(0)).or_default().push(PlanApp { app: r.get(1), version: r.get(2), sha256: r.get(3) });
@@ -842,4 +849,10 @@ pub async fn stop(db: &StateDb, id: &str) -> anyhow::Result<Plan> {
     let plan = Plan::get(db, id).await?;
     anyhow::ensure!(Plan::transition(db, &plan.id, status::RUNNING, status::STOPPED).await?, "plan {} is {}, not running", plan.id, plan.status);
     Ok(plan)
+}
+
+/// How many plans have each status.
+pub async fn status_counts(db: &StateDb) -> anyhow::Result<std::collections::BTreeMap<String, usize>> {
+    let rows = sqlx::query("SELECT status, COUNT(*) FROM plans GROUP BY status").fetch_all(db.pool()).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get::<i64, _>(1).max(0) as usize)).collect())
 }

@@ -98,3 +98,79 @@ pub fn inspect(bytes: &[u8]) -> Result<ComponentInfo, InspectError> {
         .map_err(|e| InspectError::Malformed(e.to_string()))?;
     Ok(info)
 }
+
+/// A copy of a plugin file with its embedded manifest (the JSON of every
+/// `ferry:manifest` custom section, at the top level or in a nested core module or
+/// component) edited by `edit`, and its signature dropped: the bench makes many plugins
+/// from one, tests make hostile ones. Sign the result again to install it as signed.
+pub fn rewrite_manifest(bytes: &[u8], edit: &dyn Fn(&mut serde_json::Value)) -> anyhow::Result<Vec<u8>> {
+    fn leb(bytes: &[u8], pos: &mut usize) -> anyhow::Result<usize> {
+        let (mut n, mut shift) = (0usize, 0u32);
+        loop {
+            let b = *bytes.get(*pos).ok_or_else(|| anyhow::anyhow!("truncated section header"))?;
+            *pos += 1;
+            anyhow::ensure!(shift < 35, "a section size is too long");
+            n |= ((b & 0x7f) as usize) << shift;
+            if b & 0x80 == 0 {
+                return Ok(n);
+            }
+            shift += 7;
+        }
+    }
+    fn put_leb(out: &mut Vec<u8>, mut n: usize) {
+        loop {
+            let b = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+    fn rewrite(bytes: &[u8], edit: &dyn Fn(&mut serde_json::Value), depth: u32) -> anyhow::Result<Vec<u8>> {
+        anyhow::ensure!(bytes.len() >= 8 && &bytes[..4] == b"\0asm", "not a WebAssembly binary");
+        anyhow::ensure!(depth < 8, "components nest too deeply");
+        // A component's header has layer 1; a core module's has version 1, layer 0.
+        let component = bytes[6..8] == [1, 0];
+        let mut out = bytes[..8].to_vec();
+        let mut pos = 8;
+        while pos < bytes.len() {
+            let id = bytes[pos];
+            pos += 1;
+            let size = leb(bytes, &mut pos)?;
+            let payload = bytes.get(pos..pos + size).ok_or_else(|| anyhow::anyhow!("a section runs past the end of the file"))?;
+            pos += size;
+            let replaced = if id == 0 {
+                let mut at = 0;
+                let name_len = leb(payload, &mut at)?;
+                let name = payload.get(at..at + name_len).ok_or_else(|| anyhow::anyhow!("a custom section's name runs past its end"))?;
+                if name == super::signature::SECTION_NAME.as_bytes() {
+                    continue;
+                }
+                if name == b"ferry:manifest" {
+                    let mut manifest: serde_json::Value = serde_json::from_slice(&payload[at + name_len..])?;
+                    edit(&mut manifest);
+                    let mut section = Vec::new();
+                    put_leb(&mut section, name.len());
+                    section.extend_from_slice(name);
+                    section.extend_from_slice(&serde_json::to_vec(&manifest)?);
+                    Some(section)
+                } else {
+                    None
+                }
+            } else if component && (id == 1 || id == 4) {
+                // A nested core module or component.
+                Some(rewrite(payload, edit, depth + 1)?)
+            } else {
+                None
+            };
+            let payload = replaced.as_deref().unwrap_or(payload);
+            out.push(id);
+            put_leb(&mut out, payload.len());
+            out.extend_from_slice(payload);
+        }
+        Ok(out)
+    }
+    rewrite(bytes, edit, 0)
+}

@@ -18,7 +18,6 @@ use crate::assess;
 use crate::consent;
 use crate::plan::{self, Plan};
 use crate::plugins::audit::AuditReport;
-use crate::plugins::registry::{InstalledPlugin, Registry};
 use crate::stages;
 
 /// The API routes (nested under `/api/v1`).
@@ -309,22 +308,10 @@ async fn list_stages(State(web): State<Web>) -> ApiResult {
     ok(&StagesView { rule_text: rule.describe(), plugins: stages::all(web.db()).await?, rule })
 }
 
-/// Every installed plugin with its audit, read from its stored file.
-pub async fn plugin_audits(db: &crate::state::StateDb) -> anyhow::Result<Vec<(InstalledPlugin, AuditReport)>> {
-    let registry = Registry::new(db.clone());
-    let trust = crate::plugins::trust::TrustStore::load(db).await?;
-    let mut out = Vec::new();
-    for installed in registry.list().await? {
-        let bytes = registry.load(&installed.server_app_key).await?.1;
-        out.push((installed, crate::plugins::audit::audit(&bytes, &trust)));
-    }
-    Ok(out)
-}
-
 /// Every installed plugin's audit: declared scopes, tables and classes, real imports,
 /// unused scopes, sha256, contract, signer, verdict (`ferry plugin audit APP --json`).
 #[utoipa::path(get, path = "/api/v1/plugins", tag = "plugins", responses((status = 200, description = "`ferry plugin audit APP --json` for each installed plugin", body = [JsonObject])))]
 async fn list_plugins(State(web): State<Web>) -> ApiResult {
-    let audits: Vec<AuditReport> = plugin_audits(web.db()).await?.into_iter().map(|(_, report)| report).collect();
+    let audits: Vec<AuditReport> = web.plugin_audits().await?.into_iter().map(|(_, report)| report).collect();
     ok(&audits)
 }

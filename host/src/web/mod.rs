@@ -71,6 +71,9 @@ struct Inner {
     secure: bool,
     /// Plans this server started, by id (a plan also runs from the CLI elsewhere).
     runs: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
+    /// Plugin audits by the plugin's sha256 and the trusted keys they were judged
+    /// against (an audit reads the whole component; a file never changes under its hash).
+    audits: Mutex<HashMap<(String, String), crate::plugins::audit::AuditReport>>,
 }
 
 impl Web {
@@ -79,7 +82,7 @@ impl Web {
     pub async fn open(home: &std::path::Path, secure: bool) -> anyhow::Result<(Web, String)> {
         let db = StateDb::open(home).await?;
         let (sessions, token) = Sessions::new();
-        let inner = Inner { db, home: home.to_path_buf(), sessions, secure, runs: Mutex::default() };
+        let inner = Inner { db, home: home.to_path_buf(), sessions, secure, runs: Mutex::default(), audits: Mutex::default() };
         Ok((Web { inner: Arc::new(inner) }, token))
     }
 
@@ -96,6 +99,35 @@ impl Web {
     /// The browser sessions.
     pub fn sessions(&self) -> &Sessions {
         &self.inner.sessions
+    }
+
+    /// Every installed plugin with its audit (the reviewer's view): audits are kept by
+    /// sha256 and the trusted keys, so a page does not parse every component again.
+    pub async fn plugin_audits(&self) -> anyhow::Result<Vec<(crate::plugins::registry::InstalledPlugin, crate::plugins::audit::AuditReport)>> {
+        use sqlx::Row;
+        let registry = crate::plugins::registry::Registry::new(self.db().clone());
+        let keys: Vec<String> = sqlx::query("SELECT public_key FROM trusted_keys ORDER BY public_key").fetch_all(self.db().pool()).await?.iter().map(|r| r.get(0)).collect();
+        let trusted = keys.join(",");
+        let mut trust = None;
+        let mut out = Vec::new();
+        for installed in registry.list().await? {
+            let key = (installed.sha256.clone(), trusted.clone());
+            let cached = self.inner.audits.lock().expect("not poisoned").get(&key).cloned();
+            let report = match cached {
+                Some(report) => report,
+                None => {
+                    if trust.is_none() {
+                        trust = Some(crate::plugins::trust::TrustStore::load(self.db()).await?);
+                    }
+                    let bytes = registry.load(&installed.server_app_key).await?.1;
+                    let report = crate::plugins::audit::audit(&bytes, trust.as_ref().expect("loaded above"));
+                    self.inner.audits.lock().expect("not poisoned").insert(key, report.clone());
+                    report
+                }
+            };
+            out.push((installed, report));
+        }
+        Ok(out)
     }
 
     /// Start running a plan in this process (checks first; the Stage 1 choice when it

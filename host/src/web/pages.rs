@@ -246,8 +246,9 @@ async fn home(State(web): State<Web>, Extension(caller): Extension<Caller>) -> P
         .filter(|a| !consents.iter().any(|c| c.app == a.key && c.status == consent::ConsentStatus::Given))
         .map(|a| a.key.as_str())
         .collect();
-    let plans = Plan::list(db).await?;
-    let count = |s: &str| plans.iter().filter(|p| p.status == s).count();
+    let statuses = plan::status_counts(db).await?;
+    let count = |s: &str| statuses.get(s).copied().unwrap_or(0);
+    let total: usize = statuses.values().sum();
     let content = html! {
         div.steps {
             div.step {
@@ -276,16 +277,16 @@ async fn home(State(web): State<Web>, Extension(caller): Extension<Caller>) -> P
             }
             div.step {
                 h2 { "3. Migrate your data" }
-                @if plans.is_empty() {
+                @if total == 0 {
                     p.state.warn { "No plan yet" }
                     p { a href="/plans" { "Create a plan" } ", check it, then run it." }
                 } @else {
-                    p.state { (plans.len()) " plans" }
+                    p.state { (total) " plans" }
                     ul {
                         li { (count(plan::status::SAVED)) " saved" }
                         li { (count(plan::status::RUNNING)) " running" }
                         li { (count(plan::status::FINISHED)) " finished" }
-                        li { (plans.len() - count(plan::status::SAVED) - count(plan::status::RUNNING) - count(plan::status::FINISHED)) " stopped, incomplete or failed" }
+                        li { (total - count(plan::status::SAVED) - count(plan::status::RUNNING) - count(plan::status::FINISHED)) " stopped, incomplete or failed" }
                     }
                 }
             }
@@ -764,7 +765,7 @@ async fn rerun_app(State(web): State<Web>, Extension(caller): Extension<Caller>,
 
 /// Plugins, for reviewers: every installed plugin's audit.
 async fn plugins(State(web): State<Web>, Extension(caller): Extension<Caller>) -> PageResult {
-    let audits = super::api::plugin_audits(web.db()).await?;
+    let audits = web.plugin_audits().await?;
     let content = html! {
         @if audits.is_empty() { p.muted { "No plugin installed." } }
         @for (installed, r) in &audits {

@@ -195,72 +195,8 @@ pub fn unmoved_file_comments(report: &ferry_host::migrate::report::PlanReport) -
     unmoved.filter(|f| f.reason.starts_with("a comment on attachment ") && f.reason.ends_with("which did not migrate")).count() as u64
 }
 
-/// A plugin file with its embedded manifest edited by `edit` (the JSON of its
-/// `ferry:manifest` custom section, wherever it sits: the SDK puts it in the core
-/// module), any signature dropped: sign it again to install it.
-pub fn with_manifest(bytes: &[u8], edit: impl Fn(&mut serde_json::Value) + Copy) -> Vec<u8> {
-    fn leb(bytes: &[u8], pos: &mut usize) -> usize {
-        let (mut n, mut shift) = (0usize, 0);
-        loop {
-            let b = bytes[*pos];
-            *pos += 1;
-            n |= ((b & 0x7f) as usize) << shift;
-            if b & 0x80 == 0 {
-                return n;
-            }
-            shift += 7;
-        }
-    }
-    fn put_leb(out: &mut Vec<u8>, mut n: usize) {
-        loop {
-            let b = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(b);
-                return;
-            }
-            out.push(b | 0x80);
-        }
-    }
-    fn rewrite(bytes: &[u8], edit: &dyn Fn(&mut serde_json::Value)) -> Vec<u8> {
-        // A component's header has layer 1; a core module's has version 1, layer 0.
-        let component = bytes[6..8] == [1, 0];
-        let mut out = bytes[..8].to_vec();
-        let mut pos = 8;
-        while pos < bytes.len() {
-            let id = bytes[pos];
-            pos += 1;
-            let size = leb(bytes, &mut pos);
-            let payload = &bytes[pos..pos + size];
-            pos += size;
-            let replaced: Option<Vec<u8>> = if id == 0 {
-                let mut at = 0;
-                let name_len = leb(payload, &mut at);
-                let name = &payload[at..at + name_len];
-                if name == b"ferry:signature" {
-                    continue;
-                }
-                (name == b"ferry:manifest").then(|| {
-                    let mut manifest: serde_json::Value = serde_json::from_slice(&payload[at + name_len..]).expect("manifest JSON");
-                    edit(&mut manifest);
-                    let mut section = Vec::new();
-                    put_leb(&mut section, name.len());
-                    section.extend_from_slice(name);
-                    section.extend_from_slice(&serde_json::to_vec(&manifest).unwrap());
-                    section
-                })
-            } else if component && (id == 1 || id == 4) {
-                // A nested core module or component.
-                Some(rewrite(payload, edit))
-            } else {
-                None
-            };
-            let payload = replaced.as_deref().unwrap_or(payload);
-            out.push(id);
-            put_leb(&mut out, payload.len());
-            out.extend_from_slice(payload);
-        }
-        out
-    }
-    rewrite(bytes, &edit)
+/// A plugin file with its embedded manifest edited by `edit`, unsigned (see
+/// [`ferry_host::plugins::component::rewrite_manifest`]).
+pub fn with_manifest(bytes: &[u8], edit: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
+    ferry_host::plugins::component::rewrite_manifest(bytes, &edit).expect("rewrite the manifest")
 }
