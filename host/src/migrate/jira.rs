@@ -42,7 +42,24 @@ struct JiraRun {
     former: BTreeMap<String, FormerCustomer>,
     /// Why users that did not land failed (username → reason), for Former customer.
     failed: HashMap<String, String>,
+    /// User keys of people whose migration failed in this plan, with why: requests that
+    /// name them wait for a rerun.
+    waiting: HashMap<String, String>,
 }
+
+/// A request names someone whose migration failed in this plan. The request is not
+/// sent: pointing it at Former customer would be for good (a rerun links what landed),
+/// while a rerun that migrates the person creates it right.
+#[derive(Debug)]
+struct WaitsForPerson(String);
+
+impl std::fmt::Display for WaitsForPerson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for WaitsForPerson {}
 
 /// What a Jira plan covers, read from the source: its service projects, the people
 /// their requests name, and the organizations.
@@ -417,6 +434,19 @@ impl Migrator {
             return Ok(account);
         }
         let key = key.unwrap_or("(none)").to_string();
+        if let Some(why) = run.waiting.get(&key) {
+            return Err(WaitsForPerson(why.clone()).into());
+        }
+        if !run.former.contains_key(&key) && key != "(none)" {
+            let failed = match self.source.username_of_key(&key).await? {
+                Some(name) => run.failed.get(&name).map(|why| format!("{name} did not migrate ({why}): a new plan migrates them, then this request")),
+                None => None,
+            };
+            if let Some(why) = failed {
+                run.waiting.insert(key, why.clone());
+                return Err(WaitsForPerson(why).into());
+            }
+        }
         if !run.former.contains_key(&key) {
             let reason = if key == "(none)" { "the server names nobody".to_string() } else { self.no_account_reason(&key, run).await? };
             run.former.insert(key.clone(), FormerCustomer { user_key: key.clone(), reason, references: 0, referenced_in: Vec::new() });
@@ -525,7 +555,16 @@ impl Migrator {
                     bar.inc(1);
                     continue;
                 }
-                let body = self.request_body(&request, desk, run).await?;
+                let body = match self.request_body(&request, desk, run).await {
+                    Ok(body) => body,
+                    Err(e) if e.is::<WaitsForPerson>() => {
+                        self.report.fail("requests", &request.key, format!("{e:#}"));
+                        self.report.count("comments").failed += request.comments.len() as u64;
+                        bar.inc(1);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 let (dest, maps, key) = (self.dest.clone(), self.maps.clone(), project.key.clone());
                 under_way.spawn(async move {
                     let result = create_request(&dest, &maps, &request, &body, &key).await;

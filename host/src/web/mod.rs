@@ -71,6 +71,8 @@ struct Inner {
     secure: bool,
     /// Plans this server started, by id (a plan also runs from the CLI elsewhere).
     runs: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
+    /// The latest live-progress snapshot (JSON), read by one poller for every listener.
+    live: tokio::sync::watch::Sender<String>,
     /// Plugin audits by the plugin's sha256 and the trusted keys they were judged
     /// against (an audit reads the whole component; a file never changes under its hash).
     audits: Mutex<HashMap<(String, String), crate::plugins::audit::AuditReport>>,
@@ -82,8 +84,52 @@ impl Web {
     pub async fn open(home: &std::path::Path, secure: bool) -> anyhow::Result<(Web, String)> {
         let db = StateDb::open(home).await?;
         let (sessions, token) = Sessions::new();
-        let inner = Inner { db, home: home.to_path_buf(), sessions, secure, runs: Mutex::default(), audits: Mutex::default() };
-        Ok((Web { inner: Arc::new(inner) }, token))
+        let (live, _) = tokio::sync::watch::channel(String::new());
+        let inner = Inner { db, home: home.to_path_buf(), sessions, secure, runs: Mutex::default(), live, audits: Mutex::default() };
+        let web = Web { inner: Arc::new(inner) };
+        web.start_live_poller();
+        Ok((web, token))
+    }
+
+    /// Read plan statuses and progress from the state DB every [`pages::LIVE_PERIOD`]
+    /// while anyone listens, and publish each change: one reader however many browsers
+    /// watch. The task ends when the server's state is dropped.
+    fn start_live_poller(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                if inner.live.receiver_count() > 0 {
+                    match pages::progress_snapshot(&inner.db).await {
+                        Ok(json) => {
+                            inner.live.send_if_modified(|current| {
+                                let changed = *current != json;
+                                if changed {
+                                    *current = json;
+                                }
+                                changed
+                            });
+                        }
+                        Err(e) => tracing::warn!("live progress: {e:#}"),
+                    }
+                }
+                drop(inner);
+                tokio::time::sleep(pages::LIVE_PERIOD).await;
+            }
+        });
+    }
+
+    /// Keep `snapshot` as the latest without telling listeners (they have it).
+    pub fn remember_live(&self, snapshot: &str) {
+        self.inner.live.send_if_modified(|current| {
+            *current = snapshot.to_string();
+            false
+        });
+    }
+
+    /// Listen to live progress: the receiver sees the latest snapshot and each change.
+    pub fn live(&self) -> tokio::sync::watch::Receiver<String> {
+        self.inner.live.subscribe()
     }
 
     /// The state DB.
@@ -141,7 +187,9 @@ impl Web {
                 tracing::warn!("plan {} stopped: {e:#}", plan.id);
             }
         });
-        self.inner.runs.lock().expect("not poisoned").insert(id.to_string(), task);
+        let mut runs = self.inner.runs.lock().expect("not poisoned");
+        runs.retain(|_, run| !run.is_finished());
+        runs.insert(id.to_string(), task);
         Ok(())
     }
 }

@@ -10,6 +10,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
+use futures_util::StreamExt;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -576,19 +577,25 @@ async fn create_plan(State(web): State<Web>, Extension(caller): Extension<Caller
 /// plan's status or step counts change (read from the state DB, so a plan running in
 /// another process shows too).
 async fn plan_events(State(web): State<Web>) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
-    let stream = futures_util::stream::unfold((web, String::new()), |(web, last)| async move {
-        loop {
-            match progress_snapshot(web.db()).await {
-                Ok(json) if json != last => {
-                    let event = Event::default().event("progress").data(json.clone());
-                    return Some((Ok(event), (web, json)));
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!("live progress: {e:#}"),
-            }
-            tokio::time::sleep(LIVE_PERIOD).await;
+    let mut live = web.live();
+    // The first event is the current state (a new snapshot when nobody listened yet).
+    let latest = live.borrow_and_update().clone();
+    let first = match latest {
+        current if !current.is_empty() => current,
+        _ => {
+            let current = progress_snapshot(web.db()).await.unwrap_or_else(|e| {
+                tracing::warn!("live progress: {e:#}");
+                "[]".into()
+            });
+            web.remember_live(&current);
+            current
         }
-    });
+    };
+    let stream = futures_util::stream::once(async move { Ok(Event::default().event("progress").data(first)) }).chain(futures_util::stream::unfold(live, |mut live| async move {
+        live.changed().await.ok()?;
+        let json = live.borrow_and_update().clone();
+        Some((Ok(Event::default().event("progress").data(json)), live))
+    }));
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
