@@ -17,7 +17,7 @@ use crate::stages::{self, StageFigures};
 use crate::state::{now, StateDb};
 
 /// The admin's decision about one app.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Decision {
     /// Not decided yet (the start state).
@@ -62,7 +62,7 @@ impl fmt::Display for Decision {
 }
 
 /// How an app's data can reach the cloud.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum MigrationPath {
     /// An installed ferry plugin reads this Server app version.
@@ -135,7 +135,7 @@ pub fn migration_path(server_version: &str, plugin_range: Option<&semver::Versio
 }
 
 /// One row of the assessment.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Assessment {
     /// The app key.
     pub key: String,

@@ -21,7 +21,7 @@ use crate::stages::{self, StageFigures};
 mod jira;
 
 /// How a check ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckResult {
     /// Nothing found.
@@ -47,7 +47,7 @@ impl CheckResult {
 pub const ENTITIES_SHOWN: usize = 50;
 
 /// One check's outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Check {
     /// The stable code, e.g. `users.invalid-email`.
     pub code: String,

@@ -26,7 +26,7 @@ use crate::state::{now, StateDb};
 pub const REVOCATION_POLL: Duration = Duration::from_millis(100);
 
 /// Where an app stands on consent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ConsentStatus {
     /// Given to the installed plugin version and its scopes.
@@ -285,7 +285,7 @@ pub fn watch(db: StateDb, plugin: InstalledPlugin, manifest_scopes: ScopeSet, gr
 }
 
 /// One app's consent, as `consent list` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ConsentLine {
     /// The app key.
     pub app: String,

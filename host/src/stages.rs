@@ -19,7 +19,7 @@ use sqlx::Row;
 use crate::state::StateDb;
 
 /// The Stage rule's settings.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StageRule {
     /// Only outcomes that finished in this many days before now count.
     pub window_days: u32,
@@ -51,7 +51,7 @@ impl Default for StageRule {
 }
 
 /// A plugin's Stage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Stage {
     /// Demonstrably high success rate.
     #[serde(rename = "stage-2")]
@@ -81,7 +81,7 @@ impl Stage {
 }
 
 /// The figures behind one plugin's Stage.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StageFigures {
     /// The plugin's app key.
     pub app: String,

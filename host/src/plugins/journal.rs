@@ -7,7 +7,7 @@ use sqlx::Row;
 use crate::state::StateDb;
 
 /// Calls of one host function under one scope set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AccessLine {
     /// The scopes the calls needed (empty: none).
     pub scopes: Vec<String>,
@@ -22,7 +22,7 @@ pub struct AccessLine {
 }
 
 /// Denied calls of one host function for lack of one scope.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DeniedLine {
     /// The host function.
     pub function: String,
@@ -33,7 +33,7 @@ pub struct DeniedLine {
 }
 
 /// The audit of one app migration run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RunAudit {
     /// The app.
     pub app: String,

@@ -142,7 +142,7 @@ async fn show_plan(State(web): State<Web>, Path(id): Path<String>) -> ApiResult 
 /// Run the pre-migration checks (`ferry plan check ID --json`); reads the source and the
 /// destination, changes nothing.
 #[utoipa::path(get, path = "/api/v1/plans/{id}/checks", tag = "plans", params(("id" = String, Path)),
-    responses((status = 200, description = "`ferry plan check ID --json`", body = [JsonObject]), (status = 404, body = super::ErrorBody)))]
+    responses((status = 200, description = "`ferry plan check ID --json`", body = [crate::checks::Check]), (status = 404, body = super::ErrorBody)))]
 async fn check_plan(State(web): State<Web>, Path(id): Path<String>) -> ApiResult {
     let plan = Plan::get(web.db(), &id).await?;
     let mut migrator = crate::migrate::Migrator::new(web.db().clone(), plan, crate::migrate::Progress::hidden()).await?;
@@ -199,7 +199,7 @@ async fn stop_plan(State(web): State<Web>, Path(id): Path<String>) -> ApiResult 
 /// What each app migration of the plan read per scope and host function, what it
 /// uploaded, and every denied access (`ferry audit --plan ID --json`).
 #[utoipa::path(get, path = "/api/v1/plans/{id}/audit", tag = "plans", params(("id" = String, Path)),
-    responses((status = 200, description = "`ferry audit --plan ID --json`", body = [JsonObject]), (status = 404, body = super::ErrorBody)))]
+    responses((status = 200, description = "`ferry audit --plan ID --json`", body = [crate::plugins::journal::RunAudit]), (status = 404, body = super::ErrorBody)))]
 async fn plan_audit(State(web): State<Web>, Path(id): Path<String>) -> ApiResult {
     let plan = Plan::get(web.db(), &id).await?;
     ok(&crate::plugins::journal::plan_audit(web.db(), &plan.id, None).await?)
@@ -207,7 +207,7 @@ async fn plan_audit(State(web): State<Web>, Path(id): Path<String>) -> ApiResult
 
 /// The latest assessment of the Server site's apps, with decisions, paths and Stages
 /// (`ferry apps assess --json`, without reading the source again).
-#[utoipa::path(get, path = "/api/v1/apps", tag = "apps", responses((status = 200, description = "`ferry apps assess --json`", body = [JsonObject])))]
+#[utoipa::path(get, path = "/api/v1/apps", tag = "apps", responses((status = 200, description = "`ferry apps assess --json`", body = [assess::Assessment])))]
 async fn list_apps(State(web): State<Web>) -> ApiResult {
     let db = web.db();
     ok(&assess::assess(db, &assess::server_apps(db).await?).await?)
@@ -282,7 +282,7 @@ async fn revoke(State(web): State<Web>, Path(key): Path<String>) -> ApiResult {
 }
 
 /// Where consent stands for each app (`ferry consent list --json`).
-#[utoipa::path(get, path = "/api/v1/consent", tag = "consent", responses((status = 200, description = "`ferry consent list --json`", body = [JsonObject])))]
+#[utoipa::path(get, path = "/api/v1/consent", tag = "consent", responses((status = 200, description = "`ferry consent list --json`", body = [consent::ConsentLine])))]
 async fn list_consent(State(web): State<Web>) -> ApiResult {
     ok(&consent::list(web.db()).await?)
 }
@@ -293,10 +293,8 @@ pub struct StagesView {
     /// The rule in words.
     pub rule_text: String,
     /// The rule (`ferry stages rule --json`).
-    #[schema(value_type = Object)]
     pub rule: stages::StageRule,
     /// Per plugin: attempts, successes, rate, Wilson bounds, Stage (`ferry stages --json`).
-    #[schema(value_type = Vec<Object>)]
     pub plugins: Vec<stages::StageFigures>,
 }
 
