@@ -117,17 +117,6 @@ pub fn rewrite_manifest(bytes: &[u8], edit: &dyn Fn(&mut serde_json::Value)) -> 
             shift += 7;
         }
     }
-    fn put_leb(out: &mut Vec<u8>, mut n: usize) {
-        loop {
-            let b = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(b);
-                return;
-            }
-            out.push(b | 0x80);
-        }
-    }
     fn rewrite(bytes: &[u8], edit: &dyn Fn(&mut serde_json::Value), depth: u32) -> anyhow::Result<Vec<u8>> {
         anyhow::ensure!(bytes.len() >= 8 && &bytes[..4] == b"\0asm", "not a WebAssembly binary");
         anyhow::ensure!(depth < 8, "components nest too deeply");
@@ -152,7 +141,7 @@ pub fn rewrite_manifest(bytes: &[u8], edit: &dyn Fn(&mut serde_json::Value)) -> 
                     let mut manifest: serde_json::Value = serde_json::from_slice(&payload[at + name_len..])?;
                     edit(&mut manifest);
                     let mut section = Vec::new();
-                    put_leb(&mut section, name.len());
+                    super::signature::write_leb(&mut section, name.len());
                     section.extend_from_slice(name);
                     section.extend_from_slice(&serde_json::to_vec(&manifest)?);
                     Some(section)
@@ -167,7 +156,7 @@ pub fn rewrite_manifest(bytes: &[u8], edit: &dyn Fn(&mut serde_json::Value)) -> 
             };
             let payload = replaced.as_deref().unwrap_or(payload);
             out.push(id);
-            put_leb(&mut out, payload.len());
+            super::signature::write_leb(&mut out, payload.len());
             out.extend_from_slice(payload);
         }
         Ok(out)

@@ -252,7 +252,8 @@ pub fn sign(bytes: &[u8], key: &SigningKey) -> anyhow::Result<Vec<u8>> {
     Ok(out)
 }
 
-fn write_leb(out: &mut Vec<u8>, mut n: usize) {
+/// Append `n` as unsigned LEB128 (the size encoding of WebAssembly sections).
+pub(crate) fn write_leb(out: &mut Vec<u8>, mut n: usize) {
     loop {
         let byte = (n & 0x7f) as u8;
         n >>= 7;
