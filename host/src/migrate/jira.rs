@@ -412,19 +412,15 @@ impl Migrator {
         Ok(())
     }
 
-    /// Why user key `key` has no cloud account.
-    async fn no_account_reason(&mut self, key: &str, run: &JiraRun) -> anyhow::Result<String> {
+    /// Why a user key whose username is `name` has no cloud account (its migration did
+    /// not fail in this plan: such references wait, see [`WaitsForPerson`]).
+    async fn no_account_reason(&mut self, name: Option<&str>) -> anyhow::Result<String> {
         let dirs = self.directories().await?;
-        // Asked once per person without an account: the username is looked up, not held.
-        let name = self.source.username_of_key(key).await?;
-        if let Some(gone) = gone_reason(name.as_deref(), &dirs) {
+        if let Some(gone) = gone_reason(name, &dirs) {
             return Ok(gone);
         }
         let name = name.expect("gone_reason covers a key without a username");
-        Ok(match run.failed.get(&name) {
-            Some(why) => format!("{name} did not migrate: {why}"),
-            None => format!("{name} is not migrated by this plan or an earlier one (its users or customers scope leaves them out)"),
-        })
+        Ok(format!("{name} is not migrated by this plan or an earlier one (its users or customers scope leaves them out)"))
     }
 
     /// The account for a reference to `key` (Former customer when it has none), noting
@@ -437,18 +433,19 @@ impl Migrator {
         if let Some(why) = run.waiting.get(&key) {
             return Err(WaitsForPerson(why.clone()).into());
         }
-        if !run.former.contains_key(&key) && key != "(none)" {
-            let failed = match self.source.username_of_key(&key).await? {
-                Some(name) => run.failed.get(&name).map(|why| format!("{name} did not migrate ({why}): a new plan migrates them, then this request")),
-                None => None,
-            };
-            if let Some(why) = failed {
-                run.waiting.insert(key, why.clone());
-                return Err(WaitsForPerson(why).into());
-            }
-        }
         if !run.former.contains_key(&key) {
-            let reason = if key == "(none)" { "the server names nobody".to_string() } else { self.no_account_reason(&key, run).await? };
+            let reason = if key == "(none)" {
+                "the server names nobody".to_string()
+            } else {
+                // Asked once per person without an account: the username is looked up,
+                // not held.
+                let name = self.source.username_of_key(&key).await?;
+                if let Some(why) = name.as_ref().and_then(|n| run.failed.get(n).map(|why| format!("{n} did not migrate ({why}): a new plan migrates them, then this request"))) {
+                    run.waiting.insert(key, why.clone());
+                    return Err(WaitsForPerson(why).into());
+                }
+                self.no_account_reason(name.as_deref()).await?
+            };
             run.former.insert(key.clone(), FormerCustomer { user_key: key.clone(), reason, references: 0, referenced_in: Vec::new() });
         }
         let entry = run.former.get_mut(&key).expect("inserted above");
