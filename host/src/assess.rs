@@ -215,10 +215,10 @@ pub async fn mark_manual(db: &StateDb, app_key: &str, manual: bool) -> anyhow::R
 /// decision about nothing).
 async fn ensure_known(db: &StateDb, app_key: &str) -> anyhow::Result<()> {
     let apps = server_apps(db).await?;
-    anyhow::ensure!(!apps.is_empty(), "no assessment yet: run `ferry apps assess --source <DB>` first");
+    crate::Declined::unless(!apps.is_empty(), || "no assessment yet: run `ferry apps assess --source <DB>` first".into())?;
     if !apps.iter().any(|a| a.key == app_key) {
         let known: Vec<&str> = apps.iter().map(|a| a.key.as_str()).collect();
-        anyhow::bail!("{app_key} is not installed on the assessed Server site; its apps are: {}", known.join(", "));
+        return Err(crate::Declined::not_found(format!("{app_key} is not installed on the assessed Server site; its apps are: {}", known.join(", "))));
     }
     Ok(())
 }

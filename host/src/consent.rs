@@ -17,6 +17,7 @@ use sqlx::Row;
 
 use crate::assess::{self, Decision, MigrationPath};
 use crate::plugins::gate::Grant;
+pub use crate::plugins::audit::ScopeLine;
 use crate::plugins::registry::{InstalledPlugin, Registry};
 use crate::stages::{self, StageFigures};
 use crate::state::{now, StateDb};
@@ -110,7 +111,7 @@ pub fn status(decision: Decision, path: MigrationPath, server_app_outdated: bool
 }
 
 /// What changed in what a plugin may read between the consented manifest and a new one.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ScopeDiff {
     /// Scopes the new version declares and the consented one did not.
     pub added_scopes: Vec<String>,
@@ -219,11 +220,12 @@ async fn event(db: &StateDb, app_key: &str, action: &str, version: &str, sha256:
 pub async fn agree(db: &StateDb, app_key: &str, expected_sha256: Option<&str>) -> anyhow::Result<ConsentRecord> {
     let (plugin, _, manifest) = Registry::new(db.clone()).load_trusted(app_key).await?;
     if let Some(expected) = expected_sha256 {
-        anyhow::ensure!(
-            !expected.is_empty() && plugin.sha256.starts_with(&expected.to_lowercase()),
-            "the installed plugin of {app_key} is sha256 {}, not the {expected} you reviewed: review it again with `ferry consent show {app_key}`",
-            plugin.sha256
-        );
+        crate::Declined::unless(!expected.is_empty() && plugin.sha256.starts_with(&expected.to_lowercase()), || {
+            format!(
+                "the installed plugin of {app_key} is sha256 {}, not the {expected} you reviewed: review it again with `ferry consent show {app_key}`",
+                plugin.sha256
+            )
+        })?;
     }
     let scopes = manifest.scope_set();
     sqlx::query(
@@ -319,7 +321,7 @@ async fn status_of(db: &StateDb, app: &assess::ServerApp) -> anyhow::Result<(Con
 /// The consent status of every app of the latest assessment.
 pub async fn list(db: &StateDb) -> anyhow::Result<Vec<ConsentLine>> {
     let apps = assess::server_apps(db).await?;
-    anyhow::ensure!(!apps.is_empty(), "no assessment yet: run `ferry apps assess --source <DB>` first");
+    crate::Declined::unless(!apps.is_empty(), || "no assessment yet: run `ferry apps assess --source <DB>` first".into())?;
     let mut out = Vec::new();
     for app in &apps {
         let (status, plugin, record) = status_of(db, app).await?;
@@ -335,17 +337,8 @@ pub async fn list(db: &StateDb) -> anyhow::Result<Vec<ConsentLine>> {
     Ok(out)
 }
 
-/// One scope on the policy card.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ScopeLine {
-    /// The scope.
-    pub scope: String,
-    /// What the admin is told.
-    pub meaning: String,
-}
-
 /// The policy card an admin reads before agreeing.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PolicyCard {
     /// The app key.
     pub app: String,
@@ -372,7 +365,8 @@ pub struct PolicyCard {
     pub cloud_app_key: String,
     /// Every declared scope in plain words.
     pub scopes: Vec<ScopeLine>,
-    /// The app tables read: table → column → class.
+    /// The app tables read: table → column → class (`public`, `pii`, `ugc`, ...).
+    #[schema(value_type = BTreeMap<String, BTreeMap<String, String>>)]
     pub tables: BTreeMap<String, BTreeMap<String, ColumnClass>>,
     /// The Stage with its figures.
     pub stage: StageFigures,
@@ -416,7 +410,7 @@ pub async fn policy_card(db: &StateDb, app_key: &str) -> anyhow::Result<PolicyCa
         }),
         privacy_policy: manifest.privacy_policy.clone(),
         cloud_app_key: manifest.cloud_app_key.clone(),
-        scopes: manifest.scopes.iter().map(|s| ScopeLine { scope: s.name().into(), meaning: s.plain_words().into() }).collect(),
+        scopes: manifest.scopes.iter().map(ScopeLine::of).collect(),
         tables: manifest.tables.clone(),
         stage,
         status,

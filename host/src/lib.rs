@@ -8,6 +8,7 @@ pub mod bench;
 pub mod checks;
 pub mod cloud;
 pub mod consent;
+pub mod declined;
 /// The `ferry` command line.
 pub mod cli;
 pub mod demo;
@@ -23,3 +24,5 @@ pub mod staging;
 pub mod state;
 pub mod terminal;
 pub mod web;
+
+pub use declined::Declined;

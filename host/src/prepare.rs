@@ -23,7 +23,7 @@ pub struct Missing {
 /// What keeps preparation from being done, app by app.
 pub async fn missing_items(db: &StateDb, cloud: Option<&str>) -> anyhow::Result<Vec<Missing>> {
     let apps = assess::server_apps(db).await?;
-    anyhow::ensure!(!apps.is_empty(), "no assessment yet: run `ferry apps assess --source <DB>` first");
+    crate::Declined::unless(!apps.is_empty(), || "no assessment yet: run `ferry apps assess --source <DB>` first".into())?;
     let assessed = assess::assess(db, &apps).await?;
     let consents: HashMap<String, ConsentStatus> = consent::list(db).await?.into_iter().map(|c| (c.app, c.status)).collect();
     let registry = Registry::new(db.clone());

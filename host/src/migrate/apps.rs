@@ -45,7 +45,7 @@ pub mod status {
 }
 
 /// What one app's migration did (the latest run of the app in the plan).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AppOutcome {
     /// Server app key.
     pub app: String,

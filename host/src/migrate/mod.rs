@@ -346,7 +346,7 @@ pub async fn recorded_progress(db: &StateDb, plan_id: &str) -> anyhow::Result<BT
 }
 
 /// What the admin chose for the plan's Stage 1 apps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Stage1Choice {
     /// Migrate them.

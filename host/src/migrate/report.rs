@@ -12,7 +12,7 @@ pub const KINDS: [&str; 10] = ["users", "groups", "spaces", "pages", "blogposts"
 pub const JIRA_KINDS: [&str; 6] = ["customers", "agents", "groups", "organizations", "requests", "comments"];
 
 /// Server vs cloud for one kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Count {
     /// Entities in scope on the server.
     pub server: u64,
@@ -23,7 +23,7 @@ pub struct Count {
 }
 
 /// One entity that did not migrate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Failure {
     /// Its kind (`users`, `pages`, ...).
     pub kind: String,
@@ -34,7 +34,7 @@ pub struct Failure {
 }
 
 /// A space permission that was not migrated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DroppedPermission {
     /// The space.
     pub space: String,
@@ -48,7 +48,7 @@ pub struct DroppedPermission {
 
 /// A user or group a page restriction named that does not exist in the cloud: the
 /// restriction migrated without it (tighter, never looser).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RestrictionLoss {
     /// The page or blog post (server content id).
     pub content_id: i64,
@@ -64,7 +64,7 @@ pub struct RestrictionLoss {
 
 /// A reference in a body that still names a server id after migration, or a body that
 /// could not be read (it migrated unchanged).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UnresolvedReference {
     /// The page, blog post or comment (server content id).
     pub content_id: i64,
@@ -79,7 +79,7 @@ pub struct UnresolvedReference {
 
 /// An inline comment whose highlighted text is no longer in its page on the server (the
 /// marker was edited away): it migrated as a footer comment of the page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DetachedComment {
     /// The comment (server content id).
     pub comment_id: i64,
@@ -90,7 +90,7 @@ pub struct DetachedComment {
 }
 
 /// A server user key that requests refer to, attributed to Former customer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FormerCustomer {
     /// The server user key.
     pub user_key: String,
@@ -108,7 +108,7 @@ pub const REFERENCES_LISTED: usize = 20;
 
 /// A person who ends with two cloud accounts: licensed on the server (a full account
 /// now) while their email was already a cloud customer's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TwoAccounts {
     /// The server username.
     pub username: String,
@@ -123,7 +123,7 @@ pub struct TwoAccounts {
 }
 
 /// The report of one plan.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlanReport {
     /// Plan id.
     pub id: String,

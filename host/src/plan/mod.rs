@@ -22,7 +22,7 @@ use crate::state::{now, StateDb};
 pub struct PlanRefused(pub String);
 
 /// Which users and groups a plan migrates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum UsersScope {
     /// Every user and group.
@@ -56,7 +56,7 @@ impl fmt::Display for UsersScope {
 }
 
 /// Which spaces (or, in a Jira plan, service projects) a plan migrates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SpacesScope {
     /// Every current space.
@@ -107,7 +107,7 @@ impl fmt::Display for SpacesScope {
 }
 
 /// Which apps a plan migrates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AppsScope {
     /// Every app marked needed that has an automated path (fixed at creation).
@@ -137,7 +137,7 @@ impl fmt::Display for AppsScope {
 }
 
 /// Which versions of each page and blog post a plan migrates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum HistoryScope {
     /// Every version, oldest first, with its author, date and version comment.
@@ -168,7 +168,7 @@ impl fmt::Display for HistoryScope {
 }
 
 /// An app fixed into a plan at creation: the plugin version and file that will run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlanApp {
     /// The server app key.
     pub app: String,
@@ -198,7 +198,7 @@ pub mod status {
 pub const DEFAULT_APP_DEADLINE_SECS: u64 = 3600;
 
 /// A migration plan.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Plan {
     /// Id.
     pub id: String,
@@ -441,7 +441,8 @@ impl Plan {
 
     /// The plan `id` (a unique prefix is enough).
     pub async fn get(db: &StateDb, id: &str) -> anyhow::Result<Plan> {
-        let rows = sqlx::query("SELECT * FROM plans WHERE id LIKE ? || '%'").bind(id).fetch_all(db.pool()).await?;
+        // A prefix compared as text: `%` or `_` in what the admin typed match only themselves.
+        let rows = sqlx::query("SELECT * FROM plans WHERE substr(id, 1, length(?1)) = ?1").bind(id).fetch_all(db.pool()).await?;
         match rows.len() {
             1 => {
                 let mut plan = from_row(&rows[0])?;
@@ -454,8 +455,8 @@ impl Plan {
                     .collect();
                 Ok(plan)
             }
-            0 => anyhow::bail!("no plan {id}: `ferry plan list` shows them"),
-            n => anyhow::bail!("{n} plans start with {id}: give more of the id"),
+            0 => Err(crate::Declined::not_found(format!("no plan {id}: `ferry plan list` shows them"))),
+            n => Err(crate::Declined::invalid(format!("{n} plans start with {id}: give more of the id"))),
         }
     }
 
@@ -759,7 +760,7 @@ impl PlanRequest {
 }
 
 /// One step's progress as recorded while a plan runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StepProgress {
     /// Entities done.
     pub done: u64,
@@ -768,7 +769,7 @@ pub struct StepProgress {
 }
 
 /// One app's status, as a plan listing shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AppStatusLine {
     /// Server app key.
     pub app: String,
@@ -778,7 +779,7 @@ pub struct AppStatusLine {
 
 /// A plan as `plan list --json` and the dashboard show it: the plan, each step's
 /// progress and each app's status.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PlanListing {
     /// The plan.
     #[serde(flatten)]
@@ -834,12 +835,36 @@ pub async fn live_report(db: &StateDb, plan: &Plan) -> anyhow::Result<(Option<Pl
     Ok((report, apps))
 }
 
+/// What `plan show --json` prints: the report once the plan ran, else the saved plan's
+/// id, name, status and apps.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum PlanShow {
+    /// The plan ran (or is running): its report, with its apps read live.
+    Report(Box<PlanReport>),
+    /// The plan has not run yet.
+    NotRun(PlanNotRun),
+}
+
+/// A plan that has not run yet, as `plan show --json` prints it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PlanNotRun {
+    /// Plan id.
+    pub id: String,
+    /// Plan name.
+    pub name: String,
+    /// Plan status (`saved`).
+    pub status: String,
+    /// The plan's apps and where each stands.
+    pub apps: Vec<crate::migrate::apps::AppOutcome>,
+}
+
 /// `plan show --json`: the report with live apps, or, before the plan ran, its id, name,
 /// status and apps.
-pub async fn report_json(db: &StateDb, plan: &Plan) -> anyhow::Result<serde_json::Value> {
+pub async fn report_json(db: &StateDb, plan: &Plan) -> anyhow::Result<PlanShow> {
     Ok(match live_report(db, plan).await? {
-        (Some(report), _) => serde_json::to_value(report)?,
-        (None, apps) => serde_json::json!({"id": plan.id, "name": plan.name, "status": plan.status, "apps": apps}),
+        (Some(report), _) => PlanShow::Report(Box::new(report)),
+        (None, apps) => PlanShow::NotRun(PlanNotRun { id: plan.id.clone(), name: plan.name.clone(), status: plan.status.clone(), apps }),
     })
 }
 
@@ -847,7 +872,8 @@ pub async fn report_json(db: &StateDb, plan: &Plan) -> anyhow::Result<serde_json
 /// process: the status in the state DB is what it watches).
 pub async fn stop(db: &StateDb, id: &str) -> anyhow::Result<Plan> {
     let plan = Plan::get(db, id).await?;
-    anyhow::ensure!(Plan::transition(db, &plan.id, status::RUNNING, status::STOPPED).await?, "plan {} is {}, not running", plan.id, plan.status);
+    let stopped = Plan::transition(db, &plan.id, status::RUNNING, status::STOPPED).await?;
+    crate::Declined::unless(stopped, || format!("plan {} is {}, not running", plan.id, plan.status))?;
     Ok(plan)
 }
 

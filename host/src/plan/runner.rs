@@ -61,12 +61,9 @@ pub async fn run_checked(migrator: Migrator, stage1: Option<Stage1Choice>) -> an
 /// to run; a refusal ([`RunRefused`]) leaves the plan `saved`.
 pub async fn ready(mut migrator: Migrator, stage1: Option<Stage1Choice>) -> anyhow::Result<Migrator> {
     let plan = Plan::get(migrator.db(), &migrator.plan().id).await?;
-    anyhow::ensure!(
-        plan.status == status::SAVED,
-        "plan {} is {}, not saved: plans run once; create a new plan (it links what already migrated)",
-        plan.id,
-        plan.status
-    );
+    crate::Declined::unless(plan.status == status::SAVED, || {
+        format!("plan {} is {}, not saved: plans run once; create a new plan (it links what already migrated)", plan.id, plan.status)
+    })?;
     let found = migrator.checks().await?;
     if checks::has_errors(&found) {
         return Err(RunRefused::Checks(found).into());

@@ -13,7 +13,7 @@ use super::signature;
 use super::trust::{Signer, TrustStore};
 
 /// The audit verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     /// The plugin may be installed.
@@ -22,8 +22,8 @@ pub enum Verdict {
     Refused,
 }
 
-/// A declared scope in plain words.
-#[derive(Debug, Clone, Serialize)]
+/// A declared scope in plain words, as the audit and the consent card show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ScopeLine {
     /// The scope's name.
     pub scope: String,
@@ -31,8 +31,15 @@ pub struct ScopeLine {
     pub meaning: String,
 }
 
+impl ScopeLine {
+    /// The line of one scope.
+    pub fn of(scope: &Scope) -> ScopeLine {
+        ScopeLine { scope: scope.name().into(), meaning: scope.plain_words().into() }
+    }
+}
+
 /// One import of the component, and what it needs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ImportLine {
     /// The import's full name.
     pub name: String,
@@ -45,7 +52,7 @@ pub struct ImportLine {
 }
 
 /// The audit of one plugin file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditReport {
     /// The Server app key, when the manifest could be read.
     pub server_app_key: Option<String>,
@@ -80,6 +87,7 @@ pub struct AuditReport {
     pub warnings: Vec<String>,
     /// The validated manifest, when the verdict is `ok`.
     #[serde(skip)]
+    #[schema(ignore)]
     pub manifest: Option<Manifest>,
 }
 
@@ -187,7 +195,7 @@ fn describe_manifest(m: &Manifest, report: &mut AuditReport) {
     report.vendor = Some(m.vendor.clone());
     report.version = Some(m.version.to_string());
     report.contract = Some(m.contract.to_string());
-    report.scopes = m.scopes.iter().map(|s| ScopeLine { scope: s.name().into(), meaning: s.plain_words().into() }).collect();
+    report.scopes = m.scopes.iter().map(ScopeLine::of).collect();
     report.tables = m
         .tables
         .iter()

@@ -247,7 +247,7 @@ impl Registry {
     pub async fn load_trusted(&self, server_app_key: &str) -> anyhow::Result<(InstalledPlugin, Vec<u8>, Manifest)> {
         let loaded = self.load(server_app_key).await?;
         if let Some(problem) = loaded.0.trust_problem() {
-            anyhow::bail!(problem);
+            return Err(crate::Declined::conflict(problem));
         }
         Ok(loaded)
     }
@@ -255,17 +255,15 @@ impl Registry {
     /// The installed plugin's record, bytes and manifest. Refuses a file whose hash no
     /// longer matches what was installed.
     pub async fn load(&self, server_app_key: &str) -> anyhow::Result<(InstalledPlugin, Vec<u8>, Manifest)> {
-        let plugin = self.get(server_app_key).await?.with_context(|| {
-            format!("no plugin is installed for {server_app_key}: install one with `ferry plugin install <FILE.wasm>`")
-        })?;
+        let Some(plugin) = self.get(server_app_key).await? else {
+            return Err(crate::Declined::not_found(format!("no plugin is installed for {server_app_key}: install one with `ferry plugin install <FILE.wasm>`")));
+        };
         let path = self.dir().join(format!("{}.wasm", plugin.sha256));
         let bytes = std::fs::read(&path).with_context(|| format!("cannot read the installed plugin {}", path.display()))?;
         let actual = super::component::sha256_hex(&bytes);
-        anyhow::ensure!(
-            actual == plugin.sha256,
-            "the installed file of {server_app_key} was modified (sha256 {actual}, installed {}): reinstall it",
-            plugin.sha256
-        );
+        crate::Declined::unless(actual == plugin.sha256, || {
+            format!("the installed file of {server_app_key} was modified (sha256 {actual}, installed {}): reinstall it", plugin.sha256)
+        })?;
         let json: String = sqlx::query("SELECT manifest_json FROM plugins WHERE server_app_key = ?")
             .bind(server_app_key)
             .fetch_one(self.db.pool())

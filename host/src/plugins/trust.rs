@@ -20,7 +20,7 @@ pub struct TrustedKey {
 }
 
 /// Who signed a plugin, judged against the trusted keys.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum Signer {
     /// No signature.

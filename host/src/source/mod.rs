@@ -46,7 +46,7 @@ pub enum SourceKind {
 }
 
 /// Which product a Server database belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Product {
     /// Confluence Server / Data Center.

@@ -44,8 +44,8 @@ pub fn routes() -> Router<Web> {
     info(title = "Ferry automation API", description = "The dashboard's functions for scripts: plans, reports, apps, consent, checks, Stages and audits. \
         Authenticate with `Authorization: Bearer <token>` (`ferry api-token create NAME`). Errors are `{\"error\": {\"code\", \"message\"}}`."),
     paths(list_plans, create_plan, show_plan, check_plan, run_plan, stop_plan, plan_audit, list_apps, decide, consent_card, agree, revoke, list_consent, list_stages, list_plugins),
-    components(schemas(super::ErrorBody, super::ApiError, plan::PlanRequest, RunBody, RunStarted, DecisionBody, DecisionSet, AgreeBody, Revoked, StagesView, JsonObject)),
-    modifiers(&BearerAuth),
+    components(schemas(super::ErrorBody, super::ApiError, plan::PlanRequest, RunBody, RunStarted, DecisionBody, DecisionSet, AgreeBody, Revoked, StagesView)),
+    modifiers(&BearerAuth, &GuardResponses),
     security(("bearer" = []))
 )]
 pub struct ApiDoc;
@@ -60,15 +60,32 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// The answers the guard and the error handler can give on every operation: 401 without
+/// a valid token or session, 500 when the state DB fails.
+struct GuardResponses;
+
+impl utoipa::Modify for GuardResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete].into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                responses.entry("401".into()).or_insert_with(|| error("`unauthorized`: no valid bearer token or session").into());
+                responses.entry("500".into()).or_insert_with(|| error("`internal`: the state DB or the source failed; the message says how").into());
+            }
+        }
+    }
+}
+
 async fn openapi() -> Response {
     Json(ApiDoc::openapi()).into_response()
 }
-
-/// A JSON object whose shape is the CLI's `--json` output named in the operation's
-/// description (documented in the guides).
-#[derive(Serialize, ToSchema)]
-#[schema(value_type = Object)]
-pub struct JsonObject(serde_json::Value);
 
 type ApiResult = Result<Response, ApiFailure>;
 
@@ -116,7 +133,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
 }
 
 /// Every plan with its status, step progress and app statuses (`ferry plan list --json`).
-#[utoipa::path(get, path = "/api/v1/plans", tag = "plans", responses((status = 200, description = "`ferry plan list --json`", body = [JsonObject]), (status = 401, body = super::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/plans", tag = "plans", responses((status = 200, description = "`ferry plan list --json`", body = [plan::PlanListing])))]
 async fn list_plans(State(web): State<Web>) -> ApiResult {
     ok(&plan::listing(web.db()).await?)
 }
@@ -124,7 +141,7 @@ async fn list_plans(State(web): State<Web>) -> ApiResult {
 /// Create a plan (the options of `ferry plan create`; empty options take the product's
 /// defaults). Answers the saved plan (`ferry plan create --json`).
 #[utoipa::path(post, path = "/api/v1/plans", tag = "plans", request_body = plan::PlanRequest,
-    responses((status = 201, description = "the saved plan", body = JsonObject), (status = 400, description = "a refused option, named", body = super::ErrorBody)))]
+    responses((status = 201, description = "the saved plan (`ferry plan create --json`)", body = Plan), (status = 400, description = "`refused`: an option the plan cannot take, named, with the fix; `bad-request`: a body that is not a plan request", body = super::ErrorBody)))]
 async fn create_plan(State(web): State<Web>, Body(request): Body<plan::PlanRequest>) -> ApiResult {
     let created = Plan::create(web.db(), request.into_plan(web.db()).await?).await?;
     Ok((StatusCode::CREATED, Json(serde_json::to_value(created).map_err(anyhow::Error::from)?)).into_response())
@@ -133,7 +150,7 @@ async fn create_plan(State(web): State<Web>, Body(request): Body<plan::PlanReque
 /// A plan's report: counts server vs cloud, failures, Former User/customer, dropped
 /// permissions, groups awaiting review, apps (`ferry plan show ID --json`).
 #[utoipa::path(get, path = "/api/v1/plans/{id}", tag = "plans", params(("id" = String, Path, description = "plan id (a unique prefix is enough)")),
-    responses((status = 200, description = "`ferry plan show ID --json`", body = JsonObject), (status = 404, body = super::ErrorBody)))]
+    responses((status = 200, description = "`ferry plan show ID --json`", body = plan::PlanShow), (status = 400, description = "`bad-request`: the id prefix matches several plans", body = super::ErrorBody), (status = 404, description = "`not-found`: no such plan", body = super::ErrorBody)))]
 async fn show_plan(State(web): State<Web>, Path(id): Path<String>) -> ApiResult {
     let plan = Plan::get(web.db(), &id).await?;
     ok(&plan::report_json(web.db(), &plan).await?)
@@ -142,7 +159,7 @@ async fn show_plan(State(web): State<Web>, Path(id): Path<String>) -> ApiResult 
 /// Run the pre-migration checks (`ferry plan check ID --json`); reads the source and the
 /// destination, changes nothing.
 #[utoipa::path(get, path = "/api/v1/plans/{id}/checks", tag = "plans", params(("id" = String, Path)),
-    responses((status = 200, description = "`ferry plan check ID --json`", body = [crate::checks::Check]), (status = 404, body = super::ErrorBody)))]
+    responses((status = 200, description = "`ferry plan check ID --json`", body = [crate::checks::Check]), (status = 400, description = "`bad-request`: the id prefix matches several plans", body = super::ErrorBody), (status = 404, description = "`not-found`: no such plan", body = super::ErrorBody)))]
 async fn check_plan(State(web): State<Web>, Path(id): Path<String>) -> ApiResult {
     let plan = Plan::get(web.db(), &id).await?;
     let mut migrator = crate::migrate::Migrator::new(web.db().clone(), plan, crate::migrate::Progress::hidden()).await?;
@@ -171,7 +188,7 @@ pub struct RunStarted {
 /// Stage 1 choice when it has Stage 1 apps (`stage1-choice-needed`). Its progress is in
 /// `GET /api/v1/plans`.
 #[utoipa::path(post, path = "/api/v1/plans/{id}/run", tag = "plans", params(("id" = String, Path)), request_body = RunBody,
-    responses((status = 202, body = RunStarted), (status = 409, description = "checks-failed, stage1-choice-needed, or not saved", body = super::ErrorBody)))]
+    responses((status = 202, body = RunStarted), (status = 400, description = "`bad-request`: an unknown `stage1` choice or body, or an ambiguous id", body = super::ErrorBody), (status = 404, description = "`not-found`: no such plan", body = super::ErrorBody), (status = 409, description = "`checks-failed`, `stage1-choice-needed`, or `refused` (the plan is not saved: plans run once)", body = super::ErrorBody)))]
 async fn run_plan(State(web): State<Web>, Path(id): Path<String>, body: axum::body::Bytes) -> ApiResult {
     // The body is optional: no body is no Stage 1 choice.
     let body: RunBody = if body.iter().all(u8::is_ascii_whitespace) {
@@ -190,7 +207,7 @@ async fn run_plan(State(web): State<Web>, Path(id): Path<String>, body: axum::bo
 
 /// Ask a running plan to stop when its current step ends.
 #[utoipa::path(post, path = "/api/v1/plans/{id}/stop", tag = "plans", params(("id" = String, Path)),
-    responses((status = 200, body = RunStarted), (status = 409, description = "not running", body = super::ErrorBody)))]
+    responses((status = 200, body = RunStarted), (status = 400, description = "`bad-request`: the id prefix matches several plans", body = super::ErrorBody), (status = 404, description = "`not-found`: no such plan", body = super::ErrorBody), (status = 409, description = "`refused`: the plan is not running", body = super::ErrorBody)))]
 async fn stop_plan(State(web): State<Web>, Path(id): Path<String>) -> ApiResult {
     let plan = plan::stop(web.db(), &id).await?;
     ok(&RunStarted { id: plan.id, status: plan::status::STOPPED.into() })
@@ -199,7 +216,7 @@ async fn stop_plan(State(web): State<Web>, Path(id): Path<String>) -> ApiResult 
 /// What each app migration of the plan read per scope and host function, what it
 /// uploaded, and every denied access (`ferry audit --plan ID --json`).
 #[utoipa::path(get, path = "/api/v1/plans/{id}/audit", tag = "plans", params(("id" = String, Path)),
-    responses((status = 200, description = "`ferry audit --plan ID --json`", body = [crate::plugins::journal::RunAudit]), (status = 404, body = super::ErrorBody)))]
+    responses((status = 200, description = "`ferry audit --plan ID --json`", body = [crate::plugins::journal::RunAudit]), (status = 400, description = "`bad-request`: the id prefix matches several plans", body = super::ErrorBody), (status = 404, description = "`not-found`: no such plan", body = super::ErrorBody)))]
 async fn plan_audit(State(web): State<Web>, Path(id): Path<String>) -> ApiResult {
     let plan = Plan::get(web.db(), &id).await?;
     ok(&crate::plugins::journal::plan_audit(web.db(), &plan.id, None).await?)
@@ -232,7 +249,7 @@ pub struct DecisionSet {
 
 /// Decide about an app (`ferry apps decide APP DECISION`).
 #[utoipa::path(put, path = "/api/v1/apps/{key}/decision", tag = "apps", params(("key" = String, Path, description = "Server app key")), request_body = DecisionBody,
-    responses((status = 200, body = DecisionSet), (status = 400, body = super::ErrorBody), (status = 404, body = super::ErrorBody)))]
+    responses((status = 200, body = DecisionSet), (status = 400, description = "`bad-request`: not a decision", body = super::ErrorBody), (status = 404, description = "`not-found`: the assessed Server site has no such app", body = super::ErrorBody), (status = 409, description = "`refused`: no assessment yet", body = super::ErrorBody)))]
 async fn decide(State(web): State<Web>, Path(key): Path<String>, Body(body): Body<DecisionBody>) -> ApiResult {
     let decision: assess::Decision = body.decision.parse().map_err(|e: String| bad_request(format!("decision: {e}")))?;
     assess::decide(web.db(), &key, decision).await?;
@@ -243,7 +260,7 @@ async fn decide(State(web): State<Web>, Path(key): Path<String>, Body(body): Bod
 /// plain words, tables and column classes, Stage, and what changed when consent is
 /// outdated (`ferry consent show APP --json`).
 #[utoipa::path(get, path = "/api/v1/apps/{key}/consent", tag = "consent", params(("key" = String, Path)),
-    responses((status = 200, description = "`ferry consent show APP --json`", body = JsonObject), (status = 404, body = super::ErrorBody)))]
+    responses((status = 200, description = "`ferry consent show APP --json`", body = consent::PolicyCard), (status = 404, description = "`not-found`: no plugin is installed for the app", body = super::ErrorBody), (status = 409, description = "`refused`: the installed file was modified", body = super::ErrorBody)))]
 async fn consent_card(State(web): State<Web>, Path(key): Path<String>) -> ApiResult {
     ok(&consent::policy_card(web.db(), &key).await?)
 }
@@ -259,7 +276,7 @@ pub struct AgreeBody {
 
 /// Agree to the app plugin's consent card (`ferry consent agree APP`).
 #[utoipa::path(post, path = "/api/v1/apps/{key}/consent", tag = "consent", params(("key" = String, Path)), request_body = AgreeBody,
-    responses((status = 200, description = "the consent card, now with consent given", body = JsonObject), (status = 409, description = "refused (e.g. the plugin changed)", body = super::ErrorBody)))]
+    responses((status = 200, description = "the consent card, now with consent given", body = consent::PolicyCard), (status = 400, description = "`bad-request`: no sha256 in the body", body = super::ErrorBody), (status = 404, description = "`not-found`: no plugin is installed for the app", body = super::ErrorBody), (status = 409, description = "`refused`: the installed plugin is not the sha256 reviewed, or its signer is no longer trusted", body = super::ErrorBody)))]
 async fn agree(State(web): State<Web>, Path(key): Path<String>, Body(body): Body<AgreeBody>) -> ApiResult {
     consent::agree(web.db(), &key, Some(&body.sha256)).await?;
     ok(&consent::policy_card(web.db(), &key).await?)
@@ -282,7 +299,7 @@ async fn revoke(State(web): State<Web>, Path(key): Path<String>) -> ApiResult {
 }
 
 /// Where consent stands for each app (`ferry consent list --json`).
-#[utoipa::path(get, path = "/api/v1/consent", tag = "consent", responses((status = 200, description = "`ferry consent list --json`", body = [consent::ConsentLine])))]
+#[utoipa::path(get, path = "/api/v1/consent", tag = "consent", responses((status = 200, description = "`ferry consent list --json`", body = [consent::ConsentLine]), (status = 409, description = "`refused`: no assessment yet", body = super::ErrorBody)))]
 async fn list_consent(State(web): State<Web>) -> ApiResult {
     ok(&consent::list(web.db()).await?)
 }
@@ -308,7 +325,7 @@ async fn list_stages(State(web): State<Web>) -> ApiResult {
 
 /// Every installed plugin's audit: declared scopes, tables and classes, real imports,
 /// unused scopes, sha256, contract, signer, verdict (`ferry plugin audit APP --json`).
-#[utoipa::path(get, path = "/api/v1/plugins", tag = "plugins", responses((status = 200, description = "`ferry plugin audit APP --json` for each installed plugin", body = [JsonObject])))]
+#[utoipa::path(get, path = "/api/v1/plugins", tag = "plugins", responses((status = 200, description = "`ferry plugin audit APP --json` for each installed plugin", body = [AuditReport])))]
 async fn list_plugins(State(web): State<Web>) -> ApiResult {
     let audits: Vec<AuditReport> = web.plugin_audits().await?.into_iter().map(|(_, report)| report).collect();
     ok(&audits)

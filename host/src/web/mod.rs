@@ -237,7 +237,13 @@ pub async fn serve(home: &std::path::Path, options: ServeOptions) -> anyhow::Res
             let listener = std::net::TcpListener::bind(options.listen).with_context(|| format!("cannot listen on {}", options.listen))?;
             let addr = listener.local_addr()?;
             print_login(scheme, addr, &token);
-            axum_server::from_tcp_rustls(listener, config).serve(app.into_make_service()).await?;
+            let handle = axum_server::Handle::new();
+            let stopping = handle.clone();
+            tokio::spawn(async move {
+                let _ = tokio::signal::ctrl_c().await;
+                stopping.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+            });
+            axum_server::from_tcp_rustls(listener, config).handle(handle).serve(app.into_make_service()).await?;
         }
         None => {
             let listener = tokio::net::TcpListener::bind(options.listen).await.with_context(|| format!("cannot listen on {}", options.listen))?;
@@ -293,8 +299,8 @@ impl Failure {
         Failure { status, code, message: message.into() }
     }
 
-    /// Classify a library error: refusals are the admin's to fix (409/400), a missing
-    /// entity is 404, the rest is 500.
+    /// Classify a library error by its type: refusals are the admin's to fix (409/400), a
+    /// missing entity is 404 ([`crate::Declined`]), the rest is 500.
     pub fn from_error(e: anyhow::Error) -> Failure {
         use crate::plan::runner::RunRefused;
         if let Some(refused) = e.downcast_ref::<RunRefused>() {
@@ -308,12 +314,11 @@ impl Failure {
             return Failure::new(StatusCode::BAD_REQUEST, "refused", refused.to_string());
         }
         let message = format!("{e:#}");
-        let lower = message.to_lowercase();
-        if lower.contains("no plan") || lower.contains("not found") || lower.contains("no such") || lower.contains("is not installed") || lower.contains("unknown app") {
-            return Failure::new(StatusCode::NOT_FOUND, "not-found", message);
-        }
-        if ["not saved", "not running", "refus", "changed since", "you reviewed", "not trusted", "untrusted", "cannot be consented"].iter().any(|p| lower.contains(p)) {
-            return Failure::new(StatusCode::CONFLICT, "refused", message);
+        match e.downcast_ref::<crate::Declined>() {
+            Some(crate::Declined::NotFound(_)) => return Failure::new(StatusCode::NOT_FOUND, "not-found", message),
+            Some(crate::Declined::Conflict(_)) => return Failure::new(StatusCode::CONFLICT, "refused", message),
+            Some(crate::Declined::Invalid(_)) => return Failure::new(StatusCode::BAD_REQUEST, "bad-request", message),
+            None => {}
         }
         tracing::warn!("dashboard request failed: {message}");
         Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)

@@ -26,6 +26,8 @@ struct Dashboard {
     /// An API token.
     token: String,
     http: reqwest::Client,
+    /// Every API exchange made through [`Dashboard::api`]: method, path, status, answer.
+    exchanges: std::sync::Mutex<Vec<(reqwest::Method, String, StatusCode, Value)>>,
 }
 
 impl Dashboard {
@@ -33,7 +35,7 @@ impl Dashboard {
         let (addr, _web, login_token) = web::start(&f.home(), "127.0.0.1:0").await.unwrap();
         let (_, token) = auth::create_token(&f.db, "tests").await.unwrap();
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Dashboard { addr, login_token, token, http }
+        Dashboard { addr, login_token, token, http, exchanges: Default::default() }
     }
 
     fn url(&self, path: &str) -> String {
@@ -41,14 +43,16 @@ impl Dashboard {
     }
 
     async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self.http.request(method, self.url(&format!("/api/v1{path}"))).bearer_auth(&self.token);
+        let mut request = self.http.request(method.clone(), self.url(&format!("/api/v1{path}"))).bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.json(&body);
         }
         let response = request.send().await.unwrap();
         let status = response.status();
         let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path} answered no JSON: {text}")))
+        let value: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path} answered no JSON: {text}"));
+        self.exchanges.lock().unwrap().push((method, path.to_string(), status, value.clone()));
+        (status, value)
     }
 
     async fn get(&self, path: &str) -> Value {
@@ -79,6 +83,128 @@ impl Dashboard {
 struct Session {
     cookie: String,
     csrf: String,
+}
+
+/// Check that every exchange is described by the OpenAPI document: its path and method
+/// are there, its status is one of the operation's responses, and the answer fits the
+/// response's schema with no field the schema does not declare.
+fn assert_documented(doc: &Value, exchanges: &[(reqwest::Method, String, StatusCode, Value)]) {
+    for (method, path, status, answer) in exchanges {
+        let template = doc["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .find(|t| {
+                let t: Vec<&str> = t.trim_start_matches("/api/v1").split('/').collect();
+                let p: Vec<&str> = path.split('/').collect();
+                t.len() == p.len() && t.iter().zip(&p).all(|(t, p)| t == p || t.starts_with('{'))
+            })
+            .unwrap_or_else(|| panic!("{path} is not in the OpenAPI document"));
+        let operation = &doc["paths"][template][method.as_str().to_lowercase()];
+        assert!(operation.is_object(), "{method} {template} is not in the OpenAPI document");
+        let response = &operation["responses"][status.as_str()];
+        assert!(response.is_object(), "{method} {template} answered {status}, which the document does not list");
+        let schema = &response["content"]["application/json"]["schema"];
+        assert!(schema.is_object(), "{method} {template} {status} has no JSON schema");
+        if let Err(e) = conforms(doc, schema, answer, "$") {
+            panic!("{method} {path} {status} does not fit its documented schema: {e}\n{answer}");
+        }
+    }
+}
+
+/// Whether `value` fits `schema` (the subset of JSON Schema that utoipa writes:
+/// `$ref`, `oneOf`/`anyOf`/`allOf`, `type`, `enum`, `properties`, `required`,
+/// `additionalProperties`, `items`). Objects may carry only declared properties.
+fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.strip_prefix("#/components/schemas/").ok_or_else(|| format!("{at}: odd $ref {reference}"))?;
+        let target = &doc["components"]["schemas"][name];
+        return if target.is_object() { conforms(doc, target, value, at) } else { Err(format!("{at}: {reference} is not defined")) };
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(options) = schema[key].as_array() {
+            let errors: Vec<String> = options.iter().filter_map(|o| conforms(doc, o, value, at).err()).collect();
+            if errors.len() == options.len() {
+                return Err(format!("{at}: fits none of {key}: {}", errors.join(" | ")));
+            }
+        }
+    }
+    if let Some(types) = types_of(schema) {
+        let actual = match value {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        };
+        if !types.iter().any(|t| *t == actual || (*t == "number" && actual == "integer")) {
+            return Err(format!("{at}: a {actual}, documented as {types:?}"));
+        }
+    }
+    if let Some(allowed) = schema["enum"].as_array() {
+        if !allowed.contains(value) {
+            return Err(format!("{at}: {value} is not one of {allowed:?}"));
+        }
+    }
+    if let Some(items) = value.as_array() {
+        if schema["items"].is_object() {
+            for (i, item) in items.iter().enumerate() {
+                conforms(doc, &schema["items"], item, &format!("{at}[{i}]"))?;
+            }
+        }
+    }
+    if let Some(object) = value.as_object() {
+        // `allOf` (serde's flatten) declares the union of its parts' properties.
+        let mut parts = vec![schema.clone()];
+        let mut declared = serde_json::Map::new();
+        let mut required = Vec::new();
+        let mut additional = None;
+        while let Some(part) = parts.pop() {
+            let part = match part["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/")) {
+                Some(name) => doc["components"]["schemas"][name].clone(),
+                None => part,
+            };
+            if let Some(all) = part["allOf"].as_array() {
+                parts.extend(all.iter().cloned());
+            }
+            if let Some(properties) = part["properties"].as_object() {
+                declared.extend(properties.clone());
+            }
+            required.extend(part["required"].as_array().cloned().unwrap_or_default());
+            if !part["additionalProperties"].is_null() {
+                additional = Some(part["additionalProperties"].clone());
+            }
+        }
+        let typed = types_of(schema).is_some_and(|t| t.contains(&"object")) || !declared.is_empty() || additional.is_some();
+        if typed && schema["oneOf"].is_null() && schema["anyOf"].is_null() {
+            for field in &required {
+                let field = field.as_str().unwrap();
+                if !object.contains_key(field) {
+                    return Err(format!("{at}: the required {field} is missing"));
+                }
+            }
+            for (field, item) in object {
+                let at = format!("{at}.{field}");
+                match (declared.get(field), &additional) {
+                    (Some(property), _) => conforms(doc, property, item, &at)?,
+                    (None, Some(Value::Bool(true))) => {}
+                    (None, Some(extra)) if extra.is_object() => conforms(doc, extra, item, &at)?,
+                    _ => return Err(format!("{at} is not declared")),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn types_of(schema: &Value) -> Option<Vec<&str>> {
+    match &schema["type"] {
+        Value::String(t) => Some(vec![t.as_str()]),
+        Value::Array(ts) => Some(ts.iter().filter_map(Value::as_str).collect()),
+        _ => None,
+    }
 }
 
 /// Wait until the plan is no longer running; its report.
@@ -178,7 +304,7 @@ async fn the_api_serves_the_journey_in_the_cli_shapes_and_never_a_secret() {
     assert!(report["counts"]["pages"]["cloud"].as_u64().unwrap() > 0, "{report}");
     assert_eq!(report["apps"][0]["status"], "complete", "{report}");
     let plan = ferry_host::plan::Plan::get(&f.db, &id).await.unwrap();
-    assert_eq!(report, ferry_host::plan::report_json(&f.db, &plan).await.unwrap(), "the report is `plan show --json`");
+    assert_eq!(report, serde_json::to_value(ferry_host::plan::report_json(&f.db, &plan).await.unwrap()).unwrap(), "the report is `plan show --json`");
     let (status, body) = d.api(reqwest::Method::POST, &format!("/plans/{id}/run"), Some(json!({"stage1": "proceed"}))).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("refused")), "plans run once: {body}");
     let (status, body) = d.api(reqwest::Method::POST, &format!("/plans/{id}/stop"), None).await;
@@ -205,6 +331,18 @@ async fn the_api_serves_the_journey_in_the_cli_shapes_and_never_a_secret() {
         assert!(doc["paths"][path].is_object(), "{path} is not in the OpenAPI document");
     }
     assert!(doc["components"]["schemas"]["PlanRequest"].is_object());
+    // Every answer this test received is described, field by field, by the document.
+    for path in ["/plans", &format!("/plans/{id}"), "/plugins", &format!("/apps/{RATINGS}/consent")] {
+        d.get(path).await;
+    }
+    assert_documented(&doc, &d.exchanges.lock().unwrap());
+    let started = json!({"$ref": "#/components/schemas/RunStarted"});
+    assert!(conforms(&doc, &started, &json!({"id": "p", "status": "running"}), "$").is_ok());
+    assert!(conforms(&doc, &started, &json!({"id": "p", "status": "running", "extra": 1}), "$").is_err(), "an undeclared field is caught");
+    assert!(conforms(&doc, &started, &json!({"id": 7, "status": "running"}), "$").is_err(), "a wrong type is caught");
+    assert!(conforms(&doc, &started, &json!({"status": "running"}), "$").is_err(), "a missing field is caught");
+    let listed = d.exchanges.lock().unwrap().iter().filter(|(_, p, s, _)| p == "/plans" && *s == StatusCode::OK).count();
+    assert!(listed > 0);
 
     // No answer carries the destination token, the login token or a session secret.
     let session = d.login().await;
@@ -386,4 +524,61 @@ async fn live_progress_reaches_the_event_stream_when_another_process_records_it(
     let plan = changed.as_array().unwrap().iter().find(|p| p["id"] == id.as_str()).unwrap().clone();
     assert_eq!(plan["status"], "running");
     assert_eq!(plan["progress"]["users"], json!({"done": 7, "total": 40}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_the_session_cookie_is_secure_and_plain_http_gets_no_answer() {
+    use std::io::BufRead;
+    let f = Fixture::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .env("FERRY_HOME", f.home())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let login = lines.by_ref().map_while(Result::ok).find_map(|l| l.trim().strip_prefix("https://").map(|rest| format!("https://{rest}"))).expect("an https login URL");
+    assert!(login.contains("/login?token="), "{login}");
+    let base = login.split("/login").next().unwrap().to_string();
+
+    let trusting = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // The login link gives a cookie that browsers send over TLS only.
+    let response = trusting.get(&login).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let set_cookie = response.headers()[reqwest::header::SET_COOKIE].to_str().unwrap().to_string();
+    for flag in ["Secure", "HttpOnly", "SameSite=Strict"] {
+        assert!(set_cookie.split(';').any(|part| part.trim() == flag), "{flag} is missing: {set_cookie}");
+    }
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+    let home = trusting.get(format!("{base}/")).header(reqwest::header::COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(home.status(), StatusCode::OK);
+    assert!(home.text().await.unwrap().contains("Assess your apps"));
+    // The API over TLS with a bearer token.
+    let (_, token) = auth::create_token(&f.db, "tls").await.unwrap();
+    let plans = trusting.get(format!("{base}/api/v1/plans")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(plans.status(), StatusCode::OK);
+    assert!(plans.json::<Value>().await.unwrap().is_array());
+
+    // A client that does not trust the certificate is refused at the handshake, and plain
+    // HTTP on the same port gets no HTTP answer.
+    let default = reqwest::Client::new();
+    assert!(default.get(format!("{base}/api/v1/plans")).send().await.is_err(), "an untrusted certificate must fail the handshake");
+    let plain = base.replacen("https://", "http://", 1);
+    let answered = default.get(format!("{plain}/api/v1/plans")).bearer_auth(&token).send().await;
+    assert!(answered.is_err() || answered.unwrap().status() != StatusCode::OK, "plain HTTP must not be served on the TLS port");
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
