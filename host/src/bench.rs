@@ -498,12 +498,15 @@ async fn ingest_jira(url: &str, token: &str, customers: u64, requests: u64) -> a
     let dest = crate::destination::Destination::new(url, None, crate::destination::Secret::new(token), crate::migrate::DEFAULT_CONCURRENCY)?;
     let conc = crate::migrate::DEFAULT_CONCURRENCY;
     let t = Instant::now();
+    // Driven the way the migrator drives each kind, minus the source and the ledger:
+    // customers as futures polled in one task, requests each in its own task, with as
+    // many waiting as the migrator keeps (the client caps the HTTP calls at `conc`).
     let made: Vec<anyhow::Result<String>> = stream::iter(0..customers.max(1))
         .map(|i| {
             let dest = dest.clone();
             async move { Ok(dest.create_customer(&format!("ingest{i}@example.net"), "Ingest").await?.account_id) }
         })
-        .buffer_unordered(conc)
+        .buffer_unordered(4 * conc)
         .collect()
         .await;
     let accounts = made.into_iter().collect::<anyhow::Result<Vec<String>>>()?;
@@ -519,7 +522,7 @@ async fn ingest_jira(url: &str, token: &str, customers: u64, requests: u64) -> a
     }
     let t = Instant::now();
     let n = accounts.len();
-    let sent: Vec<anyhow::Result<()>> = stream::iter(0..requests.max(1))
+    let sent: Vec<Result<anyhow::Result<()>, tokio::task::JoinError>> = stream::iter(0..requests.max(1))
         .map(|r| {
             let (dest, desk) = (dest.clone(), desk.clone());
             // The shape of the sample's requests: a reporter, `r % 3` participants, and
@@ -528,7 +531,7 @@ async fn ingest_jira(url: &str, token: &str, customers: u64, requests: u64) -> a
             let agent = agents[r as usize % agents.len()].clone();
             let participants: Vec<String> = (1..=(r % 3)).map(|k| accounts[(r + 5 * k) as usize % n].clone()).filter(|p| *p != reporter).collect();
             let created = format!("2024-03-{:02}T{:02}:15:00Z", 1 + r % 28, 8 + r % 9);
-            async move {
+            tokio::spawn(async move {
                 let comments = (0..r % 4)
                     .map(|c| ImportComment {
                         body: format!("Comment {c} on {r}: have you tried turning it off and on?"),
@@ -545,12 +548,12 @@ async fn ingest_jira(url: &str, token: &str, customers: u64, requests: u64) -> a
                     import: RequestImport { issue_key: format!("ING-{}", r + 1), status: "Waiting for support".into(), created: Some(created), comments },
                 };
                 dest.create_request(&request, &format!("ingest:request:{r}")).await.map(|_| ()).map_err(Into::into)
-            }
+            })
         })
-        .buffer_unordered(conc)
+        .buffer_unordered(4 * conc)
         .collect()
         .await;
-    sent.into_iter().collect::<anyhow::Result<()>>()?;
+    sent.into_iter().map(|r| r?).collect::<anyhow::Result<()>>()?;
     Ok((customers_rate, requests.max(1) as f64 / t.elapsed().as_secs_f64()))
 }
 

@@ -285,7 +285,10 @@ impl Migrator {
                     progress.inc(1);
                     (user.username, keys, outcome)
                 })
-                .buffer_unordered(self.concurrency)
+                // As with requests: the destination caps the HTTP calls at its
+                // concurrency; the extra slots are customers waiting for their mappings
+                // to commit, so the site is never idle while the ledger writes.
+                .buffer_unordered(4 * self.concurrency.max(1))
                 .collect()
                 .await;
             for (username, keys, outcome) in outcomes {

@@ -48,14 +48,14 @@ async fn put_cloud_app(State(s): State<AppState>, Path(key): Path<String>) -> Re
     if key.trim().is_empty() || key.len() > 255 {
         return error(StatusCode::BAD_REQUEST, "an app key is 1 to 255 characters");
     }
-    match install_cloud_app(&s.db, &key).await {
+    match install_cloud_app(&s.write, &key).await {
         Ok(()) => Json(CloudApp { key, state: "ENABLED".into() }).into_response(),
         Err(e) => db_error(e),
     }
 }
 
 async fn delete_cloud_app(State(s): State<AppState>, Path(key): Path<String>) -> Response {
-    match sqlx::query("DELETE FROM cloud_apps WHERE key = ?").bind(&key).execute(&s.db).await {
+    match sqlx::query("DELETE FROM cloud_apps WHERE key = ?").bind(&key).execute(&s.write).await {
         Ok(done) if done.rows_affected() == 1 => StatusCode::NO_CONTENT.into_response(),
         Ok(_) => error(StatusCode::NOT_FOUND, format!("app {key} is not installed on this site")),
         Err(e) => db_error(e),
@@ -63,7 +63,7 @@ async fn delete_cloud_app(State(s): State<AppState>, Path(key): Path<String>) ->
 }
 
 async fn rename_space(State(s): State<AppState>, Path(key): Path<String>, Json(rename): Json<SpaceRename>) -> Response {
-    match sqlx::query("UPDATE spaces SET key = ? WHERE key = ?").bind(&rename.key).bind(&key).execute(&s.db).await {
+    match sqlx::query("UPDATE spaces SET key = ? WHERE key = ?").bind(&rename.key).bind(&key).execute(&s.write).await {
         Ok(done) if done.rows_affected() == 1 => StatusCode::NO_CONTENT.into_response(),
         Ok(_) => error(StatusCode::NOT_FOUND, format!("no space {key}")),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => error(StatusCode::CONFLICT, format!("a space with key {} exists", rename.key)),

@@ -177,12 +177,12 @@ async fn create_customer(State(s): State<AppState>, q: Q, Json(c): Json<NewCusto
         .bind(email)
         .bind(display)
         .bind(crate::state::now())
-        .fetch_one(&s.db)
+        .fetch_one(&s.write)
         .await;
     match row {
         Ok(row) => {
             let created = customer_account(&row);
-            if let Err(e) = notify(&s.db, &q, "customer.invited", std::slice::from_ref(&created.account_id)).await {
+            if let Err(e) = notify(&s.write, &q, "customer.invited", std::slice::from_ref(&created.account_id)).await {
                 return db_error(e);
             }
             (StatusCode::CREATED, Json(created)).into_response()
@@ -217,7 +217,7 @@ async fn former_customer(State(s): State<AppState>) -> Response {
          WHERE NOT EXISTS (SELECT 1 FROM customers WHERE placeholder = 1)",
     )
     .bind(crate::state::now())
-    .execute(&s.db)
+    .execute(&s.write)
     .await;
     if let Err(e) = made {
         return db_error(e);
@@ -245,7 +245,7 @@ async fn create_organization(State(s): State<AppState>, Json(o): Json<Organizati
     if name.is_empty() {
         return error(StatusCode::BAD_REQUEST, "name: an organization needs a name");
     }
-    match sqlx::query("INSERT INTO jsm_organizations (name) VALUES (?) RETURNING id").bind(name).fetch_one(&s.db).await {
+    match sqlx::query("INSERT INTO jsm_organizations (name) VALUES (?) RETURNING id").bind(name).fetch_one(&s.write).await {
         Ok(r) => (StatusCode::CREATED, Json(Organization { id: r.get::<i64, _>(0).to_string(), name: name.to_string() })).into_response(),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => error(StatusCode::CONFLICT, format!("an organization named {name:?} exists")),
         Err(e) => db_error(e),
@@ -280,11 +280,11 @@ async fn add_accounts(s: &AppState, q: &HashMap<String, String>, sql: &str, owne
         return r;
     }
     for account in ids {
-        if let Err(e) = sqlx::query(sql).bind(owner).bind(account).execute(&s.db).await {
+        if let Err(e) = sqlx::query(sql).bind(owner).bind(account).execute(&s.write).await {
             return db_error(e);
         }
     }
-    if let Err(e) = notify(&s.db, q, event, ids).await {
+    if let Err(e) = notify(&s.write, q, event, ids).await {
         return db_error(e);
     }
     StatusCode::NO_CONTENT.into_response()
@@ -329,7 +329,7 @@ async fn create_project(State(s): State<AppState>, Json(p): Json<NewProject>) ->
             return r;
         }
     }
-    let mut tx = match s.db.begin().await {
+    let mut tx = match s.write.begin().await {
         Ok(tx) => tx,
         Err(e) => return db_error(e),
     };
@@ -408,7 +408,7 @@ async fn add_desk_organization(State(s): State<AppState>, Path(id): Path<String>
         Ok(n) => n,
         Err(_) => return error(StatusCode::BAD_REQUEST, format!("organizationId: no organization {:?}", body.organization_id)),
     };
-    match sqlx::query("INSERT OR IGNORE INTO jsm_desk_organizations (desk_id, organization_id) VALUES (?, ?)").bind(desk).bind(org).execute(&s.db).await {
+    match sqlx::query("INSERT OR IGNORE INTO jsm_desk_organizations (desk_id, organization_id) VALUES (?, ?)").bind(desk).bind(org).execute(&s.write).await {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => db_error(e),
     }
@@ -418,7 +418,7 @@ async fn create_request(State(s): State<AppState>, q: Q, Json(r): Json<NewReques
     let desk_key = match r.service_desk_id.parse::<i64>() {
         Ok(desk) => sqlx::query_scalar::<_, String>("SELECT p.key FROM jsm_service_desks d JOIN jsm_projects p ON p.id = d.project_id WHERE d.id = ?")
             .bind(desk)
-            .fetch_optional(&s.db)
+            .fetch_optional(&s.write)
             .await
             .map(|key| key.map(|k| (desk, k))),
         Err(_) => Ok(None),
@@ -441,11 +441,11 @@ async fn create_request(State(s): State<AppState>, q: Q, Json(r): Json<NewReques
         .chain(r.request_participants.iter().map(|p| ("requestParticipants", p.as_str())))
         .chain(r.import.comments.iter().map(|c| ("import.comments.authorAccountId", c.author_account_id.as_str())))
         .collect();
-    let known = match accounts_named(&s.db, &named).await {
+    let known = match accounts_named(&s.write, &named).await {
         Ok(known) => known,
         Err(resp) => return resp,
     };
-    let mut tx = match s.db.begin().await {
+    let mut tx = match s.write.begin().await {
         Ok(tx) => tx,
         Err(e) => return db_error(e),
     };
@@ -503,11 +503,11 @@ async fn create_request(State(s): State<AppState>, q: Q, Json(r): Json<NewReques
     }
     let mut told = vec![r.raise_on_behalf_of.clone()];
     told.extend(r.request_participants.iter().cloned());
-    if let Err(e) = notify(&s.db, &q, "request.created", &told).await {
+    if let Err(e) = notify(&s.write, &q, "request.created", &told).await {
         return db_error(e);
     }
     if r.import.comments.iter().any(|c| c.public) {
-        if let Err(e) = notify(&s.db, &q, "comment.created", &told).await {
+        if let Err(e) = notify(&s.write, &q, "comment.created", &told).await {
             return db_error(e);
         }
     }

@@ -50,7 +50,13 @@ pub struct Faults {
 /// Shared state of the server.
 #[derive(Clone)]
 pub(crate) struct AppState {
+    /// Reads (several connections: WAL readers never wait for the writer).
     pub db: SqlitePool,
+    /// Every write, and the lookups of the handlers that write, through one connection:
+    /// writers queue in the pool instead of meeting SQLite's lock and sleeping in its
+    /// busy handler, and the one writer's page cache stays warm (a reader connection
+    /// drops its cache whenever another connection has committed).
+    pub write: SqlitePool,
     token: Arc<String>,
     faults: Faults,
     requests: Arc<AtomicU64>,
@@ -111,8 +117,10 @@ pub async fn install_cloud_apps(db_path: &Path, keys: &[String]) -> anyhow::Resu
 /// Start a staging site on `listen` (e.g. `127.0.0.1:0`) storing into `db_path`.
 pub async fn start(db_path: &Path, listen: &str, token: &str, faults: Faults) -> anyhow::Result<StagingSite> {
     let db = open_db(db_path).await?;
+    let write = crate::state::open_sqlite_pool(db_path, 1).await?;
     let state = AppState {
         db,
+        write,
         token: Arc::new(token.to_string()),
         faults,
         requests: Arc::new(AtomicU64::new(0)),
@@ -177,7 +185,7 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
 
 /// A POST with an `Idempotency-Key` runs once: a repeat gets the first answer again.
 async fn replay_or_run(state: &AppState, key: String, request: Request, next: Next) -> Response {
-    match sqlx::query_as::<_, (i64, Vec<u8>)>("SELECT status, body FROM idempotency WHERE key = ?").bind(&key).fetch_optional(&state.db).await {
+    match sqlx::query_as::<_, (i64, Vec<u8>)>("SELECT status, body FROM idempotency WHERE key = ?").bind(&key).fetch_optional(&state.write).await {
         Ok(Some((status, body))) => {
             let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
             return (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response();
@@ -198,7 +206,7 @@ async fn replay_or_run(state: &AppState, key: String, request: Request, next: Ne
         .bind(&key)
         .bind(i64::from(parts.status.as_u16()))
         .bind(bytes.as_ref())
-        .execute(&state.db)
+        .execute(&state.write)
         .await;
     if let Err(e) = stored {
         return db_error(e);

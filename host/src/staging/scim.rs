@@ -85,7 +85,7 @@ async fn create_user(State(s): State<AppState>, Json(user): Json<ScimUser>) -> R
         .bind(email)
         .bind(user.active.unwrap_or(true))
         .bind(crate::state::now())
-        .fetch_one(&s.db)
+        .fetch_one(&s.write)
         .await;
     match result {
         Ok(row) => (StatusCode::CREATED, Json(user_json(&row))).into_response(),
@@ -114,7 +114,7 @@ async fn patch_user(State(s): State<AppState>, Path(id): Path<i64>, Json(patch):
         let Some(active) = active else {
             return error(StatusCode::BAD_REQUEST, "invalidPath: only `active` can be patched");
         };
-        match sqlx::query("UPDATE users SET active = ? WHERE id = ?").bind(active).bind(id).execute(&s.db).await {
+        match sqlx::query("UPDATE users SET active = ? WHERE id = ?").bind(active).bind(id).execute(&s.write).await {
             Ok(r) if r.rows_affected() == 0 => return error(StatusCode::NOT_FOUND, format!("no user {id}")),
             Ok(_) => {}
             Err(e) => return db_error(e),
@@ -170,7 +170,7 @@ async fn list_groups(State(s): State<AppState>, Query(q): Query<HashMap<String, 
 
 async fn create_group(State(s): State<AppState>, Json(group): Json<ScimGroup>) -> Response {
     // Groups created through the API (by a migration) await the admin's permission review.
-    let result = sqlx::query("INSERT INTO groups (name, awaiting_review) VALUES (?, 1) RETURNING *").bind(&group.display_name).fetch_one(&s.db).await;
+    let result = sqlx::query("INSERT INTO groups (name, awaiting_review) VALUES (?, 1) RETURNING *").bind(&group.display_name).fetch_one(&s.write).await;
     match result {
         Ok(row) => match group_json(&s, &row).await {
             Ok(g) => (StatusCode::CREATED, Json(g)).into_response(),
@@ -209,7 +209,7 @@ async fn patch_group(State(s): State<AppState>, Path(id): Path<i64>, Json(patch)
             "remove" => "DELETE FROM memberships WHERE group_id = ? AND user_id = ?",
             other => return error(StatusCode::BAD_REQUEST, format!("invalidSyntax: op {other:?}")),
         };
-        let mut tx = match s.db.begin().await {
+        let mut tx = match s.write.begin().await {
             Ok(tx) => tx,
             Err(e) => return db_error(e),
         };

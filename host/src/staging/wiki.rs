@@ -63,7 +63,7 @@ async fn create_space(State(s): State<AppState>, Json(space): Json<Space>) -> Re
     if space.key.is_empty() || !space.key.chars().all(|c| c.is_ascii_alphanumeric() || c == '~' || c == '_' || c == '.' || c == '-') {
         return error(StatusCode::BAD_REQUEST, format!("invalid space key {:?}", space.key));
     }
-    match sqlx::query("INSERT INTO spaces (key, name) VALUES (?, ?) RETURNING id").bind(&space.key).bind(&space.name).fetch_one(&s.db).await {
+    match sqlx::query("INSERT INTO spaces (key, name) VALUES (?, ?) RETURNING id").bind(&space.key).bind(&space.name).fetch_one(&s.write).await {
         Ok(r) => (StatusCode::OK, Json(Space { id: Some(r.get(0)), key: space.key, name: space.name })).into_response(),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => error(StatusCode::CONFLICT, format!("a space with key {} exists", space.key)),
         Err(e) => db_error(e),
@@ -134,7 +134,7 @@ async fn create(s: AppState, kind: &str, c: NewContent, private: bool) -> Respon
     .bind(&c.version_message)
     .bind(&c.author_id)
     .bind(&c.created_at)
-    .fetch_one(&s.db)
+    .fetch_one(&s.write)
     .await;
     let id: i64 = match result {
         Ok(r) => r.get(0),
@@ -145,8 +145,8 @@ async fn create(s: AppState, kind: &str, c: NewContent, private: bool) -> Respon
     }
     let marked = async {
         let sql = "INSERT INTO restrictions (content_id, operation, subject_type, identifier) VALUES (?, 'read', 'migrator', ''), (?, 'update', 'migrator', '')";
-        sqlx::query(sql).bind(id).bind(id).execute(&s.db).await?;
-        sqlx::query("INSERT OR IGNORE INTO created_private (content_id) VALUES (?)").bind(id).execute(&s.db).await
+        sqlx::query(sql).bind(id).bind(id).execute(&s.write).await?;
+        sqlx::query("INSERT OR IGNORE INTO created_private (content_id) VALUES (?)").bind(id).execute(&s.write).await
     };
     match marked.await {
         Ok(_) => Json(Created { id }).into_response(),
@@ -197,7 +197,7 @@ async fn put_restrictions(State(s): State<AppState>, Path(id): Path<i64>, Json(w
         }
     }
     let replaced = async {
-        let mut tx = s.db.begin().await?;
+        let mut tx = s.write.begin().await?;
         sqlx::query("DELETE FROM restrictions WHERE content_id = ?").bind(id).execute(&mut *tx).await?;
         for (operation, kind, identifier) in &rows {
             sqlx::query("INSERT OR IGNORE INTO restrictions (content_id, operation, subject_type, identifier) VALUES (?, ?, ?, ?)")
@@ -236,7 +236,7 @@ async fn add_labels(State(s): State<AppState>, Path(id): Path<i64>, Json(labels)
         }
     }
     for l in &labels {
-        if let Err(e) = sqlx::query("INSERT OR IGNORE INTO labels (content_id, name) VALUES (?, ?)").bind(id).bind(&l.name).execute(&s.db).await {
+        if let Err(e) = sqlx::query("INSERT OR IGNORE INTO labels (content_id, name) VALUES (?, ?)").bind(id).bind(&l.name).execute(&s.write).await {
             return db_error(e);
         }
     }
@@ -320,7 +320,7 @@ async fn update_content(State(s): State<AppState>, Path(id): Path<i64>, Json(u):
         return r;
     }
     let added = async {
-        let mut tx = s.db.begin().await?;
+        let mut tx = s.write.begin().await?;
         let current: i64 = sqlx::query("SELECT COALESCE(version, 1) FROM content WHERE id = ?").bind(id).fetch_one(&mut *tx).await?.get(0);
         if u.version.number != current + 1 {
             return Ok(Some(current));
@@ -367,7 +367,7 @@ async fn replace_body(State(s): State<AppState>, Path(id): Path<i64>, Json(body)
         Ok(false) => return error(StatusCode::NOT_FOUND, format!("no page, blog post or comment {id}")),
         Err(r) => return r,
     }
-    let replaced = async { sqlx::query("UPDATE content SET body = ? WHERE id = ?").bind(&body.value).bind(id).execute(&s.db).await.map(drop) };
+    let replaced = async { sqlx::query("UPDATE content SET body = ? WHERE id = ?").bind(&body.value).bind(id).execute(&s.write).await.map(drop) };
     match replaced.await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => db_error(e),
@@ -442,7 +442,7 @@ async fn create_inline_comment(State(s): State<AppState>, Json(c): Json<NewInlin
         return r;
     }
     let created = async {
-        let mut tx = s.db.begin().await?;
+        let mut tx = s.write.begin().await?;
         let id: i64 = sqlx::query("INSERT INTO content (kind, space_id, page_id, parent_id, body, author_id) VALUES ('comment', ?, ?, ?, ?, ?) RETURNING id")
             .bind(space)
             .bind(c.page_id)
@@ -541,7 +541,7 @@ async fn create_comment(State(s): State<AppState>, Json(c): Json<NewComment>) ->
         .bind(c.parent_comment_id)
         .bind(&c.body.value)
         .bind(&c.author_id)
-        .fetch_one(&s.db)
+        .fetch_one(&s.write)
         .await;
     match result {
         Ok(r) => Json(Created { id: r.get(0) }).into_response(),
@@ -579,7 +579,7 @@ async fn upload_attachment(State(s): State<AppState>, Path(id): Path<i64>, mut f
         .bind(&media)
         .bind(data.len() as i64)
         .bind(data.as_ref())
-        .fetch_one(&s.db)
+        .fetch_one(&s.write)
         .await;
         return match result {
             Ok(r) => Json(Created { id: r.get(0) }).into_response(),
@@ -599,7 +599,7 @@ async fn upload_media(State(s): State<AppState>, Query(q): Query<HashMap<String,
         .bind(media_type)
         .bind(body.len() as i64)
         .bind(body.as_ref())
-        .fetch_one(&s.db)
+        .fetch_one(&s.write)
         .await;
     match result {
         Ok(r) => Json(Created { id: r.get(0) }).into_response(),
@@ -608,7 +608,7 @@ async fn upload_media(State(s): State<AppState>, Query(q): Query<HashMap<String,
 }
 
 async fn delete_media(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
-    match sqlx::query("DELETE FROM media WHERE id = ?").bind(id).execute(&s.db).await {
+    match sqlx::query("DELETE FROM media WHERE id = ?").bind(id).execute(&s.write).await {
         Ok(r) if r.rows_affected() == 0 => error(StatusCode::NOT_FOUND, format!("no media {id}")),
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => db_error(e),
@@ -626,7 +626,7 @@ async fn attach_media(State(s): State<AppState>, Path(id): Path<i64>, Json(req):
     .bind(space)
     .bind(id)
     .bind(req.media_id)
-    .fetch_optional(&s.db)
+    .fetch_optional(&s.write)
     .await;
     match result {
         Ok(Some(r)) => Json(Created { id: r.get(0) }).into_response(),
@@ -636,7 +636,7 @@ async fn attach_media(State(s): State<AppState>, Path(id): Path<i64>, Json(req):
 }
 
 async fn delete_content(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
-    match sqlx::query("DELETE FROM content WHERE id = ?").bind(id).execute(&s.db).await {
+    match sqlx::query("DELETE FROM content WHERE id = ?").bind(id).execute(&s.write).await {
         Ok(r) if r.rows_affected() == 0 => error(StatusCode::NOT_FOUND, format!("no content {id}")),
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => db_error(e),
@@ -667,7 +667,7 @@ async fn add_permission(State(s): State<AppState>, Path(key): Path<String>, Json
         .bind(&p.subject.kind)
         .bind(&p.subject.identifier)
         .bind(&p.operation.key)
-        .execute(&s.db)
+        .execute(&s.write)
         .await;
     match result {
         Ok(_) => StatusCode::OK.into_response(),
@@ -684,7 +684,7 @@ async fn upload_app_data(State(s): State<AppState>, Path(transfer): Path<String>
         .bind(label)
         .bind(body.as_ref())
         .bind(crate::state::now())
-        .execute(&s.db)
+        .execute(&s.write)
         .await;
     match result {
         Ok(_) => StatusCode::CREATED.into_response(),

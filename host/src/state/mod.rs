@@ -92,6 +92,11 @@ fn private_file(path: &Path) -> anyhow::Result<()> {
 /// NORMAL sync (a commit survives a killed process; only a power cut can lose the last
 /// commits, which the next plan links again), a generous busy timeout, 4 connections.
 pub async fn open_sqlite(path: &Path) -> anyhow::Result<SqlitePool> {
+    open_sqlite_pool(path, 4).await
+}
+
+/// [`open_sqlite`] with `connections` connections.
+pub async fn open_sqlite_pool(path: &Path, connections: u32) -> anyhow::Result<SqlitePool> {
     use sqlx::ConnectOptions as _;
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
         .create_if_missing(true)
@@ -100,7 +105,7 @@ pub async fn open_sqlite(path: &Path) -> anyhow::Result<SqlitePool> {
         .busy_timeout(std::time::Duration::from_secs(30))
         // Ferry's own batch writes are long by design; they are not worth a warning.
         .log_slow_statements(log::LevelFilter::Debug, std::time::Duration::from_secs(1));
-    Ok(SqlitePoolOptions::new().max_connections(4).connect_with(options).await?)
+    Ok(SqlitePoolOptions::new().max_connections(connections).connect_with(options).await?)
 }
 
 /// The current time as RFC 3339 text, as stored in the state DB.
