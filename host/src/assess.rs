@@ -214,8 +214,7 @@ pub async fn mark_manual(db: &StateDb, app_key: &str, manual: bool) -> anyhow::R
 /// Refuse a key that the latest assessment does not list (a typo would otherwise store a
 /// decision about nothing).
 async fn ensure_known(db: &StateDb, app_key: &str) -> anyhow::Result<()> {
-    let apps = server_apps(db).await?;
-    crate::Declined::unless(!apps.is_empty(), || "no assessment yet: run `ferry apps assess --source <DB>` first".into())?;
+    let apps = assessed_apps(db).await?;
     if !apps.iter().any(|a| a.key == app_key) {
         let known: Vec<&str> = apps.iter().map(|a| a.key.as_str()).collect();
         return Err(crate::Declined::not_found(format!("{app_key} is not installed on the assessed Server site; its apps are: {}", known.join(", "))));
@@ -257,6 +256,14 @@ pub async fn server_apps(db: &StateDb) -> anyhow::Result<Vec<ServerApp>> {
         .iter()
         .map(|r| ServerApp { key: r.get(0), name: r.get(1), version: r.get(2), vendor: r.get(3), enabled: r.get(4) })
         .collect())
+}
+
+/// The apps of the latest assessment, refused ([`crate::Declined::Conflict`]) when there
+/// is none yet: what needs an assessment says how to make one.
+pub async fn assessed_apps(db: &StateDb) -> anyhow::Result<Vec<ServerApp>> {
+    let apps = server_apps(db).await?;
+    crate::Declined::unless(!apps.is_empty(), || "no assessment yet: run `ferry apps assess --source <DB>` first".into())?;
+    Ok(apps)
 }
 
 /// Assess `apps` against the installed plugins, the Stages and the decisions.

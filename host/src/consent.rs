@@ -320,8 +320,7 @@ async fn status_of(db: &StateDb, app: &assess::ServerApp) -> anyhow::Result<(Con
 
 /// The consent status of every app of the latest assessment.
 pub async fn list(db: &StateDb) -> anyhow::Result<Vec<ConsentLine>> {
-    let apps = assess::server_apps(db).await?;
-    crate::Declined::unless(!apps.is_empty(), || "no assessment yet: run `ferry apps assess --source <DB>` first".into())?;
+    let apps = assess::assessed_apps(db).await?;
     let mut out = Vec::new();
     for app in &apps {
         let (status, plugin, record) = status_of(db, app).await?;

@@ -22,8 +22,7 @@ pub struct Missing {
 
 /// What keeps preparation from being done, app by app.
 pub async fn missing_items(db: &StateDb, cloud: Option<&str>) -> anyhow::Result<Vec<Missing>> {
-    let apps = assess::server_apps(db).await?;
-    crate::Declined::unless(!apps.is_empty(), || "no assessment yet: run `ferry apps assess --source <DB>` first".into())?;
+    let apps = assess::assessed_apps(db).await?;
     let assessed = assess::assess(db, &apps).await?;
     let consents: HashMap<String, ConsentStatus> = consent::list(db).await?.into_iter().map(|c| (c.app, c.status)).collect();
     let registry = Registry::new(db.clone());

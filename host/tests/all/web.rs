@@ -314,6 +314,30 @@ async fn the_api_serves_the_journey_in_the_cli_shapes_and_never_a_secret() {
     assert!(audit[0]["access"].as_array().unwrap().iter().any(|a| a["function"] == "app-tables.read"), "{audit}");
     let (status, body) = d.api(reqwest::Method::GET, "/plans/nosuchplan", None).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not-found")), "{body}");
+    // `%` and `_` are text, not LIKE wildcards: they name no plan.
+    for wildcard in ["%25", "_"] {
+        let (status, body) = d.api(reqwest::Method::GET, &format!("/plans/{wildcard}"), None).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not-found")), "{wildcard}: {body}");
+    }
+    // A prefix that several plans share is refused as ambiguous (17 hex ids: two share a
+    // first character).
+    let mut firsts = std::collections::HashMap::new();
+    let shared = loop {
+        let (status, made) = d.api(reqwest::Method::POST, "/plans", Some(plan_body(&f, &cloud, "prefix"))).await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        let first = made["id"].as_str().unwrap()[..1].to_string();
+        if firsts.insert(first.clone(), ()).is_some() {
+            break first;
+        }
+    };
+    let (status, body) = d.api(reqwest::Method::GET, &format!("/plans/{shared}"), None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad-request")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("give more of the id"), "{body}");
+    // An app the assessment does not list.
+    let (status, body) = d.api(reqwest::Method::PUT, "/apps/no.such.app/decision", Some(json!({"decision": "needed"}))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not-found")), "{body}");
+    let (status, body) = d.api(reqwest::Method::GET, "/apps/no.such.app/consent", None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not-found")), "{body}");
 
     // Stages and the reviewer's audit.
     let stages = d.get("/stages").await;
