@@ -18,13 +18,15 @@ use futures_util::{stream, StreamExt};
 use super::identity::LandedUser;
 use super::report::{FormerCustomer, TwoAccounts, REFERENCES_LISTED};
 use super::rules::{self, DirectoryUser};
-use super::{finish, ns, Migrator};
+use super::{finish, ns, MappingRow, Migrator, Queued};
+use anyhow::Context;
 use crate::destination::api::*;
 use crate::plan::UsersScope;
 use crate::source::{ServerOrganization, ServerProject, ServerRequest};
 
-/// Customers sent at a time (their outcomes are held until the chunk ends).
-const CUSTOMER_CHUNK: usize = 5_000;
+/// Customer mapping rows committed together (a customer has an email row and one per
+/// user key).
+const CUSTOMER_ROWS_PER_COMMIT: usize = 1_024;
 
 /// Requests read from the source at a time.
 const REQUEST_BATCH: u32 = 500;
@@ -268,83 +270,59 @@ impl Migrator {
         .await?;
         let full = self.maps.preload(ns::CUSTOMER_FULL, None).await?;
         let bar = self.progress.step("customers", review.usable.len() as u64);
-        // A chunk at a time, so the outcomes held at once stay bounded (taken from the
-        // list as it is consumed: no second copy of it).
-        let mut rest = review.usable.into_iter();
-        loop {
-            let chunk: Vec<_> = rest.by_ref().take(CUSTOMER_CHUNK).collect();
-            if chunk.is_empty() {
-                break;
-            }
-            let this = &*self;
-            let (known, full, keys_of, progress) = (&known, &full, &keys_of, &bar);
-            let outcomes: Vec<(String, Vec<String>, anyhow::Result<(String, bool)>)> = stream::iter(chunk)
-                .map(|(user, email)| async move {
-                    let keys = keys_of.get(&user.username.to_lowercase()).cloned().unwrap_or_default();
-                    let outcome = this.link_or_create_customer(&user, &email, &keys, known, full).await;
-                    progress.inc(1);
-                    (user.username, keys, outcome)
-                })
-                // As with requests: the destination caps the HTTP calls at its
-                // concurrency; the extra slots are customers waiting for their mappings
-                // to commit, so the site is never idle while the ledger writes.
-                .buffer_unordered(4 * self.concurrency.max(1))
-                .collect()
-                .await;
-            for (username, keys, outcome) in outcomes {
-                match outcome {
-                    Ok((account, is_full)) => {
-                        self.report.count("customers").cloud += 1;
-                        self.report.customers_with_full_accounts += u64::from(is_full);
-                        for key in keys {
-                            self.authors.insert(key.clone(), Some(account.clone()));
-                            run.customer_keys.insert(key);
+        // Only the destination is borrowed by the customers in flight; outcomes are
+        // taken as they come (nothing held per customer but its keys and account).
+        let (dest, known, full, keys_of) = (&self.dest, &known, &full, &keys_of);
+        let mut outcomes = stream::iter(review.usable)
+            .map(|(user, email)| async move {
+                let keys = keys_of.get(&user.username.to_lowercase()).cloned().unwrap_or_default();
+                let outcome = link_or_create_customer(dest, &user, &email, known, full).await;
+                (user.username, email, keys, outcome)
+            })
+            // As with requests: the destination caps the HTTP calls at its concurrency;
+            // the extra slots keep the next customers ready.
+            .buffer_unordered(4 * self.concurrency.max(1));
+        // A customer's mappings are queued as it lands and committed in batches: a
+        // customer is found again by email, so one whose commit a killed run lost is
+        // linked on the rerun (the site answers 409 to the create), never made twice.
+        let mut rows: Vec<MappingRow> = Vec::new();
+        let mut queued: std::collections::VecDeque<Queued> = std::collections::VecDeque::new();
+        while let Some((username, email, keys, outcome)) = outcomes.next().await {
+            bar.inc(1);
+            match outcome {
+                Ok(Customer { account, full, new }) => {
+                    self.report.count("customers").cloud += 1;
+                    self.report.customers_with_full_accounts += u64::from(full);
+                    if new {
+                        let row = |namespace: &str, id: String| (namespace.to_string(), id, account.clone(), None);
+                        let email_id = format!("email/{email}");
+                        if full {
+                            rows.push(row(ns::CUSTOMER_FULL, email_id.clone()));
                         }
+                        rows.push(row(ns::CUSTOMER, email_id));
+                        rows.extend(keys.iter().map(|k| row(ns::CUSTOMER, self.user_key_id(k))));
                     }
-                    Err(e) => self.report.fail("customers", &username, format!("{e:#}")),
+                    for key in keys {
+                        self.authors.insert(key.clone(), Some(account.clone()));
+                        run.customer_keys.insert(key);
+                    }
                 }
+                Err(e) => self.report.fail("customers", &username, format!("{e:#}")),
             }
+            if rows.len() >= CUSTOMER_ROWS_PER_COMMIT {
+                queued.push_back(self.maps.queue_rows(std::mem::take(&mut rows)).await?);
+            }
+            while let Some(committed) = queued.front_mut().and_then(Queued::done) {
+                committed.context("recording customers in the mapping ledger")?;
+                queued.pop_front();
+            }
+        }
+        queued.push_back(self.maps.queue_rows(rows).await?);
+        for committed in queued {
+            committed.wait().await.context("recording customers in the mapping ledger")?;
         }
         finish(&bar);
         Ok(())
-    }
-
-    /// Link a customer to the cloud account with their email, or create a customer
-    /// account (no notification); record the mappings. Returns the account and whether
-    /// it is a full account.
-    async fn link_or_create_customer(
-        &self,
-        user: &DirectoryUser,
-        email: &str,
-        keys: &[String],
-        known: &HashMap<String, String>,
-        full: &HashMap<String, String>,
-    ) -> anyhow::Result<(String, bool)> {
-        let email_id = format!("email/{email}");
-        if let Some(id) = known.get(&email_id) {
-            return Ok((id.clone(), full.contains_key(&email_id)));
-        }
-        let (account, is_full) = match self.dest.create_customer(email, &user.display_name).await {
-            Ok(created) => (created.account_id, false),
-            Err(e) if e.status() == Some(409) => {
-                let accounts = self.dest.accounts_by_email(email).await?;
-                let chosen = accounts
-                    .iter()
-                    .find(|a| a.account_type == ACCOUNT_FULL)
-                    .or_else(|| accounts.iter().find(|a| a.account_type == ACCOUNT_CUSTOMER))
-                    .ok_or_else(|| anyhow::anyhow!("the site says {email} has an account but finds none"))?;
-                (chosen.account_id.clone(), chosen.account_type == ACCOUNT_FULL)
-            }
-            Err(e) => return Err(e.into()),
-        };
-        anyhow::ensure!(!account.is_empty(), "the destination returned no account id for {email}");
-        if is_full {
-            self.maps.put(ns::CUSTOMER_FULL, &email_id, &account, None).await?;
-        }
-        let key_ids: Vec<String> = keys.iter().map(|k| self.user_key_id(k)).collect();
-        let ids: Vec<&str> = std::iter::once(email_id.as_str()).chain(key_ids.iter().map(String::as_str)).collect();
-        self.maps.put_all(ns::CUSTOMER, &ids, &account, None).await?;
-        Ok((account, is_full))
     }
 
     /// Organizations, linked by name to a cloud organization that has it, with their
@@ -634,4 +612,43 @@ async fn create_request(dest: &crate::destination::Destination, maps: &super::Ma
         .collect();
     rows.push((ns::REQUEST.to_string(), request.id.to_string(), created.issue_id, container));
     maps.put_rows(rows).await
+}
+
+/// A customer's cloud account.
+struct Customer {
+    account: String,
+    /// A full account (the email had one), not a customer account.
+    full: bool,
+    /// Not linked by an earlier plan: its mappings are to be recorded.
+    new: bool,
+}
+
+/// Link a customer to the cloud account with their email (an earlier plan's, else a
+/// full account first), or create a customer account (no notification).
+async fn link_or_create_customer(
+    dest: &crate::destination::Destination,
+    user: &DirectoryUser,
+    email: &str,
+    known: &HashMap<String, String>,
+    full: &HashMap<String, String>,
+) -> anyhow::Result<Customer> {
+    let email_id = format!("email/{email}");
+    if let Some(id) = known.get(&email_id) {
+        return Ok(Customer { account: id.clone(), full: full.contains_key(&email_id), new: false });
+    }
+    let (account, full) = match dest.create_customer(email, &user.display_name).await {
+        Ok(created) => (created.account_id, false),
+        Err(e) if e.status() == Some(409) => {
+            let accounts = dest.accounts_by_email(email).await?;
+            let chosen = accounts
+                .iter()
+                .find(|a| a.account_type == ACCOUNT_FULL)
+                .or_else(|| accounts.iter().find(|a| a.account_type == ACCOUNT_CUSTOMER))
+                .ok_or_else(|| anyhow::anyhow!("the site says {email} has an account but finds none"))?;
+            (chosen.account_id.clone(), chosen.account_type == ACCOUNT_FULL)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    anyhow::ensure!(!account.is_empty(), "the destination returned no account id for {email}");
+    Ok(Customer { account, full, new: true })
 }

@@ -159,12 +159,20 @@ impl Mappings {
     /// Record rows of any namespaces (namespace, server id, cloud id, container) in one
     /// transaction: they are durable together or not at all.
     pub(crate) async fn put_rows(&self, rows: Vec<MappingRow>) -> anyhow::Result<()> {
+        self.queue_rows(rows).await?.wait().await
+    }
+
+    /// Hand rows to the writer without waiting for their commit (one transaction, as
+    /// with [`Mappings::put_rows`]). Only for entities a rerun finds again in the cloud
+    /// by themselves (customers, by email): until the commit, a killed run leaves them
+    /// to be linked instead of skipped.
+    pub(crate) async fn queue_rows(&self, rows: Vec<MappingRow>) -> anyhow::Result<Queued> {
         if rows.is_empty() {
-            return Ok(());
+            return Ok(Queued(None));
         }
         let (done, committed) = tokio::sync::oneshot::channel();
         self.writer.send((rows, done)).await.map_err(|_| anyhow::anyhow!("the mapping writer stopped"))?;
-        committed.await.map_err(|_| anyhow::anyhow!("the mapping writer stopped"))?.map_err(|e| anyhow::anyhow!("cannot record a mapping: {e}"))
+        Ok(Queued(Some(committed)))
     }
 
     /// Every mapping of a namespace (within one container, if given), read once so the
@@ -219,6 +227,33 @@ impl Mappings {
             .execute(self.db.pool())
             .await?;
         Ok(())
+    }
+}
+
+/// Rows handed to the mapping writer, not yet known to be committed.
+pub(crate) struct Queued(Option<tokio::sync::oneshot::Receiver<Result<(), String>>>);
+
+impl Queued {
+    /// Wait for the commit.
+    pub(crate) async fn wait(self) -> anyhow::Result<()> {
+        match self.0 {
+            None => Ok(()),
+            Some(committed) => Self::outcome(committed.await.ok()),
+        }
+    }
+
+    /// The commit's outcome if the writer is done with these rows, without waiting.
+    pub(crate) fn done(&mut self) -> Option<anyhow::Result<()>> {
+        let committed = self.0.as_mut()?;
+        match committed.try_recv() {
+            Ok(result) => Some(Self::outcome(Some(result))),
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty) => None,
+            Err(tokio::sync::oneshot::error::TryRecvError::Closed) => Some(Self::outcome(None)),
+        }
+    }
+
+    fn outcome(result: Option<Result<(), String>>) -> anyhow::Result<()> {
+        result.ok_or_else(|| anyhow::anyhow!("the mapping writer stopped"))?.map_err(|e| anyhow::anyhow!("cannot record a mapping: {e}"))
     }
 }
 
