@@ -87,7 +87,7 @@ impl Migrator {
     pub(super) async fn jira_facts(&mut self) -> anyhow::Result<Facts> {
         let mut facts = Facts { product: crate::source::Product::Jira, trusted_domains: self.plan.trusted_domains.clone(), ..Facts::default() };
         let scope = self.jira_scope().await?;
-        let names = self.source.user_keys().await?.into_iter().collect();
+        let names: std::collections::HashMap<String, String> = self.source.user_keys().await?.into_iter().collect();
         facts.users = self.agents_in_scope(&scope).await?;
         self.group_facts(&mut facts, self.plan.users == UsersScope::All).await?;
         let only = match self.plan.customers {
@@ -96,7 +96,9 @@ impl Migrator {
             UsersScope::Related => Some(Some(&scope.related)),
         };
         if let Some(only) = only {
-            facts.jira.customers = self.customers_in_scope(only, &names).await?.0;
+            let keys_of = self.keys_by_username().await?;
+            let dirs = self.directories().await?;
+            facts.jira.customers = crate::migrate::jira::customers_in_scope(&dirs, only, &keys_of).into_iter().cloned().collect();
         }
 
         // Identity conflicts: what the cloud already has for each email (customers

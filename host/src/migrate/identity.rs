@@ -54,11 +54,12 @@ impl Migrator {
             return Ok(dirs.clone());
         }
         let order = self.source.directory_order().await?;
-        let (rows, inactive): (Vec<DirectoryUser>, Vec<DirectoryUser>) =
-            self.source.directory_users().await?.into_iter().partition(|u| order.contains(&u.directory_id));
+        // The rows of inactive directories are set apart in place (a large site's
+        // directory is read once and not copied); only their names are kept.
+        let mut rows = self.source.directory_users().await?;
+        let inactive: Vec<DirectoryUser> = rows.extract_if(.., |u| !order.contains(&u.directory_id)).collect();
         let resolved = rules::resolve_directories(&order, rows);
-        let active_names: HashSet<String> = resolved.users.iter().map(|u| u.username.to_lowercase()).collect();
-        let inactive_only = inactive.iter().map(|u| u.username.to_lowercase()).filter(|n| !active_names.contains(n)).collect();
+        let inactive_only = inactive.iter().map(|u| u.username.to_lowercase()).filter(|n| resolved.find(n).is_none()).collect();
         let licensed = match self.plan.product {
             crate::source::Product::Confluence => None,
             crate::source::Product::Jira => {
@@ -96,14 +97,16 @@ impl Migrator {
             Some(licensed) => dirs.resolved.users.iter().filter(|u| licensed.contains(&u.username.to_lowercase())).cloned().collect(),
             None => dirs.resolved.users.clone(),
         };
-        // The user keys of those users only.
+        // The user keys of those users only (the others' streamed past).
         let names: HashSet<String> = users.iter().map(|u| u.username.to_lowercase()).collect();
         let mut keys_of: HashMap<String, Vec<String>> = HashMap::new();
-        for (key, name) in self.source.user_keys().await? {
-            if names.contains(&name) {
-                keys_of.entry(name).or_default().push(key);
-            }
-        }
+        self.source
+            .each_user_key(|key, name| {
+                if names.contains(&name) {
+                    keys_of.entry(name).or_default().push(key);
+                }
+            })
+            .await?;
         if let Some(wanted) = &wanted {
             users.retain(|u| keys_of.get(&u.username.to_lowercase()).is_some_and(|ks| ks.iter().any(|k| wanted.contains(k))));
         }
@@ -196,14 +199,14 @@ impl Migrator {
 
     /// Report the people of `review` whose email is invalid or shared, as `kind`
     /// failures naming the fix (`noun`: "user" or "customer").
-    pub(crate) fn fail_unusable_emails(&mut self, kind: &str, noun: &str, review: &rules::EmailReview) {
+    pub(crate) fn fail_unusable_emails<U: std::borrow::Borrow<DirectoryUser>>(&mut self, kind: &str, noun: &str, review: &rules::EmailReview<U>) {
         for (user, email) in &review.invalid {
             let reason = format!("email {email:?} is not a valid address: fix it on the server, then migrate this {noun} in a new plan");
-            self.report.fail(kind, &user.username, reason);
+            self.report.fail(kind, &user.borrow().username, reason);
         }
         for (user, email, first) in &review.shared {
             let reason = format!("shares email {email} with {first}: give each {noun} their own address on the server");
-            self.report.fail(kind, &user.username, reason);
+            self.report.fail(kind, &user.borrow().username, reason);
         }
     }
 

@@ -103,7 +103,7 @@ pub(crate) fn gone_reason(name: Option<&str>, dirs: &super::identity::Directorie
     if dirs.inactive_only.contains(name) {
         return Some(format!("{name} is only in an inactive directory"));
     }
-    if !dirs.resolved.users.iter().any(|u| u.username.eq_ignore_ascii_case(name)) {
+    if dirs.resolved.find(name).is_none() {
         return Some(format!("deleted: {name} is in no directory"));
     }
     None
@@ -138,23 +138,12 @@ impl Migrator {
         })
     }
 
-    /// The customers a Jira plan migrates: the unlicensed users of the active
-    /// directories (every one, or those behind `only` user keys), and each lower-cased
-    /// username's user keys.
-    pub(crate) async fn customers_in_scope(&mut self, only: Option<&BTreeSet<String>>, names: &HashMap<String, String>) -> anyhow::Result<(Vec<DirectoryUser>, HashMap<String, Vec<String>>)> {
-        let dirs = self.directories().await?;
-        let licensed = dirs.licensed.clone().unwrap_or_default();
+    /// Each lower-cased username's user keys (read as a stream: one map is held).
+    pub(crate) async fn keys_by_username(&self) -> anyhow::Result<HashMap<String, Vec<String>>> {
         let mut keys_of: HashMap<String, Vec<String>> = HashMap::new();
-        for (key, name) in names {
-            keys_of.entry(name.clone()).or_default().push(key.clone());
-        }
-        let mut customers: Vec<DirectoryUser> = dirs.resolved.users.iter().filter(|u| !licensed.contains(&u.username.to_lowercase())).cloned().collect();
-        if let Some(only) = only {
-            customers.retain(|u| keys_of.get(&u.username.to_lowercase()).is_some_and(|ks| ks.iter().any(|k| only.contains(k))));
-        }
-        Ok((customers, keys_of))
+        self.source.each_user_key(|key, name| keys_of.entry(name).or_default().push(key)).await?;
+        Ok(keys_of)
     }
-
     /// The steps of a Jira plan.
     pub(crate) async fn jira_steps(&mut self) -> anyhow::Result<()> {
         let mut run = JiraRun::default();
@@ -253,11 +242,10 @@ impl Migrator {
     /// behind `only` user keys), each linked to the cloud account with their email (a
     /// full account first) or created as a customer account.
     async fn migrate_customers(&mut self, only: Option<&BTreeSet<String>>, run: &mut JiraRun) -> anyhow::Result<()> {
-        // Every key's username is needed only to find each customer's keys (the name →
-        // keys map, its inverse, is what is kept while customers are sent).
-        let names: HashMap<String, String> = self.source.user_keys().await?.into_iter().collect();
-        let (customers, keys_of) = self.customers_in_scope(only, &names).await?;
-        drop(names);
+        let keys_of = self.keys_by_username().await?;
+        // The customers are borrowed from the directories, not copied.
+        let dirs = self.directories().await?;
+        let customers = customers_in_scope(&dirs, only, &keys_of);
         tracing::debug!("{} customers in scope; peak RSS {:.0} MB", customers.len(), crate::bench::peak_rss_mb());
         self.report.count("customers").server = customers.len() as u64;
         let review = rules::review_emails(customers);
@@ -272,22 +260,13 @@ impl Migrator {
         let bar = self.progress.step("customers", review.usable.len() as u64);
         // Only the destination is borrowed by the customers in flight; outcomes are
         // taken as they come (nothing held per customer but its keys and account).
-        let (dest, known, full, keys_of) = (&self.dest, &known, &full, &keys_of);
-        let mut outcomes = stream::iter(review.usable)
-            .map(|(user, email)| async move {
-                let keys = keys_of.get(&user.username.to_lowercase()).cloned().unwrap_or_default();
-                let outcome = link_or_create_customer(dest, &user, &email, known, full).await;
-                (user.username, email, keys, outcome)
-            })
-            // As with requests: the destination caps the HTTP calls at its concurrency;
-            // the extra slots keep the next customers ready.
-            .buffer_unordered(4 * self.concurrency.max(1));
+        let mut outcomes = customer_outcomes(&self.dest, review.usable, &known, &full, &keys_of, 4 * self.concurrency.max(1));
         // A customer's mappings are queued as it lands and committed in batches: a
         // customer is found again by email, so one whose commit a killed run lost is
         // linked on the rerun (the site answers 409 to the create), never made twice.
         let mut rows: Vec<MappingRow> = Vec::new();
         let mut queued: std::collections::VecDeque<Queued> = std::collections::VecDeque::new();
-        while let Some((username, email, keys, outcome)) = outcomes.next().await {
+        while let Some((user, email, keys, outcome)) = outcomes.next().await {
             bar.inc(1);
             match outcome {
                 Ok(Customer { account, full, new }) => {
@@ -307,7 +286,7 @@ impl Migrator {
                         run.customer_keys.insert(key);
                     }
                 }
-                Err(e) => self.report.fail("customers", &username, format!("{e:#}")),
+                Err(e) => self.report.fail("customers", &user.username, format!("{e:#}")),
             }
             if rows.len() >= CUSTOMER_ROWS_PER_COMMIT {
                 queued.push_back(self.maps.queue_rows(std::mem::take(&mut rows)).await?);
@@ -614,6 +593,27 @@ async fn create_request(dest: &crate::destination::Destination, maps: &super::Ma
     maps.put_rows(rows).await
 }
 
+/// Each customer linked or created, as they finish, with up to `depth` in progress
+/// (only the destination is borrowed: the caller records the outcomes as they come).
+/// As with requests, the destination caps the HTTP calls at its own concurrency; the
+/// extra depth keeps the next customers ready.
+fn customer_outcomes<'a>(
+    dest: &'a crate::destination::Destination,
+    usable: Vec<(&'a DirectoryUser, String)>,
+    known: &'a HashMap<String, String>,
+    full: &'a HashMap<String, String>,
+    keys_of: &'a HashMap<String, Vec<String>>,
+    depth: usize,
+) -> impl futures_util::Stream<Item = (&'a DirectoryUser, String, Vec<String>, anyhow::Result<Customer>)> + Send + 'a {
+    stream::iter(usable)
+        .map(move |(user, email)| async move {
+            let keys = keys_of.get(&user.username.to_lowercase()).cloned().unwrap_or_default();
+            let outcome = link_or_create_customer(dest, user, &email, known, full).await;
+            (user, email, keys, outcome)
+        })
+        .buffer_unordered(depth)
+}
+
 /// A customer's cloud account.
 struct Customer {
     account: String,
@@ -651,4 +651,23 @@ async fn link_or_create_customer(
     };
     anyhow::ensure!(!account.is_empty(), "the destination returned no account id for {email}");
     Ok(Customer { account, full, new: true })
+}
+
+/// The customers a Jira plan migrates: the unlicensed users of the active directories
+/// (every one, or those with a user key in `only`; `keys_of` gives each lower-cased
+/// username's keys).
+pub(crate) fn customers_in_scope<'a>(
+    dirs: &'a super::identity::Directories,
+    only: Option<&BTreeSet<String>>,
+    keys_of: &HashMap<String, Vec<String>>,
+) -> Vec<&'a DirectoryUser> {
+    let licensed = dirs.licensed.as_ref();
+    dirs.resolved
+        .users
+        .iter()
+        .filter(|u| {
+            let name = u.username.to_lowercase();
+            !licensed.is_some_and(|l| l.contains(&name)) && only.is_none_or(|only| keys_of.get(&name).is_some_and(|ks| ks.iter().any(|k| only.contains(k))))
+        })
+        .collect()
 }

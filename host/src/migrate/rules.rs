@@ -2,6 +2,7 @@
 //! wins, who belongs to which group, who gets product access, which groups never move,
 //! which emails are usable. No database, no HTTP: tested on their own.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Groups that are never migrated; their members still are.
@@ -43,26 +44,35 @@ impl ResolvedUsers {
     pub fn all_rows(&self) -> impl Iterator<Item = &DirectoryUser> {
         self.users.iter().chain(&self.shadowed)
     }
+
+    /// The user whose lower-cased username is `lower_name` (the users are in that order).
+    pub fn find(&self, lower_name: &str) -> Option<&DirectoryUser> {
+        let at = self.users.binary_search_by(|u| u.username.to_lowercase().as_str().cmp(lower_name)).ok()?;
+        Some(&self.users[at])
+    }
 }
 
 /// Keep, for each username, the user of the first directory in `order`; the others
-/// are shadowed. Users of directories not in the order come last.
+/// are shadowed. Users of directories not in the order come last. The users come out
+/// in lower-cased username order. The rows are sorted and split in place: a large
+/// site's directory is not copied.
 pub fn resolve_directories(order: &[i64], rows: Vec<DirectoryUser>) -> ResolvedUsers {
     let rank = |dir: i64| order.iter().position(|d| *d == dir).unwrap_or(usize::MAX);
-    let mut rows = rows;
-    rows.sort_by_key(|u| (u.username.to_lowercase(), rank(u.directory_id), u.id));
-    let mut out = ResolvedUsers::default();
+    let mut users = rows;
+    users.sort_by_cached_key(|u| (u.username.to_lowercase(), rank(u.directory_id), u.id));
     let mut last: Option<String> = None;
-    for row in rows {
-        let name = row.username.to_lowercase();
-        if last.as_deref() == Some(name.as_str()) {
-            out.shadowed.push(row);
-        } else {
+    let shadowed = users
+        .extract_if(.., |row| {
+            let name = row.username.to_lowercase();
+            if last.as_deref() == Some(name.as_str()) {
+                return true;
+            }
             last = Some(name);
-            out.users.push(row);
-        }
-    }
-    out
+            false
+        })
+        .collect();
+    users.shrink_to_fit();
+    ResolvedUsers { users, shadowed }
 }
 
 /// A group row of one directory.
@@ -169,37 +179,59 @@ pub fn is_valid_email(email: &str) -> bool {
 }
 
 /// What the email rule makes of the users a plan migrates: email is the identity, so an
-/// invalid address, or one a user shares with an earlier user, stops that user.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct EmailReview {
+/// invalid address, or one a user shares with an earlier user, stops that user. `U` is
+/// a user or a reference to one.
+#[derive(Debug, PartialEq, Eq)]
+pub struct EmailReview<U = DirectoryUser> {
     /// Users with a usable address of their own, with the address lower-cased.
-    pub usable: Vec<(DirectoryUser, String)>,
+    pub usable: Vec<(U, String)>,
     /// Users whose address is not usable, with the address as stored (trimmed).
-    pub invalid: Vec<(DirectoryUser, String)>,
+    pub invalid: Vec<(U, String)>,
     /// Users whose address an earlier user already has: (user, address, earlier user name).
-    pub shared: Vec<(DirectoryUser, String, String)>,
+    pub shared: Vec<(U, String, String)>,
 }
 
-/// Sort users by the email rule, in their order (the first user with an address keeps it).
-pub fn review_emails(users: Vec<DirectoryUser>) -> EmailReview {
-    let mut review = EmailReview { usable: Vec::with_capacity(users.len()), ..EmailReview::default() };
-    let mut first_with: HashMap<String, String> = HashMap::with_capacity(users.len());
+/// Sort users by the email rule, in their order (the first user with an address keeps
+/// it). Each usable address is held once: the check for shared ones borrows it.
+pub fn review_emails<U: Borrow<DirectoryUser>>(users: impl IntoIterator<Item = U>) -> EmailReview<U> {
+    let mut invalid = Vec::new();
+    let mut usable: Vec<(U, String)> = Vec::new();
     for user in users {
-        let email = user.email.clone().unwrap_or_default().trim().to_string();
-        if !is_valid_email(&email) {
-            review.invalid.push((user, email));
-            continue;
+        let email = user.borrow().email.as_deref().unwrap_or_default().trim().to_string();
+        if is_valid_email(&email) {
+            usable.push((user, email.to_lowercase()));
+        } else {
+            invalid.push((user, email));
         }
-        let lower = email.to_lowercase();
-        if let Some(first) = first_with.get(&lower) {
-            let first = first.clone();
-            review.shared.push((user, email, first));
-            continue;
-        }
-        first_with.insert(lower.clone(), user.username.clone());
-        review.usable.push((user, lower));
     }
-    review
+    // Where an address comes again, the name of its first user, by position.
+    let mut earlier: BTreeMap<usize, String> = BTreeMap::new();
+    {
+        let mut first: HashMap<&str, usize> = HashMap::with_capacity(usable.len());
+        for (at, (_, email)) in usable.iter().enumerate() {
+            if let Some(&first_at) = first.get(email.as_str()) {
+                earlier.insert(at, usable[first_at].0.borrow().username.clone());
+            } else {
+                first.insert(email, at);
+            }
+        }
+    }
+    let mut at = 0;
+    let again: Vec<(U, String)> = usable
+        .extract_if(.., |_| {
+            at += 1;
+            earlier.contains_key(&(at - 1))
+        })
+        .collect();
+    let shared = again
+        .into_iter()
+        .zip(earlier.into_values())
+        .map(|((user, _), first)| {
+            let stored = user.borrow().email.as_deref().unwrap_or_default().trim().to_string();
+            (user, stored, first)
+        })
+        .collect();
+    EmailReview { usable, invalid, shared }
 }
 
 /// The domain of an address, lower-cased.
@@ -262,6 +294,35 @@ mod tests {
         assert_eq!(review.usable[0].1, "same@example.com");
         assert_eq!(review.shared[0].2, "a");
         assert_eq!(review.invalid[0].0.username, "c");
+    }
+
+    #[test]
+    fn each_shared_email_names_its_own_first_user_in_order_when_reviewing_borrowed_users() {
+        let with = |id: i64, name: &str, email: &str| DirectoryUser { email: Some(email.into()), ..user(id, 1, name) };
+        let users = [
+            with(1, "ann", "x@example.com"),
+            with(2, "bob", "Y@example.com"),
+            with(3, "cy", "X@example.com"),
+            with(4, "dee", "z@example.com"),
+            with(5, "eve", "y@example.com"),
+            with(6, "fay", "x@example.com"),
+        ];
+        let review = review_emails(users.iter());
+        let usable: Vec<(&str, &str)> = review.usable.iter().map(|(u, e)| (u.username.as_str(), e.as_str())).collect();
+        assert_eq!(usable, [("ann", "x@example.com"), ("bob", "y@example.com"), ("dee", "z@example.com")]);
+        let shared: Vec<(&str, &str, &str)> = review.shared.iter().map(|(u, e, first)| (u.username.as_str(), e.as_str(), first.as_str())).collect();
+        assert_eq!(shared, [("cy", "X@example.com", "ann"), ("eve", "y@example.com", "bob"), ("fay", "x@example.com", "ann")]);
+        assert!(review.invalid.is_empty());
+    }
+
+    #[test]
+    fn resolved_users_are_found_by_lower_cased_name() {
+        let resolved = resolve_directories(&[1, 2], vec![user(1, 2, "Zed"), user(2, 1, "amy"), user(3, 1, "zed"), user(4, 2, "Bo")]);
+        assert_eq!(resolved.find("zed").map(|u| u.id), Some(3));
+        assert_eq!(resolved.find("bo").map(|u| u.id), Some(4));
+        assert_eq!(resolved.find("Bo"), None, "the name asked for is lower-cased");
+        assert_eq!(resolved.find("nobody"), None);
+        assert_eq!(resolved.shadowed.iter().map(|u| u.id).collect::<Vec<_>>(), [1]);
     }
 
     #[test]

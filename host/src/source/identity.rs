@@ -112,12 +112,23 @@ impl Source {
 
     /// user_key → lower-cased username, for keys that still have a username.
     pub async fn user_keys(&self) -> Result<Vec<(String, String)>, SourceError> {
+        let mut keys = Vec::new();
+        self.each_user_key(|key, name| keys.push((key, name))).await?;
+        Ok(keys)
+    }
+
+    /// Each user key with its lower-cased username (keys that still have one), as the
+    /// rows stream in: a large site's keys need not all be held to keep a few.
+    pub async fn each_user_key(&self, mut each: impl FnMut(String, String)) -> Result<(), SourceError> {
         let sql = match self.product() {
             Product::Confluence => "SELECT user_key, lower_username FROM user_mapping WHERE lower_username IS NOT NULL",
             Product::Jira => "SELECT user_key, lower_user_name FROM app_user WHERE lower_user_name IS NOT NULL AND user_key IS NOT NULL",
         };
-        let rows = sqlx::query(sql).fetch_all(self.pool()).await?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+        let mut rows = sqlx::query(sql).fetch(self.pool());
+        while let Some(r) = rows.try_next().await? {
+            each(r.try_get(0)?, r.try_get(1)?);
+        }
+        Ok(())
     }
 }
 

@@ -539,3 +539,71 @@ async fn keys_read_from_a_hostile_database_stay_one_path_segment() {
         assert_eq!(cloud.dest.get_space(key).await.unwrap(), None, "{key}");
     }
 }
+
+#[tokio::test]
+async fn a_run_killed_among_customers_then_a_new_plan_links_the_unrecorded_ones_and_makes_none_twice() {
+    use futures_util::{stream, StreamExt};
+    use std::process::Command;
+    let f = JiraFixture::with(None, &JiraOptions { customers: 6_000, ..JiraOptions::default() }).await;
+    // Every customer has a usable address of their own, so the checks let it run.
+    let fixed = ferry_host::demo::correct_bad_emails(&f.dir.path().join("jira").join("jira.db")).await.unwrap();
+    assert_eq!(fixed.len(), 2, "{fixed:?}");
+    let cloud = Cloud::start(Faults::default()).await;
+    jira::seed_cloud(&cloud.dest).await.unwrap();
+    let all = || f.plan(&cloud, UsersScope::All, UsersScope::All, SpacesScope::All);
+    let plan = Plan::create(&f.db, all()).await.unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["plan", "run", &plan.id, "--json"])
+        .env("FERRY_HOME", f.dir.path().join("home"))
+        .env(TOKEN_ENV, TOKEN)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mapped = || async {
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM mappings WHERE namespace = 'identity:customer' AND server_id LIKE 'email/%'").fetch_one(f.db.pool()).await.unwrap().get(0);
+        n as u64
+    };
+    // Kill it once the first customers are recorded, with no chance to tidy up.
+    let mut recorded = 0;
+    for _ in 0..4_000 {
+        recorded = mapped().await;
+        if recorded > 0 {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before any customer was recorded");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let recorded = recorded.max(mapped().await);
+    let usable = f.summary.customers;
+    assert!(recorded > 0 && recorded < usable, "the run was killed among the customers ({recorded} recorded)");
+
+    // The cloud has customers the ledger does not know yet: created, then killed
+    // before their batch was committed.
+    let emails: Vec<String> = (1..=f.summary.customers as u32).map(jira::customer_email).collect();
+    let accounts_of = |emails: Vec<String>| {
+        let dest = cloud.dest.clone();
+        stream::iter(emails)
+            .map(move |email| {
+                let dest = dest.clone();
+                async move { (email.clone(), dest.accounts_by_email(&email).await.unwrap()) }
+            })
+            .buffer_unordered(16)
+            .collect::<Vec<_>>()
+    };
+    let in_cloud = accounts_of(emails.clone()).await.iter().filter(|(_, a)| !a.is_empty()).count() as u64;
+    assert!(in_cloud > recorded, "{in_cloud} customers in the cloud, {recorded} recorded: the kill left some unrecorded");
+
+    let report = f.run(&f.db, &cloud, all()).await;
+    assert_eq!(report.status, "finished", "{:?}", report.failures);
+    let c = report.counts["customers"];
+    assert_eq!((c.server, c.cloud, c.failed), (usable, usable, 0));
+    assert_eq!(mapped().await, usable, "every usable customer is recorded now");
+    for (email, accounts) in accounts_of(emails).await {
+        assert!(accounts.len() <= 1, "{email} has {} accounts", accounts.len());
+    }
+    assert_eq!(report.counts["requests"].cloud, f.summary.requests);
+    assert_eq!(cloud.dest.notifications().await.unwrap(), []);
+}
