@@ -144,6 +144,7 @@ impl Migrator {
         self.source.each_user_key(|key, name| keys_of.entry(name).or_default().push(key)).await?;
         Ok(keys_of)
     }
+
     /// The steps of a Jira plan.
     pub(crate) async fn jira_steps(&mut self) -> anyhow::Result<()> {
         let mut run = JiraRun::default();
