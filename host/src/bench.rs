@@ -233,8 +233,12 @@ async fn measure_instantiation(
         store_times.push(t.elapsed());
         let t = Instant::now();
         match &prepared.pre {
-            crate::plugins::engine::Pre::V0_1(pre) => drop(pre.instantiate_async(&mut store).await.map_err(anyhow::Error::from)?),
-            crate::plugins::engine::Pre::V0_2(pre) => drop(pre.instantiate_async(&mut store).await.map_err(anyhow::Error::from)?),
+            crate::plugins::engine::Pre::V0_1(pre) => {
+                pre.instantiate_async(&mut store).await.map_err(anyhow::Error::from)?;
+            }
+            crate::plugins::engine::Pre::V0_2(pre) => {
+                pre.instantiate_async(&mut store).await.map_err(anyhow::Error::from)?;
+            }
         }
         inst_times.push(t.elapsed());
     }
@@ -553,7 +557,7 @@ async fn ingest_jira(url: &str, token: &str, customers: u64, requests: u64) -> a
         .buffer_unordered(4 * conc)
         .collect()
         .await;
-    sent.into_iter().map(|r| r?).collect::<anyhow::Result<()>>()?;
+    sent.into_iter().try_for_each(|r| r?)?;
     Ok((customers_rate, requests.max(1) as f64 / t.elapsed().as_secs_f64()))
 }
 
@@ -684,7 +688,7 @@ pub async fn bench_serve(home: &Path, plugin_path: &Path, plans: usize, plugins:
         *count = crate::migrate::report::Count { server: 5_000 + kind.len() as u64, cloud: 4_990, failed: 10 };
     }
     for n in 0..40 {
-        report.fail("pages", &format!("{n}"), format!("page {n}: the body could not be read (fix the storage format and run a new plan)"));
+        report.fail("pages", format!("{n}"), format!("page {n}: the body could not be read (fix the storage format and run a new plan)"));
     }
     report.status = crate::plan::status::FINISHED.into();
     let report_json = serde_json::to_string(&report)?;

@@ -435,10 +435,8 @@ impl Migrator {
                 for perm in self.source.space_permissions(space.id).await? {
                     match (&perm.group, &perm.user_key, perm.all_users) {
                         (None, None, false) => facts.anonymous_spaces.push((space.key.clone(), perm.kind.clone())),
-                        (Some(group), _, _) => {
-                            if !groups.will_exist(&self.dest, group).await? {
-                                facts.permissions_of_missing_groups.push((space.key.clone(), perm.kind.clone(), group.clone()));
-                            }
+                        (Some(group), _, _) if !groups.will_exist(&self.dest, group).await? => {
+                            facts.permissions_of_missing_groups.push((space.key.clone(), perm.kind.clone(), group.clone()));
                         }
                         _ => {}
                     }

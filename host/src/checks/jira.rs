@@ -117,7 +117,7 @@ impl Migrator {
         let dirs = self.directories().await?;
         let referenced = &scope.requesters;
         facts.jira.former_customers =
-            referenced.into_iter().filter_map(|key| crate::migrate::jira::gone_reason(names.get(key).map(String::as_str), &dirs).map(|why| format!("{key}: {why}"))).collect();
+            referenced.iter().filter_map(|key| crate::migrate::jira::gone_reason(names.get(key).map(String::as_str), &dirs).map(|why| format!("{key}: {why}"))).collect();
 
         let mapped_projects = self.maps.preload(ns::PROJECT, None).await?;
         for project in &scope.projects {

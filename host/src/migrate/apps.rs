@@ -180,7 +180,7 @@ impl AppStep<'_> {
             finished_at: now(),
         };
         crate::stages::record(self.db, &outcome, "local").await?;
-        Ok(latest(self.db, self.plan, planned).await?)
+        latest(self.db, self.plan, planned).await
     }
 }
 

@@ -240,10 +240,8 @@ impl Gate {
     /// The whole journal: the detailed records in call order, then the summarised ones.
     pub fn journal(&self) -> Vec<AuditRecord> {
         let mut all = self.records.clone();
-        let mut seq = self.next_seq;
-        for record in self.summarised.values() {
+        for (seq, record) in (self.next_seq..).zip(self.summarised.values()) {
             all.push(AuditRecord { seq, ..record.clone() });
-            seq += 1;
         }
         all
     }

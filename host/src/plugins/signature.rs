@@ -53,7 +53,7 @@ impl PublicKey {
     /// groups of four.
     pub fn fingerprint(&self) -> String {
         let digest = hex::encode(Sha256::digest(self.0.as_bytes()));
-        digest[..16].as_bytes().chunks(4).map(|c| std::str::from_utf8(c).expect("hex")).collect::<Vec<_>>().join(":")
+        digest.as_bytes()[..16].chunks(4).map(|c| std::str::from_utf8(c).expect("hex")).collect::<Vec<_>>().join(":")
     }
 }
 

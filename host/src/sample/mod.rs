@@ -517,7 +517,7 @@ impl SiteBuilder {
         let id = self.id();
         // Every fifth attachment of the site is a diagram of the Diagrams app: a draw.io
         // file, labelled `diagram`, with a row in the app's table.
-        let diagram = self.summary.attachments_count % 5 == 0;
+        let diagram = self.summary.attachments_count.is_multiple_of(5);
         let repeat: usize = 1 + self.rng.gen_range(0..20);
         let (name, data, media) = if diagram {
             (format!("diagram-{page}-{n}.drawio"), drawio(page, n, repeat), "application/vnd.jgraph.mxfile")
@@ -548,8 +548,8 @@ impl SiteBuilder {
         }
         // Comments on the file (file comments): on every third attachment, with a reply on
         // every sixth, and on each attachment whose file is missing.
-        if n % 3 == 0 || missing {
-            self.file_comment(id, space, n % 6 == 0).await?;
+        if n.is_multiple_of(3) || missing {
+            self.file_comment(id, space, n.is_multiple_of(6)).await?;
         }
         // Every 13th attachment has no file on disk: reported, not fatal.
         if !missing {
