@@ -192,6 +192,11 @@ impl Migrator {
             self.report.count(kind).server += 1;
             let older: Vec<OlderVersion> = older.remove(&item.id).unwrap_or_default();
             self.report.count("versions").server += 1 + older.len() as u64;
+            if let Some(chars) = item.oversized {
+                self.report.fail(kind, item.id.to_string(), crate::source::body_too_large(chars));
+                self.report.count("versions").failed += 1 + older.len() as u64;
+                continue;
+            }
             let creator = self.author(item.creator.as_deref()).await?;
             let modifier = self.author(item.modifier.as_deref().or(item.creator.as_deref())).await?;
             let (body, unresolved) = self.rewrite_body(item.id, &item.title, &item.body).await?;
@@ -620,6 +625,10 @@ impl Migrator {
         pending: &mut Vec<(i64, String)>,
         unanswered: impl FnOnce(i64) -> String,
     ) -> anyhow::Result<Option<(ContentItem, Option<i64>, Option<String>)>> {
+        if let Some(chars) = item.oversized {
+            self.report.fail("comments", item.id.to_string(), crate::source::body_too_large(chars));
+            return Ok(None);
+        }
         let parent = match item.parent_comment_id {
             Some(p) => match comment_ids.get(&p) {
                 Some(c) => Some(*c),

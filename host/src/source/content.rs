@@ -28,8 +28,11 @@ pub struct ContentItem {
     pub creator: Option<String>,
     /// Creation time as the server stored it.
     pub created: Option<String>,
-    /// Storage-format body.
+    /// Storage-format body (empty when `oversized`).
     pub body: String,
+    /// The body's length in characters when it is over [`MAX_BODY_CHARS`]: then it is
+    /// not read, and the entity fails.
+    pub oversized: Option<i64>,
     /// Depth in the page tree (0 for top-level pages, blog posts and comments).
     pub depth: i64,
     /// The version number (pages and blog posts: older versions exist when it is above 1).
@@ -157,6 +160,28 @@ macro_rules! version_columns {
     };
 }
 
+/// The most characters of storage format a page, blog post or comment body may have.
+/// A larger body is not read: its entity fails, naming the size, so a broken or hostile
+/// database cannot make ferry hold gigabytes. (The figure is repeated as a literal in
+/// `bounded_body!`; a test keeps the two equal.)
+pub const MAX_BODY_CHARS: i64 = 32 << 20;
+
+/// The body of `b` unless it is over [`MAX_BODY_CHARS`] (then NULL), and its length, for
+/// `concat!`.
+macro_rules! bounded_body {
+    () => {
+        "CASE WHEN length(b.body) > 33554432 THEN NULL ELSE b.body END AS body, length(b.body) AS body_length"
+    };
+}
+
+/// Why a body is not read.
+pub fn body_too_large(chars: i64) -> String {
+    format!(
+        "its body has {chars} characters of storage format, more than the {MAX_BODY_CHARS} ferry reads for one page, blog post or comment: \
+         shorten or split it on the server, then migrate it in a new plan"
+    )
+}
+
 /// No inline anchor (pages, blog posts, file comments), for `concat!`.
 macro_rules! no_anchor {
     () => {
@@ -183,6 +208,10 @@ fn item(r: &sqlx::any::AnyRow) -> Result<ContentItem, sqlx::Error> {
         creator: r.try_get("creator")?,
         created: r.try_get("created")?,
         body: r.try_get::<Option<String>, _>("body")?.unwrap_or_default(),
+        oversized: r
+            .try_get::<Option<i64>, _>("body_length")
+            .or_else(|_| r.try_get::<Option<i32>, _>("body_length").map(|n| n.map(i64::from)))?
+            .filter(|n| *n > MAX_BODY_CHARS),
         depth: int(r, "depth")?,
         version: int(r, "version")?,
         modifier: r.try_get("modifier")?,
@@ -211,7 +240,7 @@ impl Source {
                SELECT c.contentid, t.depth + 1 FROM content c JOIN tree t ON c.parentid = t.contentid \
                  WHERE c.contenttype = 'PAGE' AND ", current!(), ") \
              SELECT c.contentid, c.contenttype, c.title, c.parentid AS parent, CAST(NULL AS BIGINT) AS parentcommentid, c.creator, \
-                    CAST(c.creationdate AS TEXT) AS created, b.body, t.depth, ", version_columns!(), ", ", no_anchor!(), " \
+                    CAST(c.creationdate AS TEXT) AS created, ", bounded_body!(), ", t.depth, ", version_columns!(), ", ", no_anchor!(), " \
              FROM tree t JOIN content c ON c.contentid = t.contentid \
              LEFT JOIN bodycontent b ON b.contentid = c.contentid AND b.bodytypeid = 2 \
              ORDER BY t.depth, c.contentid"
@@ -223,7 +252,7 @@ impl Source {
     pub fn blogposts(&self, space_id: i64) -> BoxStream<'_, Result<ContentItem, SourceError>> {
         const SQL: &str = concat!(
             "SELECT c.contentid, c.contenttype, c.title, CAST(NULL AS BIGINT) AS parent, CAST(NULL AS BIGINT) AS parentcommentid, c.creator, \
-                    CAST(c.creationdate AS TEXT) AS created, b.body, 0 AS depth, ", version_columns!(), ", ", no_anchor!(), " \
+                    CAST(c.creationdate AS TEXT) AS created, ", bounded_body!(), ", 0 AS depth, ", version_columns!(), ", ", no_anchor!(), " \
              FROM content c LEFT JOIN bodycontent b ON b.contentid = c.contentid AND b.bodytypeid = 2 \
              WHERE c.spaceid = $1 AND c.contenttype = 'BLOGPOST' AND ", current!(), " ORDER BY c.contentid"
         );
@@ -303,7 +332,7 @@ impl Source {
     pub fn comments_of_space(&self, space_id: i64) -> BoxStream<'_, Result<ContentItem, SourceError>> {
         const SQL: &str = concat!(
             "SELECT c.contentid, c.contenttype, '' AS title, c.pageid AS parent, c.parentcommentid, c.creator, \
-                    CAST(c.creationdate AS TEXT) AS created, b.body, 0 AS depth, ", version_columns!(), ", \
+                    CAST(c.creationdate AS TEXT) AS created, ", bounded_body!(), ", 0 AS depth, ", version_columns!(), ", \
                     (SELECT stringval FROM contentproperties WHERE contentid = c.contentid AND propertyname = 'inline-marker-ref') AS marker_ref, \
                     (SELECT stringval FROM contentproperties WHERE contentid = c.contentid AND propertyname = 'inline-original-selection') AS selection \
              FROM content c JOIN content p ON p.contentid = c.pageid AND +p.prevver IS NULL AND p.content_status = 'current' \
@@ -318,7 +347,7 @@ impl Source {
     pub fn file_comments_of_space(&self, space_id: i64) -> BoxStream<'_, Result<ContentItem, SourceError>> {
         const SQL: &str = concat!(
             "SELECT c.contentid, c.contenttype, '' AS title, c.pageid AS parent, c.parentcommentid, c.creator, \
-                    CAST(c.creationdate AS TEXT) AS created, b.body, 0 AS depth, ", version_columns!(), ", ", no_anchor!(), " \
+                    CAST(c.creationdate AS TEXT) AS created, ", bounded_body!(), ", 0 AS depth, ", version_columns!(), ", ", no_anchor!(), " \
              FROM content c JOIN content a ON a.contentid = c.pageid AND a.contenttype = 'ATTACHMENT' AND +a.prevver IS NULL AND a.content_status = 'current' \
              JOIN content p ON p.contentid = a.pageid AND +p.prevver IS NULL AND p.content_status = 'current' \
              LEFT JOIN bodycontent b ON b.contentid = c.contentid AND b.bodytypeid = 2 \
@@ -361,13 +390,19 @@ impl Source {
     }
 
     /// The storage-format body of one content row (an older version), empty when it has
-    /// none.
+    /// none. A body over [`MAX_BODY_CHARS`] is not read: an error says so.
     pub async fn body_of(&self, content_id: i64) -> Result<String, SourceError> {
-        let row = sqlx::query("SELECT body FROM bodycontent WHERE contentid = $1 AND bodytypeid = 2 ORDER BY bodycontentid DESC")
-            .bind(content_id)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.map(|r| r.try_get::<Option<String>, _>(0)).transpose()?.flatten().unwrap_or_default())
+        const SQL: &str = concat!(
+            "SELECT ",
+            bounded_body!(),
+            " FROM bodycontent b WHERE b.contentid = $1 AND b.bodytypeid = 2 ORDER BY b.bodycontentid DESC"
+        );
+        let Some(row) = sqlx::query(SQL).bind(content_id).fetch_optional(self.pool()).await? else { return Ok(String::new()) };
+        let chars = row.try_get::<Option<i64>, _>(1).or_else(|_| row.try_get::<Option<i32>, _>(1).map(|n| n.map(i64::from)))?;
+        if let Some(chars) = chars.filter(|n| *n > MAX_BODY_CHARS) {
+            return Err(SourceError::Data(format!("content {content_id}: {}", body_too_large(chars))));
+        }
+        Ok(row.try_get::<Option<String>, _>(0)?.unwrap_or_default())
     }
 
     fn stream_items(&self, sql: &'static str, space_id: i64) -> BoxStream<'_, Result<ContentItem, SourceError>> {
@@ -486,5 +521,15 @@ impl Source {
         .fetch_optional(self.pool())
         .await?;
         Ok(row.map(|r| r.try_get::<Option<i64>, _>(0)).transpose()?.flatten())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_bound_in_sql_is_max_body_chars() {
+        assert!(bounded_body!().contains(&format!("> {MAX_BODY_CHARS} ")), "{}", bounded_body!());
     }
 }

@@ -388,3 +388,54 @@ async fn a_plan_runs_once() {
         format!("plan {} is finished, not saved: plans run once; create a new plan (it links what already migrated)", plan.id)
     );
 }
+
+#[tokio::test]
+async fn a_body_over_the_size_bound_is_not_read_and_fails_its_page_or_comment_naming_the_size() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", f.source_url)).await.unwrap();
+    let current = "c.prevver IS NULL AND c.content_status = 'current'";
+    let (page, title): (i64, String) = sqlx::query_as(&format!(
+        "SELECT c.contentid, c.title FROM content c JOIN spaces s ON s.spaceid = c.spaceid WHERE s.spacekey = 'ENG' AND c.contenttype = 'PAGE' AND {current} \
+         AND NOT EXISTS (SELECT 1 FROM content k WHERE k.parentid = c.contentid) ORDER BY c.contentid LIMIT 1"
+    ))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let comment: i64 = sqlx::query_scalar(&format!(
+        "SELECT c.contentid FROM content c JOIN content p ON p.contentid = c.pageid JOIN spaces s ON s.spaceid = p.spaceid \
+         WHERE s.spacekey = 'ENG' AND c.contenttype = 'COMMENT' AND {current} AND p.contentid <> ? AND c.parentcommentid IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM content r WHERE r.parentcommentid = c.contentid) ORDER BY c.contentid LIMIT 1"
+    ))
+    .bind(page)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    // Two characters per zero byte: 2 more than the bound.
+    let over = ferry_host::source::MAX_BODY_CHARS + 2;
+    for id in [page, comment] {
+        let changed = sqlx::query("UPDATE bodycontent SET body = hex(zeroblob(?)) WHERE contentid = ? AND bodytypeid = 2")
+            .bind(over / 2)
+            .bind(id)
+            .execute(&pool)
+            .await
+            .unwrap()
+            .rows_affected();
+        assert_eq!(changed, 1, "content {id} has one body");
+    }
+    pool.close().await;
+
+    let report = run_plan(&f, &cloud, plan_for(&f, &cloud, UsersScope::None, SpacesScope::Keys(vec!["ENG".into()]), false)).await;
+    let reason = |kind: &str, id: i64| report.failures.iter().find(|x| x.kind == kind && x.server_id == id.to_string()).map(|x| x.reason.clone());
+    for (kind, id) in [("pages", page), ("comments", comment)] {
+        let why = reason(kind, id).unwrap_or_else(|| panic!("{kind} {id} failed: {:?}", report.failures));
+        assert!(why.contains(&format!("{over} characters")) && why.contains("shorten or split it on the server"), "{why}");
+    }
+    assert_eq!(report.counts["pages"].failed, 1, "{:?}", report.failures);
+    assert_eq!(report.counts["pages"].cloud, report.counts["pages"].server - 1);
+    let oversized: Vec<&str> = report.failures.iter().filter(|x| x.reason.contains("characters of storage format")).map(|x| x.server_id.as_str()).collect();
+    assert_eq!(oversized, [page.to_string(), comment.to_string()], "only the two bodies over the bound");
+    let content = cloud.review("spaces/ENG/content").await;
+    let titles: Vec<&str> = content.as_array().unwrap().iter().filter_map(|c| c["title"].as_str()).collect();
+    assert!(!titles.contains(&title.as_str()), "{title} is not in the cloud");
+    assert!(titles.len() > 1, "the rest of the space is");
+}
