@@ -513,6 +513,12 @@ impl Migrator {
                     bar.inc(1);
                     continue;
                 }
+                if let Some(why) = &request.too_long {
+                    self.report.fail("requests", &request.key, why.clone());
+                    self.report.count("comments").failed += request.comments.len() as u64;
+                    bar.inc(1);
+                    continue;
+                }
                 let body = match self.request_body(&request, desk, run).await {
                     Ok(body) => body,
                     Err(e) if e.is::<WaitsForPerson>() => {

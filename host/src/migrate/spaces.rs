@@ -20,6 +20,11 @@ use crate::source::{ContentItem, RestrictionItem, RestrictionKind, ServerSpace, 
 /// Items created concurrently: pages of the same tree depth, comments, attachments.
 const CHUNK: usize = 1_024;
 
+/// Body bytes a batch of pages or comments holds at most (a batch ends early when its
+/// bodies reach this): with the bound on one body, what a batch holds stays bounded
+/// whatever the database has.
+const CHUNK_BYTES: usize = 64 << 20;
+
 /// An older version of a page to migrate, with its author's cloud account.
 struct OlderVersion {
     item: VersionItem,
@@ -151,20 +156,25 @@ impl Migrator {
             let mut items = if blog { source.blogposts(space.id) } else { source.pages_in_tree_order(space.id) };
             let known = self.maps.preload(namespace, Some(&space.key)).await?;
             let mut chunk: Vec<ContentItem> = Vec::with_capacity(CHUNK);
+            let mut bytes = 0;
             loop {
                 let next = items.try_next().await?;
                 let flush = match (&next, chunk.last()) {
                     (None, _) => true,
-                    (Some(n), Some(last)) => n.depth != last.depth || chunk.len() >= CHUNK,
+                    (Some(n), Some(last)) => n.depth != last.depth || chunk.len() >= CHUNK || bytes >= CHUNK_BYTES,
                     (Some(_), None) => false,
                 };
                 if flush && !chunk.is_empty() {
+                    bytes = 0;
                     let batch = std::mem::take(&mut chunk);
                     self.create_content_batch(batch, kind, namespace, blog, space, cloud_space, &known, ids).await?;
                     bar.set_position(ids.len() as u64);
                 }
                 match next {
-                    Some(item) => chunk.push(item),
+                    Some(item) => {
+                        bytes += item.body.len();
+                        chunk.push(item);
+                    }
                     None => break,
                 }
             }
@@ -516,10 +526,14 @@ impl Migrator {
         let mut inline: HashSet<i64> = HashSet::new();
         let known = self.maps.preload(ns::COMMENT, Some(&space.key)).await?;
         loop {
-            let mut batch = Vec::with_capacity(CHUNK);
-            while batch.len() < CHUNK {
+            let mut batch: Vec<ContentItem> = Vec::with_capacity(CHUNK);
+            let mut bytes = 0;
+            while batch.len() < CHUNK && bytes < CHUNK_BYTES {
                 match items.try_next().await? {
-                    Some(item) => batch.push(item),
+                    Some(item) => {
+                        bytes += item.body.len();
+                        batch.push(item);
+                    }
                     None => break,
                 }
             }

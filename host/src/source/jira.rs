@@ -71,6 +71,9 @@ pub struct ServerRequest {
     pub participants: Vec<String>,
     /// Comments, oldest first.
     pub comments: Vec<ServerRequestComment>,
+    /// Why the request is not read in full: its description or a comment is over
+    /// [`super::MAX_BODY_CHARS`] (that text is left empty). The request fails with this.
+    pub too_long: Option<String>,
 }
 
 /// A comment on a request.
@@ -86,6 +89,9 @@ pub struct ServerRequestComment {
     pub created: Option<String>,
     /// Shared with the customer; false (internal) unless the site says it is public.
     pub public: bool,
+    /// The body's length in characters when it is over [`super::MAX_BODY_CHARS`] (then
+    /// `body` is empty: not read).
+    pub too_long: Option<i64>,
 }
 
 /// A customer organization.
@@ -168,9 +174,11 @@ impl Source {
             ("i.issuestatus", "")
         };
         let sql = format!(
-            "SELECT CAST(i.id AS BIGINT), CAST(i.issuenum AS BIGINT), i.summary, i.description, {}, CAST(i.created AS VARCHAR(64)), i.reporter \
+            "SELECT CAST(i.id AS BIGINT), CAST(i.issuenum AS BIGINT), i.summary, {}, {}, CAST(i.created AS VARCHAR(64)), i.reporter, length(i.description) \
              FROM jiraissue i {} WHERE +i.project = $1 AND i.id > $2 ORDER BY i.id LIMIT $3",
-            status.0, status.1
+            super::bounded_text("i.description"),
+            status.0,
+            status.1
         );
         let mut rows = sqlx::query(&sql).bind(project.id).bind(after_id.unwrap_or(i64::MIN)).bind(i64::from(limit)).fetch(self.pool());
         let mut requests = Vec::new();
@@ -187,6 +195,7 @@ impl Source {
                 reporter: r.try_get(6)?,
                 participants: Vec::new(),
                 comments: Vec::new(),
+                too_long: super::over_bound(&r, 7)?.map(|chars| super::too_long("its description", chars)),
             });
         }
         drop(rows);
@@ -199,6 +208,9 @@ impl Source {
         for request in &mut requests {
             request.participants = participants.remove(&request.id).unwrap_or_default();
             request.comments = comments.remove(&request.id).unwrap_or_default();
+            if request.too_long.is_none() {
+                request.too_long = request.comments.iter().find_map(|c| c.too_long.map(|chars| super::too_long(&format!("its comment {}", c.id), chars)));
+            }
         }
         Ok(requests)
     }
@@ -234,8 +246,9 @@ impl Source {
         let mut ids = Vec::new();
         for chunk in issues.chunks(IN_LIST) {
             let sql = format!(
-                "SELECT CAST(a.id AS BIGINT), CAST(a.issueid AS BIGINT), a.author, a.actionbody, CAST(a.created AS VARCHAR(64)) \
+                "SELECT CAST(a.id AS BIGINT), CAST(a.issueid AS BIGINT), a.author, {}, CAST(a.created AS VARCHAR(64)), length(a.actionbody) \
                  FROM jiraaction a WHERE a.issueid IN ({}) AND a.actiontype = 'comment' ORDER BY a.id",
+                super::bounded_text("a.actionbody"),
                 placeholders(1, chunk.len())
             );
             let mut query = sqlx::query(&sql);
@@ -251,6 +264,7 @@ impl Source {
                     body: r.try_get::<Option<String>, _>(3)?.unwrap_or_default(),
                     created: r.try_get::<Option<String>, _>(4)?.map(|t| server_time(&t)),
                     public: false,
+                    too_long: super::over_bound(&r, 5)?,
                 });
             }
         }

@@ -87,6 +87,26 @@ pub enum SourceError {
     Data(String),
 }
 
+/// `column` unless it has more than [`MAX_BODY_CHARS`] characters (then NULL), for SQL.
+pub(crate) fn bounded_text(column: &str) -> String {
+    format!("CASE WHEN length({column}) > {MAX_BODY_CHARS} THEN NULL ELSE {column} END")
+}
+
+/// The character length a `length(…)` column gives, when over [`MAX_BODY_CHARS`].
+pub(crate) fn over_bound<I: sqlx::ColumnIndex<sqlx::any::AnyRow> + Copy>(row: &sqlx::any::AnyRow, index: I) -> Result<Option<i64>, sqlx::Error> {
+    use sqlx::Row;
+    let chars = row.try_get::<Option<i64>, _>(index).or_else(|_| row.try_get::<Option<i32>, _>(index).map(|n| n.map(i64::from)))?;
+    Ok(chars.filter(|n| *n > MAX_BODY_CHARS))
+}
+
+/// Why a text over [`MAX_BODY_CHARS`] is not read (`what`: "its body", "comment 7").
+pub fn too_long(what: &str, chars: i64) -> String {
+    format!(
+        "{what} has {chars} characters, more than the {MAX_BODY_CHARS} ferry reads for one body or text: \
+         shorten or split it on the server, then migrate it in a new plan"
+    )
+}
+
 impl Source {
     /// Connect to a Server database: a `postgres://` URL, a `sqlite://` URL, or the path of
     /// a SQLite file. The connection is read-only. A PostgreSQL password comes from the

@@ -432,7 +432,7 @@ async fn a_body_over_the_size_bound_is_not_read_and_fails_its_page_or_comment_na
     }
     assert_eq!(report.counts["pages"].failed, 1, "{:?}", report.failures);
     assert_eq!(report.counts["pages"].cloud, report.counts["pages"].server - 1);
-    let oversized: Vec<&str> = report.failures.iter().filter(|x| x.reason.contains("characters of storage format")).map(|x| x.server_id.as_str()).collect();
+    let oversized: Vec<&str> = report.failures.iter().filter(|x| x.reason.contains(" characters, more than the ")).map(|x| x.server_id.as_str()).collect();
     assert_eq!(oversized, [page.to_string(), comment.to_string()], "only the two bodies over the bound");
     let content = cloud.review("spaces/ENG/content").await;
     let titles: Vec<&str> = content.as_array().unwrap().iter().filter_map(|c| c["title"].as_str()).collect();

@@ -607,3 +607,48 @@ async fn a_run_killed_among_customers_then_a_new_plan_links_the_unrecorded_ones_
     assert_eq!(report.counts["requests"].cloud, f.summary.requests);
     assert_eq!(cloud.dest.notifications().await.unwrap(), []);
 }
+
+#[tokio::test]
+async fn a_request_whose_description_or_comment_is_over_the_size_bound_fails_naming_it_and_the_rest_land() {
+    let f = JiraFixture::new(None).await;
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", f.source_url)).await.unwrap();
+    let key_of = |issue: i64| {
+        let pool = pool.clone();
+        async move {
+            let key: String = sqlx::query_scalar("SELECT p.pkey || '-' || CAST(i.issuenum AS TEXT) FROM jiraissue i JOIN project p ON p.id = i.project WHERE i.id = ?")
+                .bind(issue)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            key
+        }
+    };
+    let described: i64 = sqlx::query_scalar("SELECT i.id FROM jiraissue i JOIN project p ON p.id = i.project WHERE p.pkey = 'SD' ORDER BY i.id LIMIT 1").fetch_one(&pool).await.unwrap();
+    let (comment, commented): (i64, i64) =
+        sqlx::query_as("SELECT a.id, a.issueid FROM jiraaction a WHERE a.actiontype = 'comment' AND a.issueid <> ? ORDER BY a.id LIMIT 1").bind(described).fetch_one(&pool).await.unwrap();
+    // Two characters per zero byte: 2 more than the bound.
+    let over = ferry_host::source::MAX_BODY_CHARS + 2;
+    sqlx::query("UPDATE jiraissue SET description = hex(zeroblob(?)) WHERE id = ?").bind(over / 2).bind(described).execute(&pool).await.unwrap();
+    sqlx::query("UPDATE jiraaction SET actionbody = hex(zeroblob(?)) WHERE id = ?").bind(over / 2).bind(comment).execute(&pool).await.unwrap();
+    let (described, commented) = (key_of(described).await, key_of(commented).await);
+    pool.close().await;
+
+    let cloud = Cloud::start(Faults::default()).await;
+    jira::seed_cloud(&cloud.dest).await.unwrap();
+    let report = f.run(&f.db, &cloud, full_plan(&f, &cloud)).await;
+    let reason = |key: &str| report.failures.iter().find(|x| x.kind == "requests" && x.server_id == key).map(|x| x.reason.clone()).unwrap_or_default();
+    assert!(reason(&described).starts_with(&format!("its description has {over} characters")), "{:?}", report.failures);
+    assert!(reason(&commented).starts_with(&format!("its comment {comment} has {over} characters")), "{:?}", report.failures);
+    assert!(reason(&commented).contains("shorten or split it on the server"));
+    let requests = report.counts["requests"];
+    assert_eq!((requests.cloud, requests.failed), (f.summary.requests - 2, 2), "{:?}", report.failures);
+    let in_cloud: Vec<String> = {
+        let mut keys = Vec::new();
+        for desk in cloud.dest.service_desks().await.unwrap() {
+            keys.extend(cloud.dest.requests(&desk.id).await.unwrap().into_iter().map(|r| r.issue_key));
+        }
+        keys
+    };
+    assert_eq!(in_cloud.len() as u64, f.summary.requests - 2);
+    assert!(!in_cloud.contains(&described) && !in_cloud.contains(&commented));
+}
