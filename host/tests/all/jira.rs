@@ -62,6 +62,18 @@ impl JiraFixture {
         Migrator::new(db.clone(), plan, Progress::hidden()).await.unwrap().with_destination(cloud.dest.clone()).run().await.unwrap()
     }
 
+    /// `ferry plan run` of a saved plan in its own process (to be killed), quiet.
+    pub fn spawn_run(&self, plan: &Plan) -> std::process::Child {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args(["plan", "run", &plan.id, "--json"])
+            .env("FERRY_HOME", self.dir.path().join("home"))
+            .env(TOKEN_ENV, TOKEN)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     /// Every user key's email as the server resolves it (active directories, first in
     /// `directory_position` order), read here with plain SQL.
     pub async fn emails_by_key(&self) -> BTreeMap<String, String> {
@@ -481,19 +493,11 @@ async fn the_cli_lists_projects_refuses_customers_none_with_exit_2_and_runs_a_ji
 
 #[tokio::test]
 async fn a_jira_run_killed_midway_then_a_new_plan_lands_every_request_and_comment_exactly_once() {
-    use std::process::Command;
     let f = JiraFixture::with(None, &JiraOptions { requests_per_project: 1_500, ..JiraOptions::default() }).await;
     let cloud = Cloud::start(Faults::default()).await;
     jira::seed_cloud(&cloud.dest).await.unwrap();
     let plan = Plan::create(&f.db, full_plan(&f, &cloud)).await.unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(["plan", "run", &plan.id, "--json"])
-        .env("FERRY_HOME", f.dir.path().join("home"))
-        .env(TOKEN_ENV, TOKEN)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = f.spawn_run(&plan);
     // Kill it once some requests have landed, with no chance to tidy up.
     let mut landed = 0i64;
     for _ in 0..4_000 {
@@ -543,7 +547,6 @@ async fn keys_read_from_a_hostile_database_stay_one_path_segment() {
 #[tokio::test]
 async fn a_run_killed_among_customers_then_a_new_plan_links_the_unrecorded_ones_and_makes_none_twice() {
     use futures_util::{stream, StreamExt};
-    use std::process::Command;
     let f = JiraFixture::with(None, &JiraOptions { customers: 6_000, ..JiraOptions::default() }).await;
     // Every customer has a usable address of their own, so the checks let it run.
     let fixed = ferry_host::demo::correct_bad_emails(&f.dir.path().join("jira").join("jira.db")).await.unwrap();
@@ -552,14 +555,7 @@ async fn a_run_killed_among_customers_then_a_new_plan_links_the_unrecorded_ones_
     jira::seed_cloud(&cloud.dest).await.unwrap();
     let all = || f.plan(&cloud, UsersScope::All, UsersScope::All, SpacesScope::All);
     let plan = Plan::create(&f.db, all()).await.unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(["plan", "run", &plan.id, "--json"])
-        .env("FERRY_HOME", f.dir.path().join("home"))
-        .env(TOKEN_ENV, TOKEN)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = f.spawn_run(&plan);
     let mapped = || async {
         let n: i64 = sqlx::query("SELECT COUNT(*) FROM mappings WHERE namespace = 'identity:customer' AND server_id LIKE 'email/%'").fetch_one(f.db.pool()).await.unwrap().get(0);
         n as u64
