@@ -87,7 +87,18 @@ impl Migrator {
     pub(super) async fn jira_facts(&mut self) -> anyhow::Result<Facts> {
         let mut facts = Facts { product: crate::source::Product::Jira, trusted_domains: self.plan.trusted_domains.clone(), ..Facts::default() };
         let scope = self.jira_scope().await?;
-        let names: std::collections::HashMap<String, String> = self.source.user_keys().await?.into_iter().collect();
+        // One read of the user keys: each username's keys (for the customers in scope),
+        // and the usernames of the keys the requests name (for Former customers).
+        let mut keys_of: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+        let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        self.source
+            .each_user_key(|key, name| {
+                if scope.requesters.contains(&key) {
+                    names.insert(key.clone(), name.clone());
+                }
+                keys_of.entry(name).or_default().push(key);
+            })
+            .await?;
         facts.users = self.agents_in_scope(&scope).await?;
         self.group_facts(&mut facts, self.plan.users == UsersScope::All).await?;
         let only = match self.plan.customers {
@@ -96,7 +107,6 @@ impl Migrator {
             UsersScope::Related => Some(Some(&scope.related)),
         };
         if let Some(only) = only {
-            let keys_of = self.keys_by_username().await?;
             let dirs = self.directories().await?;
             facts.jira.customers = crate::migrate::jira::customers_in_scope(&dirs, only, &keys_of).into_iter().cloned().collect();
         }

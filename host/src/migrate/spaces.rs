@@ -203,7 +203,7 @@ impl Migrator {
             let older: Vec<OlderVersion> = older.remove(&item.id).unwrap_or_default();
             self.report.count("versions").server += 1 + older.len() as u64;
             if let Some(chars) = item.oversized {
-                self.report.fail(kind, item.id.to_string(), crate::source::body_too_large(chars));
+                self.report.fail(kind, item.id.to_string(), crate::source::too_long("its body", chars));
                 self.report.count("versions").failed += 1 + older.len() as u64;
                 continue;
             }
@@ -640,7 +640,7 @@ impl Migrator {
         unanswered: impl FnOnce(i64) -> String,
     ) -> anyhow::Result<Option<(ContentItem, Option<i64>, Option<String>)>> {
         if let Some(chars) = item.oversized {
-            self.report.fail("comments", item.id.to_string(), crate::source::body_too_large(chars));
+            self.report.fail("comments", item.id.to_string(), crate::source::too_long("its body", chars));
             return Ok(None);
         }
         let parent = match item.parent_comment_id {

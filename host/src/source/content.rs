@@ -175,11 +175,6 @@ macro_rules! bounded_body {
     };
 }
 
-/// Why a body is not read.
-pub fn body_too_large(chars: i64) -> String {
-    super::too_long("its body", chars)
-}
-
 /// No inline anchor (pages, blog posts, file comments), for `concat!`.
 macro_rules! no_anchor {
     () => {
@@ -394,7 +389,7 @@ impl Source {
         );
         let Some(row) = sqlx::query(SQL).bind(content_id).fetch_optional(self.pool()).await? else { return Ok(String::new()) };
         if let Some(chars) = super::over_bound(&row, 1)? {
-            return Err(SourceError::Data(format!("content {content_id}: {}", body_too_large(chars))));
+            return Err(SourceError::Data(format!("content {content_id}: {}", super::too_long("its body", chars))));
         }
         Ok(row.try_get::<Option<String>, _>(0)?.unwrap_or_default())
     }
