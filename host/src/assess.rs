@@ -224,6 +224,20 @@ async fn ensure_known(db: &StateDb, app_key: &str) -> anyhow::Result<()> {
 
 /// Read the Server site's apps and keep them as the current assessment.
 pub async fn read_server_apps(db: &StateDb, source: &Source) -> anyhow::Result<Vec<ServerApp>> {
+    let location = crate::source::redact_url(source.location());
+    if source.product() == crate::source::Product::Jira {
+        return Err(crate::Declined::invalid(format!(
+            "{location} is a Jira database: app assessment reads a Confluence site's apps (its plugindata table). A Jira plan \
+             migrates Jira Service Management's agents, customers, organizations and requests natively and runs no app \
+             plugins, so a Jira site's apps need no assessment here: review them in Atlassian's Jira Cloud Migration Assistant"
+        )));
+    }
+    if !source.has_table("plugindata").await? {
+        return Err(crate::Declined::invalid(format!(
+            "{location} has no plugindata table, where Confluence keeps its installed apps: give the Confluence database itself \
+             (or a role that may read plugindata)"
+        )));
+    }
     let apps: Vec<ServerApp> = source
         .installed_apps()
         .await?

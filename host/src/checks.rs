@@ -442,7 +442,7 @@ impl Migrator {
                     }
                 }
                 for (id, title, body) in self.source.short_link_content(space.id).await? {
-                    for code in crate::migrate::storage::short_link_codes(&body) {
+                    for code in crate::migrate::storage::short_link_codes(&body, &self.server_links) {
                         let will_exist = match crate::migrate::storage::short_link_id(&code) {
                             Some(target) if migrated_pages.contains(&target.to_string()) => true,
                             Some(target) => self.source.space_of_current(target).await?.is_some_and(|s| selected.contains(&s)),

@@ -33,8 +33,11 @@ impl CloudSite {
 
 /// A client for `url`, its token read from `$token_env`.
 pub fn client(url: &str, scim_url: Option<&str>, token_env: &str, concurrency: usize) -> anyhow::Result<Destination> {
-    let token = std::env::var(token_env).with_context(|| format!("the destination token is read from ${token_env}, which is not set"))?;
-    anyhow::ensure!(!token.trim().is_empty(), "${token_env} is empty: put the destination's API token in it");
+    // A missing token is the admin's to fix, not a failure of ferry: a refusal.
+    let token = std::env::var(token_env).unwrap_or_default();
+    crate::Declined::unless(!token.trim().is_empty(), || {
+        format!("the destination token is read from ${token_env}, which is not set or empty: export the site's API token in it (for the dashboard: before starting `ferry serve`)")
+    })?;
     Destination::new(url, scim_url, Secret::new(token), concurrency)
 }
 
@@ -83,7 +86,7 @@ pub async fn get(db: &StateDb, name: &str) -> anyhow::Result<CloudSite> {
         .await?
         .into_iter()
         .find(|s| s.name == name)
-        .with_context(|| format!("no cloud site named {name}: connect one with `ferry cloud connect {name} --url <URL> --token-env <VAR>`"))
+        .ok_or_else(|| crate::Declined::not_found(format!("no cloud site named {name}: connect one with `ferry cloud connect {name} --url <URL> --token-env <VAR>`")))
 }
 
 /// The site `name`, or the only connected site when no name is given.

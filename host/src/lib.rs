@@ -18,6 +18,7 @@ pub mod plan;
 pub mod plugins;
 pub mod prepare;
 pub mod sample;
+pub mod sites;
 pub mod source;
 pub mod stages;
 pub mod staging;

@@ -81,7 +81,10 @@ pub(crate) async fn run(home: &Path, command: AppsCommand) -> anyhow::Result<Exi
     match command {
         AppsCommand::List { .. } => unreachable!("handled above"),
         AppsCommand::Assess { source, json } => {
-            let apps = assess::read_server_apps(&db, &source.connect().await?).await?;
+            let connected = source.connect().await?;
+            let apps = assess::read_server_apps(&db, &connected).await?;
+            // The site is one the dashboard may now offer.
+            crate::sites::identify(&db, &connected, source.source_password_env.as_deref()).await?;
             let assessed = assess::assess(&db, &apps).await?;
             if json {
                 print_json(&assessed)?;

@@ -8,6 +8,7 @@ mod plan;
 mod plugin;
 mod sample;
 mod serve;
+mod site;
 mod stages;
 mod trust;
 
@@ -35,6 +36,7 @@ pub enum ExitCode {
 
 const AFTER_HELP: &str = "\
 The admin's journey:
+  ferry site add --source DB           the Server site ferry reads (its identity)
   ferry apps assess --source DB        what apps the Server has, their path and Stage
   ferry apps decide APP needed         decide about each app
   ferry cloud connect NAME --url URL --token-env VAR
@@ -72,6 +74,10 @@ enum Command {
     /// Connect to a Cloud site under a name plans can use.
     #[command(subcommand)]
     Cloud(consent::CloudCommand),
+    /// The Server sites ferry has read, each by its identity (mappings are kept per
+    /// site, so several Server sites can merge into one cloud): add, list, name.
+    #[command(subcommand)]
+    Site(site::SiteCommand),
     /// Read each app plugin's policy, agree to it, revoke it, list where consent stands.
     #[command(subcommand)]
     Consent(consent::ConsentCommand),
@@ -141,6 +147,7 @@ pub fn main() -> i32 {
             Command::Catalog(cmd) => catalog::run(&cli.home, cmd).await,
             Command::Apps(cmd) => apps::run(&cli.home, cmd).await,
             Command::Cloud(cmd) => consent::cloud(&cli.home, cmd).await,
+            Command::Site(cmd) => site::run(&cli.home, cmd).await,
             Command::Consent(cmd) => consent::consent(&cli.home, cmd).await,
             Command::Stages(args) => stages::stages(&cli.home, args).await,
             Command::Audit(args) => stages::audit(&cli.home, args).await,

@@ -197,16 +197,18 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
     match command {
         PlanCommand::Create(args) => {
             let shown_opt = |v: &Option<SpacesScope>| v.as_ref().map(ToString::to_string);
-            let request = crate::plan::PlanRequest {
-                name: args.name.clone(),
-                source: args.source.source.clone(),
-                source_password_env: args.source.source_password_env.clone(),
-                product: Some(args.product.to_string()),
-                attachments: args.attachments.as_ref().map(|p| p.display().to_string()),
-                cloud: args.cloud.clone(),
+            let direct = crate::plan::DirectTarget {
                 destination: args.destination.clone(),
                 scim_url: args.scim_url.clone(),
                 token_env: args.token_env.clone(),
+                source_password_env: args.source.source_password_env.clone(),
+            };
+            let request = crate::plan::PlanRequest {
+                name: args.name.clone(),
+                source: args.source.source.clone(),
+                product: Some(args.product.to_string()),
+                attachments: args.attachments.as_ref().map(|p| p.display().to_string()),
+                cloud: args.cloud.clone(),
                 users: Some(args.users.to_string()),
                 spaces: shown_opt(&args.spaces),
                 projects: shown_opt(&args.projects),
@@ -218,7 +220,7 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
                 app_deadline_secs: Some(args.app_deadline.as_secs()),
                 trusted_domains: args.trusted_domains.clone(),
             };
-            let plan = Plan::create(&db, request.into_plan(&db).await?).await?;
+            let plan = Plan::create(&db, request.into_plan(&db, direct).await?).await?;
             if args.run {
                 return run_plan(&db, plan, args.stage1, args.json).await;
             }
@@ -286,8 +288,8 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
             Ok(ExitCode::Ok)
         }
         PlanCommand::Spaces { source, destination, json } => {
-            let spaces = source.connect().await?.spaces().await?;
-            let choices = crate::plan::space_choices(&db, spaces, &destination).await?;
+            let source = source.connect().await?;
+            let choices = crate::plan::space_choices(&db, &source, &destination).await?;
             if json {
                 print_json(&choices)?;
             } else {
@@ -307,7 +309,7 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
             } else {
                 let mut t = table(&["key", "name", "type", "service project", "requests", "status"]);
                 for c in choices {
-                    t.add_row(vec![c.key, c.name, c.kind, (if c.service_project { "yes" } else { "no (not migrated)" }).to_string(), c.requests.to_string(), c.status]);
+                    t.add_row(vec![c.key, c.name, c.kind, c.not_migrated.clone().map(|why| format!("no: {why}")).unwrap_or_else(|| "yes".into()), c.requests.to_string(), c.status]);
                 }
                 println!("{t}");
             }
@@ -494,6 +496,9 @@ pub(crate) fn print_report(r: &PlanReport) {
             l.content_id,
             shown(&l.subject)
         );
+    }
+    for p in &r.projects_not_migrated {
+        println!("project {} ({}, {} issues) not migrated: {}", shown(&p.key), shown(&p.name), p.issues, shown(&p.reason));
     }
     const SHOWN: usize = 40;
     for f in r.failures.iter().take(SHOWN) {

@@ -440,7 +440,7 @@ async fn run_command(home: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
             if attachments.is_none() && !plan.attachments.is_empty() {
                 attachments = Some(PathBuf::from(&plan.attachments));
             }
-            MappingSource::State { db: db.clone(), destination: crate::migrate::destination_key(&plan.destination) }
+            MappingSource::State { db: db.clone(), destination: crate::migrate::destination_key(&plan.destination), site: plan.site_id(&db).await? }
         }
         (None, None) => {
             let manifest = match &plugin_file {
@@ -458,7 +458,7 @@ async fn run_command(home: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
                  JSON-lines fixture of {{\"namespace\", \"server_id\", \"cloud_id\"}}, or `--plan ID` for what a \
                  plan's core migration recorded"
             );
-            MappingSource::State { db: db.clone(), destination: "local".into() }
+            MappingSource::State { db: db.clone(), destination: "local".into(), site: String::new() }
         }
     };
     let bar = (!args.json).then(|| {

@@ -251,11 +251,17 @@ pub(crate) async fn ok(method: Method, path: &str, response: Response) -> Result
     Err(DestinationError::Status { method: method.to_string(), path: path.to_string(), status: status.as_u16(), message: short(&message) })
 }
 
+/// The characters of a destination's error body kept in a message.
+const EXCERPT: usize = 200;
+
+/// A short excerpt of a destination's error body for messages: at most [`EXCERPT`]
+/// characters, control characters (line breaks, terminal escapes) as spaces. A page of
+/// some other service never reaches a report or a dashboard whole.
 fn short(message: &str) -> String {
     let message = message.trim();
-    if message.len() > 300 {
-        format!("{}…", &message[..message.char_indices().take_while(|(i, _)| *i < 300).last().map(|(i, c)| i + c.len_utf8()).unwrap_or(0)])
-    } else {
-        message.to_string()
+    let mut excerpt: String = message.chars().take(EXCERPT).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if message.chars().nth(EXCERPT).is_some() {
+        excerpt.push('…');
     }
+    excerpt
 }

@@ -166,7 +166,11 @@ impl AppStep<'_> {
             ..LocalRun::new(
                 self.plan.connect_source().await?,
                 Box::new(DestinationSink::new(self.dest.clone(), transfer_id.clone())),
-                MappingSource::State { db: self.db.clone(), destination: super::destination_key(&self.plan.destination) },
+                MappingSource::State {
+                    db: self.db.clone(),
+                    destination: super::destination_key(&self.plan.destination),
+                    site: self.plan.site_id(self.db).await?,
+                },
             )
         };
         let report = run_installed(self.db, self.engine.clone(), &planned.app, run).await;
@@ -319,8 +323,9 @@ pub async fn rerun(db: &StateDb, plan_id: &str, app_key: &str, limits: Limits) -
         "consent for {app_key} is not current: review it with `ferry consent show {app_key}` and agree again"
     );
     let dest = crate::cloud::client(&plan.destination, plan.scim_url.as_deref(), &plan.token_env, super::DEFAULT_CONCURRENCY)?;
-    let mapped = sqlx::query("SELECT server_id FROM mappings WHERE destination = ? AND namespace = ?")
+    let mapped = sqlx::query("SELECT server_id FROM mappings WHERE destination = ? AND site = ? AND namespace = ?")
         .bind(super::destination_key(&plan.destination))
+        .bind(plan.site_id(db).await?)
         .bind(super::ns::SPACE)
         .fetch_all(db.pool())
         .await?

@@ -111,6 +111,25 @@ pub(crate) fn gone_reason(name: Option<&str>, dirs: &super::identity::Directorie
 
 impl Migrator {
     /// What the plan covers.
+    /// Name in the report every project of the server this plan does not migrate, and why.
+    async fn report_projects_left_out(&mut self, selected: &[ServerProject]) -> anyhow::Result<()> {
+        for project in self.source.projects().await? {
+            if selected.iter().any(|p| p.id == project.id) {
+                continue;
+            }
+            let reason = project.not_migrated_reason().unwrap_or_else(|| "a service project this plan did not choose (--projects)".into());
+            let (issues, _) = self.source.request_counts(project.id).await?;
+            self.report.projects_not_migrated.push(crate::migrate::report::ProjectNotMigrated {
+                key: project.key,
+                name: project.name,
+                kind: project.kind,
+                issues,
+                reason,
+            });
+        }
+        Ok(())
+    }
+
     pub(crate) async fn jira_scope(&self) -> anyhow::Result<JiraScope> {
         let projects = self.plan.selected_projects(&self.source).await?;
         let desks: BTreeSet<i64> = projects.iter().filter_map(|p| p.service_desk).collect();
@@ -149,6 +168,7 @@ impl Migrator {
     pub(crate) async fn jira_steps(&mut self) -> anyhow::Result<()> {
         let mut run = JiraRun::default();
         let mut scope = self.jira_scope().await?;
+        self.report_projects_left_out(&scope.projects).await?;
         scope.requesters = BTreeSet::new();
         tracing::debug!("jira scope read; peak RSS {:.0} MB", crate::bench::peak_rss_mb());
 
@@ -461,7 +481,7 @@ impl Migrator {
         if self.maps.get(ns::PROJECT, &project.key).await?.is_none() {
             let lead = project.lead.as_ref().and_then(|k| self.authors.get(k).cloned().flatten());
             let new = NewProject { key: project.key.clone(), name: project.name.clone(), project_type_key: "service_desk".into(), lead_account_id: lead };
-            let created = match self.dest.create_project(&new, &format!("{}:{}", ns::PROJECT, project.key)).await {
+            let created = match self.dest.create_project(&new, &self.maps.origin(ns::PROJECT, &project.key)).await {
                 Ok(created) => created,
                 Err(e) if e.status() == Some(409) => anyhow::bail!(
                     "the cloud site has a project with key {} that ferry did not create: its requests are not migrated (rename or delete that project, then run a new plan)",
@@ -581,7 +601,7 @@ impl Migrator {
 
 /// Send one request and record it with its comments, in one transaction.
 async fn create_request(dest: &crate::destination::Destination, maps: &super::Mappings, request: &ServerRequest, body: &NewRequest, project_key: &str) -> anyhow::Result<()> {
-    let origin = format!("{}:{}", ns::REQUEST, request.id);
+    let origin = maps.origin(ns::REQUEST, request.id);
     let created = dest.create_request(body, &origin).await?;
     anyhow::ensure!(
         created.comment_ids.len() == request.comments.len(),

@@ -78,7 +78,7 @@ type MappingRow = (String, String, String, Option<String>);
 /// Mapping writes waiting for the writer, each with whom to tell once it is committed.
 type PutRequest = (Vec<MappingRow>, tokio::sync::oneshot::Sender<Result<(), String>>);
 
-/// Reads and records mappings of one destination as entities land.
+/// Reads and records the mappings of one Server site in one destination as entities land.
 ///
 /// Writes go through one writer task that commits whatever concurrent requests have
 /// queued in a single transaction (group commit); each `put` returns only once its own
@@ -87,6 +87,8 @@ type PutRequest = (Vec<MappingRow>, tokio::sync::oneshot::Sender<Result<(), Stri
 pub(crate) struct Mappings {
     db: StateDb,
     destination: String,
+    /// The Server site's identity: ids of two sites never meet.
+    site: String,
     writer: tokio::sync::mpsc::Sender<PutRequest>,
 }
 
@@ -98,9 +100,9 @@ const GROUP_COMMIT: usize = 512;
 const GROUP_COMMIT_YIELDS: usize = 4;
 
 impl Mappings {
-    pub(crate) fn new(db: StateDb, destination: String, plan: String) -> Mappings {
+    pub(crate) fn new(db: StateDb, destination: String, site: String, plan: String) -> Mappings {
         let (writer, mut queue) = tokio::sync::mpsc::channel::<PutRequest>(4 * GROUP_COMMIT);
-        let (pool, dest) = (db.pool().clone(), destination.clone());
+        let (pool, dest, from) = (db.pool().clone(), destination.clone(), site.clone());
         tokio::spawn(async move {
             while let Some(first) = queue.recv().await {
                 let mut batch = vec![first];
@@ -119,18 +121,25 @@ impl Mappings {
                     }
                     tokio::task::yield_now().await;
                 }
-                let result = commit(&pool, &dest, &plan, &batch).await.map_err(|e| e.to_string());
+                let result = commit(&pool, (&dest, &from), &plan, &batch).await.map_err(|e| e.to_string());
                 for (_, done) in batch {
                     let _ = done.send(result.clone());
                 }
             }
         });
-        Mappings { db, destination, writer }
+        Mappings { db, destination, site, writer }
+    }
+
+    /// The key that makes the create of `namespace` entity `server_id` idempotent, and
+    /// finds it again: the site's identity, the namespace and the id.
+    pub(crate) fn origin(&self, namespace: &str, server_id: impl std::fmt::Display) -> String {
+        format!("{}/{namespace}:{server_id}", self.site)
     }
 
     pub(crate) async fn get(&self, namespace: &str, server_id: &str) -> anyhow::Result<Option<String>> {
-        let row = sqlx::query("SELECT cloud_id FROM mappings WHERE destination = ? AND namespace = ? AND server_id = ?")
+        let row = sqlx::query("SELECT cloud_id FROM mappings WHERE destination = ? AND site = ? AND namespace = ? AND server_id = ?")
             .bind(&self.destination)
+            .bind(&self.site)
             .bind(namespace)
             .bind(server_id)
             .fetch_optional(self.db.pool())
@@ -179,9 +188,10 @@ impl Mappings {
     /// entities of a step need no lookup each.
     pub(crate) async fn preload(&self, namespace: &str, container: Option<&str>) -> anyhow::Result<HashMap<String, String>> {
         let rows = sqlx::query(
-            "SELECT server_id, cloud_id FROM mappings WHERE destination = ? AND namespace = ? AND (? IS NULL OR container = ?)",
+            "SELECT server_id, cloud_id FROM mappings WHERE destination = ? AND site = ? AND namespace = ? AND (? IS NULL OR container = ?)",
         )
         .bind(&self.destination)
+        .bind(&self.site)
         .bind(namespace)
         .bind(container)
         .bind(container)
@@ -195,8 +205,9 @@ impl Mappings {
     pub(crate) async fn each_with_prefix(&self, namespace: &str, prefix: &str, mut each: impl FnMut(&str, String)) -> anyhow::Result<()> {
         use futures_util::TryStreamExt;
         let pattern = format!("{}%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-        let mut rows = sqlx::query("SELECT server_id, cloud_id FROM mappings WHERE destination = ? AND namespace = ? AND server_id LIKE ? ESCAPE '\\'")
+        let mut rows = sqlx::query("SELECT server_id, cloud_id FROM mappings WHERE destination = ? AND site = ? AND namespace = ? AND server_id LIKE ? ESCAPE '\\'")
             .bind(&self.destination)
+            .bind(&self.site)
             .bind(namespace)
             .bind(pattern)
             .fetch(self.db.pool());
@@ -210,8 +221,9 @@ impl Mappings {
     }
 
     pub(crate) async fn in_container(&self, namespace: &str, container: &str) -> anyhow::Result<Vec<(String, String)>> {
-        let rows = sqlx::query("SELECT server_id, cloud_id FROM mappings WHERE destination = ? AND namespace = ? AND container = ?")
+        let rows = sqlx::query("SELECT server_id, cloud_id FROM mappings WHERE destination = ? AND site = ? AND namespace = ? AND container = ?")
             .bind(&self.destination)
+            .bind(&self.site)
             .bind(namespace)
             .bind(container)
             .fetch_all(self.db.pool())
@@ -220,8 +232,9 @@ impl Mappings {
     }
 
     pub(crate) async fn forget(&self, namespace: &str, server_id: &str) -> anyhow::Result<()> {
-        sqlx::query("DELETE FROM mappings WHERE destination = ? AND namespace = ? AND server_id = ?")
+        sqlx::query("DELETE FROM mappings WHERE destination = ? AND site = ? AND namespace = ? AND server_id = ?")
             .bind(&self.destination)
+            .bind(&self.site)
             .bind(namespace)
             .bind(server_id)
             .execute(self.db.pool())
@@ -258,21 +271,21 @@ impl Queued {
 }
 
 /// Commit the rows of several put requests in one transaction.
-async fn commit(pool: &sqlx::SqlitePool, destination: &str, plan: &str, batch: &[PutRequest]) -> anyhow::Result<()> {
-    /// Rows per INSERT statement (7 parameters each, well under SQLite's limit).
+async fn commit(pool: &sqlx::SqlitePool, (destination, site): (&str, &str), plan: &str, batch: &[PutRequest]) -> anyhow::Result<()> {
+    /// Rows per INSERT statement (8 parameters each, well under SQLite's limit).
     const ROWS_PER_STATEMENT: usize = 128;
     let at = now();
     let rows: Vec<&MappingRow> = batch.iter().flat_map(|(rows, _)| rows).collect();
     let mut tx = pool.begin().await?;
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let values = vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
         let sql = format!(
-            "INSERT INTO mappings (destination, namespace, server_id, cloud_id, plan_id, created_at, container) VALUES {values} \
-             ON CONFLICT (destination, namespace, server_id) DO UPDATE SET cloud_id = excluded.cloud_id, container = excluded.container"
+            "INSERT INTO mappings (destination, site, namespace, server_id, cloud_id, plan_id, created_at, container) VALUES {values} \
+             ON CONFLICT (destination, site, namespace, server_id) DO UPDATE SET cloud_id = excluded.cloud_id, container = excluded.container"
         );
         let mut query = sqlx::query(&sql);
         for (namespace, server_id, cloud_id, container) in chunk {
-            query = query.bind(destination).bind(namespace).bind(server_id).bind(cloud_id).bind(plan).bind(&at).bind(container);
+            query = query.bind(destination).bind(site).bind(namespace).bind(server_id).bind(cloud_id).bind(plan).bind(&at).bind(container);
         }
         query.execute(&mut *tx).await?;
     }
@@ -435,15 +448,36 @@ pub struct Migrator {
     pub(crate) app_limits: crate::plugins::limits::Limits,
     /// Apps the admin removed from this run (Stage 1, `--stage1 remove`).
     pub(crate) removed_apps: Vec<String>,
+    /// Which links in bodies point into the Server site (its base URL, read from it).
+    pub(crate) server_links: storage::ServerLinks,
 }
 
 impl Migrator {
     /// Prepare a run of `plan`: connects to the source and reads the token from the
     /// environment variable the plan names.
-    pub async fn new(db: StateDb, plan: Plan, progress: Progress) -> anyhow::Result<Migrator> {
+    ///
+    /// The source must still be the Server site the plan was made for: a database
+    /// replaced by another site's is refused, since its ids would be taken for the
+    /// first site's.
+    pub async fn new(db: StateDb, mut plan: Plan, progress: Progress) -> anyhow::Result<Migrator> {
         let dest = crate::cloud::client(&plan.destination, plan.scim_url.as_deref(), &plan.token_env, DEFAULT_CONCURRENCY)?;
         let source = plan.connect_source().await?;
-        let maps = Mappings::new(db.clone(), destination_key(&plan.destination), plan.id.clone());
+        let site = crate::sites::identify(&db, &source, plan.source_password_env.as_deref()).await?;
+        match &plan.site {
+            Some(recorded) if *recorded != site.id => {
+                return Err(crate::Declined::conflict(format!(
+                    "plan {} was made for the Server site {recorded}, but {} is now the site {}: a plan reads the site it was made \
+                     for; create a new plan for this site",
+                    plan.id,
+                    crate::source::redact_url(&plan.source),
+                    site.id
+                )))
+            }
+            Some(_) => {}
+            None => plan.site = Some(site.id.clone()),
+        }
+        let server_links = storage::ServerLinks::new(site.base_url.as_deref());
+        let maps = Mappings::new(db.clone(), destination_key(&plan.destination), site.id, plan.id.clone());
         let mut report = PlanReport::for_product(&plan.id, &plan.name, plan.product);
         if plan.product == crate::source::Product::Confluence {
             report.history = plan.history.to_string();
@@ -466,6 +500,7 @@ impl Migrator {
             directories: None,
             app_limits: crate::plugins::limits::Limits::default(),
             removed_apps: Vec::new(),
+            server_links,
         })
     }
 

@@ -122,6 +122,21 @@ pub struct TwoAccounts {
     pub customer_account: String,
 }
 
+/// A Jira project a plan did not migrate, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ProjectNotMigrated {
+    /// The project key.
+    pub key: String,
+    /// Its name.
+    pub name: String,
+    /// `service_desk`, `software`, `business` (empty when the server records none).
+    pub kind: String,
+    /// Its issues on the server.
+    pub issues: u64,
+    /// Why it was not migrated.
+    pub reason: String,
+}
+
 /// The report of one plan.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlanReport {
@@ -163,6 +178,10 @@ pub struct PlanReport {
     /// Jira: people who end with a full account and a customer account.
     #[serde(default)]
     pub two_accounts: Vec<TwoAccounts>,
+    /// Jira: the projects of the server this plan did not migrate, and why (Ferry
+    /// migrates service projects only).
+    #[serde(default)]
+    pub projects_not_migrated: Vec<ProjectNotMigrated>,
     /// Jira: portal-only server users linked to a full cloud account (they stay full).
     #[serde(default)]
     pub customers_with_full_accounts: u64,

@@ -100,7 +100,7 @@ impl Migrator {
         self.report.count("spaces").server += 1;
         let cloud_space: i64 = match self.maps.get(ns::SPACE, &space.key).await? {
             Some(id) => id.parse()?,
-            None => match self.dest.create_space(&space.key, &space.name, &format!("{}:{}", ns::SPACE, space.key)).await {
+            None => match self.dest.create_space(&space.key, &space.name, &self.maps.origin(ns::SPACE, &space.key)).await {
                 Ok(created) => {
                     let id = created.id.unwrap_or_default();
                     self.maps.put(ns::SPACE, &space.key, &id.to_string(), None).await?;
@@ -331,7 +331,7 @@ impl Migrator {
     /// unreadable body, stays as the server had it.
     async fn older_body(&self, version_id: i64) -> anyhow::Result<String> {
         let body = self.source.body_of(version_id).await?;
-        let Ok(refs) = storage::references(&body) else { return Ok(body) };
+        let Ok(refs) = storage::references(&body, &self.server_links) else { return Ok(body) };
         if refs.users.is_empty() && refs.pages.is_empty() {
             return Ok(body);
         }
@@ -383,7 +383,7 @@ impl Migrator {
     /// What the references of a body resolve to, from the caches (and the user mappings
     /// for a user not cached): for concurrent jobs, which cannot fill the caches.
     async fn resolved(&self, refs: &storage::References) -> anyhow::Result<storage::Resolved> {
-        let mut resolved = storage::Resolved { base_url: self.plan.destination.clone(), ..Default::default() };
+        let mut resolved = storage::Resolved { base_url: self.plan.destination.clone(), server: self.server_links.clone(), ..Default::default() };
         for key in &refs.users {
             let account = match self.authors.get(key) {
                 Some(known) => known.clone(),
@@ -401,7 +401,7 @@ impl Migrator {
     /// cloud id yet (a page's body is patched once every page of the plan has one). A
     /// body that cannot be read migrates unchanged and is reported.
     async fn rewrite_body(&mut self, server_id: i64, title: &str, body: &str) -> anyhow::Result<(String, Vec<String>)> {
-        let refs = match storage::references(body) {
+        let refs = match storage::references(body, &self.server_links) {
             Ok(refs) => refs,
             Err(e) => {
                 self.report.unresolved_references.push(UnresolvedReference {
@@ -433,7 +433,7 @@ impl Migrator {
             let title = self.pending_bodies.remove(&server_id);
             let ours = title.is_some();
             let body = self.source.body_of(server_id).await?;
-            let refs = match storage::references(&body) {
+            let refs = match storage::references(&body, &self.server_links) {
                 Ok(refs) => refs,
                 Err(_) => {
                     // Unreadable since (the server page was edited): nothing to rewrite.
@@ -496,7 +496,7 @@ impl Migrator {
         if let Some(existing) = known.get(&server_id) {
             return Ok(existing.parse::<i64>()?);
         }
-        let created = create(format!("{namespace}:{server_id}")).await?;
+        let created = create(self.maps.origin(namespace, &server_id)).await?;
         self.maps.put(namespace, &server_id, &created.id.to_string(), Some(space_key)).await?;
         Ok(created.id)
     }
@@ -771,7 +771,7 @@ impl Migrator {
                             (false, Some(page)) => Some(*page),
                             (false, None) => anyhow::bail!("the page it is on ({}) is not in the cloud", item.page_id),
                         };
-                        let origin = format!("{}:{server_id}", ns::ATTACHMENT);
+                        let origin = this.maps.origin(ns::ATTACHMENT, &server_id);
                         if let (Some(page), Some(media)) = (page, media) {
                             let created = this.dest.attach_media(page, media.parse()?, &origin).await?;
                             this.maps.put(ns::ATTACHMENT, &server_id, &created.id.to_string(), Some(&key)).await?;
@@ -793,7 +793,7 @@ impl Migrator {
                                 this.maps.put(ns::ATTACHMENT, &server_id, &created.id.to_string(), Some(&key)).await?;
                             }
                             None => {
-                                let media_origin = format!("{}:{server_id}", ns::MEDIA);
+                                let media_origin = this.maps.origin(ns::MEDIA, &server_id);
                                 let created = this.dest.upload_media(&key, &item.file_name, &item.media_type, data.into(), &media_origin).await?;
                                 this.maps.put(ns::MEDIA, &server_id, &created.id.to_string(), Some(&key)).await?;
                             }

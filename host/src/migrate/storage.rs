@@ -24,6 +24,43 @@ pub struct Resolved {
     pub pages: HashMap<i64, i64>,
     /// The destination's base URL, for rewritten links.
     pub base_url: String,
+    /// Which links are the Server site's own (only those name its page ids).
+    pub server: ServerLinks,
+}
+
+/// Which links in a body are the Server site's own: relative ones (`/x/…`,
+/// `/pages/viewpage.action?pageId=…`) and absolute ones under the site's base URL. A
+/// link to another site (`https://confluence.atlassian.com/x/…`) names none of this
+/// site's pages, whatever its id decodes to.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ServerLinks {
+    base: Option<url::Url>,
+}
+
+impl ServerLinks {
+    /// The links of a site whose base URL is `base_url` (none known: only relative links
+    /// are its own).
+    pub fn new(base_url: Option<&str>) -> ServerLinks {
+        ServerLinks { base: base_url.and_then(|u| url::Url::parse(u.trim()).ok()).filter(|u| u.host_str().is_some()) }
+    }
+
+    /// Whether `href` points into this site.
+    pub fn owns(&self, href: &str) -> bool {
+        let href = href.trim();
+        let absolute = if href.starts_with("//") { url::Url::parse(&format!("https:{href}")) } else { url::Url::parse(href) };
+        let link = match absolute {
+            Ok(link) => link,
+            // No scheme and host: a link within the site.
+            Err(url::ParseError::RelativeUrlWithoutBase) => return true,
+            Err(_) => return false,
+        };
+        let Some(base) = &self.base else { return false };
+        let same_port = link.scheme() != base.scheme() || link.port_or_known_default() == base.port_or_known_default();
+        let base_path = base.path().trim_end_matches('/');
+        link.host_str().is_some_and(|h| Some(h) == base.host_str())
+            && same_port
+            && (link.path() == base_path || link.path().starts_with(&format!("{base_path}/")))
+    }
 }
 
 /// The server ids a body refers to.
@@ -58,8 +95,12 @@ pub struct Malformed {
     pub message: String,
 }
 
-/// A page id named by an `href`: `…pageId=N…` or a short link `…/x/CODE`.
-fn page_of_href(href: &str) -> Option<i64> {
+/// A page id named by an `href` into the Server site: `…pageId=N…` or a short link
+/// `…/x/CODE`.
+fn page_of_href(href: &str, server: &ServerLinks) -> Option<i64> {
+    if !server.owns(href) {
+        return None;
+    }
     if let Some(at) = href.find("pageId=") {
         let digits: String = href[at + 7..].chars().take_while(char::is_ascii_digit).collect();
         return digits.parse().ok();
@@ -69,11 +110,16 @@ fn page_of_href(href: &str) -> Option<i64> {
     short_link_id(&code)
 }
 
-/// The short link codes (`/x/CODE`) a body uses, read as text (a body that does not
-/// parse keeps its links too).
-pub fn short_link_codes(body: &str) -> Vec<String> {
+/// The short link codes (`/x/CODE`) into the Server site that a body uses, read as text
+/// (a body that does not parse keeps its links too).
+pub fn short_link_codes(body: &str, server: &ServerLinks) -> Vec<String> {
     let mut codes: Vec<String> = body
         .match_indices("/x/")
+        .filter(|(at, _)| {
+            // The link starts after the quote, bracket or space before it.
+            let start = body[..*at].rfind(|c: char| c.is_whitespace() || "\"'<>()[]=".contains(c)).map_or(0, |s| s + 1);
+            server.owns(&body[start..*at + 3])
+        })
         .map(|(at, _)| body[at + 3..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect::<String>())
         .filter(|code| !code.is_empty())
         .collect();
@@ -139,8 +185,9 @@ fn is_page_parameter(e: &BytesStart<'_>) -> bool {
     e.name().as_ref() == b"ac:parameter" && attr_value(e, b"ac:name").is_some_and(|n| n == "pageId" || n == "page-id" || n == "contentId")
 }
 
-/// The user keys and page ids `body` refers to.
-pub fn references(body: &str) -> Result<References, Malformed> {
+/// The user keys and page ids `body` refers to (page ids only through links into the
+/// Server site, `server`).
+pub fn references(body: &str, server: &ServerLinks) -> Result<References, Malformed> {
     let mut refs = References::default();
     walk(body, |event, in_page_param| {
         match event {
@@ -149,7 +196,7 @@ pub fn references(body: &str) -> Result<References, Malformed> {
                     refs.users.extend(attr_value(e, b"ri:userkey"));
                 }
                 if e.name().as_ref() == b"a" {
-                    refs.pages.extend(attr_value(e, b"href").as_deref().and_then(page_of_href));
+                    refs.pages.extend(attr_value(e, b"href").as_deref().and_then(|href| page_of_href(href, server)));
                 }
                 if e.name().as_ref() == b"ac:inline-comment-marker" {
                     refs.markers.extend(attr_value(e, b"ac:ref"));
@@ -174,7 +221,7 @@ pub fn references(body: &str) -> Result<References, Malformed> {
 /// Whether `body` has the inline-comment marker `marker_ref` (a body that cannot be parsed
 /// is searched as text).
 pub fn has_inline_marker(body: &str, marker_ref: &str) -> bool {
-    match references(body) {
+    match references(body, &ServerLinks::default()) {
         Ok(refs) => refs.markers.binary_search_by(|m| m.as_str().cmp(marker_ref)).is_ok(),
         Err(_) => {
             let escaped = quick_xml::escape::escape(marker_ref);
@@ -215,7 +262,7 @@ fn rewrite_element(e: &BytesStart<'_>, resolved: &Resolved, unresolved: &mut Vec
         (b"ri:userkey", account)
     } else if name.as_ref() == b"a" {
         let href = attr_value(e, b"href")?;
-        let id = page_of_href(&href)?;
+        let id = page_of_href(&href, &resolved.server)?;
         let Some(cloud) = resolved.pages.get(&id) else {
             unresolved.push(if href.contains("/x/") { href } else { id.to_string() });
             return None;
@@ -274,6 +321,7 @@ mod tests {
             accounts: [("k1".to_string(), Some("acc-1".to_string())), ("gone".to_string(), None)].into_iter().collect(),
             pages: [(1001, 9001), (1002, 9002)].into_iter().collect(),
             base_url: "https://cloud.example".into(),
+            server: ServerLinks::new(Some("https://wiki.example")),
         }
     }
 
@@ -303,7 +351,7 @@ mod tests {
              <ac:plain-text-body><![CDATA[pageId=1001 <not> rewritten]]></ac:plain-text-body><!-- pageId=1001 -->";
         assert_eq!(out.body, expected);
         assert_eq!(out.unresolved, vec!["5555".to_string()]);
-        let refs = references(&body).unwrap();
+        let refs = references(&body, &ServerLinks::new(Some("https://wiki.example"))).unwrap();
         assert_eq!(refs.users, ["gone", "k1"]);
         assert_eq!(refs.pages, [1001, 1002, 5555]);
     }
@@ -311,13 +359,35 @@ mod tests {
     #[test]
     fn short_link_codes_are_read_as_text() {
         let body = "<p><a href=\"/x/BIAB\">a</a> <a href=\"https://w.example/x/AbC0?x=1\">b</a> <b>/x/BIAB</b> /x/</p>";
-        assert_eq!(short_link_codes(body), ["AbC0", "BIAB"]);
+        assert_eq!(short_link_codes(body, &ServerLinks::new(Some("https://w.example/"))), ["AbC0", "BIAB"]);
+        assert_eq!(short_link_codes(body, &ServerLinks::new(None)), ["BIAB"], "without a base URL only relative links are the site's");
+    }
+
+    #[test]
+    fn links_to_other_sites_name_none_of_this_sites_pages() {
+        let server = ServerLinks::new(Some("https://wiki.example.com/confluence"));
+        // Atlassian's own documentation, a real page's link: its code decodes to an id.
+        let theirs = "https://confluence.atlassian.com/x/NgszKw";
+        assert!(short_link_id("NgszKw").is_some());
+        assert!(!server.owns(theirs));
+        assert!(short_link_codes(&format!("<a href=\"{theirs}\">docs</a>"), &server).is_empty());
+        assert!(server.owns("https://wiki.example.com/confluence/x/BIAB"));
+        assert!(server.owns("http://WIKI.example.com/confluence/pages/viewpage.action?pageId=7"), "another scheme, same site");
+        assert!(server.owns("/confluence/x/BIAB") && server.owns("//wiki.example.com/confluence/x/BIAB"));
+        assert!(!server.owns("https://wiki.example.com/other/x/BIAB"), "outside the site's path");
+        assert!(!server.owns("https://wiki.example.com:8443/confluence/x/BIAB"), "another port");
+        assert!(!server.owns("mailto:someone@example.com"));
+        let body = format!("<p><a href=\"{theirs}\">docs</a> <a href=\"https://elsewhere.example/pages/viewpage.action?pageId=1001\">x</a></p>");
+        let out = rewrite(&body, &resolved()).unwrap();
+        assert_eq!(out.body, body, "other sites' links are left alone");
+        assert!(out.unresolved.is_empty(), "and not reported");
+        assert!(references(&body, &server).unwrap().pages.is_empty());
     }
 
     #[test]
     fn inline_comment_markers_are_found_and_kept() {
         let body = "<p>Keep <ac:inline-comment-marker ac:ref=\"3f2a-77\">this text</ac:inline-comment-marker> and <ac:link><ri:user ri:userkey=\"k1\"/></ac:link>.</p>";
-        assert_eq!(references(body).unwrap().markers, ["3f2a-77"]);
+        assert_eq!(references(body, &ServerLinks::default()).unwrap().markers, ["3f2a-77"]);
         assert!(has_inline_marker(body, "3f2a-77"));
         assert!(!has_inline_marker(body, "3f2a"));
         let out = rewrite(body, &resolved()).unwrap();

@@ -250,6 +250,10 @@ pub struct Plan {
     pub trusted_domains: Vec<String>,
     /// The named cloud site the plan was created for, if any.
     pub cloud: Option<String>,
+    /// The Server site it reads ([`crate::sites`]), fixed at creation; keys its mappings.
+    /// `None` only for a plan made before sites had identities, until its source is read.
+    #[serde(default)]
+    pub site: Option<String>,
     /// Status.
     pub status: String,
     /// When it was created.
@@ -272,6 +276,15 @@ impl Plan {
     /// The plan's Server database, connected with its password from the environment.
     pub async fn connect_source(&self) -> anyhow::Result<crate::source::Source> {
         Source::open_product(&self.source, self.source_password_env.as_deref(), self.product).await
+    }
+
+    /// The Server site whose mappings the plan reads and records: the one it was made
+    /// for, or, for a plan made before sites had identities, its source's (read now).
+    pub async fn site_id(&self, db: &StateDb) -> anyhow::Result<String> {
+        match &self.site {
+            Some(site) => Ok(site.clone()),
+            None => Ok(crate::sites::identify(db, &self.connect_source().await?, self.source_password_env.as_deref()).await?.id),
+        }
     }
 
     /// The service projects a Jira plan selects, read from its source. A key that is
@@ -301,7 +314,7 @@ impl Plan {
 
     /// What a plan's choices must satisfy before it is saved: a Jira plan's projects
     /// exist and are service projects, and customers are migrated when any is.
-    pub async fn validate(&self) -> anyhow::Result<()> {
+    pub async fn validate(&self, source: &Source) -> anyhow::Result<()> {
         match self.product {
             Product::Confluence => {
                 if self.projects != SpacesScope::None || self.customers != UsersScope::None {
@@ -312,8 +325,7 @@ impl Plan {
                 if self.spaces != SpacesScope::None || self.attachments_only {
                     Err(PlanRefused("a Jira plan has no spaces: give --spaces none (the default with --product jira)".into()))?;
                 }
-                let source = self.connect_source().await?;
-                let selected = self.selected_projects(&source).await?;
+                let selected = self.selected_projects(source).await?;
                 if self.customers == UsersScope::None && !selected.is_empty() {
                     let keys: Vec<&str> = selected.iter().map(|p| p.key.as_str()).collect();
                     Err(PlanRefused(format!(
@@ -351,6 +363,7 @@ impl Plan {
             app_deadline_secs: DEFAULT_APP_DEADLINE_SECS,
             trusted_domains: Vec::new(),
             cloud: None,
+            site: None,
             status: String::new(),
             created_at: String::new(),
         }
@@ -361,7 +374,9 @@ impl Plan {
     /// version and sha256.
     pub async fn create(db: &StateDb, mut plan: Plan) -> anyhow::Result<Plan> {
         crate::source::refuse_password(&plan.source)?;
-        plan.validate().await?;
+        let source = plan.connect_source().await?;
+        plan.validate(&source).await?;
+        plan.site = Some(crate::sites::identify(db, &source, plan.source_password_env.as_deref()).await?.id);
         plan.id = crate::plugins::local::new_id()[..12].to_string();
         plan.status = status::SAVED.into();
         plan.created_at = now();
@@ -384,8 +399,8 @@ impl Plan {
         }
         sqlx::query(
             "INSERT INTO plans (id, name, source, attachments, destination, scim_url, token_env, users, spaces, attachments_only, product_group, status, created_at, \
-             apps, app_deadline_secs, trusted_domains, cloud, source_password_env, history, product, projects, customers) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             apps, app_deadline_secs, trusted_domains, cloud, source_password_env, history, product, projects, customers, site) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&plan.id)
         .bind(&plan.name)
@@ -409,6 +424,7 @@ impl Plan {
         .bind(plan.product.to_string())
         .bind(plan.projects.to_string())
         .bind(plan.customers.to_string())
+        .bind(&plan.site)
         .execute(&mut *tx)
         .await
         .context("cannot save the plan")?;
@@ -421,7 +437,7 @@ impl Plan {
         // Every column but the stored report (listing a thousand plans reads no report).
         let rows = sqlx::query(
             "SELECT id, name, source, source_password_env, attachments, destination, scim_url, token_env, users, spaces, attachments_only, \
-             product_group, status, created_at, apps, app_deadline_secs, trusted_domains, cloud, history, product, projects, customers \
+             product_group, status, created_at, apps, app_deadline_secs, trusted_domains, cloud, history, product, projects, customers, site \
              FROM plans ORDER BY created_at DESC, id",
         )
         .fetch_all(db.pool())
@@ -441,6 +457,9 @@ impl Plan {
 
     /// The plan `id` (a unique prefix is enough).
     pub async fn get(db: &StateDb, id: &str) -> anyhow::Result<Plan> {
+        if id.trim().is_empty() {
+            return Err(crate::Declined::invalid("no plan id was given: `ferry plan list` shows them"));
+        }
         // A prefix compared as text: `%` or `_` in what the admin typed match only themselves.
         let rows = sqlx::query("SELECT * FROM plans WHERE substr(id, 1, length(?1)) = ?1").bind(id).fetch_all(db.pool()).await?;
         match rows.len() {
@@ -518,9 +537,11 @@ pub struct SpaceChoice {
 }
 
 /// The spaces of a source with their status for one destination: `MIGRATED` comes from
-/// the mapping record, `QUEUED` from saved plans to that destination.
-pub async fn space_choices(db: &StateDb, spaces: Vec<crate::source::ServerSpace>, destination: &str) -> anyhow::Result<Vec<SpaceChoice>> {
-    let (migrated, queued) = chooser_state(db, destination, crate::migrate::ns::SPACE, Product::Confluence).await?;
+/// the mapping record of this Server site, `QUEUED` from its saved plans to that
+/// destination.
+pub async fn space_choices(db: &StateDb, source: &Source, destination: &str) -> anyhow::Result<Vec<SpaceChoice>> {
+    let spaces = source.spaces().await?;
+    let (migrated, queued) = chooser_state(db, source, destination, crate::migrate::ns::SPACE, Product::Confluence).await?;
     Ok(spaces
         .into_iter()
         .map(|s| {
@@ -536,12 +557,21 @@ pub async fn space_choices(db: &StateDb, spaces: Vec<crate::source::ServerSpace>
         .collect())
 }
 
-/// What a chooser marks: the keys of `namespace` already migrated to `destination`
-/// (from the mapping record), and the saved plans of `product` to it, not yet run.
-async fn chooser_state(db: &StateDb, destination: &str, namespace: &str, product: Product) -> anyhow::Result<(std::collections::HashSet<String>, Vec<Plan>)> {
+/// What a chooser marks: the keys of `namespace` that `source`'s site already migrated
+/// to `destination` (from the mapping record), and its saved plans of `product` to it,
+/// not yet run.
+async fn chooser_state(
+    db: &StateDb,
+    source: &Source,
+    destination: &str,
+    namespace: &str,
+    product: Product,
+) -> anyhow::Result<(std::collections::HashSet<String>, Vec<Plan>)> {
+    let site = crate::sites::identify(db, source, None).await?.id;
     let dest_key = crate::migrate::destination_key(destination);
-    let migrated = sqlx::query("SELECT server_id FROM mappings WHERE destination = ? AND namespace = ?")
+    let migrated = sqlx::query("SELECT server_id FROM mappings WHERE destination = ? AND site = ? AND namespace = ?")
         .bind(&dest_key)
+        .bind(&site)
         .bind(namespace)
         .fetch_all(db.pool())
         .await?
@@ -551,7 +581,9 @@ async fn chooser_state(db: &StateDb, destination: &str, namespace: &str, product
     let queued = Plan::list(db)
         .await?
         .into_iter()
-        .filter(|p| p.product == product && p.status == status::SAVED && crate::migrate::destination_key(&p.destination) == dest_key)
+        .filter(|p| {
+            p.product == product && p.status == status::SAVED && p.site.as_deref() == Some(site.as_str()) && crate::migrate::destination_key(&p.destination) == dest_key
+        })
         .collect();
     Ok((migrated, queued))
 }
@@ -572,11 +604,13 @@ pub struct ProjectChoice {
     /// `MIGRATED` (already in this destination), `QUEUED` (in a saved Jira plan not yet
     /// run), or empty.
     pub status: String,
+    /// Why no Jira plan migrates it (not a service project), if so.
+    pub not_migrated: Option<String>,
 }
 
 /// The projects of a Jira source with their status for one destination.
 pub async fn project_choices(db: &StateDb, source: &Source, destination: &str) -> anyhow::Result<Vec<ProjectChoice>> {
-    let (migrated, queued) = chooser_state(db, destination, crate::migrate::ns::PROJECT, Product::Jira).await?;
+    let (migrated, queued) = chooser_state(db, source, destination, crate::migrate::ns::PROJECT, Product::Jira).await?;
     let mut out = Vec::new();
     for p in source.projects().await? {
         let (requests, _) = source.request_counts(p.id).await?;
@@ -587,7 +621,15 @@ pub async fn project_choices(db: &StateDb, source: &Source, destination: &str) -
         } else {
             ""
         };
-        out.push(ProjectChoice { service_project: p.is_service_project(), key: p.key, name: p.name, kind: p.kind, requests, status: status.into() });
+        out.push(ProjectChoice {
+            service_project: p.is_service_project(),
+            not_migrated: p.not_migrated_reason(),
+            key: p.key,
+            name: p.name,
+            kind: p.kind,
+            requests,
+            status: status.into(),
+        });
     }
     Ok(out)
 }
@@ -615,6 +657,7 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Plan> {
         app_deadline_secs: r.get::<i64, _>("app_deadline_secs").max(1) as u64,
         trusted_domains: r.get::<String, _>("trusted_domains").split(',').filter(|d| !d.is_empty()).map(str::to_string).collect(),
         cloud: r.get("cloud"),
+        site: r.get("site"),
         status: r.get("status"),
         created_at: r.get("created_at"),
     })
@@ -622,34 +665,29 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Plan> {
 
 /// What an admin asks for when creating a plan, before the product's defaults are
 /// applied: the CLI's `plan create` options, and the dashboard's form and API body.
+///
+/// Through the dashboard and the API a plan names a connected Cloud site (`cloud`) and a
+/// Server site the admin added at the command line (`source`), and nothing else: no
+/// URL to send a token to, no variable to read one from. Only the command line adds a
+/// [`DirectTarget`].
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanRequest {
     /// The plan's name.
     pub name: String,
-    /// The Server database: a SQLite file or a postgres:// URL without a password.
+    /// The Server site: at the command line a SQLite file or a postgres:// URL without a
+    /// password; through the dashboard and the API, a site the admin added (its id, name
+    /// or location, as `ferry site list` shows them).
     pub source: String,
-    /// The environment variable holding the source database password, if any.
-    #[serde(default)]
-    pub source_password_env: Option<String>,
     /// `confluence` (default) or `jira`.
     #[serde(default)]
     pub product: Option<String>,
     /// Confluence: the Server's attachment folder.
     #[serde(default)]
     pub attachments: Option<String>,
-    /// A connected Cloud site, instead of `destination` and `token_env`.
+    /// A connected Cloud site (`ferry cloud connect`, at the command line).
     #[serde(default)]
     pub cloud: Option<String>,
-    /// The Cloud site's base URL.
-    #[serde(default)]
-    pub destination: Option<String>,
-    /// The SCIM base URL, when not `<destination>/scim/v2`.
-    #[serde(default)]
-    pub scim_url: Option<String>,
-    /// The environment variable holding the destination's token.
-    #[serde(default)]
-    pub token_env: Option<String>,
     /// `all` (default), `related` or `none`.
     #[serde(default)]
     pub users: Option<String>,
@@ -682,6 +720,20 @@ pub struct PlanRequest {
     pub trusted_domains: Vec<String>,
 }
 
+/// What only the admin at the command line may give a plan: a destination by URL with
+/// the variable holding its token, and the variable holding the source's password.
+#[derive(Debug, Clone, Default)]
+pub struct DirectTarget {
+    /// The Cloud site's base URL (instead of a connected site).
+    pub destination: Option<String>,
+    /// The SCIM base URL, when not `<destination>/scim/v2`.
+    pub scim_url: Option<String>,
+    /// The environment variable holding the destination's token.
+    pub token_env: Option<String>,
+    /// The environment variable holding the source database password, if any.
+    pub source_password_env: Option<String>,
+}
+
 /// Parse one option of a plan request, naming the option when it is wrong.
 fn option<T: FromStr>(name: &str, value: &Option<String>) -> Result<Option<T>, PlanRefused>
 where
@@ -694,9 +746,28 @@ where
 }
 
 impl PlanRequest {
+    /// The plan this asks for through the dashboard or the API: its Cloud site must be a
+    /// connected one and its source a Server site the admin added; not saved.
+    pub async fn into_web_plan(mut self, db: &StateDb) -> anyhow::Result<Plan> {
+        let cloud = self.cloud.as_deref().map(str::trim).filter(|c| !c.is_empty());
+        if cloud.is_none() {
+            Err(PlanRefused(
+                "cloud: name a connected Cloud site (`ferry cloud list`); the dashboard and the API send plans only to sites the admin \
+                 connected at the command line (`ferry cloud connect`)"
+                    .into(),
+            ))?;
+        }
+        let site = crate::sites::for_request(db, &self.source).await?;
+        self.source = site.location.clone();
+        if self.product.as_deref().map(str::trim).unwrap_or_default().is_empty() {
+            self.product = Some(site.product.clone());
+        }
+        self.into_plan(db, DirectTarget { source_password_env: site.password_env, ..DirectTarget::default() }).await
+    }
+
     /// The plan this asks for, with the product's defaults; not saved (see
     /// [`Plan::create`]). A wrong or missing option is a [`PlanRefused`] naming it.
-    pub async fn into_plan(self, db: &StateDb) -> anyhow::Result<Plan> {
+    pub async fn into_plan(self, db: &StateDb, direct: DirectTarget) -> anyhow::Result<Plan> {
         let product: Product = option("product", &self.product)?.unwrap_or_default();
         let users = option("users", &self.users)?.unwrap_or(UsersScope::All);
         let history = option("history", &self.history)?.unwrap_or_default();
@@ -731,12 +802,12 @@ impl PlanRequest {
                 (site.url, site.scim_url, site.token_env)
             }
             None => {
-                let destination = self.destination.clone().filter(|d| !d.trim().is_empty());
-                let token_env = self.token_env.clone().filter(|t| !t.trim().is_empty());
+                let destination = direct.destination.clone().filter(|d| !d.trim().is_empty());
+                let token_env = direct.token_env.clone().filter(|t| !t.trim().is_empty());
                 let (Some(destination), Some(token_env)) = (destination, token_env) else {
                     return Err(PlanRefused("give a connected Cloud site (--cloud), or both --destination and --token-env".into()).into());
                 };
-                (destination, self.scim_url.clone().filter(|s| !s.trim().is_empty()), token_env)
+                (destination, direct.scim_url.clone().filter(|s| !s.trim().is_empty()), token_env)
             }
         };
         Ok(Plan {
@@ -753,7 +824,7 @@ impl PlanRequest {
             app_deadline_secs: self.app_deadline_secs.unwrap_or(DEFAULT_APP_DEADLINE_SECS).max(1),
             trusted_domains: self.trusted_domains.iter().map(|d| d.trim().to_lowercase()).filter(|d| !d.is_empty()).collect(),
             cloud,
-            source_password_env: self.source_password_env.clone().filter(|e| !e.trim().is_empty()),
+            source_password_env: direct.source_password_env.clone().filter(|e| !e.trim().is_empty()),
             ..Plan::new(&self.name, &self.source, &attachments, &destination, &token_env)
         })
     }
@@ -846,8 +917,10 @@ pub enum PlanShow {
     NotRun(PlanNotRun),
 }
 
-/// A plan that has not run yet, as `plan show --json` prints it.
+/// A plan that has not run yet, as `plan show --json` prints it. Closed to other fields
+/// (`additionalProperties: false`), so a report never also fits it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PlanNotRun {
     /// Plan id.
     pub id: String,

@@ -66,6 +66,8 @@ impl Default for JiraOptions {
 pub struct JiraSummary {
     /// Database URL of the site.
     pub database: String,
+    /// The site's server id (`jira.sid.key`), new for every site written.
+    pub server_id: String,
     /// Licensed users in active directories (agents and admins).
     pub agents: u64,
     /// Unlicensed users in active directories (customers), shadowed copies left out.
@@ -146,12 +148,31 @@ pub async fn write_jira_site(out: &Path, postgres: Option<&str>, options: &JiraO
     w.execute_script(&schema).await?;
     let mut site = JiraBuilder { w, summary: JiraSummary::default(), next_user: 0, next_membership: 0, customers: Default::default() };
     site.summary.database = crate::source::redact_url(&url.replace("?mode=rwc", ""));
+    site.application_properties().await?;
     site.people(options).await?;
     site.projects_and_requests(options).await?;
     site.organizations(options).await?;
     site.summary.related_customers = site.summary.related_customer_keys.len() as u64;
     site.w.finish().await?;
     Ok(site.summary)
+}
+
+/// The base URL the sample Jira site records as its own.
+pub const SAMPLE_JIRA_BASE_URL: &str = "https://jira.example.com";
+
+impl JiraBuilder {
+    /// `jira.properties`: the server id made at install, and the base URL.
+    async fn application_properties(&mut self) -> anyhow::Result<()> {
+        let server_id = super::new_server_id();
+        for (id, key, value) in [(10_001, "jira.sid.key", server_id.clone()), (10_002, "jira.baseurl", SAMPLE_JIRA_BASE_URL.to_string())] {
+            self.w
+                .row("propertyentry", &["id", "entity_name", "entity_id", "property_key", "propertytype"], vec![i(id), t("jira.properties"), i(1), t(key), i(5)])
+                .await?;
+            self.w.row("propertystring", &["id", "propertyvalue"], vec![i(id), t(value)]).await?;
+        }
+        self.summary.server_id = server_id;
+        Ok(())
+    }
 }
 
 struct JiraBuilder {

@@ -148,3 +148,15 @@ CREATE INDEX uk_user_key ON app_user (user_key);
 CREATE INDEX uk_lower_user_name ON app_user (lower_user_name);
 CREATE INDEX uk_user_name_dir_id ON cwd_user (lower_user_name, directory_id);
 CREATE INDEX "index_ao_54307e_org1219204205" ON "AO_54307E_ORGANIZATION_MEMBER" ("ORGANIZATION_ID");
+-- Application properties (`jira.properties`): the server id and the base URL.
+CREATE TABLE propertyentry (
+    id numeric(18,0) PRIMARY KEY,
+    entity_name varchar(255),
+    entity_id numeric(18,0),
+    property_key varchar(255),
+    propertytype numeric(9,0)
+);
+CREATE TABLE propertystring (
+    id numeric(18,0) PRIMARY KEY,
+    propertyvalue text
+);

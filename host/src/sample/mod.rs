@@ -34,7 +34,8 @@ pub struct SampleOptions {
     pub pages_per_space: u32,
     /// Attachments per page.
     pub attachments_per_page: u32,
-    /// Random seed: the same seed writes the same site.
+    /// Random seed: the same seed writes the same content (each site written gets its
+    /// own server id all the same).
     pub seed: u64,
 }
 
@@ -49,6 +50,8 @@ impl Default for SampleOptions {
 pub struct SampleSummary {
     /// Database URL of the site.
     pub database: String,
+    /// The site's server id (new for every site written, as each install makes its own).
+    pub server_id: String,
     /// The attachment folder.
     pub attachments: PathBuf,
     /// Rows in cwd_user.
@@ -667,11 +670,32 @@ impl SiteBuilder {
         }
         // The plugin system's state map: Macro Pack is installed but disabled.
         let state = "<map>\n  <entry>\n    <string>com.example.confluence.macro-pack</string>\n    <boolean>false</boolean>\n  </entry>\n</map>";
-        self.w
-            .row("bandana", &["bandanaid", "bandanacontext", "bandanakey", "bandanavalue"], vec![i(1), t("_GLOBAL"), t("plugin.manager.state.Map"), t(state)])
-            .await?;
+        // The server id made at install, and the global settings with the site's base URL.
+        let server_id = new_server_id();
+        let settings = format!("<settings>\n  <doNotSave>false</doNotSave>\n  <baseUrl>{SAMPLE_BASE_URL}</baseUrl>\n  <siteTitle>Sample wiki</siteTitle>\n</settings>");
+        for (id, key, value) in [
+            (1, "plugin.manager.state.Map", state.to_string()),
+            (2, "confluence.server.id", format!("<string>{server_id}</string>")),
+            (3, "atlassian.confluence.settings", settings),
+        ] {
+            self.w.row("bandana", &["bandanaid", "bandanacontext", "bandanakey", "bandanavalue"], vec![i(id), t("_GLOBAL"), t(key), t(value)]).await?;
+        }
+        self.summary.server_id = server_id;
         Ok(())
     }
+}
+
+/// The base URL the sample sites record as their own (their absolute links use it).
+pub const SAMPLE_BASE_URL: &str = "https://wiki.example.com";
+
+/// A server id in the products' form (four groups of four letters and digits), random:
+/// every site written is another site, as every install of a product is, whatever the
+/// seed of its content.
+pub fn new_server_id() -> String {
+    use rand::Rng;
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::rngs::OsRng;
+    (0..4).map(|_| (0..4).map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char).collect::<String>()).collect::<Vec<_>>().join("-")
 }
 
 /// A draw.io diagram (mxfile XML) of `steps` boxes, as the Diagrams app stores it.

@@ -48,6 +48,17 @@ impl ServerProject {
     pub fn is_service_project(&self) -> bool {
         self.kind == "service_desk" || self.service_desk.is_some()
     }
+
+    /// Why no Jira plan migrates it, unless it is a service project.
+    pub fn not_migrated_reason(&self) -> Option<String> {
+        (!self.is_service_project()).then(|| {
+            let kind = if self.kind.is_empty() { "non-service".to_string() } else { self.kind.replace('_', " ") };
+            format!(
+                "a {kind} project: Ferry migrates Jira Service Management's service projects (requests, customers, organizations) \
+                 only; its issues stay on the server"
+            )
+        })
+    }
 }
 
 /// A request of a service project, with what refers to people.

@@ -12,6 +12,7 @@ mod content;
 mod identity;
 mod jira;
 mod product;
+mod site;
 
 use anyhow::Context;
 use sqlx::any::AnyPoolOptions;
@@ -21,6 +22,7 @@ pub use app_tables::{AppTableBatch, Cell};
 pub use apps::{read_descriptor, InstalledApp};
 pub use content::{AttachmentItem, ContentItem, InlineAnchor, LabelItem, PermissionItem, RestrictionItem, RestrictionKind, VersionItem, MAX_BODY_CHARS};
 pub use jira::{is_public as is_public_comment, server_time, COMMENT_PROPERTY_ENTITY, PARTICIPANTS_FIELD, PUBLIC_COMMENT_PROPERTY, RelatedPeople, ServerOrganization, ServerProject, ServerRequest, ServerRequestComment};
+pub use site::{IdentityOrigin, SiteIdentity};
 pub use product::{ContentKind, ServerComment, ServerSpace, ServerUser, TreeNode};
 
 /// A read-only connection pool to a Server site's database.
@@ -123,6 +125,12 @@ impl Source {
         let (url, kind) = if url_or_path.starts_with("postgres://") || url_or_path.starts_with("postgresql://") {
             refuse_password(url_or_path)?;
             (with_password(url_or_path, password_env)?, SourceKind::Postgres)
+        } else if let Some((scheme, _)) = url_or_path.split_once("://").filter(|(scheme, _)| *scheme != "sqlite") {
+            anyhow::bail!(
+                "ferry reads Server databases on PostgreSQL (postgres://USER@HOST:PORT/DB) and SQLite (a file, or sqlite://PATH); \
+                 {scheme}:// is not one of them{}",
+                if matches!(scheme, "mysql" | "mariadb") { ": MySQL and MariaDB sources are not supported yet" } else { "" }
+            );
         } else {
             let path = url_or_path.strip_prefix("sqlite://").unwrap_or(url_or_path);
             let path = path.split('?').next().unwrap_or(path);

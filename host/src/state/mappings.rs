@@ -1,4 +1,5 @@
-//! Id mappings: how server entities map to cloud entities, per destination.
+//! Id mappings: how server entities map to cloud entities, per destination and Server
+//! site.
 //!
 //! The core migration records each mapping as its entity lands; plugins read them
 //! through the `migration-tracing-*` scopes. A local plugin test can instead load a
@@ -38,12 +39,14 @@ fn spaces_json(spaces: &BTreeSet<String>) -> String {
 /// Where a run's mappings come from. A fixture of a local test is served as given.
 #[derive(Clone, Debug)]
 pub enum MappingSource {
-    /// The state DB, for one destination.
+    /// The state DB, for one Server site in one destination.
     State {
         /// The state DB.
         db: StateDb,
         /// The destination the mappings belong to.
         destination: String,
+        /// The Server site they came from ([`crate::sites`]).
+        site: String,
     },
     /// A fixed set, namespace → server id → cloud id.
     Fixed(Arc<BTreeMap<String, BTreeMap<String, String>>>),
@@ -66,13 +69,14 @@ impl MappingSource {
     /// Content mappings (`confluence:*`) are served only within the spaces `within`.
     pub async fn page(&self, namespace: &str, after: Option<&str>, limit: u32, within: &BTreeSet<String>) -> anyhow::Result<Vec<(String, String)>> {
         match self {
-            MappingSource::State { db, destination } => {
+            MappingSource::State { db, destination, site } => {
                 let sql = format!(
-                    "SELECT server_id, cloud_id FROM mappings WHERE destination = ? AND namespace = ? AND server_id > ? AND {WITHIN} \
+                    "SELECT server_id, cloud_id FROM mappings WHERE destination = ? AND site = ? AND namespace = ? AND server_id > ? AND {WITHIN} \
                      ORDER BY server_id LIMIT ?"
                 );
                 let rows = sqlx::query(&sql)
                 .bind(destination)
+                .bind(site)
                 .bind(namespace)
                 .bind(after.unwrap_or(""))
                 .bind(spaces_json(within))
@@ -96,14 +100,14 @@ impl MappingSource {
     /// spaces `within`).
     pub async fn lookup(&self, namespace: &str, server_ids: &[String], within: &BTreeSet<String>) -> anyhow::Result<Vec<(String, String)>> {
         match self {
-            MappingSource::State { db, destination } => {
+            MappingSource::State { db, destination, site } => {
                 let mut found = Vec::new();
                 for chunk in server_ids.chunks(500) {
                     let marks = vec!["?"; chunk.len()].join(", ");
                     let sql = format!(
-                        "SELECT server_id, cloud_id FROM mappings WHERE destination = ? AND namespace = ? AND {WITHIN} AND server_id IN ({marks})"
+                        "SELECT server_id, cloud_id FROM mappings WHERE destination = ? AND site = ? AND namespace = ? AND {WITHIN} AND server_id IN ({marks})"
                     );
-                    let mut q = sqlx::query(&sql).bind(destination).bind(namespace).bind(spaces_json(within));
+                    let mut q = sqlx::query(&sql).bind(destination).bind(site).bind(namespace).bind(spaces_json(within));
                     for id in chunk {
                         q = q.bind(id);
                     }

@@ -61,7 +61,9 @@ impl utoipa::Modify for BearerAuth {
 }
 
 /// The answers the guard and the error handler can give on every operation: 401 without
-/// a valid token or session, 500 when the state DB fails.
+/// a valid token or session, 413 for a body over the bound, 500 when the state DB fails;
+/// and on every change, 403 when it comes from another origin or lacks the session's
+/// CSRF token.
 struct GuardResponses;
 
 impl utoipa::Modify for GuardResponses {
@@ -74,10 +76,17 @@ impl utoipa::Modify for GuardResponses {
                 .build()
         };
         for item in openapi.paths.paths.values_mut() {
-            for operation in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete].into_iter().flatten() {
+            for (changes, operation) in [(false, &mut item.get), (true, &mut item.put), (true, &mut item.post), (true, &mut item.delete)] {
+                let Some(operation) = operation else { continue };
                 let responses = &mut operation.responses.responses;
                 responses.entry("401".into()).or_insert_with(|| error("`unauthorized`: no valid bearer token or session").into());
+                responses.entry("413".into()).or_insert_with(|| error("`too-large`: the request body is over 1 MiB").into());
                 responses.entry("500".into()).or_insert_with(|| error("`internal`: the state DB or the source failed; the message says how").into());
+                if changes {
+                    responses.entry("403".into()).or_insert_with(|| {
+                        error("`csrf`: a change from another origin (`Origin`, `Referer`, `Sec-Fetch-Site`), or a browser session's change without its CSRF token (`X-CSRF-Token`)").into()
+                    });
+                }
             }
         }
     }
@@ -141,9 +150,9 @@ async fn list_plans(State(web): State<Web>) -> ApiResult {
 /// Create a plan (the options of `ferry plan create`; empty options take the product's
 /// defaults). Answers the saved plan (`ferry plan create --json`).
 #[utoipa::path(post, path = "/api/v1/plans", tag = "plans", request_body = plan::PlanRequest,
-    responses((status = 201, description = "the saved plan (`ferry plan create --json`)", body = Plan), (status = 400, description = "`refused`: an option the plan cannot take, named, with the fix; `bad-request`: a body that is not a plan request", body = super::ErrorBody)))]
+    responses((status = 201, description = "the saved plan (`ferry plan create --json`)", body = Plan), (status = 400, description = "`refused`: an option the plan cannot take, named, with the fix (no connected Cloud site named); `bad-request`: a body that is not a plan request (a destination URL or a variable name is not one)", body = super::ErrorBody), (status = 404, description = "`not-found`: the source is not a Server site the admin added, or the cloud is not a connected site", body = super::ErrorBody)))]
 async fn create_plan(State(web): State<Web>, Body(request): Body<plan::PlanRequest>) -> ApiResult {
-    let created = Plan::create(web.db(), request.into_plan(web.db()).await?).await?;
+    let created = Plan::create(web.db(), request.into_web_plan(web.db()).await?).await?;
     Ok((StatusCode::CREATED, Json(serde_json::to_value(created).map_err(anyhow::Error::from)?)).into_response())
 }
 
@@ -159,10 +168,9 @@ async fn show_plan(State(web): State<Web>, Path(id): Path<String>) -> ApiResult 
 /// Run the pre-migration checks (`ferry plan check ID --json`); reads the source and the
 /// destination, changes nothing.
 #[utoipa::path(get, path = "/api/v1/plans/{id}/checks", tag = "plans", params(("id" = String, Path)),
-    responses((status = 200, description = "`ferry plan check ID --json`", body = [crate::checks::Check]), (status = 400, description = "`bad-request`: the id prefix matches several plans", body = super::ErrorBody), (status = 404, description = "`not-found`: no such plan", body = super::ErrorBody)))]
+    responses((status = 200, description = "`ferry plan check ID --json`", body = [crate::checks::Check]), (status = 400, description = "`bad-request`: no id, or an id prefix that matches several plans", body = super::ErrorBody), (status = 404, description = "`not-found`: no such plan", body = super::ErrorBody), (status = 409, description = "`refused`: the plan is not for a connected Cloud site, its token variable is not set, or its source is now another Server site", body = super::ErrorBody)))]
 async fn check_plan(State(web): State<Web>, Path(id): Path<String>) -> ApiResult {
-    let plan = Plan::get(web.db(), &id).await?;
-    let mut migrator = crate::migrate::Migrator::new(web.db().clone(), plan, crate::migrate::Progress::hidden()).await?;
+    let mut migrator = web.migrator(&id).await?;
     ok(&migrator.checks().await?)
 }
 
@@ -188,7 +196,7 @@ pub struct RunStarted {
 /// Stage 1 choice when it has Stage 1 apps (`stage1-choice-needed`). Its progress is in
 /// `GET /api/v1/plans`.
 #[utoipa::path(post, path = "/api/v1/plans/{id}/run", tag = "plans", params(("id" = String, Path)), request_body = RunBody,
-    responses((status = 202, body = RunStarted), (status = 400, description = "`bad-request`: an unknown `stage1` choice or body, or an ambiguous id", body = super::ErrorBody), (status = 404, description = "`not-found`: no such plan", body = super::ErrorBody), (status = 409, description = "`checks-failed`, `stage1-choice-needed`, or `refused` (the plan is not saved: plans run once)", body = super::ErrorBody)))]
+    responses((status = 202, body = RunStarted), (status = 400, description = "`bad-request`: an unknown `stage1` choice or body, or an ambiguous id", body = super::ErrorBody), (status = 404, description = "`not-found`: no such plan", body = super::ErrorBody), (status = 409, description = "`checks-failed`, `stage1-choice-needed`, or `refused` (the plan is not saved: plans run once; it is not for a connected Cloud site; its token variable is not set)", body = super::ErrorBody)))]
 async fn run_plan(State(web): State<Web>, Path(id): Path<String>, body: axum::body::Bytes) -> ApiResult {
     // The body is optional: no body is no Stage 1 choice.
     let body: RunBody = if body.iter().all(u8::is_ascii_whitespace) {

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod auth;
 pub mod pages;
+pub mod server;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -176,11 +177,37 @@ impl Web {
         Ok(out)
     }
 
+    /// The plan `id`, when the dashboard may reach its destination: only a plan for a
+    /// Cloud site the admin connected (`ferry cloud connect`). A plan made at the command
+    /// line with `--destination` is checked and run there: the dashboard sends tokens
+    /// only to connected sites.
+    pub async fn connected_plan(&self, id: &str) -> anyhow::Result<crate::plan::Plan> {
+        let plan = crate::plan::Plan::get(self.db(), id).await?;
+        let connected = match &plan.cloud {
+            Some(name) => crate::cloud::get(self.db(), name).await.is_ok(),
+            None => false,
+        };
+        crate::Declined::unless(connected, || {
+            format!(
+                "plan {} goes to {}, which is not a connected Cloud site: check and run it at the command line (`ferry plan run {}`), \
+                 or create it for a site connected with `ferry cloud connect`",
+                plan.id, plan.destination, plan.id
+            )
+        })?;
+        Ok(plan)
+    }
+
+    /// A migrator for the plan `id` (see [`Web::connected_plan`]).
+    pub async fn migrator(&self, id: &str) -> anyhow::Result<crate::migrate::Migrator> {
+        let plan = self.connected_plan(id).await?;
+        crate::migrate::Migrator::new(self.db().clone(), plan, crate::migrate::Progress::hidden()).await
+    }
+
     /// Start running a plan in this process (checks first; the Stage 1 choice when it
     /// has Stage 1 apps). Refusals come back before anything starts.
     pub async fn start_plan(&self, id: &str, stage1: Option<crate::migrate::Stage1Choice>) -> anyhow::Result<()> {
-        let plan = crate::plan::Plan::get(self.db(), id).await?;
-        let migrator = crate::migrate::Migrator::new(self.db().clone(), plan.clone(), crate::migrate::Progress::hidden()).await?;
+        let migrator = self.migrator(id).await?;
+        let plan = migrator.plan().clone();
         let migrator = crate::plan::runner::ready(migrator, stage1).await?;
         let task = tokio::spawn(async move {
             if let Err(e) = migrator.run().await {
@@ -194,14 +221,65 @@ impl Web {
     }
 }
 
-/// Build the whole app: pages, API, and the access rules in front of them.
+/// The largest request body the dashboard reads (a plan request is a few hundred bytes).
+pub const MAX_BODY: u64 = 1 << 20;
+
+/// Build the whole app: pages, API, the access rules in front of them, and the security
+/// headers on every answer (refusals included).
 pub fn router(web: Web) -> Router {
     Router::new()
         .merge(pages::routes())
         .nest("/api/v1", api::routes())
         .layer(axum::middleware::from_fn_with_state(web.clone(), guard))
-        .layer(axum::extract::DefaultBodyLimit::max(1 << 20))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY as usize))
+        .layer(axum::middleware::from_fn_with_state(web.clone(), security_headers))
         .with_state(web)
+}
+
+/// The content security policy of every answer: the dashboard's own stylesheet and
+/// script only, no inline code, never inside another site's frame.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// Headers on every answer: no framing (clickjacking), no sniffing, no referrer, nothing
+/// cached that the handler did not mark cacheable (plans, reports and audits are
+/// private), and HSTS under TLS.
+async fn security_headers(State(web): State<Web>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, header::HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("no-referrer"));
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    }
+    if web.inner.secure {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, header::HeaderValue::from_static("max-age=31536000"));
+    }
+    response
+}
+
+/// Whether a change comes from this server's own origin: `Origin` (else `Referer`), when
+/// the client sends one, must be `scheme://host` of this server. A browser's POST from
+/// one of its pages sends `Origin: null` under `Referrer-Policy: no-referrer`; such a
+/// request is judged by `Sec-Fetch-Site` and its CSRF token instead. Clients that send
+/// neither header (scripts, `curl`) are not browsers a page could drive.
+fn from_own_origin(headers: &HeaderMap, secure: bool) -> Result<(), String> {
+    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else { return Ok(()) };
+    let own = format!("{}://{}", if secure { "https" } else { "http" }, host.to_ascii_lowercase());
+    let claimed = match headers.get(header::ORIGIN) {
+        Some(origin) => origin.to_str().unwrap_or("").trim().to_ascii_lowercase(),
+        None => match headers.get(header::REFERER).and_then(|v| v.to_str().ok()).map(url::Url::parse) {
+            Some(Ok(referer)) => referer.origin().ascii_serialization().to_ascii_lowercase(),
+            Some(Err(_)) => return Err("the Referer header is not a URL".into()),
+            None => return Ok(()),
+        },
+    };
+    if claimed == "null" || claimed == own {
+        return Ok(());
+    }
+    Err(format!("a change from {claimed} was refused: changes come from this server's own pages ({own}) or from API clients that send no Origin"))
 }
 
 /// A dashboard served over plain HTTP on `listen` (e.g. `127.0.0.1:0`) from a task of
@@ -213,8 +291,8 @@ pub async fn start(home: &std::path::Path, listen: &str) -> anyhow::Result<(Sock
     let addr = listener.local_addr()?;
     let app = router(web.clone());
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!("dashboard stopped: {e}");
+        if let Err(e) = server::serve(listener, app, None, std::future::pending()).await {
+            tracing::error!("dashboard stopped: {e:#}");
         }
     });
     Ok((addr, web, token))
@@ -225,37 +303,19 @@ pub async fn serve(home: &std::path::Path, options: ServeOptions) -> anyhow::Res
     if let Some(warning) = options.check()? {
         eprintln!("{warning}");
     }
-    let (web, token) = Web::open(home, options.tls.is_some()).await?;
+    let tls = match &options.tls {
+        Some((cert, key)) => Some(server::tls_config(cert, key)?),
+        None => None,
+    };
+    let (web, token) = Web::open(home, tls.is_some()).await?;
     let app = router(web);
-    let scheme = if options.tls.is_some() { "https" } else { "http" };
-    match &options.tls {
-        Some((cert, key)) => {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-                .await
-                .with_context(|| format!("cannot read the TLS certificate {} and key {}", cert.display(), key.display()))?;
-            let listener = std::net::TcpListener::bind(options.listen).with_context(|| format!("cannot listen on {}", options.listen))?;
-            let addr = listener.local_addr()?;
-            print_login(scheme, addr, &token);
-            let handle = axum_server::Handle::new();
-            let stopping = handle.clone();
-            tokio::spawn(async move {
-                let _ = tokio::signal::ctrl_c().await;
-                stopping.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
-            });
-            axum_server::from_tcp_rustls(listener, config).handle(handle).serve(app.into_make_service()).await?;
-        }
-        None => {
-            let listener = tokio::net::TcpListener::bind(options.listen).await.with_context(|| format!("cannot listen on {}", options.listen))?;
-            let addr = listener.local_addr()?;
-            print_login(scheme, addr, &token);
-            axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await?;
-        }
-    }
-    Ok(())
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let listener = tokio::net::TcpListener::bind(options.listen).await.with_context(|| format!("cannot listen on {}", options.listen))?;
+    print_login(scheme, listener.local_addr()?, &token);
+    server::serve(listener, app, tls, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
 }
 
 fn print_login(scheme: &str, addr: SocketAddr, token: &str) {
@@ -269,7 +329,7 @@ fn print_login(scheme: &str, addr: SocketAddr, token: &str) {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ApiError {
     /// A stable code (`unauthorized`, `csrf`, `not-found`, `refused`, `checks-failed`,
-    /// `stage1-choice-needed`, `bad-request`, `internal`).
+    /// `stage1-choice-needed`, `bad-request`, `too-large`, `internal`).
     pub code: String,
     /// What went wrong and how to fix it.
     pub message: String,
@@ -370,7 +430,7 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// Paths anyone may open: the login exchange, the stylesheet and the OpenAPI document
 /// (it describes the API and holds no data).
 fn public(path: &str) -> bool {
-    matches!(path, "/login" | "/style.css" | "/api/v1/openapi.json")
+    matches!(path, "/login" | "/style.css" | "/live.js" | "/api/v1/openapi.json")
 }
 
 /// The access rules, before every handler:
@@ -382,9 +442,6 @@ fn public(path: &str) -> bool {
 ///   browser says where it comes from.
 async fn guard(State(web): State<Web>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
-    if public(&path) {
-        return next.run(request).await;
-    }
     let api = path.starts_with("/api/");
     let refuse = |status: StatusCode, code: &'static str, message: &str| {
         let failure = Failure::new(status, code, message);
@@ -394,7 +451,28 @@ async fn guard(State(web): State<Web>, mut request: Request, next: Next) -> Resp
             pages::failure_page(None, failure)
         }
     };
+    // An absurd body is refused before anything reads it.
+    let length = request.headers().get(header::CONTENT_LENGTH).map(|v| v.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()));
+    match length {
+        Some(None) => return refuse(StatusCode::BAD_REQUEST, "bad-request", "the Content-Length header is not a number"),
+        Some(Some(n)) if n > MAX_BODY => {
+            return refuse(StatusCode::PAYLOAD_TOO_LARGE, "too-large", &format!("the request body is {n} bytes; the dashboard reads at most {MAX_BODY}"))
+        }
+        _ => {}
+    }
+    if public(&path) {
+        return next.run(request).await;
+    }
     let changes = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if changes {
+        if let Err(message) = from_own_origin(request.headers(), web.inner.secure) {
+            return refuse(StatusCode::FORBIDDEN, "csrf", &message);
+        }
+        let cross_site = request.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok()).is_some_and(|v| v != "same-origin" && v != "none");
+        if cross_site {
+            return refuse(StatusCode::FORBIDDEN, "csrf", "a change from another site was refused");
+        }
+    }
     let bearer = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
     if let Some(value) = bearer {
         if !api {
@@ -421,10 +499,6 @@ async fn guard(State(web): State<Web>, mut request: Request, next: Next) -> Resp
         );
     };
     if changes {
-        let cross_site = request.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok()).is_some_and(|v| v != "same-origin" && v != "none");
-        if cross_site {
-            return refuse(StatusCode::FORBIDDEN, "csrf", "a change from another site was refused");
-        }
         let header_token = request.headers().get(auth::CSRF_HEADER).and_then(|v| v.to_str().ok());
         let form = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
         match header_token {

@@ -33,6 +33,7 @@ pub fn routes() -> Router<Web> {
         .route("/login", get(login))
         .route("/logout", post(logout))
         .route("/style.css", get(style))
+        .route("/live.js", get(live_script))
         .route("/apps", get(apps))
         .route("/apps/assess", post(assess_apps))
         .route("/apps/{key}/decision", post(decide))
@@ -204,6 +205,12 @@ async fn style() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], STYLE).into_response()
 }
 
+/// The live-progress script, served as a file: the content security policy allows no
+/// inline script.
+async fn live_script() -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], LIVE_SCRIPT).into_response()
+}
+
 #[derive(Deserialize)]
 struct LoginQuery {
     token: Option<String>,
@@ -306,15 +313,19 @@ async fn apps(State(web): State<Web>, Extension(caller): Extension<Caller>) -> P
     let db = web.db();
     let assessed = assess::assess(db, &assess::server_apps(db).await?).await?;
     let decisions = [Decision::NotAssessed, Decision::Needed, Decision::NotNeeded, Decision::Alternative];
+    let servers: Vec<_> = crate::sites::list(db).await?.into_iter().filter(|s| s.product == crate::source::Product::Confluence.to_string()).collect();
     let content = html! {
-        form method="post" action="/apps/assess" {
-            (csrf_field(&caller))
-            label { span { "Server database" } input name="source" size="60" placeholder="/path/to/confluence.db or postgres://user@host/db"; }
-            label { span { "Password variable (PostgreSQL)" } input name="source_password_env" placeholder="e.g. FERRY_SOURCE_PASSWORD"; }
-            button type="submit" { "Assess the Server site's apps" }
+        @if servers.is_empty() {
+            p.note { "No Confluence site added yet: add one at the command line with " code { "ferry site add --source DB" } " (the dashboard reads only sites added there)." }
+        } @else {
+            form method="post" action="/apps/assess" {
+                (csrf_field(&caller))
+                label { span { "Server site" } (server_site_select(&servers)) }
+                button type="submit" { "Assess the Server site's apps" }
+            }
         }
         @if assessed.is_empty() {
-            p.note { "No assessment yet: give the Server database above (or run " code { "ferry apps assess --source DB" } ")." }
+            p.note { "No assessment yet: choose the Server site above (or run " code { "ferry apps assess --source DB" } ")." }
         } @else {
             table {
                 tr { th { "App key" } th { "Name" } th { "Version" } th { "Vendor" } th { "Path" } th { "Plugin" } th { "Stage" } th { "Decision" } }
@@ -356,14 +367,25 @@ struct AssessForm {
     #[serde(default)]
     csrf: String,
     source: String,
-    #[serde(default)]
-    source_password_env: String,
+}
+
+/// A choice of the Server sites the admin added (`ferry site add`), by id.
+fn server_site_select(sites: &[crate::sites::ServerSite]) -> Markup {
+    html! {
+        select name="source" required {
+            @for s in sites {
+                option value=(s.id) { (s.name.as_deref().unwrap_or(&s.id)) " — " (s.product) " · " (crate::source::redact_url(&s.location)) }
+            }
+        }
+    }
 }
 
 async fn assess_apps(State(web): State<Web>, Extension(caller): Extension<Caller>, Form(form): Form<AssessForm>) -> PageResult {
     check_form(&caller, &form.csrf)?;
-    let source = crate::cli::SourceArgs { source: form.source.trim().to_string(), source_password_env: Some(form.source_password_env.trim().to_string()).filter(|e| !e.is_empty()) };
-    let connected = source.connect().await.map_err(|e| Failure::new(StatusCode::BAD_REQUEST, "bad-request", format!("{e:#}")))?;
+    let site = crate::sites::for_request(web.db(), &form.source).await?;
+    let connected = crate::source::Source::open(&site.location, site.password_env.as_deref())
+        .await
+        .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, "bad-request", format!("{e:#}")))?;
     let apps = assess::read_server_apps(web.db(), &connected).await?;
     assess::assess(web.db(), &apps).await?;
     Ok(Redirect::to("/apps").into_response())
@@ -463,6 +485,7 @@ fn progress_lines(progress: &BTreeMap<String, plan::StepProgress>) -> Markup {
 async fn plans(State(web): State<Web>, Extension(caller): Extension<Caller>) -> PageResult {
     let listing = plan::listing(web.db()).await?;
     let sites = crate::cloud::list(web.db()).await?;
+    let servers = crate::sites::list(web.db()).await?;
     let content = html! {
         @if listing.is_empty() { p.muted { "No plan yet." } } @else {
             table #plans {
@@ -506,27 +529,28 @@ async fn plans(State(web): State<Web>, Extension(caller): Extension<Caller>) -> 
             }
         }
         h2 { "Create a plan" }
-        form #create method="post" action="/plans" {
-            (csrf_field(&caller))
-            label { span { "Name" } input name="name" required; }
-            label { span { "Product" } select name="product" { option value="confluence" { "confluence" } option value="jira" { "jira" } } }
-            label { span { "Server database" } input name="source" size="60" required; }
-            label { span { "Password variable" } input name="source_password_env" placeholder="PostgreSQL only"; }
-            label { span { "Attachment folder" } input name="attachments" size="60" placeholder="Confluence: <confluence-home>/attachments"; }
-            @if !sites.is_empty() {
-                label { span { "Cloud site" } select name="cloud" { option value="" { "(give a URL below)" } @for s in &sites { option value=(s.name) { (s.name) " — " (s.url) } } } }
+        @if sites.is_empty() || servers.is_empty() {
+            p.note {
+                "A plan reads a Server site and goes to a connected Cloud site, both given at the command line: "
+                code { "ferry site add --source DB" } " and " code { "ferry cloud connect NAME --url URL --token-env VAR" } "."
             }
-            label { span { "Destination URL" } input name="destination" size="60"; }
-            label { span { "Token variable" } input name="token_env" placeholder="the environment variable holding the Cloud token"; }
-            label { span { "Users" } select name="users" { option { "all" } option { "related" } option { "none" } } }
-            label { span { "Spaces" } input name="spaces" placeholder="all, none or KEY,KEY (Confluence)"; }
-            label { span { "Projects" } input name="projects" placeholder="all, none or KEY,KEY (Jira)"; }
-            label { span { "Customers" } select name="customers" { option value="" { "default" } option { "all" } option { "related" } option { "none" } } }
-            label { span { "Page history" } select name="history" { option { "all" } option { "current" } } }
-            label { span { "Apps" } select name="apps" { option { "needed" } option { "none" } } }
-            button type="submit" { "Save plan" }
+        } @else {
+            form #create method="post" action="/plans" {
+                (csrf_field(&caller))
+                label { span { "Name" } input name="name" required; }
+                label { span { "Server site" } (server_site_select(&servers)) }
+                label { span { "Attachment folder" } input name="attachments" size="60" placeholder="Confluence: <confluence-home>/attachments"; }
+                label { span { "Cloud site" } select name="cloud" required { @for s in &sites { option value=(s.name) { (s.name) " — " (s.url) } } } }
+                label { span { "Users" } select name="users" { option { "all" } option { "related" } option { "none" } } }
+                label { span { "Spaces" } input name="spaces" placeholder="all, none or KEY,KEY (Confluence)"; }
+                label { span { "Projects" } input name="projects" placeholder="all, none or KEY,KEY (Jira)"; }
+                label { span { "Customers" } select name="customers" { option value="" { "default" } option { "all" } option { "related" } option { "none" } } }
+                label { span { "Page history" } select name="history" { option { "all" } option { "current" } } }
+                label { span { "Apps" } select name="apps" { option { "needed" } option { "none" } } }
+                button type="submit" { "Save plan" }
+            }
         }
-        script { (PreEscaped(LIVE_SCRIPT)) }
+        script src="/live.js" {}
     };
     Ok(html_response(StatusCode::OK, page("Migrate your data", "/plans", Some(csrf(&caller)), content)))
 }
@@ -546,13 +570,9 @@ pub fn plan_request(fields: &BTreeMap<String, String>) -> plan::PlanRequest {
     plan::PlanRequest {
         name: get("name").unwrap_or_default(),
         source: get("source").unwrap_or_default(),
-        source_password_env: get("source_password_env"),
         product: get("product"),
         attachments: get("attachments"),
         cloud: get("cloud"),
-        destination: get("destination"),
-        scim_url: get("scim_url"),
-        token_env: get("token_env"),
         users: get("users"),
         spaces: get("spaces"),
         projects: get("projects"),
@@ -569,7 +589,7 @@ pub fn plan_request(fields: &BTreeMap<String, String>) -> plan::PlanRequest {
 async fn create_plan(State(web): State<Web>, Extension(caller): Extension<Caller>, Form(form): Form<PlanForm>) -> PageResult {
     check_form(&caller, &form.csrf)?;
     let request = plan_request(&form.fields);
-    let created = Plan::create(web.db(), request.into_plan(web.db()).await?).await?;
+    let created = Plan::create(web.db(), request.into_web_plan(web.db()).await?).await?;
     Ok(Redirect::to(&format!("/plans/{}", created.id)).into_response())
 }
 
@@ -720,8 +740,8 @@ async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
 
 async fn check_plan(State(web): State<Web>, Extension(caller): Extension<Caller>, Path(id): Path<String>, Form(form): Form<CsrfOnly>) -> PageResult {
     check_form(&caller, &form.csrf)?;
-    let plan = Plan::get(web.db(), &id).await?;
-    let mut migrator = crate::migrate::Migrator::new(web.db().clone(), plan.clone(), crate::migrate::Progress::hidden()).await?;
+    let mut migrator = web.migrator(&id).await?;
+    let plan = migrator.plan().clone();
     let checks = migrator.checks().await?;
     let content = html! {
         p { a href="/plans" { "Back to the plans" } }
@@ -766,6 +786,7 @@ async fn stop_plan(State(web): State<Web>, Extension(caller): Extension<Caller>,
 
 async fn rerun_app(State(web): State<Web>, Extension(caller): Extension<Caller>, Path((id, key)): Path<(String, String)>, Form(form): Form<CsrfOnly>) -> PageResult {
     check_form(&caller, &form.csrf)?;
+    web.connected_plan(&id).await?;
     crate::migrate::apps::rerun(web.db(), &id, &key, crate::plugins::limits::Limits::default()).await?;
     Ok(Redirect::to(&format!("/plans/{id}")).into_response())
 }

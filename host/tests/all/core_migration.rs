@@ -371,8 +371,7 @@ async fn spaces_show_migrated_and_queued_from_the_mapping_record_and_saved_plans
     let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
     run_plan(&f, &cloud, plan_for(&f, &cloud, UsersScope::None, SpacesScope::Keys(vec!["ENG".into()]), false)).await;
     Plan::create(&f.db, plan_for(&f, &cloud, UsersScope::None, SpacesScope::Keys(vec!["MKT".into()]), false)).await.unwrap();
-    let spaces = f.source().await.spaces().await.unwrap();
-    let choices = ferry_host::plan::space_choices(&f.db, spaces, &cloud.site.url()).await.unwrap();
+    let choices = ferry_host::plan::space_choices(&f.db, &f.source().await, &cloud.site.url()).await.unwrap();
     let status = |k: &str| choices.iter().find(|c| c.key == k).unwrap().status.clone();
     assert_eq!((status("ENG"), status("MKT"), status("DOC")), ("MIGRATED".into(), "QUEUED".into(), String::new()));
 }

@@ -198,7 +198,7 @@ async fn content_mappings_are_served_only_for_the_migrations_spaces() {
         ("confluence:page", "2002", Some("ENG")),
         ("confluence:page", "3001", Some("DOC")),
     ] {
-        sqlx::query("INSERT INTO mappings (destination, namespace, server_id, cloud_id, created_at, container) VALUES ('d', ?, ?, ?, 'now', ?)")
+        sqlx::query("INSERT INTO mappings (destination, site, namespace, server_id, cloud_id, created_at, container) VALUES ('d', 's', ?, ?, ?, 'now', ?)")
             .bind(namespace)
             .bind(server_id)
             .bind(format!("c{server_id}"))
@@ -213,7 +213,7 @@ async fn content_mappings_are_served_only_for_the_migrations_spaces() {
         ..LocalRun::new(
             f.source().await,
             Box::new(DirectorySink::new(f.out()).unwrap()),
-            MappingSource::State { db: f.db.clone(), destination: "d".into() },
+            MappingSource::State { db: f.db.clone(), destination: "d".into(), site: "s".into() },
         )
     };
     let r = run_installed(&f.db, engine(), "com.example.confluence.mapping-probe", run).await.unwrap();

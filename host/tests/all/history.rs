@@ -172,7 +172,9 @@ async fn a_history_cut_short_is_completed_by_the_next_plan_without_duplicate_ver
         created_at: Some(history[0].saved.clone()),
         version_message: history[0].comment.clone(),
     };
-    let created = cloud.dest.create_content(true, &first, &format!("confluence:blogpost:{post}"), false).await.unwrap();
+    // A create keyed as the migrator keys it: the Server site's identity, then the entity.
+    let site = ferry_host::sites::identify(&f.db, &f.source().await, None).await.unwrap().id;
+    let created = cloud.dest.create_content(true, &first, &format!("{site}/confluence:blogpost:{post}"), false).await.unwrap();
     let second = PageVersion { number: 2, message: None, author_id: None, created_at: Some(history[1].saved.clone()) };
     let update = ContentUpdate { id: created.id.to_string(), status: "current".into(), title: history[1].title.clone(), body: body(&history[1]), version: second };
     cloud.dest.add_version(true, created.id, &update).await.unwrap();

@@ -182,6 +182,10 @@ async fn assert_full_migration(f: &JiraFixture, cloud: &Cloud, report: &PlanRepo
     assert_eq!(count("requests"), (f.summary.requests, f.summary.requests, 0));
     assert_eq!(count("comments"), (f.summary.comments, f.summary.comments, 0));
     assert!(report.counts["groups"].cloud >= 4, "{:?}", report.counts["groups"]);
+    // The software project is named as not migrated, with why, not skipped in silence.
+    let left: Vec<(&str, u64)> = report.projects_not_migrated.iter().map(|p| (p.key.as_str(), p.issues)).collect();
+    assert_eq!(left, [(jira::SOFTWARE_PROJECT, f.summary.software_issues)], "{:?}", report.projects_not_migrated);
+    assert!(report.projects_not_migrated[0].reason.starts_with("a software project: Ferry migrates"), "{:?}", report.projects_not_migrated);
     assert_requests_match(f, cloud).await;
 
     // Customers are customer accounts; agents are full accounts.
@@ -414,8 +418,8 @@ async fn a_confluence_plan_refuses_a_jira_database_and_the_reverse() {
     plan.projects = SpacesScope::None;
     plan.customers = UsersScope::None;
     plan.spaces = SpacesScope::All;
-    let plan = Plan::create(&f.db, plan).await.unwrap();
-    let e = Migrator::new(f.db.clone(), plan, Progress::hidden()).await.err().expect("refused");
+    // Refused when the plan is made (its source is read then), before anything runs.
+    let e = Plan::create(&f.db, plan).await.err().expect("refused");
     assert!(format!("{e:#}").contains("is a jira database") && format!("{e:#}").contains("--product jira"), "{e:#}");
 }
 
@@ -468,6 +472,8 @@ async fn the_cli_lists_projects_refuses_customers_none_with_exit_2_and_runs_a_ji
     let row = |key: &str| projects.as_array().unwrap().iter().find(|p| p["key"] == key).cloned().unwrap();
     assert_eq!((row("SD")["service_project"].as_bool(), row("SD")["requests"].as_u64()), (Some(true), Some(f.summary.requests / 2)));
     assert_eq!(row("DEV")["service_project"], false);
+    assert!(row("DEV")["not_migrated"].as_str().unwrap().contains("service projects"), "{}", row("DEV"));
+    assert_eq!(row("SD")["not_migrated"], serde_json::Value::Null);
 
     let base = ["plan", "create", "--product", "jira", "--name", "cli", "--source", &f.source_url, "--destination", &cloud.site.url(), "--token-env", TOKEN_ENV];
     let refused = ferry(&[&base[..], &["--customers", "none"]].concat());
@@ -485,6 +491,9 @@ async fn the_cli_lists_projects_refuses_customers_none_with_exit_2_and_runs_a_ji
         assert!(report["counts"][kind]["server"].is_u64(), "counts.{kind} in {report}");
     }
     assert!(report["former_customer"].is_array() && report["two_accounts"].is_array());
+    // HR is a service project this plan did not choose; DEV is not a service project.
+    let left: Vec<&str> = report["projects_not_migrated"].as_array().unwrap().iter().map(|p| p["key"].as_str().unwrap()).collect();
+    assert_eq!(left, ["DEV", "HR"], "{report}");
     let listed = ferry(&["plan", "projects", "--source", &f.source_url, "--destination", &cloud.site.url(), "--json"]);
     let projects: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
     let status: Vec<(&str, &str)> = projects.as_array().unwrap().iter().map(|p| (p["key"].as_str().unwrap(), p["status"].as_str().unwrap())).collect();
@@ -647,4 +656,16 @@ async fn a_request_whose_description_or_comment_is_over_the_size_bound_fails_nam
     };
     assert_eq!(in_cloud.len() as u64, f.summary.requests - 2);
     assert!(!in_cloud.contains(&described) && !in_cloud.contains(&commented));
+}
+
+#[tokio::test]
+async fn app_assessment_of_a_jira_database_and_a_mysql_url_say_what_ferry_reads() {
+    let f = JiraFixture::new(None).await;
+    let source = ferry_host::source::Source::connect(&f.source_url).await.unwrap();
+    let e = format!("{:#}", ferry_host::assess::read_server_apps(&f.db, &source).await.unwrap_err());
+    assert!(e.contains("is a Jira database") && e.contains("runs no app") && !e.contains("plugindata does not exist"), "{e}");
+    for url in ["mysql://jira@db.example:3306/jira", "mariadb://jira@db.example/jira"] {
+        let e = format!("{:#}", ferry_host::source::Source::connect(url).await.unwrap_err());
+        assert!(e.contains("postgres://") && e.contains("SQLite") && e.contains("MySQL and MariaDB sources are not supported yet"), "{e}");
+    }
 }

@@ -112,7 +112,10 @@ fn assert_documented(doc: &Value, exchanges: &[(reqwest::Method, String, StatusC
     }
 }
 
-/// Whether `value` fits `schema` (the subset of JSON Schema that utoipa writes:
+/// Whether `value` fits `schema` as a strict JSON Schema validator judges it, and stricter
+/// where the document is open: `oneOf` means exactly one option (a strict client rejects
+/// an answer that fits two), and an object may carry no field the schema does not declare
+/// (the subset of JSON Schema that utoipa writes:
 /// `$ref`, `oneOf`/`anyOf`/`allOf`, `type`, `enum`, `properties`, `required`,
 /// `additionalProperties`, `items`). Objects may carry only declared properties.
 fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
@@ -126,6 +129,10 @@ fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), 
             let errors: Vec<String> = options.iter().filter_map(|o| conforms(doc, o, value, at).err()).collect();
             if errors.len() == options.len() {
                 return Err(format!("{at}: fits none of {key}: {}", errors.join(" | ")));
+            }
+            let fits = options.len() - errors.len();
+            if key == "oneOf" && fits > 1 {
+                return Err(format!("{at}: fits {fits} options of oneOf, and must fit exactly one"));
             }
         }
     }
@@ -220,14 +227,20 @@ async fn finished(d: &Dashboard, id: &str) -> Value {
     }
 }
 
-/// A plan body for the fixture's site into `cloud`: users none, space ENG.
-fn plan_body(f: &Fixture, cloud: &Cloud, name: &str) -> Value {
+/// The admin's part at the command line: add the fixture's Server site and connect
+/// `cloud` as `trial`, the only kinds of source and destination the dashboard offers.
+async fn add_sites(f: &Fixture, cloud: &Cloud) {
+    ferry_host::sites::identify(&f.db, &f.source().await, None).await.unwrap();
+    ferry_host::cloud::connect(&f.db, "trial", &cloud.site.url(), None, TOKEN_ENV).await.unwrap();
+}
+
+/// A plan body for the fixture's site into the connected `trial`: users none, space ENG.
+fn plan_body(f: &Fixture, name: &str) -> Value {
     json!({
         "name": name,
         "source": f.source_url,
         "attachments": f.site.join("attachments").display().to_string(),
-        "destination": cloud.site.url(),
-        "token_env": TOKEN_ENV,
+        "cloud": "trial",
         "users": "none",
         "spaces": "ENG",
         "trusted_domains": ["example.com"],
@@ -240,6 +253,7 @@ async fn the_api_serves_the_journey_in_the_cli_shapes_and_never_a_secret() {
     let cloud = Cloud::start(Faults::default()).await;
     f.install("page_ratings").await;
     assess::read_server_apps(&f.db, &f.source().await).await.unwrap();
+    add_sites(&f, &cloud).await;
     let d = Dashboard::start(&f).await;
     let mut answers = Vec::new();
 
@@ -275,12 +289,12 @@ async fn the_api_serves_the_journey_in_the_cli_shapes_and_never_a_secret() {
     cloud.dest.admin_install_cloud_app(&plugin.cloud_app_key).await.unwrap();
 
     // Plans: a refused option is named; a plan is created, listed, checked.
-    let (status, body) = d.api(reqwest::Method::POST, "/plans", Some(json!({"name": "x", "source": f.source_url, "users": "some"}))).await;
+    let (status, body) = d.api(reqwest::Method::POST, "/plans", Some(json!({"name": "x", "source": f.source_url, "cloud": "trial", "users": "some"}))).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("refused")), "{body}");
     assert!(body["error"]["message"].as_str().unwrap().starts_with("users:"), "{body}");
-    let (status, body) = d.api(reqwest::Method::POST, "/plans", Some(json!({"name": "x", "source": f.source_url, "colour": "blue"}))).await;
+    let (status, body) = d.api(reqwest::Method::POST, "/plans", Some(json!({"name": "x", "source": f.source_url, "cloud": "trial", "colour": "blue"}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "unknown fields are refused: {body}");
-    let (status, created) = d.api(reqwest::Method::POST, "/plans", Some(plan_body(&f, &cloud, "api plan"))).await;
+    let (status, created) = d.api(reqwest::Method::POST, "/plans", Some(plan_body(&f, "api plan"))).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["id"].as_str().unwrap().to_string();
     assert_eq!(created["plan_apps"][0]["app"], RATINGS);
@@ -323,7 +337,7 @@ async fn the_api_serves_the_journey_in_the_cli_shapes_and_never_a_secret() {
     // first character).
     let mut firsts = std::collections::HashMap::new();
     let shared = loop {
-        let (status, made) = d.api(reqwest::Method::POST, "/plans", Some(plan_body(&f, &cloud, "prefix"))).await;
+        let (status, made) = d.api(reqwest::Method::POST, "/plans", Some(plan_body(&f, "prefix"))).await;
         assert_eq!(status, StatusCode::CREATED, "{made}");
         let first = made["id"].as_str().unwrap()[..1].to_string();
         if firsts.insert(first.clone(), ()).is_some() {
@@ -365,6 +379,14 @@ async fn the_api_serves_the_journey_in_the_cli_shapes_and_never_a_secret() {
     assert!(conforms(&doc, &started, &json!({"id": "p", "status": "running", "extra": 1}), "$").is_err(), "an undeclared field is caught");
     assert!(conforms(&doc, &started, &json!({"id": 7, "status": "running"}), "$").is_err(), "a wrong type is caught");
     assert!(conforms(&doc, &started, &json!({"status": "running"}), "$").is_err(), "a missing field is caught");
+    // A report fits exactly one of PlanShow's shapes (not also the not-run plan's), and an
+    // answer that fits two options of a oneOf is caught.
+    let show = json!({"$ref": "#/components/schemas/PlanShow"});
+    assert!(conforms(&doc, &show, &report, "$").is_ok(), "{:?}", conforms(&doc, &show, &report, "$"));
+    let not_run = json!({"id": "p", "name": "n", "status": "saved", "apps": []});
+    assert!(conforms(&doc, &show, &not_run, "$").is_ok(), "{:?}", conforms(&doc, &show, &not_run, "$"));
+    let either = json!({"oneOf": [{"type": "string"}, {"type": ["string", "null"]}]});
+    assert!(conforms(&doc, &either, &json!("p"), "$").unwrap_err().contains("exactly one"));
     let listed = d.exchanges.lock().unwrap().iter().filter(|(_, p, s, _)| p == "/plans" && *s == StatusCode::OK).count();
     assert!(listed > 0);
 
@@ -516,8 +538,9 @@ async fn live_progress_reaches_the_event_stream_when_another_process_records_it(
     use futures_util::StreamExt;
     let f = Fixture::new().await;
     let cloud = Cloud::start(Faults::default()).await;
+    add_sites(&f, &cloud).await;
     let d = Dashboard::start(&f).await;
-    let (_, created) = d.api(reqwest::Method::POST, "/plans", Some(json!({"name": "live", "source": f.source_url, "destination": cloud.site.url(), "token_env": TOKEN_ENV, "apps": "none", "spaces": "none"}))).await;
+    let (_, created) = d.api(reqwest::Method::POST, "/plans", Some(json!({"name": "live", "source": f.source_url, "cloud": "trial", "apps": "none", "spaces": "none"}))).await;
     let id = created["id"].as_str().unwrap().to_string();
     let session = d.login().await;
     let response = d.http.get(d.url("/plans/events")).header("cookie", &session.cookie).send().await.unwrap();
@@ -589,6 +612,7 @@ async fn over_tls_the_session_cookie_is_secure_and_plain_http_gets_no_answer() {
     let cookie = set_cookie.split(';').next().unwrap().to_string();
     let home = trusting.get(format!("{base}/")).header(reqwest::header::COOKIE, &cookie).send().await.unwrap();
     assert_eq!(home.status(), StatusCode::OK);
+    assert_eq!(home.headers()["strict-transport-security"], "max-age=31536000", "HSTS under TLS");
     assert!(home.text().await.unwrap().contains("Assess your apps"));
     // The API over TLS with a bearer token.
     let (_, token) = auth::create_token(&f.db, "tls").await.unwrap();
@@ -605,4 +629,225 @@ async fn over_tls_the_session_cookie_is_secure_and_plain_http_gets_no_answer() {
     assert!(answered.is_err() || answered.unwrap().status() != StatusCode::OK, "plain HTTP must not be served on the TLS port");
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// A loopback listener that counts the connections it is sent.
+async fn listener() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", socket.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = socket.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_request_can_send_the_cloud_token_or_any_variable_to_a_url_of_its_choosing() {
+    let f = Fixture::new().await;
+    let cloud = Cloud::start(Faults::default()).await;
+    add_sites(&f, &cloud).await;
+    let d = Dashboard::start(&f).await;
+    let (url, seen) = listener().await;
+    let code = |v: &Value| v["error"]["code"].as_str().unwrap_or_default().to_string();
+
+    // The request the attacker sent: a destination of theirs and the production token's
+    // variable; then any variable, and the source's password variable.
+    for (field, value) in [("destination", url.as_str()), ("token_env", TOKEN_ENV), ("token_env", "HOME"), ("scim_url", url.as_str()), ("source_password_env", TOKEN_ENV)] {
+        let mut body = plan_body(&f, "attack");
+        body[field] = json!(value);
+        if field == "token_env" {
+            body["destination"] = json!(url);
+        }
+        let (status, answer) = d.api(reqwest::Method::POST, "/plans", Some(body)).await;
+        assert_eq!((status, code(&answer)), (StatusCode::BAD_REQUEST, "bad-request".into()), "{field}: {answer}");
+    }
+    // A plan names a connected Cloud site, or nothing is made.
+    let mut body = plan_body(&f, "no cloud");
+    body.as_object_mut().unwrap().remove("cloud");
+    let (status, answer) = d.api(reqwest::Method::POST, "/plans", Some(body)).await;
+    assert_eq!((status, code(&answer)), (StatusCode::BAD_REQUEST, "refused".into()), "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("ferry cloud connect"), "{answer}");
+    let mut body = plan_body(&f, "unknown cloud");
+    body["cloud"] = json!("theirs");
+    let (status, answer) = d.api(reqwest::Method::POST, "/plans", Some(body)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    // A source the admin never added (a database of the caller's, say) is refused unread.
+    let port = url.rsplit(':').next().unwrap();
+    let mut body = plan_body(&f, "their database");
+    body["source"] = json!(format!("postgres://ferry@127.0.0.1:{port}/theirs"));
+    let (status, answer) = d.api(reqwest::Method::POST, "/plans", Some(body)).await;
+    assert_eq!((status, code(&answer)), (StatusCode::NOT_FOUND, "not-found".into()), "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("ferry site add"), "{answer}");
+    // The dashboard's form takes no URL or variable either.
+    let session = d.login().await;
+    let form = [("csrf", session.csrf.as_str()), ("name", "form attack"), ("source", f.source_url.as_str()), ("destination", url.as_str()), ("token_env", TOKEN_ENV)];
+    let r = d.http.post(d.url("/plans")).header("cookie", &session.cookie).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "no connected site named");
+    // A plan the admin made at the command line for a URL is checked and run there only.
+    let direct = ferry_host::plan::Plan::new("direct", &f.source_url, &f.site.join("attachments").display().to_string(), &url, TOKEN_ENV);
+    let direct = ferry_host::plan::Plan::create(&f.db, direct).await.unwrap();
+    let (status, answer) = d.api(reqwest::Method::GET, &format!("/plans/{}/checks", direct.id), None).await;
+    assert_eq!((status, code(&answer)), (StatusCode::CONFLICT, "refused".into()), "{answer}");
+    let (status, answer) = d.api(reqwest::Method::POST, &format!("/plans/{}/run", direct.id), Some(json!({"stage1": "proceed"}))).await;
+    assert_eq!((status, code(&answer)), (StatusCode::CONFLICT, "refused".into()), "{answer}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 0, "the listener was sent nothing");
+    assert_eq!(ferry_host::plan::Plan::list(&f.db).await.unwrap().len(), 1, "only the admin's plan exists");
+
+    // A connected site whose token variable is not set: a refusal naming it, not a 500.
+    sqlx::query("INSERT INTO cloud_sites (name, url, scim_url, token_env, connected_at) VALUES ('unset', ?, NULL, 'FERRY_WEB_TEST_NEVER_SET', 'now')")
+        .bind(cloud.site.url())
+        .execute(f.db.pool())
+        .await
+        .unwrap();
+    let mut body = plan_body(&f, "unset token");
+    body["cloud"] = json!("unset");
+    body["apps"] = json!("none");
+    let (status, created) = d.api(reqwest::Method::POST, "/plans", Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap();
+    for (method, path) in [(reqwest::Method::POST, format!("/plans/{id}/run")), (reqwest::Method::GET, format!("/plans/{id}/checks"))] {
+        let (status, answer) = d.api(method, &path, None).await;
+        assert_eq!((status, code(&answer)), (StatusCode::CONFLICT, "refused".into()), "{path}: {answer}");
+        assert!(answer["error"]["message"].as_str().unwrap().contains("$FERRY_WEB_TEST_NEVER_SET"), "{answer}");
+    }
+    // An empty plan id names no plan (it used to match them all).
+    for path in ["/plans//checks", "/plans/%20/audit"] {
+        let (status, answer) = d.api(reqwest::Method::GET, path, None).await;
+        assert_eq!((status, code(&answer)), (StatusCode::BAD_REQUEST, "bad-request".into()), "{path}: {answer}");
+    }
+    let doc: Value = d.http.get(d.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let exchanges: Vec<_> = d.exchanges.lock().unwrap().iter().filter(|(_, p, _, _)| !p.contains("//") && !p.contains("%20")).cloned().collect();
+    assert_documented(&doc, &exchanges);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_forbids_framing_sniffing_referrers_and_caching() {
+    let f = Fixture::new().await;
+    let d = Dashboard::start(&f).await;
+    let session = d.login().await;
+    let answers = [
+        d.http.get(d.url("/apps")).header("cookie", &session.cookie).send().await.unwrap(),
+        d.http.get(d.url(&format!("/apps/{RATINGS}/consent"))).header("cookie", &session.cookie).send().await.unwrap(),
+        d.http.get(d.url("/api/v1/plans")).bearer_auth(&d.token).send().await.unwrap(),
+        d.http.get(d.url("/api/v1/plans")).send().await.unwrap(),
+        d.http.get(d.url("/style.css")).send().await.unwrap(),
+    ];
+    for r in &answers {
+        let h = r.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+        assert_eq!(h["x-frame-options"], "DENY", "{}", r.url());
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert!(!h.contains_key("strict-transport-security"), "no HSTS over plain HTTP");
+        if r.url().path() != "/style.css" {
+            assert_eq!(h["cache-control"], "no-store", "{}", r.url());
+        }
+    }
+    // The pages carry no inline script: the live-progress script is a file.
+    let (_, plans) = d.page(&session, "/plans").await;
+    assert!(plans.contains("<script src=\"/live.js\"></script>"), "{plans}");
+    let script = d.http.get(d.url("/live.js")).send().await.unwrap();
+    assert!(script.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    assert!(script.text().await.unwrap().contains("EventSource"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_from_another_origin_is_refused_even_with_a_valid_token() {
+    let f = Fixture::new().await;
+    f.install("page_ratings").await;
+    assess::read_server_apps(&f.db, &f.source().await).await.unwrap();
+    let d = Dashboard::start(&f).await;
+    let decide = |header: Option<(&'static str, String)>| {
+        let mut r = d.http.put(d.url(&format!("/api/v1/apps/{RATINGS}/decision"))).bearer_auth(&d.token).json(&json!({"decision": "needed"}));
+        if let Some((name, value)) = header {
+            r = r.header(name, value);
+        }
+        r.send()
+    };
+    let own = format!("http://{}", d.addr);
+    for (name, value) in [("origin", "http://evil.example".to_string()), ("referer", "http://evil.example/page".to_string()), ("origin", format!("http://127.0.0.1:{}", d.addr.port() + 1))] {
+        let r = decide(Some((name, value.clone()))).await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name}: {value}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "csrf", "{body}");
+    }
+    assert_eq!(assess::decision(&f.db, RATINGS).await.unwrap().0, assess::Decision::NotAssessed, "nothing changed");
+    assert_eq!(decide(Some(("origin", own.clone()))).await.unwrap().status(), StatusCode::OK, "its own origin");
+    assert_eq!(decide(Some(("referer", format!("{own}/apps")))).await.unwrap().status(), StatusCode::OK, "a referer of its own");
+    assert_eq!(decide(None).await.unwrap().status(), StatusCode::OK, "a script that sends neither");
+    // A page's own form post (no-referrer makes a browser send `Origin: null`) passes on
+    // its CSRF token; a cross-site one is still refused.
+    let session = d.login().await;
+    let post = |site: &'static str| {
+        d.http
+            .post(d.url(&format!("/apps/{RATINGS}/decision")))
+            .header("cookie", &session.cookie)
+            .header("origin", "null")
+            .header("sec-fetch-site", site)
+            .form(&[("decision", "not-needed"), ("csrf", session.csrf.as_str())])
+            .send()
+    };
+    assert_eq!(post("cross-site").await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(post("same-origin").await.unwrap().status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_idle_and_oversized_requests_do_not_hold_the_dashboard() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let f = Fixture::new().await;
+    let d = Dashboard::start(&f).await;
+    // How long until the server closes `stream` (reading whatever it sends first).
+    async fn closed_within(mut stream: tokio::net::TcpStream, limit: Duration) -> Option<Duration> {
+        let started = Instant::now();
+        let mut buf = [0u8; 4096];
+        loop {
+            match tokio::time::timeout_at((started + limit).into(), stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return Some(started.elapsed()),
+                Ok(Ok(_)) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
+    let connect = || tokio::net::TcpStream::connect(d.addr);
+
+    // An absurd Content-Length is answered at once, before any body.
+    let mut huge = connect().await.unwrap();
+    huge.write_all(b"POST /api/v1/plans HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000000\r\n\r\n").await.unwrap();
+    let mut answer = vec![0u8; 256];
+    let n = tokio::time::timeout(Duration::from_secs(5), huge.read(&mut answer)).await.expect("an answer at once").unwrap();
+    assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 413"), "{}", String::from_utf8_lossy(&answer[..n]));
+
+    // Connections are bounded: one more than the bound is closed at once.
+    let mut held = Vec::new();
+    for _ in 0..web::server::MAX_CONNECTIONS {
+        held.push(connect().await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let extra = connect().await.unwrap();
+    assert!(closed_within(extra, Duration::from_secs(3)).await.is_some(), "the connection over the bound was kept");
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Half-sent requests and idle keep-alive connections are closed after the header
+    // timeout; meanwhile the dashboard answers others.
+    let mut waiting = Vec::new();
+    for _ in 0..50 {
+        let mut half = connect().await.unwrap();
+        half.write_all(b"GET /api/v1/plans HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
+        waiting.push(half);
+    }
+    let mut idle = connect().await.unwrap();
+    idle.write_all(b"GET /style.css HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    waiting.push(idle);
+    assert_eq!(d.http.get(d.url("/api/v1/plans")).bearer_auth(&d.token).send().await.unwrap().status(), StatusCode::OK);
+    let limit = web::server::HEADER_READ + Duration::from_secs(5);
+    let closed = futures_util::future::join_all(waiting.into_iter().map(|s| closed_within(s, limit))).await;
+    assert!(closed.iter().all(Option::is_some), "{} of 51 slow or idle connections stayed open", closed.iter().filter(|c| c.is_none()).count());
 }
