@@ -41,6 +41,8 @@ pub const DEMO_CLOUD: &str = "staging";
 /// Every step of the journey, as the admin saw it.
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoReport {
+    /// Step 1: the Server site, known by its identity (its server id).
+    pub server_site: crate::sites::ServerSite,
     /// Step 1: the apps, their paths, Stages and the decisions taken.
     pub assessment: Vec<Assessment>,
     /// Step 2: the connected cloud site (no token: it stays in its variable).
@@ -104,7 +106,9 @@ pub async fn run_demo(home: &Path, plugins_dir: &Path, options: &SampleOptions, 
     }
 
     // 1. Assess: two apps are needed, the macro pack is replaced by an alternative.
-    let apps = assess::read_server_apps(&db, &Source::connect(&source_db).await?).await?;
+    let source = Source::connect(&source_db).await?;
+    let server_site = crate::sites::get(&db, &crate::sites::identify(&db, &source, None).await?.id).await?;
+    let apps = assess::read_server_apps(&db, &source).await?;
     for app in &apps {
         let decision = if [RATINGS_APP, CALENDARS_APP, DIAGRAMS_APP].contains(&app.key.as_str()) { Decision::Needed } else { Decision::Alternative };
         assess::decide(&db, &app.key, decision).await?;
@@ -178,6 +182,7 @@ pub async fn run_demo(home: &Path, plugins_dir: &Path, options: &SampleOptions, 
     let jira_checks = migrator.checks().await?;
     let jira_run = run_checked(Migrator::new(db.clone(), jira_plan, progress()).await?, None).await?;
     Ok(DemoReport {
+        server_site,
         assessment,
         cloud,
         consents,

@@ -230,6 +230,7 @@ pub(crate) async fn demo(home: &Path, args: DemoArgs) -> anyhow::Result<ExitCode
     }
     let step = |n: u8, title: &str| println!("\n━━ {n}. {title} ━━");
     step(1, "Assess your apps");
+    println!("Server site {} (by its {}, read from {})", shown(&r.server_site.id), r.server_site.origin, shown(&r.server_site.location));
     let mut t = super::table(&["app key", "name", "version", "enabled", "path", "stage", "decision"]);
     for a in &r.assessment {
         let stage = a.stage_figures.as_ref().map(|f| f.summary()).unwrap_or_else(|| "-".into());

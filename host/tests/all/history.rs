@@ -160,7 +160,9 @@ async fn a_history_cut_short_is_completed_by_the_next_plan_without_duplicate_ver
     let post: i64 = sqlx::query("SELECT contentid FROM content WHERE title = 'MKT post 9' AND prevver IS NULL").fetch_one(&source).await.unwrap().get(0);
     let history = &server_history(&f).await[&post];
     assert_eq!(history.len(), 3);
-    let space = cloud.dest.create_space("MKT", "Marketing", "confluence:space:MKT").await.unwrap().id.unwrap();
+    // Creates keyed as the migrator keys them: the Server site's identity, then the entity.
+    let site = ferry_host::sites::identify(&f.db, &f.source().await, None).await.unwrap().id;
+    let space = cloud.dest.create_space("MKT", "Marketing", &format!("{site}/confluence:space:MKT")).await.unwrap().id.unwrap();
     let body = |v: &ServerVersion| Body { representation: "storage".into(), value: v.body.clone() };
     let first = NewContent {
         space_id: space,
@@ -172,8 +174,6 @@ async fn a_history_cut_short_is_completed_by_the_next_plan_without_duplicate_ver
         created_at: Some(history[0].saved.clone()),
         version_message: history[0].comment.clone(),
     };
-    // A create keyed as the migrator keys it: the Server site's identity, then the entity.
-    let site = ferry_host::sites::identify(&f.db, &f.source().await, None).await.unwrap().id;
     let created = cloud.dest.create_content(true, &first, &format!("{site}/confluence:blogpost:{post}"), false).await.unwrap();
     let second = PageVersion { number: 2, message: None, author_id: None, created_at: Some(history[1].saved.clone()) };
     let update = ContentUpdate { id: created.id.to_string(), status: "current".into(), title: history[1].title.clone(), body: body(&history[1]), version: second };

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 /// The key under which WebDriver names an element.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecc";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A WebDriver error: its code (`no such element`, `stale element reference`, ...) and
 /// message.
@@ -84,7 +84,10 @@ impl Session {
     /// The first element `css` finds.
     pub async fn find(&self, css: &str) -> Result<Element<'_>, WdError> {
         let value = self.call(reqwest::Method::POST, "/element", Some(json!({ "using": "css selector", "value": css }))).await?;
-        Ok(Element { session: self, id: value[ELEMENT].as_str().expect("an element id").to_string() })
+        match value[ELEMENT].as_str() {
+            Some(id) => Ok(Element { session: self, id: id.to_string() }),
+            None => Err(WdError { code: "no element id".into(), message: format!("{css}: the driver answered {value}") }),
+        }
     }
 
     /// Wait up to 15 s for an element `css` finds.
