@@ -124,9 +124,7 @@ pub fn migration_path(server_version: &str, plugin_range: Option<&semver::Versio
     match plugin_range {
         _ if marked_manual => (MigrationPath::Manual, "marked manual by the admin".into()),
         None => (MigrationPath::None, "no ferry plugin is installed for this app".into()),
-        Some(range) if plugin_reads(range, server_version) => {
-            (MigrationPath::Automated, format!("the installed plugin reads Server versions {range}"))
-        }
+        Some(range) if plugin_reads(range, server_version) => (MigrationPath::Automated, format!("the installed plugin reads Server versions {range}")),
         Some(range) => (
             MigrationPath::Manual,
             format!("the installed plugin reads Server versions {range}, not {server_version}: update the Server app, or migrate it by hand"),
@@ -266,10 +264,7 @@ pub async fn read_server_apps(db: &StateDb, source: &Source) -> anyhow::Result<V
 /// The apps of the latest assessment.
 pub async fn server_apps(db: &StateDb) -> anyhow::Result<Vec<ServerApp>> {
     let rows = sqlx::query("SELECT app_key, name, version, vendor, enabled FROM server_apps ORDER BY app_key").fetch_all(db.pool()).await?;
-    Ok(rows
-        .iter()
-        .map(|r| ServerApp { key: r.get(0), name: r.get(1), version: r.get(2), vendor: r.get(3), enabled: r.get(4) })
-        .collect())
+    Ok(rows.iter().map(|r| ServerApp { key: r.get(0), name: r.get(1), version: r.get(2), vendor: r.get(3), enabled: r.get(4) }).collect())
 }
 
 /// The apps of the latest assessment, refused ([`crate::Declined::Conflict`]) when there

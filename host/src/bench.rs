@@ -91,9 +91,8 @@ async fn write_scan_site(path: &Path, table: &str, rows: u64) -> anyhow::Result<
 
 /// Run the plugin benchmark with the scanning plugin at `plugin_path`.
 pub async fn bench_plugins(home: &Path, plugin_path: &Path, rows: u64) -> anyhow::Result<PluginBench> {
-    let bytes = std::fs::read(plugin_path).with_context(|| {
-        format!("cannot read {}: build it with `cargo build --release --target wasm32-wasip2 -p table_scan`", plugin_path.display())
-    })?;
+    let bytes = std::fs::read(plugin_path)
+        .with_context(|| format!("cannot read {}: build it with `cargo build --release --target wasm32-wasip2 -p table_scan`", plugin_path.display()))?;
     let report = audit(&bytes, &crate::plugins::trust::TrustStore::default());
     anyhow::ensure!(report.verdict == Verdict::Ok, "the bench plugin is refused: {}", report.problems.join("; "));
     let manifest = Arc::new(report.manifest.expect("ok verdict has a manifest"));
@@ -219,11 +218,7 @@ fn measure_verification(plugin: &[u8]) -> anyhow::Result<Duration> {
     Ok(median(samples))
 }
 
-async fn measure_instantiation(
-    engine: &PluginEngine,
-    prepared: &PreparedPlugin,
-    request: &dyn Fn(&str) -> RunRequest,
-) -> anyhow::Result<(Duration, Duration)> {
+async fn measure_instantiation(engine: &PluginEngine, prepared: &PreparedPlugin, request: &dyn Fn(&str) -> RunRequest) -> anyhow::Result<(Duration, Duration)> {
     let (mut store_times, mut inst_times) = (Vec::new(), Vec::new());
     for _ in 0..2_000 {
         let mut req = request("noop");
@@ -276,16 +271,48 @@ impl fmt::Display for MigrateBench {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let pct = |a: f64, b: f64| if b > 0.0 { 100.0 * a / b } else { 0.0 };
         let c = |k: &str| self.site.counts.get(k).copied().unwrap_or_default();
-        writeln!(f, "site: {} users, {} pages, {} blog posts, {} comments, {} attachments ({:.1} MB)",
-            c("users").server, c("pages").server, c("blogposts").server, c("comments").server, c("attachments").server,
-            self.site.attachment_bytes as f64 / 1e6)?;
+        writeln!(
+            f,
+            "site: {} users, {} pages, {} blog posts, {} comments, {} attachments ({:.1} MB)",
+            c("users").server,
+            c("pages").server,
+            c("blogposts").server,
+            c("comments").server,
+            c("attachments").server,
+            self.site.attachment_bytes as f64 / 1e6
+        )?;
         writeln!(f, "                 migration      staging ingest   ratio")?;
-        writeln!(f, "users/s       {:>12.0}   {:>14.0}   {:>4.0}%   (target ≥ 2,000/s, ≥ 70%)", self.users_per_second, self.ingest_users_per_second, pct(self.users_per_second, self.ingest_users_per_second))?;
-        writeln!(f, "pages/s       {:>12.0}   {:>14.0}   {:>4.0}%   (target ≥ 1,000/s, ≥ 70%; history: {})", self.pages_per_second, self.ingest_pages_per_second, pct(self.pages_per_second, self.ingest_pages_per_second), self.history)?;
+        writeln!(
+            f,
+            "users/s       {:>12.0}   {:>14.0}   {:>4.0}%   (target ≥ 2,000/s, ≥ 70%)",
+            self.users_per_second,
+            self.ingest_users_per_second,
+            pct(self.users_per_second, self.ingest_users_per_second)
+        )?;
+        writeln!(
+            f,
+            "pages/s       {:>12.0}   {:>14.0}   {:>4.0}%   (target ≥ 1,000/s, ≥ 70%; history: {})",
+            self.pages_per_second,
+            self.ingest_pages_per_second,
+            pct(self.pages_per_second, self.ingest_pages_per_second),
+            self.history
+        )?;
         if self.history == "all" {
-            writeln!(f, "versions/s    {:>12.0}   ({} versions of {} pages and blog posts)", self.versions_per_second, c("versions").cloud, c("pages").cloud + c("blogposts").cloud)?;
+            writeln!(
+                f,
+                "versions/s    {:>12.0}   ({} versions of {} pages and blog posts)",
+                self.versions_per_second,
+                c("versions").cloud,
+                c("pages").cloud + c("blogposts").cloud
+            )?;
         }
-        writeln!(f, "attachment MB/s {:>10.1}   {:>14.1}   {:>4.0}%", self.attachment_mb_per_second, self.ingest_attachment_mb_per_second, pct(self.attachment_mb_per_second, self.ingest_attachment_mb_per_second))?;
+        writeln!(
+            f,
+            "attachment MB/s {:>10.1}   {:>14.1}   {:>4.0}%",
+            self.attachment_mb_per_second,
+            self.ingest_attachment_mb_per_second,
+            pct(self.attachment_mb_per_second, self.ingest_attachment_mb_per_second)
+        )?;
         write!(f, "peak RSS of the migrator: {:.0} MB (target ≤ 256 MB)", self.peak_rss_mb)
     }
 }
@@ -365,26 +392,26 @@ async fn ingest(url: &str, token: &str, report: &crate::migrate::report::PlanRep
     for (range, with_parent) in [(0..half, false), (half..n_pages, true)] {
         let parents = pages.clone();
         let level: Vec<anyhow::Result<i64>> = stream::iter(range)
-        .map(|i| {
-            let dest = dest.clone();
-            let parent = with_parent.then(|| parents[i as usize % parents.len()]);
-            async move {
-                let page = crate::destination::api::NewContent {
-                    space_id: space,
-                    status: "current".into(),
-                    title: format!("ingest page {i}"),
-                    parent_id: parent,
-                    body: crate::destination::api::Body { representation: "storage".into(), value: format!("<p>Body of ingest page {i}.</p>") },
-                    author_id: None,
-                    created_at: None,
-                    version_message: None,
-                };
-                Ok(dest.create_content(false, &page, &format!("ingest:{i}"), false).await?.id)
-            }
-        })
-        .buffer_unordered(conc)
-        .collect()
-        .await;
+            .map(|i| {
+                let dest = dest.clone();
+                let parent = with_parent.then(|| parents[i as usize % parents.len()]);
+                async move {
+                    let page = crate::destination::api::NewContent {
+                        space_id: space,
+                        status: "current".into(),
+                        title: format!("ingest page {i}"),
+                        parent_id: parent,
+                        body: crate::destination::api::Body { representation: "storage".into(), value: format!("<p>Body of ingest page {i}.</p>") },
+                        author_id: None,
+                        created_at: None,
+                        version_message: None,
+                    };
+                    Ok(dest.create_content(false, &page, &format!("ingest:{i}"), false).await?.id)
+                }
+            })
+            .buffer_unordered(conc)
+            .collect()
+            .await;
         pages.extend(level.into_iter().collect::<anyhow::Result<Vec<i64>>>()?);
     }
     let pages_rate = n_pages as f64 / t.elapsed().as_secs_f64();
@@ -483,11 +510,30 @@ impl fmt::Display for JiraBench {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let pct = |a: f64, b: f64| if b > 0.0 { 100.0 * a / b } else { 0.0 };
         let c = |k: &str| self.site.counts.get(k).copied().unwrap_or_default();
-        writeln!(f, "site: {} customers, {} agents, {} organizations, {} requests, {} comments",
-            c("customers").server, c("agents").server, c("organizations").server, c("requests").server, c("comments").server)?;
+        writeln!(
+            f,
+            "site: {} customers, {} agents, {} organizations, {} requests, {} comments",
+            c("customers").server,
+            c("agents").server,
+            c("organizations").server,
+            c("requests").server,
+            c("comments").server
+        )?;
         writeln!(f, "                 migration      staging ingest   ratio")?;
-        writeln!(f, "customers/s   {:>12.0}   {:>14.0}   {:>4.0}%   (target ≥ 2,000/s, ≥ 70%)", self.customers_per_second, self.ingest_customers_per_second, pct(self.customers_per_second, self.ingest_customers_per_second))?;
-        writeln!(f, "requests/s    {:>12.0}   {:>14.0}   {:>4.0}%   (target ≥ 1,000/s with their comments, ≥ 70%)", self.requests_per_second, self.ingest_requests_per_second, pct(self.requests_per_second, self.ingest_requests_per_second))?;
+        writeln!(
+            f,
+            "customers/s   {:>12.0}   {:>14.0}   {:>4.0}%   (target ≥ 2,000/s, ≥ 70%)",
+            self.customers_per_second,
+            self.ingest_customers_per_second,
+            pct(self.customers_per_second, self.ingest_customers_per_second)
+        )?;
+        writeln!(
+            f,
+            "requests/s    {:>12.0}   {:>14.0}   {:>4.0}%   (target ≥ 1,000/s with their comments, ≥ 70%)",
+            self.requests_per_second,
+            self.ingest_requests_per_second,
+            pct(self.requests_per_second, self.ingest_requests_per_second)
+        )?;
         writeln!(f, "comments/s    {:>12.0}", self.comments_per_second)?;
         write!(f, "peak RSS of the migrator: {:.0} MB (target ≤ 256 MB)", self.peak_rss_mb)
     }
@@ -546,7 +592,10 @@ async fn ingest_jira(url: &str, token: &str, customers: u64, requests: u64) -> a
                     .collect();
                 let request = NewRequest {
                     service_desk_id: desk,
-                    request_field_values: RequestFields { summary: format!("Request {r}: printer on floor {}", r % 5), description: Some(format!("h1. Problem\nThe printer on floor {} is jammed (request {r}).", r % 5)) },
+                    request_field_values: RequestFields {
+                        summary: format!("Request {r}: printer on floor {}", r % 5),
+                        description: Some(format!("h1. Problem\nThe printer on floor {} is jammed (request {r}).", r % 5)),
+                    },
                     raise_on_behalf_of: reporter,
                     request_participants: participants,
                     import: RequestImport { issue_key: format!("ING-{}", r + 1), status: "Waiting for support".into(), created: Some(created), comments },
@@ -670,19 +719,25 @@ pub async fn bench_serve(home: &Path, plugin_path: &Path, plans: usize, plugins:
             m["name"] = serde_json::json!(format!("Bench app {n}"));
         })?;
         registry.install(&made, true).await?;
-        sqlx::query("INSERT INTO server_apps (app_key, name, version, vendor, enabled, source, assessed_at) VALUES (?, ?, '1.0.0', 'Bench vendor', 1, 'bench', ?)")
-            .bind(&key)
-            .bind(format!("Bench app {n}"))
-            .bind(crate::state::now())
-            .execute(db.pool())
-            .await?;
+        sqlx::query(
+            "INSERT INTO server_apps (app_key, name, version, vendor, enabled, source, assessed_at) VALUES (?, ?, '1.0.0', 'Bench vendor', 1, 'bench', ?)",
+        )
+        .bind(&key)
+        .bind(format!("Bench app {n}"))
+        .bind(crate::state::now())
+        .execute(db.pool())
+        .await?;
         crate::assess::decide(&db, &key, crate::assess::Decision::Needed).await?;
         crate::consent::agree(&db, &key, None).await?;
     }
 
     // Plans: one saved through the library, then copies (most finished, with a report
     // of realistic size; the last one running).
-    let template = Plan::create(&db, Plan { apps: crate::plan::AppsScope::None, ..Plan::new("bench plan", "site.db", "attachments", "http://127.0.0.1:9", "FERRY_BENCH_TOKEN") }).await?;
+    let template = Plan::create(
+        &db,
+        Plan { apps: crate::plan::AppsScope::None, ..Plan::new("bench plan", "site.db", "attachments", "http://127.0.0.1:9", "FERRY_BENCH_TOKEN") },
+    )
+    .await?;
     let mut report = crate::migrate::report::PlanReport::new(&template.id, "bench plan");
     for (kind, count) in report.counts.iter_mut() {
         *count = crate::migrate::report::Count { server: 5_000 + kind.len() as u64, cloud: 4_990, failed: 10 };
@@ -710,7 +765,13 @@ pub async fn bench_serve(home: &Path, plugin_path: &Path, plans: usize, plugins:
         .execute(&mut *tx)
         .await?;
         for (step, total) in [("users", 5_000), ("groups", 200), ("spaces", 5), ("pages", 10_000), ("attachments", 10_000)] {
-            sqlx::query("INSERT INTO plan_progress (plan_id, step, done, total) VALUES (?, ?, ?, ?)").bind(format!("{:012x}", n)).bind(step).bind(total).bind(total).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO plan_progress (plan_id, step, done, total) VALUES (?, ?, ?, ?)")
+                .bind(format!("{:012x}", n))
+                .bind(step)
+                .bind(total)
+                .bind(total)
+                .execute(&mut *tx)
+                .await?;
         }
     }
     tx.commit().await?;
@@ -720,7 +781,13 @@ pub async fn bench_serve(home: &Path, plugin_path: &Path, plans: usize, plugins:
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
     let base = format!("http://{addr}");
     let response = http.get(format!("{base}/login?token={login}")).send().await?;
-    let cookie = response.headers().get(reqwest::header::SET_COOKIE).and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()).context("the login set no cookie")?.to_string();
+    let cookie = response
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .context("the login set no cookie")?
+        .to_string();
     let (_, token) = crate::web::auth::create_token(web.db(), "bench").await?;
     let finished_id = format!("{:012x}", 1);
     let pages = [
@@ -741,7 +808,11 @@ pub async fn bench_serve(home: &Path, plugin_path: &Path, plans: usize, plugins:
     for page in &pages {
         let mut samples = Vec::new();
         for round in 0..31 {
-            let request = if page.starts_with("/api/") { http.get(format!("{base}{page}")).bearer_auth(&token) } else { http.get(format!("{base}{page}")).header("cookie", &cookie) };
+            let request = if page.starts_with("/api/") {
+                http.get(format!("{base}{page}")).bearer_auth(&token)
+            } else {
+                http.get(format!("{base}{page}")).header("cookie", &cookie)
+            };
             let t = Instant::now();
             let response = request.send().await?;
             anyhow::ensure!(response.status().is_success(), "{page} answered {}", response.status());
@@ -772,7 +843,10 @@ pub async fn bench_serve(home: &Path, plugin_path: &Path, plans: usize, plugins:
                 buffer.drain(..at + needle.len());
                 break;
             }
-            let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next()).await.context("no live progress within 10 s")?.context("the event stream ended")??;
+            let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next())
+                .await
+                .context("no live progress within 10 s")?
+                .context("the event stream ended")??;
             buffer.push_str(&String::from_utf8_lossy(&chunk));
         }
         live.push(t.elapsed());

@@ -274,7 +274,10 @@ fn app_checks(facts: &Facts) -> Vec<Check> {
         check(
             "system.contract-unsupported",
             CheckResult::Error,
-            apps.iter().filter(|a| a.contract.as_ref().is_some_and(|(_, ok)| !ok)).map(|a| format!("{}: contract {}", name(a), a.contract.as_ref().map(|c| c.0.as_str()).unwrap_or("?"))).collect(),
+            apps.iter()
+                .filter(|a| a.contract.as_ref().is_some_and(|(_, ok)| !ok))
+                .map(|a| format!("{}: contract {}", name(a), a.contract.as_ref().map(|c| c.0.as_str()).unwrap_or("?")))
+                .collect(),
             "plugins are built for a contract version this ferry does not serve",
             "install a plugin version built for a served contract (`ferry plugin audit` lists them), or upgrade ferry",
             "every plugin's contract version is served",
@@ -292,7 +295,14 @@ fn app_checks(facts: &Facts) -> Vec<Check> {
             CheckResult::Error,
             apps.iter()
                 .filter(|a| a.range.as_ref().is_some_and(|r| server_version(&a.planned.app).is_some_and(|v| !assess::plugin_reads(r, &v))))
-                .map(|a| format!("{}: Server {} , plugin reads {}", name(a), server_version(&a.planned.app).unwrap_or_default(), a.range.as_ref().map(|r| r.to_string()).unwrap_or_default()))
+                .map(|a| {
+                    format!(
+                        "{}: Server {} , plugin reads {}",
+                        name(a),
+                        server_version(&a.planned.app).unwrap_or_default(),
+                        a.range.as_ref().map(|r| r.to_string()).unwrap_or_default()
+                    )
+                })
                 .collect(),
             "needed apps run a Server version their plugin cannot read",
             "update the Server app to a version the plugin reads",

@@ -82,11 +82,9 @@ pub async fn list(db: &StateDb) -> anyhow::Result<Vec<CloudSite>> {
 
 /// The site named `name`.
 pub async fn get(db: &StateDb, name: &str) -> anyhow::Result<CloudSite> {
-    list(db)
-        .await?
-        .into_iter()
-        .find(|s| s.name == name)
-        .ok_or_else(|| crate::Declined::not_found(format!("no cloud site named {name}: connect one with `ferry cloud connect {name} --url <URL> --token-env <VAR>`")))
+    list(db).await?.into_iter().find(|s| s.name == name).ok_or_else(|| {
+        crate::Declined::not_found(format!("no cloud site named {name}: connect one with `ferry cloud connect {name} --url <URL> --token-env <VAR>`"))
+    })
 }
 
 /// The site `name`, or the only connected site when no name is given.

@@ -16,8 +16,8 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::assess::{self, Decision, MigrationPath};
-use crate::plugins::gate::Grant;
 pub use crate::plugins::audit::ScopeLine;
+use crate::plugins::gate::Grant;
 use crate::plugins::registry::{InstalledPlugin, Registry};
 use crate::stages::{self, StageFigures};
 use crate::state::{now, StateDb};
@@ -154,9 +154,7 @@ pub fn diff(old: &Manifest, new: &Manifest) -> ScopeDiff {
         for (column, class) in columns {
             match before.unwrap_or(&empty).get(column) {
                 None => d.added_columns.push(format!("{table}.{column} ({})", class.name())),
-                Some(old_class) if old_class != class => {
-                    d.changed_classes.push(format!("{table}.{column}: {} → {}", old_class.name(), class.name()))
-                }
+                Some(old_class) if old_class != class => d.changed_classes.push(format!("{table}.{column}: {} → {}", old_class.name(), class.name())),
                 Some(_) => {}
             }
         }

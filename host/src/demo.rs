@@ -237,7 +237,8 @@ pub async fn correct_bad_emails(site_db: &Path) -> anyhow::Result<Vec<String>> {
     let rows = source.directory_users().await?.into_iter().filter(|u| order.contains(&u.directory_id)).collect();
     let resolved = rules::resolve_directories(&order, rows);
     let review = rules::review_emails(resolved.users);
-    let bad: Vec<(i64, String)> = review.invalid.iter().map(|(u, _)| (u.id, u.username.clone())).chain(review.shared.iter().map(|(u, _, _)| (u.id, u.username.clone()))).collect();
+    let bad: Vec<(i64, String)> =
+        review.invalid.iter().map(|(u, _)| (u.id, u.username.clone())).chain(review.shared.iter().map(|(u, _, _)| (u.id, u.username.clone()))).collect();
     let pool = crate::state::open_sqlite(site_db).await?;
     for (id, name) in &bad {
         let email = format!("{}@example.com", name.to_lowercase());

@@ -6,11 +6,11 @@ pub mod assess;
 /// Benchmarks behind `ferry bench`.
 pub mod bench;
 pub mod checks;
+/// The `ferry` command line.
+pub mod cli;
 pub mod cloud;
 pub mod consent;
 pub mod declined;
-/// The `ferry` command line.
-pub mod cli;
 pub mod demo;
 pub mod destination;
 pub mod migrate;

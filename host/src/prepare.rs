@@ -61,4 +61,3 @@ pub async fn missing_items(db: &StateDb, cloud: Option<&str>) -> anyhow::Result<
     }
     Ok(missing)
 }
-

@@ -118,9 +118,11 @@ pub fn z_for(confidence: f64) -> f64 {
 /// The inverse of the standard normal CDF (Acklam's rational approximation, relative
 /// error below 1.2e-9 over (0, 1)).
 fn inverse_normal(p: f64) -> f64 {
-    const A: [f64; 6] = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.38357751867269e+02, -3.066479806614716e+01, 2.506628277459239e+00];
+    const A: [f64; 6] =
+        [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.38357751867269e+02, -3.066479806614716e+01, 2.506628277459239e+00];
     const B: [f64; 5] = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01, -1.328068155288572e+01];
-    const C: [f64; 6] = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00];
+    const C: [f64; 6] =
+        [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00];
     const D: [f64; 4] = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00];
     const LOW: f64 = 0.02425;
     let tail = |q: f64| (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0);
@@ -131,8 +133,7 @@ fn inverse_normal(p: f64) -> f64 {
     } else {
         let q = p - 0.5;
         let r = q * q;
-        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
-            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
     }
 }
 
@@ -216,24 +217,21 @@ pub async fn record(db: &StateDb, outcome: &Outcome, origin: &str) -> anyhow::Re
     semver::Version::parse(&outcome.version).with_context(|| format!("version {:?} of transfer {} is not semver", outcome.version, outcome.transfer_id))?;
     anyhow::ensure!(!outcome.app.trim().is_empty() && !outcome.transfer_id.trim().is_empty(), "an outcome needs an app and a transfer id");
     let finished_at = normalise_time(&outcome.finished_at).with_context(|| format!("finished_at of transfer {}", outcome.transfer_id))?;
-    let done = sqlx::query(
-        "INSERT OR IGNORE INTO stage_outcomes (transfer_id, app_key, version, status, finished_at, origin) VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&outcome.transfer_id)
-    .bind(&outcome.app)
-    .bind(&outcome.version)
-    .bind(&outcome.status)
-    .bind(finished_at)
-    .bind(origin)
-    .execute(db.pool())
-    .await?;
+    let done = sqlx::query("INSERT OR IGNORE INTO stage_outcomes (transfer_id, app_key, version, status, finished_at, origin) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(&outcome.transfer_id)
+        .bind(&outcome.app)
+        .bind(&outcome.version)
+        .bind(&outcome.status)
+        .bind(finished_at)
+        .bind(origin)
+        .execute(db.pool())
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// The rule as set in this `FERRY_HOME` (the defaults where unset).
 pub async fn rule(db: &StateDb) -> anyhow::Result<StageRule> {
-    let json: Option<String> =
-        sqlx::query("SELECT value FROM settings WHERE key = 'stages.rule'").fetch_optional(db.pool()).await?.map(|r| r.get(0));
+    let json: Option<String> = sqlx::query("SELECT value FROM settings WHERE key = 'stages.rule'").fetch_optional(db.pool()).await?.map(|r| r.get(0));
     match json {
         Some(j) => serde_json::from_str(&j).context("the stored Stage rule"),
         None => Ok(StageRule::default()),
@@ -257,11 +255,8 @@ pub async fn set_rule(db: &StateDb, rule: &StageRule) -> anyhow::Result<()> {
 pub async fn figures(db: &StateDb, app: &str, version: &str, rule: &StageRule) -> anyhow::Result<StageFigures> {
     let major = semver::Version::parse(version).with_context(|| format!("plugin version {version:?}"))?.major;
     let since = humantime::format_rfc3339_millis(SystemTime::now() - Duration::from_secs(u64::from(rule.window_days) * 86_400)).to_string();
-    let rows = sqlx::query("SELECT version, status FROM stage_outcomes WHERE app_key = ? AND finished_at >= ?")
-        .bind(app)
-        .bind(since)
-        .fetch_all(db.pool())
-        .await?;
+    let rows =
+        sqlx::query("SELECT version, status FROM stage_outcomes WHERE app_key = ? AND finished_at >= ?").bind(app).bind(since).fetch_all(db.pool()).await?;
     let (mut attempts, mut successes) = (0, 0);
     for row in rows {
         let v: String = row.get(0);
@@ -328,7 +323,13 @@ pub async fn import(db: &StateDb, text: &str, origin: &str) -> anyhow::Result<Im
     for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let outcome: Outcome = serde_json::from_str(line)
             .with_context(|| format!("line {}: expected {{\"app\", \"version\", \"transfer_id\", \"status\", \"finished_at\"}}", n + 1))?;
-        anyhow::ensure!(FINAL_STATUSES.contains(&outcome.status.as_str()), "line {}: status {:?} is not one of {}", n + 1, outcome.status, FINAL_STATUSES.join(", "));
+        anyhow::ensure!(
+            FINAL_STATUSES.contains(&outcome.status.as_str()),
+            "line {}: status {:?} is not one of {}",
+            n + 1,
+            outcome.status,
+            FINAL_STATUSES.join(", ")
+        );
         semver::Version::parse(&outcome.version).with_context(|| format!("line {}: version {:?} is not semver", n + 1, outcome.version))?;
         normalise_time(&outcome.finished_at).with_context(|| format!("line {}", n + 1))?;
         outcomes.push(outcome);

@@ -115,10 +115,7 @@ impl fmt::Display for Scope {
 impl FromStr for Scope {
     type Err = ManifestError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Scope::ALL
-            .into_iter()
-            .find(|scope| scope.name() == s)
-            .ok_or_else(|| ManifestError::UnknownScope(s.to_string()))
+        Scope::ALL.into_iter().find(|scope| scope.name() == s).ok_or_else(|| ManifestError::UnknownScope(s.to_string()))
     }
 }
 
@@ -382,8 +379,7 @@ impl Manifest {
         if bytes.len() > MAX_MANIFEST_BYTES {
             return Err(ManifestError::TooLarge(bytes.len()));
         }
-        let raw: RawManifest =
-            serde_json::from_slice(bytes).map_err(|e| ManifestError::Malformed(e.to_string()))?;
+        let raw: RawManifest = serde_json::from_slice(bytes).map_err(|e| ManifestError::Malformed(e.to_string()))?;
         Manifest::from_raw(raw)
     }
 
@@ -414,25 +410,17 @@ impl Manifest {
                 return Err(ManifestError::TooLong { field: "tables (a column name)", max: MAX_IDENTIFIER_BYTES, found: long.len() });
             }
         }
-        for (field, value) in [
-            ("server_app_key", &raw.server_app_key),
-            ("cloud_app_key", &raw.cloud_app_key),
-            ("name", &raw.name),
-            ("vendor", &raw.vendor),
-        ] {
+        for (field, value) in [("server_app_key", &raw.server_app_key), ("cloud_app_key", &raw.cloud_app_key), ("name", &raw.name), ("vendor", &raw.vendor)] {
             if value.trim().is_empty() {
                 return Err(ManifestError::Empty(field));
             }
         }
-        let semver_err = |field: &'static str, value: &str, e: semver::Error| ManifestError::BadSemver {
-            field,
-            value: value.to_string(),
-            reason: e.to_string(),
-        };
+        let semver_err =
+            |field: &'static str, value: &str, e: semver::Error| ManifestError::BadSemver { field, value: value.to_string(), reason: e.to_string() };
         let version = semver::Version::parse(&raw.version).map_err(|e| semver_err("version", &raw.version, e))?;
         let contract = semver::Version::parse(&raw.contract).map_err(|e| semver_err("contract", &raw.contract, e))?;
-        let server_app_versions = semver::VersionReq::parse(&raw.server_app_versions)
-            .map_err(|e| semver_err("server_app_versions", &raw.server_app_versions, e))?;
+        let server_app_versions =
+            semver::VersionReq::parse(&raw.server_app_versions).map_err(|e| semver_err("server_app_versions", &raw.server_app_versions, e))?;
         if !(raw.privacy_policy.starts_with("https://") || raw.privacy_policy.starts_with("http://")) {
             return Err(ManifestError::BadPrivacyPolicy(raw.privacy_policy));
         }
@@ -494,11 +482,7 @@ impl Manifest {
             contract: self.contract.to_string(),
             privacy_policy: self.privacy_policy.clone(),
             scopes: self.scopes.iter().map(|s| s.name().to_string()).collect(),
-            tables: self
-                .tables
-                .iter()
-                .map(|(t, cols)| (t.clone(), cols.iter().map(|(c, k)| (c.clone(), k.name().to_string())).collect()))
-                .collect(),
+            tables: self.tables.iter().map(|(t, cols)| (t.clone(), cols.iter().map(|(c, k)| (c.clone(), k.name().to_string())).collect())).collect(),
         };
         serde_json::to_string(&raw).expect("a manifest always serializes")
     }
@@ -553,10 +537,7 @@ mod tests {
         let long = sample("{}", "").replace("\"Ratings\"", &format!("\"{}\"", "R".repeat(129)));
         assert_eq!(Manifest::parse(long.as_bytes()), Err(ManifestError::TooLong { field: "name", max: 128, found: 129 }));
         let escape = sample("{}", "").replace("\"Example\"", "\"Ex\\u001b[2Kample\"");
-        assert_eq!(
-            Manifest::parse(escape.as_bytes()),
-            Err(ManifestError::ControlCharacter { field: "vendor", code: 0x1b, at: 2 })
-        );
+        assert_eq!(Manifest::parse(escape.as_bytes()), Err(ManifestError::ControlCharacter { field: "vendor", code: 0x1b, at: 2 }));
         let huge = " ".repeat(MAX_MANIFEST_BYTES + 1);
         assert_eq!(Manifest::parse(huge.as_bytes()), Err(ManifestError::TooLarge(MAX_MANIFEST_BYTES + 1)));
         let prefix = ao_table_prefix("com.example.ratings");

@@ -24,9 +24,10 @@ pub fn embed_manifest_for_contract(contract: &str) {
     let dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("run from a build script"));
     let path = dir.join(MANIFEST_FILE);
     println!("cargo:rerun-if-changed={}", path.display());
-    let json = match manifest_json_for(&std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("cannot read {}: {e} (declare the plugin's manifest there)", path.display())
-    }), contract) {
+    let json = match manifest_json_for(
+        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e} (declare the plugin's manifest there)", path.display())),
+        contract,
+    ) {
         Ok(json) => json,
         Err(e) => panic!("{}: {e}", path.display()),
     };

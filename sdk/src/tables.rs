@@ -40,8 +40,9 @@ pub const BATCH: u32 = 4_096;
 /// When `T` is not a struct with named fields (a programming error, found on the first
 /// test run).
 pub fn read<T: DeserializeOwned>(table: &str) -> Rows<T> {
-    let fields = crate::row::field_names::<T>()
-        .unwrap_or_else(|| panic!("tables::read::<{}>: the type is not a struct with named fields; use tables::rows with the column names", std::any::type_name::<T>()));
+    let fields = crate::row::field_names::<T>().unwrap_or_else(|| {
+        panic!("tables::read::<{}>: the type is not a struct with named fields; use tables::rows with the column names", std::any::type_name::<T>())
+    });
     rows(table, fields)
 }
 

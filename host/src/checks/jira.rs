@@ -126,8 +126,10 @@ impl Migrator {
 
         let dirs = self.directories().await?;
         let referenced = &scope.requesters;
-        facts.jira.former_customers =
-            referenced.iter().filter_map(|key| crate::migrate::jira::gone_reason(names.get(key).map(String::as_str), &dirs).map(|why| format!("{key}: {why}"))).collect();
+        facts.jira.former_customers = referenced
+            .iter()
+            .filter_map(|key| crate::migrate::jira::gone_reason(names.get(key).map(String::as_str), &dirs).map(|why| format!("{key}: {why}")))
+            .collect();
 
         let mapped_projects = self.maps.preload(ns::PROJECT, None).await?;
         for project in &scope.projects {

@@ -227,7 +227,13 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
             if args.json {
                 print_json(&plan)?;
             } else {
-                println!("saved plan {} ({}): check it with `ferry plan check {}`, run it with `ferry plan run {}`", plan.id, shown(&plan.name), plan.id, plan.id);
+                println!(
+                    "saved plan {} ({}): check it with `ferry plan check {}`, run it with `ferry plan run {}`",
+                    plan.id,
+                    shown(&plan.name),
+                    plan.id,
+                    plan.id
+                );
                 for app in &plan.plan_apps {
                     println!("  app {} with plugin {} (sha256 {})", shown(&app.app), app.version, &app.sha256[..12]);
                 }
@@ -309,7 +315,14 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
             } else {
                 let mut t = table(&["key", "name", "type", "service project", "requests", "status"]);
                 for c in choices {
-                    t.add_row(vec![c.key, c.name, c.kind, c.not_migrated.clone().map(|why| format!("no: {why}")).unwrap_or_else(|| "yes".into()), c.requests.to_string(), c.status]);
+                    t.add_row(vec![
+                        c.key,
+                        c.name,
+                        c.kind,
+                        c.not_migrated.clone().map(|why| format!("no: {why}")).unwrap_or_else(|| "yes".into()),
+                        c.requests.to_string(),
+                        c.status,
+                    ]);
                 }
                 println!("{t}");
             }
@@ -424,7 +437,14 @@ fn print_jira_report(r: &PlanReport) {
     if !r.two_accounts.is_empty() {
         println!("people who now have two cloud accounts (a full one for the migrated data, and their customer one):");
         for t in &r.two_accounts {
-            println!("  {} ({}, {}): full {}, customer {}", shown(&t.display_name), shown(&t.username), shown(&t.email), shown(&t.full_account), shown(&t.customer_account));
+            println!(
+                "  {} ({}, {}): full {}, customer {}",
+                shown(&t.display_name),
+                shown(&t.username),
+                shown(&t.email),
+                shown(&t.full_account),
+                shown(&t.customer_account)
+            );
         }
     }
 }
@@ -470,7 +490,8 @@ pub(crate) fn print_report(r: &PlanReport) {
     }
     const REFERENCES_SHOWN: usize = 20;
     for u in r.unresolved_references.iter().take(REFERENCES_SHOWN) {
-        let (kept, what) = if u.reference.is_empty() { ("body kept unchanged", String::new()) } else { ("reference kept", format!(" {}", shown(&u.reference))) };
+        let (kept, what) =
+            if u.reference.is_empty() { ("body kept unchanged", String::new()) } else { ("reference kept", format!(" {}", shown(&u.reference))) };
         println!("{kept} in \"{}\" ({}){what}: {}", shown(&u.title), u.content_id, shown(&u.reason));
     }
     if r.unresolved_references.len() > REFERENCES_SHOWN {

@@ -9,12 +9,12 @@ use clap::{Args, Subcommand};
 
 use super::{print_json, shown, table, ExitCode, SourceArgs};
 use crate::plugins::audit::{self, AuditReport, Verdict};
+use crate::plugins::catalog;
 use crate::plugins::engine::PluginEngine;
 use crate::plugins::limits::Limits;
 use crate::plugins::local::{run_installed, LocalRun};
 use crate::plugins::registry::{InstallError, Registry};
 use crate::plugins::run::{RunReport, RunStatus};
-use crate::plugins::catalog;
 use crate::plugins::signature;
 use crate::plugins::trust::TrustStore;
 use crate::plugins::uploads::DirectorySink;
@@ -337,7 +337,9 @@ async fn server_app_version(db: &StateDb, app_key: &str, source: Option<&SourceA
         "installing {app_key} from a catalog needs the app version on the Server site: give --source <DB> (or run `ferry apps assess --source <DB>` first)"
     );
     apps.into_iter().find(|a| a.key == app_key).map(|a| a.version).with_context(|| {
-        format!("{app_key} is not installed on the Server site, so no plugin version can be chosen for it: check the app key (`ferry apps assess` lists the apps)")
+        format!(
+            "{app_key} is not installed on the Server site, so no plugin version can be chosen for it: check the app key (`ferry apps assess` lists the apps)"
+        )
     })
 }
 
@@ -368,7 +370,13 @@ async fn install(home: &Path, plugin: &str, source: Option<&SourceArgs>, allow_u
                     crate::plugins::registry::InstallOutcome::Replaced { previous } => format!("replaced {previous} with"),
                     crate::plugins::registry::InstallOutcome::AlreadyInstalled => "already installed:".to_string(),
                 };
-                println!("{what} {} {} ({}) with scopes: {}", shown(&plugin.name), shown(&plugin.version), shown(&plugin.server_app_key), plugin.scopes.join(", "));
+                println!(
+                    "{what} {} {} ({}) with scopes: {}",
+                    shown(&plugin.name),
+                    shown(&plugin.version),
+                    shown(&plugin.server_app_key),
+                    plugin.scopes.join(", ")
+                );
                 println!("signed by {}", shown(&plugin.signer_shown()));
             }
             Ok(ExitCode::Ok)

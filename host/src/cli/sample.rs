@@ -58,7 +58,13 @@ pub(crate) async fn sample_site(args: SampleArgs) -> anyhow::Result<ExitCode> {
         } else {
             println!(
                 "wrote {}: {} agents, {} customers ({} related to the service projects), {} organizations, {} requests, {} comments ({} public)",
-                summary.database, summary.agents, summary.customers, summary.related_customers, summary.organizations, summary.requests, summary.comments,
+                summary.database,
+                summary.agents,
+                summary.customers,
+                summary.related_customers,
+                summary.organizations,
+                summary.requests,
+                summary.comments,
                 summary.public_comments
             );
         }
@@ -77,8 +83,15 @@ pub(crate) async fn sample_site(args: SampleArgs) -> anyhow::Result<ExitCode> {
     } else {
         println!(
             "wrote {}: {} users, {} spaces, {} pages, {} blog posts, {} comments, {} attachments, {} ratings, {} calendar events",
-            summary.database, summary.users, summary.spaces, summary.pages, summary.blogposts, summary.comments,
-            summary.attachments_count, summary.ratings, summary.events
+            summary.database,
+            summary.users,
+            summary.spaces,
+            summary.pages,
+            summary.blogposts,
+            summary.comments,
+            summary.attachments_count,
+            summary.ratings,
+            summary.events
         );
     }
     Ok(ExitCode::Ok)
@@ -234,7 +247,15 @@ pub(crate) async fn demo(home: &Path, args: DemoArgs) -> anyhow::Result<ExitCode
     let mut t = super::table(&["app key", "name", "version", "enabled", "path", "stage", "decision"]);
     for a in &r.assessment {
         let stage = a.stage_figures.as_ref().map(|f| f.summary()).unwrap_or_else(|| "-".into());
-        t.add_row(vec![shown(&a.key), shown(&a.name), shown(&a.version), (if a.enabled { "yes" } else { "no" }).into(), a.path.name().into(), stage, a.decision.name().into()]);
+        t.add_row(vec![
+            shown(&a.key),
+            shown(&a.name),
+            shown(&a.version),
+            (if a.enabled { "yes" } else { "no" }).into(),
+            a.path.name().into(),
+            stage,
+            a.decision.name().into(),
+        ]);
     }
     println!("{t}");
     step(2, "Connect to the Cloud site");
@@ -277,7 +298,15 @@ pub(crate) async fn demo(home: &Path, args: DemoArgs) -> anyhow::Result<ExitCode
     step(9, "Stages");
     let mut t = super::table(&["app", "version", "attempts", "successes", "interval", "stage", "decided by"]);
     for f in &r.stages {
-        t.add_row(vec![shown(&f.app), f.version.clone(), f.attempts.to_string(), f.successes.to_string(), format!("{:.3}–{:.3}", f.lower, f.upper), f.stage.name().into(), f.decided_by.clone()]);
+        t.add_row(vec![
+            shown(&f.app),
+            f.version.clone(),
+            f.attempts.to_string(),
+            f.successes.to_string(),
+            format!("{:.3}–{:.3}", f.lower, f.upper),
+            f.stage.name().into(),
+            f.decided_by.clone(),
+        ]);
     }
     println!("{t}");
     step(10, "Jira Service Management: agents, customers and requests");

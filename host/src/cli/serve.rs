@@ -77,7 +77,13 @@ pub(crate) async fn api_token(home: &Path, command: ApiTokenCommand) -> anyhow::
             }
             let mut t = table(&["id", "name", "created", "last used", "revoked"]);
             for token in tokens {
-                t.add_row(vec![token.id, shown(&token.name), token.created_at, token.last_used_at.unwrap_or_else(|| "-".into()), token.revoked_at.unwrap_or_else(|| "-".into())]);
+                t.add_row(vec![
+                    token.id,
+                    shown(&token.name),
+                    token.created_at,
+                    token.last_used_at.unwrap_or_else(|| "-".into()),
+                    token.revoked_at.unwrap_or_else(|| "-".into()),
+                ]);
             }
             println!("{t}");
             Ok(ExitCode::Ok)

@@ -104,9 +104,7 @@ pub(crate) async fn stages(home: &Path, args: StagesArgs) -> anyhow::Result<Exit
         }
         Some(StagesCommand::Import { file }) => {
             let text = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-            let summary = stages::import(&db, &text, &format!("import:{}", file.display()))
-                .await
-                .map_err(|e| anyhow::anyhow!("{}: {e:#}", file.display()))?;
+            let summary = stages::import(&db, &text, &format!("import:{}", file.display())).await.map_err(|e| anyhow::anyhow!("{}: {e:#}", file.display()))?;
             println!("imported {} outcomes ({} already known)", summary.added, summary.duplicates);
         }
         Some(StagesCommand::Rule { window_days, threshold, confidence, json }) => {

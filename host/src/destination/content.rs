@@ -82,15 +82,13 @@ impl Destination {
 
     /// Create a footer comment, idempotently per `key_of_origin`.
     pub async fn create_comment(&self, comment: &NewComment, key_of_origin: &str) -> Result<Created, DestinationError> {
-        self.json(Method::POST, self.url("/wiki/api/v2/footer-comments"), |r| r.header(IDEMPOTENCY_KEY, key_of_origin).json(comment))
-            .await
+        self.json(Method::POST, self.url("/wiki/api/v2/footer-comments"), |r| r.header(IDEMPOTENCY_KEY, key_of_origin).json(comment)).await
     }
 
     /// Create an inline comment, idempotently per `key_of_origin`: anchored to its marker
     /// in the page's body, or answering another inline comment.
     pub async fn create_inline_comment(&self, comment: &NewInlineComment, key_of_origin: &str) -> Result<Created, DestinationError> {
-        self.json(Method::POST, self.url("/wiki/api/v2/inline-comments"), |r| r.header(IDEMPOTENCY_KEY, key_of_origin).json(comment))
-            .await
+        self.json(Method::POST, self.url("/wiki/api/v2/inline-comments"), |r| r.header(IDEMPOTENCY_KEY, key_of_origin).json(comment)).await
     }
 
     /// Upload an attachment to a page or blog post.
@@ -105,9 +103,10 @@ impl Destination {
         let path = format!("/wiki/rest/api/content/{content_id}/child/attachment");
         self.json(Method::POST, self.url(&path), |r| {
             let r = r.header(IDEMPOTENCY_KEY, key_of_origin);
-            let part = Part::stream(data.clone()).file_name(file_name.to_string()).mime_str(media_type).unwrap_or_else(|_| {
-                Part::stream(data.clone()).file_name(file_name.to_string())
-            });
+            let part = Part::stream(data.clone())
+                .file_name(file_name.to_string())
+                .mime_str(media_type)
+                .unwrap_or_else(|_| Part::stream(data.clone()).file_name(file_name.to_string()));
             r.header("X-Atlassian-Token", "nocheck").multipart(Form::new().part("file", part))
         })
         .await
@@ -170,9 +169,7 @@ impl Destination {
     pub async fn upload_app_data(&self, transfer_id: &str, label: &str, data: bytes::Bytes) -> Result<(), DestinationError> {
         let path = format!("/ferry/v1/transfers/{transfer_id}/app-data");
         let response = self
-            .send(Method::POST, self.url(&path), |r| {
-                r.query(&[("label", label)]).header("content-type", "application/octet-stream").body(data.clone())
-            })
+            .send(Method::POST, self.url(&path), |r| r.query(&[("label", label)]).header("content-type", "application/octet-stream").body(data.clone()))
             .await?;
         ok(Method::POST, &path, response).await.map(|_| ())
     }

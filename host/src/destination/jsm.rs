@@ -140,8 +140,7 @@ impl Destination {
         let mut start = 0u64;
         loop {
             let (s, l) = (start.to_string(), PAGE.to_string());
-            let page: Paged<T> =
-                self.json(Method::GET, self.url(path), |r| r.query(query).query(&[("start", s.as_str()), ("limit", l.as_str())])).await?;
+            let page: Paged<T> = self.json(Method::GET, self.url(path), |r| r.query(query).query(&[("start", s.as_str()), ("limit", l.as_str())])).await?;
             let got = page.values.len() as u64;
             out.extend(page.values);
             if page.is_last_page || got == 0 {

@@ -133,10 +133,7 @@ impl Destination {
     pub fn new(base: &str, scim_base: Option<&str>, token: Secret, concurrency: usize) -> anyhow::Result<Destination> {
         let base = base.trim_end_matches('/').to_string();
         let scim_base = scim_base.map(|s| s.trim_end_matches('/').to_string()).unwrap_or_else(|| format!("{base}/scim/v2"));
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(120))
-            .pool_max_idle_per_host(concurrency.max(1))
-            .build()?;
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).pool_max_idle_per_host(concurrency.max(1)).build()?;
         Ok(Destination { http, base, scim_base, token, permits: Arc::new(Semaphore::new(concurrency.max(1))), retry: RetryPolicy::default() })
     }
 
@@ -153,12 +150,7 @@ impl Destination {
 
     /// Send a request built by `build` (called once per attempt), retrying 429, 5xx and
     /// transport failures. Returns the first non-retryable answer, or the last failure.
-    pub(crate) async fn send(
-        &self,
-        method: Method,
-        url: String,
-        build: impl Fn(RequestBuilder) -> RequestBuilder,
-    ) -> Result<Response, DestinationError> {
+    pub(crate) async fn send(&self, method: Method, url: String, build: impl Fn(RequestBuilder) -> RequestBuilder) -> Result<Response, DestinationError> {
         let path = self.path_of(&url);
         let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
         let mut attempt = 0;
@@ -178,12 +170,12 @@ impl Destination {
                         .and_then(|v| v.trim().parse::<f64>().ok())
                         .map(|secs| Duration::from_secs_f64(secs.clamp(0.0, 600.0)));
                     let message = response.text().await.unwrap_or_default();
-                    (retry_after, DestinationError::Status { method: method.to_string(), path: path.clone(), status: status.as_u16(), message: short(&message) })
+                    (
+                        retry_after,
+                        DestinationError::Status { method: method.to_string(), path: path.clone(), status: status.as_u16(), message: short(&message) },
+                    )
                 }
-                Err(e) => (
-                    None,
-                    DestinationError::Transport { method: method.to_string(), path: path.clone(), message: e.without_url().to_string() },
-                ),
+                Err(e) => (None, DestinationError::Transport { method: method.to_string(), path: path.clone(), message: e.without_url().to_string() }),
             };
             if attempt >= self.retry.attempts {
                 return Err(failure);

@@ -14,8 +14,7 @@ impl Destination {
     /// The account whose `userName` is `email`, if any.
     pub async fn find_user_by_email(&self, email: &str) -> Result<Option<ScimUser>, DestinationError> {
         let filter = format!("userName eq {}", literal(email));
-        let list: ScimList<ScimUser> =
-            self.json(Method::GET, self.scim_url("/Users"), |r| r.query(&[("filter", filter.as_str())])).await?;
+        let list: ScimList<ScimUser> = self.json(Method::GET, self.scim_url("/Users"), |r| r.query(&[("filter", filter.as_str())])).await?;
         Ok(list.resources.into_iter().find(|u| u.user_name.eq_ignore_ascii_case(email)))
     }
 
@@ -47,8 +46,7 @@ impl Destination {
     /// The group named `name` (exact, case-insensitive), with its members, if any.
     pub async fn find_group(&self, name: &str) -> Result<Option<ScimGroup>, DestinationError> {
         let filter = format!("displayName eq {}", literal(name));
-        let list: ScimList<ScimGroup> =
-            self.json(Method::GET, self.scim_url("/Groups"), |r| r.query(&[("filter", filter.as_str())])).await?;
+        let list: ScimList<ScimGroup> = self.json(Method::GET, self.scim_url("/Groups"), |r| r.query(&[("filter", filter.as_str())])).await?;
         Ok(list.resources.into_iter().find(|g| g.display_name.eq_ignore_ascii_case(name)))
     }
 

@@ -106,9 +106,7 @@ impl AppStep<'_> {
             .map(|app| async move {
                 // A stop asked for while other apps run keeps the rest from starting.
                 match Plan::get(self.db, &self.plan.id).await {
-                    Ok(p) if p.status == crate::plan::status::STOPPED => {
-                        not_run(self.db, self.plan, &app, "not run: the plan was stopped".into()).await
-                    }
+                    Ok(p) if p.status == crate::plan::status::STOPPED => not_run(self.db, self.plan, &app, "not run: the plan was stopped".into()).await,
                     _ => self.run_one(&app, None).await,
                 }
             })
@@ -284,13 +282,12 @@ pub async fn app_statuses(db: &StateDb, plan: &Plan) -> anyhow::Result<Vec<AppOu
 
 /// The first transfer of an app's migrations in a plan (what a re-run names).
 pub async fn first_transfer(db: &StateDb, plan_id: &str, app: &str) -> anyhow::Result<Option<String>> {
-    let row = sqlx::query(
-        "SELECT transfer_id FROM plugin_runs WHERE plan_id = ? AND server_app_key = ? AND transfer_id != '' ORDER BY started_at, rowid LIMIT 1",
-    )
-    .bind(plan_id)
-    .bind(app)
-    .fetch_optional(db.pool())
-    .await?;
+    let row =
+        sqlx::query("SELECT transfer_id FROM plugin_runs WHERE plan_id = ? AND server_app_key = ? AND transfer_id != '' ORDER BY started_at, rowid LIMIT 1")
+            .bind(plan_id)
+            .bind(app)
+            .fetch_optional(db.pool())
+            .await?;
     Ok(row.map(|r| r.get(0)))
 }
 
@@ -304,12 +301,13 @@ pub async fn rerun(db: &StateDb, plan_id: &str, app_key: &str, limits: Limits) -
         plan.id,
         plan.status
     );
-    let planned = plan
-        .plan_apps
-        .iter()
-        .find(|a| a.app == app_key)
-        .cloned()
-        .ok_or_else(|| anyhow::anyhow!("{app_key} is not an app of plan {}; its apps are: {}", plan.id, plan.plan_apps.iter().map(|a| a.app.as_str()).collect::<Vec<_>>().join(", ")))?;
+    let planned = plan.plan_apps.iter().find(|a| a.app == app_key).cloned().ok_or_else(|| {
+        anyhow::anyhow!(
+            "{app_key} is not an app of plan {}; its apps are: {}",
+            plan.id,
+            plan.plan_apps.iter().map(|a| a.app.as_str()).collect::<Vec<_>>().join(", ")
+        )
+    })?;
     let current = latest(db, &plan, &planned).await?;
     anyhow::ensure!(
         status::RERUNNABLE.contains(&current.status.as_str()),
@@ -339,15 +337,8 @@ pub async fn rerun(db: &StateDb, plan_id: &str, app_key: &str, limits: Limits) -
     };
     let spaces = selected.into_iter().filter(|k| mapped.contains(k)).collect();
     let original = first_transfer(db, &plan.id, app_key).await?;
-    let step = AppStep {
-        db,
-        engine: Arc::new(PluginEngine::new(Some(db.home().join("cache")))?),
-        plan: &plan,
-        dest: &dest,
-        spaces,
-        limits,
-        progress: Arc::default(),
-    };
+    let step =
+        AppStep { db, engine: Arc::new(PluginEngine::new(Some(db.home().join("cache")))?), plan: &plan, dest: &dest, spaces, limits, progress: Arc::default() };
     let outcome = step.run_one(&planned, original).await;
     if let Some(mut report) = Plan::report(db, &plan.id).await? {
         report.apps = app_statuses(db, &plan).await?;

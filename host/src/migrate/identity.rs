@@ -151,10 +151,7 @@ impl Migrator {
 
         let product_group = match self.dest.find_group(&self.plan.product_group).await? {
             Some(g) => g,
-            None => anyhow::bail!(
-                "the destination has no product-access group {:?}: name the right one with --product-group",
-                self.plan.product_group
-            ),
+            None => anyhow::bail!("the destination has no product-access group {:?}: name the right one with --product-group", self.plan.product_group),
         };
         let group_id = product_group.id.clone().unwrap_or_default();
         let with_access: HashSet<String> = product_group.members.into_iter().map(|m| m.value).collect();
@@ -225,9 +222,11 @@ impl Migrator {
                 None => match self.dest.create_user(&job.email, &job.user.display_name, true).await {
                     Ok(created) => (created.id.unwrap_or_default(), None),
                     Err(e) if e.status() == Some(409) => {
-                        let found = self.dest.find_user_by_email(&job.email).await?.ok_or_else(|| {
-                            anyhow::anyhow!("the site says {} is taken but finds no such account", job.email)
-                        })?;
+                        let found = self
+                            .dest
+                            .find_user_by_email(&job.email)
+                            .await?
+                            .ok_or_else(|| anyhow::anyhow!("the site says {} is taken but finds no such account", job.email))?;
                         let id = found.id.clone().unwrap_or_default();
                         if found.active == Some(false) {
                             self.dest.set_user_active(&id, true).await?;
@@ -253,8 +252,7 @@ impl Migrator {
     /// memberships of migrated users (nested groups flattened).
     pub(crate) async fn migrate_groups(&mut self) -> anyhow::Result<()> {
         let dirs = self.directories().await?;
-        let groups: Vec<_> =
-            self.source.directory_groups().await?.into_iter().filter(|g| dirs.order.contains(&g.directory_id)).collect();
+        let groups: Vec<_> = self.source.directory_groups().await?.into_iter().filter(|g| dirs.order.contains(&g.directory_id)).collect();
         let members = self.source.memberships().await?;
         let memberships = rules::memberships(dirs.resolved.all_rows(), &groups, &members);
         let names: BTreeSet<String> = groups.iter().map(|g| g.name.to_lowercase()).collect();
@@ -297,12 +295,8 @@ impl Migrator {
         }
         super::finish(&bar);
         // Memberships: every migrated user into each (flattened) group it belongs to.
-        let emails: HashMap<String, String> = dirs
-            .resolved
-            .users
-            .iter()
-            .filter_map(|u| u.email.as_ref().map(|e| (u.username.to_lowercase(), e.trim().to_lowercase())))
-            .collect();
+        let emails: HashMap<String, String> =
+            dirs.resolved.users.iter().filter_map(|u| u.email.as_ref().map(|e| (u.username.to_lowercase(), e.trim().to_lowercase()))).collect();
         let accounts = self.maps.preload(ns::USER, None).await?;
         let mut members_of: HashMap<String, Vec<String>> = HashMap::new();
         for (username, groups_of_user) in &memberships {

@@ -19,10 +19,10 @@ use super::identity::LandedUser;
 use super::report::{FormerCustomer, TwoAccounts, REFERENCES_LISTED};
 use super::rules::{self, DirectoryUser};
 use super::{finish, ns, MappingRow, Migrator, Queued};
-use anyhow::Context;
 use crate::destination::api::*;
 use crate::plan::UsersScope;
 use crate::source::{ServerOrganization, ServerProject, ServerRequest};
+use anyhow::Context;
 
 /// Customer mapping rows committed together (a customer has an email row and one per
 /// user key).
@@ -273,10 +273,11 @@ impl Migrator {
         self.fail_unusable_emails("customers", "customer", &review);
         // Customers earlier plans linked, by email (their user keys are not needed here).
         let mut known: HashMap<String, String> = HashMap::new();
-        self.maps.each_with_prefix(ns::CUSTOMER, "email/", |email, id| {
-            known.insert(format!("email/{email}"), id);
-        })
-        .await?;
+        self.maps
+            .each_with_prefix(ns::CUSTOMER, "email/", |email, id| {
+                known.insert(format!("email/{email}"), id);
+            })
+            .await?;
         let full = self.maps.preload(ns::CUSTOMER_FULL, None).await?;
         let bar = self.progress.step("customers", review.usable.len() as u64);
         // Only the destination is borrowed by the customers in flight; outcomes are
@@ -346,9 +347,10 @@ impl Migrator {
                                     by_name = Some(all.into_iter().map(|o| (o.name.trim().to_lowercase(), o.id)).collect());
                                 }
                                 let names = by_name.as_ref().expect("listed above");
-                                names.get(&org.name.trim().to_lowercase()).cloned().ok_or_else(|| {
-                                    anyhow::anyhow!("the site says an organization named {:?} exists but does not list it", org.name)
-                                })?
+                                names
+                                    .get(&org.name.trim().to_lowercase())
+                                    .cloned()
+                                    .ok_or_else(|| anyhow::anyhow!("the site says an organization named {:?} exists but does not list it", org.name))?
                             }
                             Err(e) => return Err(e.into()),
                         };
@@ -421,7 +423,9 @@ impl Migrator {
                 // Asked once per person without an account: the username is looked up,
                 // not held.
                 let name = self.source.username_of_key(&key).await?;
-                if let Some(why) = name.as_ref().and_then(|n| run.failed.get(n).map(|why| format!("{n} did not migrate ({why}): a new plan migrates them, then this request"))) {
+                if let Some(why) =
+                    name.as_ref().and_then(|n| run.failed.get(n).map(|why| format!("{n} did not migrate ({why}): a new plan migrates them, then this request")))
+                {
                     run.waiting.insert(key, why.clone());
                     return Err(WaitsForPerson(why).into());
                 }
@@ -600,7 +604,13 @@ impl Migrator {
 }
 
 /// Send one request and record it with its comments, in one transaction.
-async fn create_request(dest: &crate::destination::Destination, maps: &super::Mappings, request: &ServerRequest, body: &NewRequest, project_key: &str) -> anyhow::Result<()> {
+async fn create_request(
+    dest: &crate::destination::Destination,
+    maps: &super::Mappings,
+    request: &ServerRequest,
+    body: &NewRequest,
+    project_key: &str,
+) -> anyhow::Result<()> {
     let origin = maps.origin(ns::REQUEST, request.id);
     let created = dest.create_request(body, &origin).await?;
     anyhow::ensure!(

@@ -187,16 +187,15 @@ impl Mappings {
     /// Every mapping of a namespace (within one container, if given), read once so the
     /// entities of a step need no lookup each.
     pub(crate) async fn preload(&self, namespace: &str, container: Option<&str>) -> anyhow::Result<HashMap<String, String>> {
-        let rows = sqlx::query(
-            "SELECT server_id, cloud_id FROM mappings WHERE destination = ? AND site = ? AND namespace = ? AND (? IS NULL OR container = ?)",
-        )
-        .bind(&self.destination)
-        .bind(&self.site)
-        .bind(namespace)
-        .bind(container)
-        .bind(container)
-        .fetch_all(self.db.pool())
-        .await?;
+        let rows =
+            sqlx::query("SELECT server_id, cloud_id FROM mappings WHERE destination = ? AND site = ? AND namespace = ? AND (? IS NULL OR container = ?)")
+                .bind(&self.destination)
+                .bind(&self.site)
+                .bind(namespace)
+                .bind(container)
+                .bind(container)
+                .fetch_all(self.db.pool())
+                .await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
@@ -205,12 +204,13 @@ impl Mappings {
     pub(crate) async fn each_with_prefix(&self, namespace: &str, prefix: &str, mut each: impl FnMut(&str, String)) -> anyhow::Result<()> {
         use futures_util::TryStreamExt;
         let pattern = format!("{}%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-        let mut rows = sqlx::query("SELECT server_id, cloud_id FROM mappings WHERE destination = ? AND site = ? AND namespace = ? AND server_id LIKE ? ESCAPE '\\'")
-            .bind(&self.destination)
-            .bind(&self.site)
-            .bind(namespace)
-            .bind(pattern)
-            .fetch(self.db.pool());
+        let mut rows =
+            sqlx::query("SELECT server_id, cloud_id FROM mappings WHERE destination = ? AND site = ? AND namespace = ? AND server_id LIKE ? ESCAPE '\\'")
+                .bind(&self.destination)
+                .bind(&self.site)
+                .bind(namespace)
+                .bind(pattern)
+                .fetch(self.db.pool());
         while let Some(r) = rows.try_next().await? {
             let server_id: String = r.get(0);
             if let Some(rest) = server_id.strip_prefix(prefix) {
@@ -321,9 +321,7 @@ impl Progress {
         let bar = match &self.multi {
             Some(multi) => {
                 let bar = multi.add(ProgressBar::new(total));
-                bar.set_style(
-                    ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {msg}").expect("valid template").progress_chars("=> "),
-                );
+                bar.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {msg}").expect("valid template").progress_chars("=> "));
                 bar.set_prefix(name.to_string());
                 bar
             }
@@ -591,15 +589,7 @@ impl Migrator {
     /// The app step: every app of the plan but those removed, with the plan's deadline.
     async fn migrate_apps(&mut self, spaces: Vec<String>, progress: apps::AppProgress) -> anyhow::Result<()> {
         let engine = Arc::new(crate::plugins::engine::PluginEngine::new(Some(self.db.home().join("cache")))?);
-        let step = apps::AppStep {
-            db: &self.db,
-            engine,
-            plan: &self.plan,
-            dest: &self.dest,
-            spaces,
-            limits: self.app_limits,
-            progress,
-        };
+        let step = apps::AppStep { db: &self.db, engine, plan: &self.plan, dest: &self.dest, spaces, limits: self.app_limits, progress };
         let started = std::time::Instant::now();
         step.run_all(&self.removed_apps).await;
         self.report.time("apps", started);

@@ -8,12 +8,12 @@ use futures_util::{stream, StreamExt, TryStreamExt};
 
 use super::{ns, Migrator};
 use crate::destination::api::{
-    Body, ContentRestriction, ContentUpdate, Created, InlineProperties, NewComment, NewContent, NewInlineComment, PageVersion, NewLabel, PermissionOperation, PermissionSubject, RestrictedGroup, RestrictedUser, RestrictionSubjects,
-    SpacePermission, SITE_ADMINS_GROUP,
+    Body, ContentRestriction, ContentUpdate, Created, InlineProperties, NewComment, NewContent, NewInlineComment, NewLabel, PageVersion, PermissionOperation,
+    PermissionSubject, RestrictedGroup, RestrictedUser, RestrictionSubjects, SpacePermission, SITE_ADMINS_GROUP,
 };
 use crate::migrate::report::{DetachedComment, DroppedPermission, Failure, RestrictionLoss, UnresolvedReference};
-use crate::migrate::storage;
 use crate::migrate::rules;
+use crate::migrate::storage;
 use crate::plan::{HistoryScope, SpacesScope};
 use crate::source::{ContentItem, RestrictionItem, RestrictionKind, ServerSpace, VersionItem};
 
@@ -486,7 +486,14 @@ impl Migrator {
 
     /// Link an entity mapped by an earlier plan, or create it (idempotently, keyed by its
     /// namespace and server id) and record its mapping; returns its cloud id.
-    async fn link_or_create<F, Fut, E>(&self, namespace: &str, server_id: i64, known: &HashMap<String, String>, space_key: &str, create: F) -> anyhow::Result<i64>
+    async fn link_or_create<F, Fut, E>(
+        &self,
+        namespace: &str,
+        server_id: i64,
+        known: &HashMap<String, String>,
+        space_key: &str,
+        create: F,
+    ) -> anyhow::Result<i64>
     where
         F: FnOnce(String) -> Fut,
         Fut: std::future::Future<Output = Result<crate::destination::api::Created, E>>,
@@ -594,8 +601,7 @@ impl Migrator {
                     }
                     None => {
                         let comment = NewComment { page_id: Some(page), attachment_id: None, parent_comment_id: parent, body, author_id: author.clone() };
-                        this.link_or_create(ns::COMMENT, item.id, known, key, |origin| async move { this.dest.create_comment(&comment, &origin).await })
-                            .await
+                        this.link_or_create(ns::COMMENT, item.id, known, key, |origin| async move { this.dest.create_comment(&comment, &origin).await }).await
                     }
                 };
                 (item.id, author, result)
@@ -680,7 +686,11 @@ impl Migrator {
             if round.is_empty() {
                 for item in later {
                     let p = item.parent_comment_id.unwrap_or_default();
-                    self.report.fail("comments", item.id.to_string(), format!("a comment answering comment {p}, which is not a comment on a file of this space"));
+                    self.report.fail(
+                        "comments",
+                        item.id.to_string(),
+                        format!("a comment answering comment {p}, which is not a comment on a file of this space"),
+                    );
                 }
                 break;
             }
@@ -1004,10 +1014,9 @@ impl Migrator {
                         continue;
                     }
                 },
-                (None, None, true) => (
-                    PermissionSubject { kind: "group".into(), identifier: self.plan.product_group.clone() },
-                    "all signed-in users".to_string(),
-                ),
+                (None, None, true) => {
+                    (PermissionSubject { kind: "group".into(), identifier: self.plan.product_group.clone() }, "all signed-in users".to_string())
+                }
                 (None, None, false) => (PermissionSubject { kind: "anonymous".into(), identifier: String::new() }, "anonymous".to_string()),
             };
             let permission = SpacePermission { subject, operation: PermissionOperation { key: perm.kind.clone() } };

@@ -582,7 +582,10 @@ async fn chooser_state(
         .await?
         .into_iter()
         .filter(|p| {
-            p.product == product && p.status == status::SAVED && p.site.as_deref() == Some(site.as_str()) && crate::migrate::destination_key(&p.destination) == dest_key
+            p.product == product
+                && p.status == status::SAVED
+                && p.site.as_deref() == Some(site.as_str())
+                && crate::migrate::destination_key(&p.destination) == dest_key
         })
         .collect();
     Ok((migrated, queued))
@@ -776,11 +779,13 @@ impl PlanRequest {
         let spaces = option("spaces", &self.spaces)?.unwrap_or(if jira { SpacesScope::None } else { SpacesScope::All });
         let projects = option("projects", &self.projects)?.unwrap_or(if jira { SpacesScope::All } else { SpacesScope::None });
         let customers = option("customers", &self.customers)?.unwrap_or(if jira { UsersScope::Related } else { UsersScope::None });
-        let product_group = self
-            .product_group
-            .clone()
-            .filter(|g| !g.trim().is_empty())
-            .unwrap_or_else(|| if jira { crate::staging::JSM_ACCESS_GROUP.into() } else { crate::staging::PRODUCT_ACCESS_GROUP.into() });
+        let product_group = self.product_group.clone().filter(|g| !g.trim().is_empty()).unwrap_or_else(|| {
+            if jira {
+                crate::staging::JSM_ACCESS_GROUP.into()
+            } else {
+                crate::staging::PRODUCT_ACCESS_GROUP.into()
+            }
+        });
         if self.attachments_only && spaces == SpacesScope::None {
             return Err(PlanRefused("--attachments-only needs spaces: choose them with --spaces".into()).into());
         }
@@ -890,7 +895,8 @@ async fn app_lines(db: &StateDb, plan: &Plan) -> anyhow::Result<Vec<AppStatusLin
 
 /// One plan with its progress and app statuses.
 pub async fn listing_of(db: &StateDb, plan: Plan) -> anyhow::Result<PlanListing> {
-    let progress = crate::migrate::recorded_progress(db, &plan.id).await?.into_iter().map(|(step, (done, total))| (step, StepProgress { done, total })).collect();
+    let progress =
+        crate::migrate::recorded_progress(db, &plan.id).await?.into_iter().map(|(step, (done, total))| (step, StepProgress { done, total })).collect();
     let app_statuses = app_lines(db, &plan).await?;
     Ok(PlanListing { plan, progress, app_statuses })
 }

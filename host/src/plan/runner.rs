@@ -27,11 +27,9 @@ impl fmt::Display for RunRefused {
                 let errors: Vec<&str> = checks.iter().filter(|c| c.result == CheckResult::Error).map(|c| c.code.as_str()).collect();
                 write!(f, "the pre-migration checks found errors ({}): fix them, then run the plan again", errors.join(", "))
             }
-            RunRefused::Stage1ChoiceNeeded(apps) => write!(
-                f,
-                "the plan has Stage 1 apps ({}): run it with --stage1 proceed to migrate them, or --stage1 remove to leave them out",
-                apps.join(", ")
-            ),
+            RunRefused::Stage1ChoiceNeeded(apps) => {
+                write!(f, "the plan has Stage 1 apps ({}): run it with --stage1 proceed to migrate them, or --stage1 remove to leave them out", apps.join(", "))
+            }
         }
     }
 }

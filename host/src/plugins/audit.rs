@@ -125,9 +125,9 @@ pub fn audit(bytes: &[u8], trust: &TrustStore) -> AuditReport {
         // A file whose sections cannot be walked is malformed; the component check says so.
         Signer::BadSignature { .. } if matches!(signature, signature::Signature::Unreadable(_)) && inspected.is_err() => {}
         Signer::BadSignature { reason } => report.problems.push(format!("bad signature: {reason}; get the file again from its vendor")),
-        Signer::Unsigned => report.warnings.push(
-            "unsigned: nothing says who built this file; `ferry plugin install` refuses it unless --allow-unsigned is given".into(),
-        ),
+        Signer::Unsigned => {
+            report.warnings.push("unsigned: nothing says who built this file; `ferry plugin install` refuses it unless --allow-unsigned is given".into())
+        }
         Signer::UntrustedKey { fingerprint, .. } => report.warnings.push(format!(
             "signed by the key {fingerprint}, which this Ferry does not trust: `ferry trust add <VENDOR> <KEY>` once you have checked the key with its vendor"
         )),
@@ -196,11 +196,7 @@ fn describe_manifest(m: &Manifest, report: &mut AuditReport) {
     report.version = Some(m.version.to_string());
     report.contract = Some(m.contract.to_string());
     report.scopes = m.scopes.iter().map(ScopeLine::of).collect();
-    report.tables = m
-        .tables
-        .iter()
-        .map(|(t, cols)| (t.clone(), cols.iter().map(|(c, k)| (c.clone(), k.name().to_string())).collect()))
-        .collect();
+    report.tables = m.tables.iter().map(|(t, cols)| (t.clone(), cols.iter().map(|(c, k)| (c.clone(), k.name().to_string())).collect())).collect();
     if !contract::is_supported(&m.contract) {
         let served: Vec<String> = contract::SUPPORTED.iter().map(|v| v.to_string()).collect();
         report.problems.push(format!(
@@ -214,10 +210,9 @@ fn describe_manifest(m: &Manifest, report: &mut AuditReport) {
         for (column, class) in cols {
             let scope = Scope::for_app_column(*class);
             if !declared.contains(scope) {
-                report.warnings.push(format!(
-                    "column {table}.{column} is declared {} but the plugin does not declare {scope}: it can never read it",
-                    class.name()
-                ));
+                report
+                    .warnings
+                    .push(format!("column {table}.{column} is declared {} but the plugin does not declare {scope}: it can never read it", class.name()));
             }
         }
     }
@@ -237,7 +232,11 @@ fn check_imports(info: &ComponentInfo, manifest: Option<&Manifest>, report: &mut
                         }
                     }
                     if let Some(v) = version.as_ref().filter(|v| v.major == 0 && v.minor < iface.since_minor()) {
-                        report.problems.push(format!("imports {name}, but contract {v} has no `{}` interface (it came in 0.{})", iface.name(), iface.since_minor()));
+                        report.problems.push(format!(
+                            "imports {name}, but contract {v} has no `{}` interface (it came in 0.{})",
+                            iface.name(),
+                            iface.since_minor()
+                        ));
                     }
                     let allowed = iface.allowed_by(declared);
                     if !allowed {

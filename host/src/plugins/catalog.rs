@@ -207,7 +207,10 @@ pub struct Choice {
 /// `server_app_versions` admits `server_app_version` and whose contract this Ferry serves.
 pub async fn choose(db: &StateDb, app_key: &str, server_app_version: &str) -> anyhow::Result<Choice> {
     let catalogs = list(db).await?;
-    anyhow::ensure!(!catalogs.is_empty(), "no catalog is registered: `ferry catalog add <DIR>`, or install a plugin file with `ferry plugin install <FILE.wasm>`");
+    anyhow::ensure!(
+        !catalogs.is_empty(),
+        "no catalog is registered: `ferry catalog add <DIR>`, or install a plugin file with `ferry plugin install <FILE.wasm>`"
+    );
     let mut offers: Vec<Offer> = Vec::new();
     for c in &catalogs {
         for app in c.index.apps.iter().filter(|a| a.app_key == app_key) {

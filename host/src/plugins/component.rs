@@ -93,9 +93,7 @@ pub fn inspect(bytes: &[u8]) -> Result<ComponentInfo, InspectError> {
             _ => {}
         }
     }
-    Validator::new_with_features(WasmFeatures::all())
-        .validate_all(bytes)
-        .map_err(|e| InspectError::Malformed(e.to_string()))?;
+    Validator::new_with_features(WasmFeatures::all()).validate_all(bytes).map_err(|e| InspectError::Malformed(e.to_string()))?;
     Ok(info)
 }
 

@@ -59,11 +59,7 @@ pub const PACKAGE: &str = "ferry:migration";
 /// Whether a plugin built against `contract` can run on this host: a served version
 /// with the same major and a minor no newer than it (and, before 1.0, the same minor).
 pub fn is_supported(contract: &semver::Version) -> bool {
-    SUPPORTED.iter().any(|served| {
-        served.major == contract.major
-            && contract.minor <= served.minor
-            && (served.major != 0 || served.minor == contract.minor)
-    })
+    SUPPORTED.iter().any(|served| served.major == contract.major && contract.minor <= served.minor && (served.major != 0 || served.minor == contract.minor))
 }
 
 /// The interfaces of the contract a plugin may import.
@@ -120,12 +116,7 @@ impl Interface {
         let scopes: &[Scope] = match self {
             Interface::Mappings => &[Scope::MigrationTracingIdentity, Scope::MigrationTracingProduct],
             Interface::AppTables => &[Scope::AppDataOther, Scope::AppDataPii, Scope::AppDataSecurity, Scope::AppDataUgc],
-            Interface::Product => &[
-                Scope::ProductDataOther,
-                Scope::ProductDataPii,
-                Scope::ProductDataSecurity,
-                Scope::ProductDataUgc,
-            ],
+            Interface::Product => &[Scope::ProductDataOther, Scope::ProductDataPii, Scope::ProductDataSecurity, Scope::ProductDataUgc],
             Interface::Attachments => &[Scope::ProductDataUgc],
             Interface::Types | Interface::AppData | Interface::Progress | Interface::Log => &[],
         };
@@ -162,9 +153,7 @@ impl Interface {
 pub fn namespace_scope(namespace: &str) -> Option<Scope> {
     match namespace {
         "identity:user" | "identity:group" => Some(Scope::MigrationTracingIdentity),
-        "confluence:space" | "confluence:page" | "confluence:blogpost" | "confluence:comment" | "confluence:attachment" => {
-            Some(Scope::MigrationTracingProduct)
-        }
+        "confluence:space" | "confluence:page" | "confluence:blogpost" | "confluence:comment" | "confluence:attachment" => Some(Scope::MigrationTracingProduct),
         _ => None,
     }
 }
@@ -178,8 +167,16 @@ pub fn wasi_import_allowed(import: &str) -> bool {
         Some(("io", _)) | Some(("clocks", _)) | Some(("random", _)) => true,
         Some(("cli", iface)) => matches!(
             iface,
-            "stdin" | "stdout" | "stderr" | "environment" | "exit" | "terminal-input" | "terminal-output"
-                | "terminal-stdin" | "terminal-stdout" | "terminal-stderr"
+            "stdin"
+                | "stdout"
+                | "stderr"
+                | "environment"
+                | "exit"
+                | "terminal-input"
+                | "terminal-output"
+                | "terminal-stdin"
+                | "terminal-stdout"
+                | "terminal-stderr"
         ),
         _ => false,
     }

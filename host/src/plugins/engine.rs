@@ -64,10 +64,7 @@ impl PluginEngine {
             .max_core_instances_per_component(32)
             .max_memory_size(MAX_MEMORY_BYTES);
         let mut config = Config::new();
-        config
-            .wasm_component_model(true)
-            .epoch_interruption(true)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        config.wasm_component_model(true).epoch_interruption(true).allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(anyhow::Error::from).context("cannot create the WebAssembly engine")?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let (ticking, stop) = (engine.clone(), ticker_stop.clone());
@@ -135,10 +132,7 @@ fn link(engine: &Engine, component: &Component, granted: ScopeSet) -> anyhow::Re
         if let Some((Ok(iface), _)) = Interface::parse_import(name) {
             if !iface.allowed_by(granted) {
                 let needs: Vec<&str> = iface.scopes().iter().map(|s| s.name()).collect();
-                anyhow::bail!(
-                    "the plugin imports {name}, which needs one of [{}], and the grant holds none of them: it is not linked",
-                    needs.join(", ")
-                );
+                anyhow::bail!("the plugin imports {name}, which needs one of [{}], and the grant holds none of them: it is not linked", needs.join(", "));
             }
         }
     }
@@ -221,14 +215,12 @@ pub fn link_check(bytes: &[u8], sha256: &str) -> Result<(), String> {
         })
         .as_ref()
         .map_err(Clone::clone)?;
-    let result = Component::new(engine, bytes)
-        .map_err(|e| format!("it does not compile: {}", anyhow::Error::from(e).root_cause()))
-        .and_then(|component| {
-            link(engine, &component, ferry_manifest::Scope::ALL.into_iter().collect()).map(|_| ()).map_err(|e| {
-                let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-                chain.join(": ")
-            })
-        });
+    let result = Component::new(engine, bytes).map_err(|e| format!("it does not compile: {}", anyhow::Error::from(e).root_cause())).and_then(|component| {
+        link(engine, &component, ferry_manifest::Scope::ALL.into_iter().collect()).map(|_| ()).map_err(|e| {
+            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            chain.join(": ")
+        })
+    });
     checked.lock().unwrap_or_else(|p| p.into_inner()).insert(sha256.to_string(), result.clone());
     result
 }

@@ -159,12 +159,7 @@ impl Gate {
         };
         self.tally(scopes, denied_scope, volume);
         if let Some(last) = self.records.last_mut().filter(|_| self.last_detailed) {
-            if last.function == function
-                && last.scopes == scopes
-                && last.allowed == allowed
-                && last.denied_scope == denied_scope
-                && last.detail == detail
-            {
+            if last.function == function && last.scopes == scopes && last.allowed == allowed && last.denied_scope == denied_scope && last.detail == detail {
                 last.calls += 1;
                 last.rows += volume.rows;
                 last.bytes += volume.bytes;

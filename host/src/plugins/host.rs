@@ -150,9 +150,7 @@ pub(crate) fn unavailable(e: impl std::fmt::Display) -> AccessError {
 }
 
 fn parse_cursor(cursor: Option<String>) -> Result<Option<i64>, AccessError> {
-    cursor
-        .map(|c| c.parse::<i64>().map_err(|_| AccessError::Invalid(format!("cursor {:?} was not issued by ferry", echo(&c)))))
-        .transpose()
+    cursor.map(|c| c.parse::<i64>().map_err(|_| AccessError::Invalid(format!("cursor {:?} was not issued by ferry", echo(&c))))).transpose()
 }
 
 fn check_limit(limit: u32) -> Result<u32, AccessError> {
@@ -263,9 +261,7 @@ fn cell_bytes(cell: &source::Cell) -> u64 {
 }
 
 fn known_namespace(namespace: &str) -> Result<(), AccessError> {
-    namespace_scope(namespace)
-        .map(|_| ())
-        .ok_or_else(|| AccessError::Invalid(format!("unknown mapping namespace {:?}", echo(namespace))))
+    namespace_scope(namespace).map(|_| ()).ok_or_else(|| AccessError::Invalid(format!("unknown mapping namespace {:?}", echo(namespace))))
 }
 
 impl wit::types::Host for RunState {}
@@ -279,8 +275,7 @@ impl wit::mappings::Host for RunState {
             let ctx = s.ctx.clone();
             let found = ctx.mappings.page(&namespace, cursor.as_deref(), limit, &ctx.spaces).await.map_err(unavailable)?;
             let next = (found.len() == limit as usize).then(|| found.last().map(|(id, _)| id.clone())).flatten();
-            let entries: Vec<_> =
-                found.into_iter().map(|(server_id, cloud_id)| wit::mappings::Mapping { server_id, cloud_id }).collect();
+            let entries: Vec<_> = found.into_iter().map(|(server_id, cloud_id)| wit::mappings::Mapping { server_id, cloud_id }).collect();
             let volume = Volume { rows: entries.len() as u64, bytes: 0 };
             Ok((wit::mappings::MappingPage { entries, next }, volume))
         })
@@ -304,13 +299,7 @@ impl wit::mappings::Host for RunState {
 }
 
 impl wit::app_tables::Host for RunState {
-    async fn read(
-        &mut self,
-        table: String,
-        columns: Vec<String>,
-        cursor: Option<String>,
-        limit: u32,
-    ) -> Result<wit::app_tables::RowBatch, AccessError> {
+    async fn read(&mut self, table: String, columns: Vec<String>, cursor: Option<String>, limit: u32) -> Result<wit::app_tables::RowBatch, AccessError> {
         let needs = self.app_table_needs(&table, &columns);
         let scopes = needs.clone().unwrap_or_default();
         self.guarded("app-tables.read", scopes, async |s| {
@@ -430,12 +419,7 @@ impl wit::product::Host for RunState {
                 .await
                 .map_err(unavailable)?
                 .into_iter()
-                .map(|c| wit::product::Comment {
-                    id: c.id.to_string(),
-                    parent_id: c.parent_id.map(|p| p.to_string()),
-                    author_key: c.author_key,
-                    body: c.body,
-                })
+                .map(|c| wit::product::Comment { id: c.id.to_string(), parent_id: c.parent_id.map(|p| p.to_string()), author_key: c.author_key, body: c.body })
                 .collect();
             let bytes = comments.iter().map(|c| c.body.len() as u64).sum();
             let volume = Volume { rows: comments.len() as u64, bytes };
@@ -476,10 +460,7 @@ impl wit::app_data::Host for RunState {
     async fn upload(&mut self, label: String, data: Vec<u8>) -> Result<u64, AccessError> {
         self.guarded("app-data.upload", ScopeSet::EMPTY, async |s| {
             if !valid_label(&label) {
-                return Err(AccessError::Invalid(format!(
-                    "label {:?}: use 1-64 of a-z 0-9 . _ -, not starting with a dot",
-                    echo(&label)
-                )));
+                return Err(AccessError::Invalid(format!("label {:?}: use 1-64 of a-z 0-9 . _ -, not starting with a dot", echo(&label))));
             }
             let size = data.len() as u64;
             if s.upload_count >= s.upload_count_quota {

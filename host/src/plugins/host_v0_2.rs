@@ -147,18 +147,12 @@ impl new::product::Host for RunState {
 
     async fn comments(&mut self, content_id: String) -> Result<Vec<new::product::Comment>, new::types::AccessError> {
         let comments = old::product::Host::comments(self, content_id).await.map_err(err)?;
-        Ok(comments
-            .into_iter()
-            .map(|c| new::product::Comment { id: c.id, parent_id: c.parent_id, author_key: c.author_key, body: c.body })
-            .collect())
+        Ok(comments.into_iter().map(|c| new::product::Comment { id: c.id, parent_id: c.parent_id, author_key: c.author_key, body: c.body }).collect())
     }
 
     async fn users(&mut self, keys: Vec<String>) -> Result<Vec<new::product::User>, new::types::AccessError> {
         let users = old::product::Host::users(self, keys).await.map_err(err)?;
-        Ok(users
-            .into_iter()
-            .map(|u| new::product::User { key: u.key, username: u.username, display_name: u.display_name, email: u.email })
-            .collect())
+        Ok(users.into_iter().map(|u| new::product::User { key: u.key, username: u.username, display_name: u.display_name, email: u.email }).collect())
     }
 }
 
@@ -189,9 +183,10 @@ impl new::log::Host for RunState {
 impl RunState {
     /// The attachments folder of this run, or why attachments cannot be read.
     fn attachments_root(&self) -> Result<std::path::PathBuf, AccessError> {
-        self.ctx.attachments.clone().ok_or_else(|| {
-            AccessError::Unavailable("this run was given no attachments folder (`--attachments` of the plan or of `plugin run`)".into())
-        })
+        self.ctx
+            .attachments
+            .clone()
+            .ok_or_else(|| AccessError::Unavailable("this run was given no attachments folder (`--attachments` of the plan or of `plugin run`)".into()))
     }
 }
 

@@ -17,8 +17,8 @@ use super::uploads::UploadSink;
 use super::MigrationDetails;
 use crate::source::Source;
 use crate::state::mappings::MappingSource;
-use ferry_manifest::{Manifest, ScopeSet};
 use crate::state::{now, StateDb};
+use ferry_manifest::{Manifest, ScopeSet};
 
 /// What a local run needs besides the plugin.
 pub struct LocalRun {
@@ -148,13 +148,7 @@ pub async fn run_file(db: &StateDb, engine: Arc<PluginEngine>, bytes: Vec<u8>, r
     let Some(manifest) = report.manifest.filter(|_| report.verdict == super::audit::Verdict::Ok) else {
         anyhow::bail!("the plugin file is refused by the audit: {} (`ferry plugin audit <FILE>` shows the whole audit)", report.problems.join("; "));
     };
-    let plugin = Runnable {
-        app_key: manifest.server_app_key.clone(),
-        version: manifest.version.to_string(),
-        sha256: report.sha256,
-        bytes,
-        manifest,
-    };
+    let plugin = Runnable { app_key: manifest.server_app_key.clone(), version: manifest.version.to_string(), sha256: report.sha256, bytes, manifest };
     run_runnable(db, engine, plugin, run).await
 }
 
@@ -204,16 +198,8 @@ async fn run_runnable(db: &StateDb, engine: Arc<PluginEngine>, plugin: Runnable,
         spaces: spaces.into_iter().collect::<BTreeSet<_>>(),
         attachments: run.attachments,
     });
-    let request = RunRequest {
-        run_id: run_id.clone(),
-        manifest,
-        details,
-        grant,
-        limits: run.limits,
-        context,
-        uploads: run.uploads,
-        on_progress: run.on_progress,
-    };
+    let request =
+        RunRequest { run_id: run_id.clone(), manifest, details, grant, limits: run.limits, context, uploads: run.uploads, on_progress: run.on_progress };
     let sha = sha256.clone();
     let key = app_key.to_string();
     let started = std::time::Instant::now();
@@ -242,18 +228,16 @@ async fn run_runnable(db: &StateDb, engine: Arc<PluginEngine>, plugin: Runnable,
 async fn record_run_end(db: &StateDb, app_key: &str, report: &RunReport) -> anyhow::Result<()> {
     let mut tx = db.pool().begin().await?;
     let at = now();
-    sqlx::query(
-        "UPDATE plugin_runs SET status = ?, message = ?, progress_percent = ?, progress_message = ?, uploaded_bytes = ?, finished_at = ? WHERE id = ?",
-    )
-    .bind(report.status.name())
-    .bind(&report.message)
-    .bind(i64::from(report.progress_percent))
-    .bind(&report.progress_message)
-    .bind(report.uploaded_bytes as i64)
-    .bind(&at)
-    .bind(&report.run_id)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query("UPDATE plugin_runs SET status = ?, message = ?, progress_percent = ?, progress_message = ?, uploaded_bytes = ?, finished_at = ? WHERE id = ?")
+        .bind(report.status.name())
+        .bind(&report.message)
+        .bind(i64::from(report.progress_percent))
+        .bind(&report.progress_message)
+        .bind(report.uploaded_bytes as i64)
+        .bind(&at)
+        .bind(&report.run_id)
+        .execute(&mut *tx)
+        .await?;
     for r in &report.audit {
         let scopes: Vec<&str> = r.scopes.iter().map(|s| s.name()).collect();
         sqlx::query(

@@ -52,10 +52,7 @@ impl InstalledPlugin {
             Signer::UntrustedKey { fingerprint, .. } => format!("signed by the key {fingerprint}, which this Ferry no longer trusts"),
             other => other.describe(),
         };
-        Some(format!(
-            "the plugin of {} is {by}: `ferry trust add` the vendor's key again, or install a build signed by a trusted key",
-            self.server_app_key
-        ))
+        Some(format!("the plugin of {} is {by}: `ferry trust add` the vendor's key again, or install a build signed by a trusted key", self.server_app_key))
     }
 
     /// The signer as shown wherever the plugin is: the trusted name, or `unsigned` /
@@ -214,10 +211,7 @@ impl Registry {
 
     /// The installed plugin of `server_app_key`, if any.
     pub async fn get(&self, server_app_key: &str) -> anyhow::Result<Option<InstalledPlugin>> {
-        let row = sqlx::query("SELECT * FROM plugins WHERE server_app_key = ?")
-            .bind(server_app_key)
-            .fetch_optional(self.db.pool())
-            .await?;
+        let row = sqlx::query("SELECT * FROM plugins WHERE server_app_key = ?").bind(server_app_key).fetch_optional(self.db.pool()).await?;
         let trust = TrustStore::load(&self.db).await?;
         row.as_ref().map(|r| row_to_plugin(r, &trust)).transpose()
     }
@@ -226,10 +220,7 @@ impl Registry {
     /// reading its file: enough to judge consent and checks (running it uses [`Registry::load`],
     /// which also verifies the file's hash).
     pub async fn get_with_manifest(&self, server_app_key: &str) -> anyhow::Result<Option<(InstalledPlugin, Manifest)>> {
-        let row = sqlx::query("SELECT * FROM plugins WHERE server_app_key = ?")
-            .bind(server_app_key)
-            .fetch_optional(self.db.pool())
-            .await?;
+        let row = sqlx::query("SELECT * FROM plugins WHERE server_app_key = ?").bind(server_app_key).fetch_optional(self.db.pool()).await?;
         let trust = TrustStore::load(&self.db).await?;
         row.as_ref().map(|r| row_to_plugin_and_manifest(r, &trust)).transpose()
     }
@@ -256,7 +247,9 @@ impl Registry {
     /// longer matches what was installed.
     pub async fn load(&self, server_app_key: &str) -> anyhow::Result<(InstalledPlugin, Vec<u8>, Manifest)> {
         let Some(plugin) = self.get(server_app_key).await? else {
-            return Err(crate::Declined::not_found(format!("no plugin is installed for {server_app_key}: install one with `ferry plugin install <FILE.wasm>`")));
+            return Err(crate::Declined::not_found(format!(
+                "no plugin is installed for {server_app_key}: install one with `ferry plugin install <FILE.wasm>`"
+            )));
         };
         let path = self.dir().join(format!("{}.wasm", plugin.sha256));
         let bytes = std::fs::read(&path).with_context(|| format!("cannot read the installed plugin {}", path.display()))?;
@@ -264,11 +257,8 @@ impl Registry {
         crate::Declined::unless(actual == plugin.sha256, || {
             format!("the installed file of {server_app_key} was modified (sha256 {actual}, installed {}): reinstall it", plugin.sha256)
         })?;
-        let json: String = sqlx::query("SELECT manifest_json FROM plugins WHERE server_app_key = ?")
-            .bind(server_app_key)
-            .fetch_one(self.db.pool())
-            .await?
-            .get(0);
+        let json: String =
+            sqlx::query("SELECT manifest_json FROM plugins WHERE server_app_key = ?").bind(server_app_key).fetch_one(self.db.pool()).await?.get(0);
         let manifest = Manifest::parse(json.as_bytes()).context("the stored manifest no longer validates")?;
         Ok((plugin, bytes, manifest))
     }

@@ -137,10 +137,7 @@ pub(crate) struct Captured {
 /// environment, stdout/stderr captured, the memory cap and the deadline. WebAssembly
 /// yields to the async executor every epoch tick, and traps once the deadline is past.
 pub(crate) fn new_store(engine: &PluginEngine, req: &mut RunRequest, deadline: Instant) -> (Store<RunState>, Captured) {
-    let captured = Captured {
-        stdout: CapturedOutput::new(req.limits.log_bytes as usize),
-        stderr: CapturedOutput::new(req.limits.log_bytes as usize),
-    };
+    let captured = Captured { stdout: CapturedOutput::new(req.limits.log_bytes as usize), stderr: CapturedOutput::new(req.limits.log_bytes as usize) };
     let wasi = WasiCtxBuilder::new().stdout(captured.stdout.clone()).stderr(captured.stderr.clone()).build();
     let state = RunState {
         wasi,
@@ -163,13 +160,7 @@ pub(crate) fn new_store(engine: &PluginEngine, req: &mut RunRequest, deadline: I
     let mut store = Store::new(engine.engine(), state);
     store.limiter(|s| &mut s.memory);
     store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(move |_| {
-        if Instant::now() >= deadline {
-            Ok(UpdateDeadline::Interrupt)
-        } else {
-            Ok(UpdateDeadline::Yield(1))
-        }
-    });
+    store.epoch_deadline_callback(move |_| if Instant::now() >= deadline { Ok(UpdateDeadline::Interrupt) } else { Ok(UpdateDeadline::Yield(1)) });
     (store, captured)
 }
 
@@ -221,9 +212,7 @@ pub async fn run_plugin(engine: &PluginEngine, prepared: &PreparedPlugin, mut re
         }
         Ended::Returned(Ok(Ok(Outcome::Complete))) => (RunStatus::Complete, None),
         Ended::Returned(Ok(Ok(Outcome::Incomplete(reason)))) => (RunStatus::Incomplete, Some(cut_owned(reason, REASON_BYTES))),
-        Ended::Returned(Ok(Err(error))) => {
-            (RunStatus::Failed, Some(format!("the plugin reported an error: {}", cut_owned(error, REASON_BYTES))))
-        }
+        Ended::Returned(Ok(Err(error))) => (RunStatus::Failed, Some(format!("the plugin reported an error: {}", cut_owned(error, REASON_BYTES)))),
         Ended::Returned(Err(trap)) if trap.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => timed_out(),
         Ended::Returned(Err(trap)) => classify_trap(&trap.into(), state.memory.exceeded, panic_line),
     };

@@ -29,7 +29,10 @@ pub fn table_name(server_app_key: &str) -> String {
 fn check(options: &NewPlugin) -> anyhow::Result<()> {
     let n = &options.name;
     anyhow::ensure!(
-        !n.is_empty() && n.len() <= 64 && n.starts_with(|c: char| c.is_ascii_lowercase()) && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+        !n.is_empty()
+            && n.len() <= 64
+            && n.starts_with(|c: char| c.is_ascii_lowercase())
+            && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
         "`{n}` is not a plugin crate name: use lower-case letters, digits and _, starting with a letter (e.g. page_ratings)"
     );
     for (what, key) in [("--server-app-key", &options.server_app_key), ("--cloud-app-key", &options.cloud_app_key)] {

@@ -15,9 +15,9 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use ed25519_dalek::{Signer as _, VerifyingKey};
 /// A vendor's signing key (the secret half).
 pub use ed25519_dalek::SigningKey;
+use ed25519_dalek::{Signer as _, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -40,10 +40,9 @@ impl PublicKey {
     pub fn parse(text: &str) -> anyhow::Result<PublicKey> {
         let text = text.trim();
         let hex_part = text.strip_prefix("ed25519:").unwrap_or(text);
-        let bytes: [u8; 32] = hex::decode(hex_part)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .with_context(|| format!("`{}` is not a public key: expected ed25519: and 64 hex digits, as in the .pub file `ferry plugin keygen` writes", shorten(text)))?;
+        let bytes: [u8; 32] = hex::decode(hex_part).ok().and_then(|b| b.try_into().ok()).with_context(|| {
+            format!("`{}` is not a public key: expected ed25519: and 64 hex digits, as in the .pub file `ferry plugin keygen` writes", shorten(text))
+        })?;
         let key = VerifyingKey::from_bytes(&bytes).context("not a valid Ed25519 public key (not a curve point)")?;
         anyhow::ensure!(!key.is_weak(), "a weak Ed25519 public key (small order): it cannot be trusted");
         Ok(PublicKey(key))
@@ -218,10 +217,9 @@ pub fn verify(bytes: &[u8]) -> Signature {
     };
     match key.0.verify_strict(&message(&digest), &ed25519_dalek::Signature::from_bytes(&sig)) {
         Ok(()) => Signature::Valid(key),
-        Err(_) => Signature::Bad(format!(
-            "the signature by {} does not match the file: it was changed after signing (or signed by another key)",
-            key.fingerprint()
-        )),
+        Err(_) => {
+            Signature::Bad(format!("the signature by {} does not match the file: it was changed after signing (or signed by another key)", key.fingerprint()))
+        }
     }
 }
 

@@ -108,10 +108,7 @@ impl TrustStore {
 /// Every trusted key, by name.
 pub async fn list(db: &StateDb) -> anyhow::Result<Vec<TrustedKey>> {
     let rows = sqlx::query("SELECT name, public_key, fingerprint, added_at FROM trusted_keys ORDER BY name").fetch_all(db.pool()).await?;
-    Ok(rows
-        .iter()
-        .map(|r| TrustedKey { name: r.get(0), public_key: r.get(1), fingerprint: r.get(2), added_at: r.get(3) })
-        .collect())
+    Ok(rows.iter().map(|r| TrustedKey { name: r.get(0), public_key: r.get(1), fingerprint: r.get(2), added_at: r.get(3) }).collect())
 }
 
 /// Trust `key` under `name`. Adding the same key under the same name again changes nothing.
@@ -124,10 +121,7 @@ pub async fn add(db: &StateDb, name: &str, key: &PublicKey) -> anyhow::Result<Tr
     let text = key.to_string();
     for existing in list(db).await? {
         if existing.name == name && existing.public_key != text {
-            anyhow::bail!(
-                "`{name}` already names the key {}: remove it first with `ferry trust remove {name}`, or choose another name",
-                existing.fingerprint
-            );
+            anyhow::bail!("`{name}` already names the key {}: remove it first with `ferry trust remove {name}`, or choose another name", existing.fingerprint);
         }
         if existing.public_key == text && existing.name != name {
             anyhow::bail!("this key ({}) is already trusted as `{}`", existing.fingerprint, existing.name);

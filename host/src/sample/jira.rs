@@ -166,7 +166,11 @@ impl JiraBuilder {
         let server_id = super::new_server_id();
         for (id, key, value) in [(10_001, "jira.sid.key", server_id.clone()), (10_002, "jira.baseurl", SAMPLE_JIRA_BASE_URL.to_string())] {
             self.w
-                .row("propertyentry", &["id", "entity_name", "entity_id", "property_key", "propertytype"], vec![i(id), t("jira.properties"), i(1), t(key), i(5)])
+                .row(
+                    "propertyentry",
+                    &["id", "entity_name", "entity_id", "property_key", "propertytype"],
+                    vec![i(id), t("jira.properties"), i(1), t(key), i(5)],
+                )
                 .await?;
             self.w.row("propertystring", &["id", "propertyvalue"], vec![i(id), t(value)]).await?;
         }
@@ -208,10 +212,42 @@ impl JiraBuilder {
     async fn user(&mut self, dir: i64, name: &str, display: &str, email: &str, active: bool, key: Option<&str>) -> anyhow::Result<i64> {
         self.next_user += 1;
         let id = self.next_user;
-        let cols = ["id", "directory_id", "user_name", "lower_user_name", "active", "first_name", "last_name", "display_name", "email_address", "lower_email_address", "credential", "deleted_externally", "external_id"];
+        let cols = [
+            "id",
+            "directory_id",
+            "user_name",
+            "lower_user_name",
+            "active",
+            "first_name",
+            "last_name",
+            "display_name",
+            "email_address",
+            "lower_email_address",
+            "credential",
+            "deleted_externally",
+            "external_id",
+        ];
         let (first, last) = display.split_once(' ').unwrap_or((display, ""));
         self.w
-            .row("cwd_user", &cols, vec![i(id), i(dir), t(name), t(name.to_lowercase()), i(i64::from(active)), t(first), t(last), t(display), t(email), t(email.to_lowercase()), t(format!("{{PKCS5S2}}hash-of-{name}")), i(0), t(format!("ext-{id}"))])
+            .row(
+                "cwd_user",
+                &cols,
+                vec![
+                    i(id),
+                    i(dir),
+                    t(name),
+                    t(name.to_lowercase()),
+                    i(i64::from(active)),
+                    t(first),
+                    t(last),
+                    t(display),
+                    t(email),
+                    t(email.to_lowercase()),
+                    t(format!("{{PKCS5S2}}hash-of-{name}")),
+                    i(0),
+                    t(format!("ext-{id}")),
+                ],
+            )
             .await?;
         if let Some(key) = key {
             self.w.row("app_user", &["id", "user_key", "lower_user_name"], vec![i(id), t(key), t(name.to_lowercase())]).await?;
@@ -223,8 +259,11 @@ impl JiraBuilder {
         self.next_membership += 1;
         let (gname, gdir) = GROUPS.iter().find(|g| g.0 == group).map(|g| (g.1, g.2)).expect("known group");
         self.w
-            .row("cwd_membership", &["id", "parent_id", "child_id", "membership_type", "parent_name", "lower_parent_name", "child_name", "lower_child_name", "directory_id"],
-                vec![i(self.next_membership), i(group), i(user), t("GROUP_USER"), t(gname), t(gname), t(user_name), t(user_name.to_lowercase()), i(gdir)])
+            .row(
+                "cwd_membership",
+                &["id", "parent_id", "child_id", "membership_type", "parent_name", "lower_parent_name", "child_name", "lower_child_name", "directory_id"],
+                vec![i(self.next_membership), i(group), i(user), t("GROUP_USER"), t(gname), t(gname), t(user_name), t(user_name.to_lowercase()), i(gdir)],
+            )
             .await
     }
 
@@ -235,8 +274,11 @@ impl JiraBuilder {
             (RETIRED_DIR, "Retired LDAP", "CONNECTOR", 2, 0),
         ] {
             self.w
-                .row("cwd_directory", &["id", "directory_name", "lower_directory_name", "active", "directory_type", "directory_position"],
-                    vec![i(id), t(name), t(name.to_lowercase()), i(active), t(kind), i(position)])
+                .row(
+                    "cwd_directory",
+                    &["id", "directory_name", "lower_directory_name", "active", "directory_type", "directory_position"],
+                    vec![i(id), t(name), t(name.to_lowercase()), i(active), t(kind), i(position)],
+                )
                 .await?;
         }
         for (id, name, dir) in GROUPS {
@@ -245,11 +287,30 @@ impl JiraBuilder {
         // service-desk-team is nested in jira-servicedesk-users: its members are licensed.
         self.next_membership += 1;
         self.w
-            .row("cwd_membership", &["id", "parent_id", "child_id", "membership_type", "parent_name", "lower_parent_name", "child_name", "lower_child_name", "directory_id"],
-                vec![i(self.next_membership), i(2), i(4), t("GROUP_GROUP"), t("jira-servicedesk-users"), t("jira-servicedesk-users"), t("service-desk-team"), t("service-desk-team"), i(INTERNAL_DIR)])
+            .row(
+                "cwd_membership",
+                &["id", "parent_id", "child_id", "membership_type", "parent_name", "lower_parent_name", "child_name", "lower_child_name", "directory_id"],
+                vec![
+                    i(self.next_membership),
+                    i(2),
+                    i(4),
+                    t("GROUP_GROUP"),
+                    t("jira-servicedesk-users"),
+                    t("jira-servicedesk-users"),
+                    t("service-desk-team"),
+                    t("service-desk-team"),
+                    i(INTERNAL_DIR),
+                ],
+            )
             .await?;
-        for (id, (role, group)) in [("jira-servicedesk", "jira-servicedesk-users"), ("jira-software", "jira-software-users"), ("jira-software", "jira-administrators")].iter().enumerate() {
-            self.w.row("licenserolesgroup", &["id", "license_role_name", "group_id", "primary_group"], vec![i(id as i64 + 1), t(*role), t(*group), t("N")]).await?;
+        for (id, (role, group)) in
+            [("jira-servicedesk", "jira-servicedesk-users"), ("jira-software", "jira-software-users"), ("jira-software", "jira-administrators")]
+                .iter()
+                .enumerate()
+        {
+            self.w
+                .row("licenserolesgroup", &["id", "license_role_name", "group_id", "primary_group"], vec![i(id as i64 + 1), t(*role), t(*group), t("N")])
+                .await?;
         }
         // Agents: two admins, the rest in the service desk team or its licensed group.
         for n in 0..o.agents.max(4) {
@@ -298,20 +359,49 @@ impl JiraBuilder {
             self.w.row("issuestatus", &["id", "sequence", "pname", "description"], vec![t(id), i(1), t(name), t(format!("{name}."))]).await?;
         }
         self.w
-            .row("customfield", &["id", "cfkey", "customfieldtypekey", "cfname"],
-                vec![i(10100), t("com.atlassian.servicedesk:sd-request-participants"), t(crate::source::PARTICIPANTS_FIELD), t("Request participants")])
+            .row(
+                "customfield",
+                &["id", "cfkey", "customfieldtypekey", "cfname"],
+                vec![i(10100), t("com.atlassian.servicedesk:sd-request-participants"), t(crate::source::PARTICIPANTS_FIELD), t("Request participants")],
+            )
             .await?;
         self.w
-            .row("customfield", &["id", "cfkey", "customfieldtypekey", "cfname"], vec![i(10101), t("com.atlassian.servicedesk:vp-origin"), t("com.atlassian.servicedesk:vp-origin"), t("Customer Request Type")])
+            .row(
+                "customfield",
+                &["id", "cfkey", "customfieldtypekey", "cfname"],
+                vec![i(10101), t("com.atlassian.servicedesk:vp-origin"), t("com.atlassian.servicedesk:vp-origin"), t("Customer Request Type")],
+            )
             .await?;
-        let projects = [(10000i64, "SD", "IT Help", "service_desk", "agent02"), (10001, "HR", "HR Services", "service_desk", "agent03"), (10002, SOFTWARE_PROJECT, "Platform", "software", "agent00")];
+        let projects = [
+            (10000i64, "SD", "IT Help", "service_desk", "agent02"),
+            (10001, "HR", "HR Services", "service_desk", "agent03"),
+            (10002, SOFTWARE_PROJECT, "Platform", "software", "agent00"),
+        ];
         for (id, key, name, kind, lead) in projects {
-            self.w.row("project", &["id", "pname", "lead", "description", "pkey", "projecttype"], vec![i(id), t(name), t(lead), t(format!("{name} project")), t(key), t(kind)]).await?;
+            self.w
+                .row(
+                    "project",
+                    &["id", "pname", "lead", "description", "pkey", "projecttype"],
+                    vec![i(id), t(name), t(lead), t(format!("{name} project")), t(key), t(kind)],
+                )
+                .await?;
         }
         for (desk, project, key) in [(1i64, 10000i64, "SD"), (2, 10001, "HR")] {
             self.w
-                .row("\"AO_54307E_SERVICEDESK\"", &["\"ID\"", "\"PROJECT_ID\"", "\"PROJECT_KEY\"", "\"DISABLED\"", "\"PUBLIC_SIGNUP\"", "\"OPEN_CUSTOMER_ACCESS\"", "\"CREATED_BY_USER_KEY\"", "\"CREATED_DATE\""],
-                    vec![i(desk), i(project), t(key), Value::Bool(false), i(0), i(0), t("agent00"), t("2024-01-01 00:00:00")])
+                .row(
+                    "\"AO_54307E_SERVICEDESK\"",
+                    &[
+                        "\"ID\"",
+                        "\"PROJECT_ID\"",
+                        "\"PROJECT_KEY\"",
+                        "\"DISABLED\"",
+                        "\"PUBLIC_SIGNUP\"",
+                        "\"OPEN_CUSTOMER_ACCESS\"",
+                        "\"CREATED_BY_USER_KEY\"",
+                        "\"CREATED_DATE\"",
+                    ],
+                    vec![i(desk), i(project), t(key), Value::Bool(false), i(0), i(0), t("agent00"), t("2024-01-01 00:00:00")],
+                )
                 .await?;
         }
         // Requesters: the customers referenced by requests, in a fixed rotation.
@@ -319,7 +409,8 @@ impl JiraBuilder {
         let agents = o.agents.max(4);
         let statuses = ["1", "3", "5", "10000", "10001"];
         let (mut issue_id, mut action_id, mut value_id, mut property_id) = (10_000i64, 50_000i64, 70_000i64, 90_000i64);
-        let issue_cols = ["id", "issuenum", "project", "reporter", "assignee", "creator", "issuetype", "summary", "description", "issuestatus", "created", "updated"];
+        let issue_cols =
+            ["id", "issuenum", "project", "reporter", "assignee", "creator", "issuetype", "summary", "description", "issuestatus", "created", "updated"];
         for (p, project) in [10000i64, 10001].into_iter().enumerate() {
             for r in 0..o.requests_per_project {
                 issue_id += 1;
@@ -334,9 +425,24 @@ impl JiraBuilder {
                 let agent = agent_name(2 + (r % (agents - 2)));
                 let created = format!("2024-0{}-{:02} {:02}:15:00+00", 3 + p, 1 + r % 28, 8 + r % 9);
                 self.w
-                    .row("jiraissue", &issue_cols,
-                        vec![i(issue_id), i(number), i(project), t(&reporter), t(&agent), t(&reporter), t("10200"), t(format!("Request {number}: printer on floor {}", r % 5)),
-                            t(format!("h1. Problem\nThe printer on floor {} is jammed (request {number}).", r % 5)), t(statuses[r as usize % statuses.len()]), t(&created), t(&created)])
+                    .row(
+                        "jiraissue",
+                        &issue_cols,
+                        vec![
+                            i(issue_id),
+                            i(number),
+                            i(project),
+                            t(&reporter),
+                            t(&agent),
+                            t(&reporter),
+                            t("10200"),
+                            t(format!("Request {number}: printer on floor {}", r % 5)),
+                            t(format!("h1. Problem\nThe printer on floor {} is jammed (request {number}).", r % 5)),
+                            t(statuses[r as usize % statuses.len()]),
+                            t(&created),
+                            t(&created),
+                        ],
+                    )
                     .await?;
                 self.summary.requests += 1;
                 self.related(&reporter);
@@ -348,11 +454,23 @@ impl JiraBuilder {
                 for key in participants {
                     self.related(&key);
                     value_id += 1;
-                    self.w.row("customfieldvalue", &["id", "issue", "customfield", "stringvalue", "textvalue"], vec![i(value_id), i(issue_id), i(10100), t(key), Value::Null]).await?;
+                    self.w
+                        .row(
+                            "customfieldvalue",
+                            &["id", "issue", "customfield", "stringvalue", "textvalue"],
+                            vec![i(value_id), i(issue_id), i(10100), t(key), Value::Null],
+                        )
+                        .await?;
                     self.summary.participants += 1;
                 }
                 value_id += 1;
-                self.w.row("customfieldvalue", &["id", "issue", "customfield", "stringvalue", "textvalue"], vec![i(value_id), i(issue_id), i(10101), t("portal"), Value::Null]).await?;
+                self.w
+                    .row(
+                        "customfieldvalue",
+                        &["id", "issue", "customfield", "stringvalue", "textvalue"],
+                        vec![i(value_id), i(issue_id), i(10101), t("portal"), Value::Null],
+                    )
+                    .await?;
                 for c in 0..(r % 4) {
                     action_id += 1;
                     // Agents alternate internal and public notes; customers reply publicly.
@@ -365,14 +483,37 @@ impl JiraBuilder {
                     // Every fifth comment carries no visibility property: it stays internal.
                     let internal = if action_id % 5 == 0 { None } else { internal };
                     self.w
-                        .row("jiraaction", &["id", "issueid", "author", "actiontype", "actionlevel", "rolelevel", "actionbody", "created"],
-                            vec![i(action_id), i(issue_id), t(&author), t("comment"), Value::Null, Value::Null, t(format!("Comment {c} on {number}: have you tried turning it off and on?")), t(&created)])
+                        .row(
+                            "jiraaction",
+                            &["id", "issueid", "author", "actiontype", "actionlevel", "rolelevel", "actionbody", "created"],
+                            vec![
+                                i(action_id),
+                                i(issue_id),
+                                t(&author),
+                                t("comment"),
+                                Value::Null,
+                                Value::Null,
+                                t(format!("Comment {c} on {number}: have you tried turning it off and on?")),
+                                t(&created),
+                            ],
+                        )
                         .await?;
                     if let Some(internal) = internal {
                         property_id += 1;
                         self.w
-                            .row("entity_property", &["id", "entity_name", "entity_id", "property_key", "created", "updated", "json_value"],
-                                vec![i(property_id), t(crate::source::COMMENT_PROPERTY_ENTITY), i(action_id), t(crate::source::PUBLIC_COMMENT_PROPERTY), t(TS), t(TS), t(format!("{{\"internal\":{internal}}}"))])
+                            .row(
+                                "entity_property",
+                                &["id", "entity_name", "entity_id", "property_key", "created", "updated", "json_value"],
+                                vec![
+                                    i(property_id),
+                                    t(crate::source::COMMENT_PROPERTY_ENTITY),
+                                    i(action_id),
+                                    t(crate::source::PUBLIC_COMMENT_PROPERTY),
+                                    t(TS),
+                                    t(TS),
+                                    t(format!("{{\"internal\":{internal}}}")),
+                                ],
+                            )
                             .await?;
                         self.summary.public_comments += u64::from(!internal);
                     }
@@ -382,8 +523,11 @@ impl JiraBuilder {
                 if r % 6 == 0 {
                     action_id += 1;
                     self.w
-                        .row("jiraaction", &["id", "issueid", "author", "actiontype", "actionlevel", "rolelevel", "actionbody", "created"],
-                            vec![i(action_id), i(issue_id), t(&agent), t("worklog"), Value::Null, Value::Null, t("30m"), t(&created)])
+                        .row(
+                            "jiraaction",
+                            &["id", "issueid", "author", "actiontype", "actionlevel", "rolelevel", "actionbody", "created"],
+                            vec![i(action_id), i(issue_id), t(&agent), t("worklog"), Value::Null, Value::Null, t("30m"), t(&created)],
+                        )
                         .await?;
                 }
             }
@@ -391,8 +535,24 @@ impl JiraBuilder {
         for r in 0..6i64 {
             issue_id += 1;
             self.w
-                .row("jiraissue", &issue_cols,
-                    vec![i(issue_id), i(r + 1), i(10002), t("agent00"), t("agent01"), t("agent00"), t("10001"), t(format!("Platform task {}", r + 1)), Value::Null, t("1"), t(TS), t(TS)])
+                .row(
+                    "jiraissue",
+                    &issue_cols,
+                    vec![
+                        i(issue_id),
+                        i(r + 1),
+                        i(10002),
+                        t("agent00"),
+                        t("agent01"),
+                        t("agent00"),
+                        t("10001"),
+                        t(format!("Platform task {}", r + 1)),
+                        Value::Null,
+                        t("1"),
+                        t(TS),
+                        t(TS),
+                    ],
+                )
                 .await?;
             self.summary.software_issues += 1;
         }
@@ -406,7 +566,11 @@ impl JiraBuilder {
             for n in organization_members(id, o) {
                 member_id += 1;
                 self.w
-                    .row("\"AO_54307E_ORGANIZATION_MEMBER\"", &["\"ID\"", "\"ORGANIZATION_ID\"", "\"USER_KEY\"", "\"DEFAULT_ORGANIZATION\""], vec![i(member_id), i(id), t(customer_key(n)), Value::Bool(false)])
+                    .row(
+                        "\"AO_54307E_ORGANIZATION_MEMBER\"",
+                        &["\"ID\"", "\"ORGANIZATION_ID\"", "\"USER_KEY\"", "\"DEFAULT_ORGANIZATION\""],
+                        vec![i(member_id), i(id), t(customer_key(n)), Value::Bool(false)],
+                    )
                     .await?;
             }
             if !desks.is_empty() {
@@ -416,7 +580,9 @@ impl JiraBuilder {
             }
             for desk in desks {
                 link_id += 1;
-                self.w.row("\"AO_54307E_CUSTOMERORGANIZATION\"", &["\"ID\"", "\"ORGANIZATION_ID\"", "\"SERVICE_DESK_ID\""], vec![i(link_id), i(id), i(*desk)]).await?;
+                self.w
+                    .row("\"AO_54307E_CUSTOMERORGANIZATION\"", &["\"ID\"", "\"ORGANIZATION_ID\"", "\"SERVICE_DESK_ID\""], vec![i(link_id), i(id), i(*desk)])
+                    .await?;
             }
             self.summary.organizations += 1;
         }

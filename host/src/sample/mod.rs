@@ -102,7 +102,14 @@ pub async fn write_sample_site(out: &Path, postgres: Option<&str>, options: &Sam
     let mut w = TableWriter::connect(&url).await?;
     let schema = if sqlite { SCHEMA.replace("bytea", "BLOB").replace("timestamp", "TEXT") } else { SCHEMA.to_string() };
     w.execute_script(&schema).await?;
-    let mut site = SiteBuilder { w, rng: StdRng::seed_from_u64(options.seed), summary: SampleSummary::default(), next_id: 100_000, labels: Default::default(), diagrams: Vec::new() };
+    let mut site = SiteBuilder {
+        w,
+        rng: StdRng::seed_from_u64(options.seed),
+        summary: SampleSummary::default(),
+        next_id: 100_000,
+        labels: Default::default(),
+        diagrams: Vec::new(),
+    };
     site.summary.database = crate::source::redact_url(&url.replace("?mode=rwc", ""));
     site.summary.attachments = attachments.clone();
     site.directories_and_users(options).await?;
@@ -172,18 +179,50 @@ impl SiteBuilder {
         let dirs = [(1, "Confluence Internal Directory", "INTERNAL"), (2, "Corporate LDAP", "CONNECTOR"), (3, "Crowd", "CROWD")];
         for (id, name, kind) in dirs {
             self.w
-                .row("cwd_directory", &["id", "directory_name", "lower_directory_name", "created_date", "updated_date", "active", "impl_class", "lower_impl_class", "directory_type"],
-                    vec![i(id), t(name), t(name.to_lowercase()), t(TS), t(TS), t("T"), t("impl"), t("impl"), t(kind)])
+                .row(
+                    "cwd_directory",
+                    &[
+                        "id",
+                        "directory_name",
+                        "lower_directory_name",
+                        "created_date",
+                        "updated_date",
+                        "active",
+                        "impl_class",
+                        "lower_impl_class",
+                        "directory_type",
+                    ],
+                    vec![i(id), t(name), t(name.to_lowercase()), t(TS), t(TS), t("T"), t("impl"), t("impl"), t(kind)],
+                )
                 .await?;
         }
         self.w
-            .row("cwd_application", &["id", "application_name", "lower_application_name", "created_date", "updated_date", "active", "application_type", "credential"],
-                vec![i(1), t("confluence"), t("confluence"), t(TS), t(TS), t("T"), t("CONFLUENCE"), t("{PKCS5S2}application-secret-never-read")])
+            .row(
+                "cwd_application",
+                &["id", "application_name", "lower_application_name", "created_date", "updated_date", "active", "application_type", "credential"],
+                vec![i(1), t("confluence"), t("confluence"), t(TS), t(TS), t("T"), t("CONFLUENCE"), t("{PKCS5S2}application-secret-never-read")],
+            )
             .await?;
         for (id, dir, index) in [(1, 2, 0), (2, 1, 1), (3, 3, 2)] {
-            self.w.row("cwd_app_dir_mapping", &["id", "application_id", "directory_id", "allow_all", "list_index"], vec![i(id), i(1), i(dir), t("T"), i(index)]).await?;
+            self.w
+                .row("cwd_app_dir_mapping", &["id", "application_id", "directory_id", "allow_all", "list_index"], vec![i(id), i(1), i(dir), t("T"), i(index)])
+                .await?;
         }
-        let user_cols = ["id", "user_name", "lower_user_name", "active", "created_date", "updated_date", "first_name", "last_name", "display_name", "email_address", "lower_email_address", "directory_id", "credential"];
+        let user_cols = [
+            "id",
+            "user_name",
+            "lower_user_name",
+            "active",
+            "created_date",
+            "updated_date",
+            "first_name",
+            "last_name",
+            "display_name",
+            "email_address",
+            "lower_email_address",
+            "directory_id",
+            "credential",
+        ];
         let mut cwd_id = 0i64;
         let mut primary: Vec<(i64, i64)> = Vec::new();
         let mut shadows: Vec<(i64, i64)> = Vec::new();
@@ -200,7 +239,25 @@ impl SiteBuilder {
             primary.push((cwd_id, dir));
             let display = format!("User {n}");
             self.w
-                .row("cwd_user", &user_cols, vec![i(cwd_id), t(&name), t(&name), t(active), t(TS), t(TS), t("User"), t(n.to_string()), t(&display), t(&email), t(email.to_lowercase()), i(dir), t(format!("{{PKCS5S2}}hash-of-{name}"))])
+                .row(
+                    "cwd_user",
+                    &user_cols,
+                    vec![
+                        i(cwd_id),
+                        t(&name),
+                        t(&name),
+                        t(active),
+                        t(TS),
+                        t(TS),
+                        t("User"),
+                        t(n.to_string()),
+                        t(&display),
+                        t(&email),
+                        t(email.to_lowercase()),
+                        i(dir),
+                        t(format!("{{PKCS5S2}}hash-of-{name}")),
+                    ],
+                )
                 .await?;
             // Every seventh user also exists in a later directory: that copy is shadowed.
             if n % 7 == 0 {
@@ -208,12 +265,34 @@ impl SiteBuilder {
                 let shadow_dir = if dir == 3 { 1 } else { 3 };
                 shadows.push((cwd_id, shadow_dir));
                 self.w
-                    .row("cwd_user", &user_cols, vec![i(cwd_id), t(&name), t(&name), t("T"), t(TS), t(TS), t("Shadow"), t(n.to_string()), t(format!("Shadowed {n}")), t(format!("shadow.{name}@old.example.com")), t(format!("shadow.{name}@old.example.com")), i(shadow_dir), t("{PKCS5S2}shadow-hash")])
+                    .row(
+                        "cwd_user",
+                        &user_cols,
+                        vec![
+                            i(cwd_id),
+                            t(&name),
+                            t(&name),
+                            t("T"),
+                            t(TS),
+                            t(TS),
+                            t("Shadow"),
+                            t(n.to_string()),
+                            t(format!("Shadowed {n}")),
+                            t(format!("shadow.{name}@old.example.com")),
+                            t(format!("shadow.{name}@old.example.com")),
+                            i(shadow_dir),
+                            t("{PKCS5S2}shadow-hash"),
+                        ],
+                    )
                     .await?;
             }
             self.w.row("user_mapping", &["user_key", "username", "lower_username"], vec![t(user_key(n)), t(&name), t(&name)]).await?;
             self.w
-                .row("cwd_user_credential_record", &["id", "user_id", "password_hash", "list_index"], vec![i(cwd_id), i(cwd_id), t("{PKCS5S2}an-old-password-hash"), i(0)])
+                .row(
+                    "cwd_user_credential_record",
+                    &["id", "user_id", "password_hash", "list_index"],
+                    vec![i(cwd_id), i(cwd_id), t("{PKCS5S2}an-old-password-hash"), i(0)],
+                )
                 .await?;
             self.summary.users += 1;
         }
@@ -224,8 +303,11 @@ impl SiteBuilder {
             for dir in [1i64, 2, 3] {
                 let id = (gid as i64 + 1) * 10 + dir;
                 self.w
-                    .row("cwd_group", &["id", "group_name", "lower_group_name", "active", "local", "created_date", "updated_date", "group_type", "directory_id"],
-                        vec![i(id), t(*g), t(*g), t("T"), t("F"), t(TS), t(TS), t("GROUP"), i(dir)])
+                    .row(
+                        "cwd_group",
+                        &["id", "group_name", "lower_group_name", "active", "local", "created_date", "updated_date", "group_type", "directory_id"],
+                        vec![i(id), t(*g), t(*g), t("T"), t("F"), t(TS), t(TS), t("GROUP"), i(dir)],
+                    )
                     .await?;
             }
         }
@@ -264,8 +346,30 @@ impl SiteBuilder {
     async fn spaces_and_content(&mut self, o: &SampleOptions, attachments: &Path) -> anyhow::Result<Vec<(i64, String)>> {
         let mut pages_out = Vec::new();
         let users = o.users.max(1);
-        let content_cols = ["contentid", "hibernateversion", "contenttype", "title", "lowertitle", "version", "creator", "creationdate", "lastmodifier", "lastmoddate", "prevver", "content_status", "pageid", "spaceid", "child_position", "parentid", "parentcommentid"];
-        let mut keys: Vec<(String, String, &str)> = vec![("ENG".into(), "Engineering".into(), "global"), ("MKT".into(), "Marketing".into(), "global"), ("DOC".into(), "Documentation".into(), "global")];
+        let content_cols = [
+            "contentid",
+            "hibernateversion",
+            "contenttype",
+            "title",
+            "lowertitle",
+            "version",
+            "creator",
+            "creationdate",
+            "lastmodifier",
+            "lastmoddate",
+            "prevver",
+            "content_status",
+            "pageid",
+            "spaceid",
+            "child_position",
+            "parentid",
+            "parentcommentid",
+        ];
+        let mut keys: Vec<(String, String, &str)> = vec![
+            ("ENG".into(), "Engineering".into(), "global"),
+            ("MKT".into(), "Marketing".into(), "global"),
+            ("DOC".into(), "Documentation".into(), "global"),
+        ];
         for n in 3..o.spaces {
             keys.push((format!("SP{n}"), format!("Space {n}"), "global"));
         }
@@ -275,8 +379,11 @@ impl SiteBuilder {
             let space_id = 1000 + sidx as i64;
             let creator = user_key(self.rng.gen_range(0..users));
             self.w
-                .row("spaces", &["spaceid", "spacename", "spacekey", "lowerspacekey", "creator", "creationdate", "spacetype", "spacestatus"],
-                    vec![i(space_id), t(name), t(key), t(key.to_lowercase()), t(&creator), t(TS), t(*kind), t("CURRENT")])
+                .row(
+                    "spaces",
+                    &["spaceid", "spacename", "spacekey", "lowerspacekey", "creator", "creationdate", "spacetype", "spacestatus"],
+                    vec![i(space_id), t(name), t(key), t(key.to_lowercase()), t(&creator), t(TS), t(*kind), t("CURRENT")],
+                )
                 .await?;
             self.summary.spaces += 1;
             let pages_here = if *kind == "personal" { 2 } else { o.pages_per_space };
@@ -299,7 +406,30 @@ impl SiteBuilder {
                 page_cols.push("versioncomment");
                 let comment = if middle { t("tidied up after review") } else { Value::Null };
                 self.w
-                    .row("content", &page_cols, vec![i(id), i(1), t(kind_name), t(&title), t(title.to_lowercase()), i(versions), t(&author), t(V1), t(&editor), t(TS), Value::Null, t("current"), Value::Null, i(space_id), i(p as i64), if blog { Value::Null } else { parent.map(i).unwrap_or(Value::Null) }, Value::Null, comment])
+                    .row(
+                        "content",
+                        &page_cols,
+                        vec![
+                            i(id),
+                            i(1),
+                            t(kind_name),
+                            t(&title),
+                            t(title.to_lowercase()),
+                            i(versions),
+                            t(&author),
+                            t(V1),
+                            t(&editor),
+                            t(TS),
+                            Value::Null,
+                            t("current"),
+                            Value::Null,
+                            i(space_id),
+                            i(p as i64),
+                            if blog { Value::Null } else { parent.map(i).unwrap_or(Value::Null) },
+                            Value::Null,
+                            comment,
+                        ],
+                    )
                     .await?;
                 // Bodies with references to server ids: short links, mentions of a migrated
                 // and a deleted user, links and a macro naming an earlier page (created
@@ -374,13 +504,63 @@ impl SiteBuilder {
                 let c1 = self.id();
                 let commenter = user_key(self.rng.gen_range(0..users));
                 self.w
-                    .row("content", &content_cols, vec![i(c1), i(1), t("COMMENT"), Value::Null, Value::Null, i(1), t(&commenter), t(TS), t(&commenter), t(TS), Value::Null, t("current"), i(id), i(space_id), Value::Null, Value::Null, Value::Null])
+                    .row(
+                        "content",
+                        &content_cols,
+                        vec![
+                            i(c1),
+                            i(1),
+                            t("COMMENT"),
+                            Value::Null,
+                            Value::Null,
+                            i(1),
+                            t(&commenter),
+                            t(TS),
+                            t(&commenter),
+                            t(TS),
+                            Value::Null,
+                            t("current"),
+                            i(id),
+                            i(space_id),
+                            Value::Null,
+                            Value::Null,
+                            Value::Null,
+                        ],
+                    )
                     .await?;
                 let b1 = self.id();
-                self.w.row("bodycontent", &["bodycontentid", "body", "contentid", "bodytypeid"], vec![i(b1), t(format!("<p>Comment on {title}</p>")), i(c1), i(2)]).await?;
+                self.w
+                    .row(
+                        "bodycontent",
+                        &["bodycontentid", "body", "contentid", "bodytypeid"],
+                        vec![i(b1), t(format!("<p>Comment on {title}</p>")), i(c1), i(2)],
+                    )
+                    .await?;
                 let c2 = self.id();
                 self.w
-                    .row("content", &content_cols, vec![i(c2), i(1), t("COMMENT"), Value::Null, Value::Null, i(1), t(&author), t(TS), t(&author), t(TS), Value::Null, t("current"), i(id), i(space_id), Value::Null, Value::Null, i(c1)])
+                    .row(
+                        "content",
+                        &content_cols,
+                        vec![
+                            i(c2),
+                            i(1),
+                            t("COMMENT"),
+                            Value::Null,
+                            Value::Null,
+                            i(1),
+                            t(&author),
+                            t(TS),
+                            t(&author),
+                            t(TS),
+                            Value::Null,
+                            t("current"),
+                            i(id),
+                            i(space_id),
+                            Value::Null,
+                            Value::Null,
+                            i(c1),
+                        ],
+                    )
                     .await?;
                 let b2 = self.id();
                 self.w.row("bodycontent", &["bodycontentid", "body", "contentid", "bodytypeid"], vec![i(b2), t("<p>Reply</p>"), i(c2), i(2)]).await?;
@@ -393,7 +573,29 @@ impl SiteBuilder {
             for status in ["draft", "deleted"] {
                 let id = self.id();
                 self.w
-                    .row("content", &content_cols, vec![i(id), i(1), t("PAGE"), t(format!("{key} {status} page")), t(format!("{key} {status} page")), i(1), t(user_key(0)), t(TS), t(user_key(0)), t(TS), Value::Null, t(status), Value::Null, i(space_id), Value::Null, Value::Null, Value::Null])
+                    .row(
+                        "content",
+                        &content_cols,
+                        vec![
+                            i(id),
+                            i(1),
+                            t("PAGE"),
+                            t(format!("{key} {status} page")),
+                            t(format!("{key} {status} page")),
+                            i(1),
+                            t(user_key(0)),
+                            t(TS),
+                            t(user_key(0)),
+                            t(TS),
+                            Value::Null,
+                            t(status),
+                            Value::Null,
+                            i(space_id),
+                            Value::Null,
+                            Value::Null,
+                            Value::Null,
+                        ],
+                    )
                     .await?;
             }
             self.permissions(space_id, sidx).await?;
@@ -423,8 +625,11 @@ impl SiteBuilder {
             for (user, group) in users.iter().map(|u| (Some(u.as_str()), None)).chain(groups.iter().map(|g| (None, Some(*g)))) {
                 let id = self.id();
                 self.w
-                    .row("content_perm", &["id", "cp_type", "username", "groupname", "cps_id", "creationdate"],
-                        vec![i(id), t(kind), user.map(t).unwrap_or(Value::Null), group.map(t).unwrap_or(Value::Null), i(set), t(TS)])
+                    .row(
+                        "content_perm",
+                        &["id", "cp_type", "username", "groupname", "cps_id", "creationdate"],
+                        vec![i(id), t(kind), user.map(t).unwrap_or(Value::Null), group.map(t).unwrap_or(Value::Null), i(set), t(TS)],
+                    )
                     .await?;
             }
             self.summary.restrictions += 1;
@@ -434,11 +639,56 @@ impl SiteBuilder {
 
     /// An older version of page `of`: its own content row (prevver = `of`) and body.
     #[allow(clippy::too_many_arguments)]
-    async fn older_version(&mut self, of: i64, kind: &str, title: &str, version: i64, by: &str, saved: &str, comment: &str, body: &str, space: i64) -> anyhow::Result<()> {
+    async fn older_version(
+        &mut self,
+        of: i64,
+        kind: &str,
+        title: &str,
+        version: i64,
+        by: &str,
+        saved: &str,
+        comment: &str,
+        body: &str,
+        space: i64,
+    ) -> anyhow::Result<()> {
         let id = self.id();
-        let cols = ["contentid", "hibernateversion", "contenttype", "title", "lowertitle", "version", "creator", "creationdate", "lastmodifier", "lastmoddate", "versioncomment", "prevver", "content_status", "spaceid"];
+        let cols = [
+            "contentid",
+            "hibernateversion",
+            "contenttype",
+            "title",
+            "lowertitle",
+            "version",
+            "creator",
+            "creationdate",
+            "lastmodifier",
+            "lastmoddate",
+            "versioncomment",
+            "prevver",
+            "content_status",
+            "spaceid",
+        ];
         self.w
-            .row("content", &cols, vec![i(id), i(1), t(kind), t(title), t(title.to_lowercase()), i(version), t(by), t(V1), t(by), t(saved), if comment.is_empty() { Value::Null } else { t(comment) }, i(of), t("current"), i(space)])
+            .row(
+                "content",
+                &cols,
+                vec![
+                    i(id),
+                    i(1),
+                    t(kind),
+                    t(title),
+                    t(title.to_lowercase()),
+                    i(version),
+                    t(by),
+                    t(V1),
+                    t(by),
+                    t(saved),
+                    if comment.is_empty() { Value::Null } else { t(comment) },
+                    i(of),
+                    t("current"),
+                    i(space),
+                ],
+            )
             .await?;
         let bid = self.id();
         self.w.row("bodycontent", &["bodycontentid", "body", "contentid", "bodytypeid"], vec![i(bid), t(body), i(id), i(2)]).await
@@ -447,15 +697,26 @@ impl SiteBuilder {
     /// An inline comment on `page` anchored to `marker` (its properties as Confluence keeps
     /// them), and a reply; `detached` when the page's body lost the marker.
     async fn inline_comments(&mut self, page: i64, space: i64, marker: &str, selection: &str, detached: bool) -> anyhow::Result<()> {
-        let cols = ["contentid", "hibernateversion", "contenttype", "version", "creator", "creationdate", "lastmodifier", "lastmoddate", "content_status", "pageid", "spaceid", "parentcommentid"];
+        let cols = [
+            "contentid",
+            "hibernateversion",
+            "contenttype",
+            "version",
+            "creator",
+            "creationdate",
+            "lastmodifier",
+            "lastmoddate",
+            "content_status",
+            "pageid",
+            "spaceid",
+            "parentcommentid",
+        ];
         let mut parent = Value::Null;
         let texts = [if detached { "<p>This sentence was removed later.</p>" } else { "<p>Agreed: who reviews it?</p>" }, "<p>I will.</p>"];
         for (n, text) in texts.into_iter().enumerate() {
             let id = self.id();
             let by = user_key(n as u32);
-            self.w
-                .row("content", &cols, vec![i(id), i(1), t("COMMENT"), i(1), t(&by), t(TS), t(&by), t(TS), t("current"), i(page), i(space), parent])
-                .await?;
+            self.w.row("content", &cols, vec![i(id), i(1), t("COMMENT"), i(1), t(&by), t(TS), t(&by), t(TS), t("current"), i(page), i(space), parent]).await?;
             let body = self.id();
             self.w.row("bodycontent", &["bodycontentid", "body", "contentid", "bodytypeid"], vec![i(body), t(text), i(id), i(2)]).await?;
             let mut properties = vec![("inline-comment", "true".to_string())];
@@ -500,13 +761,12 @@ impl SiteBuilder {
     /// A comment on attachment `attachment` (its `pageid` is the attachment's id), and a
     /// reply to it when asked.
     async fn file_comment(&mut self, attachment: i64, space: i64, reply: bool) -> anyhow::Result<()> {
-        let cols = ["contentid", "hibernateversion", "contenttype", "version", "creator", "creationdate", "content_status", "pageid", "spaceid", "parentcommentid"];
+        let cols =
+            ["contentid", "hibernateversion", "contenttype", "version", "creator", "creationdate", "content_status", "pageid", "spaceid", "parentcommentid"];
         let mut parent = Value::Null;
         for text in std::iter::once("<p>Which version of this file is current?</p>").chain(reply.then_some("<p>This one.</p>")) {
             let id = self.id();
-            self.w
-                .row("content", &cols, vec![i(id), i(1), t("COMMENT"), i(1), t(user_key(0)), t(TS), t("current"), i(attachment), i(space), parent])
-                .await?;
+            self.w.row("content", &cols, vec![i(id), i(1), t("COMMENT"), i(1), t(user_key(0)), t(TS), t("current"), i(attachment), i(space), parent]).await?;
             let body = self.id();
             self.w.row("bodycontent", &["bodycontentid", "body", "contentid", "bodytypeid"], vec![i(body), t(text), i(id), i(2)]).await?;
             self.summary.comments += 1;
@@ -528,14 +788,32 @@ impl SiteBuilder {
             (format!("file-{page}-{n}.txt"), format!("attachment {n} of page {page}\n").repeat(repeat), "text/plain")
         };
         self.w
-            .row("content", &["contentid", "hibernateversion", "contenttype", "title", "lowertitle", "version", "creator", "creationdate", "content_status", "pageid", "spaceid"],
-                vec![i(id), i(1), t("ATTACHMENT"), t(&name), t(&name), i(1), t(user_key(0)), t(TS), t("current"), i(page), i(space)])
+            .row(
+                "content",
+                &[
+                    "contentid",
+                    "hibernateversion",
+                    "contenttype",
+                    "title",
+                    "lowertitle",
+                    "version",
+                    "creator",
+                    "creationdate",
+                    "content_status",
+                    "pageid",
+                    "spaceid",
+                ],
+                vec![i(id), i(1), t("ATTACHMENT"), t(&name), t(&name), i(1), t(user_key(0)), t(TS), t("current"), i(page), i(space)],
+            )
             .await?;
         for (prop, sval, lval) in [("FILESIZE", None, Some(data.len() as i64)), ("MEDIA_TYPE", Some(media), None)] {
             let pid = self.id();
             self.w
-                .row("contentproperties", &["propertyid", "propertyname", "stringval", "longval", "contentid"],
-                    vec![i(pid), t(prop), sval.map(t).unwrap_or(Value::Null), lval.map(i).unwrap_or(Value::Null), i(id)])
+                .row(
+                    "contentproperties",
+                    &["propertyid", "propertyname", "stringval", "longval", "contentid"],
+                    vec![i(pid), t(prop), sval.map(t).unwrap_or(Value::Null), lval.map(i).unwrap_or(Value::Null), i(id)],
+                )
                 .await?;
         }
         // Which cases this attachment carries goes by its number on the site, so it does
@@ -599,8 +877,11 @@ impl SiteBuilder {
                 let user = if rid % 9 == 0 { "8a7f808adeleted0".to_string() } else { user_key(self.rng.gen_range(0..users)) };
                 let comment = if rid % 3 == 0 { t(format!("Rating {rid}: useful")) } else { Value::Null };
                 self.w
-                    .row(&ratings, &["\"ID\"", "\"PAGE_ID\"", "\"USER_KEY\"", "\"STARS\"", "\"COMMENT\"", "\"CREATED\"", "\"SECRET_TOKEN\""],
-                        vec![i(rid), i(*page), t(user), i(stars), comment, t(format!("2024-04-{:02}T10:00:00Z", 1 + rid % 28)), t(format!("tok-{rid}"))])
+                    .row(
+                        &ratings,
+                        &["\"ID\"", "\"PAGE_ID\"", "\"USER_KEY\"", "\"STARS\"", "\"COMMENT\"", "\"CREATED\"", "\"SECRET_TOKEN\""],
+                        vec![i(rid), i(*page), t(user), i(stars), comment, t(format!("2024-04-{:02}T10:00:00Z", 1 + rid % 28)), t(format!("tok-{rid}"))],
+                    )
                     .await?;
                 self.summary.ratings += 1;
             }
@@ -625,8 +906,20 @@ impl SiteBuilder {
                 eid += 1;
                 let start = 1_714_550_400_000i64 + eid * 3_600_000;
                 self.w
-                    .row(&events, &["\"ID\"", "\"CALENDAR_ID\"", "\"SUMMARY\"", "\"DESCRIPTION\"", "\"START_MS\"", "\"END_MS\"", "\"ALL_DAY\"", "\"ORGANIZER_KEY\""],
-                        vec![i(eid), i(cid), t(format!("{key} event {e}")), if e % 2 == 0 { t("Agenda to follow") } else { Value::Null }, i(start), i(start + 1_800_000), Value::Bool(e % 4 == 0), t(user_key(e % users))])
+                    .row(
+                        &events,
+                        &["\"ID\"", "\"CALENDAR_ID\"", "\"SUMMARY\"", "\"DESCRIPTION\"", "\"START_MS\"", "\"END_MS\"", "\"ALL_DAY\"", "\"ORGANIZER_KEY\""],
+                        vec![
+                            i(eid),
+                            i(cid),
+                            t(format!("{key} event {e}")),
+                            if e % 2 == 0 { t("Agenda to follow") } else { Value::Null },
+                            i(start),
+                            i(start + 1_800_000),
+                            Value::Bool(e % 4 == 0),
+                            t(user_key(e % users)),
+                        ],
+                    )
                     .await?;
                 self.summary.events += 1;
             }
@@ -642,8 +935,11 @@ impl SiteBuilder {
         for (k, (_, name, page)) in std::mem::take(&mut self.diagrams).into_iter().enumerate() {
             let owner = if k % 7 == 3 { "8a7f808adeleted0".to_string() } else { user_key(k as u32 % users) };
             self.w
-                .row(&diagrams, &["\"ID\"", "\"NAME\"", "\"PAGE_ID\"", "\"OWNER_KEY\"", "\"REVISION\""],
-                    vec![i(k as i64 + 1), t(name), i(page), t(owner), i(1 + k as i64 % 4)])
+                .row(
+                    &diagrams,
+                    &["\"ID\"", "\"NAME\"", "\"PAGE_ID\"", "\"OWNER_KEY\"", "\"REVISION\""],
+                    vec![i(k as i64 + 1), t(name), i(page), t(owner), i(1 + k as i64 % 4)],
+                )
                 .await?;
             self.summary.diagrams += 1;
         }
@@ -664,15 +960,19 @@ impl SiteBuilder {
         for (n, (key, name, version, vendor)) in apps.into_iter().enumerate() {
             let jar = app_jar(key, name, version, vendor)?;
             self.w
-                .row("plugindata", &["plugindataid", "pluginkey", "filename", "lastmoddate", "data"],
-                    vec![i(n as i64 + 1), t(key), t(format!("{name}-{version}.jar").replace(' ', "-").to_lowercase()), t(TS), Value::Bytes(jar)])
+                .row(
+                    "plugindata",
+                    &["plugindataid", "pluginkey", "filename", "lastmoddate", "data"],
+                    vec![i(n as i64 + 1), t(key), t(format!("{name}-{version}.jar").replace(' ', "-").to_lowercase()), t(TS), Value::Bytes(jar)],
+                )
                 .await?;
         }
         // The plugin system's state map: Macro Pack is installed but disabled.
         let state = "<map>\n  <entry>\n    <string>com.example.confluence.macro-pack</string>\n    <boolean>false</boolean>\n  </entry>\n</map>";
         // The server id made at install, and the global settings with the site's base URL.
         let server_id = new_server_id();
-        let settings = format!("<settings>\n  <doNotSave>false</doNotSave>\n  <baseUrl>{SAMPLE_BASE_URL}</baseUrl>\n  <siteTitle>Sample wiki</siteTitle>\n</settings>");
+        let settings =
+            format!("<settings>\n  <doNotSave>false</doNotSave>\n  <baseUrl>{SAMPLE_BASE_URL}</baseUrl>\n  <siteTitle>Sample wiki</siteTitle>\n</settings>");
         for (id, key, value) in [
             (1, "plugin.manager.state.Map", state.to_string()),
             (2, "confluence.server.id", format!("<string>{server_id}</string>")),

@@ -43,13 +43,7 @@ impl Source {
     ///
     /// `table` and `columns` must already be checked against the plugin's manifest
     /// (plain upper-case AO identifiers), as they are quoted into the SQL.
-    pub async fn read_app_table(
-        &self,
-        table: &str,
-        columns: &[String],
-        after_id: Option<i64>,
-        limit: u32,
-    ) -> Result<AppTableBatch, SourceError> {
+    pub async fn read_app_table(&self, table: &str, columns: &[String], after_id: Option<i64>, limit: u32) -> Result<AppTableBatch, SourceError> {
         let cells: Vec<String> = std::iter::once("\"ID\"".to_string())
             .chain(columns.iter().map(|c| match self.kind {
                 super::SourceKind::Sqlite => {
@@ -63,15 +57,13 @@ impl Source {
             super::SourceKind::Sqlite => {
                 format!("SELECT json_group_array(json_array({})) FROM ({inner})", cells.join(", "))
             }
-            super::SourceKind::Postgres => format!(
-                "SELECT COALESCE(json_agg(json_build_array({}) ORDER BY \"ID\"), '[]')::text FROM ({inner}) AS batch",
-                cells.join(", ")
-            ),
+            super::SourceKind::Postgres => {
+                format!("SELECT COALESCE(json_agg(json_build_array({}) ORDER BY \"ID\"), '[]')::text FROM ({inner}) AS batch", cells.join(", "))
+            }
         };
         let row = sqlx::query(&sql).bind(after_id.unwrap_or(i64::MIN)).bind(i64::from(limit)).fetch_one(self.pool()).await?;
         let json: String = row.try_get(0)?;
-        let mut rows: Vec<Vec<Cell>> =
-            serde_json::from_str(&json).map_err(|e| SourceError::Data(format!("{table} batch: {e}")))?;
+        let mut rows: Vec<Vec<Cell>> = serde_json::from_str(&json).map_err(|e| SourceError::Data(format!("{table} batch: {e}")))?;
         let mut last = None;
         for row in rows.iter_mut() {
             match row.first() {

@@ -51,17 +51,8 @@ pub fn read_descriptor(jar: &[u8]) -> Result<(String, String, String), String> {
     let root = doc.root_element();
     let name = root.attribute("name").unwrap_or_default().to_string();
     let info = root.children().find(|n| n.has_tag_name("plugin-info"));
-    let version = info
-        .and_then(|i| i.children().find(|n| n.has_tag_name("version")))
-        .and_then(|v| v.text())
-        .unwrap_or_default()
-        .trim()
-        .to_string();
-    let vendor = info
-        .and_then(|i| i.children().find(|n| n.has_tag_name("vendor")))
-        .and_then(|v| v.attribute("name"))
-        .unwrap_or_default()
-        .to_string();
+    let version = info.and_then(|i| i.children().find(|n| n.has_tag_name("version"))).and_then(|v| v.text()).unwrap_or_default().trim().to_string();
+    let vendor = info.and_then(|i| i.children().find(|n| n.has_tag_name("vendor"))).and_then(|v| v.attribute("name")).unwrap_or_default().to_string();
     Ok((name, version, vendor))
 }
 

@@ -242,9 +242,17 @@ impl Source {
     pub fn blogposts(&self, space_id: i64) -> BoxStream<'_, Result<ContentItem, SourceError>> {
         const SQL: &str = concat!(
             "SELECT c.contentid, c.contenttype, c.title, CAST(NULL AS BIGINT) AS parent, CAST(NULL AS BIGINT) AS parentcommentid, c.creator, \
-                    CAST(c.creationdate AS TEXT) AS created, ", bounded_body!(), ", 0 AS depth, ", version_columns!(), ", ", no_anchor!(), " \
+                    CAST(c.creationdate AS TEXT) AS created, ",
+            bounded_body!(),
+            ", 0 AS depth, ",
+            version_columns!(),
+            ", ",
+            no_anchor!(),
+            " \
              FROM content c LEFT JOIN bodycontent b ON b.contentid = c.contentid AND b.bodytypeid = 2 \
-             WHERE c.spaceid = $1 AND c.contenttype = 'BLOGPOST' AND ", current!(), " ORDER BY c.contentid"
+             WHERE c.spaceid = $1 AND c.contenttype = 'BLOGPOST' AND ",
+            current!(),
+            " ORDER BY c.contentid"
         );
         self.stream_items(SQL, space_id)
     }
@@ -270,7 +278,9 @@ impl Source {
             "SELECT s.content_id, s.cont_perm_type, p.username, p.groupname \
              FROM content_perm_set s JOIN content c ON c.contentid = s.content_id \
              LEFT JOIN content_perm p ON p.cps_id = s.id \
-             WHERE c.spaceid = $1 AND c.contenttype IN ('PAGE', 'BLOGPOST') AND ", current!(), " \
+             WHERE c.spaceid = $1 AND c.contenttype IN ('PAGE', 'BLOGPOST') AND ",
+            current!(),
+            " \
              ORDER BY s.content_id, s.cont_perm_type, p.id"
         );
         let mut rows = sqlx::query(SQL).bind(space_id).fetch(self.pool());
@@ -302,12 +312,16 @@ impl Source {
         const SQL: &str = concat!(
             "SELECT cl.contentid, l.name FROM content_label cl JOIN label l ON l.labelid = cl.labelid \
              JOIN content c ON c.contentid = cl.contentid \
-             WHERE l.namespace = 'global' AND c.spaceid = $1 AND c.contenttype IN ('PAGE', 'BLOGPOST') AND ", current!(), " \
+             WHERE l.namespace = 'global' AND c.spaceid = $1 AND c.contenttype IN ('PAGE', 'BLOGPOST') AND ",
+            current!(),
+            " \
              UNION ALL \
              SELECT cl.contentid, l.name FROM content_label cl JOIN label l ON l.labelid = cl.labelid \
              JOIN content c ON c.contentid = cl.contentid \
              JOIN content p ON p.contentid = c.pageid AND +p.prevver IS NULL AND p.content_status = 'current' \
-             WHERE l.namespace = 'global' AND p.spaceid = $1 AND c.contenttype = 'ATTACHMENT' AND ", current!(), " \
+             WHERE l.namespace = 'global' AND p.spaceid = $1 AND c.contenttype = 'ATTACHMENT' AND ",
+            current!(),
+            " \
              ORDER BY 1, 2"
         );
         let rows = sqlx::query(SQL).bind(space_id).fetch_all(self.pool()).await?;
@@ -322,12 +336,18 @@ impl Source {
     pub fn comments_of_space(&self, space_id: i64) -> BoxStream<'_, Result<ContentItem, SourceError>> {
         const SQL: &str = concat!(
             "SELECT c.contentid, c.contenttype, '' AS title, c.pageid AS parent, c.parentcommentid, c.creator, \
-                    CAST(c.creationdate AS TEXT) AS created, ", bounded_body!(), ", 0 AS depth, ", version_columns!(), ", \
+                    CAST(c.creationdate AS TEXT) AS created, ",
+            bounded_body!(),
+            ", 0 AS depth, ",
+            version_columns!(),
+            ", \
                     (SELECT stringval FROM contentproperties WHERE contentid = c.contentid AND propertyname = 'inline-marker-ref') AS marker_ref, \
                     (SELECT stringval FROM contentproperties WHERE contentid = c.contentid AND propertyname = 'inline-original-selection') AS selection \
              FROM content c JOIN content p ON p.contentid = c.pageid AND +p.prevver IS NULL AND p.content_status = 'current' \
              LEFT JOIN bodycontent b ON b.contentid = c.contentid AND b.bodytypeid = 2 \
-             WHERE p.spaceid = $1 AND p.contenttype IN ('PAGE', 'BLOGPOST') AND c.contenttype = 'COMMENT' AND ", current!(), " ORDER BY c.contentid"
+             WHERE p.spaceid = $1 AND p.contenttype IN ('PAGE', 'BLOGPOST') AND c.contenttype = 'COMMENT' AND ",
+            current!(),
+            " ORDER BY c.contentid"
         );
         self.stream_items(SQL, space_id)
     }
@@ -337,11 +357,19 @@ impl Source {
     pub fn file_comments_of_space(&self, space_id: i64) -> BoxStream<'_, Result<ContentItem, SourceError>> {
         const SQL: &str = concat!(
             "SELECT c.contentid, c.contenttype, '' AS title, c.pageid AS parent, c.parentcommentid, c.creator, \
-                    CAST(c.creationdate AS TEXT) AS created, ", bounded_body!(), ", 0 AS depth, ", version_columns!(), ", ", no_anchor!(), " \
+                    CAST(c.creationdate AS TEXT) AS created, ",
+            bounded_body!(),
+            ", 0 AS depth, ",
+            version_columns!(),
+            ", ",
+            no_anchor!(),
+            " \
              FROM content c JOIN content a ON a.contentid = c.pageid AND a.contenttype = 'ATTACHMENT' AND +a.prevver IS NULL AND a.content_status = 'current' \
              JOIN content p ON p.contentid = a.pageid AND +p.prevver IS NULL AND p.content_status = 'current' \
              LEFT JOIN bodycontent b ON b.contentid = c.contentid AND b.bodytypeid = 2 \
-             WHERE p.spaceid = $1 AND c.contenttype = 'COMMENT' AND ", current!(), " ORDER BY c.contentid"
+             WHERE p.spaceid = $1 AND c.contenttype = 'COMMENT' AND ",
+            current!(),
+            " ORDER BY c.contentid"
         );
         self.stream_items(SQL, space_id)
     }
@@ -382,11 +410,7 @@ impl Source {
     /// The storage-format body of one content row (an older version), empty when it has
     /// none. A body over [`MAX_BODY_CHARS`] is not read: an error says so.
     pub async fn body_of(&self, content_id: i64) -> Result<String, SourceError> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            bounded_body!(),
-            " FROM bodycontent b WHERE b.contentid = $1 AND b.bodytypeid = 2 ORDER BY b.bodycontentid DESC"
-        );
+        const SQL: &str = concat!("SELECT ", bounded_body!(), " FROM bodycontent b WHERE b.contentid = $1 AND b.bodytypeid = 2 ORDER BY b.bodycontentid DESC");
         let Some(row) = sqlx::query(SQL).bind(content_id).fetch_optional(self.pool()).await? else { return Ok(String::new()) };
         if let Some(chars) = super::over_bound(&row, 1)? {
             return Err(SourceError::Data(format!("content {content_id}: {}", super::too_long("its body", chars))));
@@ -395,11 +419,7 @@ impl Source {
     }
 
     fn stream_items(&self, sql: &'static str, space_id: i64) -> BoxStream<'_, Result<ContentItem, SourceError>> {
-        sqlx::query(sql)
-            .bind(space_id)
-            .fetch(self.pool())
-            .map(|r| r.map_err(SourceError::from).and_then(|r| item(&r).map_err(SourceError::from)))
-            .boxed()
+        sqlx::query(sql).bind(space_id).fetch(self.pool()).map(|r| r.map_err(SourceError::from).and_then(|r| item(&r).map_err(SourceError::from))).boxed()
     }
 
     /// The current attachments of current pages and blog posts of a space, with the
@@ -452,12 +472,11 @@ impl Source {
 
     /// The permissions of a space.
     pub async fn space_permissions(&self, space_id: i64) -> Result<Vec<PermissionItem>, SourceError> {
-        let rows = sqlx::query(
-            "SELECT permid, permtype, permgroupname, permusername, permalluserssubject FROM spacepermissions WHERE spaceid = $1 ORDER BY permid",
-        )
-        .bind(space_id)
-        .fetch_all(self.pool())
-        .await?;
+        let rows =
+            sqlx::query("SELECT permid, permtype, permgroupname, permusername, permalluserssubject FROM spacepermissions WHERE spaceid = $1 ORDER BY permid")
+                .bind(space_id)
+                .fetch_all(self.pool())
+                .await?;
         rows.iter()
             .map(|r| {
                 Ok(PermissionItem {
@@ -496,10 +515,7 @@ impl Source {
              WHERE c.spaceid = $1 AND c.contenttype IN ('PAGE', 'BLOGPOST') AND c.content_status = 'current' AND c.prevver IS NULL \
              AND b.body LIKE '%/x/%' ORDER BY c.contentid"
         );
-        let rows = sqlx::query(SQL)
-        .bind(space_id)
-        .fetch_all(self.pool())
-        .await?;
+        let rows = sqlx::query(SQL).bind(space_id).fetch_all(self.pool()).await?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get::<Option<String>, _>(1)?.unwrap_or_default(), r.try_get::<Option<String>, _>(2)?.unwrap_or_default())))
             .collect()

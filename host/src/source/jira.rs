@@ -308,7 +308,8 @@ impl Source {
 
     /// Requests and comments of a project: (requests, comments).
     pub async fn request_counts(&self, project_id: i64) -> Result<(u64, u64), SourceError> {
-        let requests: i64 = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM jiraissue WHERE project = $1").bind(project_id).fetch_one(self.pool()).await?.try_get(0)?;
+        let requests: i64 =
+            sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM jiraissue WHERE project = $1").bind(project_id).fetch_one(self.pool()).await?.try_get(0)?;
         let comments: i64 = sqlx::query(
             "SELECT CAST(COUNT(*) AS BIGINT) FROM jiraaction a JOIN jiraissue i ON i.id = a.issueid WHERE i.project = $1 AND a.actiontype = 'comment'",
         )

@@ -21,9 +21,12 @@ use sqlx::{AnyPool, ConnectOptions, Executor, Row};
 pub use app_tables::{AppTableBatch, Cell};
 pub use apps::{read_descriptor, InstalledApp};
 pub use content::{AttachmentItem, ContentItem, InlineAnchor, LabelItem, PermissionItem, RestrictionItem, RestrictionKind, VersionItem, MAX_BODY_CHARS};
-pub use jira::{is_public as is_public_comment, server_time, COMMENT_PROPERTY_ENTITY, PARTICIPANTS_FIELD, PUBLIC_COMMENT_PROPERTY, RelatedPeople, ServerOrganization, ServerProject, ServerRequest, ServerRequestComment};
-pub use site::{IdentityOrigin, SiteIdentity};
+pub use jira::{
+    is_public as is_public_comment, server_time, RelatedPeople, ServerOrganization, ServerProject, ServerRequest, ServerRequestComment,
+    COMMENT_PROPERTY_ENTITY, PARTICIPANTS_FIELD, PUBLIC_COMMENT_PROPERTY,
+};
 pub use product::{ContentKind, ServerComment, ServerSpace, ServerUser, TreeNode};
+pub use site::{IdentityOrigin, SiteIdentity};
 
 /// A read-only connection pool to a Server site's database.
 #[derive(Clone, Debug)]
@@ -134,10 +137,7 @@ impl Source {
         } else {
             let path = url_or_path.strip_prefix("sqlite://").unwrap_or(url_or_path);
             let path = path.split('?').next().unwrap_or(path);
-            anyhow::ensure!(
-                std::path::Path::new(path).is_file(),
-                "the source database {path:?} does not exist: give a SQLite file or a postgres:// URL"
-            );
+            anyhow::ensure!(std::path::Path::new(path).is_file(), "the source database {path:?} does not exist: give a SQLite file or a postgres:// URL");
             (format!("sqlite://{path}?mode=ro"), SourceKind::Sqlite)
         };
         // Rows are streamed while the migration works on them, so a statement "lasts" as
@@ -237,9 +237,8 @@ pub fn refuse_password(url: &str) -> anyhow::Result<()> {
 /// set into it (in memory only), or `url` as it is.
 fn with_password(url: &str, password_env: Option<&str>) -> anyhow::Result<String> {
     let Some(var) = password_env else { return Ok(url.to_string()) };
-    let password = std::env::var(var).map_err(|_| {
-        anyhow::anyhow!("the source database password is read from ${var}, which is not set: export it before running ferry")
-    })?;
+    let password = std::env::var(var)
+        .map_err(|_| anyhow::anyhow!("the source database password is read from ${var}, which is not set: export it before running ferry"))?;
     let mut parsed = url::Url::parse(url).with_context(|| format!("not a database URL: {}", redact_url(url)))?;
     parsed
         .set_password(Some(&password))

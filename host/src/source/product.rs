@@ -107,11 +107,7 @@ impl Source {
              WHERE s.spacekey = $1 AND c.contenttype IN ('PAGE', 'BLOGPOST') AND {CURRENT} AND c.contentid > $2 \
              ORDER BY c.contentid LIMIT $3"
         );
-        let mut rows = sqlx::query(&sql)
-            .bind(space_key)
-            .bind(after_id.unwrap_or(i64::MIN))
-            .bind(i64::from(limit))
-            .fetch(self.pool());
+        let mut rows = sqlx::query(&sql).bind(space_key).bind(after_id.unwrap_or(i64::MIN)).bind(i64::from(limit)).fetch(self.pool());
         let mut nodes = Vec::new();
         while let Some(r) = rows.try_next().await? {
             let kind: String = r.try_get("contenttype")?;
@@ -144,10 +140,7 @@ impl Source {
 
     /// The storage-format body of a current page or blog post.
     pub async fn body(&self, content_id: i64) -> Result<Option<String>, SourceError> {
-        let row = sqlx::query("SELECT body FROM bodycontent WHERE contentid = $1 AND bodytypeid = 2")
-            .bind(content_id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query("SELECT body FROM bodycontent WHERE contentid = $1 AND bodytypeid = 2").bind(content_id).fetch_optional(self.pool()).await?;
         Ok(row.map(|r| r.try_get::<Option<String>, _>("body")).transpose()?.flatten())
     }
 

@@ -51,7 +51,12 @@ async fn notify(db: &sqlx::SqlitePool, q: &HashMap<String, String>, event: &str,
         return Ok(());
     }
     for recipient in recipients {
-        sqlx::query("INSERT INTO notifications (event, recipient, at) VALUES (?, ?, ?)").bind(event).bind(recipient).bind(crate::state::now()).execute(db).await?;
+        sqlx::query("INSERT INTO notifications (event, recipient, at) VALUES (?, ?, ?)")
+            .bind(event)
+            .bind(recipient)
+            .bind(crate::state::now())
+            .execute(db)
+            .await?;
     }
     Ok(())
 }
@@ -268,7 +273,15 @@ async fn add_organization_members(State(s): State<AppState>, Path(id): Path<Stri
         Ok(n) => n,
         Err(r) => return r,
     };
-    add_accounts(&s, &q, "INSERT OR IGNORE INTO jsm_organization_members (organization_id, account_id) VALUES (?, ?)", org, &body.account_ids, "organization.member-added").await
+    add_accounts(
+        &s,
+        &q,
+        "INSERT OR IGNORE INTO jsm_organization_members (organization_id, account_id) VALUES (?, ?)",
+        org,
+        &body.account_ids,
+        "organization.member-added",
+    )
+    .await
 }
 
 /// Add accounts (which must exist) to an organization or a desk, notifying unless quiet.
@@ -317,9 +330,14 @@ fn project_json(r: &sqlx::sqlite::SqliteRow) -> Project {
 }
 
 async fn create_project(State(s): State<AppState>, Json(p): Json<NewProject>) -> Response {
-    let key_ok = p.key.len() <= 10 && p.key.starts_with(|c: char| c.is_ascii_uppercase()) && p.key.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    let key_ok = p.key.len() <= 10
+        && p.key.starts_with(|c: char| c.is_ascii_uppercase())
+        && p.key.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
     if !key_ok {
-        return error(StatusCode::BAD_REQUEST, format!("key: {:?} is not a project key (an upper-case letter, then up to 9 upper-case letters, digits or _)", p.key));
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("key: {:?} is not a project key (an upper-case letter, then up to 9 upper-case letters, digits or _)", p.key),
+        );
     }
     if !["service_desk", "software", "business"].contains(&p.project_type_key.as_str()) {
         return error(StatusCode::BAD_REQUEST, format!("projectTypeKey: {:?} is not service_desk, software or business", p.project_type_key));
@@ -374,7 +392,12 @@ async fn list_service_desks(State(s): State<AppState>, q: Q) -> Response {
     match sqlx::query(sql).bind(limit).bind(start).fetch_all(&s.db).await {
         Ok(rows) => page(
             rows.iter()
-                .map(|r| ServiceDesk { id: r.get::<i64, _>(0).to_string(), project_id: r.get::<i64, _>(1).to_string(), project_key: r.get(2), project_name: r.get(3) })
+                .map(|r| ServiceDesk {
+                    id: r.get::<i64, _>(0).to_string(),
+                    project_id: r.get::<i64, _>(1).to_string(),
+                    project_key: r.get(2),
+                    project_name: r.get(3),
+                })
                 .collect(),
             start,
             limit,
@@ -389,7 +412,8 @@ async fn add_desk_customers(State(s): State<AppState>, Path(id): Path<String>, q
         Ok(n) => n,
         Err(r) => return r,
     };
-    add_accounts(&s, &q, "INSERT OR IGNORE INTO jsm_desk_customers (desk_id, account_id) VALUES (?, ?)", desk, &body.account_ids, "servicedesk.customer-added").await
+    add_accounts(&s, &q, "INSERT OR IGNORE INTO jsm_desk_customers (desk_id, account_id) VALUES (?, ?)", desk, &body.account_ids, "servicedesk.customer-added")
+        .await
 }
 
 async fn desk_customers(State(s): State<AppState>, Path(id): Path<String>, q: Q) -> Response {
@@ -449,16 +473,17 @@ async fn create_request(State(s): State<AppState>, q: Q, Json(r): Json<NewReques
         Ok(tx) => tx,
         Err(e) => return db_error(e),
     };
-    let inserted = sqlx::query("INSERT INTO jsm_requests (desk_id, key, summary, description, status, created, reporter) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id")
-        .bind(desk)
-        .bind(key)
-        .bind(&r.request_field_values.summary)
-        .bind(&r.request_field_values.description)
-        .bind(&r.import.status)
-        .bind(&r.import.created)
-        .bind(&r.raise_on_behalf_of)
-        .fetch_one(&mut *tx)
-        .await;
+    let inserted =
+        sqlx::query("INSERT INTO jsm_requests (desk_id, key, summary, description, status, created, reporter) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id")
+            .bind(desk)
+            .bind(key)
+            .bind(&r.request_field_values.summary)
+            .bind(&r.request_field_values.description)
+            .bind(&r.import.status)
+            .bind(&r.import.created)
+            .bind(&r.raise_on_behalf_of)
+            .fetch_one(&mut *tx)
+            .await;
     let id: i64 = match inserted {
         Ok(row) => row.get(0),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return error(StatusCode::CONFLICT, format!("a request with key {key} exists")),
@@ -485,7 +510,10 @@ async fn create_request(State(s): State<AppState>, q: Q, Json(r): Json<NewReques
     // The comments in one statement; their ids rise in the order they were given.
     let mut comment_ids = Vec::with_capacity(r.import.comments.len());
     if !r.import.comments.is_empty() {
-        let sql = format!("INSERT INTO jsm_comments (request_id, body, public, author, created) VALUES {} RETURNING id", vec!["(?, ?, ?, ?, ?)"; r.import.comments.len()].join(", "));
+        let sql = format!(
+            "INSERT INTO jsm_comments (request_id, body, public, author, created) VALUES {} RETURNING id",
+            vec!["(?, ?, ?, ?, ?)"; r.import.comments.len()].join(", ")
+        );
         let mut query = sqlx::query_scalar::<_, i64>(&sql);
         for c in &r.import.comments {
             query = query.bind(id).bind(&c.body).bind(c.public).bind(&c.author_account_id).bind(&c.created);
@@ -583,7 +611,13 @@ async fn list_requests(State(s): State<AppState>, q: Q) -> Response {
         Ok(n) => n,
         Err(e) => return db_error(e),
     };
-    let ids: Vec<i64> = match sqlx::query_scalar("SELECT id FROM jsm_requests WHERE desk_id = ? ORDER BY id LIMIT ? OFFSET ?").bind(desk).bind(limit).bind(start).fetch_all(&s.db).await {
+    let ids: Vec<i64> = match sqlx::query_scalar("SELECT id FROM jsm_requests WHERE desk_id = ? ORDER BY id LIMIT ? OFFSET ?")
+        .bind(desk)
+        .bind(limit)
+        .bind(start)
+        .fetch_all(&s.db)
+        .await
+    {
         Ok(ids) => ids,
         Err(e) => return db_error(e),
     };
@@ -615,10 +649,18 @@ async fn request_comments(State(s): State<AppState>, Path(key): Path<String>, q:
         let author_id: String = r.get("author");
         let author = match account(&s.db, &author_id).await {
             Ok(Some(a)) => a,
-            Ok(None) => Account { account_id: author_id, account_type: ACCOUNT_CUSTOMER.into(), email_address: None, display_name: String::new(), active: false },
+            Ok(None) => {
+                Account { account_id: author_id, account_type: ACCOUNT_CUSTOMER.into(), email_address: None, display_name: String::new(), active: false }
+            }
             Err(e) => return db_error(e),
         };
-        values.push(RequestComment { id: r.get::<i64, _>("id").to_string(), body: r.get("body"), public: r.get::<i64, _>("public") != 0, author, created: r.get("created") });
+        values.push(RequestComment {
+            id: r.get::<i64, _>("id").to_string(),
+            body: r.get("body"),
+            public: r.get::<i64, _>("public") != 0,
+            author,
+            created: r.get("created"),
+        });
     }
     page(values, start, limit, total)
 }

@@ -94,7 +94,9 @@ pub async fn open_db(path: &Path) -> anyhow::Result<SqlitePool> {
         for column in ["version INTEGER", "version_message TEXT", "version_author TEXT", "version_at TEXT"] {
             sqlx::query(&format!("ALTER TABLE content ADD COLUMN {column}")).execute(&db).await?;
         }
-        sqlx::query("UPDATE content SET version = 1, version_author = author_id, version_at = created_at WHERE kind IN ('page', 'blogpost')").execute(&db).await?;
+        sqlx::query("UPDATE content SET version = 1, version_author = author_id, version_at = created_at WHERE kind IN ('page', 'blogpost')")
+            .execute(&db)
+            .await?;
     }
     sqlx::raw_sql(include_str!("schema.sql")).execute(&db).await?;
     for group in [PRODUCT_ACCESS_GROUP, JSM_ACCESS_GROUP, crate::destination::api::SITE_ADMINS_GROUP] {
@@ -118,14 +120,7 @@ pub async fn install_cloud_apps(db_path: &Path, keys: &[String]) -> anyhow::Resu
 pub async fn start(db_path: &Path, listen: &str, token: &str, faults: Faults) -> anyhow::Result<StagingSite> {
     let db = open_db(db_path).await?;
     let write = crate::state::open_sqlite_pool(db_path, 1).await?;
-    let state = AppState {
-        db,
-        write,
-        token: Arc::new(token.to_string()),
-        faults,
-        requests: Arc::new(AtomicU64::new(0)),
-        inflight: Arc::default(),
-    };
+    let state = AppState { db, write, token: Arc::new(token.to_string()), faults, requests: Arc::new(AtomicU64::new(0)), inflight: Arc::default() };
     let app = wiki::routes()
         .merge(admin::routes())
         .merge(jsm::routes())

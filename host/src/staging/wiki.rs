@@ -144,7 +144,8 @@ async fn create(s: AppState, kind: &str, c: NewContent, private: bool) -> Respon
         return Json(Created { id }).into_response();
     }
     let marked = async {
-        let sql = "INSERT INTO restrictions (content_id, operation, subject_type, identifier) VALUES (?, 'read', 'migrator', ''), (?, 'update', 'migrator', '')";
+        let sql =
+            "INSERT INTO restrictions (content_id, operation, subject_type, identifier) VALUES (?, 'read', 'migrator', ''), (?, 'update', 'migrator', '')";
         sqlx::query(sql).bind(id).bind(id).execute(&s.write).await?;
         sqlx::query("INSERT OR IGNORE INTO created_private (content_id) VALUES (?)").bind(id).execute(&s.write).await
     };
@@ -275,10 +276,8 @@ async fn get_restrictions(State(s): State<AppState>, Path(id): Path<i64>) -> Res
 pub(crate) async fn can_view(s: &AppState, id: i64, account: Option<&str>) -> Result<bool, sqlx::Error> {
     let mut current = Some(id);
     while let Some(content) = current {
-        let subjects = sqlx::query("SELECT subject_type, identifier FROM restrictions WHERE content_id = ? AND operation = 'read'")
-            .bind(content)
-            .fetch_all(&s.db)
-            .await?;
+        let subjects =
+            sqlx::query("SELECT subject_type, identifier FROM restrictions WHERE content_id = ? AND operation = 'read'").bind(content).fetch_all(&s.db).await?;
         if !subjects.is_empty() {
             let mut allowed = false;
             for r in &subjects {
@@ -286,14 +285,12 @@ pub(crate) async fn can_view(s: &AppState, id: i64, account: Option<&str>) -> Re
                 allowed |= match (kind.as_str(), account) {
                     ("migrator", None) => true,
                     ("user", Some(a)) => identifier == a,
-                    ("group", Some(a)) => sqlx::query(
-                        "SELECT 1 FROM memberships m JOIN groups g ON g.id = m.group_id WHERE g.name = ? AND m.user_id = ?",
-                    )
-                    .bind(&identifier)
-                    .bind(a)
-                    .fetch_optional(&s.db)
-                    .await?
-                    .is_some(),
+                    ("group", Some(a)) => sqlx::query("SELECT 1 FROM memberships m JOIN groups g ON g.id = m.group_id WHERE g.name = ? AND m.user_id = ?")
+                        .bind(&identifier)
+                        .bind(a)
+                        .fetch_optional(&s.db)
+                        .await?
+                        .is_some(),
                     _ => false,
                 };
             }
@@ -348,10 +345,9 @@ async fn update_content(State(s): State<AppState>, Path(id): Path<i64>, Json(u):
     };
     match added.await {
         Ok(None) => Json(json!({"id": id.to_string(), "version": {"number": u.version.number}})).into_response(),
-        Ok(Some(current)) => error(
-            StatusCode::CONFLICT,
-            format!("version {} of page {id} is not the next one: the page is at version {current}", u.version.number),
-        ),
+        Ok(Some(current)) => {
+            error(StatusCode::CONFLICT, format!("version {} of page {id} is not the next one: the page is at version {current}", u.version.number))
+        }
         Err(e) => db_error(e),
     }
 }
@@ -432,7 +428,10 @@ async fn create_inline_comment(State(s): State<AppState>, Json(c): Json<NewInlin
             if !crate::migrate::storage::has_inline_marker(body.as_deref().unwrap_or_default(), &anchor.inline_marker_ref) {
                 return error(
                     StatusCode::BAD_REQUEST,
-                    format!("page {} has no inline-comment marker {:?} in its body: an inline comment needs its highlighted text", c.page_id, anchor.inline_marker_ref),
+                    format!(
+                        "page {} has no inline-comment marker {:?} in its body: an inline comment needs its highlighted text",
+                        c.page_id, anchor.inline_marker_ref
+                    ),
                 );
             }
         }
@@ -701,8 +700,7 @@ async fn review_users(State(s): State<AppState>) -> Response {
         Ok(rows) => Json(
             rows.iter()
                 .map(|r| {
-                    let mut groups: Vec<String> =
-                        r.get::<Option<String>, _>(5).map(|g| g.split(',').map(String::from).collect()).unwrap_or_default();
+                    let mut groups: Vec<String> = r.get::<Option<String>, _>(5).map(|g| g.split(',').map(String::from).collect()).unwrap_or_default();
                     groups.sort();
                     json!({"id": r.get::<i64, _>(0).to_string(), "email": r.get::<String, _>(1), "display_name": r.get::<Option<String>, _>(2),
                            "active": r.get::<i64, _>(3) != 0, "product_access": r.get::<i64, _>(4) != 0, "groups": groups})
@@ -735,10 +733,11 @@ async fn review_spaces(State(s): State<AppState>) -> Response {
     let mut out = Vec::new();
     for r in spaces {
         let id: i64 = r.get(0);
-        let perms = match sqlx::query("SELECT subject_type, identifier, key FROM permissions WHERE space_id = ? ORDER BY 1, 2, 3").bind(id).fetch_all(&s.db).await {
-            Ok(p) => p,
-            Err(e) => return db_error(e),
-        };
+        let perms =
+            match sqlx::query("SELECT subject_type, identifier, key FROM permissions WHERE space_id = ? ORDER BY 1, 2, 3").bind(id).fetch_all(&s.db).await {
+                Ok(p) => p,
+                Err(e) => return db_error(e),
+            };
         let counts = match sqlx::query("SELECT kind, COUNT(*) FROM content WHERE space_id = ? GROUP BY kind").bind(id).fetch_all(&s.db).await {
             Ok(c) => c,
             Err(e) => return db_error(e),
@@ -753,8 +752,10 @@ async fn review_spaces(State(s): State<AppState>) -> Response {
 /// One page, blog post or comment with its body, whoever may see it.
 async fn review_body(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
     match sqlx::query("SELECT id, kind, title, body FROM content WHERE id = ?").bind(id).fetch_optional(&s.db).await {
-        Ok(Some(r)) => Json(json!({"id": r.get::<i64, _>(0), "kind": r.get::<String, _>(1), "title": r.get::<Option<String>, _>(2), "body": r.get::<Option<String>, _>(3)}))
-            .into_response(),
+        Ok(Some(r)) => Json(
+            json!({"id": r.get::<i64, _>(0), "kind": r.get::<String, _>(1), "title": r.get::<Option<String>, _>(2), "body": r.get::<Option<String>, _>(3)}),
+        )
+        .into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no content {id}")),
         Err(e) => db_error(e),
     }

@@ -75,14 +75,14 @@ impl MappingSource {
                      ORDER BY server_id LIMIT ?"
                 );
                 let rows = sqlx::query(&sql)
-                .bind(destination)
-                .bind(site)
-                .bind(namespace)
-                .bind(after.unwrap_or(""))
-                .bind(spaces_json(within))
-                .bind(i64::from(limit))
-                .fetch_all(db.pool())
-                .await?;
+                    .bind(destination)
+                    .bind(site)
+                    .bind(namespace)
+                    .bind(after.unwrap_or(""))
+                    .bind(spaces_json(within))
+                    .bind(i64::from(limit))
+                    .fetch_all(db.pool())
+                    .await?;
                 Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
             }
             MappingSource::Fixed(map) => {

@@ -28,10 +28,7 @@ impl StateDb {
         // same mode.
         private_file(&path)?;
         let pool = open_sqlite(&path).await.with_context(|| format!("cannot open the state DB {}", path.display()))?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .with_context(|| format!("cannot bring the state DB {} up to date", path.display()))?;
+        sqlx::migrate!("./migrations").run(&pool).await.with_context(|| format!("cannot bring the state DB {} up to date", path.display()))?;
         Ok(StateDb { pool, home: home.to_path_buf() })
     }
 
@@ -63,11 +60,7 @@ fn private_home(home: &Path) -> anyhow::Result<()> {
             }
             return Ok(());
         }
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(home)
-            .with_context(|| format!("cannot create FERRY_HOME at {}", home.display()))
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(home).with_context(|| format!("cannot create FERRY_HOME at {}", home.display()))
     }
     #[cfg(not(unix))]
     std::fs::create_dir_all(home).with_context(|| format!("cannot create FERRY_HOME at {}", home.display()))

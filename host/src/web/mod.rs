@@ -153,7 +153,8 @@ impl Web {
     pub async fn plugin_audits(&self) -> anyhow::Result<Vec<(crate::plugins::registry::InstalledPlugin, crate::plugins::audit::AuditReport)>> {
         use sqlx::Row;
         let registry = crate::plugins::registry::Registry::new(self.db().clone());
-        let keys: Vec<String> = sqlx::query("SELECT public_key FROM trusted_keys ORDER BY public_key").fetch_all(self.db().pool()).await?.iter().map(|r| r.get(0)).collect();
+        let keys: Vec<String> =
+            sqlx::query("SELECT public_key FROM trusted_keys ORDER BY public_key").fetch_all(self.db().pool()).await?.iter().map(|r| r.get(0)).collect();
         let trusted = keys.join(",");
         let mut trust = None;
         let mut out = Vec::new();
@@ -183,8 +184,14 @@ impl Web {
     /// only to connected sites.
     pub async fn connected_plan(&self, id: &str) -> anyhow::Result<crate::plan::Plan> {
         let plan = crate::plan::Plan::get(self.db(), id).await?;
+        // The plan's destination and token variable must still be the connected site's
+        // (a site reconnected elsewhere since does not carry its old plans along).
         let connected = match &plan.cloud {
-            Some(name) => crate::cloud::get(self.db(), name).await.is_ok(),
+            Some(name) => crate::cloud::get(self.db(), name).await.is_ok_and(|site| {
+                crate::migrate::destination_key(&site.url) == crate::migrate::destination_key(&plan.destination)
+                    && site.token_env == plan.token_env
+                    && site.scim_url == plan.scim_url
+            }),
             None => false,
         };
         crate::Declined::unless(connected, || {
@@ -500,7 +507,8 @@ async fn guard(State(web): State<Web>, mut request: Request, next: Next) -> Resp
     };
     if changes {
         let header_token = request.headers().get(auth::CSRF_HEADER).and_then(|v| v.to_str().ok());
-        let form = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+        let form =
+            request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
         match header_token {
             Some(given) if auth::csrf_matches(&session, given) => {}
             Some(_) => return refuse(StatusCode::FORBIDDEN, "csrf", "the CSRF token does not match this session: reload the page"),

@@ -10,12 +10,12 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
-use futures_util::StreamExt;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
+use futures_util::StreamExt;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
 
@@ -249,11 +249,8 @@ async fn home(State(web): State<Web>, Extension(caller): Extension<Caller>) -> P
     let undecided = assessed.iter().filter(|a| a.decision == Decision::NotAssessed).count();
     let consents = if server_apps.is_empty() { Vec::new() } else { consent::list(db).await? };
     let needed: Vec<_> = assessed.iter().filter(|a| a.decision == Decision::Needed && a.path == assess::MigrationPath::Automated).collect();
-    let consent_missing: Vec<&str> = needed
-        .iter()
-        .filter(|a| !consents.iter().any(|c| c.app == a.key && c.status == consent::ConsentStatus::Given))
-        .map(|a| a.key.as_str())
-        .collect();
+    let consent_missing: Vec<&str> =
+        needed.iter().filter(|a| !consents.iter().any(|c| c.app == a.key && c.status == consent::ConsentStatus::Given)).map(|a| a.key.as_str()).collect();
     let statuses = plan::status_counts(db).await?;
     let count = |s: &str| statuses.get(s).copied().unwrap_or(0);
     let total: usize = statuses.values().sum();
@@ -611,11 +608,14 @@ async fn plan_events(State(web): State<Web>) -> Sse<impl futures_util::Stream<It
             current
         }
     };
-    let stream = futures_util::stream::once(async move { Ok(Event::default().event("progress").data(first)) }).chain(futures_util::stream::unfold(live, |mut live| async move {
-        live.changed().await.ok()?;
-        let json = live.borrow_and_update().clone();
-        Some((Ok(Event::default().event("progress").data(json)), live))
-    }));
+    let stream = futures_util::stream::once(async move { Ok(Event::default().event("progress").data(first)) }).chain(futures_util::stream::unfold(
+        live,
+        |mut live| async move {
+            live.changed().await.ok()?;
+            let json = live.borrow_and_update().clone();
+            Some((Ok(Event::default().event("progress").data(json)), live))
+        },
+    ));
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
@@ -784,7 +784,12 @@ async fn stop_plan(State(web): State<Web>, Extension(caller): Extension<Caller>,
     Ok(Redirect::to("/plans").into_response())
 }
 
-async fn rerun_app(State(web): State<Web>, Extension(caller): Extension<Caller>, Path((id, key)): Path<(String, String)>, Form(form): Form<CsrfOnly>) -> PageResult {
+async fn rerun_app(
+    State(web): State<Web>,
+    Extension(caller): Extension<Caller>,
+    Path((id, key)): Path<(String, String)>,
+    Form(form): Form<CsrfOnly>,
+) -> PageResult {
     check_form(&caller, &form.csrf)?;
     web.connected_plan(&id).await?;
     crate::migrate::apps::rerun(web.db(), &id, &key, crate::plugins::limits::Limits::default()).await?;

@@ -72,7 +72,10 @@ fn the_bench_plugin_is_flagged_for_nothing_and_scopes_it_cannot_use_are_reported
     assert!(probe.unused_scopes.is_empty());
     // The no-tracing plugin's table declares pii and ugc columns it has no scope for.
     let report = audit(&wasm_bytes("hostile_no_tracing"));
-    assert!(report.warnings.iter().any(|w| w == "column AO_530061_RATING.USER_KEY is declared pii but the plugin does not declare app-data-pii: it can never read it"));
+    assert!(report
+        .warnings
+        .iter()
+        .any(|w| w == "column AO_530061_RATING.USER_KEY is declared pii but the plugin does not declare app-data-pii: it can never read it"));
 }
 
 #[tokio::test]

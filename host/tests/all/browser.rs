@@ -38,9 +38,8 @@ fn find_program(names: &[&str]) -> Option<PathBuf> {
 }
 
 async fn start_driver() -> Driver {
-    let driver = find_program(&["chromedriver"]).expect(
-        "the dashboard's browser tests need Chromium and ChromeDriver: `apt-get install chromium chromium-driver` (.ci/run installs them)",
-    );
+    let driver = find_program(&["chromedriver"])
+        .expect("the dashboard's browser tests need Chromium and ChromeDriver: `apt-get install chromium chromium-driver` (.ci/run installs them)");
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(driver).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start chromedriver");
     let deadline = Instant::now() + Duration::from_secs(20);

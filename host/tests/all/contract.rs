@@ -76,7 +76,10 @@ async fn a_0_2_plugin_reads_every_attachment_of_its_spaces_in_chunks() {
     assert!(lines.len() >= 60, "the sample has an attachment per page: {}", lines.len());
     let mut missing = 0;
     for item in &expected {
-        let line = lines.iter().find(|l| l["id"].as_str().and_then(|id| id.parse().ok()) == Some(item.id)).unwrap_or_else(|| panic!("attachment {} not listed", item.id));
+        let line = lines
+            .iter()
+            .find(|l| l["id"].as_str().and_then(|id| id.parse().ok()) == Some(item.id))
+            .unwrap_or_else(|| panic!("attachment {} not listed", item.id));
         assert_eq!(line["file_name"], item.file_name.as_str());
         assert_eq!(line["content_id"], item.page_id.to_string());
         assert_eq!(line["media_type"], item.media_type.as_str());
@@ -156,14 +159,13 @@ async fn the_diagrams_plugin_moves_each_diagram_file_with_its_page_and_owner() {
     f.install("diagrams").await;
     let root = f.site.join("attachments");
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", f.source_url)).await.unwrap();
-    let rows: Vec<(i64, String, i64, String, i64)> =
-        sqlx::query("SELECT ID, NAME, PAGE_ID, OWNER_KEY, REVISION FROM AO_74243D_DIAGRAM ORDER BY ID")
-            .fetch_all(&pool)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
-            .collect();
+    let rows: Vec<(i64, String, i64, String, i64)> = sqlx::query("SELECT ID, NAME, PAGE_ID, OWNER_KEY, REVISION FROM AO_74243D_DIAGRAM ORDER BY ID")
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
     assert!(rows.len() >= 5, "{rows:?}");
     assert!(rows.iter().any(|r| r.3 == "8a7f808adeleted0"), "a diagram owned by a deleted user");
     sqlx::query("INSERT INTO AO_74243D_DIAGRAM (ID, NAME, PAGE_ID, OWNER_KEY, REVISION) VALUES (999, 'gone.drawio', ?, NULL, 1)")
@@ -201,7 +203,8 @@ async fn the_diagrams_plugin_moves_each_diagram_file_with_its_page_and_owner() {
         }
         by_page
     };
-    let owners = mappings.lookup("identity:user", &rows.iter().map(|r| format!("confluence.userkey/{}", r.3)).collect::<Vec<_>>(), &Default::default()).await.unwrap();
+    let owners =
+        mappings.lookup("identity:user", &rows.iter().map(|r| format!("confluence.userkey/{}", r.3)).collect::<Vec<_>>(), &Default::default()).await.unwrap();
     for (id, name, page, owner, revision) in &rows {
         let line = metadata.iter().find(|m| m["server_id"] == *id).unwrap_or_else(|| panic!("diagram {id} not uploaded"));
         let file = pages[page].iter().find(|a| &a.file_name == name).unwrap();

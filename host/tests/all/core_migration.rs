@@ -29,9 +29,11 @@ impl Cloud {
         ENV.call_once(|| std::env::set_var(TOKEN_ENV, TOKEN));
         let dir = tempfile::tempdir().unwrap();
         let site = staging::start(&dir.path().join("cloud.db"), "127.0.0.1:0", TOKEN, faults).await.unwrap();
-        let dest = Destination::new(&site.url(), None, Secret::new(TOKEN), 8)
-            .unwrap()
-            .with_retry(RetryPolicy { attempts: 30, base: Duration::from_millis(2), max: Duration::from_millis(50) });
+        let dest = Destination::new(&site.url(), None, Secret::new(TOKEN), 8).unwrap().with_retry(RetryPolicy {
+            attempts: 30,
+            base: Duration::from_millis(2),
+            max: Duration::from_millis(50),
+        });
         Cloud { _dir: dir, site, dest }
     }
 
@@ -213,8 +215,7 @@ async fn file_comments_move_onto_their_attachments_cloud_copy() {
     for space in spaces.as_array().unwrap().iter().map(|s| s["key"].as_str().unwrap()) {
         let content = cloud.review(&format!("spaces/{space}/content")).await;
         let items = content.as_array().unwrap();
-        let attachments: std::collections::HashSet<i64> =
-            items.iter().filter(|c| c["kind"] == "attachment").map(|c| c["id"].as_i64().unwrap()).collect();
+        let attachments: std::collections::HashSet<i64> = items.iter().filter(|c| c["kind"] == "attachment").map(|c| c["id"].as_i64().unwrap()).collect();
         let file_comments: Vec<&Value> =
             items.iter().filter(|c| c["kind"] == "comment" && c["page_id"].as_i64().is_some_and(|p| attachments.contains(&p))).collect();
         // Replies sit on the same attachment as the comment they answer.
@@ -230,13 +231,12 @@ async fn file_comments_move_onto_their_attachments_cloud_copy() {
         assert!(failure.reason.starts_with("a comment on attachment ") && failure.reason.ends_with("which did not migrate"), "{}", failure.reason);
     }
     let pool = ferry_host::state::open_sqlite(std::path::Path::new(&f.source_url)).await.unwrap();
-    let on_server: i64 = sqlx::query(
-        "SELECT COUNT(*) FROM content c JOIN content a ON a.contentid = c.pageid AND a.contenttype = 'ATTACHMENT' WHERE c.contenttype = 'COMMENT'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap()
-    .get(0);
+    let on_server: i64 =
+        sqlx::query("SELECT COUNT(*) FROM content c JOIN content a ON a.contentid = c.pageid AND a.contenttype = 'ATTACHMENT' WHERE c.contenttype = 'COMMENT'")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .get(0);
     assert_eq!(on_attachments as i64 + missing.len() as i64, on_server);
 }
 
@@ -297,8 +297,7 @@ async fn a_permission_of_a_group_missing_in_the_cloud_is_dropped_and_reported() 
 async fn invalid_and_shared_emails_fail_with_their_reason() {
     let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
     let report = full(&f, &cloud).await;
-    let reasons: Vec<(&str, &str)> =
-        report.failures.iter().filter(|x| x.kind == "users").map(|x| (x.server_id.as_str(), x.reason.as_str())).collect();
+    let reasons: Vec<(&str, &str)> = report.failures.iter().filter(|x| x.kind == "users").map(|x| (x.server_id.as_str(), x.reason.as_str())).collect();
     assert_eq!(
         reasons,
         [
@@ -382,10 +381,7 @@ async fn a_plan_runs_once() {
     let plan = Plan::create(&f.db, plan_for(&f, &cloud, UsersScope::None, SpacesScope::None, false)).await.unwrap();
     Migrator::new(f.db.clone(), plan.clone(), Progress::hidden()).await.unwrap().with_destination(cloud.dest.clone()).run().await.unwrap();
     let again = Migrator::new(f.db.clone(), plan.clone(), Progress::hidden()).await.unwrap().run().await.unwrap_err();
-    assert_eq!(
-        again.to_string(),
-        format!("plan {} is finished, not saved: plans run once; create a new plan (it links what already migrated)", plan.id)
-    );
+    assert_eq!(again.to_string(), format!("plan {} is finished, not saved: plans run once; create a new plan (it links what already migrated)", plan.id));
 }
 
 #[tokio::test]

@@ -89,9 +89,11 @@ async fn throttling_and_server_errors_are_retried_until_they_pass() {
     let dir = tempfile::tempdir().unwrap();
     let faults = Faults { throttle_every: 3, retry_after_secs: 0, fail_rate: 0.2, ..Faults::default() };
     let site = staging::start(&dir.path().join("cloud.db"), "127.0.0.1:0", TOKEN, faults).await.unwrap();
-    let dest = Destination::new(&site.url(), None, Secret::new(TOKEN), 4)
-        .unwrap()
-        .with_retry(RetryPolicy { attempts: 20, base: Duration::from_millis(1), max: Duration::from_millis(20) });
+    let dest = Destination::new(&site.url(), None, Secret::new(TOKEN), 4).unwrap().with_retry(RetryPolicy {
+        attempts: 20,
+        base: Duration::from_millis(1),
+        max: Duration::from_millis(20),
+    });
     for n in 0..30 {
         dest.create_user(&format!("u{n}@example.com"), "U", true).await.unwrap();
     }
@@ -103,12 +105,12 @@ async fn throttling_and_server_errors_are_retried_until_they_pass() {
 #[tokio::test]
 async fn a_request_that_fails_for_good_names_the_call_and_never_the_token() {
     let dir = tempfile::tempdir().unwrap();
-    let site = staging::start(&dir.path().join("cloud.db"), "127.0.0.1:0", TOKEN, Faults { fail_rate: 1.0, ..Faults::default() })
-        .await
-        .unwrap();
-    let dest = Destination::new(&site.url(), None, Secret::new(TOKEN), 2)
-        .unwrap()
-        .with_retry(RetryPolicy { attempts: 3, base: Duration::from_millis(1), max: Duration::from_millis(5) });
+    let site = staging::start(&dir.path().join("cloud.db"), "127.0.0.1:0", TOKEN, Faults { fail_rate: 1.0, ..Faults::default() }).await.unwrap();
+    let dest = Destination::new(&site.url(), None, Secret::new(TOKEN), 2).unwrap().with_retry(RetryPolicy {
+        attempts: 3,
+        base: Duration::from_millis(1),
+        max: Duration::from_millis(5),
+    });
     let e = dest.create_space("ENG", "Engineering", "test:ENG").await.unwrap_err();
     assert_eq!(e.to_string(), "POST /wiki/rest/api/space answered 500: {\"message\":\"injected failure\"}");
     assert!(!format!("{e:?} {dest:?}").contains(TOKEN));

@@ -61,12 +61,7 @@ async fn restricted_pages_are_visible_only_to_those_the_server_allowed() {
     let in_engineering = |u: &&Value| u["groups"].as_array().unwrap().iter().any(|g| g == "engineering");
     let (user1, user2) = (account_of(&f, &user_key(1)).await, account_of(&f, &user_key(2)).await);
     let engineer = users.iter().filter(in_engineering).map(|u| u["id"].as_str().unwrap().to_string()).find(|id| *id != user1).unwrap();
-    let outsider = users
-        .iter()
-        .filter(|u| !in_engineering(u))
-        .map(|u| u["id"].as_str().unwrap().to_string())
-        .find(|id| *id != user1 && *id != user2)
-        .unwrap();
+    let outsider = users.iter().filter(|u| !in_engineering(u)).map(|u| u["id"].as_str().unwrap().to_string()).find(|id| *id != user1 && *id != user2).unwrap();
 
     let eng = eng_content(&cloud).await;
     let id = |title: &str| eng[title]["id"].as_i64().unwrap();
@@ -83,12 +78,14 @@ async fn restricted_pages_are_visible_only_to_those_the_server_allowed() {
         }
     };
     let under = |ancestor: i64| {
-        eng.values().map(|c| c["id"].as_i64().unwrap()).find(|&p| p != ancestor && {
-            let mut at = by_id[&p]["parent_id"].as_i64();
-            while let Some(a) = at.filter(|a| *a != ancestor) {
-                at = by_id[&a]["parent_id"].as_i64();
+        eng.values().map(|c| c["id"].as_i64().unwrap()).find(|&p| {
+            p != ancestor && {
+                let mut at = by_id[&p]["parent_id"].as_i64();
+                while let Some(a) = at.filter(|a| *a != ancestor) {
+                    at = by_id[&a]["parent_id"].as_i64();
+                }
+                at == Some(ancestor)
             }
-            at == Some(ancestor)
         })
     };
 

@@ -106,11 +106,7 @@ async fn team_calendars_uploads_the_calendars_of_migrated_spaces_and_their_event
     assert_eq!(calendars[0], json!({"server_id": 1, "space_id": "cloud-space-ENG", "name": "ENG team calendar", "color": "#3366ff"}));
     let events = records(&uploads, "events.jsonl");
     let source = f.source().await;
-    let expected: i64 = sqlx::query("SELECT COUNT(*) FROM \"AO_FCAC82_EVENT\" WHERE \"CALENDAR_ID\" <= 3")
-        .fetch_one(source.pool())
-        .await
-        .unwrap()
-        .get(0);
+    let expected: i64 = sqlx::query("SELECT COUNT(*) FROM \"AO_FCAC82_EVENT\" WHERE \"CALENDAR_ID\" <= 3").fetch_one(source.pool()).await.unwrap().get(0);
     assert_eq!(events.len() as i64, expected);
     assert_eq!(
         events[0],
@@ -128,10 +124,7 @@ async fn without_mappings_a_plugin_ends_incomplete_and_says_why() {
     f.install("page_ratings").await;
     let r = f.run(RATINGS, None, None, Limits::default(), no_mappings()).await;
     assert_eq!(r.status, RunStatus::Incomplete);
-    assert_eq!(
-        r.message.as_deref(),
-        Some("100 ratings belong to pages of the migrated spaces that have no cloud copy; re-run after those pages migrate")
-    );
+    assert_eq!(r.message.as_deref(), Some("100 ratings belong to pages of the migrated spaces that have no cloud copy; re-run after those pages migrate"));
 }
 
 /// Run both real plugins against a site and return their uploads.

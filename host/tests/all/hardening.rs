@@ -52,8 +52,7 @@ async fn a_plugin_sleeping_in_a_wasi_wait_ends_timed_out_at_its_deadline() {
     assert_eq!(r.message.as_deref(), Some("ran past its deadline of 2s (it was waiting in a host call)"));
     // The plugin asked for 60 s; the deadline and its grace hold.
     assert!(r.duration_ms <= (deadline + DEADLINE_GRACE).as_millis() as u64, "took {} ms", r.duration_ms);
-    let status: String =
-        sqlx::query("SELECT status FROM plugin_runs WHERE id = ?").bind(&r.run_id).fetch_one(f.db.pool()).await.unwrap().get(0);
+    let status: String = sqlx::query("SELECT status FROM plugin_runs WHERE id = ?").bind(&r.run_id).fetch_one(f.db.pool()).await.unwrap().get(0);
     assert_eq!(status, "timed-out");
 }
 
@@ -85,8 +84,7 @@ async fn empty_log_lines_cost_their_overhead_and_the_log_stays_within_its_limit(
     let kept = (Limits::default().log_bytes / LOG_LINE_COST) as usize;
     assert_eq!(r.log.len(), kept);
     assert_eq!(r.log_dropped, 3_000_000 - kept as u64);
-    let stored: i64 =
-        sqlx::query("SELECT COUNT(*) FROM run_logs WHERE run_id = ?").bind(&r.run_id).fetch_one(f.db.pool()).await.unwrap().get(0);
+    let stored: i64 = sqlx::query("SELECT COUNT(*) FROM run_logs WHERE run_id = ?").bind(&r.run_id).fetch_one(f.db.pool()).await.unwrap().get(0);
     assert_eq!(stored as usize, kept);
     let (rows, calls, _) = audit_rows(&f, &r.run_id).await;
     assert_eq!(calls, 3_000_000);
@@ -102,12 +100,8 @@ async fn alternating_calls_leave_a_bounded_audit_log_that_still_counts_every_cal
     assert_eq!(calls, 1_000_000);
     assert!(rows as usize <= DETAILED_RECORDS + DENIALS_KEPT + 8, "{rows} audit rows for 1,000,000 calls");
     assert!(r.audit_summarised_calls > 990_000);
-    let summarised: i64 = sqlx::query("SELECT COUNT(*) FROM audit_log WHERE run_id = ? AND summarised = 1")
-        .bind(&r.run_id)
-        .fetch_one(f.db.pool())
-        .await
-        .unwrap()
-        .get(0);
+    let summarised: i64 =
+        sqlx::query("SELECT COUNT(*) FROM audit_log WHERE run_id = ? AND summarised = 1").bind(&r.run_id).fetch_one(f.db.pool()).await.unwrap().get(0);
     assert!((1..=4).contains(&summarised), "{summarised} summarised rows");
     assert_eq!(r.access["none"].calls, 1_000_000);
 }
@@ -119,8 +113,7 @@ async fn a_huge_error_or_incomplete_reason_is_cut() {
     let message = r.message.unwrap();
     assert!(message.starts_with("the plugin reported an error: EEEE"), "{}", &message[..40]);
     assert!(message.ends_with(&format!("… [cut: {} more bytes]", (10 << 20) - REASON_BYTES)), "{}", &message[message.len() - 60..]);
-    let stored: i64 =
-        sqlx::query("SELECT LENGTH(message) FROM plugin_runs WHERE id = ?").bind(&r.run_id).fetch_one(f.db.pool()).await.unwrap().get(0);
+    let stored: i64 = sqlx::query("SELECT LENGTH(message) FROM plugin_runs WHERE id = ?").bind(&r.run_id).fetch_one(f.db.pool()).await.unwrap().get(0);
     assert!(stored as usize <= REASON_BYTES + 100);
 
     let (_f, r) = probe("big-incomplete", Limits::default()).await;
@@ -287,8 +280,25 @@ async fn a_source_password_comes_from_the_environment_and_is_kept_nowhere() {
     };
     let create = |source: &str| {
         vec![
-            "plan", "create", "--name", "private", "--source", source, "--attachments", &attachments, "--destination", &cloud.site.url(),
-            "--token-env", TOKEN_ENV, "--users", "none", "--spaces", "ENG", "--apps", "none", "--json",
+            "plan",
+            "create",
+            "--name",
+            "private",
+            "--source",
+            source,
+            "--attachments",
+            &attachments,
+            "--destination",
+            &cloud.site.url(),
+            "--token-env",
+            TOKEN_ENV,
+            "--users",
+            "none",
+            "--spaces",
+            "ENG",
+            "--apps",
+            "none",
+            "--json",
         ]
         .into_iter()
         .map(str::to_string)

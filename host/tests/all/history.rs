@@ -114,12 +114,8 @@ async fn every_version_of_every_page_migrates_in_order_with_its_author_date_and_
     let eng = cloud.review("spaces/MKT/content").await;
     let page = eng.as_array().unwrap().iter().find(|c| c["title"] == "MKT page 1").unwrap();
     let history = cloud.review(&format!("content/{}/versions", page["id"])).await;
-    let history: Vec<(String, Option<String>)> = history
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| (v["author"].as_str().unwrap_or_default().to_string(), v["message"].as_str().map(str::to_string)))
-        .collect();
+    let history: Vec<(String, Option<String>)> =
+        history.as_array().unwrap().iter().map(|v| (v["author"].as_str().unwrap_or_default().to_string(), v["message"].as_str().map(str::to_string))).collect();
     assert_eq!(history.len(), 3);
     assert_eq!(history[1].0, "Former User");
     assert_eq!((history[0].1.as_deref(), history[2].1.as_deref()), (Some("first draft"), Some("tidied up after review")));
@@ -176,14 +172,17 @@ async fn a_history_cut_short_is_completed_by_the_next_plan_without_duplicate_ver
     };
     let created = cloud.dest.create_content(true, &first, &format!("{site}/confluence:blogpost:{post}"), false).await.unwrap();
     let second = PageVersion { number: 2, message: None, author_id: None, created_at: Some(history[1].saved.clone()) };
-    let update = ContentUpdate { id: created.id.to_string(), status: "current".into(), title: history[1].title.clone(), body: body(&history[1]), version: second };
+    let update =
+        ContentUpdate { id: created.id.to_string(), status: "current".into(), title: history[1].title.clone(), body: body(&history[1]), version: second };
     cloud.dest.add_version(true, created.id, &update).await.unwrap();
 
     // ENG through a client that never retries, a few times: pages land with part of their
     // history, unmapped, or not at all.
-    let flaky = Destination::new(&cloud.site.url(), None, Secret::new(TOKEN), 8)
-        .unwrap()
-        .with_retry(RetryPolicy { attempts: 1, base: Duration::from_millis(1), max: Duration::from_millis(1) });
+    let flaky = Destination::new(&cloud.site.url(), None, Secret::new(TOKEN), 8).unwrap().with_retry(RetryPolicy {
+        attempts: 1,
+        base: Duration::from_millis(1),
+        max: Duration::from_millis(1),
+    });
     for _ in 0..3 {
         let plan = Plan::create(&f.db, plan_for(&f, &cloud, UsersScope::None, SpacesScope::Keys(vec!["ENG".into()]), false)).await.unwrap();
         Migrator::new(f.db.clone(), plan, Progress::hidden()).await.unwrap().with_destination(flaky.clone()).run().await.unwrap();
@@ -201,10 +200,12 @@ async fn a_history_cut_short_is_completed_by_the_next_plan_without_duplicate_ver
     let titles: Vec<(i64, String)> = history.iter().enumerate().map(|(n, v)| (n as i64 + 1, v.title.clone())).collect();
     assert_eq!(versions, titles);
     let eng: Vec<i64> = {
-        let eng_pages = sqlx::query("SELECT contentid FROM content WHERE spaceid = 1000 AND prevver IS NULL AND contenttype IN ('PAGE', 'BLOGPOST') AND content_status = 'current'")
-            .fetch_all(&source)
-            .await
-            .unwrap();
+        let eng_pages = sqlx::query(
+            "SELECT contentid FROM content WHERE spaceid = 1000 AND prevver IS NULL AND contenttype IN ('PAGE', 'BLOGPOST') AND content_status = 'current'",
+        )
+        .fetch_all(&source)
+        .await
+        .unwrap();
         eng_pages.iter().map(|r| r.get(0)).collect()
     };
     assert_eq!(assert_history_moved(&f, &cloud, Some(&eng)).await, eng.len());
@@ -357,7 +358,16 @@ async fn the_site_refuses_a_version_out_of_order_and_an_inline_comment_without_i
     // A reply to a comment that is not inline: 400.
     let footer = cloud
         .dest
-        .create_comment(&ferry_host::destination::api::NewComment { page_id: Some(id), attachment_id: None, parent_comment_id: None, body: body("<p>f</p>"), author_id: None }, "test:comment:1")
+        .create_comment(
+            &ferry_host::destination::api::NewComment {
+                page_id: Some(id),
+                attachment_id: None,
+                parent_comment_id: None,
+                body: body("<p>f</p>"),
+                author_id: None,
+            },
+            "test:comment:1",
+        )
         .await
         .unwrap()
         .id;

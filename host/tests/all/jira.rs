@@ -119,7 +119,11 @@ async fn assert_requests_match(f: &JiraFixture, cloud: &Cloud) {
         }
     };
     let desks = cloud.dest.service_desks().await.unwrap();
-    assert_eq!(desks.iter().map(|d| d.project_key.as_str()).collect::<BTreeSet<_>>(), BTreeSet::from(jira::SERVICE_PROJECTS), "the software project is not migrated");
+    assert_eq!(
+        desks.iter().map(|d| d.project_key.as_str()).collect::<BTreeSet<_>>(),
+        BTreeSet::from(jira::SERVICE_PROJECTS),
+        "the software project is not migrated"
+    );
     let mut seen = 0;
     for project in source.projects().await.unwrap().into_iter().filter(|p| p.is_service_project()) {
         let desk = desks.iter().find(|d| d.project_key == project.key).unwrap();
@@ -335,7 +339,8 @@ async fn organizations_migrate_with_their_members_and_are_linked_by_name_on_a_re
     for (id, name, _) in jira::organizations().into_iter().take(2) {
         let org = orgs.iter().find(|o| o.name == name).unwrap();
         let members: BTreeSet<String> = cloud.dest.organization_members(&org.id).await.unwrap().iter().map(who).collect();
-        let expected: BTreeSet<String> = jira::organization_members(id, &JiraOptions::default()).iter().map(|n| emails[&jira::customer_key(*n)].clone()).collect();
+        let expected: BTreeSet<String> =
+            jira::organization_members(id, &JiraOptions::default()).iter().map(|n| emails[&jira::customer_key(*n)].clone()).collect();
         assert_eq!(members, expected, "{name}");
     }
     // Another admin's FERRY_HOME (no ledger): organizations, customers and requests are
@@ -369,7 +374,12 @@ async fn a_migration_cut_short_by_failures_then_rerun_lands_every_request_exactl
 async fn a_project_key_taken_in_the_cloud_is_refused_and_reported() {
     let f = JiraFixture::new(None).await;
     let cloud = Cloud::start(Faults::default()).await;
-    let taken = ferry_host::destination::api::NewProject { key: "HR".into(), name: "Someone else's HR".into(), project_type_key: "service_desk".into(), lead_account_id: None };
+    let taken = ferry_host::destination::api::NewProject {
+        key: "HR".into(),
+        name: "Someone else's HR".into(),
+        project_type_key: "service_desk".into(),
+        lead_account_id: None,
+    };
     cloud.dest.create_project(&taken, "seed:HR").await.unwrap();
     let report = f.run(&f.db, &cloud, full_plan(&f, &cloud)).await;
     assert_eq!(report.status, "incomplete");
@@ -429,7 +439,12 @@ async fn the_checks_name_bad_customer_emails_identity_conflicts_former_customers
     let f = JiraFixture::new(None).await;
     let cloud = Cloud::start(Faults::default()).await;
     jira::seed_cloud(&cloud.dest).await.unwrap();
-    let taken = ferry_host::destination::api::NewProject { key: "HR".into(), name: "Someone else's HR".into(), project_type_key: "service_desk".into(), lead_account_id: None };
+    let taken = ferry_host::destination::api::NewProject {
+        key: "HR".into(),
+        name: "Someone else's HR".into(),
+        project_type_key: "service_desk".into(),
+        lead_account_id: None,
+    };
     cloud.dest.create_project(&taken, "seed:HR").await.unwrap();
     let plan = Plan::create(&f.db, f.plan(&cloud, UsersScope::All, UsersScope::All, SpacesScope::All)).await.unwrap();
     let checks = Migrator::new(f.db.clone(), plan, Progress::hidden()).await.unwrap().with_destination(cloud.dest.clone()).checks().await.unwrap();
@@ -443,7 +458,11 @@ async fn the_checks_name_bad_customer_emails_identity_conflicts_former_customers
     assert_eq!(by_code("customers.full-account").entities, [format!("customer0001 ({})", jira::FULL_ACCOUNT_EMAIL)]);
     let former = by_code("customers.former-customer");
     assert_eq!(former.count, 2, "{:?}", former.entities);
-    assert!(former.entities[0].starts_with(jira::INACTIVE_DIRECTORY_KEY) && former.entities[1].starts_with(jira::DELETED_CUSTOMER_KEY), "{:?}", former.entities);
+    assert!(
+        former.entities[0].starts_with(jira::INACTIVE_DIRECTORY_KEY) && former.entities[1].starts_with(jira::DELETED_CUSTOMER_KEY),
+        "{:?}",
+        former.entities
+    );
     assert_eq!((by_code("projects.key-conflict").result, by_code("projects.key-conflict").entities), (CheckResult::Error, vec!["HR".to_string()]));
     assert_eq!(by_code("users.invalid-email").result, CheckResult::Pass, "agents' emails are valid");
     assert_eq!(by_code("groups.blocklisted").entities, ["site-admins"]);
@@ -475,7 +494,8 @@ async fn the_cli_lists_projects_refuses_customers_none_with_exit_2_and_runs_a_ji
     assert!(row("DEV")["not_migrated"].as_str().unwrap().contains("service projects"), "{}", row("DEV"));
     assert_eq!(row("SD")["not_migrated"], serde_json::Value::Null);
 
-    let base = ["plan", "create", "--product", "jira", "--name", "cli", "--source", &f.source_url, "--destination", &cloud.site.url(), "--token-env", TOKEN_ENV];
+    let base =
+        ["plan", "create", "--product", "jira", "--name", "cli", "--source", &f.source_url, "--destination", &cloud.site.url(), "--token-env", TOKEN_ENV];
     let refused = ferry(&[&base[..], &["--customers", "none"]].concat());
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
     assert!(text(&refused).contains("--customers none cannot go with service projects"), "{}", text(&refused));
@@ -540,7 +560,8 @@ async fn a_jira_run_killed_midway_then_a_new_plan_lands_every_request_and_commen
 #[tokio::test]
 async fn keys_read_from_a_hostile_database_stay_one_path_segment() {
     let cloud = Cloud::start(Faults::default()).await;
-    let sd = ferry_host::destination::api::NewProject { key: "SD".into(), name: "IT Help".into(), project_type_key: "service_desk".into(), lead_account_id: None };
+    let sd =
+        ferry_host::destination::api::NewProject { key: "SD".into(), name: "IT Help".into(), project_type_key: "service_desk".into(), lead_account_id: None };
     cloud.dest.create_project(&sd, "seed:SD").await.unwrap();
     cloud.dest.create_space("ENG", "Engineering", "seed:ENG").await.unwrap();
     assert!(cloud.dest.project("SD").await.unwrap().is_some());
@@ -566,7 +587,11 @@ async fn a_run_killed_among_customers_then_a_new_plan_links_the_unrecorded_ones_
     let plan = Plan::create(&f.db, all()).await.unwrap();
     let mut child = f.spawn_run(&plan);
     let mapped = || async {
-        let n: i64 = sqlx::query("SELECT COUNT(*) FROM mappings WHERE namespace = 'identity:customer' AND server_id LIKE 'email/%'").fetch_one(f.db.pool()).await.unwrap().get(0);
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM mappings WHERE namespace = 'identity:customer' AND server_id LIKE 'email/%'")
+            .fetch_one(f.db.pool())
+            .await
+            .unwrap()
+            .get(0);
         n as u64
     };
     // Kill it once the first customers are recorded, with no chance to tidy up.
@@ -620,17 +645,25 @@ async fn a_request_whose_description_or_comment_is_over_the_size_bound_fails_nam
     let key_of = |issue: i64| {
         let pool = pool.clone();
         async move {
-            let key: String = sqlx::query_scalar("SELECT p.pkey || '-' || CAST(i.issuenum AS TEXT) FROM jiraissue i JOIN project p ON p.id = i.project WHERE i.id = ?")
-                .bind(issue)
-                .fetch_one(&pool)
-                .await
-                .unwrap();
+            let key: String =
+                sqlx::query_scalar("SELECT p.pkey || '-' || CAST(i.issuenum AS TEXT) FROM jiraissue i JOIN project p ON p.id = i.project WHERE i.id = ?")
+                    .bind(issue)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
             key
         }
     };
-    let described: i64 = sqlx::query_scalar("SELECT i.id FROM jiraissue i JOIN project p ON p.id = i.project WHERE p.pkey = 'SD' ORDER BY i.id LIMIT 1").fetch_one(&pool).await.unwrap();
+    let described: i64 = sqlx::query_scalar("SELECT i.id FROM jiraissue i JOIN project p ON p.id = i.project WHERE p.pkey = 'SD' ORDER BY i.id LIMIT 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     let (comment, commented): (i64, i64) =
-        sqlx::query_as("SELECT a.id, a.issueid FROM jiraaction a WHERE a.actiontype = 'comment' AND a.issueid <> ? ORDER BY a.id LIMIT 1").bind(described).fetch_one(&pool).await.unwrap();
+        sqlx::query_as("SELECT a.id, a.issueid FROM jiraaction a WHERE a.actiontype = 'comment' AND a.issueid <> ? ORDER BY a.id LIMIT 1")
+            .bind(described)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     // Two characters per zero byte: 2 more than the bound.
     let over = ferry_host::source::MAX_BODY_CHARS + 2;
     sqlx::query("UPDATE jiraissue SET description = hex(zeroblob(?)) WHERE id = ?").bind(over / 2).bind(described).execute(&pool).await.unwrap();

@@ -11,8 +11,8 @@ use ferry_host::consent::{self, ConsentStatus};
 use ferry_host::migrate::{Migrator, Progress, Stage1Choice};
 use ferry_host::plan::runner::run_checked;
 use ferry_host::plan::{AppsScope, Plan, SpacesScope, UsersScope};
-use ferry_host::staging::Faults;
 use ferry_host::stages;
+use ferry_host::staging::Faults;
 use sqlx::Row;
 
 use crate::core_migration::{Cloud, TOKEN, TOKEN_ENV};
@@ -255,10 +255,7 @@ async fn the_checks_name_what_the_sample_site_provokes_with_stable_codes() {
         .iter()
         .map(|e| format!("{} {}", e.split(" (").next().unwrap(), e.rsplit(") names ").next().unwrap()))
         .collect();
-    assert_eq!(
-        missing,
-        ["ENG: ENG page 0 group ghost-team", "ENG: ENG page 2 user 8a7f808adeleted0 (deleted)", "ENG: ENG page 2 group hr-private"]
-    );
+    assert_eq!(missing, ["ENG: ENG page 0 group ghost-team", "ENG: ENG page 2 user 8a7f808adeleted0 (deleted)", "ENG: ENG page 2 group hr-private"]);
     assert_eq!(code(&checks, "users.untrusted-domain").entities, ["old.example.com (2 users)"]);
     assert!(code(&checks, "apps.not-assessed").entities.iter().any(|e| e.contains("macro-pack")));
     assert!(checks.iter().all(|c| c.result == CheckResult::Pass || !c.fix.is_empty()), "every finding says how to fix it");
@@ -302,7 +299,10 @@ async fn app_checks_catch_outdated_consent_a_changed_plugin_an_upgraded_server_a
     set_server_app_version(&f, RATINGS, "2.4.1").await;
     let later = plan(&f, &cloud, "contract", UsersScope::None, SpacesScope::None);
     let later = Plan::create(&f.db, later).await.unwrap();
-    sqlx::query("UPDATE plugins SET manifest_json = replace(manifest_json, '\"contract\":\"0.2.0\"', '\"contract\":\"0.9.0\"')").execute(f.db.pool()).await.unwrap();
+    sqlx::query("UPDATE plugins SET manifest_json = replace(manifest_json, '\"contract\":\"0.2.0\"', '\"contract\":\"0.9.0\"')")
+        .execute(f.db.pool())
+        .await
+        .unwrap();
     let checks = Migrator::new(f.db.clone(), later, Progress::hidden()).await.unwrap().checks().await.unwrap();
     assert_eq!(code(&checks, "system.contract-unsupported").result, CheckResult::Error);
 }
@@ -387,7 +387,8 @@ async fn revoking_consent_from_another_process_denies_the_running_plugin_its_nex
     let child = spawn_ferry(&f, &["plan", "run", &p.id, "--stage1", "proceed", "--json"]);
     let mut running = false;
     for _ in 0..1_200 {
-        let n: i64 = sqlx::query("SELECT COUNT(*) FROM plugin_runs WHERE plan_id = ? AND status = 'running'").bind(&p.id).fetch_one(f.db.pool()).await.unwrap().get(0);
+        let n: i64 =
+            sqlx::query("SELECT COUNT(*) FROM plugin_runs WHERE plan_id = ? AND status = 'running'").bind(&p.id).fetch_one(f.db.pool()).await.unwrap().get(0);
         if n == 1 {
             running = true;
             break;
@@ -450,7 +451,8 @@ async fn apps_do_not_run_after_a_failed_core_migration() {
     assess_and_decide(&f).await;
     consent::agree(&f.db, CALENDARS, None).await.unwrap();
     let p = Plan::create(&f.db, plan(&f, &cloud, "failing", UsersScope::None, SpacesScope::Keys(vec!["ENG".into()]))).await.unwrap();
-    let dest = cloud.dest.clone().with_retry(ferry_host::destination::RetryPolicy { attempts: 2, base: Duration::from_millis(1), max: Duration::from_millis(2) });
+    let dest =
+        cloud.dest.clone().with_retry(ferry_host::destination::RetryPolicy { attempts: 2, base: Duration::from_millis(1), max: Duration::from_millis(2) });
     let report = Migrator::new(f.db.clone(), p, Progress::hidden()).await.unwrap().with_destination(dest).run().await.unwrap();
     assert_eq!(report.status, "failed");
     assert!(report.apps_not_started.as_deref().unwrap().contains("ended failed"), "{report:?}");
@@ -558,12 +560,14 @@ async fn a_plan_refers_to_a_connected_cloud_site_by_name() {
     assert_eq!(wrong.status.code(), Some(1));
     assert!(text(&wrong).contains("401") && !text(&wrong).contains("not-the-token"), "{}", text(&wrong));
     assert!(ferry(&f, &["cloud", "connect", "trial", "--url", &cloud.site.url(), "--token-env", TOKEN_ENV]).status.success());
-    let out = ferry(&f, &[
-        "plan", "create", "--name", "by name", "--source", &f.source_url, "--attachments", "x", "--cloud", "trial", "--apps", "none", "--json",
-    ]);
+    let out =
+        ferry(&f, &["plan", "create", "--name", "by name", "--source", &f.source_url, "--attachments", "x", "--cloud", "trial", "--apps", "none", "--json"]);
     assert!(out.status.success(), "{}", text(&out));
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!((plan["destination"].as_str(), plan["cloud"].as_str(), plan["token_env"].as_str()), (Some(cloud.site.url().as_str()), Some("trial"), Some(TOKEN_ENV)));
+    assert_eq!(
+        (plan["destination"].as_str(), plan["cloud"].as_str(), plan["token_env"].as_str()),
+        (Some(cloud.site.url().as_str()), Some("trial"), Some(TOKEN_ENV))
+    );
     let sites = ferry(&f, &["cloud", "list", "--json"]);
     assert!(!text(&sites).contains(TOKEN));
 }
@@ -573,7 +577,8 @@ async fn plugin_run_with_a_plan_serves_the_mappings_that_plan_recorded() {
     let f = Fixture::new().await;
     let cloud = Cloud::start(Faults::default()).await;
     f.install("team_calendars").await;
-    let p = Plan::create(&f.db, Plan { apps: AppsScope::None, ..plan(&f, &cloud, "core", UsersScope::None, SpacesScope::Keys(vec!["ENG".into()])) }).await.unwrap();
+    let p =
+        Plan::create(&f.db, Plan { apps: AppsScope::None, ..plan(&f, &cloud, "core", UsersScope::None, SpacesScope::Keys(vec!["ENG".into()])) }).await.unwrap();
     Migrator::new(f.db.clone(), p.clone(), Progress::hidden()).await.unwrap().with_destination(cloud.dest.clone()).run().await.unwrap();
     let out = ferry(&f, &["plugin", "run", CALENDARS, "--source", &f.source_url, "--out", f.out().to_str().unwrap(), "--plan", &p.id, "--json"]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));

@@ -53,12 +53,8 @@ impl PgCluster {
         }
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let cluster = PgCluster { data: dir.path().join("data"), _dir: dir, bin: bin_dir(), as_postgres, port };
-        let out = cluster
-            .command("initdb")
-            .args(["-U", "ferry", "--auth=trust", "-E", "UTF8", "--no-sync", "-D"])
-            .arg(&cluster.data)
-            .output()
-            .expect("run initdb");
+        let out =
+            cluster.command("initdb").args(["-U", "ferry", "--auth=trust", "-E", "UTF8", "--no-sync", "-D"]).arg(&cluster.data).output().expect("run initdb");
         assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
         let socket_dir = cluster.data.parent().unwrap().to_path_buf();
         let out = cluster

@@ -91,11 +91,7 @@ async fn a_run_killed_midway_then_a_new_plan_ends_with_every_entity_exactly_once
     // Kill it once some pages have landed, with no chance to tidy up.
     let mut landed = 0i64;
     for _ in 0..2_000 {
-        landed = sqlx::query("SELECT COUNT(*) FROM mappings WHERE namespace = 'confluence:page'")
-            .fetch_one(f.db.pool())
-            .await
-            .unwrap()
-            .get(0);
+        landed = sqlx::query("SELECT COUNT(*) FROM mappings WHERE namespace = 'confluence:page'").fetch_one(f.db.pool()).await.unwrap().get(0);
         if landed >= 40 {
             break;
         }

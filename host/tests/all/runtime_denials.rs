@@ -69,11 +69,7 @@ async fn revoking_a_scope_mid_run_denies_the_very_next_call() {
     let db = f.db.clone();
     let watcher = tokio::spawn(async move {
         loop {
-            let running: i64 = sqlx::query("SELECT COUNT(*) FROM plugin_runs WHERE status = 'running'")
-                .fetch_one(db.pool())
-                .await
-                .unwrap()
-                .get(0);
+            let running: i64 = sqlx::query("SELECT COUNT(*) FROM plugin_runs WHERE status = 'running'").fetch_one(db.pool()).await.unwrap().get(0);
             if running > 0 {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 revoker.revoke(Scope::AppDataOther);

@@ -43,7 +43,11 @@ async fn two_sites_with_overlapping_ids_each_land_whole_in_their_own_spaces_and_
     let (id_a, id_b) = (a.site_identity().await.unwrap(), b.site_identity().await.unwrap());
     assert_eq!((id_a.origin, id_b.origin), (IdentityOrigin::ServerId, IdentityOrigin::ServerId));
     assert_ne!(id_a.id, id_b.id, "two installs, two server ids");
-    assert_eq!(a.spaces().await.unwrap().iter().map(|s| s.id).collect::<Vec<_>>(), b.spaces().await.unwrap().iter().map(|s| s.id).collect::<Vec<_>>(), "the ids overlap");
+    assert_eq!(
+        a.spaces().await.unwrap().iter().map(|s| s.id).collect::<Vec<_>>(),
+        b.spaces().await.unwrap().iter().map(|s| s.id).collect::<Vec<_>>(),
+        "the ids overlap"
+    );
 
     let plan_a = plan_for(&f, &cloud, UsersScope::All, SpacesScope::All, false);
     let plan_b = Plan { source: second_db.clone(), attachments: second.join("attachments").display().to_string(), ..plan_a.clone() };

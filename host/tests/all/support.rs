@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Once, OnceLock};
 
+use ferry_host::plugins::audit::AuditReport;
 use ferry_host::plugins::engine::PluginEngine;
 use ferry_host::plugins::gate::Grant;
 use ferry_host::plugins::limits::Limits;
 use ferry_host::plugins::local::{run_installed, LocalRun};
 use ferry_host::plugins::registry::Registry;
-use ferry_host::plugins::audit::AuditReport;
 use ferry_host::plugins::run::RunReport;
 use ferry_host::plugins::signature;
 use ferry_host::plugins::trust::{self, TrustStore};
@@ -170,14 +170,9 @@ impl Fixture {
 
     /// The uploads written, as (file name, contents), in upload order.
     pub fn uploads(&self) -> Vec<(String, String)> {
-        let mut files: Vec<_> = std::fs::read_dir(self.out())
-            .map(|d| d.map(|e| e.expect("entry").path()).collect())
-            .unwrap_or_default();
+        let mut files: Vec<_> = std::fs::read_dir(self.out()).map(|d| d.map(|e| e.expect("entry").path()).collect()).unwrap_or_default();
         files.sort();
-        files
-            .into_iter()
-            .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap()))
-            .collect()
+        files.into_iter().map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap())).collect()
     }
 }
 

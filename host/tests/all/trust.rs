@@ -229,10 +229,16 @@ async fn catalog_dir(f: &Fixture) -> std::path::PathBuf {
         }));
     }
     let outcomes: String = (0..16)
-        .map(|i| format!("{{\"app\":\"{RATINGS}\",\"version\":\"1.0.0\",\"transfer_id\":\"pooled-{i}\",\"status\":\"complete\",\"finished_at\":\"{}\"}}\n", ferry_host::state::now()))
+        .map(|i| {
+            format!(
+                "{{\"app\":\"{RATINGS}\",\"version\":\"1.0.0\",\"transfer_id\":\"pooled-{i}\",\"status\":\"complete\",\"finished_at\":\"{}\"}}\n",
+                ferry_host::state::now()
+            )
+        })
         .collect();
     std::fs::write(dir.join("outcomes.jsonl"), outcomes).unwrap();
-    let index = serde_json::json!({"format": 1, "name": "Example share", "stage_outcomes": "outcomes.jsonl", "apps": [{"app_key": RATINGS, "versions": versions}]});
+    let index =
+        serde_json::json!({"format": 1, "name": "Example share", "stage_outcomes": "outcomes.jsonl", "apps": [{"app_key": RATINGS, "versions": versions}]});
     std::fs::write(dir.join("index.json"), serde_json::to_vec_pretty(&index).unwrap()).unwrap();
     dir
 }
@@ -252,7 +258,9 @@ async fn install_by_app_key_takes_the_newest_catalog_version_the_server_app_admi
     let out = ferry(&f, &["plugin", "install", RATINGS, "--source", &f.source_url]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        text(&out).contains(&format!("chose {RATINGS} 1.0.0: the newest version whose Server app range >=2.0, <4 admits the installed 2.4.1, from catalog Example share")),
+        text(&out).contains(&format!(
+            "chose {RATINGS} 1.0.0: the newest version whose Server app range >=2.0, <4 admits the installed 2.4.1, from catalog Example share"
+        )),
         "{}",
         text(&out)
     );

@@ -27,7 +27,8 @@ fn uploads(f: &Fixture) -> String {
 async fn a_plugin_file_runs_without_being_installed_against_stand_in_mappings() {
     let f = Fixture::new().await;
     let file = wasm("page_ratings");
-    let out = ferry(&f, &["plugin", "run", file.to_str().unwrap(), "--source", &f.source_url, "--out", f.out().to_str().unwrap(), "--mappings", "auto", "--json"]);
+    let out =
+        ferry(&f, &["plugin", "run", file.to_str().unwrap(), "--source", &f.source_url, "--out", f.out().to_str().unwrap(), "--mappings", "auto", "--json"]);
     assert!(out.status.success(), "{}", text(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["status"], "complete", "{report}");
@@ -45,7 +46,11 @@ async fn without_mappings_the_vendor_is_told_how_to_get_them() {
     f.install("page_ratings").await;
     let out = ferry(&f, &["plugin", "run", RATINGS, "--source", &f.source_url, "--out", f.out().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("the plugin reads mappings (it declares a migration-tracing scope), and no mappings were given: use `--mappings auto`"), "{}", text(&out));
+    assert!(
+        text(&out).contains("the plugin reads mappings (it declares a migration-tracing scope), and no mappings were given: use `--mappings auto`"),
+        "{}",
+        text(&out)
+    );
     let missing = ferry(&f, &["plugin", "run", "nowhere.wasm", "--source", &f.source_url, "--out", f.out().to_str().unwrap()]);
     assert!(text(&missing).contains("nowhere.wasm does not exist"), "{}", text(&missing));
 }
@@ -56,7 +61,20 @@ async fn a_withheld_scope_is_denied_at_each_call_and_shows_in_the_audit() {
     f.install("page_ratings").await;
     let out = ferry(
         &f,
-        &["plugin", "run", RATINGS, "--source", &f.source_url, "--out", f.out().to_str().unwrap(), "--mappings", "auto", "--deny", "migration-tracing-identity", "--json"],
+        &[
+            "plugin",
+            "run",
+            RATINGS,
+            "--source",
+            &f.source_url,
+            "--out",
+            f.out().to_str().unwrap(),
+            "--mappings",
+            "auto",
+            "--deny",
+            "migration-tracing-identity",
+            "--json",
+        ],
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));
     assert_ne!(report["status"], "complete", "{report}");
@@ -73,10 +91,8 @@ async fn a_generated_plugin_builds_passes_the_audit_and_runs_as_generated() {
     let f = Fixture::new().await;
     let dir = f.dir.path().join("my_notes");
     let app = "com.example.confluence.my-notes";
-    let out = ferry(
-        &f,
-        &["plugin", "new", "my_notes", "--server-app-key", app, "--cloud-app-key", "com.example.my-notes.cloud", "--dir", dir.to_str().unwrap()],
-    );
+    let out =
+        ferry(&f, &["plugin", "new", "my_notes", "--server-app-key", app, "--cloud-app-key", "com.example.my-notes.cloud", "--dir", dir.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
     for file in ["Cargo.toml", "ferry-plugin.toml", "build.rs", "src/lib.rs", "fixture-mappings.jsonl"] {
         assert!(dir.join(file).is_file(), "{file} was not written");

@@ -70,7 +70,12 @@ impl Dashboard {
         assert!(!set_cookie.contains("Secure"), "no Secure flag over plain HTTP: {set_cookie}");
         let cookie = set_cookie.split(';').next().unwrap().to_string();
         let home = self.http.get(self.url("/")).header(reqwest::header::COOKIE, &cookie).send().await.unwrap().text().await.unwrap();
-        let csrf = home.split("name=\"csrf\" value=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or_else(|| panic!("no CSRF field on the home page: {home}")).to_string();
+        let csrf = home
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_else(|| panic!("no CSRF field on the home page: {home}"))
+            .to_string();
         Session { cookie, csrf }
     }
 
@@ -365,7 +370,20 @@ async fn the_api_serves_the_journey_in_the_cli_shapes_and_never_a_secret() {
 
     // The OpenAPI document lists every route this test used.
     let doc: Value = d.http.get(d.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
-    for path in ["/api/v1/plans", "/api/v1/plans/{id}", "/api/v1/plans/{id}/checks", "/api/v1/plans/{id}/run", "/api/v1/plans/{id}/stop", "/api/v1/plans/{id}/audit", "/api/v1/apps", "/api/v1/apps/{key}/decision", "/api/v1/apps/{key}/consent", "/api/v1/consent", "/api/v1/stages", "/api/v1/plugins"] {
+    for path in [
+        "/api/v1/plans",
+        "/api/v1/plans/{id}",
+        "/api/v1/plans/{id}/checks",
+        "/api/v1/plans/{id}/run",
+        "/api/v1/plans/{id}/stop",
+        "/api/v1/plans/{id}/audit",
+        "/api/v1/apps",
+        "/api/v1/apps/{key}/decision",
+        "/api/v1/apps/{key}/consent",
+        "/api/v1/consent",
+        "/api/v1/stages",
+        "/api/v1/plugins",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path} is not in the OpenAPI document");
     }
     assert!(doc["components"]["schemas"]["PlanRequest"].is_object());
@@ -540,7 +558,8 @@ async fn live_progress_reaches_the_event_stream_when_another_process_records_it(
     let cloud = Cloud::start(Faults::default()).await;
     add_sites(&f, &cloud).await;
     let d = Dashboard::start(&f).await;
-    let (_, created) = d.api(reqwest::Method::POST, "/plans", Some(json!({"name": "live", "source": f.source_url, "cloud": "trial", "apps": "none", "spaces": "none"}))).await;
+    let (_, created) =
+        d.api(reqwest::Method::POST, "/plans", Some(json!({"name": "live", "source": f.source_url, "cloud": "trial", "apps": "none", "spaces": "none"}))).await;
     let id = created["id"].as_str().unwrap().to_string();
     let session = d.login().await;
     let response = d.http.get(d.url("/plans/events")).header("cookie", &session.cookie).send().await.unwrap();
@@ -593,7 +612,8 @@ async fn over_tls_the_session_cookie_is_secure_and_plain_http_gets_no_answer() {
         .spawn()
         .unwrap();
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let login = lines.by_ref().map_while(Result::ok).find_map(|l| l.trim().strip_prefix("https://").map(|rest| format!("https://{rest}"))).expect("an https login URL");
+    let login =
+        lines.by_ref().map_while(Result::ok).find_map(|l| l.trim().strip_prefix("https://").map(|rest| format!("https://{rest}"))).expect("an https login URL");
     assert!(login.contains("/login?token="), "{login}");
     let base = login.split("/login").next().unwrap().to_string();
 
@@ -657,7 +677,9 @@ async fn no_request_can_send_the_cloud_token_or_any_variable_to_a_url_of_its_cho
 
     // The request the attacker sent: a destination of theirs and the production token's
     // variable; then any variable, and the source's password variable.
-    for (field, value) in [("destination", url.as_str()), ("token_env", TOKEN_ENV), ("token_env", "HOME"), ("scim_url", url.as_str()), ("source_password_env", TOKEN_ENV)] {
+    for (field, value) in
+        [("destination", url.as_str()), ("token_env", TOKEN_ENV), ("token_env", "HOME"), ("scim_url", url.as_str()), ("source_password_env", TOKEN_ENV)]
+    {
         let mut body = plan_body(&f, "attack");
         body[field] = json!(value);
         if field == "token_env" {
@@ -685,7 +707,8 @@ async fn no_request_can_send_the_cloud_token_or_any_variable_to_a_url_of_its_cho
     assert!(answer["error"]["message"].as_str().unwrap().contains("ferry site add"), "{answer}");
     // The dashboard's form takes no URL or variable either.
     let session = d.login().await;
-    let form = [("csrf", session.csrf.as_str()), ("name", "form attack"), ("source", f.source_url.as_str()), ("destination", url.as_str()), ("token_env", TOKEN_ENV)];
+    let form =
+        [("csrf", session.csrf.as_str()), ("name", "form attack"), ("source", f.source_url.as_str()), ("destination", url.as_str()), ("token_env", TOKEN_ENV)];
     let r = d.http.post(d.url("/plans")).header("cookie", &session.cookie).form(&form).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "no connected site named");
     // A plan the admin made at the command line for a URL is checked and run there only.
@@ -772,7 +795,11 @@ async fn a_change_from_another_origin_is_refused_even_with_a_valid_token() {
         r.send()
     };
     let own = format!("http://{}", d.addr);
-    for (name, value) in [("origin", "http://evil.example".to_string()), ("referer", "http://evil.example/page".to_string()), ("origin", format!("http://127.0.0.1:{}", d.addr.port() + 1))] {
+    for (name, value) in [
+        ("origin", "http://evil.example".to_string()),
+        ("referer", "http://evil.example/page".to_string()),
+        ("origin", format!("http://127.0.0.1:{}", d.addr.port() + 1)),
+    ] {
         let r = decide(Some((name, value.clone()))).await.unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name}: {value}");
         let body: Value = r.json().await.unwrap();

@@ -60,10 +60,13 @@ impl Session {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let answer: Value = request.send().await.map_err(|e| WdError { code: "transport".into(), message: e.to_string() })?.json().await.map_err(|e| WdError {
-            code: "decode".into(),
-            message: e.to_string(),
-        })?;
+        let answer: Value = request
+            .send()
+            .await
+            .map_err(|e| WdError { code: "transport".into(), message: e.to_string() })?
+            .json()
+            .await
+            .map_err(|e| WdError { code: "decode".into(), message: e.to_string() })?;
         match answer["value"]["error"].as_str() {
             Some(code) => Err(WdError { code: code.into(), message: answer["value"]["message"].as_str().unwrap_or_default().into() }),
             None => Ok(answer["value"].clone()),
@@ -104,7 +107,9 @@ impl Session {
 
     /// Run `script` in the page (its `return` value comes back).
     pub async fn execute(&self, script: &str, args: Vec<Value>) -> Value {
-        self.call(reqwest::Method::POST, "/execute/sync", Some(json!({ "script": script, "args": args }))).await.unwrap_or_else(|e| panic!("script {script}: {e}"))
+        self.call(reqwest::Method::POST, "/execute/sync", Some(json!({ "script": script, "args": args })))
+            .await
+            .unwrap_or_else(|e| panic!("script {script}: {e}"))
     }
 
     /// A PNG of the viewport.

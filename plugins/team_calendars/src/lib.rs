@@ -78,12 +78,7 @@ impl Plugin for TeamCalendars {
                 continue;
             };
             moved.insert(calendar.id, ());
-            calendars_out.push(&CloudCalendar {
-                server_id: calendar.id,
-                space_id: space_id.clone(),
-                name: calendar.name,
-                color: calendar.color,
-            })?;
+            calendars_out.push(&CloudCalendar { server_id: calendar.id, space_id: space_id.clone(), name: calendar.name, color: calendar.color })?;
         }
         let calendars = calendars_out.finish()?;
         progress(30, &format!("{calendars} calendars uploaded; reading events"));

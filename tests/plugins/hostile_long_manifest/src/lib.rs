@@ -5,8 +5,7 @@ use ferry_sdk::bindings::{Guest, MigrationDetails, Outcome};
 
 #[cfg_attr(target_family = "wasm", link_section = "ferry:manifest")]
 #[used]
-static MANIFEST: [u8; include_bytes!(concat!(env!("OUT_DIR"), "/long-manifest.json")).len()] =
-    *include_bytes!(concat!(env!("OUT_DIR"), "/long-manifest.json"));
+static MANIFEST: [u8; include_bytes!(concat!(env!("OUT_DIR"), "/long-manifest.json")).len()] = *include_bytes!(concat!(env!("OUT_DIR"), "/long-manifest.json"));
 
 struct LongManifest;
 
