@@ -257,3 +257,15 @@ fn short(message: &str) -> String {
     }
     excerpt
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_error_body_reaches_messages_only_as_a_short_excerpt_without_control_characters() {
+        let page = format!("\x1b[31m<html>{}</html>\r\nSet-Cookie: x", "a".repeat(10_000));
+        let excerpt = super::short(&page);
+        assert_eq!(excerpt.chars().count(), super::EXCERPT + 1, "{excerpt}");
+        assert!(excerpt.ends_with('…') && !excerpt.chars().any(char::is_control), "{excerpt:?}");
+        assert_eq!(super::short("  not found \n"), "not found");
+    }
+}

@@ -204,3 +204,22 @@ async fn links_to_other_sites_are_left_alone_and_not_reported_while_this_sites_s
     let body = cloud.review(&format!("content/{cloud_id}")).await["body"].as_str().unwrap().to_string();
     assert!(body.contains(&format!("href=\"{theirs}\"")), "the link to another site stays as it was: {body}");
 }
+
+#[tokio::test]
+async fn a_second_site_with_the_same_space_keys_meets_the_key_conflict_check() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    run_plan(&f, &cloud, plan_for(&f, &cloud, UsersScope::None, SpacesScope::Keys(vec!["ENG".into()]), false)).await;
+    // Another install with the same keys: its ENG is not the first site's ENG.
+    let other = f.dir.path().join("same-keys");
+    write_sample_site(&other, None, &SampleOptions::default()).await.unwrap();
+    let plan = Plan {
+        source: other.join("site.db").display().to_string(),
+        attachments: other.join("attachments").display().to_string(),
+        ..plan_for(&f, &cloud, UsersScope::None, SpacesScope::Keys(vec!["ENG".into()]), false)
+    };
+    let plan = Plan::create(&f.db, plan).await.unwrap();
+    let checks = ferry_host::migrate::Migrator::new(f.db.clone(), plan, ferry_host::migrate::Progress::hidden()).await.unwrap().checks().await.unwrap();
+    let conflict = checks.iter().find(|c| c.code == "spaces.key-conflict").unwrap();
+    assert_eq!(conflict.result, ferry_host::checks::CheckResult::Error, "{conflict:?}");
+    assert!(conflict.entities.iter().any(|e| e.contains("ENG")), "{conflict:?}");
+}
