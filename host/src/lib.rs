@@ -12,7 +12,8 @@ pub mod cloud;
 pub mod consent;
 pub mod declined;
 pub mod demo;
-pub mod destination;
+/// The Cloud site client (crate `ferry-destination`).
+pub use ferry_destination as destination;
 pub mod migrate;
 pub mod plan;
 pub mod plugins;

@@ -1031,21 +1031,8 @@ pub fn app_jar(key: &str, name: &str, version: &str, vendor: &str) -> anyhow::Re
     Ok(zip.finish()?.into_inner())
 }
 
-/// Where Confluence keeps version `version` of attachment `attachment` of page `page`
-/// in space `space` (or no space), under the attachment root.
-pub fn attachment_path(root: &Path, space: Option<i64>, page: i64, attachment: i64, version: i64) -> PathBuf {
-    let levels = |id: i64| [(id % 1000 % 250).to_string(), (id / 1000 % 1000 % 250).to_string()];
-    let mut path = root.join("ver003");
-    match space {
-        Some(space) => {
-            let [s1, s2] = levels(space);
-            path = path.join(s1).join(s2).join(space.to_string());
-        }
-        None => path = path.join("nonspaced"),
-    }
-    let [p1, p2] = levels(page);
-    path.join(p1).join(p2).join(page.to_string()).join(attachment.to_string()).join(version.to_string())
-}
+/// Where Confluence keeps an attachment's bytes (the source reads them there).
+pub use crate::source::attachment_path;
 
 #[cfg(test)]
 mod tests {

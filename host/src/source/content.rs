@@ -464,7 +464,7 @@ impl Source {
                 version,
                 media_type: r.try_get::<Option<String>, _>(4)?.unwrap_or_else(|| "application/octet-stream".into()),
                 size: r.try_get(5)?,
-                path: crate::sample::attachment_path(root, space, page_id, id, version),
+                path: attachment_path(root, space, page_id, id, version),
             });
         }
         Ok(out)
@@ -539,4 +539,20 @@ mod tests {
     fn the_body_bound_in_sql_is_max_body_chars() {
         assert!(bounded_body!().starts_with(&format!("{} AS body,", crate::source::bounded_text("b.body"))), "{}", bounded_body!());
     }
+}
+
+/// Where Confluence keeps version `version` of attachment `attachment` of page `page`
+/// in space `space` (or no space), under the attachment root.
+pub fn attachment_path(root: &std::path::Path, space: Option<i64>, page: i64, attachment: i64, version: i64) -> std::path::PathBuf {
+    let levels = |id: i64| [(id % 1000 % 250).to_string(), (id / 1000 % 1000 % 250).to_string()];
+    let mut path = root.join("ver003");
+    match space {
+        Some(space) => {
+            let [s1, s2] = levels(space);
+            path = path.join(s1).join(s2).join(space.to_string());
+        }
+        None => path = path.join("nonspaced"),
+    }
+    let [p1, p2] = levels(page);
+    path.join(p1).join(p2).join(page.to_string()).join(attachment.to_string()).join(version.to_string())
 }

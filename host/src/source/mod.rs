@@ -20,7 +20,9 @@ use sqlx::{AnyPool, ConnectOptions, Executor, Row};
 
 pub use app_tables::{AppTableBatch, Cell};
 pub use apps::{read_descriptor, InstalledApp};
-pub use content::{AttachmentItem, ContentItem, InlineAnchor, LabelItem, PermissionItem, RestrictionItem, RestrictionKind, VersionItem, MAX_BODY_CHARS};
+pub use content::{
+    attachment_path, AttachmentItem, ContentItem, InlineAnchor, LabelItem, PermissionItem, RestrictionItem, RestrictionKind, VersionItem, MAX_BODY_CHARS,
+};
 pub use jira::{
     is_public as is_public_comment, server_time, RelatedPeople, ServerOrganization, ServerProject, ServerRequest, ServerRequestComment,
     COMMENT_PROPERTY_ENTITY, PARTICIPANTS_FIELD, PUBLIC_COMMENT_PROPERTY,

@@ -5,8 +5,10 @@
 //! Every request carries the bearer token (never logged, never in an error), runs under
 //! a concurrency bound, and is retried on 429 and 5xx with exponential backoff and
 //! jitter, honouring `Retry-After`.
+#![deny(missing_docs)]
 
-pub mod api;
+/// The wire types, shared with the staging site.
+pub use ferry_cloud_wire as api;
 mod content;
 mod jsm;
 mod scim;

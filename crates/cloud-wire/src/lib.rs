@@ -1,5 +1,6 @@
 //! The wire types of the destination API (see `docs/destination-api.md`), shared by the
 //! client and the staging site so the two cannot drift apart.
+#![deny(missing_docs)]
 
 use serde::{Deserialize, Serialize};
 
