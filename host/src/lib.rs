@@ -10,7 +10,8 @@ pub mod checks;
 pub mod cli;
 pub mod cloud;
 pub mod consent;
-pub mod declined;
+/// Typed refusals (crate `ferry-core`).
+pub use ferry_core::declined;
 pub mod demo;
 /// The Cloud site client (crate `ferry-destination`).
 pub use ferry_destination as destination;
@@ -22,9 +23,11 @@ pub mod sample;
 pub mod sites;
 pub mod source;
 pub mod stages;
-pub mod staging;
-pub mod state;
+/// The state DB and mappings (crate `ferry-core`).
+pub use ferry_core::state;
+/// The staging Cloud site (crate `ferry-staging`).
+pub use ferry_staging as staging;
 pub mod terminal;
 pub mod web;
 
-pub use declined::Declined;
+pub use ferry_core::Declined;

@@ -567,3 +567,11 @@ mod tests {
         assert!(matches!(Manifest::parse(json.as_bytes()), Err(ManifestError::BadSemver { field: "version", .. })));
     }
 }
+
+/// Whether an upload label is acceptable: 1-64 of `a-z 0-9 . _ -`, not starting with a
+/// dot. The host refuses any other label a plugin gives, and the cloud half takes no other.
+pub fn valid_upload_label(label: &str) -> bool {
+    (1..=64).contains(&label.len())
+        && !label.starts_with('.')
+        && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+}

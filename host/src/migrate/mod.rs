@@ -11,7 +11,8 @@ pub(crate) mod jira;
 pub mod report;
 pub mod rules;
 mod spaces;
-pub mod storage;
+/// Storage-format bodies (crate `ferry-storage-format`).
+pub use ferry_storage_format as storage;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;

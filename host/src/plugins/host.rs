@@ -449,11 +449,9 @@ impl wit::product::Host for RunState {
     }
 }
 
-/// Whether an upload label is acceptable: 1-64 of `a-z 0-9 . _ -`, not starting with a dot.
+/// Whether an upload label is acceptable (the contract's rule, [`ferry_manifest::valid_upload_label`]).
 pub fn valid_label(label: &str) -> bool {
-    (1..=64).contains(&label.len())
-        && !label.starts_with('.')
-        && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+    ferry_manifest::valid_upload_label(label)
 }
 
 impl wit::app_data::Host for RunState {

@@ -130,7 +130,7 @@ pub async fn auto_mappings(source: &Source) -> anyhow::Result<MappingSource> {
 
 /// A fresh random id, 32 hex digits.
 pub fn new_id() -> String {
-    format!("{:032x}", rand::random::<u128>())
+    ferry_core::new_id()
 }
 
 /// Run the installed plugin of `app_key` and record the run.

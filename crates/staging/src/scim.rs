@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use sqlx::Row;
 
 use super::{db_error, error, AppState};
-use crate::destination::api::*;
+use ferry_cloud_wire::*;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -84,7 +84,7 @@ async fn create_user(State(s): State<AppState>, Json(user): Json<ScimUser>) -> R
         .bind(display)
         .bind(email)
         .bind(user.active.unwrap_or(true))
-        .bind(crate::state::now())
+        .bind(ferry_core::state::now())
         .fetch_one(&s.write)
         .await;
     match result {

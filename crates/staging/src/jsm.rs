@@ -17,7 +17,7 @@ use axum::{Json, Router};
 use sqlx::Row;
 
 use super::{db_error, error, AppState};
-use crate::destination::api::*;
+use ferry_cloud_wire::*;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -54,7 +54,7 @@ async fn notify(db: &sqlx::SqlitePool, q: &HashMap<String, String>, event: &str,
         sqlx::query("INSERT INTO notifications (event, recipient, at) VALUES (?, ?, ?)")
             .bind(event)
             .bind(recipient)
-            .bind(crate::state::now())
+            .bind(ferry_core::state::now())
             .execute(db)
             .await?;
     }
@@ -181,7 +181,7 @@ async fn create_customer(State(s): State<AppState>, q: Q, Json(c): Json<NewCusto
     let row = sqlx::query("INSERT INTO customers (email, display_name, created_at) VALUES (?, ?, ?) RETURNING *")
         .bind(email)
         .bind(display)
-        .bind(crate::state::now())
+        .bind(ferry_core::state::now())
         .fetch_one(&s.write)
         .await;
     match row {
@@ -221,7 +221,7 @@ async fn former_customer(State(s): State<AppState>) -> Response {
         "INSERT INTO customers (email, display_name, active, placeholder, created_at) SELECT NULL, 'Former customer', 0, 1, ? \
          WHERE NOT EXISTS (SELECT 1 FROM customers WHERE placeholder = 1)",
     )
-    .bind(crate::state::now())
+    .bind(ferry_core::state::now())
     .execute(&s.write)
     .await;
     if let Err(e) = made {

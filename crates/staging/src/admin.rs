@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use sqlx::Row;
 
 use super::{db_error, error, AppState};
-use crate::destination::api::{CloudApp, SpaceRename, SystemInfo};
+use ferry_cloud_wire::{CloudApp, SpaceRename, SystemInfo};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -23,7 +23,7 @@ pub(crate) fn routes() -> Router<AppState> {
 pub(crate) async fn install_cloud_app(db: &sqlx::SqlitePool, key: &str) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO cloud_apps (key, state, installed_at) VALUES (?, 'ENABLED', ?) ON CONFLICT (key) DO UPDATE SET state = 'ENABLED'")
         .bind(key)
-        .bind(crate::state::now())
+        .bind(ferry_core::state::now())
         .execute(db)
         .await?;
     Ok(())

@@ -3,6 +3,7 @@
 //! short links (`/x/…`) and macro parameters that name a page (`<ac:parameter
 //! ac:name="pageId">`). A streaming XML pass: everything else (namespaced elements,
 //! entities, CDATA, comments, whitespace) is written back as it was read.
+#![deny(missing_docs)]
 
 use std::collections::HashMap;
 

@@ -13,7 +13,7 @@ use serde_json::json;
 use sqlx::Row;
 
 use super::{db_error, error, AppState, PRODUCT_ACCESS_GROUP};
-use crate::destination::api::*;
+use ferry_cloud_wire::*;
 
 /// How the review endpoints name content with no author.
 pub const FORMER_USER: &str = "Former User";
@@ -425,7 +425,7 @@ async fn create_inline_comment(State(s): State<AppState>, Json(c): Json<NewInlin
                 Ok(r) => r.get(0),
                 Err(e) => return db_error(e),
             };
-            if !crate::migrate::storage::has_inline_marker(body.as_deref().unwrap_or_default(), &anchor.inline_marker_ref) {
+            if !ferry_storage_format::has_inline_marker(body.as_deref().unwrap_or_default(), &anchor.inline_marker_ref) {
                 return error(
                     StatusCode::BAD_REQUEST,
                     format!(
@@ -675,14 +675,14 @@ async fn add_permission(State(s): State<AppState>, Path(key): Path<String>, Json
 }
 
 async fn upload_app_data(State(s): State<AppState>, Path(transfer): Path<String>, Query(q): Query<HashMap<String, String>>, body: Bytes) -> Response {
-    let Some(label) = q.get("label").filter(|l| crate::plugins::host::valid_label(l)) else {
+    let Some(label) = q.get("label").filter(|l| ferry_manifest::valid_upload_label(l)) else {
         return error(StatusCode::BAD_REQUEST, "label: 1-64 of a-z 0-9 . _ -");
     };
     let result = sqlx::query("INSERT INTO app_data (transfer_id, label, data, received_at) VALUES (?, ?, ?, ?)")
         .bind(&transfer)
         .bind(label)
         .bind(body.as_ref())
-        .bind(crate::state::now())
+        .bind(ferry_core::state::now())
         .execute(&s.write)
         .await;
     match result {

@@ -5,6 +5,7 @@
 //!
 //! Fault injection for tests: throttling (429 with `Retry-After`) every Nth request, and
 //! random 500s at a given rate.
+#![deny(missing_docs)]
 
 mod admin;
 mod jsm;
@@ -25,7 +26,7 @@ use axum::Json;
 use rand::Rng;
 use sqlx::sqlite::SqlitePool;
 
-use crate::destination::api::ErrorBody;
+use ferry_cloud_wire::ErrorBody;
 
 /// The destination's product-access group, present on every site.
 pub const PRODUCT_ACCESS_GROUP: &str = "confluence-users";
@@ -86,7 +87,7 @@ impl Drop for StagingSite {
 
 /// Open (creating) the staging database.
 pub async fn open_db(path: &Path) -> anyhow::Result<SqlitePool> {
-    let db = crate::state::open_sqlite(path).await.with_context(|| format!("cannot open the staging database {}", path.display()))?;
+    let db = ferry_core::state::open_sqlite(path).await.with_context(|| format!("cannot open the staging database {}", path.display()))?;
     // A site written before pages had versions gains the columns first (the view needs them).
     let has_versions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pragma_table_info('content') WHERE name = 'version'").fetch_one(&db).await?;
     let has_content: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'content'").fetch_one(&db).await?;
@@ -99,10 +100,10 @@ pub async fn open_db(path: &Path) -> anyhow::Result<SqlitePool> {
             .await?;
     }
     sqlx::raw_sql(include_str!("schema.sql")).execute(&db).await?;
-    for group in [PRODUCT_ACCESS_GROUP, JSM_ACCESS_GROUP, crate::destination::api::SITE_ADMINS_GROUP] {
+    for group in [PRODUCT_ACCESS_GROUP, JSM_ACCESS_GROUP, ferry_cloud_wire::SITE_ADMINS_GROUP] {
         sqlx::query("INSERT OR IGNORE INTO groups (name) VALUES (?)").bind(group).execute(&db).await?;
     }
-    sqlx::query("INSERT OR IGNORE INTO site (id, cloud_id) VALUES (1, ?)").bind(crate::plugins::local::new_id()).execute(&db).await?;
+    sqlx::query("INSERT OR IGNORE INTO site (id, cloud_id) VALUES (1, ?)").bind(ferry_core::new_id()).execute(&db).await?;
     Ok(db)
 }
 
@@ -119,7 +120,7 @@ pub async fn install_cloud_apps(db_path: &Path, keys: &[String]) -> anyhow::Resu
 /// Start a staging site on `listen` (e.g. `127.0.0.1:0`) storing into `db_path`.
 pub async fn start(db_path: &Path, listen: &str, token: &str, faults: Faults) -> anyhow::Result<StagingSite> {
     let db = open_db(db_path).await?;
-    let write = crate::state::open_sqlite_pool(db_path, 1).await?;
+    let write = ferry_core::state::open_sqlite_pool(db_path, 1).await?;
     let state = AppState { db, write, token: Arc::new(token.to_string()), faults, requests: Arc::new(AtomicU64::new(0)), inflight: Arc::default() };
     let app = wiki::routes()
         .merge(admin::routes())

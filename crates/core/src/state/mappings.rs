@@ -45,7 +45,7 @@ pub enum MappingSource {
         db: StateDb,
         /// The destination the mappings belong to.
         destination: String,
-        /// The Server site they came from ([`crate::sites`]).
+        /// The Server site they came from (the host's `sites`).
         site: String,
     },
     /// A fixed set, namespace → server id → cloud id.
