@@ -67,6 +67,10 @@ fn settings_base_url(xml: &str) -> Option<String> {
     (!url.is_empty()).then_some(url)
 }
 
+/// The longest settings value read (characters): the global settings document is a few
+/// kilobytes; a larger one is not the product's and is not read.
+const MAX_SETTING_CHARS: i64 = 1 << 20;
+
 /// A server id as ferry keeps it: printable ASCII without spaces, at most 64 characters.
 fn usable_server_id(id: &str) -> Option<&str> {
     let id = id.trim();
@@ -106,10 +110,11 @@ impl Source {
         if !self.has_table("bandana").await? {
             return Ok(None);
         }
-        let row = sqlx::query("SELECT bandanavalue FROM bandana WHERE bandanacontext = '_GLOBAL' AND bandanakey = $1 ORDER BY bandanaid LIMIT 1")
-            .bind(key)
-            .fetch_optional(self.pool())
-            .await?;
+        let sql = format!(
+            "SELECT CASE WHEN length(bandanavalue) > {MAX_SETTING_CHARS} THEN NULL ELSE bandanavalue END FROM bandana \
+             WHERE bandanacontext = '_GLOBAL' AND bandanakey = $1 ORDER BY bandanaid LIMIT 1"
+        );
+        let row = sqlx::query(&sql).bind(key).fetch_optional(self.pool()).await?;
         Ok(row.and_then(|r| r.try_get::<Option<String>, _>(0).ok().flatten()))
     }
 
@@ -118,13 +123,12 @@ impl Source {
         if !self.has_table("propertyentry").await? || !self.has_table("propertystring").await? {
             return Ok(None);
         }
-        let row = sqlx::query(
-            "SELECT s.propertyvalue FROM propertyentry e JOIN propertystring s ON s.id = e.id \
-             WHERE e.entity_name = 'jira.properties' AND e.property_key = $1 ORDER BY e.id LIMIT 1",
-        )
-        .bind(key)
-        .fetch_optional(self.pool())
-        .await?;
+        let sql = format!(
+            "SELECT CASE WHEN length(s.propertyvalue) > {MAX_SETTING_CHARS} THEN NULL ELSE s.propertyvalue END \
+             FROM propertyentry e JOIN propertystring s ON s.id = e.id \
+             WHERE e.entity_name = 'jira.properties' AND e.property_key = $1 ORDER BY e.id LIMIT 1"
+        );
+        let row = sqlx::query(&sql).bind(key).fetch_optional(self.pool()).await?;
         Ok(row.and_then(|r| r.try_get::<Option<String>, _>(0).ok().flatten()))
     }
 
