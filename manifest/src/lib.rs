@@ -504,6 +504,14 @@ pub fn is_ao_identifier(name: &str) -> bool {
         && !name.as_bytes()[0].is_ascii_digit()
 }
 
+/// Whether an upload label is acceptable: 1-64 of `a-z 0-9 . _ -`, not starting with a
+/// dot. The host refuses any other label a plugin gives, and the cloud half takes no other.
+pub fn valid_upload_label(label: &str) -> bool {
+    (1..=64).contains(&label.len())
+        && !label.starts_with('.')
+        && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -566,12 +574,4 @@ mod tests {
         let json = sample("{}", "").replace(r#""version":"1.2.0""#, r#""version":"one""#);
         assert!(matches!(Manifest::parse(json.as_bytes()), Err(ManifestError::BadSemver { field: "version", .. })));
     }
-}
-
-/// Whether an upload label is acceptable: 1-64 of `a-z 0-9 . _ -`, not starting with a
-/// dot. The host refuses any other label a plugin gives, and the cloud half takes no other.
-pub fn valid_upload_label(label: &str) -> bool {
-    (1..=64).contains(&label.len())
-        && !label.starts_with('.')
-        && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
 }

@@ -14,7 +14,7 @@ use crate::state::StateDb;
 #[derive(Debug, Subcommand)]
 pub(crate) enum PlanCommand {
     /// Create a migration plan (immutable once created); --run runs it at once.
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// Run a saved plan: the pre-migration checks first (any error refuses the run,
     /// exit 5, and the plan stays saved), then users, groups, spaces and content, then
     /// the plan's apps. A plan with Stage 1 apps needs --stage1.

@@ -165,14 +165,18 @@ fn sections(bytes: &[u8]) -> Result<Vec<Section>, String> {
 }
 
 /// sha256 of the component without its signature sections, and the signature payloads.
-fn digest_and_signatures(bytes: &[u8]) -> Result<([u8; 32], Vec<Range<usize>>), Signature> {
-    let sections = sections(bytes).map_err(Signature::Unreadable)?;
+/// A component's sha256 without its signature sections, and where those sections are.
+type Digested = ([u8; 32], Vec<Range<usize>>);
+
+/// The verdict comes boxed: it is the rare path, and a [`Signature`] is large.
+fn digest_and_signatures(bytes: &[u8]) -> Result<Digested, Box<Signature>> {
+    let sections = sections(bytes).map_err(|e| Box::new(Signature::Unreadable(e)))?;
     let mut hasher = Sha256::new();
     hasher.update(&bytes[..8]);
     let mut signatures = Vec::new();
     for s in sections {
         if let Some(name) = s.unknown_ferry {
-            return Err(Signature::Bad(format!("the file carries an unknown section `{name}` (a damaged signature?)")));
+            return Err(Box::new(Signature::Bad(format!("the file carries an unknown section `{name}` (a damaged signature?)"))));
         }
         if s.is_signature {
             signatures.push(s.payload);
@@ -191,7 +195,7 @@ fn message(digest: &[u8; 32]) -> Vec<u8> {
 pub fn verify(bytes: &[u8]) -> Signature {
     let (digest, signatures) = match digest_and_signatures(bytes) {
         Ok(found) => found,
-        Err(judged) => return judged,
+        Err(judged) => return *judged,
     };
     let payload = match signatures.as_slice() {
         [] => return Signature::Unsigned,

@@ -533,14 +533,6 @@ impl Source {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_body_bound_in_sql_is_max_body_chars() {
-        assert!(bounded_body!().starts_with(&format!("{} AS body,", crate::source::bounded_text("b.body"))), "{}", bounded_body!());
-    }
-}
-
 /// Where Confluence keeps version `version` of attachment `attachment` of page `page`
 /// in space `space` (or no space), under the attachment root.
 pub fn attachment_path(root: &std::path::Path, space: Option<i64>, page: i64, attachment: i64, version: i64) -> std::path::PathBuf {
@@ -555,4 +547,12 @@ pub fn attachment_path(root: &std::path::Path, space: Option<i64>, page: i64, at
     }
     let [p1, p2] = levels(page);
     path.join(p1).join(p2).join(page.to_string()).join(attachment.to_string()).join(version.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_body_bound_in_sql_is_max_body_chars() {
+        assert!(bounded_body!().starts_with(&format!("{} AS body,", crate::source::bounded_text("b.body"))), "{}", bounded_body!());
+    }
 }

@@ -429,7 +429,7 @@ async fn a_confluence_plan_refuses_a_jira_database_and_the_reverse() {
     plan.customers = UsersScope::None;
     plan.spaces = SpacesScope::All;
     // Refused when the plan is made (its source is read then), before anything runs.
-    let e = Plan::create(&f.db, plan).await.err().expect("refused");
+    let e = Plan::create(&f.db, plan).await.expect_err("refused");
     assert!(format!("{e:#}").contains("is a jira database") && format!("{e:#}").contains("--product jira"), "{e:#}");
 }
 
