@@ -19,9 +19,11 @@ pub mod migrate;
 pub mod plan;
 pub mod plugins;
 pub mod prepare;
-pub mod sample;
+/// The sample Server sites (crate `ferry-sample`).
+pub use ferry_sample as sample;
 pub mod sites;
-pub mod source;
+/// Reading a Server site (crate `ferry-source`).
+pub use ferry_source as source;
 pub mod stages;
 /// The state DB and mappings (crate `ferry-core`).
 pub use ferry_core::state;

@@ -1,10 +1,13 @@
 //! Ferry's shared vocabulary, with no migration policy in it: the state DB (a SQLite
 //! file in `FERRY_HOME`) and its versioned schema migrations, the mappings of server
-//! entities to cloud ones, new ids, and [`Declined`], the refusals a caller tells apart
-//! by type (the API answers 404, 409 or 400; the CLI prints the fix).
+//! entities to cloud ones, new ids, the identity rules (which directory wins, memberships,
+//! product access, the blocklist, email validity: plain functions over plain data), and
+//! [`Declined`], the refusals a caller tells apart by type (the API answers 404, 409 or
+//! 400; the CLI prints the fix).
 #![deny(missing_docs)]
 
 pub mod declined;
+pub mod rules;
 pub mod state;
 
 pub use declined::Declined;

@@ -9,7 +9,8 @@ pub mod apps;
 mod identity;
 pub(crate) mod jira;
 pub mod report;
-pub mod rules;
+/// The identity rules (crate `ferry-core`).
+pub use ferry_core::rules;
 mod spaces;
 /// Storage-format bodies (crate `ferry-storage-format`).
 pub use ferry_storage_format as storage;

@@ -16,7 +16,7 @@ use futures_util::TryStreamExt;
 use sqlx::Row;
 
 use super::{Product, Source, SourceError};
-use crate::migrate::rules::{DirectoryGroup, DirectoryUser, Member};
+use ferry_core::rules::{DirectoryGroup, DirectoryUser, Member};
 
 impl Source {
     /// Active directories, in the order users are resolved in (first wins).

@@ -32,7 +32,7 @@ impl TableWriter {
             .max_connections(1)
             .connect(url)
             .await
-            .with_context(|| format!("cannot open the sample site database {}", crate::source::redact_url(url)))?;
+            .with_context(|| format!("cannot open the sample site database {}", ferry_source::redact_url(url)))?;
         let tx = pool.begin().await?;
         let postgres = url.starts_with("postgres");
         Ok(TableWriter { _pool: pool, postgres, tx: Some(tx), pending: BTreeMap::new() })

@@ -1,6 +1,7 @@
 //! A deterministic sample Server site: a Confluence database in the real schema (SQLite
 //! or PostgreSQL) and its attachment folder, with the cases a migration must handle and
 //! the Active Objects tables of the two sample apps in `plugins/`.
+#![deny(missing_docs)]
 
 pub mod jira;
 mod writer;
@@ -110,7 +111,7 @@ pub async fn write_sample_site(out: &Path, postgres: Option<&str>, options: &Sam
         labels: Default::default(),
         diagrams: Vec::new(),
     };
-    site.summary.database = crate::source::redact_url(&url.replace("?mode=rwc", ""));
+    site.summary.database = ferry_source::redact_url(&url.replace("?mode=rwc", ""));
     site.summary.attachments = attachments.clone();
     site.directories_and_users(options).await?;
     let pages = site.spaces_and_content(options, &attachments).await?;
@@ -450,12 +451,12 @@ impl SiteBuilder {
                     (2, Some(prev), _) => format!(
                         "<p>{title} continues <a href=\"/pages/viewpage.action?pageId={prev}\">an earlier page</a> (<a href=\"/x/{}\">short</a>).</p>\
                          <ac:structured-macro ac:name=\"include\"><ac:parameter ac:name=\"pageId\">{prev}</ac:parameter></ac:structured-macro>",
-                        crate::migrate::storage::short_link_code(prev)
+                        ferry_storage_format::short_link_code(prev)
                     ),
                     (3, _, Some(first)) if sidx > 0 => format!(
                         "<p>{title} builds on <a href=\"https://wiki.example.com/pages/viewpage.action?pageId={first}&amp;src=link\">the first space</a> \
                          (<a href=\"https://wiki.example.com/x/{}\">short</a>).</p>",
-                        crate::migrate::storage::short_link_code(first)
+                        ferry_storage_format::short_link_code(first)
                     ),
                     _ => format!("<p>Body of {title}.</p>"),
                 };
@@ -1032,7 +1033,7 @@ pub fn app_jar(key: &str, name: &str, version: &str, vendor: &str) -> anyhow::Re
 }
 
 /// Where Confluence keeps an attachment's bytes (the source reads them there).
-pub use crate::source::attachment_path;
+pub use ferry_source::attachment_path;
 
 #[cfg(test)]
 mod tests {

@@ -553,6 +553,6 @@ pub fn attachment_path(root: &std::path::Path, space: Option<i64>, page: i64, at
 mod tests {
     #[test]
     fn the_body_bound_in_sql_is_max_body_chars() {
-        assert!(bounded_body!().starts_with(&format!("{} AS body,", crate::source::bounded_text("b.body"))), "{}", bounded_body!());
+        assert!(bounded_body!().starts_with(&format!("{} AS body,", crate::bounded_text("b.body"))), "{}", bounded_body!());
     }
 }

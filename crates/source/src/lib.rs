@@ -5,6 +5,7 @@
 //! a few tables.
 //!
 //! No query here selects a credential column or `cwd_user_credential_record`.
+#![deny(missing_docs)]
 
 mod app_tables;
 mod apps;

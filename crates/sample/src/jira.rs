@@ -147,7 +147,7 @@ pub async fn write_jira_site(out: &Path, postgres: Option<&str>, options: &JiraO
     let schema = if sqlite { SCHEMA.replace("timestamp with time zone", "TEXT").replace("timestamp", "TEXT") } else { SCHEMA.to_string() };
     w.execute_script(&schema).await?;
     let mut site = JiraBuilder { w, summary: JiraSummary::default(), next_user: 0, next_membership: 0, customers: Default::default() };
-    site.summary.database = crate::source::redact_url(&url.replace("?mode=rwc", ""));
+    site.summary.database = ferry_source::redact_url(&url.replace("?mode=rwc", ""));
     site.application_properties().await?;
     site.people(options).await?;
     site.projects_and_requests(options).await?;
@@ -362,7 +362,7 @@ impl JiraBuilder {
             .row(
                 "customfield",
                 &["id", "cfkey", "customfieldtypekey", "cfname"],
-                vec![i(10100), t("com.atlassian.servicedesk:sd-request-participants"), t(crate::source::PARTICIPANTS_FIELD), t("Request participants")],
+                vec![i(10100), t("com.atlassian.servicedesk:sd-request-participants"), t(ferry_source::PARTICIPANTS_FIELD), t("Request participants")],
             )
             .await?;
         self.w
@@ -506,9 +506,9 @@ impl JiraBuilder {
                                 &["id", "entity_name", "entity_id", "property_key", "created", "updated", "json_value"],
                                 vec![
                                     i(property_id),
-                                    t(crate::source::COMMENT_PROPERTY_ENTITY),
+                                    t(ferry_source::COMMENT_PROPERTY_ENTITY),
                                     i(action_id),
-                                    t(crate::source::PUBLIC_COMMENT_PROPERTY),
+                                    t(ferry_source::PUBLIC_COMMENT_PROPERTY),
                                     t(TS),
                                     t(TS),
                                     t(format!("{{\"internal\":{internal}}}")),
@@ -610,7 +610,7 @@ pub fn organization_members(id: i64, o: &JiraOptions) -> Vec<u32> {
 /// Seed a cloud site with the accounts the sample Jira site's special cases meet there:
 /// a customer with the known customer's email, a customer with the two-account agent's
 /// email, and a full account with the portal manager's email.
-pub async fn seed_cloud(dest: &crate::destination::Destination) -> anyhow::Result<()> {
+pub async fn seed_cloud(dest: &ferry_destination::Destination) -> anyhow::Result<()> {
     dest.create_customer(KNOWN_CUSTOMER_EMAIL, "Known Customer (cloud)").await.context("seeding the known customer")?;
     dest.create_customer(TWO_ACCOUNTS_EMAIL, "Dana Dual (cloud customer)").await.context("seeding the two-account customer")?;
     dest.create_user(FULL_ACCOUNT_EMAIL, "Portal Manager (cloud)", true).await.context("seeding the full account")?;
