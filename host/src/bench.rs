@@ -731,11 +731,17 @@ pub async fn bench_serve(home: &Path, plugin_path: &Path, plans: usize, plugins:
         crate::consent::agree(&db, &key, None).await?;
     }
 
-    // Plans: one saved through the library, then copies (most finished, with a report
-    // of realistic size; the last one running).
+    // Plans: one saved through the library (a plan reads its Server site when it is made:
+    // a small sample site), then copies (most finished, with a report of realistic size;
+    // the last one running).
+    let site = dir.join("site");
+    let small = crate::sample::SampleOptions { users: 5, spaces: 1, pages_per_space: 2, attachments_per_page: 0, seed: 7 };
+    crate::sample::write_sample_site(&site, None, &small).await?;
+    let source = site.join("site.db").display().to_string();
+    let attachments = site.join("attachments").display().to_string();
     let template = Plan::create(
         &db,
-        Plan { apps: crate::plan::AppsScope::None, ..Plan::new("bench plan", "site.db", "attachments", "http://127.0.0.1:9", "FERRY_BENCH_TOKEN") },
+        Plan { apps: crate::plan::AppsScope::None, ..Plan::new("bench plan", &source, &attachments, "http://127.0.0.1:9", "FERRY_BENCH_TOKEN") },
     )
     .await?;
     let mut report = crate::migrate::report::PlanReport::new(&template.id, "bench plan");
@@ -752,9 +758,9 @@ pub async fn bench_serve(home: &Path, plugin_path: &Path, plans: usize, plugins:
         let status = if n + 1 == plans { crate::plan::status::RUNNING } else { crate::plan::status::FINISHED };
         sqlx::query(
             "INSERT INTO plans (id, name, source, attachments, destination, scim_url, token_env, users, spaces, attachments_only, product_group, status, created_at, \
-             apps, app_deadline_secs, trusted_domains, cloud, source_password_env, history, product, projects, customers, report_json) \
+             apps, app_deadline_secs, trusted_domains, cloud, source_password_env, history, product, projects, customers, site, report_json) \
              SELECT ?, name || ' ' || ?, source, attachments, destination, scim_url, token_env, users, spaces, attachments_only, product_group, ?, ?, \
-             apps, app_deadline_secs, trusted_domains, cloud, source_password_env, history, product, projects, customers, ? FROM plans WHERE id = ?",
+             apps, app_deadline_secs, trusted_domains, cloud, source_password_env, history, product, projects, customers, site, ? FROM plans WHERE id = ?",
         )
         .bind(format!("{:012x}", n))
         .bind(n as i64)
