@@ -75,11 +75,10 @@ impl Source {
     /// The app keys disabled on the site. A site without the `bandana` table, or without
     /// the state map, has every app enabled.
     async fn disabled_apps(&self) -> Vec<String> {
-        let found = sqlx::query("SELECT bandanavalue FROM bandana WHERE bandanacontext = '_GLOBAL' AND bandanakey = 'plugin.manager.state.Map'")
-            .fetch_optional(self.pool())
-            .await;
+        // Read through the same bounded helper as the site's other settings.
+        let found = self.bandana("plugin.manager.state.Map").await;
         match found {
-            Ok(Some(row)) => row.try_get::<Option<String>, _>(0).ok().flatten().map(|xml| disabled_in_state_map(&xml)).unwrap_or_default(),
+            Ok(Some(xml)) => disabled_in_state_map(&xml),
             Ok(None) => Vec::new(),
             Err(e) => {
                 tracing::debug!("no plugin state map (every app counts as enabled): {e}");

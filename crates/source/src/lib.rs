@@ -97,7 +97,12 @@ pub enum SourceError {
 
 /// `column` unless it has more than [`MAX_BODY_CHARS`] characters (then NULL), for SQL.
 pub(crate) fn bounded_text(column: &str) -> String {
-    format!("CASE WHEN length({column}) > {MAX_BODY_CHARS} THEN NULL ELSE {column} END")
+    bounded_to(column, MAX_BODY_CHARS)
+}
+
+/// `column` unless it has more than `max` characters (then NULL), for SQL.
+pub(crate) fn bounded_to(column: &str, max: i64) -> String {
+    format!("CASE WHEN length({column}) > {max} THEN NULL ELSE {column} END")
 }
 
 /// The character length a `length(…)` column gives, when over [`MAX_BODY_CHARS`].

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use super::{Product, Source, SourceError};
+use super::{bounded_to, Product, Source, SourceError};
 
 /// How a site's identity was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -105,30 +105,33 @@ impl Source {
         Ok(raw.as_deref().and_then(usable_server_id).map(str::to_string))
     }
 
-    /// A global `BANDANA` value of Confluence.
-    async fn bandana(&self, key: &str) -> Result<Option<String>, SourceError> {
+    /// A global `BANDANA` value of Confluence (the plugin state map, the server id, the
+    /// settings document), at most [`MAX_SETTING_CHARS`] characters.
+    pub(crate) async fn bandana(&self, key: &str) -> Result<Option<String>, SourceError> {
         if !self.has_table("bandana").await? {
             return Ok(None);
         }
-        let sql = format!(
-            "SELECT CASE WHEN length(bandanavalue) > {MAX_SETTING_CHARS} THEN NULL ELSE bandanavalue END FROM bandana \
-             WHERE bandanacontext = '_GLOBAL' AND bandanakey = $1 ORDER BY bandanaid LIMIT 1"
-        );
-        let row = sqlx::query(&sql).bind(key).fetch_optional(self.pool()).await?;
-        Ok(row.and_then(|r| r.try_get::<Option<String>, _>(0).ok().flatten()))
+        let value = bounded_to("bandanavalue", MAX_SETTING_CHARS);
+        self.setting(&format!("SELECT {value} FROM bandana WHERE bandanacontext = '_GLOBAL' AND bandanakey = $1 ORDER BY bandanaid LIMIT 1"), key).await
     }
 
-    /// A string application property of Jira (`jira.properties`).
+    /// A string application property of Jira (`jira.properties`), at most
+    /// [`MAX_SETTING_CHARS`] characters.
     async fn jira_property(&self, key: &str) -> Result<Option<String>, SourceError> {
         if !self.has_table("propertyentry").await? || !self.has_table("propertystring").await? {
             return Ok(None);
         }
+        let value = bounded_to("s.propertyvalue", MAX_SETTING_CHARS);
         let sql = format!(
-            "SELECT CASE WHEN length(s.propertyvalue) > {MAX_SETTING_CHARS} THEN NULL ELSE s.propertyvalue END \
-             FROM propertyentry e JOIN propertystring s ON s.id = e.id \
+            "SELECT {value} FROM propertyentry e JOIN propertystring s ON s.id = e.id \
              WHERE e.entity_name = 'jira.properties' AND e.property_key = $1 ORDER BY e.id LIMIT 1"
         );
-        let row = sqlx::query(&sql).bind(key).fetch_optional(self.pool()).await?;
+        self.setting(&sql, key).await
+    }
+
+    /// The text `sql` selects for `key`, if any.
+    async fn setting(&self, sql: &str, key: &str) -> Result<Option<String>, SourceError> {
+        let row = sqlx::query(sql).bind(key).fetch_optional(self.pool()).await?;
         Ok(row.and_then(|r| r.try_get::<Option<String>, _>(0).ok().flatten()))
     }
 
