@@ -468,7 +468,7 @@ pub async fn bench_migrate(home: &Path, options: &crate::sample::SampleOptions, 
         },
     )
     .await?;
-    let report = crate::migrate::Migrator::new(db, plan, crate::migrate::Progress::terminal()).await?.run().await?;
+    let report = crate::migrate::Migrator::new(db, plan, crate::terminal::progress()).await?.run().await?;
     let peak_rss_mb = peak_rss_mb();
     let (_ingest_site, ingest_url) = staging_child(&dir.join("ingest.db"), &token).await?;
     let (iu, ip, imb) = ingest(&ingest_url, &token, &report).await?;
@@ -642,7 +642,7 @@ pub async fn bench_migrate_jira(home: &Path, options: &crate::sample::jira::Jira
         },
     )
     .await?;
-    let report = crate::migrate::Migrator::new(db, plan, crate::migrate::Progress::terminal()).await?.run().await?;
+    let report = crate::migrate::Migrator::new(db, plan, crate::terminal::progress()).await?.run().await?;
     anyhow::ensure!(report.error.is_none(), "the bench migration stopped: {}", report.error.clone().unwrap_or_default());
     let peak_rss_mb = peak_rss_mb();
     let (_ingest_site, ingest_url) = staging_child(&dir.join("ingest.db"), &token).await?;

@@ -1,3 +1,7 @@
+//! `ferry`: moves a Confluence or Jira Server / Data Center site to Atlassian Cloud (see `ferry --help`).
+
+// The only unsafe code of the binary: three libc calls made before any thread starts.
+#[allow(unsafe_code)]
 fn main() {
     // Output piped into `head` and the like ends quietly, as other command-line tools do,
     // instead of panicking on a closed pipe.

@@ -1,20 +1,74 @@
-//! Text for a terminal: what ferry prints for humans can neither hide nor fake a line.
+//! Text and progress for a terminal.
 
-/// Text from a plugin, a manifest, a Server database or a destination, made safe for a
-/// terminal: control characters (escape sequences, carriage returns, ...) are shown as
-/// visible escapes such as `\u{1b}` or `\u{a}`, so they can neither hide nor fake a line.
-/// JSON output is never passed through this.
-pub fn shown(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_string();
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use ferry_migrate::{Progress, Step, Watcher};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Text made safe for a terminal (crate `ferry-core`).
+pub use ferry_core::shown;
+
+/// How often the bars are redrawn from the steps' counts.
+const REDRAW_EVERY: Duration = Duration::from_millis(100);
+
+/// A run's progress drawn as bars on stderr, one per step as it starts.
+pub fn progress() -> Progress {
+    Progress::watched(Arc::new(Bars::new()))
+}
+
+/// The bars, redrawn from the steps' counts by a thread that ends with them.
+struct Bars {
+    multi: MultiProgress,
+    shown: Arc<Mutex<Vec<(ProgressBar, Step)>>>,
+}
+
+impl Bars {
+    fn new() -> Bars {
+        let shown: Arc<Mutex<Vec<(ProgressBar, Step)>>> = Arc::default();
+        let weak = Arc::downgrade(&shown);
+        std::thread::spawn(move || redraw_while_shown(weak));
+        Bars { multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), shown }
     }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c.is_control() {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
-        } else {
-            out.push(c);
+}
+
+fn redraw_while_shown(shown: Weak<Mutex<Vec<(ProgressBar, Step)>>>) {
+    while let Some(shown) = shown.upgrade() {
+        redraw(&shown);
+        drop(shown);
+        std::thread::sleep(REDRAW_EVERY);
+    }
+}
+
+fn redraw(bars: &Mutex<Vec<(ProgressBar, Step)>>) {
+    let Ok(bars) = bars.lock() else { return };
+    for (bar, step) in bars.iter().filter(|(bar, _)| !bar.is_finished()) {
+        bar.set_length(step.length());
+        bar.set_position(step.position());
+        let message = step.message();
+        if !message.is_empty() {
+            bar.set_message(shown(&message));
+        }
+        if step.is_finished() {
+            bar.finish();
         }
     }
-    out
+}
+
+impl Watcher for Bars {
+    fn started(&self, name: &str, step: &Step) {
+        let bar = self.multi.add(ProgressBar::new(step.length()));
+        bar.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {msg}").expect("valid template").progress_chars("=> "));
+        bar.set_prefix(name.to_string());
+        if let Ok(mut shown) = self.shown.lock() {
+            shown.push((bar, step.clone()));
+        }
+    }
+}
+
+impl Drop for Bars {
+    /// The last counts are drawn before the bars go.
+    fn drop(&mut self) {
+        redraw(&self.shown);
+    }
 }

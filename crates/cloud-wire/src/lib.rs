@@ -268,6 +268,12 @@ pub struct NewLabel {
     pub name: String,
 }
 
+/// A Confluence site's product-access group, present on every site.
+pub const PRODUCT_ACCESS_GROUP: &str = "confluence-users";
+
+/// The Service Management product-access group (agents), present on every site.
+pub const JSM_ACCESS_GROUP: &str = "jira-servicedesk-users";
+
 /// The group of a cloud site's administrators: a restriction none of whose users or
 /// groups exists in the cloud allows this group only (never everyone).
 pub const SITE_ADMINS_GROUP: &str = "site-admins";

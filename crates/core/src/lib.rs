@@ -7,10 +7,13 @@
 #![deny(missing_docs)]
 
 pub mod declined;
+pub mod ns;
 pub mod rules;
 pub mod state;
+pub mod terminal;
 
 pub use declined::Declined;
+pub use terminal::shown;
 
 /// A new random id: 32 hex digits.
 pub fn new_id() -> String {

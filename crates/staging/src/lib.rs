@@ -28,11 +28,7 @@ use sqlx::sqlite::SqlitePool;
 
 use ferry_cloud_wire::ErrorBody;
 
-/// The destination's product-access group, present on every site.
-pub const PRODUCT_ACCESS_GROUP: &str = "confluence-users";
-
-/// The Service Management product-access group (agents), present on every site.
-pub const JSM_ACCESS_GROUP: &str = "jira-servicedesk-users";
+pub use ferry_cloud_wire::{JSM_ACCESS_GROUP, PRODUCT_ACCESS_GROUP};
 
 /// Faults to inject, for tests of retry and resilience.
 #[derive(Debug, Clone, Copy, Default)]

@@ -337,7 +337,7 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
 }
 
 async fn run_plan(db: &StateDb, plan: Plan, stage1: Option<Stage1Choice>, json: bool) -> anyhow::Result<ExitCode> {
-    let progress = if json { Progress::hidden() } else { Progress::terminal() };
+    let progress = if json { Progress::hidden() } else { crate::terminal::progress() };
     let migrator = Migrator::new(db.clone(), plan, progress).await?;
     let report = match crate::plan::runner::run_checked(migrator, stage1).await {
         Ok(report) => report,

@@ -235,7 +235,7 @@ pub(crate) struct DemoArgs {
 
 pub(crate) async fn demo(home: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let options = SampleOptions { users: args.users, pages_per_space: args.pages_per_space, ..SampleOptions::default() };
-    let progress = if args.json { crate::migrate::Progress::hidden } else { crate::migrate::Progress::terminal };
+    let progress = if args.json { crate::migrate::Progress::hidden } else { crate::terminal::progress };
     let r = crate::demo::run_demo(home, &args.plugins, &options, progress).await?;
     if args.json {
         print_json(&r)?;

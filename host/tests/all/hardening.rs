@@ -361,7 +361,7 @@ fn the_plugin_bench_prints_its_figures_and_no_library_warnings() {
 #[tokio::test]
 async fn a_plugin_waiting_on_a_destination_that_never_answers_ends_timed_out_at_its_deadline() {
     use ferry_host::destination::{Destination, Secret};
-    use ferry_host::plugins::uploads::DestinationSink;
+    use ferry_host::migrate::apps::DestinationSink;
 
     // A destination that accepts connections and never answers.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -386,4 +386,25 @@ async fn a_plugin_waiting_on_a_destination_that_never_answers_ends_timed_out_at_
     assert_eq!(r.status, RunStatus::TimedOut, "{:?}", r.message);
     assert_eq!(r.message.as_deref(), Some("ran past its deadline of 2s (it was waiting in a host call)"));
     assert!(r.duration_ms <= (deadline + DEADLINE_GRACE).as_millis() as u64, "took {} ms", r.duration_ms);
+}
+
+/// A test plugin without a test is an error: every crate under `tests/plugins/` is
+/// loaded by name by some test.
+#[test]
+fn every_test_plugin_has_a_test() {
+    let tests = crate::support::workspace().join("host/tests/all");
+    let mut sources = String::new();
+    for entry in std::fs::read_dir(&tests).unwrap().flatten() {
+        if entry.file_name() != "support.rs" {
+            sources.push_str(&std::fs::read_to_string(entry.path()).unwrap());
+        }
+    }
+    let plugins: Vec<String> = crate::support::plugin_crates()
+        .into_iter()
+        .filter(|(_, path)| path.starts_with(crate::support::workspace().join("tests/plugins")))
+        .map(|(name, _)| name)
+        .collect();
+    assert!(plugins.len() >= 10, "{plugins:?}");
+    let untested: Vec<&String> = plugins.iter().filter(|name| !sources.contains(&format!("\"{name}\""))).collect();
+    assert!(untested.is_empty(), "test plugins no test loads: {untested:?} (write a test for each, or remove the plugin)");
 }

@@ -20,25 +20,22 @@ use ferry_host::source::Source;
 use ferry_host::state::mappings::MappingSource;
 use ferry_host::state::StateDb;
 
-/// Every plugin the tests use, built for wasm32-wasip2 once per test run.
-const PLUGINS: &[&str] = &[
-    "page_ratings",
-    "team_calendars",
-    "diagrams",
-    "minimal_plugin",
-    "table_scan",
-    "hostile_probe",
-    "hostile_no_tracing",
-    "hostile_fs",
-    "hostile_socket",
-    "hostile_bad_manifest",
-    "hostile_wrong_run",
-    "hostile_future_clock",
-    "hostile_long_manifest",
-    "mapping_probe",
-    "contract_v0_1",
-    "attachment_probe",
-];
+/// Every plugin of the workspace, built for wasm32-wasip2 once per test run: the one
+/// list is the folders under `plugins/`, `examples/` and `tests/plugins/` (as
+/// `scripts/test` builds them).
+pub fn plugin_crates() -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    for folder in ["plugins", "examples", "tests/plugins"] {
+        let Ok(entries) = std::fs::read_dir(workspace().join(folder)) else { continue };
+        for entry in entries.flatten() {
+            if entry.path().join("Cargo.toml").is_file() {
+                out.push((entry.file_name().to_string_lossy().into_owned(), entry.path()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
 
 /// The name the fixtures trust their vendor key under.
 pub const TEST_VENDOR: &str = "Test vendor";
@@ -58,8 +55,8 @@ pub fn wasm(name: &str) -> PathBuf {
     BUILD.call_once(|| {
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         cmd.current_dir(workspace()).args(["build", "--release", "--target", "wasm32-wasip2"]);
-        for p in PLUGINS {
-            cmd.args(["-p", p]);
+        for (name, _) in plugin_crates() {
+            cmd.args(["-p", &name]);
         }
         let status = cmd.status().expect("run cargo to build the test plugins");
         assert!(status.success(), "building the test plugins failed (is the wasm32-wasip2 target installed?)");

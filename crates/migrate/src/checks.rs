@@ -1,0 +1,593 @@
+//! Pre-migration checks: run on demand (`ferry plan check`) and at the start of every
+//! plan run. Each check has a stable code and ends `pass`, `warning` (the run may go on)
+//! or `error` (the run is refused until it is fixed), names the entities concerned and
+//! says how to fix it.
+//!
+//! The rules are plain functions over what the check gathered ([`Facts`]); gathering
+//! reads the Server site, the destination and the state DB (in `impl Migrator` below).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use futures_util::{stream, StreamExt};
+use serde::Serialize;
+
+use crate::plan::{AppsScope, PlanApp, UsersScope};
+use crate::rules::{self, DirectoryUser};
+use crate::{ns, Migrator};
+use ferry_apps::assess::{self, Decision, MigrationPath, ServerApp};
+use ferry_apps::registry::Registry;
+use ferry_apps::stages::{self, StageFigures};
+
+mod jira;
+
+/// How a check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckResult {
+    /// Nothing found.
+    Pass,
+    /// Found something the admin should know; the run may go on.
+    Warning,
+    /// Found something that must be fixed before the run.
+    Error,
+}
+
+impl CheckResult {
+    /// The result as shown.
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckResult::Pass => "pass",
+            CheckResult::Warning => "warning",
+            CheckResult::Error => "error",
+        }
+    }
+}
+
+/// Entities named per check at most; the count says how many there are in all.
+pub const ENTITIES_SHOWN: usize = 50;
+
+/// One check's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Check {
+    /// The stable code, e.g. `users.invalid-email`.
+    pub code: String,
+    /// `pass`, `warning` or `error`.
+    pub result: CheckResult,
+    /// What was found, in a sentence.
+    pub message: String,
+    /// The entities concerned (at most [`ENTITIES_SHOWN`]).
+    pub entities: Vec<String>,
+    /// How many entities there are in all.
+    pub count: usize,
+    /// How to fix it (empty on pass).
+    pub fix: String,
+}
+
+/// A check that found `entities` (as `found`, else pass).
+fn check(code: &str, found: CheckResult, entities: Vec<String>, message: &str, fix: &str, pass: &str) -> Check {
+    let count = entities.len();
+    if count == 0 {
+        return Check { code: code.into(), result: CheckResult::Pass, message: pass.into(), entities, count, fix: String::new() };
+    }
+    let shown = entities.into_iter().take(ENTITIES_SHOWN).collect();
+    Check { code: code.into(), result: found, message: format!("{count} {message}"), entities: shown, count, fix: fix.into() }
+}
+
+/// Whether any check is an error.
+pub fn has_errors(checks: &[Check]) -> bool {
+    checks.iter().any(|c| c.result == CheckResult::Error)
+}
+
+/// One app of a plan, with what the checks need to know about it.
+#[derive(Debug, Clone)]
+pub struct AppFacts {
+    /// The app fixed in the plan.
+    pub planned: PlanApp,
+    /// The installed plugin's version and sha256, if one is installed.
+    pub installed: Option<(String, String)>,
+    /// The installed plugin's contract version, and whether this host serves it.
+    pub contract: Option<(String, bool)>,
+    /// The installed plugin's Server version range.
+    pub range: Option<semver::VersionReq>,
+    /// The cloud app key.
+    pub cloud_app_key: String,
+    /// Whether that cloud app is installed on the destination.
+    pub cloud_app_installed: bool,
+    /// The consent status.
+    pub consent: ferry_apps::consent::ConsentStatus,
+    /// Why the installed plugin may not run: its signer is no longer trusted.
+    pub untrusted: Option<String>,
+    /// The Stage.
+    pub stage: StageFigures,
+}
+
+/// What the checks look at.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// The product of the plan (Jira plans have their own checks after the users' and
+    /// groups').
+    pub product: ferry_source::Product,
+    /// Jira: what the Service Management checks look at.
+    pub jira: jira::JiraFacts,
+    /// The users the plan migrates (none when it migrates no users; Jira: the agents).
+    pub users: Vec<DirectoryUser>,
+    /// Email domains the admin trusts.
+    pub trusted_domains: Vec<String>,
+    /// Server groups the plan migrates that exist in the cloud under the same name and
+    /// were not migrated there by ferry.
+    pub groups_to_merge: Vec<String>,
+    /// Blocklisted server groups.
+    pub blocklisted_groups: Vec<String>,
+    /// Selected space keys that exist in the cloud but not by ferry's hand.
+    pub space_key_conflicts: Vec<String>,
+    /// Spaces granting anonymous access: (space, permission).
+    pub anonymous_spaces: Vec<(String, String)>,
+    /// Space permissions of groups that will not exist in the cloud: (space, permission, group).
+    pub permissions_of_missing_groups: Vec<(String, String, String)>,
+    /// Content using short links to pages that will not be in the cloud (neither
+    /// migrated by the plan nor by an earlier one): (space, content id, title, link code).
+    pub short_links: Vec<(String, i64, String, String)>,
+    /// Page restrictions naming a user or group that will not exist in the cloud:
+    /// (space, content id, title, `user …` or `group …`).
+    pub restriction_subjects_missing: Vec<(String, i64, String, String)>,
+    /// Whether the plan migrates apps.
+    pub apps_scope: Option<AppsScope>,
+    /// The Server site's apps and the admin's decisions about them.
+    pub server_apps: Vec<(ServerApp, Decision)>,
+    /// The plan's apps.
+    pub apps: Vec<AppFacts>,
+}
+
+/// Every check over `facts`, in a fixed order.
+pub fn run_checks(facts: &Facts) -> Vec<Check> {
+    let mut out = Vec::new();
+    let review = rules::review_emails(facts.users.clone());
+    out.push(check(
+        "users.invalid-email",
+        CheckResult::Error,
+        review.invalid.iter().map(|(u, e)| format!("{} ({e:?})", u.username)).collect(),
+        "users have no valid email address; email is their identity in the cloud, so they will not migrate",
+        "give each of them a valid address on the Server site, then run the plan (or a new one)",
+        "every user has a valid email address",
+    ));
+    out.push(check(
+        "users.duplicate-email",
+        CheckResult::Error,
+        review.shared.iter().map(|(u, e, first)| format!("{} shares {e} with {first}", u.username)).collect(),
+        "users share an email address with another user; only the first would migrate",
+        "give each user their own address on the Server site",
+        "no two users share an email address",
+    ));
+    let trusted: BTreeSet<String> = facts.trusted_domains.iter().map(|d| d.to_lowercase()).collect();
+    let mut untrusted: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, email) in &review.usable {
+        if let Some(domain) = rules::email_domain(email).filter(|d| !trusted.contains(d)) {
+            *untrusted.entry(domain).or_default() += 1;
+        }
+    }
+    out.push(check(
+        "users.untrusted-domain",
+        CheckResult::Warning,
+        untrusted.iter().map(|(d, n)| format!("{d} ({n} users)")).collect(),
+        "email domains are not marked trusted; migrating accounts of unknown domains can let strangers into the cloud site",
+        "check these domains; create the plan with --trusted-domains DOMAIN,DOMAIN for the ones you trust",
+        "every user's email domain is trusted",
+    ));
+    out.push(check(
+        "groups.merge",
+        CheckResult::Warning,
+        facts.groups_to_merge.clone(),
+        "server groups have the same name as a cloud group and will be merged into it: their members get that group's cloud permissions",
+        "review the cloud groups' permissions, or rename the server groups before migrating",
+        "no server group merges into an existing cloud group",
+    ));
+    out.push(check(
+        "groups.blocklisted",
+        CheckResult::Warning,
+        facts.blocklisted_groups.clone(),
+        "groups are blocklisted and never migrate (their members do)",
+        "nothing to do: grant these members admin rights in the cloud by hand if they need them",
+        "no blocklisted group on the Server site",
+    ));
+    if facts.product == ferry_source::Product::Jira {
+        out.extend(jira::jira_checks(&facts.jira));
+        return out;
+    }
+    out.push(check(
+        "spaces.key-conflict",
+        CheckResult::Error,
+        facts.space_key_conflicts.clone(),
+        "selected spaces have a key that already exists in the cloud site; they would not migrate",
+        "rename or delete the cloud spaces, or leave these spaces out of the plan",
+        "no selected space key exists in the cloud site",
+    ));
+    out.push(check(
+        "spaces.public-anonymous",
+        CheckResult::Warning,
+        facts.anonymous_spaces.iter().map(|(s, p)| format!("{s} ({p})")).collect(),
+        "space permissions are granted to anonymous users; the spaces will be public in the cloud site",
+        "remove anonymous access on the Server site if the cloud spaces should not be public",
+        "no selected space is open to anonymous users",
+    ));
+    out.push(check(
+        "spaces.permission-group-missing",
+        CheckResult::Warning,
+        facts.permissions_of_missing_groups.iter().map(|(s, p, g)| format!("{s}: {p} of group {g}")).collect(),
+        "space permissions belong to groups that will not exist in the cloud; they will be dropped",
+        "migrate those groups (--users all), create them in the cloud, or grant the permissions again after the migration",
+        "every space permission's group will exist in the cloud",
+    ));
+    out.push(check(
+        "content.short-links",
+        CheckResult::Warning,
+        facts.short_links.iter().map(|(s, id, t, code)| format!("{s}: {t} ({id}) links /x/{code}")).collect(),
+        "pages use short links (/x/…) to pages that neither this plan nor an earlier one migrates: those links stay as they are and will not work in the cloud",
+        "add the linked pages' spaces to the plan (or migrate them in a later plan, which fixes the links), or replace the links on the Server site",
+        "every short link names a page that will be in the cloud (ferry rewrites them)",
+    ));
+    out.push(check(
+        "content.restriction-subject-missing",
+        CheckResult::Warning,
+        facts.restriction_subjects_missing.iter().map(|(s, id, t, who)| format!("{s}: {t} ({id}) names {who}")).collect(),
+        "page restrictions name users or groups that will not exist in the cloud; each restriction migrates without them (tighter, never open), and one left naming nobody allows the site's admins only",
+        "migrate those users and groups (or create them in the cloud) first, or accept the tighter restrictions and adjust them in the cloud",
+        "every page restriction's users and groups will exist in the cloud",
+    ));
+    out.extend(app_checks(facts));
+    out
+}
+
+fn app_checks(facts: &Facts) -> Vec<Check> {
+    let in_plan = facts.apps_scope == Some(AppsScope::Needed);
+    let not_assessed: Vec<String> = if in_plan {
+        facts.server_apps.iter().filter(|(_, d)| *d == Decision::NotAssessed).map(|(a, _)| format!("{} ({})", a.name, a.key)).collect()
+    } else {
+        Vec::new()
+    };
+    let apps = if in_plan { facts.apps.as_slice() } else { &[] };
+    let server_version = |key: &str| facts.server_apps.iter().find(|(a, _)| a.key == key).map(|(a, _)| a.version.clone());
+    let name = |a: &AppFacts| a.planned.app.clone();
+    use ferry_apps::consent::ConsentStatus as C;
+    vec![
+        check(
+            "apps.not-assessed",
+            CheckResult::Error,
+            not_assessed,
+            "apps on the Server site have no decision",
+            "decide each with `ferry apps decide APP needed|not-needed|alternative`, then create a new plan (a plan's apps are fixed when it is created)",
+            "every app has a decision",
+        ),
+        check(
+            "apps.plugin-changed",
+            CheckResult::Error,
+            apps.iter()
+                .filter(|a| a.installed.as_ref().is_none_or(|(v, sha)| *v != a.planned.version || *sha != a.planned.sha256))
+                .map(|a| match &a.installed {
+                    Some((v, _)) => format!("{}: plan fixed {} , installed {v}", name(a), a.planned.version),
+                    None => format!("{}: plan fixed {}, no plugin installed now", name(a), a.planned.version),
+                })
+                .collect(),
+            "apps' plugins changed since the plan was created",
+            "create a new plan: it fixes the plugins installed now",
+            "every app's plugin is the one the plan fixed",
+        ),
+        check(
+            "system.contract-unsupported",
+            CheckResult::Error,
+            apps.iter()
+                .filter(|a| a.contract.as_ref().is_some_and(|(_, ok)| !ok))
+                .map(|a| format!("{}: contract {}", name(a), a.contract.as_ref().map(|c| c.0.as_str()).unwrap_or("?")))
+                .collect(),
+            "plugins are built for a contract version this ferry does not serve",
+            "install a plugin version built for a served contract (`ferry plugin audit` lists them), or upgrade ferry",
+            "every plugin's contract version is served",
+        ),
+        check(
+            "apps.untrusted-plugin",
+            CheckResult::Error,
+            apps.iter().filter_map(|a| a.untrusted.as_ref().map(|why| format!("{}: {why}", name(a)))).collect(),
+            "apps' plugins are signed by keys this ferry no longer trusts; they will not run",
+            "trust the vendor's key again with `ferry trust add VENDOR KEY`, or install a plugin build signed by a trusted key and create a new plan",
+            "every app's plugin is signed by a trusted key (or was installed with --allow-unsigned)",
+        ),
+        check(
+            "apps.server-app-outdated",
+            CheckResult::Error,
+            apps.iter()
+                .filter(|a| a.range.as_ref().is_some_and(|r| server_version(&a.planned.app).is_some_and(|v| !assess::plugin_reads(r, &v))))
+                .map(|a| {
+                    format!(
+                        "{}: Server {} , plugin reads {}",
+                        name(a),
+                        server_version(&a.planned.app).unwrap_or_default(),
+                        a.range.as_ref().map(|r| r.to_string()).unwrap_or_default()
+                    )
+                })
+                .collect(),
+            "needed apps run a Server version their plugin cannot read",
+            "update the Server app to a version the plugin reads",
+            "every needed app's Server version is one its plugin reads",
+        ),
+        check(
+            "apps.consent-missing",
+            CheckResult::Error,
+            apps.iter().filter(|a| a.consent == C::NotGiven).map(name).collect(),
+            "needed apps have no consent; an app without consent is not migrated",
+            "read the policy with `ferry consent show APP`, then `ferry consent agree APP`",
+            "every needed app has consent",
+        ),
+        check(
+            "apps.consent-outdated",
+            CheckResult::Error,
+            apps.iter().filter(|a| a.consent == C::Outdated).map(name).collect(),
+            "needed apps have consent for another plugin version or scope set",
+            "review what changed with `ferry consent show APP`, then agree again",
+            "every needed app's consent is current",
+        ),
+        check(
+            "apps.cloud-app-missing",
+            CheckResult::Error,
+            apps.iter().filter(|a| !a.cloud_app_installed).map(|a| format!("{} needs {}", name(a), a.cloud_app_key)).collect(),
+            "needed apps are not installed on the cloud site",
+            "install the cloud apps on the destination, then check again",
+            "every needed app is installed on the cloud site",
+        ),
+        check(
+            "apps.stage1",
+            CheckResult::Warning,
+            apps.iter().filter(|a| a.stage.stage.is_stage1()).map(|a| format!("{}: {}", name(a), a.stage.summary())).collect(),
+            "apps are Stage 1: their plugins have not yet shown a high success rate",
+            "run the plan with --stage1 proceed (migrate them) or --stage1 remove (leave them out)",
+            "every app in the plan is Stage 2",
+        ),
+    ]
+}
+
+/// Whether server groups will exist in the cloud after the plan: not blocklisted, and
+/// mapped, migrated by this plan, or already in the cloud (asked once per group).
+struct GroupFate<'a> {
+    mapped: &'a HashMap<String, String>,
+    migrates_groups: bool,
+    server_groups: &'a std::collections::BTreeMap<String, String>,
+    found: HashMap<String, bool>,
+}
+
+impl GroupFate<'_> {
+    async fn will_exist(&mut self, dest: &ferry_destination::Destination, group: &str) -> anyhow::Result<bool> {
+        let lower = group.to_lowercase();
+        if rules::is_blocklisted(&lower) {
+            return Ok(false);
+        }
+        if self.mapped.contains_key(&lower) || (self.migrates_groups && self.server_groups.contains_key(&lower)) {
+            return Ok(true);
+        }
+        if let Some(known) = self.found.get(&lower) {
+            return Ok(*known);
+        }
+        let exists = dest.find_group(group).await?.is_some();
+        self.found.insert(lower, exists);
+        Ok(exists)
+    }
+}
+
+impl Migrator {
+    /// The server groups (lower-cased name → name) and the groups mapped earlier, with
+    /// the blocklisted ones and those that would merge into a cloud group noted in
+    /// `facts` when the plan migrates groups.
+    async fn group_facts(&mut self, facts: &mut Facts, migrates_groups: bool) -> anyhow::Result<(BTreeMap<String, String>, HashMap<String, String>)> {
+        let server_groups = self.server_groups().await?;
+        let mapped = self.maps.preload(ns::GROUP, None).await?;
+        if migrates_groups {
+            facts.blocklisted_groups = server_groups.iter().filter(|(k, _)| rules::is_blocklisted(k)).map(|(_, n)| n.clone()).collect();
+            let candidates: Vec<String> =
+                server_groups.iter().filter(|(k, _)| !rules::is_blocklisted(k) && !mapped.contains_key(*k)).map(|(_, n)| n.clone()).collect();
+            let dest = &self.dest;
+            let found: Vec<anyhow::Result<Option<String>>> = stream::iter(candidates)
+                .map(|name| async move { Ok(dest.find_group(&name).await?.map(|_| name)) })
+                .buffered(crate::DEFAULT_CONCURRENCY)
+                .collect()
+                .await;
+            for f in found {
+                facts.groups_to_merge.extend(f?);
+            }
+        }
+        Ok((server_groups, mapped))
+    }
+
+    /// Gather the facts and run every check for this plan.
+    pub async fn checks(&mut self) -> anyhow::Result<Vec<Check>> {
+        let facts = self.facts().await?;
+        Ok(run_checks(&facts))
+    }
+
+    async fn facts(&mut self) -> anyhow::Result<Facts> {
+        if self.plan.product == ferry_source::Product::Jira {
+            return self.jira_facts().await;
+        }
+        let mut facts = Facts { trusted_domains: self.plan.trusted_domains.clone(), ..Facts::default() };
+        let (spaces, _) = self.resolve_spaces().await?;
+        let migrates_identity = !self.plan.attachments_only;
+        let only_keys = match self.plan.users {
+            _ if !migrates_identity => None,
+            UsersScope::All => Some(None),
+            UsersScope::Related => {
+                let mut keys = Vec::new();
+                for space in &spaces {
+                    keys.extend(self.source.related_user_keys(space.id).await?);
+                }
+                Some(Some(keys))
+            }
+            UsersScope::None => None,
+        };
+        if let Some(only_keys) = only_keys {
+            facts.users = self.users_in_scope(only_keys).await?.0;
+        }
+
+        // Groups: the ones the plan migrates, and who they would merge into.
+        let migrates_groups = migrates_identity && self.plan.users == UsersScope::All;
+        let (server_groups, mapped) = self.group_facts(&mut facts, migrates_groups).await?;
+        // Spaces: key conflicts, anonymous access, permissions of missing groups.
+        if !self.plan.attachments_only {
+            let mapped_spaces = self.maps.preload(ns::SPACE, None).await?;
+            let mapped_users = self.maps.preload(ns::USER, None).await?;
+            let usable_users: std::collections::HashSet<String> =
+                rules::review_emails(facts.users.clone()).usable.into_iter().map(|(u, _)| u.username.to_lowercase()).collect();
+            let mut groups = GroupFate { mapped: &mapped, migrates_groups, server_groups: &server_groups, found: HashMap::new() };
+            // Pages a short link may name that will be in the cloud: the selected spaces'
+            // and those of earlier plans.
+            let selected: std::collections::HashSet<i64> = spaces.iter().map(|s| s.id).collect();
+            let mut migrated_pages: std::collections::HashSet<String> = self.maps.preload(ns::PAGE, None).await?.into_keys().collect();
+            migrated_pages.extend(self.maps.preload(ns::BLOGPOST, None).await?.into_keys());
+            for space in &spaces {
+                if !mapped_spaces.contains_key(&space.key) && self.dest.get_space(&space.key).await?.is_some() {
+                    facts.space_key_conflicts.push(space.key.clone());
+                }
+                for perm in self.source.space_permissions(space.id).await? {
+                    match (&perm.group, &perm.user_key, perm.all_users) {
+                        (None, None, false) => facts.anonymous_spaces.push((space.key.clone(), perm.kind.clone())),
+                        (Some(group), _, _) if !groups.will_exist(&self.dest, group).await? => {
+                            facts.permissions_of_missing_groups.push((space.key.clone(), perm.kind.clone(), group.clone()));
+                        }
+                        _ => {}
+                    }
+                }
+                for (id, title, body) in self.source.short_link_content(space.id).await? {
+                    for code in crate::storage::short_link_codes(&body, &self.server_links) {
+                        let will_exist = match crate::storage::short_link_id(&code) {
+                            Some(target) if migrated_pages.contains(&target.to_string()) => true,
+                            Some(target) => self.source.space_of_current(target).await?.is_some_and(|s| selected.contains(&s)),
+                            None => false,
+                        };
+                        if !will_exist {
+                            facts.short_links.push((space.key.clone(), id, title.clone(), code));
+                        }
+                    }
+                }
+                for r in self.source.restrictions_of_space(space.id).await? {
+                    let known = self.source.users_by_key(&r.users).await?;
+                    let mut missing = Vec::new();
+                    for key in &r.users {
+                        let name = known.iter().find(|u| &u.key == key).map(|u| u.username.clone());
+                        let exists = mapped_users.contains_key(&format!("confluence.userkey/{key}"))
+                            || name.as_ref().is_some_and(|n| usable_users.contains(&n.to_lowercase()));
+                        if !exists {
+                            missing.push(format!("user {}", name.unwrap_or_else(|| format!("{key} (deleted)"))));
+                        }
+                    }
+                    for group in &r.groups {
+                        if !groups.will_exist(&self.dest, group).await? {
+                            missing.push(format!("group {group}"));
+                        }
+                    }
+                    if !missing.is_empty() {
+                        let title = self.source.content_title(r.content_id).await?.unwrap_or_default();
+                        for who in missing {
+                            facts.restriction_subjects_missing.push((space.key.clone(), r.content_id, title.clone(), who));
+                        }
+                    }
+                }
+            }
+        }
+
+        // Apps.
+        facts.apps_scope = Some(self.plan.apps);
+        if self.plan.apps == AppsScope::Needed {
+            let decided = assess::decisions(&self.db).await?;
+            for a in self.source.installed_apps().await? {
+                let decision = decided.get(&a.key).map(|d| d.0).unwrap_or(Decision::NotAssessed);
+                facts.server_apps.push((ServerApp { key: a.key, name: a.name, version: a.version, vendor: a.vendor, enabled: a.enabled }, decision));
+            }
+            let rule = stages::rule(&self.db).await?;
+            let registry = Registry::new(self.db.clone());
+            for planned in self.plan.plan_apps.clone() {
+                let loaded = registry.get_with_manifest(&planned.app).await?;
+                let installed = loaded.as_ref().map(|(p, _)| p.clone());
+                let (decision, manual) = decided.get(&planned.app).copied().unwrap_or((Decision::NotAssessed, false));
+                let server_version = facts.server_apps.iter().find(|(a, _)| a.key == planned.app).map(|(a, _)| a.version.clone()).unwrap_or_default();
+                let range = installed.as_ref().map(|p| p.server_app_versions.clone());
+                let (path, _) = assess::migration_path(&server_version, range.as_ref(), manual);
+                let consent = match &loaded {
+                    Some((p, m)) => {
+                        let record = ferry_apps::consent::record(&self.db, &planned.app).await?;
+                        let binds = record.as_ref().is_some_and(|r| r.binds(p, m.scope_set()));
+                        let outdated_server = range.as_ref().is_some_and(|r| !assess::plugin_reads(r, &server_version));
+                        // The server-version check has its own code: judge consent as if the path were automated.
+                        let path = if outdated_server { MigrationPath::Automated } else { path };
+                        ferry_apps::consent::status(decision, path, false, record.as_ref(), binds)
+                    }
+                    None => ferry_apps::consent::ConsentStatus::NoAutomatedPath,
+                };
+                let cloud_app_key = loaded.as_ref().map(|(p, _)| p.cloud_app_key.clone()).unwrap_or_default();
+                let cloud_app_installed = !cloud_app_key.is_empty() && self.dest.cloud_app(&cloud_app_key).await?.is_some();
+                let contract = loaded.as_ref().map(|(p, m)| (p.contract.clone(), ferry_runtime::contract::is_supported(&m.contract)));
+                let version = installed.as_ref().map(|p| p.version.clone()).unwrap_or_else(|| planned.version.clone());
+                facts.apps.push(AppFacts {
+                    stage: stages::figures(&self.db, &planned.app, &version, &rule).await?,
+                    installed: installed.map(|p| (p.version, p.sha256)),
+                    contract,
+                    range,
+                    cloud_app_key,
+                    cloud_app_installed,
+                    consent,
+                    untrusted: loaded.as_ref().and_then(|(p, _)| p.trust_problem()),
+                    planned,
+                });
+            }
+        }
+        Ok(facts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(name: &str, email: &str) -> DirectoryUser {
+        DirectoryUser { id: 1, directory_id: 1, username: name.into(), display_name: name.into(), email: Some(email.into()), active: true }
+    }
+
+    fn by_code<'a>(checks: &'a [Check], code: &str) -> &'a Check {
+        checks.iter().find(|c| c.code == code).unwrap()
+    }
+
+    #[test]
+    fn nothing_found_passes_every_check() {
+        let checks = run_checks(&Facts { apps_scope: Some(AppsScope::Needed), ..Facts::default() });
+        assert!(checks.iter().all(|c| c.result == CheckResult::Pass), "{checks:?}");
+        assert!(!has_errors(&checks));
+    }
+
+    #[test]
+    fn bad_and_shared_emails_are_errors_and_unknown_domains_a_warning() {
+        let facts = Facts {
+            users: vec![user("a", "a@corp.example"), user("b", "A@corp.example"), user("c", "nope"), user("d", "d@other.example")],
+            trusted_domains: vec!["corp.example".into()],
+            ..Facts::default()
+        };
+        let checks = run_checks(&facts);
+        assert_eq!(by_code(&checks, "users.invalid-email").result, CheckResult::Error);
+        assert_eq!(by_code(&checks, "users.duplicate-email").entities, ["b shares A@corp.example with a"]);
+        let domains = by_code(&checks, "users.untrusted-domain");
+        assert_eq!((domains.result, domains.entities.clone()), (CheckResult::Warning, vec!["other.example (1 users)".to_string()]));
+        assert!(has_errors(&checks));
+    }
+
+    #[test]
+    fn entities_are_capped_with_the_full_count() {
+        let facts = Facts { space_key_conflicts: (0..120).map(|n| format!("S{n}")).collect(), ..Facts::default() };
+        let c = run_checks(&facts).into_iter().find(|c| c.code == "spaces.key-conflict").unwrap();
+        assert_eq!((c.entities.len(), c.count), (ENTITIES_SHOWN, 120));
+    }
+
+    #[test]
+    fn app_checks_apply_only_to_plans_that_migrate_apps() {
+        let facts = Facts {
+            apps_scope: Some(AppsScope::None),
+            server_apps: vec![(ServerApp { key: "k".into(), name: "K".into(), version: "1".into(), vendor: "v".into(), enabled: true }, Decision::NotAssessed)],
+            ..Facts::default()
+        };
+        assert_eq!(by_code(&run_checks(&facts), "apps.not-assessed").result, CheckResult::Pass);
+        let facts = Facts { apps_scope: Some(AppsScope::Needed), ..facts };
+        assert_eq!(by_code(&run_checks(&facts), "apps.not-assessed").result, CheckResult::Error);
+    }
+}

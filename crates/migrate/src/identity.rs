@@ -1,0 +1,326 @@
+//! Users and groups: link or create each account by email, apply the product-access
+//! rule, migrate groups (merging into same-name cloud groups), and memberships.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use futures_util::{stream, StreamExt};
+
+use super::rules::{self, AccessDecision, DirectoryUser};
+use super::{ns, Migrator};
+
+/// A user to migrate, with what the migration needs to know about it.
+struct UserJob {
+    user: DirectoryUser,
+    email: String,
+    keys: Vec<String>,
+    with_access_rules: bool,
+}
+
+/// What became of one user.
+enum UserOutcome {
+    Landed { cloud_id: String, linked: bool, grant: bool },
+    Failed(String),
+}
+
+/// The directories of the Server site, read once per run: their order, every user row
+/// of the ordered directories, and those rows resolved (first directory wins).
+pub(crate) struct Directories {
+    pub(crate) order: Vec<i64>,
+    /// Every user row of the ordered directories: the users, and the rows they shadow
+    /// (whose memberships still count). Each row is held once.
+    pub(crate) resolved: rules::ResolvedUsers,
+    /// Jira: the lower-cased usernames with application access (a group of theirs,
+    /// nested groups and every directory counted, is in `licenserolesgroup`). Everyone
+    /// else is a customer. `None` for Confluence.
+    pub(crate) licensed: Option<HashSet<String>>,
+    /// Lower-cased usernames that exist only in inactive directories.
+    pub(crate) inactive_only: HashSet<String>,
+}
+
+/// A user that landed in the cloud (created or linked).
+#[derive(Debug, Clone)]
+pub(crate) struct LandedUser {
+    pub(crate) username: String,
+    pub(crate) display_name: String,
+    pub(crate) email: String,
+    pub(crate) cloud_id: String,
+}
+
+impl Migrator {
+    /// The directories, read from the source on first use (the users and groups steps
+    /// both need them).
+    pub(crate) async fn directories(&mut self) -> anyhow::Result<std::sync::Arc<Directories>> {
+        if let Some(dirs) = &self.directories {
+            return Ok(dirs.clone());
+        }
+        let order = self.source.directory_order().await?;
+        // The rows of inactive directories are set apart in place (a large site's
+        // directory is read once and not copied); only their names are kept.
+        let mut rows = self.source.directory_users().await?;
+        let inactive: Vec<DirectoryUser> = rows.extract_if(.., |u| !order.contains(&u.directory_id)).collect();
+        let resolved = rules::resolve_directories(&order, rows);
+        let inactive_only = inactive.iter().map(|u| u.username.to_lowercase()).filter(|n| resolved.find(n).is_none()).collect();
+        let licensed = match self.plan.product {
+            ferry_source::Product::Confluence => None,
+            ferry_source::Product::Jira => {
+                let groups: Vec<_> = self.source.directory_groups().await?.into_iter().filter(|g| order.contains(&g.directory_id)).collect();
+                let memberships = rules::memberships(resolved.all_rows(), &groups, &self.source.memberships().await?);
+                let licensed_groups = self.source.licensed_groups().await?;
+                Some(rules::licensed_users(&memberships, &licensed_groups))
+            }
+        };
+        let dirs = std::sync::Arc::new(Directories { order, resolved, licensed, inactive_only });
+        self.directories = Some(dirs.clone());
+        Ok(dirs)
+    }
+
+    /// The kind users are counted as: Confluence users, or Jira agents (licensed users).
+    pub(crate) fn user_kind(&self) -> &'static str {
+        match self.plan.product {
+            ferry_source::Product::Confluence => "users",
+            ferry_source::Product::Jira => "agents",
+        }
+    }
+
+    /// The ledger id of a server user key (`confluence.userkey/…` or `jira.userkey/…`).
+    pub(crate) fn user_key_id(&self, key: &str) -> String {
+        format!("{}.userkey/{key}", self.plan.product)
+    }
+
+    /// The users a plan migrates (every resolved user, or those behind `only_keys`; in
+    /// a Jira plan, licensed users only), and each lower-cased username's user keys.
+    pub(crate) async fn users_in_scope(&mut self, only_keys: Option<Vec<String>>) -> anyhow::Result<(Vec<DirectoryUser>, HashMap<String, Vec<String>>)> {
+        let dirs = self.directories().await?;
+        let wanted: Option<HashSet<String>> = only_keys.map(|keys| keys.into_iter().collect());
+        // Jira: licensed users only (filtered before cloning: a site has many customers).
+        let mut users: Vec<DirectoryUser> = match &dirs.licensed {
+            Some(licensed) => dirs.resolved.users.iter().filter(|u| licensed.contains(&u.username.to_lowercase())).cloned().collect(),
+            None => dirs.resolved.users.clone(),
+        };
+        // The user keys of those users only (the others' streamed past).
+        let names: HashSet<String> = users.iter().map(|u| u.username.to_lowercase()).collect();
+        let mut keys_of: HashMap<String, Vec<String>> = HashMap::new();
+        self.source
+            .each_user_key(|key, name| {
+                if names.contains(&name) {
+                    keys_of.entry(name).or_default().push(key);
+                }
+            })
+            .await?;
+        if let Some(wanted) = &wanted {
+            users.retain(|u| keys_of.get(&u.username.to_lowercase()).is_some_and(|ks| ks.iter().any(|k| wanted.contains(k))));
+        }
+        Ok((users, keys_of))
+    }
+
+    /// The server groups of the ordered directories, by lower-cased name, with the name
+    /// as shown.
+    pub(crate) async fn server_groups(&mut self) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+        let dirs = self.directories().await?;
+        Ok(self
+            .source
+            .directory_groups()
+            .await?
+            .into_iter()
+            .filter(|g| dirs.order.contains(&g.directory_id))
+            .map(|g| (g.name.to_lowercase(), g.name))
+            .collect())
+    }
+
+    /// Migrate users: every user (`only_keys` none), or only the users behind the given
+    /// user keys (related users: name and email only, no access, no groups).
+    pub(crate) async fn migrate_users(&mut self, only_keys: Option<Vec<String>>) -> anyhow::Result<Vec<LandedUser>> {
+        let dirs = self.directories().await?;
+        self.report.shadowed_users = dirs.resolved.shadowed.iter().map(|u| format!("{} (directory {})", u.username, u.directory_id)).collect();
+        let related = only_keys.is_some();
+        let kind = self.user_kind();
+        let (users, keys_of) = self.users_in_scope(only_keys).await?;
+        self.report.count(kind).server = users.len() as u64;
+
+        // Email is the identity: invalid and shared emails fail, naming the fix.
+        let review = rules::review_emails(users);
+        self.fail_unusable_emails(kind, "user", &review);
+        let jobs: Vec<UserJob> = review
+            .usable
+            .into_iter()
+            .map(|(user, email)| {
+                let keys = keys_of.get(&user.username.to_lowercase()).cloned().unwrap_or_default();
+                UserJob { user, email, keys, with_access_rules: !related }
+            })
+            .collect();
+
+        let product_group = match self.dest.find_group(&self.plan.product_group).await? {
+            Some(g) => g,
+            None => anyhow::bail!("the destination has no product-access group {:?}: name the right one with --product-group", self.plan.product_group),
+        };
+        let group_id = product_group.id.clone().unwrap_or_default();
+        let with_access: HashSet<String> = product_group.members.into_iter().map(|m| m.value).collect();
+
+        let bar = self.progress.step(kind, jobs.len() as u64);
+        let known = self.maps.preload(ns::USER, None).await?;
+        let this = &*self;
+        let (with_access, known, progress) = (&with_access, &known, &bar);
+        let outcomes: Vec<(UserJob, UserOutcome)> = stream::iter(jobs)
+            .map(|job| async move {
+                let outcome = this.link_or_create_user(&job, with_access, known).await;
+                progress.inc(1);
+                (job, outcome)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        super::finish(&bar);
+        let mut grants = Vec::new();
+        let mut landed = Vec::new();
+        for (job, outcome) in outcomes {
+            match outcome {
+                UserOutcome::Landed { cloud_id, linked, grant } => {
+                    self.report.count(kind).cloud += 1;
+                    self.report.linked_users += u64::from(linked);
+                    for key in &job.keys {
+                        self.authors.insert(key.clone(), Some(cloud_id.clone()));
+                    }
+                    if grant {
+                        grants.push(cloud_id.clone());
+                    }
+                    landed.push(LandedUser { username: job.user.username, display_name: job.user.display_name, email: job.email, cloud_id });
+                }
+                UserOutcome::Failed(reason) => self.report.fail(kind, &job.user.username, reason),
+            }
+        }
+        for chunk in grants.chunks(500) {
+            self.dest.add_group_members(&group_id, chunk).await?;
+        }
+        Ok(landed)
+    }
+
+    /// Report the people of `review` whose email is invalid or shared, as `kind`
+    /// failures naming the fix (`noun`: "user" or "customer").
+    pub(crate) fn fail_unusable_emails<U: std::borrow::Borrow<DirectoryUser>>(&mut self, kind: &str, noun: &str, review: &rules::EmailReview<U>) {
+        for (user, email) in &review.invalid {
+            let reason = format!("email {email:?} is not a valid address: fix it on the server, then migrate this {noun} in a new plan");
+            self.report.fail(kind, &user.borrow().username, reason);
+        }
+        for (user, email, first) in &review.shared {
+            let reason = format!("shares email {email} with {first}: give each {noun} their own address on the server");
+            self.report.fail(kind, &user.borrow().username, reason);
+        }
+    }
+
+    /// Link the user to the cloud account with the same email, or create one (active,
+    /// no invitation); record the mappings; decide product access.
+    ///
+    /// A user mapped by an earlier plan is linked at once. Otherwise ferry creates the
+    /// account, and when the site answers that the email is taken (409), looks the
+    /// account up by `userName eq` and links it: one request for a new user, two for one
+    /// that exists.
+    async fn link_or_create_user(&self, job: &UserJob, with_access: &HashSet<String>, known: &HashMap<String, String>) -> UserOutcome {
+        let result: anyhow::Result<UserOutcome> = async {
+            let email_id = format!("email/{}", job.email);
+            let (cloud_id, existing_access) = match known.get(&email_id) {
+                Some(id) => (id.clone(), Some(with_access.contains(id))),
+                None => match self.dest.create_user(&job.email, &job.user.display_name, true).await {
+                    Ok(created) => (created.id.unwrap_or_default(), None),
+                    Err(e) if e.status() == Some(409) => {
+                        let found = self
+                            .dest
+                            .find_user_by_email(&job.email)
+                            .await?
+                            .ok_or_else(|| anyhow::anyhow!("the site says {} is taken but finds no such account", job.email))?;
+                        let id = found.id.clone().unwrap_or_default();
+                        if found.active == Some(false) {
+                            self.dest.set_user_active(&id, true).await?;
+                        }
+                        let access = with_access.contains(&id);
+                        (id, Some(access))
+                    }
+                    Err(e) => return Err(e.into()),
+                },
+            };
+            anyhow::ensure!(!cloud_id.is_empty(), "the destination returned no account id");
+            let key_ids: Vec<String> = job.keys.iter().map(|k| self.user_key_id(k)).collect();
+            let ids: Vec<&str> = std::iter::once(email_id.as_str()).chain(key_ids.iter().map(String::as_str)).collect();
+            self.maps.put_all(ns::USER, &ids, &cloud_id, None).await?;
+            let grant = job.with_access_rules && rules::product_access(job.user.active, existing_access) == AccessDecision::Grant;
+            Ok(UserOutcome::Landed { cloud_id, linked: existing_access.is_some(), grant })
+        }
+        .await;
+        result.unwrap_or_else(|e| UserOutcome::Failed(format!("{e:#}")))
+    }
+
+    /// Migrate groups (blocklisted ones skipped; same-name cloud groups merged) and the
+    /// memberships of migrated users (nested groups flattened).
+    pub(crate) async fn migrate_groups(&mut self) -> anyhow::Result<()> {
+        let dirs = self.directories().await?;
+        let groups: Vec<_> = self.source.directory_groups().await?.into_iter().filter(|g| dirs.order.contains(&g.directory_id)).collect();
+        let members = self.source.memberships().await?;
+        let memberships = rules::memberships(dirs.resolved.all_rows(), &groups, &members);
+        let names: BTreeSet<String> = groups.iter().map(|g| g.name.to_lowercase()).collect();
+        let display: HashMap<String, String> = groups.iter().map(|g| (g.name.to_lowercase(), g.name.clone())).collect();
+        let bar = self.progress.step("groups", names.len() as u64);
+        for name in &names {
+            bar.inc(1);
+            let shown = display.get(name).cloned().unwrap_or_else(|| name.clone());
+            if rules::is_blocklisted(name) {
+                self.report.skipped_groups.push(shown);
+                continue;
+            }
+            self.report.count("groups").server += 1;
+            let landed: anyhow::Result<String> = async {
+                if let Some(id) = self.maps.get(ns::GROUP, name).await? {
+                    return Ok(id);
+                }
+                let id = match self.dest.find_group(&shown).await? {
+                    Some(existing) => {
+                        self.report.merged_groups.push(shown.clone());
+                        existing.id.unwrap_or_default()
+                    }
+                    None => {
+                        let created = self.dest.create_group(&shown).await?;
+                        self.report.groups_awaiting_review.push(shown.clone());
+                        created.id.unwrap_or_default()
+                    }
+                };
+                self.maps.put(ns::GROUP, name, &id, None).await?;
+                Ok(id)
+            }
+            .await;
+            match landed {
+                Ok(id) => {
+                    self.report.count("groups").cloud += 1;
+                    self.cloud_groups.insert(name.clone(), id);
+                }
+                Err(e) => self.report.fail("groups", &shown, format!("{e:#}")),
+            }
+        }
+        super::finish(&bar);
+        // Memberships: every migrated user into each (flattened) group it belongs to.
+        let emails: HashMap<String, String> =
+            dirs.resolved.users.iter().filter_map(|u| u.email.as_ref().map(|e| (u.username.to_lowercase(), e.trim().to_lowercase()))).collect();
+        let accounts = self.maps.preload(ns::USER, None).await?;
+        let mut members_of: HashMap<String, Vec<String>> = HashMap::new();
+        for (username, groups_of_user) in &memberships {
+            let Some(email) = emails.get(username) else { continue };
+            let Some(cloud_id) = accounts.get(&format!("email/{email}")) else { continue };
+            for group in groups_of_user {
+                // Product access comes from the access rule alone, never from membership
+                // of a same-name server group (that would give disabled users access).
+                if group.eq_ignore_ascii_case(&self.plan.product_group) {
+                    continue;
+                }
+                if self.cloud_groups.contains_key(group) {
+                    members_of.entry(group.clone()).or_default().push(cloud_id.clone());
+                }
+            }
+        }
+        for (group, ids) in members_of {
+            let group_id = &self.cloud_groups[&group];
+            for chunk in ids.chunks(500) {
+                if let Err(e) = self.dest.add_group_members(group_id, chunk).await {
+                    self.report.fail("groups", &group, format!("memberships: {e}"));
+                }
+            }
+        }
+        Ok(())
+    }
+}

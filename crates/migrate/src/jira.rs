@@ -1,0 +1,710 @@
+//! The Jira Service Management migration: agents and groups (the users-and-groups
+//! rules of the Confluence migration, for licensed users), customers, organizations,
+//! then each service project with its requests, their participants and comments.
+//!
+//! Every entity is recorded in the mapping ledger as it lands, so a rerun links instead
+//! of duplicating and a killed run loses nothing. A request and its comments land in one
+//! idempotent create, and their mappings in one transaction.
+//!
+//! People the requests refer to who have no cloud account (deleted, left only in an
+//! inactive directory, or not migrated) are attributed to the site's one Former
+//! customer placeholder, and reported with where they were referenced.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::time::Instant;
+
+use futures_util::{stream, StreamExt};
+
+use super::identity::LandedUser;
+use super::report::{FormerCustomer, TwoAccounts, REFERENCES_LISTED};
+use super::rules::{self, DirectoryUser};
+use super::{finish, ns, MappingRow, Migrator, Queued};
+use crate::plan::UsersScope;
+use anyhow::Context;
+use ferry_destination::api::*;
+use ferry_source::{ServerOrganization, ServerProject, ServerRequest};
+
+/// Customer mapping rows committed together (a customer has an email row and one per
+/// user key).
+const CUSTOMER_ROWS_PER_COMMIT: usize = 1_024;
+
+/// Requests read from the source at a time.
+const REQUEST_BATCH: u32 = 500;
+
+/// What a Jira run carries from step to step.
+#[derive(Default)]
+struct JiraRun {
+    /// User keys of customers (their accounts are in `Migrator::authors`).
+    customer_keys: HashSet<String>,
+    /// Server organization id → cloud organization id.
+    organizations: HashMap<i64, String>,
+    /// The site's Former customer account, once asked for.
+    former_customer: Option<String>,
+    /// Former customer attributions, by user key.
+    former: BTreeMap<String, FormerCustomer>,
+    /// Why users that did not land failed (username → reason), for Former customer.
+    failed: HashMap<String, String>,
+    /// User keys of people whose migration failed in this plan, with why: requests that
+    /// name them wait for a rerun.
+    waiting: HashMap<String, String>,
+}
+
+/// A request names someone whose migration failed in this plan. The request is not
+/// sent: pointing it at Former customer would be for good (a rerun links what landed),
+/// while a rerun that migrates the person creates it right.
+#[derive(Debug)]
+struct WaitsForPerson(String);
+
+impl std::fmt::Display for WaitsForPerson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for WaitsForPerson {}
+
+/// What a Jira plan covers, read from the source: its service projects, the people
+/// their requests name, and the organizations.
+pub(crate) struct JiraScope {
+    /// The selected service projects.
+    pub(crate) projects: Vec<ServerProject>,
+    /// Every organization of the site.
+    pub(crate) organizations: Vec<ServerOrganization>,
+    /// The reporters, participants and comment authors of the selected projects'
+    /// requests (each project's are read again when it migrates: a large site has
+    /// many).
+    pub(crate) requesters: BTreeSet<String>,
+    /// Assignees, creators and leads of the selected projects.
+    pub(crate) staff: BTreeSet<String>,
+    /// User keys a related customer can have: requesters of every selected project and
+    /// members of organizations on their service desks.
+    pub(crate) related: BTreeSet<String>,
+    /// The selected projects' service desks (server ids).
+    pub(crate) desks: BTreeSet<i64>,
+}
+
+impl JiraScope {
+    /// The organizations the plan migrates with `customers`: every one with all
+    /// customers, those on the selected service desks with related ones, none without.
+    pub(crate) fn organizations_in_scope(&self, customers: UsersScope) -> Vec<ServerOrganization> {
+        match customers {
+            UsersScope::None => Vec::new(),
+            UsersScope::All => self.organizations.clone(),
+            UsersScope::Related => self.organizations.iter().filter(|o| o.service_desks.iter().any(|d| self.desks.contains(d))).cloned().collect(),
+        }
+    }
+}
+
+/// Why a referenced user key has no user to migrate, when it has none: deleted (no
+/// username, or a username in no directory), or only in an inactive directory. `name`
+/// is the user key's lower-cased username, if it has one.
+pub(crate) fn gone_reason(name: Option<&str>, dirs: &super::identity::Directories) -> Option<String> {
+    let Some(name) = name else { return Some("deleted: no user has this key any more".into()) };
+    if dirs.inactive_only.contains(name) {
+        return Some(format!("{name} is only in an inactive directory"));
+    }
+    if dirs.resolved.find(name).is_none() {
+        return Some(format!("deleted: {name} is in no directory"));
+    }
+    None
+}
+
+impl Migrator {
+    /// What the plan covers.
+    /// Name in the report every project of the server this plan does not migrate, and why.
+    async fn report_projects_left_out(&mut self, selected: &[ServerProject]) -> anyhow::Result<()> {
+        for project in self.source.projects().await? {
+            if selected.iter().any(|p| p.id == project.id) {
+                continue;
+            }
+            let reason = project.not_migrated_reason().unwrap_or_else(|| "a service project this plan did not choose (--projects)".into());
+            let (issues, _) = self.source.request_counts(project.id).await?;
+            self.report.projects_not_migrated.push(crate::report::ProjectNotMigrated {
+                key: project.key,
+                name: project.name,
+                kind: project.kind,
+                issues,
+                reason,
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn jira_scope(&self) -> anyhow::Result<JiraScope> {
+        let projects = self.plan.selected_projects(&self.source).await?;
+        let desks: BTreeSet<i64> = projects.iter().filter_map(|p| p.service_desk).collect();
+        let organizations = self.source.organizations().await?;
+        let mut requesters: BTreeSet<String> = BTreeSet::new();
+        let mut staff: BTreeSet<String> = BTreeSet::new();
+        for project in &projects {
+            let people = self.source.related_people(project).await?;
+            staff.extend(people.staff);
+            requesters.extend(people.requesters);
+        }
+        let mut related: BTreeSet<String> = requesters.clone();
+        for org in organizations.iter().filter(|o| o.service_desks.iter().any(|d| desks.contains(d))) {
+            related.extend(org.members.iter().cloned());
+        }
+        Ok(JiraScope { projects, organizations, requesters, staff, related, desks })
+    }
+
+    /// The agents a Jira plan migrates (all licensed users, or those its projects name).
+    pub(crate) async fn agents_in_scope(&mut self, scope: &JiraScope) -> anyhow::Result<Vec<DirectoryUser>> {
+        Ok(match self.plan.users {
+            UsersScope::None => Vec::new(),
+            UsersScope::All => self.users_in_scope(None).await?.0,
+            UsersScope::Related => self.users_in_scope(Some(scope.related.iter().chain(&scope.staff).cloned().collect())).await?.0,
+        })
+    }
+
+    /// Each lower-cased username's user keys (read as a stream: one map is held).
+    pub(crate) async fn keys_by_username(&self) -> anyhow::Result<HashMap<String, Vec<String>>> {
+        let mut keys_of: HashMap<String, Vec<String>> = HashMap::new();
+        self.source.each_user_key(|key, name| keys_of.entry(name).or_default().push(key)).await?;
+        Ok(keys_of)
+    }
+
+    /// The steps of a Jira plan.
+    pub(crate) async fn jira_steps(&mut self) -> anyhow::Result<()> {
+        let mut run = JiraRun::default();
+        let mut scope = self.jira_scope().await?;
+        self.report_projects_left_out(&scope.projects).await?;
+        scope.requesters = BTreeSet::new();
+        tracing::debug!("jira scope read; peak RSS {:.0} MB", crate::peak_rss_mb());
+
+        if self.plan.users != UsersScope::None {
+            let started = Instant::now();
+            let only = (self.plan.users == UsersScope::Related).then(|| scope.related.iter().chain(&scope.staff).cloned().collect());
+            let landed = self.migrate_users(only).await?;
+            self.report.time("agents", started);
+            tracing::debug!("agents migrated; peak RSS {:.0} MB", crate::peak_rss_mb());
+            self.find_two_accounts(&landed).await?;
+            if self.plan.users == UsersScope::All {
+                if self.stop_requested().await? {
+                    return Ok(());
+                }
+                let started = Instant::now();
+                self.migrate_groups().await?;
+                self.report.time("groups", started);
+                tracing::debug!("groups migrated; peak RSS {:.0} MB", crate::peak_rss_mb());
+            }
+        }
+        if self.stop_requested().await? {
+            return Ok(());
+        }
+        if self.plan.customers != UsersScope::None {
+            let started = Instant::now();
+            if self.plan.customers == UsersScope::All {
+                // Not needed for all customers; a large site's set is sizeable.
+                scope.related = BTreeSet::new();
+            }
+            self.migrate_customers((self.plan.customers == UsersScope::Related).then_some(&scope.related), &mut run).await?;
+            self.report.time("customers", started);
+            tracing::debug!("customers migrated; peak RSS {:.0} MB", crate::peak_rss_mb());
+        }
+        let in_scope = scope.organizations_in_scope(self.plan.customers);
+        if self.stop_requested().await? {
+            return Ok(());
+        }
+        let started = Instant::now();
+        self.migrate_organizations(&in_scope, &mut run).await?;
+        self.report.time("organizations", started);
+        self.people_from_earlier_plans(&mut run).await?;
+        tracing::debug!("organizations migrated, earlier plans' people read; peak RSS {:.0} MB", crate::peak_rss_mb());
+        for failure in &self.report.failures {
+            if failure.kind == "customers" || failure.kind == self.user_kind() {
+                run.failed.insert(failure.server_id.to_lowercase(), failure.reason.clone());
+            }
+        }
+        let bar = self.progress.step("projects", scope.projects.len() as u64);
+        for project in &scope.projects {
+            if self.stop_requested().await? {
+                break;
+            }
+            let started = Instant::now();
+            self.migrate_service_project(project, &scope.organizations, &mut run).await?;
+            self.report.time("requests", started);
+            bar.inc(1);
+        }
+        finish(&bar);
+        self.report.former_customer = run.former.into_values().collect();
+        Ok(())
+    }
+
+    /// Agents whose email is also a cloud customer's: the cloud now has two accounts for
+    /// them (the full one holds the migrated data).
+    async fn find_two_accounts(&mut self, landed: &[LandedUser]) -> anyhow::Result<()> {
+        let dest = &self.dest;
+        let found: Vec<(LandedUser, anyhow::Result<Vec<Account>>)> = stream::iter(landed.iter().cloned())
+            .map(|user| async move {
+                let accounts = dest.accounts_by_email(&user.email).await.map_err(anyhow::Error::from);
+                (user, accounts)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        for (user, accounts) in found {
+            let accounts = accounts.map_err(|e| e.context(format!("looking up the cloud accounts of {}", user.email)))?;
+            if let Some(customer) = accounts.iter().find(|a| a.account_type == ACCOUNT_CUSTOMER) {
+                self.report.two_accounts.push(TwoAccounts {
+                    username: user.username,
+                    display_name: user.display_name,
+                    email: user.email,
+                    full_account: user.cloud_id,
+                    customer_account: customer.account_id.clone(),
+                });
+            }
+        }
+        self.report.two_accounts.sort_by(|a, b| a.username.cmp(&b.username));
+        Ok(())
+    }
+
+    /// Customers: the unlicensed users of the active directories (every one, or those
+    /// behind `only` user keys), each linked to the cloud account with their email (a
+    /// full account first) or created as a customer account.
+    async fn migrate_customers(&mut self, only: Option<&BTreeSet<String>>, run: &mut JiraRun) -> anyhow::Result<()> {
+        let keys_of = self.keys_by_username().await?;
+        // The customers are borrowed from the directories, not copied.
+        let dirs = self.directories().await?;
+        let customers = customers_in_scope(&dirs, only, &keys_of);
+        tracing::debug!("{} customers in scope; peak RSS {:.0} MB", customers.len(), crate::peak_rss_mb());
+        self.report.count("customers").server = customers.len() as u64;
+        let review = rules::review_emails(customers);
+        self.fail_unusable_emails("customers", "customer", &review);
+        // Customers earlier plans linked, by email (their user keys are not needed here).
+        let mut known: HashMap<String, String> = HashMap::new();
+        self.maps
+            .each_with_prefix(ns::CUSTOMER, "email/", |email, id| {
+                known.insert(format!("email/{email}"), id);
+            })
+            .await?;
+        let full = self.maps.preload(ns::CUSTOMER_FULL, None).await?;
+        let bar = self.progress.step("customers", review.usable.len() as u64);
+        // Only the destination is borrowed by the customers in flight; outcomes are
+        // taken as they come (nothing held per customer but its keys and account).
+        let mut outcomes = customer_outcomes(&self.dest, review.usable, &known, &full, &keys_of, 4 * self.concurrency.max(1));
+        // A customer's mappings are queued as it lands and committed in batches: a
+        // customer is found again by email, so one whose commit a killed run lost is
+        // linked on the rerun (the site answers 409 to the create), never made twice.
+        let mut rows: Vec<MappingRow> = Vec::new();
+        let mut queued: std::collections::VecDeque<Queued> = std::collections::VecDeque::new();
+        while let Some((user, email, keys, outcome)) = outcomes.next().await {
+            bar.inc(1);
+            match outcome {
+                Ok(Customer { account, full, new }) => {
+                    self.report.count("customers").cloud += 1;
+                    self.report.customers_with_full_accounts += u64::from(full);
+                    if new {
+                        let row = |namespace: &str, id: String| (namespace.to_string(), id, account.clone(), None);
+                        let email_id = format!("email/{email}");
+                        if full {
+                            rows.push(row(ns::CUSTOMER_FULL, email_id.clone()));
+                        }
+                        rows.push(row(ns::CUSTOMER, email_id));
+                        rows.extend(keys.iter().map(|k| row(ns::CUSTOMER, self.user_key_id(k))));
+                    }
+                    for key in keys {
+                        self.authors.insert(key.clone(), Some(account.clone()));
+                        run.customer_keys.insert(key);
+                    }
+                }
+                Err(e) => self.report.fail("customers", &user.username, format!("{e:#}")),
+            }
+            if rows.len() >= CUSTOMER_ROWS_PER_COMMIT {
+                queued.push_back(self.maps.queue_rows(std::mem::take(&mut rows)).await?);
+            }
+            while let Some(committed) = queued.front_mut().and_then(Queued::done) {
+                committed.context("recording customers in the mapping ledger")?;
+                queued.pop_front();
+            }
+        }
+        queued.push_back(self.maps.queue_rows(rows).await?);
+        for committed in queued {
+            committed.wait().await.context("recording customers in the mapping ledger")?;
+        }
+        finish(&bar);
+        Ok(())
+    }
+
+    /// Organizations, linked by name to a cloud organization that has it, with their
+    /// members that have cloud accounts.
+    async fn migrate_organizations(&mut self, organizations: &[ServerOrganization], run: &mut JiraRun) -> anyhow::Result<()> {
+        self.report.count("organizations").server = organizations.len() as u64;
+        let known = self.maps.preload(ns::ORGANIZATION, None).await?;
+        let mut by_name: Option<HashMap<String, String>> = None;
+        let bar = self.progress.step("organizations", organizations.len() as u64);
+        for org in organizations {
+            bar.inc(1);
+            let landed: anyhow::Result<String> = async {
+                let id = match known.get(&org.id.to_string()) {
+                    Some(id) => id.clone(),
+                    None => {
+                        let id = match self.dest.create_organization(&org.name).await {
+                            Ok(created) => created.id,
+                            Err(e) if e.status() == Some(409) => {
+                                if by_name.is_none() {
+                                    let all = self.dest.organizations().await?;
+                                    by_name = Some(all.into_iter().map(|o| (o.name.trim().to_lowercase(), o.id)).collect());
+                                }
+                                let names = by_name.as_ref().expect("listed above");
+                                names
+                                    .get(&org.name.trim().to_lowercase())
+                                    .cloned()
+                                    .ok_or_else(|| anyhow::anyhow!("the site says an organization named {:?} exists but does not list it", org.name))?
+                            }
+                            Err(e) => return Err(e.into()),
+                        };
+                        self.maps.put(ns::ORGANIZATION, &org.id.to_string(), &id, None).await?;
+                        id
+                    }
+                };
+                let members: Vec<String> = org.members.iter().filter_map(|k| self.authors.get(k).cloned().flatten()).collect();
+                self.dest.add_organization_members(&id, &members).await?;
+                Ok(id)
+            }
+            .await;
+            match landed {
+                Ok(id) => {
+                    self.report.count("organizations").cloud += 1;
+                    run.organizations.insert(org.id, id);
+                }
+                Err(e) => self.report.fail("organizations", &org.name, format!("{e:#}")),
+            }
+        }
+        finish(&bar);
+        Ok(())
+    }
+
+    /// The accounts of people earlier plans migrated to this site (agents first), for
+    /// the user keys this plan has none for. The ledger is streamed, not loaded.
+    async fn people_from_earlier_plans(&mut self, run: &mut JiraRun) -> anyhow::Result<()> {
+        let prefix = self.user_key_id("");
+        for (namespace, customers) in [(ns::USER, false), (ns::CUSTOMER, true)] {
+            let (maps, authors) = (&self.maps, &mut self.authors);
+            maps.each_with_prefix(namespace, &prefix, |key, cloud_id| {
+                let entry = authors.entry(key.to_string()).or_insert(None);
+                if entry.is_none() {
+                    *entry = Some(cloud_id);
+                }
+                if customers && !run.customer_keys.contains(key) {
+                    run.customer_keys.insert(key.to_string());
+                }
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Why a user key whose username is `name` has no cloud account (its migration did
+    /// not fail in this plan: such references wait, see [`WaitsForPerson`]).
+    async fn no_account_reason(&mut self, name: Option<&str>) -> anyhow::Result<String> {
+        let dirs = self.directories().await?;
+        if let Some(gone) = gone_reason(name, &dirs) {
+            return Ok(gone);
+        }
+        let name = name.expect("gone_reason covers a key without a username");
+        Ok(format!("{name} is not migrated by this plan or an earlier one (its users or customers scope leaves them out)"))
+    }
+
+    /// The account for a reference to `key` (Former customer when it has none), noting
+    /// the attribution with where it was.
+    async fn person(&mut self, key: Option<&str>, place: String, run: &mut JiraRun) -> anyhow::Result<String> {
+        if let Some(account) = key.and_then(|k| self.authors.get(k).cloned().flatten()) {
+            return Ok(account);
+        }
+        let key = key.unwrap_or("(none)").to_string();
+        if let Some(why) = run.waiting.get(&key) {
+            return Err(WaitsForPerson(why.clone()).into());
+        }
+        if !run.former.contains_key(&key) {
+            let reason = if key == "(none)" {
+                "the server names nobody".to_string()
+            } else {
+                // Asked once per person without an account: the username is looked up,
+                // not held.
+                let name = self.source.username_of_key(&key).await?;
+                if let Some(why) =
+                    name.as_ref().and_then(|n| run.failed.get(n).map(|why| format!("{n} did not migrate ({why}): a new plan migrates them, then this request")))
+                {
+                    run.waiting.insert(key, why.clone());
+                    return Err(WaitsForPerson(why).into());
+                }
+                self.no_account_reason(name.as_deref()).await?
+            };
+            run.former.insert(key.clone(), FormerCustomer { user_key: key.clone(), reason, references: 0, referenced_in: Vec::new() });
+        }
+        let entry = run.former.get_mut(&key).expect("inserted above");
+        entry.references += 1;
+        if entry.referenced_in.len() < REFERENCES_LISTED {
+            entry.referenced_in.push(place);
+        }
+        if run.former_customer.is_none() {
+            run.former_customer = Some(self.dest.former_customer().await?.account_id);
+        }
+        Ok(run.former_customer.clone().expect("set above"))
+    }
+
+    /// A service project: the project (refused when its key is taken in the cloud by a
+    /// project ferry did not create), its service desk's organizations and customers,
+    /// then its requests.
+    async fn migrate_service_project(&mut self, project: &ServerProject, organizations: &[ServerOrganization], run: &mut JiraRun) -> anyhow::Result<()> {
+        let (requests, comments) = self.source.request_counts(project.id).await?;
+        self.report.count("requests").server += requests;
+        self.report.count("comments").server += comments;
+        let desk = match self.land_project(project).await {
+            Ok(desk) => desk,
+            Err(e) => {
+                self.report.fail_n("requests", &project.key, requests, format!("project {}: {e:#}", project.key));
+                self.report.count("comments").failed += comments;
+                return Ok(());
+            }
+        };
+        if let Some(server_desk) = project.service_desk {
+            for org in organizations.iter().filter(|o| o.service_desks.contains(&server_desk)) {
+                if let Some(cloud_org) = run.organizations.get(&org.id) {
+                    if let Err(e) = self.dest.add_service_desk_organization(&desk, cloud_org).await {
+                        self.report.fail("organizations", &org.name, format!("adding it to the service desk of {}: {e}", project.key));
+                    }
+                }
+            }
+        }
+        let mut customers: Vec<String> = {
+            let requesters = self.source.related_people(project).await?.requesters;
+            requesters.iter().filter(|k| run.customer_keys.contains(*k)).filter_map(|k| self.authors.get(k).cloned().flatten()).collect()
+        };
+        customers.sort_unstable();
+        customers.dedup();
+        if let Err(e) = self.dest.add_service_desk_customers(&desk, &customers).await {
+            self.report.fail("customers", &project.key, format!("adding the customers of {} to its service desk: {e}", project.key));
+        }
+        self.migrate_requests(project, &desk, requests, run).await
+    }
+
+    /// Create the project (idempotent per key) and return its service desk id.
+    async fn land_project(&mut self, project: &ServerProject) -> anyhow::Result<String> {
+        if self.maps.get(ns::PROJECT, &project.key).await?.is_none() {
+            let lead = project.lead.as_ref().and_then(|k| self.authors.get(k).cloned().flatten());
+            let new = NewProject { key: project.key.clone(), name: project.name.clone(), project_type_key: "service_desk".into(), lead_account_id: lead };
+            let created = match self.dest.create_project(&new, &self.maps.origin(ns::PROJECT, &project.key)).await {
+                Ok(created) => created,
+                Err(e) if e.status() == Some(409) => anyhow::bail!(
+                    "the cloud site has a project with key {} that ferry did not create: its requests are not migrated (rename or delete that project, then run a new plan)",
+                    project.key
+                ),
+                Err(e) => return Err(e.into()),
+            };
+            self.maps.put(ns::PROJECT, &project.key, &created.id, None).await?;
+        }
+        let desks = self.dest.service_desks().await?;
+        desks
+            .into_iter()
+            .find(|d| d.project_key.eq_ignore_ascii_case(&project.key))
+            .map(|d| d.id)
+            .ok_or_else(|| anyhow::anyhow!("the cloud project {} has no service desk", project.key))
+    }
+
+    /// The requests of a project as one pipeline: the source is read a batch ahead,
+    /// each request's body is built as a slot frees up, and up to four times the
+    /// destination's concurrency requests are under way (the destination itself caps
+    /// how many HTTP calls run at once; the rest wait for their mappings to commit).
+    async fn migrate_requests(&mut self, project: &ServerProject, desk: &str, requests: u64, run: &mut JiraRun) -> anyhow::Result<()> {
+        let known = self.maps.preload(ns::REQUEST, Some(&project.key)).await?;
+        let bar = self.progress.step("requests", requests);
+        let source = self.source.clone();
+        let read_after = |after: Option<i64>| {
+            let (source, project) = (source.clone(), project.clone());
+            tokio::spawn(async move { source.requests(&project, after, REQUEST_BATCH).await })
+        };
+        let mut pending: std::collections::VecDeque<ServerRequest> = Vec::new().into();
+        let mut next_read = Some(read_after(None));
+        let mut under_way = tokio::task::JoinSet::new();
+        let limit = 4 * self.concurrency.max(1);
+        loop {
+            // Start requests while there is room and work.
+            while under_way.len() < limit {
+                if pending.is_empty() {
+                    let Some(read) = next_read.take() else { break };
+                    pending = read.await??.into();
+                    if let Some(last) = pending.back() {
+                        next_read = Some(read_after(Some(last.id)));
+                    }
+                    continue;
+                }
+                let request = pending.pop_front().expect("not empty");
+                if known.contains_key(&request.id.to_string()) {
+                    self.report.count("requests").cloud += 1;
+                    self.report.count("comments").cloud += request.comments.len() as u64;
+                    bar.inc(1);
+                    continue;
+                }
+                if let Some(why) = &request.too_long {
+                    self.report.fail("requests", &request.key, why.clone());
+                    self.report.count("comments").failed += request.comments.len() as u64;
+                    bar.inc(1);
+                    continue;
+                }
+                let body = match self.request_body(&request, desk, run).await {
+                    Ok(body) => body,
+                    Err(e) if e.is::<WaitsForPerson>() => {
+                        self.report.fail("requests", &request.key, format!("{e:#}"));
+                        self.report.count("comments").failed += request.comments.len() as u64;
+                        bar.inc(1);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                let (dest, maps, key) = (self.dest.clone(), self.maps.clone(), project.key.clone());
+                under_way.spawn(async move {
+                    let result = create_request(&dest, &maps, &request, &body, &key).await;
+                    (request, result)
+                });
+            }
+            let Some(done) = under_way.join_next().await else { break };
+            let (request, result) = done?;
+            bar.inc(1);
+            let comments = request.comments.len() as u64;
+            match result {
+                Ok(()) => {
+                    self.report.count("requests").cloud += 1;
+                    self.report.count("comments").cloud += comments;
+                }
+                Err(e) => {
+                    self.report.fail("requests", &request.key, format!("{e:#}"));
+                    self.report.count("comments").failed += comments;
+                }
+            }
+        }
+        finish(&bar);
+        Ok(())
+    }
+
+    /// The create of one request: the people it names resolved to accounts.
+    async fn request_body(&mut self, request: &ServerRequest, desk: &str, run: &mut JiraRun) -> anyhow::Result<NewRequest> {
+        let reporter = self.person(request.reporter.as_deref(), format!("{} reporter", request.key), run).await?;
+        let mut participants = Vec::new();
+        for key in &request.participants {
+            let account = self.person(Some(key), format!("{} participant", request.key), run).await?;
+            if !participants.contains(&account) {
+                participants.push(account);
+            }
+        }
+        let mut comments = Vec::with_capacity(request.comments.len());
+        for c in &request.comments {
+            let author = self.person(c.author.as_deref(), format!("{} comment {}", request.key, c.id), run).await?;
+            comments.push(ImportComment { body: c.body.clone(), public: c.public, author_account_id: author, created: c.created.clone() });
+        }
+        Ok(NewRequest {
+            service_desk_id: desk.to_string(),
+            request_field_values: RequestFields { summary: request.summary.clone(), description: request.description.clone() },
+            raise_on_behalf_of: reporter,
+            request_participants: participants,
+            import: RequestImport { issue_key: request.key.clone(), status: request.status.clone(), created: request.created.clone(), comments },
+        })
+    }
+}
+
+/// Send one request and record it with its comments, in one transaction.
+async fn create_request(
+    dest: &ferry_destination::Destination,
+    maps: &super::Mappings,
+    request: &ServerRequest,
+    body: &NewRequest,
+    project_key: &str,
+) -> anyhow::Result<()> {
+    let origin = maps.origin(ns::REQUEST, request.id);
+    let created = dest.create_request(body, &origin).await?;
+    anyhow::ensure!(
+        created.comment_ids.len() == request.comments.len(),
+        "the site kept {} of the request's {} comments",
+        created.comment_ids.len(),
+        request.comments.len()
+    );
+    let container = Some(project_key.to_string());
+    let mut rows: Vec<_> = request
+        .comments
+        .iter()
+        .zip(&created.comment_ids)
+        .map(|(c, id)| (ns::REQUEST_COMMENT.to_string(), c.id.to_string(), id.clone(), container.clone()))
+        .collect();
+    rows.push((ns::REQUEST.to_string(), request.id.to_string(), created.issue_id, container));
+    maps.put_rows(rows).await
+}
+
+/// Each customer linked or created, as they finish, with up to `depth` in progress
+/// (only the destination is borrowed: the caller records the outcomes as they come).
+/// As with requests, the destination caps the HTTP calls at its own concurrency; the
+/// extra depth keeps the next customers ready.
+fn customer_outcomes<'a>(
+    dest: &'a ferry_destination::Destination,
+    usable: Vec<(&'a DirectoryUser, String)>,
+    known: &'a HashMap<String, String>,
+    full: &'a HashMap<String, String>,
+    keys_of: &'a HashMap<String, Vec<String>>,
+    depth: usize,
+) -> impl futures_util::Stream<Item = (&'a DirectoryUser, String, Vec<String>, anyhow::Result<Customer>)> + Send + 'a {
+    stream::iter(usable)
+        .map(move |(user, email)| async move {
+            let keys = keys_of.get(&user.username.to_lowercase()).cloned().unwrap_or_default();
+            let outcome = link_or_create_customer(dest, user, &email, known, full).await;
+            (user, email, keys, outcome)
+        })
+        .buffer_unordered(depth)
+}
+
+/// A customer's cloud account.
+struct Customer {
+    account: String,
+    /// A full account (the email had one), not a customer account.
+    full: bool,
+    /// Not linked by an earlier plan: its mappings are to be recorded.
+    new: bool,
+}
+
+/// Link a customer to the cloud account with their email (an earlier plan's, else a
+/// full account first), or create a customer account (no notification).
+async fn link_or_create_customer(
+    dest: &ferry_destination::Destination,
+    user: &DirectoryUser,
+    email: &str,
+    known: &HashMap<String, String>,
+    full: &HashMap<String, String>,
+) -> anyhow::Result<Customer> {
+    let email_id = format!("email/{email}");
+    if let Some(id) = known.get(&email_id) {
+        return Ok(Customer { account: id.clone(), full: full.contains_key(&email_id), new: false });
+    }
+    let (account, full) = match dest.create_customer(email, &user.display_name).await {
+        Ok(created) => (created.account_id, false),
+        Err(e) if e.status() == Some(409) => {
+            let accounts = dest.accounts_by_email(email).await?;
+            let chosen = accounts
+                .iter()
+                .find(|a| a.account_type == ACCOUNT_FULL)
+                .or_else(|| accounts.iter().find(|a| a.account_type == ACCOUNT_CUSTOMER))
+                .ok_or_else(|| anyhow::anyhow!("the site says {email} has an account but finds none"))?;
+            (chosen.account_id.clone(), chosen.account_type == ACCOUNT_FULL)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    anyhow::ensure!(!account.is_empty(), "the destination returned no account id for {email}");
+    Ok(Customer { account, full, new: true })
+}
+
+/// The customers a Jira plan migrates: the unlicensed users of the active directories
+/// (every one, or those with a user key in `only`; `keys_of` gives each lower-cased
+/// username's keys).
+pub(crate) fn customers_in_scope<'a>(
+    dirs: &'a super::identity::Directories,
+    only: Option<&BTreeSet<String>>,
+    keys_of: &HashMap<String, Vec<String>>,
+) -> Vec<&'a DirectoryUser> {
+    let licensed = dirs.licensed.as_ref();
+    dirs.resolved
+        .users
+        .iter()
+        .filter(|u| {
+            let name = u.username.to_lowercase();
+            !licensed.is_some_and(|l| l.contains(&name)) && only.is_none_or(|only| keys_of.get(&name).is_some_and(|ks| ks.iter().any(|k| only.contains(k))))
+        })
+        .collect()
+}

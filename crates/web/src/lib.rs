@@ -1,0 +1,523 @@
+//! `ferry serve`: the dashboard and the automation API over the same state and the same
+//! functions as the CLI.
+//!
+//! Nothing here decides a rule: assessing, deciding, consenting, creating, checking,
+//! running and stopping plans, Stages and audits all call the library functions the CLI
+//! calls ([`ferry_apps::assess`], [`ferry_apps::consent`], [`ferry_migrate::plan`], [`ferry_apps::stages`],
+//! [`ferry_apps::audit`]). This crate adds access control ([`auth`]), HTML pages
+//! ([`pages`]), the JSON API ([`api`]) and live progress (server-sent events).
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod auth;
+pub mod pages;
+pub mod server;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde::Serialize;
+
+use auth::{Session, Sessions};
+use ferry_core::state::StateDb;
+
+/// How `ferry serve` listens.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The address (loopback by default).
+    pub listen: SocketAddr,
+    /// TLS certificate and key files (PEM), for a non-loopback address.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Serve plain HTTP on a non-loopback address anyway.
+    pub insecure_http: bool,
+}
+
+impl ServeOptions {
+    /// Refuse a non-loopback address without TLS unless plain HTTP was asked for; the
+    /// warning to print when it was.
+    pub fn check(&self) -> anyhow::Result<Option<String>> {
+        if self.listen.ip().is_loopback() || self.tls.is_some() {
+            return Ok(None);
+        }
+        anyhow::ensure!(
+            self.insecure_http,
+            "{} is not a loopback address: serve it with --tls-cert and --tls-key, or pass --insecure-http to send session cookies and tokens unencrypted",
+            self.listen
+        );
+        Ok(Some(format!(
+            "WARNING: serving plain HTTP on {}: anyone on the network path can read the login URL, session cookies and API tokens. Use --tls-cert/--tls-key.",
+            self.listen
+        )))
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct Web {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: StateDb,
+    home: PathBuf,
+    sessions: Sessions,
+    /// Whether the dashboard is served over TLS (cookies get `Secure`).
+    secure: bool,
+    /// Plans this server started, by id (a plan also runs from the CLI elsewhere).
+    runs: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
+    /// The latest live-progress snapshot (JSON), read by one poller for every listener.
+    live: tokio::sync::watch::Sender<String>,
+    /// Plugin audits by the plugin's sha256 and the trusted keys they were judged
+    /// against (an audit reads the whole component; a file never changes under its hash).
+    audits: Mutex<HashMap<(String, String), ferry_apps::audit::AuditReport>>,
+}
+
+impl Web {
+    /// The shared state of a server on `home`'s state DB; returns it with the one-time
+    /// login token.
+    pub async fn open(home: &std::path::Path, secure: bool) -> anyhow::Result<(Web, String)> {
+        let db = StateDb::open(home).await?;
+        let (sessions, token) = Sessions::new();
+        let (live, _) = tokio::sync::watch::channel(String::new());
+        let inner = Inner { db, home: home.to_path_buf(), sessions, secure, runs: Mutex::default(), live, audits: Mutex::default() };
+        let web = Web { inner: Arc::new(inner) };
+        web.start_live_poller();
+        Ok((web, token))
+    }
+
+    /// Read plan statuses and progress from the state DB every [`pages::LIVE_PERIOD`]
+    /// while anyone listens, and publish each change: one reader however many browsers
+    /// watch. The task ends when the server's state is dropped.
+    fn start_live_poller(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                if inner.live.receiver_count() > 0 {
+                    match pages::progress_snapshot(&inner.db).await {
+                        Ok(json) => {
+                            inner.live.send_if_modified(|current| {
+                                let changed = *current != json;
+                                if changed {
+                                    *current = json;
+                                }
+                                changed
+                            });
+                        }
+                        Err(e) => tracing::warn!("live progress: {e:#}"),
+                    }
+                }
+                drop(inner);
+                tokio::time::sleep(pages::LIVE_PERIOD).await;
+            }
+        });
+    }
+
+    /// Keep `snapshot` as the latest without telling listeners (they have it).
+    pub fn remember_live(&self, snapshot: &str) {
+        self.inner.live.send_if_modified(|current| {
+            *current = snapshot.to_string();
+            false
+        });
+    }
+
+    /// Listen to live progress: the receiver sees the latest snapshot and each change.
+    pub fn live(&self) -> tokio::sync::watch::Receiver<String> {
+        self.inner.live.subscribe()
+    }
+
+    /// The state DB.
+    pub fn db(&self) -> &StateDb {
+        &self.inner.db
+    }
+
+    /// Ferry's home folder.
+    pub fn home(&self) -> &std::path::Path {
+        &self.inner.home
+    }
+
+    /// The browser sessions.
+    pub fn sessions(&self) -> &Sessions {
+        &self.inner.sessions
+    }
+
+    /// Every installed plugin with its audit (the reviewer's view): audits are kept by
+    /// sha256 and the trusted keys, so a page does not parse every component again.
+    pub async fn plugin_audits(&self) -> anyhow::Result<Vec<(ferry_apps::registry::InstalledPlugin, ferry_apps::audit::AuditReport)>> {
+        use sqlx::Row;
+        let registry = ferry_apps::registry::Registry::new(self.db().clone());
+        let keys: Vec<String> =
+            sqlx::query("SELECT public_key FROM trusted_keys ORDER BY public_key").fetch_all(self.db().pool()).await?.iter().map(|r| r.get(0)).collect();
+        let trusted = keys.join(",");
+        let mut trust = None;
+        let mut out = Vec::new();
+        for installed in registry.list().await? {
+            let key = (installed.sha256.clone(), trusted.clone());
+            let cached = self.inner.audits.lock().expect("not poisoned").get(&key).cloned();
+            let report = match cached {
+                Some(report) => report,
+                None => {
+                    if trust.is_none() {
+                        trust = Some(ferry_apps::trust::TrustStore::load(self.db()).await?);
+                    }
+                    let bytes = registry.load(&installed.server_app_key).await?.1;
+                    let report = ferry_apps::audit::audit(&bytes, trust.as_ref().expect("loaded above"));
+                    self.inner.audits.lock().expect("not poisoned").insert(key, report.clone());
+                    report
+                }
+            };
+            out.push((installed, report));
+        }
+        Ok(out)
+    }
+
+    /// The plan `id`, when the dashboard may reach its destination: only a plan for a
+    /// Cloud site the admin connected (`ferry cloud connect`). A plan made at the command
+    /// line with `--destination` is checked and run there: the dashboard sends tokens
+    /// only to connected sites.
+    pub async fn connected_plan(&self, id: &str) -> anyhow::Result<ferry_migrate::plan::Plan> {
+        let plan = ferry_migrate::plan::Plan::get(self.db(), id).await?;
+        // The plan's destination and token variable must still be the connected site's
+        // (a site reconnected elsewhere since does not carry its old plans along).
+        let connected = match &plan.cloud {
+            Some(name) => ferry_migrate::cloud::get(self.db(), name).await.is_ok_and(|site| {
+                ferry_migrate::destination_key(&site.url) == ferry_migrate::destination_key(&plan.destination)
+                    && site.token_env == plan.token_env
+                    && site.scim_url == plan.scim_url
+            }),
+            None => false,
+        };
+        ferry_core::Declined::unless(connected, || {
+            format!(
+                "plan {} goes to {}, which is not a connected Cloud site: check and run it at the command line (`ferry plan run {}`), \
+                 or create it for a site connected with `ferry cloud connect`",
+                plan.id, plan.destination, plan.id
+            )
+        })?;
+        Ok(plan)
+    }
+
+    /// A migrator for the plan `id` (see [`Web::connected_plan`]).
+    pub async fn migrator(&self, id: &str) -> anyhow::Result<ferry_migrate::Migrator> {
+        let plan = self.connected_plan(id).await?;
+        ferry_migrate::Migrator::new(self.db().clone(), plan, ferry_migrate::Progress::hidden()).await
+    }
+
+    /// Start running a plan in this process (checks first; the Stage 1 choice when it
+    /// has Stage 1 apps). Refusals come back before anything starts.
+    pub async fn start_plan(&self, id: &str, stage1: Option<ferry_migrate::Stage1Choice>) -> anyhow::Result<()> {
+        let migrator = self.migrator(id).await?;
+        let plan = migrator.plan().clone();
+        let migrator = ferry_migrate::plan::runner::ready(migrator, stage1).await?;
+        let task = tokio::spawn(async move {
+            if let Err(e) = migrator.run().await {
+                tracing::warn!("plan {} stopped: {e:#}", plan.id);
+            }
+        });
+        let mut runs = self.inner.runs.lock().expect("not poisoned");
+        runs.retain(|_, run| !run.is_finished());
+        runs.insert(id.to_string(), task);
+        Ok(())
+    }
+}
+
+/// The largest request body the dashboard reads (a plan request is a few hundred bytes).
+pub const MAX_BODY: u64 = 1 << 20;
+
+/// Build the whole app: pages, API, the access rules in front of them, and the security
+/// headers on every answer (refusals included).
+pub fn router(web: Web) -> Router {
+    Router::new()
+        .merge(pages::routes())
+        .nest("/api/v1", api::routes())
+        .layer(axum::middleware::from_fn_with_state(web.clone(), guard))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY as usize))
+        .layer(axum::middleware::from_fn_with_state(web.clone(), security_headers))
+        .with_state(web)
+}
+
+/// The content security policy of every answer: the dashboard's own stylesheet and
+/// script only, no inline code, never inside another site's frame.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// Headers on every answer: no framing (clickjacking), no sniffing, no referrer, nothing
+/// cached that the handler did not mark cacheable (plans, reports and audits are
+/// private), and HSTS under TLS.
+async fn security_headers(State(web): State<Web>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, header::HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("no-referrer"));
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    }
+    if web.inner.secure {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, header::HeaderValue::from_static("max-age=31536000"));
+    }
+    response
+}
+
+/// Whether a change comes from this server's own origin: `Origin` (else `Referer`), when
+/// the client sends one, must be `scheme://host` of this server. A browser's POST from
+/// one of its pages sends `Origin: null` under `Referrer-Policy: no-referrer`; such a
+/// request is judged by `Sec-Fetch-Site` and its CSRF token instead. Clients that send
+/// neither header (scripts, `curl`) are not browsers a page could drive.
+fn from_own_origin(headers: &HeaderMap, secure: bool) -> Result<(), String> {
+    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else { return Ok(()) };
+    let own = format!("{}://{}", if secure { "https" } else { "http" }, host.to_ascii_lowercase());
+    let claimed = match headers.get(header::ORIGIN) {
+        Some(origin) => origin.to_str().unwrap_or("").trim().to_ascii_lowercase(),
+        None => match headers.get(header::REFERER).and_then(|v| v.to_str().ok()).map(url::Url::parse) {
+            Some(Ok(referer)) => referer.origin().ascii_serialization().to_ascii_lowercase(),
+            Some(Err(_)) => return Err("the Referer header is not a URL".into()),
+            None => return Ok(()),
+        },
+    };
+    if claimed == "null" || claimed == own {
+        return Ok(());
+    }
+    Err(format!("a change from {claimed} was refused: changes come from this server's own pages ({own}) or from API clients that send no Origin"))
+}
+
+/// A dashboard served over plain HTTP on `listen` (e.g. `127.0.0.1:0`) from a task of
+/// this process, for tests and the bench: its address, its state and the one-time login
+/// token.
+pub async fn start(home: &std::path::Path, listen: &str) -> anyhow::Result<(SocketAddr, Web, String)> {
+    let (web, token) = Web::open(home, false).await?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let app = router(web.clone());
+    tokio::spawn(async move {
+        if let Err(e) = server::serve(listener, app, None, std::future::pending()).await {
+            tracing::error!("dashboard stopped: {e:#}");
+        }
+    });
+    Ok((addr, web, token))
+}
+
+/// Serve until interrupted. Prints the one-time login URL.
+pub async fn serve(home: &std::path::Path, options: ServeOptions) -> anyhow::Result<()> {
+    if let Some(warning) = options.check()? {
+        eprintln!("{warning}");
+    }
+    let tls = match &options.tls {
+        Some((cert, key)) => Some(server::tls_config(cert, key)?),
+        None => None,
+    };
+    let (web, token) = Web::open(home, tls.is_some()).await?;
+    let app = router(web);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let listener = tokio::net::TcpListener::bind(options.listen).await.with_context(|| format!("cannot listen on {}", options.listen))?;
+    print_login(scheme, listener.local_addr()?, &token);
+    server::serve(listener, app, tls, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}
+
+fn print_login(scheme: &str, addr: SocketAddr, token: &str) {
+    println!("Ferry dashboard on {scheme}://{addr}/");
+    println!("Open this one-time login URL in your browser (it works once):");
+    println!("  {scheme}://{addr}/login?token={token}");
+    println!("API: {scheme}://{addr}/api/v1/ with `Authorization: Bearer <token>` (`ferry api-token create NAME`); OpenAPI at /api/v1/openapi.json");
+}
+
+/// An error as the API answers it: a stable code and a message.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ApiError {
+    /// A stable code (`unauthorized`, `csrf`, `not-found`, `refused`, `checks-failed`,
+    /// `stage1-choice-needed`, `bad-request`, `too-large`, `internal`).
+    pub code: String,
+    /// What went wrong and how to fix it.
+    pub message: String,
+}
+
+/// The body of an error answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ApiError,
+}
+
+/// An error with its HTTP status, for the API (JSON) and the pages (HTML).
+#[derive(Debug)]
+pub struct Failure {
+    /// The status.
+    pub status: StatusCode,
+    /// The stable code.
+    pub code: &'static str,
+    /// The message.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure with this status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Failure {
+        Failure { status, code, message: message.into() }
+    }
+
+    /// Classify a library error by its type: refusals are the admin's to fix (409/400), a
+    /// missing entity is 404 ([`ferry_core::Declined`]), the rest is 500.
+    pub fn from_error(e: anyhow::Error) -> Failure {
+        use ferry_migrate::plan::runner::RunRefused;
+        if let Some(refused) = e.downcast_ref::<RunRefused>() {
+            let code = match refused {
+                RunRefused::Checks(_) => "checks-failed",
+                RunRefused::Stage1ChoiceNeeded(_) => "stage1-choice-needed",
+            };
+            return Failure::new(StatusCode::CONFLICT, code, refused.to_string());
+        }
+        if let Some(refused) = e.downcast_ref::<ferry_migrate::plan::PlanRefused>() {
+            return Failure::new(StatusCode::BAD_REQUEST, "refused", refused.to_string());
+        }
+        let message = format!("{e:#}");
+        match e.downcast_ref::<ferry_core::Declined>() {
+            Some(ferry_core::Declined::NotFound(_)) => return Failure::new(StatusCode::NOT_FOUND, "not-found", message),
+            Some(ferry_core::Declined::Conflict(_)) => return Failure::new(StatusCode::CONFLICT, "refused", message),
+            Some(ferry_core::Declined::Invalid(_)) => return Failure::new(StatusCode::BAD_REQUEST, "bad-request", message),
+            None => {}
+        }
+        tracing::warn!("dashboard request failed: {message}");
+        Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+
+    /// The JSON answer.
+    pub fn json(self) -> Response {
+        (self.status, axum::Json(ErrorBody { error: ApiError { code: self.code.into(), message: self.message } })).into_response()
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Failure {
+        Failure::from_error(e)
+    }
+}
+
+/// Who is calling, as the guard established it.
+#[derive(Clone, Debug)]
+pub enum Caller {
+    /// A browser with this session.
+    Browser(Session),
+    /// An automation client with the API token of this name.
+    Token(String),
+}
+
+impl Caller {
+    /// The session's CSRF token (none for a bearer-token caller).
+    pub fn csrf(&self) -> Option<&str> {
+        match self {
+            Caller::Browser(s) => Some(&s.csrf),
+            Caller::Token(_) => None,
+        }
+    }
+}
+
+/// The value of cookie `name`, if sent.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Paths anyone may open: the login exchange, the stylesheet and the OpenAPI document
+/// (it describes the API and holds no data).
+fn public(path: &str) -> bool {
+    matches!(path, "/login" | "/style.css" | "/live.js" | "/api/v1/openapi.json")
+}
+
+/// The access rules, before every handler:
+/// - a bearer token (API only) must be a live API token;
+/// - otherwise the session cookie must name a live session, and a state-changing
+///   request must carry its CSRF token: the `X-CSRF-Token` header (scripts, API), or the
+///   `csrf` form field, which the page handlers check (see [`pages::Form`]);
+/// - a form post must also come from this site (`Origin`/`Sec-Fetch-Site`), when the
+///   browser says where it comes from.
+async fn guard(State(web): State<Web>, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_string();
+    let api = path.starts_with("/api/");
+    let refuse = |status: StatusCode, code: &'static str, message: &str| {
+        let failure = Failure::new(status, code, message);
+        if api {
+            failure.json()
+        } else {
+            pages::failure_page(None, failure)
+        }
+    };
+    // An absurd body is refused before anything reads it.
+    let length = request.headers().get(header::CONTENT_LENGTH).map(|v| v.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()));
+    match length {
+        Some(None) => return refuse(StatusCode::BAD_REQUEST, "bad-request", "the Content-Length header is not a number"),
+        Some(Some(n)) if n > MAX_BODY => {
+            return refuse(StatusCode::PAYLOAD_TOO_LARGE, "too-large", &format!("the request body is {n} bytes; the dashboard reads at most {MAX_BODY}"))
+        }
+        _ => {}
+    }
+    if public(&path) {
+        return next.run(request).await;
+    }
+    let changes = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if changes {
+        if let Err(message) = from_own_origin(request.headers(), web.inner.secure) {
+            return refuse(StatusCode::FORBIDDEN, "csrf", &message);
+        }
+        let cross_site = request.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok()).is_some_and(|v| v != "same-origin" && v != "none");
+        if cross_site {
+            return refuse(StatusCode::FORBIDDEN, "csrf", "a change from another site was refused");
+        }
+    }
+    let bearer = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    if let Some(value) = bearer {
+        if !api {
+            return refuse(StatusCode::UNAUTHORIZED, "unauthorized", "API tokens open the API (/api/v1/...); the pages need the login URL ferry serve printed");
+        }
+        let Some(token) = value.strip_prefix("Bearer ") else {
+            return refuse(StatusCode::UNAUTHORIZED, "unauthorized", "the Authorization header must be `Bearer <token>`");
+        };
+        return match auth::check_token(web.db(), token.trim()).await {
+            Ok(Some(name)) => {
+                request.extensions_mut().insert(Caller::Token(name));
+                next.run(request).await
+            }
+            Ok(None) => refuse(StatusCode::UNAUTHORIZED, "unauthorized", "this API token is unknown or revoked: make one with `ferry api-token create NAME`"),
+            Err(e) => Failure::from_error(e).json(),
+        };
+    }
+    let session = cookie(request.headers(), auth::SESSION_COOKIE).and_then(|id| web.sessions().session(id));
+    let Some(session) = session else {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "not signed in: open the one-time login URL `ferry serve` printed (restart it for a new one), or send an API token",
+        );
+    };
+    if changes {
+        let header_token = request.headers().get(auth::CSRF_HEADER).and_then(|v| v.to_str().ok());
+        let form =
+            request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+        match header_token {
+            Some(given) if auth::csrf_matches(&session, given) => {}
+            Some(_) => return refuse(StatusCode::FORBIDDEN, "csrf", "the CSRF token does not match this session: reload the page"),
+            // A page form carries its token in the body; the page handler checks it.
+            None if form && !api => {}
+            None => return refuse(StatusCode::FORBIDDEN, "csrf", "a change needs the session's CSRF token (X-CSRF-Token header)"),
+        }
+    }
+    request.extensions_mut().insert(Caller::Browser(session));
+    next.run(request).await
+}

@@ -1,0 +1,878 @@
+//! The dashboard's pages: server-rendered HTML (maud escapes every value it is given),
+//! a stylesheet, and one small script for live plan progress.
+//!
+//! Every value a plugin, a manifest or a Server database supplies reaches the page
+//! through maud's `(…)` splice, which HTML-escapes it; nothing is spliced unescaped but
+//! the fixed stylesheet, the script and SVG built from numbers.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Form, Router};
+use futures_util::StreamExt;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use serde::Deserialize;
+
+use super::auth::{self, SESSION_COOKIE};
+use super::{Caller, Failure, Web};
+use ferry_apps::assess::{self, Decision};
+use ferry_apps::consent;
+use ferry_apps::stages::{self, Stage};
+use ferry_migrate::plan::{self, Plan};
+
+/// The page routes.
+pub fn routes() -> Router<Web> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login))
+        .route("/logout", post(logout))
+        .route("/style.css", get(style))
+        .route("/live.js", get(live_script))
+        .route("/apps", get(apps))
+        .route("/apps/assess", post(assess_apps))
+        .route("/apps/{key}/decision", post(decide))
+        .route("/apps/{key}/consent", get(consent_card))
+        .route("/apps/{key}/consent/agree", post(agree))
+        .route("/apps/{key}/consent/revoke", post(revoke))
+        .route("/plans", get(plans).post(create_plan))
+        .route("/plans/events", get(plan_events))
+        .route("/plans/{id}", get(report))
+        .route("/plans/{id}/check", post(check_plan))
+        .route("/plans/{id}/run", post(run_plan))
+        .route("/plans/{id}/stop", post(stop_plan))
+        .route("/plans/{id}/apps/{key}/rerun", post(rerun_app))
+        .route("/plugins", get(plugins))
+        .route("/stages", get(stages_page))
+}
+
+type PageResult = Result<Response, Failure>;
+
+/// The stylesheet: plain, readable, no build step.
+const STYLE: &str = r#"
+body { font: 15px/1.45 system-ui, sans-serif; margin: 0; color: #172b4d; background: #f7f8f9; }
+header { background: #0c66e4; color: white; padding: .6em 1.5em; display: flex; gap: 1.5em; align-items: center; }
+header a { color: white; text-decoration: none; font-weight: 500; }
+header a.here { text-decoration: underline; }
+header form { margin-left: auto; }
+main { padding: 1em 1.5em 3em; max-width: 1200px; }
+h1 { font-size: 1.5em; margin: .4em 0 .8em; }
+h2 { font-size: 1.15em; margin: 1.6em 0 .5em; }
+table { border-collapse: collapse; background: white; margin: .5em 0 1em; }
+th, td { border: 1px solid #dcdfe4; padding: .35em .6em; text-align: left; vertical-align: top; }
+th { background: #f1f2f4; }
+.steps { display: grid; grid-template-columns: repeat(3, 1fr); gap: 1em; }
+.step { background: white; border: 1px solid #dcdfe4; border-radius: 6px; padding: 1em; }
+.step h2 { margin-top: 0; }
+.state { font-weight: 600; }
+.ok { color: #216e4e; } .warn { color: #a54800; } .bad { color: #ae2e24; }
+.muted { color: #626f86; }
+.note { background: #fff7d6; border: 1px solid #f5cd47; padding: .6em .9em; border-radius: 4px; }
+.error { background: #ffeceb; border: 1px solid #f87168; padding: .6em .9em; border-radius: 4px; }
+form.inline { display: inline; }
+[hidden] { display: none !important; }
+button { cursor: pointer; padding: .25em .8em; }
+label { display: block; margin: .35em 0; }
+label span { display: inline-block; min-width: 12em; }
+code, .mono { font-family: ui-monospace, monospace; font-size: .92em; }
+progress { width: 10em; }
+"#;
+
+/// Live progress: the plans page listens to `/plans/events` and updates each plan's
+/// status and step counts in place.
+const LIVE_SCRIPT: &str = r#"
+const events = new EventSource('/plans/events');
+events.addEventListener('progress', (e) => {
+  for (const p of JSON.parse(e.data)) {
+    const row = document.querySelector(`[data-plan="${CSS.escape(p.id)}"]`);
+    if (!row) continue;
+    for (const status of row.querySelectorAll('.plan-status')) status.textContent = p.status;
+    for (const form of row.querySelectorAll('.when-saved')) form.hidden = p.status !== 'saved';
+    for (const form of row.querySelectorAll('.when-running')) form.hidden = p.status !== 'running';
+    const cell = row.querySelector('.plan-progress');
+    if (cell) {
+      cell.textContent = '';
+      for (const [step, s] of Object.entries(p.progress)) {
+        const line = document.createElement('div');
+        line.dataset.step = step;
+        line.textContent = `${step} ${s.done}/${s.total} `;
+        const bar = document.createElement('progress');
+        bar.max = Math.max(s.total, 1);
+        bar.value = s.done;
+        line.appendChild(bar);
+        cell.appendChild(line);
+      }
+    }
+    const apps = row.querySelector('.plan-apps');
+    if (apps && p.apps) {
+      apps.textContent = '';
+      for (const a of p.apps) {
+        const line = document.createElement('div');
+        line.textContent = `${a.app}: ${a.status}`;
+        apps.appendChild(line);
+      }
+    }
+  }
+});
+"#;
+
+/// A whole page: the navigation, the content, and a sign-out button.
+fn page(title: &str, here: &str, csrf: Option<&str>, content: Markup) -> Markup {
+    let nav = [("/", "Home"), ("/apps", "Apps"), ("/plans", "Plans"), ("/plugins", "Plugins"), ("/stages", "Stages")];
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Ferry" }
+                link rel="stylesheet" href="/style.css";
+            }
+            body {
+                header {
+                    strong { "Ferry" }
+                    @for (href, label) in nav {
+                        a href=(href) class=[(href == here).then_some("here")] { (label) }
+                    }
+                    @if let Some(csrf) = csrf {
+                        form method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(csrf);
+                            button type="submit" { "Sign out" }
+                        }
+                    }
+                }
+                main { h1 { (title) } (content) }
+            }
+        }
+    }
+}
+
+fn html_response(status: StatusCode, markup: Markup) -> Response {
+    (status, [(header::CACHE_CONTROL, "no-store")], axum::response::Html(markup.into_string())).into_response()
+}
+
+/// An error page (also for refusals before sign-in).
+pub fn failure_page(csrf: Option<&str>, failure: Failure) -> Response {
+    let title = match failure.status {
+        StatusCode::UNAUTHORIZED => "Sign in",
+        StatusCode::FORBIDDEN => "Refused",
+        StatusCode::NOT_FOUND => "Not found",
+        _ => "Something went wrong",
+    };
+    let content = html! {
+        p.error { (failure.message) }
+        p.muted { "code: " code { (failure.code) } }
+    };
+    html_response(failure.status, page(title, "", csrf, content))
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        failure_page(None, self)
+    }
+}
+
+/// The caller's CSRF token, for the forms of a page.
+fn csrf(caller: &Caller) -> &str {
+    caller.csrf().unwrap_or_default()
+}
+
+/// Check a form's CSRF field against the session.
+fn check_form(caller: &Caller, given: &str) -> Result<(), Failure> {
+    match caller {
+        Caller::Browser(session) if auth::csrf_matches(session, given) => Ok(()),
+        _ => Err(Failure::new(StatusCode::FORBIDDEN, "csrf", "the form's CSRF token does not match this session: reload the page and try again")),
+    }
+}
+
+/// A form with only its CSRF token.
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+fn csrf_field(caller: &Caller) -> Markup {
+    html! { input type="hidden" name="csrf" value=(csrf(caller)); }
+}
+
+async fn style() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], STYLE).into_response()
+}
+
+/// The live-progress script, served as a file: the content security policy allows no
+/// inline script.
+async fn live_script() -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], LIVE_SCRIPT).into_response()
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    token: Option<String>,
+}
+
+/// Trade the one-time login token for a session cookie, then go home.
+async fn login(State(web): State<Web>, Query(q): Query<LoginQuery>) -> Response {
+    let Some((id, _)) = q.token.as_deref().and_then(|t| web.sessions().exchange(t)) else {
+        let failure = Failure::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this login link was used already or is wrong: each `ferry serve` prints one link that works once (restart it for a new one)",
+        );
+        return failure_page(None, failure);
+    };
+    let secure = if web.inner.secure { "; Secure" } else { "" };
+    let cookie = format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}", auth::SESSION_LIFETIME.as_secs());
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+}
+
+async fn logout(State(web): State<Web>, Extension(caller): Extension<Caller>, headers: HeaderMap, Form(form): Form<CsrfOnly>) -> PageResult {
+    check_form(&caller, &form.csrf)?;
+    if let Some(id) = super::cookie(&headers, SESSION_COOKIE) {
+        web.sessions().end(id);
+    }
+    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    let content = html! { p { "Signed out. Restart " code { "ferry serve" } " for a new login link." } };
+    Ok(([(header::SET_COOKIE, cookie)], html_response(StatusCode::OK, page("Signed out", "", None, content))).into_response())
+}
+
+/// Home: the three steps, each with its state and what is left.
+async fn home(State(web): State<Web>, Extension(caller): Extension<Caller>) -> PageResult {
+    let db = web.db();
+    let server_apps = assess::server_apps(db).await?;
+    let assessed = assess::assess(db, &server_apps).await?;
+    let undecided = assessed.iter().filter(|a| a.decision == Decision::NotAssessed).count();
+    let consents = if server_apps.is_empty() { Vec::new() } else { consent::list(db).await? };
+    let needed: Vec<_> = assessed.iter().filter(|a| a.decision == Decision::Needed && a.path == assess::MigrationPath::Automated).collect();
+    let consent_missing: Vec<&str> =
+        needed.iter().filter(|a| !consents.iter().any(|c| c.app == a.key && c.status == consent::ConsentStatus::Given)).map(|a| a.key.as_str()).collect();
+    let statuses = plan::status_counts(db).await?;
+    let count = |s: &str| statuses.get(s).copied().unwrap_or(0);
+    let total: usize = statuses.values().sum();
+    let content = html! {
+        div.steps {
+            div.step {
+                h2 { "1. Assess your apps" }
+                @if server_apps.is_empty() {
+                    p.state.warn { "Not started" }
+                    p { "Read the Server site's apps on the " a href="/apps" { "Apps" } " page, or with " code { "ferry apps assess --source DB" } "." }
+                } @else if undecided > 0 {
+                    p.state.warn { (undecided) " of " (assessed.len()) " apps need a decision" }
+                    p { "Decide each app on the " a href="/apps" { "Apps" } " page: needed, not needed, or an alternative." }
+                } @else {
+                    p.state.ok { "Done: " (assessed.len()) " apps decided" }
+                }
+            }
+            div.step {
+                h2 { "2. Prepare your apps" }
+                @if needed.is_empty() {
+                    p.state.muted { "No needed app with an automated path" }
+                } @else if consent_missing.is_empty() {
+                    p.state.ok { "Consent given for all " (needed.len()) " needed apps" }
+                    p.muted { "Also install each needed app on the Cloud site (" code { "ferry apps done" } " checks)." }
+                } @else {
+                    p.state.warn { (consent_missing.len()) " needed apps wait for consent" }
+                    ul { @for app in &consent_missing { li { a href={ "/apps/" (urlencode(app)) "/consent" } { (app) } } } }
+                }
+            }
+            div.step {
+                h2 { "3. Migrate your data" }
+                @if total == 0 {
+                    p.state.warn { "No plan yet" }
+                    p { a href="/plans" { "Create a plan" } ", check it, then run it." }
+                } @else {
+                    p.state { (total) " plans" }
+                    ul {
+                        li { (count(plan::status::SAVED)) " saved" }
+                        li { (count(plan::status::RUNNING)) " running" }
+                        li { (count(plan::status::FINISHED)) " finished" }
+                        li { (total - count(plan::status::SAVED) - count(plan::status::RUNNING) - count(plan::status::FINISHED)) " stopped, incomplete or failed" }
+                    }
+                }
+            }
+        }
+    };
+    Ok(html_response(StatusCode::OK, page("Migration assistant", "/", Some(csrf(&caller)), content)))
+}
+
+/// Percent-encode a path segment.
+pub fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>().replace('+', "%20")
+}
+
+/// Apps: the assessment, each decision editable in place.
+async fn apps(State(web): State<Web>, Extension(caller): Extension<Caller>) -> PageResult {
+    let db = web.db();
+    let assessed = assess::assess(db, &assess::server_apps(db).await?).await?;
+    let decisions = [Decision::NotAssessed, Decision::Needed, Decision::NotNeeded, Decision::Alternative];
+    let servers: Vec<_> = ferry_migrate::sites::list(db).await?.into_iter().filter(|s| s.product == ferry_source::Product::Confluence.to_string()).collect();
+    let content = html! {
+        @if servers.is_empty() {
+            p.note { "No Confluence site added yet: add one at the command line with " code { "ferry site add --source DB" } " (the dashboard reads only sites added there)." }
+        } @else {
+            form method="post" action="/apps/assess" {
+                (csrf_field(&caller))
+                label { span { "Server site" } (server_site_select(&servers)) }
+                button type="submit" { "Assess the Server site's apps" }
+            }
+        }
+        @if assessed.is_empty() {
+            p.note { "No assessment yet: choose the Server site above (or run " code { "ferry apps assess --source DB" } ")." }
+        } @else {
+            table {
+                tr { th { "App key" } th { "Name" } th { "Version" } th { "Vendor" } th { "Path" } th { "Plugin" } th { "Stage" } th { "Decision" } }
+                @for a in &assessed {
+                    tr data-app=(a.key) {
+                        td.mono { (a.key) }
+                        td { (a.name) }
+                        td { (a.version) }
+                        td { (a.vendor) }
+                        td { strong { (a.path.name()) } br; span.muted { (a.path_reason) } }
+                        td {
+                            @if let Some(v) = &a.plugin_version {
+                                (v) br; span.muted { (a.plugin_signer.clone().unwrap_or_default()) } br;
+                                a href={ "/apps/" (urlencode(&a.key)) "/consent" } { "Consent card" }
+                            } @else { span.muted { "none installed" } }
+                        }
+                        td { @if let Some(f) = &a.stage_figures { (f.summary()) } @else { "-" } }
+                        td {
+                            form.inline method="post" action={ "/apps/" (urlencode(&a.key)) "/decision" } {
+                                (csrf_field(&caller))
+                                select name="decision" {
+                                    @for d in decisions {
+                                        option value=(d.name()) selected[d == a.decision] { (d.name()) }
+                                    }
+                                }
+                                " " button type="submit" { "Save" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(html_response(StatusCode::OK, page("Assess your apps", "/apps", Some(csrf(&caller)), content)))
+}
+
+#[derive(Deserialize)]
+struct AssessForm {
+    #[serde(default)]
+    csrf: String,
+    source: String,
+}
+
+/// A choice of the Server sites the admin added (`ferry site add`), by id.
+fn server_site_select(sites: &[ferry_migrate::sites::ServerSite]) -> Markup {
+    html! {
+        select name="source" required {
+            @for s in sites {
+                option value=(s.id) { (s.name.as_deref().unwrap_or(&s.id)) " — " (s.product) " · " (ferry_source::redact_url(&s.location)) }
+            }
+        }
+    }
+}
+
+async fn assess_apps(State(web): State<Web>, Extension(caller): Extension<Caller>, Form(form): Form<AssessForm>) -> PageResult {
+    check_form(&caller, &form.csrf)?;
+    let site = ferry_migrate::sites::for_request(web.db(), &form.source).await?;
+    let connected = ferry_source::Source::open(&site.location, site.password_env.as_deref())
+        .await
+        .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, "bad-request", format!("{e:#}")))?;
+    let apps = assess::read_server_apps(web.db(), &connected).await?;
+    assess::assess(web.db(), &apps).await?;
+    Ok(Redirect::to("/apps").into_response())
+}
+
+#[derive(Deserialize)]
+struct DecisionForm {
+    #[serde(default)]
+    csrf: String,
+    decision: String,
+}
+
+async fn decide(State(web): State<Web>, Extension(caller): Extension<Caller>, Path(key): Path<String>, Form(form): Form<DecisionForm>) -> PageResult {
+    check_form(&caller, &form.csrf)?;
+    let decision: Decision = form.decision.parse().map_err(|e: String| Failure::new(StatusCode::BAD_REQUEST, "bad-request", e))?;
+    assess::decide(web.db(), &key, decision).await?;
+    Ok(Redirect::to("/apps").into_response())
+}
+
+/// The consent card of one app.
+async fn consent_card(State(web): State<Web>, Extension(caller): Extension<Caller>, Path(key): Path<String>) -> PageResult {
+    let card = consent::policy_card(web.db(), &key).await?;
+    let status = card.status.map(|s| s.name()).unwrap_or("not-assessed");
+    let content = html! {
+        table {
+            tr { th { "App" } td { (card.name) " " span.mono { "(" (card.app) ")" } } }
+            tr { th { "Vendor" } td { (card.vendor) } }
+            tr { th { "Plugin version" } td { (card.version) } }
+            tr { th { "sha256" } td.mono { (card.sha256) } }
+            tr { th { "Signed by" } td { (card.signer_shown) } }
+            tr { th { "Privacy policy" } td { (card.privacy_policy) } }
+            tr { th { "Data goes to" } td.mono { (card.cloud_app_key) } }
+            tr { th { "Stage" } td { (card.stage.summary()) } }
+            tr { th { "Consent" } td.state #consent-status { (status) @if let Some(v) = &card.consented_version { " (given to version " (v) ")" } } }
+        }
+        @if let Some(old) = &card.consented_signer { p.note { "Consent was given to a plugin signed by another key: " span.mono { (old) } } }
+        h2 { "What the plugin may read and do" }
+        table {
+            tr { th { "Scope" } th { "In plain words" } }
+            @for s in &card.scopes { tr { td.mono { (s.scope) } td { (s.meaning) } } }
+        }
+        @if !card.tables.is_empty() {
+            h2 { "App tables and the class of each column" }
+            table {
+                tr { th { "Table" } th { "Column" } th { "Class" } }
+                @for (table, columns) in &card.tables {
+                    @for (column, class) in columns { tr { td.mono { (table) } td.mono { (column) } td { (class.name()) } } }
+                }
+            }
+        }
+        @if let Some(changes) = &card.changes {
+            h2 { "What changed since consent was given" }
+            ul {
+                @for (label, items) in [("scopes added", &changes.added_scopes), ("scopes removed", &changes.removed_scopes), ("tables added", &changes.added_tables), ("tables removed", &changes.removed_tables), ("columns added", &changes.added_columns), ("columns removed", &changes.removed_columns), ("column classes changed", &changes.changed_classes)] {
+                    @if !items.is_empty() { li { strong { (label) ": " } (items.join(", ")) } }
+                }
+            }
+        }
+        form.inline method="post" action={ "/apps/" (urlencode(&card.app)) "/consent/agree" } {
+            (csrf_field(&caller))
+            input type="hidden" name="sha256" value=(card.sha256);
+            button type="submit" id="agree" { "Agree" }
+        }
+        " "
+        form.inline method="post" action={ "/apps/" (urlencode(&card.app)) "/consent/revoke" } {
+            (csrf_field(&caller))
+            button type="submit" id="revoke" { "Revoke" }
+        }
+    };
+    Ok(html_response(StatusCode::OK, page("Consent card", "/apps", Some(csrf(&caller)), content)))
+}
+
+#[derive(Deserialize)]
+struct AgreeForm {
+    #[serde(default)]
+    csrf: String,
+    sha256: String,
+}
+
+async fn agree(State(web): State<Web>, Extension(caller): Extension<Caller>, Path(key): Path<String>, Form(form): Form<AgreeForm>) -> PageResult {
+    check_form(&caller, &form.csrf)?;
+    consent::agree(web.db(), &key, Some(&form.sha256)).await?;
+    Ok(Redirect::to(&format!("/apps/{}/consent", urlencode(&key))).into_response())
+}
+
+async fn revoke(State(web): State<Web>, Extension(caller): Extension<Caller>, Path(key): Path<String>, Form(form): Form<CsrfOnly>) -> PageResult {
+    check_form(&caller, &form.csrf)?;
+    consent::revoke(web.db(), &key).await?;
+    Ok(Redirect::to(&format!("/apps/{}/consent", urlencode(&key))).into_response())
+}
+
+fn progress_lines(progress: &BTreeMap<String, plan::StepProgress>) -> Markup {
+    html! { @for (step, p) in progress { div data-step=(step) { (step) " " (p.done) "/" (p.total) " " progress max=(p.total.max(1)) value=(p.done) {} } } }
+}
+
+/// Plans: the list with live progress, and a form to create one.
+async fn plans(State(web): State<Web>, Extension(caller): Extension<Caller>) -> PageResult {
+    let listing = plan::listing(web.db()).await?;
+    let sites = ferry_migrate::cloud::list(web.db()).await?;
+    let servers = ferry_migrate::sites::list(web.db()).await?;
+    let content = html! {
+        @if listing.is_empty() { p.muted { "No plan yet." } } @else {
+            table #plans {
+                tr { th { "Plan" } th { "Status" } th { "Destination" } th { "Scope" } th { "Apps" } th { "Progress" } th { "Actions" } }
+                @for l in &listing {
+                    @let p = &l.plan;
+                    tr data-plan=(p.id) {
+                        td { a href={ "/plans/" (p.id) } { (p.name) } br; span.mono.muted { (p.id) } }
+                        td.plan-status { (p.status) }
+                        td.mono { (p.destination) }
+                        td {
+                            (p.product) ": users " (p.users.to_string())
+                            @if p.product == ferry_source::Product::Jira { ", projects " (p.projects.to_string()) ", customers " (p.customers.to_string()) }
+                            @else { ", spaces " (p.spaces.to_string()) }
+                        }
+                        td.plan-apps { @for a in &l.app_statuses { div { (a.app) ": " (a.status) } } }
+                        td.plan-progress { (progress_lines(&l.progress)) }
+                        td {
+                            @if p.status == plan::status::SAVED {
+                                form.inline.when-saved method="post" action={ "/plans/" (p.id) "/check" } { (csrf_field(&caller)) button type="submit" { "Run checks" } }
+                                " "
+                                form.inline.when-saved method="post" action={ "/plans/" (p.id) "/run" } {
+                                    (csrf_field(&caller))
+                                    @if !p.plan_apps.is_empty() {
+                                        select name="stage1" title="For Stage 1 apps: proceed (migrate them) or remove (leave them out)" {
+                                            option value="" { "Stage 1 apps: ask" }
+                                            option value="proceed" { "proceed" }
+                                            option value="remove" { "remove" }
+                                        }
+                                        " "
+                                    }
+                                    button type="submit" { "Run" }
+                                }
+                            }
+                            @if p.status == plan::status::SAVED || p.status == plan::status::RUNNING {
+                                form.inline.when-running hidden[p.status != plan::status::RUNNING] method="post" action={ "/plans/" (p.id) "/stop" } { (csrf_field(&caller)) button type="submit" { "Stop" } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Create a plan" }
+        @if sites.is_empty() || servers.is_empty() {
+            p.note {
+                "A plan reads a Server site and goes to a connected Cloud site, both given at the command line: "
+                code { "ferry site add --source DB" } " and " code { "ferry cloud connect NAME --url URL --token-env VAR" } "."
+            }
+        } @else {
+            form #create method="post" action="/plans" {
+                (csrf_field(&caller))
+                label { span { "Name" } input name="name" required; }
+                label { span { "Server site" } (server_site_select(&servers)) }
+                label { span { "Attachment folder" } input name="attachments" size="60" placeholder="Confluence: <confluence-home>/attachments"; }
+                label { span { "Cloud site" } select name="cloud" required { @for s in &sites { option value=(s.name) { (s.name) " — " (s.url) } } } }
+                label { span { "Users" } select name="users" { option { "all" } option { "related" } option { "none" } } }
+                label { span { "Spaces" } input name="spaces" placeholder="all, none or KEY,KEY (Confluence)"; }
+                label { span { "Projects" } input name="projects" placeholder="all, none or KEY,KEY (Jira)"; }
+                label { span { "Customers" } select name="customers" { option value="" { "default" } option { "all" } option { "related" } option { "none" } } }
+                label { span { "Page history" } select name="history" { option { "all" } option { "current" } } }
+                label { span { "Apps" } select name="apps" { option { "needed" } option { "none" } } }
+                button type="submit" { "Save plan" }
+            }
+        }
+        script src="/live.js" {}
+    };
+    Ok(html_response(StatusCode::OK, page("Migrate your data", "/plans", Some(csrf(&caller)), content)))
+}
+
+/// The plan form: the CLI's `plan create` options.
+#[derive(Deserialize)]
+struct PlanForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    fields: BTreeMap<String, String>,
+}
+
+/// A plan request from form fields (empty fields take the defaults).
+pub fn plan_request(fields: &BTreeMap<String, String>) -> plan::PlanRequest {
+    let get = |k: &str| fields.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    plan::PlanRequest {
+        name: get("name").unwrap_or_default(),
+        source: get("source").unwrap_or_default(),
+        product: get("product"),
+        attachments: get("attachments"),
+        cloud: get("cloud"),
+        users: get("users"),
+        spaces: get("spaces"),
+        projects: get("projects"),
+        customers: get("customers"),
+        attachments_only: get("attachments_only").is_some(),
+        history: get("history"),
+        product_group: get("product_group"),
+        apps: get("apps"),
+        app_deadline_secs: get("app_deadline_secs").and_then(|s| s.parse().ok()),
+        trusted_domains: get("trusted_domains").map(|d| d.split(',').map(str::to_string).collect()).unwrap_or_default(),
+    }
+}
+
+async fn create_plan(State(web): State<Web>, Extension(caller): Extension<Caller>, Form(form): Form<PlanForm>) -> PageResult {
+    check_form(&caller, &form.csrf)?;
+    let request = plan_request(&form.fields);
+    let created = Plan::create(web.db(), request.into_web_plan(web.db()).await?).await?;
+    Ok(Redirect::to(&format!("/plans/{}", created.id)).into_response())
+}
+
+/// Live progress of every plan, as server-sent events: a `progress` event whenever a
+/// plan's status or step counts change (read from the state DB, so a plan running in
+/// another process shows too).
+async fn plan_events(State(web): State<Web>) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    let mut live = web.live();
+    // The first event is the current state (a new snapshot when nobody listened yet).
+    let latest = live.borrow_and_update().clone();
+    let first = match latest {
+        current if !current.is_empty() => current,
+        _ => {
+            let current = progress_snapshot(web.db()).await.unwrap_or_else(|e| {
+                tracing::warn!("live progress: {e:#}");
+                "[]".into()
+            });
+            web.remember_live(&current);
+            current
+        }
+    };
+    let stream = futures_util::stream::once(async move { Ok(Event::default().event("progress").data(first)) }).chain(futures_util::stream::unfold(
+        live,
+        |mut live| async move {
+            live.changed().await.ok()?;
+            let json = live.borrow_and_update().clone();
+            Some((Ok(Event::default().event("progress").data(json)), live))
+        },
+    ));
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// How often live progress reads the state DB.
+pub const LIVE_PERIOD: Duration = Duration::from_millis(250);
+
+/// Every plan's id, status and step progress, as the live script reads it; and the app
+/// statuses of plans running or ended in the last minute (their apps are what changes).
+pub async fn progress_snapshot(db: &ferry_core::state::StateDb) -> anyhow::Result<String> {
+    use sqlx::Row;
+    let mut progress = plan::all_progress(db).await?;
+    let rows = sqlx::query(
+        "SELECT id, status, status = 'running' OR (finished_at IS NOT NULL AND finished_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-60 seconds')) \
+         FROM plans ORDER BY created_at DESC, id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    let mut plans = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let id: String = r.get(0);
+        let steps = progress.remove(&id).unwrap_or_default();
+        let mut entry = serde_json::json!({"id": id, "status": r.get::<String, _>(1), "progress": steps});
+        if r.get::<bool, _>(2) {
+            let plan = Plan::get(db, &id).await?;
+            if !plan.plan_apps.is_empty() {
+                let apps = ferry_migrate::apps::app_statuses(db, &plan).await?;
+                entry["apps"] = serde_json::json!(apps.iter().map(|a| serde_json::json!({"app": a.app, "status": a.status})).collect::<Vec<_>>());
+            }
+        }
+        plans.push(entry);
+    }
+    Ok(serde_json::to_string(&plans)?)
+}
+
+/// A plan's report: counts, failures, people, permissions, apps and the audit.
+async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> PageResult {
+    let db = web.db();
+    let plan = Plan::get(db, &id).await?;
+    let (report, apps) = plan::live_report(db, &plan).await?;
+    let audit = ferry_apps::journal::plan_audit(db, &plan.id, None).await?;
+    let content = html! {
+        p { "Status: " strong.plan-status { (plan.status) } " · destination " span.mono { (plan.destination) } " · created " (plan.created_at) }
+        @match &report {
+            None => { p.note { "Not run yet. Run its checks and then the plan from the " a href="/plans" { "Plans" } " page." } }
+            Some(r) => {
+                @if let Some(e) = &r.error { p.error { "The plan stopped: " (e) } }
+                h2 { "Server and cloud counts" }
+                table {
+                    tr { th { "Kind" } th { "Server" } th { "Cloud" } th { "Failed" } }
+                    @for (kind, c) in &r.counts { tr { td { (kind) } td { (c.server) } td { (c.cloud) } td class=[(c.failed > 0).then_some("bad")] { (c.failed) } } }
+                }
+                @if !r.failures.is_empty() {
+                    h2 { "Failures (" (r.failures.len()) ")" }
+                    table {
+                        tr { th { "Kind" } th { "Entity" } th { "Reason and fix" } }
+                        @for f in r.failures.iter().take(500) { tr { td { (f.kind) } td.mono { (f.server_id) } td { (f.reason) } } }
+                    }
+                    @if r.failures.len() > 500 { p.muted { "The first 500 are shown; " code { "ferry plan show " (plan.id) " --json" } " lists all." } }
+                }
+                @if r.product == "jira" {
+                    h2 { "People" }
+                    p { (r.former_customer.len()) " people the requests name have no cloud account and are attributed to Former customer; "
+                        (r.customers_with_full_accounts) " customers were linked to full accounts; "
+                        (r.two_accounts.len()) " people now have two accounts." }
+                    @if !r.two_accounts.is_empty() {
+                        table { tr { th { "User" } th { "Email" } th { "Full account" } th { "Customer account" } }
+                            @for t in &r.two_accounts { tr { td { (t.username) } td { (t.email) } td.mono { (t.full_account) } td.mono { (t.customer_account) } } } }
+                    }
+                    @if !r.former_customer.is_empty() {
+                        table { tr { th { "User key" } th { "Why" } th { "References" } th { "Where" } }
+                            @for f in &r.former_customer { tr { td.mono { (f.user_key) } td { (f.reason) } td { (f.references) } td { (f.referenced_in.join(", ")) } } } }
+                    }
+                } @else {
+                    h2 { "People and permissions" }
+                    p { (r.former_user) " items are attributed to Former User; " (r.linked_users) " accounts were linked to existing cloud accounts." }
+                    @if !r.dropped_permissions.is_empty() {
+                        p { (r.dropped_permissions.len()) " permissions were dropped:" }
+                        ul { @for d in r.dropped_permissions.iter().take(200) { li { (serde_json::to_string(d).unwrap_or_default()) } } }
+                    }
+                    @if !r.groups_awaiting_review.is_empty() {
+                        p.note { "Groups created by this plan await your permission review: " (r.groups_awaiting_review.join(", ")) }
+                    }
+                }
+            }
+        }
+        @if !apps.is_empty() {
+            h2 { "Apps" }
+            table {
+                tr { th { "App" } th { "Plugin" } th { "Status" } th { "Message" } th { "Transfer" } th {} }
+                @for a in &apps {
+                    tr data-app=(a.app) {
+                        td.mono { (a.app) } td { (a.version) } td.state { (a.status) } td { (a.message.clone().unwrap_or_default()) }
+                        td.mono { (a.transfer_id.clone().unwrap_or_default()) }
+                        td {
+                            @if a.status != ferry_migrate::apps::status::COMPLETE && a.status != ferry_migrate::apps::status::RUNNING && a.transfer_id.is_some() {
+                                form.inline method="post" action={ "/plans/" (plan.id) "/apps/" (urlencode(&a.app)) "/rerun" } { (csrf_field(&caller)) button type="submit" { "Re-run" } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if !audit.is_empty() {
+            h2 { "What each plugin read" }
+            @for run in &audit {
+                h3 { (run.app) " " (run.version) " · " span.muted { (run.status) ", transfer " (run.transfer_id) ", " (run.uploaded_bytes) " bytes uploaded" } }
+                table {
+                    tr { th { "Scopes" } th { "Host function" } th { "Calls" } th { "Rows" } th { "Bytes" } }
+                    @for line in &run.access { tr { td.mono { (line.scopes.join(", ")) } td.mono { (line.function) } td { (line.calls) } td { (line.rows) } td { (line.bytes) } } }
+                }
+                @if run.denied.is_empty() { p.ok { "No access was denied." } } @else {
+                    table.denied {
+                        tr { th { "Denied function" } th { "Missing scope" } th { "Calls" } }
+                        @for d in &run.denied { tr { td.mono { (d.function) } td.mono { (d.scope) } td { (d.calls) } } }
+                    }
+                }
+            }
+        }
+    };
+    Ok(html_response(StatusCode::OK, page(&format!("Plan {}", plan.name), "/plans", Some(csrf(&caller)), content)))
+}
+
+async fn check_plan(State(web): State<Web>, Extension(caller): Extension<Caller>, Path(id): Path<String>, Form(form): Form<CsrfOnly>) -> PageResult {
+    check_form(&caller, &form.csrf)?;
+    let mut migrator = web.migrator(&id).await?;
+    let plan = migrator.plan().clone();
+    let checks = migrator.checks().await?;
+    let content = html! {
+        p { a href="/plans" { "Back to the plans" } }
+        table #checks {
+            tr { th { "Check" } th { "Result" } th { "What was found" } th { "How to fix it" } }
+            @for c in &checks {
+                tr {
+                    td.mono { (c.code) }
+                    td class=(match c.result { ferry_migrate::checks::CheckResult::Pass => "ok", ferry_migrate::checks::CheckResult::Warning => "warn", ferry_migrate::checks::CheckResult::Error => "bad" }) { (c.result.name()) }
+                    td { (c.message) @if !c.entities.is_empty() { br; span.muted { (c.entities.iter().take(20).cloned().collect::<Vec<_>>().join(", ")) } } }
+                    td { (c.fix) }
+                }
+            }
+        }
+    };
+    Ok(html_response(StatusCode::OK, page(&format!("Checks of plan {}", plan.name), "/plans", Some(csrf(&caller)), content)))
+}
+
+#[derive(Deserialize)]
+struct RunForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    stage1: String,
+}
+
+async fn run_plan(State(web): State<Web>, Extension(caller): Extension<Caller>, Path(id): Path<String>, Form(form): Form<RunForm>) -> PageResult {
+    check_form(&caller, &form.csrf)?;
+    let stage1 = match form.stage1.trim() {
+        "" => None,
+        choice => Some(choice.parse().map_err(|e: String| Failure::new(StatusCode::BAD_REQUEST, "bad-request", e))?),
+    };
+    web.start_plan(&id, stage1).await?;
+    Ok(Redirect::to("/plans").into_response())
+}
+
+async fn stop_plan(State(web): State<Web>, Extension(caller): Extension<Caller>, Path(id): Path<String>, Form(form): Form<CsrfOnly>) -> PageResult {
+    check_form(&caller, &form.csrf)?;
+    plan::stop(web.db(), &id).await?;
+    Ok(Redirect::to("/plans").into_response())
+}
+
+async fn rerun_app(
+    State(web): State<Web>,
+    Extension(caller): Extension<Caller>,
+    Path((id, key)): Path<(String, String)>,
+    Form(form): Form<CsrfOnly>,
+) -> PageResult {
+    check_form(&caller, &form.csrf)?;
+    web.connected_plan(&id).await?;
+    ferry_migrate::apps::rerun(web.db(), &id, &key, ferry_runtime::limits::Limits::default()).await?;
+    Ok(Redirect::to(&format!("/plans/{id}")).into_response())
+}
+
+/// Plugins, for reviewers: every installed plugin's audit.
+async fn plugins(State(web): State<Web>, Extension(caller): Extension<Caller>) -> PageResult {
+    let audits = web.plugin_audits().await?;
+    let content = html! {
+        @if audits.is_empty() { p.muted { "No plugin installed." } }
+        @for (installed, r) in &audits {
+            section.plugin data-app=(installed.server_app_key) {
+                h2 { (r.name.clone().unwrap_or_default()) " " (r.version.clone().unwrap_or_default()) " · " span.muted { "by " (r.vendor.clone().unwrap_or_default()) } }
+                table {
+                    tr { th { "Server app → Cloud app" } td.mono { (installed.server_app_key) " → " (installed.cloud_app_key) } }
+                    tr { th { "sha256" } td.mono { (r.sha256) } }
+                    tr { th { "Contract" } td.mono { "ferry:migration@" (r.contract.clone().unwrap_or_default()) } }
+                    tr { th { "Signed by" } td { (r.signer.describe()) } }
+                    tr { th { "Verdict" } td.state class=[(r.verdict != ferry_apps::audit::Verdict::Ok).then_some("bad")] { (format!("{:?}", r.verdict).to_lowercase()) } }
+                }
+                @for p in &r.problems { p.error { (p) } }
+                @for w in &r.warnings { p.note { (w) } }
+                h3 { "Declared scopes" }
+                table {
+                    tr { th { "Scope" } th { "Meaning" } th { "Used" } }
+                    @for s in &r.scopes { tr { td.mono { (s.scope) } td { (s.meaning) } td class=[r.unused_scopes.contains(&s.scope).then_some("bad")] { @if r.unused_scopes.contains(&s.scope) { "never usable: over-privilege" } @else { "yes" } } } }
+                }
+                @if !r.tables.is_empty() {
+                    h3 { "App tables and column classes" }
+                    table { tr { th { "Table" } th { "Column" } th { "Class" } }
+                        @for (table, columns) in &r.tables { @for (column, class) in columns { tr { td.mono { (table) } td.mono { (column) } td { (class) } } } } }
+                }
+                h3 { "What the component imports" }
+                table {
+                    tr { th { "Import" } th { "Kind" } th { "Needs one of" } th { "Allowed" } }
+                    @for i in &r.imports { tr { td.mono { (i.name) } td { (i.kind) } td.mono { (i.needs_any_of.join(", ")) } td class=[(!i.allowed).then_some("bad")] { @if i.allowed { "yes" } @else { "NO" } } } }
+                }
+            }
+        }
+    };
+    Ok(html_response(StatusCode::OK, page("Plugins: what each declares and imports", "/plugins", Some(csrf(&caller)), content)))
+}
+
+/// One Stage bar: the 95% Wilson interval against the threshold line, in SVG built
+/// from numbers only.
+fn stage_bar(lower: f64, upper: f64, rate: Option<f64>, threshold: f64) -> Markup {
+    const W: f64 = 300.0;
+    let x = |v: f64| (v.clamp(0.0, 1.0) * W * 100.0).round() / 100.0;
+    let svg = format!(
+        r##"<svg class="stage-bar" width="{w}" height="24" viewBox="0 0 {w} 24" role="img" aria-label="Wilson interval {lo:.2} to {hi:.2} against {t:.2}"><rect x="0" y="8" width="{w}" height="8" fill="#f1f2f4"/><rect x="{lx}" y="6" width="{iw}" height="12" fill="#579dff"/>{dot}<line x1="{tx}" y1="0" x2="{tx}" y2="24" stroke="#ae2e24" stroke-width="2"/></svg>"##,
+        w = W,
+        lo = lower,
+        hi = upper,
+        t = threshold,
+        lx = x(lower),
+        iw = (x(upper) - x(lower)).max(1.0),
+        tx = x(threshold),
+        dot = rate.map(|r| format!(r##"<circle cx="{}" cy="12" r="4" fill="#09326c"/>"##, x(r))).unwrap_or_default(),
+    );
+    PreEscaped(svg)
+}
+
+/// Stages: per plugin the attempts, successes, rate and interval, with the rule.
+async fn stages_page(State(web): State<Web>, Extension(caller): Extension<Caller>) -> PageResult {
+    let db = web.db();
+    let rule = stages::rule(db).await?;
+    let figures = stages::all(db).await?;
+    let content = html! {
+        p.note { "The rule: " (rule.describe()) }
+        @if figures.is_empty() { p.muted { "No plugin installed or no outcome recorded yet." } } @else {
+            table #stages {
+                tr { th { "Plugin" } th { "Version" } th { "Attempts" } th { "Successes" } th { "Rate" } th { "Wilson interval (" (format!("{:.0}%", rule.confidence * 100.0)) ") and the " (format!("{:.2}", rule.threshold)) " line" } th { "Stage" } }
+                @for f in &figures {
+                    tr data-app=(f.app) {
+                        td.mono { (f.app) } td { (f.version) } td { (f.attempts) } td { (f.successes) }
+                        td { @if let Some(r) = f.rate { (format!("{:.1}%", r * 100.0)) } @else { "-" } }
+                        td { (stage_bar(f.lower, f.upper, f.rate, rule.threshold)) br; span.muted { (format!("{:.3} – {:.3}", f.lower, f.upper)) } }
+                        td class=(if f.stage == Stage::Stage2 { "ok" } else { "warn" }) { (f.stage.name()) br; span.muted { (f.decided_by) } }
+                    }
+                }
+            }
+        }
+    };
+    Ok(html_response(StatusCode::OK, page("Stages", "/stages", Some(csrf(&caller)), content)))
+}
