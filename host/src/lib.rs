@@ -56,5 +56,5 @@ pub use ferry_core::Declined;
 /// The plugin runtime (crate `ferry-runtime`) and plugin management (crate `ferry-apps`).
 pub mod plugins {
     pub use ferry_apps::{audit, catalog, journal, local, registry, scaffold, trust};
-    pub use ferry_runtime::{component, contract, engine, gate, host, host_v0_2, limits, output, run, signature, uploads, MigrationDetails};
+    pub use ferry_runtime::{component, contract, engine, gate, host, limits, output, run, signature, since_v0_1, since_v0_2, uploads, MigrationDetails};
 }

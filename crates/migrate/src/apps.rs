@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{stream, StreamExt};
-use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::plan::{Plan, PlanApp};
@@ -45,34 +44,7 @@ pub mod status {
     pub const RERUNNABLE: [&str; 3] = [INCOMPLETE, FAILED, TIMED_OUT];
 }
 
-/// What one app's migration did (the latest run of the app in the plan).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct AppOutcome {
-    /// Server app key.
-    pub app: String,
-    /// Plugin version.
-    pub version: String,
-    /// `ready`, `running`, `complete`, `incomplete`, `failed` or `timed-out`.
-    pub status: String,
-    /// Why, when not complete (or why it did not run).
-    pub message: Option<String>,
-    /// The transfer the uploads are filed under (none before it ran).
-    pub transfer_id: Option<String>,
-    /// The first transfer, for a re-run.
-    pub original_transfer_id: Option<String>,
-    /// The last progress the plugin reported.
-    pub progress_percent: u8,
-    /// Rows read per scope.
-    pub rows_per_scope: BTreeMap<String, u64>,
-    /// Denied calls.
-    pub denied: u64,
-    /// Bytes uploaded.
-    pub uploaded_bytes: u64,
-    /// When it started and ended.
-    pub started_at: Option<String>,
-    /// When it ended.
-    pub finished_at: Option<String>,
-}
+pub use crate::report::AppOutcome;
 
 /// Live progress of the plan's running apps (app → percent), for the progress recorder.
 pub type AppProgress = Arc<Mutex<BTreeMap<String, (u8, String)>>>;

@@ -9,9 +9,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use futures_util::{stream, StreamExt};
-use serde::Serialize;
 
 use crate::plan::{AppsScope, PlanApp, UsersScope};
+pub use crate::report::{Check, CheckResult};
 use crate::rules::{self, DirectoryUser};
 use crate::{ns, Migrator};
 use ferry_apps::assess::{self, Decision, MigrationPath, ServerApp};
@@ -20,48 +20,8 @@ use ferry_apps::stages::{self, StageFigures};
 
 mod jira;
 
-/// How a check ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum CheckResult {
-    /// Nothing found.
-    Pass,
-    /// Found something the admin should know; the run may go on.
-    Warning,
-    /// Found something that must be fixed before the run.
-    Error,
-}
-
-impl CheckResult {
-    /// The result as shown.
-    pub fn name(self) -> &'static str {
-        match self {
-            CheckResult::Pass => "pass",
-            CheckResult::Warning => "warning",
-            CheckResult::Error => "error",
-        }
-    }
-}
-
 /// Entities named per check at most; the count says how many there are in all.
 pub const ENTITIES_SHOWN: usize = 50;
-
-/// One check's outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct Check {
-    /// The stable code, e.g. `users.invalid-email`.
-    pub code: String,
-    /// `pass`, `warning` or `error`.
-    pub result: CheckResult,
-    /// What was found, in a sentence.
-    pub message: String,
-    /// The entities concerned (at most [`ENTITIES_SHOWN`]).
-    pub entities: Vec<String>,
-    /// How many entities there are in all.
-    pub count: usize,
-    /// How to fix it (empty on pass).
-    pub fix: String,
-}
 
 /// A check that found `entities` (as `found`, else pass).
 fn check(code: &str, found: CheckResult, entities: Vec<String>, message: &str, fix: &str, pass: &str) -> Check {

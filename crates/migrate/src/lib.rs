@@ -25,6 +25,7 @@ pub mod report;
 pub use ferry_core::rules;
 pub mod sites;
 mod spaces;
+pub mod standing;
 /// Storage-format bodies (crate `ferry-storage-format`).
 pub use ferry_storage_format as storage;
 

@@ -210,7 +210,7 @@ pub struct PlanReport {
     pub attachment_bytes: u64,
     /// The pre-migration checks the run started with.
     #[serde(default)]
-    pub checks: Vec<crate::checks::Check>,
+    pub checks: Vec<Check>,
     /// The admin's choice for Stage 1 apps (`proceed` or `remove`), when there were any.
     #[serde(default)]
     pub stage1_choice: Option<crate::Stage1Choice>,
@@ -219,7 +219,7 @@ pub struct PlanReport {
     pub stage1_apps: Vec<String>,
     /// Each app migration of the plan (its latest run).
     #[serde(default)]
-    pub apps: Vec<crate::apps::AppOutcome>,
+    pub apps: Vec<AppOutcome>,
     /// Why the app migrations did not start, when they did not.
     #[serde(default)]
     pub apps_not_started: Option<String>,
@@ -293,4 +293,73 @@ impl PlanReport {
             "finished"
         }
     }
+}
+
+/// How a check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckResult {
+    /// Nothing found.
+    Pass,
+    /// Found something the admin should know; the run may go on.
+    Warning,
+    /// Found something that must be fixed before the run.
+    Error,
+}
+
+impl CheckResult {
+    /// The result as shown.
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckResult::Pass => "pass",
+            CheckResult::Warning => "warning",
+            CheckResult::Error => "error",
+        }
+    }
+}
+
+/// One check's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Check {
+    /// The stable code, e.g. `users.invalid-email`.
+    pub code: String,
+    /// `pass`, `warning` or `error`.
+    pub result: CheckResult,
+    /// What was found, in a sentence.
+    pub message: String,
+    /// The entities concerned (at most [`crate::checks::ENTITIES_SHOWN`]).
+    pub entities: Vec<String>,
+    /// How many entities there are in all.
+    pub count: usize,
+    /// How to fix it (empty on pass).
+    pub fix: String,
+}
+
+/// What one app's migration did (the latest run of the app in the plan).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AppOutcome {
+    /// Server app key.
+    pub app: String,
+    /// Plugin version.
+    pub version: String,
+    /// `ready`, `running`, `complete`, `incomplete`, `failed` or `timed-out`.
+    pub status: String,
+    /// Why, when not complete (or why it did not run).
+    pub message: Option<String>,
+    /// The transfer the uploads are filed under (none before it ran).
+    pub transfer_id: Option<String>,
+    /// The first transfer, for a re-run.
+    pub original_transfer_id: Option<String>,
+    /// The last progress the plugin reported.
+    pub progress_percent: u8,
+    /// Rows read per scope.
+    pub rows_per_scope: BTreeMap<String, u64>,
+    /// Denied calls.
+    pub denied: u64,
+    /// Bytes uploaded.
+    pub uploaded_bytes: u64,
+    /// When it started and ended.
+    pub started_at: Option<String>,
+    /// When it ended.
+    pub finished_at: Option<String>,
 }

@@ -1,23 +1,189 @@
-//! The host side of the contract: the state of one plugin run and every host function a
-//! plugin can call. Each function goes through [`RunState::guarded`], the one place that
-//! checks scopes and writes the audit log.
+//! The host side of the contract, written once on version-neutral types: the state of
+//! one plugin run and every host function a plugin can call. Each function goes through
+//! [`RunState::guarded`], the one place that checks scopes and writes the audit log.
+//!
+//! Each contract version the host serves is a small adapter from its generated
+//! bindings to these functions ([`crate::since_v0_1`], [`crate::since_v0_2`]): a new
+//! contract version is one new adapter file, and the rules stay here.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use ferry_manifest::{Manifest, Scope, ScopeSet};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use wasmtime::component::ResourceTable;
 use wasmtime::ResourceLimiter;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::contract::{namespace_scope, v0_1::ferry::migration as wit};
+use super::contract::namespace_scope;
 use super::gate::{CallOutcome, Gate, Volume};
 use super::limits::{cut_owned, echo, DETAIL_BYTES, LOG_LINE_COST, PROGRESS_BYTES};
 use super::uploads::UploadSink;
 use ferry_core::state::mappings::MappingSource;
 use ferry_source::Source;
 
-use wit::types::AccessError;
+pub use ferry_source::{Cell, ContentKind};
+
+/// Why a host call was refused: the same five cases in every contract version.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AccessError {
+    /// The call needs a scope the grant does not hold.
+    Denied(Scope),
+    /// What was asked for does not exist, or is outside this migration.
+    NotFound(String),
+    /// The call itself is wrong (a bad cursor, an undeclared column, ...).
+    Invalid(String),
+    /// A limit of the run was reached.
+    Quota(String),
+    /// The host could not serve the call (the Server database failed, ...).
+    Unavailable(String),
+}
+
+/// What one run is about (every contract version passes the same details to `run`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MigrationDetails {
+    /// The plan's id.
+    pub migration_id: String,
+    /// This app migration's transfer id.
+    pub transfer_id: String,
+    /// The first transfer's id, on a re-run.
+    pub original_transfer_id: Option<String>,
+    /// The plan's name.
+    pub name: String,
+    /// The Cloud site's URL.
+    pub destination_url: String,
+    /// Keys of the spaces in the migration.
+    pub spaces: Vec<String>,
+}
+
+/// How a plugin said its run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Everything was exported.
+    Complete,
+    /// Some was not, and why.
+    Incomplete(String),
+}
+
+/// One server id and its cloud id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mapping {
+    /// The server id.
+    pub server_id: String,
+    /// The cloud id.
+    pub cloud_id: String,
+}
+
+/// A page of mappings and the cursor of the next page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MappingPage {
+    /// The mappings.
+    pub entries: Vec<Mapping>,
+    /// The next page's cursor, if there is one.
+    pub next: Option<String>,
+}
+
+/// Rows of an app table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowBatch {
+    /// The columns read, in order.
+    pub columns: Vec<String>,
+    /// The rows, each a cell per column.
+    pub rows: Vec<Vec<Cell>>,
+    /// The next batch's cursor, if there is one.
+    pub next: Option<String>,
+}
+
+/// A space of the migration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Space {
+    /// Its key.
+    pub key: String,
+    /// Its name.
+    pub name: String,
+    /// `global` or `personal`.
+    pub kind: String,
+}
+
+/// A page or blog post in a space's tree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TreeNode {
+    /// The content id.
+    pub id: String,
+    /// Page or blog post.
+    pub kind: ContentKind,
+    /// The title.
+    pub title: String,
+    /// The parent page's id.
+    pub parent_id: Option<String>,
+    /// The position among its siblings.
+    pub position: Option<i32>,
+}
+
+/// A page of a space's tree and the cursor of the next page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TreePage {
+    /// The nodes.
+    pub nodes: Vec<TreeNode>,
+    /// The next page's cursor, if there is one.
+    pub next: Option<String>,
+}
+
+/// A comment on a page or blog post.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comment {
+    /// The comment id.
+    pub id: String,
+    /// The comment it answers.
+    pub parent_id: Option<String>,
+    /// Its author's user key.
+    pub author_key: Option<String>,
+    /// The storage-format body.
+    pub body: String,
+}
+
+/// A Server user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    /// The user key.
+    pub key: String,
+    /// The username.
+    pub username: String,
+    /// The display name.
+    pub display_name: String,
+    /// The email address.
+    pub email: Option<String>,
+}
+
+/// An attachment of a page or blog post (contract 0.2 and later).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attachment {
+    /// The attachment id.
+    pub id: String,
+    /// The page or blog post it is attached to.
+    pub content_id: String,
+    /// The file name.
+    pub file_name: String,
+    /// The media type.
+    pub media_type: String,
+    /// The size in bytes.
+    pub size: u64,
+    /// The attachment's version.
+    pub version: u32,
+}
+
+/// A log line's level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    /// Debug.
+    Debug,
+    /// Info.
+    Info,
+    /// Warn.
+    Warn,
+    /// Error.
+    Error,
+}
 
 /// Largest batch a plugin may ask for in one call.
 pub const MAX_BATCH: u32 = 10_000;
@@ -97,23 +263,6 @@ impl WasiView for RunState {
     }
 }
 
-/// The contract's scope for a manifest scope.
-pub fn wit_scope(scope: Scope) -> wit::types::Scope {
-    use wit::types::Scope as W;
-    match scope {
-        Scope::AppDataOther => W::AppDataOther,
-        Scope::AppDataPii => W::AppDataPii,
-        Scope::AppDataSecurity => W::AppDataSecurity,
-        Scope::AppDataUgc => W::AppDataUgc,
-        Scope::ProductDataOther => W::ProductDataOther,
-        Scope::ProductDataPii => W::ProductDataPii,
-        Scope::ProductDataSecurity => W::ProductDataSecurity,
-        Scope::ProductDataUgc => W::ProductDataUgc,
-        Scope::MigrationTracingIdentity => W::MigrationTracingIdentity,
-        Scope::MigrationTracingProduct => W::MigrationTracingProduct,
-    }
-}
-
 /// The same error with its message cut to [`DETAIL_BYTES`]: what a call returns to the
 /// plugin and what the audit log keeps are bounded whatever the plugin sent.
 fn bounded(e: AccessError) -> AccessError {
@@ -129,16 +278,12 @@ fn bounded(e: AccessError) -> AccessError {
 /// An access error as text, for the audit log and reports.
 pub fn describe(e: &AccessError) -> String {
     match e {
-        AccessError::Denied(s) => format!("denied({})", scope_name(*s)),
+        AccessError::Denied(s) => format!("denied({})", s.name()),
         AccessError::NotFound(m) => format!("not-found: {m}"),
         AccessError::Invalid(m) => format!("invalid: {m}"),
         AccessError::Quota(m) => format!("quota: {m}"),
         AccessError::Unavailable(m) => format!("unavailable: {m}"),
     }
-}
-
-fn scope_name(scope: wit::types::Scope) -> &'static str {
-    Scope::ALL.into_iter().find(|s| wit_scope(*s) == scope).map(Scope::name).unwrap_or("?")
 }
 
 pub(crate) fn one(scope: Scope) -> ScopeSet {
@@ -175,7 +320,7 @@ impl RunState {
     ) -> Result<T, AccessError> {
         if let Err(missing) = self.gate.check(needs) {
             self.gate.record(function, needs, CallOutcome::Denied(missing));
-            return Err(AccessError::Denied(wit_scope(missing)));
+            return Err(AccessError::Denied(missing));
         }
         match body(self).await {
             Ok((value, volume)) => {
@@ -264,10 +409,10 @@ fn known_namespace(namespace: &str) -> Result<(), AccessError> {
     namespace_scope(namespace).map(|_| ()).ok_or_else(|| AccessError::Invalid(format!("unknown mapping namespace {:?}", echo(namespace))))
 }
 
-impl wit::types::Host for RunState {}
-
-impl wit::mappings::Host for RunState {
-    async fn page(&mut self, namespace: String, cursor: Option<String>, limit: u32) -> Result<wit::mappings::MappingPage, AccessError> {
+/// The host functions, one per contract function, on version-neutral types.
+impl RunState {
+    /// `mappings.page`.
+    pub async fn mappings_page(&mut self, namespace: String, cursor: Option<String>, limit: u32) -> Result<MappingPage, AccessError> {
         let needs = namespace_scope(&namespace).map(one).unwrap_or_default();
         self.guarded("mappings.page", needs, async |s| {
             known_namespace(&namespace)?;
@@ -275,14 +420,15 @@ impl wit::mappings::Host for RunState {
             let ctx = s.ctx.clone();
             let found = ctx.mappings.page(&namespace, cursor.as_deref(), limit, &ctx.spaces).await.map_err(unavailable)?;
             let next = (found.len() == limit as usize).then(|| found.last().map(|(id, _)| id.clone())).flatten();
-            let entries: Vec<_> = found.into_iter().map(|(server_id, cloud_id)| wit::mappings::Mapping { server_id, cloud_id }).collect();
+            let entries: Vec<_> = found.into_iter().map(|(server_id, cloud_id)| Mapping { server_id, cloud_id }).collect();
             let volume = Volume { rows: entries.len() as u64, bytes: 0 };
-            Ok((wit::mappings::MappingPage { entries, next }, volume))
+            Ok((MappingPage { entries, next }, volume))
         })
         .await
     }
 
-    async fn lookup(&mut self, namespace: String, server_ids: Vec<String>) -> Result<Vec<wit::mappings::Mapping>, AccessError> {
+    /// `mappings.lookup`.
+    pub async fn mappings_lookup(&mut self, namespace: String, server_ids: Vec<String>) -> Result<Vec<Mapping>, AccessError> {
         let needs = namespace_scope(&namespace).map(one).unwrap_or_default();
         self.guarded("mappings.lookup", needs, async |s| {
             known_namespace(&namespace)?;
@@ -292,14 +438,13 @@ impl wit::mappings::Host for RunState {
             let ctx = s.ctx.clone();
             let found = ctx.mappings.lookup(&namespace, &server_ids, &ctx.spaces).await.map_err(unavailable)?;
             let volume = Volume { rows: found.len() as u64, bytes: 0 };
-            Ok((found.into_iter().map(|(server_id, cloud_id)| wit::mappings::Mapping { server_id, cloud_id }).collect(), volume))
+            Ok((found.into_iter().map(|(server_id, cloud_id)| Mapping { server_id, cloud_id }).collect(), volume))
         })
         .await
     }
-}
 
-impl wit::app_tables::Host for RunState {
-    async fn read(&mut self, table: String, columns: Vec<String>, cursor: Option<String>, limit: u32) -> Result<wit::app_tables::RowBatch, AccessError> {
+    /// `app-tables.read`.
+    pub async fn app_tables_read(&mut self, table: String, columns: Vec<String>, cursor: Option<String>, limit: u32) -> Result<RowBatch, AccessError> {
         let needs = self.app_table_needs(&table, &columns);
         let scopes = needs.clone().unwrap_or_default();
         self.guarded("app-tables.read", scopes, async |s| {
@@ -310,24 +455,14 @@ impl wit::app_tables::Host for RunState {
             ctx.require_app_table(&table).await?;
             let batch = ctx.source.read_app_table(&table, &columns, after, limit).await.map_err(unavailable)?;
             let mut volume = Volume { rows: batch.rows.len() as u64, bytes: 0 };
-            let rows = batch
-                .rows
-                .into_iter()
-                .map(|row| {
-                    row.into_iter()
-                        .map(|cell| {
-                            volume.bytes += cell_bytes(&cell);
-                            to_wit_cell(cell)
-                        })
-                        .collect()
-                })
-                .collect();
-            Ok((wit::app_tables::RowBatch { columns, rows, next: batch.last_id.map(|id| id.to_string()) }, volume))
+            let rows = batch.rows.into_iter().map(|row| row.into_iter().inspect(|cell| volume.bytes += cell_bytes(cell)).collect()).collect();
+            Ok((RowBatch { columns, rows, next: batch.last_id.map(|id| id.to_string()) }, volume))
         })
         .await
     }
 
-    async fn count(&mut self, table: String) -> Result<u64, AccessError> {
+    /// `app-tables.count`.
+    pub async fn app_tables_count(&mut self, table: String) -> Result<u64, AccessError> {
         self.guarded("app-tables.count", one(Scope::AppDataOther), async |s| {
             s.declared_table(&table)?;
             s.ctx.require_app_table(&table).await?;
@@ -336,22 +471,9 @@ impl wit::app_tables::Host for RunState {
         })
         .await
     }
-}
 
-fn to_wit_cell(cell: ferry_source::Cell) -> wit::app_tables::Cell {
-    use wit::app_tables::Cell as W;
-    match cell {
-        ferry_source::Cell::Null => W::Null,
-        ferry_source::Cell::Integer(i) => W::Integer(i),
-        ferry_source::Cell::Real(f) => W::Real(f),
-        ferry_source::Cell::Text(s) => W::Text(s),
-        ferry_source::Cell::Boolean(b) => W::Boolean(b),
-        ferry_source::Cell::Bytes(b) => W::Bytes(b),
-    }
-}
-
-impl wit::product::Host for RunState {
-    async fn spaces(&mut self) -> Result<Vec<wit::product::Space>, AccessError> {
+    /// `product.spaces`.
+    pub async fn product_spaces(&mut self) -> Result<Vec<Space>, AccessError> {
         self.guarded("product.spaces", one(Scope::ProductDataOther), async |s| {
             let ctx = s.ctx.clone();
             let spaces: Vec<_> = ctx
@@ -361,7 +483,7 @@ impl wit::product::Host for RunState {
                 .map_err(unavailable)?
                 .into_iter()
                 .filter(|sp| ctx.spaces.contains(&sp.key))
-                .map(|sp| wit::product::Space { key: sp.key, name: sp.name, kind: sp.kind })
+                .map(|sp| Space { key: sp.key, name: sp.name, kind: sp.kind })
                 .collect();
             let volume = Volume { rows: spaces.len() as u64, bytes: 0 };
             Ok((spaces, volume))
@@ -369,7 +491,8 @@ impl wit::product::Host for RunState {
         .await
     }
 
-    async fn page_tree(&mut self, space_key: String, cursor: Option<String>, limit: u32) -> Result<wit::product::TreePage, AccessError> {
+    /// `product.page-tree`.
+    pub async fn product_page_tree(&mut self, space_key: String, cursor: Option<String>, limit: u32) -> Result<TreePage, AccessError> {
         self.guarded("product.page-tree", one(Scope::ProductDataOther), async |s| {
             let ctx = s.ctx.clone();
             ctx.require_space(&space_key)?;
@@ -379,24 +502,16 @@ impl wit::product::Host for RunState {
             let next = (nodes.len() == limit as usize).then(|| nodes.last().map(|n| n.id.to_string())).flatten();
             let nodes: Vec<_> = nodes
                 .into_iter()
-                .map(|n| wit::product::TreeNode {
-                    id: n.id.to_string(),
-                    kind: match n.kind {
-                        ferry_source::ContentKind::Page => wit::product::ContentKind::Page,
-                        ferry_source::ContentKind::Blogpost => wit::product::ContentKind::Blogpost,
-                    },
-                    title: n.title,
-                    parent_id: n.parent_id.map(|p| p.to_string()),
-                    position: n.position,
-                })
+                .map(|n| TreeNode { id: n.id.to_string(), kind: n.kind, title: n.title, parent_id: n.parent_id.map(|p| p.to_string()), position: n.position })
                 .collect();
             let volume = Volume { rows: nodes.len() as u64, bytes: 0 };
-            Ok((wit::product::TreePage { nodes, next }, volume))
+            Ok((TreePage { nodes, next }, volume))
         })
         .await
     }
 
-    async fn body(&mut self, content_id: String) -> Result<String, AccessError> {
+    /// `product.body`.
+    pub async fn product_body(&mut self, content_id: String) -> Result<String, AccessError> {
         self.guarded("product.body", one(Scope::ProductDataUgc), async |s| {
             let id = parse_content_id(&content_id)?;
             let ctx = s.ctx.clone();
@@ -408,7 +523,8 @@ impl wit::product::Host for RunState {
         .await
     }
 
-    async fn comments(&mut self, content_id: String) -> Result<Vec<wit::product::Comment>, AccessError> {
+    /// `product.comments`.
+    pub async fn product_comments(&mut self, content_id: String) -> Result<Vec<Comment>, AccessError> {
         self.guarded("product.comments", one(Scope::ProductDataUgc), async |s| {
             let id = parse_content_id(&content_id)?;
             let ctx = s.ctx.clone();
@@ -419,7 +535,7 @@ impl wit::product::Host for RunState {
                 .await
                 .map_err(unavailable)?
                 .into_iter()
-                .map(|c| wit::product::Comment { id: c.id.to_string(), parent_id: c.parent_id.map(|p| p.to_string()), author_key: c.author_key, body: c.body })
+                .map(|c| Comment { id: c.id.to_string(), parent_id: c.parent_id.map(|p| p.to_string()), author_key: c.author_key, body: c.body })
                 .collect();
             let bytes = comments.iter().map(|c| c.body.len() as u64).sum();
             let volume = Volume { rows: comments.len() as u64, bytes };
@@ -428,7 +544,8 @@ impl wit::product::Host for RunState {
         .await
     }
 
-    async fn users(&mut self, keys: Vec<String>) -> Result<Vec<wit::product::User>, AccessError> {
+    /// `product.users`.
+    pub async fn product_users(&mut self, keys: Vec<String>) -> Result<Vec<User>, AccessError> {
         self.guarded("product.users", one(Scope::ProductDataPii), async |s| {
             if keys.len() > MAX_BATCH as usize {
                 return Err(AccessError::Invalid(format!("at most {MAX_BATCH} keys per call")));
@@ -440,22 +557,16 @@ impl wit::product::Host for RunState {
                 .await
                 .map_err(unavailable)?
                 .into_iter()
-                .map(|u| wit::product::User { key: u.key, username: u.username, display_name: u.display_name, email: u.email })
+                .map(|u| User { key: u.key, username: u.username, display_name: u.display_name, email: u.email })
                 .collect();
             let volume = Volume { rows: users.len() as u64, bytes: 0 };
             Ok((users, volume))
         })
         .await
     }
-}
 
-/// Whether an upload label is acceptable (the contract's rule, [`ferry_manifest::valid_upload_label`]).
-pub fn valid_label(label: &str) -> bool {
-    ferry_manifest::valid_upload_label(label)
-}
-
-impl wit::app_data::Host for RunState {
-    async fn upload(&mut self, label: String, data: Vec<u8>) -> Result<u64, AccessError> {
+    /// `app-data.upload`.
+    pub async fn app_data_upload(&mut self, label: String, data: Vec<u8>) -> Result<u64, AccessError> {
         self.guarded("app-data.upload", ScopeSet::EMPTY, async |s| {
             if !valid_label(&label) {
                 return Err(AccessError::Invalid(format!("label {:?}: use 1-64 of a-z 0-9 . _ -, not starting with a dot", echo(&label))));
@@ -481,10 +592,9 @@ impl wit::app_data::Host for RunState {
         })
         .await
     }
-}
 
-impl wit::progress::Host for RunState {
-    async fn report(&mut self, percent: u8, message: String) {
+    /// `progress.report`.
+    pub async fn progress_report(&mut self, percent: u8, message: String) {
         let _ = self
             .guarded("progress.report", ScopeSet::EMPTY, async |s| {
                 let percent = percent.min(100);
@@ -497,6 +607,103 @@ impl wit::progress::Host for RunState {
             })
             .await;
     }
+
+    /// `log.write`.
+    pub async fn log_write(&mut self, level: LogLevel, message: String) {
+        let _ = self
+            .guarded("log.write", ScopeSet::EMPTY, async |s| {
+                let level = match level {
+                    LogLevel::Debug => "debug",
+                    LogLevel::Info => "info",
+                    LogLevel::Warn => "warn",
+                    LogLevel::Error => "error",
+                };
+                let bytes = message.len() as u64;
+                s.push_log(level, message)?;
+                Ok(((), Volume { rows: 1, bytes }))
+            })
+            .await;
+    }
+
+    /// `attachments.list` (contract 0.2 and later).
+    pub async fn attachments_list(&mut self, content_id: String) -> Result<Vec<Attachment>, AccessError> {
+        self.guarded("attachments.list", one(Scope::ProductDataUgc), async |s| {
+            let id = parse_content_id(&content_id)?;
+            s.ctx.require_content(id).await?;
+            let root = s.attachments_root()?;
+            let items = s.ctx.source.attachments_of_content(id, &root).await.map_err(unavailable)?;
+            let mut out = Vec::with_capacity(items.len());
+            for a in items {
+                out.push(Attachment {
+                    id: a.id.to_string(),
+                    content_id: a.page_id.to_string(),
+                    size: size_of(&a).await,
+                    version: u32::try_from(a.version).unwrap_or(u32::MAX),
+                    file_name: a.file_name,
+                    media_type: a.media_type,
+                });
+            }
+            let bytes = out.iter().map(|a| (a.file_name.len() + a.media_type.len()) as u64).sum();
+            let rows = out.len() as u64;
+            Ok((out, Volume { rows, bytes }))
+        })
+        .await
+    }
+
+    /// `attachments.read` (contract 0.2 and later).
+    pub async fn attachments_read(&mut self, attachment_id: String, offset: u64, length: u32) -> Result<Vec<u8>, AccessError> {
+        self.guarded("attachments.read", one(Scope::ProductDataUgc), async |s| {
+            let id: i64 = attachment_id.parse().map_err(|_| AccessError::NotFound(format!("attachment {:?}", echo(&attachment_id))))?;
+            let root = s.attachments_root()?;
+            let item = s
+                .ctx
+                .source
+                .attachment(id, &root)
+                .await
+                .map_err(unavailable)?
+                .ok_or_else(|| AccessError::NotFound(format!("attachment {id} (current attachments only)")))?;
+            s.ctx.require_content(item.page_id).await?;
+            if length == 0 {
+                return Err(AccessError::Invalid("length must be at least 1".into()));
+            }
+            let want = length.min(MAX_ATTACHMENT_CHUNK) as usize;
+            let mut file = tokio::fs::File::open(&item.path)
+                .await
+                .map_err(|_| AccessError::NotFound(format!("the file of attachment {id} is missing from the Server's attachments folder")))?;
+            file.seek(std::io::SeekFrom::Start(offset)).await.map_err(unavailable)?;
+            let mut bytes = Vec::with_capacity(want);
+            (&mut file).take(want as u64).read_to_end(&mut bytes).await.map_err(unavailable)?;
+            let n = bytes.len() as u64;
+            Ok((bytes, Volume { rows: 1, bytes: n }))
+        })
+        .await
+    }
+}
+
+/// The most bytes one `attachments.read` returns.
+pub const MAX_ATTACHMENT_CHUNK: u32 = 1 << 20;
+
+impl RunState {
+    /// The attachments folder of this run, or why attachments cannot be read.
+    fn attachments_root(&self) -> Result<std::path::PathBuf, AccessError> {
+        self.ctx
+            .attachments
+            .clone()
+            .ok_or_else(|| AccessError::Unavailable("this run was given no attachments folder (`--attachments` of the plan or of `plugin run`)".into()))
+    }
+}
+
+/// The size of an attachment's file on disk, else its declared size.
+async fn size_of(item: &ferry_source::AttachmentItem) -> u64 {
+    match tokio::fs::metadata(&item.path).await {
+        Ok(m) => m.len(),
+        Err(_) => item.size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+    }
+}
+
+/// Whether an upload label is acceptable (the contract's rule, [`ferry_manifest::valid_upload_label`]).
+pub fn valid_label(label: &str) -> bool {
+    ferry_manifest::valid_upload_label(label)
 }
 
 impl RunState {
@@ -511,23 +718,5 @@ impl RunState {
         self.log_bytes += cost;
         self.log.push(LogLine { level: level.to_string(), message });
         Ok(())
-    }
-}
-
-impl wit::log::Host for RunState {
-    async fn write(&mut self, level: wit::log::Level, message: String) {
-        let _ = self
-            .guarded("log.write", ScopeSet::EMPTY, async |s| {
-                let level = match level {
-                    wit::log::Level::Debug => "debug",
-                    wit::log::Level::Info => "info",
-                    wit::log::Level::Warn => "warn",
-                    wit::log::Level::Error => "error",
-                };
-                let bytes = message.len() as u64;
-                s.push_log(level, message)?;
-                Ok(((), Volume { rows: 1, bytes }))
-            })
-            .await;
     }
 }

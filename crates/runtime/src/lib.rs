@@ -6,7 +6,9 @@
 //! - [`engine`] compiles (with an on-disk cache) and links only what the grant allows,
 //!   against the [`contract`] version the component imports (link time).
 //! - [`gate`] is the one scope check and audit write every host function in [`host`]
-//!   (contract 0.1) and [`host_v0_2`] (contract 0.2) goes through (call time).
+//!   goes through (call time). The host functions are written once, on
+//!   version-neutral types; each served contract version is a small adapter from its
+//!   generated bindings: [`since_v0_1`], [`since_v0_2`] (contract 0.3 is one new file).
 //! - [`run`] runs one app migration under [`limits`], collects its [`output`], and
 //!   hands each upload to an [`uploads::UploadSink`] the caller chooses.
 //!
@@ -19,11 +21,12 @@ pub mod contract;
 pub mod engine;
 pub mod gate;
 pub mod host;
-pub mod host_v0_2;
 pub mod limits;
 pub mod output;
 pub mod run;
 pub mod signature;
+pub mod since_v0_1;
+pub mod since_v0_2;
 pub mod uploads;
 
-pub use contract::v0_1::ferry::migration::types::MigrationDetails;
+pub use host::MigrationDetails;

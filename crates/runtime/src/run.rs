@@ -11,10 +11,10 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
-use super::contract::v0_1::ferry::migration::types::{MigrationDetails, Outcome};
 use super::engine::{PluginEngine, Pre, PreparedPlugin};
 use super::gate::{AuditRecord, Gate, Grant, ScopeUse};
 use super::host::{LogLine, MemoryCap, ProgressFn, RunContext, RunState};
+use super::host::{MigrationDetails, Outcome};
 use super::limits::{cut_owned, Limits, REASON_BYTES};
 use super::output::CapturedOutput;
 use super::uploads::UploadSink;
@@ -181,11 +181,15 @@ pub async fn run_plugin(engine: &PluginEngine, prepared: &PreparedPlugin, mut re
     let (mut store, captured) = new_store(engine, &mut req, deadline);
     let call = async {
         match &prepared.pre {
-            Pre::V0_1(pre) => pre.instantiate_async(&mut store).await?.call_run(&mut store, &req.details).await,
-            Pre::V0_2(pre) => {
-                let details = super::host_v0_2::details(&req.details);
+            Pre::V0_1(pre) => {
+                let details = super::since_v0_1::details(&req.details);
                 let ended = pre.instantiate_async(&mut store).await?.call_run(&mut store, &details).await?;
-                Ok(ended.map(super::host_v0_2::outcome))
+                Ok(ended.map(super::since_v0_1::outcome))
+            }
+            Pre::V0_2(pre) => {
+                let details = super::since_v0_2::details(&req.details);
+                let ended = pre.instantiate_async(&mut store).await?.call_run(&mut store, &details).await?;
+                Ok(ended.map(super::since_v0_2::outcome))
             }
         }
     };

@@ -142,9 +142,9 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
 }
 
 /// Every plan with its status, step progress and app statuses (`ferry plan list --json`).
-#[utoipa::path(get, path = "/api/v1/plans", tag = "plans", responses((status = 200, description = "`ferry plan list --json`", body = [plan::PlanListing])))]
+#[utoipa::path(get, path = "/api/v1/plans", tag = "plans", responses((status = 200, description = "`ferry plan list --json`", body = [ferry_migrate::standing::PlanListing])))]
 async fn list_plans(State(web): State<Web>) -> ApiResult {
-    ok(&plan::listing(web.db()).await?)
+    ok(&ferry_migrate::standing::listing(web.db()).await?)
 }
 
 /// Create a plan (the options of `ferry plan create`; empty options take the product's
@@ -159,10 +159,10 @@ async fn create_plan(State(web): State<Web>, Body(request): Body<plan::PlanReque
 /// A plan's report: counts server vs cloud, failures, Former User/customer, dropped
 /// permissions, groups awaiting review, apps (`ferry plan show ID --json`).
 #[utoipa::path(get, path = "/api/v1/plans/{id}", tag = "plans", params(("id" = String, Path, description = "plan id (a unique prefix is enough)")),
-    responses((status = 200, description = "`ferry plan show ID --json`", body = plan::PlanShow), (status = 400, description = "`bad-request`: the id prefix matches several plans", body = super::ErrorBody), (status = 404, description = "`not-found`: no such plan", body = super::ErrorBody)))]
+    responses((status = 200, description = "`ferry plan show ID --json`", body = ferry_migrate::standing::PlanShow), (status = 400, description = "`bad-request`: the id prefix matches several plans", body = super::ErrorBody), (status = 404, description = "`not-found`: no such plan", body = super::ErrorBody)))]
 async fn show_plan(State(web): State<Web>, Path(id): Path<String>) -> ApiResult {
     let plan = Plan::get(web.db(), &id).await?;
-    ok(&plan::report_json(web.db(), &plan).await?)
+    ok(&ferry_migrate::standing::report_json(web.db(), &plan).await?)
 }
 
 /// Run the pre-migration checks (`ferry plan check ID --json`); reads the source and the

@@ -474,13 +474,13 @@ async fn revoke(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
     Ok(Redirect::to(&format!("/apps/{}/consent", urlencode(&key))).into_response())
 }
 
-fn progress_lines(progress: &BTreeMap<String, plan::StepProgress>) -> Markup {
+fn progress_lines(progress: &BTreeMap<String, ferry_migrate::standing::StepProgress>) -> Markup {
     html! { @for (step, p) in progress { div data-step=(step) { (step) " " (p.done) "/" (p.total) " " progress max=(p.total.max(1)) value=(p.done) {} } } }
 }
 
 /// Plans: the list with live progress, and a form to create one.
 async fn plans(State(web): State<Web>, Extension(caller): Extension<Caller>) -> PageResult {
-    let listing = plan::listing(web.db()).await?;
+    let listing = ferry_migrate::standing::listing(web.db()).await?;
     let sites = ferry_migrate::cloud::list(web.db()).await?;
     let servers = ferry_migrate::sites::list(web.db()).await?;
     let content = html! {
@@ -626,7 +626,7 @@ pub const LIVE_PERIOD: Duration = Duration::from_millis(250);
 /// statuses of plans running or ended in the last minute (their apps are what changes).
 pub async fn progress_snapshot(db: &ferry_core::state::StateDb) -> anyhow::Result<String> {
     use sqlx::Row;
-    let mut progress = plan::all_progress(db).await?;
+    let mut progress = ferry_migrate::standing::all_progress(db).await?;
     let rows = sqlx::query(
         "SELECT id, status, status = 'running' OR (finished_at IS NOT NULL AND finished_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-60 seconds')) \
          FROM plans ORDER BY created_at DESC, id",
@@ -654,7 +654,7 @@ pub async fn progress_snapshot(db: &ferry_core::state::StateDb) -> anyhow::Resul
 async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> PageResult {
     let db = web.db();
     let plan = Plan::get(db, &id).await?;
-    let (report, apps) = plan::live_report(db, &plan).await?;
+    let (report, apps) = ferry_migrate::standing::live_report(db, &plan).await?;
     let audit = ferry_apps::journal::plan_audit(db, &plan.id, None).await?;
     let content = html! {
         p { "Status: " strong.plan-status { (plan.status) } " · destination " span.mono { (plan.destination) } " · created " (plan.created_at) }

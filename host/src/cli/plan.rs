@@ -257,7 +257,7 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
         }
         PlanCommand::List { json } => {
             if json {
-                print_json(&crate::plan::listing(&db).await?)?;
+                print_json(&crate::migrate::standing::listing(&db).await?)?;
                 return Ok(ExitCode::Ok);
             }
             let plans = Plan::list(&db).await?;
@@ -280,11 +280,11 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
         PlanCommand::Show { id, json } => {
             let plan = Plan::get(&db, &id).await?;
             if json {
-                print_json(&crate::plan::report_json(&db, &plan).await?)?;
+                print_json(&crate::migrate::standing::report_json(&db, &plan).await?)?;
                 return Ok(ExitCode::Ok);
             }
             println!("plan {} ({}): {}  →  {}", plan.id, shown(&plan.name), plan.status, plan.destination);
-            match crate::plan::live_report(&db, &plan).await? {
+            match crate::migrate::standing::live_report(&db, &plan).await? {
                 (Some(report), _) => print_report(&report),
                 (None, apps) => {
                     println!("not run yet");

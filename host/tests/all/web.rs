@@ -304,7 +304,7 @@ async fn the_api_serves_the_journey_in_the_cli_shapes_and_never_a_secret() {
     let id = created["id"].as_str().unwrap().to_string();
     assert_eq!(created["plan_apps"][0]["app"], RATINGS);
     let listed = d.get("/plans").await;
-    let cli_listed = serde_json::to_value(ferry_host::plan::listing(&f.db).await.unwrap()).unwrap();
+    let cli_listed = serde_json::to_value(ferry_host::migrate::standing::listing(&f.db).await.unwrap()).unwrap();
     assert_eq!(listed, cli_listed, "the list is `plan list --json`");
     assert_eq!(listed[0]["id"], id.as_str());
     let checks = d.get(&format!("/plans/{id}/checks")).await;
@@ -323,7 +323,11 @@ async fn the_api_serves_the_journey_in_the_cli_shapes_and_never_a_secret() {
     assert!(report["counts"]["pages"]["cloud"].as_u64().unwrap() > 0, "{report}");
     assert_eq!(report["apps"][0]["status"], "complete", "{report}");
     let plan = ferry_host::plan::Plan::get(&f.db, &id).await.unwrap();
-    assert_eq!(report, serde_json::to_value(ferry_host::plan::report_json(&f.db, &plan).await.unwrap()).unwrap(), "the report is `plan show --json`");
+    assert_eq!(
+        report,
+        serde_json::to_value(ferry_host::migrate::standing::report_json(&f.db, &plan).await.unwrap()).unwrap(),
+        "the report is `plan show --json`"
+    );
     let (status, body) = d.api(reqwest::Method::POST, &format!("/plans/{id}/run"), Some(json!({"stage1": "proceed"}))).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("refused")), "plans run once: {body}");
     let (status, body) = d.api(reqwest::Method::POST, &format!("/plans/{id}/stop"), None).await;
