@@ -336,20 +336,32 @@ impl Drop for Child {
     }
 }
 
-/// Serve a staging site from a child process; returns it and its URL.
-async fn staging_child(db: &Path, token: &str) -> anyhow::Result<(Child, String)> {
+/// Serve a staging site from a child process, signed in to as a real site (its admin's
+/// email with a new token in `$FERRY_BENCH_TOKEN`, its directory with the key in
+/// `$FERRY_BENCH_SCIM_KEY`); returns it, the way to it and a client of it.
+async fn staging_child(db: &Path) -> anyhow::Result<(Child, crate::cloud::Target, crate::destination::Destination)> {
+    let access = crate::staging::Access::with_token(&format!("bench-{}", crate::plugins::local::new_id()));
+    std::env::set_var("FERRY_BENCH_TOKEN", &access.api_token);
+    std::env::set_var("FERRY_BENCH_SCIM_KEY", &access.directory_key);
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let child = std::process::Command::new(std::env::current_exe()?)
         .args(["staging", "serve", "--db"])
         .arg(db)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("FERRY_STAGING_TOKEN", token)
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--email", &access.email])
+        .env("FERRY_STAGING_TOKEN", &access.api_token)
+        .env("FERRY_STAGING_SCIM_KEY", &access.directory_key)
         .stdout(std::process::Stdio::null())
         .spawn()
         .context("cannot start the staging site")?;
+    let child = Child(child);
+    let url = format!("http://127.0.0.1:{port}");
     for _ in 0..400 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            return Ok((Child(child), format!("http://127.0.0.1:{port}")));
+            let cloud_id = crate::destination::Destination::cloud_id_of(&url).await?;
+            let scim_url = format!("{url}/scim/directory/{}", crate::staging::directory_id(&cloud_id));
+            let target = crate::demo::staging_target(&url, &access, &scim_url, "FERRY_BENCH_TOKEN", "FERRY_BENCH_SCIM_KEY");
+            let client = target.client(crate::migrate::DEFAULT_CONCURRENCY)?;
+            return Ok((child, target, client));
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
@@ -357,9 +369,8 @@ async fn staging_child(db: &Path, token: &str) -> anyhow::Result<(Child, String)
 }
 
 /// Drive the staging site directly with the same volume: its ingest limit here.
-async fn ingest(url: &str, token: &str, report: &crate::migrate::report::PlanReport) -> anyhow::Result<(f64, f64, f64)> {
+async fn ingest(dest: &crate::destination::Destination, report: &crate::migrate::report::PlanReport) -> anyhow::Result<(f64, f64, f64)> {
     use futures_util::{stream, StreamExt};
-    let dest = crate::destination::Destination::new(url, None, crate::destination::Secret::new(token), crate::migrate::DEFAULT_CONCURRENCY)?;
     let n_users = report.counts["users"].cloud.max(1);
     let n_pages = (report.counts["pages"].cloud + report.counts["blogposts"].cloud).max(1);
     let n_files = report.counts["attachments"].cloud.max(1);
@@ -449,29 +460,21 @@ pub async fn bench_migrate(home: &Path, options: &crate::sample::SampleOptions, 
         .stdout(std::process::Stdio::null())
         .status()?;
     anyhow::ensure!(status.success(), "generating the bench site failed");
-    let token = format!("bench-{}", crate::plugins::local::new_id());
-    std::env::set_var("FERRY_BENCH_TOKEN", &token);
-    let (_cloud, url) = staging_child(&dir.join("cloud.db"), &token).await?;
+    let (_cloud, target, _) = staging_child(&dir.join("cloud.db")).await?;
     let db = crate::state::StateDb::open(&dir.join("home")).await?;
     let plan = crate::plan::Plan::create(
         &db,
         crate::plan::Plan {
             apps: crate::plan::AppsScope::None,
             history,
-            ..crate::plan::Plan::new(
-                "bench",
-                &site.join("site.db").display().to_string(),
-                &site.join("attachments").display().to_string(),
-                &url,
-                "FERRY_BENCH_TOKEN",
-            )
+            ..crate::plan::Plan::new("bench", &site.join("site.db").display().to_string(), &site.join("attachments").display().to_string(), &target)
         },
     )
     .await?;
     let report = crate::migrate::Migrator::new(db, plan, crate::terminal::progress()).await?.run().await?;
     let peak_rss_mb = peak_rss_mb();
-    let (_ingest_site, ingest_url) = staging_child(&dir.join("ingest.db"), &token).await?;
-    let (iu, ip, imb) = ingest(&ingest_url, &token, &report).await?;
+    let (_ingest_site, _, ingest_dest) = staging_child(&dir.join("ingest.db")).await?;
+    let (iu, ip, imb) = ingest(&ingest_dest, &report).await?;
     let secs = |k: &str| report.step_seconds.get(k).copied().unwrap_or(0.0).max(1e-9);
     Ok(MigrateBench {
         users_per_second: report.counts["users"].cloud as f64 / secs("users"),
@@ -542,10 +545,9 @@ impl fmt::Display for JiraBench {
 /// Drive a staging site directly with `customers` customers and `requests` requests
 /// shaped as the sample writes them (participants, comments and their authors): its
 /// ingest limit.
-async fn ingest_jira(url: &str, token: &str, customers: u64, requests: u64) -> anyhow::Result<(f64, f64)> {
+async fn ingest_jira(dest: &crate::destination::Destination, customers: u64, requests: u64) -> anyhow::Result<(f64, f64)> {
     use crate::destination::api::*;
     use futures_util::{stream, StreamExt};
-    let dest = crate::destination::Destination::new(url, None, crate::destination::Secret::new(token), crate::migrate::DEFAULT_CONCURRENCY)?;
     let conc = crate::migrate::DEFAULT_CONCURRENCY;
     let t = Instant::now();
     // Driven the way the migrator drives each kind, minus the source and the ledger:
@@ -625,9 +627,7 @@ pub async fn bench_migrate_jira(home: &Path, options: &crate::sample::jira::Jira
         .stdout(std::process::Stdio::null())
         .status()?;
     anyhow::ensure!(status.success(), "generating the bench site failed");
-    let token = format!("bench-{}", crate::plugins::local::new_id());
-    std::env::set_var("FERRY_BENCH_TOKEN", &token);
-    let (_cloud, url) = staging_child(&dir.join("cloud.db"), &token).await?;
+    let (_cloud, target, _) = staging_child(&dir.join("cloud.db")).await?;
     let db = crate::state::StateDb::open(&dir.join("home")).await?;
     let plan = crate::plan::Plan::create(
         &db,
@@ -638,15 +638,15 @@ pub async fn bench_migrate_jira(home: &Path, options: &crate::sample::jira::Jira
             customers: crate::plan::UsersScope::All,
             apps: crate::plan::AppsScope::None,
             product_group: crate::staging::JSM_ACCESS_GROUP.into(),
-            ..crate::plan::Plan::new("bench", &site.join("jira.db").display().to_string(), "", &url, "FERRY_BENCH_TOKEN")
+            ..crate::plan::Plan::new("bench", &site.join("jira.db").display().to_string(), "", &target)
         },
     )
     .await?;
     let report = crate::migrate::Migrator::new(db, plan, crate::terminal::progress()).await?.run().await?;
     anyhow::ensure!(report.error.is_none(), "the bench migration stopped: {}", report.error.clone().unwrap_or_default());
     let peak_rss_mb = peak_rss_mb();
-    let (_ingest_site, ingest_url) = staging_child(&dir.join("ingest.db"), &token).await?;
-    let (ic, ir) = ingest_jira(&ingest_url, &token, report.counts["customers"].cloud, report.counts["requests"].cloud).await?;
+    let (_ingest_site, _, ingest_dest) = staging_child(&dir.join("ingest.db")).await?;
+    let (ic, ir) = ingest_jira(&ingest_dest, report.counts["customers"].cloud, report.counts["requests"].cloud).await?;
     let secs = |k: &str| report.step_seconds.get(k).copied().unwrap_or(0.0).max(1e-9);
     Ok(JiraBench {
         customers_per_second: report.counts["customers"].cloud as f64 / secs("customers"),
@@ -741,7 +741,15 @@ pub async fn bench_serve(home: &Path, plugin_path: &Path, plans: usize, plugins:
     let attachments = site.join("attachments").display().to_string();
     let template = Plan::create(
         &db,
-        Plan { apps: crate::plan::AppsScope::None, ..Plan::new("bench plan", &source, &attachments, "http://127.0.0.1:9", "FERRY_BENCH_TOKEN") },
+        Plan {
+            apps: crate::plan::AppsScope::None,
+            ..Plan::new(
+                "bench plan",
+                &source,
+                &attachments,
+                &crate::cloud::Target { url: "http://127.0.0.1:9".into(), token_env: "FERRY_BENCH_TOKEN".into(), ..crate::cloud::Target::default() },
+            )
+        },
     )
     .await?;
     let mut report = crate::migrate::report::PlanReport::new(&template.id, "bench plan");

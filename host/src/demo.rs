@@ -35,6 +35,34 @@ use crate::state::StateDb;
 /// The environment variable the demo's cloud site reads its token from.
 pub const DEMO_TOKEN_ENV: &str = "FERRY_DEMO_TOKEN";
 
+/// The environment variable the demo's SCIM directory key is read from.
+pub const DEMO_SCIM_KEY_ENV: &str = "FERRY_DEMO_SCIM_KEY";
+
+/// The way to a staging site as to a real one: its URL, its admin's email with the API
+/// token in `$token_env`, and its user-provisioning directory with the key in `$scim_env`.
+pub fn staging_target(url: &str, access: &staging::Access, scim_url: &str, token_env: &str, scim_env: &str) -> cloud::Target {
+    cloud::Target {
+        url: url.into(),
+        email: Some(access.email.clone()),
+        cloud_id: None,
+        gateway_url: None,
+        token_env: token_env.into(),
+        scim_url: Some(scim_url.into()),
+        scim_token_env: Some(scim_env.into()),
+    }
+}
+
+/// A client of a staging site, signed in as its admin (the secrets given, not read from
+/// the environment): for seeding it and for tests.
+pub fn staging_client(site: &staging::StagingSite, access: &staging::Access, concurrency: usize) -> anyhow::Result<Destination> {
+    Destination::new(
+        &site.url(),
+        crate::destination::SiteAuth::Basic { email: access.email.clone(), token: Secret::new(access.api_token.clone()) },
+        crate::destination::Directory { url: site.scim_url(), key: Secret::new(access.directory_key.clone()) },
+        concurrency,
+    )
+}
+
 /// The name the demo connects its staging site under.
 pub const DEMO_CLOUD: &str = "staging";
 
@@ -83,12 +111,13 @@ pub async fn run_demo(home: &Path, plugins_dir: &Path, options: &SampleOptions, 
     write_sample_site(&site, None, options).await?;
     let source_db = site.join("site.db").display().to_string();
 
-    let token = format!("demo-{}", crate::plugins::local::new_id());
-    // SAFETY of set_var: the demo sets it before any thread reads the environment var.
-    std::env::set_var(DEMO_TOKEN_ENV, &token);
+    let access = staging::Access::with_token(&format!("demo-{}", crate::plugins::local::new_id()));
+    // SAFETY of set_var: the demo sets them before any thread reads the environment.
+    std::env::set_var(DEMO_TOKEN_ENV, &access.api_token);
+    std::env::set_var(DEMO_SCIM_KEY_ENV, &access.directory_key);
     let staging_db = work.join("cloud.db");
-    let cloud_site = staging::start(&staging_db, "127.0.0.1:0", &token, Faults::default()).await?;
-    let admin = Destination::new(&cloud_site.url(), None, Secret::new(token.clone()), 2)?;
+    let cloud_site = staging::start(&staging_db, "127.0.0.1:0", &access, Faults::default()).await?;
+    let admin = staging_client(&cloud_site, &access, 2)?;
     seed_existing_cloud(&admin).await?;
 
     // The vendors sign their plugins; the admin trusts the vendors' key. (The demo plays
@@ -116,7 +145,8 @@ pub async fn run_demo(home: &Path, plugins_dir: &Path, options: &SampleOptions, 
     let assessment = assess::assess(&db, &apps).await?;
 
     // 2. Connect, with both cloud apps installed on the site.
-    let cloud = cloud::connect(&db, DEMO_CLOUD, &cloud_site.url(), None, DEMO_TOKEN_ENV).await?;
+    let target = staging_target(&cloud_site.url(), &access, &cloud_site.scim_url(), DEMO_TOKEN_ENV, DEMO_SCIM_KEY_ENV);
+    let cloud = cloud::connect(&db, DEMO_CLOUD, target).await?.site;
     let mut consents = Vec::new();
     for app in [RATINGS_APP, CALENDARS_APP, DIAGRAMS_APP] {
         let plugin = registry.get(app).await?.ok_or_else(|| anyhow::anyhow!("no plugin for {app}"))?;
@@ -174,7 +204,7 @@ pub async fn run_demo(home: &Path, plugins_dir: &Path, options: &SampleOptions, 
             apps: AppsScope::None,
             product_group: staging::JSM_ACCESS_GROUP.into(),
             cloud: Some(cloud.name.clone()),
-            ..Plan::new("demo jira migration", &jira_site.join("jira.db").display().to_string(), "", &cloud.url, &cloud.token_env)
+            ..Plan::new("demo jira migration", &jira_site.join("jira.db").display().to_string(), "", &cloud.target)
         },
     )
     .await?;
@@ -223,7 +253,7 @@ async fn demo_plan(db: &StateDb, cloud: &CloudSite, source: &str, site: &Path, n
             apps: AppsScope::Needed,
             trusted_domains: vec!["example.com".into()],
             cloud: Some(cloud.name.clone()),
-            ..Plan::new(name, source, &site.join("attachments").display().to_string(), &cloud.url, &cloud.token_env)
+            ..Plan::new(name, source, &site.join("attachments").display().to_string(), &cloud.target)
         },
     )
     .await

@@ -376,6 +376,72 @@ pub struct SystemInfo {
     pub base_url: Option<String>,
 }
 
+/// What `GET /_edge/tenant_info` of a site answers, signed in or not: its cloud id, for
+/// reaching it through the API gateway.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantInfo {
+    /// The site's cloud id.
+    pub cloud_id: String,
+}
+
+/// The signed-in account (`GET /wiki/rest/api/user/current?expand=operations`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct CurrentUser {
+    /// `known`, `unknown`, `anonymous` or `user`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The Atlassian account id.
+    #[serde(default)]
+    pub account_id: Option<String>,
+    /// The email address, where the account's privacy settings show it.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// The display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// What the account may do on the site (with `expand=operations`).
+    #[serde(default)]
+    pub operations: Option<Vec<Operation>>,
+}
+
+impl CurrentUser {
+    /// Whether the account administers Confluence on this site (`administer` on
+    /// `application`).
+    pub fn administers(&self) -> bool {
+        self.operations.iter().flatten().any(|o| o.operation == "administer" && o.target_type == "application")
+    }
+}
+
+/// One operation an account may perform.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Operation {
+    /// E.g. `administer`, `create`, `use`.
+    pub operation: String,
+    /// E.g. `application`, `space`, `page`.
+    pub target_type: String,
+}
+
+/// What `GET /rest/api/3/mypermissions?permissions=ADMINISTER` answers: each permission
+/// asked for and whether the signed-in account has it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct MyPermissions {
+    /// Permission key → what the site says of it.
+    pub permissions: std::collections::BTreeMap<String, MyPermission>,
+}
+
+/// One permission of [`MyPermissions`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct MyPermission {
+    /// The permission key, e.g. `ADMINISTER`.
+    pub key: String,
+    /// Whether the account has it.
+    pub have_permission: bool,
+}
+
 /// An app installed on the Cloud site (`GET /rest/atlassian-connect/1/addons/{key}`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CloudApp {

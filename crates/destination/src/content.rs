@@ -181,6 +181,19 @@ impl Destination {
         self.json(Method::GET, self.url("/wiki/rest/api/settings/systemInfo"), |r| r).await
     }
 
+    /// The signed-in account and what it may do on Confluence, or `None` where the site
+    /// has no Confluence.
+    pub async fn current_user(&self) -> Result<Option<CurrentUser>, DestinationError> {
+        self.json_or_none("/wiki/rest/api/user/current?expand=operations".to_string()).await
+    }
+
+    /// Whether the signed-in account administers Jira on this site (`ADMINISTER`), or
+    /// `None` where the site has no Jira.
+    pub async fn administers_jira(&self) -> Result<Option<bool>, DestinationError> {
+        let answer: Option<MyPermissions> = self.json_or_none("/rest/api/3/mypermissions?permissions=ADMINISTER".to_string()).await?;
+        Ok(answer.map(|a| a.permissions.get("ADMINISTER").is_some_and(|p| p.have_permission)))
+    }
+
     /// The cloud app `key`, when it is installed on the site.
     pub async fn cloud_app(&self, key: &str) -> Result<Option<CloudApp>, DestinationError> {
         self.json_or_none(format!("/rest/atlassian-connect/1/addons/{}", path_segment(key))).await

@@ -2,9 +2,13 @@
 //! Confluence-Cloud-shaped REST API, customers and requests over a
 //! Jira-Service-Management-shaped one, app data over ferry's transfer endpoint.
 //!
-//! Every request carries the bearer token (never logged, never in an error), runs under
-//! a concurrency bound, and is retried on 429 and 5xx with exponential backoff and
-//! jitter, honouring `Retry-After`.
+//! Sign-in is Atlassian's: a site admin's email and API token as HTTP Basic on the
+//! site's own URL, or a scoped API token (or OAuth 2.0 access token) as Bearer through
+//! the API gateway `https://api.atlassian.com/ex/{confluence|jira}/{cloudId}` ([`SiteAuth`]);
+//! SCIM requests go to the organisation's user-provisioning directory with its own key
+//! ([`Directory`]). Credentials are never logged and never in an error. Every request
+//! runs under a concurrency bound and is retried on 429 and 5xx with exponential backoff
+//! and jitter, honouring `Retry-After`.
 #![deny(missing_docs)]
 
 /// The wire types, shared with the staging site.
@@ -111,32 +115,106 @@ impl Default for RetryPolicy {
     }
 }
 
+/// Atlassian's API gateway, through which scoped API tokens and OAuth 2.0 access tokens
+/// reach a site.
+pub const GATEWAY: &str = "https://api.atlassian.com";
+
+/// How Ferry signs in to a Cloud site.
+#[derive(Clone, Debug)]
+pub enum SiteAuth {
+    /// A site admin's email and API token, as HTTP Basic on the site's own URL.
+    Basic {
+        /// The admin's email address.
+        email: String,
+        /// The API token.
+        token: Secret,
+    },
+    /// A scoped API token or an OAuth 2.0 access token, as Bearer through the API
+    /// gateway: Confluence requests to `{gateway}/ex/confluence/{cloud_id}/wiki/…`, Jira
+    /// and Service Management ones to `{gateway}/ex/jira/{cloud_id}/rest/…`.
+    Gateway {
+        /// The gateway's base URL ([`GATEWAY`] for a real site).
+        gateway: String,
+        /// The site's cloud id (`/_edge/tenant_info` of the site answers it).
+        cloud_id: String,
+        /// The token.
+        token: Secret,
+    },
+}
+
+/// The organisation's user-provisioning directory: its SCIM base URL
+/// (`https://api.atlassian.com/scim/directory/{directoryId}` for a real organisation) and
+/// its API key, sent as Bearer.
+#[derive(Clone, Debug)]
+pub struct Directory {
+    /// The SCIM base URL.
+    pub url: String,
+    /// The directory's API key.
+    pub key: Secret,
+}
+
 /// A connection to one Cloud site.
 #[derive(Clone)]
 pub struct Destination {
     http: reqwest::Client,
     base: String,
-    scim_base: String,
-    token: Secret,
+    auth: SiteAuth,
+    scim: Directory,
     permits: Arc<Semaphore>,
     retry: RetryPolicy,
 }
 
 impl fmt::Debug for Destination {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Destination").field("base", &self.base).field("scim_base", &self.scim_base).field("token", &self.token).finish()
+        f.debug_struct("Destination").field("base", &self.base).field("auth", &self.auth).field("scim", &self.scim).finish()
     }
 }
 
 impl Destination {
-    /// A client of the site at `base` (e.g. `https://example.atlassian.net`), whose SCIM
-    /// API is at `scim_base` (default `<base>/scim/v2`), with at most `concurrency`
+    /// A client of the site at `base` (e.g. `https://example.atlassian.net`), signed in
+    /// with `auth`, provisioning users through `scim`, with at most `concurrency`
     /// requests in flight.
-    pub fn new(base: &str, scim_base: Option<&str>, token: Secret, concurrency: usize) -> anyhow::Result<Destination> {
+    pub fn new(base: &str, auth: SiteAuth, scim: Directory, concurrency: usize) -> anyhow::Result<Destination> {
         let base = base.trim_end_matches('/').to_string();
-        let scim_base = scim_base.map(|s| s.trim_end_matches('/').to_string()).unwrap_or_else(|| format!("{base}/scim/v2"));
+        let auth = match auth {
+            SiteAuth::Gateway { gateway, cloud_id, token } => SiteAuth::Gateway { gateway: gateway.trim_end_matches('/').to_string(), cloud_id, token },
+            basic => basic,
+        };
+        let scim = Directory { url: scim.url.trim_end_matches('/').to_string(), key: scim.key };
         let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).pool_max_idle_per_host(concurrency.max(1)).build()?;
-        Ok(Destination { http, base, scim_base, token, permits: Arc::new(Semaphore::new(concurrency.max(1))), retry: RetryPolicy::default() })
+        Ok(Destination { http, base, auth, scim, permits: Arc::new(Semaphore::new(concurrency.max(1))), retry: RetryPolicy::default() })
+    }
+
+    /// The cloud id a site answers at `/_edge/tenant_info` (no sign-in needed), for
+    /// reaching it through the API gateway.
+    pub async fn cloud_id_of(site: &str) -> Result<String, DestinationError> {
+        let path = "/_edge/tenant_info".to_string();
+        let url = format!("{}{path}", site.trim_end_matches('/'));
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(|e| DestinationError::Transport {
+            method: "GET".into(),
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let response = http.get(&url).send().await.map_err(|e| DestinationError::Transport {
+            method: "GET".into(),
+            path: path.clone(),
+            message: e.without_url().to_string(),
+        })?;
+        let response = ok(Method::GET, &path, response).await?;
+        let info: api::TenantInfo = response.json().await.map_err(|e| DestinationError::Decode { path, message: e.without_url().to_string() })?;
+        Ok(info.cloud_id)
+    }
+
+    /// Sign a request to `url` in the way its API takes: the directory's key for SCIM,
+    /// the site's sign-in for everything else.
+    fn signed(&self, request: RequestBuilder, url: &str) -> RequestBuilder {
+        if url.starts_with(&self.scim.url) {
+            return request.bearer_auth(self.scim.key.expose());
+        }
+        match &self.auth {
+            SiteAuth::Basic { email, token } => request.basic_auth(email, Some(token.expose())),
+            SiteAuth::Gateway { token, .. } => request.bearer_auth(token.expose()),
+        }
     }
 
     /// The same client with another retry policy.
@@ -158,7 +236,7 @@ impl Destination {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let request = build(self.http.request(method.clone(), &url).bearer_auth(self.token.expose()));
+            let request = build(self.signed(self.http.request(method.clone(), &url), &url));
             let (retry_after, failure) = match request.send().await {
                 Ok(response) => {
                     let status = response.status();
@@ -218,20 +296,31 @@ impl Destination {
     /// The path of a request URL, for messages: no scheme, host, query or credentials.
     fn path_of(&self, url: &str) -> String {
         let url = url.split('?').next().unwrap_or(url);
-        for base in [&self.scim_base, &self.base] {
-            if let Some(path) = url.strip_prefix(base.as_str()) {
-                return path.to_string();
+        if let Some(path) = url.strip_prefix(self.scim.url.as_str()) {
+            return path.to_string();
+        }
+        if let SiteAuth::Gateway { gateway, cloud_id, .. } = &self.auth {
+            for product in ["confluence", "jira"] {
+                if let Some(path) = url.strip_prefix(&format!("{gateway}/ex/{product}/{cloud_id}")) {
+                    return path.to_string();
+                }
             }
         }
-        url.to_string()
+        url.strip_prefix(self.base.as_str()).unwrap_or(url).to_string()
     }
 
+    /// The URL of a site API path (`/wiki/…` for Confluence, `/rest/…` for Jira and
+    /// Service Management): on the site itself, or through the gateway.
     pub(crate) fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        match &self.auth {
+            SiteAuth::Gateway { gateway, cloud_id, .. } if path.starts_with("/wiki/") => format!("{gateway}/ex/confluence/{cloud_id}{path}"),
+            SiteAuth::Gateway { gateway, cloud_id, .. } if path.starts_with("/rest/") => format!("{gateway}/ex/jira/{cloud_id}{path}"),
+            _ => format!("{}{path}", self.base),
+        }
     }
 
     pub(crate) fn scim_url(&self, path: &str) -> String {
-        format!("{}{path}", self.scim_base)
+        format!("{}{path}", self.scim.url)
     }
 }
 

@@ -293,7 +293,7 @@ pub async fn rerun(db: &StateDb, plan_id: &str, app_key: &str, limits: Limits) -
         ferry_apps::consent::granted_scopes(db, &plugin, &manifest).await?.is_some(),
         "consent for {app_key} is not current: review it with `ferry consent show {app_key}` and agree again"
     );
-    let dest = crate::cloud::client(&plan.destination, plan.scim_url.as_deref(), &plan.token_env, super::DEFAULT_CONCURRENCY)?;
+    let dest = plan.target().client(super::DEFAULT_CONCURRENCY)?;
     let mapped = sqlx::query("SELECT server_id FROM mappings WHERE destination = ? AND site = ? AND namespace = ?")
         .bind(super::destination_key(&plan.destination))
         .bind(plan.site_id(db).await?)

@@ -1,89 +1,214 @@
-//! Named Cloud sites: `ferry cloud connect NAME --url --token-env` stores where a site is
-//! and which environment variable holds its token, after checking that it answers and
-//! accepts the token. The token itself is never stored, printed or logged.
+//! Connected Cloud sites: `ferry cloud connect NAME --url --email --token-env
+//! --scim-url --scim-token-env` stores where a site is and how Ferry signs in to it (the
+//! names of the environment variables that hold the secrets), after proving that the
+//! site answers, that the account administers it, and that the user-provisioning
+//! directory takes its key. No secret is ever stored, printed or logged.
 
 use anyhow::Context;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use ferry_core::state::{now, StateDb};
-use ferry_destination::{Destination, Secret};
+use ferry_destination::{Destination, Directory, Secret, SiteAuth};
+
+/// Where a Cloud site is and how Ferry signs in to it: URLs, an email and the names of
+/// environment variables, never a secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Target {
+    /// The site's base URL (`https://SITE.atlassian.net`).
+    pub url: String,
+    /// The site admin's email, for HTTP Basic with the API token (none when the token is
+    /// a scoped token used through the gateway).
+    pub email: Option<String>,
+    /// The site's cloud id, when the token is a scoped API token or an OAuth 2.0 access
+    /// token used through the API gateway.
+    pub cloud_id: Option<String>,
+    /// The API gateway's URL, when it is not `https://api.atlassian.com`.
+    pub gateway_url: Option<String>,
+    /// The environment variable that holds the API token.
+    pub token_env: String,
+    /// The organisation's user-provisioning directory (SCIM base URL).
+    pub scim_url: Option<String>,
+    /// The environment variable that holds the directory's API key.
+    pub scim_token_env: Option<String>,
+}
+
+/// The fix for a target that lacks a way to sign in (a site connected before Ferry spoke
+/// Atlassian's sign-in).
+fn reconnect(url: &str) -> String {
+    format!(
+        "connect the site again with `ferry cloud connect NAME --url {url} --email ADMIN_EMAIL --token-env VAR --scim-url https://api.atlassian.com/scim/directory/DIRECTORY_ID --scim-token-env VAR`"
+    )
+}
+
+/// A secret read from `$name`; unset or empty is the admin's to fix (a refusal).
+fn secret(name: &str, what: &str) -> anyhow::Result<Secret> {
+    let value = std::env::var(name).unwrap_or_default();
+    ferry_core::Declined::unless(!value.trim().is_empty(), || {
+        format!("the {what} is read from ${name}, which is not set or empty: export it there (for the dashboard: before starting `ferry serve`)")
+    })?;
+    Ok(Secret::new(value))
+}
+
+impl Target {
+    /// A client for the site, its secrets read from their environment variables.
+    pub fn client(&self, concurrency: usize) -> anyhow::Result<Destination> {
+        let token = secret(&self.token_env, "site's API token")?;
+        let auth = match (&self.email, &self.cloud_id) {
+            (Some(email), _) => SiteAuth::Basic { email: email.clone(), token },
+            (None, Some(cloud_id)) => {
+                SiteAuth::Gateway { gateway: self.gateway_url.clone().unwrap_or_else(|| ferry_destination::GATEWAY.into()), cloud_id: cloud_id.clone(), token }
+            }
+            (None, None) => {
+                return Err(ferry_core::Declined::conflict(format!(
+                    "Ferry does not know how to sign in to {}: a site takes an admin's email with the API token: {}",
+                    self.url,
+                    reconnect(&self.url)
+                )))
+            }
+        };
+        let (Some(scim_url), Some(scim_token_env)) = (&self.scim_url, &self.scim_token_env) else {
+            return Err(ferry_core::Declined::conflict(format!(
+                "Ferry provisions users through the organisation's SCIM directory, and none is set for {}: {}",
+                self.url,
+                reconnect(&self.url)
+            )));
+        };
+        let scim = Directory { url: scim_url.clone(), key: secret(scim_token_env, "SCIM directory's API key")? };
+        Destination::new(&self.url, auth, scim, concurrency)
+    }
+}
 
 /// A named Cloud site.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CloudSite {
     /// Its name, as plans refer to it (`--cloud NAME`).
     pub name: String,
-    /// Its base URL.
-    pub url: String,
-    /// Its SCIM base URL, when not `<url>/scim/v2`.
-    pub scim_url: Option<String>,
-    /// The environment variable that holds its API token.
-    pub token_env: String,
+    /// Where it is and how Ferry signs in.
+    #[serde(flatten)]
+    pub target: Target,
     /// When it was last connected.
     pub connected_at: String,
 }
 
 impl CloudSite {
-    /// A client for the site, with the token read from its environment variable.
+    /// A client for the site, its secrets read from their environment variables.
     pub fn client(&self, concurrency: usize) -> anyhow::Result<Destination> {
-        client(&self.url, self.scim_url.as_deref(), &self.token_env, concurrency)
+        self.target.client(concurrency)
     }
 }
 
-/// A client for `url`, its token read from `$token_env`.
-pub fn client(url: &str, scim_url: Option<&str>, token_env: &str, concurrency: usize) -> anyhow::Result<Destination> {
-    // A missing token is the admin's to fix, not a failure of ferry: a refusal.
-    let token = std::env::var(token_env).unwrap_or_default();
-    ferry_core::Declined::unless(!token.trim().is_empty(), || {
-        format!("the destination token is read from ${token_env}, which is not set or empty: export the site's API token in it (for the dashboard: before starting `ferry serve`)")
-    })?;
-    Destination::new(url, scim_url, Secret::new(token), concurrency)
+/// What connecting proved, and what it could not.
+#[derive(Debug, Clone, Serialize)]
+pub struct Connected {
+    /// The site as stored.
+    #[serde(flatten)]
+    pub site: CloudSite,
+    /// What the site showed, one sentence each.
+    pub proven: Vec<String>,
+    /// What no public API lets Ferry check, one sentence each.
+    pub unproven: Vec<String>,
 }
 
-/// Check that the site answers and accepts the token (content API and SCIM), then store
-/// it under `name` (replacing a site of that name).
-pub async fn connect(db: &StateDb, name: &str, url: &str, scim_url: Option<&str>, token_env: &str) -> anyhow::Result<CloudSite> {
+/// Prove that the site answers, that the account administers Confluence or Jira there,
+/// and that the SCIM directory takes its key; then store the site under `name`
+/// (replacing a site of that name).
+pub async fn connect(db: &StateDb, name: &str, target: Target) -> anyhow::Result<Connected> {
     anyhow::ensure!(
         !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
         "a cloud site's name is letters, digits, - and _ (e.g. prod or staging-1), not {name:?}"
     );
-    let dest = client(url, scim_url, token_env, 2)?;
-    dest.system_info().await.with_context(|| format!("the site at {url} did not answer as a Cloud site with the token in ${token_env}"))?;
-    dest.find_user_by_email("ferry-connect-check@invalid.example")
-        .await
-        .with_context(|| format!("the site's SCIM API did not answer with the token in ${token_env}"))?;
-    let site = CloudSite {
-        name: name.into(),
-        url: url.trim_end_matches('/').into(),
-        scim_url: scim_url.map(str::to_string),
-        token_env: token_env.into(),
-        connected_at: now(),
+    let mut target = Target { url: target.url.trim_end_matches('/').to_string(), ..target };
+    if target.email.is_none() && target.cloud_id.is_none() {
+        // A scoped token: the gateway needs the site's cloud id, which the site tells anyone.
+        let cloud_id = Destination::cloud_id_of(&target.url).await.with_context(|| format!("{} did not say its cloud id at /_edge/tenant_info", target.url))?;
+        target.cloud_id = Some(cloud_id);
+    }
+    let dest = target.client(2)?;
+    let who = match &target.email {
+        Some(email) => format!("{email} with the token in ${}", target.token_env),
+        None => format!("the scoped token in ${} (through the API gateway)", target.token_env),
     };
+    let mut proven = Vec::new();
+    let mut unproven = Vec::new();
+    let confluence = dest.current_user().await.with_context(|| format!("{} did not accept {who}", target.url))?;
+    let jira = dest.administers_jira().await.with_context(|| format!("{} did not accept {who}", target.url))?;
+    match &confluence {
+        Some(user) if user.administers() => {
+            proven.push(format!("signed in as {} and administers Confluence", user.display_name.as_deref().unwrap_or("the account")))
+        }
+        Some(_) => unproven.push("the account does not administer Confluence on this site".into()),
+        None => unproven.push("the site has no Confluence".into()),
+    }
+    match jira {
+        Some(true) => proven.push("administers Jira (and Service Management) on this site".into()),
+        Some(false) => unproven.push("the account does not administer Jira on this site".into()),
+        None => unproven.push("the site has no Jira".into()),
+    }
+    anyhow::ensure!(
+        confluence.as_ref().is_some_and(|u| u.administers()) || jira == Some(true),
+        "{who} signs in to {} but administers neither Confluence nor Jira there: connect with a site admin's email and API token",
+        target.url
+    );
+    dest.find_user_by_email("ferry-connect-check@invalid.example").await.with_context(|| {
+        format!(
+            "the SCIM directory at {} did not take the key in ${}",
+            target.scim_url.as_deref().unwrap_or(""),
+            target.scim_token_env.as_deref().unwrap_or("")
+        )
+    })?;
+    proven.push("the user-provisioning directory takes its key".into());
+    unproven.push("organization admin rights (no public API shows them to a site's token)".into());
+    let site = CloudSite { name: name.into(), target, connected_at: now() };
+    let t = &site.target;
     sqlx::query(
-        "INSERT INTO cloud_sites (name, url, scim_url, token_env, connected_at) VALUES (?, ?, ?, ?, ?) \
-         ON CONFLICT (name) DO UPDATE SET url = excluded.url, scim_url = excluded.scim_url, token_env = excluded.token_env, connected_at = excluded.connected_at",
+        "INSERT INTO cloud_sites (name, url, scim_url, token_env, connected_at, email, cloud_id, gateway_url, scim_token_env) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (name) DO UPDATE SET url = excluded.url, scim_url = excluded.scim_url, token_env = excluded.token_env, connected_at = excluded.connected_at, \
+         email = excluded.email, cloud_id = excluded.cloud_id, gateway_url = excluded.gateway_url, scim_token_env = excluded.scim_token_env",
     )
     .bind(&site.name)
-    .bind(&site.url)
-    .bind(&site.scim_url)
-    .bind(&site.token_env)
+    .bind(&t.url)
+    .bind(&t.scim_url)
+    .bind(&t.token_env)
     .bind(&site.connected_at)
+    .bind(&t.email)
+    .bind(&t.cloud_id)
+    .bind(&t.gateway_url)
+    .bind(&t.scim_token_env)
     .execute(db.pool())
     .await?;
-    Ok(site)
+    Ok(Connected { site, proven, unproven })
 }
 
 /// Every named site.
 pub async fn list(db: &StateDb) -> anyhow::Result<Vec<CloudSite>> {
-    let rows = sqlx::query("SELECT name, url, scim_url, token_env, connected_at FROM cloud_sites ORDER BY name").fetch_all(db.pool()).await?;
-    Ok(rows.iter().map(|r| CloudSite { name: r.get(0), url: r.get(1), scim_url: r.get(2), token_env: r.get(3), connected_at: r.get(4) }).collect())
+    let rows = sqlx::query("SELECT name, url, scim_url, token_env, connected_at, email, cloud_id, gateway_url, scim_token_env FROM cloud_sites ORDER BY name")
+        .fetch_all(db.pool())
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| CloudSite {
+            name: r.get(0),
+            target: Target {
+                url: r.get(1),
+                scim_url: r.get(2),
+                token_env: r.get(3),
+                email: r.get(5),
+                cloud_id: r.get(6),
+                gateway_url: r.get(7),
+                scim_token_env: r.get(8),
+            },
+            connected_at: r.get(4),
+        })
+        .collect())
 }
 
 /// The site named `name`.
 pub async fn get(db: &StateDb, name: &str) -> anyhow::Result<CloudSite> {
     list(db).await?.into_iter().find(|s| s.name == name).ok_or_else(|| {
-        ferry_core::Declined::not_found(format!("no cloud site named {name}: connect one with `ferry cloud connect {name} --url <URL> --token-env <VAR>`"))
+        ferry_core::Declined::not_found(format!(
+            "no cloud site named {name}: connect one with `ferry cloud connect {name} --url <URL> --email <ADMIN_EMAIL> --token-env <VAR> …`"
+        ))
     })
 }
 
@@ -95,7 +220,7 @@ pub async fn get_or_only(db: &StateDb, name: Option<&str>) -> anyhow::Result<Clo
     let mut sites = list(db).await?;
     match sites.len() {
         1 => Ok(sites.remove(0)),
-        0 => anyhow::bail!("no cloud site connected: connect one with `ferry cloud connect NAME --url <URL> --token-env <VAR>`"),
+        0 => anyhow::bail!("no cloud site connected: connect one with `ferry cloud connect NAME --url <URL> --email <ADMIN_EMAIL> --token-env <VAR> …`"),
         _ => anyhow::bail!("{} cloud sites are connected: name one with --cloud", sites.len()),
     }
 }

@@ -384,7 +384,7 @@ impl Migrator {
     /// replaced by another site's is refused, since its ids would be taken for the
     /// first site's.
     pub async fn new(db: StateDb, mut plan: Plan, progress: Progress) -> anyhow::Result<Migrator> {
-        let dest = crate::cloud::client(&plan.destination, plan.scim_url.as_deref(), &plan.token_env, DEFAULT_CONCURRENCY)?;
+        let dest = plan.target().client(DEFAULT_CONCURRENCY)?;
         let source = plan.connect_source().await?;
         let site = crate::sites::identify(&db, &source, plan.source_password_env.as_deref()).await?;
         match &plan.site {

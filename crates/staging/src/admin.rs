@@ -9,11 +9,13 @@ use axum::{Json, Router};
 use sqlx::Row;
 
 use super::{db_error, error, AppState};
-use ferry_cloud_wire::{CloudApp, SpaceRename, SystemInfo};
+use ferry_cloud_wire::{CloudApp, CurrentUser, MyPermission, MyPermissions, Operation, SpaceRename, SystemInfo, TenantInfo};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/wiki/rest/api/settings/systemInfo", get(system_info))
+        .route("/wiki/rest/api/user/current", get(current_user))
+        .route("/rest/api/3/mypermissions", get(my_permissions))
         .route("/rest/atlassian-connect/1/addons/{key}", get(get_cloud_app))
         .route("/ferry/v1/admin/cloud-apps/{key}", put(put_cloud_app).delete(delete_cloud_app))
         .route("/ferry/v1/admin/spaces/{key}/rename", post(rename_space))
@@ -34,6 +36,40 @@ async fn system_info(State(s): State<AppState>) -> Response {
         Ok(r) => Json(SystemInfo { cloud_id: r.get(0), base_url: None }).into_response(),
         Err(e) => db_error(e),
     }
+}
+
+/// `/_edge/tenant_info`: the cloud id, to anyone.
+pub(crate) async fn tenant_info(State(s): State<AppState>) -> Response {
+    Json(TenantInfo { cloud_id: s.cloud_id.to_string() }).into_response()
+}
+
+/// The signed-in account: the site admin, who administers Confluence.
+async fn current_user(State(s): State<AppState>) -> Response {
+    let operations = ["administer", "create", "use"].map(|operation| Operation { operation: operation.into(), target_type: "application".into() });
+    Json(CurrentUser {
+        kind: "known".into(),
+        account_id: Some(s.access.admin_account_id()),
+        email: Some(s.access.email.clone()),
+        display_name: Some("Site admin".into()),
+        operations: Some(operations.to_vec()),
+    })
+    .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct PermissionsQuery {
+    #[serde(default)]
+    permissions: Option<String>,
+}
+
+/// The signed-in admin's global permissions among those asked for (Jira refuses a call
+/// that names none).
+async fn my_permissions(axum::extract::Query(q): axum::extract::Query<PermissionsQuery>) -> Response {
+    let Some(asked) = q.permissions.filter(|p| !p.trim().is_empty()) else {
+        return error(StatusCode::BAD_REQUEST, "The permissions query parameter is required");
+    };
+    let permissions = asked.split(',').map(|key| (key.trim().to_string(), MyPermission { key: key.trim().to_string(), have_permission: true })).collect();
+    Json(MyPermissions { permissions }).into_response()
 }
 
 async fn get_cloud_app(State(s): State<AppState>, Path(key): Path<String>) -> Response {

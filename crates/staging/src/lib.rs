@@ -3,6 +3,12 @@
 //! persistence (axum + SQLite), the target of trial migrations, of the demo and of the
 //! tests. It also answers the questions a reviewer asks after a run (`/ferry/v1/review`).
 //!
+//! It signs people in as a real site does: HTTP Basic with the site admin's email and
+//! API token on the site's URL, the same token as Bearer through the gateway paths
+//! `/ex/{confluence|jira}/{cloudId}/…` (a real site's gateway is `api.atlassian.com`),
+//! and the user-provisioning directory's own key as Bearer on
+//! `/scim/directory/{directoryId}`; `/_edge/tenant_info` answers the cloud id unsigned.
+//!
 //! Fault injection for tests: throttling (429 with `Retry-After`) every Nth request, and
 //! random 500s at a given rate.
 #![deny(missing_docs)]
@@ -54,17 +60,64 @@ pub(crate) struct AppState {
     /// busy handler, and the one writer's page cache stays warm (a reader connection
     /// drops its cache whenever another connection has committed).
     pub write: SqlitePool,
-    token: Arc<String>,
+    access: Arc<Access>,
+    /// The site's cloud id.
+    pub cloud_id: Arc<String>,
     faults: Faults,
     requests: Arc<AtomicU64>,
     /// One lock per idempotency key being served, so a retry waits for the first try.
     inflight: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
+/// Who may sign in to a staging site, as to a real one.
+#[derive(Clone, Debug)]
+pub struct Access {
+    /// The site admin's email (Basic sign-in).
+    pub email: String,
+    /// The admin's API token (Basic with the email on the site; Bearer through the gateway).
+    pub api_token: String,
+    /// The user-provisioning directory's API key (Bearer on SCIM).
+    pub directory_key: String,
+    /// The directory's id, when it is not the one derived from the site's cloud id.
+    pub directory_id: Option<String>,
+}
+
+/// The site admin's email when none is given.
+pub const DEFAULT_ADMIN_EMAIL: &str = "admin@example.com";
+
+impl Access {
+    /// The default admin (`admin@example.com`) with `api_token`, and a directory key of
+    /// its own derived from it (a test needs one value to pass around).
+    pub fn with_token(api_token: &str) -> Access {
+        Access { email: DEFAULT_ADMIN_EMAIL.into(), api_token: api_token.into(), directory_key: format!("{api_token}.scim"), directory_id: None }
+    }
+
+    /// The admin's Atlassian account id (stable for an email).
+    pub fn admin_account_id(&self) -> String {
+        use sha2::Digest;
+        hex_of(&sha2::Sha256::digest(format!("admin:{}", self.email.to_lowercase())))[..24].to_string()
+    }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The id of a site's user-provisioning directory (stable for a cloud id, as a UUID).
+pub fn directory_id(cloud_id: &str) -> String {
+    use sha2::Digest;
+    let h = hex_of(&sha2::Sha256::digest(format!("directory:{cloud_id}")));
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
 /// A running staging site.
 pub struct StagingSite {
     /// The address it listens on.
     pub addr: SocketAddr,
+    /// Its cloud id.
+    pub cloud_id: String,
+    /// Its user-provisioning directory's id.
+    pub directory_id: String,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -72,6 +125,11 @@ impl StagingSite {
     /// Its base URL.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Its user-provisioning directory's SCIM base URL.
+    pub fn scim_url(&self) -> String {
+        format!("{}/scim/directory/{}", self.url(), self.directory_id)
     }
 }
 
@@ -114,37 +172,107 @@ pub async fn install_cloud_apps(db_path: &Path, keys: &[String]) -> anyhow::Resu
 }
 
 /// Start a staging site on `listen` (e.g. `127.0.0.1:0`) storing into `db_path`.
-pub async fn start(db_path: &Path, listen: &str, token: &str, faults: Faults) -> anyhow::Result<StagingSite> {
+pub async fn start(db_path: &Path, listen: &str, access: &Access, faults: Faults) -> anyhow::Result<StagingSite> {
     let db = open_db(db_path).await?;
+    let cloud_id: String = sqlx::query_scalar("SELECT cloud_id FROM site WHERE id = 1").fetch_one(&db).await?;
+    let directory = access.directory_id.clone().unwrap_or_else(|| directory_id(&cloud_id));
+    anyhow::ensure!(
+        !directory.is_empty() && directory.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+        "a directory id is letters, digits and -, not {directory:?}"
+    );
     let write = ferry_core::state::open_sqlite_pool(db_path, 1).await?;
-    let state = AppState { db, write, token: Arc::new(token.to_string()), faults, requests: Arc::new(AtomicU64::new(0)), inflight: Arc::default() };
-    let app = wiki::routes()
+    let state = AppState {
+        db,
+        write,
+        access: Arc::new(access.clone()),
+        cloud_id: Arc::new(cloud_id.clone()),
+        faults,
+        requests: Arc::new(AtomicU64::new(0)),
+        inflight: Arc::default(),
+    };
+    let routes = wiki::routes()
         .merge(admin::routes())
         .merge(jsm::routes())
-        .nest("/scim/v2", scim::routes())
+        .nest(&format!("/scim/directory/{directory}"), scim::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        .route("/_edge/tenant_info", axum::routing::get(admin::tenant_info))
         .layer(axum::extract::DefaultBodyLimit::max(512 << 20))
-        .with_state(state);
+        .with_state(state.clone());
+    // The gateway's paths are rewritten before routing, as the gateway forwards them.
+    let app = tower::Layer::layer(&axum::middleware::from_fn_with_state(state, through_gateway), routes);
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+        if let Err(e) = axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(app)).await {
             tracing::error!("staging site stopped: {e}");
         }
     });
-    Ok(StagingSite { addr, task })
+    Ok(StagingSite { addr, cloud_id, directory_id: directory, task })
 }
 
-/// Bearer-token check and fault injection, before every handler.
+/// How a request signed in.
+enum SignIn {
+    /// Basic with the admin's email and token, on the site's own paths.
+    Site,
+    /// Bearer with the admin's token, through the gateway.
+    Gateway,
+    /// Bearer with the directory's key, on SCIM.
+    Directory,
+}
+
+/// A gateway path (`/ex/confluence/{cloudId}/wiki/…`, `/ex/jira/{cloudId}/rest/…`) for
+/// this site becomes the site path it names, marked as having come through the gateway;
+/// a gateway path for another product's prefix or another cloud id is not found.
+async fn through_gateway(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_string();
+    let Some(rest) = path.strip_prefix("/ex/") else { return next.run(request).await };
+    let Some((product, rest)) = rest.split_once('/') else { return error(StatusCode::NOT_FOUND, "no such gateway path") };
+    let Some((cloud_id, inner)) = rest.split_once('/') else { return error(StatusCode::NOT_FOUND, "no such gateway path") };
+    let inner = format!("/{inner}");
+    let serves = match product {
+        "confluence" => inner.starts_with("/wiki/"),
+        "jira" => inner.starts_with("/rest/"),
+        _ => false,
+    };
+    if cloud_id != state.cloud_id.as_str() || !serves {
+        return error(StatusCode::NOT_FOUND, format!("the gateway has no {product} site with cloud id {cloud_id} serving {inner}"));
+    }
+    let query = request.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
+    match format!("{inner}{query}").parse() {
+        Ok(uri) => *request.uri_mut() = uri,
+        Err(_) => return error(StatusCode::BAD_REQUEST, "bad path"),
+    }
+    request.extensions_mut().insert(ViaGateway);
+    next.run(request).await
+}
+
+/// Marks a request that came through the gateway.
+#[derive(Clone, Copy)]
+struct ViaGateway;
+
+/// The sign-in a request carries, if it is one this site takes for that path.
+fn signed_in(state: &AppState, request: &Request) -> Option<SignIn> {
+    let header = request.headers().get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    if request.uri().path().starts_with("/scim/") {
+        return (header.strip_prefix("Bearer ")? == state.access.directory_key).then_some(SignIn::Directory);
+    }
+    if request.extensions().get::<ViaGateway>().is_some() {
+        return (header.strip_prefix("Bearer ")? == state.access.api_token).then_some(SignIn::Gateway);
+    }
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(header.strip_prefix("Basic ")?.trim()).ok()?;
+    let (email, token) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    (email.eq_ignore_ascii_case(&state.access.email) && token == state.access.api_token).then_some(SignIn::Site)
+}
+
+/// Sign-in check and fault injection, before every handler.
 async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let authorized = request
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| t == state.token.as_str());
-    if !authorized {
-        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+    if signed_in(&state, &request).is_none() {
+        let mut response = error(StatusCode::UNAUTHORIZED, "Client must be authenticated to access this resource.");
+        if !request.uri().path().starts_with("/scim/") && request.extensions().get::<ViaGateway>().is_none() {
+            response.headers_mut().insert("www-authenticate", HeaderValue::from_static("Basic realm=\"protected-area\""));
+        }
+        return response;
     }
     let n = state.requests.fetch_add(1, Ordering::Relaxed) + 1;
     if state.faults.throttle_every > 0 && n % state.faults.throttle_every == 0 {

@@ -185,13 +185,14 @@ impl Web {
     /// only to connected sites.
     pub async fn connected_plan(&self, id: &str) -> anyhow::Result<ferry_migrate::plan::Plan> {
         let plan = ferry_migrate::plan::Plan::get(self.db(), id).await?;
-        // The plan's destination and token variable must still be the connected site's
-        // (a site reconnected elsewhere since does not carry its old plans along).
+        // The plan's destination and sign-in (URLs, email, variables) must still be the
+        // connected site's (a site reconnected elsewhere since does not carry its old plans
+        // along).
         let connected = match &plan.cloud {
             Some(name) => ferry_migrate::cloud::get(self.db(), name).await.is_ok_and(|site| {
-                ferry_migrate::destination_key(&site.url) == ferry_migrate::destination_key(&plan.destination)
-                    && site.token_env == plan.token_env
-                    && site.scim_url == plan.scim_url
+                let target = plan.target();
+                ferry_migrate::destination_key(&site.target.url) == ferry_migrate::destination_key(&target.url)
+                    && site.target == ferry_migrate::cloud::Target { url: site.target.url.clone(), ..target }
             }),
             None => false,
         };

@@ -537,7 +537,7 @@ async fn plans(State(web): State<Web>, Extension(caller): Extension<Caller>) -> 
                 label { span { "Name" } input name="name" required; }
                 label { span { "Server site" } (server_site_select(&servers)) }
                 label { span { "Attachment folder" } input name="attachments" size="60" placeholder="Confluence: <confluence-home>/attachments"; }
-                label { span { "Cloud site" } select name="cloud" required { @for s in &sites { option value=(s.name) { (s.name) " — " (s.url) } } } }
+                label { span { "Cloud site" } select name="cloud" required { @for s in &sites { option value=(s.name) { (s.name) " — " (s.target.url) } } } }
                 label { span { "Users" } select name="users" { option { "all" } option { "related" } option { "none" } } }
                 label { span { "Spaces" } input name="spaces" placeholder="all, none or KEY,KEY (Confluence)"; }
                 label { span { "Projects" } input name="projects" placeholder="all, none or KEY,KEY (Jira)"; }

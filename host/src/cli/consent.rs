@@ -46,21 +46,48 @@ pub(crate) enum ConsentCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CloudCommand {
-    /// Connect to a Cloud site: check that it answers and accepts the token, and keep it
-    /// under a name plans can use (`ferry plan create --cloud NAME`). The token stays in
-    /// its environment variable: ferry never stores or prints it.
+    /// Connect to a Cloud site: prove that it answers, that the account administers it
+    /// and that the user-provisioning directory takes its key, and keep it under a name
+    /// plans can use (`ferry plan create --cloud NAME`). Secrets stay in their
+    /// environment variables: ferry never stores or prints them.
+    ///
+    /// A site admin's API token (id.atlassian.com → Security → API tokens) signs in with
+    /// the admin's email: --email ADMIN_EMAIL --token-env VAR. A scoped API token or an
+    /// OAuth 2.0 access token goes through Atlassian's API gateway instead:
+    /// --scoped-token --token-env VAR (the site's cloud id is read from the site). The
+    /// directory's URL and key come from admin.atlassian.com → Security → Identity
+    /// providers → your directory → user provisioning.
+    #[command(verbatim_doc_comment)]
     Connect {
         /// A name for the site, e.g. prod.
         name: String,
-        /// The site's base URL.
+        /// The site's base URL (https://SITE.atlassian.net).
         #[arg(long)]
         url: String,
-        /// The environment variable that holds the site's API token.
+        /// The site admin's email (HTTP Basic with the API token).
+        #[arg(long, required_unless_present = "scoped_token")]
+        email: Option<String>,
+        /// The token in --token-env is a scoped API token or an OAuth 2.0 access token,
+        /// sent as Bearer through the API gateway (api.atlassian.com/ex/...).
+        #[arg(long, conflicts_with = "email")]
+        scoped_token: bool,
+        /// The API gateway's URL, when it is not https://api.atlassian.com (a proxy, or a
+        /// staging site standing in for the gateway).
+        #[arg(long, requires = "scoped_token")]
+        gateway_url: Option<String>,
+        /// The environment variable that holds the API token.
         #[arg(long)]
         token_env: String,
-        /// The SCIM base URL, when it is not <url>/scim/v2.
+        /// The organisation's user-provisioning directory
+        /// (https://api.atlassian.com/scim/directory/DIRECTORY_ID).
         #[arg(long)]
-        scim_url: Option<String>,
+        scim_url: String,
+        /// The environment variable that holds the directory's API key.
+        #[arg(long)]
+        scim_token_env: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// The connected Cloud sites.
     List {
@@ -165,9 +192,22 @@ pub(crate) async fn consent(home: &Path, command: ConsentCommand) -> anyhow::Res
 pub(crate) async fn cloud(home: &Path, command: CloudCommand) -> anyhow::Result<ExitCode> {
     let db = StateDb::open(home).await?;
     match command {
-        CloudCommand::Connect { name, url, token_env, scim_url } => {
-            let site = crate::cloud::connect(&db, &name, &url, scim_url.as_deref(), &token_env).await?;
-            println!("connected to {} as {} (token read from ${})", site.url, site.name, site.token_env);
+        CloudCommand::Connect { name, url, email, scoped_token: _, gateway_url, token_env, scim_url, scim_token_env, json } => {
+            let target =
+                crate::cloud::Target { url, email, cloud_id: None, gateway_url, token_env, scim_url: Some(scim_url), scim_token_env: Some(scim_token_env) };
+            let connected = crate::cloud::connect(&db, &name, target).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&connected)?);
+            } else {
+                let t = &connected.site.target;
+                println!("connected to {} as {} (token read from ${}, never stored)", t.url, connected.site.name, t.token_env);
+                for line in &connected.proven {
+                    println!("  proven: {line}");
+                }
+                for line in &connected.unproven {
+                    println!("  not verified: {line}");
+                }
+            }
             Ok(ExitCode::Ok)
         }
         CloudCommand::List { json } => {
@@ -176,9 +216,18 @@ pub(crate) async fn cloud(home: &Path, command: CloudCommand) -> anyhow::Result<
                 print_json(&sites)?;
                 return Ok(ExitCode::Ok);
             }
-            let mut t = table(&["name", "url", "scim", "token from", "connected"]);
+            let mut t = table(&["name", "url", "sign-in", "user provisioning", "connected"]);
             for s in sites {
-                t.add_row(vec![s.name, s.url, s.scim_url.unwrap_or_else(|| "<url>/scim/v2".into()), format!("${}", s.token_env), s.connected_at]);
+                let sign_in = match (&s.target.email, &s.target.cloud_id) {
+                    (Some(email), _) => format!("{email} + ${}", s.target.token_env),
+                    (None, Some(_)) => format!("scoped token ${} via gateway", s.target.token_env),
+                    (None, None) => "reconnect: no sign-in".into(),
+                };
+                let scim = match (&s.target.scim_url, &s.target.scim_token_env) {
+                    (Some(url), Some(env)) => format!("{url} + ${env}"),
+                    _ => "reconnect: no directory".into(),
+                };
+                t.add_row(vec![s.name, s.target.url, sign_in, scim, s.connected_at]);
             }
             println!("{t}");
             Ok(ExitCode::Ok)

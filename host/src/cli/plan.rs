@@ -98,20 +98,27 @@ pub(crate) struct CreateArgs {
     /// The Server's attachment folder (<confluence-home>/attachments); Confluence only.
     #[arg(long)]
     attachments: Option<PathBuf>,
-    /// A connected Cloud site (`ferry cloud connect`), instead of --destination and
-    /// --token-env.
-    #[arg(long, conflicts_with_all = ["destination", "token_env", "scim_url"], required_unless_present = "destination")]
+    /// A connected Cloud site (`ferry cloud connect`), instead of --destination and its
+    /// sign-in options.
+    #[arg(long, conflicts_with_all = ["destination", "email", "token_env", "scim_url", "scim_token_env"], required_unless_present = "destination")]
     cloud: Option<String>,
-    /// The Cloud site's base URL.
-    #[arg(long, requires = "token_env")]
+    /// The Cloud site's base URL (https://SITE.atlassian.net).
+    #[arg(long, requires_all = ["email", "token_env", "scim_url", "scim_token_env"])]
     destination: Option<String>,
-    /// The SCIM base URL, when it is not <destination>/scim/v2.
+    /// The site admin's email: Ferry signs in with it and the API token (HTTP Basic).
     #[arg(long)]
-    scim_url: Option<String>,
-    /// The environment variable that holds the destination's API token (the token itself
-    /// is never stored or printed).
+    email: Option<String>,
+    /// The environment variable that holds the admin's API token (the token itself is
+    /// never stored or printed).
     #[arg(long)]
     token_env: Option<String>,
+    /// The organisation's user-provisioning directory
+    /// (https://api.atlassian.com/scim/directory/DIRECTORY_ID).
+    #[arg(long)]
+    scim_url: Option<String>,
+    /// The environment variable that holds the directory's API key.
+    #[arg(long)]
+    scim_token_env: Option<String>,
     /// Users and groups: all, related (to the selected spaces or service projects; name
     /// and email only), none. In a Jira plan these are the licensed users (agents and
     /// admins); customers are chosen with --customers.
@@ -173,9 +180,21 @@ pub(crate) enum StagingCommand {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8090")]
         listen: String,
-        /// The bearer token clients must send.
+        /// The site admin's email: clients sign in with it and the token (HTTP Basic).
+        #[arg(long, default_value = staging::DEFAULT_ADMIN_EMAIL)]
+        email: String,
+        /// The admin's API token (also taken as a scoped token through the gateway paths
+        /// /ex/{confluence|jira}/{cloudId}/…).
         #[arg(long, env = "FERRY_STAGING_TOKEN", hide_env_values = true)]
         token: String,
+        /// The user-provisioning directory's API key (SCIM at the printed directory URL);
+        /// default: the token followed by `.scim`.
+        #[arg(long, env = "FERRY_STAGING_SCIM_KEY", hide_env_values = true)]
+        scim_key: Option<String>,
+        /// The directory's id in its SCIM URL (/scim/directory/ID); default: one derived
+        /// from the site's cloud id.
+        #[arg(long)]
+        directory_id: Option<String>,
         /// Answer every Nth request with 429 (0: never).
         #[arg(long, default_value_t = 0)]
         throttle_every: u64,
@@ -198,9 +217,15 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
         PlanCommand::Create(args) => {
             let shown_opt = |v: &Option<SpacesScope>| v.as_ref().map(ToString::to_string);
             let direct = crate::plan::DirectTarget {
-                destination: args.destination.clone(),
-                scim_url: args.scim_url.clone(),
-                token_env: args.token_env.clone(),
+                target: args.destination.clone().map(|url| crate::cloud::Target {
+                    url,
+                    email: args.email.clone(),
+                    cloud_id: None,
+                    gateway_url: None,
+                    token_env: args.token_env.clone().unwrap_or_default(),
+                    scim_url: args.scim_url.clone(),
+                    scim_token_env: args.scim_token_env.clone(),
+                }),
                 source_password_env: args.source.source_password_env.clone(),
             };
             let request = crate::plan::PlanRequest {
@@ -544,11 +569,18 @@ pub(crate) fn print_report(r: &PlanReport) {
 
 pub(crate) async fn staging(command: StagingCommand) -> anyhow::Result<ExitCode> {
     match command {
-        StagingCommand::Serve { db, listen, token, throttle_every, retry_after, fail_rate, cloud_apps } => {
+        StagingCommand::Serve { db, listen, email, token, scim_key, directory_id, throttle_every, retry_after, fail_rate, cloud_apps } => {
             let faults = Faults { throttle_every, retry_after_secs: retry_after, fail_rate, ..Faults::default() };
             staging::install_cloud_apps(&db, &cloud_apps).await?;
-            let site = staging::start(&db, &listen, &token, faults).await?;
+            let access = staging::Access {
+                directory_key: scim_key.unwrap_or_else(|| staging::Access::with_token(&token).directory_key),
+                email,
+                api_token: token,
+                directory_id,
+            };
+            let site = staging::start(&db, &listen, &access, faults).await?;
             println!("staging Cloud site on {} (data in {}); Ctrl-C to stop", site.url(), db.display());
+            println!("sign in as {} with the token; SCIM directory at {}; cloud id {}", access.email, site.scim_url(), site.cloud_id);
             tokio::signal::ctrl_c().await?;
             Ok(ExitCode::Ok)
         }

@@ -259,7 +259,16 @@ pub(crate) async fn demo(home: &Path, args: DemoArgs) -> anyhow::Result<ExitCode
     }
     println!("{t}");
     step(2, "Connect to the Cloud site");
-    println!("connected to {} as {} (token read from ${}, never stored)", r.cloud.url, r.cloud.name, r.cloud.token_env);
+    let target = &r.cloud.target;
+    println!(
+        "connected to {} as {}: signed in as {} with the token in ${}, users provisioned through {} with the key in ${} (secrets never stored)",
+        target.url,
+        r.cloud.name,
+        target.email.as_deref().unwrap_or("a scoped token"),
+        target.token_env,
+        target.scim_url.as_deref().unwrap_or(""),
+        target.scim_token_env.as_deref().unwrap_or("")
+    );
     step(3, "Agree to app migration");
     for c in &r.consents {
         println!(

@@ -15,7 +15,7 @@ use ferry_host::plugins::registry::Registry;
 use ferry_host::staging::Faults;
 use ferry_host::web;
 
-use crate::core_migration::{Cloud, TOKEN_ENV};
+use crate::core_migration::Cloud;
 use crate::support::{target_dir, Fixture, RATINGS};
 use crate::webdriver::Session;
 
@@ -116,7 +116,7 @@ async fn an_admin_assesses_consents_plans_runs_and_reads_the_report_in_chromium(
     // The admin adds the Server site and connects the Cloud site at the command line: the
     // dashboard offers only those.
     let site = ferry_host::sites::identify(&f.db, &f.source().await, None).await.unwrap();
-    ferry_host::cloud::connect(&f.db, "trial", &cloud.site.url(), None, TOKEN_ENV).await.unwrap();
+    ferry_host::cloud::connect(&f.db, "trial", cloud.target()).await.unwrap();
     let (addr, _web, login) = web::start(&f.home(), "127.0.0.1:0").await.unwrap();
     let base = format!("http://{addr}");
     let driver = start_driver().await;

@@ -3,7 +3,7 @@
 use std::sync::Once;
 use std::time::Duration;
 
-use ferry_host::destination::{Destination, RetryPolicy, Secret};
+use ferry_host::destination::{Destination, RetryPolicy};
 use ferry_host::migrate::report::PlanReport;
 use ferry_host::migrate::{Migrator, Progress};
 use ferry_host::plan::{Plan, SpacesScope, UsersScope};
@@ -15,6 +15,8 @@ use crate::support::Fixture;
 
 pub const TOKEN: &str = "core-test-token";
 pub const TOKEN_ENV: &str = "FERRY_CORE_TEST_TOKEN";
+/// The staging directory's key is read from here.
+pub const SCIM_KEY_ENV: &str = "FERRY_CORE_TEST_SCIM_KEY";
 
 /// A staging Cloud site for one test.
 pub struct Cloud {
@@ -26,15 +28,25 @@ pub struct Cloud {
 impl Cloud {
     pub async fn start(faults: Faults) -> Cloud {
         static ENV: Once = Once::new();
-        ENV.call_once(|| std::env::set_var(TOKEN_ENV, TOKEN));
+        let access = staging::Access::with_token(TOKEN);
+        ENV.call_once(|| {
+            std::env::set_var(TOKEN_ENV, TOKEN);
+            std::env::set_var(SCIM_KEY_ENV, &access.directory_key);
+        });
         let dir = tempfile::tempdir().unwrap();
-        let site = staging::start(&dir.path().join("cloud.db"), "127.0.0.1:0", TOKEN, faults).await.unwrap();
-        let dest = Destination::new(&site.url(), None, Secret::new(TOKEN), 8).unwrap().with_retry(RetryPolicy {
+        let site = staging::start(&dir.path().join("cloud.db"), "127.0.0.1:0", &access, faults).await.unwrap();
+        let dest = ferry_host::demo::staging_client(&site, &access, 8).unwrap().with_retry(RetryPolicy {
             attempts: 30,
             base: Duration::from_millis(2),
             max: Duration::from_millis(50),
         });
         Cloud { _dir: dir, site, dest }
+    }
+
+    /// The way to the site, as an admin connects it (secrets in `$TOKEN_ENV` and
+    /// `$SCIM_KEY_ENV`).
+    pub fn target(&self) -> ferry_host::cloud::Target {
+        ferry_host::demo::staging_target(&self.site.url(), &staging::Access::with_token(TOKEN), &self.site.scim_url(), TOKEN_ENV, SCIM_KEY_ENV)
     }
 
     /// GET a review endpoint (again, while a site with injected faults answers 500).
@@ -45,7 +57,12 @@ impl Cloud {
     /// GET a path of the site as JSON, retrying injected 500s; panics on another failure.
     pub async fn get(&self, path: &str) -> Value {
         for _ in 0..50 {
-            let response = reqwest::Client::new().get(format!("{}{path}", self.site.url())).bearer_auth(TOKEN).send().await.unwrap();
+            let response = reqwest::Client::new()
+                .get(format!("{}{path}", self.site.url()))
+                .basic_auth(ferry_host::staging::DEFAULT_ADMIN_EMAIL, Some(TOKEN))
+                .send()
+                .await
+                .unwrap();
             if response.status() == reqwest::StatusCode::INTERNAL_SERVER_ERROR {
                 continue;
             }
@@ -76,7 +93,7 @@ pub fn plan_for(f: &Fixture, cloud: &Cloud, users: UsersScope, spaces: SpacesSco
         spaces,
         attachments_only,
         apps: ferry_host::plan::AppsScope::None,
-        ..Plan::new("test plan", &f.source_url, &f.site.join("attachments").display().to_string(), &cloud.site.url(), TOKEN_ENV)
+        ..Plan::new("test plan", &f.source_url, &f.site.join("attachments").display().to_string(), &cloud.target())
     }
 }
 

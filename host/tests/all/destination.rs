@@ -5,10 +5,16 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use ferry_host::destination::{Destination, RetryPolicy, Secret};
+use ferry_host::destination::{Destination, Directory, RetryPolicy, Secret, SiteAuth};
 use ferry_host::staging::{self, Faults};
 
 const TOKEN: &str = "t0ken-never-printed";
+
+/// A client of `site` signed in as its admin with `token` (the directory's key derived
+/// from it as the staging site derives it).
+fn signed_in(site: &staging::StagingSite, token: &str, concurrency: usize) -> Destination {
+    ferry_host::demo::staging_client(site, &staging::Access::with_token(token), concurrency).unwrap()
+}
 
 /// A `scim2-server` process on a free loopback port, killed when dropped.
 pub struct ScimServer {
@@ -72,15 +78,21 @@ async fn users_and_groups_round_trip(dest: &Destination) {
 #[tokio::test]
 async fn the_scim_client_interoperates_with_an_independent_scim_server() {
     let server = ScimServer::start().await;
-    let dest = Destination::new(&server.url, Some(&server.url), Secret::new(TOKEN), 4).unwrap();
+    let dest = Destination::new(
+        &server.url,
+        SiteAuth::Basic { email: staging::DEFAULT_ADMIN_EMAIL.into(), token: Secret::new(TOKEN) },
+        Directory { url: server.url.clone(), key: Secret::new(TOKEN) },
+        4,
+    )
+    .unwrap();
     users_and_groups_round_trip(&dest).await;
 }
 
 #[tokio::test]
 async fn the_scim_client_works_against_the_staging_site() {
     let dir = tempfile::tempdir().unwrap();
-    let site = staging::start(&dir.path().join("cloud.db"), "127.0.0.1:0", TOKEN, Faults::default()).await.unwrap();
-    let dest = Destination::new(&site.url(), None, Secret::new(TOKEN), 4).unwrap();
+    let site = staging::start(&dir.path().join("cloud.db"), "127.0.0.1:0", &staging::Access::with_token(TOKEN), Faults::default()).await.unwrap();
+    let dest = signed_in(&site, TOKEN, 4);
     users_and_groups_round_trip(&dest).await;
 }
 
@@ -88,12 +100,8 @@ async fn the_scim_client_works_against_the_staging_site() {
 async fn throttling_and_server_errors_are_retried_until_they_pass() {
     let dir = tempfile::tempdir().unwrap();
     let faults = Faults { throttle_every: 3, retry_after_secs: 0, fail_rate: 0.2, ..Faults::default() };
-    let site = staging::start(&dir.path().join("cloud.db"), "127.0.0.1:0", TOKEN, faults).await.unwrap();
-    let dest = Destination::new(&site.url(), None, Secret::new(TOKEN), 4).unwrap().with_retry(RetryPolicy {
-        attempts: 20,
-        base: Duration::from_millis(1),
-        max: Duration::from_millis(20),
-    });
+    let site = staging::start(&dir.path().join("cloud.db"), "127.0.0.1:0", &staging::Access::with_token(TOKEN), faults).await.unwrap();
+    let dest = signed_in(&site, TOKEN, 4).with_retry(RetryPolicy { attempts: 20, base: Duration::from_millis(1), max: Duration::from_millis(20) });
     for n in 0..30 {
         dest.create_user(&format!("u{n}@example.com"), "U", true).await.unwrap();
     }
@@ -105,16 +113,91 @@ async fn throttling_and_server_errors_are_retried_until_they_pass() {
 #[tokio::test]
 async fn a_request_that_fails_for_good_names_the_call_and_never_the_token() {
     let dir = tempfile::tempdir().unwrap();
-    let site = staging::start(&dir.path().join("cloud.db"), "127.0.0.1:0", TOKEN, Faults { fail_rate: 1.0, ..Faults::default() }).await.unwrap();
-    let dest = Destination::new(&site.url(), None, Secret::new(TOKEN), 2).unwrap().with_retry(RetryPolicy {
-        attempts: 3,
-        base: Duration::from_millis(1),
-        max: Duration::from_millis(5),
-    });
+    let site = staging::start(&dir.path().join("cloud.db"), "127.0.0.1:0", &staging::Access::with_token(TOKEN), Faults { fail_rate: 1.0, ..Faults::default() })
+        .await
+        .unwrap();
+    let dest = signed_in(&site, TOKEN, 2).with_retry(RetryPolicy { attempts: 3, base: Duration::from_millis(1), max: Duration::from_millis(5) });
     let e = dest.create_space("ENG", "Engineering", "test:ENG").await.unwrap_err();
     assert_eq!(e.to_string(), "POST /wiki/rest/api/space answered 500: {\"message\":\"injected failure\"}");
     assert!(!format!("{e:?} {dest:?}").contains(TOKEN));
-    let wrong = Destination::new(&site.url(), None, Secret::new("wrong"), 2).unwrap();
+    let wrong = signed_in(&site, "wrong", 2);
     let e = wrong.get_space("ENG").await.unwrap_err();
     assert_eq!(e.status(), Some(401));
+}
+
+/// The staging site takes exactly the sign-ins a real site takes: Basic with the admin's
+/// email and API token on the site, the token as Bearer only through the gateway, the
+/// directory's own key on SCIM; everything else is 401 (or, for a path no real site has,
+/// 404).
+#[tokio::test]
+async fn signing_in_takes_what_a_real_site_takes_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let access = staging::Access::with_token(TOKEN);
+    let site = staging::start(&dir.path().join("cloud.db"), "127.0.0.1:0", &access, Faults::default()).await.unwrap();
+    let http = reqwest::Client::new();
+    let status = |r: reqwest::RequestBuilder| async move { r.send().await.unwrap().status().as_u16() };
+    let space = format!("{}/wiki/rest/api/space/ENG", site.url());
+    let users = format!("{}/Users", site.scim_url());
+    // Basic with the admin's email and token: signed in (the space does not exist).
+    assert_eq!(status(http.get(&space).basic_auth(&access.email, Some(TOKEN))).await, 404);
+    assert_eq!(status(http.get(&space).basic_auth("someone@example.com", Some(TOKEN))).await, 401, "another email");
+    assert_eq!(status(http.get(&space).basic_auth(&access.email, Some("wrong"))).await, 401, "another token");
+    assert_eq!(status(http.get(&space).bearer_auth(TOKEN)).await, 401, "an API token is not a Bearer token on the site's URL");
+    assert_eq!(status(http.get(&space)).await, 401, "no sign-in");
+    // SCIM takes the directory's key, not the API token; the old path is gone.
+    assert_eq!(status(http.get(&users).bearer_auth(&access.directory_key)).await, 200);
+    assert_eq!(status(http.get(&users).bearer_auth(TOKEN)).await, 401, "the API token on SCIM");
+    assert_eq!(status(http.get(&users).basic_auth(&access.email, Some(TOKEN))).await, 401, "Basic on SCIM");
+    assert_eq!(status(http.get(format!("{}/scim/v2/Users", site.url())).bearer_auth(&access.directory_key)).await, 404);
+    // The gateway: Bearer through /ex/{product}/{cloudId}, for this cloud id and product only.
+    let via = |product: &str, cloud_id: &str, path: &str| format!("{}/ex/{product}/{cloud_id}{path}", site.url());
+    assert_eq!(status(http.get(via("confluence", &site.cloud_id, "/wiki/rest/api/space/ENG")).bearer_auth(TOKEN)).await, 404);
+    assert_eq!(status(http.get(via("confluence", &site.cloud_id, "/wiki/rest/api/user/current")).bearer_auth(TOKEN)).await, 200);
+    assert_eq!(status(http.get(via("confluence", &site.cloud_id, "/wiki/rest/api/user/current")).bearer_auth("wrong")).await, 401);
+    assert_eq!(status(http.get(via("confluence", "another-cloud", "/wiki/rest/api/user/current")).bearer_auth(TOKEN)).await, 404);
+    assert_eq!(status(http.get(via("jira", &site.cloud_id, "/wiki/rest/api/user/current")).bearer_auth(TOKEN)).await, 404, "Confluence through Jira's gateway");
+    assert_eq!(status(http.get(via("jira", &site.cloud_id, "/rest/api/3/mypermissions?permissions=ADMINISTER")).bearer_auth(TOKEN)).await, 200);
+    // The cloud id is told to anyone.
+    let info: serde_json::Value = http.get(format!("{}/_edge/tenant_info", site.url())).send().await.unwrap().json().await.unwrap();
+    assert_eq!(info["cloudId"], site.cloud_id.as_str());
+}
+
+/// A scoped token reaches the site through the gateway: `connect` reads the cloud id,
+/// proves the account administers the site, and a client then creates and reads content
+/// through `/ex/confluence/{cloudId}/…` only.
+#[tokio::test]
+async fn a_scoped_token_goes_through_the_gateway_with_the_sites_cloud_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let access = staging::Access::with_token(TOKEN);
+    let site = staging::start(&dir.path().join("cloud.db"), "127.0.0.1:0", &access, Faults::default()).await.unwrap();
+    std::env::set_var("FERRY_GATEWAY_TEST_TOKEN", TOKEN);
+    std::env::set_var("FERRY_GATEWAY_TEST_SCIM_KEY", &access.directory_key);
+    let db = ferry_host::state::StateDb::open(dir.path()).await.unwrap();
+    let target = ferry_host::cloud::Target {
+        url: site.url(),
+        email: None,
+        cloud_id: None,
+        gateway_url: Some(site.url()),
+        token_env: "FERRY_GATEWAY_TEST_TOKEN".into(),
+        scim_url: Some(site.scim_url()),
+        scim_token_env: Some("FERRY_GATEWAY_TEST_SCIM_KEY".into()),
+    };
+    let connected = ferry_host::cloud::connect(&db, "scoped", target).await.unwrap();
+    assert_eq!(connected.site.target.cloud_id.as_deref(), Some(site.cloud_id.as_str()));
+    assert!(connected.proven.iter().any(|p| p.contains("administers Confluence")), "{:?}", connected.proven);
+    assert!(connected.unproven.iter().any(|p| p.contains("organization admin")), "{:?}", connected.unproven);
+    let dest = ferry_host::cloud::get(&db, "scoped").await.unwrap().client(2).unwrap();
+    dest.create_space("GW", "Through the gateway", "test:GW").await.unwrap();
+    assert!(dest.get_space("GW").await.unwrap().is_some());
+    assert!(!format!("{dest:?}").contains(TOKEN), "{dest:?}");
+    // A client that named another cloud id reaches nothing.
+    let lost = Destination::new(
+        &site.url(),
+        SiteAuth::Gateway { gateway: site.url(), cloud_id: "another-cloud".into(), token: Secret::new(TOKEN) },
+        Directory { url: site.scim_url(), key: Secret::new(access.directory_key.clone()) },
+        2,
+    )
+    .unwrap();
+    assert!(lost.get_space("GW").await.unwrap().is_none());
+    assert_eq!(lost.create_space("GX", "Lost", "test:GX").await.unwrap_err().status(), Some(404));
 }

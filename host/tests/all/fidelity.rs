@@ -19,7 +19,7 @@ use crate::support::Fixture;
 async fn read_as(cloud: &Cloud, kind: &str, id: i64, account: &str) -> u16 {
     reqwest::Client::new()
         .get(format!("{}/wiki/api/v2/{kind}/{id}", cloud.site.url()))
-        .bearer_auth(TOKEN)
+        .basic_auth(ferry_host::staging::DEFAULT_ADMIN_EMAIL, Some(TOKEN))
         .header("x-ferry-read-as", account)
         .send()
         .await
@@ -151,7 +151,8 @@ async fn a_restricted_page_is_never_visible_without_its_restrictions() {
         tokio::spawn(async move {
             let http = reqwest::Client::new();
             while !done.load(Ordering::Relaxed) {
-                let review = |path: &str| http.get(format!("{url}/ferry/v1/review/{path}")).bearer_auth(TOKEN).send();
+                let review =
+                    |path: &str| http.get(format!("{url}/ferry/v1/review/{path}")).basic_auth(ferry_host::staging::DEFAULT_ADMIN_EMAIL, Some(TOKEN)).send();
                 let Ok(response) = review("spaces/ENG/content").await else { continue };
                 let content: Value = response.json().await.unwrap_or_default();
                 for c in content.as_array().into_iter().flatten() {
@@ -160,7 +161,7 @@ async fn a_restricted_page_is_never_visible_without_its_restrictions() {
                         let kind = if c["kind"] == "blogpost" { "blogposts" } else { "pages" };
                         let status = http
                             .get(format!("{url}/wiki/api/v2/{kind}/{}", c["id"]))
-                            .bearer_auth(TOKEN)
+                            .basic_auth(ferry_host::staging::DEFAULT_ADMIN_EMAIL, Some(TOKEN))
                             .header("x-ferry-read-as", "0")
                             .send()
                             .await

@@ -269,7 +269,12 @@ async fn a_source_password_comes_from_the_environment_and_is_kept_nowhere() {
     let attachments = f.site.join("attachments").display().to_string();
     let ferry = |args: &[&str], password: bool| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
-        cmd.args(args).env("FERRY_HOME", &home).env(TOKEN_ENV, TOKEN).env("RUST_LOG", "debug").env_remove("PGPASSWORD");
+        cmd.args(args)
+            .env("FERRY_HOME", &home)
+            .env(TOKEN_ENV, TOKEN)
+            .env(crate::core_migration::SCIM_KEY_ENV, ferry_host::staging::Access::with_token(TOKEN).directory_key)
+            .env("RUST_LOG", "debug")
+            .env_remove("PGPASSWORD");
         if password {
             cmd.env(SOURCE_PASSWORD_ENV, SOURCE_PASSWORD);
         }
@@ -278,6 +283,7 @@ async fn a_source_password_comes_from_the_environment_and_is_kept_nowhere() {
         assert!(!text.contains(SOURCE_PASSWORD), "the password was printed: {text}");
         (out.status.code(), text, out.stdout)
     };
+    let scim_url = cloud.site.scim_url();
     let create = |source: &str| {
         vec![
             "plan",
@@ -290,8 +296,14 @@ async fn a_source_password_comes_from_the_environment_and_is_kept_nowhere() {
             &attachments,
             "--destination",
             &cloud.site.url(),
+            "--email",
+            ferry_host::staging::DEFAULT_ADMIN_EMAIL,
             "--token-env",
             TOKEN_ENV,
+            "--scim-url",
+            &scim_url,
+            "--scim-token-env",
+            crate::core_migration::SCIM_KEY_ENV,
             "--users",
             "none",
             "--spaces",
@@ -374,7 +386,13 @@ async fn a_plugin_waiting_on_a_destination_that_never_answers_ends_timed_out_at_
     });
     let f = Fixture::new().await;
     f.install("hostile_probe").await;
-    let dest = Destination::new(&url, None, Secret::new("token"), 2).unwrap();
+    let dest = Destination::new(
+        &url,
+        ferry_host::destination::SiteAuth::Basic { email: "admin@example.com".into(), token: Secret::new("token") },
+        ferry_host::destination::Directory { url: url.clone(), key: Secret::new("key") },
+        2,
+    )
+    .unwrap();
     let deadline = Duration::from_secs(2);
     let run = LocalRun {
         limits: Limits { deadline, ..Limits::default() },

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use ferry_host::destination::api::{Body, ContentUpdate, NewContent, PageVersion};
-use ferry_host::destination::{Destination, RetryPolicy, Secret};
+use ferry_host::destination::RetryPolicy;
 use ferry_host::migrate::{Migrator, Progress};
 use ferry_host::plan::{HistoryScope, Plan, SpacesScope, UsersScope};
 use ferry_host::staging::Faults;
@@ -178,7 +178,7 @@ async fn a_history_cut_short_is_completed_by_the_next_plan_without_duplicate_ver
 
     // ENG through a client that never retries, a few times: pages land with part of their
     // history, unmapped, or not at all.
-    let flaky = Destination::new(&cloud.site.url(), None, Secret::new(TOKEN), 8).unwrap().with_retry(RetryPolicy {
+    let flaky = ferry_host::demo::staging_client(&cloud.site, &ferry_host::staging::Access::with_token(TOKEN), 8).unwrap().with_retry(RetryPolicy {
         attempts: 1,
         base: Duration::from_millis(1),
         max: Duration::from_millis(1),
@@ -344,14 +344,26 @@ async fn the_site_refuses_a_version_out_of_order_and_an_inline_comment_without_i
         body: body("<p>v3</p>"),
         version: PageVersion { number: 3, message: None, author_id: None, created_at: None },
     };
-    let response = http.put(format!("{}/wiki/api/v2/pages/{id}", cloud.site.url())).bearer_auth(TOKEN).json(&skip).send().await.unwrap();
+    let response = http
+        .put(format!("{}/wiki/api/v2/pages/{id}", cloud.site.url()))
+        .basic_auth(ferry_host::staging::DEFAULT_ADMIN_EMAIL, Some(TOKEN))
+        .json(&skip)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 409);
     let text = response.text().await.unwrap();
     assert!(text.contains(&format!("version 3 of page {id} is not the next one: the page is at version 1")), "{text}");
     // An inline comment on a marker the body does not have: 400, naming the marker.
     let comment = serde_json::json!({"pageId": id, "body": {"representation": "storage", "value": "<p>?</p>"},
                                      "inlineCommentProperties": {"inlineMarkerRef": "m-2", "textSelection": "marker"}});
-    let response = http.post(format!("{}/wiki/api/v2/inline-comments", cloud.site.url())).bearer_auth(TOKEN).json(&comment).send().await.unwrap();
+    let response = http
+        .post(format!("{}/wiki/api/v2/inline-comments", cloud.site.url()))
+        .basic_auth(ferry_host::staging::DEFAULT_ADMIN_EMAIL, Some(TOKEN))
+        .json(&comment)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 400);
     let text = response.text().await.unwrap();
     assert!(text.contains(&format!("page {id} has no inline-comment marker \\\"m-2\\\" in its body")), "{text}");
@@ -372,7 +384,13 @@ async fn the_site_refuses_a_version_out_of_order_and_an_inline_comment_without_i
         .unwrap()
         .id;
     let reply = serde_json::json!({"pageId": id, "parentCommentId": footer, "body": {"representation": "storage", "value": "<p>r</p>"}});
-    let response = http.post(format!("{}/wiki/api/v2/inline-comments", cloud.site.url())).bearer_auth(TOKEN).json(&reply).send().await.unwrap();
+    let response = http
+        .post(format!("{}/wiki/api/v2/inline-comments", cloud.site.url()))
+        .basic_auth(ferry_host::staging::DEFAULT_ADMIN_EMAIL, Some(TOKEN))
+        .json(&reply)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 400);
     assert!(response.text().await.unwrap().contains(&format!("no inline comment {footer} on page {id}")));
     // The page is unchanged: one version.

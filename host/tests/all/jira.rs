@@ -14,7 +14,7 @@ use ferry_host::staging::Faults;
 use ferry_host::state::StateDb;
 use sqlx::Row;
 
-use crate::core_migration::{Cloud, TOKEN, TOKEN_ENV};
+use crate::core_migration::{Cloud, SCIM_KEY_ENV, TOKEN, TOKEN_ENV};
 use crate::postgres::PgCluster;
 
 /// A FERRY_HOME and a sample Jira site, private to one test.
@@ -53,7 +53,7 @@ impl JiraFixture {
             spaces: SpacesScope::None,
             apps: ferry_host::plan::AppsScope::None,
             product_group: ferry_host::staging::JSM_ACCESS_GROUP.into(),
-            ..Plan::new("jira plan", &self.source_url, "", &cloud.site.url(), TOKEN_ENV)
+            ..Plan::new("jira plan", &self.source_url, "", &cloud.target())
         }
     }
 
@@ -68,6 +68,7 @@ impl JiraFixture {
             .args(["plan", "run", &plan.id, "--json"])
             .env("FERRY_HOME", self.dir.path().join("home"))
             .env(TOKEN_ENV, TOKEN)
+            .env(crate::core_migration::SCIM_KEY_ENV, ferry_host::staging::Access::with_token(TOKEN).directory_key)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -277,7 +278,7 @@ async fn the_site_records_notifications_and_a_migration_causes_none() {
     // The site does notify when not told otherwise: the record is real.
     let response = reqwest::Client::new()
         .post(format!("{}/rest/servicedeskapi/customer", cloud.site.url()))
-        .bearer_auth(TOKEN)
+        .basic_auth(ferry_host::staging::DEFAULT_ADMIN_EMAIL, Some(TOKEN))
         .json(&serde_json::json!({"email": "loud@example.net", "displayName": "Loud"}))
         .send()
         .await
@@ -482,7 +483,15 @@ async fn the_cli_lists_projects_refuses_customers_none_with_exit_2_and_runs_a_ji
     let f = JiraFixture::new(None).await;
     let cloud = Cloud::start(Faults::default()).await;
     let home = f.dir.path().join("cli-home");
-    let ferry = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_ferry")).args(args).env("FERRY_HOME", &home).env(TOKEN_ENV, TOKEN).output().unwrap();
+    let ferry = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args(args)
+            .env("FERRY_HOME", &home)
+            .env(TOKEN_ENV, TOKEN)
+            .env(SCIM_KEY_ENV, ferry_host::staging::Access::with_token(TOKEN).directory_key)
+            .output()
+            .unwrap()
+    };
     let text = |o: &std::process::Output| format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
 
     let listed = ferry(&["plan", "projects", "--source", &f.source_url, "--destination", &cloud.site.url(), "--json"]);
@@ -494,8 +503,27 @@ async fn the_cli_lists_projects_refuses_customers_none_with_exit_2_and_runs_a_ji
     assert!(row("DEV")["not_migrated"].as_str().unwrap().contains("service projects"), "{}", row("DEV"));
     assert_eq!(row("SD")["not_migrated"], serde_json::Value::Null);
 
-    let base =
-        ["plan", "create", "--product", "jira", "--name", "cli", "--source", &f.source_url, "--destination", &cloud.site.url(), "--token-env", TOKEN_ENV];
+    let scim_url = cloud.site.scim_url();
+    let base = [
+        "plan",
+        "create",
+        "--product",
+        "jira",
+        "--name",
+        "cli",
+        "--source",
+        &f.source_url,
+        "--destination",
+        &cloud.site.url(),
+        "--email",
+        ferry_host::staging::DEFAULT_ADMIN_EMAIL,
+        "--token-env",
+        TOKEN_ENV,
+        "--scim-url",
+        &scim_url,
+        "--scim-token-env",
+        SCIM_KEY_ENV,
+    ];
     let refused = ferry(&[&base[..], &["--customers", "none"]].concat());
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
     assert!(text(&refused).contains("--customers none cannot go with service projects"), "{}", text(&refused));

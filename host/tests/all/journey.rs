@@ -15,12 +15,18 @@ use ferry_host::stages;
 use ferry_host::staging::Faults;
 use sqlx::Row;
 
-use crate::core_migration::{Cloud, TOKEN, TOKEN_ENV};
+use crate::core_migration::{Cloud, SCIM_KEY_ENV, TOKEN, TOKEN_ENV};
 use crate::support::{wasm, Fixture, CALENDARS, RATINGS};
 
 /// Run `ferry` with this fixture's FERRY_HOME and the cloud token in the environment.
 fn ferry(f: &Fixture, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ferry")).args(args).env("FERRY_HOME", f.home()).env(TOKEN_ENV, TOKEN).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(args)
+        .env("FERRY_HOME", f.home())
+        .env(TOKEN_ENV, TOKEN)
+        .env(SCIM_KEY_ENV, ferry_host::staging::Access::with_token(TOKEN).directory_key)
+        .output()
+        .unwrap()
 }
 
 /// Start `ferry` in the background, its output captured.
@@ -29,6 +35,7 @@ fn spawn_ferry(f: &Fixture, args: &[&str]) -> std::process::Child {
         .args(args)
         .env("FERRY_HOME", f.home())
         .env(TOKEN_ENV, TOKEN)
+        .env(SCIM_KEY_ENV, ferry_host::staging::Access::with_token(TOKEN).directory_key)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -55,7 +62,7 @@ fn plan(f: &Fixture, cloud: &Cloud, name: &str, users: UsersScope, spaces: Space
         spaces,
         trusted_domains: vec!["example.com".into(), "old.example.com".into()],
         app_deadline_secs: 120,
-        ..Plan::new(name, &f.source_url, &f.site.join("attachments").display().to_string(), &cloud.site.url(), TOKEN_ENV)
+        ..Plan::new(name, &f.source_url, &f.site.join("attachments").display().to_string(), &cloud.target())
     }
 }
 
@@ -178,9 +185,28 @@ async fn apps_done_is_refused_until_each_missing_item_is_fixed() {
     f.install("page_ratings").await;
     f.install("team_calendars").await;
     assess::read_server_apps(&f.db, &f.source().await).await.unwrap();
-    let connect = ferry(&f, &["cloud", "connect", "trial", "--url", &cloud.site.url(), "--token-env", TOKEN_ENV]);
+    let scim_url = cloud.site.scim_url();
+    let connect = ferry(
+        &f,
+        &[
+            "cloud",
+            "connect",
+            "trial",
+            "--url",
+            &cloud.site.url(),
+            "--email",
+            "admin@example.com",
+            "--token-env",
+            TOKEN_ENV,
+            "--scim-url",
+            &scim_url,
+            "--scim-token-env",
+            SCIM_KEY_ENV,
+        ],
+    );
     assert!(connect.status.success(), "{}", text(&connect));
     assert!(!text(&connect).contains(TOKEN), "the token is never printed");
+    assert!(text(&connect).contains("proven: signed in as Site admin and administers Confluence"), "{}", text(&connect));
 
     let missing = |out: &Output| -> Vec<String> {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -549,17 +575,27 @@ async fn stage_boundaries_count_only_recent_outcomes_of_the_current_major_versio
 async fn a_plan_refers_to_a_connected_cloud_site_by_name() {
     let f = Fixture::new().await;
     let cloud = Cloud::start(Faults::default()).await;
-    let bad = ferry(&f, &["cloud", "connect", "x", "--url", &cloud.site.url(), "--token-env", "FERRY_NO_SUCH_VARIABLE"]);
+    let scim_url = cloud.site.scim_url();
+    let sign_in = |token_env: &'static str| -> Vec<String> {
+        ["--email", "admin@example.com", "--token-env", token_env, "--scim-url", &scim_url, "--scim-token-env", SCIM_KEY_ENV].map(str::to_string).to_vec()
+    };
+    let connect = |name: &str, token_env: &'static str| -> Vec<String> {
+        let mut args: Vec<String> = ["cloud", "connect", name, "--url", &cloud.site.url()].map(str::to_string).to_vec();
+        args.extend(sign_in(token_env));
+        args
+    };
+    let bad = ferry(&f, &connect("x", "FERRY_NO_SUCH_VARIABLE").iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(bad.status.code(), Some(1));
     let wrong = Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(["cloud", "connect", "x", "--url", &cloud.site.url(), "--token-env", "FERRY_WRONG_TOKEN"])
+        .args(connect("x", "FERRY_WRONG_TOKEN"))
         .env("FERRY_HOME", f.home())
+        .env(SCIM_KEY_ENV, ferry_host::staging::Access::with_token(TOKEN).directory_key)
         .env("FERRY_WRONG_TOKEN", "not-the-token")
         .output()
         .unwrap();
     assert_eq!(wrong.status.code(), Some(1));
     assert!(text(&wrong).contains("401") && !text(&wrong).contains("not-the-token"), "{}", text(&wrong));
-    assert!(ferry(&f, &["cloud", "connect", "trial", "--url", &cloud.site.url(), "--token-env", TOKEN_ENV]).status.success());
+    assert!(ferry(&f, &connect("trial", TOKEN_ENV).iter().map(String::as_str).collect::<Vec<_>>()).status.success());
     let out =
         ferry(&f, &["plan", "create", "--name", "by name", "--source", &f.source_url, "--attachments", "x", "--cloud", "trial", "--apps", "none", "--json"]);
     assert!(out.status.success(), "{}", text(&out));

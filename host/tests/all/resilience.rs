@@ -84,6 +84,7 @@ async fn a_run_killed_midway_then_a_new_plan_ends_with_every_entity_exactly_once
         .args(["plan", "run", &plan.id, "--json"])
         .env("FERRY_HOME", f.home())
         .env(TOKEN_ENV, TOKEN)
+        .env(crate::core_migration::SCIM_KEY_ENV, ferry_host::staging::Access::with_token(TOKEN).directory_key)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -137,10 +138,17 @@ async fn users_and_groups_migrate_into_an_independent_scim_server() {
     let scim = crate::destination::ScimServer::start_with(TOKEN).await;
     let f = Fixture::new().await;
     let cloud = Cloud::start(Faults::default()).await;
-    let dest = ferry_host::destination::Destination::new(&cloud.site.url(), Some(&scim.url), ferry_host::destination::Secret::new(TOKEN), 4).unwrap();
+    let dest = ferry_host::destination::Destination::new(
+        &cloud.site.url(),
+        ferry_host::destination::SiteAuth::Basic { email: ferry_host::staging::DEFAULT_ADMIN_EMAIL.into(), token: ferry_host::destination::Secret::new(TOKEN) },
+        ferry_host::destination::Directory { url: scim.url.clone(), key: ferry_host::destination::Secret::new(TOKEN) },
+        4,
+    )
+    .unwrap();
     dest.create_group("confluence-users").await.unwrap();
     let mut plan = plan_for(&f, &cloud, UsersScope::All, SpacesScope::None, false);
     plan.scim_url = Some(scim.url.clone());
+    plan.scim_token_env = Some(TOKEN_ENV.into());
     let plan = ferry_host::plan::Plan::create(&f.db, plan).await.unwrap();
     let report = ferry_host::migrate::Migrator::new(f.db.clone(), plan, ferry_host::migrate::Progress::hidden())
         .await

@@ -236,7 +236,7 @@ async fn finished(d: &Dashboard, id: &str) -> Value {
 /// `cloud` as `trial`, the only kinds of source and destination the dashboard offers.
 async fn add_sites(f: &Fixture, cloud: &Cloud) {
     ferry_host::sites::identify(&f.db, &f.source().await, None).await.unwrap();
-    ferry_host::cloud::connect(&f.db, "trial", &cloud.site.url(), None, TOKEN_ENV).await.unwrap();
+    ferry_host::cloud::connect(&f.db, "trial", cloud.target()).await.unwrap();
 }
 
 /// A plan body for the fixture's site into the connected `trial`: users none, space ENG.
@@ -716,7 +716,12 @@ async fn no_request_can_send_the_cloud_token_or_any_variable_to_a_url_of_its_cho
     let r = d.http.post(d.url("/plans")).header("cookie", &session.cookie).form(&form).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "no connected site named");
     // A plan the admin made at the command line for a URL is checked and run there only.
-    let direct = ferry_host::plan::Plan::new("direct", &f.source_url, &f.site.join("attachments").display().to_string(), &url, TOKEN_ENV);
+    let direct = ferry_host::plan::Plan::new(
+        "direct",
+        &f.source_url,
+        &f.site.join("attachments").display().to_string(),
+        &ferry_host::cloud::Target { url: url.clone(), token_env: TOKEN_ENV.into(), ..ferry_host::cloud::Target::default() },
+    );
     let direct = ferry_host::plan::Plan::create(&f.db, direct).await.unwrap();
     let (status, answer) = d.api(reqwest::Method::GET, &format!("/plans/{}/checks", direct.id), None).await;
     assert_eq!((status, code(&answer)), (StatusCode::CONFLICT, "refused".into()), "{answer}");

@@ -215,10 +215,22 @@ pub struct Plan {
     pub attachments: String,
     /// The Cloud site's base URL.
     pub destination: String,
-    /// The SCIM base URL, when not `<destination>/scim/v2`.
+    /// The organisation's SCIM directory (base URL).
     pub scim_url: Option<String>,
-    /// The environment variable holding the destination's token.
+    /// The environment variable holding the destination's API token.
     pub token_env: String,
+    /// The site admin's email, for HTTP Basic with the API token.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// The site's cloud id, when a scoped token is used through the API gateway.
+    #[serde(default)]
+    pub cloud_id: Option<String>,
+    /// The API gateway's URL, when it is not `https://api.atlassian.com`.
+    #[serde(default)]
+    pub gateway_url: Option<String>,
+    /// The environment variable holding the SCIM directory's API key.
+    #[serde(default)]
+    pub scim_token_env: Option<String>,
     /// The product migrated: Confluence (spaces) or Jira (Service Management).
     #[serde(default)]
     pub product: Product,
@@ -273,6 +285,19 @@ fn redacted<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
 }
 
 impl Plan {
+    /// Where the plan's Cloud site is and how Ferry signs in to it.
+    pub fn target(&self) -> crate::cloud::Target {
+        crate::cloud::Target {
+            url: self.destination.clone(),
+            email: self.email.clone(),
+            cloud_id: self.cloud_id.clone(),
+            gateway_url: self.gateway_url.clone(),
+            token_env: self.token_env.clone(),
+            scim_url: self.scim_url.clone(),
+            scim_token_env: self.scim_token_env.clone(),
+        }
+    }
+
     /// The plan's Server database, connected with its password from the environment.
     pub async fn connect_source(&self) -> anyhow::Result<ferry_source::Source> {
         Source::open_product(&self.source, self.source_password_env.as_deref(), self.product).await
@@ -338,18 +363,23 @@ impl Plan {
         Ok(())
     }
 
-    /// A plan to migrate everything from `source` to `destination` (all users, all
-    /// spaces, the needed apps, a one-hour app deadline), to adjust before [`Plan::create`].
-    pub fn new(name: &str, source: &str, attachments: &str, destination: &str, token_env: &str) -> Plan {
+    /// A plan to migrate everything from `source` to the site `target` names (all users,
+    /// all spaces, the needed apps, a one-hour app deadline), to adjust before
+    /// [`Plan::create`].
+    pub fn new(name: &str, source: &str, attachments: &str, target: &crate::cloud::Target) -> Plan {
         Plan {
             id: String::new(),
             name: name.into(),
             source: source.into(),
             source_password_env: None,
             attachments: attachments.into(),
-            destination: destination.into(),
-            scim_url: None,
-            token_env: token_env.into(),
+            destination: target.url.clone(),
+            scim_url: target.scim_url.clone(),
+            token_env: target.token_env.clone(),
+            email: target.email.clone(),
+            cloud_id: target.cloud_id.clone(),
+            gateway_url: target.gateway_url.clone(),
+            scim_token_env: target.scim_token_env.clone(),
             product: Product::Confluence,
             users: UsersScope::All,
             spaces: SpacesScope::All,
@@ -399,8 +429,9 @@ impl Plan {
         }
         sqlx::query(
             "INSERT INTO plans (id, name, source, attachments, destination, scim_url, token_env, users, spaces, attachments_only, product_group, status, created_at, \
-             apps, app_deadline_secs, trusted_domains, cloud, source_password_env, history, product, projects, customers, site) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             apps, app_deadline_secs, trusted_domains, cloud, source_password_env, history, product, projects, customers, site, \
+             email, cloud_id, gateway_url, scim_token_env) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&plan.id)
         .bind(&plan.name)
@@ -425,6 +456,10 @@ impl Plan {
         .bind(plan.projects.to_string())
         .bind(plan.customers.to_string())
         .bind(&plan.site)
+        .bind(&plan.email)
+        .bind(&plan.cloud_id)
+        .bind(&plan.gateway_url)
+        .bind(&plan.scim_token_env)
         .execute(&mut *tx)
         .await
         .context("cannot save the plan")?;
@@ -437,7 +472,8 @@ impl Plan {
         // Every column but the stored report (listing a thousand plans reads no report).
         let rows = sqlx::query(
             "SELECT id, name, source, source_password_env, attachments, destination, scim_url, token_env, users, spaces, attachments_only, \
-             product_group, status, created_at, apps, app_deadline_secs, trusted_domains, cloud, history, product, projects, customers, site \
+             product_group, status, created_at, apps, app_deadline_secs, trusted_domains, cloud, history, product, projects, customers, site, \
+             email, cloud_id, gateway_url, scim_token_env \
              FROM plans ORDER BY created_at DESC, id",
         )
         .fetch_all(db.pool())
@@ -644,6 +680,10 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Plan> {
         destination: r.get("destination"),
         scim_url: r.get("scim_url"),
         token_env: r.get("token_env"),
+        email: r.get("email"),
+        cloud_id: r.get("cloud_id"),
+        gateway_url: r.get("gateway_url"),
+        scim_token_env: r.get("scim_token_env"),
         product: r.get::<String, _>("product").parse().map_err(anyhow::Error::msg)?,
         projects: r.get::<String, _>("projects").parse().map_err(anyhow::Error::msg)?,
         customers: r.get::<String, _>("customers").parse().map_err(anyhow::Error::msg)?,
@@ -724,12 +764,8 @@ pub struct PlanRequest {
 /// the variable holding its token, and the variable holding the source's password.
 #[derive(Debug, Clone, Default)]
 pub struct DirectTarget {
-    /// The Cloud site's base URL (instead of a connected site).
-    pub destination: Option<String>,
-    /// The SCIM base URL, when not `<destination>/scim/v2`.
-    pub scim_url: Option<String>,
-    /// The environment variable holding the destination's token.
-    pub token_env: Option<String>,
+    /// The Cloud site and how to sign in to it (instead of a connected site).
+    pub target: Option<crate::cloud::Target>,
     /// The environment variable holding the source database password, if any.
     pub source_password_env: Option<String>,
 }
@@ -798,22 +834,14 @@ impl PlanRequest {
             }
         };
         let cloud = self.cloud.clone().filter(|c| !c.trim().is_empty());
-        let (destination, scim_url, token_env) = match &cloud {
-            Some(name) => {
-                let site = crate::cloud::get(db, name).await?;
-                (site.url, site.scim_url, site.token_env)
-            }
-            None => {
-                let destination = direct.destination.clone().filter(|d| !d.trim().is_empty());
-                let token_env = direct.token_env.clone().filter(|t| !t.trim().is_empty());
-                let (Some(destination), Some(token_env)) = (destination, token_env) else {
-                    return Err(PlanRefused("give a connected Cloud site (--cloud), or both --destination and --token-env".into()).into());
-                };
-                (destination, direct.scim_url.clone().filter(|s| !s.trim().is_empty()), token_env)
-            }
+        let target = match &cloud {
+            Some(name) => crate::cloud::get(db, name).await?.target,
+            None => match direct.target.clone().filter(|t| !t.url.trim().is_empty() && !t.token_env.trim().is_empty()) {
+                Some(target) => target,
+                None => return Err(PlanRefused("give a connected Cloud site (--cloud), or --destination with --email and --token-env".into()).into()),
+            },
         };
         Ok(Plan {
-            scim_url,
             product,
             users,
             spaces,
@@ -827,7 +855,7 @@ impl PlanRequest {
             trusted_domains: self.trusted_domains.iter().map(|d| d.trim().to_lowercase()).filter(|d| !d.is_empty()).collect(),
             cloud,
             source_password_env: direct.source_password_env.clone().filter(|e| !e.trim().is_empty()),
-            ..Plan::new(&self.name, &self.source, &attachments, &destination, &token_env)
+            ..Plan::new(&self.name, &self.source, &attachments, &target)
         })
     }
 }
