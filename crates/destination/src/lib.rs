@@ -7,14 +7,17 @@
 //! the API gateway `https://api.atlassian.com/ex/{confluence|jira}/{cloudId}` ([`SiteAuth`]);
 //! SCIM requests go to the organisation's user-provisioning directory with its own key
 //! ([`Directory`]). Credentials are never logged and never in an error. Every request
-//! runs under a concurrency bound and is retried on 429 and 5xx with exponential backoff
-//! and jitter, honouring `Retry-After`.
+//! to a site goes through one budget for that site: requests in flight adapt to it
+//! (additive increase, halved on a 429), and a 429 pauses every request until its
+//! `Retry-After` has passed. 5xx and transport failures are retried with exponential
+//! backoff and jitter.
 #![deny(missing_docs)]
 
 /// The wire types, shared with the staging site.
 pub use ferry_cloud_wire as api;
 mod content;
 mod jsm;
+mod limiter;
 mod scim;
 
 use std::fmt;
@@ -23,7 +26,6 @@ use std::time::Duration;
 
 use rand::Rng;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
-use tokio::sync::Semaphore;
 
 /// A credential: shown as `***` in every `Debug`, `Display` and log.
 #[derive(Clone)]
@@ -160,7 +162,7 @@ pub struct Destination {
     base: String,
     auth: SiteAuth,
     scim: Directory,
-    permits: Arc<Semaphore>,
+    budget: Arc<limiter::Limiter>,
     retry: RetryPolicy,
 }
 
@@ -182,7 +184,7 @@ impl Destination {
         };
         let scim = Directory { url: scim.url.trim_end_matches('/').to_string(), key: scim.key };
         let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).pool_max_idle_per_host(concurrency.max(1)).build()?;
-        Ok(Destination { http, base, auth, scim, permits: Arc::new(Semaphore::new(concurrency.max(1))), retry: RetryPolicy::default() })
+        Ok(Destination { http, base, auth, scim, budget: Arc::new(limiter::Limiter::new(concurrency)), retry: RetryPolicy::default() })
     }
 
     /// The cloud id a site answers at `/_edge/tenant_info` (no sign-in needed), for
@@ -232,42 +234,54 @@ impl Destination {
     /// transport failures. Returns the first non-retryable answer, or the last failure.
     pub(crate) async fn send(&self, method: Method, url: String, build: impl Fn(RequestBuilder) -> RequestBuilder) -> Result<Response, DestinationError> {
         let path = self.path_of(&url);
-        let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let slot = self.budget.slot().await;
             let request = build(self.signed(self.http.request(method.clone(), &url), &url));
-            let (retry_after, failure) = match request.send().await {
+            let (throttled, retry_after, failure) = match request.send().await {
                 Ok(response) => {
                     let status = response.status();
                     if status != StatusCode::TOO_MANY_REQUESTS && !status.is_server_error() {
+                        self.budget.succeeded();
                         return Ok(response);
                     }
-                    let retry_after = response
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<f64>().ok())
-                        .map(|secs| Duration::from_secs_f64(secs.clamp(0.0, 600.0)));
+                    let retry_after = retry_after(response.headers());
                     let message = response.text().await.unwrap_or_default();
-                    (
-                        retry_after,
-                        DestinationError::Status { method: method.to_string(), path: path.clone(), status: status.as_u16(), message: short(&message) },
-                    )
+                    let failure =
+                        DestinationError::Status { method: method.to_string(), path: path.clone(), status: status.as_u16(), message: short(&message) };
+                    (status == StatusCode::TOO_MANY_REQUESTS, retry_after, failure)
                 }
-                Err(e) => (None, DestinationError::Transport { method: method.to_string(), path: path.clone(), message: e.without_url().to_string() }),
+                Err(e) => (false, None, DestinationError::Transport { method: method.to_string(), path: path.clone(), message: e.without_url().to_string() }),
             };
-            if attempt >= self.retry.attempts {
-                return Err(failure);
-            }
+            drop(slot);
             // The site's Retry-After wins; otherwise exponential backoff (capped) with jitter.
             let wait = retry_after.unwrap_or_else(|| {
                 let backoff = self.retry.base.saturating_mul(1 << (attempt - 1).min(16)).min(self.retry.max);
                 backoff.mul_f64(rand::thread_rng().gen_range(0.5..1.0))
             });
+            if throttled {
+                // Every request to the site waits, not only this one.
+                self.budget.throttled(wait);
+            }
+            if attempt >= self.retry.attempts {
+                return Err(failure);
+            }
             tracing::debug!("retrying {method} {path} in {wait:?} (attempt {attempt}): {failure}");
-            tokio::time::sleep(wait).await;
+            if !throttled {
+                tokio::time::sleep(wait).await;
+            }
         }
+    }
+
+    /// Requests the site has answered 429 so far (each retried after the pause it asked for).
+    pub fn throttled(&self) -> u64 {
+        self.budget.throttled_count()
+    }
+
+    /// The requests this client lets be in flight now (adapted to the site's throttling).
+    pub fn in_flight_limit(&self) -> usize {
+        self.budget.limit()
     }
 
     /// Send and demand a success status, decoding the JSON answer.
@@ -322,6 +336,20 @@ impl Destination {
     pub(crate) fn scim_url(&self, path: &str) -> String {
         format!("{}{path}", self.scim.url)
     }
+}
+
+/// How long a throttling or unavailable site asks to wait: `Retry-After` in seconds, else
+/// `X-RateLimit-Reset` (an RFC 3339 time, or seconds), at most ten minutes.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let secs = header(reqwest::header::RETRY_AFTER.as_str()).and_then(|v| v.parse::<f64>().ok()).or_else(|| {
+        let reset = header("x-ratelimit-reset")?;
+        reset.parse::<f64>().ok().or_else(|| {
+            let at = chrono::DateTime::parse_from_rfc3339(reset).ok()?;
+            Some((at.timestamp_millis() - chrono::Utc::now().timestamp_millis()) as f64 / 1000.0)
+        })
+    })?;
+    Some(Duration::from_secs_f64(secs.clamp(0.0, 600.0)))
 }
 
 /// Turn an error status into a [`DestinationError`].

@@ -508,6 +508,7 @@ impl Migrator {
         record_progress(&self.db, &self.plan.id, &self.progress, &app_progress).await?;
         // A stop asked for during the app step leaves the plan stopped.
         self.report.status = if stopped || self.stop_requested().await? { status::STOPPED.to_string() } else { core };
+        self.report.throttled_requests = self.dest.throttled();
         Plan::save_report(&self.db, &self.report).await?;
         Ok(self.report)
     }

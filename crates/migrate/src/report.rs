@@ -152,6 +152,10 @@ pub struct PlanReport {
     pub failures: Vec<Failure>,
     /// Content attributed to Former User.
     pub former_user: u64,
+    /// Requests the Cloud site answered 429 (each retried after the pause it asked for,
+    /// every request to the site pausing with it).
+    #[serde(default)]
+    pub throttled_requests: u64,
     /// Permissions dropped.
     pub dropped_permissions: Vec<DroppedPermission>,
     /// Page restrictions that lost a user or group missing in the cloud.

@@ -39,6 +39,10 @@ pub use ferry_cloud_wire::{JSM_ACCESS_GROUP, PRODUCT_ACCESS_GROUP};
 /// Faults to inject, for tests of retry and resilience.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Faults {
+    /// A request budget as a real site has one: at most this many requests per second
+    /// (a token bucket holding one second's worth); past it, 429 with `Retry-After`
+    /// (whole seconds) and `X-RateLimit-*` headers (0: no budget).
+    pub rate_limit: f64,
     /// Answer every Nth request with 429 (0: never).
     pub throttle_every: u64,
     /// The `Retry-After` seconds sent with a 429.
@@ -65,6 +69,10 @@ pub(crate) struct AppState {
     pub cloud_id: Arc<String>,
     faults: Faults,
     requests: Arc<AtomicU64>,
+    /// The rate limit's bucket: tokens left and when it was last filled.
+    bucket: Arc<std::sync::Mutex<(f64, std::time::Instant)>>,
+    /// Requests answered 429 by the rate limit.
+    pub(crate) throttled: Arc<AtomicU64>,
     /// One lock per idempotency key being served, so a retry waits for the first try.
     inflight: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
@@ -188,6 +196,8 @@ pub async fn start(db_path: &Path, listen: &str, access: &Access, faults: Faults
         cloud_id: Arc::new(cloud_id.clone()),
         faults,
         requests: Arc::new(AtomicU64::new(0)),
+        bucket: Arc::new(std::sync::Mutex::new((faults.rate_limit, std::time::Instant::now()))),
+        throttled: Arc::default(),
         inflight: Arc::default(),
     };
     let routes = wiki::routes()
@@ -274,6 +284,19 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
         }
         return response;
     }
+    if let Some(wait) = over_budget(&state) {
+        state.throttled.fetch_add(1, Ordering::Relaxed);
+        let mut response = error(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded.");
+        let reset = humantime::format_rfc3339_seconds(std::time::SystemTime::now() + wait).to_string();
+        let headers = response.headers_mut();
+        headers.insert("retry-after", HeaderValue::from(wait.as_secs_f64().ceil().max(1.0) as u64));
+        headers.insert("x-ratelimit-limit", HeaderValue::from(state.faults.rate_limit.ceil() as u64));
+        headers.insert("x-ratelimit-remaining", HeaderValue::from(0));
+        if let Ok(reset) = HeaderValue::from_str(&reset) {
+            headers.insert("x-ratelimit-reset", reset);
+        }
+        return response;
+    }
     let n = state.requests.fetch_add(1, Ordering::Relaxed) + 1;
     if state.faults.throttle_every > 0 && n % state.faults.throttle_every == 0 {
         let mut response = error(StatusCode::TOO_MANY_REQUESTS, "rate limited: slow down");
@@ -300,6 +323,25 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     match task.await {
         Ok(response) => response,
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("request task failed: {e}")),
+    }
+}
+
+/// Take one token of the site's request budget, or say how long until one is there.
+fn over_budget(state: &AppState) -> Option<std::time::Duration> {
+    let rate = state.faults.rate_limit;
+    if rate <= 0.0 {
+        return None;
+    }
+    let mut bucket = state.bucket.lock().expect("not poisoned");
+    let now = std::time::Instant::now();
+    let (tokens, filled) = *bucket;
+    let tokens = (tokens + now.duration_since(filled).as_secs_f64() * rate).min(rate.max(1.0));
+    if tokens >= 1.0 {
+        *bucket = (tokens - 1.0, now);
+        None
+    } else {
+        *bucket = (tokens, now);
+        Some(std::time::Duration::from_secs_f64((1.0 - tokens) / rate))
     }
 }
 

@@ -195,6 +195,10 @@ pub(crate) enum StagingCommand {
         /// from the site's cloud id.
         #[arg(long)]
         directory_id: Option<String>,
+        /// A request budget as a real site has: at most N requests per second (e.g.
+        /// 100/s), past it 429 with Retry-After and X-RateLimit-* headers.
+        #[arg(long, value_parser = per_second)]
+        rate_limit: Option<f64>,
         /// Answer every Nth request with 429 (0: never).
         #[arg(long, default_value_t = 0)]
         throttle_every: u64,
@@ -494,6 +498,9 @@ pub(crate) fn print_report(r: &PlanReport) {
     } else {
         println!("content attributed to Former User: {}", r.former_user);
     }
+    if r.throttled_requests > 0 {
+        println!("the Cloud site throttled {} requests (429); every request waited the pause it asked for", r.throttled_requests);
+    }
     println!("accounts linked to existing cloud accounts: {}", r.linked_users);
     if !r.groups_awaiting_review.is_empty() {
         println!("groups awaiting your permission review: {}", shown(&r.groups_awaiting_review.join(", ")));
@@ -567,10 +574,19 @@ pub(crate) fn print_report(r: &PlanReport) {
     print_apps(&r.apps);
 }
 
+/// A rate such as `100/s` or `100` (requests per second).
+fn per_second(text: &str) -> Result<f64, String> {
+    let n = text.trim().strip_suffix("/s").unwrap_or(text.trim());
+    match n.parse::<f64>() {
+        Ok(rate) if rate > 0.0 && rate.is_finite() => Ok(rate),
+        _ => Err(format!("{text:?} is not a rate: give requests per second, e.g. 100/s")),
+    }
+}
+
 pub(crate) async fn staging(command: StagingCommand) -> anyhow::Result<ExitCode> {
     match command {
-        StagingCommand::Serve { db, listen, email, token, scim_key, directory_id, throttle_every, retry_after, fail_rate, cloud_apps } => {
-            let faults = Faults { throttle_every, retry_after_secs: retry_after, fail_rate, ..Faults::default() };
+        StagingCommand::Serve { db, listen, email, token, scim_key, directory_id, rate_limit, throttle_every, retry_after, fail_rate, cloud_apps } => {
+            let faults = Faults { rate_limit: rate_limit.unwrap_or(0.0), throttle_every, retry_after_secs: retry_after, fail_rate, ..Faults::default() };
             staging::install_cloud_apps(&db, &cloud_apps).await?;
             let access = staging::Access {
                 directory_key: scim_key.unwrap_or_else(|| staging::Access::with_token(&token).directory_key),

@@ -201,3 +201,42 @@ async fn a_scoped_token_goes_through_the_gateway_with_the_sites_cloud_id() {
     assert!(lost.get_space("GW").await.unwrap().is_none());
     assert_eq!(lost.create_space("GX", "Lost", "test:GX").await.unwrap_err().status(), Some(404));
 }
+
+/// A site with a request budget (a token bucket of 20 requests a second) answers 429 with
+/// `Retry-After` and `X-RateLimit-*` headers past it; the client's one budget for the
+/// site pauses every request on a 429 and halves what it lets be in flight, so every
+/// create lands and far fewer requests are throttled than are sent.
+#[tokio::test]
+async fn a_sites_rate_limit_pauses_every_request_and_the_budget_adapts() {
+    use futures_util::{stream, StreamExt};
+    let dir = tempfile::tempdir().unwrap();
+    let faults = Faults { rate_limit: 20.0, ..Faults::default() };
+    let site = staging::start(&dir.path().join("cloud.db"), "127.0.0.1:0", &staging::Access::with_token(TOKEN), faults).await.unwrap();
+    // The site's answer past its budget, as Atlassian documents it.
+    let http = reqwest::Client::new();
+    let mut answers = Vec::new();
+    for _ in 0..40 {
+        answers.push(http.get(format!("{}/wiki/rest/api/space/NONE", site.url())).basic_auth(staging::DEFAULT_ADMIN_EMAIL, Some(TOKEN)).send().await.unwrap());
+    }
+    let throttled = answers.iter().find(|r| r.status() == 429).expect("a burst past the budget is throttled");
+    for header in ["retry-after", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"] {
+        assert!(throttled.headers().contains_key(header), "{header} in {:?}", throttled.headers());
+    }
+    assert!(throttled.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    drop(answers);
+
+    let dest = signed_in(&site, TOKEN, 16);
+    let sent = 80;
+    let created: Vec<_> = stream::iter(0..sent)
+        .map(|n| {
+            let dest = dest.clone();
+            async move { dest.create_user(&format!("r{n}@example.com"), "R", true).await }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert!(created.iter().all(Result::is_ok), "{:?}", created.iter().find(|r| r.is_err()));
+    assert!(dest.throttled() > 0, "the budget was met");
+    assert!(dest.throttled() < sent / 2, "a 429 pauses every request, not only its own: {} of {sent} throttled", dest.throttled());
+    assert!(dest.in_flight_limit() < 16, "the budget halved on 429s: {}", dest.in_flight_limit());
+}
