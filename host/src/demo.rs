@@ -103,7 +103,13 @@ pub struct DemoReport {
 
 /// Walk the journey in `home`, installing the plugins found in `plugins_dir`
 /// (`page_ratings.wasm`, `team_calendars.wasm`, `diagrams.wasm`).
-pub async fn run_demo(home: &Path, plugins_dir: &Path, options: &SampleOptions, progress: fn() -> Progress) -> anyhow::Result<DemoReport> {
+pub async fn run_demo(
+    home: &Path,
+    plugins_dir: &Path,
+    options: &SampleOptions,
+    progress: fn() -> Progress,
+    journal: Option<&Path>,
+) -> anyhow::Result<DemoReport> {
     let db = StateDb::open(home).await?;
     let work = home.join("demo");
     let _ = std::fs::remove_dir_all(&work);
@@ -116,7 +122,7 @@ pub async fn run_demo(home: &Path, plugins_dir: &Path, options: &SampleOptions, 
     std::env::set_var(DEMO_TOKEN_ENV, &access.api_token);
     std::env::set_var(DEMO_SCIM_KEY_ENV, &access.directory_key);
     let staging_db = work.join("cloud.db");
-    let cloud_site = staging::start(&staging_db, "127.0.0.1:0", &access, Faults::default()).await?;
+    let cloud_site = staging::start_with_journal(&staging_db, "127.0.0.1:0", &access, Faults::default(), journal).await?;
     let admin = staging_client(&cloud_site, &access, 2)?;
     seed_existing_cloud(&admin).await?;
 

@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 mod admin;
+mod journal;
 mod jsm;
 mod scim;
 mod wiki;
@@ -181,6 +182,13 @@ pub async fn install_cloud_apps(db_path: &Path, keys: &[String]) -> anyhow::Resu
 
 /// Start a staging site on `listen` (e.g. `127.0.0.1:0`) storing into `db_path`.
 pub async fn start(db_path: &Path, listen: &str, access: &Access, faults: Faults) -> anyhow::Result<StagingSite> {
+    start_with_journal(db_path, listen, access, faults, None).await
+}
+
+/// [`start`], journaling every request it answers into `journal` (one JSON line each,
+/// never a credential; see `scripts/conformance.py`).
+pub async fn start_with_journal(db_path: &Path, listen: &str, access: &Access, faults: Faults, journal: Option<&Path>) -> anyhow::Result<StagingSite> {
+    let journal = journal.map(journal::Journal::open).transpose().context("cannot open the request journal")?;
     let db = open_db(db_path).await?;
     let cloud_id: String = sqlx::query_scalar("SELECT cloud_id FROM site WHERE id = 1").fetch_one(&db).await?;
     let directory = access.directory_id.clone().unwrap_or_else(|| directory_id(&cloud_id));
@@ -210,6 +218,7 @@ pub async fn start(db_path: &Path, listen: &str, access: &Access, faults: Faults
         .with_state(state.clone());
     // The gateway's paths are rewritten before routing, as the gateway forwards them.
     let app = tower::Layer::layer(&axum::middleware::from_fn_with_state(state, through_gateway), routes);
+    let app = tower::Layer::layer(&axum::middleware::from_fn_with_state(journal, journal::record), app);
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {

@@ -195,6 +195,11 @@ pub(crate) enum StagingCommand {
         /// from the site's cloud id.
         #[arg(long)]
         directory_id: Option<String>,
+        /// Journal every request the site answers into FILE, one JSON line each, never a
+        /// credential (`scripts/conformance.py` checks a journal against Atlassian's API
+        /// documents).
+        #[arg(long, value_name = "FILE")]
+        journal: Option<PathBuf>,
         /// A request budget as a real site has: at most N requests per second (e.g.
         /// 100/s), past it 429 with Retry-After and X-RateLimit-* headers.
         #[arg(long, value_parser = per_second)]
@@ -585,7 +590,7 @@ fn per_second(text: &str) -> Result<f64, String> {
 
 pub(crate) async fn staging(command: StagingCommand) -> anyhow::Result<ExitCode> {
     match command {
-        StagingCommand::Serve { db, listen, email, token, scim_key, directory_id, rate_limit, throttle_every, retry_after, fail_rate, cloud_apps } => {
+        StagingCommand::Serve { db, listen, email, token, scim_key, directory_id, journal, rate_limit, throttle_every, retry_after, fail_rate, cloud_apps } => {
             let faults = Faults { rate_limit: rate_limit.unwrap_or(0.0), throttle_every, retry_after_secs: retry_after, fail_rate, ..Faults::default() };
             staging::install_cloud_apps(&db, &cloud_apps).await?;
             let access = staging::Access {
@@ -594,7 +599,7 @@ pub(crate) async fn staging(command: StagingCommand) -> anyhow::Result<ExitCode>
                 api_token: token,
                 directory_id,
             };
-            let site = staging::start(&db, &listen, &access, faults).await?;
+            let site = staging::start_with_journal(&db, &listen, &access, faults, journal.as_deref()).await?;
             println!("staging Cloud site on {} (data in {}); Ctrl-C to stop", site.url(), db.display());
             println!("sign in as {} with the token; SCIM directory at {}; cloud id {}", access.email, site.scim_url(), site.cloud_id);
             tokio::signal::ctrl_c().await?;

@@ -231,12 +231,17 @@ pub(crate) struct DemoArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Journal every request the staging site answers into FILE (one JSON line each;
+    /// `scripts/conformance.py FILE OPENAPI_DIR` checks them against Atlassian's API
+    /// documents).
+    #[arg(long, value_name = "FILE")]
+    journal: Option<PathBuf>,
 }
 
 pub(crate) async fn demo(home: &Path, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let options = SampleOptions { users: args.users, pages_per_space: args.pages_per_space, ..SampleOptions::default() };
     let progress = if args.json { crate::migrate::Progress::hidden } else { crate::terminal::progress };
-    let r = crate::demo::run_demo(home, &args.plugins, &options, progress).await?;
+    let r = crate::demo::run_demo(home, &args.plugins, &options, progress, args.journal.as_deref()).await?;
     if args.json {
         print_json(&r)?;
         return Ok(ExitCode::Ok);

@@ -240,3 +240,25 @@ async fn a_sites_rate_limit_pauses_every_request_and_the_budget_adapts() {
     assert!(dest.throttled() < sent / 2, "a 429 pauses every request, not only its own: {} of {sent} throttled", dest.throttled());
     assert!(dest.in_flight_limit() < 16, "the budget halved on 429s: {}", dest.in_flight_limit());
 }
+
+/// The staging site's journal keeps every request as sent (method, path, query, header
+/// names, sign-in kind, body fields, status) and never a credential.
+#[tokio::test]
+async fn the_request_journal_keeps_what_was_sent_and_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("requests.jsonl");
+    let access = staging::Access::with_token(TOKEN);
+    let site = staging::start_with_journal(&dir.path().join("cloud.db"), "127.0.0.1:0", &access, Faults::default(), Some(&journal)).await.unwrap();
+    let dest = signed_in(&site, TOKEN, 2);
+    dest.create_user("j@example.com", "J", true).await.unwrap();
+    dest.create_space("JRN", "Journal", "test:JRN").await.unwrap();
+    assert!(dest.find_user_by_email("j@example.com").await.unwrap().is_some());
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(!text.contains(TOKEN) && !text.contains(&access.directory_key), "{text}");
+    let entries: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let space = entries.iter().find(|e| e["method"] == "POST" && e["path"] == "/wiki/rest/api/space").expect("the space create");
+    assert_eq!((space["sign_in"].as_str(), space["status"].as_u64(), space["body"]["key"].as_str()), (Some("basic"), Some(200), Some("JRN")), "{space}");
+    let find = entries.iter().find(|e| e["method"] == "GET" && e["path"].as_str().unwrap().ends_with("/Users")).expect("the user lookup");
+    assert_eq!(find["sign_in"], "bearer");
+    assert_eq!(find["query"][0], serde_json::json!(["filter", "userName eq \"j@example.com\""]), "{find}");
+}

@@ -10,7 +10,7 @@ use ferry_host::sample::SampleOptions;
 async fn the_demo_walks_the_journey_and_ends_with_both_apps_complete() {
     let plugins = crate::support::wasm("page_ratings").parent().unwrap().to_path_buf();
     let home = tempfile::tempdir().unwrap();
-    let r = run_demo(home.path(), &plugins, &SampleOptions::default(), Progress::hidden).await.unwrap();
+    let r = run_demo(home.path(), &plugins, &SampleOptions::default(), Progress::hidden, None).await.unwrap();
 
     // Assess: three automated apps decided needed, one replaced by an alternative, disabled.
     assert_eq!(r.assessment.len(), 4);
