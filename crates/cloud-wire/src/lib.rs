@@ -342,11 +342,30 @@ pub struct PermissionSubject {
     pub identifier: String,
 }
 
-/// The operation of a permission: the server's permission type, e.g. `VIEWSPACE`.
+/// The operation of a space permission, as the Cloud API names it: `read` `space`,
+/// `create` `page`, `delete` `attachment`, `restrict_content` `space`, ...
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PermissionOperation {
-    /// The permission key.
+    /// `create`, `read`, `delete`, `export`, `administer`, `archive` or `restrict_content`.
     pub key: String,
+    /// `space`, `page`, `blogpost`, `comment` or `attachment`.
+    pub target: String,
+}
+
+impl PermissionOperation {
+    /// The combinations the API takes.
+    pub fn is_valid(&self) -> bool {
+        matches!(
+            (self.key.as_str(), self.target.as_str()),
+            ("create", "page" | "blogpost" | "comment" | "attachment")
+                | ("read", "space")
+                | ("delete", "page" | "blogpost" | "comment" | "attachment" | "space")
+                | ("export", "space")
+                | ("administer", "space")
+                | ("archive", "page")
+                | ("restrict_content", "space")
+        )
+    }
 }
 
 /// An error body.

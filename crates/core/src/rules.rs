@@ -239,8 +239,41 @@ pub fn email_domain(email: &str) -> Option<String> {
     email.rsplit_once('@').map(|(_, d)| d.trim().to_lowercase())
 }
 
+/// The Cloud space permission (operation key and target, as the REST API takes them) of
+/// a Server space permission type, or why it has none.
+pub fn cloud_space_operation(server_type: &str) -> Result<(&'static str, &'static str), &'static str> {
+    Ok(match server_type {
+        "VIEWSPACE" => ("read", "space"),
+        "REMOVEOWNCONTENT" => ("delete", "space"),
+        "EDITSPACE" => ("create", "page"),
+        "REMOVEPAGE" => ("delete", "page"),
+        "EDITBLOG" => ("create", "blogpost"),
+        "REMOVEBLOG" => ("delete", "blogpost"),
+        "COMMENT" => ("create", "comment"),
+        "REMOVECOMMENT" => ("delete", "comment"),
+        "CREATEATTACHMENT" => ("create", "attachment"),
+        "REMOVEATTACHMENT" => ("delete", "attachment"),
+        "SETPAGEPERMISSIONS" => ("restrict_content", "space"),
+        "EXPORTSPACE" => ("export", "space"),
+        "SETSPACEPERMISSIONS" => ("administer", "space"),
+        "ARCHIVEPAGE" => ("archive", "page"),
+        "REMOVEMAIL" => return Err("Confluence Cloud has no mail archive"),
+        _ => return Err("Confluence Cloud has no such space permission"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_server_space_permission_has_its_cloud_operation_or_a_reason() {
+        assert_eq!(super::cloud_space_operation("VIEWSPACE"), Ok(("read", "space")));
+        assert_eq!(super::cloud_space_operation("EDITSPACE"), Ok(("create", "page")));
+        assert_eq!(super::cloud_space_operation("REMOVEOWNCONTENT"), Ok(("delete", "space")));
+        assert_eq!(super::cloud_space_operation("SETPAGEPERMISSIONS"), Ok(("restrict_content", "space")));
+        assert!(super::cloud_space_operation("REMOVEMAIL").unwrap_err().contains("mail"));
+        assert!(super::cloud_space_operation("NOSUCH").is_err());
+    }
+
     use super::*;
 
     fn user(id: i64, dir: i64, name: &str) -> DirectoryUser {

@@ -1019,7 +1019,19 @@ impl Migrator {
                 }
                 (None, None, false) => (PermissionSubject { kind: "anonymous".into(), identifier: String::new() }, "anonymous".to_string()),
             };
-            let permission = SpacePermission { subject, operation: PermissionOperation { key: perm.kind.clone() } };
+            let (key, target) = match ferry_core::rules::cloud_space_operation(&perm.kind) {
+                Ok(operation) => operation,
+                Err(reason) => {
+                    self.report.dropped_permissions.push(DroppedPermission {
+                        space: space.key.clone(),
+                        permission: perm.kind.clone(),
+                        subject: shown,
+                        reason: reason.into(),
+                    });
+                    continue;
+                }
+            };
+            let permission = SpacePermission { subject, operation: PermissionOperation { key: key.into(), target: target.into() } };
             if let Err(e) = self.dest.add_space_permission(&space.key, &permission).await {
                 self.report.dropped_permissions.push(DroppedPermission {
                     space: space.key.clone(),

@@ -648,6 +648,9 @@ async fn add_permission(State(s): State<AppState>, Path(key): Path<String>, Json
         Ok(None) => return error(StatusCode::NOT_FOUND, format!("no space {key}")),
         Err(e) => return db_error(e),
     };
+    if !p.operation.is_valid() {
+        return error(StatusCode::BAD_REQUEST, format!("{} on {} is not a space permission", p.operation.key, p.operation.target));
+    }
     let check = match p.subject.kind.as_str() {
         "group" => Some("SELECT 1 FROM groups WHERE name = ?"),
         "user" => Some("SELECT 1 FROM users WHERE id = ?"),
@@ -665,7 +668,7 @@ async fn add_permission(State(s): State<AppState>, Path(key): Path<String>, Json
         .bind(space)
         .bind(&p.subject.kind)
         .bind(&p.subject.identifier)
-        .bind(&p.operation.key)
+        .bind(format!("{}:{}", p.operation.key, p.operation.target))
         .execute(&s.write)
         .await;
     match result {
@@ -744,7 +747,11 @@ async fn review_spaces(State(s): State<AppState>) -> Response {
         };
         let counts: serde_json::Map<String, serde_json::Value> = counts.iter().map(|c| (c.get::<String, _>(0), json!(c.get::<i64, _>(1)))).collect();
         out.push(json!({"id": id, "key": r.get::<String, _>(1), "name": r.get::<String, _>(2), "content": counts,
-            "permissions": perms.iter().map(|p| json!({"type": p.get::<String, _>(0), "identifier": p.get::<String, _>(1), "key": p.get::<String, _>(2)})).collect::<Vec<_>>()}));
+            "permissions": perms.iter().map(|p| {
+                let stored = p.get::<String, _>(2);
+                let (key, target) = stored.split_once(':').unwrap_or((stored.as_str(), ""));
+                json!({"type": p.get::<String, _>(0), "identifier": p.get::<String, _>(1), "key": key, "target": target})
+            }).collect::<Vec<_>>()}));
     }
     Json(out).into_response()
 }

@@ -304,7 +304,7 @@ async fn a_permission_of_a_group_missing_in_the_cloud_is_dropped_and_reported() 
     let spaces = cloud.review("spaces").await;
     let eng = spaces.as_array().unwrap().iter().find(|s| s["key"] == "ENG").unwrap();
     let perms = eng["permissions"].as_array().unwrap();
-    assert!(perms.iter().any(|p| p["type"] == "group" && p["identifier"] == "engineering" && p["key"] == "EDITSPACE"));
+    assert!(perms.iter().any(|p| p["type"] == "group" && p["identifier"] == "engineering" && p["key"] == "create" && p["target"] == "page"));
     assert!(perms.iter().any(|p| p["type"] == "user"));
     let mkt = spaces.as_array().unwrap().iter().find(|s| s["key"] == "MKT").unwrap();
     assert!(mkt["permissions"].as_array().unwrap().iter().any(|p| p["type"] == "anonymous"), "anonymous access migrates");
