@@ -156,7 +156,9 @@ pub async fn run_demo(
     let mut consents = Vec::new();
     for app in [RATINGS_APP, CALENDARS_APP, DIAGRAMS_APP] {
         let plugin = registry.get(app).await?.ok_or_else(|| anyhow::anyhow!("no plugin for {app}"))?;
+        // The admin installs the cloud app on the site, then confirms it to ferry.
         admin.admin_install_cloud_app(&plugin.cloud_app_key).await?;
+        cloud::confirm_app(&db, &cloud.target.url, &plugin.cloud_app_key).await?;
         // 3. Consent: read the policy card, then agree to exactly that file.
         let card = consent::policy_card(&db, app).await?;
         consent::agree(&db, app, Some(&card.sha256)).await?;

@@ -176,11 +176,6 @@ impl Destination {
 }
 
 impl Destination {
-    /// The site's system information: proves it answers and accepts the token.
-    pub async fn system_info(&self) -> Result<SystemInfo, DestinationError> {
-        self.json(Method::GET, self.url("/wiki/rest/api/settings/systemInfo"), |r| r).await
-    }
-
     /// The signed-in account and what it may do on Confluence, or `None` where the site
     /// has no Confluence.
     pub async fn current_user(&self) -> Result<Option<CurrentUser>, DestinationError> {
@@ -192,11 +187,6 @@ impl Destination {
     pub async fn administers_jira(&self) -> Result<Option<bool>, DestinationError> {
         let answer: Option<MyPermissions> = self.json_or_none("/rest/api/3/mypermissions?permissions=ADMINISTER".to_string()).await?;
         Ok(answer.map(|a| a.permissions.get("ADMINISTER").is_some_and(|p| p.have_permission)))
-    }
-
-    /// The cloud app `key`, when it is installed on the site.
-    pub async fn cloud_app(&self, key: &str) -> Result<Option<CloudApp>, DestinationError> {
-        self.json_or_none(format!("/rest/atlassian-connect/1/addons/{}", path_segment(key))).await
     }
 }
 

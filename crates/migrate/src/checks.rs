@@ -288,9 +288,9 @@ fn app_checks(facts: &Facts) -> Vec<Check> {
             "apps.cloud-app-missing",
             CheckResult::Error,
             apps.iter().filter(|a| !a.cloud_app_installed).map(|a| format!("{} needs {}", name(a), a.cloud_app_key)).collect(),
-            "needed apps are not installed on the cloud site",
-            "install the cloud apps on the destination, then check again",
-            "every needed app is installed on the cloud site",
+            "needed apps' cloud apps are not confirmed installed on the cloud site",
+            "install each cloud app on the site (Apps → Find new apps), confirm it with `ferry apps installed KEY --cloud NAME`, then check again",
+            "every needed app's cloud app is confirmed installed on the cloud site (by the admin, with `ferry apps installed`)",
         ),
         check(
             "apps.stage1",
@@ -478,7 +478,8 @@ impl Migrator {
                     None => ferry_apps::consent::ConsentStatus::NoAutomatedPath,
                 };
                 let cloud_app_key = loaded.as_ref().map(|(p, _)| p.cloud_app_key.clone()).unwrap_or_default();
-                let cloud_app_installed = !cloud_app_key.is_empty() && self.dest.cloud_app(&cloud_app_key).await?.is_some();
+                let cloud_app_installed =
+                    !cloud_app_key.is_empty() && crate::cloud::app_confirmed(&self.db, &self.plan.destination, &cloud_app_key).await?.is_some();
                 let contract = loaded.as_ref().map(|(p, m)| (p.contract.clone(), ferry_runtime::contract::is_supported(&m.contract)));
                 let version = installed.as_ref().map(|p| p.version.clone()).unwrap_or_else(|| planned.version.clone());
                 facts.apps.push(AppFacts {

@@ -224,3 +224,37 @@ pub async fn get_or_only(db: &StateDb, name: Option<&str>) -> anyhow::Result<Clo
         _ => anyhow::bail!("{} cloud sites are connected: name one with --cloud", sites.len()),
     }
 }
+
+/// Record that the admin confirmed cloud app `app_key` installed on the site at `url`
+/// (no public API lists a site's apps to its admin).
+pub async fn confirm_app(db: &StateDb, url: &str, app_key: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(!app_key.trim().is_empty(), "name the cloud app, e.g. com.example.page-ratings.cloud");
+    sqlx::query(
+        "INSERT INTO cloud_apps_confirmed (destination, app_key, confirmed_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET confirmed_at = excluded.confirmed_at",
+    )
+    .bind(crate::destination_key(url))
+    .bind(app_key.trim())
+    .bind(now())
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Withdraw a confirmation; whether there was one.
+pub async fn unconfirm_app(db: &StateDb, url: &str, app_key: &str) -> anyhow::Result<bool> {
+    let done = sqlx::query("DELETE FROM cloud_apps_confirmed WHERE destination = ? AND app_key = ?")
+        .bind(crate::destination_key(url))
+        .bind(app_key.trim())
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// When the admin confirmed cloud app `app_key` installed on the site at `url`, if ever.
+pub async fn app_confirmed(db: &StateDb, url: &str, app_key: &str) -> anyhow::Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT confirmed_at FROM cloud_apps_confirmed WHERE destination = ? AND app_key = ?")
+        .bind(crate::destination_key(url))
+        .bind(app_key)
+        .fetch_optional(db.pool())
+        .await?)
+}

@@ -40,11 +40,14 @@ pub async fn missing_items(db: &StateDb, cloud: Option<&str>) -> anyhow::Result<
         }
         if let Some(plugin) = registry.get(&a.key).await? {
             if site.is_none() {
-                site = Some(crate::cloud::get_or_only(db, cloud).await?.client(2)?);
+                site = Some(crate::cloud::get_or_only(db, cloud).await?);
             }
-            let dest = site.as_ref().expect("set above");
-            if dest.cloud_app(&plugin.cloud_app_key).await?.is_none() {
-                missing.push(item(format!("cloud app {} is not installed on the cloud site: install it there", plugin.cloud_app_key)));
+            let site = site.as_ref().expect("set above");
+            if crate::cloud::app_confirmed(db, &site.target.url, &plugin.cloud_app_key).await?.is_none() {
+                missing.push(item(format!(
+                    "cloud app {0} is not confirmed on {1}: install it there (Apps → Find new apps), then `ferry apps installed {0} --cloud {2}`",
+                    plugin.cloud_app_key, site.target.url, site.name
+                )));
             }
         }
         if a.path == MigrationPath::Automated {

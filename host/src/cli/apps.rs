@@ -49,6 +49,20 @@ pub(crate) enum AppsCommand {
         #[arg(long)]
         undo: bool,
     },
+    /// Confirm that a cloud app is installed on a connected Cloud site. No public API
+    /// lists a site's apps to its admin, so you install each needed app's cloud app
+    /// there (Apps → Find new apps) and confirm it here; `apps done` and the checks read
+    /// the confirmation.
+    Installed {
+        /// The cloud app's key (as `apps done` names it, e.g. com.example.page-ratings.cloud).
+        cloud_app_key: String,
+        /// The connected Cloud site (default: the only one).
+        #[arg(long)]
+        cloud: Option<String>,
+        /// Withdraw the confirmation (the app was uninstalled).
+        #[arg(long)]
+        undo: bool,
+    },
     /// Check that preparation is done: every app decided, every needed app installed in
     /// the cloud, and every needed app with an automated path consented to. Names each
     /// missing item; exits 5 until nothing is missing.
@@ -108,6 +122,17 @@ pub(crate) async fn run(home: &Path, command: AppsCommand) -> anyhow::Result<Exi
         AppsCommand::Decide { app_key, decision } => {
             assess::decide(&db, &app_key, decision).await?;
             println!("{} is {}", shown(&app_key), decision.name());
+            Ok(ExitCode::Ok)
+        }
+        AppsCommand::Installed { cloud_app_key, cloud, undo } => {
+            let site = crate::cloud::get_or_only(&db, cloud.as_deref()).await?;
+            if undo {
+                let was = crate::cloud::unconfirm_app(&db, &site.target.url, &cloud_app_key).await?;
+                println!("{} {} on {} ({})", shown(&cloud_app_key), if was { "no longer confirmed" } else { "was not confirmed" }, site.target.url, site.name);
+            } else {
+                crate::cloud::confirm_app(&db, &site.target.url, &cloud_app_key).await?;
+                println!("{} confirmed installed on {} ({}) by you", shown(&cloud_app_key), site.target.url, site.name);
+            }
             Ok(ExitCode::Ok)
         }
         AppsCommand::MarkManual { app_key, undo } => {

@@ -113,6 +113,7 @@ async fn an_admin_assesses_consents_plans_runs_and_reads_the_report_in_chromium(
     }
     let plugin = Registry::new(f.db.clone()).get(RATINGS).await.unwrap().unwrap();
     cloud.dest.admin_install_cloud_app(&plugin.cloud_app_key).await.unwrap();
+    ferry_host::cloud::confirm_app(&f.db, &cloud.site.url(), &plugin.cloud_app_key).await.unwrap();
     // The admin adds the Server site and connects the Cloud site at the command line: the
     // dashboard offers only those.
     let site = ferry_host::sites::identify(&f.db, &f.source().await, None).await.unwrap();

@@ -70,6 +70,7 @@ fn plan(f: &Fixture, cloud: &Cloud, name: &str, users: UsersScope, spaces: Space
 async fn prepare(f: &Fixture, cloud: &Cloud, app: &str) {
     let plugin = ferry_host::plugins::registry::Registry::new(f.db.clone()).get(app).await.unwrap().unwrap();
     cloud.dest.admin_install_cloud_app(&plugin.cloud_app_key).await.unwrap();
+    ferry_host::cloud::confirm_app(&f.db, &cloud.site.url(), &plugin.cloud_app_key).await.unwrap();
     consent::agree(&f.db, app, None).await.unwrap();
 }
 
@@ -219,13 +220,26 @@ async fn apps_done_is_refused_until_each_missing_item_is_fixed() {
     assess_and_decide(&f).await;
     let out = ferry(&f, &["apps", "done", "--json"]);
     let items = missing(&out);
-    assert!(items.iter().any(|m| m.starts_with(RATINGS) && m.contains("cloud app com.example.page-ratings.cloud is not installed")), "{items:?}");
+    assert!(
+        items
+            .iter()
+            .any(|m| m.starts_with(RATINGS) && m.contains("cloud app com.example.page-ratings.cloud is not confirmed") && m.contains("ferry apps installed")),
+        "{items:?}"
+    );
     assert!(items.iter().any(|m| m.starts_with(CALENDARS) && m.contains("no consent")), "{items:?}");
 
     for app in [RATINGS, CALENDARS] {
         let plugin = ferry_host::plugins::registry::Registry::new(f.db.clone()).get(app).await.unwrap().unwrap();
         cloud.dest.admin_install_cloud_app(&plugin.cloud_app_key).await.unwrap();
+        // Installed on the site is not enough: no public API shows it to the admin's
+        // token, so the admin confirms it.
+        let items = missing(&ferry(&f, &["apps", "done", "--json"]));
+        assert!(items.iter().any(|m| m.contains(&format!("cloud app {} is not confirmed", plugin.cloud_app_key))), "{items:?}");
+        let confirmed = ferry(&f, &["apps", "installed", &plugin.cloud_app_key, "--cloud", "trial"]);
+        assert!(confirmed.status.success() && text(&confirmed).contains("confirmed installed"), "{}", text(&confirmed));
     }
+    let undone = ferry(&f, &["apps", "installed", "com.example.nothing", "--undo"]);
+    assert!(text(&undone).contains("was not confirmed"), "{}", text(&undone));
     let items = missing(&ferry(&f, &["apps", "done", "--json"]));
     assert!(items.iter().all(|m| m.contains("no consent")) && items.len() == 2, "{items:?}");
     consent::agree(&f.db, RATINGS, None).await.unwrap();
@@ -440,8 +454,9 @@ async fn revoking_consent_from_another_process_denies_the_running_plugin_its_nex
 async fn stop_from_another_process_ends_the_plan_stopped_and_no_app_starts() {
     let options = ferry_host::sample::SampleOptions { pages_per_space: 40, ..Default::default() };
     let f = Fixture::with(None, &options).await;
-    // Slow enough to stop mid-way: every other request is throttled for a second.
-    let cloud = Cloud::start(Faults { throttle_every: 2, retry_after_secs: 1, fail_rate: 0.0, ..Faults::default() }).await;
+    // Slow enough to stop mid-way: every fourth request is throttled for a second (and a
+    // 429 pauses every request to the site).
+    let cloud = Cloud::start(Faults { throttle_every: 4, retry_after_secs: 1, fail_rate: 0.0, ..Faults::default() }).await;
     f.install("team_calendars").await;
     assess_and_decide(&f).await;
     prepare(&f, &cloud, CALENDARS).await;

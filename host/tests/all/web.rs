@@ -292,6 +292,7 @@ async fn the_api_serves_the_journey_in_the_cli_shapes_and_never_a_secret() {
     assert_eq!(status, StatusCode::OK);
     let plugin = Registry::new(f.db.clone()).get(RATINGS).await.unwrap().unwrap();
     cloud.dest.admin_install_cloud_app(&plugin.cloud_app_key).await.unwrap();
+    ferry_host::cloud::confirm_app(&f.db, &cloud.site.url(), &plugin.cloud_app_key).await.unwrap();
 
     // Plans: a refused option is named; a plan is created, listed, checked.
     let (status, body) = d.api(reqwest::Method::POST, "/plans", Some(json!({"name": "x", "source": f.source_url, "cloud": "trial", "users": "some"}))).await;
