@@ -201,11 +201,12 @@ pub(crate) async fn cloud(home: &Path, command: CloudCommand) -> anyhow::Result<
             } else {
                 let t = &connected.site.target;
                 println!("connected to {} as {} (token read from ${}, never stored)", t.url, connected.site.name, t.token_env);
+                // The account's display name comes from the site: shown safely.
                 for line in &connected.proven {
-                    println!("  proven: {line}");
+                    println!("  proven: {}", crate::terminal::shown(line));
                 }
                 for line in &connected.unproven {
-                    println!("  not verified: {line}");
+                    println!("  not verified: {}", crate::terminal::shown(line));
                 }
             }
             Ok(ExitCode::Ok)

@@ -49,6 +49,13 @@ impl Cloud {
         ferry_host::demo::staging_target(&self.site.url(), &staging::Access::with_token(TOKEN), &self.site.scim_url(), TOKEN_ENV, SCIM_KEY_ENV)
     }
 
+    /// The command line's sign-in options for this site, the API token read from
+    /// `$token_env` and the directory key from `$SCIM_KEY_ENV`.
+    pub fn sign_in_args(&self, token_env: &str) -> Vec<String> {
+        let args = ["--email", staging::DEFAULT_ADMIN_EMAIL, "--token-env", token_env, "--scim-url", &self.site.scim_url(), "--scim-token-env", SCIM_KEY_ENV];
+        args.map(str::to_string).to_vec()
+    }
+
     /// GET a review endpoint (again, while a site with injected faults answers 500).
     pub async fn review(&self, path: &str) -> Value {
         self.get(&format!("/ferry/v1/review/{path}")).await

@@ -283,7 +283,6 @@ async fn a_source_password_comes_from_the_environment_and_is_kept_nowhere() {
         assert!(!text.contains(SOURCE_PASSWORD), "the password was printed: {text}");
         (out.status.code(), text, out.stdout)
     };
-    let scim_url = cloud.site.scim_url();
     let create = |source: &str| {
         vec![
             "plan",
@@ -296,14 +295,6 @@ async fn a_source_password_comes_from_the_environment_and_is_kept_nowhere() {
             &attachments,
             "--destination",
             &cloud.site.url(),
-            "--email",
-            ferry_host::staging::DEFAULT_ADMIN_EMAIL,
-            "--token-env",
-            TOKEN_ENV,
-            "--scim-url",
-            &scim_url,
-            "--scim-token-env",
-            crate::core_migration::SCIM_KEY_ENV,
             "--users",
             "none",
             "--spaces",
@@ -314,6 +305,7 @@ async fn a_source_password_comes_from_the_environment_and_is_kept_nowhere() {
         ]
         .into_iter()
         .map(str::to_string)
+        .chain(cloud.sign_in_args(TOKEN_ENV))
         .collect::<Vec<_>>()
     };
 

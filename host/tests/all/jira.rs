@@ -503,27 +503,10 @@ async fn the_cli_lists_projects_refuses_customers_none_with_exit_2_and_runs_a_ji
     assert!(row("DEV")["not_migrated"].as_str().unwrap().contains("service projects"), "{}", row("DEV"));
     assert_eq!(row("SD")["not_migrated"], serde_json::Value::Null);
 
-    let scim_url = cloud.site.scim_url();
-    let base = [
-        "plan",
-        "create",
-        "--product",
-        "jira",
-        "--name",
-        "cli",
-        "--source",
-        &f.source_url,
-        "--destination",
-        &cloud.site.url(),
-        "--email",
-        ferry_host::staging::DEFAULT_ADMIN_EMAIL,
-        "--token-env",
-        TOKEN_ENV,
-        "--scim-url",
-        &scim_url,
-        "--scim-token-env",
-        SCIM_KEY_ENV,
-    ];
+    let site_url = cloud.site.url();
+    let mut base: Vec<&str> = vec!["plan", "create", "--product", "jira", "--name", "cli", "--source", &f.source_url, "--destination", &site_url];
+    let sign_in = cloud.sign_in_args(TOKEN_ENV);
+    base.extend(sign_in.iter().map(String::as_str));
     let refused = ferry(&[&base[..], &["--customers", "none"]].concat());
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
     assert!(text(&refused).contains("--customers none cannot go with service projects"), "{}", text(&refused));

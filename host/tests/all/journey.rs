@@ -186,25 +186,9 @@ async fn apps_done_is_refused_until_each_missing_item_is_fixed() {
     f.install("page_ratings").await;
     f.install("team_calendars").await;
     assess::read_server_apps(&f.db, &f.source().await).await.unwrap();
-    let scim_url = cloud.site.scim_url();
-    let connect = ferry(
-        &f,
-        &[
-            "cloud",
-            "connect",
-            "trial",
-            "--url",
-            &cloud.site.url(),
-            "--email",
-            "admin@example.com",
-            "--token-env",
-            TOKEN_ENV,
-            "--scim-url",
-            &scim_url,
-            "--scim-token-env",
-            SCIM_KEY_ENV,
-        ],
-    );
+    let mut args: Vec<String> = ["cloud", "connect", "trial", "--url", &cloud.site.url()].map(str::to_string).to_vec();
+    args.extend(cloud.sign_in_args(TOKEN_ENV));
+    let connect = ferry(&f, &args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(connect.status.success(), "{}", text(&connect));
     assert!(!text(&connect).contains(TOKEN), "the token is never printed");
     assert!(text(&connect).contains("proven: signed in as Site admin and administers Confluence"), "{}", text(&connect));
@@ -590,13 +574,9 @@ async fn stage_boundaries_count_only_recent_outcomes_of_the_current_major_versio
 async fn a_plan_refers_to_a_connected_cloud_site_by_name() {
     let f = Fixture::new().await;
     let cloud = Cloud::start(Faults::default()).await;
-    let scim_url = cloud.site.scim_url();
-    let sign_in = |token_env: &'static str| -> Vec<String> {
-        ["--email", "admin@example.com", "--token-env", token_env, "--scim-url", &scim_url, "--scim-token-env", SCIM_KEY_ENV].map(str::to_string).to_vec()
-    };
-    let connect = |name: &str, token_env: &'static str| -> Vec<String> {
+    let connect = |name: &str, token_env: &str| -> Vec<String> {
         let mut args: Vec<String> = ["cloud", "connect", name, "--url", &cloud.site.url()].map(str::to_string).to_vec();
-        args.extend(sign_in(token_env));
+        args.extend(cloud.sign_in_args(token_env));
         args
     };
     let bad = ferry(&f, &connect("x", "FERRY_NO_SUCH_VARIABLE").iter().map(String::as_str).collect::<Vec<_>>());
