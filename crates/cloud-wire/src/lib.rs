@@ -140,11 +140,60 @@ pub struct Body {
     pub value: String,
 }
 
+/// Ids that Confluence's v2 API writes as JSON strings (`"spaceId": "98310"`) while Ferry
+/// keeps them as numbers: written as strings, read from a string or a number.
+pub mod string_id {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Text(String),
+        Number(i64),
+    }
+
+    fn parse<E: serde::de::Error>(either: Either) -> Result<i64, E> {
+        match either {
+            Either::Number(n) => Ok(n),
+            Either::Text(s) => s.trim().parse().map_err(|_| E::custom(format!("id {s:?} is not a number"))),
+        }
+    }
+
+    /// Write an id as a string.
+    pub fn serialize<S: Serializer>(id: &i64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&id.to_string())
+    }
+
+    /// Read an id from a string or a number.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        parse(Either::deserialize(d)?)
+    }
+
+    /// The same for an optional id.
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Write an optional id as a string (or null).
+        pub fn serialize<S: Serializer>(id: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+            match id {
+                Some(id) => s.serialize_str(&id.to_string()),
+                None => s.serialize_none(),
+            }
+        }
+
+        /// Read an optional id from a string, a number or null.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+            Option::<super::Either>::deserialize(d)?.map(super::parse).transpose()
+        }
+    }
+}
+
 /// A page or blog post to create (`/wiki/api/v2/pages`, `/wiki/api/v2/blogposts`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct NewContent {
     /// The cloud space id.
+    #[serde(with = "string_id")]
     pub space_id: i64,
     /// `current`.
     pub status: String,
@@ -152,6 +201,7 @@ pub struct NewContent {
     pub title: String,
     /// The cloud id of the parent page (pages only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(with = "string_id::option")]
     pub parent_id: Option<i64>,
     /// The body.
     pub body: Body,
@@ -214,9 +264,11 @@ pub struct VersionList {
 #[serde(rename_all = "camelCase")]
 pub struct NewInlineComment {
     /// The page (or blog post) it is on.
+    #[serde(with = "string_id")]
     pub page_id: i64,
     /// The comment it answers (a reply has no anchor of its own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(with = "string_id::option")]
     pub parent_comment_id: Option<i64>,
     /// The body.
     pub body: Body,
@@ -245,12 +297,14 @@ pub struct InlineProperties {
 pub struct NewComment {
     /// The page (or blog post) it is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(with = "string_id::option")]
     pub page_id: Option<i64>,
     /// The attachment it is on (a file comment).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attachment_id: Option<i64>,
     /// The comment it answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(with = "string_id::option")]
     pub parent_comment_id: Option<i64>,
     /// The body.
     pub body: Body,
@@ -320,6 +374,7 @@ pub struct RestrictedGroup {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Created {
     /// The new cloud id.
+    #[serde(with = "string_id")]
     pub id: i64,
 }
 
@@ -719,4 +774,30 @@ pub struct Notification {
     pub event: String,
     /// Whom it was for (an account id, or a request key).
     pub recipient: String,
+}
+
+#[cfg(test)]
+mod string_id_tests {
+    use super::*;
+
+    #[test]
+    fn v2_ids_are_written_as_strings_and_read_from_either() {
+        let comment = NewComment {
+            page_id: Some(42),
+            attachment_id: None,
+            parent_comment_id: None,
+            body: Body { representation: "storage".into(), value: String::new() },
+            author_id: None,
+        };
+        let json = serde_json::to_value(&comment).unwrap();
+        assert_eq!(json["pageId"], "42");
+        assert!(json.get("parentCommentId").is_none());
+        let created: Created = serde_json::from_str(r#"{"id": "7"}"#).unwrap();
+        assert_eq!(created.id, 7);
+        let created: Created = serde_json::from_str(r#"{"id": 8}"#).unwrap();
+        assert_eq!(created.id, 8);
+        assert!(serde_json::from_str::<Created>(r#"{"id": "att9"}"#).is_err());
+        let back: NewComment = serde_json::from_value(json).unwrap();
+        assert_eq!(back, comment);
+    }
 }
