@@ -169,6 +169,31 @@ pub mod string_id {
         parse(Either::deserialize(d)?)
     }
 
+    /// An optional attachment id, which v2 writes with an `att` prefix (`"att98310"`):
+    /// written so, read with or without it.
+    pub mod attachment {
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Write an optional attachment id as `att<id>` (or null).
+        pub fn serialize<S: Serializer>(id: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+            match id {
+                Some(id) => s.serialize_str(&format!("att{id}")),
+                None => s.serialize_none(),
+            }
+        }
+
+        /// Read an optional attachment id from `att<id>`, a numeric string, a number or null.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+            let either = Option::<super::Either>::deserialize(d)?;
+            either
+                .map(|e| match e {
+                    super::Either::Text(s) => super::parse(super::Either::Text(s.trim().strip_prefix("att").unwrap_or(s.trim()).to_string())),
+                    number => super::parse(number),
+                })
+                .transpose()
+        }
+    }
+
     /// The same for an optional id.
     pub mod option {
         use serde::{Deserialize, Deserializer, Serializer};
@@ -301,6 +326,7 @@ pub struct NewComment {
     pub page_id: Option<i64>,
     /// The attachment it is on (a file comment).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(with = "string_id::attachment")]
     pub attachment_id: Option<i64>,
     /// The comment it answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -797,6 +823,10 @@ mod string_id_tests {
         let created: Created = serde_json::from_str(r#"{"id": 8}"#).unwrap();
         assert_eq!(created.id, 8);
         assert!(serde_json::from_str::<Created>(r#"{"id": "att9"}"#).is_err());
+        let on_file = NewComment { page_id: None, attachment_id: Some(9), ..comment.clone() };
+        let file_json = serde_json::to_value(&on_file).unwrap();
+        assert_eq!(file_json["attachmentId"], "att9");
+        assert_eq!(serde_json::from_value::<NewComment>(file_json).unwrap(), on_file);
         let back: NewComment = serde_json::from_value(json).unwrap();
         assert_eq!(back, comment);
     }

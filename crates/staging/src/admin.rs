@@ -43,15 +43,17 @@ pub(crate) async fn tenant_info(State(s): State<AppState>) -> Response {
     Json(TenantInfo { cloud_id: s.cloud_id.to_string() }).into_response()
 }
 
-/// The signed-in account: the site admin, who administers Confluence.
+/// The signed-in account: the site admin, who administers Confluence (unless the site was
+/// started for an account that does not).
 async fn current_user(State(s): State<AppState>) -> Response {
-    let operations = ["administer", "create", "use"].map(|operation| Operation { operation: operation.into(), target_type: "application".into() });
+    let granted: &[&str] = if s.access.admin { &["administer", "create", "use"] } else { &["create", "use"] };
+    let operations: Vec<Operation> = granted.iter().map(|operation| Operation { operation: (*operation).into(), target_type: "application".into() }).collect();
     Json(CurrentUser {
         kind: "known".into(),
         account_id: Some(s.access.admin_account_id()),
         email: Some(s.access.email.clone()),
         display_name: Some("Site admin".into()),
-        operations: Some(operations.to_vec()),
+        operations: Some(operations),
     })
     .into_response()
 }
@@ -64,11 +66,12 @@ struct PermissionsQuery {
 
 /// The signed-in admin's global permissions among those asked for (Jira refuses a call
 /// that names none).
-async fn my_permissions(axum::extract::Query(q): axum::extract::Query<PermissionsQuery>) -> Response {
+async fn my_permissions(State(s): State<AppState>, axum::extract::Query(q): axum::extract::Query<PermissionsQuery>) -> Response {
     let Some(asked) = q.permissions.filter(|p| !p.trim().is_empty()) else {
         return error(StatusCode::BAD_REQUEST, "The permissions query parameter is required");
     };
-    let permissions = asked.split(',').map(|key| (key.trim().to_string(), MyPermission { key: key.trim().to_string(), have_permission: true })).collect();
+    let permissions =
+        asked.split(',').map(|key| (key.trim().to_string(), MyPermission { key: key.trim().to_string(), have_permission: s.access.admin })).collect();
     Json(MyPermissions { permissions }).into_response()
 }
 

@@ -89,6 +89,9 @@ pub struct Access {
     pub directory_key: String,
     /// The directory's id, when it is not the one derived from the site's cloud id.
     pub directory_id: Option<String>,
+    /// Whether the account administers the site (a test's site may be signed in to by
+    /// an account that does not).
+    pub admin: bool,
 }
 
 /// The site admin's email when none is given.
@@ -98,7 +101,7 @@ impl Access {
     /// The default admin (`admin@example.com`) with `api_token`, and a directory key of
     /// its own derived from it (a test needs one value to pass around).
     pub fn with_token(api_token: &str) -> Access {
-        Access { email: DEFAULT_ADMIN_EMAIL.into(), api_token: api_token.into(), directory_key: format!("{api_token}.scim"), directory_id: None }
+        Access { email: DEFAULT_ADMIN_EMAIL.into(), api_token: api_token.into(), directory_key: format!("{api_token}.scim"), directory_id: None, admin: true }
     }
 
     /// The admin's Atlassian account id (stable for an email).

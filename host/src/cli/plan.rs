@@ -598,6 +598,7 @@ pub(crate) async fn staging(command: StagingCommand) -> anyhow::Result<ExitCode>
                 email,
                 api_token: token,
                 directory_id,
+                admin: true,
             };
             let site = staging::start_with_journal(&db, &listen, &access, faults, journal.as_deref()).await?;
             println!("staging Cloud site on {} (data in {}); Ctrl-C to stop", site.url(), db.display());

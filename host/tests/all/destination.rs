@@ -262,3 +262,26 @@ async fn the_request_journal_keeps_what_was_sent_and_no_secret() {
     assert_eq!(find["sign_in"], "bearer");
     assert_eq!(find["query"][0], serde_json::json!(["filter", "userName eq \"j@example.com\""]), "{find}");
 }
+
+/// `connect` refuses an account that administers neither Confluence nor Jira on the
+/// site, naming the site and the fix, and stores nothing.
+#[tokio::test]
+async fn connect_refuses_an_account_that_administers_nothing_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let access = staging::Access { admin: false, ..staging::Access::with_token(TOKEN) };
+    let site = staging::start(&dir.path().join("cloud.db"), "127.0.0.1:0", &access, Faults::default()).await.unwrap();
+    std::env::set_var("FERRY_NOT_ADMIN_TEST_TOKEN", TOKEN);
+    std::env::set_var("FERRY_NOT_ADMIN_TEST_SCIM_KEY", &access.directory_key);
+    let db = ferry_host::state::StateDb::open(dir.path()).await.unwrap();
+    let target = ferry_host::demo::staging_target(&site.url(), &access, &site.scim_url(), "FERRY_NOT_ADMIN_TEST_TOKEN", "FERRY_NOT_ADMIN_TEST_SCIM_KEY");
+    let e = ferry_host::cloud::connect(&db, "user", target).await.unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!(
+            "admin@example.com with the token in $FERRY_NOT_ADMIN_TEST_TOKEN signs in to {} but administers neither Confluence nor Jira there: connect with a site admin's email and API token",
+            site.url()
+        )
+    );
+    assert!(!e.contains(TOKEN));
+    assert!(ferry_host::cloud::list(&db).await.unwrap().is_empty(), "nothing stored");
+}
