@@ -169,7 +169,7 @@ impl Migrator {
             .buffer_unordered(self.concurrency)
             .collect()
             .await;
-        super::finish(&bar);
+        bar.finish();
         let mut grants = Vec::new();
         let mut landed = Vec::new();
         for (job, outcome) in outcomes {
@@ -293,7 +293,7 @@ impl Migrator {
                 Err(e) => self.report.fail("groups", &shown, format!("{e:#}")),
             }
         }
-        super::finish(&bar);
+        bar.finish();
         // Memberships: every migrated user into each (flattened) group it belongs to.
         let emails: HashMap<String, String> =
             dirs.resolved.users.iter().filter_map(|u| u.email.as_ref().map(|e| (u.username.to_lowercase(), e.trim().to_lowercase()))).collect();

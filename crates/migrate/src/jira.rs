@@ -18,7 +18,7 @@ use futures_util::{stream, StreamExt};
 use super::identity::LandedUser;
 use super::report::{FormerCustomer, TwoAccounts, REFERENCES_LISTED};
 use super::rules::{self, DirectoryUser};
-use super::{finish, ns, MappingRow, Migrator, Queued};
+use super::{ns, MappingRow, Migrator, Queued};
 use crate::plan::UsersScope;
 use anyhow::Context;
 use ferry_destination::api::*;
@@ -226,7 +226,7 @@ impl Migrator {
             self.report.time("requests", started);
             bar.inc(1);
         }
-        finish(&bar);
+        bar.finish();
         self.report.former_customer = run.former.into_values().collect();
         Ok(())
     }
@@ -322,7 +322,7 @@ impl Migrator {
         for committed in queued {
             committed.wait().await.context("recording customers in the mapping ledger")?;
         }
-        finish(&bar);
+        bar.finish();
         Ok(())
     }
 
@@ -371,7 +371,7 @@ impl Migrator {
                 Err(e) => self.report.fail("organizations", &org.name, format!("{e:#}")),
             }
         }
-        finish(&bar);
+        bar.finish();
         Ok(())
     }
 
@@ -574,7 +574,7 @@ impl Migrator {
                 }
             }
         }
-        finish(&bar);
+        bar.finish();
         Ok(())
     }
 

@@ -280,11 +280,6 @@ pub fn destination_key(base_url: &str) -> String {
     base_url.trim_end_matches('/').to_lowercase()
 }
 
-/// End a step where it got to.
-pub(crate) fn finish(step: &Step) {
-    step.finish();
-}
-
 /// How often a running plan records its progress in the state DB.
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -574,7 +569,7 @@ impl Migrator {
             }
             bar.inc(1);
         }
-        finish(&bar);
+        bar.finish();
         let started = std::time::Instant::now();
         self.patch_pending_bodies().await?;
         self.report.time("references", started);

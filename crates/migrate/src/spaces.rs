@@ -179,7 +179,7 @@ impl Migrator {
                 }
             }
         }
-        super::finish(&bar);
+        bar.finish();
         Ok(())
     }
 
@@ -555,7 +555,7 @@ impl Migrator {
             }
             bar.set_position(comment_ids.len() as u64);
         }
-        super::finish(&bar);
+        bar.finish();
         Ok(())
     }
 
@@ -818,7 +818,7 @@ impl Migrator {
             .buffer_unordered(self.concurrency)
             .collect()
             .await;
-        super::finish(&bar);
+        bar.finish();
         for (id, result) in results {
             match result {
                 Ok(bytes) => {

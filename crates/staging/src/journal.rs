@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
 use serde::Serialize;
@@ -46,7 +47,10 @@ struct Entry {
 pub(crate) async fn record(State(journal): State<Option<Journal>>, request: Request, next: Next) -> Response {
     let Some(journal) = journal else { return next.run(request).await };
     let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    // Read within the site's own body limit: the journal sits outside it.
+    let Ok(bytes) = axum::body::to_bytes(body, super::MAX_BODY).await else {
+        return super::error(StatusCode::PAYLOAD_TOO_LARGE, format!("a request body is at most {} MiB", super::MAX_BODY >> 20));
+    };
     let content_type = parts.headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let kept = bytes.len() <= BODY_KEPT;
     let json_body = (kept && content_type.contains("json")).then(|| serde_json::from_slice(&bytes).ok()).flatten();

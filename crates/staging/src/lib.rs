@@ -94,6 +94,9 @@ pub struct Access {
     pub admin: bool,
 }
 
+/// The largest request body the site takes.
+pub(crate) const MAX_BODY: usize = 512 << 20;
+
 /// The site admin's email when none is given.
 pub const DEFAULT_ADMIN_EMAIL: &str = "admin@example.com";
 
@@ -217,7 +220,7 @@ pub async fn start_with_journal(db_path: &Path, listen: &str, access: &Access, f
         .nest(&format!("/scim/directory/{directory}"), scim::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .route("/_edge/tenant_info", axum::routing::get(admin::tenant_info))
-        .layer(axum::extract::DefaultBodyLimit::max(512 << 20))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state.clone());
     // The gateway's paths are rewritten before routing, as the gateway forwards them.
     let app = tower::Layer::layer(&axum::middleware::from_fn_with_state(state, through_gateway), routes);

@@ -25,6 +25,19 @@ pub struct Cloud {
     pub dest: Destination,
 }
 
+/// A child `ferry` with the test site's secrets in its environment, as an admin exports
+/// them (`$TOKEN_ENV`, `$SCIM_KEY_ENV`).
+pub trait CloudSecrets {
+    /// Set both variables.
+    fn cloud_secrets(&mut self) -> &mut Self;
+}
+
+impl CloudSecrets for std::process::Command {
+    fn cloud_secrets(&mut self) -> &mut Self {
+        self.env(TOKEN_ENV, TOKEN).env(SCIM_KEY_ENV, staging::Access::with_token(TOKEN).directory_key)
+    }
+}
+
 impl Cloud {
     pub async fn start(faults: Faults) -> Cloud {
         static ENV: Once = Once::new();

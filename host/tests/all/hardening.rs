@@ -256,7 +256,7 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 async fn a_source_password_comes_from_the_environment_and_is_kept_nowhere() {
     use std::os::unix::fs::PermissionsExt;
 
-    use crate::core_migration::{Cloud, TOKEN, TOKEN_ENV};
+    use crate::core_migration::{Cloud, CloudSecrets, TOKEN_ENV};
     use crate::postgres::PgCluster;
 
     let pg = PgCluster::start();
@@ -269,12 +269,7 @@ async fn a_source_password_comes_from_the_environment_and_is_kept_nowhere() {
     let attachments = f.site.join("attachments").display().to_string();
     let ferry = |args: &[&str], password: bool| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
-        cmd.args(args)
-            .env("FERRY_HOME", &home)
-            .env(TOKEN_ENV, TOKEN)
-            .env(crate::core_migration::SCIM_KEY_ENV, ferry_host::staging::Access::with_token(TOKEN).directory_key)
-            .env("RUST_LOG", "debug")
-            .env_remove("PGPASSWORD");
+        cmd.args(args).env("FERRY_HOME", &home).cloud_secrets().env("RUST_LOG", "debug").env_remove("PGPASSWORD");
         if password {
             cmd.env(SOURCE_PASSWORD_ENV, SOURCE_PASSWORD);
         }

@@ -14,7 +14,7 @@ use ferry_host::staging::Faults;
 use ferry_host::state::StateDb;
 use sqlx::Row;
 
-use crate::core_migration::{Cloud, SCIM_KEY_ENV, TOKEN, TOKEN_ENV};
+use crate::core_migration::{Cloud, CloudSecrets, TOKEN, TOKEN_ENV};
 use crate::postgres::PgCluster;
 
 /// A FERRY_HOME and a sample Jira site, private to one test.
@@ -67,8 +67,7 @@ impl JiraFixture {
         std::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
             .args(["plan", "run", &plan.id, "--json"])
             .env("FERRY_HOME", self.dir.path().join("home"))
-            .env(TOKEN_ENV, TOKEN)
-            .env(crate::core_migration::SCIM_KEY_ENV, ferry_host::staging::Access::with_token(TOKEN).directory_key)
+            .cloud_secrets()
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -483,15 +482,7 @@ async fn the_cli_lists_projects_refuses_customers_none_with_exit_2_and_runs_a_ji
     let f = JiraFixture::new(None).await;
     let cloud = Cloud::start(Faults::default()).await;
     let home = f.dir.path().join("cli-home");
-    let ferry = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_ferry"))
-            .args(args)
-            .env("FERRY_HOME", &home)
-            .env(TOKEN_ENV, TOKEN)
-            .env(SCIM_KEY_ENV, ferry_host::staging::Access::with_token(TOKEN).directory_key)
-            .output()
-            .unwrap()
-    };
+    let ferry = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_ferry")).args(args).env("FERRY_HOME", &home).cloud_secrets().output().unwrap();
     let text = |o: &std::process::Output| format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
 
     let listed = ferry(&["plan", "projects", "--source", &f.source_url, "--destination", &cloud.site.url(), "--json"]);

@@ -15,18 +15,12 @@ use ferry_host::stages;
 use ferry_host::staging::Faults;
 use sqlx::Row;
 
-use crate::core_migration::{Cloud, SCIM_KEY_ENV, TOKEN, TOKEN_ENV};
+use crate::core_migration::{Cloud, CloudSecrets, SCIM_KEY_ENV, TOKEN, TOKEN_ENV};
 use crate::support::{wasm, Fixture, CALENDARS, RATINGS};
 
 /// Run `ferry` with this fixture's FERRY_HOME and the cloud token in the environment.
 fn ferry(f: &Fixture, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(args)
-        .env("FERRY_HOME", f.home())
-        .env(TOKEN_ENV, TOKEN)
-        .env(SCIM_KEY_ENV, ferry_host::staging::Access::with_token(TOKEN).directory_key)
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_ferry")).args(args).env("FERRY_HOME", f.home()).cloud_secrets().output().unwrap()
 }
 
 /// Start `ferry` in the background, its output captured.
@@ -34,8 +28,7 @@ fn spawn_ferry(f: &Fixture, args: &[&str]) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_ferry"))
         .args(args)
         .env("FERRY_HOME", f.home())
-        .env(TOKEN_ENV, TOKEN)
-        .env(SCIM_KEY_ENV, ferry_host::staging::Access::with_token(TOKEN).directory_key)
+        .cloud_secrets()
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

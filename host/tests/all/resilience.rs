@@ -9,7 +9,7 @@ use ferry_host::sample::SampleOptions;
 use ferry_host::staging::Faults;
 use sqlx::Row;
 
-use crate::core_migration::{plan_for, run_plan, Cloud, TOKEN, TOKEN_ENV};
+use crate::core_migration::{plan_for, run_plan, Cloud, CloudSecrets, TOKEN, TOKEN_ENV};
 use crate::postgres::PgCluster;
 use crate::support::Fixture;
 
@@ -83,8 +83,7 @@ async fn a_run_killed_midway_then_a_new_plan_ends_with_every_entity_exactly_once
     let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
         .args(["plan", "run", &plan.id, "--json"])
         .env("FERRY_HOME", f.home())
-        .env(TOKEN_ENV, TOKEN)
-        .env(crate::core_migration::SCIM_KEY_ENV, ferry_host::staging::Access::with_token(TOKEN).directory_key)
+        .cloud_secrets()
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
