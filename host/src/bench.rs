@@ -394,7 +394,7 @@ async fn ingest(dest: &crate::destination::Destination, report: &crate::migrate:
         dest.add_group_members(&product, chunk).await?;
     }
     let users_rate = n_users as f64 / t.elapsed().as_secs_f64();
-    let space = dest.create_space("INGEST", "Ingest", "ingest").await?.id.unwrap_or_default();
+    let space = dest.create_space("INGEST", "Ingest").await?.id.unwrap_or_default();
     // The same data as the migration: half the pages top-level, half children of those
     // (so the site checks parents as it does for a page tree).
     let t = Instant::now();
@@ -413,11 +413,8 @@ async fn ingest(dest: &crate::destination::Destination, report: &crate::migrate:
                         title: format!("ingest page {i}"),
                         parent_id: parent,
                         body: crate::destination::api::Body { representation: "storage".into(), value: format!("<p>Body of ingest page {i}.</p>") },
-                        author_id: None,
-                        created_at: None,
-                        version_message: None,
                     };
-                    Ok(dest.create_content(false, &page, &format!("ingest:{i}"), false).await?.id)
+                    Ok(dest.create_content(false, &page, false).await?.id)
                 }
             })
             .buffer_unordered(conc)
@@ -434,7 +431,7 @@ async fn ingest(dest: &crate::destination::Destination, report: &crate::migrate:
             let page = pages[i as usize % pages.len()];
             async move {
                 let data = bytes::Bytes::from(vec![b'x'; size]);
-                dest.upload_attachment(page, "ingest.txt", "text/plain", data, &format!("ingest-file:{i}")).await.map(|_| ()).map_err(Into::into)
+                dest.upload_attachment(page, "ingest.txt", "text/plain", data).await.map(|_| ()).map_err(Into::into)
             }
         })
         .buffer_unordered(conc)
@@ -564,7 +561,7 @@ async fn ingest_jira(dest: &crate::destination::Destination, customers: u64, req
     let accounts = made.into_iter().collect::<anyhow::Result<Vec<String>>>()?;
     let customers_rate = accounts.len() as f64 / t.elapsed().as_secs_f64();
     let project = NewProject { key: "ING".into(), name: "Ingest".into(), project_type_key: "service_desk".into(), lead_account_id: None };
-    dest.create_project(&project, "ingest:project").await?;
+    dest.create_project(&project).await?;
     let desk = dest.service_desks().await?.into_iter().find(|d| d.project_key == "ING").context("the ingest service desk")?.id;
     // Agents are full accounts, as in the migrated site (a request naming both kinds
     // costs the site two lookups).
@@ -602,7 +599,7 @@ async fn ingest_jira(dest: &crate::destination::Destination, customers: u64, req
                     request_participants: participants,
                     import: RequestImport { issue_key: format!("ING-{}", r + 1), status: "Waiting for support".into(), created: Some(created), comments },
                 };
-                dest.create_request(&request, &format!("ingest:request:{r}")).await.map(|_| ()).map_err(Into::into)
+                dest.create_request(&request).await.map(|_| ()).map_err(Into::into)
             })
         })
         .buffer_unordered(4 * conc)

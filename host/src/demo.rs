@@ -295,6 +295,6 @@ async fn seed_existing_cloud(dest: &Destination) -> anyhow::Result<()> {
     dest.create_user("user00001@example.com", "User 1 (cloud)", true).await?;
     let product = dest.find_group(PRODUCT_ACCESS_GROUP).await?.and_then(|g| g.id).unwrap_or_default();
     dest.add_group_members(&product, &[with_access.id.unwrap_or_default()]).await?;
-    dest.create_space("DOC", "Documentation (already in the cloud)", "seed:DOC").await?;
+    dest.create_space("DOC", "Documentation (already in the cloud)").await?;
     Ok(())
 }

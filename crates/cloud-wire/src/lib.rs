@@ -194,6 +194,22 @@ pub mod string_id {
         }
     }
 
+    /// An attachment id as v1 answers it (`"att98310"`): read with or without the
+    /// prefix, written with it.
+    pub mod attachment_id {
+        use serde::{Deserializer, Serializer};
+
+        /// Write an attachment id as `att<id>`.
+        pub fn serialize<S: Serializer>(id: &i64, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_str(&format!("att{id}"))
+        }
+
+        /// Read an attachment id from `att<id>`, a numeric string or a number.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+            super::attachment::deserialize(d)?.ok_or_else(|| serde::de::Error::custom("an attachment id is required"))
+        }
+    }
+
     /// The same for an optional id.
     pub mod option {
         use serde::{Deserialize, Deserializer, Serializer};
@@ -230,32 +246,35 @@ pub struct NewContent {
     pub parent_id: Option<i64>,
     /// The body.
     pub body: Body,
-    /// The author's cloud account id; none attributes it to Former User.
-    #[serde(default)]
-    pub author_id: Option<String>,
-    /// When it was created on the server (RFC 3339 or the server's text).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
-    /// The comment of its first version.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version_message: Option<String>,
 }
 
-/// A version of a page or blog post: what a `PUT` adds (its number is the current one
-/// plus one) and what `GET .../versions` lists.
+/// A version of a page or blog post as a `PUT` adds it: its number (the current one plus
+/// one) and its message. Who saved it and when are the signed-in account and now: the
+/// public API sets neither (the original ones are in the version's message and the
+/// entity's [`Origin`]).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
 pub struct PageVersion {
     /// Its number, from 1.
     pub number: i64,
-    /// Its version comment.
+    /// Its message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    /// Who saved it; none is Former User.
+}
+
+/// A version as `GET .../versions` lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SavedVersion {
+    /// Its number, from 1.
+    pub number: i64,
+    /// Its message.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// The account that saved it.
     #[serde(default)]
     pub author_id: Option<String>,
-    /// When it was saved on the server.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// When it was saved (RFC 3339).
+    #[serde(default)]
     pub created_at: Option<String>,
 }
 
@@ -271,15 +290,24 @@ pub struct ContentUpdate {
     pub title: String,
     /// The body of this version.
     pub body: Body,
-    /// The version: number, comment, author, date.
+    /// The version: number and message.
     pub version: PageVersion,
+}
+
+/// A new version of a footer or inline comment (`PUT /wiki/api/v2/{footer|inline}-comments/{id}`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CommentUpdate {
+    /// The version: the current number plus one, and a message.
+    pub version: PageVersion,
+    /// The new body.
+    pub body: Body,
 }
 
 /// The versions of a page or blog post, oldest first (`GET .../versions`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct VersionList {
     /// The versions.
-    pub results: Vec<PageVersion>,
+    pub results: Vec<SavedVersion>,
 }
 
 /// An inline comment to create (`/wiki/api/v2/inline-comments`): on a page or blog post,
@@ -288,18 +316,20 @@ pub struct VersionList {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct NewInlineComment {
-    /// The page (or blog post) it is on.
-    #[serde(with = "string_id")]
-    pub page_id: i64,
+    /// The page it is on (a top-level comment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(with = "string_id::option")]
+    pub page_id: Option<i64>,
+    /// The blog post it is on (a top-level comment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(with = "string_id::option")]
+    pub blog_post_id: Option<i64>,
     /// The comment it answers (a reply has no anchor of its own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(with = "string_id::option")]
     pub parent_comment_id: Option<i64>,
     /// The body.
     pub body: Body,
-    /// The author's cloud account id; none is Former User.
-    #[serde(default)]
-    pub author_id: Option<String>,
     /// Where it sits (top-level inline comments).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inline_comment_properties: Option<InlineProperties>,
@@ -315,15 +345,20 @@ pub struct InlineProperties {
     pub text_selection: String,
 }
 
-/// A footer comment to create (`/wiki/api/v2/footer-comments`): on a page or blog post
-/// (`pageId`), or on an attachment (`attachmentId`, a file comment). Exactly one is set.
+/// A footer comment to create (`/wiki/api/v2/footer-comments`): on a page (`pageId`), a
+/// blog post (`blogPostId`), or an attachment (`attachmentId`, a file comment); a reply
+/// names the comment it answers (`parentCommentId`) instead. Exactly one is set.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct NewComment {
-    /// The page (or blog post) it is on.
+    /// The page it is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(with = "string_id::option")]
     pub page_id: Option<i64>,
+    /// The blog post it is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(with = "string_id::option")]
+    pub blog_post_id: Option<i64>,
     /// The attachment it is on (a file comment).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(with = "string_id::attachment")]
@@ -334,9 +369,6 @@ pub struct NewComment {
     pub parent_comment_id: Option<i64>,
     /// The body.
     pub body: Body,
-    /// The author's cloud account id; none is Former User.
-    #[serde(default)]
-    pub author_id: Option<String>,
 }
 
 /// A label to add to a page, blog post or attachment (Confluence Cloud's shape).
@@ -402,6 +434,175 @@ pub struct Created {
     /// The new cloud id.
     #[serde(with = "string_id")]
     pub id: i64,
+}
+
+/// Attachments as v1 answers them (`GET` and `POST .../child/attachment`: a content
+/// array), the fields Ferry reads.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AttachmentList {
+    /// The attachments.
+    pub results: Vec<AttachmentSummary>,
+    /// How many are in this answer.
+    #[serde(default)]
+    pub size: i64,
+}
+
+/// An attachment in a v1 answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AttachmentSummary {
+    /// Its id.
+    #[serde(with = "string_id::attachment_id")]
+    pub id: i64,
+    /// Always `attachment`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// Its file name.
+    pub title: String,
+}
+
+/// The content property in which a migrated page, blog post or comment keeps where it
+/// came from: the public API creates everything as the signed-in account, now.
+pub const ORIGIN_PROPERTY: &str = "ferry-origin";
+
+/// A content property to create (`POST /wiki/api/v2/{pages|blogposts|footer-comments|
+/// inline-comments}/{id}/properties`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NewProperty<T> {
+    /// Its key.
+    pub key: String,
+    /// Its value (any JSON).
+    pub value: T,
+}
+
+/// A content property as the site lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Property<T> {
+    /// Its key.
+    pub key: String,
+    /// Its value.
+    pub value: T,
+}
+
+/// Where a migrated entity came from (the value of its [`ORIGIN_PROPERTY`]).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Origin {
+    /// The Server site (its identity, e.g. `confluence:<server id>`).
+    pub site: String,
+    /// `page`, `blogpost` or `comment`.
+    pub kind: String,
+    /// Its content id on the Server site.
+    pub server_id: String,
+    /// Who created it there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator: Option<OriginPerson>,
+    /// When it was created there, as the server stored it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// Who saved its current version there (pages and blog posts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modifier: Option<OriginPerson>,
+    /// When its current version was saved there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+    /// How many versions it had there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versions: Option<i64>,
+    /// The comment of its first version there (a create takes no version message; later
+    /// versions carry theirs in their messages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_version_comment: Option<String>,
+}
+
+/// A person of the Server site, as an [`Origin`] names them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct OriginPerson {
+    /// Their user key on the Server site.
+    pub user_key: String,
+    /// Their username there, when the site still has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Their cloud account, or none: a former user (no account in the cloud; the entity
+    /// is the migrating account's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+}
+
+/// A page or blog post as `GET /wiki/api/v2/{pages|blogposts}` and the space's lists
+/// answer it (the fields Ferry reads).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentSummary {
+    /// Its id.
+    #[serde(with = "string_id")]
+    pub id: i64,
+    /// Its title.
+    #[serde(default)]
+    pub title: String,
+    /// Who created it.
+    #[serde(default)]
+    pub author_id: Option<String>,
+    /// Its current version.
+    #[serde(default)]
+    pub version: Option<VersionNumber>,
+    /// Its body, when asked for (`body-format=storage`).
+    #[serde(default)]
+    pub body: Option<BodyFormats>,
+}
+
+/// The bodies an answer carries, by format.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct BodyFormats {
+    /// The storage format.
+    #[serde(default)]
+    pub storage: Option<Body>,
+}
+
+/// A comment as the v2 comment lists answer it (the fields Ferry reads).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CommentSummary {
+    /// Its id.
+    #[serde(with = "string_id")]
+    pub id: i64,
+    /// Its version: who wrote it.
+    #[serde(default)]
+    pub version: Option<CommentVersion>,
+}
+
+/// The version of a comment in a list.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct CommentVersion {
+    /// The account that wrote it.
+    #[serde(default)]
+    pub author_id: Option<String>,
+}
+
+/// A version number in an answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VersionNumber {
+    /// The number.
+    pub number: i64,
+}
+
+/// A page of a v2 list: its results and, while more follow, the link to the next page
+/// (`_links.next`, a path with a `cursor`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CursorPage<T> {
+    /// The results.
+    pub results: Vec<T>,
+    /// Links.
+    #[serde(default, rename = "_links")]
+    pub links: CursorLinks,
+}
+
+/// The links of a v2 list page.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CursorLinks {
+    /// The next page, relative to the site (`/wiki/api/v2/...?cursor=...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 /// A space permission to add (`/wiki/rest/api/space/{key}/permission`).
@@ -812,8 +1013,8 @@ mod string_id_tests {
             page_id: Some(42),
             attachment_id: None,
             parent_comment_id: None,
+            blog_post_id: None,
             body: Body { representation: "storage".into(), value: String::new() },
-            author_id: None,
         };
         let json = serde_json::to_value(&comment).unwrap();
         assert_eq!(json["pageId"], "42");

@@ -7,8 +7,74 @@ use reqwest::Method;
 use super::api::*;
 use super::{ok, Destination, DestinationError};
 
-/// The header that makes a create idempotent.
-pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+/// What a content property or a lookup is about: the four kinds of content Ferry
+/// creates in Confluence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentKind {
+    /// A page.
+    Page,
+    /// A blog post.
+    BlogPost,
+    /// A footer comment (on a page, a blog post or an attachment).
+    FooterComment,
+    /// An inline comment.
+    InlineComment,
+}
+
+impl ContentKind {
+    /// A page or a blog post.
+    pub fn of(blog: bool) -> ContentKind {
+        if blog {
+            ContentKind::BlogPost
+        } else {
+            ContentKind::Page
+        }
+    }
+
+    /// Its v2 collection (`/wiki/api/v2/{collection}`).
+    fn collection(self) -> &'static str {
+        match self {
+            ContentKind::Page => "pages",
+            ContentKind::BlogPost => "blogposts",
+            ContentKind::FooterComment => "footer-comments",
+            ContentKind::InlineComment => "inline-comments",
+        }
+    }
+
+    /// Where its content properties are (comments share one collection for them).
+    fn properties(self, id: i64) -> String {
+        match self {
+            ContentKind::Page | ContentKind::BlogPost => format!("/wiki/api/v2/{}/{id}/properties", self.collection()),
+            ContentKind::FooterComment | ContentKind::InlineComment => format!("/wiki/api/v2/comments/{id}/properties"),
+        }
+    }
+}
+
+/// Whose comments [`Destination::comments_on`] lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommentsOn {
+    /// A page's (or blog post's) top-level footer or inline comments.
+    Content {
+        /// A blog post.
+        blog: bool,
+        /// Its id.
+        id: i64,
+        /// Inline comments (else footer comments).
+        inline: bool,
+    },
+    /// An attachment's comments.
+    Attachment(i64),
+    /// The replies to a footer or inline comment.
+    Replies {
+        /// An inline comment's.
+        inline: bool,
+        /// The comment's id.
+        id: i64,
+    },
+}
+
+/// Items a v2 list page asks for (the most the API gives).
+const CURSOR_LIMIT: &str = "250";
 
 impl Destination {
     /// The space with `key`, if it exists.
@@ -16,29 +82,41 @@ impl Destination {
         self.json_or_none(format!("/wiki/rest/api/space/{}", path_segment(key))).await
     }
 
-    /// Create a space. `key_of_origin` makes the create idempotent: a repeat (after a
-    /// lost answer) returns the space created the first time.
-    pub async fn create_space(&self, key: &str, name: &str, key_of_origin: &str) -> Result<Space, DestinationError> {
+    /// Create a space. Not repeated after a 5xx or a lost answer: look for it by key.
+    pub async fn create_space(&self, key: &str, name: &str) -> Result<Space, DestinationError> {
         let space = Space { id: None, key: key.to_string(), name: name.to_string() };
-        self.json(Method::POST, self.url("/wiki/rest/api/space"), |r| r.header(IDEMPOTENCY_KEY, key_of_origin).json(&space)).await
+        self.json_create(self.url("/wiki/rest/api/space"), |r| r.json(&space)).await
     }
 
-    /// Create a page (`blog = false`) or a blog post, idempotently per `key_of_origin`.
-    /// A `private` one is created restricted (view and edit) to the account that creates
-    /// it, so it is never visible to anyone else before its own restrictions are set.
-    pub async fn create_content(&self, blog: bool, content: &NewContent, key_of_origin: &str, private: bool) -> Result<Created, DestinationError> {
-        let path = if blog { "/wiki/api/v2/blogposts" } else { "/wiki/api/v2/pages" };
-        let url = if private { self.url(&format!("{path}?private=true")) } else { self.url(path) };
-        self.json(Method::POST, url, |r| r.header(IDEMPOTENCY_KEY, key_of_origin).json(content)).await
+    /// Create a page (`blog = false`) or a blog post, by the signed-in account, now. A
+    /// `private` one is created restricted (view and edit) to that account, so it is never
+    /// visible to anyone else before its own restrictions are set. Not repeated after a
+    /// 5xx or a lost answer: look for it by title ([`Destination::find_content`]).
+    pub async fn create_content(&self, blog: bool, content: &NewContent, private: bool) -> Result<Created, DestinationError> {
+        let path = format!("/wiki/api/v2/{}", ContentKind::of(blog).collection());
+        let url = if private { self.url(&format!("{path}?private=true")) } else { self.url(&path) };
+        self.json_create(url, |r| r.json(content)).await
+    }
+
+    /// The current page (or blog post) titled `title` in space `space_id`, if any: a
+    /// space has at most one. Private pages are found by the account that created them.
+    pub async fn find_content(&self, blog: bool, space_id: i64, title: &str) -> Result<Option<ContentSummary>, DestinationError> {
+        let path = format!("/wiki/api/v2/spaces/{space_id}/{}", ContentKind::of(blog).collection());
+        let page: CursorPage<ContentSummary> = self.json(Method::GET, self.url(&path), |r| r.query(&[("title", title), ("status", "current")])).await?;
+        Ok(page.results.into_iter().find(|c| c.title == title))
+    }
+
+    /// A page or blog post, if it exists.
+    pub async fn content_summary(&self, blog: bool, id: i64) -> Result<Option<ContentSummary>, DestinationError> {
+        self.json_or_none(format!("/wiki/api/v2/{}/{id}", ContentKind::of(blog).collection())).await
     }
 
     /// Add the next version of a page or blog post (`update.version.number` is the
     /// current number plus one). Ferry adds a page's versions in order, one at a time,
-    /// after its create (itself idempotent), so a page that answers `409` (not the next
-    /// number) already has this version: it landed before a lost answer or a crash, and
-    /// the call is a success.
+    /// after its create, so a page that answers `409` (not the next number) already has
+    /// this version: it landed before a lost answer or a crash, and the call is a success.
     pub async fn add_version(&self, blog: bool, id: i64, update: &ContentUpdate) -> Result<(), DestinationError> {
-        let path = format!("/wiki/api/v2/{}/{id}", if blog { "blogposts" } else { "pages" });
+        let path = format!("/wiki/api/v2/{}/{id}", ContentKind::of(blog).collection());
         let response = self.send(Method::PUT, self.url(&path), |r| r.json(update)).await?;
         if response.status() == reqwest::StatusCode::CONFLICT {
             return Ok(());
@@ -46,18 +124,89 @@ impl Destination {
         ok(Method::PUT, &path, response).await.map(|_| ())
     }
 
-    /// The versions of a page or blog post, oldest first.
+    /// The versions of a page or blog post, oldest first (every page of the list).
     pub async fn versions(&self, blog: bool, id: i64) -> Result<VersionList, DestinationError> {
-        self.json(Method::GET, self.url(&format!("/wiki/api/v2/{}/{id}/versions", if blog { "blogposts" } else { "pages" })), |r| r).await
+        let results = self.all_cursor_pages(&format!("/wiki/api/v2/{}/{id}/versions", ContentKind::of(blog).collection()), &[("sort", "modified-date")]).await?;
+        Ok(VersionList { results })
     }
 
-    /// Replace the body of a page's or blog post's current version, without a new version:
-    /// the second pass of reference rewriting, once the pages it names have cloud ids (the
-    /// history then reads as the server's).
-    pub async fn replace_body(&self, id: i64, body: &Body) -> Result<(), DestinationError> {
-        let path = format!("/ferry/v1/content/{id}/body");
-        let response = self.send(Method::PUT, self.url(&path), |r| r.json(body)).await?;
-        ok(Method::PUT, &path, response).await.map(|_| ())
+    /// The origin a migrated entity keeps ([`ORIGIN_PROPERTY`]), if it has one.
+    pub async fn origin(&self, kind: ContentKind, id: i64) -> Result<Option<Origin>, DestinationError> {
+        let path = kind.properties(id);
+        let response = self.send(Method::GET, self.url(&path), |r| r.query(&[("key", ORIGIN_PROPERTY)])).await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let response = ok(Method::GET, &path, response).await?;
+        let page: CursorPage<Property<serde_json::Value>> =
+            response.json().await.map_err(|e| DestinationError::Decode { path: path.clone(), message: e.without_url().to_string() })?;
+        // Another tool's property under the same key is not an origin.
+        Ok(page.results.into_iter().find(|p| p.key == ORIGIN_PROPERTY).and_then(|p| serde_json::from_value(p.value).ok()))
+    }
+
+    /// Record where a migrated entity came from ([`ORIGIN_PROPERTY`]). A property the
+    /// entity has already (this create landed before a crash) is left as it is.
+    pub async fn set_origin(&self, kind: ContentKind, id: i64, origin: &Origin) -> Result<(), DestinationError> {
+        let path = kind.properties(id);
+        let property = NewProperty { key: ORIGIN_PROPERTY.to_string(), value: origin };
+        let response = self.send_create(Method::POST, self.url(&path), |r| r.json(&property)).await;
+        match response {
+            Ok(response) if response.status().is_success() => Ok(()),
+            Ok(response) if response.status() == reqwest::StatusCode::CONFLICT => Ok(()),
+            Ok(response) => ok(Method::POST, &path, response).await.map(drop),
+            Err(e) if e.may_have_landed() => match self.origin(kind, id).await? {
+                Some(_) => Ok(()),
+                None => {
+                    let response = self.send(Method::POST, self.url(&path), |r| r.json(&property)).await?;
+                    if response.status() == reqwest::StatusCode::CONFLICT {
+                        return Ok(());
+                    }
+                    ok(Method::POST, &path, response).await.map(drop)
+                }
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every item of a v2 list, following its cursor links to the end.
+    pub(crate) async fn all_cursor_pages<T: serde::de::DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<Vec<T>, DestinationError> {
+        let mut out = Vec::new();
+        let mut page: CursorPage<T> = self.json(Method::GET, self.url(path), |r| r.query(query).query(&[("limit", CURSOR_LIMIT)])).await?;
+        loop {
+            out.extend(page.results);
+            let Some(next) = page.links.next.filter(|n| n.starts_with("/wiki/api/v2/")) else { return Ok(out) };
+            page = self.json(Method::GET, self.url(&next), |r| r).await?;
+        }
+    }
+
+    /// Save a new version of a page, blog post or comment with another body (its title
+    /// kept), with `message`: the second pass of reference rewriting, once the pages a
+    /// body names have cloud ids. A body that is already this one is left as it is.
+    /// `Ok(false)` when it is not there (deleted since).
+    pub async fn update_body(&self, kind: ContentKind, id: i64, body: &Body, message: &str) -> Result<bool, DestinationError> {
+        let path = format!("/wiki/api/v2/{}/{id}", kind.collection());
+        // Someone saving it between the read and the write makes the write a 409: read again.
+        for _ in 0..3 {
+            let Some(current): Option<ContentSummary> = self.json_or_none(format!("{path}?body-format=storage")).await? else { return Ok(false) };
+            if current.body.as_ref().and_then(|b| b.storage.as_ref()).is_some_and(|b| b.value == body.value) {
+                return Ok(true);
+            }
+            let version = PageVersion { number: current.version.as_ref().map_or(1, |v| v.number) + 1, message: Some(message.to_string()) };
+            let response = match kind {
+                ContentKind::Page | ContentKind::BlogPost => {
+                    let update = ContentUpdate { id: id.to_string(), status: "current".into(), title: current.title, body: body.clone(), version };
+                    self.send(Method::PUT, self.url(&path), |r| r.json(&update)).await?
+                }
+                ContentKind::FooterComment | ContentKind::InlineComment => {
+                    let update = CommentUpdate { version, body: body.clone() };
+                    self.send(Method::PUT, self.url(&path), |r| r.json(&update)).await?
+                }
+            };
+            if response.status() != reqwest::StatusCode::CONFLICT {
+                return ok(Method::PUT, &path, response).await.map(|_| true);
+            }
+        }
+        Err(DestinationError::Status { method: "PUT".into(), path, status: 409, message: "its version kept changing while Ferry saved it".into() })
     }
 
     /// Replace every restriction of a page or blog post with `restrictions` (an operation
@@ -80,36 +229,57 @@ impl Destination {
         self.json(Method::GET, self.url(&format!("/wiki/rest/api/content/{content_id}/restriction")), |r| r).await
     }
 
-    /// Create a footer comment, idempotently per `key_of_origin`.
-    pub async fn create_comment(&self, comment: &NewComment, key_of_origin: &str) -> Result<Created, DestinationError> {
-        self.json(Method::POST, self.url("/wiki/api/v2/footer-comments"), |r| r.header(IDEMPOTENCY_KEY, key_of_origin).json(comment)).await
+    /// Create a footer comment. Not repeated after a 5xx or a lost answer: look for it
+    /// by its origin ([`Destination::comments_on`], [`Destination::origin`]).
+    pub async fn create_comment(&self, comment: &NewComment) -> Result<Created, DestinationError> {
+        self.json_create(self.url("/wiki/api/v2/footer-comments"), |r| r.json(comment)).await
     }
 
-    /// Create an inline comment, idempotently per `key_of_origin`: anchored to its marker
-    /// in the page's body, or answering another inline comment.
-    pub async fn create_inline_comment(&self, comment: &NewInlineComment, key_of_origin: &str) -> Result<Created, DestinationError> {
-        self.json(Method::POST, self.url("/wiki/api/v2/inline-comments"), |r| r.header(IDEMPOTENCY_KEY, key_of_origin).json(comment)).await
+    /// Create an inline comment: anchored to its highlighted text in the page's body, or
+    /// answering another inline comment. Not repeated after a 5xx or a lost answer.
+    pub async fn create_inline_comment(&self, comment: &NewInlineComment) -> Result<Created, DestinationError> {
+        self.json_create(self.url("/wiki/api/v2/inline-comments"), |r| r.json(comment)).await
     }
 
-    /// Upload an attachment to a page or blog post.
-    pub async fn upload_attachment(
-        &self,
-        content_id: i64,
-        file_name: &str,
-        media_type: &str,
-        data: bytes::Bytes,
-        key_of_origin: &str,
-    ) -> Result<Created, DestinationError> {
+    /// The comments on `on` (every page of the list): a page's or blog post's top-level
+    /// footer or inline comments, an attachment's comments, or a comment's replies.
+    pub async fn comments_on(&self, on: CommentsOn) -> Result<Vec<CommentSummary>, DestinationError> {
+        let path = match on {
+            CommentsOn::Content { blog, id, inline } => {
+                format!("/wiki/api/v2/{}/{id}/{}", ContentKind::of(blog).collection(), if inline { "inline-comments" } else { "footer-comments" })
+            }
+            CommentsOn::Attachment(id) => format!("/wiki/api/v2/attachments/att{id}/footer-comments"),
+            CommentsOn::Replies { inline, id } => format!("/wiki/api/v2/{}/{id}/children", if inline { "inline-comments" } else { "footer-comments" }),
+        };
+        self.all_cursor_pages(&path, &[]).await
+    }
+
+    /// The attachment named `file_name` on a page or blog post, if it has one (a page
+    /// has at most one of a name).
+    pub async fn find_attachment(&self, content_id: i64, file_name: &str) -> Result<Option<i64>, DestinationError> {
         let path = format!("/wiki/rest/api/content/{content_id}/child/attachment");
-        self.json(Method::POST, self.url(&path), |r| {
-            let r = r.header(IDEMPOTENCY_KEY, key_of_origin);
-            let part = Part::stream(data.clone())
-                .file_name(file_name.to_string())
-                .mime_str(media_type)
-                .unwrap_or_else(|_| Part::stream(data.clone()).file_name(file_name.to_string()));
-            r.header("X-Atlassian-Token", "nocheck").multipart(Form::new().part("file", part))
-        })
-        .await
+        let found: AttachmentList = self.json(Method::GET, self.url(&path), |r| r.query(&[("filename", file_name)])).await?;
+        Ok(found.results.into_iter().find(|a| a.title == file_name).map(|a| a.id))
+    }
+
+    /// Upload an attachment to a page or blog post (no notification: a minor edit). Not
+    /// repeated after a 5xx or a lost answer: look for it by name
+    /// ([`Destination::find_attachment`]).
+    pub async fn upload_attachment(&self, content_id: i64, file_name: &str, media_type: &str, data: bytes::Bytes) -> Result<Created, DestinationError> {
+        let path = format!("/wiki/rest/api/content/{content_id}/child/attachment");
+        let added: AttachmentList = self
+            .json_create(self.url(&path), |r| {
+                let part = Part::stream(data.clone())
+                    .file_name(file_name.to_string())
+                    .mime_str(media_type)
+                    .unwrap_or_else(|_| Part::stream(data.clone()).file_name(file_name.to_string()));
+                r.header("X-Atlassian-Token", "nocheck").multipart(Form::new().part("file", part).text("minorEdit", "true"))
+            })
+            .await?;
+        match added.results.into_iter().next() {
+            Some(attachment) => Ok(Created { id: attachment.id }),
+            None => Err(DestinationError::Decode { path, message: "the answer lists no attachment".into() }),
+        }
     }
 
     /// Upload a file's bytes ahead of its page (attachments-only migrations): it waits,
@@ -120,11 +290,9 @@ impl Destination {
         file_name: &str,
         media_type: &str,
         data: bytes::Bytes,
-        key_of_origin: &str,
     ) -> Result<Created, DestinationError> {
-        self.json(Method::POST, self.url("/ferry/v1/media"), |r| {
-            r.header(IDEMPOTENCY_KEY, key_of_origin)
-                .query(&[("spaceKey", space_key), ("fileName", file_name)])
+        self.json_create(self.url("/ferry/v1/media"), |r| {
+            r.query(&[("spaceKey", space_key), ("fileName", file_name)])
                 .header("content-type", media_type)
                 .body(data.clone())
         })
@@ -132,10 +300,10 @@ impl Destination {
     }
 
     /// Attach media uploaded earlier to a page or blog post.
-    pub async fn attach_media(&self, content_id: i64, media_id: i64, key_of_origin: &str) -> Result<Created, DestinationError> {
+    pub async fn attach_media(&self, content_id: i64, media_id: i64) -> Result<Created, DestinationError> {
         let path = format!("/wiki/rest/api/content/{content_id}/child/attachment/from-media");
         let body = AttachMedia { media_id };
-        self.json(Method::POST, self.url(&path), |r| r.header(IDEMPOTENCY_KEY, key_of_origin).json(&body)).await
+        self.json_create(self.url(&path), |r| r.json(&body)).await
     }
 
     /// Delete media whose file was deleted on the server since it was uploaded.

@@ -8,7 +8,7 @@
 use reqwest::Method;
 
 use super::api::*;
-use super::content::{path_segment, IDEMPOTENCY_KEY};
+use super::content::path_segment;
 use super::{ok, Destination, DestinationError};
 
 /// The query every create and membership change carries.
@@ -68,10 +68,10 @@ impl Destination {
         self.json_or_none(format!("/rest/api/3/project/{}", path_segment(key))).await
     }
 
-    /// Create a project (a service project gets its service desk), idempotently per
-    /// `key_of_origin`. `409` when the key is taken.
-    pub async fn create_project(&self, project: &NewProject, key_of_origin: &str) -> Result<Project, DestinationError> {
-        self.json(Method::POST, self.url("/rest/api/3/project"), |r| r.header(IDEMPOTENCY_KEY, key_of_origin).json(project)).await
+    /// Create a project (a service project gets its service desk). `409` when the key is
+    /// taken. Not repeated after a 5xx or a lost answer: look for it by key.
+    pub async fn create_project(&self, project: &NewProject) -> Result<Project, DestinationError> {
+        self.json_create(self.url("/rest/api/3/project"), |r| r.json(project)).await
     }
 
     /// Every service desk.
@@ -97,10 +97,9 @@ impl Destination {
         self.all_pages(&format!("/rest/servicedeskapi/servicedesk/{}/customer", path_segment(desk_id)), &[]).await
     }
 
-    /// Create a request with its comments, idempotently per `key_of_origin`: a repeat
-    /// (after a lost answer or a crash) answers the request created the first time.
-    pub async fn create_request(&self, request: &NewRequest, key_of_origin: &str) -> Result<CustomerRequest, DestinationError> {
-        self.json(Method::POST, self.url("/rest/servicedeskapi/request"), |r| r.header(IDEMPOTENCY_KEY, key_of_origin).query(&QUIET).json(request)).await
+    /// Create a request with its comments. Not repeated after a 5xx or a lost answer.
+    pub async fn create_request(&self, request: &NewRequest) -> Result<CustomerRequest, DestinationError> {
+        self.json_create(self.url("/rest/servicedeskapi/request"), |r| r.query(&QUIET).json(request)).await
     }
 
     /// A request by id or key.

@@ -16,6 +16,7 @@
 /// The wire types, shared with the staging site.
 pub use ferry_cloud_wire as api;
 mod content;
+pub use content::{CommentsOn, ContentKind};
 mod jsm;
 mod limiter;
 mod scim;
@@ -96,6 +97,17 @@ impl DestinationError {
         match self {
             DestinationError::Status { status, .. } => Some(*status),
             _ => None,
+        }
+    }
+
+    /// Whether a create that failed so may still have landed: the site answered 5xx, or
+    /// the answer was lost. Such a create is not repeated before looking for what it may
+    /// have made.
+    pub fn may_have_landed(&self) -> bool {
+        match self {
+            DestinationError::Status { status, .. } => *status >= 500,
+            DestinationError::Transport { .. } => true,
+            DestinationError::Decode { .. } => false,
         }
     }
 }
@@ -232,7 +244,79 @@ impl Destination {
 
     /// Send a request built by `build` (called once per attempt), retrying 429, 5xx and
     /// transport failures. Returns the first non-retryable answer, or the last failure.
+    /// Only for requests that do the same when repeated (reads, `PUT`s, adds that leave
+    /// what exists as it is): a create goes through [`Destination::send_create`].
     pub(crate) async fn send(&self, method: Method, url: String, build: impl Fn(RequestBuilder) -> RequestBuilder) -> Result<Response, DestinationError> {
+        self.send_with(method, url, build, true).await
+    }
+
+    /// Send a create: a 429 is retried (the site refused it before doing anything), but a
+    /// 5xx or a lost answer is not, since the create may have landed: the caller looks
+    /// for it first ([`Destination::create_looking_first`]).
+    pub(crate) async fn send_create(&self, method: Method, url: String, build: impl Fn(RequestBuilder) -> RequestBuilder) -> Result<Response, DestinationError> {
+        self.send_with(method, url, build, false).await
+    }
+
+    /// Send a create and decode its JSON answer (see [`Destination::send_create`]).
+    pub(crate) async fn json_create<T: serde::de::DeserializeOwned>(
+        &self,
+        url: String,
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<T, DestinationError> {
+        let path = self.path_of(&url);
+        let response = self.send_create(Method::POST, url, build).await?;
+        let response = ok(Method::POST, &path, response).await?;
+        response.json::<T>().await.map_err(|e| DestinationError::Decode { path, message: e.without_url().to_string() })
+    }
+
+    /// Create something the public API cannot create idempotently, without ever creating
+    /// it twice: when `look` is set (a killed run may have created it), `find` first;
+    /// then `create`; a create that may have landed (5xx, lost answer) is followed by
+    /// `find` again, after a backoff, before it is tried again. `find` answers what it
+    /// found, or `None`.
+    pub async fn create_looking_first<T, F, FF, C, CF>(&self, look: bool, find: F, create: C) -> Result<T, DestinationError>
+    where
+        F: Fn() -> FF,
+        FF: std::future::Future<Output = Result<Option<T>, DestinationError>>,
+        C: Fn() -> CF,
+        CF: std::future::Future<Output = Result<T, DestinationError>>,
+    {
+        if look {
+            if let Some(found) = find().await? {
+                return Ok(found);
+            }
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match create().await {
+                Ok(created) => return Ok(created),
+                Err(e) if e.may_have_landed() && attempt < self.retry.attempts => {
+                    let wait = self.backoff(attempt);
+                    tracing::debug!("a create may have landed ({e}); looking for it in {wait:?}");
+                    tokio::time::sleep(wait).await;
+                    if let Some(found) = find().await? {
+                        return Ok(found);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The wait before attempt `attempt + 1`: exponential (capped), with jitter.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let backoff = self.retry.base.saturating_mul(1 << (attempt - 1).min(16)).min(self.retry.max);
+        backoff.mul_f64(rand::thread_rng().gen_range(0.5..1.0))
+    }
+
+    async fn send_with(
+        &self,
+        method: Method,
+        url: String,
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+        repeatable: bool,
+    ) -> Result<Response, DestinationError> {
         let path = self.path_of(&url);
         let mut attempt = 0;
         loop {
@@ -256,15 +340,12 @@ impl Destination {
             };
             drop(slot);
             // The site's Retry-After wins; otherwise exponential backoff (capped) with jitter.
-            let wait = retry_after.unwrap_or_else(|| {
-                let backoff = self.retry.base.saturating_mul(1 << (attempt - 1).min(16)).min(self.retry.max);
-                backoff.mul_f64(rand::thread_rng().gen_range(0.5..1.0))
-            });
+            let wait = retry_after.unwrap_or_else(|| self.backoff(attempt));
             if throttled {
                 // Every request to the site waits, not only this one.
                 self.budget.throttled(wait);
             }
-            if attempt >= self.retry.attempts {
+            if attempt >= self.retry.attempts || (!throttled && !repeatable) {
                 return Err(failure);
             }
             tracing::debug!("retrying {method} {path} in {wait:?} (attempt {attempt}): {failure}");

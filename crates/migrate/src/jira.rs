@@ -485,7 +485,11 @@ impl Migrator {
         if self.maps.get(ns::PROJECT, &project.key).await?.is_none() {
             let lead = project.lead.as_ref().and_then(|k| self.authors.get(k).cloned().flatten());
             let new = NewProject { key: project.key.clone(), name: project.name.clone(), project_type_key: "service_desk".into(), lead_account_id: lead };
-            let created = match self.dest.create_project(&new, &self.maps.origin(ns::PROJECT, &project.key)).await {
+            // A project a killed run created is found by its key.
+            let look = self.maps.intents(ns::PROJECT).await?.contains(&project.key);
+            self.maps.intend(ns::PROJECT, std::slice::from_ref(&project.key)).await?;
+            let dest = &self.dest;
+            let created = match dest.create_looking_first(look, || dest.project(&project.key), || dest.create_project(&new)).await {
                 Ok(created) => created,
                 Err(e) if e.status() == Some(409) => anyhow::bail!(
                     "the cloud site has a project with key {} that ferry did not create: its requests are not migrated (rename or delete that project, then run a new plan)",
@@ -611,8 +615,7 @@ async fn create_request(
     body: &NewRequest,
     project_key: &str,
 ) -> anyhow::Result<()> {
-    let origin = maps.origin(ns::REQUEST, request.id);
-    let created = dest.create_request(body, &origin).await?;
+    let created = dest.create_request(body).await?;
     anyhow::ensure!(
         created.comment_ids.len() == request.comments.len(),
         "the site kept {} of the request's {} comments",

@@ -112,10 +112,50 @@ impl Mappings {
         Mappings { db, destination, site, writer }
     }
 
-    /// The key that makes the create of `namespace` entity `server_id` idempotent, and
-    /// finds it again: the site's identity, the namespace and the id.
-    pub(crate) fn origin(&self, namespace: &str, server_id: impl std::fmt::Display) -> String {
-        format!("{}/{namespace}:{server_id}", self.site)
+    /// The Server site's identity.
+    pub(crate) fn site(&self) -> &str {
+        &self.site
+    }
+
+    /// Record, durably, that the entities `server_ids` of `namespace` are about to be
+    /// created: until their mappings exist, a later run looks for them in the cloud
+    /// before creating them.
+    pub(crate) async fn intend(&self, namespace: &str, server_ids: &[String]) -> anyhow::Result<()> {
+        /// Rows per INSERT statement (4 parameters each).
+        const ROWS_PER_STATEMENT: usize = 200;
+        if server_ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.db.pool().begin().await?;
+        for chunk in server_ids.chunks(ROWS_PER_STATEMENT) {
+            let values = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
+            let sql = format!("INSERT OR IGNORE INTO create_intents (destination, site, namespace, server_id) VALUES {values}");
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(&self.destination).bind(&self.site).bind(namespace).bind(id);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The entities of `namespace` whose create an earlier run began and did not see land.
+    pub(crate) async fn intents(&self, namespace: &str) -> anyhow::Result<std::collections::HashSet<String>> {
+        let sql = "SELECT i.server_id FROM create_intents i WHERE i.destination = ? AND i.site = ? AND i.namespace = ? \
+                   AND NOT EXISTS (SELECT 1 FROM mappings m WHERE m.destination = i.destination AND m.site = i.site \
+                                   AND m.namespace = i.namespace AND m.server_id = i.server_id)";
+        let rows = sqlx::query(sql).bind(&self.destination).bind(&self.site).bind(namespace).fetch_all(self.db.pool()).await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Forget the intents whose entities have their mappings now.
+    pub(crate) async fn settle_intents(&self) -> anyhow::Result<()> {
+        let sql = "DELETE FROM create_intents WHERE destination = ? AND site = ? AND EXISTS (SELECT 1 FROM mappings m \
+                   WHERE m.destination = create_intents.destination AND m.site = create_intents.site \
+                   AND m.namespace = create_intents.namespace AND m.server_id = create_intents.server_id)";
+        sqlx::query(sql).bind(&self.destination).bind(&self.site).execute(self.db.pool()).await?;
+        Ok(())
     }
 
     pub(crate) async fn get(&self, namespace: &str, server_id: &str) -> anyhow::Result<Option<String>> {
@@ -346,6 +386,14 @@ pub struct Migrator {
     pub(crate) concurrency: usize,
     /// user key → cloud account id (None: no account; Former User).
     pub(crate) authors: HashMap<String, Option<String>>,
+    /// user key → username on the Server site (None: the site no longer has it), for the
+    /// origins of what they wrote.
+    pub(crate) usernames: HashMap<String, Option<String>>,
+    /// The account Ferry signs in as (what it creates is authored by it), once asked.
+    pub(crate) migrating_account: tokio::sync::OnceCell<Option<String>>,
+    /// Server ids of the blog posts of the space being migrated (their comments name a
+    /// blog post, not a page).
+    pub(crate) blog_posts: std::collections::HashSet<i64>,
     /// lower-cased group names that exist in the cloud after the groups step.
     pub(crate) cloud_groups: HashMap<String, String>,
     /// Every page and blog post of the destination: server id → cloud id (earlier plans'
@@ -411,6 +459,9 @@ impl Migrator {
             progress,
             concurrency: ENTITIES_IN_PROGRESS,
             authors: HashMap::new(),
+            usernames: HashMap::new(),
+            migrating_account: tokio::sync::OnceCell::new(),
+            blog_posts: Default::default(),
             cloud_groups: HashMap::new(),
             restricted: Default::default(),
             page_ids: None,
@@ -483,6 +534,7 @@ impl Migrator {
             })
         };
         let mut spaces = Vec::new();
+        self.maps.settle_intents().await?;
         if let Err(e) = self.steps(&mut spaces).await {
             tracing::error!("plan {} stopped: {e:#}", self.plan.id);
             self.report.error = Some(format!("{e:#}"));
@@ -500,6 +552,7 @@ impl Migrator {
             self.report.apps = apps::app_statuses(&self.db, &self.plan).await?;
         }
         recorder.abort();
+        self.maps.settle_intents().await?;
         record_progress(&self.db, &self.plan.id, &self.progress, &app_progress).await?;
         // A stop asked for during the app step leaves the plan stopped.
         self.report.status = if stopped || self.stop_requested().await? { status::STOPPED.to_string() } else { core };

@@ -150,8 +150,13 @@ pub struct PlanReport {
     pub counts: BTreeMap<String, Count>,
     /// Every failed entity.
     pub failures: Vec<Failure>,
-    /// Content attributed to Former User.
+    /// Content whose author has no cloud account (a former user): its origin says so.
     pub former_user: u64,
+    /// Pages, blog posts and comments this plan migrated, each authored in the cloud by
+    /// the migrating account (the public API sets no other author or date; each keeps its
+    /// original ones in its origin).
+    #[serde(default)]
+    pub authored_by_migrating_account: u64,
     /// Requests the Cloud site answered 429 (each retried after the pause it asked for,
     /// every request to the site pausing with it).
     #[serde(default)]

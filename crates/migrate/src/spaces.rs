@@ -12,9 +12,10 @@ use crate::report::{DetachedComment, DroppedPermission, Failure, RestrictionLoss
 use crate::rules;
 use crate::storage;
 use ferry_destination::api::{
-    Body, ContentRestriction, ContentUpdate, Created, InlineProperties, NewComment, NewContent, NewInlineComment, NewLabel, PageVersion, PermissionOperation,
-    PermissionSubject, RestrictedGroup, RestrictedUser, RestrictionSubjects, SpacePermission, SITE_ADMINS_GROUP,
+    Body, ContentRestriction, ContentUpdate, InlineProperties, NewComment, NewContent, NewInlineComment, NewLabel, Origin, OriginPerson, PageVersion,
+    PermissionOperation, PermissionSubject, RestrictedGroup, RestrictedUser, RestrictionSubjects, SpacePermission, SITE_ADMINS_GROUP,
 };
+use ferry_destination::{CommentsOn, ContentKind, DestinationError};
 use ferry_source::{ContentItem, RestrictionItem, RestrictionKind, ServerSpace, VersionItem};
 
 /// Items created concurrently: pages of the same tree depth, comments, attachments.
@@ -25,21 +26,80 @@ const CHUNK: usize = 1_024;
 /// whatever the database has.
 const CHUNK_BYTES: usize = 64 << 20;
 
-/// An older version of a page to migrate, with its author's cloud account.
+/// An older version of a page to migrate, with the message it is saved with (its
+/// original author, date and comment).
 struct OlderVersion {
     item: VersionItem,
-    author: Option<String>,
+    message: String,
 }
 
-/// A page or blog post ready to create: its current version (body rewritten), the cloud
-/// ids of its parent, its creator and the author of its current version, and its older
-/// versions (oldest first) when the plan migrates history.
+/// A page or blog post ready to create: its current version (body rewritten) and that
+/// version's message, its origin, the cloud id of its parent, and its older versions
+/// (oldest first) when the plan migrates history.
 struct PageJob {
     item: ContentItem,
-    creator: Option<String>,
-    modifier: Option<String>,
+    message: String,
+    origin: Origin,
     parent: Option<i64>,
     older: Vec<OlderVersion>,
+}
+
+/// A comment to create: the request, where to look for it (what it is on), its kind and
+/// its origin.
+struct CommentJob {
+    new: NewCommentOf,
+    on: CommentsOn,
+    kind: ContentKind,
+    origin: Origin,
+}
+
+/// A footer or an inline comment.
+enum NewCommentOf {
+    Footer(NewComment),
+    Inline(NewInlineComment),
+}
+
+/// Where the body of a version comes from.
+enum BodyFrom {
+    /// An older version on the server (its content id), read when it is needed.
+    Server(i64),
+    /// The current version, read and rewritten already.
+    Ready(String),
+}
+
+/// The longest version message Ferry writes (a longer original comment is cut).
+const MESSAGE_CHARS: usize = 255;
+
+/// The message a migrated version is saved with: who saved it on the Server site and
+/// when, and its own comment. A person with no cloud account is named a former user.
+pub(crate) fn version_message(by: Option<&OriginPerson>, at: Option<&str>, comment: Option<&str>) -> String {
+    let who = match by {
+        Some(p) => {
+            let name = p.username.as_deref().unwrap_or(&p.user_key);
+            if p.account_id.is_some() {
+                name.to_string()
+            } else {
+                format!("{name} (former user)")
+            }
+        }
+        None => "an unknown user".to_string(),
+    };
+    let mut message = format!("Saved on Server by {who}");
+    if let Some(at) = at.filter(|a| !a.trim().is_empty()) {
+        message.push_str(&format!(" at {at}"));
+    }
+    if let Some(comment) = comment.map(str::trim).filter(|c| !c.is_empty()) {
+        message.push_str(&format!(": {comment}"));
+    }
+    if message.chars().count() > MESSAGE_CHARS {
+        message = message.chars().take(MESSAGE_CHARS - 1).collect::<String>() + "…";
+    }
+    message
+}
+
+/// Whether an origin found in the cloud is the one of this entity.
+fn same_entity(found: &Origin, wanted: &Origin) -> bool {
+    found.site == wanted.site && found.kind == wanted.kind && found.server_id == wanted.server_id
 }
 
 fn storage(value: String) -> Body {
@@ -88,6 +148,44 @@ impl Migrator {
         Ok(found)
     }
 
+    /// A person of the Server site as an origin names them (username and cloud account
+    /// read and cached here).
+    async fn origin_person(&mut self, key: Option<&str>) -> anyhow::Result<Option<OriginPerson>> {
+        let Some(key) = key else { return Ok(None) };
+        let account_id = self.author(Some(key)).await?;
+        if !self.usernames.contains_key(key) {
+            let name = self.source.username_of_key(key).await?;
+            self.usernames.insert(key.to_string(), name);
+        }
+        Ok(Some(OriginPerson { user_key: key.to_string(), username: self.usernames.get(key).cloned().flatten(), account_id }))
+    }
+
+    /// The origin of a page, blog post or comment of this Server site.
+    async fn origin_of(&mut self, kind: &str, item: &ContentItem) -> anyhow::Result<Origin> {
+        let creator = self.origin_person(item.creator.as_deref()).await?;
+        let (last_modifier, versions) = match kind {
+            "comment" => (None, None),
+            _ => (self.origin_person(item.modifier.as_deref().or(item.creator.as_deref())).await?, Some(item.version)),
+        };
+        Ok(Origin {
+            site: self.maps.site().to_string(),
+            kind: kind.to_string(),
+            server_id: item.id.to_string(),
+            creator,
+            created: item.created.clone(),
+            last_modified: if kind == "comment" { None } else { item.modified.clone() },
+            last_modifier,
+            versions,
+            first_version_comment: None,
+        })
+    }
+
+    /// The account Ferry signs in as, asked of the site once.
+    async fn migrating_account(&self) -> Result<Option<&String>, DestinationError> {
+        let account = self.migrating_account.get_or_try_init(|| async { Ok::<_, DestinationError>(self.dest.current_user().await?.and_then(|u| u.account_id)) }).await?;
+        Ok(account.as_ref())
+    }
+
     /// Migrate one space and everything in it.
     pub(crate) async fn migrate_space(&mut self, space: ServerSpace) -> anyhow::Result<()> {
         if self.plan.attachments_only {
@@ -100,7 +198,7 @@ impl Migrator {
         self.report.count("spaces").server += 1;
         let cloud_space: i64 = match self.maps.get(ns::SPACE, &space.key).await? {
             Some(id) => id.parse()?,
-            None => match self.dest.create_space(&space.key, &space.name, &self.maps.origin(ns::SPACE, &space.key)).await {
+            None => match self.create_space(&space).await? {
                 Ok(created) => {
                     let id = created.id.unwrap_or_default();
                     self.maps.put(ns::SPACE, &space.key, &id.to_string(), None).await?;
@@ -146,6 +244,14 @@ impl Migrator {
         Ok(())
     }
 
+    /// Create a space, or find the one a killed run created (its intent recorded before).
+    async fn create_space(&self, space: &ServerSpace) -> anyhow::Result<Result<ferry_destination::api::Space, DestinationError>> {
+        let look = self.maps.intents(ns::SPACE).await?.contains(&space.key);
+        self.maps.intend(ns::SPACE, std::slice::from_ref(&space.key)).await?;
+        let dest = &self.dest;
+        Ok(dest.create_looking_first(look, || dest.get_space(&space.key), || dest.create_space(&space.key, &space.name)).await)
+    }
+
     /// Pages level by level (parents first, each level concurrently), then blog posts.
     async fn migrate_pages(&mut self, space: &ServerSpace, cloud_space: i64, ids: &mut HashMap<i64, i64>) -> anyhow::Result<()> {
         let bar = self.progress.step("pages", 0);
@@ -155,6 +261,7 @@ impl Migrator {
             let source = self.source.clone();
             let mut items = if blog { source.blogposts(space.id) } else { source.pages_in_tree_order(space.id) };
             let known = self.maps.preload(namespace, Some(&space.key)).await?;
+            let intents = self.maps.intents(namespace).await?;
             let mut chunk: Vec<ContentItem> = Vec::with_capacity(CHUNK);
             let mut bytes = 0;
             loop {
@@ -167,7 +274,7 @@ impl Migrator {
                 if flush && !chunk.is_empty() {
                     bytes = 0;
                     let batch = std::mem::take(&mut chunk);
-                    self.create_content_batch(batch, kind, namespace, blog, space, cloud_space, &known, ids).await?;
+                    self.create_content_batch(batch, (kind, namespace, blog), space, cloud_space, (&known, &intents), ids).await?;
                     bar.set_position(ids.len() as u64);
                 }
                 match next {
@@ -183,18 +290,21 @@ impl Migrator {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Create (or link) a batch of pages of one tree depth, or of blog posts,
+    /// concurrently. `known` are the mappings of earlier runs, `intents` the creates a
+    /// killed run began (those are looked for first).
     async fn create_content_batch(
         &mut self,
         batch: Vec<ContentItem>,
-        kind: &str,
-        namespace: &str,
-        blog: bool,
+        (kind, namespace, blog): (&str, &str, bool),
         space: &ServerSpace,
         cloud_space: i64,
-        known: &HashMap<String, String>,
+        (known, intents): (&HashMap<String, String>, &HashSet<String>),
         ids: &mut HashMap<i64, i64>,
     ) -> anyhow::Result<()> {
+        if blog {
+            self.blog_posts.extend(batch.iter().map(|b| b.id));
+        }
         let mut older = self.older_versions(&batch, known).await?;
         let mut jobs = Vec::with_capacity(batch.len());
         let mut pending = Vec::new();
@@ -207,8 +317,12 @@ impl Migrator {
                 self.report.count("versions").failed += 1 + older.len() as u64;
                 continue;
             }
-            let creator = self.author(item.creator.as_deref()).await?;
-            let modifier = self.author(item.modifier.as_deref().or(item.creator.as_deref())).await?;
+            let mut origin = self.origin_of(if blog { "blogpost" } else { "page" }, &item).await?;
+            origin.first_version_comment = match older.first() {
+                Some(first) => first.item.comment.clone(),
+                None => item.version_comment.clone(),
+            };
+            let message = version_message(origin.last_modifier.as_ref(), item.modified.as_deref(), item.version_comment.as_deref());
             let (body, unresolved) = self.rewrite_body(item.id, &item.title, &item.body).await?;
             item.body = body;
             if !unresolved.is_empty() {
@@ -225,16 +339,25 @@ impl Migrator {
                 },
                 None => None,
             };
-            jobs.push(PageJob { item, creator, modifier, parent, older });
+            jobs.push(PageJob { item, message, origin, parent, older });
         }
+        let fresh: Vec<String> = jobs.iter().map(|j| j.item.id.to_string()).filter(|id| !known.contains_key(id)).collect();
+        self.maps.intend(namespace, &fresh).await?;
         let this = &*self;
         let key = space.key.as_str();
         let results: Vec<(i64, Option<String>, u64, anyhow::Result<i64>)> = stream::iter(jobs)
             .map(|job| async move {
-                let (id, creator, versions) = (job.item.id, job.creator.clone(), 1 + job.older.len() as u64);
-                let result = this
-                    .link_or_create(namespace, id, known, key, |origin| async move { this.create_with_history(blog, cloud_space, job, &origin).await })
-                    .await;
+                let (id, versions) = (job.item.id, 1 + job.older.len() as u64);
+                let creator = job.origin.creator.as_ref().and_then(|c| c.account_id.clone());
+                let result = match known.get(&id.to_string()) {
+                    Some(existing) => existing.parse::<i64>().map_err(anyhow::Error::from),
+                    None => async {
+                        let cloud = this.create_with_history(blog, cloud_space, job, intents.contains(&id.to_string())).await?;
+                        this.maps.put(namespace, &id.to_string(), &cloud.to_string(), Some(key)).await?;
+                        Ok(cloud)
+                    }
+                    .await,
+                };
                 (id, creator, versions, result)
             })
             .buffer_unordered(self.concurrency)
@@ -277,53 +400,84 @@ impl Migrator {
         self.known_pages().await?;
         let mut out: HashMap<i64, Vec<OlderVersion>> = HashMap::new();
         for item in self.source.older_versions(&with_history).await? {
-            let author = self.author(item.author.as_deref()).await?;
-            out.entry(item.of).or_default().push(OlderVersion { item, author });
+            let by = self.origin_person(item.author.as_deref()).await?;
+            let message = version_message(by.as_ref(), item.saved.as_deref(), item.comment.as_deref());
+            out.entry(item.of).or_default().push(OlderVersion { item, message });
         }
         Ok(out)
     }
 
-    /// Create a page or blog post with its history: its oldest version creates it (by its
-    /// creator, at its creation date), each later version is added in order with its own
-    /// author, date and comment, and the current version comes last. Without older
-    /// versions it is created with its current version alone.
-    async fn create_with_history(&self, blog: bool, cloud_space: i64, job: PageJob, origin: &str) -> anyhow::Result<Created> {
-        let PageJob { item, creator, modifier, parent, older } = job;
-        let ContentItem { id, title, body, created, modified, version_comment, .. } = item;
+    /// Create a page or blog post with its history, by the migrating account: its oldest
+    /// version creates it, each later version is added in order (its message naming its
+    /// original author, date and comment), the current version last; then its origin is
+    /// recorded. Without older versions it is created with its current version alone.
+    ///
+    /// With `look` (a killed run began this create), or after a create that may have
+    /// landed, the page is first looked for by each title it has had, in its space: one
+    /// whose origin is this page's, or with no origin yet and created by the migrating
+    /// account, is this page, and its history goes on from the versions it has.
+    async fn create_with_history(&self, blog: bool, cloud_space: i64, job: PageJob, look: bool) -> anyhow::Result<i64> {
+        let PageJob { item, message, origin, parent, older } = job;
+        let ContentItem { id, title, body, .. } = item;
         // A restricted page is created private to the migrating account, so nobody else can
         // see it before its own restrictions are set.
         let private = self.restricted.contains(&id);
-        // The page is created from its oldest version; the current one, when older ones
-        // exist, comes last.
-        let mut older = older.into_iter();
-        let (first_title, first_body, first_message, current) = match older.next() {
-            None => (title, body, version_comment, None),
-            Some(first) => (first.item.title, self.older_body(first.item.id).await?, first.item.comment, Some((title, body, version_comment))),
-        };
-        let content = NewContent {
-            space_id: cloud_space,
-            status: "current".into(),
-            title: first_title,
-            parent_id: parent,
-            body: storage(first_body),
-            author_id: creator,
-            created_at: created,
-            version_message: first_message,
-        };
-        let created = self.dest.create_content(blog, &content, origin, private).await?;
-        let Some((title, body, message)) = current else { return Ok(created) };
-        let mut number = 1;
-        for v in older {
-            number += 1;
-            let body = storage(self.older_body(v.item.id).await?);
-            let version = PageVersion { number, message: v.item.comment, author_id: v.author, created_at: v.item.saved };
-            let update = ContentUpdate { id: created.id.to_string(), status: "current".into(), title: v.item.title, body, version };
-            self.dest.add_version(blog, created.id, &update).await?;
+        // Every version in order: title, body, message (the first one's is lost: the
+        // create takes none; its author and date are the origin's creator and created).
+        let mut steps: Vec<(String, BodyFrom, String)> = older.into_iter().map(|v| (v.item.title, BodyFrom::Server(v.item.id), v.message)).collect();
+        steps.push((title, BodyFrom::Ready(body), message));
+        let mut titles: Vec<&str> = Vec::new();
+        for (title, _, _) in &steps {
+            if !titles.contains(&title.as_str()) {
+                titles.push(title);
+            }
         }
-        let version = PageVersion { number: number + 1, message, author_id: modifier, created_at: modified };
-        let update = ContentUpdate { id: created.id.to_string(), status: "current".into(), title, body: storage(body), version };
-        self.dest.add_version(blog, created.id, &update).await?;
-        Ok(created)
+        let first_body = self.body_from(&steps[0].1).await?;
+        let content = NewContent { space_id: cloud_space, status: "current".into(), title: steps[0].0.clone(), parent_id: parent, body: storage(first_body) };
+        let dest = &self.dest;
+        let (cloud, present, has_origin) = dest
+            .create_looking_first(
+                look,
+                || self.find_page(blog, cloud_space, &titles, &origin),
+                || async { Ok((dest.create_content(blog, &content, private).await?.id, 1, false)) },
+            )
+            .await?;
+        if !has_origin {
+            dest.set_origin(ContentKind::of(blog), cloud, &origin).await?;
+        }
+        for (n, (title, from, message)) in steps.iter().enumerate().skip(present.max(1) as usize) {
+            let body = storage(self.body_from(from).await?);
+            let version = PageVersion { number: n as i64 + 1, message: Some(message.clone()) };
+            let update = ContentUpdate { id: cloud.to_string(), status: "current".into(), title: title.clone(), body, version };
+            dest.add_version(blog, cloud, &update).await?;
+        }
+        Ok(cloud)
+    }
+
+    /// The body of a version to add.
+    async fn body_from(&self, from: &BodyFrom) -> anyhow::Result<String> {
+        match from {
+            BodyFrom::Server(version_id) => self.older_body(*version_id).await,
+            BodyFrom::Ready(body) => Ok(body.clone()),
+        }
+    }
+
+    /// A page (or blog post) a killed run may have created, by the titles it has had: its
+    /// cloud id, the versions it has, and whether its origin is recorded.
+    async fn find_page(&self, blog: bool, space: i64, titles: &[&str], origin: &Origin) -> Result<Option<(i64, i64, bool)>, DestinationError> {
+        for title in titles {
+            let Some(found) = self.dest.find_content(blog, space, title).await? else { continue };
+            let versions = found.version.as_ref().map_or(1, |v| v.number);
+            match self.dest.origin(ContentKind::of(blog), found.id).await? {
+                Some(o) if same_entity(&o, origin) => return Ok(Some((found.id, versions, true))),
+                Some(_) => continue,
+                None if found.author_id.is_some() && found.author_id.as_ref() == self.migrating_account().await? => {
+                    return Ok(Some((found.id, versions, false)));
+                }
+                None => continue,
+            }
+        }
+        Ok(None)
     }
 
     /// The body of an older version with its references rewritten to the ids known now.
@@ -423,8 +577,8 @@ impl Migrator {
 
     /// The second pass: bodies that named pages with no cloud id when they were created
     /// (this plan's, and those earlier plans left) are rewritten again from the server's
-    /// body, now that every page of this plan has its cloud id, and replaced in the cloud
-    /// (no new version). References to pages that did not migrate stay as they are: this
+    /// body, now that every page of this plan has its cloud id, and saved in the cloud as
+    /// a new version (the public API keeps every save; its message says why). References to pages that did not migrate stay as they are: this
     /// plan's are reported, and the ledger keeps every such body for the next plan.
     pub(crate) async fn patch_pending_bodies(&mut self) -> anyhow::Result<()> {
         let recorded = self.maps.preload(ns::UNRESOLVED_BODY, None).await?;
@@ -448,15 +602,20 @@ impl Migrator {
             }
             let resolved = self.resolve(&refs).await?;
             let rewritten = storage::rewrite(&body, &resolved).map_err(|e| anyhow::anyhow!("content {server_id}: {e}"))?;
-            match self.dest.replace_body(cloud_id, &storage(rewritten.body)).await {
-                Ok(()) => {}
-                Err(e) if e.status() == Some(404) && !ours => {
+            match self.update_body(server_id, cloud_id, &storage(rewritten.body)).await {
+                Ok(true) => {}
+                Ok(false) if !ours => {
                     // Deleted in the cloud since an earlier plan migrated it.
                     self.maps.forget(ns::UNRESOLVED_BODY, &server_id.to_string()).await?;
                     continue;
                 }
+                Ok(false) => {
+                    let reason = "its references could not be updated: it is no longer in the cloud".to_string();
+                    self.report.failures.push(Failure { kind: "references".into(), server_id: server_id.to_string(), reason });
+                    continue;
+                }
                 Err(e) => {
-                    let reason = format!("its references could not be updated (the ledger keeps it: the next plan tries again): {e}");
+                    let reason = format!("its references could not be updated (the ledger keeps it: the next plan tries again): {e:#}");
                     self.report.failures.push(Failure { kind: "references".into(), server_id: server_id.to_string(), reason });
                     continue;
                 }
@@ -472,6 +631,27 @@ impl Migrator {
         Ok(())
     }
 
+    /// Save the rewritten body of a page, blog post or comment as its next version (the
+    /// public API keeps every save): `false` when it is gone from the cloud.
+    async fn update_body(&self, server_id: i64, cloud_id: i64, body: &Body) -> anyhow::Result<bool> {
+        const MESSAGE: &str = "Ferry: links to pages migrated after this one now point to their cloud copies";
+        let id = server_id.to_string();
+        let kinds: &[ContentKind] = if self.maps.get(ns::PAGE, &id).await?.is_some() {
+            &[ContentKind::Page]
+        } else if self.maps.get(ns::BLOGPOST, &id).await?.is_some() {
+            &[ContentKind::BlogPost]
+        } else {
+            // A comment is footer or inline: the one that is not answers 404.
+            &[ContentKind::FooterComment, ContentKind::InlineComment]
+        };
+        for kind in kinds {
+            if self.dest.update_body(*kind, cloud_id, body, MESSAGE).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Report references that still name pages with no cloud id.
     fn report_unresolved(&mut self, server_id: i64, title: &str, references: Vec<String>) {
         for reference in references {
@@ -484,38 +664,15 @@ impl Migrator {
         }
     }
 
-    /// Link an entity mapped by an earlier plan, or create it (idempotently, keyed by its
-    /// namespace and server id) and record its mapping; returns its cloud id.
-    async fn link_or_create<F, Fut, E>(
-        &self,
-        namespace: &str,
-        server_id: i64,
-        known: &HashMap<String, String>,
-        space_key: &str,
-        create: F,
-    ) -> anyhow::Result<i64>
-    where
-        F: FnOnce(String) -> Fut,
-        Fut: std::future::Future<Output = Result<ferry_destination::api::Created, E>>,
-        anyhow::Error: From<E>,
-    {
-        let server_id = server_id.to_string();
-        if let Some(existing) = known.get(&server_id) {
-            return Ok(existing.parse::<i64>()?);
-        }
-        let created = create(self.maps.origin(namespace, &server_id)).await?;
-        self.maps.put(namespace, &server_id, &created.id.to_string(), Some(space_key)).await?;
-        Ok(created.id)
-    }
-
-    /// Count created pages, blog posts or comments (and those that went to Former User),
-    /// remember their cloud ids, and report the failures.
+    /// Count created pages, blog posts or comments (those whose author has no cloud account
+    /// too), remember their cloud ids, and report the failures.
     fn tally_authored(&mut self, kind: &str, results: Vec<(i64, Option<String>, anyhow::Result<i64>)>, ids: &mut HashMap<i64, i64>) {
         for (server_id, author, result) in results {
             match result {
                 Ok(cloud) => {
                     ids.insert(server_id, cloud);
                     self.report.count(kind).cloud += 1;
+                    self.report.authored_by_migrating_account += 1;
                     self.report.former_user += u64::from(author.is_none());
                 }
                 Err(e) => self.report.fail(kind, server_id.to_string(), format!("{e:#}")),
@@ -570,47 +727,136 @@ impl Migrator {
     ) -> anyhow::Result<()> {
         let mut jobs = Vec::new();
         let mut pending = Vec::new();
+        let mut linked = Vec::new();
         for item in batch {
             self.report.count("comments").server += 1;
             let Some(page) = item.parent_id.and_then(|p| content_ids.get(&p)).copied() else {
                 self.report.fail("comments", item.id.to_string(), "the page it is on did not migrate");
                 continue;
             };
+            let blog = item.parent_id.is_some_and(|p| self.blog_posts.contains(&p));
             let anchor = self.inline_anchor(&item, inline).await?;
             let unanswered = |p| format!("the comment it answers ({p}) did not migrate");
-            if let Some((item, parent, author)) = self.prepare_comment(item, comment_ids, &mut pending, unanswered).await? {
-                jobs.push((item, page, parent, author, anchor));
+            if let Some(known) = known.get(&item.id.to_string()) {
+                let author = self.author(item.creator.as_deref()).await?;
+                linked.push((item.id, author, known.parse::<i64>().map_err(anyhow::Error::from)));
+                continue;
             }
+            let Some((item, parent, origin)) = self.prepare_comment(item, comment_ids, &mut pending, unanswered).await? else { continue };
+            let body = storage(item.body);
+            let (blog_post_id, page_id) = if blog { (Some(page), None) } else { (None, Some(page)) };
+            let job = match (anchor, parent) {
+                (Some(_), Some(parent)) => CommentJob {
+                    new: NewCommentOf::Inline(NewInlineComment { page_id: None, blog_post_id: None, parent_comment_id: Some(parent), body, inline_comment_properties: None }),
+                    on: CommentsOn::Replies { inline: true, id: parent },
+                    kind: ContentKind::InlineComment,
+                    origin,
+                },
+                (Some(properties), None) => CommentJob {
+                    new: NewCommentOf::Inline(NewInlineComment { page_id, blog_post_id, parent_comment_id: None, body, inline_comment_properties: properties }),
+                    on: CommentsOn::Content { blog, id: page, inline: true },
+                    kind: ContentKind::InlineComment,
+                    origin,
+                },
+                (None, Some(parent)) => CommentJob {
+                    new: NewCommentOf::Footer(NewComment { page_id: None, blog_post_id: None, attachment_id: None, parent_comment_id: Some(parent), body }),
+                    on: CommentsOn::Replies { inline: false, id: parent },
+                    kind: ContentKind::FooterComment,
+                    origin,
+                },
+                (None, None) => CommentJob {
+                    new: NewCommentOf::Footer(NewComment { page_id, blog_post_id, attachment_id: None, parent_comment_id: None, body }),
+                    on: CommentsOn::Content { blog, id: page, inline: false },
+                    kind: ContentKind::FooterComment,
+                    origin,
+                },
+            };
+            jobs.push((item.id, job));
         }
-        let this = &*self;
-        let key = space.key.as_str();
-        let results: Vec<(i64, Option<String>, anyhow::Result<i64>)> = stream::iter(jobs)
-            .map(|(item, page, parent, author, anchor)| async move {
-                let body = storage(item.body);
-                let result = match anchor {
-                    Some(properties) => {
-                        let comment = NewInlineComment {
-                            page_id: page,
-                            parent_comment_id: parent,
-                            body,
-                            author_id: author.clone(),
-                            inline_comment_properties: properties,
-                        };
-                        this.link_or_create(ns::COMMENT, item.id, known, key, |origin| async move { this.dest.create_inline_comment(&comment, &origin).await })
-                            .await
-                    }
-                    None => {
-                        let comment = NewComment { page_id: Some(page), attachment_id: None, parent_comment_id: parent, body, author_id: author.clone() };
-                        this.link_or_create(ns::COMMENT, item.id, known, key, |origin| async move { this.dest.create_comment(&comment, &origin).await }).await
-                    }
-                };
-                (item.id, author, result)
+        let results = self.create_comments(jobs, known, &space.key).await?;
+        self.tally_authored("comments", linked.into_iter().chain(results).collect(), comment_ids);
+        self.remember_unresolved(pending, comment_ids, &space.key).await
+    }
+
+    /// Create comments concurrently (each recorded as intended first), each with its
+    /// origin, and record their mappings: (server id, author's account, cloud id).
+    async fn create_comments(
+        &self,
+        jobs: Vec<(i64, CommentJob)>,
+        known: &HashMap<String, String>,
+        space_key: &str,
+    ) -> anyhow::Result<Vec<(i64, Option<String>, anyhow::Result<i64>)>> {
+        let intents = self.maps.intents(ns::COMMENT).await?;
+        let fresh: Vec<String> = jobs.iter().map(|(id, _)| id.to_string()).collect();
+        self.maps.intend(ns::COMMENT, &fresh).await?;
+        // Comments of this site already in the cloud: not to be taken for another.
+        let taken: HashSet<i64> = known.values().filter_map(|c| c.parse().ok()).collect();
+        let (intents, taken) = (&intents, &taken);
+        Ok(stream::iter(jobs)
+            .map(|(id, job)| async move {
+                let author = job.origin.creator.as_ref().and_then(|c| c.account_id.clone());
+                let result = async {
+                    let cloud = self.create_comment_once(&job, intents.contains(&id.to_string()), taken).await?;
+                    self.maps.put(ns::COMMENT, &id.to_string(), &cloud.to_string(), Some(space_key)).await?;
+                    Ok(cloud)
+                }
+                .await;
+                (id, author, result)
             })
             .buffer_unordered(self.concurrency)
             .collect()
-            .await;
-        self.tally_authored("comments", results, comment_ids);
-        self.remember_unresolved(pending, comment_ids, &space.key).await
+            .await)
+    }
+
+    /// Create one comment and record its origin; with `look` (a killed run began it), or
+    /// after a create that may have landed, look for it first among the comments on what
+    /// it is on.
+    async fn create_comment_once(&self, job: &CommentJob, look: bool, taken: &HashSet<i64>) -> anyhow::Result<i64> {
+        let dest = &self.dest;
+        let (cloud, has_origin) = dest
+            .create_looking_first(
+                look,
+                || self.find_comment(job, taken),
+                || async {
+                    let created = match &job.new {
+                        NewCommentOf::Footer(c) => dest.create_comment(c).await?,
+                        NewCommentOf::Inline(c) => dest.create_inline_comment(c).await?,
+                    };
+                    Ok((created.id, false))
+                },
+            )
+            .await?;
+        if !has_origin {
+            dest.set_origin(job.kind, cloud, &job.origin).await?;
+        }
+        Ok(cloud)
+    }
+
+    /// A comment a killed run may have created: the one on the same page (or comment)
+    /// whose origin is this comment's; else, when exactly one comment there has no origin,
+    /// was written by the migrating account and is not another migrated comment, that one
+    /// (the run was killed between its create and its origin).
+    async fn find_comment(&self, job: &CommentJob, taken: &HashSet<i64>) -> Result<Option<(i64, bool)>, DestinationError> {
+        let mut unclaimed = Vec::new();
+        for comment in self.dest.comments_on(job.on).await? {
+            if taken.contains(&comment.id) {
+                continue;
+            }
+            match self.dest.origin(job.kind, comment.id).await? {
+                Some(o) if same_entity(&o, &job.origin) => return Ok(Some((comment.id, true))),
+                Some(_) => {}
+                None => {
+                    let author = comment.version.and_then(|v| v.author_id);
+                    if author.is_some() && author.as_ref() == self.migrating_account().await? {
+                        unclaimed.push(comment.id);
+                    }
+                }
+            }
+        }
+        Ok(match unclaimed.as_slice() {
+            [one] => Some((*one, false)),
+            _ => None,
+        })
     }
 
     /// How a comment is created: `None` as a footer comment; `Some(Some(anchor))` as an
@@ -634,8 +880,8 @@ impl Migrator {
         Ok(Some(Some(InlineProperties { inline_marker_ref: anchor.marker_ref.clone(), text_selection: anchor.selection.clone() })))
     }
 
-    /// A comment ready to create: the cloud id of the comment it answers, its author's
-    /// account, and its body rewritten. `None` (reported with `unanswered`'s reason) when
+    /// A comment ready to create: the cloud id of the comment it answers, its origin, and
+    /// its body rewritten. `None` (reported with `unanswered`'s reason) when
     /// the comment it answers did not migrate. A comment whose body names pages with no
     /// cloud id yet joins `pending`.
     async fn prepare_comment(
@@ -644,7 +890,7 @@ impl Migrator {
         comment_ids: &HashMap<i64, i64>,
         pending: &mut Vec<(i64, String)>,
         unanswered: impl FnOnce(i64) -> String,
-    ) -> anyhow::Result<Option<(ContentItem, Option<i64>, Option<String>)>> {
+    ) -> anyhow::Result<Option<(ContentItem, Option<i64>, Origin)>> {
         if let Some(chars) = item.oversized {
             self.report.fail("comments", item.id.to_string(), ferry_source::too_long("its body", chars));
             return Ok(None);
@@ -659,12 +905,12 @@ impl Migrator {
             },
             None => None,
         };
-        let author = self.author(item.creator.as_deref()).await?;
+        let origin = self.origin_of("comment", &item).await?;
         let (body, unresolved) = self.rewrite_body(item.id, "", &item.body).await?;
         if !unresolved.is_empty() {
             pending.push((item.id, String::new()));
         }
-        Ok(Some((ContentItem { body, ..item }, parent, author)))
+        Ok(Some((ContentItem { body, ..item }, parent, origin)))
     }
 
     /// Comments on attachments (file comments), once the attachments are in: each goes
@@ -679,6 +925,7 @@ impl Migrator {
         let mut comment_ids: HashMap<i64, i64> = HashMap::new();
         let mut settled: HashSet<i64> = HashSet::new();
         let mut pending_refs = Vec::new();
+        let mut file_of: HashMap<i64, i64> = HashMap::new();
         self.report.count("comments").server += pending.len() as u64;
         while !pending.is_empty() {
             // This round: comments that answer nothing, or answer a comment already settled.
@@ -696,6 +943,7 @@ impl Migrator {
             }
             pending = later;
             let mut jobs = Vec::with_capacity(round.len());
+            let mut linked = Vec::new();
             for item in round {
                 settled.insert(item.id);
                 let attachment = item.parent_id.unwrap_or_default();
@@ -703,32 +951,35 @@ impl Migrator {
                     self.report.fail("comments", item.id.to_string(), format!("a comment on attachment {attachment}, which did not migrate"));
                     continue;
                 };
+                if let Some(known) = known.get(&item.id.to_string()) {
+                    let author = self.author(item.creator.as_deref()).await?;
+                    linked.push((item.id, author, known.parse::<i64>().map_err(anyhow::Error::from)));
+                    continue;
+                }
                 let unanswered = |p| format!("a comment on attachment {attachment} answering comment {p}, which did not migrate");
-                if let Some((item, parent, author)) = self.prepare_comment(item, &comment_ids, &mut pending_refs, unanswered).await? {
-                    jobs.push((item, attachment, on, parent, author));
+                if let Some((item, parent, origin)) = self.prepare_comment(item, &comment_ids, &mut pending_refs, unanswered).await? {
+                    let (attachment_id, looked_on) = match parent {
+                        Some(parent) => (None, CommentsOn::Replies { inline: false, id: parent }),
+                        None => (Some(on), CommentsOn::Attachment(on)),
+                    };
+                    let new = NewComment { page_id: None, blog_post_id: None, attachment_id, parent_comment_id: parent, body: storage(item.body) };
+                    let job = CommentJob { new: NewCommentOf::Footer(new), on: looked_on, kind: ContentKind::FooterComment, origin };
+                    jobs.push((item.id, job));
+                    file_of.insert(item.id, attachment);
                 }
             }
-            let this = &*self;
-            let (key, known) = (space.key.as_str(), &known);
-            let results: Vec<(i64, Option<String>, anyhow::Result<i64>)> = stream::iter(jobs)
-                .map(|(item, attachment, on, parent, author)| async move {
-                    let comment =
-                        NewComment { page_id: None, attachment_id: Some(on), parent_comment_id: parent, body: storage(item.body), author_id: author.clone() };
-                    let result = this
-                        .link_or_create(ns::COMMENT, item.id, known, key, |origin| async move { this.dest.create_comment(&comment, &origin).await })
-                        .await
-                        .map_err(|e| match e.downcast_ref::<ferry_destination::DestinationError>() {
-                            Some(ferry_destination::DestinationError::Status { status: 400 | 404 | 501, message, .. }) if message.contains("attachmentId") => {
-                                anyhow::anyhow!("a comment on attachment {attachment}: the destination takes no comments on attachments ({message})")
-                            }
-                            _ => e,
-                        });
-                    (item.id, author, result)
-                })
-                .buffer_unordered(self.concurrency)
-                .collect()
-                .await;
-            self.tally_authored("comments", results, &mut comment_ids);
+            let results = self.create_comments(jobs, &known, &space.key).await?;
+            let results = results.into_iter().map(|(id, author, result)| {
+                let result = result.map_err(|e| match e.downcast_ref::<DestinationError>() {
+                    Some(DestinationError::Status { status: 400 | 404 | 501, message, .. }) if message.contains("attachmentId") => {
+                        let attachment = file_of.get(&id).copied().unwrap_or_default();
+                        anyhow::anyhow!("a comment on attachment {attachment}: the destination takes no comments on attachments ({message})")
+                    }
+                    _ => e,
+                });
+                (id, author, result)
+            });
+            self.tally_authored("comments", linked.into_iter().chain(results).collect(), &mut comment_ids);
         }
         self.remember_unresolved(pending_refs, &comment_ids, &space.key).await?;
         Ok(())
@@ -758,7 +1009,12 @@ impl Migrator {
         self.report.count("attachments").server += items.len() as u64;
         let migrated = self.maps.preload(ns::ATTACHMENT, Some(&space.key)).await?;
         let uploaded_ahead = self.maps.preload(ns::MEDIA, Some(&space.key)).await?;
-        let (migrated, uploaded_ahead) = (&migrated, &uploaded_ahead);
+        let intents = self.maps.intents(ns::ATTACHMENT).await?;
+        let fresh: Vec<String> = items.iter().map(|a| a.id.to_string()).filter(|id| !migrated.contains_key(id)).collect();
+        if !self.plan.attachments_only {
+            self.maps.intend(ns::ATTACHMENT, &fresh).await?;
+        }
+        let (migrated, uploaded_ahead, intents) = (&migrated, &uploaded_ahead, &intents);
         let this = &*self;
         let key = space.key.clone();
         let ahead = self.plan.attachments_only;
@@ -781,9 +1037,8 @@ impl Migrator {
                             (false, Some(page)) => Some(*page),
                             (false, None) => anyhow::bail!("the page it is on ({}) is not in the cloud", item.page_id),
                         };
-                        let origin = this.maps.origin(ns::ATTACHMENT, &server_id);
                         if let (Some(page), Some(media)) = (page, media) {
-                            let created = this.dest.attach_media(page, media.parse()?, &origin).await?;
+                            let created = this.dest.attach_media(page, media.parse()?).await?;
                             this.maps.put(ns::ATTACHMENT, &server_id, &created.id.to_string(), Some(&key)).await?;
                             this.maps.forget(ns::MEDIA, &server_id).await?;
                             return Ok(0);
@@ -799,12 +1054,21 @@ impl Migrator {
                         let size = data.len() as u64;
                         match page {
                             Some(page) => {
-                                let created = this.dest.upload_attachment(page, &item.file_name, &item.media_type, data.into(), &origin).await?;
-                                this.maps.put(ns::ATTACHMENT, &server_id, &created.id.to_string(), Some(&key)).await?;
+                                // A page has one attachment of a name: one found there is the
+                                // one a killed run (or a lost answer) uploaded.
+                                let data = bytes::Bytes::from(data);
+                                let dest = &this.dest;
+                                let cloud = dest
+                                    .create_looking_first(
+                                        intents.contains(&server_id),
+                                        || dest.find_attachment(page, &item.file_name),
+                                        || async { Ok(dest.upload_attachment(page, &item.file_name, &item.media_type, data.clone()).await?.id) },
+                                    )
+                                    .await?;
+                                this.maps.put(ns::ATTACHMENT, &server_id, &cloud.to_string(), Some(&key)).await?;
                             }
                             None => {
-                                let media_origin = this.maps.origin(ns::MEDIA, &server_id);
-                                let created = this.dest.upload_media(&key, &item.file_name, &item.media_type, data.into(), &media_origin).await?;
+                                let created = this.dest.upload_media(&key, &item.file_name, &item.media_type, data.into()).await?;
                                 this.maps.put(ns::MEDIA, &server_id, &created.id.to_string(), Some(&key)).await?;
                             }
                         }
@@ -845,6 +1109,7 @@ impl Migrator {
                 _ => by_content.push((r.content_id, vec![r])),
             }
         }
+        let migrating = if by_content.is_empty() { None } else { self.migrating_account().await?.cloned() };
         for (server_id, items) in by_content {
             self.report.count("restrictions").server += items.len() as u64;
             let Some(&cloud_id) = content_ids.get(&server_id) else {
@@ -870,12 +1135,18 @@ impl Migrator {
                         lost.push(format!("group {group}"));
                     }
                 }
-                subjects.user.sort();
-                subjects.user.dedup();
                 let fallback = (subjects.user.is_empty() && subjects.group.is_empty()).then(|| {
                     subjects.group.push(RestrictedGroup { name: SITE_ADMINS_GROUP.into() });
                     format!("group {SITE_ADMINS_GROUP}")
                 });
+                // The migrating account stays in every restriction it sets (as Confluence
+                // keeps whoever restricts a page): without it, the rest of this plan and
+                // every later one could neither find nor add to the page or its children.
+                if let Some(me) = &migrating {
+                    subjects.user.push(RestrictedUser { account_id: me.clone() });
+                }
+                subjects.user.sort();
+                subjects.user.dedup();
                 let kind = match item.kind {
                     RestrictionKind::View => "view",
                     RestrictionKind::Edit => "edit",

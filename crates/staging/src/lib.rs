@@ -48,8 +48,11 @@ pub struct Faults {
     pub throttle_every: u64,
     /// The `Retry-After` seconds sent with a 429.
     pub retry_after_secs: u64,
-    /// Answer this fraction of requests (0.0–1.0) with 500.
+    /// Answer this fraction of requests (0.0–1.0) with 500, before doing anything.
     pub fail_rate: f64,
+    /// Do this fraction of changes (0.0–1.0), then answer 502 as if the answer was lost
+    /// on the way: a client must look before it repeats a create.
+    pub lose_answer_rate: f64,
     /// Behave like a site that takes no comments on attachments (answer `attachmentId`
     /// with 400), to test how file comments are reported where they cannot move.
     pub no_file_comments: bool,
@@ -74,8 +77,6 @@ pub(crate) struct AppState {
     bucket: Arc<std::sync::Mutex<(f64, std::time::Instant)>>,
     /// Requests answered 429 by the rate limit.
     pub(crate) throttled: Arc<AtomicU64>,
-    /// One lock per idempotency key being served, so a retry waits for the first try.
-    inflight: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 /// Who may sign in to a staging site, as to a real one.
@@ -212,7 +213,6 @@ pub async fn start_with_journal(db_path: &Path, listen: &str, access: &Access, f
         requests: Arc::new(AtomicU64::new(0)),
         bucket: Arc::new(std::sync::Mutex::new((faults.rate_limit, std::time::Instant::now()))),
         throttled: Arc::default(),
-        inflight: Arc::default(),
     };
     let routes = wiki::routes()
         .merge(admin::routes())
@@ -321,21 +321,17 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     if state.faults.fail_rate > 0.0 && rand::thread_rng().gen_bool(state.faults.fail_rate.clamp(0.0, 1.0)) {
         return error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure");
     }
-    let key = (request.method() == axum::http::Method::POST)
-        .then(|| request.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string))
-        .flatten();
-    let Some(key) = key else { return next.run(request).await };
-    // Detached: a client that disconnects (or is killed) mid-request cannot cancel the
-    // create between its write and the record of its answer.
-    let lock = state.inflight.lock().expect("not poisoned").entry(key.clone()).or_default().clone();
-    let task_state = state.clone();
-    let task = tokio::spawn(async move {
-        let _serving = lock.lock().await;
-        let response = replay_or_run(&task_state, key.clone(), request, next).await;
-        task_state.inflight.lock().expect("not poisoned").remove(&key);
-        response
-    });
+    if request.method() == axum::http::Method::GET {
+        return next.run(request).await;
+    }
+    // A change runs to its end even when the client goes away mid-request (is killed, or
+    // times out), as on a real server: what a client did not hear about may have landed.
+    let lose_answer = state.faults.lose_answer_rate > 0.0 && rand::thread_rng().gen_bool(state.faults.lose_answer_rate.clamp(0.0, 1.0));
+    let task = tokio::spawn(async move { next.run(request).await });
     match task.await {
+        Ok(response) if lose_answer && response.status().is_success() => {
+            error(StatusCode::BAD_GATEWAY, "injected failure after the change was made: the answer was lost")
+        }
         Ok(response) => response,
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("request task failed: {e}")),
     }
@@ -358,37 +354,6 @@ fn over_budget(state: &AppState) -> Option<std::time::Duration> {
         *bucket = (tokens, now);
         Some(std::time::Duration::from_secs_f64((1.0 - tokens) / rate))
     }
-}
-
-/// A POST with an `Idempotency-Key` runs once: a repeat gets the first answer again.
-async fn replay_or_run(state: &AppState, key: String, request: Request, next: Next) -> Response {
-    match sqlx::query_as::<_, (i64, Vec<u8>)>("SELECT status, body FROM idempotency WHERE key = ?").bind(&key).fetch_optional(&state.write).await {
-        Ok(Some((status, body))) => {
-            let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
-            return (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response();
-        }
-        Ok(None) => {}
-        Err(e) => return db_error(e),
-    }
-    let response = next.run(request).await;
-    if !response.status().is_success() {
-        return response;
-    }
-    let (parts, body) = response.into_parts();
-    let bytes = match axum::body::to_bytes(body, 16 << 20).await {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("response: {e}")),
-    };
-    let stored = sqlx::query("INSERT OR IGNORE INTO idempotency (key, status, body) VALUES (?, ?, ?)")
-        .bind(&key)
-        .bind(i64::from(parts.status.as_u16()))
-        .bind(bytes.as_ref())
-        .execute(&state.write)
-        .await;
-    if let Err(e) = stored {
-        return db_error(e);
-    }
-    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// A JSON error answer.

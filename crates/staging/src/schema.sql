@@ -43,6 +43,9 @@ CREATE TABLE IF NOT EXISTS content (
 );
 CREATE INDEX IF NOT EXISTS content_space ON content (space_id, kind);
 CREATE INDEX IF NOT EXISTS content_page ON content (page_id, kind);
+-- A space has one current page of a title, as in Confluence.
+CREATE UNIQUE INDEX IF NOT EXISTS page_titles ON content (space_id, title) WHERE kind = 'page';
+CREATE INDEX IF NOT EXISTS content_titles ON content (space_id, kind, title);
 CREATE TABLE IF NOT EXISTS permissions (
     space_id INTEGER NOT NULL,
     subject_type TEXT NOT NULL,
@@ -57,10 +60,13 @@ CREATE TABLE IF NOT EXISTS app_data (
     data BLOB NOT NULL,
     received_at TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS idempotency (
-    key TEXT PRIMARY KEY,
-    status INTEGER NOT NULL,
-    body BLOB NOT NULL
+-- Content properties of pages, blog posts and comments (key unique per content).
+CREATE TABLE IF NOT EXISTS properties (
+    id INTEGER PRIMARY KEY,
+    content_id INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    UNIQUE (content_id, key)
 );
 CREATE TABLE IF NOT EXISTS media (
     id INTEGER PRIMARY KEY,

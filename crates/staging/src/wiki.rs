@@ -29,14 +29,25 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/wiki/api/v2/blogposts/{id}", get(read_content).put(update_content))
         .route("/wiki/api/v2/pages/{id}/versions", get(list_versions))
         .route("/wiki/api/v2/blogposts/{id}/versions", get(list_versions))
+        .route("/wiki/api/v2/spaces/{id}/pages", get(space_pages))
+        .route("/wiki/api/v2/spaces/{id}/blogposts", get(space_blogposts))
+        .route("/wiki/api/v2/pages/{id}/properties", get(list_properties).post(add_property))
+        .route("/wiki/api/v2/blogposts/{id}/properties", get(list_properties).post(add_property))
+        .route("/wiki/api/v2/comments/{id}/properties", get(list_properties).post(add_property))
+        .route("/wiki/api/v2/pages/{id}/footer-comments", get(footer_comments_of))
+        .route("/wiki/api/v2/blogposts/{id}/footer-comments", get(footer_comments_of))
+        .route("/wiki/api/v2/attachments/{id}/footer-comments", get(attachment_comments))
+        .route("/wiki/api/v2/footer-comments/{id}/children", get(replies))
+        .route("/wiki/api/v2/inline-comments/{id}/children", get(replies))
         .route("/wiki/api/v2/pages/{id}/inline-comments", get(list_inline_comments))
         .route("/wiki/api/v2/blogposts/{id}/inline-comments", get(list_inline_comments))
         .route("/wiki/api/v2/inline-comments", post(create_inline_comment))
-        .route("/ferry/v1/content/{id}/body", axum::routing::put(replace_body))
+        .route("/wiki/api/v2/footer-comments/{id}", get(read_comment).put(update_comment))
+        .route("/wiki/api/v2/inline-comments/{id}", get(read_comment).put(update_comment))
         .route("/wiki/rest/api/content/{id}/restriction", get(get_restrictions).put(put_restrictions))
         .route("/wiki/rest/api/content/{id}/label", post(add_labels))
         .route("/wiki/api/v2/footer-comments", post(create_comment))
-        .route("/wiki/rest/api/content/{id}/child/attachment", post(upload_attachment))
+        .route("/wiki/rest/api/content/{id}/child/attachment", get(list_attachments).post(upload_attachment))
         .route("/wiki/rest/api/content/{id}", delete(delete_content))
         .route("/ferry/v1/transfers/{transfer}/app-data", post(upload_app_data))
         .route("/ferry/v1/media", post(upload_media))
@@ -84,13 +95,15 @@ async fn space_of_page(s: &AppState, id: i64, missing: StatusCode) -> Result<i64
     }
 }
 
-async fn check_author(s: &AppState, author: &Option<String>) -> Result<(), Response> {
-    if let Some(a) = author {
-        if !exists(s, "SELECT 1 FROM users WHERE id = ?", a).await? {
-            return Err(error(StatusCode::BAD_REQUEST, format!("no account {a}")));
+/// A write refused because the space has a page of that title (400, as Confluence
+/// answers), or another database failure.
+fn title_taken(e: sqlx::Error, title: &str) -> Response {
+    match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            error(StatusCode::BAD_REQUEST, format!("A page with this title already exists: a page already exists with the title {title:?} in this space"))
         }
+        e => db_error(e),
     }
-    Ok(())
 }
 
 /// `?private=true` on a create: the page starts restricted to the migrating account.
@@ -117,28 +130,29 @@ async fn create(s: AppState, kind: &str, c: NewContent, private: bool) -> Respon
             Err(r) => return r,
         }
     }
-    if let Err(r) = check_author(&s, &c.author_id).await {
-        return r;
+    if c.title.trim().is_empty() {
+        return error(StatusCode::BAD_REQUEST, "a page needs a title");
     }
+    // The signed-in account creates it, now: the API takes no author or date.
+    let (author, now) = (s.access.admin_account_id(), ferry_core::state::now());
     let result = sqlx::query(
         "INSERT INTO content (kind, space_id, parent_id, title, body, author_id, created_at, version, version_message, version_author, version_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?) RETURNING id",
+         VALUES (?, ?, ?, ?, ?, ?, ?, 1, NULL, ?, ?) RETURNING id",
     )
     .bind(kind)
     .bind(c.space_id)
     .bind(c.parent_id)
     .bind(&c.title)
     .bind(&c.body.value)
-    .bind(&c.author_id)
-    .bind(&c.created_at)
-    .bind(&c.version_message)
-    .bind(&c.author_id)
-    .bind(&c.created_at)
+    .bind(&author)
+    .bind(&now)
+    .bind(&author)
+    .bind(&now)
     .fetch_one(&s.write)
     .await;
     let id: i64 = match result {
         Ok(r) => r.get(0),
-        Err(e) => return db_error(e),
+        Err(e) => return title_taken(e, &c.title),
     };
     if !private {
         return Json(Created { id }).into_response();
@@ -183,6 +197,10 @@ async fn put_restrictions(State(s): State<AppState>, Path(id): Path<i64>, Json(w
             return error(StatusCode::BAD_REQUEST, format!("operation {:?}: read or update", r.operation));
         }
         for u in &r.restrictions.user {
+            if u.account_id == s.access.admin_account_id() {
+                rows.push((r.operation.clone(), "user", u.account_id.clone()));
+                continue;
+            }
             match exists(&s, "SELECT 1 FROM users WHERE id = ?", &u.account_id).await {
                 Ok(true) => rows.push((r.operation.clone(), "user", u.account_id.clone())),
                 Ok(false) => return error(StatusCode::BAD_REQUEST, format!("no account {}", u.account_id)),
@@ -284,6 +302,7 @@ pub(crate) async fn can_view(s: &AppState, id: i64, account: Option<&str>) -> Re
                 let (kind, identifier): (String, String) = (r.get(0), r.get(1));
                 allowed |= match (kind.as_str(), account) {
                     ("migrator", None) => true,
+                    ("user", None) => identifier == s.access.admin_account_id(),
                     ("user", Some(a)) => identifier == a,
                     ("group", Some(a)) => sqlx::query("SELECT 1 FROM memberships m JOIN groups g ON g.id = m.group_id WHERE g.name = ? AND m.user_id = ?")
                         .bind(&identifier)
@@ -303,9 +322,8 @@ pub(crate) async fn can_view(s: &AppState, id: i64, account: Option<&str>) -> Re
     Ok(true)
 }
 
-/// Add the next version of a page or blog post: its number must be the current one plus
-/// one (`409` otherwise, as Confluence Cloud answers), its author an account (or none:
-/// Former User).
+/// Add the next version of a page or blog post, saved by the signed-in account, now: its
+/// number must be the current one plus one (`409` otherwise, as Confluence Cloud answers).
 async fn update_content(State(s): State<AppState>, Path(id): Path<i64>, Json(u): Json<ContentUpdate>) -> Response {
     if u.body.representation != "storage" {
         return error(StatusCode::BAD_REQUEST, "body.representation must be storage");
@@ -313,9 +331,10 @@ async fn update_content(State(s): State<AppState>, Path(id): Path<i64>, Json(u):
     if let Err(r) = space_of_page(&s, id, StatusCode::NOT_FOUND).await {
         return r;
     }
-    if let Err(r) = check_author(&s, &u.version.author_id).await {
-        return r;
+    if u.id != id.to_string() {
+        return error(StatusCode::BAD_REQUEST, format!("the body's id {:?} is not the page {id} of the path", u.id));
     }
+    let (author, now) = (s.access.admin_account_id(), ferry_core::state::now());
     let added = async {
         let mut tx = s.write.begin().await?;
         let current: i64 = sqlx::query("SELECT COALESCE(version, 1) FROM content WHERE id = ?").bind(id).fetch_one(&mut *tx).await?.get(0);
@@ -335,8 +354,8 @@ async fn update_content(State(s): State<AppState>, Path(id): Path<i64>, Json(u):
             .bind(&u.body.value)
             .bind(u.version.number)
             .bind(&u.version.message)
-            .bind(&u.version.author_id)
-            .bind(&u.version.created_at)
+            .bind(&author)
+            .bind(&now)
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -348,24 +367,55 @@ async fn update_content(State(s): State<AppState>, Path(id): Path<i64>, Json(u):
         Ok(Some(current)) => {
             error(StatusCode::CONFLICT, format!("version {} of page {id} is not the next one: the page is at version {current}", u.version.number))
         }
+        Err(e) => title_taken(e, &u.title),
+    }
+}
+
+/// A comment, if the path's kind (footer or inline) is its kind.
+async fn comment_of_path(s: &AppState, id: i64, path: &str) -> Result<(), Response> {
+    let inline = path.starts_with("/wiki/api/v2/inline-comments/");
+    let sql = "SELECT EXISTS (SELECT 1 FROM inline_anchors a WHERE a.comment_id = c.id) \
+                   OR EXISTS (WITH RECURSIVE up (id, parent_id) AS (SELECT c.id, c.parent_id \
+                              UNION ALL SELECT p.id, p.parent_id FROM content p JOIN up ON p.id = up.parent_id) \
+                              SELECT 1 FROM up JOIN inline_anchors a ON a.comment_id = up.id) \
+               FROM content c WHERE c.id = ? AND c.kind = 'comment'";
+    match sqlx::query(sql).bind(id).fetch_optional(&s.db).await {
+        Ok(Some(r)) if r.get::<bool, _>(0) == inline => Ok(()),
+        Ok(_) => Err(error(StatusCode::NOT_FOUND, format!("no {} comment {id}", if inline { "inline" } else { "footer" }))),
+        Err(e) => Err(db_error(e)),
+    }
+}
+
+/// A footer or inline comment: id, its page, body and version.
+async fn read_comment(State(s): State<AppState>, Path(id): Path<i64>, uri: axum::http::Uri) -> Response {
+    if let Err(r) = comment_of_path(&s, id, uri.path()).await {
+        return r;
+    }
+    let sql = "SELECT page_id, parent_id, body, COALESCE(version, 1), author_id, created_at FROM content WHERE id = ?";
+    match sqlx::query(sql).bind(id).fetch_one(&s.db).await {
+        Ok(r) => Json(json!({
+            "id": id.to_string(), "status": "current", "pageId": r.get::<Option<i64>, _>(0).map(|p| p.to_string()),
+            "parentCommentId": r.get::<Option<i64>, _>(1).map(|p| p.to_string()),
+            "body": {"storage": {"representation": "storage", "value": r.get::<Option<String>, _>(2)}},
+            "version": {"number": r.get::<i64, _>(3), "authorId": r.get::<Option<String>, _>(4), "createdAt": r.get::<Option<String>, _>(5)},
+        }))
+        .into_response(),
         Err(e) => db_error(e),
     }
 }
 
-/// Replace the body of the current version of a page, blog post or comment, without a new
-/// version (a migration's second pass, once the pages a body names have cloud ids).
-async fn replace_body(State(s): State<AppState>, Path(id): Path<i64>, Json(body): Json<Body>) -> Response {
-    if body.representation != "storage" {
+/// Save a new version of a comment: its number must be the current one plus one (409).
+async fn update_comment(State(s): State<AppState>, Path(id): Path<i64>, uri: axum::http::Uri, Json(u): Json<CommentUpdate>) -> Response {
+    if u.body.representation != "storage" {
         return error(StatusCode::BAD_REQUEST, "body.representation must be storage");
     }
-    match exists(&s, "SELECT 1 FROM content WHERE id = ? AND kind IN ('page', 'blogpost', 'comment')", id).await {
-        Ok(true) => {}
-        Ok(false) => return error(StatusCode::NOT_FOUND, format!("no page, blog post or comment {id}")),
-        Err(r) => return r,
+    if let Err(r) = comment_of_path(&s, id, uri.path()).await {
+        return r;
     }
-    let replaced = async { sqlx::query("UPDATE content SET body = ? WHERE id = ?").bind(&body.value).bind(id).execute(&s.write).await.map(drop) };
-    match replaced.await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+    let sql = "UPDATE content SET body = ?, version = ?, version_message = ? WHERE id = ? AND COALESCE(version, 1) + 1 = ?";
+    match sqlx::query(sql).bind(&u.body.value).bind(u.version.number).bind(&u.version.message).bind(id).bind(u.version.number).execute(&s.write).await {
+        Ok(r) if r.rows_affected() == 1 => Json(json!({"id": id.to_string(), "version": {"number": u.version.number}})).into_response(),
+        Ok(_) => error(StatusCode::CONFLICT, format!("version {} of comment {id} is not the next one", u.version.number)),
         Err(e) => db_error(e),
     }
 }
@@ -386,68 +436,84 @@ async fn visible(s: &AppState, id: i64, headers: &axum::http::HeaderMap) -> Resu
 }
 
 /// The versions of a page or blog post, oldest first, as the reader may see them.
-async fn list_versions(State(s): State<AppState>, Path(id): Path<i64>, headers: axum::http::HeaderMap) -> Response {
+async fn list_versions(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<HashMap<String, String>>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let path = uri.path().to_string();
     if let Err(r) = visible(&s, id, &headers).await {
         return r;
     }
     let sql = "SELECT number, message, author_id, created_at FROM all_versions WHERE content_id = ? ORDER BY number";
     match sqlx::query(sql).bind(id).fetch_all(&s.db).await {
-        Ok(rows) => Json(VersionList {
-            results: rows.iter().map(|r| PageVersion { number: r.get(0), message: r.get(1), author_id: r.get(2), created_at: r.get(3) }).collect(),
-        })
-        .into_response(),
+        Ok(rows) => {
+            let items = rows
+                .iter()
+                .map(|r| {
+                    let v = SavedVersion { number: r.get(0), message: r.get(1), author_id: r.get(2), created_at: r.get(3) };
+                    (v.number, json!(v))
+                })
+                .collect();
+            cursor_list(items, &q, &path)
+        }
         Err(e) => db_error(e),
     }
 }
 
-/// Create an inline comment: a top-level one needs the marker it names in its page's
-/// current body; a reply answers an inline comment of the same page.
+/// Create an inline comment by the signed-in account: a top-level one (on a page or a
+/// blog post) needs the marker it names in that page's current body; a reply names an
+/// inline comment alone and sits on its page.
 async fn create_inline_comment(State(s): State<AppState>, Json(c): Json<NewInlineComment>) -> Response {
-    let space = match space_of_page(&s, c.page_id, StatusCode::BAD_REQUEST).await {
+    let on = match (c.page_id, c.blog_post_id, c.parent_comment_id) {
+        (Some(page), None, None) | (None, Some(page), None) => page,
+        (None, None, Some(parent)) => {
+            // The reply's thread must start at an inline comment.
+            let sql = "WITH RECURSIVE up (id, parent_id, page_id) AS ( \
+                         SELECT id, parent_id, page_id FROM content WHERE id = ? AND kind = 'comment' \
+                         UNION ALL SELECT c.id, c.parent_id, c.page_id FROM content c JOIN up ON c.id = up.parent_id) \
+                       SELECT up.page_id FROM up JOIN inline_anchors a ON a.comment_id = up.id";
+            match sqlx::query(sql).bind(parent).fetch_optional(&s.db).await {
+                Ok(Some(r)) => r.get::<i64, _>(0),
+                Ok(None) => return error(StatusCode::BAD_REQUEST, format!("no inline comment {parent}")),
+                Err(e) => return db_error(e),
+            }
+        }
+        _ => return error(StatusCode::BAD_REQUEST, "give one of pageId and blogPostId (a new inline comment) or parentCommentId (a reply)"),
+    };
+    let space = match space_of_page(&s, on, StatusCode::BAD_REQUEST).await {
         Ok(space) => space,
         Err(r) => return r,
     };
     match (&c.parent_comment_id, &c.inline_comment_properties) {
-        (Some(parent), None) => {
-            // The reply's thread must start at an inline comment of this page.
-            let sql = "WITH RECURSIVE up (id, parent_id) AS ( \
-                         SELECT id, parent_id FROM content WHERE id = ? AND kind = 'comment' AND page_id = ? \
-                         UNION ALL SELECT c.id, c.parent_id FROM content c JOIN up ON c.id = up.parent_id) \
-                       SELECT 1 FROM up JOIN inline_anchors a ON a.comment_id = up.id";
-            match sqlx::query(sql).bind(parent).bind(c.page_id).fetch_optional(&s.db).await {
-                Ok(Some(_)) => {}
-                Ok(None) => return error(StatusCode::BAD_REQUEST, format!("no inline comment {parent} on page {}", c.page_id)),
-                Err(e) => return db_error(e),
-            }
-        }
+        (Some(_), None) => {}
         (None, Some(anchor)) => {
-            let body: Option<String> = match sqlx::query("SELECT body FROM content WHERE id = ?").bind(c.page_id).fetch_one(&s.db).await {
+            let body: Option<String> = match sqlx::query("SELECT body FROM content WHERE id = ?").bind(on).fetch_one(&s.db).await {
                 Ok(r) => r.get(0),
                 Err(e) => return db_error(e),
             };
             if !ferry_storage_format::has_inline_marker(body.as_deref().unwrap_or_default(), &anchor.inline_marker_ref) {
                 return error(
                     StatusCode::BAD_REQUEST,
-                    format!(
-                        "page {} has no inline-comment marker {:?} in its body: an inline comment needs its highlighted text",
-                        c.page_id, anchor.inline_marker_ref
-                    ),
+                    format!("page {on} has no inline-comment marker {:?} in its body: an inline comment needs its highlighted text", anchor.inline_marker_ref),
                 );
             }
         }
-        _ => return error(StatusCode::BAD_REQUEST, "give inlineCommentProperties (a new inline comment) or parentCommentId (a reply), not both"),
-    }
-    if let Err(r) = check_author(&s, &c.author_id).await {
-        return r;
+        (None, None) => return error(StatusCode::BAD_REQUEST, "a top-level inline comment needs inlineCommentProperties"),
+        (Some(_), Some(_)) => return error(StatusCode::BAD_REQUEST, "a reply takes no inlineCommentProperties"),
     }
     let created = async {
         let mut tx = s.write.begin().await?;
-        let id: i64 = sqlx::query("INSERT INTO content (kind, space_id, page_id, parent_id, body, author_id) VALUES ('comment', ?, ?, ?, ?, ?) RETURNING id")
+        let sql = "INSERT INTO content (kind, space_id, page_id, parent_id, body, author_id, created_at) VALUES ('comment', ?, ?, ?, ?, ?, ?) RETURNING id";
+        let id: i64 = sqlx::query(sql)
             .bind(space)
-            .bind(c.page_id)
+            .bind(on)
             .bind(c.parent_comment_id)
             .bind(&c.body.value)
-            .bind(&c.author_id)
+            .bind(s.access.admin_account_id())
+            .bind(ferry_core::state::now())
             .fetch_one(&mut *tx)
             .await?
             .get(0);
@@ -502,8 +568,8 @@ async fn read_content(State(s): State<AppState>, Path(id): Path<i64>, headers: a
     let sql = "SELECT id, kind, space_id, parent_id, title, body, version, version_message, version_author, version_at FROM content WHERE id = ?";
     match sqlx::query(sql).bind(id).fetch_one(&s.db).await {
         Ok(row) => Json(json!({
-            "id": row.get::<i64, _>(0), "type": row.get::<String, _>(1), "spaceId": row.get::<i64, _>(2),
-            "parentId": row.get::<Option<i64>, _>(3), "title": row.get::<Option<String>, _>(4),
+            "id": row.get::<i64, _>(0).to_string(), "status": "current", "spaceId": row.get::<i64, _>(2).to_string(),
+            "parentId": row.get::<Option<i64>, _>(3).map(|p| p.to_string()), "title": row.get::<Option<String>, _>(4),
             "body": {"storage": {"representation": "storage", "value": row.get::<Option<String>, _>(5)}},
             "version": {"number": row.get::<Option<i64>, _>(6), "message": row.get::<Option<String>, _>(7),
                         "authorId": row.get::<Option<String>, _>(8), "createdAt": row.get::<Option<String>, _>(9)},
@@ -513,33 +579,47 @@ async fn read_content(State(s): State<AppState>, Path(id): Path<i64>, headers: a
     }
 }
 
+/// Create a footer comment by the signed-in account: on a page (`pageId`), a blog post
+/// (`blogPostId`) or an attachment (`attachmentId`), or a reply (`parentCommentId` alone,
+/// on what its parent is on).
 async fn create_comment(State(s): State<AppState>, Json(c): Json<NewComment>) -> Response {
-    let (on, space) = match (c.page_id, c.attachment_id) {
-        (Some(page), None) => match space_of_page(&s, page, StatusCode::BAD_REQUEST).await {
-            Ok(space) => (page, space),
-            Err(r) => return r,
-        },
-        (None, Some(_)) if s.faults.no_file_comments => {
+    let (on, space) = match (c.page_id, c.blog_post_id, c.attachment_id, c.parent_comment_id) {
+        (Some(page), None, None, None) | (None, Some(page), None, None) => {
+            let kind = if c.page_id.is_some() { "page" } else { "blogpost" };
+            match sqlx::query("SELECT space_id FROM content WHERE id = ? AND kind = ?").bind(page).bind(kind).fetch_optional(&s.db).await {
+                Ok(Some(r)) => (page, r.get::<i64, _>(0)),
+                Ok(None) => return error(StatusCode::BAD_REQUEST, format!("no {kind} {page}")),
+                Err(e) => return db_error(e),
+            }
+        }
+        (None, None, Some(_), None) if s.faults.no_file_comments => {
             return error(StatusCode::BAD_REQUEST, "attachmentId is not supported: comment on a page or a blog post");
         }
-        (None, Some(attachment)) => {
+        (None, None, Some(attachment), None) => {
             match sqlx::query("SELECT space_id FROM content WHERE id = ? AND kind = 'attachment'").bind(attachment).fetch_optional(&s.db).await {
                 Ok(Some(r)) => (attachment, r.get::<i64, _>(0)),
                 Ok(None) => return error(StatusCode::BAD_REQUEST, format!("no attachment {attachment}")),
                 Err(e) => return db_error(e),
             }
         }
-        _ => return error(StatusCode::BAD_REQUEST, "give exactly one of pageId and attachmentId"),
+        (None, None, None, Some(parent)) => {
+            let sql = "SELECT page_id, space_id FROM content c WHERE id = ? AND kind = 'comment' AND NOT EXISTS (SELECT 1 FROM inline_anchors a WHERE a.comment_id = c.id)";
+            match sqlx::query(sql).bind(parent).fetch_optional(&s.db).await {
+                Ok(Some(r)) => (r.get::<i64, _>(0), r.get::<i64, _>(1)),
+                Ok(None) => return error(StatusCode::BAD_REQUEST, format!("no footer comment {parent}")),
+                Err(e) => return db_error(e),
+            }
+        }
+        _ => return error(StatusCode::BAD_REQUEST, "give exactly one of pageId, blogPostId, attachmentId and parentCommentId"),
     };
-    if let Err(r) = check_author(&s, &c.author_id).await {
-        return r;
-    }
-    let result = sqlx::query("INSERT INTO content (kind, space_id, page_id, parent_id, body, author_id) VALUES ('comment', ?, ?, ?, ?, ?) RETURNING id")
+    let sql = "INSERT INTO content (kind, space_id, page_id, parent_id, body, author_id, created_at) VALUES ('comment', ?, ?, ?, ?, ?, ?) RETURNING id";
+    let result = sqlx::query(sql)
         .bind(space)
         .bind(on)
         .bind(c.parent_comment_id)
         .bind(&c.body.value)
-        .bind(&c.author_id)
+        .bind(s.access.admin_account_id())
+        .bind(ferry_core::state::now())
         .fetch_one(&s.write)
         .await;
     match result {
@@ -548,42 +628,287 @@ async fn create_comment(State(s): State<AppState>, Json(c): Json<NewComment>) ->
     }
 }
 
-async fn upload_attachment(State(s): State<AppState>, Path(id): Path<i64>, mut form: Multipart) -> Response {
+/// Items a v2 list answers when the request names no limit, and at most.
+const DEFAULT_LIMIT: usize = 25;
+const MAX_LIMIT: usize = 250;
+
+/// One page of a v2 list (`items` in id order, each with the id its cursor is made of):
+/// `limit` from the query (25 by default, at most 250), after the `cursor` given, and a
+/// `_links.next` that repeats the query with the next cursor while more follow.
+fn cursor_list(items: Vec<(i64, serde_json::Value)>, q: &HashMap<String, String>, path: &str) -> Response {
+    let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
+        None => DEFAULT_LIMIT,
+        Some(Ok(l)) if (1..=MAX_LIMIT).contains(&l) => l,
+        Some(_) => return error(StatusCode::BAD_REQUEST, format!("limit: 1 to {MAX_LIMIT}")),
+    };
+    let after = match q.get("cursor").map(|c| decode_cursor(c)) {
+        None => None,
+        Some(Some(after)) => Some(after),
+        Some(None) => return error(StatusCode::BAD_REQUEST, "invalid cursor"),
+    };
+    let mut rest = items.into_iter().filter(|(id, _)| after.is_none_or(|a| *id > a)).peekable();
+    let page: Vec<(i64, serde_json::Value)> = rest.by_ref().take(limit).collect();
+    let mut links = serde_json::Map::new();
+    if let (Some((last, _)), true) = (page.last(), rest.peek().is_some()) {
+        let mut query: Vec<(String, String)> = q.iter().filter(|(k, _)| k.as_str() != "cursor").map(|(k, v)| (k.clone(), v.clone())).collect();
+        query.sort();
+        query.push(("cursor".into(), encode_cursor(*last)));
+        let query: Vec<String> = query.iter().map(|(k, v)| format!("{}={}", percent(k), percent(v))).collect();
+        links.insert("next".into(), json!(format!("{path}?{}", query.join("&"))));
+    }
+    links.insert("base".into(), json!(""));
+    Json(json!({"results": page.into_iter().map(|(_, v)| v).collect::<Vec<_>>(), "_links": links})).into_response()
+}
+
+/// A cursor is opaque to clients: the last id seen, encoded.
+fn encode_cursor(after: i64) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("after:{after}"))
+}
+
+fn decode_cursor(cursor: &str) -> Option<i64> {
+    use base64::Engine;
+    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    std::str::from_utf8(&text).ok()?.strip_prefix("after:")?.parse().ok()
+}
+
+/// `text` percent-encoded for a query.
+fn percent(text: &str) -> String {
+    text.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+/// The pages or blog posts of a space, optionally those titled `title` (v2's filter), as
+/// `{results, _links}`.
+async fn space_content(s: &AppState, kind: &str, space: i64, q: &HashMap<String, String>, path: &str, headers: &axum::http::HeaderMap) -> Response {
+    if let Some(status) = q.get("status") {
+        if status.split(',').any(|st| !matches!(st, "current" | "archived" | "deleted" | "trashed" | "draft")) {
+            return error(StatusCode::BAD_REQUEST, format!("status {status:?}"));
+        }
+    }
+    let sql = "SELECT id, title, author_id, created_at, version, parent_id FROM content WHERE space_id = ? AND kind = ? AND (? IS NULL OR title = ?) ORDER BY id";
+    let title = q.get("title");
+    let rows = match sqlx::query(sql).bind(space).bind(kind).bind(title).bind(title).fetch_all(&s.db).await {
+        Ok(rows) => rows,
+        Err(e) => return db_error(e),
+    };
+    let mut items = Vec::with_capacity(rows.len());
+    for r in rows {
+        let id: i64 = r.get(0);
+        match can_view(s, id, reader(headers).as_deref()).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => return db_error(e),
+        }
+        items.push((
+            id,
+            json!({"id": id.to_string(), "status": "current", "title": r.get::<Option<String>, _>(1), "spaceId": space.to_string(),
+                   "parentId": r.get::<Option<i64>, _>(5).map(|p| p.to_string()), "authorId": r.get::<Option<String>, _>(2),
+                   "createdAt": r.get::<Option<String>, _>(3), "version": {"number": r.get::<Option<i64>, _>(4)}}),
+        ));
+    }
+    cursor_list(items, q, path)
+}
+
+async fn space_pages(State(s): State<AppState>, Path(id): Path<i64>, Query(q): Query<HashMap<String, String>>, uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Response {
+    space_content(&s, "page", id, &q, uri.path(), &headers).await
+}
+
+async fn space_blogposts(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<HashMap<String, String>>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    space_content(&s, "blogpost", id, &q, uri.path(), &headers).await
+}
+
+/// The id of the page, blog post or comment a properties path names, if it exists (a
+/// comments path names a comment, the others a page or a blog post).
+async fn property_owner(s: &AppState, id: i64, path: &str) -> Result<i64, Response> {
+    let kinds = if path.starts_with("/wiki/api/v2/comments/") { "('comment')" } else if path.starts_with("/wiki/api/v2/pages/") { "('page')" } else { "('blogpost')" };
+    match exists(s, &format!("SELECT 1 FROM content WHERE id = ? AND kind IN {kinds}"), id).await {
+        Ok(true) => Ok(id),
+        Ok(false) => Err(error(StatusCode::NOT_FOUND, format!("no content {id} here"))),
+        Err(r) => Err(r),
+    }
+}
+
+/// The content properties of a page, blog post or comment (`key` filters), as a v2 list.
+async fn list_properties(State(s): State<AppState>, Path(id): Path<i64>, Query(q): Query<HashMap<String, String>>, uri: axum::http::Uri) -> Response {
+    if let Err(r) = property_owner(&s, id, uri.path()).await {
+        return r;
+    }
+    let key = q.get("key");
+    let sql = "SELECT id, key, value FROM properties WHERE content_id = ? AND (? IS NULL OR key = ?) ORDER BY id";
+    match sqlx::query(sql).bind(id).bind(key).bind(key).fetch_all(&s.db).await {
+        Ok(rows) => {
+            let items = rows
+                .iter()
+                .map(|r| {
+                    let value: serde_json::Value = serde_json::from_str(&r.get::<String, _>(2)).unwrap_or_default();
+                    (r.get::<i64, _>(0), json!({"id": r.get::<i64, _>(0).to_string(), "key": r.get::<String, _>(1), "value": value, "version": {"number": 1}}))
+                })
+                .collect();
+            cursor_list(items, &q, uri.path())
+        }
+        Err(e) => db_error(e),
+    }
+}
+
+/// Add a content property: a key the content has already is refused (409), as in Confluence.
+async fn add_property(State(s): State<AppState>, Path(id): Path<i64>, uri: axum::http::Uri, Json(p): Json<NewProperty<serde_json::Value>>) -> Response {
+    if let Err(r) = property_owner(&s, id, uri.path()).await {
+        return r;
+    }
+    if p.key.is_empty() || p.key.chars().count() > 255 {
+        return error(StatusCode::BAD_REQUEST, "a property key is 1-255 characters");
+    }
+    let value = p.value.to_string();
+    if value.len() > 32_768 {
+        return error(StatusCode::PAYLOAD_TOO_LARGE, "a property value is at most 32 KB");
+    }
+    match sqlx::query("INSERT INTO properties (content_id, key, value) VALUES (?, ?, ?) RETURNING id").bind(id).bind(&p.key).bind(&value).fetch_one(&s.write).await {
+        Ok(r) => Json(json!({"id": r.get::<i64, _>(0).to_string(), "key": p.key, "value": p.value, "version": {"number": 1}})).into_response(),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => error(StatusCode::CONFLICT, format!("content {id} has a property {:?}", p.key)),
+        Err(e) => db_error(e),
+    }
+}
+
+/// Comments as a v2 list: id, status, version (author and date) and, for replies, the
+/// parent.
+async fn comment_list(s: &AppState, sql: &str, id: i64, q: &HashMap<String, String>, path: &str) -> Response {
+    match sqlx::query(sql).bind(id).fetch_all(&s.db).await {
+        Ok(rows) => {
+            let items = rows
+                .iter()
+                .map(|r| {
+                    let id: i64 = r.get(0);
+                    (id, json!({"id": id.to_string(), "status": "current", "parentCommentId": r.get::<Option<i64>, _>(1).map(|p| p.to_string()),
+                                "version": {"number": 1, "authorId": r.get::<Option<String>, _>(2), "createdAt": r.get::<Option<String>, _>(3)}}))
+                })
+                .collect();
+            cursor_list(items, q, path)
+        }
+        Err(e) => db_error(e),
+    }
+}
+
+/// The top-level footer comments of a page or blog post.
+async fn footer_comments_of(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<HashMap<String, String>>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    if let Err(r) = visible(&s, id, &headers).await {
+        return r;
+    }
+    let sql = "SELECT c.id, c.parent_id, c.author_id, c.created_at FROM content c WHERE c.page_id = ? AND c.kind = 'comment' AND c.parent_id IS NULL \
+               AND NOT EXISTS (SELECT 1 FROM inline_anchors a WHERE a.comment_id = c.id) ORDER BY c.id";
+    comment_list(&s, sql, id, &q, uri.path()).await
+}
+
+/// The comments of an attachment (`att<id>` in the path).
+async fn attachment_comments(State(s): State<AppState>, Path(id): Path<String>, Query(q): Query<HashMap<String, String>>, uri: axum::http::Uri) -> Response {
+    let Some(id) = id.strip_prefix("att").and_then(|n| n.parse::<i64>().ok()) else {
+        return error(StatusCode::BAD_REQUEST, format!("attachment id {id:?}: att<number>"));
+    };
+    let sql = "SELECT c.id, c.parent_id, c.author_id, c.created_at FROM content c WHERE c.page_id = ? AND c.kind = 'comment' AND c.parent_id IS NULL ORDER BY c.id";
+    comment_list(&s, sql, id, &q, uri.path()).await
+}
+
+/// The replies to a comment.
+async fn replies(State(s): State<AppState>, Path(id): Path<i64>, Query(q): Query<HashMap<String, String>>, uri: axum::http::Uri) -> Response {
+    let sql = "SELECT c.id, c.parent_id, c.author_id, c.created_at FROM content c WHERE c.parent_id = ? AND c.kind = 'comment' ORDER BY c.id";
+    comment_list(&s, sql, id, &q, uri.path()).await
+}
+
+/// The attachments of a page or blog post (`filename` filters), as v1 answers them.
+async fn list_attachments(State(s): State<AppState>, Path(id): Path<i64>, Query(q): Query<HashMap<String, String>>) -> Response {
+    if let Err(r) = space_of_page(&s, id, StatusCode::NOT_FOUND).await {
+        return r;
+    }
+    let name = q.get("filename");
+    let sql = "SELECT id, file_name FROM content WHERE page_id = ? AND kind = 'attachment' AND (? IS NULL OR file_name = ?) ORDER BY id";
+    match sqlx::query(sql).bind(id).bind(name).bind(name).fetch_all(&s.db).await {
+        Ok(rows) => attachment_array(rows.iter().map(|r| AttachmentSummary { id: r.get(0), kind: "attachment".into(), title: r.get(1) }).collect()),
+        Err(e) => db_error(e),
+    }
+}
+
+/// Attachments as v1's content array.
+fn attachment_array(results: Vec<AttachmentSummary>) -> Response {
+    let size = results.len() as i64;
+    Json(json!({"results": results, "start": 0, "limit": 50, "size": size, "_links": {}})).into_response()
+}
+
+/// Add an attachment to a page or blog post, as v1 takes it: a multipart body with a
+/// `file` part and the required `minorEdit` part, sent with `X-Atlassian-Token: nocheck`
+/// (403 without, Confluence's XSRF check). A name the page has already is refused (400):
+/// a new version of an attachment is another call. Answers a content array.
+async fn upload_attachment(State(s): State<AppState>, Path(id): Path<i64>, headers: axum::http::HeaderMap, mut form: Multipart) -> Response {
+    if headers.get("x-atlassian-token").and_then(|v| v.to_str().ok()) != Some("nocheck") {
+        return error(StatusCode::FORBIDDEN, "XSRF check failed: send X-Atlassian-Token: nocheck");
+    }
     let space = match space_of_page(&s, id, StatusCode::NOT_FOUND).await {
         Ok(space) => space,
         Err(r) => return r,
     };
+    let (mut file, mut minor_edit) = (None, None);
     loop {
         let field = match form.next_field().await {
             Ok(Some(f)) => f,
-            Ok(None) => return error(StatusCode::BAD_REQUEST, "no `file` part"),
+            Ok(None) => break,
             Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad multipart body: {e}")),
         };
-        if field.name() != Some("file") {
-            continue;
+        match field.name() {
+            Some("file") if file.is_none() => {
+                let name = field.file_name().unwrap_or("file").to_string();
+                let media = field.content_type().unwrap_or("application/octet-stream").to_string();
+                match field.bytes().await {
+                    Ok(data) => file = Some((name, media, data)),
+                    Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad multipart body: {e}")),
+                }
+            }
+            Some("minorEdit") => match field.text().await {
+                Ok(text) => minor_edit = Some(text),
+                Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad multipart body: {e}")),
+            },
+            _ => {}
         }
-        let name = field.file_name().unwrap_or("file").to_string();
-        let media = field.content_type().unwrap_or("application/octet-stream").to_string();
-        let data = match field.bytes().await {
-            Ok(d) => d,
-            Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad multipart body: {e}")),
-        };
-        let result = sqlx::query(
-            "INSERT INTO content (kind, space_id, page_id, title, file_name, media_type, size, data) VALUES ('attachment', ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(space)
-        .bind(id)
-        .bind(&name)
-        .bind(&name)
-        .bind(&media)
-        .bind(data.len() as i64)
-        .bind(data.as_ref())
-        .fetch_one(&s.write)
-        .await;
-        return match result {
-            Ok(r) => Json(Created { id: r.get(0) }).into_response(),
-            Err(e) => db_error(e),
-        };
+    }
+    let Some((name, media, data)) = file else { return error(StatusCode::BAD_REQUEST, "no `file` part") };
+    if !matches!(minor_edit.as_deref(), Some("true" | "false")) {
+        return error(StatusCode::BAD_REQUEST, "the minorEdit part is required: true or false");
+    }
+    let taken = sqlx::query("SELECT 1 FROM content WHERE page_id = ? AND kind = 'attachment' AND file_name = ?").bind(id).bind(&name).fetch_optional(&s.write).await;
+    match taken {
+        Ok(Some(_)) => {
+            return error(StatusCode::BAD_REQUEST, format!("Cannot add a new attachment with same file name as an existing attachment: {name}"));
+        }
+        Ok(None) => {}
+        Err(e) => return db_error(e),
+    }
+    let result = sqlx::query(
+        "INSERT INTO content (kind, space_id, page_id, title, file_name, media_type, size, data, author_id, created_at) \
+         VALUES ('attachment', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(space)
+    .bind(id)
+    .bind(&name)
+    .bind(&name)
+    .bind(&media)
+    .bind(data.len() as i64)
+    .bind(data.as_ref())
+    .bind(s.access.admin_account_id())
+    .bind(ferry_core::state::now())
+    .fetch_one(&s.write)
+    .await;
+    match result {
+        Ok(r) => attachment_array(vec![AttachmentSummary { id: r.get(0), kind: "attachment".into(), title: name }]),
+        Err(e) => db_error(e),
     }
 }
 
@@ -796,18 +1121,26 @@ async fn review_content(State(s): State<AppState>, Path(key): Path<String>) -> R
                        OR EXISTS (SELECT 1 FROM ever_open o WHERE o.content_id = c.id)) AS ever_open, \
                       (SELECT group_concat(l.name, ',') FROM (SELECT name FROM labels WHERE content_id = c.id ORDER BY name) l) AS labels, \
                       (SELECT COUNT(*) FROM versions v WHERE v.content_id = c.id) + (c.kind IN ('page', 'blogpost')) AS versions, \
-                      (SELECT marker_ref FROM inline_anchors a WHERE a.comment_id = c.id) AS marker_ref \
+                      (SELECT marker_ref FROM inline_anchors a WHERE a.comment_id = c.id) AS marker_ref, \
+                      (SELECT value FROM properties p WHERE p.content_id = c.id AND p.key = ?) AS origin \
                FROM content c JOIN spaces s ON s.id = c.space_id LEFT JOIN users u ON u.id = c.author_id \
                WHERE s.key = ? ORDER BY c.id";
-    match sqlx::query(sql).bind(&key).fetch_all(&s.db).await {
+    let names = match display_names(&s).await {
+        Ok(names) => names,
+        Err(e) => return db_error(e),
+    };
+    match sqlx::query(sql).bind(ORIGIN_PROPERTY).bind(&key).fetch_all(&s.db).await {
         Ok(rows) => Json(
             rows.iter()
                 .map(|r| {
                     let kind: String = r.get(1);
-                    let author = match (kind.as_str(), r.get::<Option<String>, _>(5)) {
+                    let origin: Option<Origin> = r.get::<Option<String>, _>(13).and_then(|o| serde_json::from_str(&o).ok());
+                    // The author it reads as: its origin's creator (Former User without a
+                    // cloud account), else the account that created it.
+                    let author = match (kind.as_str(), &origin) {
                         ("attachment", _) => None,
-                        (_, None) => Some(FORMER_USER.to_string()),
-                        (_, Some(_)) => r.get::<Option<String>, _>(6),
+                        (_, Some(origin)) => Some(origin_author(origin.creator.as_ref(), &names)),
+                        (_, None) => r.get::<Option<String>, _>(6),
                     };
                     let read_restricted = r.get::<bool, _>(8);
                     // Restricted now, yet open at some moment since it was created.
@@ -816,13 +1149,26 @@ async fn review_content(State(s): State<AppState>, Path(key): Path<String>) -> R
                            "title": r.get::<Option<String>, _>(4), "author": author, "size": r.get::<Option<i64>, _>(7),
                            "read_restricted": read_restricted, "opened_before_restricted": opened_before_restricted,
                            "labels": r.get::<Option<String>, _>(10).map(|l| l.split(',').map(str::to_string).collect::<Vec<_>>()).unwrap_or_default(),
-                           "versions": r.get::<i64, _>(11), "inline_marker_ref": r.get::<Option<String>, _>(12)})
+                           "versions": r.get::<i64, _>(11), "inline_marker_ref": r.get::<Option<String>, _>(12), "origin": origin,
+                           "author_id": r.get::<Option<String>, _>(5)})
                 })
                 .collect::<Vec<_>>(),
         )
         .into_response(),
         Err(e) => db_error(e),
     }
+}
+
+/// Display names by account id.
+async fn display_names(s: &AppState) -> Result<HashMap<String, String>, sqlx::Error> {
+    let rows = sqlx::query("SELECT id, COALESCE(display_name, user_name) FROM users").fetch_all(&s.db).await?;
+    Ok(rows.iter().map(|r| (r.get::<i64, _>(0).to_string(), r.get::<String, _>(1))).collect())
+}
+
+/// Who an origin names, for a reviewer: the display name of their cloud account, else
+/// Former User.
+fn origin_author(person: Option<&OriginPerson>, names: &HashMap<String, String>) -> String {
+    person.and_then(|p| p.account_id.as_ref()).and_then(|a| names.get(a)).cloned().unwrap_or_else(|| FORMER_USER.to_string())
 }
 
 async fn review_transfer(State(s): State<AppState>, Path(transfer): Path<String>) -> Response {

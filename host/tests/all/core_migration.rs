@@ -216,7 +216,7 @@ async fn a_group_that_exists_in_the_cloud_is_merged_and_migrated_groups_await_re
 #[tokio::test]
 async fn a_space_whose_key_exists_in_the_cloud_is_not_migrated_and_is_reported() {
     let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
-    cloud.dest.create_space("MKT", "Marketing (cloud)", "test:MKT").await.unwrap();
+    cloud.dest.create_space("MKT", "Marketing (cloud)").await.unwrap();
     let report = full(&f, &cloud).await;
     let failure = report.failures.iter().find(|x| x.kind == "spaces").unwrap();
     assert_eq!(failure.server_id, "MKT");

@@ -117,7 +117,7 @@ async fn a_request_that_fails_for_good_names_the_call_and_never_the_token() {
         .await
         .unwrap();
     let dest = signed_in(&site, TOKEN, 2).with_retry(RetryPolicy { attempts: 3, base: Duration::from_millis(1), max: Duration::from_millis(5) });
-    let e = dest.create_space("ENG", "Engineering", "test:ENG").await.unwrap_err();
+    let e = dest.create_space("ENG", "Engineering").await.unwrap_err();
     assert_eq!(e.to_string(), "POST /wiki/rest/api/space answered 500: {\"message\":\"injected failure\"}");
     assert!(!format!("{e:?} {dest:?}").contains(TOKEN));
     let wrong = signed_in(&site, "wrong", 2);
@@ -187,7 +187,7 @@ async fn a_scoped_token_goes_through_the_gateway_with_the_sites_cloud_id() {
     assert!(connected.proven.iter().any(|p| p.contains("administers Confluence")), "{:?}", connected.proven);
     assert!(connected.unproven.iter().any(|p| p.contains("organization admin")), "{:?}", connected.unproven);
     let dest = ferry_host::cloud::get(&db, "scoped").await.unwrap().client(2).unwrap();
-    dest.create_space("GW", "Through the gateway", "test:GW").await.unwrap();
+    dest.create_space("GW", "Through the gateway").await.unwrap();
     assert!(dest.get_space("GW").await.unwrap().is_some());
     assert!(!format!("{dest:?}").contains(TOKEN), "{dest:?}");
     // A client that named another cloud id reaches nothing.
@@ -199,7 +199,7 @@ async fn a_scoped_token_goes_through_the_gateway_with_the_sites_cloud_id() {
     )
     .unwrap();
     assert!(lost.get_space("GW").await.unwrap().is_none());
-    assert_eq!(lost.create_space("GX", "Lost", "test:GX").await.unwrap_err().status(), Some(404));
+    assert_eq!(lost.create_space("GX", "Lost").await.unwrap_err().status(), Some(404));
 }
 
 /// A site with a request budget (a token bucket of 20 requests a second) answers 429 with
@@ -251,7 +251,7 @@ async fn the_request_journal_keeps_what_was_sent_and_no_secret() {
     let site = staging::start_with_journal(&dir.path().join("cloud.db"), "127.0.0.1:0", &access, Faults::default(), Some(&journal)).await.unwrap();
     let dest = signed_in(&site, TOKEN, 2);
     dest.create_user("j@example.com", "J", true).await.unwrap();
-    dest.create_space("JRN", "Journal", "test:JRN").await.unwrap();
+    dest.create_space("JRN", "Journal").await.unwrap();
     assert!(dest.find_user_by_email("j@example.com").await.unwrap().is_some());
     let text = std::fs::read_to_string(&journal).unwrap();
     assert!(!text.contains(TOKEN) && !text.contains(&access.directory_key), "{text}");

@@ -113,16 +113,23 @@ async fn restricted_pages_are_visible_only_to_those_the_server_allowed() {
 
     // The restrictions as the cloud keeps them.
     let group = |name: &str| RestrictedGroup { name: name.into() };
+    // (The migrating account stays in each, so later plans can still reach the page.)
+    let migrating = RestrictedUser { account_id: ferry_host::staging::Access::with_token(crate::core_migration::TOKEN).admin_account_id() };
+    let with_migrating = |mut users: Vec<RestrictedUser>| {
+        users.push(migrating.clone());
+        users.sort();
+        users
+    };
     let page1 = cloud.dest.restrictions(id("ENG page 1")).await.unwrap();
     let read = page1.iter().find(|r| r.operation == "read").unwrap();
-    assert_eq!(read.restrictions.user, vec![RestrictedUser { account_id: user1.clone() }]);
+    assert_eq!(read.restrictions.user, with_migrating(vec![RestrictedUser { account_id: user1.clone() }]));
     assert_eq!(read.restrictions.group, vec![group("engineering")]);
     let update = page1.iter().find(|r| r.operation == "update").unwrap();
-    assert_eq!(update.restrictions.user, vec![RestrictedUser { account_id: user1.clone() }]);
+    assert_eq!(update.restrictions.user, with_migrating(vec![RestrictedUser { account_id: user1.clone() }]));
     let page2 = cloud.dest.restrictions(id("ENG page 2")).await.unwrap();
     assert_eq!(page2.len(), 1);
     assert_eq!((page2[0].operation.as_str(), &page2[0].restrictions.group), ("read", &vec![group(SITE_ADMINS_GROUP)]));
-    assert!(page2[0].restrictions.user.is_empty());
+    assert_eq!(page2[0].restrictions.user, vec![migrating.clone()]);
     let page0: Vec<ContentRestriction> = cloud.dest.restrictions(id("ENG page 0")).await.unwrap();
     assert_eq!(page0.len(), 1);
     assert_eq!((page0[0].operation.as_str(), &page0[0].restrictions.group), ("update", &vec![group("engineering")]));

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use ferry_host::destination::api::{Body, ContentUpdate, NewContent, PageVersion};
-use ferry_host::destination::RetryPolicy;
+use ferry_host::destination::{ContentKind, RetryPolicy};
 use ferry_host::migrate::{Migrator, Progress};
 use ferry_host::plan::{HistoryScope, Plan, SpacesScope, UsersScope};
 use ferry_host::staging::Faults;
@@ -66,10 +66,14 @@ async fn accounts(f: &Fixture) -> HashMap<String, String> {
 }
 
 /// Every migrated page's cloud history equals its server history: as many versions, in
-/// order, each with its title, author (Former User when the author has no account), date,
-/// comment, and body (ids rewritten). The first version is by the page's creator.
+/// order, each with its title and body (ids rewritten), saved by the migrating account;
+/// each later version's message names its original author (a former user when they have
+/// no account), date and comment, and the page's origin names its creator, the author and
+/// date of its current version, and its first version's comment.
 async fn assert_history_moved(f: &Fixture, cloud: &Cloud, only: Option<&[i64]>) -> usize {
     let (server, pages, accounts) = (server_history(f).await, migrated_pages(f).await, accounts(f).await);
+    let blog_posts = migrated_blog_posts(f).await;
+    let migrating = ferry_host::staging::Access::with_token(TOKEN).admin_account_id();
     let mut checked = 0;
     for (server_id, cloud_id) in pages {
         if only.is_some_and(|ids| !ids.contains(&server_id)) {
@@ -77,15 +81,41 @@ async fn assert_history_moved(f: &Fixture, cloud: &Cloud, only: Option<&[i64]>) 
         }
         let expected = &server[&server_id];
         let versions = cloud.review(&format!("content/{cloud_id}/versions")).await;
-        let versions = versions.as_array().unwrap();
+        let mut versions = versions.as_array().unwrap().clone();
+        // A body whose links named pages migrated after it was saved again once they were
+        // in: one more version, the last, saying so, with the last server version's body.
+        if let Some(fixed) = versions.last().filter(|v| v["message"].as_str().is_some_and(|m| m.starts_with("Ferry: links"))).cloned() {
+            versions.pop();
+            let before = versions.last().unwrap();
+            assert_eq!(fixed["title"], before["title"]);
+            assert_eq!(shape(fixed["body"].as_str().unwrap()), shape(before["body"].as_str().unwrap()), "page {server_id}");
+        }
         assert_eq!(versions.len(), expected.len(), "page {server_id}: {versions:?}");
+        let kind = ContentKind::of(blog_posts.contains(&server_id));
+        let origin = cloud.dest.origin(kind, cloud_id).await.unwrap().unwrap_or_else(|| panic!("page {server_id} has no origin"));
+        assert_eq!(origin.server_id, server_id.to_string());
+        let (first, last) = (&expected[0], expected.last().unwrap());
+        assert_eq!(origin.creator.as_ref().map(|c| c.user_key.as_str()), first.author.as_deref(), "page {server_id}");
+        assert_eq!(origin.last_modifier.as_ref().map(|c| c.user_key.as_str()), last.author.as_deref(), "page {server_id}");
+        assert_eq!(origin.last_modified.as_deref(), Some(last.saved.as_str()), "page {server_id}");
+        assert_eq!(origin.first_version_comment, first.comment, "page {server_id}");
+        assert_eq!(origin.versions, Some(expected.len() as i64));
         for (n, (cloud_version, server_version)) in versions.iter().zip(expected).enumerate() {
             assert_eq!(cloud_version["number"], n as i64 + 1, "page {server_id}");
             assert_eq!(cloud_version["title"], server_version.title.as_str(), "page {server_id} v{}", n + 1);
-            assert_eq!(cloud_version["created_at"], server_version.saved.as_str(), "page {server_id} v{}", n + 1);
-            assert_eq!(cloud_version["message"].as_str(), server_version.comment.as_deref(), "page {server_id} v{}", n + 1);
-            let author = server_version.author.as_ref().and_then(|key| accounts.get(key));
-            assert_eq!(cloud_version["author_id"].as_str(), author.map(String::as_str), "page {server_id} v{}", n + 1);
+            assert_eq!(cloud_version["author_id"].as_str(), Some(migrating.as_str()), "page {server_id} v{}", n + 1);
+            let message = cloud_version["message"].as_str();
+            if n == 0 {
+                assert_eq!(message, None, "a create takes no message");
+            } else {
+                let message = message.unwrap_or_else(|| panic!("page {server_id} v{} has no message", n + 1));
+                assert!(message.contains(&format!(" at {}", server_version.saved)), "{message}");
+                if let Some(comment) = server_version.comment.as_deref().filter(|c| !c.trim().is_empty()) {
+                    assert!(message.ends_with(&format!(": {}", comment.trim())), "{message}");
+                }
+                let has_account = server_version.author.as_ref().is_some_and(|key| accounts.contains_key(key));
+                assert_eq!(message.contains("(former user)"), !has_account && server_version.author.is_some(), "{message}");
+            }
             let body = cloud_version["body"].as_str().unwrap();
             if server_version.body.contains("unclosed") {
                 assert_eq!(body, server_version.body);
@@ -99,6 +129,17 @@ async fn assert_history_moved(f: &Fixture, cloud: &Cloud, only: Option<&[i64]>) 
     checked
 }
 
+/// Server ids of the migrated blog posts.
+async fn migrated_blog_posts(f: &Fixture) -> std::collections::HashSet<i64> {
+    sqlx::query("SELECT server_id FROM mappings WHERE namespace = 'confluence:blogpost'")
+        .fetch_all(f.db.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String, _>(0).parse().unwrap())
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_version_of_every_page_migrates_in_order_with_its_author_date_and_comment() {
     let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
@@ -110,15 +151,15 @@ async fn every_version_of_every_page_migrates_in_order_with_its_author_date_and_
     assert_eq!((versions.cloud, versions.failed), (versions.server, 0), "{versions:?}");
     let checked = assert_history_moved(&f, &cloud, None).await;
     assert_eq!(checked as u64, pages);
-    // A middle version by the deleted user is Former User's; ENG page 1 reads as it did.
-    let eng = cloud.review("spaces/MKT/content").await;
-    let page = eng.as_array().unwrap().iter().find(|c| c["title"] == "MKT page 1").unwrap();
+    // A middle version by the deleted user names a former user; MKT page 1 reads as it did.
+    let mkt = cloud.review("spaces/MKT/content").await;
+    let page = mkt.as_array().unwrap().iter().find(|c| c["title"] == "MKT page 1").unwrap();
     let history = cloud.review(&format!("content/{}/versions", page["id"])).await;
-    let history: Vec<(String, Option<String>)> =
-        history.as_array().unwrap().iter().map(|v| (v["author"].as_str().unwrap_or_default().to_string(), v["message"].as_str().map(str::to_string))).collect();
-    assert_eq!(history.len(), 3);
-    assert_eq!(history[1].0, "Former User");
-    assert_eq!((history[0].1.as_deref(), history[2].1.as_deref()), (Some("first draft"), Some("tidied up after review")));
+    let messages: Vec<Option<String>> = history.as_array().unwrap().iter().map(|v| v["message"].as_str().map(str::to_string)).collect();
+    assert_eq!(messages.len(), 3);
+    assert!(messages[1].as_deref().unwrap().contains("(former user)"), "{messages:?}");
+    assert!(messages[2].as_deref().unwrap().ends_with(": tidied up after review"), "{messages:?}");
+    assert_eq!(page["origin"]["firstVersionComment"], "first draft");
     // The Cloud-shaped read API shows the same history.
     let listed = cloud.get(&format!("/wiki/api/v2/pages/{}/versions", page["id"])).await;
     let numbers: Vec<i64> = listed["results"].as_array().unwrap().iter().map(|v| v["number"].as_i64().unwrap()).collect();
@@ -137,16 +178,24 @@ async fn history_current_migrates_the_current_version_only() {
     for (server_id, cloud_id) in migrated_pages(&f).await {
         let versions = cloud.review(&format!("content/{cloud_id}/versions")).await;
         let versions = versions.as_array().unwrap();
-        assert_eq!(versions.len(), 1, "{versions:?}");
+        let saved_again = versions.iter().filter(|v| v["message"].as_str().is_some_and(|m| m.starts_with("Ferry: links"))).count();
+        assert_eq!(versions.len() - saved_again, 1, "{versions:?}");
         let current = server[&server_id].last().unwrap();
         assert_eq!(versions[0]["title"], current.title.as_str());
-        assert_eq!(versions[0]["message"].as_str(), current.comment.as_deref());
+        // The one version is the server's current one: its comment is in the origin.
+        let origin = cloud.dest.origin(ContentKind::Page, cloud_id).await.unwrap();
+        let origin = match origin {
+            Some(origin) => origin,
+            None => cloud.dest.origin(ContentKind::BlogPost, cloud_id).await.unwrap().unwrap(),
+        };
+        assert_eq!(origin.first_version_comment, current.comment);
+        assert_eq!(origin.last_modified.as_deref(), Some(current.saved.as_str()));
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_history_cut_short_is_completed_by_the_next_plan_without_duplicate_versions() {
-    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults { fail_rate: 0.25, ..Faults::default() }).await);
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults { fail_rate: 0.2, lose_answer_rate: 0.1, ..Faults::default() }).await);
     // Users first, reliably (the plan's client retries).
     run_plan(&f, &cloud, plan_for(&f, &cloud, UsersScope::All, SpacesScope::None, false)).await;
 
@@ -156,22 +205,30 @@ async fn a_history_cut_short_is_completed_by_the_next_plan_without_duplicate_ver
     let post: i64 = sqlx::query("SELECT contentid FROM content WHERE title = 'MKT post 9' AND prevver IS NULL").fetch_one(&source).await.unwrap().get(0);
     let history = &server_history(&f).await[&post];
     assert_eq!(history.len(), 3);
-    // Creates keyed as the migrator keys them: the Server site's identity, then the entity.
+    // What a run killed there leaves: its intents recorded for the space and the post,
+    // the space and the post's first two versions created, no origin on the post yet, and
+    // nothing in the ledger.
     let site = ferry_host::sites::identify(&f.db, &f.source().await, None).await.unwrap().id;
-    let space = cloud.dest.create_space("MKT", "Marketing", &format!("{site}/confluence:space:MKT")).await.unwrap().id.unwrap();
+    let destination = ferry_host::migrate::destination_key(cloud.site.url().as_str());
+    for (namespace, id) in [("confluence:space", "MKT".to_string()), ("confluence:blogpost", post.to_string())] {
+        sqlx::query("INSERT INTO create_intents (destination, site, namespace, server_id) VALUES (?, ?, ?, ?)")
+            .bind(&destination)
+            .bind(&site)
+            .bind(namespace)
+            .bind(id)
+            .execute(f.db.pool())
+            .await
+            .unwrap();
+    }
+    // (The site fails some requests: each create looks before it is repeated.)
+    let dest = &cloud.dest;
+    let space = dest.create_looking_first(false, || dest.get_space("MKT"), || dest.create_space("MKT", "Marketing")).await.unwrap().id.unwrap();
     let body = |v: &ServerVersion| Body { representation: "storage".into(), value: v.body.clone() };
-    let first = NewContent {
-        space_id: space,
-        status: "current".into(),
-        title: history[0].title.clone(),
-        parent_id: None,
-        body: body(&history[0]),
-        author_id: None,
-        created_at: Some(history[0].saved.clone()),
-        version_message: history[0].comment.clone(),
-    };
-    let created = cloud.dest.create_content(true, &first, &format!("{site}/confluence:blogpost:{post}"), false).await.unwrap();
-    let second = PageVersion { number: 2, message: None, author_id: None, created_at: Some(history[1].saved.clone()) };
+    let first = NewContent { space_id: space, status: "current".into(), title: history[0].title.clone(), parent_id: None, body: body(&history[0]) };
+    let find = || async { Ok(dest.find_content(true, space, &history[0].title).await?.map(|c| c.id)) };
+    let created = dest.create_looking_first(false, find, || async { Ok(dest.create_content(true, &first, false).await?.id) }).await.unwrap();
+    let created = ferry_host::destination::api::Created { id: created };
+    let second = PageVersion { number: 2, message: None };
     let update =
         ContentUpdate { id: created.id.to_string(), status: "current".into(), title: history[1].title.clone(), body: body(&history[1]), version: second };
     cloud.dest.add_version(true, created.id, &update).await.unwrap();
@@ -188,8 +245,8 @@ async fn a_history_cut_short_is_completed_by_the_next_plan_without_duplicate_ver
         Migrator::new(f.db.clone(), plan, Progress::hidden()).await.unwrap().with_destination(flaky.clone()).run().await.unwrap();
     }
 
-    // A reliable plan finishes every page: the creates are answered with the pages that
-    // landed, the versions already there with 409, and each history is whole, once.
+    // A reliable plan finishes every page: it looks for the pages whose creates were begun,
+    // links those that landed, adds the versions they lack, and each history is whole, once.
     let both = SpacesScope::Keys(vec!["ENG".into(), "MKT".into()]);
     let report = run_plan(&f, &cloud, plan_for(&f, &cloud, UsersScope::None, both, false)).await;
     assert_eq!(report.counts["pages"].failed + report.counts["blogposts"].failed, 0, "{:?}", report.failures);
@@ -322,7 +379,7 @@ async fn references_left_by_one_plan_are_fixed_by_the_plan_that_migrates_their_t
 #[tokio::test]
 async fn the_site_refuses_a_version_out_of_order_and_an_inline_comment_without_its_marker() {
     let cloud = Cloud::start(Faults::default()).await;
-    let space = cloud.dest.create_space("REF", "Refusals", "test:space:REF").await.unwrap().id.unwrap();
+    let space = cloud.dest.create_space("REF", "Refusals").await.unwrap().id.unwrap();
     let body = |value: &str| Body { representation: "storage".into(), value: value.into() };
     let page = NewContent {
         space_id: space,
@@ -330,11 +387,8 @@ async fn the_site_refuses_a_version_out_of_order_and_an_inline_comment_without_i
         title: "Page".into(),
         parent_id: None,
         body: body("<p>Only <ac:inline-comment-marker ac:ref=\"m-1\">this</ac:inline-comment-marker> is marked.</p>"),
-        author_id: None,
-        created_at: None,
-        version_message: None,
     };
-    let id = cloud.dest.create_content(false, &page, "test:page:1", false).await.unwrap().id;
+    let id = cloud.dest.create_content(false, &page, false).await.unwrap().id;
     let http = reqwest::Client::new();
     // Version 3 of a page at version 1: 409, naming the version it is at.
     let skip = ContentUpdate {
@@ -342,7 +396,7 @@ async fn the_site_refuses_a_version_out_of_order_and_an_inline_comment_without_i
         status: "current".into(),
         title: "Page".into(),
         body: body("<p>v3</p>"),
-        version: PageVersion { number: 3, message: None, author_id: None, created_at: None },
+        version: PageVersion { number: 3, message: None },
     };
     let response = http
         .put(format!("{}/wiki/api/v2/pages/{id}", cloud.site.url()))
@@ -370,20 +424,17 @@ async fn the_site_refuses_a_version_out_of_order_and_an_inline_comment_without_i
     // A reply to a comment that is not inline: 400.
     let footer = cloud
         .dest
-        .create_comment(
-            &ferry_host::destination::api::NewComment {
-                page_id: Some(id),
-                attachment_id: None,
-                parent_comment_id: None,
-                body: body("<p>f</p>"),
-                author_id: None,
-            },
-            "test:comment:1",
-        )
+        .create_comment(&ferry_host::destination::api::NewComment {
+            page_id: Some(id),
+            blog_post_id: None,
+            attachment_id: None,
+            parent_comment_id: None,
+            body: body("<p>f</p>"),
+        })
         .await
         .unwrap()
         .id;
-    let reply = serde_json::json!({"pageId": id, "parentCommentId": footer, "body": {"representation": "storage", "value": "<p>r</p>"}});
+    let reply = serde_json::json!({"parentCommentId": footer.to_string(), "body": {"representation": "storage", "value": "<p>r</p>"}});
     let response = http
         .post(format!("{}/wiki/api/v2/inline-comments", cloud.site.url()))
         .basic_auth(ferry_host::staging::DEFAULT_ADMIN_EMAIL, Some(TOKEN))
@@ -392,7 +443,7 @@ async fn the_site_refuses_a_version_out_of_order_and_an_inline_comment_without_i
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 400);
-    assert!(response.text().await.unwrap().contains(&format!("no inline comment {footer} on page {id}")));
+    assert!(response.text().await.unwrap().contains(&format!("no inline comment {footer}")));
     // The page is unchanged: one version.
     assert_eq!(cloud.dest.versions(false, id).await.unwrap().results.len(), 1);
 }

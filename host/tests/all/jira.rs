@@ -380,7 +380,7 @@ async fn a_project_key_taken_in_the_cloud_is_refused_and_reported() {
         project_type_key: "service_desk".into(),
         lead_account_id: None,
     };
-    cloud.dest.create_project(&taken, "seed:HR").await.unwrap();
+    cloud.dest.create_project(&taken).await.unwrap();
     let report = f.run(&f.db, &cloud, full_plan(&f, &cloud)).await;
     assert_eq!(report.status, "incomplete");
     let failure = report.failures.iter().find(|x| x.kind == "requests" && x.server_id == "HR").expect("HR refused");
@@ -445,7 +445,7 @@ async fn the_checks_name_bad_customer_emails_identity_conflicts_former_customers
         project_type_key: "service_desk".into(),
         lead_account_id: None,
     };
-    cloud.dest.create_project(&taken, "seed:HR").await.unwrap();
+    cloud.dest.create_project(&taken).await.unwrap();
     let plan = Plan::create(&f.db, f.plan(&cloud, UsersScope::All, UsersScope::All, SpacesScope::All)).await.unwrap();
     let checks = Migrator::new(f.db.clone(), plan, Progress::hidden()).await.unwrap().with_destination(cloud.dest.clone()).checks().await.unwrap();
     let by_code = |code: &str| -> Check { checks.iter().find(|c| c.code == code).unwrap_or_else(|| panic!("{code} in {checks:?}")).clone() };
@@ -564,8 +564,8 @@ async fn keys_read_from_a_hostile_database_stay_one_path_segment() {
     let cloud = Cloud::start(Faults::default()).await;
     let sd =
         ferry_host::destination::api::NewProject { key: "SD".into(), name: "IT Help".into(), project_type_key: "service_desk".into(), lead_account_id: None };
-    cloud.dest.create_project(&sd, "seed:SD").await.unwrap();
-    cloud.dest.create_space("ENG", "Engineering", "seed:ENG").await.unwrap();
+    cloud.dest.create_project(&sd).await.unwrap();
+    cloud.dest.create_space("ENG", "Engineering").await.unwrap();
     assert!(cloud.dest.project("SD").await.unwrap().is_some());
     // Unencoded, these would read SD and ENG (the rest becoming a query or a parent path).
     for key in ["SD?x=1", "SD#", "x/../SD"] {

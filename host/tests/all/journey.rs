@@ -232,7 +232,7 @@ async fn apps_done_is_refused_until_each_missing_item_is_fixed() {
 async fn the_checks_name_what_the_sample_site_provokes_with_stable_codes() {
     let f = Fixture::new().await;
     let cloud = Cloud::start(Faults::default()).await;
-    cloud.dest.create_space("DOC", "taken", "seed:DOC").await.unwrap();
+    cloud.dest.create_space("DOC", "taken").await.unwrap();
     cloud.dest.create_group("jira-users").await.unwrap();
     f.install("page_ratings").await;
     f.install("team_calendars").await;
