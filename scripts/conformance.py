@@ -110,7 +110,8 @@ def type_problem(schema, value, where):
     return f"body field {where.rstrip('.') or '(body)'} is a {found} where the API has a {kind}"
 
 
-def check_body(doc, schema, body, where, problems, depth=0):
+def check_body(doc, schema, body, where, problems, depth=0, fold=False):
+    """`fold`: attribute names are case-insensitive (SCIM, RFC 7643 section 2.1)."""
     if depth > 6 or body is None:
         return
     schema = resolve(doc, schema)
@@ -122,21 +123,24 @@ def check_body(doc, schema, body, where, problems, depth=0):
         items = schema.get("items")
         if items is not None:
             for value in body[:5]:
-                check_body(doc, items, value, where + "[]", problems, depth + 1)
+                check_body(doc, items, value, where + "[]", problems, depth + 1, fold)
         return
     if not isinstance(body, dict):
         return
     props, required, any_allowed = fields_of(doc, schema)
     if props is None:
         return
+    name = (lambda k: k.lower()) if fold else (lambda k: k)
+    props = {name(k): v for k, v in props.items()}
+    sent = {name(k) for k in body}
     for key, value in body.items():
-        if key not in props:
+        if name(key) not in props:
             if not any_allowed:
                 problems.append(f"body field {where}{key} is not in the API")
             continue
-        check_body(doc, props[key], value, f"{where}{key}.", problems, depth + 1)
+        check_body(doc, props[name(key)], value, f"{where}{key}.", problems, depth + 1, fold)
     for key in sorted(required):
-        if key not in body:
+        if name(key) not in sent:
             problems.append(f"body field {where}{key} is required")
 
 
@@ -177,16 +181,19 @@ def check(entry, docs):
         if schema is None:
             problems.append("a JSON body where the API takes none")
         else:
-            check_body(doc, schema, entry["body"], "", problems)
+            check_body(doc, schema, entry["body"], "", problems, fold=path.startswith("/scim/"))
     if entry.get("parts"):
         schema = next((c.get("schema") for t, c in content.items() if "multipart" in t), None)
         if schema is None:
             problems.append("a multipart body where the API takes none")
         else:
-            props, _, any_allowed = fields_of(doc, schema)
+            props, required, any_allowed = fields_of(doc, schema)
             for part in entry["parts"]:
                 if props is not None and part not in props and not any_allowed:
                     problems.append(f"multipart part {part} is not in the API")
+            for part in sorted(required):
+                if part not in entry["parts"]:
+                    problems.append(f"multipart part {part} is required")
     if entry.get("sign_in") == "bearer" and not gateway and not path.startswith("/scim/"):
         problems.append("a Bearer token on the site's URL (an API token takes Basic there)")
     return endpoint, problems

@@ -339,7 +339,7 @@ impl Drop for Child {
 /// Serve a staging site from a child process, signed in to as a real site (its admin's
 /// email with a new token in `$FERRY_BENCH_TOKEN`, its directory with the key in
 /// `$FERRY_BENCH_SCIM_KEY`); returns it, the way to it and a client of it.
-async fn staging_child(db: &Path) -> anyhow::Result<(Child, crate::cloud::Target, crate::destination::Destination)> {
+async fn staging_child(db: &Path, extra: &[String]) -> anyhow::Result<(Child, crate::cloud::Target, crate::destination::Destination)> {
     let access = crate::staging::Access::with_token(&format!("bench-{}", crate::plugins::local::new_id()));
     std::env::set_var("FERRY_BENCH_TOKEN", &access.api_token);
     std::env::set_var("FERRY_BENCH_SCIM_KEY", &access.directory_key);
@@ -348,6 +348,7 @@ async fn staging_child(db: &Path) -> anyhow::Result<(Child, crate::cloud::Target
         .args(["staging", "serve", "--db"])
         .arg(db)
         .args(["--listen", &format!("127.0.0.1:{port}"), "--email", &access.email])
+        .args(extra)
         .env("FERRY_STAGING_TOKEN", &access.api_token)
         .env("FERRY_STAGING_SCIM_KEY", &access.directory_key)
         .stdout(std::process::Stdio::null())
@@ -457,7 +458,7 @@ pub async fn bench_migrate(home: &Path, options: &crate::sample::SampleOptions, 
         .stdout(std::process::Stdio::null())
         .status()?;
     anyhow::ensure!(status.success(), "generating the bench site failed");
-    let (_cloud, target, _) = staging_child(&dir.join("cloud.db")).await?;
+    let (_cloud, target, _) = staging_child(&dir.join("cloud.db"), &[]).await?;
     let db = crate::state::StateDb::open(&dir.join("home")).await?;
     let plan = crate::plan::Plan::create(
         &db,
@@ -470,7 +471,7 @@ pub async fn bench_migrate(home: &Path, options: &crate::sample::SampleOptions, 
     .await?;
     let report = crate::migrate::Migrator::new(db, plan, crate::terminal::progress()).await?.run().await?;
     let peak_rss_mb = peak_rss_mb();
-    let (_ingest_site, _, ingest_dest) = staging_child(&dir.join("ingest.db")).await?;
+    let (_ingest_site, _, ingest_dest) = staging_child(&dir.join("ingest.db"), &[]).await?;
     let (iu, ip, imb) = ingest(&ingest_dest, &report).await?;
     let secs = |k: &str| report.step_seconds.get(k).copied().unwrap_or(0.0).max(1e-9);
     Ok(MigrateBench {
@@ -483,6 +484,164 @@ pub async fn bench_migrate(home: &Path, options: &crate::sample::SampleOptions, 
         ingest_pages_per_second: ip,
         ingest_attachment_mb_per_second: imb,
         peak_rss_mb,
+        site: report,
+    })
+}
+
+/// A site across the internet: the latency every answer takes and the site's request
+/// budget (requests per second).
+#[derive(Debug, Clone, Copy)]
+pub struct Across {
+    /// Added to every answer.
+    pub latency: Duration,
+    /// The request budget, per second.
+    pub rate: f64,
+}
+
+/// The figures of one `ferry bench migrate --latency … --rate-limit …` run: against a
+/// real site the bound is its request budget.
+#[derive(Debug, Clone, Serialize)]
+pub struct BudgetBench {
+    /// Pages, blog posts and comments, attachments of the generated site (its report).
+    pub site: crate::migrate::report::PlanReport,
+    /// The latency, ms.
+    pub latency_ms: u64,
+    /// The site's budget, requests per second.
+    pub rate_limit: f64,
+    /// Seconds the migration took (the run).
+    pub seconds: f64,
+    /// Every request the site answered, the 429s included.
+    pub requests: u64,
+    /// Requests answered 429.
+    pub throttled: u64,
+    /// Share of the budget used: answered requests / (rate × seconds).
+    pub budget_used: f64,
+    /// Pages and blog posts migrated per hour.
+    pub pages_per_hour: f64,
+    /// All requests (but 429s) per migrated page or blog post.
+    pub requests_per_page: f64,
+    /// Requests (but 429s) per kind: what they were for.
+    pub per_kind: std::collections::BTreeMap<String, u64>,
+}
+
+impl fmt::Display for BudgetBench {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = |k: &str| self.site.counts.get(k).copied().unwrap_or_default();
+        writeln!(
+            f,
+            "site: {} users, {} pages, {} blog posts, {} comments, {} attachments; latency {} ms, budget {}/s",
+            c("users").cloud,
+            c("pages").cloud,
+            c("blogposts").cloud,
+            c("comments").cloud,
+            c("attachments").cloud,
+            self.latency_ms,
+            self.rate_limit
+        )?;
+        writeln!(f, "took {:.1} s: {:.0} pages and blog posts per hour", self.seconds, self.pages_per_hour)?;
+        writeln!(
+            f,
+            "requests: {} answered, {} throttled ({:.1} %); budget used {:.0} % (target ≥ 90 %, < 5 % throttled)",
+            self.requests - self.throttled,
+            self.throttled,
+            100.0 * self.throttled as f64 / self.requests.max(1) as f64,
+            100.0 * self.budget_used
+        )?;
+        writeln!(f, "requests per migrated page or blog post: {:.2} (target ≤ 5)", self.requests_per_page)?;
+        for (kind, n) in &self.per_kind {
+            writeln!(f, "  {kind:<28} {n:>7}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a request to a site was for, from its method and path.
+fn request_kind(method: &str, path: &str) -> &'static str {
+    let path = path.split('?').next().unwrap_or(path);
+    let v2 = path.strip_prefix("/wiki/api/v2/");
+    match (method, v2) {
+        ("POST", Some("pages" | "blogposts")) => "page create",
+        ("PUT", Some(p)) if p.starts_with("pages/") || p.starts_with("blogposts/") => "page version",
+        (_, Some(p)) if p.ends_with("/properties") => "origin property",
+        (_, Some(p)) if p.starts_with("spaces/") => "page lookup",
+        (_, Some(p)) if p.contains("comments") => "comment",
+        _ if path.ends_with("/label") => "labels",
+        _ if path.ends_with("/restriction") => "restrictions",
+        _ if path.contains("/child/attachment") => "attachment",
+        _ if path.contains("/permission") => "space permission",
+        _ if path.starts_with("/wiki/rest/api/space") => "space",
+        _ if path.starts_with("/scim/") && path.contains("/Users") => "scim users",
+        _ if path.starts_with("/scim/") => "scim groups",
+        _ => "other",
+    }
+}
+
+/// Migrate a generated site to a staging site across a (simulated) internet: every
+/// answer takes `across.latency`, and the site answers at most `across.rate` requests a
+/// second (429 past it). Reports pages per hour, the share of the budget used, the
+/// throttled share, and requests per page and per kind (from the site's journal).
+pub async fn bench_budget(home: &Path, options: &crate::sample::SampleOptions, across: Across) -> anyhow::Result<BudgetBench> {
+    let dir = home.join("bench").join("migrate-budget");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let site = dir.join("site");
+    let status = std::process::Command::new(std::env::current_exe()?)
+        .args(["sample-site", "--out"])
+        .arg(&site)
+        .args(["--users", &options.users.to_string(), "--spaces", &options.spaces.to_string()])
+        .args(["--pages-per-space", &options.pages_per_space.to_string()])
+        .args(["--attachments-per-page", &options.attachments_per_page.to_string(), "--seed", &options.seed.to_string()])
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    anyhow::ensure!(status.success(), "generating the bench site failed");
+    let journal = dir.join("journal.jsonl");
+    let extra = vec![
+        "--latency".to_string(),
+        format!("{}ms", across.latency.as_millis()),
+        "--rate-limit".to_string(),
+        format!("{}/s", across.rate),
+        "--journal".to_string(),
+        journal.display().to_string(),
+    ];
+    let (_cloud, target, _) = staging_child(&dir.join("cloud.db"), &extra).await?;
+    let db = crate::state::StateDb::open(&dir.join("home")).await?;
+    let plan = crate::plan::Plan::create(
+        &db,
+        crate::plan::Plan {
+            apps: crate::plan::AppsScope::None,
+            history: crate::plan::HistoryScope::All,
+            ..crate::plan::Plan::new("bench", &site.join("site.db").display().to_string(), &site.join("attachments").display().to_string(), &target)
+        },
+    )
+    .await?;
+    let migrator = crate::migrate::Migrator::new(db, plan, crate::terminal::progress()).await?;
+    let started = Instant::now();
+    let report = migrator.run().await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let (mut requests, mut throttled) = (0u64, 0u64);
+    let mut per_kind = std::collections::BTreeMap::new();
+    for line in std::fs::read_to_string(&journal)?.lines() {
+        let entry: serde_json::Value = serde_json::from_str(line)?;
+        requests += 1;
+        if entry["status"] == 429 {
+            throttled += 1;
+            continue;
+        }
+        let kind = request_kind(entry["method"].as_str().unwrap_or_default(), entry["path"].as_str().unwrap_or_default());
+        *per_kind.entry(kind.to_string()).or_default() += 1;
+    }
+    let pages = (report.counts["pages"].cloud + report.counts["blogposts"].cloud).max(1) as f64;
+    let answered = (requests - throttled) as f64;
+    Ok(BudgetBench {
+        latency_ms: across.latency.as_millis() as u64,
+        rate_limit: across.rate,
+        seconds,
+        requests,
+        throttled,
+        budget_used: answered / (across.rate * seconds).max(1e-9),
+        pages_per_hour: pages * 3600.0 / report.step_seconds.get("pages").copied().unwrap_or(seconds).max(1e-9),
+        requests_per_page: answered / pages,
+        per_kind,
         site: report,
     })
 }
@@ -563,12 +722,7 @@ async fn ingest_jira(dest: &crate::destination::Destination, customers: u64, req
     let project = NewProject { key: "ING".into(), name: "Ingest".into(), project_type_key: "service_desk".into(), lead_account_id: None };
     dest.create_project(&project).await?;
     let desk = dest.service_desks().await?.into_iter().find(|d| d.project_key == "ING").context("the ingest service desk")?.id;
-    // Agents are full accounts, as in the migrated site (a request naming both kinds
-    // costs the site two lookups).
-    let mut agents = Vec::new();
-    for a in 0..50 {
-        agents.push(dest.create_user(&format!("ingest-agent{a}@example.com"), "Ingest agent", true).await?.id.context("the ingest agent's id")?);
-    }
+    let request_type = dest.request_types(&desk).await?.into_iter().next().context("the ingest service desk's request type")?.id;
     let t = Instant::now();
     let n = accounts.len();
     let sent: Vec<Result<anyhow::Result<()>, tokio::task::JoinError>> = stream::iter(0..requests.max(1))
@@ -577,29 +731,26 @@ async fn ingest_jira(dest: &crate::destination::Destination, customers: u64, req
             // The shape of the sample's requests: a reporter, `r % 3` participants, and
             // `r % 4` comments, the second by the reporter and the others by an agent.
             let reporter = accounts[r as usize % n].clone();
-            let agent = agents[r as usize % agents.len()].clone();
             let participants: Vec<String> = (1..=(r % 3)).map(|k| accounts[(r + 5 * k) as usize % n].clone()).filter(|p| *p != reporter).collect();
-            let created = format!("2024-03-{:02}T{:02}:15:00Z", 1 + r % 28, 8 + r % 9);
+            let request_type = request_type.clone();
             tokio::spawn(async move {
-                let comments = (0..r % 4)
-                    .map(|c| ImportComment {
-                        body: format!("Comment {c} on {r}: have you tried turning it off and on?"),
-                        public: !(c == 0 && r % 2 == 0),
-                        author_account_id: if c == 1 { reporter.clone() } else { agent.clone() },
-                        created: Some(created.clone()),
-                    })
-                    .collect();
                 let request = NewRequest {
                     service_desk_id: desk,
+                    request_type_id: request_type,
                     request_field_values: RequestFields {
                         summary: format!("Request {r}: printer on floor {}", r % 5),
                         description: Some(format!("h1. Problem\nThe printer on floor {} is jammed (request {r}).", r % 5)),
                     },
-                    raise_on_behalf_of: reporter,
+                    raise_on_behalf_of: Some(reporter),
                     request_participants: participants,
-                    import: RequestImport { issue_key: format!("ING-{}", r + 1), status: "Waiting for support".into(), created: Some(created), comments },
                 };
-                dest.create_request(&request).await.map(|_| ()).map_err(Into::into)
+                let created = dest.create_request(&request).await?;
+                for c in 0..r % 4 {
+                    let comment =
+                        NewRequestComment { body: format!("Comment {c} on {r}: have you tried turning it off and on?"), public: !(c == 0 && r % 2 == 0) };
+                    dest.add_request_comment(&created.issue_key, &comment).await?;
+                }
+                Ok(())
             })
         })
         .buffer_unordered(4 * conc)
@@ -624,7 +775,7 @@ pub async fn bench_migrate_jira(home: &Path, options: &crate::sample::jira::Jira
         .stdout(std::process::Stdio::null())
         .status()?;
     anyhow::ensure!(status.success(), "generating the bench site failed");
-    let (_cloud, target, _) = staging_child(&dir.join("cloud.db")).await?;
+    let (_cloud, target, _) = staging_child(&dir.join("cloud.db"), &[]).await?;
     let db = crate::state::StateDb::open(&dir.join("home")).await?;
     let plan = crate::plan::Plan::create(
         &db,
@@ -642,7 +793,7 @@ pub async fn bench_migrate_jira(home: &Path, options: &crate::sample::jira::Jira
     let report = crate::migrate::Migrator::new(db, plan, crate::terminal::progress()).await?.run().await?;
     anyhow::ensure!(report.error.is_none(), "the bench migration stopped: {}", report.error.clone().unwrap_or_default());
     let peak_rss_mb = peak_rss_mb();
-    let (_ingest_site, _, ingest_dest) = staging_child(&dir.join("ingest.db")).await?;
+    let (_ingest_site, _, ingest_dest) = staging_child(&dir.join("ingest.db"), &[]).await?;
     let (ic, ir) = ingest_jira(&ingest_dest, report.counts["customers"].cloud, report.counts["requests"].cloud).await?;
     let secs = |k: &str| report.step_seconds.get(k).copied().unwrap_or(0.0).max(1e-9);
     Ok(JiraBench {

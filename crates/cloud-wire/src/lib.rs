@@ -508,6 +508,12 @@ pub struct Origin {
     /// How many versions it had there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub versions: Option<i64>,
+    /// Its key there (a request's `SD-12`; the cloud gives it a new one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Its status there (a request's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
     /// The comment of its first version there (a create takes no version message; later
     /// versions carry theirs in their messages).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -893,54 +899,123 @@ pub struct RequestFields {
     pub description: Option<String>,
 }
 
-/// A request to create (`POST /rest/servicedeskapi/request`): the public API's fields,
-/// and the migration import's (`import`), which carry what a migration keeps from the
-/// server: the key, status, created date and comments with their authors and dates.
+/// A request to create (`POST /rest/servicedeskapi/request`): raised by the signed-in
+/// account (no `raiseOnBehalfOf`, so no customer is told), its reporter and participants
+/// set afterwards without notification ([`IssueEdit`]).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct NewRequest {
     /// The service desk.
     pub service_desk_id: String,
+    /// Its request type.
+    pub request_type_id: String,
     /// Summary and description.
     pub request_field_values: RequestFields,
-    /// The reporter's account.
-    pub raise_on_behalf_of: String,
-    /// Participants' accounts.
-    #[serde(default)]
-    pub request_participants: Vec<String>,
-    /// What the migration import keeps.
-    pub import: RequestImport,
-}
-
-/// The migration import's part of a new request.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct RequestImport {
-    /// The server's key, kept (`SD-12`).
-    pub issue_key: String,
-    /// The status name.
-    pub status: String,
-    /// When it was created on the server.
+    /// The reporter's account, when raised on a customer's behalf.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created: Option<String>,
-    /// Its comments, oldest first.
-    #[serde(default)]
-    pub comments: Vec<ImportComment>,
+    pub raise_on_behalf_of: Option<String>,
+    /// Participants' accounts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request_participants: Vec<String>,
 }
 
-/// A comment carried by a request import.
+/// A request type of a service desk (`GET .../servicedesk/{id}/requesttype`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
-pub struct ImportComment {
-    /// The body.
+pub struct RequestType {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// A comment to add to a request (`POST /rest/servicedeskapi/request/{key}/comment`), by
+/// the signed-in account.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NewRequestComment {
+    /// The text.
     pub body: String,
     /// Shared with the customer (true) or internal (false).
     pub public: bool,
-    /// The author's account.
-    pub author_account_id: String,
-    /// When it was written on the server.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created: Option<String>,
+}
+
+/// A change to an issue's fields (`PUT /rest/api/3/issue/{key}`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IssueEdit {
+    /// Field id → value.
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A field of the site (`GET /rest/api/3/field`), the parts Ferry reads.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Field {
+    /// Its id (`summary`, `customfield_10010`).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its type.
+    #[serde(default)]
+    pub schema: Option<FieldSchema>,
+}
+
+/// A field's type.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FieldSchema {
+    /// The custom field type (`com.atlassian.servicedesk:sd-request-participants`).
+    #[serde(default)]
+    pub custom: Option<String>,
+}
+
+/// The custom field type of a request's participants.
+pub const PARTICIPANTS_FIELD_TYPE: &str = "com.atlassian.servicedesk:sd-request-participants";
+
+/// The transitions an issue can take now (`GET /rest/api/3/issue/{key}/transitions`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Transitions {
+    /// The transitions.
+    #[serde(default)]
+    pub transitions: Vec<Transition>,
+}
+
+/// A transition and the status it leads to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Transition {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Where it leads.
+    pub to: StatusRef,
+}
+
+/// A status by name.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StatusRef {
+    /// Its name.
+    pub name: String,
+}
+
+/// A transition to take (`POST /rest/api/3/issue/{key}/transitions`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DoTransition {
+    /// Which.
+    pub transition: TransitionRef,
+}
+
+/// A transition by id.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TransitionRef {
+    /// Its id.
+    pub id: String,
+}
+
+/// An entity property as Jira answers it (`GET .../properties/{key}`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EntityProperty<T> {
+    /// Its key.
+    pub key: String,
+    /// Its value.
+    pub value: T,
 }
 
 /// A request as the site answers it.
@@ -965,9 +1040,6 @@ pub struct CustomerRequest {
     /// Participants.
     #[serde(default)]
     pub request_participants: Vec<Account>,
-    /// The ids of its comments, oldest first (the create answer carries them).
-    #[serde(default)]
-    pub comment_ids: Vec<String>,
 }
 
 /// A request's status.

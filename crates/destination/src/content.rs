@@ -126,7 +126,8 @@ impl Destination {
 
     /// The versions of a page or blog post, oldest first (every page of the list).
     pub async fn versions(&self, blog: bool, id: i64) -> Result<VersionList, DestinationError> {
-        let results = self.all_cursor_pages(&format!("/wiki/api/v2/{}/{id}/versions", ContentKind::of(blog).collection()), &[("sort", "modified-date")]).await?;
+        let results =
+            self.all_cursor_pages(&format!("/wiki/api/v2/{}/{id}/versions", ContentKind::of(blog).collection()), &[("sort", "modified-date")]).await?;
         Ok(VersionList { results })
     }
 
@@ -284,17 +285,9 @@ impl Destination {
 
     /// Upload a file's bytes ahead of its page (attachments-only migrations): it waits,
     /// as media of the space, to be attached when the page migrates.
-    pub async fn upload_media(
-        &self,
-        space_key: &str,
-        file_name: &str,
-        media_type: &str,
-        data: bytes::Bytes,
-    ) -> Result<Created, DestinationError> {
+    pub async fn upload_media(&self, space_key: &str, file_name: &str, media_type: &str, data: bytes::Bytes) -> Result<Created, DestinationError> {
         self.json_create(self.url("/ferry/v1/media"), |r| {
-            r.query(&[("spaceKey", space_key), ("fileName", file_name)])
-                .header("content-type", media_type)
-                .body(data.clone())
+            r.query(&[("spaceKey", space_key), ("fileName", file_name)]).header("content-type", media_type).body(data.clone())
         })
         .await
     }

@@ -1,9 +1,11 @@
 //! Jira Service Management over a Jira-Cloud-shaped REST API: accounts (customer or
 //! full), customers, organizations, service projects and their service desks, requests.
 //!
-//! Every call that could make the site tell someone something carries
-//! `notifyUsers=false`: a migration never notifies anybody. Every value set into a path
-//! (a project key read from the source, an id) is percent-encoded as one segment.
+//! A migration notifies nobody: requests are raised by the signed-in account (so no
+//! customer is told), commented while it is still their reporter, and only then given
+//! their reporter and participants by an issue edit with `notifyUsers=false` (Jira's one
+//! documented way to change an issue silently; it takes an admin). Every value set into
+//! a path (a project key read from the source, an id) is percent-encoded as one segment.
 
 use reqwest::Method;
 
@@ -11,18 +13,38 @@ use super::api::*;
 use super::content::path_segment;
 use super::{ok, Destination, DestinationError};
 
-/// The query every create and membership change carries.
-const QUIET: [(&str, &str); 1] = [("notifyUsers", "false")];
+/// What a Jira entity property belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JiraEntity {
+    /// An issue (a request).
+    Issue,
+    /// An issue's comment.
+    Comment,
+    /// A project.
+    Project,
+}
+
+impl JiraEntity {
+    fn property_path(self, id_or_key: &str, key: &str) -> String {
+        let collection = match self {
+            JiraEntity::Issue => "issue",
+            JiraEntity::Comment => "comment",
+            JiraEntity::Project => "project",
+        };
+        format!("/rest/api/3/{collection}/{}/properties/{}", path_segment(id_or_key), path_segment(key))
+    }
+}
 
 /// Items per page when listing.
 const PAGE: u64 = 100;
 
 impl Destination {
     /// Create a customer account (portal-only). `409` when an account of either type
-    /// has the email.
+    /// has the email (`strictConflictStatusCode`: without it the site answers 400). A
+    /// repeat after a lost answer meets that 409, and the account is found by email.
     pub async fn create_customer(&self, email: &str, display_name: &str) -> Result<Account, DestinationError> {
         let body = NewCustomer { email: email.to_string(), display_name: display_name.to_string() };
-        self.json(Method::POST, self.url("/rest/servicedeskapi/customer"), |r| r.query(&QUIET).json(&body)).await
+        self.json(Method::POST, self.url("/rest/servicedeskapi/customer"), |r| r.query(&[("strictConflictStatusCode", "true")]).json(&body)).await
     }
 
     /// Every account, customer or full, whose email is `email` (case-insensitive).
@@ -88,7 +110,7 @@ impl Destination {
     pub async fn add_service_desk_organization(&self, desk_id: &str, organization_id: &str) -> Result<(), DestinationError> {
         let path = format!("/rest/servicedeskapi/servicedesk/{}/organization", path_segment(desk_id));
         let body = OrganizationRef { organization_id: organization_id.to_string() };
-        let response = self.send(Method::POST, self.url(&path), |r| r.query(&QUIET).json(&body)).await?;
+        let response = self.send(Method::POST, self.url(&path), |r| r.json(&body)).await?;
         ok(Method::POST, &path, response).await.map(|_| ())
     }
 
@@ -97,9 +119,68 @@ impl Destination {
         self.all_pages(&format!("/rest/servicedeskapi/servicedesk/{}/customer", path_segment(desk_id)), &[]).await
     }
 
-    /// Create a request with its comments. Not repeated after a 5xx or a lost answer.
+    /// The request types of a service desk.
+    pub async fn request_types(&self, desk_id: &str) -> Result<Vec<RequestType>, DestinationError> {
+        self.all_pages(&format!("/rest/servicedeskapi/servicedesk/{}/requesttype", path_segment(desk_id)), &[]).await
+    }
+
+    /// Create a request, raised by the signed-in account. Not repeated after a 5xx or a
+    /// lost answer: look for it ([`Destination::own_requests`]).
     pub async fn create_request(&self, request: &NewRequest) -> Result<CustomerRequest, DestinationError> {
-        self.json_create(self.url("/rest/servicedeskapi/request"), |r| r.query(&QUIET).json(request)).await
+        self.json_create(self.url("/rest/servicedeskapi/request"), |r| r.json(request)).await
+    }
+
+    /// The requests of a service desk the signed-in account created whose text matches
+    /// `search` (the site's own search of summaries and descriptions).
+    pub async fn own_requests(&self, desk_id: &str, search: &str) -> Result<Vec<CustomerRequest>, DestinationError> {
+        let query = [("serviceDeskId", desk_id), ("searchTerm", search), ("requestOwnership", "OWNED_REQUESTS")];
+        self.all_pages("/rest/servicedeskapi/request", &query).await
+    }
+
+    /// Add a comment to a request, by the signed-in account. Not repeated after a 5xx or
+    /// a lost answer: look for it among the request's comments.
+    pub async fn add_request_comment(&self, id_or_key: &str, comment: &NewRequestComment) -> Result<RequestComment, DestinationError> {
+        self.json_create(self.url(&format!("/rest/servicedeskapi/request/{}/comment", path_segment(id_or_key))), |r| r.json(comment)).await
+    }
+
+    /// A property of an issue, a comment or a project, if it has it.
+    pub async fn entity_property<T: serde::de::DeserializeOwned>(&self, entity: JiraEntity, id_or_key: &str, key: &str) -> Result<Option<T>, DestinationError> {
+        let found: Option<EntityProperty<T>> = self.json_or_none(entity.property_path(id_or_key, key)).await?;
+        Ok(found.map(|p| p.value))
+    }
+
+    /// Set a property of an issue, a comment or a project (a repeat sets the same value).
+    pub async fn set_entity_property<T: serde::Serialize>(&self, entity: JiraEntity, id_or_key: &str, key: &str, value: &T) -> Result<(), DestinationError> {
+        let path = entity.property_path(id_or_key, key);
+        let response = self.send(Method::PUT, self.url(&path), |r| r.json(value)).await?;
+        ok(Method::PUT, &path, response).await.map(drop)
+    }
+
+    /// Change an issue's fields without telling anyone (`notifyUsers=false`).
+    pub async fn edit_issue_quietly(&self, id_or_key: &str, edit: &IssueEdit) -> Result<(), DestinationError> {
+        let path = format!("/rest/api/3/issue/{}", path_segment(id_or_key));
+        let response = self.send(Method::PUT, self.url(&path), |r| r.query(&[("notifyUsers", "false")]).json(edit)).await?;
+        ok(Method::PUT, &path, response).await.map(drop)
+    }
+
+    /// Every field of the site.
+    pub async fn fields(&self) -> Result<Vec<Field>, DestinationError> {
+        self.json(Method::GET, self.url("/rest/api/3/field"), |r| r).await
+    }
+
+    /// The transitions an issue can take now.
+    pub async fn transitions(&self, id_or_key: &str) -> Result<Vec<Transition>, DestinationError> {
+        let path = format!("/rest/api/3/issue/{}/transitions", path_segment(id_or_key));
+        let found: Transitions = self.json(Method::GET, self.url(&path), |r| r).await?;
+        Ok(found.transitions)
+    }
+
+    /// Take a transition.
+    pub async fn transition(&self, id_or_key: &str, transition_id: &str) -> Result<(), DestinationError> {
+        let path = format!("/rest/api/3/issue/{}/transitions", path_segment(id_or_key));
+        let body = DoTransition { transition: TransitionRef { id: transition_id.to_string() } };
+        let response = self.send_create(Method::POST, self.url(&path), |r| r.json(&body)).await?;
+        ok(Method::POST, &path, response).await.map(drop)
     }
 
     /// A request by id or key.
@@ -127,7 +208,7 @@ impl Destination {
     async fn post_accounts(&self, path: &str, account_ids: &[String]) -> Result<(), DestinationError> {
         for chunk in account_ids.chunks(50) {
             let body = AccountIds { account_ids: chunk.to_vec() };
-            let response = self.send(Method::POST, self.url(path), |r| r.query(&QUIET).json(&body)).await?;
+            let response = self.send(Method::POST, self.url(path), |r| r.json(&body)).await?;
             ok(Method::POST, path, response).await?;
         }
         Ok(())

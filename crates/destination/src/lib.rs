@@ -17,6 +17,7 @@
 pub use ferry_cloud_wire as api;
 mod content;
 pub use content::{CommentsOn, ContentKind};
+pub use jsm::JiraEntity;
 mod jsm;
 mod limiter;
 mod scim;
@@ -253,7 +254,12 @@ impl Destination {
     /// Send a create: a 429 is retried (the site refused it before doing anything), but a
     /// 5xx or a lost answer is not, since the create may have landed: the caller looks
     /// for it first ([`Destination::create_looking_first`]).
-    pub(crate) async fn send_create(&self, method: Method, url: String, build: impl Fn(RequestBuilder) -> RequestBuilder) -> Result<Response, DestinationError> {
+    pub(crate) async fn send_create(
+        &self,
+        method: Method,
+        url: String,
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<Response, DestinationError> {
         self.send_with(method, url, build, false).await
     }
 

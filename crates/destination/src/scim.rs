@@ -50,10 +50,11 @@ impl Destination {
         Ok(list.resources.into_iter().find(|g| g.display_name.eq_ignore_ascii_case(name)))
     }
 
-    /// Create a group.
+    /// Create a group. After a 5xx or a lost answer it is looked for by name before the
+    /// create is repeated.
     pub async fn create_group(&self, name: &str) -> Result<ScimGroup, DestinationError> {
         let group = ScimGroup { schemas: vec![SCIM_GROUP.into()], id: None, display_name: name.to_string(), members: vec![] };
-        self.json(Method::POST, self.scim_url("/Groups"), |r| r.json(&group)).await
+        self.create_looking_first(false, || self.find_group(name), || self.json_create(self.scim_url("/Groups"), |r| r.json(&group))).await
     }
 
     /// Add accounts to a group.

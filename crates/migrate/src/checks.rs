@@ -90,6 +90,9 @@ pub struct Facts {
     /// Page restrictions naming a user or group that will not exist in the cloud:
     /// (space, content id, title, `user …` or `group …`).
     pub restriction_subjects_missing: Vec<(String, i64, String, String)>,
+    /// What the public API cannot carry, per selected space: (space, pages, blog posts,
+    /// comments) that the migrating account will author in the cloud.
+    pub authored: Vec<(String, u64, u64, u64)>,
     /// Whether the plan migrates apps.
     pub apps_scope: Option<AppsScope>,
     /// The Server site's apps and the admin's decisions about them.
@@ -192,6 +195,19 @@ pub fn run_checks(facts: &Facts) -> Vec<Check> {
         "page restrictions name users or groups that will not exist in the cloud; each restriction migrates without them (tighter, never open), and one left naming nobody allows the site's admins only",
         "migrate those users and groups (or create them in the cloud) first, or accept the tighter restrictions and adjust them in the cloud",
         "every page restriction's users and groups will exist in the cloud",
+    ));
+    out.push(check(
+        "fidelity.authors",
+        CheckResult::Warning,
+        facts
+            .authored
+            .iter()
+            .filter(|(_, p, b, c)| p + b + c > 0)
+            .map(|(s, p, b, c)| format!("{s}: {p} pages, {b} blog posts, {c} comments"))
+            .collect(),
+        "spaces have content that will be authored in the cloud by the migrating account, dated the day it migrates: a Cloud site's public API sets no other author or date. Each keeps its original author and date in its ferry-origin property, and every later version names them in its message",
+        "nothing to fix: tell the site's users; `ferry plan show` counts what the migrating account authored",
+        "no content to author",
     ));
     out.extend(app_checks(facts));
     out
@@ -423,6 +439,8 @@ impl Migrator {
                         }
                     }
                 }
+                let (pages, blogposts, comments) = self.source.content_counts(space.id).await?;
+                facts.authored.push((space.key.clone(), pages, blogposts, comments));
                 for r in self.source.restrictions_of_space(space.id).await? {
                     let known = self.source.users_by_key(&r.users).await?;
                     let mut missing = Vec::new();

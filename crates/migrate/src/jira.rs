@@ -3,8 +3,13 @@
 //! then each service project with its requests, their participants and comments.
 //!
 //! Every entity is recorded in the mapping ledger as it lands, so a rerun links instead
-//! of duplicating and a killed run loses nothing. A request and its comments land in one
-//! idempotent create, and their mappings in one transaction.
+//! of duplicating and a killed run loses nothing. A request is created through the public
+//! API as a new request (a new key; the server's key, reporter, date and status are kept
+//! in its `ferry-origin` issue property), raised by the migrating account so nobody is
+//! told; its comments follow in order, each with its origin in a comment property; its
+//! status is set by a transition where the workflow has one; then its reporter and
+//! participants are set quietly. Each create is recorded as intended first, and looked
+//! for (by its origin) before it is repeated.
 //!
 //! People the requests refer to who have no cloud account (deleted, left only in an
 //! inactive directory, or not migrated) are attributed to the site's one Former
@@ -16,12 +21,13 @@ use std::time::Instant;
 use futures_util::{stream, StreamExt};
 
 use super::identity::LandedUser;
-use super::report::{FormerCustomer, TwoAccounts, REFERENCES_LISTED};
+use super::report::{FormerCustomer, StatusNotSet, TwoAccounts, REFERENCES_LISTED};
 use super::rules::{self, DirectoryUser};
 use super::{ns, MappingRow, Migrator, Queued};
 use crate::plan::UsersScope;
 use anyhow::Context;
 use ferry_destination::api::*;
+use ferry_destination::JiraEntity;
 use ferry_source::{ServerOrganization, ServerProject, ServerRequest};
 
 /// Customer mapping rows committed together (a customer has an email row and one per
@@ -451,8 +457,8 @@ impl Migrator {
         let (requests, comments) = self.source.request_counts(project.id).await?;
         self.report.count("requests").server += requests;
         self.report.count("comments").server += comments;
-        let desk = match self.land_project(project).await {
-            Ok(desk) => desk,
+        let (desk, unrecorded) = match self.land_project(project).await {
+            Ok(landed) => landed,
             Err(e) => {
                 self.report.fail_n("requests", &project.key, requests, format!("project {}: {e:#}", project.key));
                 self.report.count("comments").failed += comments;
@@ -477,42 +483,81 @@ impl Migrator {
         if let Err(e) = self.dest.add_service_desk_customers(&desk, &customers).await {
             self.report.fail("customers", &project.key, format!("adding the customers of {} to its service desk: {e}", project.key));
         }
-        self.migrate_requests(project, &desk, requests, run).await
+        self.migrate_requests(project, &desk, (requests, unrecorded), run).await
     }
 
-    /// Create the project (idempotent per key) and return its service desk id.
-    async fn land_project(&mut self, project: &ServerProject) -> anyhow::Result<String> {
+    /// Create the project (or link the one an earlier run of this site created, found by
+    /// key and its origin) and return its service desk id, and whether its requests may
+    /// be in the cloud with no record here (a project this ledger did not create: every
+    /// request is looked for before it is created).
+    async fn land_project(&mut self, project: &ServerProject) -> anyhow::Result<(String, bool)> {
+        let mut unrecorded = false;
         if self.maps.get(ns::PROJECT, &project.key).await?.is_none() {
             let lead = project.lead.as_ref().and_then(|k| self.authors.get(k).cloned().flatten());
             let new = NewProject { key: project.key.clone(), name: project.name.clone(), project_type_key: "service_desk".into(), lead_account_id: lead };
+            let origin = Origin {
+                site: self.maps.site().to_string(),
+                kind: "project".into(),
+                server_id: project.key.clone(),
+                creator: None,
+                created: None,
+                last_modifier: None,
+                last_modified: None,
+                versions: None,
+                key: Some(project.key.clone()),
+                status: None,
+                first_version_comment: None,
+            };
             // A project a killed run created is found by its key.
             let look = self.maps.intents(ns::PROJECT).await?.contains(&project.key);
             self.maps.intend(ns::PROJECT, std::slice::from_ref(&project.key)).await?;
             let dest = &self.dest;
             let created = match dest.create_looking_first(look, || dest.project(&project.key), || dest.create_project(&new)).await {
                 Ok(created) => created,
-                Err(e) if e.status() == Some(409) => anyhow::bail!(
-                    "the cloud site has a project with key {} that ferry did not create: its requests are not migrated (rename or delete that project, then run a new plan)",
-                    project.key
-                ),
+                Err(e) if e.status() == Some(409) => {
+                    // Ours if an earlier run of this Server site made it (another admin's
+                    // ledger, or one lost): its requests are looked for one by one.
+                    let theirs: Option<Origin> = dest.entity_property(JiraEntity::Project, &project.key, ORIGIN_PROPERTY).await?;
+                    match (theirs, dest.project(&project.key).await?) {
+                        (Some(o), Some(existing)) if o.site == origin.site && o.kind == origin.kind && o.server_id == origin.server_id => {
+                            unrecorded = true;
+                            existing
+                        }
+                        _ => anyhow::bail!(
+                            "the cloud site has a project with key {} that ferry did not create: its requests are not migrated (rename or delete that project, then run a new plan)",
+                            project.key
+                        ),
+                    }
+                }
                 Err(e) => return Err(e.into()),
             };
+            dest.set_entity_property(JiraEntity::Project, &project.key, ORIGIN_PROPERTY, &origin).await?;
             self.maps.put(ns::PROJECT, &project.key, &created.id, None).await?;
         }
         let desks = self.dest.service_desks().await?;
-        desks
+        let desk = desks
             .into_iter()
             .find(|d| d.project_key.eq_ignore_ascii_case(&project.key))
             .map(|d| d.id)
-            .ok_or_else(|| anyhow::anyhow!("the cloud project {} has no service desk", project.key))
+            .ok_or_else(|| anyhow::anyhow!("the cloud project {} has no service desk", project.key))?;
+        Ok((desk, unrecorded))
     }
 
     /// The requests of a project as one pipeline: the source is read a batch ahead,
     /// each request's body is built as a slot frees up, and up to four times the
     /// destination's concurrency requests are under way (the destination itself caps
     /// how many HTTP calls run at once; the rest wait for their mappings to commit).
-    async fn migrate_requests(&mut self, project: &ServerProject, desk: &str, requests: u64, run: &mut JiraRun) -> anyhow::Result<()> {
+    async fn migrate_requests(&mut self, project: &ServerProject, desk: &str, (requests, unrecorded): (u64, bool), run: &mut JiraRun) -> anyhow::Result<()> {
         let known = self.maps.preload(ns::REQUEST, Some(&project.key)).await?;
+        let context = std::sync::Arc::new(RequestContext {
+            desk: desk.to_string(),
+            request_type: self.request_type(desk).await?,
+            participants_field: self.participants_field().await?,
+            intents: self.maps.intents(ns::REQUEST).await?,
+            look_all: unrecorded,
+            taken: known.values().cloned().collect(),
+            site: self.maps.site().to_string(),
+        });
         let bar = self.progress.step("requests", requests);
         let source = self.source.clone();
         let read_after = |after: Option<i64>| {
@@ -547,7 +592,7 @@ impl Migrator {
                     bar.inc(1);
                     continue;
                 }
-                let body = match self.request_body(&request, desk, run).await {
+                let body = match self.request_job(&request, run).await {
                     Ok(body) => body,
                     Err(e) if e.is::<WaitsForPerson>() => {
                         self.report.fail("requests", &request.key, format!("{e:#}"));
@@ -557,9 +602,10 @@ impl Migrator {
                     }
                     Err(e) => return Err(e),
                 };
-                let (dest, maps, key) = (self.dest.clone(), self.maps.clone(), project.key.clone());
+                self.maps.intend(ns::REQUEST, &[request.id.to_string()]).await?;
+                let (dest, maps, key, context) = (self.dest.clone(), self.maps.clone(), project.key.clone(), context.clone());
                 under_way.spawn(async move {
-                    let result = create_request(&dest, &maps, &request, &body, &key).await;
+                    let result = create_request(&dest, &maps, &request, &body, &key, &context).await;
                     (request, result)
                 });
             }
@@ -568,9 +614,13 @@ impl Migrator {
             bar.inc(1);
             let comments = request.comments.len() as u64;
             match result {
-                Ok(()) => {
+                Ok(landed) => {
                     self.report.count("requests").cloud += 1;
                     self.report.count("comments").cloud += comments;
+                    self.report.request_keys.insert(request.key.clone(), landed.key);
+                    if let Some(left) = landed.status_left {
+                        self.report.statuses_not_set.push(StatusNotSet { request: request.key.clone(), server_status: request.status.clone(), left_at: left });
+                    }
                 }
                 Err(e) => {
                     self.report.fail("requests", &request.key, format!("{e:#}"));
@@ -582,8 +632,9 @@ impl Migrator {
         Ok(())
     }
 
-    /// The create of one request: the people it names resolved to accounts.
-    async fn request_body(&mut self, request: &ServerRequest, desk: &str, run: &mut JiraRun) -> anyhow::Result<NewRequest> {
+    /// One request ready to create: the people it names resolved to accounts, and the
+    /// origins it and its comments keep.
+    async fn request_job(&mut self, request: &ServerRequest, run: &mut JiraRun) -> anyhow::Result<RequestJob> {
         let reporter = self.person(request.reporter.as_deref(), format!("{} reporter", request.key), run).await?;
         let mut participants = Vec::new();
         for key in &request.participants {
@@ -592,45 +643,193 @@ impl Migrator {
                 participants.push(account);
             }
         }
+        let site = self.maps.site().to_string();
+        let origin_person = |key: &Option<String>, account: &str| {
+            key.as_ref().map(|k| OriginPerson { user_key: k.clone(), username: None, account_id: Some(account.to_string()) })
+        };
         let mut comments = Vec::with_capacity(request.comments.len());
         for c in &request.comments {
             let author = self.person(c.author.as_deref(), format!("{} comment {}", request.key, c.id), run).await?;
-            comments.push(ImportComment { body: c.body.clone(), public: c.public, author_account_id: author, created: c.created.clone() });
+            let origin = Origin {
+                site: site.clone(),
+                kind: "request-comment".into(),
+                server_id: c.id.to_string(),
+                creator: origin_person(&c.author, &author),
+                created: c.created.clone(),
+                last_modifier: None,
+                last_modified: None,
+                versions: None,
+                key: None,
+                status: None,
+                first_version_comment: None,
+            };
+            comments.push((NewRequestComment { body: c.body.clone(), public: c.public }, origin));
         }
-        Ok(NewRequest {
-            service_desk_id: desk.to_string(),
-            request_field_values: RequestFields { summary: request.summary.clone(), description: request.description.clone() },
-            raise_on_behalf_of: reporter,
-            request_participants: participants,
-            import: RequestImport { issue_key: request.key.clone(), status: request.status.clone(), created: request.created.clone(), comments },
-        })
+        let origin = Origin {
+            site,
+            kind: "request".into(),
+            server_id: request.id.to_string(),
+            creator: origin_person(&request.reporter, &reporter),
+            created: request.created.clone(),
+            last_modifier: None,
+            last_modified: None,
+            versions: None,
+            key: Some(request.key.clone()),
+            status: Some(request.status.clone()),
+            first_version_comment: None,
+        };
+        let fields = RequestFields { summary: request.summary.clone(), description: request.description.clone() };
+        Ok(RequestJob { fields, reporter, participants, comments, origin })
+    }
+
+    /// The request type requests are created with: the service desk's first.
+    async fn request_type(&self, desk: &str) -> anyhow::Result<String> {
+        let types = self.dest.request_types(desk).await?;
+        types.into_iter().next().map(|t| t.id).ok_or_else(|| anyhow::anyhow!("service desk {desk} has no request type: add one in its project settings"))
+    }
+
+    /// The id of the site's request-participants field, if it has one.
+    async fn participants_field(&self) -> anyhow::Result<Option<String>> {
+        let fields = self.dest.fields().await?;
+        Ok(fields.into_iter().find(|f| f.schema.as_ref().and_then(|s| s.custom.as_deref()) == Some(PARTICIPANTS_FIELD_TYPE)).map(|f| f.id))
     }
 }
 
-/// Send one request and record it with its comments, in one transaction.
+/// One request ready to create.
+struct RequestJob {
+    fields: RequestFields,
+    reporter: String,
+    participants: Vec<String>,
+    comments: Vec<(NewRequestComment, Origin)>,
+    origin: Origin,
+}
+
+/// What every request of a service desk shares.
+struct RequestContext {
+    desk: String,
+    request_type: String,
+    /// The request-participants field (none: participants cannot be set).
+    participants_field: Option<String>,
+    /// Requests a killed run began creating (server ids).
+    intents: HashSet<String>,
+    /// Every request may be in the cloud already (a project this ledger did not create).
+    look_all: bool,
+    /// Cloud issue ids of requests already mapped: never taken for another.
+    taken: HashSet<String>,
+    site: String,
+}
+
+/// A request in the cloud: its new key, and the status it was left at when the
+/// workflow had no transition to its server status.
+struct LandedRequest {
+    key: String,
+    status_left: Option<String>,
+}
+
+/// Create one request (or find the one a killed run created) and bring it to what the
+/// server has: origin, comments in order with theirs, status, then reporter and
+/// participants, quietly; record it and its comments in one transaction.
 async fn create_request(
     dest: &ferry_destination::Destination,
     maps: &super::Mappings,
     request: &ServerRequest,
-    body: &NewRequest,
+    job: &RequestJob,
     project_key: &str,
-) -> anyhow::Result<()> {
-    let created = dest.create_request(body).await?;
+    context: &RequestContext,
+) -> anyhow::Result<LandedRequest> {
+    let new = NewRequest {
+        service_desk_id: context.desk.clone(),
+        request_type_id: context.request_type.clone(),
+        request_field_values: job.fields.clone(),
+        raise_on_behalf_of: None,
+        request_participants: Vec::new(),
+    };
+    let look = context.look_all || context.intents.contains(&request.id.to_string());
+    let fresh = std::sync::atomic::AtomicBool::new(false);
+    let create = || async {
+        let created = dest.create_request(&new).await?;
+        fresh.store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(created)
+    };
+    let created = dest.create_looking_first(look, || find_request(dest, context, job), create).await?;
+    let key = created.issue_key.clone();
+    dest.set_entity_property(JiraEntity::Issue, &key, ORIGIN_PROPERTY, &job.origin).await?;
+    // Comments in order: those a killed run added to a request found again are the
+    // first ones there.
+    let mut present = if fresh.load(std::sync::atomic::Ordering::Relaxed) { Vec::new() } else { dest.request_comments(&key).await? };
+    let mut comment_ids = Vec::with_capacity(job.comments.len());
+    for (n, (comment, origin)) in job.comments.iter().enumerate() {
+        let id = match present.get(n) {
+            Some(there) => there.id.clone(),
+            None => {
+                let find = || async { Ok(dest.request_comments(&key).await?.get(n).map(|c| c.id.clone())) };
+                let added = dest.create_looking_first(false, find, || async { Ok(dest.add_request_comment(&key, comment).await?.id) }).await?;
+                present = Vec::new();
+                added
+            }
+        };
+        dest.set_entity_property(JiraEntity::Comment, &id, ORIGIN_PROPERTY, origin).await?;
+        comment_ids.push(id);
+    }
+    // The status, where the workflow leads there from where it is.
+    let current = dest.request(&key).await?.current_status.status;
+    let status_left = if current.eq_ignore_ascii_case(&request.status) {
+        None
+    } else {
+        let transitions = dest.transitions(&key).await?;
+        match transitions.iter().find(|t| t.to.name.eq_ignore_ascii_case(&request.status)) {
+            Some(t) => {
+                // Taken again only if the request is not there yet (an answer may be lost).
+                let there = || async {
+                    let now = dest.request(&key).await?.current_status.status;
+                    Ok(now.eq_ignore_ascii_case(&request.status).then_some(()))
+                };
+                dest.create_looking_first(false, there, || dest.transition(&key, &t.id)).await?;
+                None
+            }
+            None => Some(current),
+        }
+    };
+    // Reporter and participants last, without telling them.
+    let mut fields = serde_json::Map::new();
+    fields.insert("reporter".into(), serde_json::json!({"accountId": job.reporter}));
+    if let Some(field) = &context.participants_field {
+        let participants: Vec<serde_json::Value> = job.participants.iter().map(|a| serde_json::json!({"accountId": a})).collect();
+        fields.insert(field.clone(), serde_json::Value::Array(participants));
+    }
+    dest.edit_issue_quietly(&key, &IssueEdit { fields }).await?;
     anyhow::ensure!(
-        created.comment_ids.len() == request.comments.len(),
-        "the site kept {} of the request's {} comments",
-        created.comment_ids.len(),
-        request.comments.len()
+        context.participants_field.is_some() || job.participants.is_empty(),
+        "the site has no request-participants field: its participants were not set"
     );
     let container = Some(project_key.to_string());
-    let mut rows: Vec<_> = request
-        .comments
-        .iter()
-        .zip(&created.comment_ids)
-        .map(|(c, id)| (ns::REQUEST_COMMENT.to_string(), c.id.to_string(), id.clone(), container.clone()))
-        .collect();
+    let mut rows: Vec<_> =
+        request.comments.iter().zip(&comment_ids).map(|(c, id)| (ns::REQUEST_COMMENT.to_string(), c.id.to_string(), id.clone(), container.clone())).collect();
     rows.push((ns::REQUEST.to_string(), request.id.to_string(), created.issue_id, container));
-    maps.put_rows(rows).await
+    maps.put_rows(rows).await?;
+    Ok(LandedRequest { key, status_left })
+}
+
+/// A request a killed run may have created: among this desk's requests the migrating
+/// account created with the same summary, the one whose origin is this request's; else,
+/// when exactly one such request has no origin and is not another's, that one.
+async fn find_request(
+    dest: &ferry_destination::Destination,
+    context: &RequestContext,
+    job: &RequestJob,
+) -> Result<Option<CustomerRequest>, ferry_destination::DestinationError> {
+    let mut unclaimed = Vec::new();
+    for candidate in dest.own_requests(&context.desk, &job.fields.summary).await? {
+        if candidate.request_field_values.summary != job.fields.summary || context.taken.contains(&candidate.issue_id) {
+            continue;
+        }
+        match dest.entity_property::<Origin>(JiraEntity::Issue, &candidate.issue_key, ORIGIN_PROPERTY).await? {
+            Some(o) if o.site == context.site && o.kind == job.origin.kind && o.server_id == job.origin.server_id => return Ok(Some(candidate)),
+            Some(_) => {}
+            None => unclaimed.push(candidate),
+        }
+    }
+    Ok(if unclaimed.len() == 1 { unclaimed.pop() } else { None })
 }
 
 /// Each customer linked or created, as they finish, with up to `depth` in progress

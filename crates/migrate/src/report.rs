@@ -89,6 +89,18 @@ pub struct DetachedComment {
     pub selection: String,
 }
 
+/// A request left at another status than the server's: the cloud workflow has no
+/// transition from where it was created to that status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct StatusNotSet {
+    /// The request's server key.
+    pub request: String,
+    /// Its status on the server.
+    pub server_status: String,
+    /// The status it has in the cloud.
+    pub left_at: String,
+}
+
 /// A server user key that requests refer to, attributed to Former customer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FormerCustomer {
@@ -184,6 +196,13 @@ pub struct PlanReport {
     /// Former customer.
     #[serde(default)]
     pub former_customer: Vec<FormerCustomer>,
+    /// Jira: each migrated request's new key, by its server key (the public API gives a
+    /// new request a new key; the server's is in its `ferry-origin` property too).
+    #[serde(default)]
+    pub request_keys: BTreeMap<String, String>,
+    /// Jira: requests whose server status the cloud workflow has no transition to.
+    #[serde(default)]
+    pub statuses_not_set: Vec<StatusNotSet>,
     /// Jira: people who end with a full account and a customer account.
     #[serde(default)]
     pub two_accounts: Vec<TwoAccounts>,

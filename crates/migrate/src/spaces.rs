@@ -177,12 +177,15 @@ impl Migrator {
             last_modifier,
             versions,
             first_version_comment: None,
+            key: None,
+            status: None,
         })
     }
 
     /// The account Ferry signs in as, asked of the site once.
-    async fn migrating_account(&self) -> Result<Option<&String>, DestinationError> {
-        let account = self.migrating_account.get_or_try_init(|| async { Ok::<_, DestinationError>(self.dest.current_user().await?.and_then(|u| u.account_id)) }).await?;
+    pub(crate) async fn migrating_account(&self) -> Result<Option<&String>, DestinationError> {
+        let account =
+            self.migrating_account.get_or_try_init(|| async { Ok::<_, DestinationError>(self.dest.current_user().await?.and_then(|u| u.account_id)) }).await?;
         Ok(account.as_ref())
     }
 
@@ -351,12 +354,14 @@ impl Migrator {
                 let creator = job.origin.creator.as_ref().and_then(|c| c.account_id.clone());
                 let result = match known.get(&id.to_string()) {
                     Some(existing) => existing.parse::<i64>().map_err(anyhow::Error::from),
-                    None => async {
-                        let cloud = this.create_with_history(blog, cloud_space, job, intents.contains(&id.to_string())).await?;
-                        this.maps.put(namespace, &id.to_string(), &cloud.to_string(), Some(key)).await?;
-                        Ok(cloud)
+                    None => {
+                        async {
+                            let cloud = this.create_with_history(blog, cloud_space, job, intents.contains(&id.to_string())).await?;
+                            this.maps.put(namespace, &id.to_string(), &cloud.to_string(), Some(key)).await?;
+                            Ok(cloud)
+                        }
+                        .await
                     }
-                    .await,
                 };
                 (id, creator, versions, result)
             })
@@ -747,7 +752,13 @@ impl Migrator {
             let (blog_post_id, page_id) = if blog { (Some(page), None) } else { (None, Some(page)) };
             let job = match (anchor, parent) {
                 (Some(_), Some(parent)) => CommentJob {
-                    new: NewCommentOf::Inline(NewInlineComment { page_id: None, blog_post_id: None, parent_comment_id: Some(parent), body, inline_comment_properties: None }),
+                    new: NewCommentOf::Inline(NewInlineComment {
+                        page_id: None,
+                        blog_post_id: None,
+                        parent_comment_id: Some(parent),
+                        body,
+                        inline_comment_properties: None,
+                    }),
                     on: CommentsOn::Replies { inline: true, id: parent },
                     kind: ContentKind::InlineComment,
                     origin,

@@ -352,6 +352,27 @@ impl Source {
         self.stream_items(SQL, space_id)
     }
 
+    /// How many current pages, blog posts and comments (file comments included) a space
+    /// has: what the migrating account will author in the cloud.
+    pub async fn content_counts(&self, space_id: i64) -> Result<(u64, u64, u64), SourceError> {
+        const OWN: &str = concat!(
+            "SELECT CAST(COALESCE(SUM(CASE WHEN c.contenttype = 'PAGE' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                    CAST(COALESCE(SUM(CASE WHEN c.contenttype = 'BLOGPOST' THEN 1 ELSE 0 END), 0) AS BIGINT) \
+             FROM content c WHERE c.spaceid = $1 AND c.contenttype IN ('PAGE', 'BLOGPOST') AND ",
+            current!()
+        );
+        const COMMENTS: &str = concat!(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM content c JOIN content p ON p.contentid = c.pageid \
+             LEFT JOIN content o ON o.contentid = p.pageid AND p.contenttype = 'ATTACHMENT' \
+             WHERE c.contenttype = 'COMMENT' AND COALESCE(o.spaceid, p.spaceid) = $1 AND ",
+            current!()
+        );
+        let own = sqlx::query(OWN).bind(space_id).fetch_one(self.pool()).await?;
+        let comments: i64 = sqlx::query(COMMENTS).bind(space_id).fetch_one(self.pool()).await?.try_get(0)?;
+        let (pages, blogposts): (i64, i64) = (own.try_get(0)?, own.try_get(1)?);
+        Ok((pages.max(0) as u64, blogposts.max(0) as u64, comments.max(0) as u64))
+    }
+
     /// The current comments on attachments (file comments) of current pages and blog
     /// posts of a space, oldest first. A file comment's `parent_id` is its attachment.
     pub fn file_comments_of_space(&self, space_id: i64) -> BoxStream<'_, Result<ContentItem, SourceError>> {

@@ -34,23 +34,23 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/rest/servicedeskapi/servicedesk/{id}/organization", post(add_desk_organization))
         .route("/rest/servicedeskapi/request", get(list_requests).post(create_request))
         .route("/rest/servicedeskapi/request/{key}", get(get_request))
-        .route("/rest/servicedeskapi/request/{key}/comment", get(request_comments))
+        .route("/rest/servicedeskapi/request/{key}/comment", get(request_comments).post(add_request_comment))
+        .route("/rest/servicedeskapi/servicedesk/{id}/requesttype", get(request_types))
+        .route("/rest/api/3/issue/{key}", axum::routing::put(edit_issue))
+        .route("/rest/api/3/issue/{key}/transitions", get(transitions).post(take_transition))
+        .route("/rest/api/3/issue/{key}/properties/{property}", get(issue_property).put(set_issue_property))
+        .route("/rest/api/3/comment/{id}/properties/{property}", get(comment_property).put(set_comment_property))
+        .route("/rest/api/3/project/{key}/properties/{property}", get(project_property).put(set_project_property))
+        .route("/rest/api/3/field", get(fields))
         .route("/ferry/v1/review/notifications", get(review_notifications))
 }
 
 type Q = Query<HashMap<String, String>>;
 
-/// Whether the caller asked the site not to notify anyone.
-fn quiet(q: &HashMap<String, String>) -> bool {
-    q.get("notifyUsers").is_some_and(|v| v.eq_ignore_ascii_case("false"))
-}
-
-/// Record a notification the site sends (a migration must never cause one).
-async fn notify(db: &sqlx::SqlitePool, q: &HashMap<String, String>, event: &str, recipients: &[String]) -> Result<(), sqlx::Error> {
-    if quiet(q) {
-        return Ok(());
-    }
-    for recipient in recipients {
+/// Record a notification the site sends to each of `recipients` but `actor` (a site
+/// does not tell people what they did themselves). A migration must never cause one.
+async fn notify(db: &sqlx::SqlitePool, event: &str, recipients: &[String], actor: &str) -> Result<(), sqlx::Error> {
+    for recipient in recipients.iter().filter(|r| r.as_str() != actor) {
         sqlx::query("INSERT INTO notifications (event, recipient, at) VALUES (?, ?, ?)")
             .bind(event)
             .bind(recipient)
@@ -172,7 +172,10 @@ async fn create_customer(State(s): State<AppState>, q: Q, Json(c): Json<NewCusto
     match accounts_with_email(&s.db, email).await {
         Ok(existing) if !existing.is_empty() => {
             let kinds: Vec<&str> = existing.iter().map(|a| a.account_type.as_str()).collect();
-            return error(StatusCode::CONFLICT, format!("an account with email {email} exists ({})", kinds.join(", ")));
+            // 409 only for a caller that asks for it; 400 otherwise, as Service Management answers.
+            let strict = q.get("strictConflictStatusCode").is_some_and(|v| v == "true");
+            let status = if strict { StatusCode::CONFLICT } else { StatusCode::BAD_REQUEST };
+            return error(status, format!("An account already exists for this email: {email} ({})", kinds.join(", ")));
         }
         Ok(_) => {}
         Err(e) => return db_error(e),
@@ -187,9 +190,6 @@ async fn create_customer(State(s): State<AppState>, q: Q, Json(c): Json<NewCusto
     match row {
         Ok(row) => {
             let created = customer_account(&row);
-            if let Err(e) = notify(&s.write, &q, "customer.invited", std::slice::from_ref(&created.account_id)).await {
-                return db_error(e);
-            }
             (StatusCode::CREATED, Json(created)).into_response()
         }
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => error(StatusCode::CONFLICT, format!("an account with email {email} exists (customer)")),
@@ -268,24 +268,16 @@ async fn existing(db: &sqlx::SqlitePool, table: &str, id: &str, what: &str) -> R
     }
 }
 
-async fn add_organization_members(State(s): State<AppState>, Path(id): Path<String>, q: Q, Json(body): Json<AccountIds>) -> Response {
+async fn add_organization_members(State(s): State<AppState>, Path(id): Path<String>, Json(body): Json<AccountIds>) -> Response {
     let org = match existing(&s.db, "jsm_organizations", &id, "organization").await {
         Ok(n) => n,
         Err(r) => return r,
     };
-    add_accounts(
-        &s,
-        &q,
-        "INSERT OR IGNORE INTO jsm_organization_members (organization_id, account_id) VALUES (?, ?)",
-        org,
-        &body.account_ids,
-        "organization.member-added",
-    )
-    .await
+    add_accounts(&s, "INSERT OR IGNORE INTO jsm_organization_members (organization_id, account_id) VALUES (?, ?)", org, &body.account_ids).await
 }
 
-/// Add accounts (which must exist) to an organization or a desk, notifying unless quiet.
-async fn add_accounts(s: &AppState, q: &HashMap<String, String>, sql: &str, owner: i64, ids: &[String], event: &str) -> Response {
+/// Add accounts (which must exist) to an organization or a desk (nobody is told).
+async fn add_accounts(s: &AppState, sql: &str, owner: i64, ids: &[String]) -> Response {
     if ids.len() > 50 {
         return error(StatusCode::BAD_REQUEST, "accountIds: at most 50 per request");
     }
@@ -296,9 +288,6 @@ async fn add_accounts(s: &AppState, q: &HashMap<String, String>, sql: &str, owne
         if let Err(e) = sqlx::query(sql).bind(owner).bind(account).execute(&s.write).await {
             return db_error(e);
         }
-    }
-    if let Err(e) = notify(&s.write, q, event, ids).await {
-        return db_error(e);
     }
     StatusCode::NO_CONTENT.into_response()
 }
@@ -364,8 +353,19 @@ async fn create_project(State(s): State<AppState>, Json(p): Json<NewProject>) ->
         Err(e) => return db_error(e),
     };
     if p.project_type_key == "service_desk" {
-        if let Err(e) = sqlx::query("INSERT INTO jsm_service_desks (project_id) VALUES (?)").bind(row.get::<i64, _>("id")).execute(&mut *tx).await {
-            return db_error(e);
+        // A service project's desk comes with the default request types.
+        let desk = sqlx::query_scalar::<_, i64>("INSERT INTO jsm_service_desks (project_id) VALUES (?) RETURNING id")
+            .bind(row.get::<i64, _>("id"))
+            .fetch_one(&mut *tx)
+            .await;
+        let desk = match desk {
+            Ok(desk) => desk,
+            Err(e) => return db_error(e),
+        };
+        for name in ["Get IT help", "Ask a question", "Report a bug"] {
+            if let Err(e) = sqlx::query("INSERT INTO jsm_request_types (desk_id, name) VALUES (?, ?)").bind(desk).bind(name).execute(&mut *tx).await {
+                return db_error(e);
+            }
         }
     }
     if let Err(e) = tx.commit().await {
@@ -407,13 +407,12 @@ async fn list_service_desks(State(s): State<AppState>, q: Q) -> Response {
     }
 }
 
-async fn add_desk_customers(State(s): State<AppState>, Path(id): Path<String>, q: Q, Json(body): Json<AccountIds>) -> Response {
+async fn add_desk_customers(State(s): State<AppState>, Path(id): Path<String>, Json(body): Json<AccountIds>) -> Response {
     let desk = match existing(&s.db, "jsm_service_desks", &id, "service desk").await {
         Ok(n) => n,
         Err(r) => return r,
     };
-    add_accounts(&s, &q, "INSERT OR IGNORE INTO jsm_desk_customers (desk_id, account_id) VALUES (?, ?)", desk, &body.account_ids, "servicedesk.customer-added")
-        .await
+    add_accounts(&s, "INSERT OR IGNORE INTO jsm_desk_customers (desk_id, account_id) VALUES (?, ?)", desk, &body.account_ids).await
 }
 
 async fn desk_customers(State(s): State<AppState>, Path(id): Path<String>, q: Q) -> Response {
@@ -438,7 +437,18 @@ async fn add_desk_organization(State(s): State<AppState>, Path(id): Path<String>
     }
 }
 
-async fn create_request(State(s): State<AppState>, q: Q, Json(r): Json<NewRequest>) -> Response {
+/// The statuses of the staging site's service workflow: any status leads to any other
+/// (each transition is named for the status it leads to). "Open" is not one of them, as
+/// on a Cloud site's default service workflow.
+const WORKFLOW: [&str; 8] = ["Waiting for support", "Waiting for customer", "In Progress", "Pending", "Escalated", "Resolved", "Canceled", "Closed"];
+
+/// The id of the participants field.
+const PARTICIPANTS_FIELD: &str = "customfield_10010";
+
+/// Raise a request: by the signed-in account, or on behalf of `raiseOnBehalfOf` (who is
+/// told, with the participants). It gets the project's next key and the workflow's first
+/// status, now.
+async fn create_request(State(s): State<AppState>, Json(r): Json<NewRequest>) -> Response {
     let desk_key = match r.service_desk_id.parse::<i64>() {
         Ok(desk) => sqlx::query_scalar::<_, String>("SELECT p.key FROM jsm_service_desks d JOIN jsm_projects p ON p.id = d.project_id WHERE d.id = ?")
             .bind(desk)
@@ -452,105 +462,382 @@ async fn create_request(State(s): State<AppState>, q: Q, Json(r): Json<NewReques
         Ok(None) => return error(StatusCode::BAD_REQUEST, format!("serviceDeskId: no service desk {:?}", r.service_desk_id)),
         Err(e) => return db_error(e),
     };
-    let key = r.import.issue_key.trim();
-    let key_ok = key.strip_prefix(&format!("{project_key}-")).is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
-    if !key_ok {
-        return error(StatusCode::BAD_REQUEST, format!("import.issueKey: {key:?} is not a key of project {project_key} ({project_key}-<number>)"));
+    match sqlx::query("SELECT 1 FROM jsm_request_types WHERE desk_id = ? AND CAST(id AS TEXT) = ?")
+        .bind(desk)
+        .bind(&r.request_type_id)
+        .fetch_optional(&s.db)
+        .await
+    {
+        Ok(Some(_)) => {}
+        Ok(None) => return error(StatusCode::BAD_REQUEST, format!("requestTypeId: no request type {:?} in service desk {desk}", r.request_type_id)),
+        Err(e) => return db_error(e),
     }
     if r.request_field_values.summary.trim().is_empty() {
-        return error(StatusCode::BAD_REQUEST, format!("requestFieldValues.summary: {key} needs a summary"));
+        return error(StatusCode::BAD_REQUEST, "requestFieldValues.summary: a request needs a summary");
     }
-    // Every account the request names, looked up together.
-    let named: Vec<(&str, &str)> = std::iter::once(("raiseOnBehalfOf", r.raise_on_behalf_of.as_str()))
+    let me = s.access.admin_account_id();
+    let reporter = r.raise_on_behalf_of.clone().unwrap_or_else(|| me.clone());
+    let named: Vec<(&str, &str)> = r
+        .raise_on_behalf_of
+        .iter()
+        .map(|a| ("raiseOnBehalfOf", a.as_str()))
         .chain(r.request_participants.iter().map(|p| ("requestParticipants", p.as_str())))
-        .chain(r.import.comments.iter().map(|c| ("import.comments.authorAccountId", c.author_account_id.as_str())))
         .collect();
-    let known = match accounts_named(&s.write, &named).await {
-        Ok(known) => known,
-        Err(resp) => return resp,
-    };
+    if let Err(resp) = accounts_named(&s.write, &named).await {
+        return resp;
+    }
     let mut tx = match s.write.begin().await {
         Ok(tx) => tx,
         Err(e) => return db_error(e),
     };
-    let inserted =
-        sqlx::query("INSERT INTO jsm_requests (desk_id, key, summary, description, status, created, reporter) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id")
-            .bind(desk)
-            .bind(key)
-            .bind(&r.request_field_values.summary)
-            .bind(&r.request_field_values.description)
-            .bind(&r.import.status)
-            .bind(&r.import.created)
-            .bind(&r.raise_on_behalf_of)
-            .fetch_one(&mut *tx)
-            .await;
-    let id: i64 = match inserted {
-        Ok(row) => row.get(0),
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return error(StatusCode::CONFLICT, format!("a request with key {key} exists")),
+    let next: i64 = match sqlx::query_scalar("SELECT COALESCE(MAX(number), 0) + 1 FROM jsm_requests WHERE desk_id = ?").bind(desk).fetch_one(&mut *tx).await {
+        Ok(n) => n,
         Err(e) => return db_error(e),
     };
-    // A participant named twice is one participant.
-    let mut participant_ids: Vec<&String> = Vec::with_capacity(r.request_participants.len());
-    for p in &r.request_participants {
-        if !participant_ids.contains(&p) {
-            participant_ids.push(p);
-        }
-    }
-    if !participant_ids.is_empty() {
-        let sql = format!("INSERT INTO jsm_participants (request_id, position, account_id) VALUES {}", vec!["(?, ?, ?)"; participant_ids.len()].join(", "));
-        let mut query = sqlx::query(&sql);
-        for (position, p) in participant_ids.iter().enumerate() {
-            query = query.bind(id).bind(position as i64).bind(*p);
-        }
-        if let Err(e) = query.execute(&mut *tx).await {
-            return db_error(e);
-        }
-    }
-    let participants: Vec<Account> = participant_ids.iter().map(|p| known[*p].clone()).collect();
-    // The comments in one statement; their ids rise in the order they were given.
-    let mut comment_ids = Vec::with_capacity(r.import.comments.len());
-    if !r.import.comments.is_empty() {
-        let sql = format!(
-            "INSERT INTO jsm_comments (request_id, body, public, author, created) VALUES {} RETURNING id",
-            vec!["(?, ?, ?, ?, ?)"; r.import.comments.len()].join(", ")
-        );
-        let mut query = sqlx::query_scalar::<_, i64>(&sql);
-        for c in &r.import.comments {
-            query = query.bind(id).bind(&c.body).bind(c.public).bind(&c.author_account_id).bind(&c.created);
-        }
-        match query.fetch_all(&mut *tx).await {
-            Ok(mut ids) => {
-                ids.sort_unstable();
-                comment_ids = ids.iter().map(i64::to_string).collect();
-            }
-            Err(e) => return db_error(e),
-        }
+    let key = format!("{project_key}-{next}");
+    let inserted = sqlx::query(
+        "INSERT INTO jsm_requests (desk_id, key, number, summary, description, status, created, reporter, creator, request_type_id) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(desk)
+    .bind(&key)
+    .bind(next)
+    .bind(&r.request_field_values.summary)
+    .bind(&r.request_field_values.description)
+    .bind(WORKFLOW[0])
+    .bind(ferry_core::state::now())
+    .bind(&reporter)
+    .bind(&me)
+    .bind(&r.request_type_id)
+    .fetch_one(&mut *tx)
+    .await;
+    let id: i64 = match inserted {
+        Ok(row) => row.get(0),
+        Err(e) => return db_error(e),
+    };
+    if let Err(e) = set_participants(&mut tx, id, &r.request_participants).await {
+        return db_error(e);
     }
     if let Err(e) = tx.commit().await {
         return db_error(e);
     }
-    let mut told = vec![r.raise_on_behalf_of.clone()];
+    let mut told = vec![reporter];
     told.extend(r.request_participants.iter().cloned());
-    if let Err(e) = notify(&s.write, &q, "request.created", &told).await {
+    if let Err(e) = notify(&s.write, "request.created", &told, &me).await {
         return db_error(e);
     }
-    if r.import.comments.iter().any(|c| c.public) {
-        if let Err(e) = notify(&s.write, &q, "comment.created", &told).await {
+    match request_json(&s.write, id).await {
+        Ok(Some(created)) => (StatusCode::CREATED, Json(created)).into_response(),
+        Ok(None) => error(StatusCode::INTERNAL_SERVER_ERROR, "the request vanished"),
+        Err(e) => db_error(e),
+    }
+}
+
+/// Replace a request's participants (one named twice is one participant).
+async fn set_participants(tx: &mut sqlx::SqliteConnection, id: i64, participants: &[String]) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM jsm_participants WHERE request_id = ?").bind(id).execute(&mut *tx).await?;
+    let mut unique: Vec<&String> = Vec::with_capacity(participants.len());
+    for p in participants {
+        if !unique.contains(&p) {
+            unique.push(p);
+        }
+    }
+    for (position, p) in unique.iter().enumerate() {
+        sqlx::query("INSERT INTO jsm_participants (request_id, position, account_id) VALUES (?, ?, ?)")
+            .bind(id)
+            .bind(position as i64)
+            .bind(*p)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The reporter and participants of a request.
+async fn people_of(db: &sqlx::SqlitePool, id: i64) -> Result<Vec<String>, sqlx::Error> {
+    let mut people = vec![sqlx::query_scalar::<_, String>("SELECT reporter FROM jsm_requests WHERE id = ?").bind(id).fetch_one(db).await?];
+    people.extend(
+        sqlx::query_scalar::<_, String>("SELECT account_id FROM jsm_participants WHERE request_id = ? ORDER BY position").bind(id).fetch_all(db).await?,
+    );
+    Ok(people)
+}
+
+/// The request types of a service desk.
+async fn request_types(State(s): State<AppState>, Path(id): Path<String>, q: Q) -> Response {
+    let desk = match existing(&s.db, "jsm_service_desks", &id, "service desk").await {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    let (start, limit) = paging(&q);
+    match sqlx::query("SELECT id, name FROM jsm_request_types WHERE desk_id = ? ORDER BY id").bind(desk).fetch_all(&s.db).await {
+        Ok(rows) => {
+            let total = rows.len() as i64;
+            let values: Vec<RequestType> =
+                rows.iter().skip(start as usize).take(limit as usize).map(|r| RequestType { id: r.get::<i64, _>(0).to_string(), name: r.get(1) }).collect();
+            page(values, start, limit, total)
+        }
+        Err(e) => db_error(e),
+    }
+}
+
+/// Add a comment to a request, by the signed-in account, now: a public one tells the
+/// reporter and participants.
+async fn add_request_comment(State(s): State<AppState>, Path(key): Path<String>, Json(c): Json<NewRequestComment>) -> Response {
+    let id = match request_id(&s.db, &key).await {
+        Ok(Some(id)) => id,
+        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no request {key}")),
+        Err(e) => return db_error(e),
+    };
+    if c.body.trim().is_empty() {
+        return error(StatusCode::BAD_REQUEST, "body: a comment needs text");
+    }
+    let me = s.access.admin_account_id();
+    let now = ferry_core::state::now();
+    let inserted = sqlx::query_scalar::<_, i64>("INSERT INTO jsm_comments (request_id, body, public, author, created) VALUES (?, ?, ?, ?, ?) RETURNING id")
+        .bind(id)
+        .bind(&c.body)
+        .bind(c.public)
+        .bind(&me)
+        .bind(&now)
+        .fetch_one(&s.write)
+        .await;
+    let comment = match inserted {
+        Ok(comment) => comment,
+        Err(e) => return db_error(e),
+    };
+    if c.public {
+        let told = match people_of(&s.write, id).await {
+            Ok(people) => people,
+            Err(e) => return db_error(e),
+        };
+        if let Err(e) = notify(&s.write, "comment.created", &told, &me).await {
             return db_error(e);
         }
     }
-    let created = CustomerRequest {
-        issue_id: id.to_string(),
-        issue_key: key.to_string(),
-        service_desk_id: desk.to_string(),
-        request_field_values: r.request_field_values.clone(),
-        reporter: known[&r.raise_on_behalf_of].clone(),
-        current_status: RequestStatus { status: r.import.status.clone() },
-        created_date: r.import.created.clone(),
-        request_participants: participants,
-        comment_ids,
+    let author = match account(&s.db, &me).await {
+        Ok(found) => found.unwrap_or_else(|| migrating_account(&s)),
+        Err(e) => return db_error(e),
     };
-    (StatusCode::CREATED, Json(created)).into_response()
+    (StatusCode::CREATED, Json(RequestComment { id: comment.to_string(), body: c.body, public: c.public, author, created: Some(now) })).into_response()
+}
+
+/// The signed-in account as Jira shows it.
+fn migrating_account(s: &AppState) -> Account {
+    Account {
+        account_id: s.access.admin_account_id(),
+        account_type: ACCOUNT_FULL.into(),
+        email_address: Some(s.access.email.clone()),
+        display_name: "Site admin".into(),
+        active: true,
+    }
+}
+
+/// Change an issue's reporter and participants. The people it then names are told,
+/// unless `notifyUsers=false` (which the site admin may ask for).
+async fn edit_issue(State(s): State<AppState>, Path(key): Path<String>, q: Q, Json(edit): Json<IssueEdit>) -> Response {
+    let id = match request_id(&s.db, &key).await {
+        Ok(Some(id)) => id,
+        Ok(None) => return error(StatusCode::NOT_FOUND, format!("Issue does not exist or you do not have permission to see it: {key}")),
+        Err(e) => return db_error(e),
+    };
+    let account_of = |v: &serde_json::Value| v.get("accountId").and_then(|a| a.as_str()).map(str::to_string);
+    let mut reporter = None;
+    let mut participants = None;
+    for (field, value) in &edit.fields {
+        match field.as_str() {
+            "reporter" => match account_of(value) {
+                Some(a) => reporter = Some(a),
+                None => return error(StatusCode::BAD_REQUEST, "reporter: give {\"accountId\": ...}"),
+            },
+            PARTICIPANTS_FIELD => match value.as_array().map(|a| a.iter().map(account_of).collect::<Option<Vec<String>>>()) {
+                Some(Some(list)) => participants = Some(list),
+                _ => return error(StatusCode::BAD_REQUEST, format!("{PARTICIPANTS_FIELD}: give [{{\"accountId\": ...}}, ...]")),
+            },
+            other => return error(StatusCode::BAD_REQUEST, format!("Field '{other}' cannot be set. It is not on the appropriate screen, or unknown.")),
+        }
+    }
+    let me = s.access.admin_account_id();
+    let mut named: Vec<(&str, &str)> = reporter.iter().filter(|r| **r != me).map(|r| ("reporter", r.as_str())).collect();
+    named.extend(participants.iter().flatten().map(|p| (PARTICIPANTS_FIELD, p.as_str())));
+    if let Err(resp) = accounts_named(&s.write, &named).await {
+        return resp;
+    }
+    let changed = async {
+        let mut tx = s.write.begin().await?;
+        if let Some(reporter) = &reporter {
+            sqlx::query("UPDATE jsm_requests SET reporter = ? WHERE id = ?").bind(reporter).bind(id).execute(&mut *tx).await?;
+        }
+        if let Some(participants) = &participants {
+            set_participants(&mut tx, id, participants).await?;
+        }
+        tx.commit().await
+    };
+    if let Err(e) = changed.await {
+        return db_error(e);
+    }
+    if q.get("notifyUsers").is_none_or(|v| v != "false") {
+        let told = match people_of(&s.write, id).await {
+            Ok(people) => people,
+            Err(e) => return db_error(e),
+        };
+        if let Err(e) = notify(&s.write, "issue.updated", &told, &me).await {
+            return db_error(e);
+        }
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// The transitions a request can take: to every other status of the workflow.
+async fn transitions(State(s): State<AppState>, Path(key): Path<String>) -> Response {
+    let status: Option<String> =
+        match sqlx::query_scalar("SELECT status FROM jsm_requests WHERE key = ? OR CAST(id AS TEXT) = ?").bind(&key).bind(&key).fetch_optional(&s.db).await {
+            Ok(status) => status,
+            Err(e) => return db_error(e),
+        };
+    let Some(status) = status else { return error(StatusCode::NOT_FOUND, format!("Issue does not exist or you do not have permission to see it: {key}")) };
+    let transitions: Vec<Transition> = WORKFLOW
+        .iter()
+        .enumerate()
+        .filter(|(_, name)| **name != status)
+        .map(|(n, name)| Transition { id: (11 + n).to_string(), name: name.to_string(), to: StatusRef { name: name.to_string() } })
+        .collect();
+    Json(Transitions { transitions }).into_response()
+}
+
+/// Take a transition: the request moves to its status, and its people are told.
+async fn take_transition(State(s): State<AppState>, Path(key): Path<String>, Json(t): Json<DoTransition>) -> Response {
+    let id = match request_id(&s.db, &key).await {
+        Ok(Some(id)) => id,
+        Ok(None) => return error(StatusCode::NOT_FOUND, format!("Issue does not exist or you do not have permission to see it: {key}")),
+        Err(e) => return db_error(e),
+    };
+    let Some(to) = t.transition.id.parse::<usize>().ok().and_then(|n| n.checked_sub(11)).and_then(|n| WORKFLOW.get(n)) else {
+        return error(StatusCode::BAD_REQUEST, format!("Transition id '{}' is not valid for this issue.", t.transition.id));
+    };
+    if let Err(e) = sqlx::query("UPDATE jsm_requests SET status = ? WHERE id = ?").bind(to).bind(id).execute(&s.write).await {
+        return db_error(e);
+    }
+    let told = match people_of(&s.write, id).await {
+        Ok(people) => people,
+        Err(e) => return db_error(e),
+    };
+    if let Err(e) = notify(&s.write, "request.transitioned", &told, &s.access.admin_account_id()).await {
+        return db_error(e);
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// An entity property (`issue` or `comment`), as Jira answers it.
+async fn get_property(s: &AppState, entity: &str, id: &str, key: &str) -> Response {
+    match sqlx::query_scalar::<_, String>("SELECT value FROM jira_properties WHERE entity = ? AND entity_id = ? AND key = ?")
+        .bind(entity)
+        .bind(id)
+        .bind(key)
+        .fetch_optional(&s.db)
+        .await
+    {
+        Ok(Some(value)) => {
+            Json(serde_json::json!({"key": key, "value": serde_json::from_str::<serde_json::Value>(&value).unwrap_or_default()})).into_response()
+        }
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("The property with key '{key}' does not exist.")),
+        Err(e) => db_error(e),
+    }
+}
+
+/// Set an entity property (201 when new, 200 when replaced; at most 32 KB).
+async fn put_property(s: &AppState, entity: &str, id: &str, key: &str, value: serde_json::Value) -> Response {
+    let text = value.to_string();
+    if text.len() > 32_768 || key.is_empty() || key.len() > 255 {
+        return error(StatusCode::BAD_REQUEST, "a property key is 1-255 characters and its value at most 32 KB");
+    }
+    let existed = match sqlx::query("SELECT 1 FROM jira_properties WHERE entity = ? AND entity_id = ? AND key = ?")
+        .bind(entity)
+        .bind(id)
+        .bind(key)
+        .fetch_optional(&s.write)
+        .await
+    {
+        Ok(found) => found.is_some(),
+        Err(e) => return db_error(e),
+    };
+    let sql = "INSERT INTO jira_properties (entity, entity_id, key, value) VALUES (?, ?, ?, ?) \
+               ON CONFLICT (entity, entity_id, key) DO UPDATE SET value = excluded.value";
+    match sqlx::query(sql).bind(entity).bind(id).bind(key).bind(text).execute(&s.write).await {
+        Ok(_) if existed => StatusCode::OK.into_response(),
+        Ok(_) => StatusCode::CREATED.into_response(),
+        Err(e) => db_error(e),
+    }
+}
+
+async fn issue_property(State(s): State<AppState>, Path((key, property)): Path<(String, String)>) -> Response {
+    match request_id(&s.db, &key).await {
+        Ok(Some(id)) => get_property(&s, "issue", &id.to_string(), &property).await,
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("Issue does not exist or you do not have permission to see it: {key}")),
+        Err(e) => db_error(e),
+    }
+}
+
+async fn set_issue_property(State(s): State<AppState>, Path((key, property)): Path<(String, String)>, Json(value): Json<serde_json::Value>) -> Response {
+    match request_id(&s.db, &key).await {
+        Ok(Some(id)) => put_property(&s, "issue", &id.to_string(), &property, value).await,
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("Issue does not exist or you do not have permission to see it: {key}")),
+        Err(e) => db_error(e),
+    }
+}
+
+/// A project's id by key or id.
+async fn project_id(s: &AppState, key: &str) -> Result<i64, Response> {
+    match sqlx::query_scalar::<_, i64>("SELECT id FROM jsm_projects WHERE key = ? OR CAST(id AS TEXT) = ?").bind(key).bind(key).fetch_optional(&s.db).await {
+        Ok(Some(id)) => Ok(id),
+        Ok(None) => Err(error(StatusCode::NOT_FOUND, format!("No project could be found with key '{key}'."))),
+        Err(e) => Err(db_error(e)),
+    }
+}
+
+async fn project_property(State(s): State<AppState>, Path((key, property)): Path<(String, String)>) -> Response {
+    match project_id(&s, &key).await {
+        Ok(id) => get_property(&s, "project", &id.to_string(), &property).await,
+        Err(r) => r,
+    }
+}
+
+async fn set_project_property(State(s): State<AppState>, Path((key, property)): Path<(String, String)>, Json(value): Json<serde_json::Value>) -> Response {
+    match project_id(&s, &key).await {
+        Ok(id) => put_property(&s, "project", &id.to_string(), &property, value).await,
+        Err(r) => r,
+    }
+}
+
+async fn comment_exists(s: &AppState, id: &str) -> Result<bool, Response> {
+    sqlx::query("SELECT 1 FROM jsm_comments WHERE CAST(id AS TEXT) = ?").bind(id).fetch_optional(&s.db).await.map(|r| r.is_some()).map_err(db_error)
+}
+
+async fn comment_property(State(s): State<AppState>, Path((id, property)): Path<(String, String)>) -> Response {
+    match comment_exists(&s, &id).await {
+        Ok(true) => get_property(&s, "comment", &id, &property).await,
+        Ok(false) => error(StatusCode::NOT_FOUND, format!("no comment {id}")),
+        Err(r) => r,
+    }
+}
+
+async fn set_comment_property(State(s): State<AppState>, Path((id, property)): Path<(String, String)>, Json(value): Json<serde_json::Value>) -> Response {
+    match comment_exists(&s, &id).await {
+        Ok(true) => put_property(&s, "comment", &id, &property, value).await,
+        Ok(false) => error(StatusCode::NOT_FOUND, format!("no comment {id}")),
+        Err(r) => r,
+    }
+}
+
+/// The site's fields (those a request uses).
+async fn fields() -> Response {
+    Json(serde_json::json!([
+        {"id": "summary", "name": "Summary", "custom": false, "schema": {"type": "string", "system": "summary"}},
+        {"id": "description", "name": "Description", "custom": false, "schema": {"type": "string", "system": "description"}},
+        {"id": "reporter", "name": "Reporter", "custom": false, "schema": {"type": "user", "system": "reporter"}},
+        {"id": PARTICIPANTS_FIELD, "name": "Request participants", "custom": true,
+         "schema": {"type": "array", "items": "user", "custom": PARTICIPANTS_FIELD_TYPE, "customId": 10010}},
+    ]))
+    .into_response()
 }
 
 /// A request as the API shows it.
@@ -570,7 +857,6 @@ async fn request_json(db: &sqlx::SqlitePool, id: i64) -> Result<Option<CustomerR
             participants.push(a);
         }
     }
-    let comment_ids = sqlx::query_scalar::<_, i64>("SELECT id FROM jsm_comments WHERE request_id = ? ORDER BY id").bind(id).fetch_all(db).await?;
     Ok(Some(CustomerRequest {
         issue_id: id.to_string(),
         issue_key: r.get("key"),
@@ -580,7 +866,6 @@ async fn request_json(db: &sqlx::SqlitePool, id: i64) -> Result<Option<CustomerR
         current_status: RequestStatus { status: r.get("status") },
         created_date: r.get("created"),
         request_participants: participants,
-        comment_ids: comment_ids.iter().map(i64::to_string).collect(),
     }))
 }
 
@@ -602,22 +887,46 @@ async fn get_request(State(s): State<AppState>, Path(key): Path<String>) -> Resp
     }
 }
 
+/// The requests of a service desk the caller may list: by default those it created or
+/// takes part in (`requestOwnership` narrows to `OWNED_REQUESTS` or
+/// `PARTICIPATED_REQUESTS`); `searchTerm` keeps those whose summary or description
+/// contains it (case-insensitive).
 async fn list_requests(State(s): State<AppState>, q: Q) -> Response {
     let Some(desk) = q.get("serviceDeskId").and_then(|d| d.parse::<i64>().ok()) else {
         return error(StatusCode::BAD_REQUEST, "serviceDeskId: required");
     };
+    let (owned, participated) = match q.get("requestOwnership").map(String::as_str) {
+        None => (true, true),
+        Some("OWNED_REQUESTS") => (true, false),
+        Some("PARTICIPATED_REQUESTS") => (false, true),
+        Some(other) => return error(StatusCode::BAD_REQUEST, format!("requestOwnership: {other:?} is not supported here")),
+    };
     let (start, limit) = paging(&q);
-    let total: i64 = match sqlx::query_scalar("SELECT COUNT(*) FROM jsm_requests WHERE desk_id = ?").bind(desk).fetch_one(&s.db).await {
+    let me = s.access.admin_account_id();
+    let search = q.get("searchTerm").map(|t| format!("%{}%", t.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    macro_rules! filter {
+        () => {
+            "FROM jsm_requests r WHERE r.desk_id = ? \
+             AND ((? AND r.creator = ?) OR (? AND EXISTS (SELECT 1 FROM jsm_participants p WHERE p.request_id = r.id AND p.account_id = ?))) \
+             AND (? IS NULL OR lower(r.summary) LIKE ? ESCAPE '\\' OR lower(COALESCE(r.description, '')) LIKE ? ESCAPE '\\')"
+        };
+    }
+    let bind = |sql: &'static str| {
+        sqlx::query_scalar::<_, i64>(sql)
+            .bind(desk)
+            .bind(owned)
+            .bind(me.clone())
+            .bind(participated)
+            .bind(me.clone())
+            .bind(search.clone())
+            .bind(search.clone())
+            .bind(search.clone())
+    };
+    let total: i64 = match bind(concat!("SELECT COUNT(*) ", filter!())).fetch_one(&s.db).await {
         Ok(n) => n,
         Err(e) => return db_error(e),
     };
-    let ids: Vec<i64> = match sqlx::query_scalar("SELECT id FROM jsm_requests WHERE desk_id = ? ORDER BY id LIMIT ? OFFSET ?")
-        .bind(desk)
-        .bind(limit)
-        .bind(start)
-        .fetch_all(&s.db)
-        .await
-    {
+    let ids: Vec<i64> = match bind(concat!("SELECT r.id ", filter!(), " ORDER BY r.id LIMIT ? OFFSET ?")).bind(limit).bind(start).fetch_all(&s.db).await {
         Ok(ids) => ids,
         Err(e) => return db_error(e),
     };

@@ -53,6 +53,8 @@ pub struct Faults {
     /// Do this fraction of changes (0.0–1.0), then answer 502 as if the answer was lost
     /// on the way: a client must look before it repeats a create.
     pub lose_answer_rate: f64,
+    /// Added to every answer, as a site across the internet takes (0: none).
+    pub latency: std::time::Duration,
     /// Behave like a site that takes no comments on attachments (answer `attachmentId`
     /// with 400), to test how file comments are reported where they cannot move.
     pub no_file_comments: bool,
@@ -292,6 +294,9 @@ fn signed_in(state: &AppState, request: &Request) -> Option<SignIn> {
 
 /// Sign-in check and fault injection, before every handler.
 async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if !state.faults.latency.is_zero() {
+        tokio::time::sleep(state.faults.latency).await;
+    }
     if signed_in(&state, &request).is_none() {
         let mut response = error(StatusCode::UNAUTHORIZED, "Client must be authenticated to access this resource.");
         if !request.uri().path().starts_with("/scim/") && request.extensions().get::<ViaGateway>().is_none() {

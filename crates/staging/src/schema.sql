@@ -177,11 +177,27 @@ CREATE TABLE IF NOT EXISTS jsm_requests (
     id INTEGER PRIMARY KEY,
     desk_id INTEGER NOT NULL,
     key TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    number INTEGER NOT NULL,
     summary TEXT NOT NULL,
     description TEXT,
     status TEXT NOT NULL,
     created TEXT,
-    reporter TEXT NOT NULL
+    reporter TEXT NOT NULL,
+    creator TEXT NOT NULL,
+    request_type_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jsm_request_types (
+    id INTEGER PRIMARY KEY,
+    desk_id INTEGER NOT NULL,
+    name TEXT NOT NULL
+);
+-- Jira entity properties: of issues and of comments.
+CREATE TABLE IF NOT EXISTS jira_properties (
+    entity TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (entity, entity_id, key)
 );
 CREATE INDEX IF NOT EXISTS jsm_requests_desk ON jsm_requests (desk_id, id);
 CREATE TABLE IF NOT EXISTS jsm_participants (

@@ -685,7 +685,8 @@ async fn space_content(s: &AppState, kind: &str, space: i64, q: &HashMap<String,
             return error(StatusCode::BAD_REQUEST, format!("status {status:?}"));
         }
     }
-    let sql = "SELECT id, title, author_id, created_at, version, parent_id FROM content WHERE space_id = ? AND kind = ? AND (? IS NULL OR title = ?) ORDER BY id";
+    let sql =
+        "SELECT id, title, author_id, created_at, version, parent_id FROM content WHERE space_id = ? AND kind = ? AND (? IS NULL OR title = ?) ORDER BY id";
     let title = q.get("title");
     let rows = match sqlx::query(sql).bind(space).bind(kind).bind(title).bind(title).fetch_all(&s.db).await {
         Ok(rows) => rows,
@@ -709,7 +710,13 @@ async fn space_content(s: &AppState, kind: &str, space: i64, q: &HashMap<String,
     cursor_list(items, q, path)
 }
 
-async fn space_pages(State(s): State<AppState>, Path(id): Path<i64>, Query(q): Query<HashMap<String, String>>, uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Response {
+async fn space_pages(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<HashMap<String, String>>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> Response {
     space_content(&s, "page", id, &q, uri.path(), &headers).await
 }
 
@@ -726,7 +733,13 @@ async fn space_blogposts(
 /// The id of the page, blog post or comment a properties path names, if it exists (a
 /// comments path names a comment, the others a page or a blog post).
 async fn property_owner(s: &AppState, id: i64, path: &str) -> Result<i64, Response> {
-    let kinds = if path.starts_with("/wiki/api/v2/comments/") { "('comment')" } else if path.starts_with("/wiki/api/v2/pages/") { "('page')" } else { "('blogpost')" };
+    let kinds = if path.starts_with("/wiki/api/v2/comments/") {
+        "('comment')"
+    } else if path.starts_with("/wiki/api/v2/pages/") {
+        "('page')"
+    } else {
+        "('blogpost')"
+    };
     match exists(s, &format!("SELECT 1 FROM content WHERE id = ? AND kind IN {kinds}"), id).await {
         Ok(true) => Ok(id),
         Ok(false) => Err(error(StatusCode::NOT_FOUND, format!("no content {id} here"))),
@@ -768,7 +781,13 @@ async fn add_property(State(s): State<AppState>, Path(id): Path<i64>, uri: axum:
     if value.len() > 32_768 {
         return error(StatusCode::PAYLOAD_TOO_LARGE, "a property value is at most 32 KB");
     }
-    match sqlx::query("INSERT INTO properties (content_id, key, value) VALUES (?, ?, ?) RETURNING id").bind(id).bind(&p.key).bind(&value).fetch_one(&s.write).await {
+    match sqlx::query("INSERT INTO properties (content_id, key, value) VALUES (?, ?, ?) RETURNING id")
+        .bind(id)
+        .bind(&p.key)
+        .bind(&value)
+        .fetch_one(&s.write)
+        .await
+    {
         Ok(r) => Json(json!({"id": r.get::<i64, _>(0).to_string(), "key": p.key, "value": p.value, "version": {"number": 1}})).into_response(),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => error(StatusCode::CONFLICT, format!("content {id} has a property {:?}", p.key)),
         Err(e) => db_error(e),
@@ -784,8 +803,11 @@ async fn comment_list(s: &AppState, sql: &str, id: i64, q: &HashMap<String, Stri
                 .iter()
                 .map(|r| {
                     let id: i64 = r.get(0);
-                    (id, json!({"id": id.to_string(), "status": "current", "parentCommentId": r.get::<Option<i64>, _>(1).map(|p| p.to_string()),
-                                "version": {"number": 1, "authorId": r.get::<Option<String>, _>(2), "createdAt": r.get::<Option<String>, _>(3)}}))
+                    (
+                        id,
+                        json!({"id": id.to_string(), "status": "current", "parentCommentId": r.get::<Option<i64>, _>(1).map(|p| p.to_string()),
+                                "version": {"number": 1, "authorId": r.get::<Option<String>, _>(2), "createdAt": r.get::<Option<String>, _>(3)}}),
+                    )
                 })
                 .collect();
             cursor_list(items, q, path)
@@ -815,7 +837,8 @@ async fn attachment_comments(State(s): State<AppState>, Path(id): Path<String>, 
     let Some(id) = id.strip_prefix("att").and_then(|n| n.parse::<i64>().ok()) else {
         return error(StatusCode::BAD_REQUEST, format!("attachment id {id:?}: att<number>"));
     };
-    let sql = "SELECT c.id, c.parent_id, c.author_id, c.created_at FROM content c WHERE c.page_id = ? AND c.kind = 'comment' AND c.parent_id IS NULL ORDER BY c.id";
+    let sql =
+        "SELECT c.id, c.parent_id, c.author_id, c.created_at FROM content c WHERE c.page_id = ? AND c.kind = 'comment' AND c.parent_id IS NULL ORDER BY c.id";
     comment_list(&s, sql, id, &q, uri.path()).await
 }
 
@@ -883,7 +906,8 @@ async fn upload_attachment(State(s): State<AppState>, Path(id): Path<i64>, heade
     if !matches!(minor_edit.as_deref(), Some("true" | "false")) {
         return error(StatusCode::BAD_REQUEST, "the minorEdit part is required: true or false");
     }
-    let taken = sqlx::query("SELECT 1 FROM content WHERE page_id = ? AND kind = 'attachment' AND file_name = ?").bind(id).bind(&name).fetch_optional(&s.write).await;
+    let taken =
+        sqlx::query("SELECT 1 FROM content WHERE page_id = ? AND kind = 'attachment' AND file_name = ?").bind(id).bind(&name).fetch_optional(&s.write).await;
     match taken {
         Ok(Some(_)) => {
             return error(StatusCode::BAD_REQUEST, format!("Cannot add a new attachment with same file name as an existing attachment: {name}"));

@@ -690,7 +690,7 @@ async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
                     }
                 } @else {
                     h2 { "People and permissions" }
-                    p { (r.former_user) " items are attributed to Former User; " (r.linked_users) " accounts were linked to existing cloud accounts." }
+                    p { (r.authored_by_migrating_account) " items are authored in the cloud by the migrating account (each keeps its original author and date in its ferry-origin property); " (r.former_user) " of them were written by people with no cloud account; " (r.linked_users) " accounts were linked to existing cloud accounts." }
                     @if !r.dropped_permissions.is_empty() {
                         p { (r.dropped_permissions.len()) " permissions were dropped:" }
                         ul { @for d in r.dropped_permissions.iter().take(200) { li { (serde_json::to_string(d).unwrap_or_default()) } } }

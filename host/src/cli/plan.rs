@@ -204,6 +204,9 @@ pub(crate) enum StagingCommand {
         /// 100/s), past it 429 with Retry-After and X-RateLimit-* headers.
         #[arg(long, value_parser = per_second)]
         rate_limit: Option<f64>,
+        /// Add this much to every answer, as a site across the internet takes (e.g. 40ms).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        latency: Option<std::time::Duration>,
         /// Answer every Nth request with 429 (0: never).
         #[arg(long, default_value_t = 0)]
         throttle_every: u64,
@@ -468,6 +471,13 @@ fn print_jira_report(r: &PlanReport) {
         println!("  {}: {} — in {}{more}", shown(&f.user_key), shown(&f.reason), shown(&f.referenced_in.join(", ")));
     }
     println!("portal-only customers linked to full cloud accounts (they stay full): {}", r.customers_with_full_accounts);
+    if !r.request_keys.is_empty() {
+        let moved = r.request_keys.iter().filter(|(server, cloud)| server != cloud).count();
+        println!("requests with a new key in the cloud: {moved} of {} (the report's request_keys maps each; `--json` lists them)", r.request_keys.len());
+    }
+    for s in &r.statuses_not_set {
+        println!("  {} stays at {:?}: the cloud workflow has no transition to {:?}", shown(&s.request), shown(&s.left_at), shown(&s.server_status));
+    }
     if !r.two_accounts.is_empty() {
         println!("people who now have two cloud accounts (a full one for the migrated data, and their customer one):");
         for t in &r.two_accounts {
@@ -501,7 +511,10 @@ pub(crate) fn print_report(r: &PlanReport) {
     if r.product == "jira" {
         print_jira_report(r);
     } else {
-        println!("content attributed to Former User: {}", r.former_user);
+        println!(
+            "authored in the cloud by the migrating account: {} (original authors and dates in each one's ferry-origin; by former users: {})",
+            r.authored_by_migrating_account, r.former_user
+        );
     }
     if r.throttled_requests > 0 {
         println!("the Cloud site throttled {} requests (429); every request waited the pause it asked for", r.throttled_requests);
@@ -580,7 +593,7 @@ pub(crate) fn print_report(r: &PlanReport) {
 }
 
 /// A rate such as `100/s` or `100` (requests per second).
-fn per_second(text: &str) -> Result<f64, String> {
+pub(crate) fn per_second(text: &str) -> Result<f64, String> {
     let n = text.trim().strip_suffix("/s").unwrap_or(text.trim());
     match n.parse::<f64>() {
         Ok(rate) if rate > 0.0 && rate.is_finite() => Ok(rate),
@@ -590,8 +603,29 @@ fn per_second(text: &str) -> Result<f64, String> {
 
 pub(crate) async fn staging(command: StagingCommand) -> anyhow::Result<ExitCode> {
     match command {
-        StagingCommand::Serve { db, listen, email, token, scim_key, directory_id, journal, rate_limit, throttle_every, retry_after, fail_rate, cloud_apps } => {
-            let faults = Faults { rate_limit: rate_limit.unwrap_or(0.0), throttle_every, retry_after_secs: retry_after, fail_rate, ..Faults::default() };
+        StagingCommand::Serve {
+            db,
+            listen,
+            email,
+            token,
+            scim_key,
+            directory_id,
+            journal,
+            rate_limit,
+            latency,
+            throttle_every,
+            retry_after,
+            fail_rate,
+            cloud_apps,
+        } => {
+            let faults = Faults {
+                rate_limit: rate_limit.unwrap_or(0.0),
+                latency: latency.unwrap_or_default(),
+                throttle_every,
+                retry_after_secs: retry_after,
+                fail_rate,
+                ..Faults::default()
+            };
             staging::install_cloud_apps(&db, &cloud_apps).await?;
             let access = staging::Access {
                 directory_key: scim_key.unwrap_or_else(|| staging::Access::with_token(&token).directory_key),

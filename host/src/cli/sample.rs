@@ -157,6 +157,14 @@ pub(crate) enum BenchCommand {
         /// adds versions/s), or both (two runs, one after the other).
         #[arg(long, default_value = "both", value_parser = ["current", "all", "both"])]
         history: String,
+        /// A site across the internet: add this to every answer (e.g. 40ms). With
+        /// --rate-limit, the run reports pages per hour, the share of the site's request
+        /// budget used, throttled requests, and requests per page and per kind.
+        #[arg(long, value_parser = humantime::parse_duration, requires = "rate_limit")]
+        latency: Option<std::time::Duration>,
+        /// The site's request budget (e.g. 100/s): 429 past it.
+        #[arg(long, value_parser = crate::cli::plan::per_second, requires = "latency")]
+        rate_limit: Option<f64>,
         /// Print the figures as JSON (a list, one entry per run).
         #[arg(long)]
         json: bool,
@@ -168,6 +176,16 @@ pub(crate) async fn bench(home: &Path, command: BenchCommand) -> anyhow::Result<
         BenchCommand::Migrate { product: crate::source::Product::Jira, customers, requests_per_project, json, .. } => {
             let options = crate::sample::jira::JiraOptions { agents: 50, customers, requests_per_project };
             let report = crate::bench::bench_migrate_jira(home, &options).await?;
+            if json {
+                print_json(&report)?;
+            } else {
+                println!("{report}");
+            }
+            Ok(ExitCode::Ok)
+        }
+        BenchCommand::Migrate { users, spaces, pages_per_space, attachments_per_page, latency: Some(latency), rate_limit: Some(rate), json, .. } => {
+            let options = SampleOptions { users, spaces, pages_per_space, attachments_per_page, seed: 7 };
+            let report = crate::bench::bench_budget(home, &options, crate::bench::Across { latency, rate }).await?;
             if json {
                 print_json(&report)?;
             } else {

@@ -4,7 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ferry_host::destination::api::{Account, ACCOUNT_CUSTOMER, ACCOUNT_FULL};
+use ferry_host::destination::api::{Account, NewProject, NewRequest, Notification, Origin, RequestFields, ACCOUNT_CUSTOMER, ACCOUNT_FULL, ORIGIN_PROPERTY};
+use ferry_host::destination::JiraEntity;
 use ferry_host::migrate::report::PlanReport;
 use ferry_host::migrate::{Migrator, Progress};
 use ferry_host::plan::{Plan, PlanRefused, SpacesScope, UsersScope};
@@ -14,7 +15,7 @@ use ferry_host::staging::Faults;
 use ferry_host::state::StateDb;
 use sqlx::Row;
 
-use crate::core_migration::{Cloud, CloudSecrets, TOKEN, TOKEN_ENV};
+use crate::core_migration::{Cloud, CloudSecrets, TOKEN_ENV};
 use crate::postgres::PgCluster;
 
 /// A FERRY_HOME and a sample Jira site, private to one test.
@@ -103,10 +104,12 @@ fn who(a: &Account) -> String {
 
 const FORMER: &str = "Former customer (customer)";
 
-/// Every request of the sample's service projects in the cloud equals the server's:
-/// key, summary, description, status name, created, reporter, participants, and each
-/// comment's body, visibility, author and date.
-async fn assert_requests_match(f: &JiraFixture, cloud: &Cloud) {
+/// Every request of the sample's service projects in the cloud equals the server's: a new
+/// request each, whose `ferry-origin` names its server key, date, status and reporter;
+/// summary, description, status name (or the workflow's first status, reported, where
+/// the cloud workflow has none of that name), reporter, participants, and each comment's
+/// body and visibility, its origin naming its author and date. Returns server key → cloud key.
+async fn assert_requests_match(f: &JiraFixture, cloud: &Cloud, report: &PlanReport) -> BTreeMap<String, String> {
     let source = Source::connect(&f.source_url).await.unwrap();
     let emails = f.emails_by_key().await;
     let gone = [jira::DELETED_CUSTOMER_KEY, jira::INACTIVE_DIRECTORY_KEY];
@@ -124,19 +127,38 @@ async fn assert_requests_match(f: &JiraFixture, cloud: &Cloud) {
         BTreeSet::from(jira::SERVICE_PROJECTS),
         "the software project is not migrated"
     );
-    let mut seen = 0;
+    let not_set: BTreeMap<&str, &str> = report.statuses_not_set.iter().map(|s| (s.request.as_str(), s.left_at.as_str())).collect();
+    let mut keys = BTreeMap::new();
     for project in source.projects().await.unwrap().into_iter().filter(|p| p.is_service_project()) {
         let desk = desks.iter().find(|d| d.project_key == project.key).unwrap();
         let in_cloud = cloud.dest.requests(&desk.id).await.unwrap();
         let server = source.requests(&project, None, 10_000).await.unwrap();
         assert_eq!(in_cloud.len(), server.len(), "{}: every request once", project.key);
+        let mut by_server_key = BTreeMap::new();
+        for c in &in_cloud {
+            let origin: Origin = cloud
+                .dest
+                .entity_property(JiraEntity::Issue, &c.issue_key, ORIGIN_PROPERTY)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("{} has no origin", c.issue_key));
+            assert!(by_server_key.insert(origin.key.clone().unwrap(), (c, origin)).is_none(), "two requests for one server request");
+        }
         for s in server {
-            let c = in_cloud.iter().find(|c| c.issue_key == s.key).unwrap_or_else(|| panic!("{} is in the cloud", s.key));
+            let (c, origin) = by_server_key.get(&s.key).unwrap_or_else(|| panic!("{} is in the cloud", s.key));
+            if let Some(key) = report.request_keys.get(&s.key) {
+                assert_eq!(key, &c.issue_key, "{}: the report's key map", s.key);
+            }
+            keys.insert(s.key.clone(), c.issue_key.clone());
             assert_eq!(c.request_field_values.summary, s.summary);
             assert_eq!(c.request_field_values.description, s.description);
-            assert_eq!(c.current_status.status, s.status, "{}: the status name", s.key);
+            match not_set.get(s.key.as_str()) {
+                None => assert_eq!(c.current_status.status, s.status, "{}: the status name", s.key),
+                Some(left) => assert_eq!((c.current_status.status.as_str(), s.status.as_str()), (*left, "Open"), "{}: only Open has no transition", s.key),
+            }
+            assert_eq!(origin.status.as_deref(), Some(s.status.as_str()));
             assert!(!s.status.chars().all(|ch| ch.is_ascii_digit()), "{}: the name, not the id {}", s.key, s.status);
-            assert_eq!(c.created_date, s.created);
+            assert_eq!(origin.created, s.created, "{}: the server's date, in its origin", s.key);
             assert_eq!(who(&c.reporter), person(&s.reporter), "{} reporter", s.key);
             let participants: Vec<String> = c.request_participants.iter().map(who).collect();
             let mut expected: Vec<String> = Vec::new();
@@ -152,13 +174,16 @@ async fn assert_requests_match(f: &JiraFixture, cloud: &Cloud) {
             for (cc, sc) in comments.iter().zip(&s.comments) {
                 assert_eq!(cc.body, sc.body);
                 assert_eq!(cc.public, sc.public, "{} comment {} visibility", s.key, sc.id);
-                assert_eq!(who(&cc.author), person(&sc.author), "{} comment {} author", s.key, sc.id);
-                assert_eq!(cc.created, sc.created);
+                let origin: Origin = cloud.dest.entity_property(JiraEntity::Comment, &cc.id, ORIGIN_PROPERTY).await.unwrap().unwrap();
+                assert_eq!(origin.server_id, sc.id.to_string());
+                let author = cloud.dest.account(origin.creator.as_ref().and_then(|p| p.account_id.as_deref()).unwrap()).await.unwrap();
+                assert_eq!(who(&author), person(&sc.author), "{} comment {} author", s.key, sc.id);
+                assert_eq!(origin.created, sc.created);
             }
-            seen += 1;
         }
     }
-    assert_eq!(seen, f.summary.requests);
+    assert_eq!(keys.len() as u64, f.summary.requests);
+    keys
 }
 
 /// The accounts of the cloud with `email`, by type.
@@ -190,7 +215,9 @@ async fn assert_full_migration(f: &JiraFixture, cloud: &Cloud, report: &PlanRepo
     let left: Vec<(&str, u64)> = report.projects_not_migrated.iter().map(|p| (p.key.as_str(), p.issues)).collect();
     assert_eq!(left, [(jira::SOFTWARE_PROJECT, f.summary.software_issues)], "{:?}", report.projects_not_migrated);
     assert!(report.projects_not_migrated[0].reason.starts_with("a software project: Ferry migrates"), "{:?}", report.projects_not_migrated);
-    assert_requests_match(f, cloud).await;
+    assert_requests_match(f, cloud, report).await;
+    assert_eq!(report.request_keys.len() as u64, f.summary.requests, "the key map names every request");
+    assert!(report.statuses_not_set.iter().all(|s| s.server_status == "Open" && s.left_at == "Waiting for support"), "{:?}", report.statuses_not_set);
 
     // Customers are customer accounts; agents are full accounts.
     assert_eq!(types_of(cloud, &jira::customer_email(8)).await, [ACCOUNT_CUSTOMER]);
@@ -264,8 +291,8 @@ async fn deleted_customers_and_customers_of_inactive_directories_become_one_form
     assert_eq!(types_of(&cloud, "retired@example.net").await, Vec::<String>::new(), "no account for a user of an inactive directory");
 
     // One placeholder, which cannot log in: inactive, no email.
-    let sd2 = cloud.dest.request("SD-2").await.unwrap();
-    let hr2 = cloud.dest.request("HR-2").await.unwrap();
+    let sd2 = cloud.dest.request(&report.request_keys["SD-2"]).await.unwrap();
+    let hr2 = cloud.dest.request(&report.request_keys["HR-2"]).await.unwrap();
     assert_eq!(sd2.reporter, hr2.reporter);
     assert_eq!((sd2.reporter.display_name.as_str(), sd2.reporter.active, sd2.reporter.email_address.as_ref()), ("Former customer", false, None));
     assert_eq!(sd2.reporter, cloud.dest.former_customer().await.unwrap());
@@ -274,18 +301,22 @@ async fn deleted_customers_and_customers_of_inactive_directories_become_one_form
 #[tokio::test]
 async fn the_site_records_notifications_and_a_migration_causes_none() {
     let cloud = Cloud::start(Faults::default()).await;
-    // The site does notify when not told otherwise: the record is real.
-    let response = reqwest::Client::new()
-        .post(format!("{}/rest/servicedeskapi/customer", cloud.site.url()))
-        .basic_auth(ferry_host::staging::DEFAULT_ADMIN_EMAIL, Some(TOKEN))
-        .json(&serde_json::json!({"email": "loud@example.net", "displayName": "Loud"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
+    // The site does notify: a request raised on a customer's behalf tells them.
+    let loud = cloud.dest.create_customer("loud@example.net", "Loud").await.unwrap();
+    let project = NewProject { key: "LOUD".into(), name: "Loud desk".into(), project_type_key: "service_desk".into(), lead_account_id: None };
+    cloud.dest.create_project(&project).await.unwrap();
+    let desk = cloud.dest.service_desks().await.unwrap().into_iter().find(|d| d.project_key == "LOUD").unwrap().id;
+    let request_type = cloud.dest.request_types(&desk).await.unwrap()[0].id.clone();
+    let raised = NewRequest {
+        service_desk_id: desk,
+        request_type_id: request_type,
+        request_field_values: RequestFields { summary: "Help".into(), description: None },
+        raise_on_behalf_of: Some(loud.account_id.clone()),
+        request_participants: Vec::new(),
+    };
+    cloud.dest.create_request(&raised).await.unwrap();
     let notified = cloud.dest.notifications().await.unwrap();
-    assert_eq!(notified.len(), 1);
-    assert_eq!(notified[0].event, "customer.invited");
+    assert_eq!(notified, [Notification { event: "request.created".into(), recipient: loud.account_id.clone() }]);
 
     let f = JiraFixture::new(None).await;
     let report = f.run(&f.db, &cloud, f.plan(&cloud, UsersScope::All, UsersScope::All, SpacesScope::All)).await;
@@ -321,7 +352,7 @@ async fn customers_none_is_refused_with_service_projects_and_all_migrates_them_i
     assert_eq!(data.counts["customers"].cloud, f.summary.related_customers);
     assert_eq!(data.counts["requests"].cloud, f.summary.requests);
     assert_eq!(types_of(&cloud, &jira::customer_email(8)).await, [ACCOUNT_CUSTOMER]);
-    assert_requests_match(&f, &cloud).await;
+    assert_requests_match(&f, &cloud, &data).await;
 }
 
 #[tokio::test]
@@ -350,13 +381,14 @@ async fn organizations_migrate_with_their_members_and_are_linked_by_name_on_a_re
     assert_eq!(again.status, "finished", "{:?}", again.failures);
     assert_eq!(cloud.dest.organizations().await.unwrap().len(), 2);
     assert_eq!(again.counts["organizations"].cloud, 2);
-    assert_requests_match(&f, &cloud).await;
+    assert_requests_match(&f, &cloud, &again).await;
 }
 
 #[tokio::test]
 async fn a_migration_cut_short_by_failures_then_rerun_lands_every_request_exactly_once() {
     let f = JiraFixture::new(None).await;
-    let flaky = Cloud::start(Faults { fail_rate: 0.25, ..Faults::default() }).await;
+    // Some requests fail before the site does anything, some after it did (the answer lost).
+    let flaky = Cloud::start(Faults { fail_rate: 0.2, lose_answer_rate: 0.1, ..Faults::default() }).await;
     jira::seed_cloud(&flaky.dest).await.unwrap();
     let never_retry = flaky.dest.clone().with_retry(ferry_host::destination::RetryPolicy { attempts: 1, ..Default::default() });
     for _ in 0..2 {
@@ -366,7 +398,7 @@ async fn a_migration_cut_short_by_failures_then_rerun_lands_every_request_exactl
     let report = f.run(&f.db, &flaky, full_plan(&f, &flaky)).await;
     assert_eq!(report.status, "finished", "{:?}", report.failures);
     assert_eq!(report.counts["requests"].cloud, f.summary.requests);
-    assert_requests_match(&f, &flaky).await;
+    assert_requests_match(&f, &flaky, &report).await;
     assert_eq!(flaky.dest.organizations().await.unwrap().len(), 2);
 }
 
@@ -552,7 +584,9 @@ async fn a_jira_run_killed_midway_then_a_new_plan_lands_every_request_and_commen
         let keys: BTreeSet<&str> = listed.iter().map(|r| r.issue_key.as_str()).collect();
         assert_eq!(keys.len(), listed.len(), "{}: a key twice", desk.project_key);
         requests += listed.len() as u64;
-        comments += listed.iter().map(|r| r.comment_ids.len() as u64).sum::<u64>();
+        for request in &listed {
+            comments += cloud.dest.request_comments(&request.issue_key).await.unwrap().len() as u64;
+        }
     }
     assert_eq!((requests, comments), (f.summary.requests, f.summary.comments), "every request and comment exactly once");
     assert_eq!(cloud.dest.organizations().await.unwrap().len(), 2);
@@ -682,13 +716,14 @@ async fn a_request_whose_description_or_comment_is_over_the_size_bound_fails_nam
     assert!(reason(&commented).contains("shorten or split it on the server"));
     let requests = report.counts["requests"];
     assert_eq!((requests.cloud, requests.failed), (f.summary.requests - 2, 2), "{:?}", report.failures);
-    let in_cloud: Vec<String> = {
-        let mut keys = Vec::new();
-        for desk in cloud.dest.service_desks().await.unwrap() {
-            keys.extend(cloud.dest.requests(&desk.id).await.unwrap().into_iter().map(|r| r.issue_key));
+    // The server keys of the requests in the cloud, from their origins.
+    let mut in_cloud: Vec<String> = Vec::new();
+    for desk in cloud.dest.service_desks().await.unwrap() {
+        for request in cloud.dest.requests(&desk.id).await.unwrap() {
+            let origin: Origin = cloud.dest.entity_property(JiraEntity::Issue, &request.issue_key, ORIGIN_PROPERTY).await.unwrap().unwrap();
+            in_cloud.push(origin.key.unwrap());
         }
-        keys
-    };
+    }
     assert_eq!(in_cloud.len() as u64, f.summary.requests - 2);
     assert!(!in_cloud.contains(&described) && !in_cloud.contains(&commented));
 }

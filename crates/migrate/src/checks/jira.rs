@@ -9,7 +9,8 @@ use super::{check, Check, CheckResult, Facts};
 use crate::plan::UsersScope;
 use crate::rules::{self, DirectoryUser};
 use crate::{ns, Migrator};
-use ferry_destination::api::{ACCOUNT_CUSTOMER, ACCOUNT_FULL};
+use ferry_destination::api::{Origin, ACCOUNT_CUSTOMER, ACCOUNT_FULL, ORIGIN_PROPERTY};
+use ferry_destination::JiraEntity;
 
 /// What the Service Management checks look at.
 #[derive(Debug, Clone, Default)]
@@ -25,6 +26,9 @@ pub struct JiraFacts {
     pub former_customers: Vec<String>,
     /// Selected project keys that exist in the cloud and were not created by ferry.
     pub project_key_conflicts: Vec<String>,
+    /// The selected service projects' requests: (project, requests, comments). Each gets
+    /// a new key, and is created and commented by the migrating account.
+    pub requests: Vec<(String, u64, u64)>,
 }
 
 /// The Service Management checks, in a fixed order.
@@ -78,6 +82,14 @@ pub fn jira_checks(facts: &JiraFacts) -> Vec<Check> {
             "selected service projects have a key that another project already has in the cloud site; their requests would not migrate",
             "rename or delete the cloud projects, or leave these projects out with --projects",
             "no selected project key exists in the cloud site",
+        ),
+        check(
+            "fidelity.requests",
+            CheckResult::Warning,
+            facts.requests.iter().filter(|(_, r, _)| *r > 0).map(|(p, r, c)| format!("{p}: {r} requests, {c} comments")).collect(),
+            "service projects have requests that will be created anew through the public API: each gets a new key and today's date, is raised and commented by the migrating account, and moves to its status only where the cloud workflow has a transition to it. Each keeps its server key, reporter, date and status in its ferry-origin issue property (comments: their author and date), the reporter and participants are set after without notifying anyone, and the report maps every server key to its new key",
+            "nothing to fix: tell the agents and customers their requests have new keys (the report's key map); check the statuses the report names",
+            "no request to create",
         ),
     ]
 }
@@ -133,8 +145,14 @@ impl Migrator {
 
         let mapped_projects = self.maps.preload(ns::PROJECT, None).await?;
         for project in &scope.projects {
+            let (requests, comments) = self.source.request_counts(project.id).await?;
+            facts.jira.requests.push((project.key.clone(), requests, comments));
             if !mapped_projects.contains_key(&project.key) && self.dest.project(&project.key).await?.is_some() {
-                facts.jira.project_key_conflicts.push(project.key.clone());
+                // One an earlier run of this Server site created (another admin's ledger) is ours.
+                let origin: Option<Origin> = self.dest.entity_property(JiraEntity::Project, &project.key, ORIGIN_PROPERTY).await?;
+                if !origin.is_some_and(|o| o.site == self.maps.site() && o.kind == "project" && o.server_id == project.key) {
+                    facts.jira.project_key_conflicts.push(project.key.clone());
+                }
             }
         }
         Ok(facts)
