@@ -828,8 +828,8 @@ pub struct Paged<T> {
 /// A customer organization.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Organization {
-    /// Its id (set by the site).
-    #[serde(default)]
+    /// Its id (set by the site; not sent on create).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
     /// Its name, unique on the site.
     pub name: String,
@@ -839,8 +839,37 @@ pub struct Organization {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct OrganizationRef {
-    /// The organization's id.
+    /// The organization's id (a number on the wire, as Service Management documents it).
+    #[serde(with = "numeric_text")]
     pub organization_id: String,
+}
+
+/// An id Ferry keeps as text that an API writes as a JSON number: written as a number
+/// when it is one, read from a number or a string.
+pub mod numeric_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Write the id as a number when it is one.
+    pub fn serialize<S: Serializer>(id: &str, s: S) -> Result<S::Ok, S::Error> {
+        match id.parse::<i64>() {
+            Ok(n) => s.serialize_i64(n),
+            Err(_) => s.serialize_str(id),
+        }
+    }
+
+    /// Read the id from a number or a string.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Text(String),
+            Number(i64),
+        }
+        Ok(match Either::deserialize(d)? {
+            Either::Text(t) => t,
+            Either::Number(n) => n.to_string(),
+        })
+    }
 }
 
 /// A project to create (`POST /rest/api/3/project`).

@@ -332,6 +332,9 @@ impl Destination {
             let (throttled, retry_after, failure) = match request.send().await {
                 Ok(response) => {
                     let status = response.status();
+                    if let Some(rate) = stated_rate(response.headers()) {
+                        self.budget.learned_rate(rate);
+                    }
                     if status != StatusCode::TOO_MANY_REQUESTS && !status.is_server_error() {
                         self.budget.succeeded();
                         return Ok(response);
@@ -423,6 +426,13 @@ impl Destination {
     pub(crate) fn scim_url(&self, path: &str) -> String {
         format!("{}{path}", self.scim.url)
     }
+}
+
+/// The request rate a site states, requests per second, if it states one: the tokens it
+/// adds to its bucket each interval (`X-RateLimit-FillRate` per `X-RateLimit-Interval-Seconds`).
+fn stated_rate(headers: &reqwest::header::HeaderMap) -> Option<f64> {
+    let number = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<f64>().ok().filter(|v| *v > 0.0 && v.is_finite());
+    Some(number("x-ratelimit-fillrate")? / number("x-ratelimit-interval-seconds").unwrap_or(1.0))
 }
 
 /// How long a throttling or unavailable site asks to wait: `Retry-After` in seconds, else

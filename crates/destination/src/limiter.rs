@@ -1,7 +1,9 @@
 //! One site's request budget, shared by every request Ferry sends to it: requests in
 //! flight are bounded by a limit that adapts to the site (additive increase after each
 //! success, halved on a 429), and a 429 pauses every request to the site until its
-//! `Retry-After` has passed, not only the one that got it.
+//! `Retry-After` has passed, not only the one that got it. Once the site has said its
+//! rate (`X-RateLimit-FillRate` tokens per `X-RateLimit-Interval-Seconds`), requests are
+//! also spaced to just under it, so the budget is used without running into it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -23,7 +25,22 @@ struct Budget {
     limit: f64,
     max: usize,
     paused_until: Option<Instant>,
+    /// The interval between requests the site's rate allows, and when the next may start.
+    pace: Option<(Duration, Instant)>,
 }
+
+/// The seconds' worth of requests that may go at once after an idle spell (the site's
+/// bucket holds about one second's worth; a little under it).
+const BURST: f64 = 0.8;
+
+/// Requests per second of a pace interval.
+fn interval_rate(interval: Duration) -> f64 {
+    1.0 / interval.as_secs_f64().max(1e-9)
+}
+
+/// The share of the site's stated rate Ferry uses (a little under it: clocks and
+/// windows on the two sides are not the same).
+const RATE_SHARE: f64 = 0.97;
 
 /// A request slot, given back when dropped.
 pub(crate) struct Slot<'a>(&'a Limiter);
@@ -41,7 +58,11 @@ impl Limiter {
     /// A budget of at most `max` requests in flight, starting at `max`.
     pub(crate) fn new(max: usize) -> Limiter {
         let max = max.max(1);
-        Limiter { state: Mutex::new(Budget { in_flight: 0, limit: max as f64, max, paused_until: None }), changed: Notify::new(), throttled: AtomicU64::new(0) }
+        Limiter {
+            state: Mutex::new(Budget { in_flight: 0, limit: max as f64, max, paused_until: None, pace: None }),
+            changed: Notify::new(),
+            throttled: AtomicU64::new(0),
+        }
     }
 
     /// Wait for a slot: while the site asked for a pause, and while the budget is spent.
@@ -54,11 +75,22 @@ impl Limiter {
                     Some(until) if until > Instant::now() => Some(until),
                     _ => {
                         b.paused_until = None;
-                        if (b.in_flight as f64) < b.limit.floor().max(1.0) {
-                            b.in_flight += 1;
-                            return Slot(self);
+                        let now = Instant::now();
+                        // The site's bucket refills while Ferry is idle: a burst of up to
+                        // BURST seconds' worth may go at once (the cell rate algorithm).
+                        match b.pace {
+                            Some((interval, next)) if next > now + interval.mul_f64(BURST * interval_rate(interval)) => {
+                                Some(next - interval.mul_f64(BURST * interval_rate(interval)))
+                            }
+                            _ if (b.in_flight as f64) < b.limit.floor().max(1.0) => {
+                                if let Some((interval, next)) = b.pace {
+                                    b.pace = Some((interval, next.max(now) + interval));
+                                }
+                                b.in_flight += 1;
+                                return Slot(self);
+                            }
+                            _ => None,
                         }
-                        None
                     }
                 }
             };
@@ -77,15 +109,34 @@ impl Limiter {
         }
     }
 
-    /// The site throttled: halve the budget and pause every request for `wait`.
+    /// The site throttled: pause every request for `wait`, and halve the requests in
+    /// flight (unless the site stated its rate: requests are paced to it already, and
+    /// fewer in flight would only leave its budget unused).
     pub(crate) fn throttled(&self, wait: Duration) {
         self.throttled.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut b) = self.state.lock() {
-            b.limit = (b.limit / 2.0).max(1.0);
+            if b.pace.is_none() {
+                b.limit = (b.limit / 2.0).max(1.0);
+            }
             let until = Instant::now() + wait;
             b.paused_until = Some(b.paused_until.map_or(until, |p| p.max(until)));
         }
         self.changed.notify_waiters();
+    }
+
+    /// The site said its rate: at most `per_second` requests a second. Requests are
+    /// spaced to just under it from now on.
+    pub(crate) fn learned_rate(&self, per_second: f64) {
+        if !(per_second.is_finite() && per_second > 0.0) {
+            return;
+        }
+        let interval = Duration::from_secs_f64(1.0 / (per_second * RATE_SHARE));
+        if let Ok(mut b) = self.state.lock() {
+            let next = b.pace.map_or_else(Instant::now, |(_, next)| next);
+            b.pace = Some((interval, next));
+            // The pace bounds the rate: requests in flight need only cover the latency.
+            b.limit = b.max as f64;
+        }
     }
 
     /// Requests the site has throttled so far.

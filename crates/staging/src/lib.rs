@@ -311,6 +311,8 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
         let headers = response.headers_mut();
         headers.insert("retry-after", HeaderValue::from(wait.as_secs_f64().ceil().max(1.0) as u64));
         headers.insert("x-ratelimit-limit", HeaderValue::from(state.faults.rate_limit.ceil() as u64));
+        headers.insert("x-ratelimit-fillrate", HeaderValue::from(state.faults.rate_limit.ceil() as u64));
+        headers.insert("x-ratelimit-interval-seconds", HeaderValue::from(1));
         headers.insert("x-ratelimit-remaining", HeaderValue::from(0));
         if let Ok(reset) = HeaderValue::from_str(&reset) {
             headers.insert("x-ratelimit-reset", reset);
