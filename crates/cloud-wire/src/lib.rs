@@ -402,30 +402,51 @@ pub struct ContentRestriction {
     pub restrictions: RestrictionSubjects,
 }
 
-/// The users and groups a restriction allows.
+/// The users and groups a restriction allows (an empty list is left out, as the API
+/// asks).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RestrictionSubjects {
     /// Accounts allowed.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub user: Vec<RestrictedUser>,
     /// Groups allowed.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group: Vec<RestrictedGroup>,
 }
 
-/// An account named by a restriction.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+/// An account named by a restriction: written `{"type": "known", "accountId": …}`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RestrictedUser {
     /// The cloud account id.
     #[serde(rename = "accountId")]
     pub account_id: String,
 }
 
-/// A group named by a restriction.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+impl Serialize for RestrictedUser {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(2))?;
+        map.serialize_entry("type", "known")?;
+        map.serialize_entry("accountId", &self.account_id)?;
+        map.end()
+    }
+}
+
+/// A group named by a restriction: written `{"type": "group", "name": …}`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RestrictedGroup {
     /// The group's name.
     pub name: String,
+}
+
+impl Serialize for RestrictedGroup {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(2))?;
+        map.serialize_entry("type", "group")?;
+        map.serialize_entry("name", &self.name)?;
+        map.end()
+    }
 }
 
 /// What a create returns.
@@ -1107,6 +1128,16 @@ pub struct Notification {
 #[cfg(test)]
 mod string_id_tests {
     use super::*;
+
+    #[test]
+    fn restrictions_are_written_with_their_types_and_without_empty_lists() {
+        let only_users = RestrictionSubjects { user: vec![RestrictedUser { account_id: "5b10".into() }], group: vec![] };
+        let json = serde_json::to_value(&only_users).unwrap();
+        assert_eq!(json, serde_json::json!({"user": [{"type": "known", "accountId": "5b10"}]}));
+        let groups = RestrictionSubjects { user: vec![], group: vec![RestrictedGroup { name: "eng".into() }] };
+        assert_eq!(serde_json::to_value(&groups).unwrap(), serde_json::json!({"group": [{"type": "group", "name": "eng"}]}));
+        assert_eq!(serde_json::from_value::<RestrictionSubjects>(json).unwrap(), only_users);
+    }
 
     #[test]
     fn v2_ids_are_written_as_strings_and_read_from_either() {

@@ -209,7 +209,6 @@ async fn a_scoped_token_goes_through_the_gateway_with_the_sites_cloud_id() {
 /// flight after each 429.
 #[tokio::test]
 async fn a_sites_rate_limit_pauses_every_request_and_the_budget_adapts() {
-    use futures_util::{stream, StreamExt};
     let dir = tempfile::tempdir().unwrap();
     let faults = Faults { rate_limit: 20.0, ..Faults::default() };
     let site = staging::start(&dir.path().join("cloud.db"), "127.0.0.1:0", &staging::Access::with_token(TOKEN), faults).await.unwrap();
@@ -228,15 +227,7 @@ async fn a_sites_rate_limit_pauses_every_request_and_the_budget_adapts() {
 
     let dest = signed_in(&site, TOKEN, 16);
     let sent = 80;
-    let created: Vec<_> = stream::iter(0..sent)
-        .map(|n| {
-            let dest = dest.clone();
-            async move { dest.create_user(&format!("r{n}@example.com"), "R", true).await }
-        })
-        .buffer_unordered(16)
-        .collect()
-        .await;
-    assert!(created.iter().all(Result::is_ok), "{:?}", created.iter().find(|r| r.is_err()));
+    create_users(&dest, "r", sent).await;
     assert!(dest.throttled() > 0, "the budget was met");
     // The 429 states the site's rate (X-RateLimit-FillRate per X-RateLimit-Interval-Seconds):
     // from then on requests are paced to just under it.
@@ -252,16 +243,22 @@ async fn a_sites_rate_limit_pauses_every_request_and_the_budget_adapts() {
     .await
     .unwrap();
     let dest = signed_in(&quiet, TOKEN, 16);
-    let created: Vec<_> = stream::iter(0..40)
-        .map(|n| {
+    create_users(&dest, "q", 40).await;
+    assert!(dest.in_flight_limit() < 16, "the budget halved on 429s: {}", dest.in_flight_limit());
+}
+
+/// Create `n` accounts `<prefix><i>@example.com`, 16 at a time; every one must land.
+async fn create_users(dest: &Destination, prefix: &str, n: u64) {
+    use futures_util::{stream, StreamExt};
+    let created: Vec<_> = stream::iter(0..n)
+        .map(|i| {
             let dest = dest.clone();
-            async move { dest.create_user(&format!("q{n}@example.com"), "Q", true).await }
+            async move { dest.create_user(&format!("{prefix}{i}@example.com"), "R", true).await }
         })
         .buffer_unordered(16)
         .collect()
         .await;
     assert!(created.iter().all(Result::is_ok), "{:?}", created.iter().find(|r| r.is_err()));
-    assert!(dest.in_flight_limit() < 16, "the budget halved on 429s: {}", dest.in_flight_limit());
 }
 
 /// The staging site's journal keeps every request as sent (method, path, query, header
