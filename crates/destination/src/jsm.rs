@@ -57,12 +57,6 @@ impl Destination {
         self.json(Method::GET, self.url("/rest/api/3/user"), |r| r.query(&[("accountId", account_id)])).await
     }
 
-    /// The site's Former customer: the one placeholder that requests and comments of
-    /// deleted customers point to (inactive, no email, no login).
-    pub async fn former_customer(&self) -> Result<Account, DestinationError> {
-        self.json(Method::GET, self.url("/ferry/v1/former-customer"), |r| r).await
-    }
-
     /// Every organization.
     pub async fn organizations(&self) -> Result<Vec<Organization>, DestinationError> {
         self.all_pages("/rest/servicedeskapi/organization", &[]).await

@@ -44,8 +44,6 @@ struct JiraRun {
     customer_keys: HashSet<String>,
     /// Server organization id → cloud organization id.
     organizations: HashMap<i64, String>,
-    /// The site's Former customer account, once asked for.
-    former_customer: Option<String>,
     /// Former customer attributions, by user key.
     former: BTreeMap<String, FormerCustomer>,
     /// Why users that did not land failed (username → reason), for Former customer.
@@ -412,11 +410,12 @@ impl Migrator {
         Ok(format!("{name} is not migrated by this plan or an earlier one (its users or customers scope leaves them out)"))
     }
 
-    /// The account for a reference to `key` (Former customer when it has none), noting
-    /// the attribution with where it was.
-    async fn person(&mut self, key: Option<&str>, place: String, run: &mut JiraRun) -> anyhow::Result<String> {
+    /// The account for a reference to `key`, or `None` for a person with no cloud account
+    /// (a former customer: the migrating account stands in, and the origin names them),
+    /// noting the reference with where it was.
+    async fn person(&mut self, key: Option<&str>, place: String, run: &mut JiraRun) -> anyhow::Result<Option<String>> {
         if let Some(account) = key.and_then(|k| self.authors.get(k).cloned().flatten()) {
-            return Ok(account);
+            return Ok(Some(account));
         }
         let key = key.unwrap_or("(none)").to_string();
         if let Some(why) = run.waiting.get(&key) {
@@ -444,10 +443,7 @@ impl Migrator {
         if entry.referenced_in.len() < REFERENCES_LISTED {
             entry.referenced_in.push(place);
         }
-        if run.former_customer.is_none() {
-            run.former_customer = Some(self.dest.former_customer().await?.account_id);
-        }
-        Ok(run.former_customer.clone().expect("set above"))
+        Ok(None)
     }
 
     /// A service project: the project (refused when its key is taken in the cloud by a
@@ -638,14 +634,16 @@ impl Migrator {
         let reporter = self.person(request.reporter.as_deref(), format!("{} reporter", request.key), run).await?;
         let mut participants = Vec::new();
         for key in &request.participants {
-            let account = self.person(Some(key), format!("{} participant", request.key), run).await?;
-            if !participants.contains(&account) {
-                participants.push(account);
+            // A participant with no cloud account is left out (the origin names them).
+            if let Some(account) = self.person(Some(key), format!("{} participant", request.key), run).await? {
+                if !participants.contains(&account) {
+                    participants.push(account);
+                }
             }
         }
         let site = self.maps.site().to_string();
-        let origin_person = |key: &Option<String>, account: &str| {
-            key.as_ref().map(|k| OriginPerson { user_key: k.clone(), username: None, account_id: Some(account.to_string()) })
+        let origin_person = |key: &Option<String>, account: &Option<String>| {
+            key.as_ref().map(|k| OriginPerson { user_key: k.clone(), username: None, account_id: account.clone() })
         };
         let mut comments = Vec::with_capacity(request.comments.len());
         for c in &request.comments {
@@ -698,7 +696,8 @@ impl Migrator {
 /// One request ready to create.
 struct RequestJob {
     fields: RequestFields,
-    reporter: String,
+    /// None: the reporter has no cloud account, and the migrating account stays reporter.
+    reporter: Option<String>,
     participants: Vec<String>,
     comments: Vec<(NewRequestComment, Origin)>,
     origin: Origin,
@@ -792,7 +791,9 @@ async fn create_request(
     };
     // Reporter and participants last, without telling them.
     let mut fields = serde_json::Map::new();
-    fields.insert("reporter".into(), serde_json::json!({"accountId": job.reporter}));
+    if let Some(reporter) = &job.reporter {
+        fields.insert("reporter".into(), serde_json::json!({"accountId": reporter}));
+    }
     if let Some(field) = &context.participants_field {
         let participants: Vec<serde_json::Value> = job.participants.iter().map(|a| serde_json::json!({"accountId": a})).collect();
         fields.insert(field.clone(), serde_json::Value::Array(participants));

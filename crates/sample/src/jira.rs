@@ -11,7 +11,7 @@
 //!   internal directory, one disabled, and some related to no service project.
 //! - A licensed user whose email is a cloud customer's (the two-account case).
 //! - A customer deleted from every directory and one left only in the inactive
-//!   directory, both referenced by requests (they become Former customer).
+//!   directory, both referenced by requests (people with no cloud account).
 //! - Two service projects with requests (participants; comments internal, public and
 //!   with no visibility property) and a software project, which is not migrated.
 //! - Organizations: on a service desk, on the other, and on none.

@@ -24,7 +24,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/rest/servicedeskapi/customer", post(create_customer))
         .route("/rest/api/3/user/search", get(search_accounts))
         .route("/rest/api/3/user", get(get_account))
-        .route("/ferry/v1/former-customer", get(former_customer))
         .route("/rest/servicedeskapi/organization", get(list_organizations).post(create_organization))
         .route("/rest/servicedeskapi/organization/{id}/user", get(organization_members).post(add_organization_members))
         .route("/rest/api/3/project", post(create_project))
@@ -212,23 +211,6 @@ async fn get_account(State(s): State<AppState>, q: Q) -> Response {
     match account(&s.db, id).await {
         Ok(Some(a)) => Json(a).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no account {id:?}")),
-        Err(e) => db_error(e),
-    }
-}
-
-async fn former_customer(State(s): State<AppState>) -> Response {
-    let made = sqlx::query(
-        "INSERT INTO customers (email, display_name, active, placeholder, created_at) SELECT NULL, 'Former customer', 0, 1, ? \
-         WHERE NOT EXISTS (SELECT 1 FROM customers WHERE placeholder = 1)",
-    )
-    .bind(ferry_core::state::now())
-    .execute(&s.write)
-    .await;
-    if let Err(e) = made {
-        return db_error(e);
-    }
-    match sqlx::query("SELECT * FROM customers WHERE placeholder = 1 ORDER BY id LIMIT 1").fetch_one(&s.db).await {
-        Ok(row) => Json(customer_account(&row)).into_response(),
         Err(e) => db_error(e),
     }
 }
@@ -526,7 +508,7 @@ async fn create_request(State(s): State<AppState>, Json(r): Json<NewRequest>) ->
     if let Err(e) = notify(&s.write, "request.created", &told, &me).await {
         return db_error(e);
     }
-    match request_json(&s.write, id).await {
+    match request_json(&s, &s.write, id).await {
         Ok(Some(created)) => (StatusCode::CREATED, Json(created)).into_response(),
         Ok(None) => error(StatusCode::INTERNAL_SERVER_ERROR, "the request vanished"),
         Err(e) => db_error(e),
@@ -614,11 +596,22 @@ async fn add_request_comment(State(s): State<AppState>, Path(key): Path<String>,
             return db_error(e);
         }
     }
-    let author = match account(&s.db, &me).await {
-        Ok(found) => found.unwrap_or_else(|| migrating_account(&s)),
-        Err(e) => return db_error(e),
-    };
+    let author = migrating_account(&s);
     (StatusCode::CREATED, Json(RequestComment { id: comment.to_string(), body: c.body, public: c.public, author, created: Some(now) })).into_response()
+}
+
+/// An account by id: the signed-in account too (it is not a SCIM user or a customer).
+async fn known_account(s: &AppState, db: &sqlx::SqlitePool, id: &str) -> Result<Account, sqlx::Error> {
+    if id == s.access.admin_account_id() {
+        return Ok(migrating_account(s));
+    }
+    Ok(account(db, id).await?.unwrap_or(Account {
+        account_id: id.to_string(),
+        account_type: ACCOUNT_CUSTOMER.into(),
+        email_address: None,
+        display_name: String::new(),
+        active: false,
+    }))
 }
 
 /// The signed-in account as Jira shows it.
@@ -841,16 +834,10 @@ async fn fields() -> Response {
 }
 
 /// A request as the API shows it.
-async fn request_json(db: &sqlx::SqlitePool, id: i64) -> Result<Option<CustomerRequest>, sqlx::Error> {
+async fn request_json(s: &AppState, db: &sqlx::SqlitePool, id: i64) -> Result<Option<CustomerRequest>, sqlx::Error> {
     let Some(r) = sqlx::query("SELECT * FROM jsm_requests WHERE id = ?").bind(id).fetch_optional(db).await? else { return Ok(None) };
     let reporter_id: String = r.get("reporter");
-    let reporter = account(db, &reporter_id).await?.unwrap_or(Account {
-        account_id: reporter_id,
-        account_type: ACCOUNT_CUSTOMER.into(),
-        email_address: None,
-        display_name: String::new(),
-        active: false,
-    });
+    let reporter = known_account(s, db, &reporter_id).await?;
     let mut participants = Vec::new();
     for p in sqlx::query_scalar::<_, String>("SELECT account_id FROM jsm_participants WHERE request_id = ? ORDER BY position").bind(id).fetch_all(db).await? {
         if let Some(a) = account(db, &p).await? {
@@ -880,7 +867,7 @@ async fn get_request(State(s): State<AppState>, Path(key): Path<String>) -> Resp
         Ok(None) => return error(StatusCode::NOT_FOUND, format!("no request {key}")),
         Err(e) => return db_error(e),
     };
-    match request_json(&s.db, id).await {
+    match request_json(&s, &s.db, id).await {
         Ok(Some(r)) => Json(r).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no request {key}")),
         Err(e) => db_error(e),
@@ -932,7 +919,7 @@ async fn list_requests(State(s): State<AppState>, q: Q) -> Response {
     };
     let mut values = Vec::with_capacity(ids.len());
     for id in ids {
-        match request_json(&s.db, id).await {
+        match request_json(&s, &s.db, id).await {
             Ok(Some(r)) => values.push(r),
             Ok(None) => {}
             Err(e) => return db_error(e),
@@ -956,11 +943,8 @@ async fn request_comments(State(s): State<AppState>, Path(key): Path<String>, q:
     let mut values = Vec::new();
     for r in rows.iter().skip(start as usize).take(limit as usize) {
         let author_id: String = r.get("author");
-        let author = match account(&s.db, &author_id).await {
-            Ok(Some(a)) => a,
-            Ok(None) => {
-                Account { account_id: author_id, account_type: ACCOUNT_CUSTOMER.into(), email_address: None, display_name: String::new(), active: false }
-            }
+        let author = match known_account(&s, &s.db, &author_id).await {
+            Ok(a) => a,
             Err(e) => return db_error(e),
         };
         values.push(RequestComment {

@@ -677,7 +677,7 @@ async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
                 }
                 @if r.product == "jira" {
                     h2 { "People" }
-                    p { (r.former_customer.len()) " people the requests name have no cloud account and are attributed to Former customer; "
+                    p { (r.former_customer.len()) " people the requests name have no cloud account (the migrating account stands in; each request's origin names them); "
                         (r.customers_with_full_accounts) " customers were linked to full accounts; "
                         (r.two_accounts.len()) " people now have two accounts." }
                     @if !r.two_accounts.is_empty() {

@@ -465,7 +465,10 @@ fn print_apps(apps: &[crate::migrate::apps::AppOutcome]) {
 /// The Service Management part of a Jira plan's report.
 fn print_jira_report(r: &PlanReport) {
     let references: u64 = r.former_customer.iter().map(|f| f.references).sum();
-    println!("references attributed to Former customer: {references} (of {} people)", r.former_customer.len());
+    println!(
+        "references to people with no cloud account: {references} (of {} people; the migrating account stands in, each origin names them)",
+        r.former_customer.len()
+    );
     for f in &r.former_customer {
         let more = if f.references as usize > f.referenced_in.len() { format!(", … ({} in all)", f.references) } else { String::new() };
         println!("  {}: {} — in {}{more}", shown(&f.user_key), shown(&f.reason), shown(&f.referenced_in.join(", ")));
