@@ -443,11 +443,10 @@ async fn ingest(dest: &crate::destination::Destination, report: &crate::migrate:
     Ok((users_rate, pages_rate, mb_rate))
 }
 
-/// Generate a site, migrate it to a staging site on loopback, and measure.
-pub async fn bench_migrate(home: &Path, options: &crate::sample::SampleOptions, history: crate::plan::HistoryScope) -> anyhow::Result<MigrateBench> {
-    let dir = home.join("bench").join(format!("migrate-{history}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
+/// A generated Confluence site in a fresh `dir` (what was there is removed): its folder.
+fn generate_site(dir: &Path, options: &crate::sample::SampleOptions) -> anyhow::Result<std::path::PathBuf> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir)?;
     let site = dir.join("site");
     let status = std::process::Command::new(std::env::current_exe()?)
         .args(["sample-site", "--out"])
@@ -458,6 +457,13 @@ pub async fn bench_migrate(home: &Path, options: &crate::sample::SampleOptions, 
         .stdout(std::process::Stdio::null())
         .status()?;
     anyhow::ensure!(status.success(), "generating the bench site failed");
+    Ok(site)
+}
+
+/// Generate a site, migrate it to a staging site on loopback, and measure.
+pub async fn bench_migrate(home: &Path, options: &crate::sample::SampleOptions, history: crate::plan::HistoryScope) -> anyhow::Result<MigrateBench> {
+    let dir = home.join("bench").join(format!("migrate-{history}"));
+    let site = generate_site(&dir, options)?;
     let (_cloud, target, _) = staging_child(&dir.join("cloud.db"), &[]).await?;
     let db = crate::state::StateDb::open(&dir.join("home")).await?;
     let plan = crate::plan::Plan::create(
@@ -590,18 +596,7 @@ fn request_kind(method: &str, path: &str) -> &'static str {
 /// throttled share, and requests per page and per kind (from the site's journal).
 pub async fn bench_budget(home: &Path, options: &crate::sample::SampleOptions, across: Across) -> anyhow::Result<BudgetBench> {
     let dir = home.join("bench").join("migrate-budget");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    let site = dir.join("site");
-    let status = std::process::Command::new(std::env::current_exe()?)
-        .args(["sample-site", "--out"])
-        .arg(&site)
-        .args(["--users", &options.users.to_string(), "--spaces", &options.spaces.to_string()])
-        .args(["--pages-per-space", &options.pages_per_space.to_string()])
-        .args(["--attachments-per-page", &options.attachments_per_page.to_string(), "--seed", &options.seed.to_string()])
-        .stdout(std::process::Stdio::null())
-        .status()?;
-    anyhow::ensure!(status.success(), "generating the bench site failed");
+    let site = generate_site(&dir, options)?;
     let journal = dir.join("journal.jsonl");
     let extra = vec![
         "--latency".to_string(),

@@ -541,6 +541,31 @@ pub struct Origin {
     pub first_version_comment: Option<String>,
 }
 
+impl Origin {
+    /// The origin of `kind` entity `server_id` of Server site `site`, naming nothing else
+    /// yet.
+    pub fn of(site: &str, kind: &str, server_id: impl ToString) -> Origin {
+        Origin {
+            site: site.to_string(),
+            kind: kind.to_string(),
+            server_id: server_id.to_string(),
+            creator: None,
+            created: None,
+            last_modifier: None,
+            last_modified: None,
+            versions: None,
+            key: None,
+            status: None,
+            first_version_comment: None,
+        }
+    }
+
+    /// Whether `other` is the origin of the same entity (site, kind, server id).
+    pub fn same_entity(&self, other: &Origin) -> bool {
+        self.site == other.site && self.kind == other.kind && self.server_id == other.server_id
+    }
+}
+
 /// A person of the Server site, as an [`Origin`] names them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]

@@ -491,19 +491,7 @@ impl Migrator {
         if self.maps.get(ns::PROJECT, &project.key).await?.is_none() {
             let lead = project.lead.as_ref().and_then(|k| self.authors.get(k).cloned().flatten());
             let new = NewProject { key: project.key.clone(), name: project.name.clone(), project_type_key: "service_desk".into(), lead_account_id: lead };
-            let origin = Origin {
-                site: self.maps.site().to_string(),
-                kind: "project".into(),
-                server_id: project.key.clone(),
-                creator: None,
-                created: None,
-                last_modifier: None,
-                last_modified: None,
-                versions: None,
-                key: Some(project.key.clone()),
-                status: None,
-                first_version_comment: None,
-            };
+            let origin = Origin { key: Some(project.key.clone()), ..Origin::of(self.maps.site(), "project", &project.key) };
             // A project a killed run created is found by its key.
             let look = self.maps.intents(ns::PROJECT).await?.contains(&project.key);
             self.maps.intend(ns::PROJECT, std::slice::from_ref(&project.key)).await?;
@@ -515,7 +503,7 @@ impl Migrator {
                     // ledger, or one lost): its requests are looked for one by one.
                     let theirs: Option<Origin> = dest.entity_property(JiraEntity::Project, &project.key, ORIGIN_PROPERTY).await?;
                     match (theirs, dest.project(&project.key).await?) {
-                        (Some(o), Some(existing)) if o.site == origin.site && o.kind == origin.kind && o.server_id == origin.server_id => {
+                        (Some(o), Some(existing)) if o.same_entity(&origin) => {
                             unrecorded = true;
                             existing
                         }
@@ -552,7 +540,6 @@ impl Migrator {
             intents: self.maps.intents(ns::REQUEST).await?,
             look_all: unrecorded,
             taken: known.values().cloned().collect(),
-            site: self.maps.site().to_string(),
         });
         let bar = self.progress.step("requests", requests);
         let source = self.source.clone();
@@ -648,33 +635,15 @@ impl Migrator {
         let mut comments = Vec::with_capacity(request.comments.len());
         for c in &request.comments {
             let author = self.person(c.author.as_deref(), format!("{} comment {}", request.key, c.id), run).await?;
-            let origin = Origin {
-                site: site.clone(),
-                kind: "request-comment".into(),
-                server_id: c.id.to_string(),
-                creator: origin_person(&c.author, &author),
-                created: c.created.clone(),
-                last_modifier: None,
-                last_modified: None,
-                versions: None,
-                key: None,
-                status: None,
-                first_version_comment: None,
-            };
+            let origin = Origin { creator: origin_person(&c.author, &author), created: c.created.clone(), ..Origin::of(&site, "request-comment", c.id) };
             comments.push((NewRequestComment { body: c.body.clone(), public: c.public }, origin));
         }
         let origin = Origin {
-            site,
-            kind: "request".into(),
-            server_id: request.id.to_string(),
             creator: origin_person(&request.reporter, &reporter),
             created: request.created.clone(),
-            last_modifier: None,
-            last_modified: None,
-            versions: None,
             key: Some(request.key.clone()),
             status: Some(request.status.clone()),
-            first_version_comment: None,
+            ..Origin::of(&site, "request", request.id)
         };
         let fields = RequestFields { summary: request.summary.clone(), description: request.description.clone() };
         Ok(RequestJob { fields, reporter, participants, comments, origin })
@@ -715,7 +684,6 @@ struct RequestContext {
     look_all: bool,
     /// Cloud issue ids of requests already mapped: never taken for another.
     taken: HashSet<String>,
-    site: String,
 }
 
 /// A request in the cloud: its new key, and the status it was left at when the
@@ -825,7 +793,7 @@ async fn find_request(
             continue;
         }
         match dest.entity_property::<Origin>(JiraEntity::Issue, &candidate.issue_key, ORIGIN_PROPERTY).await? {
-            Some(o) if o.site == context.site && o.kind == job.origin.kind && o.server_id == job.origin.server_id => return Ok(Some(candidate)),
+            Some(o) if o.same_entity(&job.origin) => return Ok(Some(candidate)),
             Some(_) => {}
             None => unclaimed.push(candidate),
         }

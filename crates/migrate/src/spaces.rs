@@ -97,11 +97,6 @@ pub(crate) fn version_message(by: Option<&OriginPerson>, at: Option<&str>, comme
     message
 }
 
-/// Whether an origin found in the cloud is the one of this entity.
-fn same_entity(found: &Origin, wanted: &Origin) -> bool {
-    found.site == wanted.site && found.kind == wanted.kind && found.server_id == wanted.server_id
-}
-
 fn storage(value: String) -> Body {
     Body { representation: "storage".into(), value }
 }
@@ -168,17 +163,12 @@ impl Migrator {
             _ => (self.origin_person(item.modifier.as_deref().or(item.creator.as_deref())).await?, Some(item.version)),
         };
         Ok(Origin {
-            site: self.maps.site().to_string(),
-            kind: kind.to_string(),
-            server_id: item.id.to_string(),
             creator,
             created: item.created.clone(),
             last_modified: if kind == "comment" { None } else { item.modified.clone() },
             last_modifier,
             versions,
-            first_version_comment: None,
-            key: None,
-            status: None,
+            ..Origin::of(self.maps.site(), kind, item.id)
         })
     }
 
@@ -474,7 +464,7 @@ impl Migrator {
             let Some(found) = self.dest.find_content(blog, space, title).await? else { continue };
             let versions = found.version.as_ref().map_or(1, |v| v.number);
             match self.dest.origin(ContentKind::of(blog), found.id).await? {
-                Some(o) if same_entity(&o, origin) => return Ok(Some((found.id, versions, true))),
+                Some(o) if o.same_entity(origin) => return Ok(Some((found.id, versions, true))),
                 Some(_) => continue,
                 None if found.author_id.is_some() && found.author_id.as_ref() == self.migrating_account().await? => {
                     return Ok(Some((found.id, versions, false)));
@@ -854,7 +844,7 @@ impl Migrator {
                 continue;
             }
             match self.dest.origin(job.kind, comment.id).await? {
-                Some(o) if same_entity(&o, &job.origin) => return Ok(Some((comment.id, true))),
+                Some(o) if o.same_entity(&job.origin) => return Ok(Some((comment.id, true))),
                 Some(_) => {}
                 None => {
                     let author = comment.version.and_then(|v| v.author_id);

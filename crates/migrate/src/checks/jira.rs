@@ -150,7 +150,7 @@ impl Migrator {
             if !mapped_projects.contains_key(&project.key) && self.dest.project(&project.key).await?.is_some() {
                 // One an earlier run of this Server site created (another admin's ledger) is ours.
                 let origin: Option<Origin> = self.dest.entity_property(JiraEntity::Project, &project.key, ORIGIN_PROPERTY).await?;
-                if !origin.is_some_and(|o| o.site == self.maps.site() && o.kind == "project" && o.server_id == project.key) {
+                if !origin.is_some_and(|o| o.same_entity(&Origin::of(self.maps.site(), "project", &project.key))) {
                     facts.jira.project_key_conflicts.push(project.key.clone());
                 }
             }
