@@ -630,7 +630,7 @@ impl Migrator {
         }
         let site = self.maps.site().to_string();
         let origin_person = |key: &Option<String>, account: &Option<String>| {
-            key.as_ref().map(|k| OriginPerson { user_key: k.clone(), username: None, account_id: account.clone() })
+            key.as_ref().map(|k| OriginPerson { user_key: crate::spaces::capped(k.clone()), username: None, account_id: account.clone() })
         };
         let mut comments = Vec::with_capacity(request.comments.len());
         for c in &request.comments {

@@ -91,10 +91,16 @@ pub(crate) fn version_message(by: Option<&OriginPerson>, at: Option<&str>, comme
     if let Some(comment) = comment.map(str::trim).filter(|c| !c.is_empty()) {
         message.push_str(&format!(": {comment}"));
     }
-    if message.chars().count() > MESSAGE_CHARS {
-        message = message.chars().take(MESSAGE_CHARS - 1).collect::<String>() + "…";
+    capped(message)
+}
+
+/// `text` cut to [`MESSAGE_CHARS`] characters (an ellipsis ends a cut one): what a server
+/// database holds reaches the cloud's messages and origins bounded, whatever its size.
+pub(crate) fn capped(text: String) -> String {
+    if text.chars().count() <= MESSAGE_CHARS {
+        return text;
     }
-    message
+    text.chars().take(MESSAGE_CHARS - 1).collect::<String>() + "…"
 }
 
 fn storage(value: String) -> Body {
@@ -152,7 +158,8 @@ impl Migrator {
             let name = self.source.username_of_key(key).await?;
             self.usernames.insert(key.to_string(), name);
         }
-        Ok(Some(OriginPerson { user_key: key.to_string(), username: self.usernames.get(key).cloned().flatten(), account_id }))
+        let username = self.usernames.get(key).cloned().flatten().map(capped);
+        Ok(Some(OriginPerson { user_key: capped(key.to_string()), username, account_id }))
     }
 
     /// The origin of a page, blog post or comment of this Server site.
@@ -314,7 +321,8 @@ impl Migrator {
             origin.first_version_comment = match older.first() {
                 Some(first) => first.item.comment.clone(),
                 None => item.version_comment.clone(),
-            };
+            }
+            .map(capped);
             let message = version_message(origin.last_modifier.as_ref(), item.modified.as_deref(), item.version_comment.as_deref());
             let (body, unresolved) = self.rewrite_body(item.id, &item.title, &item.body).await?;
             item.body = body;
@@ -1314,5 +1322,25 @@ impl Migrator {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_message_names_who_saved_it_when_and_why_and_stays_bounded() {
+        let alice = OriginPerson { user_key: "k1".into(), username: Some("alice".into()), account_id: Some("5b10".into()) };
+        let gone = OriginPerson { user_key: "k2".into(), username: None, account_id: None };
+        assert_eq!(
+            version_message(Some(&alice), Some("2024-03-01 09:00:00"), Some(" tidied up ")),
+            "Saved on Server by alice at 2024-03-01 09:00:00: tidied up"
+        );
+        assert_eq!(version_message(Some(&gone), None, Some("")), "Saved on Server by k2 (former user)");
+        assert_eq!(version_message(None, None, None), "Saved on Server by an unknown user");
+        let long = version_message(Some(&alice), None, Some(&"x".repeat(10_000)));
+        assert_eq!(long.chars().count(), MESSAGE_CHARS);
+        assert!(long.ends_with('…'));
     }
 }
