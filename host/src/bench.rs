@@ -460,22 +460,33 @@ fn generate_site(dir: &Path, options: &crate::sample::SampleOptions) -> anyhow::
     Ok(site)
 }
 
-/// Generate a site, migrate it to a staging site on loopback, and measure.
-pub async fn bench_migrate(home: &Path, options: &crate::sample::SampleOptions, history: crate::plan::HistoryScope) -> anyhow::Result<MigrateBench> {
-    let dir = home.join("bench").join(format!("migrate-{history}"));
-    let site = generate_site(&dir, options)?;
-    let (_cloud, target, _) = staging_child(&dir.join("cloud.db"), &[]).await?;
+/// A run of a Confluence plan (no apps) from the generated `site` to `target`, with its
+/// state in `dir`.
+async fn confluence_migrator(
+    dir: &Path,
+    site: &Path,
+    target: &crate::cloud::Target,
+    history: crate::plan::HistoryScope,
+) -> anyhow::Result<crate::migrate::Migrator> {
     let db = crate::state::StateDb::open(&dir.join("home")).await?;
     let plan = crate::plan::Plan::create(
         &db,
         crate::plan::Plan {
             apps: crate::plan::AppsScope::None,
             history,
-            ..crate::plan::Plan::new("bench", &site.join("site.db").display().to_string(), &site.join("attachments").display().to_string(), &target)
+            ..crate::plan::Plan::new("bench", &site.join("site.db").display().to_string(), &site.join("attachments").display().to_string(), target)
         },
     )
     .await?;
-    let report = crate::migrate::Migrator::new(db, plan, crate::terminal::progress()).await?.run().await?;
+    crate::migrate::Migrator::new(db, plan, crate::terminal::progress()).await
+}
+
+/// Generate a site, migrate it to a staging site on loopback, and measure.
+pub async fn bench_migrate(home: &Path, options: &crate::sample::SampleOptions, history: crate::plan::HistoryScope) -> anyhow::Result<MigrateBench> {
+    let dir = home.join("bench").join(format!("migrate-{history}"));
+    let site = generate_site(&dir, options)?;
+    let (_cloud, target, _) = staging_child(&dir.join("cloud.db"), &[]).await?;
+    let report = confluence_migrator(&dir, &site, &target, history).await?.run().await?;
     let peak_rss_mb = peak_rss_mb();
     let (_ingest_site, _, ingest_dest) = staging_child(&dir.join("ingest.db"), &[]).await?;
     let (iu, ip, imb) = ingest(&ingest_dest, &report).await?;
@@ -607,17 +618,7 @@ pub async fn bench_budget(home: &Path, options: &crate::sample::SampleOptions, a
         journal.display().to_string(),
     ];
     let (_cloud, target, _) = staging_child(&dir.join("cloud.db"), &extra).await?;
-    let db = crate::state::StateDb::open(&dir.join("home")).await?;
-    let plan = crate::plan::Plan::create(
-        &db,
-        crate::plan::Plan {
-            apps: crate::plan::AppsScope::None,
-            history: crate::plan::HistoryScope::All,
-            ..crate::plan::Plan::new("bench", &site.join("site.db").display().to_string(), &site.join("attachments").display().to_string(), &target)
-        },
-    )
-    .await?;
-    let migrator = crate::migrate::Migrator::new(db, plan, crate::terminal::progress()).await?;
+    let migrator = confluence_migrator(&dir, &site, &target, crate::plan::HistoryScope::All).await?;
     let started = Instant::now();
     let report = migrator.run().await?;
     let seconds = started.elapsed().as_secs_f64();

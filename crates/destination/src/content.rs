@@ -106,11 +106,6 @@ impl Destination {
         Ok(page.results.into_iter().find(|c| c.title == title))
     }
 
-    /// A page or blog post, if it exists.
-    pub async fn content_summary(&self, blog: bool, id: i64) -> Result<Option<ContentSummary>, DestinationError> {
-        self.json_or_none(format!("/wiki/api/v2/{}/{id}", ContentKind::of(blog).collection())).await
-    }
-
     /// Add the next version of a page or blog post (`update.version.number` is the
     /// current number plus one). Ferry adds a page's versions in order, one at a time,
     /// after its create, so a page that answers `409` (not the next number) already has
@@ -150,23 +145,15 @@ impl Destination {
     pub async fn set_origin(&self, kind: ContentKind, id: i64, origin: &Origin) -> Result<(), DestinationError> {
         let path = kind.properties(id);
         let property = NewProperty { key: ORIGIN_PROPERTY.to_string(), value: origin };
-        let response = self.send_create(Method::POST, self.url(&path), |r| r.json(&property)).await;
-        match response {
-            Ok(response) if response.status().is_success() => Ok(()),
-            Ok(response) if response.status() == reqwest::StatusCode::CONFLICT => Ok(()),
-            Ok(response) => ok(Method::POST, &path, response).await.map(drop),
-            Err(e) if e.may_have_landed() => match self.origin(kind, id).await? {
-                Some(_) => Ok(()),
-                None => {
-                    let response = self.send(Method::POST, self.url(&path), |r| r.json(&property)).await?;
-                    if response.status() == reqwest::StatusCode::CONFLICT {
-                        return Ok(());
-                    }
-                    ok(Method::POST, &path, response).await.map(drop)
-                }
-            },
-            Err(e) => Err(e),
-        }
+        let there = || async { Ok(self.origin(kind, id).await?.map(drop)) };
+        let create = || async {
+            let response = self.send_create(Method::POST, self.url(&path), |r| r.json(&property)).await?;
+            if response.status() == reqwest::StatusCode::CONFLICT {
+                return Ok(());
+            }
+            ok(Method::POST, &path, response).await.map(drop)
+        };
+        self.create_looking_first(false, there, create).await
     }
 
     /// Every item of a v2 list, following its cursor links to the end.
