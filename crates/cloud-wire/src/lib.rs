@@ -37,6 +37,29 @@ pub struct ScimUser {
     /// Whether the account is active.
     #[serde(default)]
     pub active: Option<bool>,
+    /// Atlassian's extension: the Atlassian account the directory user is (read-only; a
+    /// SCIM `id` is the directory's own and is not an account id).
+    #[serde(rename = "urn:scim:schemas:extension:atlassian-external:1.0", default, skip_serializing_if = "Option::is_none")]
+    pub atlassian: Option<AtlassianExtension>,
+}
+
+/// The `urn:scim:schemas:extension:atlassian-external:1.0` part of a SCIM user.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AtlassianExtension {
+    /// The Atlassian account id: what Confluence and Jira name the person by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub atlassian_account_id: Option<String>,
+}
+
+/// The SCIM schema URN of Atlassian's extension.
+pub const SCIM_ATLASSIAN: &str = "urn:scim:schemas:extension:atlassian-external:1.0";
+
+impl ScimUser {
+    /// The Atlassian account id the directory names for this user, if it names one.
+    pub fn account_id(&self) -> Option<&str> {
+        self.atlassian.as_ref()?.atlassian_account_id.as_deref().filter(|id| !id.is_empty())
+    }
 }
 
 /// SCIM name.

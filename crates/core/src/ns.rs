@@ -1,8 +1,11 @@
 //! Mapping namespaces of the core migration: the names under which server entities
 //! are recorded with their cloud ids (plugins read some of them through the contract).
 
-/// Users (`email/<addr>` and `confluence.userkey/<key>`).
+/// Users (`email/<addr>` and `confluence.userkey/<key>`) → their Atlassian account id.
 pub const USER: &str = "identity:user";
+/// Users (`email/<addr>`) → their id in the organisation's SCIM directory, which is not
+/// an account id (internal to the core migration: group memberships are made with it).
+pub const DIRECTORY_USER: &str = "identity:directory-user";
 /// Groups, by lower-cased name.
 pub const GROUP: &str = "identity:group";
 /// Spaces, by key.

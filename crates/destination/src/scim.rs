@@ -28,6 +28,7 @@ impl Destination {
             display_name: Some(display_name.to_string()),
             emails: vec![ScimEmail { value: email.to_string(), primary: Some(true) }],
             active: Some(active),
+            atlassian: None,
         };
         self.json(Method::POST, self.scim_url("/Users"), |r| r.json(&user)).await
     }

@@ -18,7 +18,14 @@ struct UserJob {
 
 /// What became of one user.
 enum UserOutcome {
-    Landed { cloud_id: String, linked: bool, grant: bool },
+    /// In the directory as `directory_id`; `account` is the Atlassian account the
+    /// directory names for it (none: a directory that names none).
+    Landed {
+        directory_id: String,
+        account: Option<String>,
+        linked: bool,
+        grant: bool,
+    },
     Failed(String),
 }
 
@@ -35,6 +42,12 @@ pub(crate) struct Directories {
     pub(crate) licensed: Option<HashSet<String>>,
     /// Lower-cased usernames that exist only in inactive directories.
     pub(crate) inactive_only: HashSet<String>,
+}
+
+/// The users earlier plans mapped: `email/<addr>` → account id, and → directory id.
+struct Known {
+    accounts: HashMap<String, String>,
+    directory: HashMap<String, String>,
 }
 
 /// A user that landed in the cloud (created or linked).
@@ -157,7 +170,7 @@ impl Migrator {
         let with_access: HashSet<String> = product_group.members.into_iter().map(|m| m.value).collect();
 
         let bar = self.progress.step(kind, jobs.len() as u64);
-        let known = self.maps.preload(ns::USER, None).await?;
+        let known = Known { accounts: self.maps.preload(ns::USER, None).await?, directory: self.maps.preload(ns::DIRECTORY_USER, None).await? };
         let this = &*self;
         let (with_access, known, progress) = (&with_access, &known, &bar);
         let outcomes: Vec<(UserJob, UserOutcome)> = stream::iter(jobs)
@@ -174,16 +187,21 @@ impl Migrator {
         let mut landed = Vec::new();
         for (job, outcome) in outcomes {
             match outcome {
-                UserOutcome::Landed { cloud_id, linked, grant } => {
+                UserOutcome::Landed { directory_id, account, linked, grant } => {
                     self.report.count(kind).cloud += 1;
                     self.report.linked_users += u64::from(linked);
                     for key in &job.keys {
-                        self.authors.insert(key.clone(), Some(cloud_id.clone()));
+                        self.authors.insert(key.clone(), account.clone());
                     }
                     if grant {
-                        grants.push(cloud_id.clone());
+                        grants.push(directory_id);
                     }
-                    landed.push(LandedUser { username: job.user.username, display_name: job.user.display_name, email: job.email, cloud_id });
+                    match account {
+                        Some(cloud_id) => {
+                            landed.push(LandedUser { username: job.user.username, display_name: job.user.display_name, email: job.email, cloud_id })
+                        }
+                        None => self.report.users_without_account.push(job.user.username),
+                    }
                 }
                 UserOutcome::Failed(reason) => self.report.fail(kind, &job.user.username, reason),
             }
@@ -207,42 +225,50 @@ impl Migrator {
         }
     }
 
-    /// Link the user to the cloud account with the same email, or create one (active,
+    /// Link the user to the directory user with the same email, or create one (active,
     /// no invitation); record the mappings; decide product access.
     ///
     /// A user mapped by an earlier plan is linked at once. Otherwise ferry creates the
-    /// account, and when the site answers that the email is taken (409), looks the
-    /// account up by `userName eq` and links it: one request for a new user, two for one
-    /// that exists.
-    async fn link_or_create_user(&self, job: &UserJob, with_access: &HashSet<String>, known: &HashMap<String, String>) -> UserOutcome {
+    /// user, and when the directory answers that the email is taken (409), looks it up by
+    /// `userName eq` and links it: one request for a new user, two for one that exists.
+    /// The directory's answer names the Atlassian account (`atlassianAccountId`), which
+    /// is what content, restrictions and requests point at; the directory's own id is
+    /// kept for group memberships.
+    async fn link_or_create_user(&self, job: &UserJob, with_access: &HashSet<String>, known: &Known) -> UserOutcome {
         let result: anyhow::Result<UserOutcome> = async {
             let email_id = format!("email/{}", job.email);
-            let (cloud_id, existing_access) = match known.get(&email_id) {
-                Some(id) => (id.clone(), Some(with_access.contains(id))),
-                None => match self.dest.create_user(&job.email, &job.user.display_name, true).await {
-                    Ok(created) => (created.id.unwrap_or_default(), None),
-                    Err(e) if e.status() == Some(409) => {
-                        let found = self
-                            .dest
-                            .find_user_by_email(&job.email)
-                            .await?
-                            .ok_or_else(|| anyhow::anyhow!("the site says {} is taken but finds no such account", job.email))?;
-                        let id = found.id.clone().unwrap_or_default();
-                        if found.active == Some(false) {
-                            self.dest.set_user_active(&id, true).await?;
+            let (directory_id, account, existing_access) = match (known.directory.get(&email_id), known.accounts.get(&email_id)) {
+                (Some(id), Some(account)) => (id.clone(), Some(account.clone()), Some(with_access.contains(id))),
+                _ => {
+                    let (user, access) = match self.dest.create_user(&job.email, &job.user.display_name, true).await {
+                        Ok(created) => (created, None),
+                        Err(e) if e.status() == Some(409) => {
+                            let found = self
+                                .dest
+                                .find_user_by_email(&job.email)
+                                .await?
+                                .ok_or_else(|| anyhow::anyhow!("the directory says {} is taken but finds no such user", job.email))?;
+                            let id = found.id.clone().unwrap_or_default();
+                            if found.active == Some(false) {
+                                self.dest.set_user_active(&id, true).await?;
+                            }
+                            let access = with_access.contains(&id);
+                            (found, Some(access))
                         }
-                        let access = with_access.contains(&id);
-                        (id, Some(access))
-                    }
-                    Err(e) => return Err(e.into()),
-                },
+                        Err(e) => return Err(e.into()),
+                    };
+                    (user.id.clone().unwrap_or_default(), user.account_id().map(str::to_string), access)
+                }
             };
-            anyhow::ensure!(!cloud_id.is_empty(), "the destination returned no account id");
-            let key_ids: Vec<String> = job.keys.iter().map(|k| self.user_key_id(k)).collect();
-            let ids: Vec<&str> = std::iter::once(email_id.as_str()).chain(key_ids.iter().map(String::as_str)).collect();
-            self.maps.put_all(ns::USER, &ids, &cloud_id, None).await?;
+            anyhow::ensure!(!directory_id.is_empty(), "the directory returned no id for the user");
+            self.maps.put(ns::DIRECTORY_USER, &email_id, &directory_id, None).await?;
+            if let Some(account) = &account {
+                let key_ids: Vec<String> = job.keys.iter().map(|k| self.user_key_id(k)).collect();
+                let ids: Vec<&str> = std::iter::once(email_id.as_str()).chain(key_ids.iter().map(String::as_str)).collect();
+                self.maps.put_all(ns::USER, &ids, account, None).await?;
+            }
             let grant = job.with_access_rules && rules::product_access(job.user.active, existing_access) == AccessDecision::Grant;
-            Ok(UserOutcome::Landed { cloud_id, linked: existing_access.is_some(), grant })
+            Ok(UserOutcome::Landed { directory_id, account, linked: existing_access.is_some(), grant })
         }
         .await;
         result.unwrap_or_else(|e| UserOutcome::Failed(format!("{e:#}")))
@@ -297,11 +323,11 @@ impl Migrator {
         // Memberships: every migrated user into each (flattened) group it belongs to.
         let emails: HashMap<String, String> =
             dirs.resolved.users.iter().filter_map(|u| u.email.as_ref().map(|e| (u.username.to_lowercase(), e.trim().to_lowercase()))).collect();
-        let accounts = self.maps.preload(ns::USER, None).await?;
+        let directory_ids = self.maps.preload(ns::DIRECTORY_USER, None).await?;
         let mut members_of: HashMap<String, Vec<String>> = HashMap::new();
         for (username, groups_of_user) in &memberships {
             let Some(email) = emails.get(username) else { continue };
-            let Some(cloud_id) = accounts.get(&format!("email/{email}")) else { continue };
+            let Some(cloud_id) = directory_ids.get(&format!("email/{email}")) else { continue };
             for group in groups_of_user {
                 // Product access comes from the access rule alone, never from membership
                 // of a same-name server group (that would give disabled users access).

@@ -185,6 +185,10 @@ pub struct PlanReport {
     /// Bodies migrated by earlier plans whose references this plan's pages resolved.
     #[serde(default)]
     pub earlier_bodies_fixed: u64,
+    /// Users the directory holds but names no Atlassian account for (a directory that is
+    /// not an Atlassian organisation's): their content goes to the migrating account.
+    #[serde(default)]
+    pub users_without_account: Vec<String>,
     /// Inline comments whose highlighted text was gone from their page: migrated as
     /// footer comments.
     #[serde(default)]

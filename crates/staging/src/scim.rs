@@ -1,5 +1,9 @@
 //! The staging site's SCIM 2.0 service: Users and Groups, filters `userName eq` and
 //! `displayName eq`, paging, PATCH of `active` and `members`.
+//!
+//! As in an Atlassian organisation's directory, a SCIM id is the directory's own (a
+//! UUID): a user's Atlassian account id, the one Confluence and Jira take, is in the
+//! `urn:scim:schemas:extension:atlassian-external:1.0` part as `atlassianAccountId`.
 
 use std::collections::HashMap;
 
@@ -28,6 +32,24 @@ fn parse_eq(filter: &str) -> Option<(String, String)> {
     Some((attribute.trim().to_string(), value.replace("\\\"", "\"").replace("\\\\", "\\")))
 }
 
+/// The directory's UUID for row `n` of a table (users and groups get different prefixes,
+/// so an id of one kind never names the other).
+fn scim_id(prefix: &str, n: i64) -> String {
+    format!("{prefix}-0000-4000-8000-{n:012x}")
+}
+
+/// The row a directory id names, if it is one of `prefix`'s.
+fn row_of(prefix: &str, id: &str) -> Option<i64> {
+    let n = id.strip_prefix(prefix)?.strip_prefix("-0000-4000-8000-")?;
+    if n.len() != 12 {
+        return None;
+    }
+    i64::from_str_radix(n, 16).ok()
+}
+
+const USER_IDS: &str = "5c1e0a7d";
+const GROUP_IDS: &str = "9a0c6b21";
+
 fn list<T: serde::Serialize>(items: Vec<T>, total: u64) -> Response {
     Json(ScimList { schemas: vec![SCIM_LIST.into()], total_results: total, resources: items }).into_response()
 }
@@ -35,13 +57,14 @@ fn list<T: serde::Serialize>(items: Vec<T>, total: u64) -> Response {
 fn user_json(row: &sqlx::sqlite::SqliteRow) -> ScimUser {
     let display: Option<String> = row.get("display_name");
     ScimUser {
-        schemas: vec![SCIM_USER.into()],
-        id: Some(row.get::<i64, _>("id").to_string()),
+        schemas: vec![SCIM_USER.into(), SCIM_ATLASSIAN.into()],
+        id: Some(scim_id(USER_IDS, row.get("id"))),
         user_name: row.get("user_name"),
         name: Some(ScimName { formatted: display.clone() }),
         display_name: display,
         emails: row.get::<Option<String>, _>("email").map(|e| vec![ScimEmail { value: e, primary: Some(true) }]).unwrap_or_default(),
         active: Some(row.get::<i64, _>("active") != 0),
+        atlassian: Some(AtlassianExtension { atlassian_account_id: Some(row.get::<i64, _>("id").to_string()) }),
     }
 }
 
@@ -96,15 +119,17 @@ async fn create_user(State(s): State<AppState>, Json(user): Json<ScimUser>) -> R
     }
 }
 
-async fn get_user(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
-    match sqlx::query("SELECT * FROM users WHERE id = ?").bind(id).fetch_optional(&s.db).await {
+async fn get_user(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+    let Some(row) = row_of(USER_IDS, &id) else { return error(StatusCode::NOT_FOUND, format!("no user {id}")) };
+    match sqlx::query("SELECT * FROM users WHERE id = ?").bind(row).fetch_optional(&s.db).await {
         Ok(Some(row)) => Json(user_json(&row)).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no user {id}")),
         Err(e) => db_error(e),
     }
 }
 
-async fn patch_user(State(s): State<AppState>, Path(id): Path<i64>, Json(patch): Json<ScimPatch>) -> Response {
+async fn patch_user(State(s): State<AppState>, Path(id): Path<String>, Json(patch): Json<ScimPatch>) -> Response {
+    let Some(row) = row_of(USER_IDS, &id) else { return error(StatusCode::NOT_FOUND, format!("no user {id}")) };
     for op in &patch.operations {
         let active = match (op.path.as_deref(), &op.value) {
             (Some(p), v) if p.eq_ignore_ascii_case("active") => v.as_bool(),
@@ -114,7 +139,7 @@ async fn patch_user(State(s): State<AppState>, Path(id): Path<i64>, Json(patch):
         let Some(active) = active else {
             return error(StatusCode::BAD_REQUEST, "invalidPath: only `active` can be patched");
         };
-        match sqlx::query("UPDATE users SET active = ? WHERE id = ?").bind(active).bind(id).execute(&s.write).await {
+        match sqlx::query("UPDATE users SET active = ? WHERE id = ?").bind(active).bind(row).execute(&s.write).await {
             Ok(r) if r.rows_affected() == 0 => return error(StatusCode::NOT_FOUND, format!("no user {id}")),
             Ok(_) => {}
             Err(e) => return db_error(e),
@@ -128,9 +153,9 @@ async fn group_json(s: &AppState, row: &sqlx::sqlite::SqliteRow) -> Result<ScimG
     let members = sqlx::query("SELECT user_id FROM memberships WHERE group_id = ? ORDER BY user_id").bind(id).fetch_all(&s.db).await?;
     Ok(ScimGroup {
         schemas: vec![SCIM_GROUP.into()],
-        id: Some(id.to_string()),
+        id: Some(scim_id(GROUP_IDS, id)),
         display_name: row.get("name"),
-        members: members.iter().map(|m| ScimMember { value: m.get::<i64, _>(0).to_string() }).collect(),
+        members: members.iter().map(|m| ScimMember { value: scim_id(USER_IDS, m.get(0)) }).collect(),
     })
 }
 
@@ -183,8 +208,9 @@ async fn create_group(State(s): State<AppState>, Json(group): Json<ScimGroup>) -
     }
 }
 
-async fn get_group(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
-    match sqlx::query("SELECT * FROM groups WHERE id = ?").bind(id).fetch_optional(&s.db).await {
+async fn get_group(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+    let Some(row) = row_of(GROUP_IDS, &id) else { return error(StatusCode::NOT_FOUND, format!("no group {id}")) };
+    match sqlx::query("SELECT * FROM groups WHERE id = ?").bind(row).fetch_optional(&s.db).await {
         Ok(Some(row)) => match group_json(&s, &row).await {
             Ok(g) => Json(g).into_response(),
             Err(e) => db_error(e),
@@ -194,7 +220,8 @@ async fn get_group(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
     }
 }
 
-async fn patch_group(State(s): State<AppState>, Path(id): Path<i64>, Json(patch): Json<ScimPatch>) -> Response {
+async fn patch_group(State(s): State<AppState>, Path(id): Path<String>, Json(patch): Json<ScimPatch>) -> Response {
+    let Some(id) = row_of(GROUP_IDS, &id) else { return error(StatusCode::NOT_FOUND, format!("no group {id}")) };
     for op in &patch.operations {
         if !op.path.as_deref().is_some_and(|p| p.eq_ignore_ascii_case("members")) {
             return error(StatusCode::BAD_REQUEST, "invalidPath: only `members` can be patched");
@@ -202,7 +229,7 @@ async fn patch_group(State(s): State<AppState>, Path(id): Path<i64>, Json(patch)
         let ids: Vec<i64> = op
             .value
             .as_array()
-            .map(|a| a.iter().filter_map(|m| m.get("value").and_then(|v| v.as_str()).and_then(|v| v.parse().ok())).collect())
+            .map(|a| a.iter().filter_map(|m| m.get("value").and_then(|v| v.as_str()).and_then(|v| row_of(USER_IDS, v))).collect())
             .unwrap_or_default();
         let sql = match op.op.to_lowercase().as_str() {
             "add" => "INSERT OR IGNORE INTO memberships (group_id, user_id) SELECT ?, id FROM users WHERE id = ?",

@@ -695,6 +695,9 @@ async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
                         p { (r.dropped_permissions.len()) " permissions were dropped:" }
                         ul { @for d in r.dropped_permissions.iter().take(200) { li { (serde_json::to_string(d).unwrap_or_default()) } } }
                     }
+                    @if !r.users_without_account.is_empty() {
+                        p.note { "In the directory, but it names no Atlassian account for them (their content goes to the migrating account): " (r.users_without_account.join(", ")) }
+                    }
                     @if !r.groups_awaiting_review.is_empty() {
                         p.note { "Groups created by this plan await your permission review: " (r.groups_awaiting_review.join(", ")) }
                     }

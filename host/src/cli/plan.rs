@@ -523,6 +523,12 @@ pub(crate) fn print_report(r: &PlanReport) {
         println!("the Cloud site throttled {} requests (429); every request waited the pause it asked for", r.throttled_requests);
     }
     println!("accounts linked to existing cloud accounts: {}", r.linked_users);
+    if !r.users_without_account.is_empty() {
+        println!(
+            "in the directory, but it names no Atlassian account for them (their content goes to the migrating account): {}",
+            shown(&r.users_without_account.join(", "))
+        );
+    }
     if !r.groups_awaiting_review.is_empty() {
         println!("groups awaiting your permission review: {}", shown(&r.groups_awaiting_review.join(", ")));
     }

@@ -94,6 +94,13 @@ async fn the_scim_client_works_against_the_staging_site() {
     let site = staging::start(&dir.path().join("cloud.db"), "127.0.0.1:0", &staging::Access::with_token(TOKEN), Faults::default()).await.unwrap();
     let dest = signed_in(&site, TOKEN, 4);
     users_and_groups_round_trip(&dest).await;
+    // As in an Atlassian directory, the SCIM id is the directory's own; the account id
+    // Confluence and Jira take is in Atlassian's extension, and names the same person.
+    let ada = dest.find_user_by_email("ada@example.com").await.unwrap().unwrap();
+    let account = ada.account_id().expect("atlassianAccountId in urn:scim:schemas:extension:atlassian-external:1.0").to_string();
+    assert_ne!(ada.id.as_deref(), Some(account.as_str()));
+    let found = dest.accounts_by_email("ada@example.com").await.unwrap();
+    assert!(found.iter().any(|a| a.account_id == account && a.email_address.as_deref() == Some("ada@example.com")), "{found:?}");
 }
 
 #[tokio::test]

@@ -165,4 +165,7 @@ async fn users_and_groups_migrate_into_an_independent_scim_server() {
     let product = dest.find_group("confluence-users").await.unwrap().unwrap();
     let disabled = dest.find_user_by_email("user00009@example.com").await.unwrap().unwrap();
     assert!(!product.members.iter().any(|m| Some(&m.value) == disabled.id.as_ref()), "a disabled user gets no product access");
+    // A directory that is not an Atlassian organisation's names no account: the users are
+    // in it, and the report says their content has no account to point at.
+    assert_eq!(report.users_without_account.len(), 38, "{:?}", report.users_without_account);
 }
