@@ -358,14 +358,17 @@ pub struct NewInlineComment {
     pub inline_comment_properties: Option<InlineProperties>,
 }
 
-/// The anchor of an inline comment.
+/// Where a new inline comment is highlighted: the text, and which of its occurrences on
+/// the page (the site puts its own marker there).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct InlineProperties {
-    /// The marker's reference, as it is in the page's body.
-    pub inline_marker_ref: String,
-    /// The text highlighted when the comment was made.
+    /// The text to highlight.
     pub text_selection: String,
+    /// How many times the page's text has it.
+    pub text_selection_match_count: usize,
+    /// Which occurrence, from zero (less than the count).
+    pub text_selection_match_index: usize,
 }
 
 /// A footer comment to create (`/wiki/api/v2/footer-comments`): on a page (`pageId`), a

@@ -169,24 +169,26 @@ impl Destination {
 
     /// Save a new version of a page, blog post or comment with another body (its title
     /// kept), with `message`: the second pass of reference rewriting, once the pages a
-    /// body names have cloud ids. A body that is already this one is left as it is.
-    /// `Ok(false)` when it is not there (deleted since).
-    pub async fn update_body(&self, kind: ContentKind, id: i64, body: &Body, message: &str) -> Result<bool, DestinationError> {
+    /// body names have cloud ids. `body` makes the new body from the current one (which
+    /// holds what the site added, e.g. its inline-comment markers). A body that is
+    /// already this one is left as it is. `Ok(false)` when it is not there (deleted since).
+    pub async fn update_body(&self, kind: ContentKind, id: i64, body: impl Fn(&str) -> Body, message: &str) -> Result<bool, DestinationError> {
         let path = format!("/wiki/api/v2/{}/{id}", kind.collection());
         // Someone saving it between the read and the write makes the write a 409: read again.
         for _ in 0..3 {
             let Some(current): Option<ContentSummary> = self.json_or_none(format!("{path}?body-format=storage")).await? else { return Ok(false) };
+            let body = body(current.body.as_ref().and_then(|b| b.storage.as_ref()).map_or("", |b| b.value.as_str()));
             if current.body.as_ref().and_then(|b| b.storage.as_ref()).is_some_and(|b| b.value == body.value) {
                 return Ok(true);
             }
             let version = PageVersion { number: current.version.as_ref().map_or(1, |v| v.number) + 1, message: Some(message.to_string()) };
             let response = match kind {
                 ContentKind::Page | ContentKind::BlogPost => {
-                    let update = ContentUpdate { id: id.to_string(), status: "current".into(), title: current.title, body: body.clone(), version };
+                    let update = ContentUpdate { id: id.to_string(), status: "current".into(), title: current.title, body, version };
                     self.send(Method::PUT, self.url(&path), |r| r.json(&update)).await?
                 }
                 ContentKind::FooterComment | ContentKind::InlineComment => {
-                    let update = CommentUpdate { version, body: body.clone() };
+                    let update = CommentUpdate { version, body };
                     self.send(Method::PUT, self.url(&path), |r| r.json(&update)).await?
                 }
             };

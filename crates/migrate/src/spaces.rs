@@ -107,6 +107,12 @@ fn storage(value: String) -> Body {
     Body { representation: "storage".into(), value }
 }
 
+/// A body as it is sent: without the server's inline-comment markers (a site makes its
+/// own when each inline comment is created). An unreadable body is sent as it is.
+fn without_markers(body: String) -> String {
+    storage::without_markers(&body).unwrap_or(body)
+}
+
 impl Migrator {
     /// The spaces the plan selects, each checked to exist on the server: a chosen key
     /// with no current space is recorded as a failure.
@@ -490,10 +496,10 @@ impl Migrator {
         let body = self.source.body_of(version_id).await?;
         let Ok(refs) = storage::references(&body, &self.server_links) else { return Ok(body) };
         if refs.users.is_empty() && refs.pages.is_empty() {
-            return Ok(body);
+            return Ok(without_markers(body));
         }
         let resolved = self.resolved(&refs).await?;
-        Ok(storage::rewrite(&body, &resolved).map(|r| r.body).unwrap_or(body))
+        Ok(without_markers(storage::rewrite(&body, &resolved).map(|r| r.body).unwrap_or(body)))
     }
 
     /// Record the bodies that name pages with no cloud id yet (server id, title), of the
@@ -571,11 +577,11 @@ impl Migrator {
             }
         };
         if refs.users.is_empty() && refs.pages.is_empty() {
-            return Ok((body.to_string(), Vec::new()));
+            return Ok((without_markers(body.to_string()), Vec::new()));
         }
         let resolved = self.resolve(&refs).await?;
         let rewritten = storage::rewrite(body, &resolved).map_err(|e| anyhow::anyhow!("content {server_id}: {e}"))?;
-        Ok((rewritten.body, rewritten.unresolved))
+        Ok((without_markers(rewritten.body), rewritten.unresolved))
     }
 
     /// The second pass: bodies that named pages with no cloud id when they were created
@@ -605,7 +611,7 @@ impl Migrator {
             }
             let resolved = self.resolve(&refs).await?;
             let rewritten = storage::rewrite(&body, &resolved).map_err(|e| anyhow::anyhow!("content {server_id}: {e}"))?;
-            match self.update_body(server_id, cloud_id, &storage(rewritten.body)).await {
+            match self.update_body(server_id, cloud_id, &without_markers(rewritten.body)).await {
                 Ok(true) => {}
                 Ok(false) if !ours => {
                     // Deleted in the cloud since an earlier plan migrated it.
@@ -636,7 +642,7 @@ impl Migrator {
 
     /// Save the rewritten body of a page, blog post or comment as its next version (the
     /// public API keeps every save): `false` when it is gone from the cloud.
-    async fn update_body(&self, server_id: i64, cloud_id: i64, body: &Body) -> anyhow::Result<bool> {
+    async fn update_body(&self, server_id: i64, cloud_id: i64, body: &str) -> anyhow::Result<bool> {
         const MESSAGE: &str = "Ferry: links to pages migrated after this one now point to their cloud copies";
         let id = server_id.to_string();
         let kinds: &[ContentKind] = if self.maps.get(ns::PAGE, &id).await?.is_some() {
@@ -648,7 +654,10 @@ impl Migrator {
             &[ContentKind::FooterComment, ContentKind::InlineComment]
         };
         for kind in kinds {
-            if self.dest.update_body(*kind, cloud_id, body, MESSAGE).await? {
+            // Saved over the cloud's body, whose inline-comment markers the site made: they
+            // are carried over, so the page's inline comments stay highlighted.
+            let over = |current: &str| storage(storage::keep_markers(current, body).unwrap_or_else(|_| body.to_string()));
+            if self.dest.update_body(*kind, cloud_id, over, MESSAGE).await? {
                 return Ok(true);
             }
         }
@@ -869,9 +878,10 @@ impl Migrator {
     }
 
     /// How a comment is created: `None` as a footer comment; `Some(Some(anchor))` as an
-    /// inline comment on its marker; `Some(None)` as a reply to an inline comment. An
-    /// inline comment whose marker is gone from its page's body on the server (its text
-    /// was edited away) becomes a footer comment, reported.
+    /// inline comment on the text its server marker highlights (which occurrence of that
+    /// text on the page, as the site places it); `Some(None)` as a reply to an inline
+    /// comment. An inline comment whose marker is gone from its page's body on the server
+    /// (its text was edited away) becomes a footer comment, reported.
     async fn inline_anchor(&mut self, item: &ContentItem, inline: &mut HashSet<i64>) -> anyhow::Result<Option<Option<InlineProperties>>> {
         if let Some(parent) = item.parent_comment_id {
             if inline.contains(&parent) {
@@ -881,12 +891,16 @@ impl Migrator {
             return Ok(None);
         }
         let (Some(anchor), Some(page)) = (&item.inline, item.parent_id) else { return Ok(None) };
-        if !storage::has_inline_marker(&self.source.body_of(page).await?, &anchor.marker_ref) {
+        let Some(selection) = storage::selection_of(&self.source.body_of(page).await?, &anchor.marker_ref) else {
             self.report.detached_inline_comments.push(DetachedComment { comment_id: item.id, page_id: page, selection: anchor.selection.clone() });
             return Ok(None);
-        }
+        };
         inline.insert(item.id);
-        Ok(Some(Some(InlineProperties { inline_marker_ref: anchor.marker_ref.clone(), text_selection: anchor.selection.clone() })))
+        Ok(Some(Some(InlineProperties {
+            text_selection: selection.text,
+            text_selection_match_count: selection.count,
+            text_selection_match_index: selection.index,
+        })))
     }
 
     /// A comment ready to create: the cloud id of the comment it answers, its origin, and

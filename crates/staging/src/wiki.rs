@@ -488,22 +488,12 @@ async fn create_inline_comment(State(s): State<AppState>, Json(c): Json<NewInlin
         Err(r) => return r,
     };
     match (&c.parent_comment_id, &c.inline_comment_properties) {
-        (Some(_), None) => {}
-        (None, Some(anchor)) => {
-            let body: Option<String> = match sqlx::query("SELECT body FROM content WHERE id = ?").bind(on).fetch_one(&s.db).await {
-                Ok(r) => r.get(0),
-                Err(e) => return db_error(e),
-            };
-            if !ferry_storage_format::has_inline_marker(body.as_deref().unwrap_or_default(), &anchor.inline_marker_ref) {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("page {on} has no inline-comment marker {:?} in its body: an inline comment needs its highlighted text", anchor.inline_marker_ref),
-                );
-            }
-        }
+        (Some(_), None) | (None, Some(_)) => {}
         (None, None) => return error(StatusCode::BAD_REQUEST, "a top-level inline comment needs inlineCommentProperties"),
         (Some(_), Some(_)) => return error(StatusCode::BAD_REQUEST, "a reply takes no inlineCommentProperties"),
     }
+    // As a site does: the selection's occurrence in the page's text gets a marker of the
+    // site's own; a selection the page's text has another number of times is refused.
     let created = async {
         let mut tx = s.write.begin().await?;
         let sql = "INSERT INTO content (kind, space_id, page_id, parent_id, body, author_id, created_at) VALUES ('comment', ?, ?, ?, ?, ?, ?) RETURNING id";
@@ -518,18 +508,39 @@ async fn create_inline_comment(State(s): State<AppState>, Json(c): Json<NewInlin
             .await?
             .get(0);
         if let Some(anchor) = &c.inline_comment_properties {
+            let marker = format!("{on:08x}-1c0e-4a11-8000-{id:012x}");
+            let body: Option<String> = sqlx::query_scalar("SELECT body FROM content WHERE id = ?").bind(on).fetch_one(&mut *tx).await?;
+            let selection = ferry_storage_format::Selection {
+                text: anchor.text_selection.clone(),
+                index: anchor.text_selection_match_index,
+                count: anchor.text_selection_match_count,
+            };
+            match ferry_storage_format::place(body.as_deref().unwrap_or_default(), &selection, &marker) {
+                Ok(ferry_storage_format::Placed::Marked(marked)) => {
+                    sqlx::query("UPDATE content SET body = ? WHERE id = ?").bind(marked).bind(on).execute(&mut *tx).await?;
+                }
+                Ok(ferry_storage_format::Placed::Unmarked) => {}
+                Ok(ferry_storage_format::Placed::Mismatch { found }) => {
+                    return Ok(Err(format!(
+                        "inlineCommentProperties: the page's text has {:?} {found} times, not {} (textSelectionMatchCount), or the index {} is not one of them",
+                        anchor.text_selection, anchor.text_selection_match_count, anchor.text_selection_match_index
+                    )))
+                }
+                Err(e) => return Ok(Err(format!("page {on}'s body cannot be read to place the selection: {e}"))),
+            }
             sqlx::query("INSERT INTO inline_anchors (comment_id, marker_ref, selection) VALUES (?, ?, ?)")
                 .bind(id)
-                .bind(&anchor.inline_marker_ref)
+                .bind(&marker)
                 .bind(&anchor.text_selection)
                 .execute(&mut *tx)
                 .await?;
         }
         tx.commit().await?;
-        Ok::<i64, sqlx::Error>(id)
+        Ok::<Result<i64, String>, sqlx::Error>(Ok(id))
     };
     match created.await {
-        Ok(id) => Json(Created { id }).into_response(),
+        Ok(Ok(id)) => Json(Created { id }).into_response(),
+        Ok(Err(refused)) => error(StatusCode::BAD_REQUEST, refused),
         Err(e) => db_error(e),
     }
 }

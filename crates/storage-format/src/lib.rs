@@ -12,6 +12,9 @@ use quick_xml::events::{BytesStart, BytesText, Event};
 use quick_xml::name::QName;
 use quick_xml::{Reader, Writer};
 
+mod inline;
+pub use inline::{keep_markers, place, selection_of, text_of, without_markers, Placed, Selection};
+
 /// The account id a mention of a user with no cloud account names (as content by such a
 /// user goes to Former User).
 pub const FORMER_USER_ACCOUNT_ID: &str = "former-user";
@@ -71,9 +74,6 @@ pub struct References {
     pub users: Vec<String>,
     /// Page and blog post ids linked or named.
     pub pages: Vec<i64>,
-    /// The references of the inline-comment markers (`<ac:inline-comment-marker
-    /// ac:ref="…">`) around highlighted text: ids of the page's own, kept as they are.
-    pub markers: Vec<String>,
 }
 
 /// A body after rewriting.
@@ -199,9 +199,6 @@ pub fn references(body: &str, server: &ServerLinks) -> Result<References, Malfor
                 if e.name().as_ref() == b"a" {
                     refs.pages.extend(attr_value(e, b"href").as_deref().and_then(|href| page_of_href(href, server)));
                 }
-                if e.name().as_ref() == b"ac:inline-comment-marker" {
-                    refs.markers.extend(attr_value(e, b"ac:ref"));
-                }
             }
             Event::Text(t) if in_page_param => {
                 refs.pages.extend(String::from_utf8_lossy(t.as_ref()).trim().parse::<i64>().ok());
@@ -214,21 +211,7 @@ pub fn references(body: &str, server: &ServerLinks) -> Result<References, Malfor
     refs.users.dedup();
     refs.pages.sort();
     refs.pages.dedup();
-    refs.markers.sort();
-    refs.markers.dedup();
     Ok(refs)
-}
-
-/// Whether `body` has the inline-comment marker `marker_ref` (a body that cannot be parsed
-/// is searched as text).
-pub fn has_inline_marker(body: &str, marker_ref: &str) -> bool {
-    match references(body, &ServerLinks::default()) {
-        Ok(refs) => refs.markers.binary_search_by(|m| m.as_str().cmp(marker_ref)).is_ok(),
-        Err(_) => {
-            let escaped = quick_xml::escape::escape(marker_ref);
-            body.contains("ac:inline-comment-marker") && (body.contains(&format!("ac:ref=\"{escaped}\"")) || body.contains(&format!("ac:ref='{escaped}'")))
-        }
-    }
 }
 
 /// `body` with every reference that names a server id rewritten through `resolved`.
@@ -386,14 +369,11 @@ mod tests {
     }
 
     #[test]
-    fn inline_comment_markers_are_found_and_kept() {
+    fn inline_comment_markers_are_kept_by_the_rewrite() {
         let body = "<p>Keep <ac:inline-comment-marker ac:ref=\"3f2a-77\">this text</ac:inline-comment-marker> and <ac:link><ri:user ri:userkey=\"k1\"/></ac:link>.</p>";
-        assert_eq!(references(body, &ServerLinks::default()).unwrap().markers, ["3f2a-77"]);
-        assert!(has_inline_marker(body, "3f2a-77"));
-        assert!(!has_inline_marker(body, "3f2a"));
         let out = rewrite(body, &resolved()).unwrap();
         assert!(out.body.contains("<ac:inline-comment-marker ac:ref=\"3f2a-77\">this text</ac:inline-comment-marker>"), "{}", out.body);
-        assert!(has_inline_marker("<p><ac:inline-comment-marker ac:ref=\"x1\">open <b>never closed</p>", "x1"));
+        assert_eq!(selection_of(body, "3f2a-77"), Some(Selection { text: "this text".into(), index: 0, count: 1 }));
     }
 
     #[test]

@@ -218,10 +218,12 @@ async fn global_labels_of_pages_posts_and_attachments_migrate_and_personal_ones_
 }
 
 /// A body's structure: every element with its attribute names, and every text, with the
-/// values a migration rewrites (user keys, link targets, page ids) left out.
+/// values a migration rewrites (user keys, link targets, page ids) left out, and without
+/// inline-comment markers (the server's are taken out; a site places its own).
 pub(crate) fn shape(body: &str) -> Vec<String> {
     use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_str(body);
+    let body = ferry_storage_format::without_markers(body).unwrap_or_else(|_| body.to_string());
+    let mut reader = quick_xml::Reader::from_str(&body);
     let mut out = Vec::new();
     let mut in_page_param = false;
     loop {
