@@ -145,8 +145,8 @@ pub struct ScimPatchOp {
 /// A space, as created and returned.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Space {
-    /// Cloud id (returned).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Cloud id (returned: a number by v1, a string by v2).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "string_id::option")]
     pub id: Option<i64>,
     /// Space key.
     pub key: String,
@@ -426,6 +426,62 @@ pub struct ContentRestriction {
     pub operation: String,
     /// Who is allowed.
     pub restrictions: RestrictionSubjects,
+}
+
+/// The restrictions of a page as v1 answers them (`ContentRestrictionArray`): each
+/// operation's users and groups in lists of their own (`UserArray`, `GroupArray`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RestrictionArray {
+    /// One entry per operation.
+    pub results: Vec<RestrictionAnswer>,
+}
+
+/// One operation's restriction as v1 answers it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RestrictionAnswer {
+    /// `read` or `update`.
+    pub operation: String,
+    /// Who is allowed.
+    #[serde(default)]
+    pub restrictions: RestrictionLists,
+}
+
+/// The users and groups of an answered restriction.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RestrictionLists {
+    /// The accounts.
+    #[serde(default)]
+    pub user: Listed<RestrictedUser>,
+    /// The groups.
+    #[serde(default)]
+    pub group: Listed<RestrictedGroup>,
+}
+
+/// A v1 list (`{results, start, limit, size}`); only the results are read.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Listed<T> {
+    /// The items.
+    #[serde(default = "Vec::new")]
+    pub results: Vec<T>,
+}
+
+impl<T> Default for Listed<T> {
+    fn default() -> Self {
+        Listed { results: Vec::new() }
+    }
+}
+
+impl From<RestrictionArray> for Vec<ContentRestriction> {
+    fn from(answer: RestrictionArray) -> Self {
+        answer
+            .results
+            .into_iter()
+            .map(|r| ContentRestriction {
+                operation: r.operation,
+                restrictions: RestrictionSubjects { user: r.restrictions.user.results, group: r.restrictions.group.results },
+            })
+            .collect()
+    }
 }
 
 /// The users and groups a restriction allows (an empty list is left out, as the API
@@ -851,7 +907,9 @@ pub const ACCOUNT_CUSTOMER: &str = "customer";
 pub struct Account {
     /// The account id.
     pub account_id: String,
-    /// `atlassian` (a full account) or `customer`.
+    /// `atlassian` (a full account) or `customer`: in the platform API's answers only
+    /// (`/rest/api/3/user…`); Service Management's answers have none (empty).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub account_type: String,
     /// The email, when the account has one (the Former customer placeholder has none).
     #[serde(default)]
@@ -963,7 +1021,8 @@ pub struct NewProject {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Project {
-    /// Its id.
+    /// Its id (a string in a project's answer, a number in a create's).
+    #[serde(deserialize_with = "text_or_number")]
     pub id: String,
     /// Its key.
     pub key: String,
@@ -1129,14 +1188,15 @@ pub struct CustomerRequest {
     pub issue_key: String,
     /// Its service desk.
     pub service_desk_id: String,
-    /// Summary and description.
+    /// Summary and description (answered as a list of `{fieldId, label, value}`).
+    #[serde(with = "field_values")]
     pub request_field_values: RequestFields,
     /// The reporter.
     pub reporter: Account,
     /// The status name.
     pub current_status: RequestStatus,
-    /// When it was created.
-    #[serde(default)]
+    /// When it was created (answered as a date object; its `iso8601`).
+    #[serde(default, with = "date_dto")]
     pub created_date: Option<String>,
     /// Participants.
     #[serde(default)]
@@ -1162,9 +1222,144 @@ pub struct RequestComment {
     pub public: bool,
     /// The author.
     pub author: Account,
-    /// When it was written.
-    #[serde(default)]
+    /// When it was written (answered as a date object; its `iso8601`).
+    #[serde(default, with = "date_dto")]
     pub created: Option<String>,
+}
+
+/// An id Jira writes as a string in one answer and a number in another.
+fn text_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Text(String),
+        Number(i64),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::Text(t) => t,
+        Either::Number(n) => n.to_string(),
+    })
+}
+
+/// Service Management's dates (`DateDTO`): `{iso8601, jira, friendly, epochMillis}`;
+/// only the ISO 8601 form is kept (a bare string is read too).
+pub mod date_dto {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct DateDto {
+        iso8601: String,
+        #[serde(default)]
+        jira: String,
+        #[serde(default)]
+        friendly: String,
+        #[serde(default)]
+        epoch_millis: i64,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Dto(DateDto),
+        Text(String),
+    }
+
+    /// Write an optional RFC 3339 time as a date object (`epoch_millis` from `at`).
+    pub fn serialize<S: Serializer>(at: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+        match at {
+            Some(iso) => {
+                DateDto { iso8601: iso.clone(), jira: iso.clone(), friendly: iso.clone(), epoch_millis: super::epoch_millis(iso).unwrap_or(0) }.serialize(s)
+            }
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Read a date object (or a string) as its ISO 8601 form.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(Option::<Either>::deserialize(d)?.map(|e| match e {
+            Either::Dto(dto) => dto.iso8601,
+            Either::Text(t) => t,
+        }))
+    }
+}
+
+/// Milliseconds since 1970 of an RFC 3339 time (`2024-04-01T08:15:00.000Z`, an offset
+/// allowed), if it reads as one.
+pub fn epoch_millis(iso: &str) -> Option<i64> {
+    let (date, rest) = iso.split_once('T')?;
+    let mut ymd = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, d) = (ymd.next()??, ymd.next()??, ymd.next()??);
+    let split = rest.find(['Z', '+', '-']).unwrap_or(rest.len());
+    let (clock, zone) = rest.split_at(split);
+    let mut hms = clock.split(':');
+    let (h, min) = (hms.next()?.parse::<i64>().ok()?, hms.next()?.parse::<i64>().ok()?);
+    let seconds: f64 = hms.next().unwrap_or("0").parse().ok()?;
+    let offset = match zone.chars().next() {
+        Some(sign @ ('+' | '-')) => {
+            let (oh, om) = zone[1..].split_once(':').unwrap_or((&zone[1..3.min(zone.len())], "0"));
+            let minutes = oh.parse::<i64>().ok()? * 60 + om.parse::<i64>().ok()?;
+            if sign == '+' {
+                minutes
+            } else {
+                -minutes
+            }
+        }
+        _ => 0,
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400 + h * 3600 + (min - offset) * 60) as f64 * 1000.0 + seconds * 1000.0).round() as i64)
+}
+
+/// A request's field values as Service Management answers them: a list of
+/// `{fieldId, label, value}` (an object of values is read too).
+pub mod field_values {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::RequestFields;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct FieldValue {
+        field_id: String,
+        #[serde(default)]
+        label: String,
+        #[serde(default)]
+        value: serde_json::Value,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        List(Vec<FieldValue>),
+        Fields(RequestFields),
+    }
+
+    /// Write summary and description as the field list.
+    pub fn serialize<S: Serializer>(fields: &RequestFields, s: S) -> Result<S::Ok, S::Error> {
+        let mut list = vec![FieldValue { field_id: "summary".into(), label: "Summary".into(), value: fields.summary.clone().into() }];
+        if let Some(description) = &fields.description {
+            list.push(FieldValue { field_id: "description".into(), label: "Description".into(), value: description.clone().into() });
+        }
+        list.serialize(s)
+    }
+
+    /// Read summary and description from the field list.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<RequestFields, D::Error> {
+        Ok(match Either::deserialize(d)? {
+            Either::Fields(fields) => fields,
+            Either::List(list) => {
+                let text = |id: &str| list.iter().find(|f| f.field_id == id).and_then(|f| f.value.as_str().map(str::to_string));
+                RequestFields { summary: text("summary").unwrap_or_default(), description: text("description") }
+            }
+        })
+    }
 }
 
 /// A notification the site sent (or would have): what the staging site records.
@@ -1179,6 +1374,26 @@ pub struct Notification {
 #[cfg(test)]
 mod string_id_tests {
     use super::*;
+
+    #[test]
+    fn service_management_dates_and_field_values_are_read_and_written_as_answered() {
+        assert_eq!(epoch_millis("1970-01-01T00:00:00.000Z"), Some(0));
+        assert_eq!(epoch_millis("2024-04-01T08:15:00.000Z"), Some(1_711_959_300_000));
+        assert_eq!(epoch_millis("2024-04-01T10:15:00.500+02:00"), Some(1_711_959_300_500));
+        let comment: RequestComment = serde_json::from_value(serde_json::json!({
+            "id": "7", "body": "hi", "public": true,
+            "author": {"accountId": "a", "displayName": "A", "active": true},
+            "created": {"iso8601": "2024-04-01T08:15:00+0000", "jira": "x", "friendly": "Today", "epochMillis": 1}
+        }))
+        .unwrap();
+        assert_eq!(comment.created.as_deref(), Some("2024-04-01T08:15:00+0000"));
+        let written = serde_json::to_value(&comment).unwrap();
+        assert_eq!(written["created"]["iso8601"], "2024-04-01T08:15:00+0000");
+        let fields = RequestFields { summary: "Printer".into(), description: Some("Jammed".into()) };
+        let listed = serde_json::json!([{"fieldId": "summary", "label": "Summary", "value": "Printer"}, {"fieldId": "description", "label": "Description", "value": "Jammed"}]);
+        assert_eq!(field_values::serialize(&fields, serde_json::value::Serializer).unwrap(), listed);
+        assert_eq!(field_values::deserialize(listed).unwrap(), fields);
+    }
 
     #[test]
     fn restrictions_are_written_with_their_types_and_without_empty_lists() {

@@ -77,9 +77,11 @@ pub enum CommentsOn {
 const CURSOR_LIMIT: &str = "250";
 
 impl Destination {
-    /// The space with `key`, if it exists.
+    /// The space with `key`, if it exists (`GET /wiki/api/v2/spaces?keys=`; v1's
+    /// `GET /space/{key}` is deprecated).
     pub async fn get_space(&self, key: &str) -> Result<Option<Space>, DestinationError> {
-        self.json_or_none(format!("/wiki/rest/api/space/{}", path_segment(key))).await
+        let list: CursorPage<Space> = self.json(Method::GET, self.url("/wiki/api/v2/spaces"), |r| r.query(&[("keys", key)])).await?;
+        Ok(list.results.into_iter().find(|s| s.key == key))
     }
 
     /// Create a space. Not repeated after a 5xx or a lost answer: look for it by key.
@@ -216,7 +218,8 @@ impl Destination {
 
     /// The restrictions of a page or blog post.
     pub async fn restrictions(&self, content_id: i64) -> Result<Vec<ContentRestriction>, DestinationError> {
-        self.json(Method::GET, self.url(&format!("/wiki/rest/api/content/{content_id}/restriction")), |r| r).await
+        let answer: RestrictionArray = self.json(Method::GET, self.url(&format!("/wiki/rest/api/content/{content_id}/restriction")), |r| r).await?;
+        Ok(answer.into())
     }
 
     /// Create a footer comment. Not repeated after a 5xx or a lost answer: look for it
@@ -246,10 +249,16 @@ impl Destination {
 
     /// The attachment named `file_name` on a page or blog post, if it has one (a page
     /// has at most one of a name).
+    /// (`GET /wiki/api/v2/pages/{id}/attachments?filename=`, or a blog post's when the
+    /// id is not a page's.)
     pub async fn find_attachment(&self, content_id: i64, file_name: &str) -> Result<Option<i64>, DestinationError> {
-        let path = format!("/wiki/rest/api/content/{content_id}/child/attachment");
-        let found: AttachmentList = self.json(Method::GET, self.url(&path), |r| r.query(&[("filename", file_name)])).await?;
-        Ok(found.results.into_iter().find(|a| a.title == file_name).map(|a| a.id))
+        for kind in [ContentKind::Page, ContentKind::BlogPost] {
+            let path = format!("/wiki/api/v2/{}/{content_id}/attachments?filename={}", kind.collection(), path_segment(file_name));
+            if let Some(found) = self.json_or_none::<CursorPage<AttachmentSummary>>(path).await? {
+                return Ok(found.results.into_iter().find(|a| a.title == file_name).map(|a| a.id));
+            }
+        }
+        Ok(None)
     }
 
     /// Upload an attachment to a page or blog post (no notification: a minor edit). Not
@@ -300,7 +309,7 @@ impl Destination {
 
     /// Delete an attachment (a link to a file deleted on the server since).
     pub async fn delete_attachment(&self, attachment_id: i64) -> Result<(), DestinationError> {
-        let path = format!("/wiki/rest/api/content/{attachment_id}");
+        let path = format!("/wiki/api/v2/attachments/{attachment_id}");
         let response = self.send(Method::DELETE, self.url(&path), |r| r).await?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(());

@@ -92,6 +92,12 @@ fn full_account(r: &sqlx::sqlite::SqliteRow) -> Account {
     }
 }
 
+/// An account as Service Management answers it (its `UserDTO` has no account type; the
+/// platform API's user answers do).
+fn desk_user(account: Account) -> Account {
+    Account { account_type: String::new(), ..account }
+}
+
 /// The account `id` (`qm:<n>` a customer, `<n>` a full account), if it exists.
 async fn account(db: &sqlx::SqlitePool, id: &str) -> Result<Option<Account>, sqlx::Error> {
     if let Some(n) = id.strip_prefix("qm:").and_then(|n| n.parse::<i64>().ok()) {
@@ -133,9 +139,14 @@ async fn accounts_by_id(db: &sqlx::SqlitePool, ids: &[&str]) -> Result<HashMap<S
 
 /// The accounts `ids` (each with the field that names it), or a `400` naming the first
 /// that does not exist.
-async fn accounts_named(db: &sqlx::SqlitePool, named: &[(&str, &str)]) -> Result<HashMap<String, Account>, Response> {
-    let ids: Vec<&str> = named.iter().map(|(_, id)| *id).collect();
-    let found = accounts_by_id(db, &ids).await.map_err(db_error)?;
+async fn accounts_named(s: &AppState, db: &sqlx::SqlitePool, named: &[(&str, &str)]) -> Result<HashMap<String, Account>, Response> {
+    let me = s.access.admin_account_id();
+    let ids: Vec<&str> = named.iter().map(|(_, id)| *id).filter(|id| *id != me).collect();
+    let mut found = accounts_by_id(db, &ids).await.map_err(db_error)?;
+    // The site admin is an account like any other (not one the directory made).
+    if named.iter().any(|(_, id)| *id == me) {
+        found.insert(me.clone(), migrating_account(s));
+    }
     match named.iter().find(|(_, id)| !found.contains_key(*id)) {
         Some((role, id)) => Err(error(StatusCode::BAD_REQUEST, format!("{role}: no account {id:?} on this site"))),
         None => Ok(found),
@@ -143,9 +154,9 @@ async fn accounts_named(db: &sqlx::SqlitePool, named: &[(&str, &str)]) -> Result
 }
 
 /// The accounts `ids` in order, or a `400` naming the first that does not exist.
-async fn accounts(db: &sqlx::SqlitePool, ids: &[String], role: &str) -> Result<Vec<Account>, Response> {
+async fn accounts(s: &AppState, db: &sqlx::SqlitePool, ids: &[String], role: &str) -> Result<Vec<Account>, Response> {
     let named: Vec<(&str, &str)> = ids.iter().map(|id| (role, id.as_str())).collect();
-    let found = accounts_named(db, &named).await?;
+    let found = accounts_named(s, db, &named).await?;
     Ok(ids.iter().map(|id| found[id].clone()).collect())
 }
 
@@ -188,7 +199,7 @@ async fn create_customer(State(s): State<AppState>, q: Q, Json(c): Json<NewCusto
         .await;
     match row {
         Ok(row) => {
-            let created = customer_account(&row);
+            let created = desk_user(customer_account(&row));
             (StatusCode::CREATED, Json(created)).into_response()
         }
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => error(StatusCode::CONFLICT, format!("an account with email {email} exists (customer)")),
@@ -201,13 +212,22 @@ async fn search_accounts(State(s): State<AppState>, q: Q) -> Response {
         return error(StatusCode::BAD_REQUEST, "query: give the email to look for");
     };
     match accounts_with_email(&s.db, query).await {
-        Ok(found) => Json(found).into_response(),
+        Ok(mut found) => {
+            // The site admin is an account like any other, found by its email.
+            if query.eq_ignore_ascii_case(&s.access.email) {
+                found.insert(0, migrating_account(&s));
+            }
+            Json(found).into_response()
+        }
         Err(e) => db_error(e),
     }
 }
 
 async fn get_account(State(s): State<AppState>, q: Q) -> Response {
     let Some(id) = q.get("accountId") else { return error(StatusCode::BAD_REQUEST, "accountId: required") };
+    if *id == s.access.admin_account_id() {
+        return Json(migrating_account(&s)).into_response();
+    }
     match account(&s.db, id).await {
         Ok(Some(a)) => Json(a).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no account {id:?}")),
@@ -263,7 +283,7 @@ async fn add_accounts(s: &AppState, sql: &str, owner: i64, ids: &[String]) -> Re
     if ids.len() > 50 {
         return error(StatusCode::BAD_REQUEST, "accountIds: at most 50 per request");
     }
-    if let Err(r) = accounts(&s.db, ids, "accountIds").await {
+    if let Err(r) = accounts(s, &s.db, ids, "accountIds").await {
         return r;
     }
     for account in ids {
@@ -283,8 +303,8 @@ async fn account_page(s: &AppState, q: &HashMap<String, String>, sql: &str, owne
     };
     let total = ids.len() as i64;
     let chosen: Vec<String> = ids.into_iter().skip(start as usize).take(limit as usize).collect();
-    match accounts(&s.db, &chosen, "member").await {
-        Ok(list) => page(list, start, limit, total),
+    match accounts(s, &s.db, &chosen, "member").await {
+        Ok(list) => page(list.into_iter().map(desk_user).collect(), start, limit, total),
         Err(r) => r,
     }
 }
@@ -300,7 +320,7 @@ fn project_json(r: &sqlx::sqlite::SqliteRow) -> Project {
     Project { id: r.get::<i64, _>("id").to_string(), key: r.get("key"), name: r.get("name"), project_type_key: r.get("type") }
 }
 
-async fn create_project(State(s): State<AppState>, Json(p): Json<NewProject>) -> Response {
+async fn create_project(State(s): State<AppState>, headers: axum::http::HeaderMap, Json(p): Json<NewProject>) -> Response {
     let key_ok = p.key.len() <= 10
         && p.key.starts_with(|c: char| c.is_ascii_uppercase())
         && p.key.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
@@ -314,7 +334,7 @@ async fn create_project(State(s): State<AppState>, Json(p): Json<NewProject>) ->
         return error(StatusCode::BAD_REQUEST, format!("projectTypeKey: {:?} is not service_desk, software or business", p.project_type_key));
     }
     if let Some(lead) = &p.lead_account_id {
-        if let Err(r) = accounts(&s.db, std::slice::from_ref(lead), "leadAccountId").await {
+        if let Err(r) = accounts(&s, &s.db, std::slice::from_ref(lead), "leadAccountId").await {
             return r;
         }
     }
@@ -353,7 +373,11 @@ async fn create_project(State(s): State<AppState>, Json(p): Json<NewProject>) ->
     if let Err(e) = tx.commit().await {
         return db_error(e);
     }
-    (StatusCode::CREATED, Json(project_json(&row))).into_response()
+    // A create answers the project's identifiers, its id a number.
+    let id: i64 = row.get("id");
+    let key: String = row.get("key");
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    (StatusCode::CREATED, Json(serde_json::json!({"id": id, "key": key, "self": format!("http://{host}/rest/api/3/project/{id}")}))).into_response()
 }
 
 async fn get_project(State(s): State<AppState>, Path(key): Path<String>) -> Response {
@@ -465,7 +489,7 @@ async fn create_request(State(s): State<AppState>, Json(r): Json<NewRequest>) ->
         .map(|a| ("raiseOnBehalfOf", a.as_str()))
         .chain(r.request_participants.iter().map(|p| ("requestParticipants", p.as_str())))
         .collect();
-    if let Err(resp) = accounts_named(&s.write, &named).await {
+    if let Err(resp) = accounts_named(&s, &s.write, &named).await {
         return resp;
     }
     let mut tx = match s.write.begin().await {
@@ -596,7 +620,7 @@ async fn add_request_comment(State(s): State<AppState>, Path(key): Path<String>,
             return db_error(e);
         }
     }
-    let author = migrating_account(&s);
+    let author = desk_user(migrating_account(&s));
     (StatusCode::CREATED, Json(RequestComment { id: comment.to_string(), body: c.body, public: c.public, author, created: Some(now) })).into_response()
 }
 
@@ -650,9 +674,9 @@ async fn edit_issue(State(s): State<AppState>, Path(key): Path<String>, q: Q, Js
         }
     }
     let me = s.access.admin_account_id();
-    let mut named: Vec<(&str, &str)> = reporter.iter().filter(|r| **r != me).map(|r| ("reporter", r.as_str())).collect();
+    let mut named: Vec<(&str, &str)> = reporter.iter().map(|r| ("reporter", r.as_str())).collect();
     named.extend(participants.iter().flatten().map(|p| (PARTICIPANTS_FIELD, p.as_str())));
-    if let Err(resp) = accounts_named(&s.write, &named).await {
+    if let Err(resp) = accounts_named(&s, &s.write, &named).await {
         return resp;
     }
     let changed = async {
@@ -837,11 +861,11 @@ async fn fields() -> Response {
 async fn request_json(s: &AppState, db: &sqlx::SqlitePool, id: i64) -> Result<Option<CustomerRequest>, sqlx::Error> {
     let Some(r) = sqlx::query("SELECT * FROM jsm_requests WHERE id = ?").bind(id).fetch_optional(db).await? else { return Ok(None) };
     let reporter_id: String = r.get("reporter");
-    let reporter = known_account(s, db, &reporter_id).await?;
+    let reporter = desk_user(known_account(s, db, &reporter_id).await?);
     let mut participants = Vec::new();
     for p in sqlx::query_scalar::<_, String>("SELECT account_id FROM jsm_participants WHERE request_id = ? ORDER BY position").bind(id).fetch_all(db).await? {
         if let Some(a) = account(db, &p).await? {
-            participants.push(a);
+            participants.push(desk_user(a));
         }
     }
     Ok(Some(CustomerRequest {
@@ -944,7 +968,7 @@ async fn request_comments(State(s): State<AppState>, Path(key): Path<String>, q:
     for r in rows.iter().skip(start as usize).take(limit as usize) {
         let author_id: String = r.get("author");
         let author = match known_account(&s, &s.db, &author_id).await {
-            Ok(a) => a,
+            Ok(a) => desk_user(a),
             Err(e) => return db_error(e),
         };
         values.push(RequestComment {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -23,6 +23,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/wiki/rest/api/space", post(create_space))
         .route("/wiki/rest/api/space/{key}", get(get_space))
         .route("/wiki/rest/api/space/{key}/permission", post(add_permission))
+        .route("/wiki/api/v2/spaces", get(list_spaces))
         .route("/wiki/api/v2/pages", post(create_page))
         .route("/wiki/api/v2/blogposts", post(create_blogpost))
         .route("/wiki/api/v2/pages/{id}", get(read_content).put(update_content))
@@ -49,6 +50,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/wiki/api/v2/footer-comments", post(create_comment))
         .route("/wiki/rest/api/content/{id}/child/attachment", get(list_attachments).post(upload_attachment))
         .route("/wiki/rest/api/content/{id}", delete(delete_content))
+        .route("/wiki/api/v2/attachments/{id}", delete(delete_attachment))
+        .route("/wiki/api/v2/pages/{id}/attachments", get(page_attachments))
+        .route("/wiki/api/v2/blogposts/{id}/attachments", get(blogpost_attachments))
         .route("/ferry/v1/transfers/{transfer}/app-data", post(upload_app_data))
         .route("/ferry/v1/media", post(upload_media))
         .route("/ferry/v1/media/{id}", delete(delete_media))
@@ -62,12 +66,64 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ferry/v1/review/transfers/{transfer}", get(review_transfer))
 }
 
+/// A space as v1 answers it (`id` a number, with its type, status and links).
+fn v1_space(id: i64, key: &str, name: &str) -> serde_json::Value {
+    json!({"id": id, "key": key, "name": name, "type": "global", "status": "current",
+           "_expandable": {"settings": format!("/rest/api/space/{key}/settings"), "homepage": "", "description": ""},
+           "_links": {"webui": format!("/spaces/{key}"), "self": format!("/wiki/rest/api/space/{key}")}})
+}
+
+/// A space as v2 answers it (`id` a string).
+fn v2_space(id: i64, key: &str, name: &str) -> serde_json::Value {
+    json!({"id": id.to_string(), "key": key, "name": name, "type": "global", "status": "current", "_links": {"webui": format!("/spaces/{key}")}})
+}
+
 async fn get_space(State(s): State<AppState>, Path(key): Path<String>) -> Response {
     match sqlx::query("SELECT id, key, name FROM spaces WHERE key = ?").bind(&key).fetch_optional(&s.db).await {
-        Ok(Some(r)) => Json(Space { id: Some(r.get(0)), key: r.get(1), name: r.get(2) }).into_response(),
+        Ok(Some(r)) => Json(v1_space(r.get(0), &r.get::<String, _>(1), &r.get::<String, _>(2))).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no space {key}")),
         Err(e) => db_error(e),
     }
+}
+
+/// `GET /wiki/api/v2/spaces`: every space, or those of `keys` / `ids` (each given as a
+/// comma-separated list or repeated), in id order, `limit` at a time with a cursor link.
+async fn list_spaces(State(s): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
+    let listed = |name: &str| -> Vec<String> {
+        pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .flat_map(|(_, v)| v.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect::<Vec<_>>())
+            .collect()
+    };
+    let (keys, ids) = (listed("keys"), listed("ids"));
+    let one = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let limit = one("limit").and_then(|l| l.parse::<i64>().ok()).unwrap_or(25).clamp(1, 250);
+    let after = one("cursor").and_then(|c| c.parse::<i64>().ok()).unwrap_or(0);
+    let rows = match sqlx::query("SELECT id, key, name FROM spaces WHERE id > ? ORDER BY id").bind(after).fetch_all(&s.db).await {
+        Ok(rows) => rows,
+        Err(e) => return db_error(e),
+    };
+    let wanted = rows.iter().filter(|r| {
+        let (id, key): (i64, String) = (r.get(0), r.get(1));
+        (keys.is_empty() || keys.contains(&key)) && (ids.is_empty() || ids.contains(&id.to_string()))
+    });
+    let page: Vec<&sqlx::sqlite::SqliteRow> = wanted.take(limit as usize + 1).collect();
+    let more = page.len() > limit as usize;
+    let results: Vec<serde_json::Value> =
+        page.iter().take(limit as usize).map(|r| v2_space(r.get(0), &r.get::<String, _>(1), &r.get::<String, _>(2))).collect();
+    let mut links = json!({});
+    if more {
+        let last: i64 = page[limit as usize - 1].get(0);
+        let mut next = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in pairs.iter().filter(|(k, _)| k != "cursor") {
+            next.append_pair(k, v);
+        }
+        next.append_pair("cursor", &last.to_string());
+        links = json!({"next": format!("/wiki/api/v2/spaces?{}", next.finish())});
+    }
+    Json(json!({"results": results, "_links": links})).into_response()
 }
 
 async fn create_space(State(s): State<AppState>, Json(space): Json<Space>) -> Response {
@@ -75,7 +131,7 @@ async fn create_space(State(s): State<AppState>, Json(space): Json<Space>) -> Re
         return error(StatusCode::BAD_REQUEST, format!("invalid space key {:?}", space.key));
     }
     match sqlx::query("INSERT INTO spaces (key, name) VALUES (?, ?) RETURNING id").bind(&space.key).bind(&space.name).fetch_one(&s.write).await {
-        Ok(r) => (StatusCode::OK, Json(Space { id: Some(r.get(0)), key: space.key, name: space.name })).into_response(),
+        Ok(r) => (StatusCode::OK, Json(v1_space(r.get(0), &space.key, &space.name))).into_response(),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => error(StatusCode::CONFLICT, format!("a space with key {} exists", space.key)),
         Err(e) => db_error(e),
     }
@@ -238,7 +294,15 @@ async fn put_restrictions(State(s): State<AppState>, Path(id): Path<i64>, Json(w
     }
 }
 
-/// Add labels to a page, blog post or attachment; answers every label it has. A label is
+/// A label's id (numeric, as a site's; stable for its name).
+fn label_id(name: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(name.as_bytes());
+    (u64::from_be_bytes(digest[..8].try_into().expect("8 bytes")) >> 12).to_string()
+}
+
+/// Add labels to a page, blog post or attachment; answers every label it has (a
+/// `LabelArray`). A label is
 /// 1-255 characters without spaces, as in Confluence.
 async fn add_labels(State(s): State<AppState>, Path(id): Path<i64>, Json(labels): Json<Vec<NewLabel>>) -> Response {
     match exists(&s, "SELECT 1 FROM content WHERE id = ? AND kind IN ('page', 'blogpost', 'attachment')", id).await {
@@ -260,32 +324,60 @@ async fn add_labels(State(s): State<AppState>, Path(id): Path<i64>, Json(labels)
         }
     }
     match sqlx::query("SELECT name FROM labels WHERE content_id = ? ORDER BY name").bind(id).fetch_all(&s.db).await {
-        Ok(rows) => Json(rows.iter().map(|r| NewLabel { prefix: "global".into(), name: r.get(0) }).collect::<Vec<_>>()).into_response(),
+        Ok(rows) => {
+            let results: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    let name: String = r.get(0);
+                    json!({"prefix": "global", "name": name, "id": label_id(&name), "label": name})
+                })
+                .collect();
+            Json(json!({"results": results, "start": 0, "limit": 200, "size": results.len(), "_links": {}})).into_response()
+        }
         Err(e) => db_error(e),
     }
 }
 
-/// The restrictions of a page or blog post, per operation.
+/// A Confluence group's id (a UUID, as a site's are) for its row.
+pub(crate) fn group_id(row: i64) -> String {
+    format!("6c0f3a52-0000-4000-8000-{row:012x}")
+}
+
+/// The restrictions of a page or blog post, as v1 answers them: a `ContentRestrictionArray`
+/// with one entry per operation that has any, each with its users (`UserArray`) and groups
+/// (`GroupArray`).
 async fn get_restrictions(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
-    let sql = "SELECT operation, subject_type, identifier FROM restrictions WHERE content_id = ? ORDER BY operation, subject_type, identifier";
+    let sql =
+        "SELECT r.operation, r.subject_type, r.identifier, g.id FROM restrictions r LEFT JOIN groups g ON r.subject_type = 'group' AND g.name = r.identifier \
+               WHERE r.content_id = ? ORDER BY r.operation, r.subject_type, r.identifier";
     let rows = match sqlx::query(sql).bind(id).fetch_all(&s.db).await {
         Ok(rows) => rows,
         Err(e) => return db_error(e),
     };
-    let mut out: Vec<ContentRestriction> = Vec::new();
+    let mut operations: Vec<(String, Vec<serde_json::Value>, Vec<serde_json::Value>)> = Vec::new();
     for r in rows {
         let operation: String = r.get(0);
-        if out.last().is_none_or(|last| last.operation != operation) {
-            out.push(ContentRestriction { operation: operation.clone(), restrictions: RestrictionSubjects::default() });
+        if operations.last().is_none_or(|last| last.0 != operation) {
+            operations.push((operation, Vec::new(), Vec::new()));
         }
-        let entry = &mut out.last_mut().expect("just pushed").restrictions;
+        let (_, users, groups) = operations.last_mut().expect("just pushed");
+        let identifier: String = r.get(2);
         match r.get::<String, _>(1).as_str() {
-            "user" => entry.user.push(RestrictedUser { account_id: r.get(2) }),
-            "group" => entry.group.push(RestrictedGroup { name: r.get(2) }),
+            "user" => users.push(json!({"type": "known", "accountId": identifier, "accountType": "atlassian"})),
+            "group" => groups.push(json!({"type": "group", "name": identifier, "id": r.get::<Option<i64>, _>(3).map(group_id).unwrap_or_default()})),
             _ => {}
         }
     }
-    Json(out).into_response()
+    let array = |items: Vec<serde_json::Value>| json!({"size": items.len(), "start": 0, "limit": 200, "results": items});
+    let results: Vec<serde_json::Value> = operations
+        .into_iter()
+        .map(|(operation, users, groups)| {
+            json!({"operation": operation, "restrictions": {"user": array(users), "group": array(groups)},
+                   "_expandable": {"content": format!("/rest/api/content/{id}")}, "_links": {}})
+        })
+        .collect();
+    let size = results.len();
+    Json(json!({"results": results, "start": 0, "limit": 100, "size": size, "restrictionsHash": format!("{id:x}-{size}"), "_links": {}})).into_response()
 }
 
 /// Whether `account` (none: the migrating account) may see content `id`: its own read
@@ -453,7 +545,9 @@ async fn list_versions(
             let items = rows
                 .iter()
                 .map(|r| {
-                    let v = SavedVersion { number: r.get(0), message: r.get(1), author_id: r.get(2), created_at: r.get(3) };
+                    // A version saved without a message has an empty one, as a site answers.
+                    let message = Some(r.get::<Option<String>, _>(1).unwrap_or_default());
+                    let v = SavedVersion { number: r.get(0), message, author_id: r.get(2), created_at: r.get(3) };
                     (v.number, json!(v))
                 })
                 .collect();
@@ -561,7 +655,7 @@ async fn list_inline_comments(State(s): State<AppState>, Path(id): Path<i64>, he
     match sqlx::query(sql).bind(id).fetch_all(&s.db).await {
         Ok(rows) => Json(json!({"results": rows.iter().map(|r| {
             let marker: Option<String> = r.get(4);
-            json!({"id": r.get::<i64, _>(0), "parentCommentId": r.get::<Option<i64>, _>(1), "authorId": r.get::<Option<String>, _>(3),
+            json!({"id": r.get::<i64, _>(0).to_string(), "parentCommentId": r.get::<Option<i64>, _>(1).map(|p| p.to_string()), "authorId": r.get::<Option<String>, _>(3),
                    "body": {"storage": {"representation": "storage", "value": r.get::<Option<String>, _>(2)}},
                    "properties": marker.map(|m| json!({"inlineMarkerRef": m, "inlineOriginalSelection": r.get::<Option<String>, _>(5)}))})
         }).collect::<Vec<_>>()}))
@@ -872,9 +966,62 @@ async fn list_attachments(State(s): State<AppState>, Path(id): Path<i64>, Query(
     }
 }
 
-/// Attachments as v1's content array.
+/// `GET /wiki/api/v2/pages/{id}/attachments` (`?filename=`): a page's attachments as v2
+/// lists them.
+async fn page_attachments(State(s): State<AppState>, Path(id): Path<i64>, Query(q): Query<HashMap<String, String>>) -> Response {
+    attachments_v2(&s, "page", id, &q).await
+}
+
+/// `GET /wiki/api/v2/blogposts/{id}/attachments`.
+async fn blogpost_attachments(State(s): State<AppState>, Path(id): Path<i64>, Query(q): Query<HashMap<String, String>>) -> Response {
+    attachments_v2(&s, "blogpost", id, &q).await
+}
+
+async fn attachments_v2(s: &AppState, kind: &str, id: i64, q: &HashMap<String, String>) -> Response {
+    match exists(s, &format!("SELECT 1 FROM content WHERE id = ? AND kind = '{kind}'"), id).await {
+        Ok(true) => {}
+        Ok(false) => return error(StatusCode::NOT_FOUND, format!("no {kind} {id}")),
+        Err(r) => return r,
+    }
+    let name = q.get("filename");
+    let sql = "SELECT id, file_name, media_type, size FROM content WHERE page_id = ? AND kind = 'attachment' AND (? IS NULL OR file_name = ?) ORDER BY id";
+    let owner = if kind == "page" { "pageId" } else { "blogPostId" };
+    match sqlx::query(sql).bind(id).bind(name).bind(name).fetch_all(&s.db).await {
+        Ok(rows) => {
+            let items = rows
+                .iter()
+                .map(|r| {
+                    let n: i64 = r.get(0);
+                    (
+                        n,
+                        json!({"id": format!("att{n}"), "status": "current", "title": r.get::<String, _>(1), "mediaType": r.get::<Option<String>, _>(2),
+                               "fileSize": r.get::<Option<i64>, _>(3), owner: id.to_string(), "version": {"number": 1}}),
+                    )
+                })
+                .collect();
+            cursor_list(items, q, &format!("/wiki/api/v2/{kind}s/{id}/attachments"))
+        }
+        Err(e) => db_error(e),
+    }
+}
+
+/// `DELETE /wiki/api/v2/attachments/{id}` (`att<n>` or `<n>`): the attachment goes.
+async fn delete_attachment(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+    let Ok(n) = id.strip_prefix("att").unwrap_or(&id).parse::<i64>() else { return error(StatusCode::NOT_FOUND, format!("no attachment {id}")) };
+    match sqlx::query("DELETE FROM content WHERE id = ? AND kind = 'attachment'").bind(n).execute(&s.write).await {
+        Ok(r) if r.rows_affected() == 0 => error(StatusCode::NOT_FOUND, format!("no attachment {id}")),
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => db_error(e),
+    }
+}
+
+/// Attachments as v1's content array (each a content with its type and status).
 fn attachment_array(results: Vec<AttachmentSummary>) -> Response {
     let size = results.len() as i64;
+    let results: Vec<serde_json::Value> = results
+        .iter()
+        .map(|a| json!({"id": format!("att{}", a.id), "type": "attachment", "status": "current", "title": a.title, "_expandable": {}, "_links": {}}))
+        .collect();
     Json(json!({"results": results, "start": 0, "limit": 50, "size": size, "_links": {}})).into_response()
 }
 
@@ -883,7 +1030,8 @@ fn attachment_array(results: Vec<AttachmentSummary>) -> Response {
 /// (403 without, Confluence's XSRF check). A name the page has already is refused (400):
 /// a new version of an attachment is another call. Answers a content array.
 async fn upload_attachment(State(s): State<AppState>, Path(id): Path<i64>, headers: axum::http::HeaderMap, mut form: Multipart) -> Response {
-    if headers.get("x-atlassian-token").and_then(|v| v.to_str().ok()) != Some("nocheck") {
+    // The attachment page documents `nocheck`, the rest of the API `no-check`: both pass.
+    if !matches!(headers.get("x-atlassian-token").and_then(|v| v.to_str().ok()), Some("nocheck" | "no-check")) {
         return error(StatusCode::FORBIDDEN, "XSRF check failed: send X-Atlassian-Token: nocheck");
     }
     let space = match space_of_page(&s, id, StatusCode::NOT_FOUND).await {
@@ -1017,7 +1165,9 @@ async fn add_permission(State(s): State<AppState>, Path(key): Path<String>, Json
         "anonymous" | "all-users" => None,
         other => return error(StatusCode::BAD_REQUEST, format!("unknown subject type {other:?}")),
     };
-    if let Some(sql) = check {
+    // The site admin is an account like any other (not one the directory made).
+    let admin = p.subject.kind == "user" && p.subject.identifier == s.access.admin_account_id();
+    if let Some(sql) = check.filter(|_| !admin) {
         match exists(&s, sql, &p.subject.identifier).await {
             Ok(true) => {}
             Ok(false) => return error(StatusCode::BAD_REQUEST, format!("no {} {:?}", p.subject.kind, p.subject.identifier)),

@@ -205,7 +205,7 @@ async fn a_scoped_token_goes_through_the_gateway_with_the_sites_cloud_id() {
         2,
     )
     .unwrap();
-    assert!(lost.get_space("GW").await.unwrap().is_none());
+    assert_eq!(lost.get_space("GW").await.unwrap_err().status(), Some(404));
     assert_eq!(lost.create_space("GX", "Lost").await.unwrap_err().status(), Some(404));
 }
 

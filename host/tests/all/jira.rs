@@ -259,7 +259,9 @@ async fn a_customer_whose_email_has_a_cloud_account_is_linked_not_created() {
     let mut reporters = BTreeSet::new();
     for d in &desks {
         for r in cloud.dest.requests(&d.id).await.unwrap() {
-            reporters.insert((who(&r.reporter), r.reporter.account_type.clone()));
+            // Service Management's answers have no account type; the platform API's do.
+            let account = cloud.dest.account(&r.reporter.account_id).await.unwrap();
+            reporters.insert((who(&r.reporter), account.account_type));
         }
     }
     assert!(reporters.contains(&(jira::KNOWN_CUSTOMER_EMAIL.to_string(), ACCOUNT_CUSTOMER.to_string())), "{reporters:?}");

@@ -2,6 +2,7 @@
 
 mod audit;
 mod browser;
+mod clients;
 mod contract;
 mod core_migration;
 mod destination;
