@@ -204,7 +204,14 @@ def check(entry, docs):
                     problems.append(f"multipart part {part} is required")
     if entry.get("sign_in") == "bearer" and not gateway and not path.startswith("/scim/"):
         problems.append("a Bearer token on the site's URL (an API token takes Basic there)")
+    if op.get("deprecated"):
+        DEPRECATED.add(endpoint)
     return endpoint, problems
+
+
+# Endpoints the documents mark deprecated: they conform, and are listed apart (a site may
+# stop answering them).
+DEPRECATED = set()
 
 
 def main():
@@ -241,7 +248,7 @@ def main():
             "requests": total,
             "conforming": conforming,
             "endpoints": [
-                {"endpoint": e, "requests": n, "not_conforming": bad_endpoint[e], "reasons": dict(reasons[e])}
+                {"endpoint": e, "requests": n, "not_conforming": bad_endpoint[e], "deprecated": e in DEPRECATED, "reasons": dict(reasons[e])}
                 for e, n in per_endpoint.most_common()
             ],
         }
@@ -249,8 +256,10 @@ def main():
         print()
         return
     print(f"{conforming} of {total} requests conform ({share:.0f} %)")
+    if DEPRECATED:
+        print(f"deprecated endpoints used: {len(DEPRECATED)} (marked dep)")
     for endpoint, n in per_endpoint.most_common():
-        mark = "ok " if not bad_endpoint[endpoint] else "NO "
+        mark = ("ok " if endpoint not in DEPRECATED else "dep") if not bad_endpoint[endpoint] else "NO "
         print(f"{mark}{n:6d}  {endpoint}")
         for reason, k in reasons[endpoint].most_common(4):
             print(f"            {k:6d}  {reason}")
