@@ -1430,3 +1430,44 @@ mod string_id_tests {
         assert_eq!(back, comment);
     }
 }
+
+/// A site group as Confluence's group API names it (`/wiki/rest/api/group…`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SiteGroup {
+    /// Its id (a UUID).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// A group to create (`POST /wiki/rest/api/group`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NewSiteGroup {
+    /// Its name.
+    pub name: String,
+}
+
+/// An account to add to a group (`POST /wiki/rest/api/group/userByGroupId`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountRef {
+    /// The account id.
+    pub account_id: String,
+}
+
+/// A v1 offset list (`{results, start, limit, size}`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct OffsetPage<T> {
+    /// The items.
+    #[serde(default = "Vec::new")]
+    pub results: Vec<T>,
+    /// Where this page starts.
+    #[serde(default)]
+    pub start: u64,
+    /// How many it has.
+    #[serde(default)]
+    pub size: u64,
+    /// The most a page has.
+    #[serde(default)]
+    pub limit: u64,
+}

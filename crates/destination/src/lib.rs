@@ -16,6 +16,7 @@
 /// The wire types, shared with the staging site.
 pub use ferry_cloud_wire as api;
 mod content;
+mod groups;
 pub use content::{CommentsOn, ContentKind};
 pub use jsm::JiraEntity;
 mod jsm;
@@ -90,6 +91,9 @@ pub enum DestinationError {
         /// What did not decode.
         message: String,
     },
+    /// A user-provisioning call on a site connected without a SCIM directory.
+    #[error("no user-provisioning (SCIM) directory is connected for this site: {0}")]
+    NoDirectory(String),
 }
 
 impl DestinationError {
@@ -108,7 +112,7 @@ impl DestinationError {
         match self {
             DestinationError::Status { status, .. } => *status >= 500,
             DestinationError::Transport { .. } => true,
-            DestinationError::Decode { .. } => false,
+            DestinationError::Decode { .. } | DestinationError::NoDirectory(_) => false,
         }
     }
 }
@@ -174,7 +178,7 @@ pub struct Destination {
     http: reqwest::Client,
     base: String,
     auth: SiteAuth,
-    scim: Directory,
+    scim: Option<Directory>,
     budget: Arc<limiter::Limiter>,
     retry: RetryPolicy,
 }
@@ -190,12 +194,27 @@ impl Destination {
     /// with `auth`, provisioning users through `scim`, with at most `concurrency`
     /// requests in flight.
     pub fn new(base: &str, auth: SiteAuth, scim: Directory, concurrency: usize) -> anyhow::Result<Destination> {
+        Destination::connect(base, auth, Some(scim), concurrency)
+    }
+
+    /// A client of a site whose organisation has no user-provisioning directory (or none
+    /// Ferry may use): users are linked to accounts that exist, never created.
+    pub fn without_directory(base: &str, auth: SiteAuth, concurrency: usize) -> anyhow::Result<Destination> {
+        Destination::connect(base, auth, None, concurrency)
+    }
+
+    /// Whether users are provisioned through a SCIM directory.
+    pub fn has_directory(&self) -> bool {
+        self.scim.is_some()
+    }
+
+    fn connect(base: &str, auth: SiteAuth, scim: Option<Directory>, concurrency: usize) -> anyhow::Result<Destination> {
         let base = base.trim_end_matches('/').to_string();
         let auth = match auth {
             SiteAuth::Gateway { gateway, cloud_id, token } => SiteAuth::Gateway { gateway: gateway.trim_end_matches('/').to_string(), cloud_id, token },
             basic => basic,
         };
-        let scim = Directory { url: scim.url.trim_end_matches('/').to_string(), key: scim.key };
+        let scim = scim.map(|scim| Directory { url: scim.url.trim_end_matches('/').to_string(), key: scim.key });
         let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).pool_max_idle_per_host(concurrency.max(1)).build()?;
         Ok(Destination { http, base, auth, scim, budget: Arc::new(limiter::Limiter::new(concurrency)), retry: RetryPolicy::default() })
     }
@@ -223,8 +242,8 @@ impl Destination {
     /// Sign a request to `url` in the way its API takes: the directory's key for SCIM,
     /// the site's sign-in for everything else.
     fn signed(&self, request: RequestBuilder, url: &str) -> RequestBuilder {
-        if url.starts_with(&self.scim.url) {
-            return request.bearer_auth(self.scim.key.expose());
+        if let Some(scim) = self.scim.as_ref().filter(|scim| url.starts_with(&scim.url)) {
+            return request.bearer_auth(scim.key.expose());
         }
         match &self.auth {
             SiteAuth::Basic { email, token } => request.basic_auth(email, Some(token.expose())),
@@ -400,7 +419,7 @@ impl Destination {
     /// The path of a request URL, for messages: no scheme, host, query or credentials.
     fn path_of(&self, url: &str) -> String {
         let url = url.split('?').next().unwrap_or(url);
-        if let Some(path) = url.strip_prefix(self.scim.url.as_str()) {
+        if let Some(path) = self.scim.as_ref().and_then(|scim| url.strip_prefix(scim.url.as_str())) {
             return path.to_string();
         }
         if let SiteAuth::Gateway { gateway, cloud_id, .. } = &self.auth {
@@ -423,8 +442,11 @@ impl Destination {
         }
     }
 
-    pub(crate) fn scim_url(&self, path: &str) -> String {
-        format!("{}{path}", self.scim.url)
+    pub(crate) fn scim_url(&self, path: &str) -> Result<String, DestinationError> {
+        match &self.scim {
+            Some(scim) => Ok(format!("{}{path}", scim.url)),
+            None => Err(DestinationError::NoDirectory(format!("{path} cannot be reached; users are linked to existing accounts instead"))),
+        }
     }
 }
 

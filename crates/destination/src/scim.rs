@@ -14,7 +14,7 @@ impl Destination {
     /// The account whose `userName` is `email`, if any.
     pub async fn find_user_by_email(&self, email: &str) -> Result<Option<ScimUser>, DestinationError> {
         let filter = format!("userName eq {}", literal(email));
-        let list: ScimList<ScimUser> = self.json(Method::GET, self.scim_url("/Users"), |r| r.query(&[("filter", filter.as_str())])).await?;
+        let list: ScimList<ScimUser> = self.json(Method::GET, self.scim_url("/Users")?, |r| r.query(&[("filter", filter.as_str())])).await?;
         Ok(list.resources.into_iter().find(|u| u.user_name.eq_ignore_ascii_case(email)))
     }
 
@@ -30,7 +30,7 @@ impl Destination {
             active: Some(active),
             atlassian: None,
         };
-        self.json(Method::POST, self.scim_url("/Users"), |r| r.json(&user)).await
+        self.json(Method::POST, self.scim_url("/Users")?, |r| r.json(&user)).await
     }
 
     /// Activate or deactivate an account.
@@ -40,14 +40,14 @@ impl Destination {
             operations: vec![ScimPatchOp { op: "replace".into(), path: Some("active".into()), value: active.into() }],
         };
         let path = format!("/Users/{id}");
-        let response = self.send(Method::PATCH, self.scim_url(&path), |r| r.json(&patch)).await?;
+        let response = self.send(Method::PATCH, self.scim_url(&path)?, |r| r.json(&patch)).await?;
         ok(Method::PATCH, &path, response).await.map(|_| ())
     }
 
     /// The group named `name` (exact, case-insensitive), with its members, if any.
     pub async fn find_group(&self, name: &str) -> Result<Option<ScimGroup>, DestinationError> {
         let filter = format!("displayName eq {}", literal(name));
-        let list: ScimList<ScimGroup> = self.json(Method::GET, self.scim_url("/Groups"), |r| r.query(&[("filter", filter.as_str())])).await?;
+        let list: ScimList<ScimGroup> = self.json(Method::GET, self.scim_url("/Groups")?, |r| r.query(&[("filter", filter.as_str())])).await?;
         Ok(list.resources.into_iter().find(|g| g.display_name.eq_ignore_ascii_case(name)))
     }
 
@@ -55,7 +55,8 @@ impl Destination {
     /// create is repeated.
     pub async fn create_group(&self, name: &str) -> Result<ScimGroup, DestinationError> {
         let group = ScimGroup { schemas: vec![SCIM_GROUP.into()], id: None, display_name: name.to_string(), members: vec![] };
-        self.create_looking_first(false, || self.find_group(name), || self.json_create(self.scim_url("/Groups"), |r| r.json(&group))).await
+        let url = self.scim_url("/Groups")?;
+        self.create_looking_first(false, || self.find_group(name), || self.json_create(url.clone(), |r| r.json(&group))).await
     }
 
     /// Add accounts to a group.
@@ -69,7 +70,7 @@ impl Destination {
             operations: vec![ScimPatchOp { op: "add".into(), path: Some("members".into()), value: members.into() }],
         };
         let path = format!("/Groups/{group_id}");
-        let response = self.send(Method::PATCH, self.scim_url(&path), |r| r.json(&patch)).await?;
+        let response = self.send(Method::PATCH, self.scim_url(&path)?, |r| r.json(&patch)).await?;
         ok(Method::PATCH, &path, response).await.map(|_| ())
     }
 }

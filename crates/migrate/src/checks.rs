@@ -73,6 +73,9 @@ pub struct Facts {
     pub users: Vec<DirectoryUser>,
     /// Email domains the admin trusts.
     pub trusted_domains: Vec<String>,
+    /// On a site without a user-provisioning directory: the users (`name (email)`) whose
+    /// email has no account in the organisation (none is created for them).
+    pub users_without_account: Vec<String>,
     /// Server groups the plan migrates that exist in the cloud under the same name and
     /// were not migrated there by ferry.
     pub groups_to_merge: Vec<String>,
@@ -135,6 +138,14 @@ pub fn run_checks(facts: &Facts) -> Vec<Check> {
         "email domains are not marked trusted; migrating accounts of unknown domains can let strangers into the cloud site",
         "check these domains; create the plan with --trusted-domains DOMAIN,DOMAIN for the ones you trust",
         "every user's email domain is trusted",
+    ));
+    out.push(check(
+        "users.no-account",
+        CheckResult::Warning,
+        facts.users_without_account.clone(),
+        "users have no account in the cloud organisation, and with no user-provisioning directory connected Ferry creates none: what they wrote is authored by the migrating account (their name kept in each item's ferry-origin), and they get no group or restriction",
+        "invite them to the site (or add them to the organisation), export the users again and reconnect with --accounts-csv FILE; or connect the organisation's SCIM directory (--scim-url, --scim-token-env)",
+        "every user has a cloud account, or users are provisioned through a directory",
     ));
     out.push(check(
         "groups.merge",
@@ -340,7 +351,7 @@ impl GroupFate<'_> {
         if let Some(known) = self.found.get(&lower) {
             return Ok(*known);
         }
-        let exists = dest.find_group(group).await?.is_some();
+        let exists = dest.group_id_named(group).await?.is_some();
         self.found.insert(lower, exists);
         Ok(exists)
     }
@@ -359,7 +370,7 @@ impl Migrator {
                 server_groups.iter().filter(|(k, _)| !rules::is_blocklisted(k) && !mapped.contains_key(*k)).map(|(_, n)| n.clone()).collect();
             let dest = &self.dest;
             let found: Vec<anyhow::Result<Option<String>>> = stream::iter(candidates)
-                .map(|name| async move { Ok(dest.find_group(&name).await?.map(|_| name)) })
+                .map(|name| async move { Ok(dest.group_id_named(&name).await?.map(|_| name)) })
                 .buffered(crate::DEFAULT_CONCURRENCY)
                 .collect()
                 .await;
@@ -368,6 +379,31 @@ impl Migrator {
             }
         }
         Ok((server_groups, mapped))
+    }
+
+    /// On a site without a directory, the users of `users` (usable emails only) with no
+    /// account: none mapped by an earlier plan, none in the organisation's user export,
+    /// none the Jira user search finds.
+    pub(crate) async fn users_without_account(&self, users: &[DirectoryUser]) -> anyhow::Result<Vec<String>> {
+        if self.dest.has_directory() || users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mapped = self.maps.preload(ns::USER, None).await?;
+        let exported = crate::accounts::known(&self.db, &self.plan.destination).await?;
+        let unknown: Vec<(String, String)> = rules::review_emails(users.to_vec())
+            .usable
+            .into_iter()
+            .filter(|(_, email)| !mapped.contains_key(&format!("email/{email}")) && !exported.contains_key(email))
+            .map(|(u, email)| (u.username, email))
+            .collect();
+        // As a run links them: those the export does not list are looked up by email.
+        let this = self;
+        let looked: Vec<anyhow::Result<Option<String>>> = stream::iter(unknown)
+            .map(|(name, email)| async move { Ok(this.account_by_email(&email).await?.is_none().then(|| format!("{name} ({email})"))) })
+            .buffered(crate::DEFAULT_CONCURRENCY)
+            .collect()
+            .await;
+        looked.into_iter().filter_map(|r| r.transpose()).collect()
     }
 
     /// Gather the facts and run every check for this plan.
@@ -398,6 +434,7 @@ impl Migrator {
         if let Some(only_keys) = only_keys {
             facts.users = self.users_in_scope(only_keys).await?.0;
         }
+        facts.users_without_account = self.users_without_account(&facts.users).await?;
 
         // Groups: the ones the plan migrates, and who they would merge into.
         let migrates_groups = migrates_identity && self.plan.users == UsersScope::All;

@@ -1,5 +1,5 @@
 //! Connected Cloud sites: `ferry cloud connect NAME --url --email --token-env
-//! --scim-url --scim-token-env` stores where a site is and how Ferry signs in to it (the
+//! [--scim-url --scim-token-env | --accounts-csv FILE]` stores where a site is and how Ferry signs in to it (the
 //! names of the environment variables that hold the secrets), after proving that the
 //! site answers, that the account administers it, and that the user-provisioning
 //! directory takes its key. No secret is ever stored, printed or logged.
@@ -67,15 +67,14 @@ impl Target {
                 )))
             }
         };
-        let (Some(scim_url), Some(scim_token_env)) = (&self.scim_url, &self.scim_token_env) else {
-            return Err(ferry_core::Declined::conflict(format!(
-                "Ferry provisions users through the organisation's SCIM directory, and none is set for {}: {}",
-                self.url,
-                reconnect(&self.url)
-            )));
-        };
-        let scim = Directory { url: scim_url.clone(), key: secret(scim_token_env, "SCIM directory's API key")? };
-        Destination::new(&self.url, auth, scim, concurrency)
+        match (&self.scim_url, &self.scim_token_env) {
+            (Some(scim_url), Some(scim_token_env)) => {
+                let scim = Directory { url: scim_url.clone(), key: secret(scim_token_env, "SCIM directory's API key")? };
+                Destination::new(&self.url, auth, scim, concurrency)
+            }
+            // No directory: users are linked to the accounts the organisation has.
+            _ => Destination::without_directory(&self.url, auth, concurrency),
+        }
     }
 }
 
@@ -150,14 +149,21 @@ pub async fn connect(db: &StateDb, name: &str, target: Target) -> anyhow::Result
         "{who} signs in to {} but administers neither Confluence nor Jira there: connect with a site admin's email and API token",
         target.url
     );
-    dest.find_user_by_email("ferry-connect-check@invalid.example").await.with_context(|| {
-        format!(
-            "the SCIM directory at {} did not take the key in ${}",
-            target.scim_url.as_deref().unwrap_or(""),
-            target.scim_token_env.as_deref().unwrap_or("")
-        )
-    })?;
-    proven.push("the user-provisioning directory takes its key".into());
+    if dest.has_directory() {
+        dest.find_user_by_email("ferry-connect-check@invalid.example").await.with_context(|| {
+            format!(
+                "the SCIM directory at {} did not take the key in ${}",
+                target.scim_url.as_deref().unwrap_or(""),
+                target.scim_token_env.as_deref().unwrap_or("")
+            )
+        })?;
+        proven.push("the user-provisioning directory takes its key".into());
+    } else {
+        let known = crate::accounts::known(db, &target.url).await?.len();
+        unproven.push(format!(
+            "no user-provisioning directory: users are linked to the accounts the organisation has ({known} known from its user export; others looked up by email), never created"
+        ));
+    }
     unproven.push("organization admin rights (no public API shows them to a site's token)".into());
     let site = CloudSite { name: name.into(), target, connected_at: now() };
     let t = &site.target;

@@ -18,15 +18,23 @@ struct UserJob {
 
 /// What became of one user.
 enum UserOutcome {
-    /// In the directory as `directory_id`; `account` is the Atlassian account the
-    /// directory names for it (none: a directory that names none).
+    /// Landed: `member_id` is what group memberships name (the directory's id, or the
+    /// account id on a site without a directory); `account` is the Atlassian account
+    /// (none: a directory that names none, or a site where the email has no account).
     Landed {
-        directory_id: String,
+        member_id: String,
         account: Option<String>,
         linked: bool,
         grant: bool,
     },
     Failed(String),
+}
+
+/// A group, in the directory or (on a site without one) the site's own: its id, and its
+/// members when they were asked for.
+struct GroupHandle {
+    id: String,
+    members: HashSet<String>,
 }
 
 /// The directories of the Server site, read once per run: their order, every user row
@@ -48,6 +56,8 @@ pub(crate) struct Directories {
 struct Known {
     accounts: HashMap<String, String>,
     directory: HashMap<String, String>,
+    /// Without a directory: the organisation's user export, by lower-cased email.
+    exported: HashMap<String, String>,
 }
 
 /// A user that landed in the cloud (created or linked).
@@ -162,20 +172,22 @@ impl Migrator {
             })
             .collect();
 
-        let product_group = match self.dest.find_group(&self.plan.product_group).await? {
-            Some(g) => g,
-            None => anyhow::bail!("the destination has no product-access group {:?}: name the right one with --product-group", self.plan.product_group),
+        let Some(product_group) = self.group(&self.plan.product_group, true).await? else {
+            anyhow::bail!("the destination has no product-access group {:?}: name the right one with --product-group", self.plan.product_group)
         };
-        let group_id = product_group.id.clone().unwrap_or_default();
-        let with_access: HashSet<String> = product_group.members.into_iter().map(|m| m.value).collect();
+        let (group_id, with_access) = (product_group.id, product_group.members);
 
         let bar = self.progress.step(kind, jobs.len() as u64);
-        let known = Known { accounts: self.maps.preload(ns::USER, None).await?, directory: self.maps.preload(ns::DIRECTORY_USER, None).await? };
+        let exported = if self.dest.has_directory() { HashMap::new() } else { crate::accounts::known(&self.db, &self.plan.destination).await? };
+        let known = Known { accounts: self.maps.preload(ns::USER, None).await?, directory: self.maps.preload(ns::DIRECTORY_USER, None).await?, exported };
         let this = &*self;
         let (with_access, known, progress) = (&with_access, &known, &bar);
         let outcomes: Vec<(UserJob, UserOutcome)> = stream::iter(jobs)
             .map(|job| async move {
-                let outcome = this.link_or_create_user(&job, with_access, known).await;
+                let outcome = match this.dest.has_directory() {
+                    true => this.link_or_create_user(&job, with_access, known).await,
+                    false => this.link_existing_account(&job, with_access, known).await,
+                };
                 progress.inc(1);
                 (job, outcome)
             })
@@ -187,14 +199,14 @@ impl Migrator {
         let mut landed = Vec::new();
         for (job, outcome) in outcomes {
             match outcome {
-                UserOutcome::Landed { directory_id, account, linked, grant } => {
+                UserOutcome::Landed { member_id, account, linked, grant } => {
                     self.report.count(kind).cloud += 1;
                     self.report.linked_users += u64::from(linked);
                     for key in &job.keys {
                         self.authors.insert(key.clone(), account.clone());
                     }
                     if grant {
-                        grants.push(directory_id);
+                        grants.push(member_id);
                     }
                     match account {
                         Some(cloud_id) => {
@@ -206,10 +218,89 @@ impl Migrator {
                 UserOutcome::Failed(reason) => self.report.fail(kind, &job.user.username, reason),
             }
         }
-        for chunk in grants.chunks(500) {
-            self.dest.add_group_members(&group_id, chunk).await?;
-        }
+        self.add_members(&group_id, &grants).await?;
         Ok(landed)
+    }
+
+    /// The group named `name` (its members too, when `with_members`): in the SCIM
+    /// directory, or the site's own group on a site without one.
+    async fn group(&self, name: &str, with_members: bool) -> anyhow::Result<Option<GroupHandle>> {
+        if self.dest.has_directory() {
+            return Ok(self
+                .dest
+                .find_group(name)
+                .await?
+                .map(|g| GroupHandle { id: g.id.unwrap_or_default(), members: g.members.into_iter().map(|m| m.value).collect() }));
+        }
+        let Some(group) = self.dest.site_group(name).await? else { return Ok(None) };
+        let members = if with_members { self.dest.site_group_members(&group.id).await?.into_iter().collect() } else { HashSet::new() };
+        Ok(Some(GroupHandle { id: group.id, members }))
+    }
+
+    /// Create the group `name` (in the directory, or the site's own), its id.
+    async fn create_group(&self, name: &str) -> anyhow::Result<String> {
+        Ok(match self.dest.has_directory() {
+            true => self.dest.create_group(name).await?.id.unwrap_or_default(),
+            false => self.dest.create_site_group(name).await?.id,
+        })
+    }
+
+    /// Add members (directory ids, or account ids without a directory) to a group: 500 a
+    /// request through the directory, one a request through the site's group API.
+    async fn add_members(&self, group_id: &str, members: &[String]) -> anyhow::Result<()> {
+        if self.dest.has_directory() {
+            for chunk in members.chunks(500) {
+                self.dest.add_group_members(group_id, chunk).await?;
+            }
+            return Ok(());
+        }
+        let dest = &self.dest;
+        let added: Vec<Result<(), ferry_destination::DestinationError>> = stream::iter(members.to_vec())
+            .map(|member| async move { dest.add_to_site_group(group_id, &member).await })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        added.into_iter().collect::<Result<Vec<()>, _>>()?;
+        Ok(())
+    }
+
+    /// On a site without a directory: link the user to the account its email has (an
+    /// earlier plan's mapping, the organisation's user export, or the Jira user search),
+    /// never create one. No account: the user lands without one (their content stays the
+    /// migrating account's, reported).
+    async fn link_existing_account(&self, job: &UserJob, with_access: &HashSet<String>, known: &Known) -> UserOutcome {
+        let result: anyhow::Result<UserOutcome> = async {
+            let email_id = format!("email/{}", job.email);
+            let account = match known.accounts.get(&email_id).or_else(|| known.exported.get(&job.email)) {
+                Some(account) => Some(account.clone()),
+                None => self.account_by_email(&job.email).await?,
+            };
+            let Some(account) = account else {
+                return Ok(UserOutcome::Landed { member_id: String::new(), account: None, linked: false, grant: false });
+            };
+            let key_ids: Vec<String> = job.keys.iter().map(|k| self.user_key_id(k)).collect();
+            let ids: Vec<&str> = std::iter::once(email_id.as_str()).chain(key_ids.iter().map(String::as_str)).collect();
+            self.maps.put_all(ns::USER, &ids, &account, None).await?;
+            let existing_access = Some(with_access.contains(&account));
+            let grant = job.with_access_rules && rules::product_access(job.user.active, existing_access) == AccessDecision::Grant;
+            Ok(UserOutcome::Landed { member_id: account.clone(), account: Some(account), linked: true, grant })
+        }
+        .await;
+        result.unwrap_or_else(|e| UserOutcome::Failed(format!("{e:#}")))
+    }
+
+    /// The full account whose email is `email`, through the Jira user search (a site
+    /// without Jira answers 404: none found).
+    pub(crate) async fn account_by_email(&self, email: &str) -> anyhow::Result<Option<String>> {
+        let found = match self.dest.accounts_by_email(email).await {
+            Ok(found) => found,
+            Err(e) if e.status() == Some(404) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(found
+            .into_iter()
+            .find(|a| a.account_type == ferry_cloud_wire::ACCOUNT_FULL && a.email_address.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email)))
+            .map(|a| a.account_id))
     }
 
     /// Report the people of `review` whose email is invalid or shared, as `kind`
@@ -268,7 +359,7 @@ impl Migrator {
                 self.maps.put_all(ns::USER, &ids, account, None).await?;
             }
             let grant = job.with_access_rules && rules::product_access(job.user.active, existing_access) == AccessDecision::Grant;
-            Ok(UserOutcome::Landed { directory_id, account, linked: existing_access.is_some(), grant })
+            Ok(UserOutcome::Landed { member_id: directory_id, account, linked: existing_access.is_some(), grant })
         }
         .await;
         result.unwrap_or_else(|e| UserOutcome::Failed(format!("{e:#}")))
@@ -296,15 +387,15 @@ impl Migrator {
                 if let Some(id) = self.maps.get(ns::GROUP, name).await? {
                     return Ok(id);
                 }
-                let id = match self.dest.find_group(&shown).await? {
+                let id = match self.group(&shown, false).await? {
                     Some(existing) => {
                         self.report.merged_groups.push(shown.clone());
-                        existing.id.unwrap_or_default()
+                        existing.id
                     }
                     None => {
-                        let created = self.dest.create_group(&shown).await?;
+                        let created = self.create_group(&shown).await?;
                         self.report.groups_awaiting_review.push(shown.clone());
-                        created.id.unwrap_or_default()
+                        created
                     }
                 };
                 self.maps.put(ns::GROUP, name, &id, None).await?;
@@ -323,7 +414,8 @@ impl Migrator {
         // Memberships: every migrated user into each (flattened) group it belongs to.
         let emails: HashMap<String, String> =
             dirs.resolved.users.iter().filter_map(|u| u.email.as_ref().map(|e| (u.username.to_lowercase(), e.trim().to_lowercase()))).collect();
-        let directory_ids = self.maps.preload(ns::DIRECTORY_USER, None).await?;
+        // Memberships name directory ids, or account ids on a site without a directory.
+        let directory_ids = self.maps.preload(if self.dest.has_directory() { ns::DIRECTORY_USER } else { ns::USER }, None).await?;
         let mut members_of: HashMap<String, Vec<String>> = HashMap::new();
         for (username, groups_of_user) in &memberships {
             let Some(email) = emails.get(username) else { continue };
@@ -341,10 +433,8 @@ impl Migrator {
         }
         for (group, ids) in members_of {
             let group_id = &self.cloud_groups[&group];
-            for chunk in ids.chunks(500) {
-                if let Err(e) = self.dest.add_group_members(group_id, chunk).await {
-                    self.report.fail("groups", &group, format!("memberships: {e}"));
-                }
+            if let Err(e) = self.add_members(group_id, &ids).await {
+                self.report.fail("groups", &group, format!("memberships: {e:#}"));
             }
         }
         Ok(())

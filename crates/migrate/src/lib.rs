@@ -12,6 +12,7 @@
 //! sites the admin added in [`sites`].
 #![deny(missing_docs)]
 
+pub mod accounts;
 pub mod apps;
 pub mod checks;
 pub mod cloud;

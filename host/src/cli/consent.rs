@@ -79,12 +79,18 @@ pub(crate) enum CloudCommand {
         #[arg(long)]
         token_env: String,
         /// The organisation's user-provisioning directory
-        /// (https://api.atlassian.com/scim/directory/DIRECTORY_ID).
-        #[arg(long)]
-        scim_url: String,
+        /// (https://api.atlassian.com/scim/directory/DIRECTORY_ID). Without one, users
+        /// are linked to accounts the organisation has, never created.
+        #[arg(long, requires = "scim_token_env")]
+        scim_url: Option<String>,
         /// The environment variable that holds the directory's API key.
-        #[arg(long)]
-        scim_token_env: String,
+        #[arg(long, requires = "scim_url")]
+        scim_token_env: Option<String>,
+        /// With no directory: the organisation's user export (admin.atlassian.com →
+        /// Directory → Users → Export users), whose accounts server users are linked to by
+        /// email. Imported again at each connect.
+        #[arg(long, conflicts_with = "scim_url")]
+        accounts_csv: Option<std::path::PathBuf>,
         /// Print as JSON.
         #[arg(long)]
         json: bool,
@@ -192,9 +198,15 @@ pub(crate) async fn consent(home: &Path, command: ConsentCommand) -> anyhow::Res
 pub(crate) async fn cloud(home: &Path, command: CloudCommand) -> anyhow::Result<ExitCode> {
     let db = StateDb::open(home).await?;
     match command {
-        CloudCommand::Connect { name, url, email, scoped_token: _, gateway_url, token_env, scim_url, scim_token_env, json } => {
-            let target =
-                crate::cloud::Target { url, email, cloud_id: None, gateway_url, token_env, scim_url: Some(scim_url), scim_token_env: Some(scim_token_env) };
+        CloudCommand::Connect { name, url, email, scoped_token: _, gateway_url, token_env, scim_url, scim_token_env, accounts_csv, json } => {
+            if let Some(file) = &accounts_csv {
+                let accounts = ferry_migrate::accounts::read_csv(file)?;
+                ferry_migrate::accounts::import(&db, url.trim_end_matches('/'), &accounts).await?;
+                if !json {
+                    println!("{} accounts read from {}", accounts.len(), crate::terminal::shown(&file.display().to_string()));
+                }
+            }
+            let target = crate::cloud::Target { url, email, cloud_id: None, gateway_url, token_env, scim_url, scim_token_env };
             let connected = crate::cloud::connect(&db, &name, target).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&connected)?);
@@ -226,7 +238,7 @@ pub(crate) async fn cloud(home: &Path, command: CloudCommand) -> anyhow::Result<
                 };
                 let scim = match (&s.target.scim_url, &s.target.scim_token_env) {
                     (Some(url), Some(env)) => format!("{url} + ${env}"),
-                    _ => "reconnect: no directory".into(),
+                    _ => "none: linked to existing accounts".into(),
                 };
                 t.add_row(vec![s.name, s.target.url, sign_in, scim, s.connected_at]);
             }

@@ -103,7 +103,7 @@ pub(crate) struct CreateArgs {
     #[arg(long, conflicts_with_all = ["destination", "email", "token_env", "scim_url", "scim_token_env"], required_unless_present = "destination")]
     cloud: Option<String>,
     /// The Cloud site's base URL (https://SITE.atlassian.net).
-    #[arg(long, requires_all = ["email", "token_env", "scim_url", "scim_token_env"])]
+    #[arg(long, requires_all = ["email", "token_env"])]
     destination: Option<String>,
     /// The site admin's email: Ferry signs in with it and the API token (HTTP Basic).
     #[arg(long)]
@@ -113,11 +113,12 @@ pub(crate) struct CreateArgs {
     #[arg(long)]
     token_env: Option<String>,
     /// The organisation's user-provisioning directory
-    /// (https://api.atlassian.com/scim/directory/DIRECTORY_ID).
-    #[arg(long)]
+    /// (https://api.atlassian.com/scim/directory/DIRECTORY_ID); without one, users are
+    /// linked to accounts the organisation has (see `ferry cloud connect --accounts-csv`).
+    #[arg(long, requires = "scim_token_env")]
     scim_url: Option<String>,
     /// The environment variable that holds the directory's API key.
-    #[arg(long)]
+    #[arg(long, requires = "scim_url")]
     scim_token_env: Option<String>,
     /// Users and groups: all, related (to the selected spaces or service projects; name
     /// and email only), none. In a Jira plan these are the licensed users (agents and

@@ -1,5 +1,6 @@
 //! Ferry host integration tests: one binary, a module per feature.
 
+mod accounts;
 mod audit;
 mod browser;
 mod clients;

@@ -112,6 +112,7 @@ impl Migrator {
             })
             .await?;
         facts.users = self.agents_in_scope(&scope).await?;
+        facts.users_without_account = self.users_without_account(&facts.users).await?;
         self.group_facts(&mut facts, self.plan.users == UsersScope::All).await?;
         let only = match self.plan.customers {
             UsersScope::None => None,
