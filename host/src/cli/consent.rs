@@ -47,16 +47,21 @@ pub(crate) enum ConsentCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum CloudCommand {
     /// Connect to a Cloud site: prove that it answers, that the account administers it
-    /// and that the user-provisioning directory takes its key, and keep it under a name
+    /// and that the user-provisioning directory (if any) takes its key, and keep it under a name
     /// plans can use (`ferry plan create --cloud NAME`). Secrets stay in their
     /// environment variables: ferry never stores or prints them.
     ///
     /// A site admin's API token (id.atlassian.com → Security → API tokens) signs in with
     /// the admin's email: --email ADMIN_EMAIL --token-env VAR. A scoped API token or an
     /// OAuth 2.0 access token goes through Atlassian's API gateway instead:
-    /// --scoped-token --token-env VAR (the site's cloud id is read from the site). The
-    /// directory's URL and key come from admin.atlassian.com → Security → Identity
-    /// providers → your directory → user provisioning.
+    /// --scoped-token --token-env VAR (the site's cloud id is read from the site).
+    ///
+    /// Users: with the organisation's user-provisioning directory (--scim-url
+    /// --scim-token-env, from admin.atlassian.com → Security → Identity providers → your
+    /// directory → user provisioning), ferry creates missing accounts. Without one, it
+    /// links server users to the accounts the organisation has and creates none: give
+    /// its user export with --accounts-csv FILE (Directory → Users → Export users); others
+    /// are looked up by email.
     #[command(verbatim_doc_comment)]
     Connect {
         /// A name for the site, e.g. prod.
