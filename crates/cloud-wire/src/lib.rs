@@ -791,12 +791,63 @@ pub struct ErrorBody {
     pub message: String,
 }
 
-/// Attach a file uploaded earlier as media (`.../child/attachment/from-media`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// An attachment as v2 answers it: its version, and what it is on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
-pub struct AttachMedia {
-    /// The media id `POST /ferry/v1/media` returned.
-    pub media_id: i64,
+pub struct AttachmentVersion {
+    /// Its version.
+    pub version: VersionRef,
+    /// The page it is on.
+    #[serde(default, with = "string_id::option")]
+    pub page_id: Option<i64>,
+    /// The blog post it is on.
+    #[serde(default, with = "string_id::option")]
+    pub blog_post_id: Option<i64>,
+}
+
+/// A version number.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VersionRef {
+    /// The number.
+    pub number: i64,
+}
+
+/// v1's attachment properties update, as a move (`AttachmentPropertiesUpdateBody`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AttachmentMove {
+    /// `att<n>`.
+    pub id: String,
+    /// `attachment`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its file name there.
+    pub title: String,
+    /// The next version.
+    pub version: MoveVersion,
+    /// Where it goes.
+    pub container: MoveContainer,
+}
+
+/// The version of an attachment update.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct MoveVersion {
+    /// The next number.
+    pub number: i64,
+    /// No notification.
+    pub minor_edit: bool,
+    /// Now (RFC 3339).
+    pub when: String,
+}
+
+/// The page or blog post an attachment moves to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MoveContainer {
+    /// Its id.
+    pub id: String,
+    /// `page` or `blogpost`.
+    #[serde(rename = "type")]
+    pub kind: String,
 }
 
 /// What `GET /wiki/rest/api/settings/systemInfo` answers: proof that the site answers

@@ -18,8 +18,8 @@ pub const BLOGPOST: &str = "confluence:blogpost";
 pub const COMMENT: &str = "confluence:comment";
 /// Attachments.
 pub const ATTACHMENT: &str = "confluence:attachment";
-/// Attachment bytes uploaded ahead of their page by an attachments-only plan
-/// (internal to the core migration; plugins do not see it).
+/// Attachments uploaded ahead of their page by an attachments-only plan, to their
+/// space's holding page (internal to the core migration; plugins do not see it).
 pub const MEDIA: &str = "ferry:attachment-media";
 /// Pages, blog posts and comments (server id → cloud id) whose bodies still name
 /// pages with no cloud id: each later plan rewrites them again (internal; plugins do

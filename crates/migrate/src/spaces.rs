@@ -103,6 +103,20 @@ pub(crate) fn capped(text: String) -> String {
     text.chars().take(MESSAGE_CHARS - 1).collect::<String>() + "…"
 }
 
+/// The title of a space's holding page (attachments-only plans).
+const HOLDING_TITLE: &str = "Ferry: files waiting for their pages";
+
+/// Whether the holding page is needed: to upload ahead, or to move files held there.
+fn ahead_or_held(ahead: bool, held: &HashMap<String, String>) -> bool {
+    ahead || !held.is_empty()
+}
+
+/// The name a file has on the holding page: its server id first, so that files of one
+/// name from different pages do not meet (it gets its own name back when it moves).
+fn held_name(server_id: &str, file_name: &str) -> String {
+    format!("{server_id}-{file_name}")
+}
+
 fn storage(value: String) -> Body {
     Body { representation: "storage".into(), value }
 }
@@ -195,35 +209,16 @@ impl Migrator {
     /// Migrate one space and everything in it.
     pub(crate) async fn migrate_space(&mut self, space: ServerSpace) -> anyhow::Result<()> {
         if self.plan.attachments_only {
-            // The bytes go ahead as media of the space; the space itself moves later.
+            // The files go ahead to the space's holding page (the space is made for it);
+            // its pages move later, and each file with its page.
+            let Some(cloud_space) = self.cloud_space(&space).await? else { return Ok(()) };
             let started = Instant::now();
-            self.migrate_attachments(&space, &HashMap::new()).await?;
+            self.migrate_attachments(&space, cloud_space, &HashMap::new()).await?;
             self.report.time("attachments", started);
             return Ok(());
         }
         self.report.count("spaces").server += 1;
-        let cloud_space: i64 = match self.maps.get(ns::SPACE, &space.key).await? {
-            Some(id) => id.parse()?,
-            None => match self.create_space(&space).await? {
-                Ok(created) => {
-                    let id = created.id.unwrap_or_default();
-                    self.maps.put(ns::SPACE, &space.key, &id.to_string(), None).await?;
-                    id
-                }
-                Err(e) if e.status() == Some(409) => {
-                    let reason = format!(
-                        "space key {} already exists in the cloud site: this space is not migrated (rename or remove the cloud space, then migrate it in a new plan)",
-                        space.key
-                    );
-                    self.report.fail("spaces", &space.key, reason);
-                    return Ok(());
-                }
-                Err(e) => {
-                    self.report.fail("spaces", &space.key, e.to_string());
-                    return Ok(());
-                }
-            },
-        };
+        let Some(cloud_space) = self.cloud_space(&space).await? else { return Ok(()) };
         self.report.count("spaces").cloud += 1;
         let mut content_ids: HashMap<i64, i64> = HashMap::new();
         let started = Instant::now();
@@ -238,7 +233,7 @@ impl Migrator {
         self.migrate_comments(&space, &content_ids).await?;
         self.report.time("comments", started);
         let started = Instant::now();
-        self.migrate_attachments(&space, &content_ids).await?;
+        self.migrate_attachments(&space, cloud_space, &content_ids).await?;
         self.migrate_file_comments(&space).await?;
         self.report.time("attachments", started);
         let started = Instant::now();
@@ -248,6 +243,55 @@ impl Migrator {
         self.migrate_permissions(&space).await?;
         self.report.time("permissions", started);
         Ok(())
+    }
+
+    /// The space's cloud id: mapped, or created (a key taken in the cloud is reported as a
+    /// failure of the space, `None`).
+    async fn cloud_space(&mut self, space: &ServerSpace) -> anyhow::Result<Option<i64>> {
+        if let Some(id) = self.maps.get(ns::SPACE, &space.key).await? {
+            return Ok(Some(id.parse()?));
+        }
+        match self.create_space(space).await? {
+            Ok(created) => {
+                let id = created.id.unwrap_or_default();
+                self.maps.put(ns::SPACE, &space.key, &id.to_string(), None).await?;
+                Ok(Some(id))
+            }
+            Err(e) if e.status() == Some(409) => {
+                let reason = format!(
+                    "space key {} already exists in the cloud site: this space is not migrated (rename or remove the cloud space, then migrate it in a new plan)",
+                    space.key
+                );
+                self.report.fail("spaces", &space.key, reason);
+                Ok(None)
+            }
+            Err(e) => {
+                self.report.fail("spaces", &space.key, e.to_string());
+                Ok(None)
+            }
+        }
+    }
+
+    /// The page of a space that holds the attachments uploaded ahead of their pages
+    /// (attachments-only plans): found by its title, or created private to the migrating
+    /// account (restricted files must not be seen before their pages' restrictions are).
+    async fn holding_page(&self, cloud_space: i64) -> anyhow::Result<i64> {
+        let dest = &self.dest;
+        let content = NewContent {
+            space_id: cloud_space,
+            status: "current".into(),
+            title: HOLDING_TITLE.into(),
+            parent_id: None,
+            body: storage("<p>Ferry keeps here the files it migrated ahead of their pages. Each moves to its own page when that page migrates; this page is private to the migrating account.</p>".into()),
+        };
+        let found = dest
+            .create_looking_first(
+                true,
+                || async { Ok(dest.find_content(false, cloud_space, HOLDING_TITLE).await?.map(|c| c.id)) },
+                || async { Ok(dest.create_content(false, &content, true).await?.id) },
+            )
+            .await?;
+        Ok(found)
     }
 
     /// Create a space, or find the one a killed run created (its intent recorded before).
@@ -1008,22 +1052,19 @@ impl Migrator {
         Ok(())
     }
 
-    /// Attachments: skip those already migrated, attach those uploaded ahead as media,
-    /// upload new ones, and drop the links and media of files deleted on the server
-    /// since. An attachments-only plan uploads the bytes as media of the space. A missing
+    /// Attachments: skip those already migrated, move those uploaded ahead from the
+    /// space's holding page to their own, upload new ones, and drop the uploads of files
+    /// deleted on the server since. An attachments-only plan uploads the files to the
+    /// holding page. A missing
     /// file is reported and makes the plan incomplete.
-    async fn migrate_attachments(&mut self, space: &ServerSpace, content_ids: &HashMap<i64, i64>) -> anyhow::Result<()> {
+    async fn migrate_attachments(&mut self, space: &ServerSpace, cloud_space: i64, content_ids: &HashMap<i64, i64>) -> anyhow::Result<()> {
         let items = self.source.attachments_of_space(space.id, &self.attachments_root()).await?;
         let bar = self.progress.step("attachments", items.len() as u64);
         let current: HashSet<String> = items.iter().map(|a| a.id.to_string()).collect();
         for namespace in [ns::ATTACHMENT, ns::MEDIA] {
             for (server_id, cloud_id) in self.maps.in_container(namespace, &space.key).await? {
                 if !current.contains(&server_id) {
-                    if namespace == ns::ATTACHMENT {
-                        self.dest.delete_attachment(cloud_id.parse()?).await?;
-                    } else {
-                        self.dest.delete_media(cloud_id.parse()?).await?;
-                    }
+                    self.dest.delete_attachment(cloud_id.parse()?).await?;
                     self.maps.forget(namespace, &server_id).await?;
                     self.report.dropped_attachments += 1;
                 }
@@ -1037,7 +1078,12 @@ impl Migrator {
         if !self.plan.attachments_only {
             self.maps.intend(ns::ATTACHMENT, &fresh).await?;
         }
-        let (migrated, uploaded_ahead, intents) = (&migrated, &uploaded_ahead, &intents);
+        let holding = if ahead_or_held(self.plan.attachments_only, &uploaded_ahead) { Some(self.holding_page(cloud_space).await?) } else { None };
+        let media_intents = self.maps.intents(ns::MEDIA).await?;
+        if self.plan.attachments_only {
+            self.maps.intend(ns::MEDIA, &fresh).await?;
+        }
+        let (migrated, uploaded_ahead, intents, media_intents) = (&migrated, &uploaded_ahead, &intents, &media_intents);
         let this = &*self;
         let key = space.key.clone();
         let ahead = self.plan.attachments_only;
@@ -1060,9 +1106,10 @@ impl Migrator {
                             (false, Some(page)) => Some(*page),
                             (false, None) => anyhow::bail!("the page it is on ({}) is not in the cloud", item.page_id),
                         };
-                        if let (Some(page), Some(media)) = (page, media) {
-                            let created = this.dest.attach_media(page, media.parse()?).await?;
-                            this.maps.put(ns::ATTACHMENT, &server_id, &created.id.to_string(), Some(&key)).await?;
+                        if let (Some(page), Some(media), Some(holding)) = (page, media, holding) {
+                            let blog = this.blog_posts.contains(&item.page_id);
+                            this.dest.move_attachment(holding, media.parse()?, page, blog, &item.file_name).await?;
+                            this.maps.put(ns::ATTACHMENT, &server_id, media, Some(&key)).await?;
                             this.maps.forget(ns::MEDIA, &server_id).await?;
                             return Ok(0);
                         }
@@ -1091,8 +1138,20 @@ impl Migrator {
                                 this.maps.put(ns::ATTACHMENT, &server_id, &cloud.to_string(), Some(&key)).await?;
                             }
                             None => {
-                                let created = this.dest.upload_media(&key, &item.file_name, &item.media_type, data.into()).await?;
-                                this.maps.put(ns::MEDIA, &server_id, &created.id.to_string(), Some(&key)).await?;
+                                // On the holding page, under a name of its own (two pages
+                                // of the space may each have a file of one name).
+                                let holding = holding.ok_or_else(|| anyhow::anyhow!("the space has no holding page"))?;
+                                let held = held_name(&server_id, &item.file_name);
+                                let data = bytes::Bytes::from(data);
+                                let dest = &this.dest;
+                                let cloud = dest
+                                    .create_looking_first(
+                                        media_intents.contains(&server_id),
+                                        || dest.find_attachment(holding, &held),
+                                        || async { Ok(dest.upload_attachment(holding, &held, &item.media_type, data.clone()).await?.id) },
+                                    )
+                                    .await?;
+                                this.maps.put(ns::MEDIA, &server_id, &cloud.to_string(), Some(&key)).await?;
                             }
                         }
                         Ok(size)
@@ -1113,6 +1172,12 @@ impl Migrator {
                     self.report.attachment_bytes += bytes;
                 }
                 Err(e) => self.report.fail("attachments", id.to_string(), format!("{e:#}")),
+            }
+        }
+        // Every file held ahead is on its page: the holding page goes.
+        if let (Some(holding), false) = (holding, self.plan.attachments_only) {
+            if self.maps.in_container(ns::MEDIA, &space.key).await?.is_empty() {
+                self.dest.delete_page(holding).await?;
             }
         }
         Ok(())

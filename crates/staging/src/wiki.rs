@@ -30,7 +30,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/wiki/rest/api/group/userByGroupId", post(add_site_group_member))
         .route("/wiki/api/v2/pages", post(create_page))
         .route("/wiki/api/v2/blogposts", post(create_blogpost))
-        .route("/wiki/api/v2/pages/{id}", get(read_content).put(update_content))
+        .route("/wiki/api/v2/pages/{id}", get(read_content).put(update_content).delete(delete_page))
         .route("/wiki/api/v2/blogposts/{id}", get(read_content).put(update_content))
         .route("/wiki/api/v2/pages/{id}/versions", get(list_versions))
         .route("/wiki/api/v2/blogposts/{id}/versions", get(list_versions))
@@ -54,13 +54,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/wiki/api/v2/footer-comments", post(create_comment))
         .route("/wiki/rest/api/content/{id}/child/attachment", get(list_attachments).post(upload_attachment))
         .route("/wiki/rest/api/content/{id}", delete(delete_content))
-        .route("/wiki/api/v2/attachments/{id}", delete(delete_attachment))
+        .route("/wiki/api/v2/attachments/{id}", get(get_attachment).delete(delete_attachment))
+        .route("/wiki/rest/api/content/{id}/child/attachment/{attachment}", axum::routing::put(update_attachment))
         .route("/wiki/api/v2/pages/{id}/attachments", get(page_attachments))
         .route("/wiki/api/v2/blogposts/{id}/attachments", get(blogpost_attachments))
         .route("/ferry/v1/transfers/{transfer}/app-data", post(upload_app_data))
-        .route("/ferry/v1/media", post(upload_media))
-        .route("/ferry/v1/media/{id}", delete(delete_media))
-        .route("/wiki/rest/api/content/{id}/child/attachment/from-media", post(attach_media))
         .route("/ferry/v1/review/users", get(review_users))
         .route("/ferry/v1/review/groups", get(review_groups))
         .route("/ferry/v1/review/spaces", get(review_spaces))
@@ -1185,49 +1183,123 @@ async fn upload_attachment(State(s): State<AppState>, Path(id): Path<i64>, heade
     }
 }
 
-async fn upload_media(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>, headers: axum::http::HeaderMap, body: Bytes) -> Response {
-    let (Some(space), Some(name)) = (q.get("spaceKey"), q.get("fileName")) else {
-        return error(StatusCode::BAD_REQUEST, "spaceKey and fileName are required");
-    };
-    let media_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("application/octet-stream");
-    let result = sqlx::query("INSERT INTO media (space_key, file_name, media_type, size, data) VALUES (?, ?, ?, ?, ?) RETURNING id")
-        .bind(space)
-        .bind(name)
-        .bind(media_type)
-        .bind(body.len() as i64)
-        .bind(body.as_ref())
-        .fetch_one(&s.write)
-        .await;
-    match result {
-        Ok(r) => Json(Created { id: r.get(0) }).into_response(),
-        Err(e) => db_error(e),
+/// The attachment `id` (`att<n>` or `<n>`), its row: (page it is on, its space, file
+/// name, media type, size, version).
+async fn attachment_row(s: &AppState, db: &sqlx::SqlitePool, id: &str) -> Result<Option<(i64, i64, i64, String, Option<String>, Option<i64>, i64)>, Response> {
+    let Ok(n) = id.strip_prefix("att").unwrap_or(id).parse::<i64>() else { return Ok(None) };
+    let _ = s;
+    let sql = "SELECT id, page_id, space_id, file_name, media_type, size, COALESCE(version, 1) FROM content WHERE id = ? AND kind = 'attachment'";
+    match sqlx::query(sql).bind(n).fetch_optional(db).await {
+        Ok(r) => Ok(r.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6)))),
+        Err(e) => Err(db_error(e)),
     }
 }
 
-async fn delete_media(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
-    match sqlx::query("DELETE FROM media WHERE id = ?").bind(id).execute(&s.write).await {
-        Ok(r) if r.rows_affected() == 0 => error(StatusCode::NOT_FOUND, format!("no media {id}")),
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => db_error(e),
-    }
-}
-
-async fn attach_media(State(s): State<AppState>, Path(id): Path<i64>, Json(req): Json<AttachMedia>) -> Response {
-    let space = match space_of_page(&s, id, StatusCode::NOT_FOUND).await {
-        Ok(space) => space,
+/// `GET /wiki/api/v2/attachments/{id}`.
+async fn get_attachment(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+    let row = match attachment_row(&s, &s.db, &id).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no attachment {id}")),
         Err(r) => return r,
     };
-    let result = sqlx::query(
-        "INSERT INTO content (kind, space_id, page_id, title, file_name, media_type, size, data)          SELECT 'attachment', ?, ?, file_name, file_name, media_type, size, data FROM media WHERE id = ? RETURNING id",
-    )
-    .bind(space)
-    .bind(id)
-    .bind(req.media_id)
-    .fetch_optional(&s.write)
-    .await;
-    match result {
-        Ok(Some(r)) => Json(Created { id: r.get(0) }).into_response(),
-        Ok(None) => error(StatusCode::BAD_REQUEST, format!("no media {}", req.media_id)),
+    let (n, on, _, title, media, size, version) = row;
+    let owner = match sqlx::query_scalar::<_, String>("SELECT kind FROM content WHERE id = ?").bind(on).fetch_optional(&s.db).await {
+        Ok(Some(kind)) if kind == "blogpost" => "blogPostId",
+        Ok(_) => "pageId",
+        Err(e) => return db_error(e),
+    };
+    Json(json!({"id": format!("att{n}"), "status": "current", "title": title, "mediaType": media, "fileSize": size, owner: on.to_string(), "version": {"number": version}}))
+        .into_response()
+}
+
+/// What `PUT /wiki/rest/api/content/{id}/child/attachment/{attachmentId}` takes.
+#[derive(Debug, serde::Deserialize)]
+struct AttachmentUpdate {
+    #[serde(rename = "type")]
+    kind: String,
+    version: VersionNumber,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    container: Option<ContainerRef>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct VersionNumber {
+    number: i64,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ContainerRef {
+    #[serde(with = "ferry_cloud_wire::string_id")]
+    id: i64,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+/// `PUT /wiki/rest/api/content/{id}/child/attachment/{attachmentId}`: an attachment's
+/// properties, as v1 takes them: its next version number, and a new file name (`title`)
+/// or page (`container`), which moves it there. A name its page has already is refused
+/// (400); a version that is not the next is a 409.
+async fn update_attachment(State(s): State<AppState>, Path((id, attachment)): Path<(i64, String)>, Json(u): Json<AttachmentUpdate>) -> Response {
+    let row = match attachment_row(&s, &s.write, &attachment).await {
+        Ok(Some(row)) if row.1 == id => row,
+        Ok(_) => return error(StatusCode::NOT_FOUND, format!("no attachment {attachment} on content {id}")),
+        Err(r) => return r,
+    };
+    let (n, _, _, name, _, _, version) = row;
+    if u.kind != "attachment" {
+        return error(StatusCode::BAD_REQUEST, "type: attachment");
+    }
+    if u.version.number != version + 1 {
+        return error(StatusCode::CONFLICT, format!("version {} of attachment att{n} is not the next one: it is at version {version}", u.version.number));
+    }
+    let (to, space) = match &u.container {
+        None => (id, None),
+        Some(c) if matches!(c.kind.as_str(), "page" | "blogpost") => match space_of_page(&s, c.id, StatusCode::BAD_REQUEST).await {
+            Ok(space) => (c.id, Some(space)),
+            Err(r) => return r,
+        },
+        Some(c) => return error(StatusCode::BAD_REQUEST, format!("container type {:?}: page or blogpost", c.kind)),
+    };
+    let title = u.title.clone().unwrap_or(name);
+    let taken = sqlx::query("SELECT 1 FROM content WHERE page_id = ? AND kind = 'attachment' AND file_name = ? AND id <> ?")
+        .bind(to)
+        .bind(&title)
+        .bind(n)
+        .fetch_optional(&s.write)
+        .await;
+    match taken {
+        Ok(Some(_)) => {
+            return error(StatusCode::BAD_REQUEST, format!("Cannot move or rename the attachment: an attachment named {title:?} is on content {to} already"))
+        }
+        Ok(None) => {}
+        Err(e) => return db_error(e),
+    }
+    let sql = "UPDATE content SET page_id = ?, space_id = COALESCE(?, space_id), file_name = ?, title = ?, version = ? WHERE id = ?";
+    match sqlx::query(sql).bind(to).bind(space).bind(&title).bind(&title).bind(version + 1).bind(n).execute(&s.write).await {
+        Ok(_) => Json(json!({"id": format!("att{n}"), "type": "attachment", "status": "current", "title": title, "version": {"number": version + 1},
+                             "container": {"id": to.to_string()}, "_expandable": {}, "_links": {}}))
+        .into_response(),
+        Err(e) => db_error(e),
+    }
+}
+
+/// `DELETE /wiki/api/v2/pages/{id}`: the page and what is on it go (to the trash, on a
+/// site; here, gone).
+async fn delete_page(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
+    let deleted = async {
+        let mut tx = s.write.begin().await?;
+        let gone = sqlx::query("DELETE FROM content WHERE id = ? AND kind = 'page'").bind(id).execute(&mut *tx).await?.rows_affected();
+        if gone > 0 {
+            sqlx::query("DELETE FROM content WHERE page_id = ? AND kind IN ('attachment', 'comment')").bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok::<u64, sqlx::Error>(gone)
+    };
+    match deleted.await {
+        Ok(0) => error(StatusCode::NOT_FOUND, format!("no page {id}")),
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => db_error(e),
     }
 }

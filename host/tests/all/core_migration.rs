@@ -373,7 +373,18 @@ async fn attachments_only_then_a_full_run_skips_migrated_attachments_adds_new_on
     let ahead = run_plan(&f, &cloud, plan_for(&f, &cloud, UsersScope::None, SpacesScope::Keys(vec!["ENG".into()]), true)).await;
     let uploaded = ahead.counts["attachments"].cloud;
     assert!(uploaded > 0);
-    assert_eq!(cloud.review("spaces").await.as_array().unwrap().len(), 0, "attachments-only moves no space");
+    // The files wait on the space's holding page, private to the migrating account, each
+    // under a name of its own; nothing else of the space moves yet.
+    let held = cloud.review("spaces/ENG/content").await;
+    let pages: Vec<&Value> = held.as_array().unwrap().iter().filter(|c| c["kind"] == "page" || c["kind"] == "blogpost").collect();
+    assert_eq!(pages.len(), 1, "only the holding page: {pages:?}");
+    assert_eq!(pages[0]["title"], "Ferry: files waiting for their pages");
+    let holding = pages[0]["id"].as_i64().unwrap();
+    let on_hold: Vec<&Value> = held.as_array().unwrap().iter().filter(|c| c["kind"] == "attachment").collect();
+    assert_eq!(on_hold.len() as u64, uploaded);
+    assert!(on_hold.iter().all(|a| a["page_id"] == holding), "{on_hold:?}");
+    let restrictions = cloud.dest.restrictions(holding).await.unwrap();
+    assert!(restrictions.iter().any(|r| r.operation == "read"), "the holding page is private: {restrictions:?}");
     // Since then: one attachment deleted on the server (the first, which has its file), one added.
     let source = f.source().await;
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", f.source_url)).await.unwrap();
@@ -400,6 +411,9 @@ async fn attachments_only_then_a_full_run_skips_migrated_attachments_adds_new_on
     assert_eq!(attachments.len() as u64, later.counts["attachments"].cloud);
     assert_eq!(later.counts["attachments"].cloud, uploaded, "uploaded ahead - 1 deleted + 1 new");
     assert!(attachments.iter().any(|a| a["title"] == "new.txt"));
+    // Each held file is on its own page under its own name, and the holding page is gone.
+    assert!(content.as_array().unwrap().iter().all(|c| c["title"] != "Ferry: files waiting for their pages"));
+    assert!(attachments.iter().all(|a| a["page_id"] != holding && !a["title"].as_str().unwrap().starts_with(char::is_numeric)), "{attachments:?}");
 }
 
 #[tokio::test]
