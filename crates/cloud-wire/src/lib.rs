@@ -514,11 +514,16 @@ impl Serialize for RestrictedUser {
     }
 }
 
-/// A group named by a restriction: written `{"type": "group", "name": …}`.
+/// A group named by a restriction: written `{"type": "group", "id": …}` (the API asks for
+/// the group's id ahead of the name's deprecation); answers carry both.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RestrictedGroup {
-    /// The group's name.
-    pub name: String,
+    /// The group's id (Confluence's, a UUID).
+    #[serde(default)]
+    pub id: String,
+    /// The group's name (in answers).
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 impl Serialize for RestrictedGroup {
@@ -526,7 +531,7 @@ impl Serialize for RestrictedGroup {
         use serde::ser::SerializeMap;
         let mut map = s.serialize_map(Some(2))?;
         map.serialize_entry("type", "group")?;
-        map.serialize_entry("name", &self.name)?;
+        map.serialize_entry("id", &self.id)?;
         map.end()
     }
 }
@@ -1451,8 +1456,8 @@ mod string_id_tests {
         let only_users = RestrictionSubjects { user: vec![RestrictedUser { account_id: "5b10".into() }], group: vec![] };
         let json = serde_json::to_value(&only_users).unwrap();
         assert_eq!(json, serde_json::json!({"user": [{"type": "known", "accountId": "5b10"}]}));
-        let groups = RestrictionSubjects { user: vec![], group: vec![RestrictedGroup { name: "eng".into() }] };
-        assert_eq!(serde_json::to_value(&groups).unwrap(), serde_json::json!({"group": [{"type": "group", "name": "eng"}]}));
+        let groups = RestrictionSubjects { user: vec![], group: vec![RestrictedGroup { id: "6c0f-1".into(), name: Some("eng".into()) }] };
+        assert_eq!(serde_json::to_value(&groups).unwrap(), serde_json::json!({"group": [{"type": "group", "id": "6c0f-1"}]}));
         assert_eq!(serde_json::from_value::<RestrictionSubjects>(json).unwrap(), only_users);
     }
 

@@ -397,6 +397,9 @@ pub struct Migrator {
     pub(crate) blog_posts: std::collections::HashSet<i64>,
     /// lower-cased group names that exist in the cloud after the groups step.
     pub(crate) cloud_groups: HashMap<String, String>,
+    /// lower-cased group name → the site's group (Confluence's id), as restrictions name
+    /// them; looked up once per run.
+    pub(crate) site_groups: HashMap<String, Option<ferry_cloud_wire::RestrictedGroup>>,
     /// Every page and blog post of the destination: server id → cloud id (earlier plans'
     /// from the mappings, this plan's as they land), for rewriting references.
     pub(crate) page_ids: Option<HashMap<i64, i64>>,
@@ -464,6 +467,7 @@ impl Migrator {
             migrating_account: tokio::sync::OnceCell::new(),
             blog_posts: Default::default(),
             cloud_groups: HashMap::new(),
+            site_groups: HashMap::new(),
             restricted: Default::default(),
             page_ids: None,
             pending_bodies: HashMap::new(),

@@ -1217,16 +1217,21 @@ impl Migrator {
                     }
                 }
                 for group in &item.groups {
-                    if self.cloud_group_exists(group).await? {
-                        subjects.group.push(RestrictedGroup { name: group.clone() });
-                    } else {
-                        lost.push(format!("group {group}"));
+                    match self.restriction_group(group).await? {
+                        Some(found) => subjects.group.push(found),
+                        None => lost.push(format!("group {group}")),
                     }
                 }
-                let fallback = (subjects.user.is_empty() && subjects.group.is_empty()).then(|| {
-                    subjects.group.push(RestrictedGroup { name: SITE_ADMINS_GROUP.into() });
-                    format!("group {SITE_ADMINS_GROUP}")
-                });
+                let fallback = match subjects.user.is_empty() && subjects.group.is_empty() {
+                    true => {
+                        let admins = self.site_group_ref(SITE_ADMINS_GROUP).await?.ok_or_else(|| {
+                            anyhow::anyhow!("the site has no {SITE_ADMINS_GROUP} group, which a restriction that lost everyone it named falls back to")
+                        })?;
+                        subjects.group.push(admins);
+                        Some(format!("group {SITE_ADMINS_GROUP}"))
+                    }
+                    false => None,
+                };
                 // The migrating account stays in every restriction it sets (as Confluence
                 // keeps whoever restricts a page): without it, the rest of this plan and
                 // every later one could neither find nor add to the page or its children.
@@ -1284,17 +1289,24 @@ impl Migrator {
         Ok(())
     }
 
-    /// Whether a server group exists in the cloud (merged, created by a plan, or already
-    /// there). Blocklisted groups never migrate.
-    async fn cloud_group_exists(&mut self, group: &str) -> anyhow::Result<bool> {
+    /// The site group a restriction names for server group `group` (its id, as the API
+    /// asks), if the site has it (blocklisted groups never migrate); looked up once per run.
+    async fn restriction_group(&mut self, group: &str) -> anyhow::Result<Option<RestrictedGroup>> {
+        if rules::is_blocklisted(&group.to_lowercase()) {
+            return Ok(None);
+        }
+        self.site_group_ref(group).await
+    }
+
+    /// The site's group named `group`, as a restriction names it.
+    async fn site_group_ref(&mut self, group: &str) -> anyhow::Result<Option<RestrictedGroup>> {
         let lower = group.to_lowercase();
-        Ok(if rules::is_blocklisted(&lower) {
-            false
-        } else if self.cloud_groups.contains_key(&lower) || self.maps.get(ns::GROUP, &lower).await?.is_some() {
-            true
-        } else {
-            self.dest.find_group(group).await?.is_some()
-        })
+        if let Some(known) = self.site_groups.get(&lower) {
+            return Ok(known.clone());
+        }
+        let found = self.dest.site_group(group).await?.map(|g| RestrictedGroup { id: g.id, name: Some(g.name) });
+        self.site_groups.insert(lower, found.clone());
+        Ok(found)
     }
 
     /// The `global` labels of the space's pages, blog posts and attachments, onto their
@@ -1350,7 +1362,8 @@ impl Migrator {
         for perm in self.source.space_permissions(space.id).await? {
             let (subject, shown) = match (&perm.group, &perm.user_key, perm.all_users) {
                 (Some(group), _, _) => {
-                    if !self.cloud_group_exists(group).await? {
+                    // By the group's id, as the API asks (its name is deprecated there).
+                    let Some(found) = self.restriction_group(group).await? else {
                         self.report.dropped_permissions.push(DroppedPermission {
                             space: space.key.clone(),
                             permission: perm.kind.clone(),
@@ -1358,8 +1371,8 @@ impl Migrator {
                             reason: "the group does not exist in the cloud site".into(),
                         });
                         continue;
-                    }
-                    (PermissionSubject { kind: "group".into(), identifier: group.clone() }, format!("group {group}"))
+                    };
+                    (PermissionSubject { kind: "group".into(), identifier: found.id }, format!("group {group}"))
                 }
                 (None, Some(key), _) => match self.author(Some(key)).await? {
                     Some(account) => (PermissionSubject { kind: "user".into(), identifier: account }, format!("user {key}")),

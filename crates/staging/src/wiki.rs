@@ -265,11 +265,22 @@ async fn put_restrictions(State(s): State<AppState>, Path(id): Path<i64>, Json(w
                 Err(resp) => return resp,
             }
         }
+        // A group by its id (as the API asks) or its name (deprecated); kept by name.
         for g in &r.restrictions.group {
-            match exists(&s, "SELECT 1 FROM groups WHERE name = ?", &g.name).await {
-                Ok(true) => rows.push((r.operation.clone(), "group", g.name.clone())),
-                Ok(false) => return error(StatusCode::BAD_REQUEST, format!("no group {}", g.name)),
-                Err(resp) => return resp,
+            let found = match (group_row(&g.id), &g.name) {
+                (Some(row), _) => sqlx::query_scalar::<_, String>("SELECT name FROM groups WHERE id = ?").bind(row).fetch_optional(&s.db).await,
+                (None, Some(name)) => sqlx::query_scalar::<_, String>("SELECT name FROM groups WHERE name = ?").bind(name).fetch_optional(&s.db).await,
+                (None, None) => return error(StatusCode::BAD_REQUEST, "a group restriction needs its id (or name)"),
+            };
+            match found {
+                Ok(Some(name)) => rows.push((r.operation.clone(), "group", name)),
+                Ok(None) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        format!("no group {}", if g.id.is_empty() { g.name.clone().unwrap_or_default() } else { g.id.clone() }),
+                    )
+                }
+                Err(e) => return db_error(e),
             }
         }
     }
@@ -1329,8 +1340,17 @@ async fn add_permission(State(s): State<AppState>, Path(key): Path<String>, Json
     };
     // The site admin is an account like any other (not one the directory made).
     let admin = p.subject.kind == "user" && p.subject.identifier == s.access.admin_account_id();
+    // A group by its id (as the API asks) or its name (deprecated); kept by name.
+    let mut identifier = p.subject.identifier.clone();
+    if let Some(row) = group_row(&identifier).filter(|_| p.subject.kind == "group") {
+        match sqlx::query_scalar::<_, String>("SELECT name FROM groups WHERE id = ?").bind(row).fetch_optional(&s.db).await {
+            Ok(Some(name)) => identifier = name,
+            Ok(None) => return error(StatusCode::BAD_REQUEST, format!("no group {identifier:?}")),
+            Err(e) => return db_error(e),
+        }
+    }
     if let Some(sql) = check.filter(|_| !admin) {
-        match exists(&s, sql, &p.subject.identifier).await {
+        match exists(&s, sql, &identifier).await {
             Ok(true) => {}
             Ok(false) => return error(StatusCode::BAD_REQUEST, format!("no {} {:?}", p.subject.kind, p.subject.identifier)),
             Err(r) => return r,
@@ -1339,7 +1359,7 @@ async fn add_permission(State(s): State<AppState>, Path(key): Path<String>, Json
     let result = sqlx::query("INSERT OR IGNORE INTO permissions (space_id, subject_type, identifier, key) VALUES (?, ?, ?, ?)")
         .bind(space)
         .bind(&p.subject.kind)
-        .bind(&p.subject.identifier)
+        .bind(&identifier)
         .bind(format!("{}:{}", p.operation.key, p.operation.target))
         .execute(&s.write)
         .await;
