@@ -226,7 +226,7 @@ pub fn place(body: &str, selection: &Selection, marker: &str) -> Result<Placed, 
     let mut events: Vec<Event<'_>> = Vec::with_capacity(pieces.len() + 4);
     for (n, piece) in pieces.into_iter().enumerate() {
         if n == at {
-            events.extend(wrapped.iter().cloned().filter(|e| !matches!(e, Event::Text(t) if t.is_empty())));
+            events.extend(wrapped.iter().filter(|&e| !matches!(e, Event::Text(t) if t.is_empty())).cloned());
         } else {
             events.push(piece.event);
         }
