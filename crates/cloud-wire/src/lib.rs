@@ -451,24 +451,10 @@ pub struct RestrictionAnswer {
 pub struct RestrictionLists {
     /// The accounts.
     #[serde(default)]
-    pub user: Listed<RestrictedUser>,
+    pub user: OffsetPage<RestrictedUser>,
     /// The groups.
     #[serde(default)]
-    pub group: Listed<RestrictedGroup>,
-}
-
-/// A v1 list (`{results, start, limit, size}`); only the results are read.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Listed<T> {
-    /// The items.
-    #[serde(default = "Vec::new")]
-    pub results: Vec<T>,
-}
-
-impl<T> Default for Listed<T> {
-    fn default() -> Self {
-        Listed { results: Vec::new() }
-    }
+    pub group: OffsetPage<RestrictedGroup>,
 }
 
 impl From<RestrictionArray> for Vec<ContentRestriction> {
@@ -1526,4 +1512,10 @@ pub struct OffsetPage<T> {
     /// The most a page has.
     #[serde(default)]
     pub limit: u64,
+}
+
+impl<T> Default for OffsetPage<T> {
+    fn default() -> Self {
+        OffsetPage { results: Vec::new(), start: 0, size: 0, limit: 0 }
+    }
 }

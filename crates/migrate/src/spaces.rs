@@ -106,11 +106,6 @@ pub(crate) fn capped(text: String) -> String {
 /// The title of a space's holding page (attachments-only plans).
 const HOLDING_TITLE: &str = "Ferry: files waiting for their pages";
 
-/// Whether the holding page is needed: to upload ahead, or to move files held there.
-fn ahead_or_held(ahead: bool, held: &HashMap<String, String>) -> bool {
-    ahead || !held.is_empty()
-}
-
 /// The name a file has on the holding page: its server id first, so that files of one
 /// name from different pages do not meet (it gets its own name back when it moves).
 fn held_name(server_id: &str, file_name: &str) -> String {
@@ -1078,7 +1073,8 @@ impl Migrator {
         if !self.plan.attachments_only {
             self.maps.intend(ns::ATTACHMENT, &fresh).await?;
         }
-        let holding = if ahead_or_held(self.plan.attachments_only, &uploaded_ahead) { Some(self.holding_page(cloud_space).await?) } else { None };
+        // The holding page: to upload ahead to, or to move files held there from.
+        let holding = if self.plan.attachments_only || !uploaded_ahead.is_empty() { Some(self.holding_page(cloud_space).await?) } else { None };
         let media_intents = self.maps.intents(ns::MEDIA).await?;
         if self.plan.attachments_only {
             self.maps.intend(ns::MEDIA, &fresh).await?;

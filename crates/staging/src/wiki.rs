@@ -1196,9 +1196,8 @@ async fn upload_attachment(State(s): State<AppState>, Path(id): Path<i64>, heade
 
 /// The attachment `id` (`att<n>` or `<n>`), its row: (page it is on, its space, file
 /// name, media type, size, version).
-async fn attachment_row(s: &AppState, db: &sqlx::SqlitePool, id: &str) -> Result<Option<(i64, i64, i64, String, Option<String>, Option<i64>, i64)>, Response> {
+async fn attachment_row(db: &sqlx::SqlitePool, id: &str) -> Result<Option<(i64, i64, i64, String, Option<String>, Option<i64>, i64)>, Response> {
     let Ok(n) = id.strip_prefix("att").unwrap_or(id).parse::<i64>() else { return Ok(None) };
-    let _ = s;
     let sql = "SELECT id, page_id, space_id, file_name, media_type, size, COALESCE(version, 1) FROM content WHERE id = ? AND kind = 'attachment'";
     match sqlx::query(sql).bind(n).fetch_optional(db).await {
         Ok(r) => Ok(r.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6)))),
@@ -1208,7 +1207,7 @@ async fn attachment_row(s: &AppState, db: &sqlx::SqlitePool, id: &str) -> Result
 
 /// `GET /wiki/api/v2/attachments/{id}`.
 async fn get_attachment(State(s): State<AppState>, Path(id): Path<String>) -> Response {
-    let row = match attachment_row(&s, &s.db, &id).await {
+    let row = match attachment_row(&s.db, &id).await {
         Ok(Some(row)) => row,
         Ok(None) => return error(StatusCode::NOT_FOUND, format!("no attachment {id}")),
         Err(r) => return r,
@@ -1253,7 +1252,7 @@ struct ContainerRef {
 /// or page (`container`), which moves it there. A name its page has already is refused
 /// (400); a version that is not the next is a 409.
 async fn update_attachment(State(s): State<AppState>, Path((id, attachment)): Path<(i64, String)>, Json(u): Json<AttachmentUpdate>) -> Response {
-    let row = match attachment_row(&s, &s.write, &attachment).await {
+    let row = match attachment_row(&s.write, &attachment).await {
         Ok(Some(row)) if row.1 == id => row,
         Ok(_) => return error(StatusCode::NOT_FOUND, format!("no attachment {attachment} on content {id}")),
         Err(r) => return r,
