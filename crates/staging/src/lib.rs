@@ -121,6 +121,22 @@ fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A UUID-shaped id for row `n` of a table (each kind of id has its own `prefix`, so an id
+/// of one kind never names another): how the staging site writes the ids a site writes as
+/// UUIDs (SCIM users and groups, Confluence groups).
+pub(crate) fn uuid_of(prefix: &str, n: i64) -> String {
+    format!("{prefix}-0000-4000-8000-{n:012x}")
+}
+
+/// The row an id of `prefix`'s kind names, if it is one.
+pub(crate) fn row_of(prefix: &str, id: &str) -> Option<i64> {
+    let n = id.strip_prefix(prefix)?.strip_prefix("-0000-4000-8000-")?;
+    if n.len() != 12 {
+        return None;
+    }
+    i64::from_str_radix(n, 16).ok()
+}
+
 /// The id of a site's user-provisioning directory (stable for a cloud id, as a UUID).
 pub fn directory_id(cloud_id: &str) -> String {
     use sha2::Digest;

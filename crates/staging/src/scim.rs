@@ -14,7 +14,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use sqlx::Row;
 
-use super::{db_error, error, AppState};
+use super::{db_error, error, row_of, uuid_of as scim_id, AppState};
 use ferry_cloud_wire::*;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -30,21 +30,6 @@ fn parse_eq(filter: &str) -> Option<(String, String)> {
     let (attribute, value) = filter.split_once(" eq ")?;
     let value = value.trim().strip_prefix('"')?.strip_suffix('"')?;
     Some((attribute.trim().to_string(), value.replace("\\\"", "\"").replace("\\\\", "\\")))
-}
-
-/// The directory's UUID for row `n` of a table (users and groups get different prefixes,
-/// so an id of one kind never names the other).
-fn scim_id(prefix: &str, n: i64) -> String {
-    format!("{prefix}-0000-4000-8000-{n:012x}")
-}
-
-/// The row a directory id names, if it is one of `prefix`'s.
-fn row_of(prefix: &str, id: &str) -> Option<i64> {
-    let n = id.strip_prefix(prefix)?.strip_prefix("-0000-4000-8000-")?;
-    if n.len() != 12 {
-        return None;
-    }
-    i64::from_str_radix(n, 16).ok()
 }
 
 const USER_IDS: &str = "5c1e0a7d";

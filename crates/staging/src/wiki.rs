@@ -265,21 +265,14 @@ async fn put_restrictions(State(s): State<AppState>, Path(id): Path<i64>, Json(w
                 Err(resp) => return resp,
             }
         }
-        // A group by its id (as the API asks) or its name (deprecated); kept by name.
         for g in &r.restrictions.group {
-            let found = match (group_row(&g.id), &g.name) {
-                (Some(row), _) => sqlx::query_scalar::<_, String>("SELECT name FROM groups WHERE id = ?").bind(row).fetch_optional(&s.db).await,
-                (None, Some(name)) => sqlx::query_scalar::<_, String>("SELECT name FROM groups WHERE name = ?").bind(name).fetch_optional(&s.db).await,
-                (None, None) => return error(StatusCode::BAD_REQUEST, "a group restriction needs its id (or name)"),
-            };
-            match found {
+            let named = if g.id.is_empty() { g.name.clone().unwrap_or_default() } else { g.id.clone() };
+            if named.is_empty() {
+                return error(StatusCode::BAD_REQUEST, "a group restriction needs its id (or name)");
+            }
+            match group_name(&s.db, &named).await {
                 Ok(Some(name)) => rows.push((r.operation.clone(), "group", name)),
-                Ok(None) => {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        format!("no group {}", if g.id.is_empty() { g.name.clone().unwrap_or_default() } else { g.id.clone() }),
-                    )
-                }
+                Ok(None) => return error(StatusCode::BAD_REQUEST, format!("no group {named}")),
                 Err(e) => return db_error(e),
             }
         }
@@ -351,15 +344,26 @@ async fn add_labels(State(s): State<AppState>, Path(id): Path<i64>, Json(labels)
     }
 }
 
+/// The prefix of Confluence group ids.
+const GROUP_IDS: &str = "6c0f3a52";
+
 /// A Confluence group's id (a UUID, as a site's are) for its row.
 pub(crate) fn group_id(row: i64) -> String {
-    format!("6c0f3a52-0000-4000-8000-{row:012x}")
+    super::uuid_of(GROUP_IDS, row)
 }
 
 /// The row a Confluence group id names, if it is one.
 fn group_row(id: &str) -> Option<i64> {
-    let n = id.strip_prefix("6c0f3a52-0000-4000-8000-")?;
-    (n.len() == 12).then(|| i64::from_str_radix(n, 16).ok()).flatten()
+    super::row_of(GROUP_IDS, id)
+}
+
+/// The name of the group a request names by its id (as the API asks) or its name
+/// (deprecated): groups are kept by name.
+async fn group_name(db: &sqlx::SqlitePool, id_or_name: &str) -> Result<Option<String>, sqlx::Error> {
+    match group_row(id_or_name) {
+        Some(row) => sqlx::query_scalar("SELECT name FROM groups WHERE id = ?").bind(row).fetch_optional(db).await,
+        None => sqlx::query_scalar("SELECT name FROM groups WHERE name = ?").bind(id_or_name).fetch_optional(db).await,
+    }
 }
 
 fn v1_group(row: i64, name: &str) -> serde_json::Value {
@@ -1339,10 +1343,9 @@ async fn add_permission(State(s): State<AppState>, Path(key): Path<String>, Json
     };
     // The site admin is an account like any other (not one the directory made).
     let admin = p.subject.kind == "user" && p.subject.identifier == s.access.admin_account_id();
-    // A group by its id (as the API asks) or its name (deprecated); kept by name.
     let mut identifier = p.subject.identifier.clone();
-    if let Some(row) = group_row(&identifier).filter(|_| p.subject.kind == "group") {
-        match sqlx::query_scalar::<_, String>("SELECT name FROM groups WHERE id = ?").bind(row).fetch_optional(&s.db).await {
+    if p.subject.kind == "group" && group_row(&identifier).is_some() {
+        match group_name(&s.db, &identifier).await {
             Ok(Some(name)) => identifier = name,
             Ok(None) => return error(StatusCode::BAD_REQUEST, format!("no group {identifier:?}")),
             Err(e) => return db_error(e),
