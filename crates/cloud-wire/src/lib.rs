@@ -1473,10 +1473,12 @@ mod string_id_tests {
     }
 }
 
-/// A site group as Confluence's group API names it (`/wiki/rest/api/group…`).
+/// A site group as Confluence's group API names it (`/wiki/rest/api/group…`), or Jira's
+/// (`/rest/api/3/group…`, whose id is `groupId`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SiteGroup {
     /// Its id (a UUID).
+    #[serde(alias = "groupId")]
     pub id: String,
     /// Its name.
     pub name: String,
@@ -1495,6 +1497,18 @@ pub struct NewSiteGroup {
 pub struct AccountRef {
     /// The account id.
     pub account_id: String,
+}
+
+/// A page of a Jira platform list (`{startAt, maxResults, isLast, values}`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JiraPage<T> {
+    /// The items.
+    #[serde(default = "Vec::new")]
+    pub values: Vec<T>,
+    /// Whether no page follows.
+    #[serde(default)]
+    pub is_last: Option<bool>,
 }
 
 /// A v1 offset list (`{results, start, limit, size}`).

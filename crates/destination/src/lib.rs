@@ -179,8 +179,20 @@ pub struct Destination {
     base: String,
     auth: SiteAuth,
     scim: Option<Directory>,
+    groups: GroupApi,
     budget: Arc<limiter::Limiter>,
     retry: RetryPolicy,
+}
+
+/// Which product's group API manages a site's groups when it has no directory: the one
+/// the plan's product offers (a Jira-only site has no Confluence API, and the reverse).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupApi {
+    /// `/wiki/rest/api/group…`.
+    #[default]
+    Confluence,
+    /// `/rest/api/3/group…`.
+    Jira,
 }
 
 impl fmt::Debug for Destination {
@@ -216,7 +228,21 @@ impl Destination {
         };
         let scim = scim.map(|scim| Directory { url: scim.url.trim_end_matches('/').to_string(), key: scim.key });
         let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).pool_max_idle_per_host(concurrency.max(1)).build()?;
-        Ok(Destination { http, base, auth, scim, budget: Arc::new(limiter::Limiter::new(concurrency)), retry: RetryPolicy::default() })
+        Ok(Destination {
+            http,
+            base,
+            auth,
+            scim,
+            groups: GroupApi::default(),
+            budget: Arc::new(limiter::Limiter::new(concurrency)),
+            retry: RetryPolicy::default(),
+        })
+    }
+
+    /// This client, managing the site's groups through `api` (when it has no directory).
+    pub fn with_group_api(mut self, api: GroupApi) -> Destination {
+        self.groups = api;
+        self
     }
 
     /// The cloud id a site answers at `/_edge/tenant_info` (no sign-in needed), for

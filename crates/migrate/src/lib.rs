@@ -423,6 +423,14 @@ pub struct Migrator {
     pub(crate) server_links: storage::ServerLinks,
 }
 
+/// The group API a plan's product offers (for a site with no directory).
+fn group_api(product: ferry_source::Product) -> ferry_destination::GroupApi {
+    match product {
+        ferry_source::Product::Confluence => ferry_destination::GroupApi::Confluence,
+        ferry_source::Product::Jira => ferry_destination::GroupApi::Jira,
+    }
+}
+
 impl Migrator {
     /// Prepare a run of `plan`: connects to the source and reads the token from the
     /// environment variable the plan names.
@@ -431,7 +439,7 @@ impl Migrator {
     /// replaced by another site's is refused, since its ids would be taken for the
     /// first site's.
     pub async fn new(db: StateDb, mut plan: Plan, progress: Progress) -> anyhow::Result<Migrator> {
-        let dest = plan.target().client(DEFAULT_CONCURRENCY)?;
+        let dest = plan.target().client(DEFAULT_CONCURRENCY)?.with_group_api(group_api(plan.product));
         let source = plan.connect_source().await?;
         let site = crate::sites::identify(&db, &source, plan.source_password_env.as_deref()).await?;
         match &plan.site {
@@ -511,7 +519,7 @@ impl Migrator {
 
     /// Use another destination client (tests: faster retries).
     pub fn with_destination(mut self, dest: Destination) -> Migrator {
-        self.dest = dest;
+        self.dest = dest.with_group_api(group_api(self.plan.product));
         self
     }
 

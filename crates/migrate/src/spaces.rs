@@ -59,6 +59,17 @@ enum NewCommentOf {
     Inline(NewInlineComment),
 }
 
+/// A body to save again in the second pass: its server and cloud ids, its title when this
+/// plan migrated it (an earlier plan's has none), the body rewritten, and the references
+/// still unresolved.
+struct PendingBody {
+    server_id: i64,
+    cloud_id: i64,
+    title: Option<String>,
+    body: String,
+    unresolved: Vec<String>,
+}
+
 /// Where the body of a version comes from.
 enum BodyFrom {
     /// An older version on the server (its content id), read when it is needed.
@@ -572,11 +583,11 @@ impl Migrator {
     }
 
     /// What the references of a body resolve to now: accounts of the users it mentions
-    /// (through the user mappings; none is Former User) and cloud ids of the pages it
+    /// (through the user mappings; one with none is named by username) and cloud ids of the pages it
     /// names that have one. Warms the caches [`Migrator::resolved`] reads.
     async fn resolve(&mut self, refs: &storage::References) -> anyhow::Result<storage::Resolved> {
         for key in &refs.users {
-            self.author(Some(key)).await?;
+            self.origin_person(Some(key)).await?;
         }
         self.known_pages().await?;
         self.resolved(refs).await
@@ -591,6 +602,14 @@ impl Migrator {
                 Some(known) => known.clone(),
                 None => self.maps.get(ns::USER, &format!("confluence.userkey/{key}")).await?,
             };
+            if account.is_none() {
+                // Named in text: there is no account to point at.
+                let name = match self.usernames.get(key) {
+                    Some(known) => known.clone(),
+                    None => self.source.username_of_key(key).await?,
+                };
+                resolved.names.extend(name.map(|n| (key.clone(), n)));
+            }
             resolved.accounts.insert(key.clone(), account);
         }
         if let Some(known) = &self.page_ids {
@@ -629,52 +648,80 @@ impl Migrator {
     /// a new version (the public API keeps every save; its message says why). References to pages that did not migrate stay as they are: this
     /// plan's are reported, and the ledger keeps every such body for the next plan.
     pub(crate) async fn patch_pending_bodies(&mut self) -> anyhow::Result<()> {
-        let recorded = self.maps.preload(ns::UNRESOLVED_BODY, None).await?;
-        for (server_id, cloud_id) in recorded {
-            let (Ok(server_id), Ok(cloud_id)) = (server_id.parse::<i64>(), cloud_id.parse::<i64>()) else { continue };
-            let title = self.pending_bodies.remove(&server_id);
-            let ours = title.is_some();
-            let body = self.source.body_of(server_id).await?;
-            let refs = match storage::references(&body, &self.server_links) {
-                Ok(refs) => refs,
-                Err(_) => {
-                    // Unreadable since (the server page was edited): nothing to rewrite.
-                    self.maps.forget(ns::UNRESOLVED_BODY, &server_id.to_string()).await?;
+        let recorded: Vec<(String, String)> = self.maps.preload(ns::UNRESOLVED_BODY, None).await?.into_iter().collect();
+        let mut recorded = recorded.into_iter().peekable();
+        while recorded.peek().is_some() {
+            // Rewritten in order (resolving fills the caches), saved concurrently, a bounded
+            // batch at a time.
+            let mut batch: Vec<PendingBody> = Vec::new();
+            let mut bytes = 0;
+            while bytes < CHUNK_BYTES && batch.len() < CHUNK {
+                let Some((server_id, cloud_id)) = recorded.next() else { break };
+                let (Ok(server_id), Ok(cloud_id)) = (server_id.parse::<i64>(), cloud_id.parse::<i64>()) else { continue };
+                let title = self.pending_bodies.remove(&server_id);
+                let body = self.source.body_of(server_id).await?;
+                let refs = match storage::references(&body, &self.server_links) {
+                    Ok(refs) => refs,
+                    Err(_) => {
+                        // Unreadable since (the server page was edited): nothing to rewrite.
+                        self.maps.forget(ns::UNRESOLVED_BODY, &server_id.to_string()).await?;
+                        continue;
+                    }
+                };
+                // An earlier plan's body can only resolve further through a page this plan
+                // created: without one, it stays as that plan left it.
+                if title.is_none() && !refs.pages.iter().any(|p| self.created_pages.contains(p)) {
                     continue;
                 }
-            };
-            // An earlier plan's body can only resolve further through a page this plan
-            // created: without one, it stays as that plan left it.
-            if !ours && !refs.pages.iter().any(|p| self.created_pages.contains(p)) {
-                continue;
+                let resolved = self.resolve(&refs).await?;
+                let rewritten = storage::rewrite(&body, &resolved).map_err(|e| anyhow::anyhow!("content {server_id}: {e}"))?;
+                bytes += rewritten.body.len();
+                batch.push(PendingBody { server_id, cloud_id, title, body: without_markers(rewritten.body), unresolved: rewritten.unresolved });
             }
-            let resolved = self.resolve(&refs).await?;
-            let rewritten = storage::rewrite(&body, &resolved).map_err(|e| anyhow::anyhow!("content {server_id}: {e}"))?;
-            match self.update_body(server_id, cloud_id, &without_markers(rewritten.body)).await {
-                Ok(true) => {}
-                Ok(false) if !ours => {
-                    // Deleted in the cloud since an earlier plan migrated it.
-                    self.maps.forget(ns::UNRESOLVED_BODY, &server_id.to_string()).await?;
-                    continue;
-                }
-                Ok(false) => {
-                    let reason = "its references could not be updated: it is no longer in the cloud".to_string();
-                    self.report.failures.push(Failure { kind: "references".into(), server_id: server_id.to_string(), reason });
-                    continue;
-                }
-                Err(e) => {
-                    let reason = format!("its references could not be updated (the ledger keeps it: the next plan tries again): {e:#}");
-                    self.report.failures.push(Failure { kind: "references".into(), server_id: server_id.to_string(), reason });
-                    continue;
-                }
+            let this = &*self;
+            let saved: Vec<(PendingBody, anyhow::Result<bool>)> = stream::iter(batch)
+                .map(|pending| async move {
+                    let result = this.update_body(pending.server_id, pending.cloud_id, &pending.body).await;
+                    (pending, result)
+                })
+                .buffer_unordered(self.concurrency)
+                .collect()
+                .await;
+            for (pending, result) in saved {
+                self.settle_pending_body(pending, result).await?;
             }
-            if rewritten.unresolved.is_empty() {
-                self.maps.forget(ns::UNRESOLVED_BODY, &server_id.to_string()).await?;
-                self.report.earlier_bodies_fixed += u64::from(!ours);
+        }
+        Ok(())
+    }
+
+    /// Record what saving a rewritten body came to: fixed (forgotten by the ledger when
+    /// nothing is left unresolved), gone from the cloud, or failed (kept for the next plan).
+    async fn settle_pending_body(&mut self, pending: PendingBody, saved: anyhow::Result<bool>) -> anyhow::Result<()> {
+        let PendingBody { server_id, title, unresolved, .. } = pending;
+        let ours = title.is_some();
+        match saved {
+            Ok(true) => {}
+            Ok(false) if !ours => {
+                // Deleted in the cloud since an earlier plan migrated it.
+                return self.maps.forget(ns::UNRESOLVED_BODY, &server_id.to_string()).await;
             }
-            if let Some(title) = title {
-                self.report_unresolved(server_id, &title, rewritten.unresolved);
+            Ok(false) => {
+                let reason = "its references could not be updated: it is no longer in the cloud".to_string();
+                self.report.failures.push(Failure { kind: "references".into(), server_id: server_id.to_string(), reason });
+                return Ok(());
             }
+            Err(e) => {
+                let reason = format!("its references could not be updated (the ledger keeps it: the next plan tries again): {e:#}");
+                self.report.failures.push(Failure { kind: "references".into(), server_id: server_id.to_string(), reason });
+                return Ok(());
+            }
+        }
+        if unresolved.is_empty() {
+            self.maps.forget(ns::UNRESOLVED_BODY, &server_id.to_string()).await?;
+            self.report.earlier_bodies_fixed += u64::from(!ours);
+        }
+        if let Some(title) = title {
+            self.report_unresolved(server_id, &title, unresolved);
         }
         Ok(())
     }

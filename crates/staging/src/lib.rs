@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 mod admin;
+mod groups;
 mod journal;
 mod jsm;
 mod scim;
@@ -233,6 +234,7 @@ pub async fn start_with_journal(db_path: &Path, listen: &str, access: &Access, f
         throttled: Arc::default(),
     };
     let routes = wiki::routes()
+        .merge(groups::routes())
         .merge(admin::routes())
         .merge(jsm::routes())
         .nest(&format!("/scim/directory/{directory}"), scim::routes())

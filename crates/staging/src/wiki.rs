@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use sqlx::Row;
 
+use super::groups::{group_id, group_name, group_row};
 use super::{db_error, error, AppState, PRODUCT_ACCESS_GROUP};
 use ferry_cloud_wire::*;
 
@@ -24,10 +25,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/wiki/rest/api/space/{key}", get(get_space))
         .route("/wiki/rest/api/space/{key}/permission", post(add_permission))
         .route("/wiki/api/v2/spaces", get(list_spaces))
-        .route("/wiki/rest/api/group", post(create_site_group))
-        .route("/wiki/rest/api/group/picker", get(pick_site_groups))
-        .route("/wiki/rest/api/group/{id}/membersByGroupId", get(site_group_members))
-        .route("/wiki/rest/api/group/userByGroupId", post(add_site_group_member))
         .route("/wiki/api/v2/pages", post(create_page))
         .route("/wiki/api/v2/blogposts", post(create_blogpost))
         .route("/wiki/api/v2/pages/{id}", get(read_content).put(update_content).delete(delete_page))
@@ -139,7 +136,7 @@ async fn create_space(State(s): State<AppState>, Json(space): Json<Space>) -> Re
     }
 }
 
-async fn exists(s: &AppState, sql: &str, id: impl ToString) -> Result<bool, Response> {
+pub(crate) async fn exists(s: &AppState, sql: &str, id: impl ToString) -> Result<bool, Response> {
     sqlx::query(sql).bind(id.to_string()).fetch_optional(&s.db).await.map(|r| r.is_some()).map_err(db_error)
 }
 
@@ -340,108 +337,6 @@ async fn add_labels(State(s): State<AppState>, Path(id): Path<i64>, Json(labels)
                 .collect();
             Json(json!({"results": results, "start": 0, "limit": 200, "size": results.len(), "_links": {}})).into_response()
         }
-        Err(e) => db_error(e),
-    }
-}
-
-/// The prefix of Confluence group ids.
-const GROUP_IDS: &str = "6c0f3a52";
-
-/// A Confluence group's id (a UUID, as a site's are) for its row.
-pub(crate) fn group_id(row: i64) -> String {
-    super::uuid_of(GROUP_IDS, row)
-}
-
-/// The row a Confluence group id names, if it is one.
-fn group_row(id: &str) -> Option<i64> {
-    super::row_of(GROUP_IDS, id)
-}
-
-/// The name of the group a request names by its id (as the API asks) or its name
-/// (deprecated): groups are kept by name.
-async fn group_name(db: &sqlx::SqlitePool, id_or_name: &str) -> Result<Option<String>, sqlx::Error> {
-    match group_row(id_or_name) {
-        Some(row) => sqlx::query_scalar("SELECT name FROM groups WHERE id = ?").bind(row).fetch_optional(db).await,
-        None => sqlx::query_scalar("SELECT name FROM groups WHERE name = ?").bind(id_or_name).fetch_optional(db).await,
-    }
-}
-
-fn v1_group(row: i64, name: &str) -> serde_json::Value {
-    json!({"type": "group", "name": name, "id": group_id(row), "_links": {"self": format!("/wiki/rest/api/group/by-id?id={}", group_id(row))}})
-}
-
-/// `start` and `limit` of a v1 list (limit 1–200, default 200).
-fn offset_paging(q: &HashMap<String, String>) -> (i64, i64) {
-    let start = q.get("start").and_then(|v| v.parse().ok()).unwrap_or(0i64).max(0);
-    let limit = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(200i64).clamp(1, 200);
-    (start, limit)
-}
-
-/// `GET /wiki/rest/api/group/picker?query=`: groups whose name contains the query.
-async fn pick_site_groups(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
-    let Some(query) = q.get("query").filter(|v| !v.trim().is_empty()) else { return error(StatusCode::BAD_REQUEST, "query: required") };
-    let (start, limit) = offset_paging(&q);
-    let sql = "SELECT id, name FROM groups WHERE instr(lower(name), lower(?)) > 0 ORDER BY name LIMIT ? OFFSET ?";
-    match sqlx::query(sql).bind(query).bind(limit).bind(start).fetch_all(&s.db).await {
-        Ok(rows) => {
-            let results: Vec<serde_json::Value> = rows.iter().map(|r| v1_group(r.get(0), &r.get::<String, _>(1))).collect();
-            Json(json!({"results": results, "start": start, "limit": limit, "size": results.len(), "_links": {}})).into_response()
-        }
-        Err(e) => db_error(e),
-    }
-}
-
-/// `POST /wiki/rest/api/group` `{name}`: a new site group (awaiting the admin's
-/// permission review, as every group a migration creates).
-async fn create_site_group(State(s): State<AppState>, Json(g): Json<NewSiteGroup>) -> Response {
-    let name = g.name.trim();
-    if name.is_empty() || name.chars().count() > 255 {
-        return error(StatusCode::BAD_REQUEST, "name: 1 to 255 characters");
-    }
-    match sqlx::query("INSERT INTO groups (name, awaiting_review) VALUES (?, 1) RETURNING id").bind(name).fetch_one(&s.write).await {
-        Ok(r) => (StatusCode::CREATED, Json(v1_group(r.get(0), name))).into_response(),
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => error(StatusCode::CONFLICT, format!("a group named {name:?} exists")),
-        Err(e) => db_error(e),
-    }
-}
-
-/// `GET /wiki/rest/api/group/{groupId}/membersByGroupId`: the members, as a `UserArray`.
-async fn site_group_members(State(s): State<AppState>, Path(id): Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
-    let Some(row) = group_row(&id) else { return error(StatusCode::NOT_FOUND, format!("no group {id}")) };
-    match exists(&s, "SELECT 1 FROM groups WHERE id = ?", row).await {
-        Ok(true) => {}
-        Ok(false) => return error(StatusCode::NOT_FOUND, format!("no group {id}")),
-        Err(r) => return r,
-    }
-    let (start, limit) = offset_paging(&q);
-    let sql = "SELECT u.id, COALESCE(u.display_name, u.user_name) FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.group_id = ? ORDER BY u.id LIMIT ? OFFSET ?";
-    match sqlx::query(sql).bind(row).bind(limit).bind(start).fetch_all(&s.db).await {
-        Ok(rows) => {
-            let results: Vec<serde_json::Value> = rows
-                .iter()
-                .map(
-                    |r| json!({"type": "known", "accountId": r.get::<i64, _>(0).to_string(), "accountType": "atlassian", "displayName": r.get::<String, _>(1)}),
-                )
-                .collect();
-            Json(json!({"results": results, "start": start, "limit": limit, "size": results.len(), "_links": {}})).into_response()
-        }
-        Err(e) => db_error(e),
-    }
-}
-
-/// `POST /wiki/rest/api/group/userByGroupId?groupId=` `{accountId}`: one member more.
-async fn add_site_group_member(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>, Json(a): Json<AccountRef>) -> Response {
-    let Some(row) = q.get("groupId").and_then(|id| group_row(id)) else { return error(StatusCode::NOT_FOUND, "groupId: no such group") };
-    let Ok(user) = a.account_id.parse::<i64>() else { return error(StatusCode::BAD_REQUEST, format!("accountId: no account {:?}", a.account_id)) };
-    let sql = "INSERT OR IGNORE INTO memberships (group_id, user_id) SELECT g.id, u.id FROM groups g, users u WHERE g.id = ? AND u.id = ?";
-    match sqlx::query(sql).bind(row).bind(user).execute(&s.write).await {
-        Ok(r) if r.rows_affected() > 0 => StatusCode::CREATED.into_response(),
-        // Nothing added: a member already, or no such group or account.
-        Ok(_) => match sqlx::query("SELECT 1 FROM memberships WHERE group_id = ? AND user_id = ?").bind(row).bind(user).fetch_optional(&s.write).await {
-            Ok(Some(_)) => StatusCode::CREATED.into_response(),
-            Ok(None) => error(StatusCode::BAD_REQUEST, format!("no group {} or no account {}", group_id(row), a.account_id)),
-            Err(e) => db_error(e),
-        },
         Err(e) => db_error(e),
     }
 }

@@ -86,16 +86,7 @@ fn read(body: &str) -> Result<(Vec<Piece<'_>>, String), Malformed> {
                 None
             }
             _ if hidden > 0 => None,
-            Event::Text(t) => Some(t.decode().map_err(|e| Malformed { at: reader.buffer_position(), message: e.to_string() })?.into_owned()),
-            Event::CData(c) => Some(String::from_utf8_lossy(c.as_ref()).into_owned()),
-            Event::GeneralRef(r) => {
-                let name = String::from_utf8_lossy(r.as_ref()).into_owned();
-                Some(match r.resolve_char_ref() {
-                    Ok(Some(c)) => c.to_string(),
-                    _ => entity(&name).map(str::to_string).unwrap_or_else(|| format!("&{name};")),
-                })
-            }
-            _ => None,
+            event => character_data(event).map_err(|message| Malformed { at: reader.buffer_position(), message })?,
         };
         let offset = text.len();
         if let Some(t) = &added {
@@ -104,6 +95,22 @@ fn read(body: &str) -> Result<(Vec<Piece<'_>>, String), Malformed> {
         pieces.push(Piece { event, offset, text: added });
     }
     Ok((pieces, text))
+}
+
+/// The characters an event stands for (text, CDATA, an entity resolved), if any.
+pub(crate) fn character_data(event: &Event<'_>) -> Result<Option<String>, String> {
+    Ok(match event {
+        Event::Text(t) => Some(t.decode().map_err(|e| e.to_string())?.into_owned()),
+        Event::CData(c) => Some(String::from_utf8_lossy(c.as_ref()).into_owned()),
+        Event::GeneralRef(r) => {
+            let name = String::from_utf8_lossy(r.as_ref()).into_owned();
+            Some(match r.resolve_char_ref() {
+                Ok(Some(c)) => c.to_string(),
+                _ => entity(&name).map(str::to_string).unwrap_or_else(|| format!("&{name};")),
+            })
+        }
+        _ => None,
+    })
 }
 
 fn marker_ref(e: &BytesStart<'_>) -> Option<String> {

@@ -15,15 +15,14 @@ use quick_xml::{Reader, Writer};
 mod inline;
 pub use inline::{keep_markers, place, selection_of, text_of, without_markers, Placed, Selection};
 
-/// The account id a mention of a user with no cloud account names (as content by such a
-/// user goes to Former User).
-pub const FORMER_USER_ACCOUNT_ID: &str = "former-user";
-
 /// What the references of a body resolve to.
 #[derive(Debug, Default, Clone)]
 pub struct Resolved {
-    /// User key → cloud account id (absent or `None`: no cloud account, Former User).
+    /// User key → cloud account id (absent or `None`: no cloud account, a former user).
     pub accounts: HashMap<String, Option<String>>,
+    /// User key → username, of the people with no cloud account (a mention of one is
+    /// written as text naming them).
+    pub names: HashMap<String, String>,
     /// Server page or blog post id → cloud id (absent: not migrated, left as it is).
     pub pages: HashMap<i64, i64>,
     /// The destination's base URL, for rewritten links.
@@ -235,14 +234,94 @@ pub fn rewrite(body: &str, resolved: &Resolved) -> Result<Rewritten, Malformed> 
         }
         _ => None,
     })?;
+    // What still names a user key names someone with no cloud account.
+    let out = if out.contains("ri:userkey") { former_mentions(&out, resolved)? } else { out };
     Ok(Rewritten { body: out, unresolved })
+}
+
+/// `body` with people who have no cloud account named in text: a link to one
+/// (`<ac:link><ri:user ri:userkey/>…</ac:link>`) becomes its own link text, or `@username`
+/// (there is no account to point at, and an id the site does not know would not show);
+/// such a user anywhere else (a macro's parameter) is left out.
+fn former_mentions(body: &str, resolved: &Resolved) -> Result<String, Malformed> {
+    let mut reader = Reader::from_str(body);
+    reader.config_mut().check_end_names = true;
+    let mut writer = Writer::new(Vec::with_capacity(body.len()));
+    let error = |reader: &Reader<&[u8]>, e: &dyn std::fmt::Display| Malformed { at: reader.buffer_position(), message: e.to_string() };
+    // The events of an `ac:link` being read, and how deep in `ac:link`s they are.
+    let mut link: Vec<Event<'_>> = Vec::new();
+    let mut depth = 0usize;
+    loop {
+        let event = reader.read_event().map_err(|e| Malformed { at: reader.error_position(), message: e.to_string() })?;
+        if let Event::Eof = event {
+            break;
+        }
+        match &event {
+            Event::Start(e) if e.name().as_ref() == b"ac:link" => depth += 1,
+            Event::End(e) if e.name().as_ref() == b"ac:link" => depth = depth.saturating_sub(1),
+            Event::Empty(e) if depth == 0 && former_key(e).is_some() => continue,
+            _ => {}
+        }
+        if depth == 0 && link.is_empty() {
+            writer.write_event(event).map_err(|e| error(&reader, &e))?;
+            continue;
+        }
+        link.push(event);
+        if depth > 0 {
+            continue;
+        }
+        let events = std::mem::take(&mut link);
+        match mention_text(&events, resolved) {
+            Some(text) => writer.write_event(Event::Text(BytesText::new(&text))).map_err(|e| error(&reader, &e))?,
+            None => {
+                for event in events {
+                    writer.write_event(event).map_err(|e| error(&reader, &e))?;
+                }
+            }
+        }
+    }
+    String::from_utf8(writer.into_inner()).map_err(|e| Malformed { at: 0, message: e.to_string() })
+}
+
+/// The user key of a `<ri:user>` that still names one (a person with no cloud account).
+fn former_key(e: &BytesStart<'_>) -> Option<String> {
+    if e.name().as_ref() != b"ri:user" {
+        return None;
+    }
+    attr_value(e, b"ri:userkey")
+}
+
+/// The text an `ac:link` (its events) is written as when it links to a person with no
+/// cloud account: its link text, or `@username`; `None` when it links elsewhere.
+fn mention_text(events: &[Event<'_>], resolved: &Resolved) -> Option<String> {
+    let key = events.iter().find_map(|event| match event {
+        Event::Empty(e) | Event::Start(e) => former_key(e),
+        _ => None,
+    })?;
+    let mut text = String::new();
+    let mut in_body = false;
+    for event in events {
+        match event {
+            Event::Start(e) if e.name().as_ref().ends_with(b"link-body") => in_body = true,
+            Event::End(e) if e.name().as_ref().ends_with(b"link-body") => in_body = false,
+            event if in_body => text.push_str(&inline::character_data(event).ok().flatten().unwrap_or_default()),
+            _ => {}
+        }
+    }
+    let text = text.trim();
+    Some(match (text.is_empty(), resolved.names.get(&key)) {
+        (false, _) => text.to_string(),
+        (true, Some(name)) => format!("@{name}"),
+        (true, None) => "@former user".to_string(),
+    })
 }
 
 fn rewrite_element(e: &BytesStart<'_>, resolved: &Resolved, unresolved: &mut Vec<String>) -> Option<BytesStart<'static>> {
     let name = e.name();
     let (target, new_value): (&[u8], String) = if name.as_ref() == b"ri:user" {
+        // One with no cloud account keeps its key here: it is written as text after.
         let key = attr_value(e, b"ri:userkey")?;
-        let account = resolved.accounts.get(&key).cloned().flatten().unwrap_or_else(|| FORMER_USER_ACCOUNT_ID.to_string());
+        let account = resolved.accounts.get(&key).cloned().flatten()?;
         (b"ri:userkey", account)
     } else if name.as_ref() == b"a" {
         let href = attr_value(e, b"href")?;
@@ -303,6 +382,7 @@ mod tests {
     fn resolved() -> Resolved {
         Resolved {
             accounts: [("k1".to_string(), Some("acc-1".to_string())), ("gone".to_string(), None)].into_iter().collect(),
+            names: [("gone".to_string(), "jdoe".to_string())].into_iter().collect(),
             pages: [(1001, 9001), (1002, 9002)].into_iter().collect(),
             base_url: "https://cloud.example".into(),
             server: ServerLinks::new(Some("https://wiki.example")),
@@ -328,7 +408,7 @@ mod tests {
              <ac:plain-text-body><![CDATA[pageId=1001 <not> rewritten]]></ac:plain-text-body><!-- pageId=1001 -->"
         );
         let out = rewrite(&body, &resolved()).unwrap();
-        let expected = "<p>Hi <ac:link><ri:user ri:account-id=\"acc-1\"/></ac:link>&nbsp;and <ac:link><ri:user ri:account-id=\"former-user\"/></ac:link>.</p>\
+        let expected = "<p>Hi <ac:link><ri:user ri:account-id=\"acc-1\"/></ac:link>&nbsp;and @jdoe.</p>\
              <p><a href=\"https://cloud.example/wiki/pages/viewpage.action?pageId=9001#top\">one</a> \
              <a href=\"https://cloud.example/wiki/pages/viewpage.action?pageId=9002\">two</a> <a href=\"/pages/viewpage.action?pageId=5555\">gone</a></p>\
              <ac:structured-macro ac:name=\"include\"><ac:parameter ac:name=\"pageId\">9002</ac:parameter></ac:structured-macro>\
@@ -338,6 +418,20 @@ mod tests {
         let refs = references(&body, &ServerLinks::new(Some("https://wiki.example"))).unwrap();
         assert_eq!(refs.users, ["gone", "k1"]);
         assert_eq!(refs.pages, [1001, 1002, 5555]);
+    }
+
+    #[test]
+    fn people_with_no_cloud_account_are_named_in_text() {
+        let body = "<p><ac:link><ri:user ri:userkey=\"gone\"/><ac:plain-text-link-body><![CDATA[Jane & co]]></ac:plain-text-link-body></ac:link> \
+             <ac:link><ri:user ri:userkey=\"nobody\"/></ac:link> <ac:link><ri:page ri:content-title=\"Home\"/></ac:link></p>\
+             <ac:structured-macro ac:name=\"profile\"><ac:parameter ac:name=\"user\"><ri:user ri:userkey=\"gone\"/></ac:parameter></ac:structured-macro>\
+             <ac:structured-macro ac:name=\"profile\"><ac:parameter ac:name=\"user\"><ri:user ri:userkey=\"k1\"/></ac:parameter></ac:structured-macro>";
+        let out = rewrite(body, &resolved()).unwrap();
+        let expected = "<p>Jane &amp; co @former user <ac:link><ri:page ri:content-title=\"Home\"/></ac:link></p>\
+             <ac:structured-macro ac:name=\"profile\"><ac:parameter ac:name=\"user\"></ac:parameter></ac:structured-macro>\
+             <ac:structured-macro ac:name=\"profile\"><ac:parameter ac:name=\"user\"><ri:user ri:account-id=\"acc-1\"/></ac:parameter></ac:structured-macro>";
+        assert_eq!(out.body, expected);
+        assert!(!out.body.contains("userkey"));
     }
 
     #[test]

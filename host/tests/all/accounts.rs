@@ -8,6 +8,7 @@ use ferry_host::plan::{Plan, SpacesScope, UsersScope};
 use ferry_host::staging::{Faults, PRODUCT_ACCESS_GROUP};
 
 use crate::core_migration::{plan_for, Cloud};
+use crate::jira::JiraFixture;
 use crate::support::Fixture;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,4 +71,43 @@ async fn without_a_directory_users_are_linked_to_the_accounts_the_organisation_h
     assert!(members > 0, "memberships of linked users migrate");
     // What people with no account wrote is the migrating account's; its origin names them.
     assert!(report.former_user > 0 && report.counts["pages"].cloud > 0);
+}
+
+/// A Jira plan on a site with no directory manages groups through Jira's group API (a
+/// Jira-only site has no Confluence API): never a `/wiki` request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_directory_a_jira_plan_keeps_groups_through_jiras_own_group_api() {
+    let f = JiraFixture::new(None).await;
+    let journal = f.dir.path().join("requests.jsonl");
+    let cloud = Cloud::start_with_journal(Faults::default(), Some(&journal)).await;
+    ferry_host::sample::jira::seed_cloud(&cloud.dest).await.unwrap();
+    // Two agents have accounts before the migration (set-up through the site's directory).
+    let mut accounts = Vec::new();
+    for email in ["agent01@example.com", "agent02@example.com"] {
+        accounts.push(cloud.dest.create_user(email, "Already in the cloud", true).await.unwrap().account_id().unwrap().to_string());
+    }
+    let setup = std::fs::read_to_string(&journal).unwrap().lines().count();
+    let plan = Plan { scim_url: None, scim_token_env: None, ..f.plan(&cloud, UsersScope::All, UsersScope::Related, SpacesScope::All) };
+    let plan = Plan::create(&f.db, plan).await.unwrap();
+    let report = Migrator::new(f.db.clone(), plan, Progress::hidden()).await.unwrap().run().await.unwrap();
+    assert_eq!(report.error, None);
+    assert_eq!(report.linked_users, 2, "{:?}", report.failures);
+    assert!(report.counts["groups"].cloud > 0, "{:?}", report.counts);
+    assert_eq!(report.counts["requests"].cloud, f.summary.requests, "{:?}", report.failures);
+
+    let sent: Vec<serde_json::Value> = std::fs::read_to_string(&journal).unwrap().lines().skip(setup).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let paths: Vec<&str> = sent.iter().map(|e| e["path"].as_str().unwrap()).collect();
+    assert!(!paths.iter().any(|p| p.starts_with("/wiki/") || p.contains("/scim/")), "{paths:?}");
+    assert!(paths.contains(&"/rest/api/3/group") && paths.contains(&"/rest/api/3/group/user"), "{paths:?}");
+    // Each group the plan made is the site's, and its members are the linked accounts.
+    let jira_groups = cloud.dest.clone().with_group_api(ferry_host::destination::GroupApi::Jira);
+    let mut members = 0;
+    for name in &report.groups_awaiting_review {
+        let group = jira_groups.site_group(name).await.unwrap().unwrap_or_else(|| panic!("group {name} is on the site"));
+        for member in jira_groups.site_group_members(&group.id).await.unwrap() {
+            assert!(accounts.contains(&member), "{member} in {name} is not a linked account");
+            members += 1;
+        }
+    }
+    assert!(members > 0, "memberships of linked agents migrate");
 }

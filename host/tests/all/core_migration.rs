@@ -40,6 +40,11 @@ impl CloudSecrets for std::process::Command {
 
 impl Cloud {
     pub async fn start(faults: Faults) -> Cloud {
+        Cloud::start_with_journal(faults, None).await
+    }
+
+    /// [`Cloud::start`], the site journaling every request it answers into `journal`.
+    pub async fn start_with_journal(faults: Faults, journal: Option<&std::path::Path>) -> Cloud {
         static ENV: Once = Once::new();
         let access = staging::Access::with_token(TOKEN);
         ENV.call_once(|| {
@@ -47,7 +52,7 @@ impl Cloud {
             std::env::set_var(SCIM_KEY_ENV, &access.directory_key);
         });
         let dir = tempfile::tempdir().unwrap();
-        let site = staging::start(&dir.path().join("cloud.db"), "127.0.0.1:0", &access, faults).await.unwrap();
+        let site = staging::start_with_journal(&dir.path().join("cloud.db"), "127.0.0.1:0", &access, faults, journal).await.unwrap();
         let dest = ferry_host::demo::staging_client(&site, &access, 8).unwrap().with_retry(RetryPolicy {
             attempts: 30,
             base: Duration::from_millis(2),
