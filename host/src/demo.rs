@@ -38,8 +38,33 @@ pub const DEMO_TOKEN_ENV: &str = "FERRY_DEMO_TOKEN";
 /// The environment variable the demo's SCIM directory key is read from.
 pub const DEMO_SCIM_KEY_ENV: &str = "FERRY_DEMO_SCIM_KEY";
 
+/// The environment variable holding the migration secret the staging site's stand-in
+/// cloud apps issued.
+pub const DEMO_APP_SECRET_ENV: &str = "FERRY_DEMO_APP_SECRET";
+
+/// The sample apps: server app key → cloud app key.
+pub const SAMPLE_APPS: [(&str, &str); 3] = [
+    (RATINGS_APP, "com.example.page-ratings.cloud"),
+    (CALENDARS_APP, "com.example.team-calendars.cloud"),
+    (DIAGRAMS_APP, "com.example.diagrams.cloud"),
+];
+
+/// The sample apps' data sent to a staging site's stand-in cloud apps
+/// (`<site>/apps/<CLOUD_APP_KEY>`) instead of their vendors' endpoints, each transfer
+/// signed with the secret in `$secret_env`.
+pub fn stand_in_apps(url: &str, secret_env: &str) -> std::collections::BTreeMap<String, cloud::AppLink> {
+    SAMPLE_APPS
+        .iter()
+        .map(|(server, cloud_key)| {
+            let link = cloud::AppLink { endpoint: Some(format!("{}/apps/{cloud_key}", url.trim_end_matches('/'))), secret_env: Some(secret_env.into()) };
+            (server.to_string(), link)
+        })
+        .collect()
+}
+
 /// The way to a staging site as to a real one: its URL, its admin's email with the API
-/// token in `$token_env`, and its user-provisioning directory with the key in `$scim_env`.
+/// token in `$token_env`, its user-provisioning directory with the key in `$scim_env`,
+/// and the sample apps' stand-ins (their secret in [`DEMO_APP_SECRET_ENV`]).
 pub fn staging_target(url: &str, access: &staging::Access, scim_url: &str, token_env: &str, scim_env: &str) -> cloud::Target {
     cloud::Target {
         url: url.into(),
@@ -49,6 +74,7 @@ pub fn staging_target(url: &str, access: &staging::Access, scim_url: &str, token
         token_env: token_env.into(),
         scim_url: Some(scim_url.into()),
         scim_token_env: Some(scim_env.into()),
+        apps: stand_in_apps(url, DEMO_APP_SECRET_ENV),
     }
 }
 
@@ -121,6 +147,7 @@ pub async fn run_demo(
     // SAFETY of set_var: the demo sets them before any thread reads the environment.
     std::env::set_var(DEMO_TOKEN_ENV, &access.api_token);
     std::env::set_var(DEMO_SCIM_KEY_ENV, &access.directory_key);
+    std::env::set_var(DEMO_APP_SECRET_ENV, &access.app_secret);
     let staging_db = work.join("cloud.db");
     let cloud_site = staging::start_with_journal(&staging_db, "127.0.0.1:0", &access, Faults::default(), journal).await?;
     let admin = staging_client(&cloud_site, &access, 2)?;

@@ -257,6 +257,11 @@ pub enum ManifestError {
     /// The privacy policy is not an http(s) URL.
     #[error("manifest field `privacy_policy` must be an http(s) URL, found {0:?}")]
     BadPrivacyPolicy(String),
+    /// The migration endpoint is not an HTTPS URL (or a loopback HTTP one).
+    #[error(
+        "manifest field `migration_endpoint` must be an https:// URL of the vendor's cloud app (http:// only to 127.0.0.1, [::1] or localhost, for local runs), with no query, fragment or credentials; found {0:?}"
+    )]
+    BadMigrationEndpoint(String),
     /// A scope listed twice.
     #[error("scope {0} is listed twice")]
     DuplicateScope(String),
@@ -346,6 +351,8 @@ struct RawManifest {
     scopes: Vec<String>,
     #[serde(default)]
     tables: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    migration_endpoint: Option<String>,
 }
 
 /// A validated plugin manifest.
@@ -371,6 +378,10 @@ pub struct Manifest {
     pub scopes: Vec<Scope>,
     /// Declared app tables: table name → column name → class.
     pub tables: BTreeMap<String, BTreeMap<String, ColumnClass>>,
+    /// Where the host sends the data the plugin exports: the vendor's cloud app's
+    /// migration endpoint (`docs/cloud-app-guide.md`). `None` in manifests written before
+    /// endpoints were declared: such a plugin migrates only where the admin names one.
+    pub migration_endpoint: Option<String>,
 }
 
 impl Manifest {
@@ -424,6 +435,11 @@ impl Manifest {
         if !(raw.privacy_policy.starts_with("https://") || raw.privacy_policy.starts_with("http://")) {
             return Err(ManifestError::BadPrivacyPolicy(raw.privacy_policy));
         }
+        if let Some(endpoint) = &raw.migration_endpoint {
+            if endpoint_origin(endpoint).is_none() {
+                return Err(ManifestError::BadMigrationEndpoint(endpoint.chars().take(MAX_TEXT_SHOWN).collect()));
+            }
+        }
         let mut scopes = Vec::new();
         for name in &raw.scopes {
             let scope: Scope = name.parse()?;
@@ -462,7 +478,13 @@ impl Manifest {
             privacy_policy: raw.privacy_policy,
             scopes,
             tables,
+            migration_endpoint: raw.migration_endpoint,
         })
+    }
+
+    /// The origin (`scheme://host[:port]`) the plugin's data is sent to, if it names one.
+    pub fn endpoint_origin(&self) -> Option<String> {
+        self.migration_endpoint.as_deref().and_then(endpoint_origin)
     }
 
     /// The declared scopes as a set.
@@ -483,8 +505,44 @@ impl Manifest {
             privacy_policy: self.privacy_policy.clone(),
             scopes: self.scopes.iter().map(|s| s.name().to_string()).collect(),
             tables: self.tables.iter().map(|(t, cols)| (t.clone(), cols.iter().map(|(c, k)| (c.clone(), k.name().to_string())).collect())).collect(),
+            migration_endpoint: self.migration_endpoint.clone(),
         };
         serde_json::to_string(&raw).expect("a manifest always serializes")
+    }
+}
+
+/// The most characters of a bad value an error shows.
+const MAX_TEXT_SHOWN: usize = 200;
+
+/// The longest migration endpoint.
+const MAX_ENDPOINT_BYTES: usize = 512;
+
+/// The origin (`scheme://host[:port]`, lower case) of a migration endpoint, when it is an
+/// acceptable one: `https://HOST[:PORT][/PATH]`, or `http://` to a loopback host (local
+/// runs, the staging site), with no credentials, query or fragment. `None` otherwise.
+pub fn endpoint_origin(url: &str) -> Option<String> {
+    if url.len() > MAX_ENDPOINT_BYTES || url.chars().any(|c| c.is_whitespace() || c.is_control()) || url.contains(['?', '#', '@', '\\']) {
+        return None;
+    }
+    let lower = url.to_ascii_lowercase();
+    let (scheme, rest) = lower.split_once("://")?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => format!("[{}]", v6.split(']').next()?),
+        None => authority.split(':').next().unwrap_or_default().to_string(),
+    };
+    let port = &authority[host.len()..];
+    if host.is_empty() || host == "[]" || !(port.is_empty() || port.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))) {
+        return None;
+    }
+    if !host.starts_with('[') && !host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
+        return None;
+    }
+    let loopback = host == "localhost" || host == "[::1]" || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback());
+    match scheme {
+        "https" => Some(format!("https://{authority}")),
+        "http" if loopback => Some(format!("http://{authority}")),
+        _ => None,
     }
 }
 
@@ -522,6 +580,41 @@ mod tests {
             "vendor":"Example","version":"1.2.0","server_app_versions":">=2.0, <4","contract":"0.1.0",
             "privacy_policy":"https://example.com/privacy","scopes":[{scopes}],"tables":{tables}}}"#
         )
+    }
+
+    #[test]
+    fn a_migration_endpoint_is_https_or_loopback_http_and_names_its_origin() {
+        for (url, origin) in [
+            ("https://apps.example.com/ratings/ferry", "https://apps.example.com"),
+            ("https://Apps.Example.com:8443", "https://apps.example.com:8443"),
+            ("http://127.0.0.1:8090/apps/com.example.ratings.cloud", "http://127.0.0.1:8090"),
+            ("http://localhost/x", "http://localhost"),
+            ("http://[::1]:9/x", "http://[::1]:9"),
+        ] {
+            assert_eq!(endpoint_origin(url).as_deref(), Some(origin), "{url}");
+        }
+        for bad in [
+            "http://apps.example.com/x",
+            "ftp://apps.example.com",
+            "https://",
+            "https://user:pw@apps.example.com/",
+            "https://apps.example.com/x?token=1",
+            "https://apps.example.com/x#a",
+            "https://apps example.com",
+            "https://apps.example.com:99999999/",
+            "https://apps.example.com:/",
+            "http://127.0.0.1.evil.example/x",
+            "apps.example.com",
+        ] {
+            assert_eq!(endpoint_origin(bad), None, "{bad}");
+        }
+        let json = sample("{}", "").replace(r#""tables":{}"#, r#""tables":{},"migration_endpoint":"http://evil.example/in""#);
+        let err = Manifest::parse(json.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("migration_endpoint") && err.contains("https://"), "{err}");
+        let json = sample("{}", "").replace(r#""tables":{}"#, r#""tables":{},"migration_endpoint":"https://apps.example.com/in""#);
+        let m = Manifest::parse(json.as_bytes()).unwrap();
+        assert_eq!(m.endpoint_origin().as_deref(), Some("https://apps.example.com"));
+        assert_eq!(Manifest::parse(m.to_json().as_bytes()).unwrap(), m);
     }
 
     #[test]

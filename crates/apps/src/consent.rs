@@ -81,7 +81,8 @@ pub struct ConsentRecord {
 
 impl ConsentRecord {
     /// Whether this consent covers the installed `plugin` (same version, file, signer and
-    /// scopes, not revoked).
+    /// scopes, not revoked). The file binds the manifest, so the endpoint the data goes
+    /// to too.
     pub fn binds(&self, plugin: &InstalledPlugin, manifest_scopes: ScopeSet) -> bool {
         self.revoked_at.is_none()
             && self.plugin_version == plugin.version
@@ -127,6 +128,8 @@ pub struct ScopeDiff {
     pub removed_columns: Vec<String>,
     /// Columns whose class changed, as `TABLE.COLUMN: old → new`.
     pub changed_classes: Vec<String>,
+    /// Where the data goes, when that changed: `old origin → new origin`.
+    pub endpoint_change: Option<String>,
 }
 
 impl ScopeDiff {
@@ -158,6 +161,10 @@ pub fn diff(old: &Manifest, new: &Manifest) -> ScopeDiff {
                 Some(_) => {}
             }
         }
+    }
+    if old.endpoint_origin() != new.endpoint_origin() {
+        let shown = |m: &Manifest| m.endpoint_origin().unwrap_or_else(|| "none named".into());
+        d.endpoint_change = Some(format!("{} → {}", shown(old), shown(new)));
     }
     for (table, columns) in &old.tables {
         let after = new.tables.get(table);
@@ -360,6 +367,11 @@ pub struct PolicyCard {
     pub privacy_policy: String,
     /// The cloud app the data goes to.
     pub cloud_app_key: String,
+    /// Where the host sends the data the plugin exports: its manifest's migration
+    /// endpoint (none in a plugin built before endpoints were declared).
+    pub migration_endpoint: Option<String>,
+    /// The endpoint's origin, and in plain words where the data goes.
+    pub sends_to: String,
     /// Every declared scope in plain words.
     pub scopes: Vec<ScopeLine>,
     /// The app tables read: table → column → class (`public`, `pii`, `ugc`, ...).
@@ -407,6 +419,11 @@ pub async fn policy_card(db: &StateDb, app_key: &str) -> anyhow::Result<PolicyCa
         }),
         privacy_policy: manifest.privacy_policy.clone(),
         cloud_app_key: manifest.cloud_app_key.clone(),
+        migration_endpoint: manifest.migration_endpoint.clone(),
+        sends_to: match manifest.endpoint_origin() {
+            Some(origin) => format!("the data this plugin exports is sent to {origin} ({}), with the id mappings its scopes allow", manifest.vendor),
+            None => "this plugin names no endpoint for its data: it migrates only where the admin sets one (--app-endpoint)".into(),
+        },
         scopes: manifest.scopes.iter().map(ScopeLine::of).collect(),
         tables: manifest.tables.clone(),
         stage,

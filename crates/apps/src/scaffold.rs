@@ -84,6 +84,9 @@ name = "{title}"
 vendor = "{vendor}"
 server_app_versions = "*"          # the Server app versions this plugin reads (semver range)
 privacy_policy = "https://example.com/privacy"   # replace with your privacy policy
+# Your cloud app's migration endpoint: the host sends it what this plugin exports
+# (docs/cloud-app-guide.md). Admins see its host before they consent.
+migration_endpoint = "https://example.com/ferry"
 scopes = [
     "app-data-other",              # ITEM.ID and ITEM.PAGE_ID
     "app-data-ugc",                # ITEM.TEXT, written by users

@@ -336,15 +336,6 @@ impl Destination {
         let response = self.send(Method::POST, self.url(&path), |r| r.json(permission)).await?;
         ok(Method::POST, &path, response).await.map(|_| ())
     }
-
-    /// Upload a blob of app data under `label` for an app transfer.
-    pub async fn upload_app_data(&self, transfer_id: &str, label: &str, data: bytes::Bytes) -> Result<(), DestinationError> {
-        let path = format!("/ferry/v1/transfers/{transfer_id}/app-data");
-        let response = self
-            .send(Method::POST, self.url(&path), |r| r.query(&[("label", label)]).header("content-type", "application/octet-stream").body(data.clone()))
-            .await?;
-        ok(Method::POST, &path, response).await.map(|_| ())
-    }
 }
 
 impl Destination {

@@ -31,6 +31,32 @@ pub struct Target {
     pub scim_url: Option<String>,
     /// The environment variable that holds the directory's API key.
     pub scim_token_env: Option<String>,
+    /// Per server app key: how Ferry reaches the app's cloud half on this site.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub apps: std::collections::BTreeMap<String, AppLink>,
+}
+
+/// How Ferry reaches one app's cloud half on a site: the admin's endpoint in place of
+/// the one its plugin's manifest names (trial runs, a stand-in), and the environment
+/// variable holding the migration secret its cloud app issued. Never a secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AppLink {
+    /// The endpoint to use instead of the manifest's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The variable holding the migration secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
+}
+
+/// The stored form of a site's (or plan's) app links.
+pub(crate) fn app_links_json(apps: &std::collections::BTreeMap<String, AppLink>) -> String {
+    serde_json::to_string(apps).expect("app links serialize")
+}
+
+/// App links as stored (an unreadable value is none).
+pub(crate) fn app_links_of(json: &str) -> std::collections::BTreeMap<String, AppLink> {
+    serde_json::from_str(json).unwrap_or_default()
 }
 
 /// The fix for a target that lacks a way to sign in (a site connected before Ferry spoke
@@ -165,12 +191,15 @@ pub async fn connect(db: &StateDb, name: &str, target: Target) -> anyhow::Result
         ));
     }
     unproven.push("organization admin rights (no public API shows them to a site's token)".into());
+    check_app_links(db, &target, &mut proven, &mut unproven).await?;
     let site = CloudSite { name: name.into(), target, connected_at: now() };
     let t = &site.target;
     sqlx::query(
-        "INSERT INTO cloud_sites (name, url, scim_url, token_env, connected_at, email, cloud_id, gateway_url, scim_token_env) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+        "INSERT INTO cloud_sites (name, url, scim_url, token_env, connected_at, email, cloud_id, gateway_url, scim_token_env, app_links) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (name) DO UPDATE SET url = excluded.url, scim_url = excluded.scim_url, token_env = excluded.token_env, connected_at = excluded.connected_at, \
-         email = excluded.email, cloud_id = excluded.cloud_id, gateway_url = excluded.gateway_url, scim_token_env = excluded.scim_token_env",
+         email = excluded.email, cloud_id = excluded.cloud_id, gateway_url = excluded.gateway_url, scim_token_env = excluded.scim_token_env, \
+         app_links = excluded.app_links",
     )
     .bind(&site.name)
     .bind(&t.url)
@@ -181,6 +210,7 @@ pub async fn connect(db: &StateDb, name: &str, target: Target) -> anyhow::Result
     .bind(&t.cloud_id)
     .bind(&t.gateway_url)
     .bind(&t.scim_token_env)
+    .bind(app_links_json(&t.apps))
     .execute(db.pool())
     .await?;
     Ok(Connected { site, proven, unproven })
@@ -188,7 +218,7 @@ pub async fn connect(db: &StateDb, name: &str, target: Target) -> anyhow::Result
 
 /// Every named site.
 pub async fn list(db: &StateDb) -> anyhow::Result<Vec<CloudSite>> {
-    let rows = sqlx::query("SELECT name, url, scim_url, token_env, connected_at, email, cloud_id, gateway_url, scim_token_env FROM cloud_sites ORDER BY name")
+    let rows = sqlx::query("SELECT name, url, scim_url, token_env, connected_at, email, cloud_id, gateway_url, scim_token_env, app_links FROM cloud_sites ORDER BY name")
         .fetch_all(db.pool())
         .await?;
     Ok(rows
@@ -203,6 +233,7 @@ pub async fn list(db: &StateDb) -> anyhow::Result<Vec<CloudSite>> {
                 cloud_id: r.get(6),
                 gateway_url: r.get(7),
                 scim_token_env: r.get(8),
+                apps: app_links_of(&r.get::<String, _>(9)),
             },
             connected_at: r.get(4),
         })
@@ -263,4 +294,40 @@ pub async fn app_confirmed(db: &StateDb, url: &str, app_key: &str) -> anyhow::Re
         .bind(app_key)
         .fetch_optional(db.pool())
         .await?)
+}
+
+/// Check each app link of a site being connected: an endpoint override must be one a
+/// manifest could name, and where an endpoint is known (the override, or the installed
+/// plugin's manifest) and a secret is given, the cloud app must take the secret (a
+/// signed question about a transfer that does not exist: 404 proves it, 401 refutes it).
+async fn check_app_links(db: &StateDb, target: &Target, proven: &mut Vec<String>, unproven: &mut Vec<String>) -> anyhow::Result<()> {
+    for (app, link) in &target.apps {
+        if let Some(endpoint) = &link.endpoint {
+            ferry_core::Declined::unless(ferry_manifest::endpoint_origin(endpoint).is_some(), || {
+                format!("--app-endpoint {app}={endpoint}: give an https:// URL (http:// only to a loopback host), with no query, fragment or credentials")
+            })?;
+        }
+        let installed = ferry_apps::registry::Registry::new(db.clone()).load(app).await.ok().and_then(|(_, _, m)| m.migration_endpoint);
+        let Some(endpoint) = link.endpoint.clone().or(installed) else {
+            unproven.push(format!("{app}: no plugin installed names its cloud app's endpoint yet (its secret is checked when a transfer starts)"));
+            continue;
+        };
+        let origin = ferry_manifest::endpoint_origin(&endpoint).unwrap_or_default();
+        let Some(env) = &link.secret_env else {
+            unproven.push(format!("{app}: no migration secret named (--app-secret-env {app}=VAR): its data cannot be sent to {origin}"));
+            continue;
+        };
+        let secret = crate::cloud_app::AppSecret::from_env(env, app)?;
+        let probe = crate::cloud_app::Transfer::new(&endpoint, secret, "ferry-connect-check")?;
+        match probe.takes_secret().await {
+            Ok(true) => proven.push(format!("{app}: the cloud app at {origin} takes the migration secret in ${env}")),
+            Ok(false) => {
+                return Err(ferry_core::Declined::invalid(format!(
+                    "the cloud app of {app} at {origin} refused the migration secret in ${env}: export the secret its cloud app issued"
+                )))
+            }
+            Err(e) => unproven.push(format!("{app}: the cloud app at {origin} did not answer as a receiver does ({e}); its secret is checked when a transfer starts")),
+        }
+    }
+    Ok(())
 }

@@ -16,6 +16,7 @@ pub mod accounts;
 pub mod apps;
 pub mod checks;
 pub mod cloud;
+pub mod cloud_app;
 mod identity;
 pub(crate) mod jira;
 pub mod plan;

@@ -394,4 +394,34 @@ pub struct AppOutcome {
     pub started_at: Option<String>,
     /// When it ended.
     pub finished_at: Option<String>,
+    /// Where its data was sent: the cloud app's migration endpoint.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Whether the admin set that endpoint in place of the manifest's.
+    #[serde(default)]
+    pub endpoint_overridden: bool,
+    /// Uploads sent to the cloud app.
+    #[serde(default)]
+    pub uploads: u64,
+    /// How the plugin's own run ended (`complete`, `incomplete`, `failed`, `timed-out`),
+    /// and its reason: kept beside the settled status.
+    #[serde(default)]
+    pub plugin_status: Option<String>,
+    /// The plugin's reason.
+    #[serde(default)]
+    pub plugin_message: Option<String>,
+    /// How the cloud app settled the transfer; `None` until it has.
+    #[serde(default)]
+    pub settlement: Option<AppSettlement>,
+}
+
+/// How a cloud app settled a transfer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AppSettlement {
+    /// `success`, `incomplete` or `failed`.
+    pub status: String,
+    /// What the cloud app said.
+    pub message: Option<String>,
+    /// When Ferry learned it.
+    pub at: String,
 }

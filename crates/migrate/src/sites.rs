@@ -161,3 +161,8 @@ pub async fn name(db: &StateDb, id: &str, name: &str) -> anyhow::Result<ServerSi
 pub fn is_fingerprint(origin: &str) -> bool {
     origin == IdentityOrigin::Fingerprint.to_string()
 }
+
+/// The base URL a Server site recorded, if it is known and records one.
+pub async fn base_url_of(db: &StateDb, site: &str) -> anyhow::Result<Option<String>> {
+    Ok(sqlx::query_scalar::<_, Option<String>>("SELECT base_url FROM server_sites WHERE id = ?").bind(site).fetch_optional(db.pool()).await?.flatten())
+}

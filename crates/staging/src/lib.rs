@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 mod admin;
+pub mod apps;
 mod groups;
 mod journal;
 mod jsm;
@@ -96,6 +97,11 @@ pub struct Access {
     /// Whether the account administers the site (a test's site may be signed in to by
     /// an account that does not).
     pub admin: bool,
+    /// The migration secret the stand-in cloud apps (`/apps/{key}/`) issued: Ferry signs
+    /// each app transfer with it.
+    pub app_secret: String,
+    /// Stand-in cloud apps that misbehave, by cloud app key (tests, trial runs).
+    pub app_faults: std::collections::BTreeMap<String, apps::AppFault>,
 }
 
 /// The largest request body the site takes.
@@ -108,7 +114,15 @@ impl Access {
     /// The default admin (`admin@example.com`) with `api_token`, and a directory key of
     /// its own derived from it (a test needs one value to pass around).
     pub fn with_token(api_token: &str) -> Access {
-        Access { email: DEFAULT_ADMIN_EMAIL.into(), api_token: api_token.into(), directory_key: format!("{api_token}.scim"), directory_id: None, admin: true }
+        Access {
+            email: DEFAULT_ADMIN_EMAIL.into(),
+            api_token: api_token.into(),
+            directory_key: format!("{api_token}.scim"),
+            directory_id: None,
+            admin: true,
+            app_secret: format!("{api_token}.app"),
+            app_faults: Default::default(),
+        }
     }
 
     /// The admin's Atlassian account id (stable for an email).
@@ -240,6 +254,8 @@ pub async fn start_with_journal(db_path: &Path, listen: &str, access: &Access, f
         .nest(&format!("/scim/directory/{directory}"), scim::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .route("/_edge/tenant_info", axum::routing::get(admin::tenant_info))
+        // A stand-in cloud app proves its sender by the transfer's signature, not a sign-in.
+        .merge(apps::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state.clone());
     // The gateway's paths are rewritten before routing, as the gateway forwards them.

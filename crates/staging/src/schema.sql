@@ -53,12 +53,41 @@ CREATE TABLE IF NOT EXISTS permissions (
     key TEXT NOT NULL,
     PRIMARY KEY (space_id, subject_type, identifier, key)
 );
-CREATE TABLE IF NOT EXISTS app_data (
-    id INTEGER PRIMARY KEY,
+-- The stand-in cloud apps' side of app transfers (`/apps/{key}/…`): each transfer, its
+-- uploads, the mappings Ferry sent with it, and what the app imported.
+DROP TABLE IF EXISTS app_data;
+CREATE TABLE IF NOT EXISTS app_transfers (
+    id TEXT PRIMARY KEY,
+    app_key TEXT NOT NULL,
+    start_json TEXT NOT NULL,
+    status TEXT NOT NULL,
+    percent INTEGER NOT NULL DEFAULT 0,
+    message TEXT,
+    created_at TEXT NOT NULL,
+    settled_at TEXT
+);
+CREATE TABLE IF NOT EXISTS app_uploads (
     transfer_id TEXT NOT NULL,
+    n INTEGER NOT NULL,
     label TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
     data BLOB NOT NULL,
-    received_at TEXT NOT NULL
+    PRIMARY KEY (transfer_id, n)
+);
+CREATE TABLE IF NOT EXISTS app_mappings (
+    transfer_id TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    server_id TEXT NOT NULL,
+    cloud_id TEXT NOT NULL,
+    PRIMARY KEY (transfer_id, namespace, server_id)
+);
+CREATE TABLE IF NOT EXISTS app_imports (
+    id INTEGER PRIMARY KEY,
+    app_key TEXT NOT NULL,
+    transfer_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    record TEXT NOT NULL
 );
 -- Content properties of pages, blog posts and comments (key unique per content).
 CREATE TABLE IF NOT EXISTS properties (
@@ -68,14 +97,8 @@ CREATE TABLE IF NOT EXISTS properties (
     value TEXT NOT NULL,
     UNIQUE (content_id, key)
 );
-CREATE TABLE IF NOT EXISTS media (
-    id INTEGER PRIMARY KEY,
-    space_key TEXT NOT NULL,
-    file_name TEXT NOT NULL,
-    media_type TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    data BLOB NOT NULL
-);
+-- Files uploaded ahead of their pages were once kept here; they wait on a holding page now.
+DROP TABLE IF EXISTS media;
 CREATE TABLE IF NOT EXISTS cloud_apps (
     key TEXT PRIMARY KEY,
     state TEXT NOT NULL DEFAULT 'ENABLED',

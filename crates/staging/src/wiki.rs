@@ -1,9 +1,8 @@
 //! The staging site's content API (spaces, pages, blog posts, comments, attachments,
-//! permissions), ferry's app-data endpoint, and the review endpoints.
+//! permissions), and the review endpoints.
 
 use std::collections::HashMap;
 
-use axum::body::Bytes;
 use axum::extract::{Multipart, Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -55,7 +54,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/wiki/rest/api/content/{id}/child/attachment/{attachment}", axum::routing::put(update_attachment))
         .route("/wiki/api/v2/pages/{id}/attachments", get(page_attachments))
         .route("/wiki/api/v2/blogposts/{id}/attachments", get(blogpost_attachments))
-        .route("/ferry/v1/transfers/{transfer}/app-data", post(upload_app_data))
         .route("/ferry/v1/review/users", get(review_users))
         .route("/ferry/v1/review/groups", get(review_groups))
         .route("/ferry/v1/review/spaces", get(review_spaces))
@@ -63,6 +61,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ferry/v1/review/content/{id}", get(review_body))
         .route("/ferry/v1/review/content/{id}/versions", get(review_versions))
         .route("/ferry/v1/review/transfers/{transfer}", get(review_transfer))
+        .route("/ferry/v1/review/apps/{key}", get(super::apps::review_app))
 }
 
 /// A space as v1 answers it (`id` a number, with its type, status and links).
@@ -1266,23 +1265,6 @@ async fn add_permission(State(s): State<AppState>, Path(key): Path<String>, Json
     }
 }
 
-async fn upload_app_data(State(s): State<AppState>, Path(transfer): Path<String>, Query(q): Query<HashMap<String, String>>, body: Bytes) -> Response {
-    let Some(label) = q.get("label").filter(|l| ferry_manifest::valid_upload_label(l)) else {
-        return error(StatusCode::BAD_REQUEST, "label: 1-64 of a-z 0-9 . _ -");
-    };
-    let result = sqlx::query("INSERT INTO app_data (transfer_id, label, data, received_at) VALUES (?, ?, ?, ?)")
-        .bind(&transfer)
-        .bind(label)
-        .bind(body.as_ref())
-        .bind(ferry_core::state::now())
-        .execute(&s.write)
-        .await;
-    match result {
-        Ok(_) => StatusCode::CREATED.into_response(),
-        Err(e) => db_error(e),
-    }
-}
-
 async fn review_users(State(s): State<AppState>) -> Response {
     let sql = "SELECT u.id, u.user_name, u.display_name, u.active, \
                EXISTS (SELECT 1 FROM memberships m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id AND g.name = ?) AS access, \
@@ -1436,7 +1418,7 @@ fn origin_author(person: Option<&OriginPerson>, names: &HashMap<String, String>)
 }
 
 async fn review_transfer(State(s): State<AppState>, Path(transfer): Path<String>) -> Response {
-    match sqlx::query("SELECT label, length(data), data FROM app_data WHERE transfer_id = ? ORDER BY id").bind(&transfer).fetch_all(&s.db).await {
+    match sqlx::query("SELECT label, length(data), data FROM app_uploads WHERE transfer_id = ? ORDER BY n").bind(&transfer).fetch_all(&s.db).await {
         Ok(rows) => Json(
             rows.iter()
                 .map(|r| json!({"label": r.get::<String, _>(0), "bytes": r.get::<i64, _>(1), "data": String::from_utf8_lossy(&r.get::<Vec<u8>, _>(2))}))

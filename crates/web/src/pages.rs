@@ -414,6 +414,7 @@ async fn consent_card(State(web): State<Web>, Extension(caller): Extension<Calle
             tr { th { "sha256" } td.mono { (card.sha256) } }
             tr { th { "Signed by" } td { (card.signer_shown) } }
             tr { th { "Privacy policy" } td { (card.privacy_policy) } }
+            tr { th { "Where the data goes" } td id="sends-to" { (card.sends_to) } }
             tr { th { "Data goes to" } td.mono { (card.cloud_app_key) } }
             tr { th { "Stage" } td { (card.stage.summary()) } }
             tr { th { "Consent" } td.state #consent-status { (status) @if let Some(v) = &card.consented_version { " (given to version " (v) ")" } } }
@@ -439,6 +440,7 @@ async fn consent_card(State(web): State<Web>, Extension(caller): Extension<Calle
                 @for (label, items) in [("scopes added", &changes.added_scopes), ("scopes removed", &changes.removed_scopes), ("tables added", &changes.added_tables), ("tables removed", &changes.removed_tables), ("columns added", &changes.added_columns), ("columns removed", &changes.removed_columns), ("column classes changed", &changes.changed_classes)] {
                     @if !items.is_empty() { li { strong { (label) ": " } (items.join(", ")) } }
                 }
+                @if let Some(change) = &changes.endpoint_change { li { strong { "where the data goes: " } (change) } }
             }
         }
         form.inline method="post" action={ "/apps/" (urlencode(&card.app)) "/consent/agree" } {
@@ -579,6 +581,7 @@ pub fn plan_request(fields: &BTreeMap<String, String>) -> plan::PlanRequest {
         product_group: get("product_group"),
         apps: get("apps"),
         app_deadline_secs: get("app_deadline_secs").and_then(|s| s.parse().ok()),
+        app_settle_secs: get("app_settle_secs").and_then(|s| s.parse().ok()),
         trusted_domains: get("trusted_domains").map(|d| d.split(',').map(str::to_string).collect()).unwrap_or_default(),
     }
 }

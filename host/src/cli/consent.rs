@@ -96,6 +96,17 @@ pub(crate) enum CloudCommand {
         /// email. Imported again at each connect.
         #[arg(long, conflicts_with = "scim_url")]
         accounts_csv: Option<std::path::PathBuf>,
+        /// APP_KEY=VAR: the environment variable holding the migration secret the app's
+        /// cloud half issued (repeatable). Ferry signs every request of the app's data
+        /// transfer with it; without one, the app's data is not sent.
+        #[arg(long = "app-secret-env", value_name = "APP_KEY=VAR", value_parser = app_pair)]
+        app_secret_envs: Vec<(String, String)>,
+        /// APP_KEY=URL: send the app's data to this endpoint instead of the one its
+        /// plugin's manifest names (repeatable): a trial run against a stand-in, e.g. the
+        /// staging site's (https://, or http:// to a loopback host). The consent card,
+        /// the checks and the audit show the override.
+        #[arg(long = "app-endpoint", value_name = "APP_KEY=URL", value_parser = app_pair)]
+        app_endpoints: Vec<(String, String)>,
         /// Print as JSON.
         #[arg(long)]
         json: bool,
@@ -122,6 +133,7 @@ pub(crate) async fn consent(home: &Path, command: ConsentCommand) -> anyhow::Res
             println!("sha256 {}", card.sha256);
             println!("signed by {}", shown(&card.signer_shown));
             println!("privacy policy: {}", shown(&card.privacy_policy));
+            println!("where the data goes: {}", shown(&card.sends_to));
             println!("stage: {} — {}", card.stage.summary(), card.stage.decided_by);
             println!("consent: {}", card.status.map(|s| s.name()).unwrap_or("(app not in the assessment)"));
             println!("\nIf you agree, this plugin may:");
@@ -152,6 +164,9 @@ pub(crate) async fn consent(home: &Path, command: ConsentCommand) -> anyhow::Res
                     if !items.is_empty() {
                         println!("  {what}: {}", items.join(", "));
                     }
+                }
+                if let Some(change) = &changes.endpoint_change {
+                    println!("  where the data goes: {}", shown(change));
                 }
                 if let Some(signer) = &card.consented_signer {
                     println!("  signer: was {signer}, now {}", shown(&card.signer.describe()));
@@ -203,7 +218,20 @@ pub(crate) async fn consent(home: &Path, command: ConsentCommand) -> anyhow::Res
 pub(crate) async fn cloud(home: &Path, command: CloudCommand) -> anyhow::Result<ExitCode> {
     let db = StateDb::open(home).await?;
     match command {
-        CloudCommand::Connect { name, url, email, scoped_token: _, gateway_url, token_env, scim_url, scim_token_env, accounts_csv, json } => {
+        CloudCommand::Connect {
+            name,
+            url,
+            email,
+            scoped_token: _,
+            gateway_url,
+            token_env,
+            scim_url,
+            scim_token_env,
+            accounts_csv,
+            app_secret_envs,
+            app_endpoints,
+            json,
+        } => {
             if let Some(file) = &accounts_csv {
                 let accounts = ferry_migrate::accounts::read_csv(file)?;
                 ferry_migrate::accounts::import(&db, url.trim_end_matches('/'), &accounts).await?;
@@ -211,7 +239,14 @@ pub(crate) async fn cloud(home: &Path, command: CloudCommand) -> anyhow::Result<
                     println!("{} accounts read from {}", accounts.len(), crate::terminal::shown(&file.display().to_string()));
                 }
             }
-            let target = crate::cloud::Target { url, email, cloud_id: None, gateway_url, token_env, scim_url, scim_token_env };
+            let mut apps: std::collections::BTreeMap<String, crate::cloud::AppLink> = Default::default();
+            for (app, env) in app_secret_envs {
+                apps.entry(app).or_default().secret_env = Some(env);
+            }
+            for (app, endpoint) in app_endpoints {
+                apps.entry(app).or_default().endpoint = Some(endpoint);
+            }
+            let target = crate::cloud::Target { url, email, cloud_id: None, gateway_url, token_env, scim_url, scim_token_env, apps };
             let connected = crate::cloud::connect(&db, &name, target).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&connected)?);
@@ -250,5 +285,13 @@ pub(crate) async fn cloud(home: &Path, command: CloudCommand) -> anyhow::Result<
             println!("{t}");
             Ok(ExitCode::Ok)
         }
+    }
+}
+
+/// `APP_KEY=VALUE`, both sides non-empty.
+fn app_pair(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((app, value)) if !app.trim().is_empty() && !value.trim().is_empty() => Ok((app.trim().to_string(), value.trim().to_string())),
+        _ => Err(format!("{text:?}: give APP_KEY=VALUE, e.g. com.example.page-ratings=PAGE_RATINGS_SECRET")),
     }
 }

@@ -156,6 +156,10 @@ pub(crate) struct CreateArgs {
     /// The time each app migration may take (e.g. 30m, 1h).
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
     app_deadline: std::time::Duration,
+    /// The time each app's cloud half may take to settle its transfer after the last
+    /// upload (e.g. 30m, 1h); past it the app is timed-out.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    app_settle_within: std::time::Duration,
     /// Email domains you trust (comma-separated); users of other domains are a warning.
     #[arg(long, value_delimiter = ',')]
     trusted_domains: Vec<String>,
@@ -221,6 +225,16 @@ pub(crate) enum StagingCommand {
         /// PUT /ferry/v1/admin/cloud-apps/{key}.
         #[arg(long = "cloud-app")]
         cloud_apps: Vec<String>,
+        /// The migration secret the stand-in cloud apps issued (each installed app
+        /// receives its data at <site>/apps/<CLOUD_APP_KEY>/ and takes transfers signed
+        /// with it); default: the token followed by `.app`.
+        #[arg(long, env = "FERRY_STAGING_APP_SECRET", hide_env_values = true)]
+        app_secret: Option<String>,
+        /// KEY=MODE: make the stand-in of cloud app KEY misbehave (repeatable):
+        /// never-settles (takes the data and never settles), fails (settles every
+        /// transfer failed) or slow (imports over a few seconds, then settles).
+        #[arg(long = "cloud-app-fault", value_name = "KEY=MODE", value_parser = app_fault)]
+        cloud_app_faults: Vec<(String, staging::apps::AppFault)>,
     },
 }
 
@@ -238,6 +252,7 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
                     token_env: args.token_env.clone().unwrap_or_default(),
                     scim_url: args.scim_url.clone(),
                     scim_token_env: args.scim_token_env.clone(),
+                    apps: Default::default(),
                 }),
                 source_password_env: args.source.source_password_env.clone(),
             };
@@ -256,6 +271,7 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
                 product_group: args.product_group.clone(),
                 apps: Some(args.apps.to_string()),
                 app_deadline_secs: Some(args.app_deadline.as_secs()),
+                app_settle_secs: Some(args.app_settle_within.as_secs()),
                 trusted_domains: args.trusted_domains.clone(),
             };
             let plan = Plan::create(&db, request.into_plan(&db, direct).await?).await?;
@@ -627,6 +643,8 @@ pub(crate) async fn staging(command: StagingCommand) -> anyhow::Result<ExitCode>
             retry_after,
             fail_rate,
             cloud_apps,
+            app_secret,
+            cloud_app_faults,
         } => {
             let faults = Faults {
                 rate_limit: rate_limit.unwrap_or(0.0),
@@ -637,18 +655,30 @@ pub(crate) async fn staging(command: StagingCommand) -> anyhow::Result<ExitCode>
                 ..Faults::default()
             };
             staging::install_cloud_apps(&db, &cloud_apps).await?;
+            let api_token_copy = token.clone();
             let access = staging::Access {
                 directory_key: scim_key.unwrap_or_else(|| staging::Access::with_token(&token).directory_key),
                 email,
                 api_token: token,
                 directory_id,
                 admin: true,
+                app_secret: app_secret.unwrap_or_else(|| staging::Access::with_token(&api_token_copy).app_secret),
+                app_faults: cloud_app_faults.into_iter().collect(),
             };
             let site = staging::start_with_journal(&db, &listen, &access, faults, journal.as_deref()).await?;
             println!("staging Cloud site on {} (data in {}); Ctrl-C to stop", site.url(), db.display());
             println!("sign in as {} with the token; SCIM directory at {}; cloud id {}", access.email, site.scim_url(), site.cloud_id);
+            if !cloud_apps.is_empty() {
+                println!("stand-in cloud apps receive app data at {}/apps/<CLOUD_APP_KEY>/ (transfers signed with the app secret)", site.url());
+            }
             tokio::signal::ctrl_c().await?;
             Ok(ExitCode::Ok)
         }
     }
+}
+
+/// `KEY=MODE` of `--cloud-app-fault`.
+fn app_fault(text: &str) -> Result<(String, staging::apps::AppFault), String> {
+    let (key, mode) = text.split_once('=').ok_or_else(|| format!("{text:?}: give KEY=MODE, e.g. com.example.page-ratings.cloud=fails"))?;
+    Ok((key.trim().to_string(), mode.trim().parse()?))
 }

@@ -34,7 +34,8 @@ pub trait CloudSecrets {
 
 impl CloudSecrets for std::process::Command {
     fn cloud_secrets(&mut self) -> &mut Self {
-        self.env(TOKEN_ENV, TOKEN).env(SCIM_KEY_ENV, staging::Access::with_token(TOKEN).directory_key)
+        let access = staging::Access::with_token(TOKEN);
+        self.env(TOKEN_ENV, TOKEN).env(SCIM_KEY_ENV, access.directory_key).env(ferry_host::demo::DEMO_APP_SECRET_ENV, access.app_secret)
     }
 }
 
@@ -50,6 +51,7 @@ impl Cloud {
         ENV.call_once(|| {
             std::env::set_var(TOKEN_ENV, TOKEN);
             std::env::set_var(SCIM_KEY_ENV, &access.directory_key);
+            std::env::set_var(ferry_host::demo::DEMO_APP_SECRET_ENV, &access.app_secret);
         });
         let dir = tempfile::tempdir().unwrap();
         let site = staging::start_with_journal(&dir.path().join("cloud.db"), "127.0.0.1:0", &access, faults, journal).await.unwrap();

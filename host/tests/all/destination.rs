@@ -188,6 +188,7 @@ async fn a_scoped_token_goes_through_the_gateway_with_the_sites_cloud_id() {
         token_env: "FERRY_GATEWAY_TEST_TOKEN".into(),
         scim_url: Some(site.scim_url()),
         scim_token_env: Some("FERRY_GATEWAY_TEST_SCIM_KEY".into()),
+        apps: Default::default(),
     };
     let connected = ferry_host::cloud::connect(&db, "scoped", target).await.unwrap();
     assert_eq!(connected.site.target.cloud_id.as_deref(), Some(site.cloud_id.as_str()));

@@ -358,11 +358,10 @@ fn the_plugin_bench_prints_its_figures_and_no_library_warnings() {
 }
 
 #[tokio::test]
-async fn a_plugin_waiting_on_a_destination_that_never_answers_ends_timed_out_at_its_deadline() {
-    use ferry_host::destination::{Destination, Secret};
-    use ferry_host::migrate::apps::DestinationSink;
+async fn a_plugin_waiting_on_a_cloud_app_that_never_answers_ends_timed_out_at_its_deadline() {
+    use ferry_host::migrate::cloud_app::{AppSecret, Transfer, TransferSink};
 
-    // A destination that accepts connections and never answers.
+    // A receiver that accepts connections and never answers.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let silent = tokio::spawn(async move {
@@ -373,18 +372,14 @@ async fn a_plugin_waiting_on_a_destination_that_never_answers_ends_timed_out_at_
     });
     let f = Fixture::new().await;
     f.install("hostile_probe").await;
-    let dest = Destination::new(
-        &url,
-        ferry_host::destination::SiteAuth::Basic { email: "admin@example.com".into(), token: Secret::new("token") },
-        ferry_host::destination::Directory { url: url.clone(), key: Secret::new("key") },
-        2,
-    )
-    .unwrap();
+    std::env::set_var("FERRY_TEST_SILENT_APP_SECRET", "secret");
+    let secret = AppSecret::from_env("FERRY_TEST_SILENT_APP_SECRET", "probe").unwrap();
+    let transfer = Transfer::new(&url, secret, "transfer").unwrap();
     let deadline = Duration::from_secs(2);
     let run = LocalRun {
         limits: Limits { deadline, ..Limits::default() },
         name: Some("upload".into()),
-        ..LocalRun::new(f.source().await, Box::new(DestinationSink::new(dest, "transfer".into())), no_mappings())
+        ..LocalRun::new(f.source().await, Box::new(TransferSink::new(transfer, Default::default())), no_mappings())
     };
     let r = run_installed(&f.db, engine(), RATINGS, run).await.unwrap();
     silent.abort();

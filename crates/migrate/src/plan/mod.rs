@@ -231,6 +231,12 @@ pub struct Plan {
     /// The environment variable holding the SCIM directory's API key.
     #[serde(default)]
     pub scim_token_env: Option<String>,
+    /// Per server app key: the endpoint override and migration secret's variable.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub app_links: std::collections::BTreeMap<String, crate::cloud::AppLink>,
+    /// How long each app's cloud half may take to settle its transfer, seconds.
+    #[serde(default = "default_settle_secs")]
+    pub app_settle_secs: u64,
     /// The product migrated: Confluence (spaces) or Jira (Service Management).
     #[serde(default)]
     pub product: Product,
@@ -295,6 +301,7 @@ impl Plan {
             token_env: self.token_env.clone(),
             scim_url: self.scim_url.clone(),
             scim_token_env: self.scim_token_env.clone(),
+            apps: self.app_links.clone(),
         }
     }
 
@@ -380,6 +387,8 @@ impl Plan {
             cloud_id: target.cloud_id.clone(),
             gateway_url: target.gateway_url.clone(),
             scim_token_env: target.scim_token_env.clone(),
+            app_links: target.apps.clone(),
+            app_settle_secs: default_settle_secs(),
             product: Product::Confluence,
             users: UsersScope::All,
             spaces: SpacesScope::All,
@@ -430,8 +439,8 @@ impl Plan {
         sqlx::query(
             "INSERT INTO plans (id, name, source, attachments, destination, scim_url, token_env, users, spaces, attachments_only, product_group, status, created_at, \
              apps, app_deadline_secs, trusted_domains, cloud, source_password_env, history, product, projects, customers, site, \
-             email, cloud_id, gateway_url, scim_token_env) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             email, cloud_id, gateway_url, scim_token_env, app_links, app_settle_secs) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&plan.id)
         .bind(&plan.name)
@@ -460,6 +469,8 @@ impl Plan {
         .bind(&plan.cloud_id)
         .bind(&plan.gateway_url)
         .bind(&plan.scim_token_env)
+        .bind(crate::cloud::app_links_json(&plan.app_links))
+        .bind(plan.app_settle_secs as i64)
         .execute(&mut *tx)
         .await
         .context("cannot save the plan")?;
@@ -473,7 +484,7 @@ impl Plan {
         let rows = sqlx::query(
             "SELECT id, name, source, source_password_env, attachments, destination, scim_url, token_env, users, spaces, attachments_only, \
              product_group, status, created_at, apps, app_deadline_secs, trusted_domains, cloud, history, product, projects, customers, site, \
-             email, cloud_id, gateway_url, scim_token_env \
+             email, cloud_id, gateway_url, scim_token_env, app_links, app_settle_secs \
              FROM plans ORDER BY created_at DESC, id",
         )
         .fetch_all(db.pool())
@@ -684,6 +695,8 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Plan> {
         cloud_id: r.get("cloud_id"),
         gateway_url: r.get("gateway_url"),
         scim_token_env: r.get("scim_token_env"),
+        app_links: crate::cloud::app_links_of(&r.get::<String, _>("app_links")),
+        app_settle_secs: r.get::<i64, _>("app_settle_secs").max(1) as u64,
         product: r.get::<String, _>("product").parse().map_err(anyhow::Error::msg)?,
         projects: r.get::<String, _>("projects").parse().map_err(anyhow::Error::msg)?,
         customers: r.get::<String, _>("customers").parse().map_err(anyhow::Error::msg)?,
@@ -755,6 +768,10 @@ pub struct PlanRequest {
     /// The time each app migration may take, in seconds (default one hour).
     #[serde(default)]
     pub app_deadline_secs: Option<u64>,
+    /// The time each app's cloud half may take to settle its transfer, in seconds
+    /// (default one hour).
+    #[serde(default)]
+    pub app_settle_secs: Option<u64>,
     /// Email domains the admin trusts.
     #[serde(default)]
     pub trusted_domains: Vec<String>,
@@ -852,6 +869,7 @@ impl PlanRequest {
             product_group,
             apps: if jira { AppsScope::None } else { apps },
             app_deadline_secs: self.app_deadline_secs.unwrap_or(DEFAULT_APP_DEADLINE_SECS).max(1),
+            app_settle_secs: self.app_settle_secs.unwrap_or_else(default_settle_secs).max(1),
             trusted_domains: self.trusted_domains.iter().map(|d| d.trim().to_lowercase()).filter(|d| !d.is_empty()).collect(),
             cloud,
             source_password_env: direct.source_password_env.clone().filter(|e| !e.trim().is_empty()),
@@ -873,4 +891,10 @@ pub async fn stop(db: &StateDb, id: &str) -> anyhow::Result<Plan> {
 pub async fn status_counts(db: &StateDb) -> anyhow::Result<std::collections::BTreeMap<String, usize>> {
     let rows = sqlx::query("SELECT status, COUNT(*) FROM plans GROUP BY status").fetch_all(db.pool()).await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get::<i64, _>(1).max(0) as usize)).collect())
+}
+
+/// How long a cloud app may take to settle a transfer unless the plan says otherwise: an
+/// hour.
+pub fn default_settle_secs() -> u64 {
+    3600
 }
