@@ -43,11 +43,8 @@ pub const DEMO_SCIM_KEY_ENV: &str = "FERRY_DEMO_SCIM_KEY";
 pub const DEMO_APP_SECRET_ENV: &str = "FERRY_DEMO_APP_SECRET";
 
 /// The sample apps: server app key → cloud app key.
-pub const SAMPLE_APPS: [(&str, &str); 3] = [
-    (RATINGS_APP, "com.example.page-ratings.cloud"),
-    (CALENDARS_APP, "com.example.team-calendars.cloud"),
-    (DIAGRAMS_APP, "com.example.diagrams.cloud"),
-];
+pub const SAMPLE_APPS: [(&str, &str); 3] =
+    [(RATINGS_APP, "com.example.page-ratings.cloud"), (CALENDARS_APP, "com.example.team-calendars.cloud"), (DIAGRAMS_APP, "com.example.diagrams.cloud")];
 
 /// The sample apps' data sent to a staging site's stand-in cloud apps
 /// (`<site>/apps/<CLOUD_APP_KEY>`) instead of their vendors' endpoints, each transfer

@@ -18,6 +18,8 @@ pub mod cli;
 pub mod demo;
 pub mod terminal;
 
+/// The wire of app transfers to vendors' cloud apps (crate `ferry-app-transfer`).
+pub use ferry_app_transfer as app_transfer;
 /// Assess your apps (crate `ferry-apps`).
 pub use ferry_apps::assess;
 /// Consent (crate `ferry-apps`).

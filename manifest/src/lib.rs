@@ -532,7 +532,10 @@ pub fn endpoint_origin(url: &str) -> Option<String> {
         None => authority.split(':').next().unwrap_or_default().to_string(),
     };
     let port = &authority[host.len()..];
-    if host.is_empty() || host == "[]" || !(port.is_empty() || port.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))) {
+    if host.is_empty()
+        || host == "[]"
+        || !(port.is_empty() || port.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())))
+    {
         return None;
     }
     if !host.starts_with('[') && !host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {

@@ -189,7 +189,9 @@ impl std::fmt::Display for Refused {
             Refused::Stale { timestamp, now } => {
                 write!(f, "the request was signed at {timestamp}, {} s from this receiver's clock (at most {MAX_SKEW_SECS})", (now - timestamp).abs())
             }
-            Refused::BadSignature => write!(f, "the signature does not match: the sender does not hold this app's migration secret, or the request was changed"),
+            Refused::BadSignature => {
+                write!(f, "the signature does not match: the sender does not hold this app's migration secret, or the request was changed")
+            }
         }
     }
 }
@@ -207,7 +209,8 @@ pub fn verify(
     body: &[u8],
     now: i64,
 ) -> Result<(), Refused> {
-    let timestamp: i64 = timestamp.ok_or(Refused::Malformed("no ferry-timestamp header"))?.trim().parse().map_err(|_| Refused::Malformed("ferry-timestamp is not a number"))?;
+    let timestamp: i64 =
+        timestamp.ok_or(Refused::Malformed("no ferry-timestamp header"))?.trim().parse().map_err(|_| Refused::Malformed("ferry-timestamp is not a number"))?;
     if (now - timestamp).abs() > MAX_SKEW_SECS {
         return Err(Refused::Stale { timestamp, now });
     }

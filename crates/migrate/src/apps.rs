@@ -11,7 +11,9 @@ use std::time::Duration;
 use futures_util::{stream, StreamExt};
 use sqlx::Row;
 
+use crate::cloud_app::{AppSecret, Settled, Transfer, TransferSink};
 use crate::plan::{Plan, PlanApp};
+use ferry_app_transfer::{MappingLine, TransferComplete, TransferStart};
 use ferry_apps::local::{new_id, run_installed, LocalRun};
 use ferry_apps::registry::Registry;
 use ferry_core::state::mappings::MappingSource;
@@ -21,8 +23,6 @@ use ferry_runtime::engine::PluginEngine;
 use ferry_runtime::gate::Grant;
 use ferry_runtime::limits::Limits;
 use ferry_runtime::run::{RunReport, RunStatus};
-use ferry_app_transfer::{MappingLine, TransferComplete, TransferStart};
-use crate::cloud_app::{AppSecret, Settled, Transfer, TransferSink};
 
 /// App migrations of one plan running at once.
 pub const APPS_AT_ONCE: usize = 2;
@@ -240,11 +240,12 @@ impl AppStep<'_> {
     /// plan's spaces only.
     async fn mappings_for(&self, scopes: ferry_manifest::ScopeSet) -> anyhow::Result<Vec<MappingLine>> {
         let site = self.plan.site_id(self.db).await?;
-        let rows = sqlx::query("SELECT namespace, server_id, cloud_id, container FROM mappings WHERE destination = ? AND site = ? ORDER BY namespace, server_id")
-            .bind(super::destination_key(&self.plan.destination))
-            .bind(&site)
-            .fetch_all(self.db.pool())
-            .await?;
+        let rows =
+            sqlx::query("SELECT namespace, server_id, cloud_id, container FROM mappings WHERE destination = ? AND site = ? ORDER BY namespace, server_id")
+                .bind(super::destination_key(&self.plan.destination))
+                .bind(&site)
+                .fetch_all(self.db.pool())
+                .await?;
         let spaces: std::collections::HashSet<&str> = self.spaces.iter().map(String::as_str).collect();
         let mut lines = Vec::new();
         for r in rows {
@@ -329,7 +330,10 @@ fn final_status(report: &RunReport, settled: Option<&Result<Settled, String>>) -
         None => (report.status.name().to_string(), plugin, None),
         Some(Err(why)) => (status::FAILED.into(), Some(why.clone()), None),
         Some(Ok(Settled::NotWithin(within, last))) => {
-            let seen = last.as_ref().map(|s| format!(" (it last said {}%: {})", s.percent.unwrap_or(0), s.message.as_deref().unwrap_or("importing"))).unwrap_or_default();
+            let seen = last
+                .as_ref()
+                .map(|s| format!(" (it last said {}%: {})", s.percent.unwrap_or(0), s.message.as_deref().unwrap_or("importing")))
+                .unwrap_or_default();
             (status::TIMED_OUT.into(), Some(format!("the cloud app did not settle the transfer in {}{seen}", humanize(*within))), None)
         }
         Some(Ok(Settled::By(state))) => {
@@ -496,9 +500,11 @@ async fn latest(db: &StateDb, plan: &Plan, planned: &PlanApp) -> anyhow::Result<
         uploads: row.get::<i64, _>(12).max(0) as u64,
         plugin_status: row.get(13),
         plugin_message: row.get(14),
-        settlement: row
-            .get::<Option<String>, _>(15)
-            .map(|status| crate::report::AppSettlement { status, message: row.get(16), at: row.get::<Option<String>, _>(17).unwrap_or_default() }),
+        settlement: row.get::<Option<String>, _>(15).map(|status| crate::report::AppSettlement {
+            status,
+            message: row.get(16),
+            at: row.get::<Option<String>, _>(17).unwrap_or_default(),
+        }),
     })
 }
 

@@ -218,9 +218,11 @@ pub async fn connect(db: &StateDb, name: &str, target: Target) -> anyhow::Result
 
 /// Every named site.
 pub async fn list(db: &StateDb) -> anyhow::Result<Vec<CloudSite>> {
-    let rows = sqlx::query("SELECT name, url, scim_url, token_env, connected_at, email, cloud_id, gateway_url, scim_token_env, app_links FROM cloud_sites ORDER BY name")
-        .fetch_all(db.pool())
-        .await?;
+    let rows = sqlx::query(
+        "SELECT name, url, scim_url, token_env, connected_at, email, cloud_id, gateway_url, scim_token_env, app_links FROM cloud_sites ORDER BY name",
+    )
+    .fetch_all(db.pool())
+    .await?;
     Ok(rows
         .iter()
         .map(|r| CloudSite {
@@ -326,7 +328,9 @@ async fn check_app_links(db: &StateDb, target: &Target, proven: &mut Vec<String>
                     "the cloud app of {app} at {origin} refused the migration secret in ${env}: export the secret its cloud app issued"
                 )))
             }
-            Err(e) => unproven.push(format!("{app}: the cloud app at {origin} did not answer as a receiver does ({e}); its secret is checked when a transfer starts")),
+            Err(e) => {
+                unproven.push(format!("{app}: the cloud app at {origin} did not answer as a receiver does ({e}); its secret is checked when a transfer starts"))
+            }
         }
     }
     Ok(())

@@ -172,11 +172,8 @@ impl Transfer {
 
     /// Send upload `n` (from 1).
     pub async fn upload(&self, n: u64, label: &str, data: Vec<u8>) -> anyhow::Result<()> {
-        let headers = [
-            ("content-type", "application/octet-stream".to_string()),
-            (wire::LABEL_HEADER, label.to_string()),
-            (wire::SHA256_HEADER, wire::sha256_hex(&data)),
-        ];
+        let headers =
+            [("content-type", "application/octet-stream".to_string()), (wire::LABEL_HEADER, label.to_string()), (wire::SHA256_HEADER, wire::sha256_hex(&data))];
         Ok(self.send(Method::PUT, &format!("/uploads/{n}"), data, &headers).await.map(|_| ())?)
     }
 

@@ -59,7 +59,9 @@ async fn admitted(s: &AppState, key: &str, method: &Method, uri: &Uri, headers: 
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    if let Err(refused) = wire::verify(s.access.app_secret.as_bytes(), header(wire::TIMESTAMP_HEADER), header(wire::SIGNATURE_HEADER), method.as_str(), path, body, now) {
+    if let Err(refused) =
+        wire::verify(s.access.app_secret.as_bytes(), header(wire::TIMESTAMP_HEADER), header(wire::SIGNATURE_HEADER), method.as_str(), path, body, now)
+    {
         return Err(error(StatusCode::UNAUTHORIZED, format!("not a transfer from this site's Ferry: {refused}")));
     }
     match sqlx::query("SELECT 1 FROM cloud_apps WHERE key = ? AND state = 'ENABLED'").bind(key).fetch_optional(&s.db).await {
@@ -148,7 +150,14 @@ async fn mappings(State(s): State<AppState>, Path((key, id)): Path<(String, Stri
     }
 }
 
-async fn upload(State(s): State<AppState>, Path((key, id, n)): Path<(String, String, i64)>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn upload(
+    State(s): State<AppState>,
+    Path((key, id, n)): Path<(String, String, i64)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Err(r) = admitted(&s, &key, &method, &uri, &headers, &body).await {
         return r;
     }
@@ -443,15 +452,16 @@ async fn diagrams(s: &AppState, uploads: &[(String, Vec<u8>)]) -> Result<Result<
 /// `GET /ferry/v1/review/apps/{key}`: the app's transfers (how each was settled) and
 /// what it imported (tests, and an admin's look at a trial run).
 pub(crate) async fn review_app(State(s): State<AppState>, Path(key): Path<String>) -> Response {
-    let transfers = match sqlx::query("SELECT id, start_json, status, percent, message, settled_at FROM app_transfers WHERE app_key = ? ORDER BY created_at, id")
-        .bind(&key)
-        .fetch_all(&s.db)
-        .await
-    {
+    let sql = "SELECT t.id, t.start_json, t.status, t.percent, t.message, t.settled_at, \
+               (SELECT group_concat(namespace || '=' || n, ',') FROM (SELECT namespace, COUNT(*) AS n FROM app_mappings m WHERE m.transfer_id = t.id GROUP BY namespace)), \
+               (SELECT COUNT(*) FROM app_uploads u WHERE u.transfer_id = t.id) \
+               FROM app_transfers t WHERE t.app_key = ? ORDER BY t.created_at, t.id";
+    let transfers = match sqlx::query(sql).bind(&key).fetch_all(&s.db).await {
         Ok(rows) => rows,
         Err(e) => return db_error(e),
     };
-    let imports = match sqlx::query("SELECT transfer_id, kind, target, record FROM app_imports WHERE app_key = ? ORDER BY id").bind(&key).fetch_all(&s.db).await {
+    let imports = match sqlx::query("SELECT transfer_id, kind, target, record FROM app_imports WHERE app_key = ? ORDER BY id").bind(&key).fetch_all(&s.db).await
+    {
         Ok(rows) => rows,
         Err(e) => return db_error(e),
     };
@@ -459,8 +469,15 @@ pub(crate) async fn review_app(State(s): State<AppState>, Path(key): Path<String
         .iter()
         .map(|r| {
             let start: serde_json::Value = serde_json::from_str(&r.get::<String, _>(1)).unwrap_or_default();
+            let mappings: serde_json::Map<String, serde_json::Value> = r
+                .get::<Option<String>, _>(6)
+                .unwrap_or_default()
+                .split(',')
+                .filter_map(|pair| pair.split_once('='))
+                .map(|(namespace, n)| (namespace.to_string(), json!(n.parse::<i64>().unwrap_or(0))))
+                .collect();
             json!({"transfer_id": r.get::<String, _>(0), "start": start, "status": r.get::<String, _>(2), "percent": r.get::<i64, _>(3),
-                   "message": r.get::<Option<String>, _>(4), "settled_at": r.get::<Option<String>, _>(5)})
+                   "message": r.get::<Option<String>, _>(4), "settled_at": r.get::<Option<String>, _>(5), "mappings": mappings, "uploads": r.get::<i64, _>(7)})
         })
         .collect();
     let imported: Vec<serde_json::Value> = imports

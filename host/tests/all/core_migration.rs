@@ -46,6 +46,15 @@ impl Cloud {
 
     /// [`Cloud::start`], the site journaling every request it answers into `journal`.
     pub async fn start_with_journal(faults: Faults, journal: Option<&std::path::Path>) -> Cloud {
+        Cloud::start_with(faults, journal, Default::default()).await
+    }
+
+    /// [`Cloud::start`] with stand-in cloud apps that misbehave (`app_faults`).
+    pub async fn start_with(
+        faults: Faults,
+        journal: Option<&std::path::Path>,
+        app_faults: std::collections::BTreeMap<String, ferry_host::staging::apps::AppFault>,
+    ) -> Cloud {
         static ENV: Once = Once::new();
         let access = staging::Access::with_token(TOKEN);
         ENV.call_once(|| {
@@ -54,7 +63,9 @@ impl Cloud {
             std::env::set_var(ferry_host::demo::DEMO_APP_SECRET_ENV, &access.app_secret);
         });
         let dir = tempfile::tempdir().unwrap();
-        let site = staging::start_with_journal(&dir.path().join("cloud.db"), "127.0.0.1:0", &access, faults, journal).await.unwrap();
+        let site = staging::start_with_journal(&dir.path().join("cloud.db"), "127.0.0.1:0", &staging::Access { app_faults, ..access.clone() }, faults, journal)
+            .await
+            .unwrap();
         let dest = ferry_host::demo::staging_client(&site, &access, 8).unwrap().with_retry(RetryPolicy {
             attempts: 30,
             base: Duration::from_millis(2),

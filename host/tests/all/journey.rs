@@ -19,7 +19,7 @@ use crate::core_migration::{Cloud, CloudSecrets, SCIM_KEY_ENV, TOKEN, TOKEN_ENV}
 use crate::support::{wasm, Fixture, CALENDARS, RATINGS};
 
 /// Run `ferry` with this fixture's FERRY_HOME and the cloud token in the environment.
-fn ferry(f: &Fixture, args: &[&str]) -> Output {
+pub(crate) fn ferry(f: &Fixture, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ferry")).args(args).env("FERRY_HOME", f.home()).cloud_secrets().output().unwrap()
 }
 
@@ -40,7 +40,7 @@ fn text(out: &Output) -> String {
 }
 
 /// Assess the fixture's site and decide: the two sample apps needed, the macro pack not.
-async fn assess_and_decide(f: &Fixture) {
+pub(crate) async fn assess_and_decide(f: &Fixture) {
     assess::read_server_apps(&f.db, &f.source().await).await.unwrap();
     assess::decide(&f.db, RATINGS, Decision::Needed).await.unwrap();
     assess::decide(&f.db, CALENDARS, Decision::Needed).await.unwrap();
@@ -49,7 +49,7 @@ async fn assess_and_decide(f: &Fixture) {
 }
 
 /// A plan of the fixture into `cloud`, with the needed apps.
-fn plan(f: &Fixture, cloud: &Cloud, name: &str, users: UsersScope, spaces: SpacesScope) -> Plan {
+pub(crate) fn plan(f: &Fixture, cloud: &Cloud, name: &str, users: UsersScope, spaces: SpacesScope) -> Plan {
     Plan {
         users,
         spaces,
@@ -60,7 +60,7 @@ fn plan(f: &Fixture, cloud: &Cloud, name: &str, users: UsersScope, spaces: Space
 }
 
 /// Everything an app needs to run in a plan: its cloud app installed and consent.
-async fn prepare(f: &Fixture, cloud: &Cloud, app: &str) {
+pub(crate) async fn prepare(f: &Fixture, cloud: &Cloud, app: &str) {
     let plugin = ferry_host::plugins::registry::Registry::new(f.db.clone()).get(app).await.unwrap().unwrap();
     cloud.dest.admin_install_cloud_app(&plugin.cloud_app_key).await.unwrap();
     ferry_host::cloud::confirm_app(&f.db, &cloud.site.url(), &plugin.cloud_app_key).await.unwrap();
@@ -165,9 +165,13 @@ async fn a_new_plugin_version_makes_consent_outdated_and_shows_the_scope_differe
     assert_eq!(changes.added_scopes, ["migration-tracing-identity", "migration-tracing-product", "product-data-other"]);
     assert!(changes.removed_scopes.is_empty());
     assert_eq!(changes.added_columns, ["AO_530061_RATING.CREATED (other)", "AO_530061_RATING.PAGE_ID (other)"]);
+    // Where the data goes changed too: the new version names its cloud app's endpoint.
+    assert_eq!(changes.endpoint_change.as_deref(), Some("none named → https://apps.example.com"));
     let shown = text(&ferry(&f, &["consent", "show", RATINGS]));
     assert!(shown.contains("You consented to version 0.1.0") && shown.contains("scopes added: migration-tracing-identity"), "{shown}");
     assert!(shown.contains("Read how server users and groups map to cloud accounts and groups"), "scopes in plain words: {shown}");
+    assert!(shown.contains("the data this plugin exports is sent to https://apps.example.com (Example Apps)"), "{shown}");
+    assert!(shown.contains("where the data goes: none named → https://apps.example.com"), "{shown}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

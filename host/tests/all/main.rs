@@ -1,6 +1,7 @@
 //! Ferry host integration tests: one binary, a module per feature.
 
 mod accounts;
+mod app_transfers;
 mod audit;
 mod browser;
 mod clients;
