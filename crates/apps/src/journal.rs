@@ -47,6 +47,15 @@ pub struct RunAudit {
     pub status: String,
     /// Bytes uploaded.
     pub uploaded_bytes: u64,
+    /// Where the uploads were sent: the origin of the cloud app's endpoint.
+    pub sent_to: Option<String>,
+    /// Whether the admin set that endpoint in place of the manifest's.
+    pub endpoint_overridden: bool,
+    /// Uploads sent.
+    pub uploads: u64,
+    /// What the cloud app answered: its settlement (`success: imported 12 ratings`), or
+    /// why there is none.
+    pub cloud_app_answer: Option<String>,
     /// What it read (and uploaded), per scope set and host function.
     pub access: Vec<AccessLine>,
     /// Every denied access.
@@ -56,7 +65,8 @@ pub struct RunAudit {
 /// The audit of every app run of plan `plan_id` (of one app, if given), oldest first.
 pub async fn plan_audit(db: &StateDb, plan_id: &str, app: Option<&str>) -> anyhow::Result<Vec<RunAudit>> {
     let runs = sqlx::query(
-        "SELECT id, server_app_key, plugin_version, transfer_id, original_transfer_id, status, uploaded_bytes FROM plugin_runs \
+        "SELECT id, server_app_key, plugin_version, transfer_id, original_transfer_id, status, uploaded_bytes, endpoint, endpoint_overridden, uploads, \
+         settlement_status, settlement_message, message FROM plugin_runs \
          WHERE plan_id = ? AND (? IS NULL OR server_app_key = ?) AND transfer_id != '' ORDER BY started_at, rowid",
     )
     .bind(plan_id)
@@ -98,6 +108,14 @@ pub async fn plan_audit(db: &StateDb, plan_id: &str, app: Option<&str>) -> anyho
             original_transfer_id: run.get(4),
             status: run.get(5),
             uploaded_bytes: run.get::<i64, _>(6).max(0) as u64,
+            sent_to: run.get::<Option<String>, _>(7).map(|e| ferry_manifest::endpoint_origin(&e).unwrap_or(e)),
+            endpoint_overridden: run.get(8),
+            uploads: run.get::<i64, _>(9).max(0) as u64,
+            cloud_app_answer: match (run.get::<Option<String>, _>(10), run.get::<Option<String>, _>(11)) {
+                (Some(status), Some(message)) => Some(format!("{status}: {message}")),
+                (Some(status), None) => Some(status),
+                (None, _) => run.get::<Option<String>, _>(7).map(|_| format!("not settled ({})", run.get::<Option<String>, _>(12).unwrap_or_default())),
+            },
             access,
             denied,
         });

@@ -33,7 +33,9 @@ impl StageRule {
     /// The rule in words, as the CLI and the dashboard state it.
     pub fn describe(&self) -> String {
         format!(
-            "outcomes of the plugin's current major version in the last {} days; only complete counts as success. \
+            "settled outcomes of the plugin's current major version in the last {} days: an app migration counts once its \
+             cloud app settled the transfer (or it failed or timed out first), and only complete (the cloud app imported \
+             everything) counts as success. \
              Stage 2 when the lower bound of the {:.0}% Wilson interval of the success rate is at least {:.2}; \
              Stage 1 low when its upper bound is below {:.2}; otherwise Stage 1 unknown.",
             self.window_days,

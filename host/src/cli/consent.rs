@@ -44,6 +44,8 @@ pub(crate) enum ConsentCommand {
     },
 }
 
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum CloudCommand {
     /// Connect to a Cloud site: prove that it answers, that the account administers it

@@ -457,8 +457,20 @@ fn print_apps(apps: &[crate::migrate::apps::AppOutcome]) {
     if apps.is_empty() {
         return;
     }
-    let mut t = table(&["app", "plugin", "status", "rows read per scope", "denied", "uploaded", "transfer", "why"]);
+    let mut t = table(&["app", "plugin", "status", "rows read per scope", "denied", "sent to", "transfer", "why"]);
     for a in apps {
+        let sent_to = match &a.endpoint {
+            Some(endpoint) => format!(
+                "{}{}\n{} uploads, {} B\nplugin: {}\ncloud app: {}",
+                ferry_manifest::endpoint_origin(endpoint).unwrap_or_else(|| endpoint.clone()),
+                if a.endpoint_overridden { " (admin's override)" } else { "" },
+                a.uploads,
+                a.uploaded_bytes,
+                a.plugin_status.as_deref().unwrap_or("-"),
+                a.settlement.as_ref().map_or("not settled", |s| s.status.as_str())
+            ),
+            None => format!("{} B", a.uploaded_bytes),
+        };
         let rows: Vec<String> = a.rows_per_scope.iter().map(|(s, n)| format!("{s}: {n}")).collect();
         let transfer = match (&a.transfer_id, &a.original_transfer_id) {
             (Some(t), Some(o)) => format!("{}\n(re-run of {})", &t[..12.min(t.len())], &o[..12.min(o.len())]),
@@ -471,7 +483,7 @@ fn print_apps(apps: &[crate::migrate::apps::AppOutcome]) {
             a.status.clone(),
             rows.join("\n"),
             a.denied.to_string(),
-            format!("{} B", a.uploaded_bytes),
+            sent_to,
             transfer,
             shown(a.message.as_deref().unwrap_or_default()),
         ]);

@@ -139,6 +139,11 @@ pub(crate) async fn audit(home: &Path, args: AuditArgs) -> anyhow::Result<ExitCo
     for r in runs {
         let rerun = r.original_transfer_id.as_deref().map(|o| format!(", re-run of {o}")).unwrap_or_default();
         println!("{} {}: {} (transfer {}{rerun}), uploaded {} bytes", shown(&r.app), r.version, r.status, r.transfer_id, r.uploaded_bytes);
+        if let Some(origin) = &r.sent_to {
+            let by = if r.endpoint_overridden { ", the admin's endpoint" } else { "" };
+            println!("  sent to {} ({} uploads, {} bytes{by})", shown(origin), r.uploads, r.uploaded_bytes);
+            println!("  the cloud app answered: {}", shown(r.cloud_app_answer.as_deref().unwrap_or("-")));
+        }
         let mut t = table(&["scopes", "function", "calls", "rows", "bytes"]);
         for a in &r.access {
             let scopes = if a.scopes.is_empty() { "(none)".to_string() } else { a.scopes.join(", ") };

@@ -229,3 +229,31 @@ async fn the_stand_in_fails_a_transfer_that_names_a_page_the_site_lacks_or_canno
     assert_eq!(state.status, "failed");
     assert!(state.message.unwrap().contains("sent 2 uploads; this app received 0"));
 }
+
+/// The example receiver (`examples/cloud_receiver`), a vendor's cloud half, takes a real
+/// migration's transfer, imports every rating onto its cloud page and settles it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_receiver_imports_a_migrations_ratings_and_settles_success() {
+    let f = Fixture::new().await;
+    let cloud = Cloud::start(Faults::default()).await;
+    std::env::set_var("FERRY_TEST_RECEIVER_SECRET", "issued by the example receiver");
+    let receiver = cloud_receiver::Receiver::open(&f.dir.path().join("receiver.db"), "issued by the example receiver").await.unwrap();
+    let addr = receiver.clone().serve("127.0.0.1:0").await.unwrap();
+    let (_, report) = ratings_run(&f, &cloud, |mut p| {
+        let link = p.app_links.get_mut(RATINGS).unwrap();
+        link.endpoint = Some(format!("http://{addr}"));
+        link.secret_env = Some("FERRY_TEST_RECEIVER_SECRET".into());
+        p
+    })
+    .await;
+    let app = &report.apps[0];
+    assert_eq!(app.status, "complete", "{app:?}");
+    let settlement = app.settlement.as_ref().unwrap();
+    let ratings = receiver.ratings().await.unwrap();
+    assert!(!ratings.is_empty());
+    assert_eq!(settlement.message.as_deref(), Some(format!("imported {} ratings", ratings.len()).as_str()));
+    for (page, stars) in ratings {
+        assert!((1..=5).contains(&stars));
+        assert_eq!(cloud.review(&format!("content/{page}")).await["kind"], "page");
+    }
+}

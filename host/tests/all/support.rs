@@ -21,14 +21,16 @@ use ferry_host::state::mappings::MappingSource;
 use ferry_host::state::StateDb;
 
 /// Every plugin of the workspace, built for wasm32-wasip2 once per test run: the one
-/// list is the folders under `plugins/`, `examples/` and `tests/plugins/` (as
+/// list is the component (cdylib) crates under `plugins/`, `examples/` and `tests/plugins/` (as
 /// `scripts/test` builds them).
 pub fn plugin_crates() -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
     for folder in ["plugins", "examples", "tests/plugins"] {
         let Ok(entries) = std::fs::read_dir(workspace().join(folder)) else { continue };
         for entry in entries.flatten() {
-            if entry.path().join("Cargo.toml").is_file() {
+            // A plugin crate is a component (cdylib); examples/cloud_receiver is a server.
+            let manifest = std::fs::read_to_string(entry.path().join("Cargo.toml")).unwrap_or_default();
+            if manifest.contains("cdylib") {
                 out.push((entry.file_name().to_string_lossy().into_owned(), entry.path()));
             }
         }
