@@ -710,10 +710,23 @@ async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
         @if !apps.is_empty() {
             h2 { "Apps" }
             table {
-                tr { th { "App" } th { "Plugin" } th { "Status" } th { "Message" } th { "Transfer" } th {} }
+                tr { th { "App" } th { "Plugin" } th { "Status" } th { "Message" } th { "Sent to" } th { "Cloud app" } th { "Transfer" } th {} }
                 @for a in &apps {
                     tr data-app=(a.app) {
                         td.mono { (a.app) } td { (a.version) } td.state { (a.status) } td { (a.message.clone().unwrap_or_default()) }
+                        td.sent-to {
+                            @if let Some(endpoint) = &a.endpoint {
+                                (ferry_manifest::endpoint_origin(endpoint).unwrap_or_else(|| endpoint.clone()))
+                                @if a.endpoint_overridden { " (your endpoint)" }
+                                br; span.muted { (a.uploads) " uploads, " (a.uploaded_bytes) " bytes; plugin " (a.plugin_status.clone().unwrap_or_default()) }
+                            }
+                        }
+                        td.settlement {
+                            @match &a.settlement {
+                                Some(s) => { (s.status) @if let Some(m) = &s.message { ": " (m) } }
+                                None => { @if a.endpoint.is_some() { "not settled" } }
+                            }
+                        }
                         td.mono { (a.transfer_id.clone().unwrap_or_default()) }
                         td {
                             @if a.status != ferry_migrate::apps::status::COMPLETE && a.status != ferry_migrate::apps::status::RUNNING && a.transfer_id.is_some() {
@@ -728,6 +741,9 @@ async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
             h2 { "What each plugin read" }
             @for run in &audit {
                 h3 { (run.app) " " (run.version) " · " span.muted { (run.status) ", transfer " (run.transfer_id) ", " (run.uploaded_bytes) " bytes uploaded" } }
+                @if let Some(origin) = &run.sent_to {
+                    p { "Sent to " (origin) @if run.endpoint_overridden { " (your endpoint)" } " in " (run.uploads) " uploads; the cloud app answered: " (run.cloud_app_answer.clone().unwrap_or_default()) }
+                }
                 table {
                     tr { th { "Scopes" } th { "Host function" } th { "Calls" } th { "Rows" } th { "Bytes" } }
                     @for line in &run.access { tr { td.mono { (line.scopes.join(", ")) } td.mono { (line.function) } td { (line.calls) } td { (line.rows) } td { (line.bytes) } } }

@@ -271,7 +271,7 @@ pub(crate) async fn cloud(home: &Path, command: CloudCommand) -> anyhow::Result<
                 print_json(&sites)?;
                 return Ok(ExitCode::Ok);
             }
-            let mut t = table(&["name", "url", "sign-in", "user provisioning", "connected"]);
+            let mut t = table(&["name", "url", "sign-in", "user provisioning", "apps' cloud halves", "connected"]);
             for s in sites {
                 let sign_in = match (&s.target.email, &s.target.cloud_id) {
                     (Some(email), _) => format!("{email} + ${}", s.target.token_env),
@@ -282,7 +282,19 @@ pub(crate) async fn cloud(home: &Path, command: CloudCommand) -> anyhow::Result<
                     (Some(url), Some(env)) => format!("{url} + ${env}"),
                     _ => "none: linked to existing accounts".into(),
                 };
-                t.add_row(vec![s.name, s.target.url, sign_in, scim, s.connected_at]);
+                let apps: Vec<String> = s
+                    .target
+                    .apps
+                    .iter()
+                    .map(|(app, link)| {
+                        let secret = link.secret_env.as_ref().map_or("no secret".to_string(), |env| format!("${env}"));
+                        match &link.endpoint {
+                            Some(endpoint) => format!("{app}: {endpoint} (override), {secret}"),
+                            None => format!("{app}: the manifest's endpoint, {secret}"),
+                        }
+                    })
+                    .collect();
+                t.add_row(vec![s.name, s.target.url, sign_in, scim, shown(&apps.join("\n")), s.connected_at]);
             }
             println!("{t}");
             Ok(ExitCode::Ok)
