@@ -360,7 +360,7 @@ async fn staging_child(db: &Path, extra: &[String]) -> anyhow::Result<(Child, cr
         if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
             let cloud_id = crate::destination::Destination::cloud_id_of(&url).await?;
             let scim_url = format!("{url}/scim/directory/{}", crate::staging::directory_id(&cloud_id));
-            let target = crate::demo::staging_target(&url, &access, &scim_url, "FERRY_BENCH_TOKEN", "FERRY_BENCH_SCIM_KEY");
+            let target = crate::demo::staging_target(&url, &access, &scim_url, "FERRY_BENCH_TOKEN", "FERRY_BENCH_SCIM_KEY", None);
             let client = target.client(crate::migrate::DEFAULT_CONCURRENCY)?;
             return Ok((child, target, client));
         }

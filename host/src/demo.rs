@@ -61,8 +61,8 @@ pub fn stand_in_apps(url: &str, secret_env: &str) -> std::collections::BTreeMap<
 
 /// The way to a staging site as to a real one: its URL, its admin's email with the API
 /// token in `$token_env`, its user-provisioning directory with the key in `$scim_env`,
-/// and the sample apps' stand-ins (their secret in [`DEMO_APP_SECRET_ENV`]).
-pub fn staging_target(url: &str, access: &staging::Access, scim_url: &str, token_env: &str, scim_env: &str) -> cloud::Target {
+/// and, with `app_secret_env`, the sample apps' stand-ins (their secret in that variable).
+pub fn staging_target(url: &str, access: &staging::Access, scim_url: &str, token_env: &str, scim_env: &str, app_secret_env: Option<&str>) -> cloud::Target {
     cloud::Target {
         url: url.into(),
         email: Some(access.email.clone()),
@@ -71,7 +71,7 @@ pub fn staging_target(url: &str, access: &staging::Access, scim_url: &str, token
         token_env: token_env.into(),
         scim_url: Some(scim_url.into()),
         scim_token_env: Some(scim_env.into()),
-        apps: stand_in_apps(url, DEMO_APP_SECRET_ENV),
+        apps: app_secret_env.map(|env| stand_in_apps(url, env)).unwrap_or_default(),
     }
 }
 
@@ -174,8 +174,8 @@ pub async fn run_demo(
     }
     let assessment = assess::assess(&db, &apps).await?;
 
-    // 2. Connect, with both cloud apps installed on the site.
-    let target = staging_target(&cloud_site.url(), &access, &cloud_site.scim_url(), DEMO_TOKEN_ENV, DEMO_SCIM_KEY_ENV);
+    // 2. Connect, with the cloud apps installed on the site.
+    let target = staging_target(&cloud_site.url(), &access, &cloud_site.scim_url(), DEMO_TOKEN_ENV, DEMO_SCIM_KEY_ENV, Some(DEMO_APP_SECRET_ENV));
     let cloud = cloud::connect(&db, DEMO_CLOUD, target).await?.site;
     let mut consents = Vec::new();
     for app in [RATINGS_APP, CALENDARS_APP, DIAGRAMS_APP] {

@@ -310,7 +310,7 @@ pub(crate) async fn demo(home: &Path, args: DemoArgs) -> anyhow::Result<ExitCode
     }
     step(4, "Prepare your apps: done?");
     if r.apps_missing.is_empty() {
-        println!("done: every app decided, both cloud apps installed, both plugins consented to");
+        println!("done: every app decided, every needed cloud app installed, every plugin consented to");
     }
     for m in &r.apps_missing {
         println!("missing: {}: {}", shown(&m.app), shown(&m.missing));

@@ -181,7 +181,7 @@ async fn the_stand_in_fails_a_transfer_that_names_a_page_the_site_lacks_or_canno
     let cloud = Cloud::start(Faults::default()).await;
     cloud.dest.admin_install_cloud_app(RATINGS_CLOUD).await.unwrap();
     let endpoint = format!("{}/apps/{RATINGS_CLOUD}", cloud.site.url());
-    let secret = || AppSecret::from_env(ferry_host::demo::DEMO_APP_SECRET_ENV, RATINGS).unwrap();
+    let secret = || AppSecret::from_env(crate::core_migration::APP_SECRET_ENV, RATINGS).unwrap();
     let start = |id: &str| TransferStart {
         protocol: PROTOCOL.into(),
         transfer_id: id.into(),

@@ -17,6 +17,9 @@ pub const TOKEN: &str = "core-test-token";
 pub const TOKEN_ENV: &str = "FERRY_CORE_TEST_TOKEN";
 /// The staging directory's key is read from here.
 pub const SCIM_KEY_ENV: &str = "FERRY_CORE_TEST_SCIM_KEY";
+/// The variable holding the stand-in cloud apps' migration secret in the tests (not the
+/// demo's, which an in-process demo sets to its own site's).
+pub const APP_SECRET_ENV: &str = "FERRY_CORE_TEST_APP_SECRET";
 
 /// A staging Cloud site for one test.
 pub struct Cloud {
@@ -35,7 +38,7 @@ pub trait CloudSecrets {
 impl CloudSecrets for std::process::Command {
     fn cloud_secrets(&mut self) -> &mut Self {
         let access = staging::Access::with_token(TOKEN);
-        self.env(TOKEN_ENV, TOKEN).env(SCIM_KEY_ENV, access.directory_key).env(ferry_host::demo::DEMO_APP_SECRET_ENV, access.app_secret)
+        self.env(TOKEN_ENV, TOKEN).env(SCIM_KEY_ENV, access.directory_key).env(APP_SECRET_ENV, access.app_secret)
     }
 }
 
@@ -60,7 +63,7 @@ impl Cloud {
         ENV.call_once(|| {
             std::env::set_var(TOKEN_ENV, TOKEN);
             std::env::set_var(SCIM_KEY_ENV, &access.directory_key);
-            std::env::set_var(ferry_host::demo::DEMO_APP_SECRET_ENV, &access.app_secret);
+            std::env::set_var(APP_SECRET_ENV, &access.app_secret);
         });
         let dir = tempfile::tempdir().unwrap();
         let site = staging::start_with_journal(&dir.path().join("cloud.db"), "127.0.0.1:0", &staging::Access { app_faults, ..access.clone() }, faults, journal)
@@ -77,7 +80,14 @@ impl Cloud {
     /// The way to the site, as an admin connects it (secrets in `$TOKEN_ENV` and
     /// `$SCIM_KEY_ENV`).
     pub fn target(&self) -> ferry_host::cloud::Target {
-        ferry_host::demo::staging_target(&self.site.url(), &staging::Access::with_token(TOKEN), &self.site.scim_url(), TOKEN_ENV, SCIM_KEY_ENV)
+        ferry_host::demo::staging_target(
+            &self.site.url(),
+            &staging::Access::with_token(TOKEN),
+            &self.site.scim_url(),
+            TOKEN_ENV,
+            SCIM_KEY_ENV,
+            Some(APP_SECRET_ENV),
+        )
     }
 
     /// The command line's sign-in options for this site, the API token read from

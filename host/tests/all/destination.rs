@@ -301,7 +301,7 @@ async fn connect_refuses_an_account_that_administers_nothing_there() {
     std::env::set_var("FERRY_NOT_ADMIN_TEST_TOKEN", TOKEN);
     std::env::set_var("FERRY_NOT_ADMIN_TEST_SCIM_KEY", &access.directory_key);
     let db = ferry_host::state::StateDb::open(dir.path()).await.unwrap();
-    let target = ferry_host::demo::staging_target(&site.url(), &access, &site.scim_url(), "FERRY_NOT_ADMIN_TEST_TOKEN", "FERRY_NOT_ADMIN_TEST_SCIM_KEY");
+    let target = ferry_host::demo::staging_target(&site.url(), &access, &site.scim_url(), "FERRY_NOT_ADMIN_TEST_TOKEN", "FERRY_NOT_ADMIN_TEST_SCIM_KEY", None);
     let e = ferry_host::cloud::connect(&db, "user", target).await.unwrap_err().to_string();
     assert_eq!(
         e,

@@ -223,6 +223,17 @@ async fn global_labels_of_pages_posts_and_attachments_migrate_and_personal_ones_
 /// A body's structure: every element with its attribute names, and every text, with the
 /// values a migration rewrites (user keys, link targets, page ids) left out, and without
 /// inline-comment markers (the server's are taken out; a site places its own).
+/// A sample body as it migrates when user 3 has (or has not) a cloud account: a mention of
+/// someone with no cloud account is written as text naming them (the sample's deleted user
+/// has no username left).
+pub(crate) fn named_in_text(body: &str, user3_has_account: bool) -> String {
+    let deleted = body.replace("<ac:link><ri:user ri:userkey=\"8a7f808adeleted0\" /></ac:link>", "@former user");
+    match user3_has_account {
+        true => deleted,
+        false => deleted.replace(&format!("<ac:link><ri:user ri:userkey=\"{}\" /></ac:link>", user_key(3)), "@user00003"),
+    }
+}
+
 pub(crate) fn shape(body: &str) -> Vec<String> {
     use quick_xml::events::Event;
     let body = ferry_storage_format::without_markers(body).unwrap_or_else(|_| body.to_string());
@@ -280,13 +291,7 @@ async fn references_to_server_ids_are_rewritten_and_the_rest_of_every_body_is_un
         .await
         .unwrap()
         .map(|r| r.get(0));
-    // A mention of someone with no cloud account is written as text naming them.
-    let named_in_text = |body: &str| match &user3 {
-        Some(_) => body.to_string(),
-        None => body
-            .replace(&format!("<ac:link><ri:user ri:userkey=\"{}\" /></ac:link>", user_key(3)), "@user00003")
-            .replace("<ac:link><ri:user ri:userkey=\"8a7f808adeleted0\" /></ac:link>", "@former user"),
-    };
+    let named_in_text = |body: &str| named_in_text(body, user3.is_some());
     // User 1 is migrated: a mention of them names their account.
     let user1 = account_of(&f, &user_key(1)).await;
     let malformed: Vec<i64> = report.unresolved_references.iter().filter(|u| u.reason.contains("not well-formed")).map(|u| u.content_id).collect();
