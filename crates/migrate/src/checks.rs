@@ -59,6 +59,11 @@ pub struct AppFacts {
     pub untrusted: Option<String>,
     /// The Stage.
     pub stage: StageFigures,
+    /// Where its data goes: the endpoint (the admin's override, else the manifest's), and
+    /// the manifest's when the admin overrode it. `None`: no endpoint is known.
+    pub sends_to: Option<(String, Option<String>)>,
+    /// The variable that should hold its migration secret, and whether it does.
+    pub secret: Option<(String, bool)>,
 }
 
 /// What the checks look at.
@@ -320,6 +325,41 @@ fn app_checks(facts: &Facts) -> Vec<Check> {
             "every needed app's cloud app is confirmed installed on the cloud site (by the admin, with `ferry apps installed`)",
         ),
         check(
+            "apps.endpoint-missing",
+            CheckResult::Error,
+            apps.iter().filter(|a| a.installed.is_some() && a.sends_to.is_none()).map(name).collect(),
+            "needed apps' plugins name no migration endpoint for their cloud app, and none is set: their data has nowhere to go",
+            "ask the vendor for a plugin that names its endpoint, or connect the site with --app-endpoint APP=URL, then create a new plan",
+            "every needed app's data has a cloud app to go to",
+        ),
+        check(
+            "apps.secret-missing",
+            CheckResult::Error,
+            apps.iter()
+                .filter(|a| a.installed.is_some() && !a.secret.as_ref().is_some_and(|(_, set)| *set))
+                .map(|a| match &a.secret {
+                    Some((env, _)) => format!("{}: ${env} is empty or unset", name(a)),
+                    None => format!("{}: no variable named for its migration secret", name(a)),
+                })
+                .collect(),
+            "needed apps have no migration secret: Ferry cannot prove itself to their cloud apps, so their data would not be sent",
+            "export the secret each cloud app issued in a variable and connect the site with --app-secret-env APP=VAR (then create a new plan)",
+            "every needed app's migration secret is in its variable",
+        ),
+        check(
+            "apps.endpoint-override",
+            CheckResult::Warning,
+            apps.iter()
+                .filter_map(|a| match &a.sends_to {
+                    Some((mine, Some(theirs))) => Some(format!("{}: to {mine} (your endpoint) instead of {theirs}", name(a))),
+                    _ => None,
+                })
+                .collect(),
+            "needed apps' data goes to an endpoint you set, not the one their vendor's plugin names",
+            "nothing to fix for a trial run; connect the site without --app-endpoint for a production migration",
+            "every needed app's data goes to the endpoint its plugin names",
+        ),
+        check(
             "apps.stage1",
             CheckResult::Warning,
             apps.iter().filter(|a| a.stage.stage.is_stage1()).map(|a| format!("{}: {}", name(a), a.stage.summary())).collect(),
@@ -537,7 +577,20 @@ impl Migrator {
                     !cloud_app_key.is_empty() && crate::cloud::app_confirmed(&self.db, &self.plan.destination, &cloud_app_key).await?.is_some();
                 let contract = loaded.as_ref().map(|(p, m)| (p.contract.clone(), ferry_runtime::contract::is_supported(&m.contract)));
                 let version = installed.as_ref().map(|p| p.version.clone()).unwrap_or_else(|| planned.version.clone());
+                let link = self.plan.app_links.get(&planned.app).cloned().unwrap_or_default();
+                let manifest_endpoint = loaded.as_ref().and_then(|(_, m)| m.migration_endpoint.clone());
+                let sends_to = match (link.endpoint, manifest_endpoint) {
+                    (Some(mine), theirs) => Some((mine, Some(theirs.unwrap_or_else(|| "none named".into())))),
+                    (None, Some(theirs)) => Some((theirs, None)),
+                    (None, None) => None,
+                };
+                let secret = link.secret_env.map(|env| {
+                    let set = std::env::var(&env).is_ok_and(|v| !v.trim().is_empty());
+                    (env, set)
+                });
                 facts.apps.push(AppFacts {
+                    sends_to,
+                    secret,
                     stage: stages::figures(&self.db, &planned.app, &version, &rule).await?,
                     installed: installed.map(|p| (p.version, p.sha256)),
                     contract,

@@ -257,3 +257,49 @@ async fn the_example_receiver_imports_a_migrations_ratings_and_settles_success()
         assert_eq!(cloud.review(&format!("content/{page}")).await["kind"], "page");
     }
 }
+
+/// Before a run, the checks say where each app's data goes and what it lacks: the
+/// admin's endpoint is a warning naming both ends; no secret, or no endpoint at all, is
+/// an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checks_name_an_overridden_endpoint_a_missing_secret_and_a_missing_endpoint() {
+    use ferry_host::checks::CheckResult;
+    let f = Fixture::new().await;
+    let cloud = Cloud::start(Faults::default()).await;
+    f.install("page_ratings").await;
+    assess_and_decide(&f).await;
+    prepare(&f, &cloud, RATINGS).await;
+    let checks = |p: Plan| {
+        let db = f.db.clone();
+        async move {
+            let p = Plan::create(&db, p).await.unwrap();
+            Migrator::new(db, p, Progress::hidden()).await.unwrap().checks().await.unwrap()
+        }
+    };
+    let of = |checks: &[ferry_host::checks::Check], code: &str| checks.iter().find(|c| c.code == code).cloned().unwrap();
+    let base = || plan(&f, &cloud, "checks", UsersScope::None, SpacesScope::Keys(vec!["ENG".into()]));
+
+    let stand_in = checks(base()).await;
+    let overridden = of(&stand_in, "apps.endpoint-override");
+    assert_eq!(overridden.result, CheckResult::Warning);
+    assert!(overridden.entities[0].contains("(your endpoint) instead of https://apps.example.com/page-ratings/ferry"), "{:?}", overridden.entities);
+    assert_eq!(of(&stand_in, "apps.secret-missing").result, CheckResult::Pass);
+    assert_eq!(of(&stand_in, "apps.endpoint-missing").result, CheckResult::Pass);
+
+    let no_secret = checks(Plan { app_links: Default::default(), ..base() }).await;
+    let missing = of(&no_secret, "apps.secret-missing");
+    assert_eq!(missing.result, CheckResult::Error);
+    assert!(missing.entities[0].contains("no variable named for its migration secret"), "{:?}", missing.entities);
+    assert_eq!(of(&no_secret, "apps.endpoint-override").result, CheckResult::Pass, "the manifest's endpoint, as the vendor named it");
+
+    // A plugin built before endpoints were declared (the probe, page-ratings 0.1.0), with
+    // no override: its data has nowhere to go.
+    let f2 = Fixture::new().await;
+    f2.install("hostile_probe").await;
+    assess_and_decide(&f2).await;
+    prepare(&f2, &cloud, RATINGS).await;
+    let p = Plan { app_links: Default::default(), ..plan(&f2, &cloud, "old", UsersScope::None, SpacesScope::Keys(vec!["ENG".into()])) };
+    let p = Plan::create(&f2.db, p).await.unwrap();
+    let old = Migrator::new(f2.db.clone(), p, Progress::hidden()).await.unwrap().checks().await.unwrap();
+    assert_eq!(of(&old, "apps.endpoint-missing").result, CheckResult::Error);
+}
