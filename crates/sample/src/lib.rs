@@ -1045,3 +1045,128 @@ mod tests {
         assert_eq!(p, std::path::Path::new("/a/ver003/nonspaced/7/0/7/8/1"));
     }
 }
+
+/// A vendor's own app on a sample site (`ferry sample-site --app-data FILE`): its
+/// `plugindata` row, so `ferry apps assess` sees it installed, and its Active Objects
+/// tables with their rows, so a plugin under development has its data to read. Read from
+/// a small JSON file (`ferry plugin new` writes one).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VendorApp {
+    /// The Server app's key.
+    pub app_key: String,
+    /// Its name.
+    pub name: String,
+    /// Its version on the Server site.
+    pub version: String,
+    /// Its vendor.
+    pub vendor: String,
+    /// Table name → its columns and rows.
+    #[serde(default)]
+    pub tables: std::collections::BTreeMap<String, VendorTable>,
+}
+
+/// One table of a vendor's app.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VendorTable {
+    /// Column name → type: `integer`, `text`, `boolean` or `timestamp`.
+    pub columns: std::collections::BTreeMap<String, String>,
+    /// The rows: column name → value (a number, text, true/false or null).
+    #[serde(default)]
+    pub rows: Vec<std::collections::BTreeMap<String, serde_json::Value>>,
+}
+
+impl VendorApp {
+    /// The app described by the JSON file `path`, checked: its tables are the app's own
+    /// (`AO_` + the last six hex digits of md5(app key)), its columns plain AO names of a
+    /// known type, and each row names declared columns only.
+    pub fn read(path: &Path) -> anyhow::Result<VendorApp> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the app data file {}", path.display()))?;
+        let app: VendorApp =
+            serde_json::from_str(&text).with_context(|| format!("{} is not an app data file (see `ferry sample-site --help`)", path.display()))?;
+        anyhow::ensure!(
+            !app.app_key.trim().is_empty() && !app.name.trim().is_empty() && !app.version.trim().is_empty(),
+            "{}: app_key, name and version must not be empty",
+            path.display()
+        );
+        let prefix = ferry_manifest::ao_table_prefix(&app.app_key);
+        for (table, t) in &app.tables {
+            anyhow::ensure!(
+                table.starts_with(&prefix) && table.len() > prefix.len() && ferry_manifest::is_ao_identifier(table),
+                "{}: table {table} is not {}'s own: its tables are named {prefix}<ENTITY>",
+                path.display(),
+                app.app_key
+            );
+            anyhow::ensure!(!t.columns.is_empty(), "{}: table {table} declares no columns", path.display());
+            for (column, kind) in &t.columns {
+                anyhow::ensure!(ferry_manifest::is_ao_identifier(column), "{}: {table}.{column} is not an upper-case AO column name", path.display());
+                anyhow::ensure!(
+                    ["integer", "text", "boolean", "timestamp"].contains(&kind.as_str()),
+                    "{}: {table}.{column} has type {kind:?}: give integer, text, boolean or timestamp",
+                    path.display()
+                );
+            }
+            for (n, row) in t.rows.iter().enumerate() {
+                if let Some(unknown) = row.keys().find(|c| !t.columns.contains_key(*c)) {
+                    anyhow::bail!("{}: row {} of {table} names column {unknown}, which the table does not declare", path.display(), n + 1);
+                }
+            }
+        }
+        Ok(app)
+    }
+}
+
+/// Add vendors' apps to the sample site written in `out` (or into `postgres`): each app's
+/// `plugindata` row and its tables with their rows. The rows written.
+pub async fn add_vendor_apps(out: &Path, postgres: Option<&str>, apps: &[VendorApp]) -> anyhow::Result<u64> {
+    let (url, sqlite) = match postgres {
+        Some(url) => (url.to_string(), false),
+        None => (format!("sqlite://{}", out.join("site.db").display()), true),
+    };
+    let mut w = TableWriter::connect(&url).await?;
+    let mut rows = 0;
+    for (n, app) in apps.iter().enumerate() {
+        let jar = app_jar(&app.app_key, &app.name, &app.version, &app.vendor)?;
+        let file = format!("{}-{}.jar", app.name, app.version).replace(' ', "-").to_lowercase();
+        // The sample's own apps take the first ids.
+        let id = 1_000 + n as i64;
+        w.row("plugindata", &["plugindataid", "pluginkey", "filename", "lastmoddate", "data"], vec![i(id), t(&app.app_key), t(file), t(TS), Value::Bytes(jar)])
+            .await?;
+        for (table, spec) in &app.tables {
+            let columns: Vec<String> = spec
+                .columns
+                .iter()
+                .map(|(c, kind)| {
+                    let sql = match (kind.as_str(), sqlite) {
+                        ("integer", _) => "BIGINT",
+                        ("boolean", _) => "BOOLEAN",
+                        ("timestamp", false) => "TIMESTAMP",
+                        _ => "TEXT",
+                    };
+                    format!("\"{c}\" {sql}")
+                })
+                .collect();
+            w.execute_script(&format!("CREATE TABLE \"{table}\" ({})", columns.join(", "))).await?;
+            let names: Vec<String> = spec.columns.keys().map(|c| format!("\"{c}\"")).collect();
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            for row in &spec.rows {
+                let values = spec
+                    .columns
+                    .iter()
+                    .map(|(c, kind)| match (row.get(c), kind.as_str()) {
+                        (None | Some(serde_json::Value::Null), _) => Value::Null,
+                        (Some(serde_json::Value::Bool(b)), _) => Value::Bool(*b),
+                        (Some(serde_json::Value::Number(n)), "integer") => n.as_i64().map_or(Value::Null, Value::Int),
+                        (Some(serde_json::Value::String(s)), _) => Value::Text(s.clone()),
+                        (Some(other), _) => Value::Text(other.to_string()),
+                    })
+                    .collect();
+                w.row(table, &names, values).await?;
+                rows += 1;
+            }
+        }
+    }
+    w.finish().await?;
+    Ok(rows)
+}

@@ -212,7 +212,8 @@ pub(crate) async fn run(home: &Path, command: PluginCommand) -> anyhow::Result<E
             }
             println!("\nNext:\n  cd {}\n  cargo build --release --target wasm32-wasip2", dir.display());
             println!("  ferry plugin audit target/wasm32-wasip2/release/{name}.wasm");
-            println!("  ferry plugin run target/wasm32-wasip2/release/{name}.wasm --source <SERVER-DB> --out uploads --mappings fixture-mappings.jsonl");
+            println!("  ferry sample-site --out site --app-data sample-app-data.json   # a sample site with your app's table and rows");
+            println!("  ferry plugin run target/wasm32-wasip2/release/{name}.wasm --source site/site.db --out uploads --mappings fixture-mappings.jsonl");
             Ok(ExitCode::Ok)
         }
         PluginCommand::Keygen { out } => {

@@ -44,6 +44,13 @@ pub(crate) struct SampleArgs {
     /// Write the database into this PostgreSQL database instead of site.db.
     #[arg(long)]
     postgres: Option<String>,
+    /// Add your own app (repeatable): a JSON file naming its `app_key`, `name`,
+    /// `version`, `vendor`, and its Active Objects `tables`, each with `columns` (name →
+    /// integer | text | boolean | timestamp) and `rows` (column → value). Its plugindata
+    /// row makes `ferry apps assess` see the app; its rows are what your plugin reads.
+    /// `ferry plugin new` writes one (sample-app-data.json).
+    #[arg(long = "app-data", value_name = "FILE")]
+    app_data: Vec<PathBuf>,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -77,7 +84,17 @@ pub(crate) async fn sample_site(args: SampleArgs) -> anyhow::Result<ExitCode> {
         attachments_per_page: args.attachments_per_page,
         seed: args.seed,
     };
+    // Every file is read before anything is written: a bad one names itself and costs nothing.
+    let vendor_apps = args.app_data.iter().map(|f| crate::sample::VendorApp::read(f)).collect::<anyhow::Result<Vec<_>>>()?;
     let summary = write_sample_site(&args.out, args.postgres.as_deref(), &options).await?;
+    let vendor_rows = crate::sample::add_vendor_apps(&args.out, args.postgres.as_deref(), &vendor_apps).await?;
+    for app in &vendor_apps {
+        let tables: Vec<String> = app.tables.iter().map(|(t, spec)| format!("{t} ({} rows)", spec.rows.len())).collect();
+        if !args.json {
+            println!("added {} {} by {}: {}", shown(&app.app_key), shown(&app.version), shown(&app.vendor), shown(&tables.join(", ")));
+        }
+    }
+    let _ = vendor_rows;
     if args.json {
         print_json(&summary)?;
     } else {

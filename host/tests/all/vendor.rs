@@ -94,7 +94,7 @@ async fn a_generated_plugin_builds_passes_the_audit_and_runs_as_generated() {
     let out =
         ferry(&f, &["plugin", "new", "my_notes", "--server-app-key", app, "--cloud-app-key", "com.example.my-notes.cloud", "--dir", dir.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
-    for file in ["Cargo.toml", "ferry-plugin.toml", "build.rs", "src/lib.rs", "fixture-mappings.jsonl"] {
+    for file in ["Cargo.toml", "ferry-plugin.toml", "build.rs", "src/lib.rs", "fixture-mappings.jsonl", "sample-app-data.json"] {
         assert!(dir.join(file).is_file(), "{file} was not written");
     }
     // Build it as a vendor would, sharing this workspace's lock file and target folder
@@ -115,6 +115,23 @@ async fn a_generated_plugin_builds_passes_the_audit_and_runs_as_generated() {
     assert_eq!(audit["verdict"], "ok", "{audit}");
     assert_eq!(audit["unused_scopes"], serde_json::json!([]), "the generated plugin declares only what it uses");
     assert_eq!(audit["server_app_key"], app);
+
+    // As the generated README says: a sample site with the app's own rows, and the fixture
+    // naming two of its pages, and every row moves.
+    let site = dir.join("site");
+    let out = ferry(&f, &["sample-site", "--out", site.to_str().unwrap(), "--app-data", dir.join("sample-app-data.json").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains(&format!("added {app} 1.0.0")), "{}", text(&out));
+    let site_db = site.join("site.db");
+    let assessed = ferry(&f, &["apps", "assess", "--source", site_db.to_str().unwrap(), "--json"]);
+    assert!(String::from_utf8_lossy(&assessed.stdout).contains(app), "the app is installed on the sample site: {}", text(&assessed));
+    let sample_out = dir.join("uploads");
+    let run = ["plugin", "run", wasm.to_str().unwrap(), "--source", site_db.to_str().unwrap(), "--out", sample_out.to_str().unwrap()];
+    let out = ferry(&f, &[&run[..], &["--mappings", dir.join("fixture-mappings.jsonl").to_str().unwrap()]].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    let sent: String = std::fs::read_dir(&sample_out).unwrap().map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect();
+    assert_eq!(sent.lines().count(), 3, "{sent}");
+    assert!(sent.contains("\"page_id\":\"cloud-page-1\"") && sent.contains("\"page_id\":\"cloud-page-2\""), "{sent}");
 
     // On a site without the app's table it says so; with the table it moves every row.
     let fixture = dir.join("fixture-mappings.jsonl");

@@ -52,14 +52,29 @@ pub enum MappingSource {
     Fixed(Arc<BTreeMap<String, BTreeMap<String, String>>>),
 }
 
+/// The forms of a user's server id in the `identity:user` namespace.
+pub const USER_ID_FORMS: [&str; 2] = ["confluence.userkey/", "email/"];
+
 impl MappingSource {
-    /// Load a fixture file of JSON lines.
+    /// Load a fixture file of JSON lines (a user whose server id has neither form of
+    /// [`USER_ID_FORMS`] is refused, naming its line).
     pub fn from_file(path: &Path) -> anyhow::Result<MappingSource> {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the mappings file {}", path.display()))?;
         let mut map: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             let record: MappingRecord = serde_json::from_str(line)
                 .with_context(|| format!("{} line {}: expected {{\"namespace\", \"server_id\", \"cloud_id\"}}", path.display(), n + 1))?;
+            // A user is looked up by `confluence.userkey/KEY` or `email/ADDRESS`: any other
+            // server id would never be matched, silently.
+            if record.namespace == crate::ns::USER && !USER_ID_FORMS.iter().any(|form| record.server_id.starts_with(form)) {
+                anyhow::bail!(
+                    "{} line {}: the user {:?} would never be matched: a user's server_id is confluence.userkey/KEY or email/ADDRESS (e.g. \"confluence.userkey/{}\")",
+                    path.display(),
+                    n + 1,
+                    record.server_id,
+                    record.server_id
+                );
+            }
             map.entry(record.namespace).or_default().insert(record.server_id, record.cloud_id);
         }
         Ok(MappingSource::Fixed(Arc::new(map)))
@@ -120,5 +135,24 @@ impl MappingSource {
                 Ok(server_ids.iter().filter_map(|id| ns.get(id).map(|c| (id.clone(), c.clone()))).collect())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fixture_user_without_a_known_form_is_refused_naming_its_line() {
+        let path = std::env::temp_dir().join(format!("ferry-mappings-{}.jsonl", std::process::id()));
+        let good = r#"{"namespace": "identity:user", "server_id": "confluence.userkey/ff80", "cloud_id": "acc-1"}"#;
+        let also = r#"{"namespace": "identity:user", "server_id": "email/ada@example.com", "cloud_id": "acc-1"}"#;
+        std::fs::write(&path, format!("{good}\n{also}\n")).unwrap();
+        assert!(MappingSource::from_file(&path).is_ok());
+        let bad = r#"{"namespace": "identity:user", "server_id": "ff80", "cloud_id": "acc-1"}"#;
+        std::fs::write(&path, format!("{good}\n{bad}\n")).unwrap();
+        let err = MappingSource::from_file(&path).err().unwrap().to_string();
+        std::fs::remove_file(&path).unwrap();
+        assert!(err.contains("line 2") && err.contains("confluence.userkey/ff80"), "{err}");
     }
 }
