@@ -272,3 +272,76 @@ async fn record_run_end(db: &StateDb, app_key: &str, report: &RunReport) -> anyh
     tx.commit().await?;
     Ok(())
 }
+
+/// Rows of each `other` column looked at after a local run.
+const CLASS_SAMPLE_ROWS: u32 = 500;
+
+/// What a value looks like, when it does not look like an `other` value: an e-mail
+/// address (personal: `pii`) or text people wrote (`ugc`).
+pub fn looks_like(value: &str) -> Option<ferry_manifest::ColumnClass> {
+    let v = value.trim();
+    let email = v.split_whitespace().any(|w| {
+        let w = w.trim_matches(|c: char| !c.is_alphanumeric());
+        w.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
+    });
+    if email {
+        return Some(ferry_manifest::ColumnClass::Pii);
+    }
+    let words = v.split_whitespace().filter(|w| w.chars().any(char::is_alphabetic)).count();
+    (words >= 3).then_some(ferry_manifest::ColumnClass::Ugc)
+}
+
+/// After a vendor's local run: each column declared `other` whose values (the first
+/// [`CLASS_SAMPLE_ROWS`] rows) look like e-mail addresses or text people wrote, in a
+/// sentence that names the column, how many values, an example and the class to declare,
+/// so the vendor fixes the class before a reviewer has to. Tables the site does not have
+/// are skipped.
+pub async fn class_warnings(source: &Source, manifest: &Manifest) -> Vec<String> {
+    let mut out = Vec::new();
+    for (table, columns) in &manifest.tables {
+        for (column, class) in columns {
+            if *class != ferry_manifest::ColumnClass::Other {
+                continue;
+            }
+            let Ok(batch) = source.read_app_table(table, std::slice::from_ref(column), None, CLASS_SAMPLE_ROWS).await else { continue };
+            let texts: Vec<String> = batch
+                .rows
+                .iter()
+                .filter_map(|row| match row.first() {
+                    Some(ferry_source::Cell::Text(t)) => Some(t.clone()),
+                    _ => None,
+                })
+                .collect();
+            for suspect in [ferry_manifest::ColumnClass::Pii, ferry_manifest::ColumnClass::Ugc] {
+                let found: Vec<&String> = texts.iter().filter(|t| looks_like(t) == Some(suspect)).collect();
+                let Some(example) = found.first() else { continue };
+                let what = if suspect == ferry_manifest::ColumnClass::Pii { "e-mail addresses" } else { "text people wrote" };
+                let example: String = example.chars().take(60).collect();
+                out.push(format!(
+                    "{table}.{column} is declared `other`, but {} of the {} values read look like {what} (e.g. {example:?}): declare it `{}` in ferry-plugin.toml",
+                    found.len(),
+                    batch.rows.len(),
+                    suspect.name()
+                ));
+                break;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry_manifest::ColumnClass;
+
+    #[test]
+    fn values_that_are_not_other_are_told_apart() {
+        assert_eq!(looks_like("ada@example.com"), Some(ColumnClass::Pii));
+        assert_eq!(looks_like("write to <bob@mail.example.org> please"), Some(ColumnClass::Pii));
+        assert_eq!(looks_like("Checked by the release team"), Some(ColumnClass::Ugc));
+        for other in ["65601", "2024-03-01 09:00:00", "page.view", "a@b", "#00ff00", "OPEN", "cloud page 1"] {
+            assert_eq!(looks_like(other), None, "{other}");
+        }
+    }
+}

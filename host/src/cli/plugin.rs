@@ -494,19 +494,37 @@ async fn run_command(home: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
         name: args.name.clone(),
         deny: args.deny.iter().copied().fold(ferry_manifest::ScopeSet::EMPTY, ferry_manifest::ScopeSet::with),
         attachments,
-        ..LocalRun::new(source, Box::new(DirectorySink::new(args.out.clone())?), mappings)
+        ..LocalRun::new(source.clone(), Box::new(DirectorySink::new(args.out.clone())?), mappings)
+    };
+    let manifest = match &plugin_file {
+        Some(bytes) => audit::audit(bytes, &TrustStore::default()).manifest,
+        None => Registry::new(db.clone()).get_with_manifest(&args.plugin).await?.map(|(_, m)| m),
     };
     let report = match plugin_file {
         Some(bytes) => crate::plugins::local::run_file(&db, engine, bytes, run).await?,
         None => run_installed(&db, engine, &args.plugin, run).await?,
     };
+    // Columns whose values do not look like their declared class: the vendor's to fix.
+    let class_warnings = match &manifest {
+        Some(m) => crate::plugins::local::class_warnings(&source, m).await,
+        None => Vec::new(),
+    };
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     if args.json {
-        print_json(&report)?;
+        #[derive(serde::Serialize)]
+        struct Output<'a> {
+            #[serde(flatten)]
+            report: &'a RunReport,
+            class_warnings: &'a [String],
+        }
+        print_json(&Output { report: &report, class_warnings: &class_warnings })?;
     } else {
         print_run(&report, &args.out);
+        for warning in &class_warnings {
+            println!("warning: {}", shown(warning));
+        }
     }
     Ok(if report.status == RunStatus::Complete { ExitCode::Ok } else { ExitCode::NotComplete })
 }
