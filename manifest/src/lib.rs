@@ -549,6 +549,12 @@ pub fn endpoint_origin(url: &str) -> Option<String> {
     }
 }
 
+/// Where an endpoint sends data, as shown to people: its origin, or the endpoint itself
+/// when it is not one a manifest could name.
+pub fn shown_origin(endpoint: &str) -> String {
+    endpoint_origin(endpoint).unwrap_or_else(|| endpoint.to_string())
+}
+
 /// The prefix every Active Objects table of `server_app_key` carries:
 /// `AO_` + the last six hex digits, upper case, of md5(app key) + `_`.
 pub fn ao_table_prefix(server_app_key: &str) -> String {

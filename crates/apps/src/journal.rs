@@ -108,7 +108,7 @@ pub async fn plan_audit(db: &StateDb, plan_id: &str, app: Option<&str>) -> anyho
             original_transfer_id: run.get(4),
             status: run.get(5),
             uploaded_bytes: run.get::<i64, _>(6).max(0) as u64,
-            sent_to: run.get::<Option<String>, _>(7).map(|e| ferry_manifest::endpoint_origin(&e).unwrap_or(e)),
+            sent_to: run.get::<Option<String>, _>(7).map(|e| ferry_manifest::shown_origin(&e)),
             endpoint_overridden: run.get(8),
             uploads: run.get::<i64, _>(9).max(0) as u64,
             cloud_app_answer: match (run.get::<Option<String>, _>(10), run.get::<Option<String>, _>(11)) {

@@ -309,7 +309,7 @@ struct SentTo {
 
 impl SentTo {
     fn origin(&self) -> String {
-        ferry_manifest::endpoint_origin(&self.endpoint).unwrap_or_else(|| self.endpoint.clone())
+        ferry_manifest::shown_origin(&self.endpoint)
     }
 }
 

@@ -314,7 +314,7 @@ async fn check_app_links(db: &StateDb, target: &Target, proven: &mut Vec<String>
             unproven.push(format!("{app}: no plugin installed names its cloud app's endpoint yet (its secret is checked when a transfer starts)"));
             continue;
         };
-        let origin = ferry_manifest::endpoint_origin(&endpoint).unwrap_or_default();
+        let origin = ferry_manifest::shown_origin(&endpoint);
         let Some(env) = &link.secret_env else {
             unproven.push(format!("{app}: no migration secret named (--app-secret-env {app}=VAR): its data cannot be sent to {origin}"));
             continue;

@@ -716,7 +716,7 @@ async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
                         td.mono { (a.app) } td { (a.version) } td.state { (a.status) } td { (a.message.clone().unwrap_or_default()) }
                         td.sent-to {
                             @if let Some(endpoint) = &a.endpoint {
-                                (ferry_manifest::endpoint_origin(endpoint).unwrap_or_else(|| endpoint.clone()))
+                                (ferry_manifest::shown_origin(endpoint))
                                 @if a.endpoint_overridden { " (your endpoint)" }
                                 br; span.muted { (a.uploads) " uploads, " (a.uploaded_bytes) " bytes; plugin " (a.plugin_status.clone().unwrap_or_default()) }
                             }

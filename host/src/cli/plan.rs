@@ -462,7 +462,7 @@ fn print_apps(apps: &[crate::migrate::apps::AppOutcome]) {
         let sent_to = match &a.endpoint {
             Some(endpoint) => format!(
                 "{}{}\n{} uploads, {} B\nplugin: {}\ncloud app: {}",
-                ferry_manifest::endpoint_origin(endpoint).unwrap_or_else(|| endpoint.clone()),
+                ferry_manifest::shown_origin(endpoint),
                 if a.endpoint_overridden { " (admin's override)" } else { "" },
                 a.uploads,
                 a.uploaded_bytes,
