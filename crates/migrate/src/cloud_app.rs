@@ -20,6 +20,12 @@ const FIRST_POLL: Duration = Duration::from_millis(200);
 /// The longest wait between settlement questions.
 const MAX_POLL: Duration = Duration::from_secs(15);
 
+/// The largest answer Ferry reads from a cloud app (a transfer state is a few lines).
+const MAX_ANSWER_BYTES: usize = 64 << 10;
+
+/// The most characters of a cloud app's message Ferry keeps (it is shown to admins).
+const MAX_MESSAGE_CHARS: usize = 1_000;
+
 /// A migration secret, read from the environment (never stored, printed or logged).
 #[derive(Clone)]
 pub struct AppSecret(Vec<u8>);
@@ -117,8 +123,19 @@ impl Transfer {
                 request = request.header(*name, value);
             }
             match request.send().await {
-                Ok(response) if response.status().is_success() => {
-                    return response.bytes().await.map(|b| b.to_vec()).map_err(|e| SendError::Other(format!("{method} {}: {}", path.path(), e.without_url())))
+                Ok(mut response) if response.status().is_success() => {
+                    // Read within a bound: the answer comes from another party's server.
+                    let mut answer = Vec::new();
+                    loop {
+                        match response.chunk().await {
+                            Ok(Some(chunk)) => answer.extend_from_slice(&chunk),
+                            Ok(None) => return Ok(answer),
+                            Err(e) => return Err(SendError::Other(format!("{method} {}: {}", path.path(), e.without_url()))),
+                        }
+                        if answer.len() > MAX_ANSWER_BYTES {
+                            return Err(SendError::Other(format!("{method} {} answered more than {MAX_ANSWER_BYTES} bytes", path.path())));
+                        }
+                    }
                 }
                 Ok(response) => {
                     let status = response.status();
@@ -185,8 +202,16 @@ impl Transfer {
     /// Where the transfer stands.
     pub async fn state(&self) -> Result<TransferState, SendError> {
         let body = self.send(Method::GET, "", Vec::new(), &[]).await?;
-        let state: TransferState =
+        let mut state: TransferState =
             serde_json::from_slice(&body).map_err(|e| SendError::Other(format!("the cloud app's answer about the transfer is not a transfer state: {e}")))?;
+        state.message = state.message.map(|m| {
+            let mut kept: String = m.chars().filter(|c| !c.is_control()).take(MAX_MESSAGE_CHARS).collect();
+            if m.chars().count() > MAX_MESSAGE_CHARS {
+                kept.push('…');
+            }
+            kept
+        });
+        state.percent = state.percent.map(|p| p.min(100));
         Ok(state)
     }
 

@@ -303,3 +303,28 @@ async fn the_checks_name_an_overridden_endpoint_a_missing_secret_and_a_missing_e
     let old = Migrator::new(f2.db.clone(), p, Progress::hidden()).await.unwrap().checks().await.unwrap();
     assert_eq!(of(&old, "apps.endpoint-missing").result, CheckResult::Error);
 }
+
+/// What a cloud app answers is another party's text: its message is bounded and stripped
+/// of control characters before anyone sees it, and an answer past the bound is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloud_apps_answer_is_bounded_before_anyone_reads_it() {
+    use ferry_host::migrate::cloud_app::{AppSecret, Transfer};
+    let long = format!("{}\u{1b}[31mred", "x".repeat(5_000));
+    let state = serde_json::json!({"status": "failed", "percent": 250, "message": long}).to_string();
+    let huge = format!("{{\"status\": \"failed\", \"message\": \"{}\"}}", "y".repeat(100_000));
+    let app = axum::Router::new()
+        .route("/long/transfers/{id}", axum::routing::get(move || async move { state.clone() }))
+        .route("/huge/transfers/{id}", axum::routing::get(move || async move { huge.clone() }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    std::env::set_var("FERRY_TEST_BOUND_SECRET", "s");
+    let secret = || AppSecret::from_env("FERRY_TEST_BOUND_SECRET", "probe").unwrap();
+    let answered = Transfer::new(&format!("http://{addr}/long"), secret(), "t").unwrap().state().await.unwrap();
+    let message = answered.message.unwrap();
+    assert_eq!(message.chars().count(), 1_001, "1000 characters and an ellipsis");
+    assert!(!message.chars().any(char::is_control));
+    assert_eq!(answered.percent, Some(100));
+    let refused = Transfer::new(&format!("http://{addr}/huge"), secret(), "t").unwrap().state().await.unwrap_err();
+    assert!(refused.to_string().contains("answered more than 65536 bytes"), "{refused}");
+}
