@@ -79,14 +79,42 @@ async fn pick_site_groups(State(s): State<AppState>, Query(q): Query<HashMap<Str
 /// permission review, as every group a migration creates).
 async fn create_site_group(State(s): State<AppState>, Json(g): Json<NewSiteGroup>) -> Response {
     let name = g.name.trim();
+    match insert_group(&s, name).await {
+        Ok(Some(row)) => (StatusCode::CREATED, Json(v1_group(row, name))).into_response(),
+        Ok(None) => error(StatusCode::CONFLICT, format!("a group named {name:?} exists")),
+        Err(r) => r,
+    }
+}
+
+/// A new group (awaiting the admin's permission review, as every group a migration
+/// creates), for both products' APIs: its row, or `None` when the name is taken; the
+/// answer to send for a name that is not 1 to 255 characters.
+async fn insert_group(s: &AppState, name: &str) -> Result<Option<i64>, Response> {
     if name.is_empty() || name.chars().count() > 255 {
-        return error(StatusCode::BAD_REQUEST, "name: 1 to 255 characters");
+        return Err(error(StatusCode::BAD_REQUEST, "name: 1 to 255 characters"));
     }
     match sqlx::query("INSERT INTO groups (name, awaiting_review) VALUES (?, 1) RETURNING id").bind(name).fetch_one(&s.write).await {
-        Ok(r) => (StatusCode::CREATED, Json(v1_group(r.get(0), name))).into_response(),
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => error(StatusCode::CONFLICT, format!("a group named {name:?} exists")),
-        Err(e) => db_error(e),
+        Ok(r) => Ok(Some(r.get(0))),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(None),
+        Err(e) => Err(db_error(e)),
     }
+}
+
+/// Make account `accountId` a member of group `groupId` (a member already stays one), for
+/// both products' APIs: the group's row and name, or `None` when there is no such group
+/// or account; the answer to send for ids that name nothing.
+async fn add_member(s: &AppState, q: &HashMap<String, String>, a: &AccountRef) -> Result<Option<(i64, String)>, Response> {
+    let Some(row) = q.get("groupId").and_then(|id| group_row(id)) else { return Err(error(StatusCode::NOT_FOUND, "groupId: no such group")) };
+    let Ok(user) = a.account_id.parse::<i64>() else { return Err(error(StatusCode::BAD_REQUEST, format!("accountId: no account {:?}", a.account_id))) };
+    let sql = "INSERT OR IGNORE INTO memberships (group_id, user_id) SELECT g.id, u.id FROM groups g, users u WHERE g.id = ? AND u.id = ?";
+    sqlx::query(sql).bind(row).bind(user).execute(&s.write).await.map_err(db_error)?;
+    sqlx::query("SELECT g.name FROM memberships m JOIN groups g ON g.id = m.group_id WHERE m.group_id = ? AND m.user_id = ?")
+        .bind(row)
+        .bind(user)
+        .fetch_optional(&s.write)
+        .await
+        .map(|found| found.map(|r| (row, r.get(0))))
+        .map_err(db_error)
 }
 
 /// `GET /wiki/rest/api/group/{groupId}/membersByGroupId`: the members, as a `UserArray`.
@@ -115,18 +143,13 @@ async fn site_group_members(State(s): State<AppState>, Path(id): Path<String>, Q
 
 /// `POST /wiki/rest/api/group/userByGroupId?groupId=` `{accountId}`: one member more.
 async fn add_site_group_member(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>, Json(a): Json<AccountRef>) -> Response {
-    let Some(row) = q.get("groupId").and_then(|id| group_row(id)) else { return error(StatusCode::NOT_FOUND, "groupId: no such group") };
-    let Ok(user) = a.account_id.parse::<i64>() else { return error(StatusCode::BAD_REQUEST, format!("accountId: no account {:?}", a.account_id)) };
-    let sql = "INSERT OR IGNORE INTO memberships (group_id, user_id) SELECT g.id, u.id FROM groups g, users u WHERE g.id = ? AND u.id = ?";
-    match sqlx::query(sql).bind(row).bind(user).execute(&s.write).await {
-        Ok(r) if r.rows_affected() > 0 => StatusCode::CREATED.into_response(),
-        // Nothing added: a member already, or no such group or account.
-        Ok(_) => match sqlx::query("SELECT 1 FROM memberships WHERE group_id = ? AND user_id = ?").bind(row).bind(user).fetch_optional(&s.write).await {
-            Ok(Some(_)) => StatusCode::CREATED.into_response(),
-            Ok(None) => error(StatusCode::BAD_REQUEST, format!("no group {} or no account {}", group_id(row), a.account_id)),
-            Err(e) => db_error(e),
-        },
-        Err(e) => db_error(e),
+    match add_member(&s, &q, &a).await {
+        Ok(Some(_)) => StatusCode::CREATED.into_response(),
+        Ok(None) => error(
+            StatusCode::BAD_REQUEST,
+            format!("no group {} or no account {}", q.get("groupId").and_then(|id| group_row(id)).map(group_id).unwrap_or_default(), a.account_id),
+        ),
+        Err(r) => r,
     }
 }
 
@@ -151,13 +174,10 @@ fn jira_page(start: i64, limit: i64, total: i64, values: Vec<serde_json::Value>)
 /// taken is 400, as Jira answers it).
 async fn create_jira_group(State(s): State<AppState>, Json(g): Json<NewSiteGroup>) -> Response {
     let name = g.name.trim();
-    if name.is_empty() || name.chars().count() > 255 {
-        return error(StatusCode::BAD_REQUEST, "name: 1 to 255 characters");
-    }
-    match sqlx::query("INSERT INTO groups (name, awaiting_review) VALUES (?, 1) RETURNING id").bind(name).fetch_one(&s.write).await {
-        Ok(r) => (StatusCode::CREATED, Json(jira_group(r.get(0), name))).into_response(),
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => error(StatusCode::BAD_REQUEST, format!("A group with name '{name}' already exists.")),
-        Err(e) => db_error(e),
+    match insert_group(&s, name).await {
+        Ok(Some(row)) => (StatusCode::CREATED, Json(jira_group(row, name))).into_response(),
+        Ok(None) => error(StatusCode::BAD_REQUEST, format!("A group with name '{name}' already exists.")),
+        Err(r) => r,
     }
 }
 
@@ -213,20 +233,12 @@ async fn jira_group_members(State(s): State<AppState>, Query(q): Query<Vec<(Stri
 /// `POST /rest/api/3/group/user?groupId=` `{accountId}`: one member more (201 with the
 /// group; adding a member again is a no-op).
 async fn add_jira_group_member(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>, Json(a): Json<AccountRef>) -> Response {
-    let Some(row) = q.get("groupId").and_then(|id| group_row(id)) else { return error(StatusCode::NOT_FOUND, "groupId: no such group") };
-    let Ok(user) = a.account_id.parse::<i64>() else { return error(StatusCode::BAD_REQUEST, format!("accountId: no account {:?}", a.account_id)) };
-    let sql = "INSERT OR IGNORE INTO memberships (group_id, user_id) SELECT g.id, u.id FROM groups g, users u WHERE g.id = ? AND u.id = ?";
-    if let Err(e) = sqlx::query(sql).bind(row).bind(user).execute(&s.write).await {
-        return db_error(e);
-    }
-    match sqlx::query("SELECT g.name FROM memberships m JOIN groups g ON g.id = m.group_id WHERE m.group_id = ? AND m.user_id = ?")
-        .bind(row)
-        .bind(user)
-        .fetch_optional(&s.write)
-        .await
-    {
-        Ok(Some(r)) => (StatusCode::CREATED, Json(jira_group(row, &r.get::<String, _>(0)))).into_response(),
-        Ok(None) => error(StatusCode::NOT_FOUND, format!("no group {} or no account {}", group_id(row), a.account_id)),
-        Err(e) => db_error(e),
+    match add_member(&s, &q, &a).await {
+        Ok(Some((row, name))) => (StatusCode::CREATED, Json(jira_group(row, &name))).into_response(),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("no group {} or no account {}", q.get("groupId").and_then(|id| group_row(id)).map(group_id).unwrap_or_default(), a.account_id),
+        ),
+        Err(r) => r,
     }
 }
