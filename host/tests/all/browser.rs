@@ -183,8 +183,14 @@ async fn an_admin_assesses_consents_plans_runs_and_reads_the_report_in_chromium(
     c.execute("window.notReloaded = true;", vec![]).await;
     let plan_row = format!("tr[data-plan='{}']", plan.id);
     c.find(&format!("{plan_row} option[value='proceed']")).await.unwrap().click().await.unwrap();
-    c.execute("window.notReloaded = true;", vec![]).await;
+    c.execute("window.beforeRun = true;", vec![]).await;
     c.find(&format!("{plan_row} form[action$='/run'] button")).await.unwrap().click().await.unwrap();
+    // The form posts and the answer leads back to the plans page: wait for that new page
+    // (the old one may still be showing for a while) before marking it.
+    until("the run's answer to load the plans page again", || async {
+        matches!(c.execute_quiet("return window.beforeRun === undefined && document.readyState === 'complete';").await, Some(serde_json::Value::Bool(true)))
+    })
+    .await;
     c.wait_for(&plan_row).await;
     c.execute("window.notReloaded = true;", vec![]).await;
     let first = text_of(&c, &format!("{plan_row} .plan-status")).await;

@@ -112,6 +112,12 @@ impl Session {
             .unwrap_or_else(|e| panic!("script {script}: {e}"))
     }
 
+    /// Run `script` in the page, or `None` while the page is between documents (a
+    /// navigation under way answers an error instead of a value).
+    pub async fn execute_quiet(&self, script: &str) -> Option<Value> {
+        self.call(reqwest::Method::POST, "/execute/sync", Some(json!({ "script": script, "args": [] }))).await.ok()
+    }
+
     /// A PNG of the viewport.
     pub async fn screenshot(&self) -> Vec<u8> {
         let value = self.call(reqwest::Method::GET, "/screenshot", None).await.expect("a screenshot");
