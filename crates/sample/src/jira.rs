@@ -143,7 +143,7 @@ const RETIRED_DIR: i64 = 10200;
 /// database).
 pub async fn write_jira_site(out: &Path, postgres: Option<&str>, options: &JiraOptions) -> anyhow::Result<JiraSummary> {
     let (url, sqlite) = super::site_database(out, postgres, "jira.db")?;
-    let mut w = TableWriter::connect(&url).await?;
+    let mut w = TableWriter::connect(&url, false).await?;
     let schema = if sqlite { SCHEMA.replace("timestamp with time zone", "TEXT").replace("timestamp", "TEXT") } else { SCHEMA.to_string() };
     w.execute_script(&schema).await?;
     let mut site = JiraBuilder { w, summary: JiraSummary::default(), next_user: 0, next_membership: 0, customers: Default::default() };

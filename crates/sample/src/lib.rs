@@ -95,12 +95,12 @@ pub fn user_key(n: u32) -> String {
     format!("8a7f808a{n:08x}")
 }
 
-/// Write a sample site into `out` (`site.db` there, or the given PostgreSQL database)
-/// and its attachments under `out/attachments`.
+/// Write a sample site into `out` (`site.db` there, or the given PostgreSQL or MySQL
+/// database) and its attachments under `out/attachments`.
 pub async fn write_sample_site(out: &Path, postgres: Option<&str>, options: &SampleOptions) -> anyhow::Result<SampleSummary> {
     let (url, sqlite) = site_database(out, postgres, "site.db")?;
     let attachments = out.join("attachments");
-    let mut w = TableWriter::connect(&url).await?;
+    let mut w = TableWriter::connect(&url, true).await?;
     let schema = if sqlite { SCHEMA.replace("bytea", "BLOB").replace("timestamp", "TEXT") } else { SCHEMA.to_string() };
     w.execute_script(&schema).await?;
     let mut site = SiteBuilder {
@@ -121,7 +121,7 @@ pub async fn write_sample_site(out: &Path, postgres: Option<&str>, options: &Sam
     Ok(site.summary)
 }
 
-/// The database a sample site is written into: the PostgreSQL URL given, or a new
+/// The database a sample site is written into: the server's URL given, or a new
 /// SQLite file `file` in `out` (replacing one there). Returns its URL and whether it is
 /// SQLite.
 fn site_database(out: &Path, postgres: Option<&str>, file: &str) -> anyhow::Result<(String, bool)> {
@@ -1124,7 +1124,7 @@ pub async fn add_vendor_apps(out: &Path, postgres: Option<&str>, apps: &[VendorA
         Some(url) => (url.to_string(), false),
         None => (format!("sqlite://{}", out.join("site.db").display()), true),
     };
-    let mut w = TableWriter::connect(&url).await?;
+    let mut w = TableWriter::connect(&url, true).await?;
     let mut rows = 0;
     for (n, app) in apps.iter().enumerate() {
         let jar = app_jar(&app.app_key, &app.name, &app.version, &app.vendor)?;
@@ -1140,6 +1140,8 @@ pub async fn add_vendor_apps(out: &Path, postgres: Option<&str>, apps: &[VendorA
                 .map(|(c, kind)| {
                     let sql = match (kind.as_str(), sqlite) {
                         ("integer", _) => "BIGINT",
+                        // Active Objects' booleans are TINYINT(1) on MySQL.
+                        ("boolean", _) if w.is_mysql() => "TINYINT(1)",
                         ("boolean", _) => "BOOLEAN",
                         ("timestamp", false) => "TIMESTAMP",
                         _ => "TEXT",

@@ -3,8 +3,8 @@
 use std::fmt;
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
-use sqlx::Row;
 
+use super::sql::Value;
 use super::{Source, SourceError};
 
 /// One value of an app-table column.
@@ -36,34 +36,36 @@ pub struct AppTableBatch {
 impl Source {
     /// Read up to `limit` rows of `table` with `ID` greater than `after_id`.
     ///
-    /// The database itself packs the batch into one JSON document (`json_group_array` on
-    /// SQLite, `json_agg` on PostgreSQL), so one row crosses the driver per batch and any
-    /// column type (timestamps included) arrives as JSON. Blobs come as bytes on SQLite
-    /// and as `\\x…` hex text on PostgreSQL.
+    /// On SQLite and PostgreSQL the database itself packs the batch into one JSON
+    /// document (`json_group_array`, `json_agg`), so one row crosses the driver per batch
+    /// and any column type (timestamps included) arrives as JSON. Blobs come as bytes on
+    /// SQLite and as `\\x…` hex text on PostgreSQL. On MySQL the rows come as they are
+    /// and each value is read by its column's declared type (see [`Source::mysql_cell`]).
     ///
     /// `table` and `columns` must already be checked against the plugin's manifest
     /// (plain upper-case AO identifiers), as they are quoted into the SQL.
     pub async fn read_app_table(&self, table: &str, columns: &[String], after_id: Option<i64>, limit: u32) -> Result<AppTableBatch, SourceError> {
-        let cells: Vec<String> = std::iter::once("\"ID\"".to_string())
-            .chain(columns.iter().map(|c| match self.kind {
-                super::SourceKind::Sqlite => {
-                    format!("CASE WHEN typeof(\"{c}\") = 'blob' THEN json_object('$bytes', hex(\"{c}\")) ELSE \"{c}\" END")
-                }
-                super::SourceKind::Postgres => format!("\"{c}\""),
-            }))
-            .collect();
-        let inner = format!("SELECT * FROM \"{table}\" WHERE \"ID\" > $1 ORDER BY \"ID\" LIMIT $2");
-        let sql = match self.kind {
-            super::SourceKind::Sqlite => {
-                format!("SELECT json_group_array(json_array({})) FROM ({inner})", cells.join(", "))
-            }
-            super::SourceKind::Postgres => {
-                format!("SELECT COALESCE(json_agg(json_build_array({}) ORDER BY \"ID\"), '[]')::text FROM ({inner}) AS batch", cells.join(", "))
+        let mut rows = match self.kind {
+            super::SourceKind::MySql => self.read_mysql_rows(table, columns, after_id, limit).await?,
+            kind => {
+                let cells: Vec<String> = std::iter::once("\"ID\"".to_string())
+                    .chain(columns.iter().map(|c| match kind {
+                        super::SourceKind::Sqlite => {
+                            format!("CASE WHEN typeof(\"{c}\") = 'blob' THEN json_object('$bytes', hex(\"{c}\")) ELSE \"{c}\" END")
+                        }
+                        _ => format!("\"{c}\""),
+                    }))
+                    .collect();
+                let inner = format!("SELECT * FROM \"{table}\" WHERE \"ID\" > $1 ORDER BY \"ID\" LIMIT $2");
+                let sql = match kind {
+                    super::SourceKind::Sqlite => format!("SELECT json_group_array(json_array({})) FROM ({inner})", cells.join(", ")),
+                    _ => format!("SELECT COALESCE(json_agg(json_build_array({}) ORDER BY \"ID\"), '[]')::text FROM ({inner}) AS batch", cells.join(", ")),
+                };
+                let row = self.query(&sql).bind(after_id.unwrap_or(i64::MIN)).bind(i64::from(limit)).fetch_one().await?;
+                let json: String = row.try_get(0)?;
+                serde_json::from_str::<Vec<Vec<Cell>>>(&json).map_err(|e| SourceError::Data(format!("{table} batch: {e}")))?
             }
         };
-        let row = sqlx::query(&sql).bind(after_id.unwrap_or(i64::MIN)).bind(i64::from(limit)).fetch_one(self.pool()).await?;
-        let json: String = row.try_get(0)?;
-        let mut rows: Vec<Vec<Cell>> = serde_json::from_str(&json).map_err(|e| SourceError::Data(format!("{table} batch: {e}")))?;
         let mut last = None;
         for row in rows.iter_mut() {
             match row.first() {
@@ -76,11 +78,64 @@ impl Source {
         Ok(AppTableBatch { rows, last_id: if full { last } else { None } })
     }
 
+    /// A batch of an app table on MySQL: `ID` then `columns`, each cell read by what its
+    /// column is declared as.
+    async fn read_mysql_rows(&self, table: &str, columns: &[String], after_id: Option<i64>, limit: u32) -> Result<Vec<Vec<Cell>>, SourceError> {
+        let declared = self.mysql_column_types(table).await?;
+        let names: Vec<&str> = std::iter::once("ID").chain(columns.iter().map(String::as_str)).collect();
+        let list: Vec<String> = names.iter().map(|c| format!("\"{c}\"")).collect();
+        let sql = format!("SELECT {} FROM \"{table}\" WHERE \"ID\" > $1 ORDER BY \"ID\" LIMIT $2", list.join(", "));
+        let rows = self.query(&sql).bind(after_id.unwrap_or(i64::MIN)).bind(i64::from(limit)).fetch_all().await?;
+        rows.into_iter()
+            .map(|row| {
+                row.into_values()
+                    .into_iter()
+                    .zip(&names)
+                    .map(|(value, name)| mysql_cell(value, declared.get(&name.to_ascii_lowercase()).map(String::as_str).unwrap_or_default()))
+                    .collect::<Result<Vec<Cell>, String>>()
+                    .map_err(|e| SourceError::Data(format!("{table}: {e}")))
+            })
+            .collect()
+    }
+
+    /// The declared type of each column of a MySQL table (lower-case name → `COLUMN_TYPE`
+    /// with the character set when it has one, e.g. `longtext utf8mb4`, `bit(1)`, `blob`).
+    async fn mysql_column_types(&self, table: &str) -> Result<std::collections::HashMap<String, String>, SourceError> {
+        let rows = self
+            .query(
+                "SELECT column_name, CONCAT(column_type, CASE WHEN character_set_name IS NULL THEN '' ELSE ' text' END) \
+                 FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = $1",
+            )
+            .bind(table)
+            .fetch_all()
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get::<String, _>(0)?.to_ascii_lowercase(), r.try_get::<String, _>(1)?.to_ascii_lowercase()))).collect()
+    }
+
     /// The number of rows in an app table (name already checked against the manifest).
     pub async fn count_app_table(&self, table: &str) -> Result<u64, SourceError> {
-        let row = sqlx::query(&format!("SELECT COUNT(*) FROM \"{table}\"")).fetch_one(self.pool()).await?;
+        let row = self.query(&format!("SELECT COUNT(*) FROM \"{table}\"")).fetch_one().await?;
         Ok(row.try_get::<i64, _>(0)? as u64)
     }
+}
+
+/// A MySQL value as a cell, by its column's declared type (`declared` as
+/// `mysql_column_types` gives it): `bit(1)` and `tinyint(1)` are booleans, as
+/// PostgreSQL's `boolean` reads; dates read as PostgreSQL's JSON writes them
+/// (`2024-05-01T09:30:00`); a blob or binary column is bytes, a text column under a binary
+/// collation is text.
+fn mysql_cell(value: Value, declared: &str) -> Result<Cell, String> {
+    Ok(match value {
+        Value::Null => Cell::Null,
+        Value::Int(n) if declared.starts_with("bit(1)") || declared.starts_with("tinyint(1)") => Cell::Boolean(n != 0),
+        Value::Int(n) => Cell::Integer(n),
+        Value::Bool(b) => Cell::Boolean(b),
+        Value::Real(x) => Cell::Real(x),
+        Value::Time(t) => Cell::Text(t.replacen(' ', "T", 1)),
+        Value::Text(s) => Cell::Text(s),
+        Value::Bytes(b) if declared.ends_with(" text") => Cell::Text(String::from_utf8(b).map_err(|_| format!("a text column holds bytes that are not UTF-8 ({declared})"))?),
+        Value::Bytes(b) => Cell::Bytes(b),
+    })
 }
 
 impl<'de> serde::Deserialize<'de> for Cell {

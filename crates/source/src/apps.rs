@@ -5,7 +5,6 @@ use std::io::Read;
 
 use futures_util::TryStreamExt;
 use serde::Serialize;
-use sqlx::Row;
 
 use super::{Source, SourceError};
 
@@ -90,7 +89,7 @@ impl Source {
     /// The user-installed apps, by key.
     pub async fn installed_apps(&self) -> Result<Vec<InstalledApp>, SourceError> {
         let disabled = self.disabled_apps().await;
-        let mut rows = sqlx::query("SELECT pluginkey, filename, data FROM plugindata ORDER BY pluginkey").fetch(self.pool());
+        let mut rows = self.query("SELECT pluginkey, filename, data FROM plugindata ORDER BY pluginkey").fetch();
         let mut apps = Vec::new();
         while let Some(r) = rows.try_next().await? {
             let key: String = r.try_get(0)?;

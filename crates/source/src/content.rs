@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
-use sqlx::Row;
 
 use super::{Source, SourceError};
 
@@ -191,7 +190,7 @@ macro_rules! current {
     };
 }
 
-fn item(r: &sqlx::any::AnyRow) -> Result<ContentItem, sqlx::Error> {
+fn item(r: &crate::sql::Row) -> Result<ContentItem, sqlx::Error> {
     Ok(ContentItem {
         id: r.try_get("contentid")?,
         kind: r.try_get("contenttype")?,
@@ -215,7 +214,7 @@ fn item(r: &sqlx::any::AnyRow) -> Result<ContentItem, sqlx::Error> {
 }
 
 /// An integer column that is `bigint` in one database and `integer` in another.
-fn int(r: &sqlx::any::AnyRow, column: &str) -> Result<i64, sqlx::Error> {
+fn int(r: &crate::sql::Row, column: &str) -> Result<i64, sqlx::Error> {
     r.try_get::<i64, _>(column).or_else(|_| r.try_get::<i32, _>(column).map(i64::from))
 }
 
@@ -265,7 +264,7 @@ impl Source {
             current!(),
             " ORDER BY c.contentid"
         );
-        Box::pin(sqlx::query(SQL).fetch(self.pool()).map(|row| {
+        Box::pin(self.query(SQL).fetch().map(|row| {
             let row = row?;
             Ok((row.try_get::<String, _>(0)?, super::identity::int(&row, 1)?))
         }))
@@ -283,7 +282,7 @@ impl Source {
             " \
              ORDER BY s.content_id, s.cont_perm_type, p.id"
         );
-        let mut rows = sqlx::query(SQL).bind(space_id).fetch(self.pool());
+        let mut rows = self.query(SQL).bind(space_id).fetch();
         let mut out: Vec<RestrictionItem> = Vec::new();
         while let Some(r) = rows.try_next().await? {
             let content_id: i64 = r.try_get(0)?;
@@ -324,7 +323,7 @@ impl Source {
             " \
              ORDER BY 1, 2"
         );
-        let rows = sqlx::query(SQL).bind(space_id).fetch_all(self.pool()).await?;
+        let rows = self.query(SQL).bind(space_id).fetch_all().await?;
         rows.iter()
             .map(|r| Ok(LabelItem { content_id: r.try_get(0)?, name: r.try_get::<Option<String>, _>(1)?.unwrap_or_default() }))
             .filter(|l: &Result<LabelItem, SourceError>| l.as_ref().map_or(true, |l| !l.name.is_empty()))
@@ -367,8 +366,8 @@ impl Source {
              WHERE c.contenttype = 'COMMENT' AND COALESCE(o.spaceid, p.spaceid) = $1 AND ",
             current!()
         );
-        let own = sqlx::query(OWN).bind(space_id).fetch_one(self.pool()).await?;
-        let comments: i64 = sqlx::query(COMMENTS).bind(space_id).fetch_one(self.pool()).await?.try_get(0)?;
+        let own = self.query(OWN).bind(space_id).fetch_one().await?;
+        let comments: i64 = self.query(COMMENTS).bind(space_id).fetch_one().await?.try_get(0)?;
         let (pages, blogposts): (i64, i64) = (own.try_get(0)?, own.try_get(1)?);
         Ok((pages.max(0) as u64, blogposts.max(0) as u64, comments.max(0) as u64))
     }
@@ -409,11 +408,11 @@ impl Source {
                  ORDER BY c.prevver, c.version, c.contentid",
                 params.join(", ")
             );
-            let mut query = sqlx::query(&sql);
+            let mut query = self.query(&sql);
             for id in ids {
                 query = query.bind(*id);
             }
-            for r in query.fetch_all(self.pool()).await? {
+            for r in query.fetch_all().await? {
                 out.push(VersionItem {
                     id: r.try_get(0)?,
                     of: r.try_get(1)?,
@@ -432,7 +431,7 @@ impl Source {
     /// none. A body over [`MAX_BODY_CHARS`] is not read: an error says so.
     pub async fn body_of(&self, content_id: i64) -> Result<String, SourceError> {
         const SQL: &str = concat!("SELECT ", bounded_body!(), " FROM bodycontent b WHERE b.contentid = $1 AND b.bodytypeid = 2 ORDER BY b.bodycontentid DESC");
-        let Some(row) = sqlx::query(SQL).bind(content_id).fetch_optional(self.pool()).await? else { return Ok(String::new()) };
+        let Some(row) = self.query(SQL).bind(content_id).fetch_optional().await? else { return Ok(String::new()) };
         if let Some(chars) = super::over_bound(&row, 1)? {
             return Err(SourceError::Data(format!("content {content_id}: {}", super::too_long("its body", chars))));
         }
@@ -440,7 +439,7 @@ impl Source {
     }
 
     fn stream_items(&self, sql: &'static str, space_id: i64) -> BoxStream<'_, Result<ContentItem, SourceError>> {
-        sqlx::query(sql).bind(space_id).fetch(self.pool()).map(|r| r.map_err(SourceError::from).and_then(|r| item(&r).map_err(SourceError::from))).boxed()
+        self.query(sql).bind(space_id).fetch().map(|r| r.map_err(SourceError::from).and_then(|r| item(&r).map_err(SourceError::from))).boxed()
     }
 
     /// The current attachments of current pages and blog posts of a space, with the
@@ -471,7 +470,7 @@ impl Source {
              WHERE {condition} AND c.contenttype = 'ATTACHMENT' AND {} ORDER BY c.contentid",
             current!()
         );
-        let mut rows = sqlx::query(&sql).bind(value).fetch(self.pool());
+        let mut rows = self.query(&sql).bind(value).fetch();
         let mut out = Vec::new();
         while let Some(r) = rows.try_next().await? {
             let id: i64 = r.try_get(0)?;
@@ -494,9 +493,9 @@ impl Source {
     /// The permissions of a space.
     pub async fn space_permissions(&self, space_id: i64) -> Result<Vec<PermissionItem>, SourceError> {
         let rows =
-            sqlx::query("SELECT permid, permtype, permgroupname, permusername, permalluserssubject FROM spacepermissions WHERE spaceid = $1 ORDER BY permid")
+            self.query("SELECT permid, permtype, permgroupname, permusername, permalluserssubject FROM spacepermissions WHERE spaceid = $1 ORDER BY permid")
                 .bind(space_id)
-                .fetch_all(self.pool())
+                .fetch_all()
                 .await?;
         rows.iter()
             .map(|r| {
@@ -514,13 +513,13 @@ impl Source {
     /// User keys related to a space: creators and last modifiers of its current content,
     /// commenters, and holders of its user permissions.
     pub async fn related_user_keys(&self, space_id: i64) -> Result<Vec<String>, SourceError> {
-        let rows = sqlx::query(
+        let rows = self.query(
             "SELECT creator FROM content WHERE spaceid = $1 AND creator IS NOT NULL \
              UNION SELECT lastmodifier FROM content WHERE spaceid = $1 AND lastmodifier IS NOT NULL \
              UNION SELECT permusername FROM spacepermissions WHERE spaceid = $1 AND permusername IS NOT NULL",
         )
         .bind(space_id)
-        .fetch_all(self.pool())
+        .fetch_all()
         .await?;
         rows.iter().map(|r| r.try_get(0).map_err(SourceError::from)).collect()
     }
@@ -536,7 +535,7 @@ impl Source {
              WHERE c.spaceid = $1 AND c.contenttype IN ('PAGE', 'BLOGPOST') AND c.content_status = 'current' AND c.prevver IS NULL \
              AND b.body LIKE '%/x/%' ORDER BY c.contentid"
         );
-        let rows = sqlx::query(SQL).bind(space_id).fetch_all(self.pool()).await?;
+        let rows = self.query(SQL).bind(space_id).fetch_all().await?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get::<Option<String>, _>(1)?.unwrap_or_default(), r.try_get::<Option<String>, _>(2)?.unwrap_or_default())))
             .collect()
@@ -544,11 +543,11 @@ impl Source {
 
     /// The space of a current page or blog post, if there is one.
     pub async fn space_of_current(&self, content_id: i64) -> Result<Option<i64>, SourceError> {
-        let row = sqlx::query(
+        let row = self.query(
             "SELECT spaceid FROM content WHERE contentid = $1 AND contenttype IN ('PAGE', 'BLOGPOST') AND content_status = 'current' AND prevver IS NULL",
         )
         .bind(content_id)
-        .fetch_optional(self.pool())
+        .fetch_optional()
         .await?;
         Ok(row.map(|r| r.try_get::<Option<i64>, _>(0)).transpose()?.flatten())
     }

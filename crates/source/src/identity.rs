@@ -13,7 +13,6 @@
 //! `cwd_user_credential_record`.
 
 use futures_util::TryStreamExt;
-use sqlx::Row;
 
 use super::{Product, Source, SourceError};
 use ferry_core::rules::{DirectoryGroup, DirectoryUser, Member};
@@ -28,7 +27,7 @@ impl Source {
             }
             Product::Jira => "SELECT CAST(id AS BIGINT) FROM cwd_directory WHERE active = 1 ORDER BY directory_position, id",
         };
-        let rows = sqlx::query(sql).fetch_all(self.pool()).await?;
+        let rows = self.query(sql).fetch_all().await?;
         rows.iter().map(|r| r.try_get(0).map_err(SourceError::from)).collect()
     }
 
@@ -46,7 +45,7 @@ impl Source {
                  CASE WHEN active = 1 THEN 1 ELSE 0 END AS active FROM cwd_user"
             }
         };
-        let mut rows = sqlx::query(sql).fetch(self.pool());
+        let mut rows = self.query(sql).fetch();
         let mut users = Vec::new();
         while let Some(r) = rows.try_next().await? {
             users.push(DirectoryUser {
@@ -68,7 +67,7 @@ impl Source {
             Product::Confluence => "SELECT id, directory_id, group_name FROM cwd_group WHERE active = 'T'",
             Product::Jira => "SELECT CAST(id AS BIGINT), CAST(directory_id AS BIGINT), group_name FROM cwd_group WHERE active = 1",
         };
-        let rows = sqlx::query(sql).fetch_all(self.pool()).await?;
+        let rows = self.query(sql).fetch_all().await?;
         let mut groups = Vec::with_capacity(rows.len());
         for r in &rows {
             let Some(name) = r.try_get::<Option<String>, _>(2)? else { continue };
@@ -87,7 +86,7 @@ impl Source {
                  CAST(CASE WHEN membership_type = 'GROUP_GROUP' THEN child_id END AS BIGINT) FROM cwd_membership"
             }
         };
-        let mut rows = sqlx::query(sql).fetch(self.pool());
+        let mut rows = self.query(sql).fetch();
         let mut out = Vec::new();
         while let Some(r) = rows.try_next().await? {
             let parent: i64 = r.try_get(0)?;
@@ -106,7 +105,7 @@ impl Source {
             Product::Confluence => "SELECT lower_username FROM user_mapping WHERE user_key = $1 AND lower_username IS NOT NULL",
             Product::Jira => "SELECT lower_user_name FROM app_user WHERE user_key = $1 AND lower_user_name IS NOT NULL",
         };
-        let row = sqlx::query(sql).bind(key).fetch_optional(self.pool()).await?;
+        let row = self.query(sql).bind(key).fetch_optional().await?;
         Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 
@@ -124,7 +123,7 @@ impl Source {
             Product::Confluence => "SELECT user_key, lower_username FROM user_mapping WHERE lower_username IS NOT NULL",
             Product::Jira => "SELECT user_key, lower_user_name FROM app_user WHERE lower_user_name IS NOT NULL AND user_key IS NOT NULL",
         };
-        let mut rows = sqlx::query(sql).fetch(self.pool());
+        let mut rows = self.query(sql).fetch();
         while let Some(r) = rows.try_next().await? {
             each(r.try_get(0)?, r.try_get(1)?);
         }
@@ -133,6 +132,6 @@ impl Source {
 }
 
 /// An integer column, whichever width the database gave it.
-pub(crate) fn int(row: &sqlx::any::AnyRow, index: usize) -> Result<i64, sqlx::Error> {
+pub(crate) fn int(row: &crate::sql::Row, index: usize) -> Result<i64, sqlx::Error> {
     row.try_get::<i64, _>(index).or_else(|_| row.try_get::<i32, _>(index).map(i64::from))
 }

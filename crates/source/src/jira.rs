@@ -12,7 +12,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use futures_util::TryStreamExt;
-use sqlx::Row;
 
 use super::identity::int;
 use super::{Source, SourceError};
@@ -134,7 +133,7 @@ impl Source {
     /// The groups (lower-cased names) that give application access: every group
     /// `licenserolesgroup` lists, for any application.
     pub async fn licensed_groups(&self) -> Result<BTreeSet<String>, SourceError> {
-        let rows = sqlx::query("SELECT group_id FROM licenserolesgroup WHERE group_id IS NOT NULL").fetch_all(self.pool()).await?;
+        let rows = self.query("SELECT group_id FROM licenserolesgroup WHERE group_id IS NOT NULL").fetch_all().await?;
         rows.iter().map(|r| r.try_get::<String, _>(0).map(|g| g.to_lowercase()).map_err(SourceError::from)).collect()
     }
 
@@ -142,11 +141,11 @@ impl Source {
     pub async fn projects(&self) -> Result<Vec<ServerProject>, SourceError> {
         let mut desks: HashMap<i64, i64> = HashMap::new();
         if self.has_table("AO_54307E_SERVICEDESK").await? {
-            let rows = sqlx::query(
+            let rows = self.query(
                 "SELECT CAST(\"ID\" AS BIGINT), CAST(\"PROJECT_ID\" AS BIGINT), CASE WHEN \"DISABLED\" THEN 1 ELSE 0 END \
                  FROM \"AO_54307E_SERVICEDESK\"",
             )
-            .fetch_all(self.pool())
+            .fetch_all()
             .await?;
             for r in &rows {
                 let disabled = int(r, 2)? == 1;
@@ -157,7 +156,7 @@ impl Source {
                 }
             }
         }
-        let rows = sqlx::query("SELECT CAST(id AS BIGINT), pkey, pname, lead, projecttype FROM project ORDER BY pkey").fetch_all(self.pool()).await?;
+        let rows = self.query("SELECT CAST(id AS BIGINT), pkey, pname, lead, projecttype FROM project ORDER BY pkey").fetch_all().await?;
         let mut projects = Vec::with_capacity(rows.len());
         for r in &rows {
             let id: i64 = r.try_get(0)?;
@@ -191,7 +190,7 @@ impl Source {
             status.0,
             status.1
         );
-        let mut rows = sqlx::query(&sql).bind(project.id).bind(after_id.unwrap_or(i64::MIN)).bind(i64::from(limit)).fetch(self.pool());
+        let mut rows = self.query(&sql).bind(project.id).bind(after_id.unwrap_or(i64::MIN)).bind(i64::from(limit)).fetch();
         let mut requests = Vec::new();
         while let Some(r) = rows.try_next().await? {
             let id: i64 = r.try_get(0)?;
@@ -235,11 +234,11 @@ impl Source {
                  WHERE f.customfieldtypekey = $1 AND v.issue IN ({}) ORDER BY v.id",
                 placeholders(2, chunk.len())
             );
-            let mut query = sqlx::query(&sql).bind(PARTICIPANTS_FIELD);
+            let mut query = self.query(&sql).bind(PARTICIPANTS_FIELD);
             for id in chunk {
                 query = query.bind(*id);
             }
-            for r in query.fetch_all(self.pool()).await? {
+            for r in query.fetch_all().await? {
                 if let Some(key) = r.try_get::<Option<String>, _>(1)?.filter(|k| !k.is_empty()) {
                     let list = out.entry(r.try_get(0)?).or_default();
                     if !list.contains(&key) {
@@ -262,11 +261,11 @@ impl Source {
                 super::bounded_text("a.actionbody"),
                 placeholders(1, chunk.len())
             );
-            let mut query = sqlx::query(&sql);
+            let mut query = self.query(&sql);
             for id in chunk {
                 query = query.bind(*id);
             }
-            for r in query.fetch_all(self.pool()).await? {
+            for r in query.fetch_all().await? {
                 let (id, issue): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
                 ids.push(id);
                 out.entry(issue).or_default().push(ServerRequestComment {
@@ -289,11 +288,11 @@ impl Source {
                      WHERE entity_name = $1 AND entity_id IN ({}) AND property_key = $2",
                     placeholders(3, chunk.len())
                 );
-                let mut query = sqlx::query(&sql).bind(COMMENT_PROPERTY_ENTITY).bind(PUBLIC_COMMENT_PROPERTY);
+                let mut query = self.query(&sql).bind(COMMENT_PROPERTY_ENTITY).bind(PUBLIC_COMMENT_PROPERTY);
                 for id in chunk {
                     query = query.bind(*id);
                 }
-                for r in query.fetch_all(self.pool()).await? {
+                for r in query.fetch_all().await? {
                     if is_public(r.try_get::<Option<String>, _>(1)?.as_deref()) {
                         public.insert(r.try_get(0)?);
                     }
@@ -309,12 +308,12 @@ impl Source {
     /// Requests and comments of a project: (requests, comments).
     pub async fn request_counts(&self, project_id: i64) -> Result<(u64, u64), SourceError> {
         let requests: i64 =
-            sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM jiraissue WHERE project = $1").bind(project_id).fetch_one(self.pool()).await?.try_get(0)?;
-        let comments: i64 = sqlx::query(
+            self.query("SELECT CAST(COUNT(*) AS BIGINT) FROM jiraissue WHERE project = $1").bind(project_id).fetch_one().await?.try_get(0)?;
+        let comments: i64 = self.query(
             "SELECT CAST(COUNT(*) AS BIGINT) FROM jiraaction a JOIN jiraissue i ON i.id = a.issueid WHERE i.project = $1 AND a.actiontype = 'comment'",
         )
         .bind(project_id)
-        .fetch_one(self.pool())
+        .fetch_one()
         .await?
         .try_get(0)?;
         Ok((requests.max(0) as u64, comments.max(0) as u64))
@@ -326,14 +325,14 @@ impl Source {
             return Ok(Vec::new());
         }
         let mut orgs: BTreeMap<i64, ServerOrganization> = BTreeMap::new();
-        for r in sqlx::query("SELECT CAST(\"ID\" AS BIGINT), \"NAME\" FROM \"AO_54307E_ORGANIZATION\"").fetch_all(self.pool()).await? {
+        for r in self.query("SELECT CAST(\"ID\" AS BIGINT), \"NAME\" FROM \"AO_54307E_ORGANIZATION\"").fetch_all().await? {
             let Some(name) = r.try_get::<Option<String>, _>(1)?.filter(|n| !n.trim().is_empty()) else { continue };
             let id: i64 = r.try_get(0)?;
             orgs.insert(id, ServerOrganization { id, name, members: Vec::new(), service_desks: BTreeSet::new() });
         }
         if self.has_table("AO_54307E_ORGANIZATION_MEMBER").await? {
             let sql = "SELECT CAST(\"ORGANIZATION_ID\" AS BIGINT), \"USER_KEY\" FROM \"AO_54307E_ORGANIZATION_MEMBER\" ORDER BY \"ID\"";
-            for r in sqlx::query(sql).fetch_all(self.pool()).await? {
+            for r in self.query(sql).fetch_all().await? {
                 if let (Some(org), Some(key)) = (r.try_get::<Option<i64>, _>(0)?, r.try_get::<Option<String>, _>(1)?) {
                     if let Some(o) = orgs.get_mut(&org) {
                         if !o.members.contains(&key) {
@@ -345,7 +344,7 @@ impl Source {
         }
         if self.has_table("AO_54307E_CUSTOMERORGANIZATION").await? {
             let sql = "SELECT CAST(\"ORGANIZATION_ID\" AS BIGINT), CAST(\"SERVICE_DESK_ID\" AS BIGINT) FROM \"AO_54307E_CUSTOMERORGANIZATION\"";
-            for r in sqlx::query(sql).fetch_all(self.pool()).await? {
+            for r in self.query(sql).fetch_all().await? {
                 if let (Some(org), Some(desk)) = (r.try_get::<Option<i64>, _>(0)?, r.try_get::<Option<i64>, _>(1)?) {
                     if let Some(o) = orgs.get_mut(&org) {
                         o.service_desks.insert(desk);
@@ -365,12 +364,12 @@ impl Source {
         let staff = "SELECT assignee FROM jiraissue WHERE project = $1 AND assignee IS NOT NULL \
              UNION SELECT creator FROM jiraissue WHERE project = $1 AND creator IS NOT NULL";
         let mut people = RelatedPeople::default();
-        let mut rows = sqlx::query(requesters).bind(project.id).bind(PARTICIPANTS_FIELD).fetch(self.pool());
+        let mut rows = self.query(requesters).bind(project.id).bind(PARTICIPANTS_FIELD).fetch();
         while let Some(r) = rows.try_next().await? {
             people.requesters.insert(r.try_get(0)?);
         }
         drop(rows);
-        let mut rows = sqlx::query(staff).bind(project.id).fetch(self.pool());
+        let mut rows = self.query(staff).bind(project.id).fetch();
         while let Some(r) = rows.try_next().await? {
             people.staff.insert(r.try_get(0)?);
         }

@@ -1,5 +1,5 @@
 //! Reading a Server site: a Confluence or a Jira database in the real schema, on
-//! PostgreSQL or SQLite, read-only. The plugin runtime's product-data access and the core
+//! PostgreSQL, MySQL / MariaDB or SQLite, read-only. The plugin runtime's product-data access and the core
 //! migration share this code; the user directories (order, shadowing, nested groups,
 //! memberships) are read by one set of functions for both products, which differ only in
 //! a few tables.
@@ -14,10 +14,13 @@ mod identity;
 mod jira;
 mod product;
 mod site;
+mod sql;
 
 use anyhow::Context;
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, ConnectOptions, Executor, Row};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+use sql::Pool;
 
 pub use app_tables::{AppTableBatch, Cell};
 pub use apps::{read_descriptor, InstalledApp};
@@ -34,7 +37,7 @@ pub use site::{IdentityOrigin, SiteIdentity};
 /// A read-only connection pool to a Server site's database.
 #[derive(Clone, Debug)]
 pub struct Source {
-    pool: AnyPool,
+    pool: Pool,
     kind: SourceKind,
     product: Product,
     /// Which tables the database has, as asked so far (the answer does not change
@@ -49,6 +52,8 @@ pub struct Source {
 pub enum SourceKind {
     /// PostgreSQL, what most Data Center sites run.
     Postgres,
+    /// MySQL or MariaDB, the second most common engine under Confluence and Jira.
+    MySql,
     /// SQLite, for fixtures and sample sites.
     Sqlite,
 }
@@ -106,8 +111,7 @@ pub(crate) fn bounded_to(column: &str, max: i64) -> String {
 }
 
 /// The character length a `length(…)` column gives, when over [`MAX_BODY_CHARS`].
-pub(crate) fn over_bound<I: sqlx::ColumnIndex<sqlx::any::AnyRow> + Copy>(row: &sqlx::any::AnyRow, index: I) -> Result<Option<i64>, sqlx::Error> {
-    use sqlx::Row;
+pub(crate) fn over_bound<I: sql::ColumnIndex>(row: &sql::Row, index: I) -> Result<Option<i64>, sqlx::Error> {
     let chars = row.try_get::<Option<i64>, _>(index).or_else(|_| row.try_get::<Option<i32>, _>(index).map(|n| n.map(i64::from)))?;
     Ok(chars.filter(|n| *n > MAX_BODY_CHARS))
 }
@@ -121,51 +125,47 @@ pub fn too_long(what: &str, chars: i64) -> String {
 }
 
 impl Source {
-    /// Connect to a Server database: a `postgres://` URL, a `sqlite://` URL, or the path of
-    /// a SQLite file. The connection is read-only. A PostgreSQL password comes from the
-    /// `PGPASSWORD` environment variable or `~/.pgpass`, never from the URL.
+    /// Connect to a Server database: a `postgres://` or `mysql://` URL, a `sqlite://` URL,
+    /// or the path of a SQLite file. The connection is read-only. A password never comes
+    /// from the URL: PostgreSQL's from `PGPASSWORD` or `~/.pgpass`, MySQL's from the
+    /// option file `~/.my.cnf` (its `[client]` section).
     pub async fn connect(url_or_path: &str) -> anyhow::Result<Source> {
         Source::open(url_or_path, None).await
     }
 
-    /// [`Source::connect`], with the PostgreSQL password read from the environment
-    /// variable `password_env` when one is named. The password is used for this
-    /// connection only: it is never stored, printed or logged.
+    /// [`Source::connect`], with the password read from the environment variable
+    /// `password_env` when one is named. The password is used for this connection only:
+    /// it is never stored, printed or logged.
     pub async fn open(url_or_path: &str, password_env: Option<&str>) -> anyhow::Result<Source> {
         sqlx::any::install_default_drivers();
-        let (url, kind) = if url_or_path.starts_with("postgres://") || url_or_path.starts_with("postgresql://") {
-            refuse_password(url_or_path)?;
-            (with_password(url_or_path, password_env)?, SourceKind::Postgres)
-        } else if let Some((scheme, _)) = url_or_path.split_once("://").filter(|(scheme, _)| *scheme != "sqlite") {
-            anyhow::bail!(
-                "ferry reads Server databases on PostgreSQL (postgres://USER@HOST:PORT/DB) and SQLite (a file, or sqlite://PATH); \
-                 {scheme}:// is not one of them{}",
-                if matches!(scheme, "mysql" | "mariadb") { ": MySQL and MariaDB sources are not supported yet" } else { "" }
-            );
-        } else {
-            let path = url_or_path.strip_prefix("sqlite://").unwrap_or(url_or_path);
-            let path = path.split('?').next().unwrap_or(path);
-            anyhow::ensure!(std::path::Path::new(path).is_file(), "the source database {path:?} does not exist: give a SQLite file or a postgres:// URL");
-            (format!("sqlite://{path}?mode=ro"), SourceKind::Sqlite)
+        let scheme = url_or_path.split_once("://").map(|(scheme, _)| scheme);
+        let (url, kind) = match scheme {
+            Some("postgres" | "postgresql") => {
+                refuse_password(url_or_path)?;
+                (with_password(url_or_path, password_env)?, SourceKind::Postgres)
+            }
+            Some("mysql" | "mariadb") => {
+                refuse_password(url_or_path)?;
+                (mysql_url(url_or_path, password_env)?, SourceKind::MySql)
+            }
+            Some(scheme) if scheme != "sqlite" => anyhow::bail!(
+                "ferry reads Server databases on PostgreSQL (postgres://USER@HOST:PORT/DB), MySQL or MariaDB \
+                 (mysql://USER@HOST:PORT/DB) and SQLite (a file, or sqlite://PATH); {scheme}:// is not one of them"
+            ),
+            _ => {
+                let path = url_or_path.strip_prefix("sqlite://").unwrap_or(url_or_path);
+                let path = path.split('?').next().unwrap_or(path);
+                anyhow::ensure!(
+                    std::path::Path::new(path).is_file(),
+                    "the source database {path:?} does not exist: give a SQLite file, a postgres:// or a mysql:// URL"
+                );
+                (format!("sqlite://{path}?mode=ro"), SourceKind::Sqlite)
+            }
         };
-        // Rows are streamed while the migration works on them, so a statement "lasts" as
-        // long as its stream is read: sqlx's slow-statement warning would be noise here.
-        let options = <sqlx::any::AnyConnectOptions as std::str::FromStr>::from_str(&url)
-            .with_context(|| format!("not a database URL: {}", redact_url(&url)))?
-            .log_slow_statements(log::LevelFilter::Debug, std::time::Duration::from_secs(10));
-        let pool = AnyPoolOptions::new()
-            .max_connections(4)
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if kind == SourceKind::Postgres {
-                        conn.execute("SET default_transaction_read_only = on").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await
-            .with_context(|| format!("cannot connect to the source database {}", redact_url(&url)))?;
+        let pool = match kind {
+            SourceKind::MySql => connect_mysql(&url).await?,
+            _ => connect_any(&url, kind).await?,
+        };
         let mut source = Source { pool, kind, product: Product::Confluence, tables: Default::default(), location: url_or_path.to_string() };
         if source.has_table("jiraissue").await? && !source.has_table("content").await? {
             source.product = Product::Jira;
@@ -199,13 +199,22 @@ impl Source {
         if let Some(known) = self.tables.lock().ok().and_then(|t| t.get(name).copied()) {
             return Ok(known);
         }
-        let sql = match self.kind {
-            SourceKind::Postgres => {
-                "SELECT CAST(COUNT(*) AS BIGINT) FROM information_schema.tables WHERE table_name = $1 AND table_schema = ANY (current_schemas(false))"
-            }
-            SourceKind::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type IN ('table', 'view') AND name = $1 COLLATE NOCASE",
+        let n: i64 = match (&self.pool, self.kind) {
+            // The tables were listed when connecting; MySQL spells them in either case.
+            (Pool::MySql(_, dialect), _) => dialect.tables.contains_key(&name.to_ascii_lowercase()).into(),
+            (_, SourceKind::Postgres) => self
+                .query("SELECT CAST(COUNT(*) AS BIGINT) FROM information_schema.tables WHERE table_name = $1 AND table_schema = ANY (current_schemas(false))")
+                .bind(name)
+                .fetch_one()
+                .await?
+                .try_get(0)?,
+            _ => self
+                .query("SELECT COUNT(*) FROM sqlite_master WHERE type IN ('table', 'view') AND name = $1 COLLATE NOCASE")
+                .bind(name)
+                .fetch_one()
+                .await?
+                .try_get(0)?,
         };
-        let n: i64 = sqlx::query(sql).bind(name).fetch_one(&self.pool).await?.try_get(0)?;
         if let Ok(mut tables) = self.tables.lock() {
             tables.insert(name.to_string(), n > 0);
         }
@@ -222,20 +231,88 @@ impl Source {
         self.kind
     }
 
-    /// The connection pool, for readers in other modules.
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
+    /// The connection pool of a PostgreSQL or SQLite source (for tests that look at a
+    /// fixture directly); `None` for MySQL, which the readers reach their own way.
+    pub fn any_pool(&self) -> Option<&AnyPool> {
+        match &self.pool {
+            Pool::Any(pool) => Some(pool),
+            Pool::MySql(..) => None,
+        }
     }
 }
+
+/// Rows are streamed while the migration works on them, so a statement "lasts" as long as
+/// its stream is read: sqlx's slow-statement warning would be noise here.
+const SLOW_STATEMENT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A read-only pool on a PostgreSQL or SQLite database.
+async fn connect_any(url: &str, kind: SourceKind) -> anyhow::Result<Pool> {
+    let options = <sqlx::any::AnyConnectOptions as std::str::FromStr>::from_str(url)
+        .with_context(|| format!("not a database URL: {}", redact_url(url)))?
+        .log_slow_statements(log::LevelFilter::Debug, SLOW_STATEMENT);
+    let pool = AnyPoolOptions::new()
+        .max_connections(4)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if kind == SourceKind::Postgres {
+                    conn.execute("SET default_transaction_read_only = on").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .with_context(|| format!("cannot connect to the source database {}", redact_url(url)))?;
+    Ok(Pool::Any(pool))
+}
+
+/// A read-only pool on a MySQL or MariaDB database, and the spelling of its tables.
+/// Each session reads only (`SET SESSION TRANSACTION READ ONLY`) and takes double quotes
+/// for identifiers (`ANSI_QUOTES`), as the readers' SQL writes them.
+async fn connect_mysql(url: &str) -> anyhow::Result<Pool> {
+    let options = <sqlx::mysql::MySqlConnectOptions as std::str::FromStr>::from_str(url)
+        .with_context(|| format!("not a database URL: {}", redact_url(url)))?
+        .charset("utf8mb4")
+        .log_slow_statements(log::LevelFilter::Debug, SLOW_STATEMENT);
+    let database = options.get_database().map(str::to_string);
+    anyhow::ensure!(database.is_some(), "the source URL {} names no database: give it as mysql://USER@HOST:PORT/DATABASE", redact_url(url));
+    let pool = sqlx::mysql::MySqlPoolOptions::new()
+        .max_connections(4)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute("SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',ANSI_QUOTES')").await?;
+                conn.execute("SET SESSION TRANSACTION READ ONLY").await?;
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .with_context(|| format!("cannot connect to the source database {}", redact_url(url)))?;
+    let names: Vec<String> = sqlx::query_scalar::<_, Vec<u8>>("SELECT CAST(table_name AS BINARY) FROM information_schema.tables WHERE table_schema = DATABASE()")
+        .fetch_all(&pool)
+        .await
+        .with_context(|| format!("cannot list the tables of {}", redact_url(url)))?
+        .into_iter()
+        .map(|name| String::from_utf8_lossy(&name).into_owned())
+        .collect();
+    let tables = names.into_iter().map(|name| (name.to_ascii_lowercase(), name)).collect();
+    Ok(Pool::MySql(pool, std::sync::Arc::new(sql::Dialect { tables })))
+}
+
 
 /// Refuse a source URL that carries a password: ferry keeps the URL (in plans, in
 /// reports), so the password would be stored in plain text.
 pub fn refuse_password(url: &str) -> anyhow::Result<()> {
     let carries = url::Url::parse(url).map(|u| u.password().is_some()).unwrap_or(false);
+    let where_else = if url.starts_with("mysql") || url.starts_with("mariadb") {
+        "in the [client] section of ~/.my.cnf"
+    } else {
+        "in the PGPASSWORD environment variable or in ~/.pgpass"
+    };
     anyhow::ensure!(
         !carries,
         "the source URL {} carries a password, which ferry would store with the plan: remove it from the URL and give it \
-         in the PGPASSWORD environment variable, in a variable named with --source-password-env VAR, or in ~/.pgpass",
+         in a variable named with --source-password-env VAR, or {where_else}",
         redact_url(url)
     );
     Ok(())
@@ -252,6 +329,50 @@ fn with_password(url: &str, password_env: Option<&str>) -> anyhow::Result<String
         .set_password(Some(&password))
         .map_err(|_| anyhow::anyhow!("cannot give a password to {}: name the user, as postgres://USER@HOST/DB", redact_url(url)))?;
     Ok(parsed.to_string())
+}
+
+/// The URL to connect to a MySQL or MariaDB database given as `mysql://` or
+/// `mariadb://`: the password from the variable `password_env` when one is named, else
+/// from the option file `~/.my.cnf`, else none. In memory only: never store the answer.
+pub fn mysql_url(url: &str, password_env: Option<&str>) -> anyhow::Result<String> {
+    let url = format!("mysql://{}", url.split_once("://").map_or(url, |(_, rest)| rest));
+    match password_env {
+        Some(_) => with_password(&url, password_env),
+        None => with_option_file_password(&url),
+    }
+}
+
+/// `url` with the password of the MySQL option file `~/.my.cnf` (its `[client]` or
+/// `[mysql]` section), when the file gives one; else `url` as it is.
+fn with_option_file_password(url: &str) -> anyhow::Result<String> {
+    let Some(home) = std::env::var_os("HOME") else { return Ok(url.to_string()) };
+    let Ok(text) = std::fs::read_to_string(std::path::Path::new(&home).join(".my.cnf")) else { return Ok(url.to_string()) };
+    let Some(password) = option_file_password(&text) else { return Ok(url.to_string()) };
+    let mut parsed = url::Url::parse(url).with_context(|| format!("not a database URL: {}", redact_url(url)))?;
+    parsed
+        .set_password(Some(&password))
+        .map_err(|_| anyhow::anyhow!("cannot give a password to {}: name the user, as mysql://USER@HOST/DB", redact_url(url)))?;
+    Ok(parsed.to_string())
+}
+
+/// The `password` of an option file's `[client]` or `[mysql]` section (quotes removed).
+fn option_file_password(text: &str) -> Option<String> {
+    let mut section = String::new();
+    let mut found = None;
+    for line in text.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.trim().to_ascii_lowercase();
+        } else if matches!(section.as_str(), "client" | "mysql") {
+            if let Some((key, value)) = line.split_once('=') {
+                if key.trim() == "password" {
+                    let value = value.trim();
+                    let unquoted = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')));
+                    found = Some(unquoted.unwrap_or(value).to_string());
+                }
+            }
+        }
+    }
+    found
 }
 
 /// A database URL with any password replaced, fit for messages and logs.
@@ -274,5 +395,12 @@ mod tests {
     fn redact_url_hides_the_password_only() {
         assert_eq!(super::redact_url("postgres://ferry:s3cret@localhost:5432/conf"), "postgres://ferry:***@localhost:5432/conf");
         assert_eq!(super::redact_url("sqlite:///tmp/site.db?mode=ro"), "sqlite:///tmp/site.db?mode=ro");
+    }
+
+    #[test]
+    fn the_option_file_gives_the_client_sections_password() {
+        let file = "[mysqld]\npassword = server\n\n[client]\nuser = ferry\npassword = \"s3 cret\"\n[mysqldump]\npassword=dump\n";
+        assert_eq!(super::option_file_password(file).as_deref(), Some("s3 cret"));
+        assert_eq!(super::option_file_password("[mysqld]\npassword=x\n"), None);
     }
 }

@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 
 use futures_util::TryStreamExt;
-use sqlx::Row;
 
 use super::{Source, SourceError};
 
@@ -81,11 +80,11 @@ const CURRENT: &str = "+c.prevver IS NULL AND c.content_status = 'current'";
 impl Source {
     /// Every current space, ordered by key.
     pub async fn spaces(&self) -> Result<Vec<ServerSpace>, SourceError> {
-        let rows = sqlx::query(
+        let rows = self.query(
             "SELECT spaceid, spacekey, spacename, spacetype FROM spaces \
              WHERE spacestatus IS NULL OR spacestatus = 'CURRENT' ORDER BY spacekey",
         )
-        .fetch_all(self.pool())
+        .fetch_all()
         .await?;
         rows.iter()
             .map(|r| {
@@ -107,7 +106,7 @@ impl Source {
              WHERE s.spacekey = $1 AND c.contenttype IN ('PAGE', 'BLOGPOST') AND {CURRENT} AND c.contentid > $2 \
              ORDER BY c.contentid LIMIT $3"
         );
-        let mut rows = sqlx::query(&sql).bind(space_key).bind(after_id.unwrap_or(i64::MIN)).bind(i64::from(limit)).fetch(self.pool());
+        let mut rows = self.query(&sql).bind(space_key).bind(after_id.unwrap_or(i64::MIN)).bind(i64::from(limit)).fetch();
         let mut nodes = Vec::new();
         while let Some(r) = rows.try_next().await? {
             let kind: String = r.try_get("contenttype")?;
@@ -128,19 +127,19 @@ impl Source {
             "SELECT s.spacekey FROM content c JOIN spaces s ON s.spaceid = c.spaceid \
              WHERE c.contentid = $1 AND c.contenttype IN ('PAGE', 'BLOGPOST') AND {CURRENT}"
         );
-        let row = sqlx::query(&sql).bind(content_id).fetch_optional(self.pool()).await?;
+        let row = self.query(&sql).bind(content_id).fetch_optional().await?;
         Ok(row.map(|r| r.try_get("spacekey")).transpose()?)
     }
 
     /// The title of a page or blog post.
     pub async fn content_title(&self, content_id: i64) -> Result<Option<String>, SourceError> {
-        let row = sqlx::query("SELECT title FROM content WHERE contentid = $1").bind(content_id).fetch_optional(self.pool()).await?;
+        let row = self.query("SELECT title FROM content WHERE contentid = $1").bind(content_id).fetch_optional().await?;
         Ok(row.map(|r| r.try_get::<Option<String>, _>(0)).transpose()?.flatten())
     }
 
     /// The storage-format body of a current page or blog post.
     pub async fn body(&self, content_id: i64) -> Result<Option<String>, SourceError> {
-        let row = sqlx::query("SELECT body FROM bodycontent WHERE contentid = $1 AND bodytypeid = 2").bind(content_id).fetch_optional(self.pool()).await?;
+        let row = self.query("SELECT body FROM bodycontent WHERE contentid = $1 AND bodytypeid = 2").bind(content_id).fetch_optional().await?;
         Ok(row.map(|r| r.try_get::<Option<String>, _>("body")).transpose()?.flatten())
     }
 
@@ -153,7 +152,7 @@ impl Source {
              LEFT JOIN user_mapping um ON um.user_key = c.creator AND um.lower_username IS NOT NULL \
              WHERE c.pageid = $1 AND c.contenttype = 'COMMENT' AND {CURRENT} ORDER BY c.contentid"
         );
-        let rows = sqlx::query(&sql).bind(content_id).fetch_all(self.pool()).await?;
+        let rows = self.query(&sql).bind(content_id).fetch_all().await?;
         rows.iter()
             .map(|r| {
                 Ok(ServerComment {
@@ -180,11 +179,11 @@ impl Source {
                  WHERE um.user_key IN ({})",
                 placeholders.join(", ")
             );
-            let mut query = sqlx::query(&sql);
+            let mut query = self.query(&sql);
             for key in chunk {
                 query = query.bind(key);
             }
-            for r in query.fetch_all(self.pool()).await? {
+            for r in query.fetch_all().await? {
                 let order: i64 = r.try_get::<i32, _>("dir_order").map(i64::from).or_else(|_| r.try_get::<i64, _>("dir_order"))?;
                 let user = ServerUser {
                     key: r.try_get("user_key")?,

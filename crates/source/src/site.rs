@@ -17,7 +17,6 @@
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 use super::{bounded_to, Product, Source, SourceError};
 
@@ -131,7 +130,7 @@ impl Source {
 
     /// The text `sql` selects for `key`, if any.
     async fn setting(&self, sql: &str, key: &str) -> Result<Option<String>, SourceError> {
-        let row = sqlx::query(sql).bind(key).fetch_optional(self.pool()).await?;
+        let row = self.query(sql).bind(key).fetch_optional().await?;
         Ok(row.and_then(|r| r.try_get::<Option<String>, _>(0).ok().flatten()))
     }
 
@@ -157,7 +156,7 @@ impl Source {
         hash.update(self.product().to_string());
         for sql in queries {
             hash.update(b"\n");
-            for row in sqlx::query(sql).fetch_all(self.pool()).await? {
+            for row in self.query(*sql).fetch_all().await? {
                 let id: i64 = row.try_get(0)?;
                 let text: Option<String> = row.try_get(1)?;
                 hash.update(id.to_le_bytes());

@@ -188,13 +188,14 @@ pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 /// Where a command reads the Server site from.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct SourceArgs {
-    /// The Server database: a SQLite file, or a postgres:// URL without a password
-    /// (postgres://USER@HOST:PORT/DB).
+    /// The Server database: a PostgreSQL or MySQL / MariaDB URL without a password
+    /// (postgres://USER@HOST:PORT/DB, mysql://USER@HOST:PORT/DB), or a SQLite file.
     #[arg(long)]
     pub source: String,
-    /// The environment variable holding the PostgreSQL password. Without it the password
-    /// comes from PGPASSWORD or ~/.pgpass. Ferry keeps the variable's name, never the
-    /// password, and refuses a URL that carries one.
+    /// The environment variable holding the database password. Without it the password
+    /// comes from PGPASSWORD or ~/.pgpass (PostgreSQL), or the [client] section of
+    /// ~/.my.cnf (MySQL). Ferry keeps the variable's name, never the password, and
+    /// refuses a URL that carries one.
     #[arg(long, value_name = "VAR")]
     pub source_password_env: Option<String>,
 }

@@ -9,8 +9,8 @@ use crate::sample::{write_sample_site, SampleOptions};
 
 #[derive(Debug, Args)]
 pub(crate) struct SampleArgs {
-    /// The folder to write: site.db (unless --postgres) and attachments/; with
-    /// --product jira, jira.db (unless --postgres).
+    /// The folder to write: site.db (unless --postgres or --mysql) and attachments/;
+    /// with --product jira, jira.db (unless --postgres or --mysql).
     #[arg(long)]
     out: PathBuf,
     /// Which Server site: confluence, or jira (Jira Service Management: agents,
@@ -41,9 +41,15 @@ pub(crate) struct SampleArgs {
     /// Random seed: the same seed writes the same site.
     #[arg(long, default_value_t = 7)]
     seed: u64,
-    /// Write the database into this PostgreSQL database instead of site.db.
-    #[arg(long)]
+    /// Write the database into this PostgreSQL database instead of site.db
+    /// (postgres://USER@HOST:PORT/DB; the password from PGPASSWORD or ~/.pgpass).
+    #[arg(long, value_name = "URL", conflicts_with = "mysql")]
     postgres: Option<String>,
+    /// Write the database into this MySQL or MariaDB database instead of site.db, as
+    /// Confluence or Jira lay theirs out there (mysql://USER@HOST:PORT/DB; the password
+    /// from the [client] section of ~/.my.cnf). The database must exist and be empty.
+    #[arg(long, value_name = "URL")]
+    mysql: Option<String>,
     /// Add your own app (repeatable): a JSON file naming its `app_key`, `name`,
     /// `version`, `vendor`, and its Active Objects `tables`, each with `columns` (name →
     /// integer | text | boolean | timestamp) and `rows` (column → value). Its plugindata
@@ -57,9 +63,10 @@ pub(crate) struct SampleArgs {
 }
 
 pub(crate) async fn sample_site(args: SampleArgs) -> anyhow::Result<ExitCode> {
+    let server = args.postgres.as_deref().or(args.mysql.as_deref());
     if args.product == crate::source::Product::Jira {
         let options = crate::sample::jira::JiraOptions { agents: args.agents, customers: args.customers, requests_per_project: args.requests_per_project };
-        let summary = crate::sample::jira::write_jira_site(&args.out, args.postgres.as_deref(), &options).await?;
+        let summary = crate::sample::jira::write_jira_site(&args.out, server, &options).await?;
         if args.json {
             print_json(&summary)?;
         } else {
@@ -86,8 +93,8 @@ pub(crate) async fn sample_site(args: SampleArgs) -> anyhow::Result<ExitCode> {
     };
     // Every file is read before anything is written: a bad one names itself and costs nothing.
     let vendor_apps = args.app_data.iter().map(|f| crate::sample::VendorApp::read(f)).collect::<anyhow::Result<Vec<_>>>()?;
-    let summary = write_sample_site(&args.out, args.postgres.as_deref(), &options).await?;
-    let vendor_rows = crate::sample::add_vendor_apps(&args.out, args.postgres.as_deref(), &vendor_apps).await?;
+    let summary = write_sample_site(&args.out, server, &options).await?;
+    let vendor_rows = crate::sample::add_vendor_apps(&args.out, server, &vendor_apps).await?;
     for app in &vendor_apps {
         let tables: Vec<String> = app.tables.iter().map(|(t, spec)| format!("{t} ({} rows)", spec.rows.len())).collect();
         if !args.json {

@@ -14,7 +14,7 @@ use crate::support::{no_mappings, Fixture, CALENDARS, RATINGS};
 /// key with a user, every space. Written to a fixture file, as a vendor would.
 async fn core_mappings(f: &Fixture) -> MappingSource {
     let source = f.source().await;
-    let pool = source.pool();
+    let pool = source.any_pool().unwrap();
     let mut lines = Vec::new();
     for r in sqlx::query("SELECT contentid FROM content WHERE contenttype = 'PAGE' AND prevver IS NULL AND content_status = 'current'")
         .fetch_all(pool)
@@ -56,7 +56,7 @@ async fn page_ratings_uploads_every_rating_with_cloud_ids() {
 
     let source = f.source().await;
     let known_users: Vec<String> = sqlx::query("SELECT user_key FROM user_mapping WHERE lower_username IS NOT NULL")
-        .fetch_all(source.pool())
+        .fetch_all(source.any_pool().unwrap())
         .await
         .unwrap()
         .iter()
@@ -64,7 +64,7 @@ async fn page_ratings_uploads_every_rating_with_cloud_ids() {
         .collect();
     let mut expected = BTreeMap::new();
     for row in sqlx::query("SELECT \"ID\", \"PAGE_ID\", \"USER_KEY\", \"STARS\", \"COMMENT\", \"CREATED\" FROM \"AO_530061_RATING\"")
-        .fetch_all(source.pool())
+        .fetch_all(source.any_pool().unwrap())
         .await
         .unwrap()
     {
@@ -106,7 +106,7 @@ async fn team_calendars_uploads_the_calendars_of_migrated_spaces_and_their_event
     assert_eq!(calendars[0], json!({"server_id": 1, "space_id": "cloud-space-ENG", "name": "ENG team calendar", "color": "#3366ff"}));
     let events = records(&uploads, "events.jsonl");
     let source = f.source().await;
-    let expected: i64 = sqlx::query("SELECT COUNT(*) FROM \"AO_FCAC82_EVENT\" WHERE \"CALENDAR_ID\" <= 3").fetch_one(source.pool()).await.unwrap().get(0);
+    let expected: i64 = sqlx::query("SELECT COUNT(*) FROM \"AO_FCAC82_EVENT\" WHERE \"CALENDAR_ID\" <= 3").fetch_one(source.any_pool().unwrap()).await.unwrap().get(0);
     assert_eq!(events.len() as i64, expected);
     assert_eq!(
         events[0],
@@ -127,12 +127,14 @@ async fn without_mappings_a_plugin_ends_incomplete_and_says_why() {
     assert_eq!(r.message.as_deref(), Some("100 ratings belong to pages of the migrated spaces that have no cloud copy; re-run after those pages migrate"));
 }
 
-/// Run both real plugins against a site and return their uploads.
-async fn both_plugins_uploads(f: &Fixture) -> Vec<(String, String)> {
+/// Run both real plugins against a site and return their uploads, with the mappings the
+/// core migration of `twin` would record (the same sample site, on SQLite: the sample is
+/// the same on every database).
+async fn both_plugins_uploads(f: &Fixture, twin: &Fixture) -> Vec<(String, String)> {
     f.install("page_ratings").await;
     f.install("team_calendars").await;
     for app in [RATINGS, CALENDARS] {
-        let r = f.run(app, None, None, Limits::default(), core_mappings(f).await).await;
+        let r = f.run(app, None, None, Limits::default(), core_mappings(twin).await).await;
         assert_eq!(r.status, RunStatus::Complete, "{app}: {:?}", r.message);
     }
     f.uploads()
@@ -144,7 +146,19 @@ async fn plugins_read_a_postgresql_source_exactly_as_they_read_sqlite() {
     let url = cluster.create_db("site").await;
     let pg = Fixture::with_database(Some(&url)).await;
     let sqlite = Fixture::new().await;
-    let (from_pg, from_sqlite) = (both_plugins_uploads(&pg).await, both_plugins_uploads(&sqlite).await);
+    let (from_pg, from_sqlite) = (both_plugins_uploads(&pg, &pg).await, both_plugins_uploads(&sqlite, &sqlite).await);
     assert_eq!(from_pg.len(), 3, "ratings, calendars and events: {:?}", from_pg.iter().map(|u| &u.0).collect::<Vec<_>>());
     assert_eq!(from_pg, from_sqlite);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugins_read_a_mariadb_source_exactly_as_they_read_sqlite() {
+    // Active Objects' flags are BIT(1) there, its text utf8mb4_bin, its tables upper case.
+    let server = crate::mariadb::MariaDb::start().await;
+    let url = server.create_db("site").await;
+    let maria = Fixture::with_database(Some(&url)).await;
+    let sqlite = Fixture::new().await;
+    let (from_maria, from_sqlite) = (both_plugins_uploads(&maria, &sqlite).await, both_plugins_uploads(&sqlite, &sqlite).await);
+    assert_eq!(from_maria.len(), 3, "ratings, calendars and events: {:?}", from_maria.iter().map(|u| &u.0).collect::<Vec<_>>());
+    assert_eq!(from_maria, from_sqlite);
 }

@@ -78,19 +78,29 @@ impl JiraFixture {
     /// Every user key's email as the server resolves it (active directories, first in
     /// `directory_position` order), read here with plain SQL.
     pub async fn emails_by_key(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        if self.source_url.starts_with("mysql://") {
+            let sql = "SELECT CAST(a.user_key AS CHAR), CAST(u.email_address AS CHAR) FROM app_user a \
+                       JOIN cwd_user u ON u.lower_user_name = a.lower_user_name JOIN cwd_directory d ON d.id = u.directory_id \
+                       WHERE d.active = 1 ORDER BY d.directory_position DESC";
+            let mut conn = <sqlx::MySqlConnection as sqlx::Connection>::connect(&self.source_url).await.unwrap();
+            for (key, email) in sqlx::query_as::<_, (String, String)>(sql).fetch_all(&mut conn).await.unwrap() {
+                out.insert(key, email.to_lowercase());
+            }
+            return out;
+        }
         let source = Source::connect(&self.source_url).await.unwrap();
         let sql = "SELECT a.user_key, u.email_address, CAST(d.directory_position AS BIGINT) FROM app_user a \
                    JOIN cwd_user u ON u.lower_user_name = a.lower_user_name JOIN cwd_directory d ON d.id = u.directory_id \
                    WHERE d.active = 1 ORDER BY 3 DESC";
-        let mut out = BTreeMap::new();
-        for r in sqlx::query(sql).fetch_all(source.pool()).await.unwrap() {
+        for r in sqlx::query(sql).fetch_all(source.any_pool().unwrap()).await.unwrap() {
             out.insert(r.get::<String, _>(0), r.get::<String, _>(1).to_lowercase());
         }
         out
     }
 }
 
-fn full_plan(f: &JiraFixture, cloud: &Cloud) -> Plan {
+pub(crate) fn full_plan(f: &JiraFixture, cloud: &Cloud) -> Plan {
     f.plan(cloud, UsersScope::All, UsersScope::Related, SpacesScope::All)
 }
 
@@ -206,7 +216,7 @@ async fn full_migration(postgres: Option<&str>) -> (JiraFixture, Cloud, PlanRepo
     (f, cloud, report)
 }
 
-async fn assert_full_migration(f: &JiraFixture, cloud: &Cloud, report: &PlanReport) {
+pub(crate) async fn assert_full_migration(f: &JiraFixture, cloud: &Cloud, report: &PlanReport) {
     assert_eq!(report.error, None);
     assert_eq!(report.status, "finished", "{:?}", report.failures);
     let count = |k: &str| (report.counts[k].server, report.counts[k].cloud, report.counts[k].failed);
@@ -742,13 +752,13 @@ async fn a_request_whose_description_or_comment_is_over_the_size_bound_fails_nam
 }
 
 #[tokio::test]
-async fn app_assessment_of_a_jira_database_and_a_mysql_url_say_what_ferry_reads() {
+async fn app_assessment_of_a_jira_database_and_an_unknown_url_say_what_ferry_reads() {
     let f = JiraFixture::new(None).await;
     let source = ferry_host::source::Source::connect(&f.source_url).await.unwrap();
     let e = format!("{:#}", ferry_host::assess::read_server_apps(&f.db, &source).await.unwrap_err());
     assert!(e.contains("is a Jira database") && e.contains("runs no app") && !e.contains("plugindata does not exist"), "{e}");
-    for url in ["mysql://jira@db.example:3306/jira", "mariadb://jira@db.example/jira"] {
+    for url in ["sqlserver://jira@db.example:1433/jira", "oracle://jira@db.example/jira"] {
         let e = format!("{:#}", ferry_host::source::Source::connect(url).await.unwrap_err());
-        assert!(e.contains("postgres://") && e.contains("SQLite") && e.contains("MySQL and MariaDB sources are not supported yet"), "{e}");
+        assert!(e.contains("postgres://") && e.contains("mysql://") && e.contains("SQLite") && e.contains("is not one of them"), "{e}");
     }
 }
