@@ -111,7 +111,9 @@ impl TableWriter {
             words[at] = format!("\"{}\"{rest}", self.table_name(&name));
         }
         let mut sql = words.join(" ");
-        for (from, to) in [("timestamp with time zone", "DATETIME"), ("timestamp", "DATETIME"), ("bytea", "LONGBLOB"), ("text", "LONGTEXT"), ("boolean", "BIT(1)")] {
+        for (from, to) in
+            [("timestamp with time zone", "DATETIME"), ("timestamp", "DATETIME"), ("bytea", "LONGBLOB"), ("text", "LONGTEXT"), ("boolean", "BIT(1)")]
+        {
             sql = replace_word(&sql, from, to);
         }
         sql = sql.replace("DEFAULT false", "DEFAULT 0").replace("DEFAULT true", "DEFAULT 1");

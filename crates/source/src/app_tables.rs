@@ -114,7 +114,7 @@ impl Source {
 
     /// The number of rows in an app table (name already checked against the manifest).
     pub async fn count_app_table(&self, table: &str) -> Result<u64, SourceError> {
-        let row = self.query(&format!("SELECT COUNT(*) FROM \"{table}\"")).fetch_one().await?;
+        let row = self.query(format!("SELECT COUNT(*) FROM \"{table}\"")).fetch_one().await?;
         Ok(row.try_get::<i64, _>(0)? as u64)
     }
 }
@@ -133,7 +133,9 @@ fn mysql_cell(value: Value, declared: &str) -> Result<Cell, String> {
         Value::Real(x) => Cell::Real(x),
         Value::Time(t) => Cell::Text(t.replacen(' ', "T", 1)),
         Value::Text(s) => Cell::Text(s),
-        Value::Bytes(b) if declared.ends_with(" text") => Cell::Text(String::from_utf8(b).map_err(|_| format!("a text column holds bytes that are not UTF-8 ({declared})"))?),
+        Value::Bytes(b) if declared.ends_with(" text") => {
+            Cell::Text(String::from_utf8(b).map_err(|_| format!("a text column holds bytes that are not UTF-8 ({declared})"))?)
+        }
         Value::Bytes(b) => Cell::Bytes(b),
     })
 }

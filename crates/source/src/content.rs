@@ -492,11 +492,11 @@ impl Source {
 
     /// The permissions of a space.
     pub async fn space_permissions(&self, space_id: i64) -> Result<Vec<PermissionItem>, SourceError> {
-        let rows =
-            self.query("SELECT permid, permtype, permgroupname, permusername, permalluserssubject FROM spacepermissions WHERE spaceid = $1 ORDER BY permid")
-                .bind(space_id)
-                .fetch_all()
-                .await?;
+        let rows = self
+            .query("SELECT permid, permtype, permgroupname, permusername, permalluserssubject FROM spacepermissions WHERE spaceid = $1 ORDER BY permid")
+            .bind(space_id)
+            .fetch_all()
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(PermissionItem {
@@ -513,14 +513,15 @@ impl Source {
     /// User keys related to a space: creators and last modifiers of its current content,
     /// commenters, and holders of its user permissions.
     pub async fn related_user_keys(&self, space_id: i64) -> Result<Vec<String>, SourceError> {
-        let rows = self.query(
-            "SELECT creator FROM content WHERE spaceid = $1 AND creator IS NOT NULL \
+        let rows = self
+            .query(
+                "SELECT creator FROM content WHERE spaceid = $1 AND creator IS NOT NULL \
              UNION SELECT lastmodifier FROM content WHERE spaceid = $1 AND lastmodifier IS NOT NULL \
              UNION SELECT permusername FROM spacepermissions WHERE spaceid = $1 AND permusername IS NOT NULL",
-        )
-        .bind(space_id)
-        .fetch_all()
-        .await?;
+            )
+            .bind(space_id)
+            .fetch_all()
+            .await?;
         rows.iter().map(|r| r.try_get(0).map_err(SourceError::from)).collect()
     }
 
@@ -543,12 +544,13 @@ impl Source {
 
     /// The space of a current page or blog post, if there is one.
     pub async fn space_of_current(&self, content_id: i64) -> Result<Option<i64>, SourceError> {
-        let row = self.query(
-            "SELECT spaceid FROM content WHERE contentid = $1 AND contenttype IN ('PAGE', 'BLOGPOST') AND content_status = 'current' AND prevver IS NULL",
-        )
-        .bind(content_id)
-        .fetch_optional()
-        .await?;
+        let row = self
+            .query(
+                "SELECT spaceid FROM content WHERE contentid = $1 AND contenttype IN ('PAGE', 'BLOGPOST') AND content_status = 'current' AND prevver IS NULL",
+            )
+            .bind(content_id)
+            .fetch_optional()
+            .await?;
         Ok(row.map(|r| r.try_get::<Option<i64>, _>(0)).transpose()?.flatten())
     }
 }

@@ -141,12 +141,13 @@ impl Source {
     pub async fn projects(&self) -> Result<Vec<ServerProject>, SourceError> {
         let mut desks: HashMap<i64, i64> = HashMap::new();
         if self.has_table("AO_54307E_SERVICEDESK").await? {
-            let rows = self.query(
-                "SELECT CAST(\"ID\" AS BIGINT), CAST(\"PROJECT_ID\" AS BIGINT), CASE WHEN \"DISABLED\" THEN 1 ELSE 0 END \
+            let rows = self
+                .query(
+                    "SELECT CAST(\"ID\" AS BIGINT), CAST(\"PROJECT_ID\" AS BIGINT), CASE WHEN \"DISABLED\" THEN 1 ELSE 0 END \
                  FROM \"AO_54307E_SERVICEDESK\"",
-            )
-            .fetch_all()
-            .await?;
+                )
+                .fetch_all()
+                .await?;
             for r in &rows {
                 let disabled = int(r, 2)? == 1;
                 if let (Some(desk), Some(project)) = (r.try_get::<Option<i64>, _>(0)?, r.try_get::<Option<i64>, _>(1)?) {
@@ -307,15 +308,13 @@ impl Source {
 
     /// Requests and comments of a project: (requests, comments).
     pub async fn request_counts(&self, project_id: i64) -> Result<(u64, u64), SourceError> {
-        let requests: i64 =
-            self.query("SELECT CAST(COUNT(*) AS BIGINT) FROM jiraissue WHERE project = $1").bind(project_id).fetch_one().await?.try_get(0)?;
-        let comments: i64 = self.query(
-            "SELECT CAST(COUNT(*) AS BIGINT) FROM jiraaction a JOIN jiraissue i ON i.id = a.issueid WHERE i.project = $1 AND a.actiontype = 'comment'",
-        )
-        .bind(project_id)
-        .fetch_one()
-        .await?
-        .try_get(0)?;
+        let requests: i64 = self.query("SELECT CAST(COUNT(*) AS BIGINT) FROM jiraissue WHERE project = $1").bind(project_id).fetch_one().await?.try_get(0)?;
+        let comments: i64 = self
+            .query("SELECT CAST(COUNT(*) AS BIGINT) FROM jiraaction a JOIN jiraissue i ON i.id = a.issueid WHERE i.project = $1 AND a.actiontype = 'comment'")
+            .bind(project_id)
+            .fetch_one()
+            .await?
+            .try_get(0)?;
         Ok((requests.max(0) as u64, comments.max(0) as u64))
     }
 

@@ -288,17 +288,17 @@ async fn connect_mysql(url: &str) -> anyhow::Result<Pool> {
         .connect_with(options)
         .await
         .with_context(|| format!("cannot connect to the source database {}", redact_url(url)))?;
-    let names: Vec<String> = sqlx::query_scalar::<_, Vec<u8>>("SELECT CAST(table_name AS BINARY) FROM information_schema.tables WHERE table_schema = DATABASE()")
-        .fetch_all(&pool)
-        .await
-        .with_context(|| format!("cannot list the tables of {}", redact_url(url)))?
-        .into_iter()
-        .map(|name| String::from_utf8_lossy(&name).into_owned())
-        .collect();
+    let names: Vec<String> =
+        sqlx::query_scalar::<_, Vec<u8>>("SELECT CAST(table_name AS BINARY) FROM information_schema.tables WHERE table_schema = DATABASE()")
+            .fetch_all(&pool)
+            .await
+            .with_context(|| format!("cannot list the tables of {}", redact_url(url)))?
+            .into_iter()
+            .map(|name| String::from_utf8_lossy(&name).into_owned())
+            .collect();
     let tables = names.into_iter().map(|name| (name.to_ascii_lowercase(), name)).collect();
     Ok(Pool::MySql(pool, std::sync::Arc::new(sql::Dialect { tables })))
 }
-
 
 /// Refuse a source URL that carries a password: ferry keeps the URL (in plans, in
 /// reports), so the password would be stored in plain text.
@@ -366,7 +366,8 @@ fn option_file_password(text: &str) -> Option<String> {
             if let Some((key, value)) = line.split_once('=') {
                 if key.trim() == "password" {
                     let value = value.trim();
-                    let unquoted = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')));
+                    let unquoted =
+                        value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')));
                     found = Some(unquoted.unwrap_or(value).to_string());
                 }
             }

@@ -80,12 +80,13 @@ const CURRENT: &str = "+c.prevver IS NULL AND c.content_status = 'current'";
 impl Source {
     /// Every current space, ordered by key.
     pub async fn spaces(&self) -> Result<Vec<ServerSpace>, SourceError> {
-        let rows = self.query(
-            "SELECT spaceid, spacekey, spacename, spacetype FROM spaces \
+        let rows = self
+            .query(
+                "SELECT spaceid, spacekey, spacename, spacetype FROM spaces \
              WHERE spacestatus IS NULL OR spacestatus = 'CURRENT' ORDER BY spacekey",
-        )
-        .fetch_all()
-        .await?;
+            )
+            .fetch_all()
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(ServerSpace {

@@ -1,5 +1,5 @@
 //! The same Server site on the three databases ferry reads — SQLite, PostgreSQL and
-//! MariaDB (for MySQL) — migrates alike, and MariaDB's own ways (upper-case Confluence
+//! MariaDB (for MySQL) — is checked and migrates alike, and MariaDB's own ways (upper-case Confluence
 //! tables, `utf8mb4_bin` text, `BIT(1)` flags, `DATETIME`, column grants, passwords from
 //! the environment or `~/.my.cnf`) are read as a real site's would be.
 
@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use ferry_host::migrate::report::PlanReport;
-use ferry_host::plan::{SpacesScope, UsersScope};
+use ferry_host::migrate::{Migrator, Progress};
+use ferry_host::plan::{Plan, SpacesScope, UsersScope};
 use ferry_host::staging::Faults;
 use serde_json::Value;
 
@@ -34,8 +35,18 @@ async fn outcome(report: &PlanReport, cloud: &Cloud, f: &Fixture) -> Value {
         let mut shown: Vec<String> = items
             .iter()
             .map(|c| {
-                serde_json::json!([c["kind"], c["title"], title_of(&c["parent_id"]), title_of(&c["page_id"]), c["author"], c["labels"], c["versions"], c["read_restricted"], c["size"]])
-                    .to_string()
+                serde_json::json!([
+                    c["kind"],
+                    c["title"],
+                    title_of(&c["parent_id"]),
+                    title_of(&c["page_id"]),
+                    c["author"],
+                    c["labels"],
+                    c["versions"],
+                    c["read_restricted"],
+                    c["size"]
+                ])
+                .to_string()
             })
             .collect();
         shown.sort();
@@ -55,7 +66,7 @@ async fn outcome(report: &PlanReport, cloud: &Cloud, f: &Fixture) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_sample_site_migrates_alike_from_sqlite_postgresql_and_mariadb() {
+async fn the_sample_site_is_checked_and_migrates_alike_from_sqlite_postgresql_and_mariadb() {
     let pg = PgCluster::start();
     let maria = MariaDb::start().await;
     let sites = [("SQLite", None), ("PostgreSQL", Some(pg.create_db("site").await)), ("MariaDB", Some(maria.create_db("site").await))];
@@ -63,10 +74,22 @@ async fn the_sample_site_migrates_alike_from_sqlite_postgresql_and_mariadb() {
     for (engine, url) in sites {
         let f = Fixture::with_database(url.as_deref()).await;
         let cloud = Cloud::start(Faults::default()).await;
+        // The checks first, as an admin runs them.
+        let checked = Plan::create(&f.db, Plan { name: "checked".into(), ..plan_for(&f, &cloud, UsersScope::All, SpacesScope::All, false) }).await.unwrap();
+        let checks = Migrator::new(f.db.clone(), checked, Progress::hidden()).await.unwrap().with_destination(cloud.dest.clone()).checks().await.unwrap();
+        let checks: Vec<Value> = checks
+            .iter()
+            .map(|c| {
+                serde_json::json!([c.code, format!("{:?}", c.result), c.message.replace(&f.dir.path().display().to_string(), "SITE"), c.entities, c.count])
+            })
+            .collect();
+        assert!(checks.len() > 10, "{engine}: {checks:?}");
         let report = run_plan(&f, &cloud, plan_for(&f, &cloud, UsersScope::All, SpacesScope::All, false)).await;
         assert_eq!(report.error, None, "{engine}");
         assert!(report.counts["pages"].cloud > 40 && report.counts["comments"].cloud > 100, "{engine}: {:?}", report.counts);
-        outcomes.push((engine, outcome(&report, &cloud, &f).await));
+        let mut outcome = outcome(&report, &cloud, &f).await;
+        outcome["checks"] = Value::Array(checks);
+        outcomes.push((engine, outcome));
     }
     let (_, sqlite) = &outcomes[0];
     for (engine, other) in &outcomes[1..] {
@@ -83,10 +106,8 @@ async fn mariadbs_confluence_tables_are_upper_case_its_text_binary_collated_and_
     let f = Fixture::with_database(Some(&url)).await;
     // The site is laid out as Confluence lays it out on MySQL.
     let mut conn = <sqlx::MySqlConnection as sqlx::Connection>::connect(&url).await.unwrap();
-    let tables: Vec<String> = sqlx::query_scalar("SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = 'conf'")
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = 'conf'").fetch_all(&mut conn).await.unwrap();
     for name in ["CONTENT", "BODYCONTENT", "SPACES", "cwd_user", "user_mapping", "AO_530061_RATING"] {
         assert!(tables.iter().any(|t| t == name), "{name} in {tables:?}");
     }
@@ -133,10 +154,11 @@ async fn the_jira_migration_reads_mariadb_through_a_user_who_may_not_read_creden
     let f = JiraFixture::new(Some(&url)).await;
     // A reader with SELECT on every table, and on cwd_user only its non-secret columns.
     let mut conn = <sqlx::MySqlConnection as sqlx::Connection>::connect(&url).await.unwrap();
-    let tables: Vec<String> = sqlx::query_scalar("SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = 'jira' AND table_name <> 'cwd_user'")
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = 'jira' AND table_name <> 'cwd_user'")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
     let mut grants = String::from("CREATE USER 'jira_reader'@'%';");
     for table in &tables {
         grants.push_str(&format!("GRANT SELECT ON jira.`{table}` TO 'jira_reader'@'%';"));
@@ -183,7 +205,11 @@ async fn a_mysql_password_comes_from_the_environment_or_the_option_file_and_neve
         (out.status.code(), text)
     };
     // From a variable the admin names.
-    let (code, text) = ferry(&["apps", "assess", "--source", &reader, "--source-password-env", "FERRY_TEST_MYSQL_PW", "--json"], &[("FERRY_TEST_MYSQL_PW", PASSWORD)], &no_option_file);
+    let (code, text) = ferry(
+        &["apps", "assess", "--source", &reader, "--source-password-env", "FERRY_TEST_MYSQL_PW", "--json"],
+        &[("FERRY_TEST_MYSQL_PW", PASSWORD)],
+        &no_option_file,
+    );
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("com.example.confluence.page-ratings"), "{text}");
     // Without one, and without an option file, the server refuses and ferry says so.

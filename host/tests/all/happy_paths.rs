@@ -106,7 +106,8 @@ async fn team_calendars_uploads_the_calendars_of_migrated_spaces_and_their_event
     assert_eq!(calendars[0], json!({"server_id": 1, "space_id": "cloud-space-ENG", "name": "ENG team calendar", "color": "#3366ff"}));
     let events = records(&uploads, "events.jsonl");
     let source = f.source().await;
-    let expected: i64 = sqlx::query("SELECT COUNT(*) FROM \"AO_FCAC82_EVENT\" WHERE \"CALENDAR_ID\" <= 3").fetch_one(source.any_pool().unwrap()).await.unwrap().get(0);
+    let expected: i64 =
+        sqlx::query("SELECT COUNT(*) FROM \"AO_FCAC82_EVENT\" WHERE \"CALENDAR_ID\" <= 3").fetch_one(source.any_pool().unwrap()).await.unwrap().get(0);
     assert_eq!(events.len() as i64, expected);
     assert_eq!(
         events[0],

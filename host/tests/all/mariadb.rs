@@ -61,7 +61,13 @@ impl MariaDb {
             .arg(format!("--socket={}", dir.path().join("socket").display()))
             .arg(format!("--log-error={}", dir.path().join("error.log").display()))
             .arg(format!("--port={port}"))
-            .args(["--bind-address=127.0.0.1", "--skip-name-resolve", "--innodb-flush-log-at-trx-commit=0", "--innodb-buffer-pool-size=64M", "--max-allowed-packet=128M"])
+            .args([
+                "--bind-address=127.0.0.1",
+                "--skip-name-resolve",
+                "--innodb-flush-log-at-trx-commit=0",
+                "--innodb-buffer-pool-size=64M",
+                "--max-allowed-packet=128M",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if root {
