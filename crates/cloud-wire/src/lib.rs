@@ -406,6 +406,17 @@ pub struct NewLabel {
     pub name: String,
 }
 
+/// A label as the v2 lists of a page's or blog post's labels answer it
+/// (`GET /wiki/api/v2/{pages|blogposts}/{id}/labels`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LabelSummary {
+    /// The label.
+    pub name: String,
+    /// `global`, `my` or `team`.
+    #[serde(default)]
+    pub prefix: String,
+}
+
 /// A Confluence site's product-access group, present on every site.
 pub const PRODUCT_ACCESS_GROUP: &str = "confluence-users";
 
@@ -674,6 +685,9 @@ pub struct ContentSummary {
     /// Its body, when asked for (`body-format=storage`).
     #[serde(default)]
     pub body: Option<BodyFormats>,
+    /// The page it is under (pages only; a string id, as v2 answers it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
 }
 
 /// The bodies an answer carries, by format.

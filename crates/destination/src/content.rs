@@ -128,6 +128,21 @@ impl Destination {
         Ok(VersionList { results })
     }
 
+    /// A page or blog post with its storage body, or `None` when the site has no such one.
+    pub async fn content(&self, kind: ContentKind, id: i64) -> Result<Option<ContentSummary>, DestinationError> {
+        self.json_or_none(format!("/wiki/api/v2/{}/{id}?body-format=storage", kind.collection())).await
+    }
+
+    /// The labels of a page or blog post (every page of the list).
+    pub async fn labels(&self, kind: ContentKind, id: i64) -> Result<Vec<LabelSummary>, DestinationError> {
+        self.all_cursor_pages(&format!("/wiki/api/v2/{}/{id}/labels", kind.collection()), &[]).await
+    }
+
+    /// A footer or inline comment with its storage body, or `None` when the site has no such one.
+    pub async fn comment(&self, inline: bool, id: i64) -> Result<Option<ContentSummary>, DestinationError> {
+        self.json_or_none(format!("/wiki/api/v2/{}/{id}?body-format=storage", if inline { "inline-comments" } else { "footer-comments" })).await
+    }
+
     /// The origin a migrated entity keeps ([`ORIGIN_PROPERTY`]), if it has one.
     pub async fn origin(&self, kind: ContentKind, id: i64) -> Result<Option<Origin>, DestinationError> {
         let path = kind.properties(id);

@@ -414,6 +414,11 @@ impl Destination {
         self.budget.throttled_count()
     }
 
+    /// Requests sent to the site so far, retries included.
+    pub fn requests_sent(&self) -> u64 {
+        self.budget.sent_count()
+    }
+
     /// The requests this client lets be in flight now (adapted to the site's throttling).
     pub fn in_flight_limit(&self) -> usize {
         self.budget.limit()

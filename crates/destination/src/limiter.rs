@@ -17,6 +17,8 @@ pub(crate) struct Limiter {
     state: Mutex<Budget>,
     changed: Notify,
     throttled: AtomicU64,
+    /// Requests given a slot so far.
+    sent: AtomicU64,
 }
 
 struct Budget {
@@ -62,11 +64,18 @@ impl Limiter {
             state: Mutex::new(Budget { in_flight: 0, limit: max as f64, max, paused_until: None, pace: None }),
             changed: Notify::new(),
             throttled: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
         }
+    }
+
+    /// Requests sent through this budget so far (each attempt counts).
+    pub(crate) fn sent_count(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
     }
 
     /// Wait for a slot: while the site asked for a pause, and while the budget is spent.
     pub(crate) async fn slot(&self) -> Slot<'_> {
+        self.sent.fetch_add(1, Ordering::Relaxed);
         loop {
             let notified = self.changed.notified();
             let wait = {

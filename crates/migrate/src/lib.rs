@@ -28,6 +28,7 @@ pub use ferry_core::rules;
 pub mod sites;
 mod spaces;
 pub mod standing;
+pub mod verify;
 /// Storage-format bodies (crate `ferry-storage-format`).
 pub use ferry_storage_format as storage;
 

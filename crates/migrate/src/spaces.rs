@@ -621,7 +621,7 @@ impl Migrator {
     /// A body with its references rewritten, and the references to pages that have no
     /// cloud id yet (a page's body is patched once every page of the plan has one). A
     /// body that cannot be read migrates unchanged and is reported.
-    async fn rewrite_body(&mut self, server_id: i64, title: &str, body: &str) -> anyhow::Result<(String, Vec<String>)> {
+    pub(crate) async fn rewrite_body(&mut self, server_id: i64, title: &str, body: &str) -> anyhow::Result<(String, Vec<String>)> {
         let refs = match storage::references(body, &self.server_links) {
             Ok(refs) => refs,
             Err(e) => {

@@ -53,6 +53,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/wiki/api/v2/attachments/{id}", get(get_attachment).delete(delete_attachment))
         .route("/wiki/rest/api/content/{id}/child/attachment/{attachment}", axum::routing::put(update_attachment))
         .route("/wiki/api/v2/pages/{id}/attachments", get(page_attachments))
+        .route("/wiki/api/v2/pages/{id}/labels", get(page_labels))
+        .route("/wiki/api/v2/blogposts/{id}/labels", get(blogpost_labels))
         .route("/wiki/api/v2/blogposts/{id}/attachments", get(blogpost_attachments))
         .route("/ferry/v1/review/users", get(review_users))
         .route("/ferry/v1/review/groups", get(review_groups))
@@ -967,6 +969,39 @@ async fn list_attachments(State(s): State<AppState>, Path(id): Path<i64>, Query(
 /// lists them.
 async fn page_attachments(State(s): State<AppState>, Path(id): Path<i64>, Query(q): Query<HashMap<String, String>>) -> Response {
     attachments_v2(&s, "page", id, &q).await
+}
+
+/// `GET /wiki/api/v2/pages/{id}/labels`.
+async fn page_labels(State(s): State<AppState>, Path(id): Path<i64>, Query(q): Query<HashMap<String, String>>) -> Response {
+    labels_v2(&s, "page", id, &q).await
+}
+
+/// `GET /wiki/api/v2/blogposts/{id}/labels`.
+async fn blogpost_labels(State(s): State<AppState>, Path(id): Path<i64>, Query(q): Query<HashMap<String, String>>) -> Response {
+    labels_v2(&s, "blogpost", id, &q).await
+}
+
+/// A page's or blog post's labels as v2 lists them (`{id, name, prefix}`, cursor pages).
+async fn labels_v2(s: &AppState, kind: &str, id: i64, q: &HashMap<String, String>) -> Response {
+    match exists(s, &format!("SELECT 1 FROM content WHERE id = ? AND kind = '{kind}'"), id).await {
+        Ok(true) => {}
+        Ok(false) => return error(StatusCode::NOT_FOUND, format!("no {kind} {id}")),
+        Err(r) => return r,
+    }
+    match sqlx::query("SELECT name FROM labels WHERE content_id = ? ORDER BY name").bind(id).fetch_all(&s.db).await {
+        Ok(rows) => {
+            let items = rows
+                .iter()
+                .enumerate()
+                .map(|(n, r)| {
+                    let name: String = r.get(0);
+                    (n as i64, json!({"id": label_id(&name), "name": name, "prefix": "global"}))
+                })
+                .collect();
+            cursor_list(items, q, &format!("/wiki/api/v2/{kind}s/{id}/labels"))
+        }
+        Err(e) => db_error(e),
+    }
 }
 
 /// `GET /wiki/api/v2/blogposts/{id}/attachments`.

@@ -12,7 +12,9 @@ use quick_xml::events::{BytesStart, BytesText, Event};
 use quick_xml::name::QName;
 use quick_xml::{Reader, Writer};
 
+mod compare;
 mod inline;
+pub use compare::first_difference;
 pub use inline::{keep_markers, place, selection_of, text_of, without_markers, Placed, Selection};
 
 /// What the references of a body resolve to.

@@ -32,6 +32,8 @@ pub enum ExitCode {
     /// Not ready to migrate: pre-migration checks found errors, a Stage 1 choice is
     /// missing, or app preparation is not done.
     NotReady = 5,
+    /// `ferry verify` found the cloud differing from the server.
+    Differences = 6,
 }
 
 const AFTER_HELP: &str = "\
@@ -44,11 +46,13 @@ The admin's journey:
   ferry apps done                      is preparation complete?
   ferry plan create --cloud NAME ...   then: plan check ID, plan run ID
   ferry plan show ID / ferry audit ID  the report, and what each plugin read
+  ferry verify ID                      read the migrated content back and compare
   ferry serve                          the same journey in a browser (and /api/v1)
 
 Exit codes: 0 done, 1 error, 2 wrong usage, 3 plugin refused (audit or signature),
 4 a run did not complete (plugin run not complete, plan not finished),
-5 not ready (pre-migration checks found errors, Stage 1 choice missing, apps not done).
+5 not ready (pre-migration checks found errors, Stage 1 choice missing, apps not done),
+6 ferry verify found the cloud differing from the server.
 State (installed plugins, consents, plans, runs, the audit log) lives in FERRY_HOME
 (default ./.ferry). Logs go to stderr; set RUST_LOG=debug for more.";
 
@@ -103,6 +107,9 @@ enum Command {
     /// Create, run, list, show and stop migration plans.
     #[command(subcommand)]
     Plan(plan::PlanCommand),
+    /// Read back what a plan migrated from the Cloud site and compare it with the Server
+    /// site (read-only; exit 6 when anything differs).
+    Verify(plan::VerifyArgs),
     /// Serve a staging Cloud site for trial migrations.
     #[command(subcommand)]
     Staging(plan::StagingCommand),
@@ -153,6 +160,7 @@ pub fn main() -> i32 {
             Command::Audit(args) => stages::audit(&cli.home, args).await,
             Command::Demo(args) => sample::demo(&cli.home, args).await,
             Command::Plan(cmd) => plan::run(&cli.home, cmd).await,
+            Command::Verify(args) => plan::verify(&cli.home, args).await,
             Command::Staging(cmd) => plan::staging(cmd).await,
             Command::SampleSite(args) => sample::sample_site(args).await,
             Command::Bench(cmd) => sample::bench(&cli.home, cmd).await,

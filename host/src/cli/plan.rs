@@ -238,6 +238,51 @@ pub(crate) enum StagingCommand {
     },
 }
 
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// The plan whose migration to verify (its id or name). The Cloud site's secrets are
+    /// read from the variables its connection names, as for `plan run`.
+    plan: String,
+    /// Print the verification as JSON (`checked`, `differences`, `requests`,
+    /// `not_compared`).
+    #[arg(long)]
+    json: bool,
+}
+
+/// `ferry verify`: read back what the plan migrated and compare it with the server.
+pub(crate) async fn verify(home: &Path, args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let db = StateDb::open(home).await?;
+    let plan = Plan::get(&db, &args.plan).await?;
+    let progress = if args.json { Progress::hidden() } else { crate::terminal::progress() };
+    let mut migrator = Migrator::new(db.clone(), plan, progress).await?;
+    let verification = migrator.verify().await?;
+    if args.json {
+        print_json(&verification)?;
+    } else {
+        let checked: Vec<String> = verification.checked.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
+        println!("compared {} with the server ({} requests to the cloud site, all reads)", checked.join(", "), verification.requests);
+        if verification.differences.is_empty() {
+            println!("no differences");
+        } else {
+            let mut t = table(&["kind", "server id", "title", "cloud id", "what differs", "likely wrong"]);
+            for d in &verification.differences {
+                t.add_row(vec![
+                    shown(&d.kind),
+                    shown(&d.server_id),
+                    shown(&d.title),
+                    shown(d.cloud_id.as_deref().unwrap_or("-")),
+                    shown(&d.what),
+                    shown(&d.likely),
+                ]);
+            }
+            println!("{t}");
+            println!("{} differences", verification.differences.len());
+        }
+        println!("not compared yet: {}", verification.not_compared.join(", "));
+    }
+    Ok(if verification.differences.is_empty() { ExitCode::Ok } else { ExitCode::Differences })
+}
+
 pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<ExitCode> {
     let db = StateDb::open(home).await?;
     match command {

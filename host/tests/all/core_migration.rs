@@ -77,6 +77,11 @@ impl Cloud {
         Cloud { _dir: dir, site, dest }
     }
 
+    /// The site's own database (for a test that changes the cloud behind Ferry's back).
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self._dir.path().join("cloud.db")
+    }
+
     /// The way to the site, as an admin connects it (secrets in `$TOKEN_ENV` and
     /// `$SCIM_KEY_ENV`).
     pub fn target(&self) -> ferry_host::cloud::Target {

@@ -24,5 +24,6 @@ mod sites;
 mod support;
 mod trust;
 mod vendor;
+mod verify;
 mod web;
 mod webdriver;

@@ -1,0 +1,70 @@
+//! `ferry verify` after a migration: nothing differs, then each change made in the cloud
+//! behind Ferry's back is found and named.
+
+use std::process::Command;
+
+use ferry_host::migrate::verify::Verification;
+use ferry_host::migrate::{Migrator, Progress};
+use ferry_host::plan::{Plan, SpacesScope, UsersScope};
+use ferry_host::staging::Faults;
+use serde_json::Value;
+
+use crate::core_migration::{plan_for, Cloud, CloudSecrets};
+use crate::support::Fixture;
+
+async fn verify(f: &Fixture, cloud: &Cloud, plan: &Plan) -> Verification {
+    let plan = Plan::get(&f.db, &plan.id).await.unwrap();
+    Migrator::new(f.db.clone(), plan, Progress::hidden()).await.unwrap().with_destination(cloud.dest.clone()).verify().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_finds_nothing_after_a_migration_then_each_change_made_in_the_cloud() {
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    let plan = Plan::create(&f.db, plan_for(&f, &cloud, UsersScope::All, SpacesScope::All, false)).await.unwrap();
+    Migrator::new(f.db.clone(), plan.clone(), Progress::hidden()).await.unwrap().with_destination(cloud.dest.clone()).run().await.unwrap();
+
+    let clean = verify(&f, &cloud, &plan).await;
+    assert!(clean.differences.is_empty(), "{:#?}", clean.differences);
+    assert!(
+        clean.checked["pages"] > 40 && clean.checked["blogposts"] > 10 && clean.checked["comments"] > 100 && clean.checked["labels"] > 10,
+        "{:?}",
+        clean.checked
+    );
+    assert!(clean.requests > clean.checked["pages"], "every entity read back: {} requests", clean.requests);
+
+    // Behind Ferry's back: a body edited, a label removed, a comment deleted.
+    let content = cloud.review("spaces/ENG/content").await;
+    let items = content.as_array().unwrap();
+    let id = |c: &Value| c["id"].as_i64().or_else(|| c["id"].as_str().and_then(|s| s.parse().ok())).unwrap();
+    let labelled = items.iter().find(|c| c["kind"] == "page" && c["labels"].as_array().is_some_and(|l| !l.is_empty())).expect("a labelled page");
+    let label = labelled["labels"][0].as_str().unwrap().to_string();
+    let edited = items.iter().find(|c| c["kind"] == "page" && id(c) != id(labelled)).expect("another page");
+    let comment = items.iter().find(|c| c["kind"] == "comment").expect("a comment");
+    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", cloud.db_path().display())).await.unwrap();
+    sqlx::query("UPDATE content SET body = body || '<p>Added in the cloud.</p>' WHERE id = ?").bind(id(edited)).execute(&db).await.unwrap();
+    sqlx::query("DELETE FROM labels WHERE content_id = ? AND name = ?").bind(id(labelled)).bind(&label).execute(&db).await.unwrap();
+    sqlx::query("DELETE FROM content WHERE id = ?").bind(id(comment)).execute(&db).await.unwrap();
+    db.close().await;
+
+    let found = verify(&f, &cloud, &plan).await;
+    let about = |kind: &str, cloud_id: i64| found.differences.iter().find(|d| d.kind == kind && d.cloud_id == Some(cloud_id.to_string())).cloned();
+    let body = about("pages", id(edited)).unwrap_or_else(|| panic!("the edited body: {:#?}", found.differences));
+    assert!(body.what.contains("Added in the cloud.") && body.title == edited["title"].as_str().unwrap() && body.likely == "cloud", "{body:?}");
+    assert!(body.link.as_deref().is_some_and(|l| l.contains(&format!("/pages/{}", id(edited)))), "{body:?}");
+    let label_gone = about("labels", id(labelled)).unwrap_or_else(|| panic!("the removed label: {:#?}", found.differences));
+    assert!(label_gone.what.contains(&label), "{label_gone:?}");
+    let comment_gone = about("comments", id(comment)).unwrap_or_else(|| panic!("the deleted comment: {:#?}", found.differences));
+    assert!(comment_gone.what.contains("not in the cloud"), "{comment_gone:?}");
+    assert_eq!(found.differences.len(), 3, "{:#?}", found.differences);
+
+    // The command line says the same, as JSON, and exits 6.
+    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["verify", &plan.id, "--json"])
+        .env("FERRY_HOME", f.dir.path().join("home"))
+        .cloud_secrets()
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["differences"].as_array().map(Vec::len), Some(3), "{printed}");
+}
