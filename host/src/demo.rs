@@ -92,6 +92,8 @@ pub const DEMO_CLOUD: &str = "staging";
 /// Every step of the journey, as the admin saw it.
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoReport {
+    /// `ferry verify` of the first plan after both runs.
+    pub verification: crate::migrate::verify::Verification,
     /// Step 1: the Server site, known by its identity (its server id).
     pub server_site: crate::sites::ServerSite,
     /// Step 1: the apps, their paths, Stages and the decisions taken.
@@ -212,16 +214,20 @@ pub async fn run_demo(
     let checks_after_fixes = migrator.checks().await?;
 
     // 7. The run: the plugins are new, so they are Stage 1; the admin proceeds.
+    let first_plan = plan.id.clone();
     let first_run = run_checked(Migrator::new(db.clone(), plan, progress()).await?, Some(Stage1Choice::Proceed)).await?;
 
     // 8. A second plan links what already migrated.
     let second = demo_plan(&db, &cloud, &source_db, &site, "demo migration, second pass").await?;
     let second_run = run_checked(Migrator::new(db.clone(), second, progress()).await?, Some(Stage1Choice::Proceed)).await?;
 
-    // 9. The Stages, with their figures.
+    // 9. Everything the first plan migrated, read back from the cloud and compared.
+    let verification = Migrator::new(db.clone(), Plan::get(&db, &first_plan).await?, Progress::hidden()).await?.verify().await?;
+
+    // 10. The Stages, with their figures.
     let stages = stages::all(&db).await?;
 
-    // 10. Jira Service Management: the sample Jira site's agents, related customers,
+    // 11. Jira Service Management: the sample Jira site's agents, related customers,
     // organizations and service projects, into the same cloud site.
     let jira_site = work.join("jira");
     crate::sample::jira::write_jira_site(&jira_site, None, &crate::sample::jira::JiraOptions::default()).await?;
@@ -255,6 +261,7 @@ pub async fn run_demo(
         checks_after_fixes,
         first_run,
         second_run,
+        verification,
         stages,
         jira_checks,
         jira_run,

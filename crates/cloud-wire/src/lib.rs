@@ -563,6 +563,9 @@ pub struct AttachmentSummary {
     pub kind: String,
     /// Its file name.
     pub title: String,
+    /// Its size in bytes, where the answer gives it (v2 does).
+    #[serde(default, rename = "fileSize", skip_serializing_if = "Option::is_none")]
+    pub file_size: Option<i64>,
 }
 
 /// The content property in which a migrated page, blog post or comment keeps where it

@@ -143,6 +143,28 @@ impl Destination {
         self.json_or_none(format!("/wiki/api/v2/{}/{id}?body-format=storage", if inline { "inline-comments" } else { "footer-comments" })).await
     }
 
+    /// An attachment (its name and size), or `None` when the site has no such one.
+    pub async fn attachment(&self, attachment_id: i64) -> Result<Option<AttachmentSummary>, DestinationError> {
+        self.json_or_none(format!("/wiki/api/v2/attachments/att{attachment_id}")).await
+    }
+
+    /// Download an attachment's bytes, handing each chunk to `each` as it arrives (memory
+    /// stays flat however large the file): its size, or `None` when the site has no such one.
+    pub async fn download_attachment(&self, content_id: i64, attachment_id: i64, mut each: impl FnMut(&[u8])) -> Result<Option<u64>, DestinationError> {
+        let path = format!("/wiki/rest/api/content/{content_id}/child/attachment/att{attachment_id}/download");
+        let response = self.send(Method::GET, self.url(&path), |r| r).await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let mut response = ok(Method::GET, &path, response).await?;
+        let mut size = 0u64;
+        while let Some(chunk) = response.chunk().await.map_err(|e| DestinationError::Decode { path: path.clone(), message: e.without_url().to_string() })? {
+            size += chunk.len() as u64;
+            each(&chunk);
+        }
+        Ok(Some(size))
+    }
+
     /// The origin a migrated entity keeps ([`ORIGIN_PROPERTY`]), if it has one.
     pub async fn origin(&self, kind: ContentKind, id: i64) -> Result<Option<Origin>, DestinationError> {
         let path = kind.properties(id);

@@ -165,7 +165,7 @@ impl Migrator {
     }
 
     /// The cloud account of a user key, cached; `None` is Former User.
-    async fn author(&mut self, key: Option<&str>) -> anyhow::Result<Option<String>> {
+    pub(crate) async fn author(&mut self, key: Option<&str>) -> anyhow::Result<Option<String>> {
         let Some(key) = key else { return Ok(None) };
         if let Some(known) = self.authors.get(key) {
             return Ok(known.clone());

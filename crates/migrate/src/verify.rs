@@ -4,9 +4,10 @@
 //!
 //! Read-only: it sends only GETs, through the site's one budget, and counts them.
 //! Confluence plans: each page and blog post the plan's spaces have in the cloud (present,
-//! title, parent, body, labels) and each comment (present, body). Not yet: attachments'
-//! bytes, restrictions, versions, space permissions, memberships and product access, and
-//! Jira plans (the verification says what it did not look at).
+//! title, parent, body, labels, who may view it), each comment (present, body) and each
+//! attachment (present, size, SHA-256 of its bytes). Not yet: versions, edit
+//! restrictions, space permissions, memberships and product access, and Jira plans (the
+//! verification says what it did not look at).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -58,7 +59,7 @@ pub struct Difference {
 }
 
 /// What a verification does not compare yet.
-const NOT_COMPARED: &[&str] = &["attachments", "restrictions", "versions", "space permissions", "group memberships", "product access"];
+const NOT_COMPARED: &[&str] = &["versions", "edit restrictions", "space permissions", "group memberships", "product access"];
 
 impl Migrator {
     /// Read back every page, blog post and comment of the plan's spaces that has a cloud
@@ -87,6 +88,14 @@ impl Migrator {
                 labels.entry(label.content_id).or_default().insert(label.name);
             }
             let titles: BTreeMap<i64, String> = pages.iter().map(|p| (p.id, p.title.clone())).collect();
+            let mut viewers: BTreeMap<i64, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
+            for r in self.source.restrictions_of_space(space.id).await? {
+                if r.kind == ferry_source::RestrictionKind::View {
+                    let entry = viewers.entry(r.content_id).or_default();
+                    entry.0.extend(r.users);
+                    entry.1.extend(r.groups.into_iter().map(|g| g.to_lowercase()));
+                }
+            }
             step.set_length(step.length() + pages.len() as u64);
             for page in &pages {
                 let Some(cloud) = mapped.get(&page.id.to_string()).and_then(|c| c.parse::<i64>().ok()) else { continue };
@@ -123,6 +132,10 @@ impl Migrator {
                 if let Some(what) = self.body_difference(page, &actual).await? {
                     out.differences.push(differ(what, "cloud"));
                 }
+                *out.checked.entry("restrictions".into()).or_default() += 1;
+                if let Some(what) = self.viewers_difference(cloud, viewers.get(&page.id)).await? {
+                    out.differences.push(Difference { kind: "restrictions".into(), ..differ(what, "cloud") });
+                }
                 let expected: BTreeSet<String> = labels.remove(&page.id).unwrap_or_default();
                 let in_cloud: BTreeSet<String> = self.dest.labels(ContentKind::of(blog), cloud).await?.into_iter().map(|l| l.name).collect();
                 *out.checked.entry("labels".into()).or_default() += expected.len() as u64;
@@ -138,6 +151,7 @@ impl Migrator {
                 step.inc(1);
             }
             self.verify_comments(space, &titles, &mut out).await?;
+            self.verify_attachments(space, &titles, &mut out).await?;
         }
         step.finish();
         out.requests = self.dest.requests_sent() - sent_before;
@@ -178,6 +192,86 @@ impl Migrator {
         Ok(())
     }
 
+    /// Whether more people may view a page in the cloud than on the server: its server
+    /// View restriction (`expected`: user keys and lower-case group names; `None`: open)
+    /// against the cloud's `read` restriction. Narrower is what the migration reports
+    /// (restrictions narrowed); wider is a difference.
+    async fn viewers_difference(&mut self, cloud: i64, expected: Option<&(BTreeSet<String>, BTreeSet<String>)>) -> anyhow::Result<Option<String>> {
+        let restrictions = self.dest.restrictions(cloud).await?;
+        let read = restrictions.iter().find(|r| r.operation == "read");
+        let Some((users, groups)) = expected else {
+            return Ok(None);
+        };
+        let Some(read) = read.filter(|r| !r.restrictions.user.is_empty() || !r.restrictions.group.is_empty()) else {
+            return Ok(Some("anyone with access to the space can view it in the cloud; on the server only those its View restriction names".into()));
+        };
+        let mut allowed: BTreeSet<String> = BTreeSet::new();
+        for key in users {
+            if let Some(account) = self.author(Some(key)).await? {
+                allowed.insert(account);
+            }
+        }
+        if let Some(me) = self.migrating_account().await? {
+            allowed.insert(me.clone());
+        }
+        let extra_users: Vec<&str> = read.restrictions.user.iter().map(|u| u.account_id.as_str()).filter(|a| !allowed.contains(*a)).collect();
+        let extra_groups: Vec<String> = read
+            .restrictions
+            .group
+            .iter()
+            .filter_map(|g| g.name.clone())
+            .filter(|g| !groups.contains(&g.to_lowercase()) && !g.eq_ignore_ascii_case(ferry_cloud_wire::SITE_ADMINS_GROUP))
+            .collect();
+        Ok(if extra_users.is_empty() && extra_groups.is_empty() {
+            None
+        } else {
+            Some(format!("more people can view it in the cloud than on the server: accounts {extra_users:?}, groups {extra_groups:?}"))
+        })
+    }
+
+    /// Each attachment of the space with a cloud copy: there, the same size, the same
+    /// bytes (SHA-256 of the server's file and of the cloud's download).
+    async fn verify_attachments(&mut self, space: &ferry_source::ServerSpace, titles: &BTreeMap<i64, String>, out: &mut Verification) -> anyhow::Result<()> {
+        use sha2::Digest;
+        let root = std::path::PathBuf::from(&self.plan.attachments);
+        let items = self.source.attachments_of_space(space.id, &root).await?;
+        let mapped = self.maps.preload(ns::ATTACHMENT, Some(&space.key)).await?;
+        let pages = {
+            let mut all = self.maps.preload(ns::PAGE, Some(&space.key)).await?;
+            all.extend(self.maps.preload(ns::BLOGPOST, Some(&space.key)).await?);
+            all
+        };
+        for item in &items {
+            let Some(cloud) = mapped.get(&item.id.to_string()).and_then(|c| c.parse::<i64>().ok()) else { continue };
+            let Some(page) = pages.get(&item.page_id.to_string()).and_then(|c| c.parse::<i64>().ok()) else { continue };
+            *out.checked.entry("attachments".into()).or_default() += 1;
+            let differ = |what: String, likely: &str| Difference {
+                kind: "attachments".into(),
+                server_id: item.id.to_string(),
+                title: format!("{} on {}", item.file_name, titles.get(&item.page_id).cloned().unwrap_or_default()),
+                cloud_id: Some(format!("att{cloud}")),
+                link: None,
+                what,
+                likely: likely.into(),
+            };
+            let Ok((server_size, server_sha)) = file_sha256(&item.path).await else {
+                out.differences.push(differ(format!("its file {} is gone from the server's attachment folder", item.path.display()), "server"));
+                continue;
+            };
+            let mut hash = sha2::Sha256::new();
+            let Some(size) = self.dest.download_attachment(page, cloud, |chunk| hash.update(chunk)).await? else {
+                out.differences.push(differ("it is not in the cloud (deleted since it migrated)".into(), "cloud"));
+                continue;
+            };
+            if size != server_size {
+                out.differences.push(differ(format!("it has {size} bytes in the cloud, {server_size} on the server"), "cloud"));
+            } else if hash.finalize().as_slice() != server_sha.as_slice() {
+                out.differences.push(differ("its bytes differ (SHA-256) though its size is the same".into(), "cloud"));
+            }
+        }
+        Ok(())
+    }
+
     /// How `actual` (the cloud's body) differs from the server's body after the
     /// migration's rewriting, in words; `None` when they are the same document.
     async fn body_difference(&mut self, item: &ContentItem, actual: &str) -> anyhow::Result<Option<String>> {
@@ -198,5 +292,23 @@ impl Migrator {
     /// Where a page or blog post is in the cloud, for people.
     fn content_link(&self, space_key: &str, cloud_id: i64) -> String {
         format!("{}/wiki/spaces/{space_key}/pages/{cloud_id}", self.plan.destination.trim_end_matches('/'))
+    }
+}
+
+/// The size and SHA-256 of a file, read a chunk at a time.
+async fn file_sha256(path: &std::path::Path) -> std::io::Result<(u64, Vec<u8>)> {
+    use sha2::Digest;
+    use tokio::io::AsyncReadExt;
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut hash = sha2::Sha256::new();
+    let mut buffer = vec![0u8; 64 << 10];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buffer).await?;
+        if n == 0 {
+            return Ok((size, hash.finalize().to_vec()));
+        }
+        size += n as u64;
+        hash.update(&buffer[..n]);
     }
 }

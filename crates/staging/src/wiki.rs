@@ -54,6 +54,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/wiki/rest/api/content/{id}/child/attachment/{attachment}", axum::routing::put(update_attachment))
         .route("/wiki/api/v2/pages/{id}/attachments", get(page_attachments))
         .route("/wiki/api/v2/pages/{id}/labels", get(page_labels))
+        .route("/wiki/rest/api/content/{id}/child/attachment/{attachment}/download", get(download_attachment))
         .route("/wiki/api/v2/blogposts/{id}/labels", get(blogpost_labels))
         .route("/wiki/api/v2/blogposts/{id}/attachments", get(blogpost_attachments))
         .route("/ferry/v1/review/users", get(review_users))
@@ -960,7 +961,9 @@ async fn list_attachments(State(s): State<AppState>, Path(id): Path<i64>, Query(
     let name = q.get("filename");
     let sql = "SELECT id, file_name FROM content WHERE page_id = ? AND kind = 'attachment' AND (? IS NULL OR file_name = ?) ORDER BY id";
     match sqlx::query(sql).bind(id).bind(name).bind(name).fetch_all(&s.db).await {
-        Ok(rows) => attachment_array(rows.iter().map(|r| AttachmentSummary { id: r.get(0), kind: "attachment".into(), title: r.get(1) }).collect()),
+        Ok(rows) => {
+            attachment_array(rows.iter().map(|r| AttachmentSummary { id: r.get(0), kind: "attachment".into(), title: r.get(1), file_size: None }).collect())
+        }
         Err(e) => db_error(e),
     }
 }
@@ -1122,7 +1125,7 @@ async fn upload_attachment(State(s): State<AppState>, Path(id): Path<i64>, heade
     .fetch_one(&s.write)
     .await;
     match result {
-        Ok(r) => attachment_array(vec![AttachmentSummary { id: r.get(0), kind: "attachment".into(), title: name }]),
+        Ok(r) => attachment_array(vec![AttachmentSummary { id: r.get(0), kind: "attachment".into(), title: name, file_size: None }]),
         Err(e) => db_error(e),
     }
 }
@@ -1153,6 +1156,24 @@ async fn get_attachment(State(s): State<AppState>, Path(id): Path<String>) -> Re
     };
     Json(json!({"id": format!("att{n}"), "status": "current", "title": title, "mediaType": media, "fileSize": size, owner: on.to_string(), "version": {"number": version}}))
         .into_response()
+}
+
+/// `GET /wiki/rest/api/content/{id}/child/attachment/{attachmentId}/download`: the
+/// attachment's bytes (a real site redirects to its media service, which a client follows).
+async fn download_attachment(State(s): State<AppState>, Path((id, attachment)): Path<(i64, String)>) -> Response {
+    let Ok(n) = attachment.strip_prefix("att").unwrap_or(&attachment).parse::<i64>() else {
+        return error(StatusCode::NOT_FOUND, format!("no attachment {attachment}"));
+    };
+    let sql = "SELECT data, media_type FROM content WHERE id = ? AND page_id = ? AND kind = 'attachment'";
+    match sqlx::query(sql).bind(n).bind(id).fetch_optional(&s.db).await {
+        Ok(Some(row)) => {
+            let data: Option<Vec<u8>> = row.get(0);
+            let media: Option<String> = row.get(1);
+            ([(axum::http::header::CONTENT_TYPE, media.unwrap_or_else(|| "application/octet-stream".into()))], data.unwrap_or_default()).into_response()
+        }
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("no attachment {attachment} on content {id}")),
+        Err(e) => db_error(e),
+    }
 }
 
 /// What `PUT /wiki/rest/api/content/{id}/child/attachment/{attachmentId}` takes.

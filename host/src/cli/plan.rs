@@ -259,28 +259,33 @@ pub(crate) async fn verify(home: &Path, args: VerifyArgs) -> anyhow::Result<Exit
     if args.json {
         print_json(&verification)?;
     } else {
-        let checked: Vec<String> = verification.checked.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
-        println!("compared {} with the server ({} requests to the cloud site, all reads)", checked.join(", "), verification.requests);
-        if verification.differences.is_empty() {
-            println!("no differences");
-        } else {
-            let mut t = table(&["kind", "server id", "title", "cloud id", "what differs", "likely wrong"]);
-            for d in &verification.differences {
-                t.add_row(vec![
-                    shown(&d.kind),
-                    shown(&d.server_id),
-                    shown(&d.title),
-                    shown(d.cloud_id.as_deref().unwrap_or("-")),
-                    shown(&d.what),
-                    shown(&d.likely),
-                ]);
-            }
-            println!("{t}");
-            println!("{} differences", verification.differences.len());
-        }
-        println!("not compared yet: {}", verification.not_compared.join(", "));
+        print_verification(&verification);
     }
     Ok(if verification.differences.is_empty() { ExitCode::Ok } else { ExitCode::Differences })
+}
+
+/// A verification for people: what was compared, each difference, what was not compared.
+pub(crate) fn print_verification(verification: &crate::migrate::verify::Verification) {
+    let checked: Vec<String> = verification.checked.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
+    println!("compared {} with the server ({} requests to the cloud site, all reads)", checked.join(", "), verification.requests);
+    if verification.differences.is_empty() {
+        println!("no differences");
+    } else {
+        let mut t = table(&["kind", "server id", "title", "cloud id", "what differs", "likely wrong"]);
+        for d in &verification.differences {
+            t.add_row(vec![
+                shown(&d.kind),
+                shown(&d.server_id),
+                shown(&d.title),
+                shown(d.cloud_id.as_deref().unwrap_or("-")),
+                shown(&d.what),
+                shown(&d.likely),
+            ]);
+        }
+        println!("{t}");
+        println!("{} differences", verification.differences.len());
+    }
+    println!("not compared yet: {}", verification.not_compared.join(", "));
 }
 
 pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<ExitCode> {

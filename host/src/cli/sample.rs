@@ -351,7 +351,9 @@ pub(crate) async fn demo(home: &Path, args: DemoArgs) -> anyhow::Result<ExitCode
     super::plan::print_report(&r.first_run);
     step(8, "A second plan links what already migrated");
     super::plan::print_report(&r.second_run);
-    step(9, "Stages");
+    step(9, "Verify: read everything back from the cloud and compare");
+    super::plan::print_verification(&r.verification);
+    step(10, "Stages");
     let mut t = super::table(&["app", "version", "attempts", "successes", "interval", "stage", "decided by"]);
     for f in &r.stages {
         t.add_row(vec![
@@ -365,7 +367,7 @@ pub(crate) async fn demo(home: &Path, args: DemoArgs) -> anyhow::Result<ExitCode
         ]);
     }
     println!("{t}");
-    step(10, "Jira Service Management: agents, customers and requests");
+    step(11, "Jira Service Management: agents, customers and requests");
     super::plan::print_checks(&r.jira_checks);
     super::plan::print_report(&r.jira_run);
     println!("\nthe state: {} (try `ferry plan list`, `ferry audit <PLAN>`, `ferry stages`)", home.display());

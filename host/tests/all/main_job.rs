@@ -51,6 +51,9 @@ async fn the_demo_walks_the_journey_and_ends_with_both_apps_complete() {
     // The second plan linked everything instead of creating it again.
     assert_eq!(r.second_run.linked_users, r.second_run.counts["users"].cloud);
     assert!(r.second_run.groups_awaiting_review.is_empty());
+    // Everything the first plan migrated reads back from the cloud as the server has it.
+    assert!(r.verification.differences.is_empty(), "{:#?}", r.verification.differences);
+    assert!(r.verification.checked["pages"] > 0 && r.verification.checked["attachments"] > 0 && r.verification.requests > 0, "{:?}", r.verification);
 
     // Two complete migrations per plugin: still Stage 1 (not enough evidence).
     assert_eq!(r.stages.len(), 3);

@@ -32,7 +32,8 @@ async fn verify_finds_nothing_after_a_migration_then_each_change_made_in_the_clo
     );
     assert!(clean.requests > clean.checked["pages"], "every entity read back: {} requests", clean.requests);
 
-    // Behind Ferry's back: a body edited, a label removed, a comment deleted.
+    // Behind Ferry's back: a body edited, a label removed, a comment deleted, an
+    // attachment deleted, another's bytes changed (same size), a restricted page opened.
     let content = cloud.review("spaces/ENG/content").await;
     let items = content.as_array().unwrap();
     let id = |c: &Value| c["id"].as_i64().or_else(|| c["id"].as_str().and_then(|s| s.parse().ok())).unwrap();
@@ -40,7 +41,18 @@ async fn verify_finds_nothing_after_a_migration_then_each_change_made_in_the_clo
     let label = labelled["labels"][0].as_str().unwrap().to_string();
     let edited = items.iter().find(|c| c["kind"] == "page" && id(c) != id(labelled)).expect("another page");
     let comment = items.iter().find(|c| c["kind"] == "comment").expect("a comment");
+    let attachments: Vec<&Value> = items.iter().filter(|c| c["kind"] == "attachment").collect();
+    let (deleted, altered) = (attachments[0], attachments[1]);
+    let restricted = items.iter().find(|c| c["read_restricted"] == true).expect("a page only some may view");
     let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", cloud.db_path().display())).await.unwrap();
+    sqlx::query("DELETE FROM content WHERE id = ?").bind(id(deleted)).execute(&db).await.unwrap();
+    // The first byte flipped: the same size, other bytes.
+    sqlx::query("UPDATE content SET data = CAST(char(unicode(substr(CAST(data AS TEXT), 1, 1)) + 1) AS BLOB) || substr(data, 2) WHERE id = ?")
+        .bind(id(altered))
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM restrictions WHERE content_id = ? AND operation = 'read'").bind(id(restricted)).execute(&db).await.unwrap();
     sqlx::query("UPDATE content SET body = body || '<p>Added in the cloud.</p>' WHERE id = ?").bind(id(edited)).execute(&db).await.unwrap();
     sqlx::query("DELETE FROM labels WHERE content_id = ? AND name = ?").bind(id(labelled)).bind(&label).execute(&db).await.unwrap();
     sqlx::query("DELETE FROM content WHERE id = ?").bind(id(comment)).execute(&db).await.unwrap();
@@ -55,7 +67,15 @@ async fn verify_finds_nothing_after_a_migration_then_each_change_made_in_the_clo
     assert!(label_gone.what.contains(&label), "{label_gone:?}");
     let comment_gone = about("comments", id(comment)).unwrap_or_else(|| panic!("the deleted comment: {:#?}", found.differences));
     assert!(comment_gone.what.contains("not in the cloud"), "{comment_gone:?}");
-    assert_eq!(found.differences.len(), 3, "{:#?}", found.differences);
+    let att = |c: &Value| format!("att{}", id(c));
+    let about_att = |c: &Value| found.differences.iter().find(|d| d.kind == "attachments" && d.cloud_id == Some(att(c))).cloned();
+    let gone = about_att(deleted).unwrap_or_else(|| panic!("the deleted attachment: {:#?}", found.differences));
+    assert!(gone.what.contains("not in the cloud") && gone.title.starts_with(deleted["title"].as_str().unwrap()), "{gone:?}");
+    let changed = about_att(altered).unwrap_or_else(|| panic!("the changed bytes: {:#?}", found.differences));
+    assert!(changed.what.contains("SHA-256"), "{changed:?}");
+    let opened = about("restrictions", id(restricted)).unwrap_or_else(|| panic!("the opened page: {:#?}", found.differences));
+    assert!(opened.what.contains("anyone with access to the space can view it"), "{opened:?}");
+    assert_eq!(found.differences.len(), 6, "{:#?}", found.differences);
 
     // The command line says the same, as JSON, and exits 6.
     let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
@@ -66,5 +86,5 @@ async fn verify_finds_nothing_after_a_migration_then_each_change_made_in_the_clo
         .unwrap();
     assert_eq!(out.status.code(), Some(6), "{}", String::from_utf8_lossy(&out.stderr));
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(printed["differences"].as_array().map(Vec::len), Some(3), "{printed}");
+    assert_eq!(printed["differences"].as_array().map(Vec::len), Some(6), "{printed}");
 }
