@@ -32,9 +32,10 @@ enum UserOutcome {
 
 /// A group, in the directory or (on a site without one) the site's own: its id, and its
 /// members when they were asked for.
-struct GroupHandle {
+pub(crate) struct GroupHandle {
     id: String,
-    members: HashSet<String>,
+    /// Its members: directory ids, or account ids on a site without a directory.
+    pub(crate) members: HashSet<String>,
 }
 
 /// The directories of the Server site, read once per run: their order, every user row
@@ -224,7 +225,7 @@ impl Migrator {
 
     /// The group named `name` (its members too, when `with_members`): in the SCIM
     /// directory, or the site's own group on a site without one.
-    async fn group(&self, name: &str, with_members: bool) -> anyhow::Result<Option<GroupHandle>> {
+    pub(crate) async fn group(&self, name: &str, with_members: bool) -> anyhow::Result<Option<GroupHandle>> {
         if self.dest.has_directory() {
             return Ok(self
                 .dest

@@ -5,9 +5,10 @@
 //! Read-only: it sends only GETs, through the site's one budget, and counts them.
 //! Confluence plans: each page and blog post the plan's spaces have in the cloud (present,
 //! title, parent, body, labels, who may view it), each comment (present, body) and each
-//! attachment (present, size, SHA-256 of its bytes). Not yet: versions, edit
-//! restrictions, space permissions, memberships and product access, and Jira plans (the
-//! verification says what it did not look at).
+//! attachment (present, size, SHA-256 of its bytes); each user enabled on the server has
+//! the product access the migration gives. Not yet: versions, edit restrictions, space
+//! permissions, group memberships, and Jira plans (the verification says what it did not
+//! look at).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -59,7 +60,7 @@ pub struct Difference {
 }
 
 /// What a verification does not compare yet.
-const NOT_COMPARED: &[&str] = &["versions", "edit restrictions", "space permissions", "group memberships", "product access"];
+const NOT_COMPARED: &[&str] = &["versions", "edit restrictions", "space permissions", "group memberships"];
 
 impl Migrator {
     /// Read back every page, blog post and comment of the plan's spaces that has a cloud
@@ -77,6 +78,7 @@ impl Migrator {
             ..Default::default()
         };
         let spaces = self.selected_spaces().await?;
+        self.verify_product_access(&mut out).await?;
         let step = self.progress.step("verify", 0);
         for space in &spaces {
             let mut pages: Vec<ContentItem> = self.source.pages_in_tree_order(space.id).try_collect().await?;
@@ -187,6 +189,46 @@ impl Migrator {
             let actual = found.body.as_ref().and_then(|b| b.storage.as_ref()).map_or("", |b| b.value.as_str()).to_string();
             if let Some(what) = self.body_difference(comment, &actual).await? {
                 out.differences.push(differ(what));
+            }
+        }
+        Ok(())
+    }
+
+    /// Each user of the plan enabled on the server is in the site's product-access group
+    /// (the migration grants it; a user disabled on the server keeps what the cloud gave).
+    async fn verify_product_access(&mut self, out: &mut Verification) -> anyhow::Result<()> {
+        if self.plan.users != crate::plan::UsersScope::All || self.plan.attachments_only {
+            return Ok(());
+        }
+        let (users, _) = self.users_in_scope(None).await?;
+        let review = ferry_core::rules::review_emails(users);
+        let group_name = self.plan.product_group.clone();
+        let Some(group) = self.group(&group_name, true).await? else {
+            out.differences.push(Difference {
+                kind: "users".into(),
+                server_id: String::new(),
+                title: group_name.clone(),
+                cloud_id: None,
+                link: None,
+                what: format!("the site has no product-access group {group_name:?}"),
+                likely: "cloud".into(),
+            });
+            return Ok(());
+        };
+        let ids = self.maps.preload(if self.dest.has_directory() { ns::DIRECTORY_USER } else { ns::USER }, None).await?;
+        for (user, email) in &review.usable {
+            let Some(id) = ids.get(&format!("email/{email}")) else { continue };
+            *out.checked.entry("users".into()).or_default() += 1;
+            if user.active && !group.members.contains(id) {
+                out.differences.push(Difference {
+                    kind: "users".into(),
+                    server_id: user.username.clone(),
+                    title: format!("{} <{email}>", user.display_name),
+                    cloud_id: Some(id.clone()),
+                    link: None,
+                    what: format!("enabled on the server, but not in the cloud's product-access group {group_name:?}: they cannot use the product"),
+                    likely: "cloud".into(),
+                });
             }
         }
         Ok(())

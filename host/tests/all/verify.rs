@@ -53,6 +53,16 @@ async fn verify_finds_nothing_after_a_migration_then_each_change_made_in_the_clo
         .await
         .unwrap();
     sqlx::query("DELETE FROM restrictions WHERE content_id = ? AND operation = 'read'").bind(id(restricted)).execute(&db).await.unwrap();
+    // An enabled user taken out of the product-access group.
+    let removed = sqlx::query(
+        "DELETE FROM memberships WHERE group_id = (SELECT id FROM groups WHERE name = 'confluence-users') \
+         AND user_id = (SELECT id FROM users WHERE email = 'user00008@example.com')",
+    )
+    .execute(&db)
+    .await
+    .unwrap()
+    .rows_affected();
+    assert_eq!(removed, 1, "user00008 had product access");
     sqlx::query("UPDATE content SET body = body || '<p>Added in the cloud.</p>' WHERE id = ?").bind(id(edited)).execute(&db).await.unwrap();
     sqlx::query("DELETE FROM labels WHERE content_id = ? AND name = ?").bind(id(labelled)).bind(&label).execute(&db).await.unwrap();
     sqlx::query("DELETE FROM content WHERE id = ?").bind(id(comment)).execute(&db).await.unwrap();
@@ -75,7 +85,9 @@ async fn verify_finds_nothing_after_a_migration_then_each_change_made_in_the_clo
     assert!(changed.what.contains("SHA-256"), "{changed:?}");
     let opened = about("restrictions", id(restricted)).unwrap_or_else(|| panic!("the opened page: {:#?}", found.differences));
     assert!(opened.what.contains("anyone with access to the space can view it"), "{opened:?}");
-    assert_eq!(found.differences.len(), 6, "{:#?}", found.differences);
+    let no_access = found.differences.iter().find(|d| d.kind == "users").unwrap_or_else(|| panic!("the user without access: {:#?}", found.differences));
+    assert!(no_access.server_id == "user00008" && no_access.what.contains("product-access group"), "{no_access:?}");
+    assert_eq!(found.differences.len(), 7, "{:#?}", found.differences);
 
     // The command line says the same, as JSON, and exits 6.
     let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
@@ -86,5 +98,5 @@ async fn verify_finds_nothing_after_a_migration_then_each_change_made_in_the_clo
         .unwrap();
     assert_eq!(out.status.code(), Some(6), "{}", String::from_utf8_lossy(&out.stderr));
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(printed["differences"].as_array().map(Vec::len), Some(6), "{printed}");
+    assert_eq!(printed["differences"].as_array().map(Vec::len), Some(7), "{printed}");
 }
