@@ -406,6 +406,13 @@ pub struct NewLabel {
     pub name: String,
 }
 
+impl ContentSummary {
+    /// Its storage-format body, when the answer has one.
+    pub fn storage_body(&self) -> Option<&str> {
+        self.body.as_ref().and_then(|b| b.storage.as_ref()).map(|b| b.value.as_str())
+    }
+}
+
 /// A label as the v2 lists of a page's or blog post's labels answer it
 /// (`GET /wiki/api/v2/{pages|blogposts}/{id}/labels`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -216,8 +216,8 @@ impl Destination {
         // Someone saving it between the read and the write makes the write a 409: read again.
         for _ in 0..3 {
             let Some(current): Option<ContentSummary> = self.json_or_none(format!("{path}?body-format=storage")).await? else { return Ok(false) };
-            let body = body(current.body.as_ref().and_then(|b| b.storage.as_ref()).map_or("", |b| b.value.as_str()));
-            if current.body.as_ref().and_then(|b| b.storage.as_ref()).is_some_and(|b| b.value == body.value) {
+            let body = body(current.storage_body().unwrap_or_default());
+            if current.storage_body() == Some(body.value.as_str()) {
                 return Ok(true);
             }
             let version = PageVersion { number: current.version.as_ref().map_or(1, |v| v.number) + 1, message: Some(message.to_string()) };

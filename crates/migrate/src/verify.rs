@@ -130,8 +130,7 @@ impl Migrator {
                             .push(differ(format!("it is no longer under {parent_title:?} (cloud id {})", expected.cloned().unwrap_or_default()), "cloud"));
                     }
                 }
-                let actual = found.body.as_ref().and_then(|b| b.storage.as_ref()).map_or("", |b| b.value.as_str()).to_string();
-                if let Some(what) = self.body_difference(page, &actual).await? {
+                if let Some(what) = self.body_difference(page, found.storage_body().unwrap_or_default()).await? {
                     out.differences.push(differ(what, "cloud"));
                 }
                 *out.checked.entry("restrictions".into()).or_default() += 1;
@@ -186,8 +185,7 @@ impl Migrator {
                 out.differences.push(differ("it is not in the cloud (deleted since it migrated)".into()));
                 continue;
             };
-            let actual = found.body.as_ref().and_then(|b| b.storage.as_ref()).map_or("", |b| b.value.as_str()).to_string();
-            if let Some(what) = self.body_difference(comment, &actual).await? {
+            if let Some(what) = self.body_difference(comment, found.storage_body().unwrap_or_default()).await? {
                 out.differences.push(differ(what));
             }
         }

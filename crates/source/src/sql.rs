@@ -425,8 +425,6 @@ impl Query<'_> {
         let pool = self.source.pool.clone();
         let (sql, params) = (self.sql, self.params);
         tokio::spawn(async move {
-            let mut names: Option<Arc<[String]>> = None;
-            let mut name_of = |columns: Vec<String>| names.get_or_insert_with(|| columns.into()).clone();
             match pool {
                 Pool::Any(pool) => {
                     let mut query = sqlx::query(&sql);
@@ -436,14 +434,7 @@ impl Query<'_> {
                             Param::Text(s) => query.bind(s.as_str()),
                         };
                     }
-                    let mut rows = query.fetch(&pool);
-                    while let Some(row) = rows.next().await {
-                        let row = row.and_then(|r| Row::from_any(&r, &name_of(r.columns().iter().map(|c| c.name().to_string()).collect())));
-                        let failed = row.is_err();
-                        if tx.send(row).await.is_err() || failed {
-                            break;
-                        }
-                    }
+                    forward(query.fetch(&pool), Row::from_any, tx).await;
                 }
                 Pool::MySql(pool, dialect) => {
                     let (sql, order) = dialect.rewrite(&sql);
@@ -455,18 +446,31 @@ impl Query<'_> {
                             None => query.bind(None::<i64>),
                         };
                     }
-                    let mut rows = query.fetch(&pool);
-                    while let Some(row) = rows.next().await {
-                        let row = row.and_then(|r| Row::from_mysql(&r, &name_of(r.columns().iter().map(|c| c.name().to_string()).collect())));
-                        let failed = row.is_err();
-                        if tx.send(row).await.is_err() || failed {
-                            break;
-                        }
-                    }
+                    forward(query.fetch(&pool), Row::from_mysql, tx).await;
                 }
             }
         });
         tokio_stream(rx)
+    }
+}
+
+/// Send each row of `rows`, converted, until the rows end, one fails, or the receiver is
+/// gone (the stream was dropped). The column names are read from the first row only.
+async fn forward<R: sqlx::Row>(
+    mut rows: impl futures_util::Stream<Item = Result<R, sqlx::Error>> + Unpin,
+    convert: fn(&R, &Arc<[String]>) -> Result<Row, sqlx::Error>,
+    tx: tokio::sync::mpsc::Sender<Result<Row, sqlx::Error>>,
+) {
+    let mut names: Option<Arc<[String]>> = None;
+    while let Some(row) = rows.next().await {
+        let row = row.and_then(|r| {
+            let names = names.get_or_insert_with(|| r.columns().iter().map(|c| c.name().to_string()).collect::<Vec<_>>().into());
+            convert(&r, names)
+        });
+        let failed = row.is_err();
+        if tx.send(row).await.is_err() || failed {
+            break;
+        }
     }
 }
 
