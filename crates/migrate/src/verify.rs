@@ -37,6 +37,38 @@ pub struct Verification {
     pub requests: u64,
     /// What was not compared (kinds this version of ferry does not read back yet).
     pub not_compared: Vec<String>,
+    /// The sample compared, when not every entity was.
+    pub sample: Option<Sample>,
+}
+
+/// A sample of each kind: at most `per_kind` entities of each, chosen by `seed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Sample {
+    /// Entities of each kind compared, at most.
+    pub per_kind: usize,
+    /// What chooses them: the same seed, the same entities.
+    pub seed: u64,
+}
+
+impl Sample {
+    /// The `per_kind` server ids of `kind` whose SHA-256 with the seed comes first.
+    fn choose(&self, kind: &str, candidates: impl IntoIterator<Item = String>) -> std::collections::HashSet<String> {
+        use sha2::Digest;
+        let mut ranked: Vec<(Vec<u8>, String)> =
+            candidates.into_iter().map(|id| (sha2::Sha256::digest(format!("{}/{kind}/{id}", self.seed)).to_vec(), id)).collect();
+        ranked.sort();
+        ranked.into_iter().take(self.per_kind).map(|(_, id)| id).collect()
+    }
+}
+
+/// The server ids a sample chose, by kind (none for a kind: every one is compared).
+#[derive(Default)]
+struct Chosen(std::collections::HashMap<&'static str, std::collections::HashSet<String>>);
+
+impl Chosen {
+    fn keeps(&self, kind: &str, server_id: i64) -> bool {
+        self.0.get(kind).is_none_or(|ids| ids.contains(&server_id.to_string()))
+    }
 }
 
 /// One difference between the Server site and the cloud.
@@ -66,6 +98,12 @@ impl Migrator {
     /// Read back every page, blog post and comment of the plan's spaces that has a cloud
     /// copy, and compare it with the Server site.
     pub async fn verify(&mut self) -> anyhow::Result<Verification> {
+        self.verify_sample(None).await
+    }
+
+    /// [`Migrator::verify`], of every entity, or of a sample of each kind chosen by its seed
+    /// (the same seed chooses the same entities).
+    pub async fn verify_sample(&mut self, sample: Option<Sample>) -> anyhow::Result<Verification> {
         anyhow::ensure!(
             self.plan.product == ferry_source::Product::Confluence,
             "ferry verify reads Confluence plans only for now: Jira Service Management's customers and requests are not read back yet"
@@ -78,7 +116,18 @@ impl Migrator {
             ..Default::default()
         };
         let spaces = self.selected_spaces().await?;
-        self.verify_product_access(&mut out).await?;
+        let mut chosen = Chosen::default();
+        if let Some(sample) = sample {
+            for (kind, namespace) in [("pages", ns::PAGE), ("blogposts", ns::BLOGPOST), ("comments", ns::COMMENT), ("attachments", ns::ATTACHMENT)] {
+                let mut candidates = Vec::new();
+                for space in &spaces {
+                    candidates.extend(self.maps.preload(namespace, Some(&space.key)).await?.into_keys());
+                }
+                chosen.0.insert(kind, sample.choose(kind, candidates));
+            }
+        }
+        out.sample = sample;
+        self.verify_product_access(&mut out, sample).await?;
         let step = self.progress.step("verify", 0);
         for space in &spaces {
             let mut pages: Vec<ContentItem> = self.source.pages_in_tree_order(space.id).try_collect().await?;
@@ -103,6 +152,9 @@ impl Migrator {
                 let Some(cloud) = mapped.get(&page.id.to_string()).and_then(|c| c.parse::<i64>().ok()) else { continue };
                 let blog = page.kind == "BLOGPOST";
                 let kind = if blog { "blogposts" } else { "pages" };
+                if !chosen.keeps(kind, page.id) {
+                    continue;
+                }
                 *out.checked.entry(kind.into()).or_default() += 1;
                 let link = self.content_link(&space.key, cloud);
                 let differ = |what: String, likely: &str| Difference {
@@ -151,8 +203,8 @@ impl Migrator {
                 }
                 step.inc(1);
             }
-            self.verify_comments(space, &titles, &mut out).await?;
-            self.verify_attachments(space, &titles, &mut out).await?;
+            self.verify_comments(space, &titles, &chosen, &mut out).await?;
+            self.verify_attachments(space, &titles, &chosen, &mut out).await?;
         }
         step.finish();
         out.requests = self.dest.requests_sent() - sent_before;
@@ -161,11 +213,22 @@ impl Migrator {
     }
 
     /// Each comment of the space with a cloud copy: there, with the body expected.
-    async fn verify_comments(&mut self, space: &ferry_source::ServerSpace, titles: &BTreeMap<i64, String>, out: &mut Verification) -> anyhow::Result<()> {
-        let comments: Vec<ContentItem> = self.source.comments_of_space(space.id).try_collect().await?;
+    async fn verify_comments(
+        &mut self,
+        space: &ferry_source::ServerSpace,
+        titles: &BTreeMap<i64, String>,
+        chosen: &Chosen,
+        out: &mut Verification,
+    ) -> anyhow::Result<()> {
+        // Comments on pages and blog posts, and on attachments (footer comments in the cloud).
+        let mut comments: Vec<ContentItem> = self.source.comments_of_space(space.id).try_collect().await?;
+        comments.extend(self.source.file_comments_of_space(space.id).try_collect::<Vec<_>>().await?);
         let mapped = self.maps.preload(ns::COMMENT, Some(&space.key)).await?;
         for comment in &comments {
             let Some(cloud) = mapped.get(&comment.id.to_string()).and_then(|c| c.parse::<i64>().ok()) else { continue };
+            if !chosen.keeps("comments", comment.id) {
+                continue;
+            }
             *out.checked.entry("comments".into()).or_default() += 1;
             let title = comment.parent_id.and_then(|p| titles.get(&p)).cloned().unwrap_or_default();
             let differ = |what: String| Difference {
@@ -194,7 +257,7 @@ impl Migrator {
 
     /// Each user of the plan enabled on the server is in the site's product-access group
     /// (the migration grants it; a user disabled on the server keeps what the cloud gave).
-    async fn verify_product_access(&mut self, out: &mut Verification) -> anyhow::Result<()> {
+    async fn verify_product_access(&mut self, out: &mut Verification, sample: Option<Sample>) -> anyhow::Result<()> {
         if self.plan.users != crate::plan::UsersScope::All || self.plan.attachments_only {
             return Ok(());
         }
@@ -214,8 +277,13 @@ impl Migrator {
             return Ok(());
         };
         let ids = self.maps.preload(if self.dest.has_directory() { ns::DIRECTORY_USER } else { ns::USER }, None).await?;
+        let sampled =
+            sample.map(|s| s.choose("users", review.usable.iter().filter(|(_, e)| ids.contains_key(&format!("email/{e}"))).map(|(u, _)| u.username.clone())));
         for (user, email) in &review.usable {
             let Some(id) = ids.get(&format!("email/{email}")) else { continue };
+            if sampled.as_ref().is_some_and(|chosen| !chosen.contains(&user.username)) {
+                continue;
+            }
             *out.checked.entry("users".into()).or_default() += 1;
             if user.active && !group.members.contains(id) {
                 out.differences.push(Difference {
@@ -271,7 +339,13 @@ impl Migrator {
 
     /// Each attachment of the space with a cloud copy: there, the same size, the same
     /// bytes (SHA-256 of the server's file and of the cloud's download).
-    async fn verify_attachments(&mut self, space: &ferry_source::ServerSpace, titles: &BTreeMap<i64, String>, out: &mut Verification) -> anyhow::Result<()> {
+    async fn verify_attachments(
+        &mut self,
+        space: &ferry_source::ServerSpace,
+        titles: &BTreeMap<i64, String>,
+        chosen: &Chosen,
+        out: &mut Verification,
+    ) -> anyhow::Result<()> {
         use sha2::Digest;
         let root = std::path::PathBuf::from(&self.plan.attachments);
         let items = self.source.attachments_of_space(space.id, &root).await?;
@@ -283,6 +357,9 @@ impl Migrator {
         };
         for item in &items {
             let Some(cloud) = mapped.get(&item.id.to_string()).and_then(|c| c.parse::<i64>().ok()) else { continue };
+            if !chosen.keeps("attachments", item.id) {
+                continue;
+            }
             let Some(page) = pages.get(&item.page_id.to_string()).and_then(|c| c.parse::<i64>().ok()) else { continue };
             *out.checked.entry("attachments".into()).or_default() += 1;
             let differ = |what: String, likely: &str| Difference {

@@ -100,3 +100,34 @@ async fn verify_finds_nothing_after_a_migration_then_each_change_made_in_the_clo
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(printed["differences"].as_array().map(Vec::len), Some(7), "{printed}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sample_compares_at_most_n_of_each_kind_and_the_same_seed_the_same_ones() {
+    use ferry_host::migrate::verify::Sample;
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults::default()).await);
+    let plan = Plan::create(&f.db, plan_for(&f, &cloud, UsersScope::All, SpacesScope::All, false)).await.unwrap();
+    Migrator::new(f.db.clone(), plan.clone(), Progress::hidden()).await.unwrap().with_destination(cloud.dest.clone()).run().await.unwrap();
+    // Every comment deleted in the cloud: a sample finds exactly the ones it chose.
+    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", cloud.db_path().display())).await.unwrap();
+    sqlx::query("DELETE FROM content WHERE kind = 'comment'").execute(&db).await.unwrap();
+    db.close().await;
+    let sampled = |seed: u64| {
+        let (f, cloud, plan) = (&f, &cloud, &plan);
+        async move {
+            let plan = Plan::get(&f.db, &plan.id).await.unwrap();
+            let migrator = Migrator::new(f.db.clone(), plan, Progress::hidden()).await.unwrap().with_destination(cloud.dest.clone());
+            let mut migrator = migrator;
+            migrator.verify_sample(Some(Sample { per_kind: 5, seed })).await.unwrap()
+        }
+    };
+    let (first, again, other) = (sampled(7).await, sampled(7).await, sampled(8).await);
+    for kind in ["pages", "blogposts", "comments", "attachments", "users"] {
+        assert_eq!(first.checked.get(kind), Some(&5), "{kind}: {:?}", first.checked);
+    }
+    let missing = |v: &Verification| v.differences.iter().filter(|d| d.kind == "comments").map(|d| d.server_id.clone()).collect::<Vec<_>>();
+    assert_eq!(missing(&first).len(), 5, "{:#?}", first.differences);
+    assert_eq!(missing(&first), missing(&again), "the same seed, the same comments");
+    assert_ne!(missing(&first), missing(&other), "another seed, other comments");
+    assert!(first.requests < 60, "a sample is cheap: {} requests", first.requests);
+    assert_eq!(first.sample, Some(Sample { per_kind: 5, seed: 7 }));
+}
