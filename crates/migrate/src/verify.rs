@@ -204,7 +204,7 @@ impl Migrator {
                 step.inc(1);
             }
             self.verify_comments(space, &titles, &chosen, &mut out).await?;
-            self.verify_attachments(space, &titles, &chosen, &mut out).await?;
+            self.verify_attachments(space, &titles, &mapped, &chosen, &mut out).await?;
         }
         step.finish();
         out.requests = self.dest.requests_sent() - sent_before;
@@ -305,11 +305,11 @@ impl Migrator {
     /// against the cloud's `read` restriction. Narrower is what the migration reports
     /// (restrictions narrowed); wider is a difference.
     async fn viewers_difference(&mut self, cloud: i64, expected: Option<&(BTreeSet<String>, BTreeSet<String>)>) -> anyhow::Result<Option<String>> {
-        let restrictions = self.dest.restrictions(cloud).await?;
-        let read = restrictions.iter().find(|r| r.operation == "read");
         let Some((users, groups)) = expected else {
             return Ok(None);
         };
+        let restrictions = self.dest.restrictions(cloud).await?;
+        let read = restrictions.iter().find(|r| r.operation == "read");
         let Some(read) = read.filter(|r| !r.restrictions.user.is_empty() || !r.restrictions.group.is_empty()) else {
             return Ok(Some("anyone with access to the space can view it in the cloud; on the server only those its View restriction names".into()));
         };
@@ -338,11 +338,13 @@ impl Migrator {
     }
 
     /// Each attachment of the space with a cloud copy: there, the same size, the same
-    /// bytes (SHA-256 of the server's file and of the cloud's download).
+    /// bytes (SHA-256 of the server's file and of the cloud's download). `pages`: the
+    /// space's pages and blog posts, server id → cloud id.
     async fn verify_attachments(
         &mut self,
         space: &ferry_source::ServerSpace,
         titles: &BTreeMap<i64, String>,
+        pages: &std::collections::HashMap<String, String>,
         chosen: &Chosen,
         out: &mut Verification,
     ) -> anyhow::Result<()> {
@@ -350,11 +352,6 @@ impl Migrator {
         let root = std::path::PathBuf::from(&self.plan.attachments);
         let items = self.source.attachments_of_space(space.id, &root).await?;
         let mapped = self.maps.preload(ns::ATTACHMENT, Some(&space.key)).await?;
-        let pages = {
-            let mut all = self.maps.preload(ns::PAGE, Some(&space.key)).await?;
-            all.extend(self.maps.preload(ns::BLOGPOST, Some(&space.key)).await?);
-            all
-        };
         for item in &items {
             let Some(cloud) = mapped.get(&item.id.to_string()).and_then(|c| c.parse::<i64>().ok()) else { continue };
             if !chosen.keeps("attachments", item.id) {
