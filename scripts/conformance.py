@@ -13,10 +13,12 @@ admin_user_provisioning.json):
     scripts/conformance.py JOURNAL OPENAPI_DIR [--json]
 
 A request conforms when its path matches a documented path template of the right API,
-the method is documented there, every query parameter is a documented one, its headers
-add none the API does not know (an Idempotency-Key, say), and its JSON or multipart
-body names only documented fields (recursively, through $ref, allOf, oneOf and anyOf)
-with every required one present. The documents are not part of Ferry: nothing in the
+the method is documented there, every query parameter is a documented one (with a value
+the parameter's list allows, where it has one), its headers add none the API does not
+know (an Idempotency-Key, say), and its JSON or multipart body names only documented
+fields (recursively, through $ref, allOf, oneOf and anyOf) with every required one
+present, each of the documented JSON type and, where the field lists its values, one of
+them. The documents are not part of Ferry: nothing in the
 project depends on them, and this script only reads them.
 """
 
@@ -129,6 +131,9 @@ def check_body(doc, schema, body, where, problems, depth=0, fold=False):
     if wrong:
         problems.append(wrong)
         return
+    if isinstance(body, str) and schema.get("enum") and body not in schema["enum"]:
+        problems.append(f"body field {where.rstrip('.') or '(body)'} is {body!r}, which the API does not take (it takes {', '.join(map(str, schema['enum']))})")
+        return
     if isinstance(body, list):
         items = schema.get("items")
         if items is not None:
@@ -182,6 +187,12 @@ def check(entry, docs):
     for key in sorted({k for k, _ in entry.get("query", [])}):
         if key not in query:
             problems.append(f"query parameter {key} is not in the API")
+    # A query value the parameter's schema lists no such value for.
+    allowed = {p["name"]: resolve(doc, p.get("schema", {})) for p in params if p.get("in") == "query"}
+    for key, value in entry.get("query", []):
+        values = allowed.get(key, {}).get("enum")
+        if values and value not in [str(v).lower() if isinstance(v, bool) else str(v) for v in values]:
+            problems.append(f"query parameter {key}={value} is not one the API takes ({', '.join(map(str, values))})")
     for header in entry.get("headers", []):
         if header not in ORDINARY_HEADERS and header not in headers:
             problems.append(f"header {header} is not in the API")

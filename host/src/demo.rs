@@ -122,6 +122,8 @@ pub struct DemoReport {
     pub jira_checks: Vec<Check>,
     /// Step 10: the Jira plan's report (customers, agents, requests).
     pub jira_run: PlanReport,
+    /// Step 10: `ferry verify` of the Jira plan.
+    pub jira_verification: crate::migrate::verify::Verification,
     /// Where the staging site's data is kept.
     pub staging_db: PathBuf,
 }
@@ -248,7 +250,10 @@ pub async fn run_demo(
     .await?;
     let mut migrator = Migrator::new(db.clone(), jira_plan.clone(), Progress::hidden()).await?;
     let jira_checks = migrator.checks().await?;
+    let jira_id = jira_plan.id.clone();
     let jira_run = run_checked(Migrator::new(db.clone(), jira_plan, progress()).await?, None).await?;
+    // Everything the Jira plan migrated, read back and compared.
+    let jira_verification = Migrator::new(db.clone(), Plan::get(&db, &jira_id).await?, Progress::hidden()).await?.verify().await?;
     Ok(DemoReport {
         server_site,
         assessment,
@@ -265,6 +270,7 @@ pub async fn run_demo(
         stages,
         jira_checks,
         jira_run,
+        jira_verification,
         staging_db,
     })
 }

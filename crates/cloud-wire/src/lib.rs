@@ -424,6 +424,36 @@ pub struct LabelSummary {
     pub prefix: String,
 }
 
+/// One permission of a space as v2 lists them (`GET /wiki/api/v2/spaces/{id}/permissions`):
+/// who (`principal`) may do what (`operation`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SpacePermissionAssignment {
+    /// Who: `user` (an account id, or `anonymous`), `group` (a group id) or `role`.
+    pub principal: Principal,
+    /// What.
+    pub operation: AssignedOperation,
+}
+
+/// Whom a space permission is given to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Principal {
+    /// `user`, `group` or `role`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its id.
+    pub id: String,
+}
+
+/// What a space permission allows: an operation on a kind of target.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignedOperation {
+    /// `read`, `create`, `delete`, `administer`, ...
+    pub key: String,
+    /// `space`, `page`, `blogpost`, `comment`, `attachment`, ...
+    pub target_type: String,
+}
+
 /// A Confluence site's product-access group, present on every site.
 pub const PRODUCT_ACCESS_GROUP: &str = "confluence-users";
 
@@ -698,6 +728,9 @@ pub struct ContentSummary {
     /// The page it is under (pages only; a string id, as v2 answers it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<String>,
+    /// The comment a reply answers (comments only), as text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_comment_id: Option<String>,
 }
 
 /// The bodies an answer carries, by format.
@@ -766,11 +799,27 @@ pub struct SpacePermission {
 /// The subject of a permission.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PermissionSubject {
-    /// `user`, `group` or `anonymous`.
+    /// `user` or `group`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// Account id or group name; empty for anonymous.
+    /// A user's account id (or `anonymous`: anyone, signed in or not); a group's id (its
+    /// name is still taken, but deprecated).
     pub identifier: String,
+}
+
+/// What the API calls the anonymous user in a permission's subject.
+pub const ANONYMOUS: &str = "anonymous";
+
+impl PermissionSubject {
+    /// Anyone, signed in or not: a user subject named `anonymous`.
+    pub fn anonymous() -> PermissionSubject {
+        PermissionSubject { kind: "user".into(), identifier: ANONYMOUS.into() }
+    }
+
+    /// Whether this is the anonymous user.
+    pub fn is_anonymous(&self) -> bool {
+        self.kind == "user" && self.identifier == ANONYMOUS
+    }
 }
 
 /// The operation of a space permission, as the Cloud API names it: `read` `space`,

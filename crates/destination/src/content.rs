@@ -367,6 +367,11 @@ impl Destination {
         ok(Method::DELETE, &path, response).await.map(|_| ())
     }
 
+    /// Every permission of a space (by its cloud id), to the end of the list.
+    pub async fn space_permissions(&self, space_id: i64) -> Result<Vec<SpacePermissionAssignment>, DestinationError> {
+        self.all_cursor_pages(&format!("/wiki/api/v2/spaces/{space_id}/permissions"), &[]).await
+    }
+
     /// Add a permission to a space.
     pub async fn add_space_permission(&self, space_key: &str, permission: &SpacePermission) -> Result<(), DestinationError> {
         let path = format!("/wiki/rest/api/space/{}/permission", path_segment(space_key));

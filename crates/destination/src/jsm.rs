@@ -79,6 +79,11 @@ impl Destination {
         self.all_pages(&format!("/rest/servicedeskapi/organization/{}/user", path_segment(organization_id)), &[]).await
     }
 
+    /// A request's participants.
+    pub async fn request_participants(&self, id_or_key: &str) -> Result<Vec<Account>, DestinationError> {
+        self.all_pages(&format!("/rest/servicedeskapi/request/{}/participant", path_segment(id_or_key)), &[]).await
+    }
+
     /// The project with `key`, if there is one.
     pub async fn project(&self, key: &str) -> Result<Option<Project>, DestinationError> {
         self.json_or_none(format!("/rest/api/3/project/{}", path_segment(key))).await
@@ -180,6 +185,11 @@ impl Destination {
     /// A request by id or key.
     pub async fn request(&self, id_or_key: &str) -> Result<CustomerRequest, DestinationError> {
         self.json(Method::GET, self.url(&format!("/rest/servicedeskapi/request/{}", path_segment(id_or_key))), |r| r).await
+    }
+
+    /// A request by id or key, or `None` when the site has no such one.
+    pub async fn request_if_any(&self, id_or_key: &str) -> Result<Option<CustomerRequest>, DestinationError> {
+        self.json_or_none(format!("/rest/servicedeskapi/request/{}", path_segment(id_or_key))).await
     }
 
     /// The requests of a service desk, by id.

@@ -1,7 +1,7 @@
 //! Users and groups: link or create each account by email, apply the product-access
 //! rule, migrate groups (merging into same-name cloud groups), and memberships.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use futures_util::{stream, StreamExt};
 
@@ -370,9 +370,7 @@ impl Migrator {
     /// memberships of migrated users (nested groups flattened).
     pub(crate) async fn migrate_groups(&mut self) -> anyhow::Result<()> {
         let dirs = self.directories().await?;
-        let groups: Vec<_> = self.source.directory_groups().await?.into_iter().filter(|g| dirs.order.contains(&g.directory_id)).collect();
-        let members = self.source.memberships().await?;
-        let memberships = rules::memberships(dirs.resolved.all_rows(), &groups, &members);
+        let groups = self.groups_of_directories(&dirs).await?;
         let names: BTreeSet<String> = groups.iter().map(|g| g.name.to_lowercase()).collect();
         let display: HashMap<String, String> = groups.iter().map(|g| (g.name.to_lowercase(), g.name.clone())).collect();
         let bar = self.progress.step("groups", names.len() as u64);
@@ -413,31 +411,51 @@ impl Migrator {
         }
         bar.finish();
         // Memberships: every migrated user into each (flattened) group it belongs to.
-        let emails: HashMap<String, String> =
-            dirs.resolved.users.iter().filter_map(|u| u.email.as_ref().map(|e| (u.username.to_lowercase(), e.trim().to_lowercase()))).collect();
-        // Memberships name directory ids, or account ids on a site without a directory.
-        let directory_ids = self.maps.preload(if self.dest.has_directory() { ns::DIRECTORY_USER } else { ns::USER }, None).await?;
-        let mut members_of: HashMap<String, Vec<String>> = HashMap::new();
-        for (username, groups_of_user) in &memberships {
-            let Some(email) = emails.get(username) else { continue };
-            let Some(cloud_id) = directory_ids.get(&format!("email/{email}")) else { continue };
-            for group in groups_of_user {
-                // Product access comes from the access rule alone, never from membership
-                // of a same-name server group (that would give disabled users access).
-                if group.eq_ignore_ascii_case(&self.plan.product_group) {
-                    continue;
-                }
-                if self.cloud_groups.contains_key(group) {
-                    members_of.entry(group.clone()).or_default().push(cloud_id.clone());
-                }
-            }
-        }
-        for (group, ids) in members_of {
-            let group_id = &self.cloud_groups[&group];
-            if let Err(e) = self.add_members(group_id, &ids).await {
+        for (group, members) in self.memberships_to_give(&dirs, &groups).await? {
+            let Some(group_id) = self.cloud_groups.get(&group).cloned() else { continue };
+            let ids: Vec<String> = members.into_iter().map(|(_, id)| id).collect();
+            if let Err(e) = self.add_members(&group_id, &ids).await {
                 self.report.fail("groups", &group, format!("memberships: {e:#}"));
             }
         }
         Ok(())
+    }
+
+    /// The groups of the Server site's directories in use.
+    async fn groups_of_directories(&self, dirs: &Directories) -> anyhow::Result<Vec<rules::DirectoryGroup>> {
+        Ok(self.source.directory_groups().await?.into_iter().filter(|g| dirs.order.contains(&g.directory_id)).collect())
+    }
+
+    /// The members each group gets in the cloud: lower-case group name → (username, cloud
+    /// id) of each member, nested groups flattened, who has a cloud id (directory ids, or
+    /// account ids on a site without a directory). The product-access group is left out:
+    /// access comes from the access rule alone, never from membership of a same-name
+    /// server group (that would give disabled users access).
+    async fn memberships_to_give(&mut self, dirs: &Directories, groups: &[rules::DirectoryGroup]) -> anyhow::Result<BTreeMap<String, Vec<(String, String)>>> {
+        let members = self.source.memberships().await?;
+        let memberships = rules::memberships(dirs.resolved.all_rows(), groups, &members);
+        let emails: HashMap<String, String> =
+            dirs.resolved.users.iter().filter_map(|u| u.email.as_ref().map(|e| (u.username.to_lowercase(), e.trim().to_lowercase()))).collect();
+        let cloud_ids = self.maps.preload(if self.dest.has_directory() { ns::DIRECTORY_USER } else { ns::USER }, None).await?;
+        let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for (username, groups_of_user) in &memberships {
+            let Some(email) = emails.get(username) else { continue };
+            let Some(cloud_id) = cloud_ids.get(&format!("email/{email}")) else { continue };
+            for group in groups_of_user.iter().filter(|g| !g.eq_ignore_ascii_case(&self.plan.product_group)) {
+                out.entry(group.clone()).or_default().push((username.clone(), cloud_id.clone()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The memberships `ferry verify` looks for: those of each group this site's plans
+    /// migrated (lower-case name → (username, cloud id) of each member).
+    pub(crate) async fn expected_memberships(&mut self) -> anyhow::Result<BTreeMap<String, Vec<(String, String)>>> {
+        let dirs = self.directories().await?;
+        let groups = self.groups_of_directories(&dirs).await?;
+        let migrated = self.maps.preload(ns::GROUP, None).await?;
+        let mut out = self.memberships_to_give(&dirs, &groups).await?;
+        out.retain(|group, _| migrated.contains_key(group));
+        Ok(out)
     }
 }

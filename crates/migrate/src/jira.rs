@@ -379,6 +379,11 @@ impl Migrator {
         Ok(())
     }
 
+    /// Every person's account the site's plans recorded, by user key (`ferry verify`).
+    pub(crate) async fn load_known_people(&mut self) -> anyhow::Result<()> {
+        self.people_from_earlier_plans(&mut JiraRun::default()).await
+    }
+
     /// The accounts of people earlier plans migrated to this site (agents first), for
     /// the user keys this plan has none for. The ledger is streamed, not loaded.
     async fn people_from_earlier_plans(&mut self, run: &mut JiraRun) -> anyhow::Result<()> {

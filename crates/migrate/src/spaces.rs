@@ -28,9 +28,9 @@ const CHUNK_BYTES: usize = 64 << 20;
 
 /// An older version of a page to migrate, with the message it is saved with (its
 /// original author, date and comment).
-struct OlderVersion {
+pub(crate) struct OlderVersion {
     item: VersionItem,
-    message: String,
+    pub(crate) message: String,
 }
 
 /// A page or blog post ready to create: its current version (body rewritten) and that
@@ -78,6 +78,9 @@ enum BodyFrom {
     Ready(String),
 }
 
+/// The message of the version the second pass saves (links to pages migrated later).
+pub(crate) const SECOND_PASS_MESSAGE: &str = "Ferry: links to pages migrated after this one now point to their cloud copies";
+
 /// The longest version message Ferry writes (a longer original comment is cut).
 const MESSAGE_CHARS: usize = 255;
 
@@ -103,6 +106,12 @@ pub(crate) fn version_message(by: Option<&OriginPerson>, at: Option<&str>, comme
         message.push_str(&format!(": {comment}"));
     }
     capped(message)
+}
+
+/// The message the current version of a page or blog post is saved with (`origin`: its
+/// origin, which names who saved it last).
+pub(crate) fn current_version_message(origin: &Origin, item: &ContentItem) -> String {
+    version_message(origin.last_modifier.as_ref(), item.modified.as_deref(), item.version_comment.as_deref())
 }
 
 /// `text` cut to [`MESSAGE_CHARS`] characters (an ellipsis ends a cut one): what a server
@@ -189,7 +198,7 @@ impl Migrator {
     }
 
     /// The origin of a page, blog post or comment of this Server site.
-    async fn origin_of(&mut self, kind: &str, item: &ContentItem) -> anyhow::Result<Origin> {
+    pub(crate) async fn origin_of(&mut self, kind: &str, item: &ContentItem) -> anyhow::Result<Origin> {
         let creator = self.origin_person(item.creator.as_deref()).await?;
         let (last_modifier, versions) = match kind {
             "comment" => (None, None),
@@ -379,7 +388,7 @@ impl Migrator {
                 None => item.version_comment.clone(),
             }
             .map(capped);
-            let message = version_message(origin.last_modifier.as_ref(), item.modified.as_deref(), item.version_comment.as_deref());
+            let message = current_version_message(&origin, &item);
             let (body, unresolved) = self.rewrite_body(item.id, &item.title, &item.body).await?;
             item.body = body;
             if !unresolved.is_empty() {
@@ -447,7 +456,7 @@ impl Migrator {
     /// The older versions of the pages of a batch not migrated yet, by page, oldest
     /// first, with their authors' accounts (none when the plan migrates the current
     /// version only).
-    async fn older_versions(&mut self, batch: &[ContentItem], known: &HashMap<String, String>) -> anyhow::Result<HashMap<i64, Vec<OlderVersion>>> {
+    pub(crate) async fn older_versions(&mut self, batch: &[ContentItem], known: &HashMap<String, String>) -> anyhow::Result<HashMap<i64, Vec<OlderVersion>>> {
         if self.plan.history == HistoryScope::Current {
             return Ok(HashMap::new());
         }
@@ -729,7 +738,6 @@ impl Migrator {
     /// Save the rewritten body of a page, blog post or comment as its next version (the
     /// public API keeps every save): `false` when it is gone from the cloud.
     async fn update_body(&self, server_id: i64, cloud_id: i64, body: &str) -> anyhow::Result<bool> {
-        const MESSAGE: &str = "Ferry: links to pages migrated after this one now point to their cloud copies";
         let id = server_id.to_string();
         let kinds: &[ContentKind] = if self.maps.get(ns::PAGE, &id).await?.is_some() {
             &[ContentKind::Page]
@@ -743,7 +751,7 @@ impl Migrator {
             // Saved over the cloud's body, whose inline-comment markers the site made: they
             // are carried over, so the page's inline comments stay highlighted.
             let over = |current: &str| storage(storage::keep_markers(current, body).unwrap_or_else(|_| body.to_string()));
-            if self.dest.update_body(*kind, cloud_id, over, MESSAGE).await? {
+            if self.dest.update_body(*kind, cloud_id, over, SECOND_PASS_MESSAGE).await? {
                 return Ok(true);
             }
         }
@@ -1334,7 +1342,7 @@ impl Migrator {
 
     /// The site group a restriction names for server group `group` (its id, as the API
     /// asks), if the site has it (blocklisted groups never migrate); looked up once per run.
-    async fn restriction_group(&mut self, group: &str) -> anyhow::Result<Option<RestrictedGroup>> {
+    pub(crate) async fn restriction_group(&mut self, group: &str) -> anyhow::Result<Option<RestrictedGroup>> {
         if rules::is_blocklisted(&group.to_lowercase()) {
             return Ok(None);
         }
@@ -1342,7 +1350,7 @@ impl Migrator {
     }
 
     /// The site's group named `group`, as a restriction names it.
-    async fn site_group_ref(&mut self, group: &str) -> anyhow::Result<Option<RestrictedGroup>> {
+    pub(crate) async fn site_group_ref(&mut self, group: &str) -> anyhow::Result<Option<RestrictedGroup>> {
         let lower = group.to_lowercase();
         if let Some(known) = self.site_groups.get(&lower) {
             return Ok(known.clone());
@@ -1430,9 +1438,21 @@ impl Migrator {
                     }
                 },
                 (None, None, true) => {
-                    (PermissionSubject { kind: "group".into(), identifier: self.plan.product_group.clone() }, "all signed-in users".to_string())
+                    // Everyone signed in: the site's product-access group, by its id.
+                    let product_group = self.plan.product_group.clone();
+                    let Some(found) = self.site_group_ref(&product_group).await? else {
+                        self.report.dropped_permissions.push(DroppedPermission {
+                            space: space.key.clone(),
+                            permission: perm.kind.clone(),
+                            subject: "all signed-in users".into(),
+                            reason: format!("the site has no product-access group {product_group:?}"),
+                        });
+                        continue;
+                    };
+                    (PermissionSubject { kind: "group".into(), identifier: found.id }, "all signed-in users".to_string())
                 }
-                (None, None, false) => (PermissionSubject { kind: "anonymous".into(), identifier: String::new() }, "anonymous".to_string()),
+                // Anonymous access is a user subject named `anonymous` in the API.
+                (None, None, false) => (PermissionSubject::anonymous(), "anonymous".to_string()),
             };
             let (key, target) = match ferry_core::rules::cloud_space_operation(&perm.kind) {
                 Ok(operation) => operation,

@@ -34,6 +34,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/rest/servicedeskapi/request", get(list_requests).post(create_request))
         .route("/rest/servicedeskapi/request/{key}", get(get_request))
         .route("/rest/servicedeskapi/request/{key}/comment", get(request_comments).post(add_request_comment))
+        .route("/rest/servicedeskapi/request/{key}/participant", get(request_participants))
         .route("/rest/servicedeskapi/servicedesk/{id}/requesttype", get(request_types))
         .route("/rest/api/3/issue/{key}", axum::routing::put(edit_issue))
         .route("/rest/api/3/issue/{key}/transitions", get(transitions).post(take_transition))
@@ -883,6 +884,15 @@ async fn request_json(s: &AppState, db: &sqlx::SqlitePool, id: i64) -> Result<Op
 /// The id of the request named by id or key.
 async fn request_id(db: &sqlx::SqlitePool, id_or_key: &str) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM jsm_requests WHERE key = ? OR CAST(id AS TEXT) = ?").bind(id_or_key).bind(id_or_key).fetch_optional(db).await
+}
+
+/// A request's participants, in the order they were added, in pages.
+async fn request_participants(State(s): State<AppState>, Path(key): Path<String>, q: Q) -> Response {
+    match request_id(&s.db, &key).await {
+        Ok(Some(id)) => account_page(&s, &q, "SELECT account_id FROM jsm_participants WHERE request_id = ? ORDER BY position", id).await,
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("Issue does not exist or you do not have permission to see it: {key}")),
+        Err(e) => db_error(e),
+    }
 }
 
 async fn get_request(State(s): State<AppState>, Path(key): Path<String>) -> Response {

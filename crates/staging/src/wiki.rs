@@ -24,6 +24,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/wiki/rest/api/space/{key}", get(get_space))
         .route("/wiki/rest/api/space/{key}/permission", post(add_permission))
         .route("/wiki/api/v2/spaces", get(list_spaces))
+        .route("/wiki/api/v2/spaces/{id}/permissions", get(space_permissions))
         .route("/wiki/api/v2/pages", post(create_page))
         .route("/wiki/api/v2/blogposts", post(create_blogpost))
         .route("/wiki/api/v2/pages/{id}", get(read_content).put(update_content).delete(delete_page))
@@ -1285,11 +1286,12 @@ async fn add_permission(State(s): State<AppState>, Path(key): Path<String>, Json
     if !p.operation.is_valid() {
         return error(StatusCode::BAD_REQUEST, format!("{} on {} is not a space permission", p.operation.key, p.operation.target));
     }
+    // The API's subjects are users (an account id, or `anonymous`) and groups.
     let check = match p.subject.kind.as_str() {
         "group" => Some("SELECT 1 FROM groups WHERE name = ?"),
+        "user" if p.subject.is_anonymous() => None,
         "user" => Some("SELECT 1 FROM users WHERE id = ?"),
-        "anonymous" | "all-users" => None,
-        other => return error(StatusCode::BAD_REQUEST, format!("unknown subject type {other:?}")),
+        other => return error(StatusCode::BAD_REQUEST, format!("subject type {other:?} is not one of user, group")),
     };
     // The site admin is an account like any other (not one the directory made).
     let admin = p.subject.kind == "user" && p.subject.identifier == s.access.admin_account_id();
@@ -1317,6 +1319,39 @@ async fn add_permission(State(s): State<AppState>, Path(key): Path<String>, Json
         .await;
     match result {
         Ok(_) => StatusCode::OK.into_response(),
+        Err(e) => db_error(e),
+    }
+}
+
+/// `GET /wiki/api/v2/spaces/{id}/permissions`: who may do what in a space, each as
+/// `{id, principal: {type, id}, operation: {key, targetType}}` (a group by its id; anyone,
+/// signed in or not, as the user `anonymous`), in cursor pages.
+async fn space_permissions(State(s): State<AppState>, Path(id): Path<i64>, Query(q): Query<HashMap<String, String>>) -> Response {
+    match exists(&s, "SELECT 1 FROM spaces WHERE id = ?", id).await {
+        Ok(true) => {}
+        Ok(false) => return error(StatusCode::NOT_FOUND, format!("no space {id}")),
+        Err(r) => return r,
+    }
+    let sql = "SELECT p.rowid, p.subject_type, p.identifier, p.key, g.id FROM permissions p \
+               LEFT JOIN groups g ON p.subject_type = 'group' AND g.name = p.identifier WHERE p.space_id = ? ORDER BY p.rowid";
+    match sqlx::query(sql).bind(id).fetch_all(&s.db).await {
+        Ok(rows) => {
+            let items = rows
+                .iter()
+                .map(|r| {
+                    let row: i64 = r.get(0);
+                    let kind: String = r.get(1);
+                    let principal = match r.get::<Option<i64>, _>(4) {
+                        Some(group) => group_id(group),
+                        None => r.get(2),
+                    };
+                    let stored: String = r.get(3);
+                    let (key, target) = stored.split_once(':').unwrap_or((stored.as_str(), ""));
+                    (row, json!({"id": row.to_string(), "principal": {"type": kind, "id": principal}, "operation": {"key": key, "targetType": target}}))
+                })
+                .collect();
+            cursor_list(items, &q, &format!("/wiki/api/v2/spaces/{id}/permissions"))
+        }
         Err(e) => db_error(e),
     }
 }

@@ -30,6 +30,7 @@ pub fn routes() -> Router<Web> {
         .route("/plans/{id}/run", post(run_plan))
         .route("/plans/{id}/stop", post(stop_plan))
         .route("/plans/{id}/audit", get(plan_audit))
+        .route("/plans/{id}/verification", get(plan_verification))
         .route("/apps", get(list_apps))
         .route("/apps/{key}/decision", put(decide))
         .route("/apps/{key}/consent", get(consent_card).post(agree).delete(revoke))
@@ -43,7 +44,7 @@ pub fn routes() -> Router<Web> {
 #[openapi(
     info(title = "Ferry automation API", description = "The dashboard's functions for scripts: plans, reports, apps, consent, checks, Stages and audits. \
         Authenticate with `Authorization: Bearer <token>` (`ferry api-token create NAME`). Errors are `{\"error\": {\"code\", \"message\"}}`."),
-    paths(list_plans, create_plan, show_plan, check_plan, run_plan, stop_plan, plan_audit, list_apps, decide, consent_card, agree, revoke, list_consent, list_stages, list_plugins),
+    paths(list_plans, create_plan, show_plan, check_plan, run_plan, stop_plan, plan_audit, plan_verification, list_apps, decide, consent_card, agree, revoke, list_consent, list_stages, list_plugins),
     components(schemas(super::ErrorBody, super::ApiError, plan::PlanRequest, RunBody, RunStarted, DecisionBody, DecisionSet, AgreeBody, Revoked, StagesView)),
     modifiers(&BearerAuth, &GuardResponses),
     security(("bearer" = []))
@@ -163,6 +164,21 @@ async fn create_plan(State(web): State<Web>, Body(request): Body<plan::PlanReque
 async fn show_plan(State(web): State<Web>, Path(id): Path<String>) -> ApiResult {
     let plan = Plan::get(web.db(), &id).await?;
     ok(&ferry_migrate::standing::report_json(web.db(), &plan).await?)
+}
+
+/// The plan's last verification (`ferry verify ID --json`, as it was when it ran): what
+/// was compared with the server and each difference found.
+#[utoipa::path(get, path = "/api/v1/plans/{id}/verification", tag = "plans", params(("id" = String, Path, description = "plan id (a unique prefix is enough)")),
+    responses((status = 200, description = "the last `ferry verify ID --json`", body = ferry_migrate::verify::Verification), (status = 400, description = "`bad-request`: the id prefix matches several plans", body = super::ErrorBody), (status = 404, description = "`not-found`: no such plan, or it was never verified (`ferry verify ID`)", body = super::ErrorBody)))]
+async fn plan_verification(State(web): State<Web>, Path(id): Path<String>) -> ApiResult {
+    let plan = Plan::get(web.db(), &id).await?;
+    match ferry_migrate::verify::Verification::latest(web.db(), &plan.id).await? {
+        Some(verification) => ok(&verification),
+        None => {
+            Err(ferry_core::Declined::not_found(format!("plan {} was never verified: `ferry verify {}` reads it back and compares it", plan.name, plan.id))
+                .into())
+        }
+    }
 }
 
 /// Run the pre-migration checks (`ferry plan check ID --json`); reads the source and the

@@ -44,6 +44,7 @@ pub fn routes() -> Router<Web> {
         .route("/plans/events", get(plan_events))
         .route("/plans/{id}", get(report))
         .route("/plans/{id}/check", post(check_plan))
+        .route("/plans/{id}/verification", get(verification_page))
         .route("/plans/{id}/run", post(run_plan))
         .route("/plans/{id}/stop", post(stop_plan))
         .route("/plans/{id}/apps/{key}/rerun", post(rerun_app))
@@ -659,8 +660,21 @@ async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
     let plan = Plan::get(db, &id).await?;
     let (report, apps) = ferry_migrate::standing::live_report(db, &plan).await?;
     let audit = ferry_apps::journal::plan_audit(db, &plan.id, None).await?;
+    let verified = ferry_migrate::verify::Verification::latest(db, &plan.id).await?;
     let content = html! {
         p { "Status: " strong.plan-status { (plan.status) } " · destination " span.mono { (plan.destination) } " · created " (plan.created_at) }
+        @if report.is_some() {
+            p #last-verification {
+                @match &verified {
+                    Some(v) => {
+                        "Last verified " (v.finished_at) ": " (v.checked.values().sum::<u64>()) " entities compared with the server, "
+                        @if v.differences.is_empty() { span.ok { "no differences" } } @else { span.bad { (plural(v.differences.len(), "difference")) } }
+                        " · " a href={ "/plans/" (plan.id) "/verification" } { "the verification" }
+                    }
+                    None => { span.muted { "Not verified yet: " code { "ferry verify " (plan.id) } " reads what it migrated back from the cloud site and compares it with the server." } }
+                }
+            }
+        }
         @match &report {
             None => { p.note { "Not run yet. Run its checks and then the plan from the " a href="/plans" { "Plans" } " page." } }
             Some(r) => {
@@ -758,6 +772,54 @@ async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
         }
     };
     Ok(html_response(StatusCode::OK, page(&format!("Plan {}", plan.name), "/plans", Some(csrf(&caller)), content)))
+}
+
+/// A plan's last verification: what was compared, and each difference with a link to
+/// the cloud copy.
+async fn verification_page(State(web): State<Web>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> PageResult {
+    let db = web.db();
+    let plan = Plan::get(db, &id).await?;
+    let verified = ferry_migrate::verify::Verification::latest(db, &plan.id).await?;
+    let content = html! {
+        p { a href={ "/plans/" (plan.id) } { "Back to the plan's report" } }
+        @match &verified {
+            None => { p.note { "Plan " (plan.name) " was never verified. " code { "ferry verify " (plan.id) } " reads what it migrated back from the cloud site and compares it with the server (" code { "--sample N" } " compares N of each kind)." } }
+            Some(v) => {
+                p { "Verified from " (v.started_at) " to " (v.finished_at) " with " (plural(v.requests as usize, "request")) " to the cloud site, all reads"
+                    @if let Some(sample) = &v.sample { "; a sample of at most " (sample.per_kind) " of each kind (seed " (sample.seed) ")" } "." }
+                table #compared {
+                    tr { th { "Compared" } th { "How many" } }
+                    @for (kind, n) in &v.checked { tr { td { (kind) } td { (n) } } }
+                }
+                @if !v.not_compared.is_empty() { p.muted { "Not compared: " (v.not_compared.join(", ")) } }
+                @if v.differences.is_empty() {
+                    p.ok { "No differences: the cloud site has what the server has, as the migration carried it." }
+                } @else {
+                    h2 { (plural(v.differences.len(), "difference")) }
+                    table #differences {
+                        tr { th { "Kind" } th { "Server id" } th { "Title" } th { "In the cloud" } th { "What differs" } th { "Likely wrong" } }
+                        @for d in &v.differences {
+                            tr {
+                                td { (d.kind) } td.mono { (d.server_id) } td { (d.title) }
+                                td.mono { @match &d.link { Some(link) => { a href=(link) { (d.cloud_id.clone().unwrap_or_default()) } } None => { (d.cloud_id.clone().unwrap_or_default()) } } }
+                                td { (d.what) } td class=(if d.likely == "cloud" { "warn" } else { "bad" }) { (d.likely) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(html_response(StatusCode::OK, page(&format!("Verification of plan {}", plan.name), "/plans", Some(csrf(&caller)), content)))
+}
+
+/// `n` and its noun, singular or plural ("1 difference", "3 differences").
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 async fn check_plan(State(web): State<Web>, Extension(caller): Extension<Caller>, Path(id): Path<String>, Form(form): Form<CsrfOnly>) -> PageResult {

@@ -294,7 +294,9 @@ pub(crate) fn print_verification(verification: &crate::migrate::verify::Verifica
         println!("{t}");
         println!("{} differences", verification.differences.len());
     }
-    println!("not compared yet: {}", verification.not_compared.join(", "));
+    if !verification.not_compared.is_empty() {
+        println!("not compared: {}", verification.not_compared.join(", "));
+    }
 }
 
 pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<ExitCode> {

@@ -370,6 +370,8 @@ pub(crate) async fn demo(home: &Path, args: DemoArgs) -> anyhow::Result<ExitCode
     step(11, "Jira Service Management: agents, customers and requests");
     super::plan::print_checks(&r.jira_checks);
     super::plan::print_report(&r.jira_run);
+    println!("\nverify the Jira plan:");
+    super::plan::print_verification(&r.jira_verification);
     println!("\nthe state: {} (try `ferry plan list`, `ferry audit <PLAN>`, `ferry stages`)", home.display());
     println!("the staging site's data: {}", r.staging_db.display());
     Ok(ExitCode::Ok)

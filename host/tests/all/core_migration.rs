@@ -360,7 +360,16 @@ async fn a_permission_of_a_group_missing_in_the_cloud_is_dropped_and_reported() 
     assert!(perms.iter().any(|p| p["type"] == "group" && p["identifier"] == "engineering" && p["key"] == "create" && p["target"] == "page"));
     assert!(perms.iter().any(|p| p["type"] == "user"));
     let mkt = spaces.as_array().unwrap().iter().find(|s| s["key"] == "MKT").unwrap();
-    assert!(mkt["permissions"].as_array().unwrap().iter().any(|p| p["type"] == "anonymous"), "anonymous access migrates");
+    // Anonymous access is the API's user `anonymous`; all signed-in users, the product group.
+    assert!(
+        mkt["permissions"].as_array().unwrap().iter().any(|p| p["type"] == "user" && p["identifier"] == "anonymous" && p["key"] == "read"),
+        "anonymous access migrates"
+    );
+    let everyone = |p: &serde_json::Value| p["type"] == "group" && p["identifier"] == "confluence-users" && p["key"] == "create" && p["target"] == "comment";
+    assert!(
+        spaces.as_array().unwrap().iter().any(|s| s["permissions"].as_array().unwrap().iter().any(everyone)),
+        "all signed-in users' permission lands as the product group's: {spaces:#}"
+    );
 }
 
 #[tokio::test]

@@ -53,7 +53,10 @@ async fn the_demo_walks_the_journey_and_ends_with_both_apps_complete() {
     assert!(r.second_run.groups_awaiting_review.is_empty());
     // Everything the first plan migrated reads back from the cloud as the server has it.
     assert!(r.verification.differences.is_empty(), "{:#?}", r.verification.differences);
-    assert!(r.verification.checked["pages"] > 0 && r.verification.checked["attachments"] > 0 && r.verification.requests > 0, "{:?}", r.verification);
+    for kind in ["pages", "attachments", "versions", "space permissions", "group memberships"] {
+        assert!(r.verification.checked.get(kind).is_some_and(|n| *n > 0), "{kind} compared: {:?}", r.verification.checked);
+    }
+    assert!(r.verification.requests > 0 && r.verification.not_compared.is_empty(), "{:?}", r.verification);
 
     // Two complete migrations per plugin: still Stage 1 (not enough evidence).
     assert_eq!(r.stages.len(), 3);
@@ -76,4 +79,10 @@ async fn the_demo_walks_the_journey_and_ends_with_both_apps_complete() {
     assert_eq!(jira.two_accounts.len(), 1);
     assert_eq!(jira.former_customer.len(), 2);
     assert_eq!(jira.customers_with_full_accounts, 1);
+    // And what the Jira plan migrated reads back as the server has it.
+    let verified = &r.jira_verification;
+    assert!(verified.differences.is_empty(), "{:#?}", verified.differences);
+    for kind in ["requests", "comments", "customers", "organizations", "users"] {
+        assert!(verified.checked.get(kind).is_some_and(|n| *n > 0), "{kind} compared: {:?}", verified.checked);
+    }
 }

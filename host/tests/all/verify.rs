@@ -3,6 +3,8 @@
 
 use std::process::Command;
 
+use ferry_host::destination::api::{Body, ContentUpdate, PageVersion};
+use ferry_host::destination::ContentKind;
 use ferry_host::migrate::verify::Verification;
 use ferry_host::migrate::{Migrator, Progress};
 use ferry_host::plan::{Plan, SpacesScope, UsersScope};
@@ -66,7 +68,44 @@ async fn verify_finds_nothing_after_a_migration_then_each_change_made_in_the_clo
     sqlx::query("UPDATE content SET body = body || '<p>Added in the cloud.</p>' WHERE id = ?").bind(id(edited)).execute(&db).await.unwrap();
     sqlx::query("DELETE FROM labels WHERE content_id = ? AND name = ?").bind(id(labelled)).bind(&label).execute(&db).await.unwrap();
     sqlx::query("DELETE FROM content WHERE id = ?").bind(id(comment)).execute(&db).await.unwrap();
+    // Who may edit a page widened: its edit restriction removed (another page than the
+    // one opened for viewing).
+    let edit_restricted: i64 = sqlx::query_scalar("SELECT content_id FROM restrictions WHERE operation = 'update' AND content_id <> ? LIMIT 1")
+        .bind(id(restricted))
+        .fetch_one(&db)
+        .await
+        .expect("a page only some may edit");
+    sqlx::query("DELETE FROM restrictions WHERE content_id = ? AND operation = 'update'").bind(edit_restricted).execute(&db).await.unwrap();
+    // A space permission taken away, and a member taken out of a migrated group.
+    let taken = sqlx::query(
+        "DELETE FROM permissions WHERE space_id = (SELECT id FROM spaces WHERE key = 'ENG') AND subject_type = 'group' \
+         AND identifier = 'engineering' AND key = 'create:page'",
+    )
+    .execute(&db)
+    .await
+    .unwrap()
+    .rows_affected();
+    assert_eq!(taken, 1, "engineering could create pages in ENG");
+    let left = sqlx::query(
+        "DELETE FROM memberships WHERE rowid = (SELECT m.rowid FROM memberships m JOIN groups g ON g.id = m.group_id WHERE g.name = 'engineering' LIMIT 1)",
+    )
+    .execute(&db)
+    .await
+    .unwrap()
+    .rows_affected();
+    assert_eq!(left, 1, "engineering has members");
     db.close().await;
+    // A page saved again in the cloud by someone, with the same body: a version of its own.
+    let resaved = items.iter().find(|c| c["kind"] == "page" && id(c) != id(edited) && id(c) != id(labelled)).expect("a third page");
+    let current = cloud.dest.content(ContentKind::Page, id(resaved)).await.unwrap().expect("it is in the cloud");
+    let update = ContentUpdate {
+        id: current.id.to_string(),
+        status: "current".into(),
+        title: current.title.clone(),
+        body: Body { representation: "storage".into(), value: current.storage_body().unwrap_or_default().to_string() },
+        version: PageVersion { number: current.version.as_ref().map_or(1, |v| v.number) + 1, message: Some("tidied in the cloud".into()) },
+    };
+    cloud.dest.add_version(false, id(resaved), &update).await.unwrap();
 
     let found = verify(&f, &cloud, &plan).await;
     let about = |kind: &str, cloud_id: i64| found.differences.iter().find(|d| d.kind == kind && d.cloud_id == Some(cloud_id.to_string())).cloned();
@@ -87,7 +126,18 @@ async fn verify_finds_nothing_after_a_migration_then_each_change_made_in_the_clo
     assert!(opened.what.contains("anyone with access to the space can view it"), "{opened:?}");
     let no_access = found.differences.iter().find(|d| d.kind == "users").unwrap_or_else(|| panic!("the user without access: {:#?}", found.differences));
     assert!(no_access.server_id == "user00008" && no_access.what.contains("product-access group"), "{no_access:?}");
-    assert_eq!(found.differences.len(), 7, "{:#?}", found.differences);
+    let edit_opened = about("restrictions", edit_restricted).unwrap_or_else(|| panic!("the page anyone may edit: {:#?}", found.differences));
+    assert!(edit_opened.what.contains("can edit it"), "{edit_opened:?}");
+    let versions = about("versions", id(resaved)).unwrap_or_else(|| panic!("the version saved in the cloud: {:#?}", found.differences));
+    assert!(versions.what.contains("edited in the cloud after it migrated"), "{versions:?}");
+    let permission = found.differences.iter().find(|d| d.kind == "space permissions").unwrap_or_else(|| panic!("the permission: {:#?}", found.differences));
+    assert!(permission.server_id == "ENG" && permission.what.contains("group engineering") && permission.what.contains("EDITSPACE"), "{permission:?}");
+    let member = found.differences.iter().find(|d| d.kind == "groups").unwrap_or_else(|| panic!("the membership: {:#?}", found.differences));
+    assert!(member.server_id == "engineering" && member.what.starts_with("1 of its members"), "{member:?}");
+    assert_eq!(found.differences.len(), 11, "{:#?}", found.differences);
+    for kind in ["versions", "space permissions", "group memberships"] {
+        assert!(clean.checked.get(kind).is_some_and(|n| *n > 0), "{kind}: {:?}", clean.checked);
+    }
 
     // The command line says the same, as JSON, and exits 6.
     let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
@@ -98,7 +148,7 @@ async fn verify_finds_nothing_after_a_migration_then_each_change_made_in_the_clo
         .unwrap();
     assert_eq!(out.status.code(), Some(6), "{}", String::from_utf8_lossy(&out.stderr));
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(printed["differences"].as_array().map(Vec::len), Some(7), "{printed}");
+    assert_eq!(printed["differences"].as_array().map(Vec::len), Some(11), "{printed}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,6 +178,86 @@ async fn a_sample_compares_at_most_n_of_each_kind_and_the_same_seed_the_same_one
     assert_eq!(missing(&first).len(), 5, "{:#?}", first.differences);
     assert_eq!(missing(&first), missing(&again), "the same seed, the same comments");
     assert_ne!(missing(&first), missing(&other), "another seed, other comments");
-    assert!(first.requests < 60, "a sample is cheap: {} requests", first.requests);
+    let whole = verify(&f, &cloud, &plan).await;
+    assert!(first.requests * 4 < whole.requests, "a sample is cheap: {} requests, {} for everything", first.requests, whole.requests);
     assert_eq!(first.sample, Some(Sample { per_kind: 5, seed: 7 }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_reads_a_jira_plan_back_and_finds_each_change_made_in_the_cloud() {
+    use crate::jira::{full_plan, JiraFixture};
+    let f = JiraFixture::new(None).await;
+    let cloud = Cloud::start(Faults::default()).await;
+    ferry_host::sample::jira::seed_cloud(&cloud.dest).await.unwrap();
+    let plan = Plan::create(&f.db, full_plan(&f, &cloud)).await.unwrap();
+    Migrator::new(f.db.clone(), plan.clone(), Progress::hidden()).await.unwrap().with_destination(cloud.dest.clone()).run().await.unwrap();
+    let jira_verify = || async {
+        let plan = Plan::get(&f.db, &plan.id).await.unwrap();
+        Migrator::new(f.db.clone(), plan, Progress::hidden()).await.unwrap().with_destination(cloud.dest.clone()).verify().await.unwrap()
+    };
+
+    let clean = jira_verify().await;
+    assert!(clean.differences.is_empty(), "{:#?}", clean.differences);
+    for kind in ["requests", "comments", "customers", "organizations", "users", "group memberships"] {
+        assert!(clean.checked.get(kind).is_some_and(|n| *n > 0), "{kind}: {:?}", clean.checked);
+    }
+    assert_eq!(clean.checked["requests"], f.summary.requests, "every request compared");
+
+    // Behind Ferry's back: a request's summary changed, another's last comment deleted,
+    // a third's participants cleared, an organization member removed, a customer taken
+    // off a service desk.
+    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", cloud.db_path().display())).await.unwrap();
+    let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM jsm_requests ORDER BY id").fetch_all(&db).await.unwrap();
+    let commented: String =
+        sqlx::query_scalar("SELECT r.key FROM jsm_requests r WHERE EXISTS (SELECT 1 FROM jsm_comments c WHERE c.request_id = r.id) ORDER BY r.id LIMIT 1")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    let with_participants: String = sqlx::query_scalar(
+        "SELECT r.key FROM jsm_requests r WHERE EXISTS (SELECT 1 FROM jsm_participants p WHERE p.request_id = r.id) AND r.key <> ? ORDER BY r.id LIMIT 1",
+    )
+    .bind(&commented)
+    .fetch_one(&db)
+    .await
+    .expect("a request with participants");
+    let renamed = keys.iter().find(|k| **k != commented && **k != with_participants).unwrap().clone();
+    sqlx::query("UPDATE jsm_requests SET summary = summary || ' (edited)' WHERE key = ?").bind(&renamed).execute(&db).await.unwrap();
+    sqlx::query("DELETE FROM jsm_comments WHERE id = (SELECT MAX(c.id) FROM jsm_comments c JOIN jsm_requests r ON r.id = c.request_id WHERE r.key = ?)")
+        .bind(&commented)
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM jsm_participants WHERE request_id = (SELECT id FROM jsm_requests WHERE key = ?)")
+        .bind(&with_participants)
+        .execute(&db)
+        .await
+        .unwrap();
+    let org: String = sqlx::query_scalar(
+        "DELETE FROM jsm_organization_members WHERE rowid = (SELECT rowid FROM jsm_organization_members ORDER BY organization_id, account_id LIMIT 1) \
+         RETURNING (SELECT name FROM jsm_organizations o WHERE o.id = organization_id)",
+    )
+    .fetch_one(&db)
+    .await
+    .expect("an organization with members");
+    let off_desk = sqlx::query("DELETE FROM jsm_desk_customers WHERE rowid = (SELECT rowid FROM jsm_desk_customers ORDER BY desk_id, account_id LIMIT 1)")
+        .execute(&db)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(off_desk, 1, "a desk has customers");
+    db.close().await;
+
+    let found = jira_verify().await;
+    let about =
+        |key: &str| found.differences.iter().filter(|d| d.kind == "requests" && d.cloud_id.as_deref() == Some(key)).map(|d| d.what.clone()).collect::<Vec<_>>();
+    assert!(about(&renamed).iter().any(|w| w.contains("summary") && w.contains("(edited)")), "{:#?}", found.differences);
+    assert!(about(&commented).iter().any(|w| w.contains("comments in the cloud")), "{:#?}", found.differences);
+    assert!(about(&with_participants).iter().any(|w| w.contains("participants")), "{:#?}", found.differences);
+    let member = found.differences.iter().find(|d| d.kind == "organizations").unwrap_or_else(|| panic!("the organization: {:#?}", found.differences));
+    assert!(member.title == org && member.what.contains("not members in the cloud"), "{member:?}");
+    let customer = found.differences.iter().find(|d| d.kind == "customers").unwrap_or_else(|| panic!("the customer: {:#?}", found.differences));
+    assert!(customer.what.contains("not a customer of"), "{customer:?}");
+    let link = found.differences.iter().find(|d| d.kind == "requests").and_then(|d| d.link.clone()).unwrap_or_default();
+    assert!(link.contains("/browse/"), "a request's difference links to it: {link}");
+    assert_eq!(found.differences.len(), 5, "{:#?}", found.differences);
 }

@@ -336,6 +336,27 @@ async fn the_api_serves_the_journey_in_the_cli_shapes_and_never_a_secret() {
     let audit = d.get(&format!("/plans/{id}/audit")).await;
     assert_eq!(audit[0]["app"], RATINGS);
     assert!(audit[0]["access"].as_array().unwrap().iter().any(|a| a["function"] == "app-tables.read"), "{audit}");
+    // The last verification: none yet, then the one `ferry verify` made, on the API and
+    // on the plan's pages.
+    let (status, body) = d.api(reqwest::Method::GET, &format!("/plans/{id}/verification"), None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not-found")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("ferry verify"), "{body}");
+    let session = d.login().await;
+    let (_, page) = d.page(&session, &format!("/plans/{id}")).await;
+    assert!(page.contains("Not verified yet"), "{page}");
+    let verified = ferry_host::migrate::Migrator::new(f.db.clone(), plan.clone(), ferry_host::migrate::Progress::hidden())
+        .await
+        .unwrap()
+        .with_destination(cloud.dest.clone())
+        .verify()
+        .await
+        .unwrap();
+    assert_eq!(d.get(&format!("/plans/{id}/verification")).await, serde_json::to_value(&verified).unwrap(), "the API answers the verification as it ran");
+    let (_, page) = d.page(&session, &format!("/plans/{id}")).await;
+    assert!(page.contains("Last verified") && page.contains(&format!("/plans/{id}/verification")), "{page}");
+    let (status, page) = d.page(&session, &format!("/plans/{id}/verification")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("No differences") && page.contains("id=\"compared\""), "{page}");
     let (status, body) = d.api(reqwest::Method::GET, "/plans/nosuchplan", None).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not-found")), "{body}");
     // `%` and `_` are text, not LIKE wildcards: they name no plan.
@@ -382,6 +403,7 @@ async fn the_api_serves_the_journey_in_the_cli_shapes_and_never_a_secret() {
         "/api/v1/plans/{id}/run",
         "/api/v1/plans/{id}/stop",
         "/api/v1/plans/{id}/audit",
+        "/api/v1/plans/{id}/verification",
         "/api/v1/apps",
         "/api/v1/apps/{key}/decision",
         "/api/v1/apps/{key}/consent",
@@ -414,7 +436,6 @@ async fn the_api_serves_the_journey_in_the_cli_shapes_and_never_a_secret() {
     assert!(listed > 0);
 
     // No answer carries the destination token, the login token or a session secret.
-    let session = d.login().await;
     for path in ["/plans", &format!("/plans/{id}"), &format!("/plans/{id}/audit"), "/apps", "/consent", "/stages", "/plugins"] {
         answers.push(d.get(path).await.to_string());
     }

@@ -4,11 +4,11 @@
 //!
 //! Read-only: it sends only GETs, through the site's one budget, and counts them.
 //! Confluence plans: each page and blog post the plan's spaces have in the cloud (present,
-//! title, parent, body, labels, who may view it), each comment (present, body) and each
-//! attachment (present, size, SHA-256 of its bytes); each user enabled on the server has
-//! the product access the migration gives. Not yet: versions, edit restrictions, space
-//! permissions, group memberships, and Jira plans (the verification says what it did not
-//! look at).
+//! title, parent, body, versions in order, labels, who may view and edit it), each
+//! comment (present, body), each attachment (present, size, SHA-256 of its bytes), and
+//! each space's permissions. Jira plans: organizations, customers of each service desk,
+//! requests (see [`jira`]). Both: each user enabled on the server has the product access
+//! the migration gives, and the members of each group it migrated.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,6 +19,8 @@ use ferry_destination::ContentKind;
 use ferry_source::ContentItem;
 
 use super::{ns, storage, Migrator};
+
+mod jira;
 
 /// What `ferry verify` found.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
@@ -39,6 +41,30 @@ pub struct Verification {
     pub not_compared: Vec<String>,
     /// The sample compared, when not every entity was.
     pub sample: Option<Sample>,
+}
+
+impl Verification {
+    /// Keep this verification in the state DB (the dashboard shows a plan's last one).
+    pub async fn save(&self, db: &ferry_core::state::StateDb) -> anyhow::Result<()> {
+        sqlx::query("INSERT OR REPLACE INTO verifications (plan_id, started_at, finished_at, differences, verification_json) VALUES (?, ?, ?, ?, ?)")
+            .bind(&self.plan)
+            .bind(&self.started_at)
+            .bind(&self.finished_at)
+            .bind(self.differences.len() as i64)
+            .bind(serde_json::to_string(self)?)
+            .execute(db.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The last verification of a plan, if it was verified.
+    pub async fn latest(db: &ferry_core::state::StateDb, plan: &str) -> anyhow::Result<Option<Verification>> {
+        let json: Option<String> = sqlx::query_scalar("SELECT verification_json FROM verifications WHERE plan_id = ? ORDER BY started_at DESC LIMIT 1")
+            .bind(plan)
+            .fetch_optional(db.pool())
+            .await?;
+        json.map(|j| serde_json::from_str(&j).map_err(|e| anyhow::anyhow!("the stored verification of plan {plan} does not read: {e}"))).transpose()
+    }
 }
 
 /// A sample of each kind: at most `per_kind` entities of each, chosen by `seed`.
@@ -66,7 +92,7 @@ impl Sample {
 struct Chosen(std::collections::HashMap<&'static str, std::collections::HashSet<String>>);
 
 impl Chosen {
-    fn keeps(&self, kind: &str, server_id: i64) -> bool {
+    fn keeps(&self, kind: &str, server_id: impl ToString) -> bool {
         self.0.get(kind).is_none_or(|ids| ids.contains(&server_id.to_string()))
     }
 }
@@ -91,8 +117,16 @@ pub struct Difference {
     pub likely: String,
 }
 
+/// Who a page's server restrictions name (user keys, lower-case group names): its View
+/// and its Edit restriction, each `None` where the server has none.
+#[derive(Default)]
+struct Restricted {
+    view: Option<(BTreeSet<String>, BTreeSet<String>)>,
+    edit: Option<(BTreeSet<String>, BTreeSet<String>)>,
+}
+
 /// What a verification does not compare yet.
-const NOT_COMPARED: &[&str] = &["versions", "edit restrictions", "space permissions", "group memberships"];
+const NOT_COMPARED: &[&str] = &[];
 
 impl Migrator {
     /// Read back every page, blog post and comment of the plan's spaces that has a cloud
@@ -104,10 +138,6 @@ impl Migrator {
     /// [`Migrator::verify`], of every entity, or of a sample of each kind chosen by its seed
     /// (the same seed chooses the same entities).
     pub async fn verify_sample(&mut self, sample: Option<Sample>) -> anyhow::Result<Verification> {
-        anyhow::ensure!(
-            self.plan.product == ferry_source::Product::Confluence,
-            "ferry verify reads Confluence plans only for now: Jira Service Management's customers and requests are not read back yet"
-        );
         let sent_before = self.dest.requests_sent();
         let mut out = Verification {
             plan: self.plan.id.clone(),
@@ -115,6 +145,29 @@ impl Migrator {
             not_compared: NOT_COMPARED.iter().map(|s| s.to_string()).collect(),
             ..Default::default()
         };
+        out.sample = sample;
+        self.verify_product_access(&mut out, sample).await?;
+        let groups = match sample {
+            Some(sample) => Some(sample.choose("groups", self.maps.preload(ns::GROUP, None).await?.into_keys())),
+            None => None,
+        };
+        self.verify_memberships(groups.as_ref(), &mut out).await?;
+        if self.plan.product == ferry_source::Product::Jira {
+            let mut chosen = Chosen::default();
+            if let Some(sample) = sample {
+                let mut customers = Vec::new();
+                self.maps.each_with_prefix(ns::CUSTOMER, &self.user_key_id(""), |key, _| customers.push(key.to_string())).await?;
+                chosen.0.insert("customers", sample.choose("customers", customers));
+                for (kind, namespace) in [("organizations", ns::ORGANIZATION), ("requests", ns::REQUEST)] {
+                    chosen.0.insert(kind, sample.choose(kind, self.maps.preload(namespace, None).await?.into_keys()));
+                }
+            }
+            self.verify_jira(&chosen, &mut out).await?;
+            out.requests = self.dest.requests_sent() - sent_before;
+            out.finished_at = ferry_core::state::now();
+            out.save(&self.db).await?;
+            return Ok(out);
+        }
         let spaces = self.selected_spaces().await?;
         let mut chosen = Chosen::default();
         if let Some(sample) = sample {
@@ -126,8 +179,6 @@ impl Migrator {
                 chosen.0.insert(kind, sample.choose(kind, candidates));
             }
         }
-        out.sample = sample;
-        self.verify_product_access(&mut out, sample).await?;
         let step = self.progress.step("verify", 0);
         for space in &spaces {
             let mut pages: Vec<ContentItem> = self.source.pages_in_tree_order(space.id).try_collect().await?;
@@ -139,14 +190,21 @@ impl Migrator {
                 labels.entry(label.content_id).or_default().insert(label.name);
             }
             let titles: BTreeMap<i64, String> = pages.iter().map(|p| (p.id, p.title.clone())).collect();
-            let mut viewers: BTreeMap<i64, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
+            let mut restricted: BTreeMap<i64, Restricted> = BTreeMap::new();
             for r in self.source.restrictions_of_space(space.id).await? {
-                if r.kind == ferry_source::RestrictionKind::View {
-                    let entry = viewers.entry(r.content_id).or_default();
-                    entry.0.extend(r.users);
-                    entry.1.extend(r.groups.into_iter().map(|g| g.to_lowercase()));
-                }
+                let entry = restricted.entry(r.content_id).or_default();
+                let who = if r.kind == ferry_source::RestrictionKind::View { &mut entry.view } else { &mut entry.edit };
+                let who = who.get_or_insert_with(Default::default);
+                who.0.extend(r.users);
+                who.1.extend(r.groups.into_iter().map(|g| g.to_lowercase()));
             }
+            // The messages each page's versions were saved with, oldest first.
+            let chosen_pages: Vec<ContentItem> = pages
+                .iter()
+                .filter(|p| mapped.contains_key(&p.id.to_string()) && chosen.keeps(if p.kind == "BLOGPOST" { "blogposts" } else { "pages" }, p.id))
+                .cloned()
+                .collect();
+            let mut messages = self.version_messages(&chosen_pages).await?;
             step.set_length(step.length() + pages.len() as u64);
             for page in &pages {
                 let Some(cloud) = mapped.get(&page.id.to_string()).and_then(|c| c.parse::<i64>().ok()) else { continue };
@@ -185,9 +243,15 @@ impl Migrator {
                 if let Some(what) = self.body_difference(page, found.storage_body().unwrap_or_default()).await? {
                     out.differences.push(differ(what, "cloud"));
                 }
+                *out.checked.entry("versions".into()).or_default() += 1;
+                for what in self.versions_difference(blog, cloud, &messages.remove(&page.id).unwrap_or_default()).await? {
+                    out.differences.push(Difference { kind: "versions".into(), ..differ(what, "cloud") });
+                }
                 *out.checked.entry("restrictions".into()).or_default() += 1;
-                if let Some(what) = self.viewers_difference(cloud, viewers.get(&page.id)).await? {
-                    out.differences.push(Difference { kind: "restrictions".into(), ..differ(what, "cloud") });
+                if let Some(server) = restricted.get(&page.id) {
+                    for what in self.restrictions_difference(cloud, server).await? {
+                        out.differences.push(Difference { kind: "restrictions".into(), ..differ(what, "cloud") });
+                    }
                 }
                 let expected: BTreeSet<String> = labels.remove(&page.id).unwrap_or_default();
                 let in_cloud: BTreeSet<String> = self.dest.labels(ContentKind::of(blog), cloud).await?.into_iter().map(|l| l.name).collect();
@@ -205,10 +269,12 @@ impl Migrator {
             }
             self.verify_comments(space, &titles, &chosen, &mut out).await?;
             self.verify_attachments(space, &titles, &mapped, &chosen, &mut out).await?;
+            self.verify_space_permissions(space, &mut out).await?;
         }
         step.finish();
         out.requests = self.dest.requests_sent() - sent_before;
         out.finished_at = ferry_core::state::now();
+        out.save(&self.db).await?;
         Ok(out)
     }
 
@@ -250,6 +316,12 @@ impl Migrator {
             };
             if let Some(what) = self.body_difference(comment, found.storage_body().unwrap_or_default()).await? {
                 out.differences.push(differ(what));
+            }
+            // A reply answers the cloud copy of the comment it answers on the server.
+            if let Some(parent) = comment.parent_comment_id.and_then(|p| mapped.get(&p.to_string())) {
+                if found.parent_comment_id.as_ref() != Some(parent) {
+                    out.differences.push(differ(format!("it no longer answers comment {parent} in the cloud")));
+                }
             }
         }
         Ok(())
@@ -300,41 +372,196 @@ impl Migrator {
         Ok(())
     }
 
-    /// Whether more people may view a page in the cloud than on the server: its server
-    /// View restriction (`expected`: user keys and lower-case group names; `None`: open)
-    /// against the cloud's `read` restriction. Narrower is what the migration reports
-    /// (restrictions narrowed); wider is a difference.
-    async fn viewers_difference(&mut self, cloud: i64, expected: Option<&(BTreeSet<String>, BTreeSet<String>)>) -> anyhow::Result<Option<String>> {
-        let Some((users, groups)) = expected else {
-            return Ok(None);
-        };
+    /// Where more people may view or edit a page in the cloud than on the server: its
+    /// server View and Edit restrictions (`server`) against the cloud's `read` and
+    /// `update` restrictions. Narrower is what the migration reports (restrictions
+    /// narrowed); wider is a difference.
+    async fn restrictions_difference(&mut self, cloud: i64, server: &Restricted) -> anyhow::Result<Vec<String>> {
         let restrictions = self.dest.restrictions(cloud).await?;
-        let read = restrictions.iter().find(|r| r.operation == "read");
-        let Some(read) = read.filter(|r| !r.restrictions.user.is_empty() || !r.restrictions.group.is_empty()) else {
-            return Ok(Some("anyone with access to the space can view it in the cloud; on the server only those its View restriction names".into()));
-        };
-        let mut allowed: BTreeSet<String> = BTreeSet::new();
-        for key in users {
-            if let Some(account) = self.author(Some(key)).await? {
-                allowed.insert(account);
+        let mut out = Vec::new();
+        for (operation, verb, expected) in [("read", "view", &server.view), ("update", "edit", &server.edit)] {
+            let Some((users, groups)) = expected else { continue };
+            let found = restrictions.iter().find(|r| r.operation == operation);
+            let Some(found) = found.filter(|r| !r.restrictions.user.is_empty() || !r.restrictions.group.is_empty()) else {
+                out.push(format!("anyone with access to the space can {verb} it in the cloud; on the server only those its {verb} restriction names"));
+                continue;
+            };
+            let mut allowed: BTreeSet<String> = BTreeSet::new();
+            for key in users {
+                if let Some(account) = self.author(Some(key)).await? {
+                    allowed.insert(account);
+                }
+            }
+            if let Some(me) = self.migrating_account().await? {
+                allowed.insert(me.clone());
+            }
+            let extra_users: Vec<&str> = found.restrictions.user.iter().map(|u| u.account_id.as_str()).filter(|a| !allowed.contains(*a)).collect();
+            let extra_groups: Vec<String> = found
+                .restrictions
+                .group
+                .iter()
+                .filter_map(|g| g.name.clone())
+                .filter(|g| !groups.contains(&g.to_lowercase()) && !g.eq_ignore_ascii_case(ferry_cloud_wire::SITE_ADMINS_GROUP))
+                .collect();
+            if !extra_users.is_empty() || !extra_groups.is_empty() {
+                out.push(format!("more people can {verb} it in the cloud than on the server: accounts {extra_users:?}, groups {extra_groups:?}"));
             }
         }
-        if let Some(me) = self.migrating_account().await? {
-            allowed.insert(me.clone());
+        Ok(out)
+    }
+
+    /// How a page's versions in the cloud differ from the ones the migration saved:
+    /// `expected`, the message of each version, oldest first (the first one's is not
+    /// compared: a create takes no message). Fewer versions, another order, or a version
+    /// saved in the cloud since (other than the migration's own second pass) differ.
+    async fn versions_difference(&mut self, blog: bool, cloud: i64, expected: &[String]) -> anyhow::Result<Vec<String>> {
+        let found = self.dest.versions(blog, cloud).await?.results;
+        let mut out = Vec::new();
+        if found.len() < expected.len() {
+            out.push(format!("it has {} versions in the cloud, {} on the server", found.len(), expected.len()));
         }
-        let extra_users: Vec<&str> = read.restrictions.user.iter().map(|u| u.account_id.as_str()).filter(|a| !allowed.contains(*a)).collect();
-        let extra_groups: Vec<String> = read
-            .restrictions
-            .group
-            .iter()
-            .filter_map(|g| g.name.clone())
-            .filter(|g| !groups.contains(&g.to_lowercase()) && !g.eq_ignore_ascii_case(ferry_cloud_wire::SITE_ADMINS_GROUP))
+        for (n, (version, message)) in found.iter().zip(expected).enumerate().skip(1) {
+            let saved = version.message.as_deref().unwrap_or_default();
+            if saved != message {
+                out.push(format!("version {} was saved with {saved:?} in the cloud; the server's version {} with {message:?}", version.number, n + 1));
+                break;
+            }
+        }
+        let later: Vec<i64> =
+            found.iter().skip(expected.len()).filter(|v| v.message.as_deref() != Some(super::spaces::SECOND_PASS_MESSAGE)).map(|v| v.number).collect();
+        if !later.is_empty() {
+            out.push(format!("it was edited in the cloud after it migrated (versions {later:?})"));
+        }
+        Ok(out)
+    }
+
+    /// The message of each version the migration saves for each of `pages`, oldest first:
+    /// its older versions' when the plan migrates history, then its current one's.
+    async fn version_messages(&mut self, pages: &[ContentItem]) -> anyhow::Result<BTreeMap<i64, Vec<String>>> {
+        let mut older = self.older_versions(pages, &Default::default()).await?;
+        let mut out = BTreeMap::new();
+        for page in pages {
+            let kind = if page.kind == "BLOGPOST" { "blogpost" } else { "page" };
+            let origin = self.origin_of(kind, page).await?;
+            let mut messages: Vec<String> = older.remove(&page.id).unwrap_or_default().into_iter().map(|v| v.message).collect();
+            messages.push(super::spaces::current_version_message(&origin, page));
+            out.insert(page.id, messages);
+        }
+        Ok(out)
+    }
+
+    /// Each permission the migration gives in a space is there: who (the account, the
+    /// group by its id, anonymous) may do what. A permission the migration dropped (it
+    /// reports them) is not looked for; the site's own extra grants are not differences,
+    /// but anonymous access the server does not give is.
+    async fn verify_space_permissions(&mut self, space: &ferry_source::ServerSpace, out: &mut Verification) -> anyhow::Result<()> {
+        let Some(cloud_space) = self.dest.get_space(&space.key).await?.and_then(|s| s.id) else {
+            out.differences.push(Difference {
+                kind: "spaces".into(),
+                server_id: space.key.clone(),
+                title: space.name.clone(),
+                cloud_id: None,
+                link: None,
+                what: "the space is not in the cloud (deleted or its key changed since it migrated)".into(),
+                likely: "cloud".into(),
+            });
+            return Ok(());
+        };
+        let found: BTreeSet<(String, String, String, String)> = self
+            .dest
+            .space_permissions(cloud_space)
+            .await?
+            .into_iter()
+            .map(|p| (p.principal.kind, p.principal.id, p.operation.key, p.operation.target_type))
             .collect();
-        Ok(if extra_users.is_empty() && extra_groups.is_empty() {
-            None
-        } else {
-            Some(format!("more people can view it in the cloud than on the server: accounts {extra_users:?}, groups {extra_groups:?}"))
-        })
+        let mut anonymous_on_server = false;
+        for perm in self.source.space_permissions(space.id).await? {
+            let Ok((key, target)) = ferry_core::rules::cloud_space_operation(&perm.kind) else { continue };
+            let (principal, shown) = match (&perm.group, &perm.user_key, perm.all_users) {
+                (Some(group), _, _) => {
+                    let Some(found) = self.restriction_group(group).await? else { continue };
+                    (("group".to_string(), found.id), format!("group {group}"))
+                }
+                (None, Some(user), _) => {
+                    let Some(account) = self.author(Some(user)).await? else { continue };
+                    (("user".to_string(), account), format!("user {user}"))
+                }
+                (None, None, true) => {
+                    let product_group = self.plan.product_group.clone();
+                    let Some(found) = self.site_group_ref(&product_group).await? else { continue };
+                    (("group".to_string(), found.id), "all signed-in users".to_string())
+                }
+                (None, None, false) => {
+                    anonymous_on_server = true;
+                    let anonymous = ferry_cloud_wire::PermissionSubject::anonymous();
+                    ((anonymous.kind, anonymous.identifier), "anonymous".to_string())
+                }
+            };
+            *out.checked.entry("space permissions".into()).or_default() += 1;
+            if !found.contains(&(principal.0.clone(), principal.1.clone(), key.to_string(), target.to_string())) {
+                out.differences.push(Difference {
+                    kind: "space permissions".into(),
+                    server_id: space.key.clone(),
+                    title: space.name.clone(),
+                    cloud_id: Some(cloud_space.to_string()),
+                    link: None,
+                    what: format!("{shown} lacks {} ({key} {target}) in the cloud", perm.kind),
+                    likely: "cloud".into(),
+                });
+            }
+        }
+        if !anonymous_on_server && found.iter().any(|(kind, id, _, _)| kind == "user" && id == ferry_cloud_wire::ANONYMOUS) {
+            out.differences.push(Difference {
+                kind: "space permissions".into(),
+                server_id: space.key.clone(),
+                title: space.name.clone(),
+                cloud_id: Some(cloud_space.to_string()),
+                link: None,
+                what: "anyone, signed in or not, may use the space in the cloud; the server gives anonymous users nothing there".into(),
+                likely: "cloud".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Each migrated user is a member of each group the server gives them (the migration
+    /// adds them; the cloud's group may have more members); of the `sampled` groups only
+    /// (lower-case names), when a sample is compared.
+    async fn verify_memberships(&mut self, sampled: Option<&std::collections::HashSet<String>>, out: &mut Verification) -> anyhow::Result<()> {
+        if self.plan.users != crate::plan::UsersScope::All || self.plan.attachments_only {
+            return Ok(());
+        }
+        for (group, expected) in self.expected_memberships().await? {
+            if sampled.is_some_and(|chosen| !chosen.contains(&group)) {
+                continue;
+            }
+            let Some(found) = self.group(&group, true).await? else {
+                out.differences.push(Difference {
+                    kind: "groups".into(),
+                    server_id: group.clone(),
+                    title: group.clone(),
+                    cloud_id: None,
+                    link: None,
+                    what: "the group is not in the cloud (deleted or renamed since it migrated)".into(),
+                    likely: "cloud".into(),
+                });
+                continue;
+            };
+            *out.checked.entry("group memberships".into()).or_default() += expected.len() as u64;
+            let missing: Vec<&String> = expected.iter().filter(|(_, id)| !found.members.contains(id)).map(|(name, _)| name).collect();
+            if !missing.is_empty() {
+                out.differences.push(Difference {
+                    kind: "groups".into(),
+                    server_id: group.clone(),
+                    title: group.clone(),
+                    cloud_id: None,
+                    link: None,
+                    what: format!("{} of its members on the server are not members in the cloud: {missing:?}", missing.len()),
+                    likely: "cloud".into(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Each attachment of the space with a cloud copy: there, the same size, the same
