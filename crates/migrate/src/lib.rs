@@ -333,6 +333,7 @@ async fn record_progress(db: &StateDb, plan_id: &str, progress: &Progress, apps:
         rows.extend(apps.iter().map(|(app, (percent, _))| (format!("app:{app}"), u64::from(*percent), 100)));
     }
     let mut tx = db.pool().begin().await?;
+    plan::liveness::beat(&mut tx, plan_id).await?;
     for (step, done, total) in rows {
         sqlx::query(
             "INSERT INTO plan_progress (plan_id, step, done, total) VALUES (?, ?, ?, ?) \
@@ -363,6 +364,16 @@ pub enum Stage1Choice {
     Proceed,
     /// Leave them out of this plan.
     Remove,
+}
+
+impl Stage1Choice {
+    /// As the command line takes it (`--stage1 proceed|remove`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage1Choice::Proceed => "proceed",
+            Stage1Choice::Remove => "remove",
+        }
+    }
 }
 
 impl std::str::FromStr for Stage1Choice {
@@ -536,6 +547,7 @@ impl Migrator {
             let now = Plan::get(&self.db, &self.plan.id).await?.status;
             anyhow::bail!("plan {} is {now}, not saved: plans run once; create a new plan (it links what already migrated)", self.plan.id);
         }
+        plan::liveness::claim(&self.db, &self.plan.id).await?;
         let app_progress: apps::AppProgress = Arc::default();
         let recorder = {
             let (db, id, progress, apps) = (self.db.clone(), self.plan.id.clone(), self.progress.shared(), app_progress.clone());

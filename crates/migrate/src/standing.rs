@@ -41,9 +41,17 @@ pub struct PlanListing {
     pub app_statuses: Vec<AppStatusLine>,
 }
 
+/// A plan as it stands now: a `running` plan whose process died is ended first (see
+/// [`crate::plan::liveness`]). `id`: the plan's id, a unique prefix, or its name.
+pub async fn current(db: &StateDb, id: &str) -> anyhow::Result<Plan> {
+    crate::plan::liveness::reap_dead_runs(db).await?;
+    Plan::get(db, id).await
+}
+
 /// Every plan with its progress and app statuses, newest first (progress read in one
-/// query; app statuses only for plans with apps).
+/// query; app statuses only for plans with apps). Runs whose process died are ended first.
 pub async fn listing(db: &StateDb) -> anyhow::Result<Vec<PlanListing>> {
+    crate::plan::liveness::reap_dead_runs(db).await?;
     let mut progress = all_progress(db).await?;
     let mut out = Vec::new();
     for plan in Plan::list(db).await? {

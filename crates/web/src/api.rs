@@ -162,7 +162,7 @@ async fn create_plan(State(web): State<Web>, Body(request): Body<plan::PlanReque
 #[utoipa::path(get, path = "/api/v1/plans/{id}", tag = "plans", params(("id" = String, Path, description = "plan id (a unique prefix is enough)")),
     responses((status = 200, description = "`ferry plan show ID --json`", body = ferry_migrate::standing::PlanShow), (status = 400, description = "`bad-request`: the id prefix matches several plans", body = super::ErrorBody), (status = 404, description = "`not-found`: no such plan", body = super::ErrorBody)))]
 async fn show_plan(State(web): State<Web>, Path(id): Path<String>) -> ApiResult {
-    let plan = Plan::get(web.db(), &id).await?;
+    let plan = ferry_migrate::standing::current(web.db(), &id).await?;
     ok(&ferry_migrate::standing::report_json(web.db(), &plan).await?)
 }
 

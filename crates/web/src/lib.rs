@@ -71,8 +71,9 @@ struct Inner {
     sessions: Sessions,
     /// Whether the dashboard is served over TLS (cookies get `Secure`).
     secure: bool,
-    /// Plans this server started, by id (a plan also runs from the CLI elsewhere).
-    runs: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
+    /// The `ferry` program a plan runs in (one worker process per run, so a run does not
+    /// depend on this server).
+    worker: PathBuf,
     /// The latest live-progress snapshot (JSON), read by one poller for every listener.
     live: tokio::sync::watch::Sender<String>,
     /// Plugin audits by the plugin's sha256 and the trusted keys they were judged
@@ -83,19 +84,37 @@ struct Inner {
 impl Web {
     /// The shared state of a server on `home`'s state DB; returns it with the one-time
     /// login token.
-    pub async fn open(home: &std::path::Path, secure: bool) -> anyhow::Result<(Web, String)> {
+    /// Plans start `worker` (the `ferry` program) in processes of their own.
+    pub async fn open(home: &std::path::Path, secure: bool, worker: PathBuf) -> anyhow::Result<(Web, String)> {
         let db = StateDb::open(home).await?;
         let (sessions, token) = Sessions::new();
         let (live, _) = tokio::sync::watch::channel(String::new());
-        let inner = Inner { db, home: home.to_path_buf(), sessions, secure, runs: Mutex::default(), live, audits: Mutex::default() };
+        let inner = Inner { db, home: home.to_path_buf(), sessions, secure, worker, live, audits: Mutex::default() };
         let web = Web { inner: Arc::new(inner) };
         web.start_live_poller();
+        web.start_reaper();
         Ok((web, token))
     }
 
     /// Read plan statuses and progress from the state DB every [`pages::LIVE_PERIOD`]
     /// while anyone listens, and publish each change: one reader however many browsers
     /// watch. The task ends when the server's state is dropped.
+    /// End, every few seconds, each running plan whose process died (whoever started
+    /// it): `failed`, with the reason, within [`ferry_migrate::plan::liveness::SILENT_FOR`]
+    /// at most.
+    fn start_reaper(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(REAP_EVERY).await;
+                let Some(inner) = weak.upgrade() else { return };
+                if let Err(e) = ferry_migrate::plan::liveness::reap_dead_runs(&inner.db).await {
+                    tracing::warn!("looking for runs whose process died: {e:#}");
+                }
+            }
+        });
+    }
+
     fn start_live_poller(&self) {
         let weak = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
@@ -212,23 +231,59 @@ impl Web {
         ferry_migrate::Migrator::new(self.db().clone(), plan, ferry_migrate::Progress::hidden()).await
     }
 
-    /// Start running a plan in this process (checks first; the Stage 1 choice when it
-    /// has Stage 1 apps). Refusals come back before anything starts.
+    /// Start running a plan in a worker process of its own (`ferry plan run`): the checks
+    /// and the Stage 1 choice first, here, so a refusal comes back before anything
+    /// starts; then the worker, which runs them again and the plan. Returns once the run
+    /// has started (or the worker refused it). The worker outlives this server: stopping
+    /// or restarting `ferry serve` leaves the run going; its output goes to
+    /// `FERRY_HOME/logs/plan-ID.log`.
     pub async fn start_plan(&self, id: &str, stage1: Option<ferry_migrate::Stage1Choice>) -> anyhow::Result<()> {
+        use ferry_migrate::plan::{status, Plan};
         let migrator = self.migrator(id).await?;
         let plan = migrator.plan().clone();
-        let migrator = ferry_migrate::plan::runner::ready(migrator, stage1).await?;
-        let task = tokio::spawn(async move {
-            if let Err(e) = migrator.run().await {
-                tracing::warn!("plan {} stopped: {e:#}", plan.id);
+        ferry_migrate::plan::runner::ready(migrator, stage1).await?;
+        let logs = self.inner.home.join("logs");
+        std::fs::create_dir_all(&logs).with_context(|| format!("cannot make {}", logs.display()))?;
+        let log_path = logs.join(format!("plan-{}.log", plan.id));
+        let log = std::fs::File::create(&log_path).with_context(|| format!("cannot write {}", log_path.display()))?;
+        let mut command = tokio::process::Command::new(&self.inner.worker);
+        command.args(["plan", "run", &plan.id]).env("FERRY_HOME", &self.inner.home).stdin(std::process::Stdio::null()).stdout(log.try_clone()?).stderr(log);
+        if let Some(choice) = stage1 {
+            command.args(["--stage1", choice.name()]);
+        }
+        // Its own process group: an interrupt meant for the server does not reach it.
+        #[cfg(unix)]
+        command.process_group(0);
+        let mut child = command.spawn().with_context(|| format!("cannot start {} to run plan {}", self.inner.worker.display(), plan.id))?;
+        let deadline = std::time::Instant::now() + WORKER_START;
+        loop {
+            if Plan::get(self.db(), &plan.id).await?.status != status::SAVED {
+                break;
             }
+            if let Some(exit) = child.try_wait()? {
+                let written = std::fs::read_to_string(&log_path).unwrap_or_default();
+                let tail: String = written.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join(" / ");
+                anyhow::bail!("the run of plan {} did not start ({exit}): {tail}", plan.id);
+            }
+            if std::time::Instant::now() > deadline {
+                tracing::warn!("plan {}: its worker has not started the run after {} s; it goes on", plan.id, WORKER_START.as_secs());
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        // Read its exit when it ends (no zombie while the server lives).
+        tokio::spawn(async move {
+            let _ = child.wait().await;
         });
-        let mut runs = self.inner.runs.lock().expect("not poisoned");
-        runs.retain(|_, run| !run.is_finished());
-        runs.insert(id.to_string(), task);
         Ok(())
     }
 }
+
+/// How long a worker may take to start its run (its checks read the source and the site).
+const WORKER_START: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// How often the server looks for runs whose process died.
+const REAP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The largest request body the dashboard reads (a plan request is a few hundred bytes).
 pub const MAX_BODY: u64 = 1 << 20;
@@ -295,7 +350,12 @@ fn from_own_origin(headers: &HeaderMap, secure: bool) -> Result<(), String> {
 /// this process, for tests and the bench: its address, its state and the one-time login
 /// token.
 pub async fn start(home: &std::path::Path, listen: &str) -> anyhow::Result<(SocketAddr, Web, String)> {
-    let (web, token) = Web::open(home, false).await?;
+    start_with_worker(home, listen, std::env::current_exe().context("which program is this")?).await
+}
+
+/// [`start`], plans running in `worker` (the `ferry` program; a test's own binary is not).
+pub async fn start_with_worker(home: &std::path::Path, listen: &str, worker: PathBuf) -> anyhow::Result<(SocketAddr, Web, String)> {
+    let (web, token) = Web::open(home, false, worker).await?;
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let app = router(web.clone());
@@ -316,7 +376,7 @@ pub async fn serve(home: &std::path::Path, options: ServeOptions) -> anyhow::Res
         Some((cert, key)) => Some(server::tls_config(cert, key)?),
         None => None,
     };
-    let (web, token) = Web::open(home, tls.is_some()).await?;
+    let (web, token) = Web::open(home, tls.is_some(), std::env::current_exe().context("which program is this")?).await?;
     let app = router(web);
     let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = tokio::net::TcpListener::bind(options.listen).await.with_context(|| format!("cannot listen on {}", options.listen))?;

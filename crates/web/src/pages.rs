@@ -657,7 +657,7 @@ pub async fn progress_snapshot(db: &ferry_core::state::StateDb) -> anyhow::Resul
 /// A plan's report: counts, failures, people, permissions, apps and the audit.
 async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> PageResult {
     let db = web.db();
-    let plan = Plan::get(db, &id).await?;
+    let plan = ferry_migrate::standing::current(db, &id).await?;
     let (report, apps) = ferry_migrate::standing::live_report(db, &plan).await?;
     let audit = ferry_apps::journal::plan_audit(db, &plan.id, None).await?;
     let verified = ferry_migrate::verify::Verification::latest(db, &plan.id).await?;

@@ -375,6 +375,7 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
                 print_json(&crate::migrate::standing::listing(&db).await?)?;
                 return Ok(ExitCode::Ok);
             }
+            crate::plan::liveness::reap_dead_runs(&db).await?;
             let plans = Plan::list(&db).await?;
             let mut t = table(&["id", "name", "status", "destination", "users", "spaces or projects", "apps", "progress", "created"]);
             for p in plans {
@@ -393,7 +394,7 @@ pub(crate) async fn run(home: &Path, command: PlanCommand) -> anyhow::Result<Exi
             Ok(ExitCode::Ok)
         }
         PlanCommand::Show { id, json } => {
-            let plan = Plan::get(&db, &id).await?;
+            let plan = crate::migrate::standing::current(&db, &id).await?;
             if json {
                 print_json(&crate::migrate::standing::report_json(&db, &plan).await?)?;
                 return Ok(ExitCode::Ok);

@@ -118,7 +118,7 @@ async fn an_admin_assesses_consents_plans_runs_and_reads_the_report_in_chromium(
     // dashboard offers only those.
     let site = ferry_host::sites::identify(&f.db, &f.source().await, None).await.unwrap();
     ferry_host::cloud::connect(&f.db, "trial", cloud.target()).await.unwrap();
-    let (addr, _web, login) = web::start(&f.home(), "127.0.0.1:0").await.unwrap();
+    let (addr, _web, login) = web::start_with_worker(&f.home(), "127.0.0.1:0", env!("CARGO_BIN_EXE_ferry").into()).await.unwrap();
     let base = format!("http://{addr}");
     let driver = start_driver().await;
     let profile = tempfile::tempdir().unwrap();

@@ -100,6 +100,20 @@ async fn a_run_killed_midway_then_a_new_plan_ends_with_every_entity_exactly_once
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(landed >= 40, "the run was killed mid-way ({landed} pages landed)");
+    // The plan does not stay `running`: the listing ends it failed, naming why.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let killed = loop {
+        let listed = ferry_host::migrate::standing::listing(&f.db).await.unwrap();
+        let it = listed.into_iter().find(|l| l.plan.id == plan.id).unwrap().plan;
+        if it.status != "running" {
+            break it;
+        }
+        assert!(std::time::Instant::now() < deadline, "still running 30 s after its process was killed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(killed.status, "failed");
+    let error = ferry_host::plan::Plan::report(&f.db, &plan.id).await.unwrap().and_then(|r| r.error).unwrap_or_default();
+    assert!(error.contains("is gone") && error.contains("create a new plan"), "{error}");
 
     let report = run_plan(&f, &cloud, plan_for(&f, &cloud, UsersScope::All, SpacesScope::All, false)).await;
     for kind in ["pages", "blogposts"] {

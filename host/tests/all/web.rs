@@ -32,7 +32,7 @@ struct Dashboard {
 
 impl Dashboard {
     async fn start(f: &Fixture) -> Dashboard {
-        let (addr, _web, login_token) = web::start(&f.home(), "127.0.0.1:0").await.unwrap();
+        let (addr, _web, login_token) = web::start_with_worker(&f.home(), "127.0.0.1:0", env!("CARGO_BIN_EXE_ferry").into()).await.unwrap();
         let (_, token) = auth::create_token(&f.db, "tests").await.unwrap();
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Dashboard { addr, login_token, token, http, exchanges: Default::default() }
@@ -908,4 +908,98 @@ async fn slow_idle_and_oversized_requests_do_not_hold_the_dashboard() {
     let limit = web::server::HEADER_READ + Duration::from_secs(5);
     let closed = futures_util::future::join_all(waiting.into_iter().map(|s| closed_within(s, limit))).await;
     assert!(closed.iter().all(Option::is_some), "{} of 51 slow or idle connections stayed open", closed.iter().filter(|c| c.is_none()).count());
+}
+
+/// `ferry serve` in a process of its own on the fixture's state, its address, and an API
+/// token.
+fn spawn_serve(f: &Fixture) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("FERRY_HOME", f.home())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let login = lines.by_ref().map_while(Result::ok).find_map(|l| l.trim().strip_prefix("http://").map(|rest| format!("http://{rest}"))).expect("a login URL");
+    (child, login.split("/login").next().unwrap().to_string())
+}
+
+/// The plan's status and error as `ferry serve` at `base` reports them.
+async fn status_of(http: &reqwest::Client, base: &str, token: &str, id: &str) -> (String, Option<String>) {
+    let report: Value = http.get(format!("{base}/api/v1/plans/{id}")).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+    (report["status"].as_str().unwrap_or_default().to_string(), report["error"].as_str().map(String::from))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_started_from_the_dashboard_outlives_it_and_a_dead_worker_ends_its_plan_failed() {
+    let options = ferry_host::sample::SampleOptions { pages_per_space: 150, ..Default::default() };
+    let f = Fixture::with(None, &options).await;
+    let cloud = Cloud::start(Faults { latency: Duration::from_millis(20), ..Faults::default() }).await;
+    add_sites(&f, &cloud).await;
+    let (_, token) = auth::create_token(&f.db, "tests").await.unwrap();
+    let http = reqwest::Client::new();
+    // Every app decided not needed: the core migration alone.
+    assess::read_server_apps(&f.db, &f.source().await).await.unwrap();
+    let (mut serve, base) = spawn_serve(&f);
+    let apps: Value = http.get(format!("{base}/api/v1/apps")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    for app in apps.as_array().unwrap() {
+        let key = app["key"].as_str().unwrap();
+        let decided = http.put(format!("{base}/api/v1/apps/{key}/decision")).bearer_auth(&token).json(&json!({"decision": "not-needed"})).send().await.unwrap();
+        assert_eq!(decided.status(), StatusCode::OK);
+    }
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    let f = &f;
+    let create = |name: &str| {
+        let (http, token, body) = (http.clone(), token.clone(), plan_body(f, name));
+        async move {
+            let (serve, base) = spawn_serve(f);
+            let made: Value = http.post(format!("{base}/api/v1/plans")).bearer_auth(&token).json(&body).send().await.unwrap().json().await.unwrap();
+            (serve, base, made["id"].as_str().unwrap().to_string())
+        }
+    };
+
+    // A run outlives the dashboard that started it: `ferry serve` killed, the plan finishes.
+    let (mut serve, base, id) = create("outlives the dashboard").await;
+    let started = http.post(format!("{base}/api/v1/plans/{id}/run")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(started.status(), StatusCode::ACCEPTED, "{}", started.text().await.unwrap());
+    assert_eq!(status_of(&http, &base, &token, &id).await.0, "running");
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let plan = loop {
+        let plan = ferry_host::plan::Plan::get(&f.db, &id).await.unwrap();
+        if plan.status != "running" {
+            break plan;
+        }
+        assert!(Instant::now() < deadline, "still running after 3 minutes");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(plan.status == "finished" || plan.status == "incomplete", "the run went on without the dashboard: {}", plan.status);
+    assert!(f.home().join("logs").join(format!("plan-{id}.log")).exists(), "its output is kept");
+
+    // A worker killed mid-run: within a minute its plan ends failed, with why and what to do.
+    let (mut serve, base, id) = create("its worker dies").await;
+    let started = http.post(format!("{base}/api/v1/plans/{id}/run")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(started.status(), StatusCode::ACCEPTED);
+    let pid: i64 = sqlx::query_scalar("SELECT worker_pid FROM plans WHERE id = ?").bind(&id).fetch_one(f.db.pool()).await.unwrap();
+    assert_ne!(pid, i64::from(serve.id()), "the run has a process of its own");
+    let killed = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (status, error) = loop {
+        let (status, error) = status_of(&http, &base, &token, &id).await;
+        if status != "running" {
+            break (status, error);
+        }
+        assert!(Instant::now() < deadline, "still running a minute after its worker died");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let error = error.unwrap_or_default();
+    assert_eq!(status, "failed", "{error}");
+    assert!(error.contains(&format!("its process ({pid}) is gone")) && error.contains("create a new plan"), "{error}");
+    serve.kill().unwrap();
+    serve.wait().unwrap();
 }

@@ -9,6 +9,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+pub mod liveness;
 pub mod runner;
 
 use crate::report::PlanReport;
