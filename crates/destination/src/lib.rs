@@ -414,6 +414,12 @@ impl Destination {
         self.budget.throttled_count()
     }
 
+    /// How long requests to the site still wait for the pause its rate limit asked for
+    /// (a `429`'s `Retry-After`), if they do.
+    pub fn paused_for(&self) -> Option<Duration> {
+        self.budget.paused_for()
+    }
+
     /// Requests sent to the site so far, retries included.
     pub fn requests_sent(&self) -> u64 {
         self.budget.sent_count()

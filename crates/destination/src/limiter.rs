@@ -148,6 +148,12 @@ impl Limiter {
         }
     }
 
+    /// How long every request still waits for the pause the site asked for, if it does.
+    pub(crate) fn paused_for(&self) -> Option<Duration> {
+        let until = self.state.lock().ok()?.paused_until?;
+        until.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())
+    }
+
     /// Requests the site has throttled so far.
     pub(crate) fn throttled_count(&self) -> u64 {
         self.throttled.load(Ordering::Relaxed)

@@ -32,9 +32,9 @@ pub mod verify;
 /// Storage-format bodies (crate `ferry-storage-format`).
 pub use ferry_storage_format as storage;
 
-pub use progress::{Progress, Step, Watcher};
+pub use progress::{Progress, Step, StepCount, Watcher};
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -326,34 +326,46 @@ pub fn destination_key(base_url: &str) -> String {
 /// How often a running plan records its progress in the state DB.
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// Record the plan's step counts and its apps' progress.
-async fn record_progress(db: &StateDb, plan_id: &str, progress: &Progress, apps: &apps::AppProgress) -> anyhow::Result<()> {
-    let mut rows: Vec<(String, u64, u64)> = progress.snapshot().into_iter().map(|(k, (d, t))| (k, d, t)).collect();
+/// Record the plan's step counts (in run order, when each started, whether it ended),
+/// its apps' progress, the site's throttling, and that the run is alive.
+async fn record_progress(db: &StateDb, plan_id: &str, progress: &Progress, apps: &apps::AppProgress, dest: &Destination) -> anyhow::Result<()> {
+    let mut rows: Vec<progress::StepCount> = progress.snapshot();
     if let Ok(apps) = apps.lock() {
-        rows.extend(apps.iter().map(|(app, (percent, _))| (format!("app:{app}"), u64::from(*percent), 100)));
+        rows.extend(apps.iter().map(|(app, (percent, _))| progress::StepCount {
+            name: format!("app:{app}"),
+            done: u64::from(*percent),
+            total: 100,
+            started_at: None,
+            finished: *percent >= 100,
+        }));
     }
     let mut tx = db.pool().begin().await?;
     plan::liveness::beat(&mut tx, plan_id).await?;
-    for (step, done, total) in rows {
+    let paused_until = dest.paused_for().map(|wait| humantime::format_rfc3339_millis(std::time::SystemTime::now() + wait).to_string());
+    sqlx::query("UPDATE plans SET throttled = ?, paused_until = ? WHERE id = ?")
+        .bind(dest.throttled() as i64)
+        .bind(paused_until)
+        .bind(plan_id)
+        .execute(&mut *tx)
+        .await?;
+    for (position, step) in rows.into_iter().enumerate() {
         sqlx::query(
-            "INSERT INTO plan_progress (plan_id, step, done, total) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (plan_id, step) DO UPDATE SET done = excluded.done, total = excluded.total",
+            "INSERT INTO plan_progress (plan_id, step, done, total, position, started_at, finished) VALUES (?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (plan_id, step) DO UPDATE SET done = excluded.done, total = excluded.total, position = excluded.position, \
+             started_at = excluded.started_at, finished = excluded.finished",
         )
         .bind(plan_id)
-        .bind(step)
-        .bind(done as i64)
-        .bind(total as i64)
+        .bind(step.name)
+        .bind(step.done as i64)
+        .bind(step.total as i64)
+        .bind(position as i64)
+        .bind(step.started_at)
+        .bind(step.finished)
         .execute(&mut *tx)
         .await?;
     }
     tx.commit().await?;
     Ok(())
-}
-
-/// The recorded progress of a plan: step → (done, total).
-pub async fn recorded_progress(db: &StateDb, plan_id: &str) -> anyhow::Result<BTreeMap<String, (u64, u64)>> {
-    let rows = sqlx::query("SELECT step, done, total FROM plan_progress WHERE plan_id = ?").bind(plan_id).fetch_all(db.pool()).await?;
-    Ok(rows.iter().map(|r| (r.get(0), (r.get::<i64, _>(1).max(0) as u64, r.get::<i64, _>(2).max(0) as u64))).collect())
 }
 
 /// What the admin chose for the plan's Stage 1 apps.
@@ -550,11 +562,11 @@ impl Migrator {
         plan::liveness::claim(&self.db, &self.plan.id).await?;
         let app_progress: apps::AppProgress = Arc::default();
         let recorder = {
-            let (db, id, progress, apps) = (self.db.clone(), self.plan.id.clone(), self.progress.shared(), app_progress.clone());
+            let (db, id, progress, apps, dest) = (self.db.clone(), self.plan.id.clone(), self.progress.shared(), app_progress.clone(), self.dest.clone());
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(PROGRESS_EVERY).await;
-                    if let Err(e) = record_progress(&db, &id, &progress, &apps).await {
+                    if let Err(e) = record_progress(&db, &id, &progress, &apps, &dest).await {
                         tracing::warn!("cannot record the progress of plan {id}: {e:#}");
                     }
                 }
@@ -562,6 +574,11 @@ impl Migrator {
         };
         let mut spaces = Vec::new();
         self.maps.settle_intents().await?;
+        // Every step shown from the start, with its entities counted from the scope.
+        match self.planned_steps().await {
+            Ok(steps) => self.progress.plan(steps),
+            Err(e) => tracing::warn!("plan {}: cannot count its scope ahead ({e:#}); steps are counted as they go", self.plan.id),
+        }
         if let Err(e) = self.steps(&mut spaces).await {
             tracing::error!("plan {} stopped: {e:#}", self.plan.id);
             self.report.error = Some(format!("{e:#}"));
@@ -580,7 +597,7 @@ impl Migrator {
         }
         recorder.abort();
         self.maps.settle_intents().await?;
-        record_progress(&self.db, &self.plan.id, &self.progress, &app_progress).await?;
+        record_progress(&self.db, &self.plan.id, &self.progress, &app_progress, &self.dest).await?;
         // A stop asked for during the app step leaves the plan stopped.
         self.report.status = if stopped || self.stop_requested().await? { status::STOPPED.to_string() } else { core };
         self.report.throttled_requests = self.dest.throttled();
@@ -654,6 +671,61 @@ impl Migrator {
         self.patch_pending_bodies().await?;
         self.report.time("references", started);
         Ok(())
+    }
+
+    /// The steps this run takes, in order, with the entities each has, counted from the
+    /// plan's scope before anything moves (0: counted as it goes).
+    async fn planned_steps(&mut self) -> anyhow::Result<Vec<(String, u64)>> {
+        let mut steps: Vec<(String, u64)> = Vec::new();
+        let kind = self.user_kind().to_string();
+        match self.plan.users {
+            _ if self.plan.attachments_only => {}
+            UsersScope::All => {
+                let (users, _) = self.users_in_scope(None).await?;
+                steps.push((kind, rules::review_emails(users).usable.len() as u64));
+                steps.push(("groups".into(), self.server_groups().await?.len() as u64));
+            }
+            UsersScope::Related => steps.push((kind, 0)),
+            UsersScope::None => {}
+        }
+        if self.plan.product == ferry_source::Product::Jira {
+            if self.plan.customers != UsersScope::None {
+                steps.push(("customers".into(), 0));
+            }
+            let projects = self.plan.selected_projects(&self.source).await?;
+            let desks = projects.iter().filter_map(|p| p.service_desk).collect();
+            let scope = jira::JiraScope {
+                projects,
+                organizations: self.source.organizations().await?,
+                requesters: Default::default(),
+                staff: Default::default(),
+                related: Default::default(),
+                desks,
+            };
+            steps.push(("organizations".into(), scope.organizations_in_scope(self.plan.customers).len() as u64));
+            steps.push(("projects".into(), scope.projects.len() as u64));
+            let mut requests = 0;
+            for project in &scope.projects {
+                requests += self.source.request_counts(project.id).await?.0;
+            }
+            steps.push(("requests".into(), requests));
+            return Ok(steps);
+        }
+        let (spaces, _) = self.resolve_spaces().await?;
+        let (mut pages, mut comments, mut attachments) = (0, 0, 0);
+        for space in &spaces {
+            let (p, b, c) = self.source.content_counts(space.id).await?;
+            pages += p + b;
+            comments += c;
+            attachments += self.source.attachment_count(space.id).await?;
+        }
+        steps.push(("spaces".into(), spaces.len() as u64));
+        if !self.plan.attachments_only {
+            steps.push(("pages".into(), pages));
+            steps.push(("comments".into(), comments));
+        }
+        steps.push(("attachments".into(), attachments));
+        Ok(steps)
     }
 
     pub(crate) fn attachments_root(&self) -> PathBuf {

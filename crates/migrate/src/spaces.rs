@@ -339,8 +339,10 @@ impl Migrator {
                 if flush && !chunk.is_empty() {
                     bytes = 0;
                     let batch = std::mem::take(&mut chunk);
+                    // Done: each page taken care of, landed or failed.
+                    let taken = batch.len() as u64;
                     self.create_content_batch(batch, (kind, namespace, blog), space, cloud_space, (&known, &intents), ids).await?;
-                    bar.set_position(ids.len() as u64);
+                    bar.inc(taken);
                 }
                 match next {
                     Some(item) => {
@@ -812,11 +814,12 @@ impl Migrator {
             }
             // A reply whose parent is in this same batch waits for the next round.
             let in_batch: HashSet<i64> = batch.iter().map(|c| c.id).collect();
+            let taken = batch.len() as u64;
             let (now, later): (Vec<_>, Vec<_>) = batch.into_iter().partition(|c| !c.parent_comment_id.is_some_and(|p| in_batch.contains(&p)));
             for round in [now, later] {
                 self.create_comment_batch(round, space, &known, content_ids, &mut comment_ids, &mut inline).await?;
             }
-            bar.set_position(comment_ids.len() as u64);
+            bar.inc(taken);
         }
         bar.finish();
         Ok(())
@@ -1044,9 +1047,12 @@ impl Migrator {
         let mut pending_refs = Vec::new();
         let mut file_of: HashMap<i64, i64> = HashMap::new();
         self.report.count("comments").server += pending.len() as u64;
+        // Comments on files count in the comments step.
+        let bar = self.progress.step("comments", 0);
         while !pending.is_empty() {
             // This round: comments that answer nothing, or answer a comment already settled.
             let (round, later): (Vec<_>, Vec<_>) = pending.into_iter().partition(|c| c.parent_comment_id.is_none_or(|p| settled.contains(&p)));
+            bar.inc(if round.is_empty() { later.len() } else { round.len() } as u64);
             if round.is_empty() {
                 for item in later {
                     let p = item.parent_comment_id.unwrap_or_default();
@@ -1098,6 +1104,7 @@ impl Migrator {
             });
             self.tally_authored("comments", linked.into_iter().chain(results).collect(), &mut comment_ids);
         }
+        bar.finish();
         self.remember_unresolved(pending_refs, &comment_ids, &space.key).await?;
         Ok(())
     }

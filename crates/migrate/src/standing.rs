@@ -11,12 +11,99 @@ use crate::report::PlanReport;
 use ferry_core::state::StateDb;
 
 /// One step's progress as recorded while a plan runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StepProgress {
     /// Entities done.
     pub done: u64,
-    /// Entities in the step.
+    /// Entities in the step (counted from the plan's scope before the run starts).
     pub total: u64,
+    /// Its place in the run: steps run in this order (apps, `app:KEY`, last).
+    pub position: u64,
+    /// When it started (RFC 3339); none while it waits.
+    pub started_at: Option<String>,
+    /// Whether it ended with every entity done.
+    pub finished: bool,
+}
+
+/// A run as a whole: how far, how long, how long still, and how the site's rate limit
+/// holds it back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Overall {
+    /// Entities done of all the core steps' entities, in percent (0 to 100).
+    pub percent: u8,
+    /// Seconds since the run started (to its end, once it ended).
+    pub elapsed_secs: u64,
+    /// Seconds still to go at the pace so far (while it runs, once it is 2 % through).
+    pub remaining_secs: Option<u64>,
+    /// Requests the Cloud site answered 429 (each retried after the pause it asked).
+    pub throttled: u64,
+    /// Seconds every request still waits for the pause the site's rate limit asked for.
+    pub waiting_for_rate_limit_secs: Option<u64>,
+}
+
+impl Overall {
+    /// The whole of a run from its steps and its plan row's times and throttling.
+    fn of(steps: &std::collections::BTreeMap<String, StepProgress>, times: &RunTimes) -> Overall {
+        let core = steps.iter().filter(|(name, _)| !name.starts_with("app:"));
+        let (done, total) = core.fold((0u64, 0u64), |(d, t), (_, s)| (d + s.done.min(s.total), t + s.total));
+        let fraction = if total == 0 { 0.0 } else { done as f64 / total as f64 };
+        let elapsed = times.elapsed();
+        let remaining = (times.running() && (0.02..1.0).contains(&fraction)).then(|| (elapsed as f64 * (1.0 - fraction) / fraction).round() as u64);
+        Overall {
+            percent: (fraction * 100.0).floor().clamp(0.0, 100.0) as u8,
+            elapsed_secs: elapsed,
+            remaining_secs: remaining,
+            throttled: times.throttled,
+            waiting_for_rate_limit_secs: times.running().then(|| seconds_until(times.paused_until.as_deref())).flatten(),
+        }
+    }
+}
+
+/// A plan row's run times and throttling.
+#[derive(Debug, Default)]
+struct RunTimes {
+    status: String,
+    started_at: Option<String>,
+    finished_at: Option<String>,
+    throttled: u64,
+    paused_until: Option<String>,
+}
+
+impl RunTimes {
+    fn running(&self) -> bool {
+        self.status == crate::plan::status::RUNNING
+    }
+
+    /// Seconds from the start to the end (or now).
+    fn elapsed(&self) -> u64 {
+        let at = |t: &Option<String>| t.as_deref().and_then(|t| humantime::parse_rfc3339_weak(t).ok());
+        let Some(started) = at(&self.started_at) else { return 0 };
+        let end = if self.running() { std::time::SystemTime::now() } else { at(&self.finished_at).unwrap_or(started) };
+        end.duration_since(started).map_or(0, |d| d.as_secs())
+    }
+}
+
+/// Whole seconds from now until `until` (RFC 3339), if it is ahead.
+fn seconds_until(until: Option<&str>) -> Option<u64> {
+    let until = humantime::parse_rfc3339_weak(until?).ok()?;
+    until.duration_since(std::time::SystemTime::now()).ok().map(|d| d.as_secs().max(1))
+}
+
+/// The run times of every plan, or of one.
+async fn run_times(db: &StateDb, only: Option<&str>) -> anyhow::Result<std::collections::HashMap<String, RunTimes>> {
+    let rows = sqlx::query("SELECT id, status, started_at, finished_at, throttled, paused_until FROM plans WHERE ? IS NULL OR id = ?")
+        .bind(only)
+        .bind(only)
+        .fetch_all(db.pool())
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let times =
+                RunTimes { status: r.get(1), started_at: r.get(2), finished_at: r.get(3), throttled: r.get::<i64, _>(4).max(0) as u64, paused_until: r.get(5) };
+            (r.get(0), times)
+        })
+        .collect())
 }
 
 /// One app's status, as a plan listing shows it.
@@ -35,8 +122,12 @@ pub struct PlanListing {
     /// The plan.
     #[serde(flatten)]
     pub plan: Plan,
-    /// Step → progress, as last recorded.
+    /// Step → progress, as last recorded (`position` says the order they run in).
     pub progress: std::collections::BTreeMap<String, StepProgress>,
+    /// The run as a whole.
+    pub overall: Overall,
+    /// What failed, once it ran.
+    pub failures: FailureSummary,
     /// The plan's apps and where each stands.
     pub app_statuses: Vec<AppStatusLine>,
 }
@@ -53,11 +144,15 @@ pub async fn current(db: &StateDb, id: &str) -> anyhow::Result<Plan> {
 pub async fn listing(db: &StateDb) -> anyhow::Result<Vec<PlanListing>> {
     crate::plan::liveness::reap_dead_runs(db).await?;
     let mut progress = all_progress(db).await?;
+    let mut times = run_times(db, None).await?;
+    let mut failures = failure_summaries(db, None).await?;
     let mut out = Vec::new();
     for plan in Plan::list(db).await? {
         let steps = progress.remove(&plan.id).unwrap_or_default();
         let app_statuses = if plan.plan_apps.is_empty() { Vec::new() } else { app_lines(db, &plan).await? };
-        out.push(PlanListing { plan, progress: steps, app_statuses });
+        let overall = Overall::of(&steps, &times.remove(&plan.id).unwrap_or_default());
+        let failures = failures.remove(&plan.id).unwrap_or_default();
+        out.push(PlanListing { plan, progress: steps, overall, failures, app_statuses });
     }
     Ok(out)
 }
@@ -65,22 +160,91 @@ pub async fn listing(db: &StateDb) -> anyhow::Result<Vec<PlanListing>> {
 /// Every plan's recorded progress: plan id → step → progress.
 pub async fn all_progress(db: &StateDb) -> anyhow::Result<std::collections::HashMap<String, std::collections::BTreeMap<String, StepProgress>>> {
     let mut out: std::collections::HashMap<String, std::collections::BTreeMap<String, StepProgress>> = std::collections::HashMap::new();
-    for r in sqlx::query("SELECT plan_id, step, done, total FROM plan_progress").fetch_all(db.pool()).await? {
-        let progress = StepProgress { done: r.get::<i64, _>(2).max(0) as u64, total: r.get::<i64, _>(3).max(0) as u64 };
-        out.entry(r.get(0)).or_default().insert(r.get(1), progress);
+    for r in sqlx::query("SELECT plan_id, step, done, total, position, started_at, finished FROM plan_progress").fetch_all(db.pool()).await? {
+        out.entry(r.get(0)).or_default().insert(r.get(1), step_progress(&r));
     }
     Ok(out)
+}
+
+fn step_progress(r: &sqlx::sqlite::SqliteRow) -> StepProgress {
+    StepProgress {
+        done: r.get::<i64, _>("done").max(0) as u64,
+        total: r.get::<i64, _>("total").max(0) as u64,
+        position: r.get::<i64, _>("position").max(0) as u64,
+        started_at: r.get("started_at"),
+        finished: r.get::<bool, _>("finished"),
+    }
+}
+
+/// The recorded progress of one plan: step → progress.
+pub async fn recorded_progress(db: &StateDb, plan_id: &str) -> anyhow::Result<std::collections::BTreeMap<String, StepProgress>> {
+    let rows =
+        sqlx::query("SELECT step, done, total, position, started_at, finished FROM plan_progress WHERE plan_id = ?").bind(plan_id).fetch_all(db.pool()).await?;
+    Ok(rows.iter().map(|r| (r.get(0), step_progress(r))).collect())
+}
+
+/// A plan's steps in the order they run.
+pub fn in_run_order(progress: &std::collections::BTreeMap<String, StepProgress>) -> Vec<(&String, &StepProgress)> {
+    let mut steps: Vec<(&String, &StepProgress)> = progress.iter().collect();
+    steps.sort_by_key(|(name, s)| (s.position, name.starts_with("app:"), (*name).clone()));
+    steps
 }
 
 async fn app_lines(db: &StateDb, plan: &Plan) -> anyhow::Result<Vec<AppStatusLine>> {
     Ok(app_statuses(db, plan).await?.into_iter().map(|a| AppStatusLine { app: a.app, status: a.status }).collect())
 }
 
+/// The run as a whole of every plan that has progress: by plan id.
+pub async fn all_overall(
+    db: &StateDb,
+    progress: &std::collections::HashMap<String, std::collections::BTreeMap<String, StepProgress>>,
+) -> anyhow::Result<std::collections::HashMap<String, Overall>> {
+    let mut times = run_times(db, None).await?;
+    Ok(progress.iter().map(|(id, steps)| (id.clone(), Overall::of(steps, &times.remove(id).unwrap_or_default()))).collect())
+}
+
+/// How many entities failed in each ended plan (or in `only`) and the first few (kind,
+/// entity, reason), read from the stored reports without loading them whole: by plan id.
+pub async fn failure_summaries(db: &StateDb, only: Option<&str>) -> anyhow::Result<std::collections::HashMap<String, FailureSummary>> {
+    let rows = sqlx::query(
+        "SELECT id, json_array_length(report_json, '$.failures'), json_extract(report_json, '$.error'), \
+                json_extract(report_json, '$.failures[0]'), json_extract(report_json, '$.failures[1]'), json_extract(report_json, '$.failures[2]') \
+         FROM plans WHERE report_json IS NOT NULL AND (? IS NULL OR id = ?)",
+    )
+    .bind(only)
+    .bind(only)
+    .fetch_all(db.pool())
+    .await?;
+    let mut out = std::collections::HashMap::new();
+    for r in rows {
+        let first = (3..6)
+            .filter_map(|i| r.get::<Option<String>, _>(i))
+            .filter_map(|json| serde_json::from_str::<crate::report::Failure>(&json).ok())
+            .map(|f| format!("{} {}: {}", f.kind, f.server_id, f.reason))
+            .collect();
+        out.insert(r.get(0), FailureSummary { count: r.get::<Option<i64>, _>(1).unwrap_or(0).max(0) as u64, error: r.get(2), first });
+    }
+    Ok(out)
+}
+
+/// What failed in a plan's run, in short.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct FailureSummary {
+    /// Entities that failed.
+    pub count: u64,
+    /// Why the run stopped, when it did.
+    pub error: Option<String>,
+    /// The first few failures: kind, entity and reason.
+    pub first: Vec<String>,
+}
+
 /// One plan with its progress and app statuses.
 pub async fn listing_of(db: &StateDb, plan: Plan) -> anyhow::Result<PlanListing> {
-    let progress = crate::recorded_progress(db, &plan.id).await?.into_iter().map(|(step, (done, total))| (step, StepProgress { done, total })).collect();
+    let progress = recorded_progress(db, &plan.id).await?;
     let app_statuses = app_lines(db, &plan).await?;
-    Ok(PlanListing { plan, progress, app_statuses })
+    let overall = Overall::of(&progress, &run_times(db, Some(&plan.id)).await?.remove(&plan.id).unwrap_or_default());
+    let failures = failure_summaries(db, Some(&plan.id)).await?.remove(&plan.id).unwrap_or_default();
+    Ok(PlanListing { plan, progress, overall, failures, app_statuses })
 }
 
 /// A plan's report with its apps read live (a re-run or a running app shows as it is

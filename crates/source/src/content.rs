@@ -372,6 +372,17 @@ impl Source {
         Ok((pages.max(0) as u64, blogposts.max(0) as u64, comments.max(0) as u64))
     }
 
+    /// How many current attachments the current pages and blog posts of a space have.
+    pub async fn attachment_count(&self, space_id: i64) -> Result<u64, SourceError> {
+        const SQL: &str = concat!(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM content c JOIN content p ON p.contentid = c.pageid AND +p.prevver IS NULL AND p.content_status = 'current' \
+             WHERE p.spaceid = $1 AND c.contenttype = 'ATTACHMENT' AND ",
+            current!()
+        );
+        let n: i64 = self.query(SQL).bind(space_id).fetch_one().await?.try_get(0)?;
+        Ok(n.max(0) as u64)
+    }
+
     /// The current comments on attachments (file comments) of current pages and blog
     /// posts of a space, oldest first. A file comment's `parent_id` is its attachment.
     pub fn file_comments_of_space(&self, space_id: i64) -> BoxStream<'_, Result<ContentItem, SourceError>> {

@@ -82,6 +82,12 @@ label { display: block; margin: .35em 0; }
 label span { display: inline-block; min-width: 12em; }
 code, .mono { font-family: ui-monospace, monospace; font-size: .92em; }
 progress { width: 10em; }
+.step-line { white-space: nowrap; }
+.step-line .step-name { display: inline-block; min-width: 7.5em; }
+.step-line[data-state="waiting"], .step-line[data-state="not reached"] { color: #626f86; }
+.step-line[data-state="stopped"] .step-state, .step-line[data-state="not reached"] .step-state { color: #a54800; }
+.step-line[data-state="done"] .step-state { color: #216e4e; }
+.overall { margin-bottom: .3em; }
 "#;
 
 /// Live progress: the plans page listens to `/plans/events` and updates each plan's
@@ -95,20 +101,12 @@ events.addEventListener('progress', (e) => {
     for (const status of row.querySelectorAll('.plan-status')) status.textContent = p.status;
     for (const form of row.querySelectorAll('.when-saved')) form.hidden = p.status !== 'saved';
     for (const form of row.querySelectorAll('.when-running')) form.hidden = p.status !== 'running';
+    // The server renders the cell (escaping what it shows), for plans running or ended
+    // just now; the others keep what their page was drawn with.
     const cell = row.querySelector('.plan-progress');
-    if (cell) {
-      cell.textContent = '';
-      for (const [step, s] of Object.entries(p.progress)) {
-        const line = document.createElement('div');
-        line.dataset.step = step;
-        line.textContent = `${step} ${s.done}/${s.total} `;
-        const bar = document.createElement('progress');
-        bar.max = Math.max(s.total, 1);
-        bar.value = s.done;
-        line.appendChild(bar);
-        cell.appendChild(line);
-      }
-    }
+    if (cell && p.live) cell.innerHTML = p.progress_html;
+    // A plan's own page, drawn while it ran, shows its report once it ends.
+    if (row.dataset.reloadWhenEnded !== undefined && p.status !== 'running' && p.status !== 'saved') location.reload();
     const apps = row.querySelector('.plan-apps');
     if (apps && p.apps) {
       apps.textContent = '';
@@ -477,8 +475,62 @@ async fn revoke(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
     Ok(Redirect::to(&format!("/apps/{}/consent", urlencode(&key))).into_response())
 }
 
-fn progress_lines(progress: &BTreeMap<String, ferry_migrate::standing::StepProgress>) -> Markup {
-    html! { @for (step, p) in progress { div data-step=(step) { (step) " " (p.done) "/" (p.total) " " progress max=(p.total.max(1)) value=(p.done) {} } } }
+/// A plan's progress as the plans list and its page show it (and the live updates
+/// replace): the run as a whole (percent, time so far, time left, the site's rate
+/// limit), then each step in the order it runs with its bar from 0 to 100 % and its
+/// state; once it ended, what failed and what was not reached.
+fn progress_cell(
+    status: &str,
+    progress: &BTreeMap<String, ferry_migrate::standing::StepProgress>,
+    overall: &ferry_migrate::standing::Overall,
+    failures: &ferry_migrate::standing::FailureSummary,
+) -> Markup {
+    let running = status == plan::status::RUNNING;
+    let ended = !running && status != plan::status::SAVED;
+    html! {
+        @if overall.elapsed_secs > 0 || running {
+            div.overall {
+                strong { (overall.percent) " %" } " · " (duration(overall.elapsed_secs)) @if running { " so far" }
+                @if let Some(left) = overall.remaining_secs { " · about " (duration(left)) " left" }
+                @if let Some(wait) = overall.waiting_for_rate_limit_secs { br; span.warn { "waiting " (wait) " s for the site's rate limit" } }
+                @if overall.throttled > 0 { br; span.muted { (plural(overall.throttled as usize, "request")) " throttled by the site" } }
+            }
+        }
+        @for (step, p) in ferry_migrate::standing::in_run_order(progress) {
+            @if !step.starts_with("app:") {
+                @let state = match (p.started_at.is_some(), p.finished, running) {
+                    (_, true, _) => "done",
+                    (false, _, true) => "waiting",
+                    (true, _, true) => "running",
+                    (false, _, false) => "not reached",
+                    (true, _, false) if p.done < p.total => "stopped",
+                    _ => "done",
+                };
+                div.step-line data-step=(step) data-state=(state) {
+                    span.step-name { (step) } " "
+                    progress max=(p.total.max(1)) value=(p.done.min(p.total.max(1))) {} " "
+                    span.count { (p.done) @if p.total > 0 { " / " (p.total) } }
+                    " " span.step-state { (state) }
+                }
+            }
+        }
+        @if ended && (failures.count > 0 || failures.error.is_some()) {
+            div.failures {
+                @if failures.count > 0 { span.bad { (plural(failures.count as usize, "failure")) } }
+                @if let Some(e) = &failures.error { br; span.bad { "stopped: " (e) } }
+                @for f in &failures.first { br; span.muted { (f) } }
+            }
+        }
+    }
+}
+
+/// Seconds for people: `45 s`, `3 min 20 s`, `2 h 05 min`.
+fn duration(secs: u64) -> String {
+    match secs {
+        0..=59 => format!("{secs} s"),
+        60..=3599 => format!("{} min {:02} s", secs / 60, secs % 60),
+        _ => format!("{} h {:02} min", secs / 3600, secs % 3600 / 60),
+    }
 }
 
 /// Plans: the list with live progress, and a form to create one.
@@ -502,7 +554,7 @@ async fn plans(State(web): State<Web>, Extension(caller): Extension<Caller>) -> 
                             @else { ", spaces " (p.spaces.to_string()) }
                         }
                         td.plan-apps { @for a in &l.app_statuses { div { (a.app) ": " (a.status) } } }
-                        td.plan-progress { (progress_lines(&l.progress)) }
+                        td.plan-progress { (progress_cell(&p.status, &l.progress, &l.overall, &l.failures)) }
                         td {
                             @if p.status == plan::status::SAVED {
                                 form.inline.when-saved method="post" action={ "/plans/" (p.id) "/check" } { (csrf_field(&caller)) button type="submit" { "Run checks" } }
@@ -631,6 +683,7 @@ pub const LIVE_PERIOD: Duration = Duration::from_millis(250);
 pub async fn progress_snapshot(db: &ferry_core::state::StateDb) -> anyhow::Result<String> {
     use sqlx::Row;
     let mut progress = ferry_migrate::standing::all_progress(db).await?;
+    let mut overall = ferry_migrate::standing::all_overall(db, &progress).await?;
     let rows = sqlx::query(
         "SELECT id, status, status = 'running' OR (finished_at IS NOT NULL AND finished_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-60 seconds')) \
          FROM plans ORDER BY created_at DESC, id",
@@ -641,8 +694,17 @@ pub async fn progress_snapshot(db: &ferry_core::state::StateDb) -> anyhow::Resul
     for r in &rows {
         let id: String = r.get(0);
         let steps = progress.remove(&id).unwrap_or_default();
-        let mut entry = serde_json::json!({"id": id, "status": r.get::<String, _>(1), "progress": steps});
-        if r.get::<bool, _>(2) {
+        let status: String = r.get(1);
+        let whole = overall.remove(&id).unwrap_or_default();
+        // What failed is read only for plans that ended just now (the others' is on the page).
+        let recent = r.get::<bool, _>(2);
+        let failures = match recent && status != plan::status::RUNNING {
+            true => ferry_migrate::standing::failure_summaries(db, Some(&id)).await?.remove(&id).unwrap_or_default(),
+            false => Default::default(),
+        };
+        let html = progress_cell(&status, &steps, &whole, &failures).into_string();
+        let mut entry = serde_json::json!({"id": id, "status": status, "live": recent, "progress": steps, "overall": whole, "progress_html": html});
+        if recent {
             let plan = Plan::get(db, &id).await?;
             if !plan.plan_apps.is_empty() {
                 let apps = ferry_migrate::apps::app_statuses(db, &plan).await?;
@@ -661,8 +723,20 @@ async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
     let (report, apps) = ferry_migrate::standing::live_report(db, &plan).await?;
     let audit = ferry_apps::journal::plan_audit(db, &plan.id, None).await?;
     let verified = ferry_migrate::verify::Verification::latest(db, &plan.id).await?;
+    let standing = ferry_migrate::standing::listing_of(db, plan.clone()).await?;
+    let running = plan.status == plan::status::RUNNING;
     let content = html! {
-        p { "Status: " strong.plan-status { (plan.status) } " · destination " span.mono { (plan.destination) } " · created " (plan.created_at) }
+        div #run data-plan=(plan.id) data-reload-when-ended[running] {
+            p { "Status: " strong.plan-status { (plan.status) } " · destination " span.mono { (plan.destination) } " · created " (plan.created_at) }
+            @if plan.status != plan::status::SAVED {
+                div.plan-progress { (progress_cell(&plan.status, &standing.progress, &standing.overall, &standing.failures)) }
+            }
+            @if running {
+                form.inline.when-running method="post" action={ "/plans/" (plan.id) "/stop" } { (csrf_field(&caller)) button type="submit" { "Stop" } }
+                " " span.muted { "Stop asks the run to stop when its current step ends; what it migrated stays, and a new plan goes on from there." }
+            }
+        }
+        @if running { script src="/live.js" {} }
         @if report.is_some() {
             p #last-verification {
                 @match &verified {
@@ -676,6 +750,7 @@ async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
             }
         }
         @match &report {
+            None if running => {}
             None => { p.note { "Not run yet. Run its checks and then the plan from the " a href="/plans" { "Plans" } " page." } }
             Some(r) => {
                 @if let Some(e) = &r.error { p.error { "The plan stopped: " (e) } }
@@ -723,6 +798,7 @@ async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
         }
         @if !apps.is_empty() {
             h2 { "Apps" }
+            @if let Some(why) = report.as_ref().and_then(|r| r.apps_not_started.as_ref()) { p.note { "The apps did not start: " (why) } }
             table {
                 tr { th { "App" } th { "Plugin" } th { "Status" } th { "Message" } th { "Sent to" } th { "Cloud app" } th { "Transfer" } th {} }
                 @for a in &apps {

@@ -498,21 +498,51 @@ pub(crate) fn print_checks(checks: &[crate::checks::Check]) {
     println!("{errors} errors, {warnings} warnings, {} passed", checks.len() - errors - warnings);
 }
 
-/// Per-step progress of a plan, one line per step, and each app's status.
+/// Per-step progress of a plan in the order its steps run, the run as a whole, and each
+/// app's status.
 async fn progress_lines(db: &StateDb, plan: &Plan) -> anyhow::Result<String> {
-    let progress = crate::migrate::recorded_progress(db, &plan.id).await?;
+    let listing = crate::migrate::standing::listing_of(db, plan.clone()).await?;
+    let running = plan.status == crate::plan::status::RUNNING;
     let mut lines = Vec::new();
-    for step in ["users", "agents", "groups", "customers", "organizations", "spaces", "projects", "pages", "requests", "comments", "attachments"] {
-        if let Some((done, total)) = progress.get(step) {
-            lines.push(if *total > 0 { format!("{step} {done}/{total}") } else { format!("{step} {done}") });
+    for (step, p) in crate::migrate::standing::in_run_order(&listing.progress) {
+        if step.starts_with("app:") {
+            continue;
         }
+        lines.push(match (p.started_at.is_some(), p.total) {
+            (false, total) if running => format!("{step} waiting ({total})"),
+            (_, 0) => format!("{step} {}", p.done),
+            (_, total) => format!("{step} {}/{total} ({} %)", p.done, p.done.min(total) * 100 / total),
+        });
+    }
+    let o = &listing.overall;
+    if o.elapsed_secs > 0 {
+        let mut line = format!("{} % in {}", o.percent, duration(o.elapsed_secs));
+        if let Some(left) = o.remaining_secs {
+            line.push_str(&format!(", about {} left", duration(left)));
+        }
+        lines.push(line);
+    }
+    if let Some(wait) = o.waiting_for_rate_limit_secs {
+        lines.push(format!("waiting {wait} s for the site's rate limit"));
+    }
+    if o.throttled > 0 {
+        lines.push(format!("{} requests throttled", o.throttled));
     }
     for app in crate::migrate::apps::app_statuses(db, plan).await? {
-        let percent = progress.get(&format!("app:{}", app.app)).map(|p| p.0).unwrap_or(u64::from(app.progress_percent));
+        let percent = listing.progress.get(&format!("app:{}", app.app)).map(|p| p.done).unwrap_or(u64::from(app.progress_percent));
         let shown_status = if app.status == "running" { format!("running {percent}%") } else { app.status.clone() };
         lines.push(format!("{} {shown_status}", shown(&app.app)));
     }
     Ok(lines.join("\n"))
+}
+
+/// Seconds for people: `45 s`, `3 min 20 s`, `2 h 05 min`.
+fn duration(secs: u64) -> String {
+    match secs {
+        0..=59 => format!("{secs} s"),
+        60..=3599 => format!("{} min {:02} s", secs / 60, secs % 60),
+        _ => format!("{} h {:02} min", secs / 3600, secs % 3600 / 60),
+    }
 }
 
 fn print_apps(apps: &[crate::migrate::apps::AppOutcome]) {

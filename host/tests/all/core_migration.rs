@@ -527,3 +527,43 @@ async fn a_body_over_the_size_bound_is_not_read_and_fails_its_page_or_comment_na
     assert!(!titles.contains(&title.as_str()), "{title} is not in the cloud");
     assert!(titles.len() > 1, "the rest of the space is");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_shows_every_step_from_the_start_in_run_order_and_ends_at_its_totals() {
+    use ferry_host::migrate::standing;
+    let (f, cloud) = (Fixture::new().await, Cloud::start(Faults { latency: std::time::Duration::from_millis(3), ..Faults::default() }).await);
+    let plan = Plan::create(&f.db, plan_for(&f, &cloud, UsersScope::All, SpacesScope::All, false)).await.unwrap();
+    let run = {
+        let (db, plan, dest) = (f.db.clone(), plan.clone(), cloud.dest.clone());
+        tokio::spawn(async move { Migrator::new(db, plan, Progress::hidden()).await.unwrap().with_destination(dest).run().await.unwrap() })
+    };
+    // The first record already names every step, in the order they run, with its total.
+    let order = ["users", "groups", "spaces", "pages", "comments", "attachments"];
+    let first = loop {
+        let recorded = standing::recorded_progress(&f.db, &plan.id).await.unwrap();
+        if !recorded.is_empty() {
+            break recorded;
+        }
+        assert!(!run.is_finished(), "the run ended before it recorded any progress");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let names: Vec<&str> = standing::in_run_order(&first).into_iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, order, "{first:?}");
+    for step in order {
+        assert!(first[step].total > 0, "{step} has its total before it runs: {first:?}");
+    }
+    let report = run.await.unwrap();
+    let last = standing::recorded_progress(&f.db, &plan.id).await.unwrap();
+    for step in order {
+        let p = &last[step];
+        assert!(p.done == p.total && p.finished && p.started_at.is_some(), "{step} ended at its total: {p:?}");
+    }
+    assert_eq!(last["pages"].total, report.counts["pages"].server + report.counts["blogposts"].server);
+    assert_eq!(last["comments"].total, report.counts["comments"].server);
+    assert_eq!(last["attachments"].total, report.counts["attachments"].server);
+    // The listing says how long it took, and it is 100 % through.
+    let listed = standing::listing(&f.db).await.unwrap().into_iter().find(|l| l.plan.id == plan.id).unwrap();
+    assert_eq!(listed.overall.percent, 100, "{:?}", listed.overall);
+    assert_eq!(listed.overall.remaining_secs, None);
+    assert_eq!(listed.failures.count, report.failures.len() as u64);
+}

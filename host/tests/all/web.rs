@@ -615,7 +615,12 @@ async fn live_progress_reaches_the_event_stream_when_another_process_records_it(
     let changed = next_event().await;
     let plan = changed.as_array().unwrap().iter().find(|p| p["id"] == id.as_str()).unwrap().clone();
     assert_eq!(plan["status"], "running");
-    assert_eq!(plan["progress"]["users"], json!({"done": 7, "total": 40}));
+    assert_eq!((plan["progress"]["users"]["done"].as_u64(), plan["progress"]["users"]["total"].as_u64()), (Some(7), Some(40)), "{plan}");
+    // The cell the page shows, rendered (and escaped) by the server: the step waits, with
+    // its bar and counts.
+    let html = plan["progress_html"].as_str().unwrap();
+    assert!(html.contains("data-step=\"users\"") && html.contains("7 / 40") && html.contains("waiting"), "{html}");
+    assert_eq!(plan["live"], true);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -923,6 +928,8 @@ fn spawn_serve(f: &Fixture) -> (std::process::Child, String) {
         .unwrap();
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let login = lines.by_ref().map_while(Result::ok).find_map(|l| l.trim().strip_prefix("http://").map(|rest| format!("http://{rest}"))).expect("a login URL");
+    // Read the rest as it comes: a closed pipe would end the server at its next line.
+    std::thread::spawn(move || lines.for_each(drop));
     (child, login.split("/login").next().unwrap().to_string())
 }
 
