@@ -601,6 +601,9 @@ impl Migrator {
         // A stop asked for during the app step leaves the plan stopped.
         self.report.status = if stopped || self.stop_requested().await? { status::STOPPED.to_string() } else { core };
         self.report.throttled_requests = self.dest.throttled();
+        if let Err(e) = self.name_failures().await {
+            tracing::warn!("plan {}: the failures keep their ids only ({e:#})", self.plan.id);
+        }
         Plan::save_report(&self.db, &self.report).await?;
         Ok(self.report)
     }
@@ -670,6 +673,24 @@ impl Migrator {
         let started = std::time::Instant::now();
         self.patch_pending_bodies().await?;
         self.report.time("references", started);
+        Ok(())
+    }
+
+    /// Name each failed piece of content as people know it (title or file name, space),
+    /// read from the server in one query per 500.
+    async fn name_failures(&mut self) -> anyhow::Result<()> {
+        let ids: Vec<i64> =
+            self.report.failures.iter().filter(|f| report::CONTENT_KINDS.contains(&f.kind.as_str())).filter_map(|f| f.server_id.parse().ok()).collect();
+        if ids.is_empty() || self.plan.product != ferry_source::Product::Confluence {
+            return Ok(());
+        }
+        let names = self.source.content_names(&ids).await?;
+        for failure in &mut self.report.failures {
+            if let Some((title, space)) = failure.server_id.parse::<i64>().ok().and_then(|id| names.get(&id)) {
+                failure.title = Some(title.clone()).filter(|t| !t.is_empty());
+                failure.space = space.clone();
+            }
+        }
         Ok(())
     }
 

@@ -31,7 +31,17 @@ pub struct Failure {
     pub server_id: String,
     /// Why, and what to do.
     pub reason: String,
+    /// What people call it, for content: a page's or blog post's title, an attachment's
+    /// file name, the title of the page a comment is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The key of the space it is in, for content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space: Option<String>,
 }
+
+/// The kinds of failure whose server id is a content id (named after the run).
+pub const CONTENT_KINDS: &[&str] = &["pages", "blogposts", "comments", "attachments", "restrictions", "labels", "references", "versions"];
 
 /// A space permission that was not migrated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -301,7 +311,7 @@ impl PlanReport {
     /// restrictions), under one failure.
     pub fn fail_n(&mut self, kind: &str, server_id: impl Into<String>, n: u64, reason: impl Into<String>) {
         self.count(kind).failed += n;
-        self.failures.push(Failure { kind: kind.into(), server_id: server_id.into(), reason: reason.into() });
+        self.failures.push(Failure { kind: kind.into(), server_id: server_id.into(), reason: reason.into(), title: None, space: None });
     }
 
     /// Add time spent in a step.

@@ -718,12 +718,12 @@ impl Migrator {
             }
             Ok(false) => {
                 let reason = "its references could not be updated: it is no longer in the cloud".to_string();
-                self.report.failures.push(Failure { kind: "references".into(), server_id: server_id.to_string(), reason });
+                self.report.failures.push(Failure { kind: "references".into(), server_id: server_id.to_string(), reason, title: None, space: None });
                 return Ok(());
             }
             Err(e) => {
                 let reason = format!("its references could not be updated (the ledger keeps it: the next plan tries again): {e:#}");
-                self.report.failures.push(Failure { kind: "references".into(), server_id: server_id.to_string(), reason });
+                self.report.failures.push(Failure { kind: "references".into(), server_id: server_id.to_string(), reason, title: None, space: None });
                 return Ok(());
             }
         }

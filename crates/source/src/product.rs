@@ -138,6 +138,31 @@ impl Source {
         Ok(row.map(|r| r.try_get::<Option<String>, _>(0)).transpose()?.flatten())
     }
 
+    /// What people call each of `ids` (content ids) and the key of its space: a page's or
+    /// blog post's title, an attachment's file name, the title of what a comment is on.
+    pub async fn content_names(&self, ids: &[i64]) -> Result<std::collections::HashMap<i64, (String, Option<String>)>, SourceError> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in ids.chunks(500) {
+            let params: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT c.contentid, COALESCE(c.title, p.title), COALESCE(s.spacekey, ps.spacekey, gs.spacekey) FROM content c \
+                 LEFT JOIN content p ON p.contentid = c.pageid LEFT JOIN content g ON g.contentid = p.pageid \
+                 LEFT JOIN spaces s ON s.spaceid = c.spaceid LEFT JOIN spaces ps ON ps.spaceid = p.spaceid LEFT JOIN spaces gs ON gs.spaceid = g.spaceid \
+                 WHERE c.contentid IN ({})",
+                params.join(", ")
+            );
+            let mut query = self.query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for r in query.fetch_all().await? {
+                let title: Option<String> = r.try_get(1)?;
+                out.insert(r.try_get(0)?, (title.unwrap_or_default(), r.try_get(2)?));
+            }
+        }
+        Ok(out)
+    }
+
     /// The storage-format body of a current page or blog post.
     pub async fn body(&self, content_id: i64) -> Result<Option<String>, SourceError> {
         let row = self.query("SELECT body FROM bodycontent WHERE contentid = $1 AND bodytypeid = 2").bind(content_id).fetch_optional().await?;

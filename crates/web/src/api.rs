@@ -31,6 +31,7 @@ pub fn routes() -> Router<Web> {
         .route("/plans/{id}/stop", post(stop_plan))
         .route("/plans/{id}/audit", get(plan_audit))
         .route("/plans/{id}/verification", get(plan_verification))
+        .route("/plans/{id}/failures.csv", get(plan_failures_csv))
         .route("/apps", get(list_apps))
         .route("/apps/{key}/decision", put(decide))
         .route("/apps/{key}/consent", get(consent_card).post(agree).delete(revoke))
@@ -44,7 +45,7 @@ pub fn routes() -> Router<Web> {
 #[openapi(
     info(title = "Ferry automation API", description = "The dashboard's functions for scripts: plans, reports, apps, consent, checks, Stages and audits. \
         Authenticate with `Authorization: Bearer <token>` (`ferry api-token create NAME`). Errors are `{\"error\": {\"code\", \"message\"}}`."),
-    paths(list_plans, create_plan, show_plan, check_plan, run_plan, stop_plan, plan_audit, plan_verification, list_apps, decide, consent_card, agree, revoke, list_consent, list_stages, list_plugins),
+    paths(list_plans, create_plan, show_plan, check_plan, run_plan, stop_plan, plan_audit, plan_verification, plan_failures_csv, list_apps, decide, consent_card, agree, revoke, list_consent, list_stages, list_plugins),
     components(schemas(super::ErrorBody, super::ApiError, plan::PlanRequest, RunBody, RunStarted, DecisionBody, DecisionSet, AgreeBody, Revoked, StagesView)),
     modifiers(&BearerAuth, &GuardResponses),
     security(("bearer" = []))
@@ -179,6 +180,18 @@ async fn plan_verification(State(web): State<Web>, Path(id): Path<String>) -> Ap
                 .into())
         }
     }
+}
+
+/// Every failure of the plan's run as CSV (`kind,entity,title,space,reason`, a header
+/// row first; empty but for the header before it runs).
+#[utoipa::path(get, path = "/api/v1/plans/{id}/failures.csv", tag = "plans", params(("id" = String, Path, description = "plan id (a unique prefix is enough)")),
+    responses((status = 200, description = "the failures, one row each", content_type = "text/csv", body = String), (status = 400, description = "`bad-request`: the id prefix matches several plans", body = super::ErrorBody), (status = 404, description = "`not-found`: no such plan", body = super::ErrorBody)))]
+async fn plan_failures_csv(State(web): State<Web>, Path(id): Path<String>) -> ApiResult {
+    let plan = ferry_migrate::standing::current(web.db(), &id).await?;
+    let report = Plan::report(web.db(), &plan.id).await?.unwrap_or_default();
+    let mut response = super::failures_csv(&report)?.into_response();
+    response.headers_mut().insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("text/csv; charset=utf-8"));
+    Ok(response)
 }
 
 /// Run the pre-migration checks (`ferry plan check ID --json`); reads the source and the

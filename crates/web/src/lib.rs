@@ -285,6 +285,30 @@ const WORKER_START: std::time::Duration = std::time::Duration::from_secs(120);
 /// How often the server looks for runs whose process died.
 const REAP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Every failure of a report as CSV (kind, entity, title, space, reason), with a header
+/// row; a cell that a spreadsheet would read as a formula starts with `'`.
+pub fn failures_csv(report: &ferry_migrate::report::PlanReport) -> anyhow::Result<String> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(["kind", "entity", "title", "space", "reason"])?;
+    let cell = |text: &str| -> String {
+        if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            format!("'{text}")
+        } else {
+            text.to_string()
+        }
+    };
+    for f in &report.failures {
+        out.write_record([
+            cell(&f.kind),
+            cell(&f.server_id),
+            cell(f.title.as_deref().unwrap_or_default()),
+            cell(f.space.as_deref().unwrap_or_default()),
+            cell(&f.reason),
+        ])?;
+    }
+    Ok(String::from_utf8(out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?)
+}
+
 /// The largest request body the dashboard reads (a plan request is a few hundred bytes).
 pub const MAX_BODY: u64 = 1 << 20;
 
@@ -581,4 +605,21 @@ async fn guard(State(web): State<Web>, mut request: Request, next: Next) -> Resp
     }
     request.extensions_mut().insert(Caller::Browser(session));
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_failures_csv_quotes_what_it_must_and_never_hands_a_spreadsheet_a_formula() {
+        let mut report = ferry_migrate::report::PlanReport::new("p", "n");
+        report.fail("pages", "101", "its parent page 100 did not migrate, \"quoted\"");
+        report.fail("attachments", "=HYPERLINK(\"x\")", "-1 bytes");
+        report.failures[0].title = Some("Home, sweet".into());
+        report.failures[0].space = Some("ENG".into());
+        let csv = super::failures_csv(&report).unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], "kind,entity,title,space,reason");
+        assert_eq!(lines[1], "pages,101,\"Home, sweet\",ENG,\"its parent page 100 did not migrate, \"\"quoted\"\"\"");
+        assert_eq!(lines[2], "attachments,\"'=HYPERLINK(\"\"x\"\")\",,,'-1 bytes");
+    }
 }

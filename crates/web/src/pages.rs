@@ -45,6 +45,8 @@ pub fn routes() -> Router<Web> {
         .route("/plans/{id}", get(report))
         .route("/plans/{id}/check", post(check_plan))
         .route("/plans/{id}/verification", get(verification_page))
+        .route("/plans/{id}/report.json", get(report_export))
+        .route("/plans/{id}/failures.csv", get(failures_export))
         .route("/plans/{id}/run", post(run_plan))
         .route("/plans/{id}/stop", post(stop_plan))
         .route("/plans/{id}/apps/{key}/rerun", post(rerun_app))
@@ -759,15 +761,45 @@ async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
                     tr { th { "Kind" } th { "Server" } th { "Cloud" } th { "Failed" } }
                     @for (kind, c) in &r.counts { tr { td { (kind) } td { (c.server) } td { (c.cloud) } td class=[(c.failed > 0).then_some("bad")] { (c.failed) } } }
                 }
+                p.exports {
+                    "Export: " a href={ "/plans/" (plan.id) "/report.json" } download { "the whole report (JSON)" } " · "
+                    a href={ "/plans/" (plan.id) "/failures.csv" } download { "the failures (CSV)" }
+                }
+                p.muted {
+                    "History: " (if r.history.is_empty() { "all" } else { r.history.as_str() }) " versions"
+                    @if let Some(choice) = r.stage1_choice { " · Stage 1 apps (" (r.stage1_apps.join(", ")) "): " (choice.name()) }
+                    @if r.throttled_requests > 0 { " · " (plural(r.throttled_requests as usize, "request")) " throttled by the site" }
+                    @if r.attachment_bytes > 0 { " · " (r.attachment_bytes) " bytes of attachments uploaded" }
+                }
                 @if !r.failures.is_empty() {
                     h2 { "Failures (" (r.failures.len()) ")" }
-                    table {
-                        tr { th { "Kind" } th { "Entity" } th { "Reason and fix" } }
-                        @for f in r.failures.iter().take(500) { tr { td { (f.kind) } td.mono { (f.server_id) } td { (f.reason) } } }
+                    table #failures {
+                        tr { th { "Kind" } th { "Entity" } th { "Space" } th { "Reason and fix" } }
+                        @for f in r.failures.iter().take(500) {
+                            tr { td { (f.kind) } td { @if let Some(t) = &f.title { (t) br; } span.mono.muted { (f.server_id) } } td.mono { (f.space.clone().unwrap_or_default()) } td { (f.reason) } }
+                        }
                     }
-                    @if r.failures.len() > 500 { p.muted { "The first 500 are shown; " code { "ferry plan show " (plan.id) " --json" } " lists all." } }
+                    @if r.failures.len() > 500 { p.muted { "The first 500 are shown; the CSV export lists all." } }
+                }
+                @if !r.checks.is_empty() {
+                    h2 { "The checks the run started with" }
+                    @let errors = r.checks.iter().filter(|c| c.result == ferry_migrate::checks::CheckResult::Error).count();
+                    @let warnings = r.checks.iter().filter(|c| c.result == ferry_migrate::checks::CheckResult::Warning).count();
+                    p { (plural(errors, "error")) ", " (plural(warnings, "warning")) ", " (r.checks.len() - errors - warnings) " passed" }
+                    ul { @for c in r.checks.iter().filter(|c| c.result != ferry_migrate::checks::CheckResult::Pass) { li { span.mono { (c.code) } ": " (c.message) } } }
                 }
                 @if r.product == "jira" {
+                    @if !r.request_keys.is_empty() { p { (plural(r.request_keys.len(), "request")) " have new keys; the JSON export maps each server key to its new one." } }
+                    @if !r.statuses_not_set.is_empty() {
+                        h3 { "Statuses the cloud workflow could not reach (" (r.statuses_not_set.len()) ")" }
+                        table #statuses-not-set { tr { th { "Request" } th { "Server status" } th { "Left at" } }
+                            @for st in r.statuses_not_set.iter().take(500) { tr { td.mono { (st.request) } td { (st.server_status) } td { (st.left_at) } } } }
+                    }
+                    @if !r.projects_not_migrated.is_empty() {
+                        h3 { "Projects not migrated" }
+                        table #projects-not-migrated { tr { th { "Project" } th { "Kind" } th { "Issues" } th { "Why" } }
+                            @for pr in &r.projects_not_migrated { tr { td { (pr.name) " " span.mono.muted { (pr.key) } } td { (pr.kind) } td { (pr.issues) } td { (pr.reason) } } } }
+                    }
                     h2 { "People" }
                     p { (r.former_customer.len()) " people the requests name have no cloud account (the migrating account stands in; each request's origin names them); "
                         (r.customers_with_full_accounts) " customers were linked to full accounts; "
@@ -784,9 +816,39 @@ async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
                     h2 { "People and permissions" }
                     p { (r.authored_by_migrating_account) " items are authored in the cloud by the migrating account (each keeps its original author and date in its ferry-origin property); " (r.former_user) " of them were written by people with no cloud account; " (r.linked_users) " accounts were linked to existing cloud accounts." }
                     @if !r.dropped_permissions.is_empty() {
-                        p { (r.dropped_permissions.len()) " permissions were dropped:" }
-                        ul { @for d in r.dropped_permissions.iter().take(200) { li { (serde_json::to_string(d).unwrap_or_default()) } } }
+                        h3 { "Space permissions dropped (" (r.dropped_permissions.len()) ")" }
+                        table #dropped-permissions {
+                            tr { th { "Space" } th { "Permission" } th { "Who" } th { "Why" } }
+                            @for d in r.dropped_permissions.iter().take(500) { tr { td.mono { (d.space) } td.mono { (d.permission) } td { (d.subject) } td { (d.reason) } } }
+                        }
                     }
+                    @if !r.restriction_losses.is_empty() {
+                        h3 { "Restrictions narrowed (" (r.restriction_losses.len()) ")" }
+                        p.muted { "A page restriction named someone with no cloud account: fewer people may see or edit the page in the cloud, never more." }
+                        table #restriction-losses {
+                            tr { th { "Page" } th { "Restriction" } th { "Lost" } th { "Falls back to" } }
+                            @for l in r.restriction_losses.iter().take(500) { tr { td { (l.title) br; span.mono.muted { (l.content_id) } } td { (l.kind) } td { (l.subject) } td { (l.fallback.clone().unwrap_or_default()) } } }
+                        }
+                    }
+                    @if !r.unresolved_references.is_empty() {
+                        h3 { "References kept as on the server (" (r.unresolved_references.len()) ")" }
+                        p.muted { "Links to pages that did not migrate: a later plan that migrates those pages fixes them." }
+                        table #unresolved-references {
+                            tr { th { "In" } th { "Reference" } th { "Why" } }
+                            @for u in r.unresolved_references.iter().take(500) { tr { td { (u.title) br; span.mono.muted { (u.content_id) } } td.mono { (u.reference) } td { (u.reason) } } }
+                        }
+                    }
+                    @if !r.detached_inline_comments.is_empty() {
+                        h3 { "Inline comments now footer comments (" (r.detached_inline_comments.len()) ")" }
+                        p.muted { "The text they highlighted is no longer on their page." }
+                        table #detached-comments {
+                            tr { th { "Comment" } th { "Page" } th { "Highlighted text" } }
+                            @for d in r.detached_inline_comments.iter().take(500) { tr { td.mono { (d.comment_id) } td.mono { (d.page_id) } td { (d.selection) } } }
+                        }
+                    }
+                    @if !r.merged_groups.is_empty() { p { "Merged into cloud groups of the same name: " (r.merged_groups.join(", ")) } }
+                    @if !r.skipped_groups.is_empty() { p { "Groups never migrated (their members are): " (r.skipped_groups.join(", ")) } }
+                    @if !r.shadowed_users.is_empty() { p { "Users hidden by a user of the same name in an earlier directory: " (r.shadowed_users.join(", ")) } }
                     @if !r.users_without_account.is_empty() {
                         p.note { "In the directory, but it names no Atlassian account for them (their content goes to the migrating account): " (r.users_without_account.join(", ")) }
                     }
@@ -848,6 +910,32 @@ async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
         }
     };
     Ok(html_response(StatusCode::OK, page(&format!("Plan {}", plan.name), "/plans", Some(csrf(&caller)), content)))
+}
+
+/// The whole report as `ferry plan show ID --json` prints it, as a file.
+async fn report_export(State(web): State<Web>, Path(id): Path<String>) -> PageResult {
+    let plan = ferry_migrate::standing::current(web.db(), &id).await?;
+    let shown = ferry_migrate::standing::report_json(web.db(), &plan).await?;
+    let body = serde_json::to_string_pretty(&shown).map_err(anyhow::Error::from)?;
+    Ok(download(body, "application/json", &format!("ferry-report-{}.json", plan.id)))
+}
+
+/// Every failure of a plan's run as CSV: kind, entity, title, space, reason.
+async fn failures_export(State(web): State<Web>, Path(id): Path<String>) -> PageResult {
+    let plan = ferry_migrate::standing::current(web.db(), &id).await?;
+    let report = Plan::report(web.db(), &plan.id).await?.unwrap_or_default();
+    Ok(download(crate::failures_csv(&report)?, "text/csv; charset=utf-8", &format!("ferry-failures-{}.csv", plan.id)))
+}
+
+/// A file to save: its type and name.
+fn download(body: String, content_type: &'static str, name: &str) -> Response {
+    let disposition = format!("attachment; filename=\"{}\"", name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '.', "_"));
+    let mut response = (StatusCode::OK, body).into_response();
+    response.headers_mut().insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static(content_type));
+    if let Ok(value) = axum::http::HeaderValue::from_str(&disposition) {
+        response.headers_mut().insert(axum::http::header::CONTENT_DISPOSITION, value);
+    }
+    response
 }
 
 /// A plan's last verification: what was compared, and each difference with a link to

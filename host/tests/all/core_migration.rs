@@ -395,6 +395,8 @@ async fn a_missing_attachment_file_is_reported_and_the_plan_is_incomplete() {
     assert!(missing.iter().all(|m| m.reason.contains("is missing from the attachment folder")));
     assert_eq!(report.counts["attachments"].cloud + missing.len() as u64, report.counts["attachments"].server);
     assert_eq!(report.status, "incomplete");
+    // Each is named as people know it: its file name and its space, not only its id.
+    assert!(missing.iter().all(|m| m.title.as_deref().is_some_and(|t| !t.is_empty()) && m.space.is_some()), "{missing:?}");
 }
 
 #[tokio::test]

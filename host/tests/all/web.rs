@@ -357,6 +357,18 @@ async fn the_api_serves_the_journey_in_the_cli_shapes_and_never_a_secret() {
     let (status, page) = d.page(&session, &format!("/plans/{id}/verification")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("No differences") && page.contains("id=\"compared\""), "{page}");
+    // The exports: the whole report as JSON, every failure as CSV (page and API alike).
+    let (status, json_file) = d.page(&session, &format!("/plans/{id}/report.json")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(serde_json::from_str::<Value>(&json_file).unwrap(), report, "the JSON export is the report");
+    let (status, csv_file) = d.page(&session, &format!("/plans/{id}/failures.csv")).await;
+    assert_eq!(status, StatusCode::OK);
+    let rows: Vec<&str> = csv_file.lines().collect();
+    assert_eq!(rows[0], "kind,entity,title,space,reason");
+    assert_eq!(rows.len() - 1, report["failures"].as_array().unwrap().len(), "{csv_file}");
+    let by_api = d.http.get(d.url(&format!("/api/v1/plans/{id}/failures.csv"))).bearer_auth(&d.token).send().await.unwrap();
+    assert!(by_api.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert_eq!(by_api.text().await.unwrap(), csv_file);
     let (status, body) = d.api(reqwest::Method::GET, "/plans/nosuchplan", None).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not-found")), "{body}");
     // `%` and `_` are text, not LIKE wildcards: they name no plan.
@@ -404,6 +416,7 @@ async fn the_api_serves_the_journey_in_the_cli_shapes_and_never_a_secret() {
         "/api/v1/plans/{id}/stop",
         "/api/v1/plans/{id}/audit",
         "/api/v1/plans/{id}/verification",
+        "/api/v1/plans/{id}/failures.csv",
         "/api/v1/apps",
         "/api/v1/apps/{key}/decision",
         "/api/v1/apps/{key}/consent",
@@ -915,9 +928,19 @@ async fn slow_idle_and_oversized_requests_do_not_hold_the_dashboard() {
     assert!(closed.iter().all(Option::is_some), "{} of 51 slow or idle connections stayed open", closed.iter().filter(|c| c.is_none()).count());
 }
 
-/// `ferry serve` in a process of its own on the fixture's state, its address, and an API
-/// token.
-fn spawn_serve(f: &Fixture) -> (std::process::Child, String) {
+/// A child process killed when the test ends, passed or not.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `ferry serve` in a process of its own on the fixture's state (killed when dropped),
+/// and its address.
+fn spawn_serve(f: &Fixture) -> (Killed, String) {
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
         .args(["serve", "--listen", "127.0.0.1:0"])
@@ -930,7 +953,7 @@ fn spawn_serve(f: &Fixture) -> (std::process::Child, String) {
     let login = lines.by_ref().map_while(Result::ok).find_map(|l| l.trim().strip_prefix("http://").map(|rest| format!("http://{rest}"))).expect("a login URL");
     // Read the rest as it comes: a closed pipe would end the server at its next line.
     std::thread::spawn(move || lines.for_each(drop));
-    (child, login.split("/login").next().unwrap().to_string())
+    (Killed(child), login.split("/login").next().unwrap().to_string())
 }
 
 /// The plan's status and error as `ferry serve` at `base` reports them.
@@ -949,15 +972,14 @@ async fn a_run_started_from_the_dashboard_outlives_it_and_a_dead_worker_ends_its
     let http = reqwest::Client::new();
     // Every app decided not needed: the core migration alone.
     assess::read_server_apps(&f.db, &f.source().await).await.unwrap();
-    let (mut serve, base) = spawn_serve(&f);
+    let (serve, base) = spawn_serve(&f);
     let apps: Value = http.get(format!("{base}/api/v1/apps")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     for app in apps.as_array().unwrap() {
         let key = app["key"].as_str().unwrap();
         let decided = http.put(format!("{base}/api/v1/apps/{key}/decision")).bearer_auth(&token).json(&json!({"decision": "not-needed"})).send().await.unwrap();
         assert_eq!(decided.status(), StatusCode::OK);
     }
-    serve.kill().unwrap();
-    serve.wait().unwrap();
+    drop(serve);
     let f = &f;
     let create = |name: &str| {
         let (http, token, body) = (http.clone(), token.clone(), plan_body(f, name));
@@ -969,12 +991,11 @@ async fn a_run_started_from_the_dashboard_outlives_it_and_a_dead_worker_ends_its
     };
 
     // A run outlives the dashboard that started it: `ferry serve` killed, the plan finishes.
-    let (mut serve, base, id) = create("outlives the dashboard").await;
+    let (serve, base, id) = create("outlives the dashboard").await;
     let started = http.post(format!("{base}/api/v1/plans/{id}/run")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(started.status(), StatusCode::ACCEPTED, "{}", started.text().await.unwrap());
     assert_eq!(status_of(&http, &base, &token, &id).await.0, "running");
-    serve.kill().unwrap();
-    serve.wait().unwrap();
+    drop(serve);
     let deadline = Instant::now() + Duration::from_secs(180);
     let plan = loop {
         let plan = ferry_host::plan::Plan::get(&f.db, &id).await.unwrap();
@@ -988,11 +1009,11 @@ async fn a_run_started_from_the_dashboard_outlives_it_and_a_dead_worker_ends_its
     assert!(f.home().join("logs").join(format!("plan-{id}.log")).exists(), "its output is kept");
 
     // A worker killed mid-run: within a minute its plan ends failed, with why and what to do.
-    let (mut serve, base, id) = create("its worker dies").await;
+    let (serve, base, id) = create("its worker dies").await;
     let started = http.post(format!("{base}/api/v1/plans/{id}/run")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(started.status(), StatusCode::ACCEPTED);
     let pid: i64 = sqlx::query_scalar("SELECT worker_pid FROM plans WHERE id = ?").bind(&id).fetch_one(f.db.pool()).await.unwrap();
-    assert_ne!(pid, i64::from(serve.id()), "the run has a process of its own");
+    assert_ne!(pid, i64::from(serve.0.id()), "the run has a process of its own");
     let killed = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
     assert!(killed.success());
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -1007,6 +1028,4 @@ async fn a_run_started_from_the_dashboard_outlives_it_and_a_dead_worker_ends_its
     let error = error.unwrap_or_default();
     assert_eq!(status, "failed", "{error}");
     assert!(error.contains(&format!("its process ({pid}) is gone")) && error.contains("create a new plan"), "{error}");
-    serve.kill().unwrap();
-    serve.wait().unwrap();
 }
