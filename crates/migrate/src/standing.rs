@@ -194,6 +194,66 @@ async fn app_lines(db: &StateDb, plan: &Plan) -> anyhow::Result<Vec<AppStatusLin
     Ok(app_statuses(db, plan).await?.into_iter().map(|a| AppStatusLine { app: a.app, status: a.status }).collect())
 }
 
+/// Which plans a page of the listing shows: of a status (none: every one), whose name
+/// or id holds `search` (case-insensitive), `limit` of them after `offset`.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+pub struct ListFilter {
+    /// Only plans of this status (`saved`, `running`, `finished`, `incomplete`, `failed`,
+    /// `stopped`).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Only plans whose name or id contains this, in any case.
+    #[serde(default, rename = "q")]
+    pub search: Option<String>,
+    /// How many plans at most (50 when only `offset` is given, at most 500; neither:
+    /// every plan).
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// How many matching plans to skip, newest first.
+    #[serde(default)]
+    pub offset: Option<usize>,
+}
+
+/// Plans a page shows unless it says otherwise, and at most.
+pub const PAGE_SIZE: usize = 50;
+const MAX_PAGE: usize = 500;
+
+/// A page of the plans: the plans of the page with their progress (newest first), how
+/// many match the filter in all, and how many there are of each status.
+pub struct ListingPage {
+    /// The plans of the page.
+    pub plans: Vec<PlanListing>,
+    /// Plans matching the filter, on every page.
+    pub matching: usize,
+    /// Plans of each status (the search applied, the status filter not).
+    pub by_status: std::collections::BTreeMap<String, usize>,
+}
+
+/// A page of [`listing`]: only the page's plans have their progress, failures and apps read.
+pub async fn listing_page(db: &StateDb, filter: &ListFilter) -> anyhow::Result<ListingPage> {
+    crate::plan::liveness::reap_dead_runs(db).await?;
+    let search = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_lowercase);
+    let found: Vec<Plan> =
+        Plan::list(db).await?.into_iter().filter(|p| search.as_ref().is_none_or(|s| p.name.to_lowercase().contains(s) || p.id.contains(s.as_str()))).collect();
+    let mut by_status = std::collections::BTreeMap::new();
+    for p in &found {
+        *by_status.entry(p.status.clone()).or_default() += 1;
+    }
+    let status = filter.status.as_deref().filter(|s| !s.is_empty());
+    let matching: Vec<Plan> = found.into_iter().filter(|p| status.is_none_or(|s| p.status == s)).collect();
+    let total = matching.len();
+    // Neither limit nor offset: every plan (what `plan list --json` prints).
+    let limit = match (filter.limit, filter.offset) {
+        (None, None) => usize::MAX,
+        (limit, _) => limit.unwrap_or(PAGE_SIZE).clamp(1, MAX_PAGE),
+    };
+    let mut plans = Vec::new();
+    for plan in matching.into_iter().skip(filter.offset.unwrap_or(0)).take(limit) {
+        plans.push(listing_of(db, plan).await?);
+    }
+    Ok(ListingPage { plans, matching: total, by_status })
+}
+
 /// The run as a whole of every plan that has progress: by plan id.
 pub async fn all_overall(
     db: &StateDb,

@@ -143,10 +143,21 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
     }
 }
 
-/// Every plan with its status, step progress and app statuses (`ferry plan list --json`).
-#[utoipa::path(get, path = "/api/v1/plans", tag = "plans", responses((status = 200, description = "`ferry plan list --json`", body = [ferry_migrate::standing::PlanListing])))]
-async fn list_plans(State(web): State<Web>) -> ApiResult {
-    ok(&ferry_migrate::standing::listing(web.db()).await?)
+/// The plans with their status, step progress and app statuses (`ferry plan list --json`),
+/// newest first, a page at a time: `limit` (default 50, at most 500) after `offset`, of a
+/// `status`, whose name or id contains `q`. `X-Total-Count` says how many match in all.
+#[utoipa::path(get, path = "/api/v1/plans", tag = "plans", params(ferry_migrate::standing::ListFilter),
+    responses((status = 200, description = "a page of `ferry plan list --json`; the `X-Total-Count` header counts every matching plan", body = [ferry_migrate::standing::PlanListing],
+        headers(("X-Total-Count" = u64, description = "plans matching the filter, on every page")))))]
+async fn list_plans(
+    State(web): State<Web>,
+    filter: Result<axum::extract::Query<ferry_migrate::standing::ListFilter>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let axum::extract::Query(filter) = filter.map_err(|e| bad_request(format!("the query is not what this endpoint takes: {}", e.body_text())))?;
+    let page = ferry_migrate::standing::listing_page(web.db(), &filter).await?;
+    let mut response = ok(&page.plans)?;
+    response.headers_mut().insert("x-total-count", axum::http::HeaderValue::from(page.matching as u64));
+    Ok(response)
 }
 
 /// Create a plan (the options of `ferry plan create`; empty options take the product's

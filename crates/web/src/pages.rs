@@ -90,6 +90,10 @@ progress { width: 10em; }
 .step-line[data-state="stopped"] .step-state, .step-line[data-state="not reached"] .step-state { color: #a54800; }
 .step-line[data-state="done"] .step-state { color: #216e4e; }
 .overall { margin-bottom: .3em; }
+nav.tabs a { margin-right: .8em; }
+nav.tabs a.here { font-weight: 600; text-decoration: none; color: inherit; }
+form.search { margin: .6em 0; }
+a.primary { background: #0c66e4; color: white; padding: .35em .9em; border-radius: 4px; text-decoration: none; }
 "#;
 
 /// Live progress: the plans page listens to `/plans/events` and updates each plan's
@@ -536,15 +540,53 @@ fn duration(secs: u64) -> String {
 }
 
 /// Plans: the list with live progress, and a form to create one.
-async fn plans(State(web): State<Web>, Extension(caller): Extension<Caller>) -> PageResult {
-    let listing = ferry_migrate::standing::listing(web.db()).await?;
+async fn plans(State(web): State<Web>, Extension(caller): Extension<Caller>, Query(query): Query<PlansQuery>) -> PageResult {
+    use ferry_migrate::standing::{ListFilter, PAGE_SIZE};
+    let page_number = query.page.unwrap_or(1).max(1);
+    let status = query.status.clone().filter(|s| !s.is_empty());
+    let search = query.q.clone().filter(|q| !q.trim().is_empty());
+    let filter = ListFilter { status: status.clone(), search: search.clone(), limit: Some(PAGE_SIZE), offset: Some((page_number - 1) * PAGE_SIZE) };
+    let found = ferry_migrate::standing::listing_page(web.db(), &filter).await?;
+    let listing = &found.plans;
+    let all: usize = found.by_status.values().sum();
+    let link = |status: Option<&str>, page: usize| {
+        let mut parts = Vec::new();
+        if let Some(s) = status {
+            parts.push(format!("status={}", urlencode(s)));
+        }
+        if let Some(q) = &search {
+            parts.push(format!("q={}", urlencode(q)));
+        }
+        if page > 1 {
+            parts.push(format!("page={page}"));
+        }
+        if parts.is_empty() {
+            "/plans".to_string()
+        } else {
+            format!("/plans?{}", parts.join("&"))
+        }
+    };
+    let first = (page_number - 1) * PAGE_SIZE;
     let sites = ferry_migrate::cloud::list(web.db()).await?;
     let servers = ferry_migrate::sites::list(web.db()).await?;
     let content = html! {
-        @if listing.is_empty() { p.muted { "No plan yet." } } @else {
+        p { a.primary href="#create" { "Create a plan" } }
+        nav.tabs {
+            a href=(link(None, 1)) class=[status.is_none().then_some("here")] { "All (" (all) ")" }
+            @for st in [plan::status::RUNNING, plan::status::SAVED, plan::status::FINISHED, plan::status::INCOMPLETE, plan::status::FAILED, plan::status::STOPPED] {
+                " " a href=(link(Some(st), 1)) class=[(status.as_deref() == Some(st)).then_some("here")] { (st) " (" (found.by_status.get(st).copied().unwrap_or(0)) ")" }
+            }
+        }
+        form.search method="get" action="/plans" {
+            @if let Some(st) = &status { input type="hidden" name="status" value=(st); }
+            input type="search" name="q" value=(search.clone().unwrap_or_default()) placeholder="Search by name or id";
+            " " button type="submit" { "Search" }
+        }
+        @if listing.is_empty() { p.muted { @if all == 0 && search.is_none() { "No plan yet." } @else { "No plan matches." } } } @else {
+            p.muted { "Plans " (first + 1) "–" (first + listing.len()) " of " (found.matching) }
             table #plans {
                 tr { th { "Plan" } th { "Status" } th { "Destination" } th { "Scope" } th { "Apps" } th { "Progress" } th { "Actions" } }
-                @for l in &listing {
+                @for l in listing {
                     @let p = &l.plan;
                     tr data-plan=(p.id) {
                         td { a href={ "/plans/" (p.id) } { (p.name) } br; span.mono.muted { (p.id) } }
@@ -581,8 +623,12 @@ async fn plans(State(web): State<Web>, Extension(caller): Extension<Caller>) -> 
                     }
                 }
             }
+            p.pager {
+                @if page_number > 1 { a href=(link(status.as_deref(), page_number - 1)) rel="prev" { "‹ Newer" } " " }
+                @if first + listing.len() < found.matching { a href=(link(status.as_deref(), page_number + 1)) rel="next" { "Older ›" } }
+            }
         }
-        h2 { "Create a plan" }
+        h2 #create-heading { "Create a plan" }
         @if sites.is_empty() || servers.is_empty() {
             p.note {
                 "A plan reads a Server site and goes to a connected Cloud site, both given at the command line: "
@@ -607,6 +653,17 @@ async fn plans(State(web): State<Web>, Extension(caller): Extension<Caller>) -> 
         script src="/live.js" {}
     };
     Ok(html_response(StatusCode::OK, page("Migrate your data", "/plans", Some(csrf(&caller)), content)))
+}
+
+/// What the plans page shows: a status, a search, a page (50 plans each).
+#[derive(Deserialize, Default)]
+struct PlansQuery {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    page: Option<usize>,
 }
 
 /// The plan form: the CLI's `plan create` options.

@@ -1029,3 +1029,53 @@ async fn a_run_started_from_the_dashboard_outlives_it_and_a_dead_worker_ends_its
     assert_eq!(status, "failed", "{error}");
     assert!(error.contains(&format!("its process ({pid}) is gone")) && error.contains("create a new plan"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plans_are_listed_a_page_at_a_time_filtered_by_status_and_searched_by_name() {
+    let f = Fixture::new().await;
+    let cloud = Cloud::start(Faults::default()).await;
+    add_sites(&f, &cloud).await;
+    let d = Dashboard::start(&f).await;
+    for n in 0..7 {
+        let name = if n % 2 == 0 { format!("alpha {n}") } else { format!("beta {n}") };
+        let (status, made) = d.api(reqwest::Method::POST, "/plans", Some(plan_body(&f, &name))).await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+    }
+    // One plan ended: the status filter finds it alone.
+    let stopped = d.get("/plans?q=beta%201").await[0]["id"].as_str().unwrap().to_string();
+    sqlx::query("UPDATE plans SET status = 'stopped' WHERE id = ?").bind(&stopped).execute(f.db.pool()).await.unwrap();
+
+    let page = |query: &str| {
+        let (http, url, token) = (d.http.clone(), d.url(&format!("/api/v1/plans{query}")), d.token.clone());
+        async move {
+            let r = http.get(url).bearer_auth(token).send().await.unwrap();
+            let total = r.headers().get("x-total-count").map(|v| v.to_str().unwrap().parse::<usize>().unwrap());
+            let status = r.status();
+            let body: Value = r.json().await.unwrap();
+            (status, total, body)
+        }
+    };
+    let names = |body: &Value| body.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let (_, total, first) = page("?limit=3").await;
+    assert_eq!((total, names(&first)), (Some(7), vec!["alpha 6".to_string(), "beta 5".into(), "alpha 4".into()]), "newest first");
+    let (_, _, last) = page("?limit=3&offset=6").await;
+    assert_eq!(names(&last), ["alpha 0"]);
+    let (_, total, alphas) = page("?q=ALPHA").await;
+    assert_eq!((total, alphas.as_array().unwrap().len()), (Some(4), 4), "search ignores case");
+    let (_, total, ended) = page("?status=stopped").await;
+    assert_eq!((total, names(&ended)), (Some(1), vec!["beta 1".to_string()]));
+    let (status, _, refused) = page("?limit=many").await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad-request")), "{refused}");
+    // Without paging options the whole list is `plan list --json`, newest first.
+    assert_eq!(d.get("/plans").await.as_array().unwrap().len(), 7);
+
+    // The page: status tabs with counts, a search, and the pager.
+    let session = d.login().await;
+    let (_, html) = d.page(&session, "/plans?q=beta").await;
+    assert!(html.contains("All (3)") && html.contains("stopped (1)") && html.contains("Plans 1–3 of 3"), "{html}");
+    assert!(!html.contains("alpha 2"), "the search keeps only betas");
+    let (_, html) = d.page(&session, "/plans?status=stopped").await;
+    assert!(html.contains("beta 1") && !html.contains("beta 3"), "{html}");
+    let (_, html) = d.page(&session, "/plans?q=zzz").await;
+    assert!(html.contains("No plan matches."), "{html}");
+}
