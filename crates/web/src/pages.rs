@@ -90,6 +90,8 @@ progress { width: 10em; }
 .step-line[data-state="stopped"] .step-state, .step-line[data-state="not reached"] .step-state { color: #a54800; }
 .step-line[data-state="done"] .step-state { color: #216e4e; }
 .overall { margin-bottom: .3em; }
+td.plan-progress { min-width: 22em; max-width: 30em; }
+.failures { overflow-wrap: anywhere; }
 nav.tabs a { margin-right: .8em; }
 nav.tabs a.here { font-weight: 600; text-decoration: none; color: inherit; }
 form.search { margin: .6em 0; }
@@ -524,9 +526,18 @@ fn progress_cell(
             div.failures {
                 @if failures.count > 0 { span.bad { (plural(failures.count as usize, "failure")) } }
                 @if let Some(e) = &failures.error { br; span.bad { "stopped: " (e) } }
-                @for f in &failures.first { br; span.muted { (f) } }
+                @for f in &failures.first { br; span.muted title=(f) { (shortened(f, 140)) } }
             }
         }
+    }
+}
+
+/// `text` cut to `chars` characters, an ellipsis ending a cut one (the whole text is the
+/// element's title).
+fn shortened(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
     }
 }
 
