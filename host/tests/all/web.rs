@@ -638,26 +638,13 @@ async fn live_progress_reaches_the_event_stream_when_another_process_records_it(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_tls_the_session_cookie_is_secure_and_plain_http_gets_no_answer() {
-    use std::io::BufRead;
     let f = Fixture::new().await;
     let dir = tempfile::tempdir().unwrap();
     let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::write(&cert, certified.cert.pem()).unwrap();
     std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert"])
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
-        .env("FERRY_HOME", f.home())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let login =
-        lines.by_ref().map_while(Result::ok).find_map(|l| l.trim().strip_prefix("https://").map(|rest| format!("https://{rest}"))).expect("an https login URL");
+    let (serve, login) = spawn_serve_with(&f, &["--tls-cert".as_ref(), cert.as_os_str(), "--tls-key".as_ref(), key.as_os_str()], "https");
     assert!(login.contains("/login?token="), "{login}");
     let base = login.split("/login").next().unwrap().to_string();
 
@@ -691,8 +678,7 @@ async fn over_tls_the_session_cookie_is_secure_and_plain_http_gets_no_answer() {
     let plain = base.replacen("https://", "http://", 1);
     let answered = default.get(format!("{plain}/api/v1/plans")).bearer_auth(&token).send().await;
     assert!(answered.is_err() || answered.unwrap().status() != StatusCode::OK, "plain HTTP must not be served on the TLS port");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(serve);
 }
 
 /// A loopback listener that counts the connections it is sent.
@@ -941,19 +927,28 @@ impl Drop for Killed {
 /// `ferry serve` in a process of its own on the fixture's state (killed when dropped),
 /// and its address.
 fn spawn_serve(f: &Fixture) -> (Killed, String) {
+    let (serve, login) = spawn_serve_with(f, &[], "http");
+    (serve, login.split("/login").next().unwrap().to_string())
+}
+
+/// `ferry serve ARGS` on loopback in a process of its own (killed when dropped), and the
+/// one-time login URL it prints (`scheme`: `http` or `https`).
+fn spawn_serve_with(f: &Fixture, args: &[&std::ffi::OsStr], scheme: &str) -> (Killed, String) {
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
         .env("FERRY_HOME", f.home())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let login = lines.by_ref().map_while(Result::ok).find_map(|l| l.trim().strip_prefix("http://").map(|rest| format!("http://{rest}"))).expect("a login URL");
+    let prefix = format!("{scheme}://");
+    let login = lines.by_ref().map_while(Result::ok).find_map(|l| l.trim().strip_prefix(&prefix).map(|rest| format!("{prefix}{rest}"))).expect("a login URL");
     // Read the rest as it comes: a closed pipe would end the server at its next line.
     std::thread::spawn(move || lines.for_each(drop));
-    (Killed(child), login.split("/login").next().unwrap().to_string())
+    (Killed(child), login)
 }
 
 /// The plan's status and error as `ferry serve` at `base` reports them.

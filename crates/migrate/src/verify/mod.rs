@@ -474,6 +474,15 @@ impl Migrator {
             .into_iter()
             .map(|p| (p.principal.kind, p.principal.id, p.operation.key, p.operation.target_type))
             .collect();
+        let differ = |what: String| Difference {
+            kind: "space permissions".into(),
+            server_id: space.key.clone(),
+            title: space.name.clone(),
+            cloud_id: Some(cloud_space.to_string()),
+            link: None,
+            what,
+            likely: "cloud".into(),
+        };
         let mut anonymous_on_server = false;
         for perm in self.source.space_permissions(space.id).await? {
             let Ok((key, target)) = ferry_core::rules::cloud_space_operation(&perm.kind) else { continue };
@@ -499,27 +508,11 @@ impl Migrator {
             };
             *out.checked.entry("space permissions".into()).or_default() += 1;
             if !found.contains(&(principal.0.clone(), principal.1.clone(), key.to_string(), target.to_string())) {
-                out.differences.push(Difference {
-                    kind: "space permissions".into(),
-                    server_id: space.key.clone(),
-                    title: space.name.clone(),
-                    cloud_id: Some(cloud_space.to_string()),
-                    link: None,
-                    what: format!("{shown} lacks {} ({key} {target}) in the cloud", perm.kind),
-                    likely: "cloud".into(),
-                });
+                out.differences.push(differ(format!("{shown} lacks {} ({key} {target}) in the cloud", perm.kind)));
             }
         }
         if !anonymous_on_server && found.iter().any(|(kind, id, _, _)| kind == "user" && id == ferry_cloud_wire::ANONYMOUS) {
-            out.differences.push(Difference {
-                kind: "space permissions".into(),
-                server_id: space.key.clone(),
-                title: space.name.clone(),
-                cloud_id: Some(cloud_space.to_string()),
-                link: None,
-                what: "anyone, signed in or not, may use the space in the cloud; the server gives anonymous users nothing there".into(),
-                likely: "cloud".into(),
-            });
+            out.differences.push(differ("anyone, signed in or not, may use the space in the cloud; the server gives anonymous users nothing there".into()));
         }
         Ok(())
     }
