@@ -687,8 +687,9 @@ impl Migrator {
         let names = self.source.content_names(&ids).await?;
         for failure in &mut self.report.failures {
             if let Some((title, space)) = failure.server_id.parse::<i64>().ok().and_then(|id| names.get(&id)) {
-                failure.title = Some(title.clone()).filter(|t| !t.is_empty());
-                failure.space = space.clone();
+                // A server database's text reaches the report bounded.
+                failure.title = Some(spaces::capped(title.clone())).filter(|t| !t.is_empty());
+                failure.space = space.clone().map(spaces::capped);
             }
         }
         Ok(())

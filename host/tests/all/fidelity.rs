@@ -346,3 +346,23 @@ async fn references_to_server_ids_are_rewritten_and_the_rest_of_every_body_is_un
     // Short links to pages that never existed stay as they are, and are reported.
     assert!(report.unresolved_references.iter().any(|u| u.reference.contains("/x/AbC0")), "{:?}", report.unresolved_references);
 }
+
+#[tokio::test]
+async fn a_space_permission_names_a_user_a_group_or_the_user_anonymous_and_nothing_else() {
+    use ferry_host::destination::api::{PermissionOperation, PermissionSubject, SpacePermission};
+    let cloud = Cloud::start(Faults::default()).await;
+    cloud.dest.create_space("PERM", "Permissions").await.unwrap();
+    let read = || PermissionOperation { key: "read".into(), target: "space".into() };
+    // Anonymous access as the API takes it, then a subject type it does not have.
+    cloud.dest.add_space_permission("PERM", &SpacePermission { subject: PermissionSubject::anonymous(), operation: read() }).await.unwrap();
+    let old_shape = SpacePermission { subject: PermissionSubject { kind: "anonymous".into(), identifier: String::new() }, operation: read() };
+    let refused = cloud.dest.add_space_permission("PERM", &old_shape).await.unwrap_err();
+    assert_eq!(refused.status(), Some(400), "{refused}");
+    // The site's JSON message, as the error carries it: `subject type "anonymous" is not one of user, group`.
+    assert!(refused.to_string().contains(r#"subject type \"anonymous\" is not one of user, group"#), "{refused}");
+    let space = cloud.dest.get_space("PERM").await.unwrap().unwrap().id.unwrap();
+    let listed = cloud.dest.space_permissions(space).await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!((listed[0].principal.kind.as_str(), listed[0].principal.id.as_str()), ("user", "anonymous"));
+    assert_eq!((listed[0].operation.key.as_str(), listed[0].operation.target_type.as_str()), ("read", "space"));
+}
