@@ -83,6 +83,16 @@ impl RunTimes {
     }
 }
 
+/// Seconds for people: `45 s`, `3 min 20 s`, `2 h 05 min` (the CLI and the dashboard
+/// say a run's times alike).
+pub fn duration(secs: u64) -> String {
+    match secs {
+        0..=59 => format!("{secs} s"),
+        60..=3599 => format!("{} min {:02} s", secs / 60, secs % 60),
+        _ => format!("{} h {:02} min", secs / 3600, secs % 3600 / 60),
+    }
+}
+
 /// Whole seconds from now until `until` (RFC 3339), if it is ahead.
 fn seconds_until(until: Option<&str>) -> Option<u64> {
     let until = humantime::parse_rfc3339_weak(until?).ok()?;

@@ -498,8 +498,8 @@ fn progress_cell(
     html! {
         @if overall.elapsed_secs > 0 || running {
             div.overall {
-                strong { (overall.percent) " %" } " · " (duration(overall.elapsed_secs)) @if running { " so far" }
-                @if let Some(left) = overall.remaining_secs { " · about " (duration(left)) " left" }
+                strong { (overall.percent) " %" } " · " (ferry_migrate::standing::duration(overall.elapsed_secs)) @if running { " so far" }
+                @if let Some(left) = overall.remaining_secs { " · about " (ferry_migrate::standing::duration(left)) " left" }
                 @if let Some(wait) = overall.waiting_for_rate_limit_secs { br; span.warn { "waiting " (wait) " s for the site's rate limit" } }
                 @if overall.throttled > 0 { br; span.muted { (plural(overall.throttled as usize, "request")) " throttled by the site" } }
             }
@@ -538,15 +538,6 @@ fn shortened(text: &str, chars: usize) -> String {
     match text.char_indices().nth(chars) {
         Some((at, _)) => format!("{}…", &text[..at]),
         None => text.to_string(),
-    }
-}
-
-/// Seconds for people: `45 s`, `3 min 20 s`, `2 h 05 min`.
-fn duration(secs: u64) -> String {
-    match secs {
-        0..=59 => format!("{secs} s"),
-        60..=3599 => format!("{} min {:02} s", secs / 60, secs % 60),
-        _ => format!("{} h {:02} min", secs / 3600, secs % 3600 / 60),
     }
 }
 

@@ -516,9 +516,9 @@ async fn progress_lines(db: &StateDb, plan: &Plan) -> anyhow::Result<String> {
     }
     let o = &listing.overall;
     if o.elapsed_secs > 0 {
-        let mut line = format!("{} % in {}", o.percent, duration(o.elapsed_secs));
+        let mut line = format!("{} % in {}", o.percent, crate::migrate::standing::duration(o.elapsed_secs));
         if let Some(left) = o.remaining_secs {
-            line.push_str(&format!(", about {} left", duration(left)));
+            line.push_str(&format!(", about {} left", crate::migrate::standing::duration(left)));
         }
         lines.push(line);
     }
@@ -534,15 +534,6 @@ async fn progress_lines(db: &StateDb, plan: &Plan) -> anyhow::Result<String> {
         lines.push(format!("{} {shown_status}", shown(&app.app)));
     }
     Ok(lines.join("\n"))
-}
-
-/// Seconds for people: `45 s`, `3 min 20 s`, `2 h 05 min`.
-fn duration(secs: u64) -> String {
-    match secs {
-        0..=59 => format!("{secs} s"),
-        60..=3599 => format!("{} min {:02} s", secs / 60, secs % 60),
-        _ => format!("{} h {:02} min", secs / 3600, secs % 3600 / 60),
-    }
 }
 
 fn print_apps(apps: &[crate::migrate::apps::AppOutcome]) {

@@ -528,30 +528,23 @@ impl Migrator {
             if sampled.is_some_and(|chosen| !chosen.contains(&group)) {
                 continue;
             }
+            let differ = |what: String| Difference {
+                kind: "groups".into(),
+                server_id: group.clone(),
+                title: group.clone(),
+                cloud_id: None,
+                link: None,
+                what,
+                likely: "cloud".into(),
+            };
             let Some(found) = self.group(&group, true).await? else {
-                out.differences.push(Difference {
-                    kind: "groups".into(),
-                    server_id: group.clone(),
-                    title: group.clone(),
-                    cloud_id: None,
-                    link: None,
-                    what: "the group is not in the cloud (deleted or renamed since it migrated)".into(),
-                    likely: "cloud".into(),
-                });
+                out.differences.push(differ("the group is not in the cloud (deleted or renamed since it migrated)".into()));
                 continue;
             };
             *out.checked.entry("group memberships".into()).or_default() += expected.len() as u64;
             let missing: Vec<&String> = expected.iter().filter(|(_, id)| !found.members.contains(id)).map(|(name, _)| name).collect();
             if !missing.is_empty() {
-                out.differences.push(Difference {
-                    kind: "groups".into(),
-                    server_id: group.clone(),
-                    title: group.clone(),
-                    cloud_id: None,
-                    link: None,
-                    what: format!("{} of its members on the server are not members in the cloud: {missing:?}", missing.len()),
-                    likely: "cloud".into(),
-                });
+                out.differences.push(differ(format!("{} of its members on the server are not members in the cloud: {missing:?}", missing.len())));
             }
         }
         Ok(())
