@@ -39,13 +39,19 @@ fn column(headers: &csv::StringRecord, names: &[&str]) -> Option<usize> {
 /// there. An email listed twice is refused (the export lists each account once).
 pub fn read_csv(path: &Path) -> anyhow::Result<Vec<CloudAccount>> {
     let file = std::fs::File::open(path).with_context(|| format!("cannot read the accounts export {}: {HOW_TO_EXPORT}", path.display()))?;
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
-    let headers = reader.headers().with_context(|| format!("{} is not a CSV file: {HOW_TO_EXPORT}", path.display()))?.clone();
+    parse_csv(file, &path.display().to_string())
+}
+
+/// Read an organisation's user export from `input`, named `name` in what it says (see
+/// [`read_csv`]).
+pub fn parse_csv(input: impl std::io::Read, shown_as: &str) -> anyhow::Result<Vec<CloudAccount>> {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+    let headers = reader.headers().with_context(|| format!("{shown_as} is not a CSV file: {HOW_TO_EXPORT}"))?.clone();
     let shown = headers.iter().collect::<Vec<_>>().join(", ");
     let email = column(&headers, &["email", "emailaddress", "primaryemail"])
-        .ok_or_else(|| anyhow::anyhow!("{} has no email column (its columns: {shown}): {HOW_TO_EXPORT}", path.display()))?;
+        .ok_or_else(|| anyhow::anyhow!("{} has no email column (its columns: {shown}): {HOW_TO_EXPORT}", shown_as))?;
     let id = column(&headers, &["userid", "atlassianid", "accountid", "atlassianaccountid"]).ok_or_else(|| {
-        anyhow::anyhow!("{} has no account id column (User id, Atlassian ID or Account id; its columns: {shown}): {HOW_TO_EXPORT}", path.display())
+        anyhow::anyhow!("{} has no account id column (User id, Atlassian ID or Account id; its columns: {shown}): {HOW_TO_EXPORT}", shown_as)
     })?;
     let name = column(&headers, &["username", "name", "displayname", "fullname"]);
     let status = column(&headers, &["userstatus", "status", "accountstatus"]);
@@ -53,16 +59,16 @@ pub fn read_csv(path: &Path) -> anyhow::Result<Vec<CloudAccount>> {
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (n, record) in reader.records().enumerate() {
         let line = n + 2;
-        let record = record.with_context(|| format!("{} line {line} cannot be read", path.display()))?;
+        let record = record.with_context(|| format!("{} line {line} cannot be read", shown_as))?;
         let field = |i: usize| record.get(i).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
         let (Some(address), Some(account_id)) = (field(email), field(id)) else { continue };
         let address = address.to_lowercase();
         if let Some(first) = seen.insert(address.clone(), line) {
-            anyhow::bail!("{} lists {address} twice (lines {first} and {line}): an export lists each account once; {HOW_TO_EXPORT}", path.display());
+            anyhow::bail!("{} lists {address} twice (lines {first} and {line}): an export lists each account once; {HOW_TO_EXPORT}", shown_as);
         }
         accounts.push(CloudAccount { email: address, account_id, name: name.and_then(field), status: status.and_then(field) });
     }
-    anyhow::ensure!(!accounts.is_empty(), "{} lists no account with an email and an id: {HOW_TO_EXPORT}", path.display());
+    anyhow::ensure!(!accounts.is_empty(), "{} lists no account with an email and an id: {HOW_TO_EXPORT}", shown_as);
     Ok(accounts)
 }
 

@@ -126,16 +126,17 @@ pub async fn get(db: &StateDb, id: &str) -> anyhow::Result<ServerSite> {
         .ok_or_else(|| ferry_core::Declined::not_found(format!("no Server site {id}: `ferry site list` shows the sites ferry has read")))
 }
 
-/// The site a dashboard or API request names: a site the admin added at the command line
-/// (`ferry site add`, or any command that read it), by its id, its name or its location.
+/// The site a dashboard or API request names: a site the admin added (the dashboard's
+/// Sites page, `ferry site add`, or any command that read it), by its id, its name or its
+/// location.
 /// A request never reaches a database the admin did not give ferry.
 pub async fn for_request(db: &StateDb, given: &str) -> anyhow::Result<ServerSite> {
     let given = given.trim();
     let sites = list(db).await?;
     sites.into_iter().find(|s| s.id == given || s.name.as_deref() == Some(given) || s.location == given).ok_or_else(|| {
         ferry_core::Declined::not_found(format!(
-            "source: {} is not a Server site ferry knows; the dashboard and the API read only sites the admin added at the \
-             command line (`ferry site add --source ...`; `ferry site list` shows them)",
+            "source: {} is not a Server site ferry knows; the dashboard and the API read only sites the admin added \
+             (the dashboard's Sites page, or `ferry site add --source ...`; `ferry site list` shows them)",
             ferry_source::redact_url(given)
         ))
     })

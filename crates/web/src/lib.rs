@@ -38,6 +38,10 @@ pub struct ServeOptions {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Serve plain HTTP on a non-loopback address anyway.
     pub insecure_http: bool,
+    /// The environment variables the dashboard's forms may name (a site's API token, a
+    /// directory key, an app's migration secret, a database password); any other is
+    /// refused.
+    pub secret_envs: Vec<String>,
 }
 
 impl ServeOptions {
@@ -74,6 +78,8 @@ struct Inner {
     /// The `ferry` program a plan runs in (one worker process per run, so a run does not
     /// depend on this server).
     worker: PathBuf,
+    /// The environment variables the dashboard's forms may name (`--secret-env`).
+    secret_envs: Vec<String>,
     /// The latest live-progress snapshot (JSON), read by one poller for every listener.
     live: tokio::sync::watch::Sender<String>,
     /// Plugin audits by the plugin's sha256 and the trusted keys they were judged
@@ -84,12 +90,13 @@ struct Inner {
 impl Web {
     /// The shared state of a server on `home`'s state DB; returns it with the one-time
     /// login token.
-    /// Plans start `worker` (the `ferry` program) in processes of their own.
-    pub async fn open(home: &std::path::Path, secure: bool, worker: PathBuf) -> anyhow::Result<(Web, String)> {
+    /// Plans start `worker` (the `ferry` program) in processes of their own; the forms
+    /// may name the environment variables `secret_envs` and no other.
+    pub async fn open(home: &std::path::Path, secure: bool, worker: PathBuf, secret_envs: Vec<String>) -> anyhow::Result<(Web, String)> {
         let db = StateDb::open(home).await?;
         let (sessions, token) = Sessions::new();
         let (live, _) = tokio::sync::watch::channel(String::new());
-        let inner = Inner { db, home: home.to_path_buf(), sessions, secure, worker, live, audits: Mutex::default() };
+        let inner = Inner { db, home: home.to_path_buf(), sessions, secure, worker, secret_envs, live, audits: Mutex::default() };
         let web = Web { inner: Arc::new(inner) };
         web.start_live_poller();
         web.start_reaper();
@@ -151,6 +158,23 @@ impl Web {
     /// Listen to live progress: the receiver sees the latest snapshot and each change.
     pub fn live(&self) -> tokio::sync::watch::Receiver<String> {
         self.inner.live.subscribe()
+    }
+
+    /// Refuse a form's naming of environment variable `var` (in field `field`) unless
+    /// `ferry serve` was started allowing it: a session may have a secret sent to a site
+    /// it names, so only the variables the admin set aside for that can be named.
+    pub fn may_name(&self, var: &str, field: &str) -> anyhow::Result<()> {
+        if self.inner.secret_envs.iter().any(|allowed| allowed == var) {
+            return Ok(());
+        }
+        let allowed = match self.inner.secret_envs.is_empty() {
+            true => "it allows none".to_string(),
+            false => format!("it allows {}", self.inner.secret_envs.iter().map(|v| format!("${v}")).collect::<Vec<_>>().join(", ")),
+        };
+        Err(ferry_core::Declined::invalid(format!(
+            "“{field}”: ${var} is not a variable this dashboard may name ({allowed}): set it in the environment of `ferry serve` and start it with \
+             `--secret-env {var}`, or use the command line"
+        )))
     }
 
     /// The state DB.
@@ -318,6 +342,7 @@ pub fn router(web: Web) -> Router {
     Router::new()
         .merge(pages::routes())
         .nest("/api/v1", api::routes())
+        .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(web.clone(), guard))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY as usize))
         .layer(axum::middleware::from_fn_with_state(web.clone(), security_headers))
@@ -374,12 +399,13 @@ fn from_own_origin(headers: &HeaderMap, secure: bool) -> Result<(), String> {
 /// this process, for tests and the bench: its address, its state and the one-time login
 /// token.
 pub async fn start(home: &std::path::Path, listen: &str) -> anyhow::Result<(SocketAddr, Web, String)> {
-    start_with_worker(home, listen, std::env::current_exe().context("which program is this")?).await
+    start_with_worker(home, listen, std::env::current_exe().context("which program is this")?, &[]).await
 }
 
-/// [`start`], plans running in `worker` (the `ferry` program; a test's own binary is not).
-pub async fn start_with_worker(home: &std::path::Path, listen: &str, worker: PathBuf) -> anyhow::Result<(SocketAddr, Web, String)> {
-    let (web, token) = Web::open(home, false, worker).await?;
+/// [`start`], plans running in `worker` (the `ferry` program; a test's own binary is not),
+/// the forms allowed to name the variables `secret_envs`.
+pub async fn start_with_worker(home: &std::path::Path, listen: &str, worker: PathBuf, secret_envs: &[&str]) -> anyhow::Result<(SocketAddr, Web, String)> {
+    let (web, token) = Web::open(home, false, worker, secret_envs.iter().map(|v| v.to_string()).collect()).await?;
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let app = router(web.clone());
@@ -400,7 +426,7 @@ pub async fn serve(home: &std::path::Path, options: ServeOptions) -> anyhow::Res
         Some((cert, key)) => Some(server::tls_config(cert, key)?),
         None => None,
     };
-    let (web, token) = Web::open(home, tls.is_some(), std::env::current_exe().context("which program is this")?).await?;
+    let (web, token) = Web::open(home, tls.is_some(), std::env::current_exe().context("which program is this")?, options.secret_envs.clone()).await?;
     let app = router(web);
     let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = tokio::net::TcpListener::bind(options.listen).await.with_context(|| format!("cannot listen on {}", options.listen))?;
@@ -523,7 +549,7 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// Paths anyone may open: the login exchange, the stylesheet and the OpenAPI document
 /// (it describes the API and holds no data).
 fn public(path: &str) -> bool {
-    matches!(path, "/login" | "/style.css" | "/live.js" | "/api/v1/openapi.json")
+    matches!(path, "/login" | "/style.css" | "/live.js" | "/page.js" | "/api/v1/openapi.json")
 }
 
 /// The access rules, before every handler:
@@ -544,12 +570,13 @@ async fn guard(State(web): State<Web>, mut request: Request, next: Next) -> Resp
             pages::failure_page(None, failure)
         }
     };
-    // An absurd body is refused before anything reads it.
+    // An absurd body is refused before anything reads it (a plugin upload may be larger).
+    let limit = if path == "/plugins/install" || (path.starts_with("/sites/cloud/") && path.ends_with("/accounts")) { pages::MAX_UPLOAD as u64 } else { MAX_BODY };
     let length = request.headers().get(header::CONTENT_LENGTH).map(|v| v.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()));
     match length {
         Some(None) => return refuse(StatusCode::BAD_REQUEST, "bad-request", "the Content-Length header is not a number"),
-        Some(Some(n)) if n > MAX_BODY => {
-            return refuse(StatusCode::PAYLOAD_TOO_LARGE, "too-large", &format!("the request body is {n} bytes; the dashboard reads at most {MAX_BODY}"))
+        Some(Some(n)) if n > limit => {
+            return refuse(StatusCode::PAYLOAD_TOO_LARGE, "too-large", &format!("the request body is {n} bytes; the dashboard reads at most {limit} there"))
         }
         _ => {}
     }
@@ -593,8 +620,13 @@ async fn guard(State(web): State<Web>, mut request: Request, next: Next) -> Resp
     };
     if changes {
         let header_token = request.headers().get(auth::CSRF_HEADER).and_then(|v| v.to_str().ok());
-        let form =
-            request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+        // A page's form (an upload's too) carries the token in its body, which the page
+        // handler checks before it acts.
+        let form = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded") || c.starts_with("multipart/form-data"));
         match header_token {
             Some(given) if auth::csrf_matches(&session, given) => {}
             Some(_) => return refuse(StatusCode::FORBIDDEN, "csrf", "the CSRF token does not match this session: reload the page"),

@@ -25,10 +25,17 @@ pub(crate) struct ServeArgs {
     /// cross the network unencrypted).
     #[arg(long)]
     insecure_http: bool,
+    /// An environment variable the dashboard's Sites page may name (repeatable, or
+    /// comma-separated): a Cloud site's API token, its directory key, an app's migration
+    /// secret, a Server database's password. Set each in this process's environment and
+    /// list it here; the page refuses any other, so a session cannot have another of this
+    /// process's variables sent to a site it names. Ferry reads them, never stores them.
+    #[arg(long = "secret-env", value_name = "VAR", value_delimiter = ',')]
+    secret_envs: Vec<String>,
 }
 
 pub(crate) async fn serve(home: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let options = web::ServeOptions { listen: args.listen, tls: args.tls_cert.zip(args.tls_key), insecure_http: args.insecure_http };
+    let options = web::ServeOptions { listen: args.listen, tls: args.tls_cert.zip(args.tls_key), insecure_http: args.insecure_http, secret_envs: args.secret_envs };
     web::serve(home, options).await?;
     Ok(ExitCode::Ok)
 }

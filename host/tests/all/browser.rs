@@ -1,9 +1,12 @@
-//! The admin's journey through the dashboard in a real Chromium, driven over WebDriver
-//! (Debian's `chromium` and `chromium-driver`; `.ci/run` installs them): sign in with
-//! the one-time link, decide an app, agree to its consent card, create a plan, run it
-//! and watch its progress change without a reload, then open the report, the reviewer's
-//! audit and the Stages. Each page is saved as a screenshot under
-//! `target/test-output/dashboard/`.
+//! The admin's whole journey through the dashboard in a real Chromium, driven over
+//! WebDriver (Debian's `chromium` and `chromium-driver`; `.ci/run` installs them), with
+//! no command line: sign in with the one-time link, add the Server site and connect the
+//! Cloud site, trust the vendor's key and upload its plugin, assess and decide the apps,
+//! mark the needed one installed in the cloud, agree to its consent card, create a plan
+//! (a refusal first, keeping the input), run its checks and the plan, watch its progress
+//! change without a reload, read the report, the Stages, make an API token, and meet the
+//! not-found page; the plans page is measured at 1366 px and on a tablet. Each page is
+//! saved as a screenshot under `target/test-output/dashboard/`.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -16,7 +19,7 @@ use ferry_host::staging::Faults;
 use ferry_host::web;
 
 use crate::core_migration::Cloud;
-use crate::support::{target_dir, Fixture, RATINGS};
+use crate::support::{target_dir, wasm_bytes, Fixture, RATINGS};
 use crate::webdriver::Session;
 
 /// A ChromeDriver process, stopped when dropped.
@@ -100,25 +103,74 @@ async fn until<F: std::future::Future<Output = bool>>(what: &str, mut done: impl
     }
 }
 
+/// Fill the form `form` (CSS) with `fields` (name → value; a checkbox is ticked by a
+/// non-empty value), send it, and wait until the page it answers with has loaded.
+async fn submit(c: &Session, form: &str, fields: serde_json::Value) {
+    let fill = "const form = document.querySelector(arguments[0]); \
+                for (const [name, value] of Object.entries(arguments[1])) { \
+                  const field = form.elements[name]; \
+                  if (field.type === 'checkbox') field.checked = value !== ''; else field.value = value; } \
+                window.beforeSubmit = true; \
+                form.querySelector('button[type=submit]').click();";
+    c.execute(fill, vec![serde_json::json!(form), fields]).await;
+    until_loaded(c).await;
+}
+
+/// Wait until the document marked `window.beforeSubmit` was replaced by a loaded one.
+async fn until_loaded(c: &Session) {
+    until("the form's answer to load", || async {
+        matches!(c.execute_quiet("return window.beforeSubmit === undefined && document.readyState === 'complete';").await, Some(serde_json::Value::Bool(true)))
+    })
+    .await;
+}
+
+/// Click `css` and wait for the page it leads to.
+async fn click_and_load(c: &Session, css: &str) {
+    c.execute("window.beforeSubmit = true;", vec![]).await;
+    c.find(css).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
+    until_loaded(c).await;
+}
+
+/// What the page says it did (its `.done` box), or a panic with what it refused instead.
+async fn done(c: &Session) -> String {
+    let shown = text_of(c, "main .done, main .error").await;
+    let class = c.execute("return document.querySelector('main .done, main .error').className;", vec![]).await;
+    assert_eq!(class, serde_json::json!("done"), "the page refused: {shown}");
+    shown
+}
+
+/// Whether the page fits the window's width (nothing to scroll sideways), and the right
+/// edge of the element `css` is inside the window.
+async fn fits(c: &Session, css: &str) -> (bool, serde_json::Value) {
+    let measured = c
+        .execute(
+            "const e = document.querySelector(arguments[0]); \
+             return { page: document.documentElement.scrollWidth, window: window.innerWidth, right: e ? e.getBoundingClientRect().right : null };",
+            vec![serde_json::json!(css)],
+        )
+        .await;
+    let page = measured["page"].as_f64().unwrap();
+    let window = measured["window"].as_f64().unwrap();
+    let right = measured["right"].as_f64().unwrap_or(0.0);
+    (page <= window + 1.0 && right <= window + 1.0, measured)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_admin_assesses_consents_plans_runs_and_reads_the_report_in_chromium() {
+async fn an_admin_sets_up_assesses_consents_plans_runs_and_reads_the_report_in_chromium() {
     let f = Fixture::new().await;
     let cloud = Cloud::start(Faults::default()).await;
-    f.install("page_ratings").await;
-    assess::read_server_apps(&f.db, &f.source().await).await.unwrap();
-    for app in assess::server_apps(&f.db).await.unwrap() {
-        if app.key != RATINGS {
-            assess::decide(&f.db, &app.key, Decision::NotNeeded).await.unwrap();
-        }
-    }
-    let plugin = Registry::new(f.db.clone()).get(RATINGS).await.unwrap().unwrap();
-    cloud.dest.admin_install_cloud_app(&plugin.cloud_app_key).await.unwrap();
-    ferry_host::cloud::confirm_app(&f.db, &cloud.site.url(), &plugin.cloud_app_key).await.unwrap();
-    // The admin adds the Server site and connects the Cloud site at the command line: the
-    // dashboard offers only those.
-    let site = ferry_host::sites::identify(&f.db, &f.source().await, None).await.unwrap();
-    ferry_host::cloud::connect(&f.db, "trial", cloud.target()).await.unwrap();
-    let (addr, _web, login) = web::start_with_worker(&f.home(), "127.0.0.1:0", env!("CARGO_BIN_EXE_ferry").into()).await.unwrap();
+    // The vendor ships a signed plugin and publishes its key; the admin installs the cloud
+    // app on the Cloud site. Everything else happens in the browser.
+    let vendor = tempfile::tempdir().unwrap();
+    let public = ferry_host::plugins::signature::keygen(&vendor.path().join("vendor.key")).unwrap();
+    let signing = ferry_host::plugins::signature::read_signing_key(&vendor.path().join("vendor.key")).unwrap();
+    let plugin_file = vendor.path().join("page_ratings.wasm");
+    std::fs::write(&plugin_file, ferry_host::plugins::signature::sign(&wasm_bytes("page_ratings"), &signing).unwrap()).unwrap();
+    let manifest = crate::support::audit(&wasm_bytes("page_ratings")).manifest.expect("the plugin's manifest");
+    cloud.dest.admin_install_cloud_app(&manifest.cloud_app_key).await.unwrap();
+    // `ferry serve --secret-env …`: the variables the admin lets the Sites page name.
+    let allowed = [crate::core_migration::TOKEN_ENV, crate::core_migration::SCIM_KEY_ENV, crate::core_migration::APP_SECRET_ENV];
+    let (addr, _web, login) = web::start_with_worker(&f.home(), "127.0.0.1:0", env!("CARGO_BIN_EXE_ferry").into(), &allowed).await.unwrap();
     let base = format!("http://{addr}");
     let driver = start_driver().await;
     let profile = tempfile::tempdir().unwrap();
@@ -128,69 +180,115 @@ async fn an_admin_assesses_consents_plans_runs_and_reads_the_report_in_chromium(
     c.goto(&format!("{base}/login?token={login}")).await;
     assert_eq!(c.current_url().await.path(), "/");
     let home = text_of(&c, "main").await;
-    assert!(home.contains("1. Assess your apps") && home.contains("1 of") && home.contains("need a decision"), "{home}");
+    assert!(home.contains("1. Assess your apps") && home.contains("Not started") && home.contains("Add the Server site"), "{home}");
     shot(&c, "home").await;
 
-    // Decide the app in place.
+    // Sites: add the Server site, then connect the Cloud site (a mistake first: the
+    // answer keeps what was typed and says what is wrong).
+    c.goto(&format!("{base}/sites")).await;
+    submit(&c, "#add-server", serde_json::json!({ "source": f.source_url, "name": "wiki" })).await;
+    assert!(text_of(&c, "main").await.contains("Added wiki"));
+    let target = cloud.target();
+    let pairs = |pick: fn(&ferry_host::cloud::AppLink) -> Option<&String>| {
+        target.apps.iter().filter_map(|(app, link)| pick(link).map(|v| format!("{app}={v}"))).collect::<Vec<_>>().join("\n")
+    };
+    let connect = serde_json::json!({
+        "name": "trial", "url": target.url, "email": target.email, "token_env": crate::core_migration::TOKEN_ENV,
+        "scim_url": target.scim_url, "scim_token_env": "", "app_secret_envs": pairs(|l| l.secret_env.as_ref()), "app_endpoints": pairs(|l| l.endpoint.as_ref()),
+    });
+    submit(&c, "#connect-cloud", connect.clone()).await;
+    let refused = text_of(&c, "#connect-cloud .error").await;
+    assert!(refused.contains("a directory needs both its URL and the variable"), "{refused}");
+    let kept = c.execute("return document.querySelector('#connect-cloud').elements['url'].value;", vec![]).await;
+    assert_eq!(kept, serde_json::json!(target.url), "what was typed is kept");
+    shot(&c, "sites-refused").await;
+    let mut connect = connect;
+    connect["scim_token_env"] = serde_json::json!(target.scim_token_env);
+    submit(&c, "#connect-cloud", connect).await;
+    let connected = done(&c).await;
+    assert!(connected.contains("Connected trial") && connected.contains("proven:"), "{connected}");
+    shot(&c, "sites").await;
+
+    // Plugins: trust the vendor's key, then upload the plugin file.
+    c.goto(&format!("{base}/plugins")).await;
+    submit(&c, "#trust", serde_json::json!({ "name": "Page Ratings Inc.", "public_key": public.to_string() })).await;
+    assert!(done(&c).await.contains("as Page Ratings Inc."));
+    c.find("#install input[name=plugin]").await.unwrap().send_keys(&plugin_file.display().to_string()).await.unwrap();
+    click_and_load(&c, "#install button[type=submit]").await;
+    let installed = done(&c).await;
+    assert!(installed.contains("Installed") && installed.contains("Page Ratings Inc."), "{installed}");
+    let plugin = Registry::new(f.db.clone()).get(RATINGS).await.unwrap().expect("installed from the page");
+    let audit = text_of(&c, "main").await;
+    assert!(audit.contains(&plugin.sha256) && audit.contains("What the component imports") && audit.contains("Declared scopes"), "{audit}");
+    shot(&c, "plugins").await;
+
+    // Apps: assess the site, decide each app, mark the needed one installed in the cloud.
     c.goto(&format!("{base}/apps")).await;
+    click_and_load(&c, "form[action='/apps/assess'] button").await;
     let row = format!("tr[data-app='{RATINGS}']");
-    c.find(&format!("{row} option[value='needed']")).await.unwrap().click().await.unwrap();
-    c.find(&format!("{row} button[type='submit']")).await.unwrap().click().await.unwrap();
-    until("the decision", || async { assess::decision(&f.db, RATINGS).await.unwrap().0 == Decision::Needed }).await;
-    c.wait_for(&row).await;
+    for app in assess::server_apps(&f.db).await.unwrap() {
+        let decision = if app.key == RATINGS { "needed" } else { "not-needed" };
+        let form = format!("tr[data-app='{}'] form[action$='/decision']", app.key);
+        submit(&c, &form, serde_json::json!({ "decision": decision })).await;
+    }
+    assert_eq!(assess::decision(&f.db, RATINGS).await.unwrap().0, Decision::Needed);
+    click_and_load(&c, &format!("{row} form[action$='/installed'] button")).await;
+    assert!(text_of(&c, &format!("{row} td.installed")).await.contains("on trial"));
     shot(&c, "apps").await;
 
-    // Read the consent card and agree.
-    c.find(&format!("{row} a[href$='/consent']")).await.unwrap().click().await.unwrap();
-    c.wait_for("#agree").await;
+    // Read the consent card and agree: the box must be ticked first.
+    click_and_load(&c, &format!("{row} a[href$='/consent']")).await;
     let card = text_of(&c, "main").await;
-    assert!(card.contains(&plugin.sha256) && card.contains("What the plugin may read and do"), "{card}");
+    assert!(card.contains(&plugin.sha256) && card.contains("What the plugin may read and do") && !card.contains("What changed since"), "{card}");
+    assert!(c.find("#revoke").await.is_err(), "no Revoke before consent");
     shot(&c, "consent").await;
-    c.find("#agree").await.unwrap().click().await.unwrap();
-    until("consent", || async {
-        ferry_host::consent::list(&f.db).await.unwrap().iter().find(|l| l.app == RATINGS).unwrap().status == ferry_host::consent::ConsentStatus::Given
-    })
-    .await;
+    submit(&c, "#agree-form", serde_json::json!({ "confirm": "yes" })).await;
     until("the card to say so", || async { text_of(&c, "#consent-status").await.starts_with("given") }).await;
+    assert!(c.find("#agree").await.is_err() && c.find("#revoke").await.is_ok(), "once given, only Revoke");
+    let home = {
+        c.goto(&format!("{base}/")).await;
+        text_of(&c, "main").await
+    };
+    assert!(home.contains("Consent given for the needed app"), "{home}");
 
-    // Create a plan with the form.
+    // Create a plan with the form: a refusal keeps the input and speaks of the form's fields.
     c.goto(&format!("{base}/plans")).await;
-    let fill = "const form = document.querySelector('#create'); \
-                for (const [name, value] of Object.entries(arguments[0])) form.elements[name].value = value; \
-                form.querySelector('button[type=submit]').click();";
-    let fields = serde_json::json!({
+    click_and_load(&c, "a.primary[href='/plans/new']").await;
+    let site = ferry_host::sites::list(&f.db).await.unwrap().remove(0);
+    let mut fields = serde_json::json!({
         "name": "browser plan",
         "source": site.id,
         "attachments": f.site.join("attachments").display().to_string(),
         "cloud": "trial",
         "users": "none",
-        "spaces": "ENG,MKT",
+        "spaces": "none",
+        "attachments_only": "yes",
+        "trusted_domains": "example.com",
     });
-    c.execute(fill, vec![fields]).await;
-    // The form posts, then lands on the new plan's page.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !c.current_url().await.path().starts_with("/plans/") {
-        assert!(Instant::now() < deadline, "the plan form did not lead to the plan's page");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    c.wait_for("main").await;
+    submit(&c, "#create", fields.clone()).await;
+    let refused = text_of(&c, "#create .error").await;
+    assert!(refused.contains("“Attachments only” needs spaces") && !refused.contains("--"), "{refused}");
+    let kept = c.execute("const f = document.querySelector('#create').elements; return [f['name'].value, f['trusted_domains'].value, f['attachments_only'].checked];", vec![]).await;
+    assert_eq!(kept, serde_json::json!(["browser plan", "example.com", true]));
+    shot(&c, "plan-form-refused").await;
+    fields["spaces"] = serde_json::json!("ENG,MKT");
+    fields["attachments_only"] = serde_json::json!("");
+    submit(&c, "#create", fields).await;
+    assert!(c.current_url().await.path().starts_with("/plans/"), "the plan form leads to the plan's page");
     let plan = ferry_host::plan::Plan::list(&f.db).await.unwrap().into_iter().next().expect("the plan was saved");
-    assert_eq!((plan.name.as_str(), plan.plan_apps.len()), ("browser plan", 1));
+    assert_eq!((plan.name.as_str(), plan.plan_apps.len(), plan.trusted_domains.clone()), ("browser plan", 1, vec!["example.com".to_string()]));
     assert!(text_of(&c, "main").await.contains("Not run yet"));
 
-    // Run it (proceeding with the Stage 1 app) and watch it change without a reload.
+    // Run its checks: a summary, then Run (proceeding with the Stage 1 app) from there.
     c.goto(&format!("{base}/plans")).await;
-    c.execute("window.notReloaded = true;", vec![]).await;
     let plan_row = format!("tr[data-plan='{}']", plan.id);
-    c.find(&format!("{plan_row} option[value='proceed']")).await.unwrap().click().await.unwrap();
-    c.execute("window.beforeRun = true;", vec![]).await;
-    c.find(&format!("{plan_row} form[action$='/run'] button")).await.unwrap().click().await.unwrap();
-    // The form posts and the answer leads back to the plans page: wait for that new page
-    // (the old one may still be showing for a while) before marking it.
-    until("the run's answer to load the plans page again", || async {
-        matches!(c.execute_quiet("return window.beforeRun === undefined && document.readyState === 'complete';").await, Some(serde_json::Value::Bool(true)))
-    })
-    .await;
+    click_and_load(&c, &format!("{plan_row} form[action$='/check'] button")).await;
+    let summary = text_of(&c, "#checks-summary").await;
+    assert!(summary.contains("0 errors") && summary.contains("passed"), "{summary}");
+    shot(&c, "checks").await;
+    submit(&c, "#run", serde_json::json!({ "stage1": "proceed" })).await;
+    assert_eq!(c.current_url().await.path(), "/plans");
+    // Watch it change without a reload.
     c.wait_for(&plan_row).await;
     c.execute("window.notReloaded = true;", vec![]).await;
     let first = text_of(&c, &format!("{plan_row} .plan-status")).await;
@@ -211,10 +309,10 @@ async fn an_admin_assesses_consents_plans_runs_and_reads_the_report_in_chromium(
     assert_eq!(still, serde_json::json!(true), "the page was not reloaded");
     // The sample's spaces plant failures (missing files, bad emails): incomplete is an end.
     assert!(matches!(seen.last().map(String::as_str), Some("finished" | "incomplete")), "statuses seen: {seen:?}");
-    assert!(seen.len() >= 2, "the status changed on the page: {seen:?}");
+    let label = c.execute(&format!("return document.querySelector(\"{plan_row} .plan-status\").className;"), vec![]).await;
+    assert!(label.as_str().unwrap().contains(&format!("status-{}", seen.last().unwrap())), "the status colour follows: {label}");
     let progress = text_of(&c, &format!("{plan_row} .plan-progress")).await;
-    assert!(progress.contains("pages"), "the step counts arrived live: {progress}");
-    // The app's status arrives too, and the Stop button goes once the plan ended.
+    assert!(progress.contains("pages") && progress.contains("100 %"), "the step counts arrived live: {progress}");
     let deadline = Instant::now() + Duration::from_secs(10);
     while !text_of(&c, &format!("{plan_row} .plan-apps")).await.contains("complete") {
         assert!(Instant::now() < deadline, "the app's status did not arrive: {}", text_of(&c, &format!("{plan_row} .plan-apps")).await);
@@ -224,18 +322,44 @@ async fn an_admin_assesses_consents_plans_runs_and_reads_the_report_in_chromium(
     assert!(!stop.is_displayed().await.unwrap(), "no Stop button on an ended plan");
     shot(&c, "plans").await;
 
-    // The report, the reviewer's audit and the Stages.
-    c.find(&format!("{plan_row} a[href='/plans/{}']", plan.id)).await.unwrap().click().await.unwrap();
+    // At 1366 px and on a tablet, the plans page fits: nothing scrolls sideways and the
+    // actions column is in view at 1366.
+    c.set_window_size(1366, 900).await;
+    c.goto(&format!("{base}/plans")).await;
+    c.wait_for(&plan_row).await;
+    let (ok, measured) = fits(&c, &format!("{plan_row} td:last-child")).await;
+    assert!(ok, "at 1366 px the plans table fits: {measured}");
+    c.set_window_size(820, 1180).await;
+    c.goto(&format!("{base}/plans")).await;
+    c.wait_for(&plan_row).await;
+    let (ok, measured) = fits(&c, "header").await;
+    assert!(ok, "on a tablet the page does not scroll sideways: {measured}");
+    shot(&c, "plans-tablet").await;
+    c.set_window_size(1280, 900).await;
+
+    // The report: every section, named entities, the exports; times in the admin's zone.
+    c.goto(&format!("{base}/plans/{}", plan.id)).await;
     let report = text_of(&c, "main").await;
     assert!(report.contains("Server and cloud counts") && report.contains("What each plugin read") && report.contains("app-tables.read"), "{report}");
-    assert!(report.contains("No access was denied."), "{report}");
+    assert!(report.contains("No access was denied.") && report.contains("the failures (CSV)") && report.contains("The checks the run started with"), "{report}");
+    let time = c.execute("const t = document.querySelector('time'); return [t.textContent, t.title];", vec![]).await;
+    assert!(!time[0].as_str().unwrap().ends_with(" UTC") && time[1].as_str().unwrap().ends_with('Z'), "dates shown in the browser's zone: {time}");
     shot(&c, "report").await;
-    c.goto(&format!("{base}/plugins")).await;
-    let audit = text_of(&c, "main").await;
-    assert!(audit.contains(&plugin.sha256) && audit.contains("What the component imports") && audit.contains("Declared scopes"), "{audit}");
-    shot(&c, "plugins").await;
     c.goto(&format!("{base}/stages")).await;
     assert!(c.find(&format!("tr[data-app='{RATINGS}'] svg.stage-bar")).await.is_ok());
     shot(&c, "stages").await;
+
+    // API tokens: made in the page and shown once.
+    c.goto(&format!("{base}/tokens")).await;
+    submit(&c, "#create-token", serde_json::json!({ "name": "ci" })).await;
+    let secret = text_of(&c, "#new-token").await;
+    assert!(secret.starts_with("ferry_"), "{secret}");
+    shot(&c, "tokens").await;
+    assert_eq!(ferry_host::web::auth::check_token(&f.db, &secret).await.unwrap().as_deref(), Some("ci"));
+
+    // An address that is no page: the not-found page, inside the layout.
+    c.goto(&format!("{base}/no/such/page")).await;
+    assert!(text_of(&c, "main h1").await == "Not found" && c.find("header a[href='/plans']").await.is_ok());
+    shot(&c, "not-found").await;
     c.close().await;
 }

@@ -14,7 +14,7 @@ use ferry_host::web::{self, auth};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::core_migration::{Cloud, TOKEN, TOKEN_ENV};
+use crate::core_migration::{Cloud, APP_SECRET_ENV, SCIM_KEY_ENV, TOKEN, TOKEN_ENV};
 use crate::support::{wasm_bytes, with_manifest, Fixture, CALENDARS, RATINGS};
 
 /// A dashboard on loopback over the fixture's state, with a browser session and an API
@@ -32,7 +32,8 @@ struct Dashboard {
 
 impl Dashboard {
     async fn start(f: &Fixture) -> Dashboard {
-        let (addr, _web, login_token) = web::start_with_worker(&f.home(), "127.0.0.1:0", env!("CARGO_BIN_EXE_ferry").into()).await.unwrap();
+        let allowed = [TOKEN_ENV, SCIM_KEY_ENV, APP_SECRET_ENV];
+        let (addr, _web, login_token) = web::start_with_worker(&f.home(), "127.0.0.1:0", env!("CARGO_BIN_EXE_ferry").into(), &allowed).await.unwrap();
         let (_, token) = auth::create_token(&f.db, "tests").await.unwrap();
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Dashboard { addr, login_token, token, http, exchanges: Default::default() }
@@ -548,7 +549,7 @@ async fn the_dashboard_refuses_without_a_token_a_session_or_the_csrf_token() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(d.page(&session, "/apps").await.0, StatusCode::UNAUTHORIZED);
     // A non-loopback address without TLS is refused unless asked for, loudly.
-    let open = web::ServeOptions { listen: "0.0.0.0:8080".parse().unwrap(), tls: None, insecure_http: false };
+    let open = web::ServeOptions { listen: "0.0.0.0:8080".parse().unwrap(), tls: None, insecure_http: false, secret_envs: Vec::new() };
     assert!(open.check().unwrap_err().to_string().contains("--tls-cert"));
     let insecure = web::ServeOptions { insecure_http: true, ..open };
     assert!(insecure.check().unwrap().unwrap().starts_with("WARNING"));
@@ -1073,4 +1074,179 @@ async fn plans_are_listed_a_page_at_a_time_filtered_by_status_and_searched_by_na
     assert!(html.contains("beta 1") && !html.contains("beta 3"), "{html}");
     let (_, html) = d.page(&session, "/plans?q=zzz").await;
     assert!(html.contains("No plan matches."), "{html}");
+}
+
+/// A form posted with the session's cookie: its status and the page it answers with.
+async fn post_form(d: &Dashboard, session: &Session, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+    let r = d.http.post(d.url(path)).header("cookie", &session.cookie).form(fields).send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_setup_pages_do_what_the_commands_do_refuse_as_they_do_and_keep_what_was_typed() {
+    let f = Fixture::new().await;
+    let cloud = Cloud::start(Faults::default()).await;
+    let d = Dashboard::start(&f).await;
+    let session = d.login().await;
+    let csrf = session.csrf.as_str();
+
+    // Every setup form refuses a post without the session's CSRF token, and changes nothing.
+    for path in ["/sites/server", "/sites/cloud", "/plugins/trust", "/tokens", "/tokens/x/revoke", "/plugins/x/remove", &format!("/apps/{RATINGS}/installed")] {
+        let (status, _) = post_form(&d, &session, path, &[("name", "x")]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path} without its CSRF token");
+    }
+    let r = d.http.post(d.url("/plugins/install")).header("cookie", &session.cookie).multipart(reqwest::multipart::Form::new().text("allow_unsigned", "yes")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "an upload without its CSRF token");
+    assert!(ferry_host::sites::list(&f.db).await.unwrap().is_empty() && auth::list_tokens(&f.db).await.unwrap().len() == 1);
+    // An API token opens none of these pages.
+    for path in ["/sites", "/plugins", "/tokens"] {
+        assert_eq!(d.http.get(d.url(path)).bearer_auth(&d.token).send().await.unwrap().status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+
+    // A Server site: a password in the URL is refused in place, the URL shown without it.
+    let (status, html) = post_form(&d, &session, "/sites/server", &[("csrf", csrf), ("source", "postgres://ferry:hunter2@db.invalid/wiki"), ("name", "wiki")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("role=\"alert\"") && html.contains("value=\"wiki\"") && html.contains("postgres://ferry:***@db.invalid/wiki"), "{html}");
+    assert!(!html.contains("hunter2"), "the password typed is not shown back");
+    let (status, html) = post_form(&d, &session, "/sites/server", &[("csrf", csrf), ("source", &f.source_url), ("name", "wiki")]).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("Added <strong>wiki</strong>"), "{html}");
+    let site = ferry_host::sites::list(&f.db).await.unwrap().remove(0);
+    assert_eq!((site.name.as_deref(), site.product.as_str()), (Some("wiki"), "confluence"));
+
+    // A Cloud site: an email and the scoped box together are refused, naming the fields, and
+    // what was typed stays; then the site is proven and connected, its token never shown.
+    let target = cloud.target();
+    let url = target.url.clone();
+    let scim = target.scim_url.clone().unwrap();
+    let scim_env = target.scim_token_env.clone().unwrap();
+    let email = target.email.clone().unwrap();
+    let mut fields = vec![("csrf", csrf), ("name", "trial"), ("url", url.as_str()), ("email", email.as_str()), ("token_env", TOKEN_ENV), ("scoped_token", "yes")];
+    let (status, html) = post_form(&d, &session, "/sites/cloud", &fields).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+    assert!(html.contains("scoped-token box") && html.contains(&format!("value=\"{url}\"")) && html.contains("value=\"trial\""), "{html}");
+    fields.pop();
+    // A variable `ferry serve` was not started allowing is never named to a site.
+    let mut other = fields.clone();
+    other[4] = ("token_env", "HOME");
+    let (status, html) = post_form(&d, &session, "/sites/cloud", &other).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+    assert!(html.contains("$HOME is not a variable this dashboard may name") && html.contains("--secret-env HOME"), "{html}");
+    assert!(ferry_host::cloud::list(&f.db).await.unwrap().is_empty());
+    fields.extend([("scim_url", scim.as_str()), ("scim_token_env", scim_env.as_str()), ("app_endpoints", "not a pair")]);
+    let (status, html) = post_form(&d, &session, "/sites/cloud", &fields).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+    assert!(html.contains("“App endpoints”: &quot;not a pair&quot; is not APP_KEY=VALUE"), "{html}");
+    fields.pop();
+    let (status, html) = post_form(&d, &session, "/sites/cloud", &fields).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("Connected <strong>trial</strong>") && html.contains("proven: "), "{html}");
+    assert!(!html.contains(TOKEN), "the token is never shown");
+    assert_eq!(ferry_host::cloud::get(&f.db, "trial").await.unwrap().target.token_env, TOKEN_ENV);
+
+    // A plan: a wrong number and an option that needs another are refused in place, in the
+    // form's own words, with every field as it was typed.
+    let (status, html) = d.page(&session, "/plans/new").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("name=\"trusted_domains\"") && html.contains("name=\"attachments_only\"") && html.contains("name=\"product_group\"") && html.contains("name=\"app_deadline_minutes\""));
+    let plan_fields = |extra: Vec<(&'static str, &'static str)>| {
+        let mut v: Vec<(String, String)> = [("csrf", csrf), ("name", "typed name"), ("source", site.id.as_str()), ("cloud", "trial"), ("users", "related"), ("trusted_domains", "example.com")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        v.extend(extra.into_iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        v
+    };
+    let (dashboard, cookie) = (&d, &session.cookie);
+    let post_plan = |fields: Vec<(String, String)>| async move {
+        let r = dashboard.http.post(dashboard.url("/plans")).header("cookie", cookie).form(&fields).send().await.unwrap();
+        (r.status(), r.headers().get("location").map(|l| l.to_str().unwrap().to_string()), r.text().await.unwrap())
+    };
+    let (status, _, html) = post_plan(plan_fields(vec![("app_deadline_minutes", "soon")])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+    assert!(html.contains("“App deadline” is a number of minutes"), "{html}");
+    assert!(html.contains("value=\"typed name\"") && html.contains("value=\"example.com\"") && html.contains("value=\"related\" selected"), "the input is kept: {html}");
+    let (status, _, html) = post_plan(plan_fields(vec![("spaces", "none"), ("attachments_only", "yes")])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+    assert!(html.contains("“Attachments only” needs spaces") && !html.contains("--attachments-only"), "the form's words, not the flag's: {html}");
+    assert!(html.contains("name=\"attachments_only\" value=\"yes\" checked"), "{html}");
+    let attachments = f.site.join("attachments").display().to_string();
+    let mut good = plan_fields(vec![("spaces", "ENG"), ("app_deadline_minutes", "30"), ("product_group", "confluence-users")]);
+    good.push(("attachments".into(), attachments));
+    let (status, location, _) = post_plan(good).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let plan = ferry_host::plan::Plan::list(&f.db).await.unwrap().remove(0);
+    assert_eq!(location.as_deref(), Some(format!("/plans/{}", plan.id).as_str()));
+    assert_eq!((plan.app_deadline_secs, plan.trusted_domains.clone()), (1800, vec!["example.com".to_string()]));
+
+    // The checks page sums up and offers the run.
+    let (status, html) = post_form(&d, &session, &format!("/plans/{}/check", plan.id), &[("csrf", csrf)]).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("id=\"checks-summary\"") && html.contains(" passed") && (html.contains("Run the plan") || html.contains("cannot run")), "{html}");
+
+    // API tokens: made and shown once, working, listed without the secret, revoked.
+    let (status, html) = post_form(&d, &session, "/tokens", &[("csrf", csrf), ("name", "ci")]).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let secret = html.split("id=\"new-token\">").nth(1).and_then(|s| s.split('<').next()).unwrap().to_string();
+    assert_eq!(d.http.get(d.url("/api/v1/plans")).bearer_auth(&secret).send().await.unwrap().status(), StatusCode::OK);
+    let (_, listed) = d.page(&session, "/tokens").await;
+    assert!(listed.contains("data-token=\"ci\"") && !listed.contains(&secret), "the token is shown once only");
+    let (status, html) = post_form(&d, &session, "/tokens", &[("csrf", csrf), ("name", "ci")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a second token of a name is refused in place: {html}");
+    assert!(html.contains("exists") && html.contains("value=\"ci\""), "{html}");
+    let id = auth::list_tokens(&f.db).await.unwrap().into_iter().find(|t| t.name == "ci").unwrap().id;
+    let (status, _) = post_form(&d, &session, &format!("/tokens/{id}/revoke"), &[("csrf", csrf)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(d.http.get(d.url("/api/v1/plans")).bearer_auth(&secret).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+    // Plugins: a key that is not one is refused in place; an unsigned plugin is refused
+    // unless the admin chooses to install it anyway; then it is marked installed in the cloud.
+    let (status, html) = post_form(&d, &session, "/plugins/trust", &[("csrf", csrf), ("name", "Acme"), ("public_key", "ed25519:nothex")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("value=\"Acme\"") && html.contains("role=\"alert\""), "{html}");
+    let upload = |allow: bool| {
+        let part = reqwest::multipart::Part::bytes(wasm_bytes("page_ratings")).file_name("page_ratings.wasm");
+        let mut form = reqwest::multipart::Form::new().text("csrf", csrf.to_string()).part("plugin", part);
+        if allow {
+            form = form.text("allow_unsigned", "yes");
+        }
+        d.http.post(d.url("/plugins/install")).header("cookie", &session.cookie).multipart(form).send()
+    };
+    let r = upload(false).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("page_ratings.wasm was refused"));
+    assert!(Registry::new(f.db.clone()).get(RATINGS).await.unwrap().is_none(), "nothing installed");
+    let r = upload(true).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Installed <strong>") && html.contains("installed unsigned by your choice"), "{html}");
+    let plugin = Registry::new(f.db.clone()).get(RATINGS).await.unwrap().expect("installed");
+    assert!(plugin.allowed_unsigned);
+    let (status, _) = post_form(&d, &session, &format!("/apps/{RATINGS}/installed"), &[("csrf", csrf), ("cloud", "trial")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(ferry_host::cloud::app_confirmed(&f.db, &url, &plugin.cloud_app_key).await.unwrap().is_some());
+
+    // The consent card: agreeing needs the box ticked; then only Revoke is offered.
+    assess::read_server_apps(&f.db, &f.source().await).await.unwrap();
+    assess::decide(&f.db, RATINGS, assess::Decision::Needed).await.unwrap();
+    let given = || async { ferry_host::consent::list(&f.db).await.unwrap().iter().any(|l| l.app == RATINGS && l.status == ferry_host::consent::ConsentStatus::Given) };
+    let agree_path = format!("/apps/{RATINGS}/consent/agree");
+    let (status, html) = post_form(&d, &session, &agree_path, &[("csrf", csrf), ("sha256", plugin.sha256.as_str())]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+    assert!(!given().await, "no consent without the box ticked");
+    let (status, html) = post_form(&d, &session, &agree_path, &[("csrf", csrf), ("sha256", plugin.sha256.as_str()), ("confirm", "yes")]).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(given().await && html.contains("id=\"revoke\"") && !html.contains("id=\"agree\""), "{html}");
+    assert!(!html.contains("What changed since"), "no empty heading: {html}");
+    let (status, html) = post_form(&d, &session, &format!("/apps/{RATINGS}/consent/revoke"), &[("csrf", csrf)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!given().await && html.contains("id=\"agree\""), "{html}");
+
+    // An unknown address is the not-found page, inside the layout.
+    let (status, html) = d.page(&session, "/no/such/page").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("<title>Not found · Ferry</title>") && html.contains("href=\"/sites\"") && html.contains("/no/such/page"), "{html}");
+    let r = d.http.get(d.url("/api/v1/no-such")).bearer_auth(&d.token).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "not-found");
 }

@@ -1,6 +1,6 @@
 //! The little of the W3C WebDriver protocol the dashboard's browser test needs, over
 //! plain loopback HTTP to ChromeDriver: a session, navigation, elements found by CSS,
-//! clicks, text, scripts and screenshots. (A client library would bring a second TLS
+//! clicks, typing and file choices, text, scripts, window sizes and screenshots. (A client library would bring a second TLS
 //! stack and a Unicode segmenter into the test build, and with them a second build of
 //! every crate the `ferry` binary shares.)
 
@@ -118,6 +118,11 @@ impl Session {
         self.call(reqwest::Method::POST, "/execute/sync", Some(json!({ "script": script, "args": [] }))).await.ok()
     }
 
+    /// Resize the window (the viewport follows).
+    pub async fn set_window_size(&self, width: u32, height: u32) {
+        self.call(reqwest::Method::POST, "/window/rect", Some(json!({ "width": width, "height": height }))).await.expect("resize the window");
+    }
+
     /// A PNG of the viewport.
     pub async fn screenshot(&self) -> Vec<u8> {
         let value = self.call(reqwest::Method::GET, "/screenshot", None).await.expect("a screenshot");
@@ -143,6 +148,11 @@ impl Element<'_> {
     /// Click it.
     pub async fn click(&self) -> Result<(), WdError> {
         self.session.call(reqwest::Method::POST, &self.path("/click"), Some(json!({}))).await.map(|_| ())
+    }
+
+    /// Type `text` into it; for a file input, `text` is the path of the file to choose.
+    pub async fn send_keys(&self, text: &str) -> Result<(), WdError> {
+        self.session.call(reqwest::Method::POST, &self.path("/value"), Some(json!({ "text": text }))).await.map(|_| ())
     }
 
     /// Whether it is shown.

@@ -807,7 +807,7 @@ impl PlanRequest {
         if cloud.is_none() {
             Err(PlanRefused(
                 "cloud: name a connected Cloud site (`ferry cloud list`); the dashboard and the API send plans only to sites the admin \
-                 connected at the command line (`ferry cloud connect`)"
+                 connected (the dashboard's Sites page, or `ferry cloud connect`)"
                     .into(),
             ))?;
         }

@@ -19,6 +19,10 @@ use futures_util::StreamExt;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
 
+mod setup;
+
+pub use setup::MAX_UPLOAD;
+
 use super::auth::{self, SESSION_COOKIE};
 use super::{Caller, Failure, Web};
 use ferry_apps::assess::{self, Decision};
@@ -34,6 +38,7 @@ pub fn routes() -> Router<Web> {
         .route("/logout", post(logout))
         .route("/style.css", get(style))
         .route("/live.js", get(live_script))
+        .route("/page.js", get(page_script))
         .route("/apps", get(apps))
         .route("/apps/assess", post(assess_apps))
         .route("/apps/{key}/decision", post(decide))
@@ -41,6 +46,7 @@ pub fn routes() -> Router<Web> {
         .route("/apps/{key}/consent/agree", post(agree))
         .route("/apps/{key}/consent/revoke", post(revoke))
         .route("/plans", get(plans).post(create_plan))
+        .route("/plans/new", get(new_plan))
         .route("/plans/events", get(plan_events))
         .route("/plans/{id}", get(report))
         .route("/plans/{id}/check", post(check_plan))
@@ -50,8 +56,8 @@ pub fn routes() -> Router<Web> {
         .route("/plans/{id}/run", post(run_plan))
         .route("/plans/{id}/stop", post(stop_plan))
         .route("/plans/{id}/apps/{key}/rerun", post(rerun_app))
-        .route("/plugins", get(plugins))
         .route("/stages", get(stages_page))
+        .merge(setup::routes())
 }
 
 type PageResult = Result<Response, Failure>;
@@ -59,13 +65,14 @@ type PageResult = Result<Response, Failure>;
 /// The stylesheet: plain, readable, no build step.
 const STYLE: &str = r#"
 body { font: 15px/1.45 system-ui, sans-serif; margin: 0; color: #172b4d; background: #f7f8f9; }
-header { background: #0c66e4; color: white; padding: .6em 1.5em; display: flex; gap: 1.5em; align-items: center; }
+header { background: #0c66e4; color: white; padding: .6em 1.5em; display: flex; flex-wrap: wrap; gap: .4em 1.4em; align-items: center; }
 header a { color: white; text-decoration: none; font-weight: 500; }
-header a.here { text-decoration: underline; }
+header a.here { text-decoration: underline; text-underline-offset: .3em; }
 header form { margin-left: auto; }
-main { padding: 1em 1.5em 3em; max-width: 1200px; }
+main { padding: 1em 1.5em 3em; max-width: 1320px; box-sizing: border-box; }
 h1 { font-size: 1.5em; margin: .4em 0 .8em; }
 h2 { font-size: 1.15em; margin: 1.6em 0 .5em; }
+.table-wrap { max-width: 100%; overflow-x: auto; }
 table { border-collapse: collapse; background: white; margin: .5em 0 1em; }
 th, td { border: 1px solid #dcdfe4; padding: .35em .6em; text-align: left; vertical-align: top; }
 th { background: #f1f2f4; }
@@ -77,25 +84,49 @@ th { background: #f1f2f4; }
 .muted { color: #626f86; }
 .note { background: #fff7d6; border: 1px solid #f5cd47; padding: .6em .9em; border-radius: 4px; }
 .error { background: #ffeceb; border: 1px solid #f87168; padding: .6em .9em; border-radius: 4px; }
+.done { background: #dcfff1; border: 1px solid #4bce97; padding: .6em .9em; border-radius: 4px; }
 form.inline { display: inline; }
 [hidden] { display: none !important; }
 button { cursor: pointer; padding: .25em .8em; }
+button.primary, a.primary { background: #0c66e4; color: white; border: 1px solid #0c66e4; padding: .35em .9em; border-radius: 4px; text-decoration: none; font-weight: 500; }
+button.danger { color: #ae2e24; border: 1px solid #f87168; background: white; border-radius: 4px; }
 label { display: block; margin: .35em 0; }
 label span { display: inline-block; min-width: 12em; }
-code, .mono { font-family: ui-monospace, monospace; font-size: .92em; }
-progress { width: 10em; }
+label.check span { min-width: 0; }
+label small { display: block; margin-left: 12.3em; color: #626f86; }
+input[type=text], input:not([type]), input[type=url], input[type=search], textarea { max-width: 100%; box-sizing: border-box; }
+fieldset { border: 1px solid #dcdfe4; border-radius: 6px; background: white; margin: .8em 0; max-width: 52em; }
+legend { font-weight: 600; padding: 0 .3em; }
+code, .mono { font-family: ui-monospace, monospace; font-size: .92em; overflow-wrap: anywhere; }
+progress { width: 8em; }
+.status { display: inline-block; padding: 0 .45em; border-radius: 3px; font-weight: 600; font-size: .9em; background: #f1f2f4; color: #44546f; }
+.status-running { background: #e9f2ff; color: #0055cc; }
+.status-finished, .status-given, .status-complete { background: #dcfff1; color: #216e4e; }
+.status-incomplete, .status-stopped, .status-outdated { background: #fff7d6; color: #a54800; }
+.status-failed, .status-revoked { background: #ffeceb; color: #ae2e24; }
 .step-line { white-space: nowrap; }
-.step-line .step-name { display: inline-block; min-width: 7.5em; }
+.step-line .step-name { display: inline-block; min-width: 6.5em; }
 .step-line[data-state="waiting"], .step-line[data-state="not reached"] { color: #626f86; }
 .step-line[data-state="stopped"] .step-state, .step-line[data-state="not reached"] .step-state { color: #a54800; }
 .step-line[data-state="done"] .step-state { color: #216e4e; }
 .overall { margin-bottom: .3em; }
-td.plan-progress { min-width: 22em; max-width: 30em; }
-.failures { overflow-wrap: anywhere; }
+td.plan-progress { min-width: 19em; }
+td.plan-what { max-width: 16em; overflow-wrap: anywhere; }
+.failures { overflow-wrap: anywhere; white-space: normal; max-width: 24em; }
 nav.tabs a { margin-right: .8em; }
 nav.tabs a.here { font-weight: 600; text-decoration: none; color: inherit; }
 form.search { margin: .6em 0; }
-a.primary { background: #0c66e4; color: white; padding: .35em .9em; border-radius: 4px; text-decoration: none; }
+.summary { font-size: 1.05em; font-weight: 600; }
+.actions { margin: 1em 0; display: flex; flex-wrap: wrap; gap: .6em; align-items: center; }
+.secret { background: white; border: 2px dashed #0c66e4; padding: .6em; font-size: 1.05em; }
+@media (max-width: 1100px) {
+  .steps { grid-template-columns: 1fr; }
+  main { padding: 1em .8em 3em; }
+  label span { min-width: 9em; }
+  label small { margin-left: 0; }
+  td.plan-progress { min-width: 15em; }
+  progress { width: 6em; }
+}
 "#;
 
 /// Live progress: the plans page listens to `/plans/events` and updates each plan's
@@ -106,7 +137,7 @@ events.addEventListener('progress', (e) => {
   for (const p of JSON.parse(e.data)) {
     const row = document.querySelector(`[data-plan="${CSS.escape(p.id)}"]`);
     if (!row) continue;
-    for (const status of row.querySelectorAll('.plan-status')) status.textContent = p.status;
+    for (const status of row.querySelectorAll('.plan-status')) { status.textContent = p.status; status.className = `plan-status status status-${p.status}`; }
     for (const form of row.querySelectorAll('.when-saved')) form.hidden = p.status !== 'saved';
     for (const form of row.querySelectorAll('.when-running')) form.hidden = p.status !== 'running';
     // The server renders the cell (escaping what it shows), for plans running or ended
@@ -128,9 +159,26 @@ events.addEventListener('progress', (e) => {
 });
 "#;
 
+/// Every page's own script: dates and times in the admin's time zone (the page is drawn
+/// with UTC, which shows where scripts do not run), and a confirmation before a form
+/// marked `data-confirm` is sent.
+const PAGE_SCRIPT: &str = r#"
+const shown = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+for (const t of document.querySelectorAll('time[datetime]')) {
+  const when = new Date(t.getAttribute('datetime'));
+  if (!isNaN(when)) { t.title = t.getAttribute('datetime'); t.textContent = shown.format(when); }
+}
+for (const form of document.querySelectorAll('form[data-confirm]')) {
+  form.addEventListener('submit', (e) => { if (!confirm(form.dataset.confirm)) e.preventDefault(); });
+}
+"#;
+
+/// The sections every page links to.
+const NAVIGATION: [(&str, &str); 7] =
+    [("/", "Home"), ("/sites", "Sites"), ("/apps", "Apps"), ("/plans", "Plans"), ("/plugins", "Plugins"), ("/stages", "Stages"), ("/tokens", "API tokens")];
+
 /// A whole page: the navigation, the content, and a sign-out button.
 fn page(title: &str, here: &str, csrf: Option<&str>, content: Markup) -> Markup {
-    let nav = [("/", "Home"), ("/apps", "Apps"), ("/plans", "Plans"), ("/plugins", "Plugins"), ("/stages", "Stages")];
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -139,12 +187,15 @@ fn page(title: &str, here: &str, csrf: Option<&str>, content: Markup) -> Markup 
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Ferry" }
                 link rel="stylesheet" href="/style.css";
+                script src="/page.js" defer {}
             }
             body {
                 header {
                     strong { "Ferry" }
-                    @for (href, label) in nav {
-                        a href=(href) class=[(href == here).then_some("here")] { (label) }
+                    nav.sections {
+                        @for (href, label) in NAVIGATION {
+                            a href=(href) class=[(href == here).then_some("here")] { (label) } " "
+                        }
                     }
                     @if let Some(csrf) = csrf {
                         form method="post" action="/logout" {
@@ -159,23 +210,146 @@ fn page(title: &str, here: &str, csrf: Option<&str>, content: Markup) -> Markup 
     }
 }
 
+/// A moment as the pages show it: UTC to the minute, which the page's script turns
+/// into the admin's own time zone (the exact value is the element's title).
+pub fn when(timestamp: &str) -> Markup {
+    let utc = match (timestamp.get(..10), timestamp.get(11..16)) {
+        (Some(day), Some(time)) if timestamp.as_bytes().get(10) == Some(&b'T') => format!("{day} {time} UTC"),
+        _ => timestamp.to_string(),
+    };
+    html! { time datetime=(timestamp) { (utc) } }
+}
+
+/// A status as a coloured label (the live script keeps its class in step).
+fn status_label(status: &str) -> Markup {
+    html! { span class={ "plan-status status status-" (status) } { (status) } }
+}
+
 fn html_response(status: StatusCode, markup: Markup) -> Response {
     (status, [(header::CACHE_CONTROL, "no-store")], axum::response::Html(markup.into_string())).into_response()
 }
 
-/// An error page (also for refusals before sign-in).
+/// An error page (also for refusals before sign-in), inside the layout, with a way on.
 pub fn failure_page(csrf: Option<&str>, failure: Failure) -> Response {
     let title = match failure.status {
         StatusCode::UNAUTHORIZED => "Sign in",
         StatusCode::FORBIDDEN => "Refused",
         StatusCode::NOT_FOUND => "Not found",
+        StatusCode::CONFLICT => "Not now",
+        s if s.is_client_error() => "That cannot be done",
         _ => "Something went wrong",
     };
     let content = html! {
-        p.error { (failure.message) }
+        p.error { (in_form_words(&failure.message)) }
         p.muted { "code: " code { (failure.code) } }
+        @if failure.status != StatusCode::UNAUTHORIZED { p { a href="/" { "Home" } " · " a href="/plans" { "Plans" } } }
     };
     html_response(failure.status, page(title, "", csrf, content))
+}
+
+/// What the answer to an unknown address is: the not-found page in the layout (JSON
+/// under `/api/`).
+pub async fn not_found(uri: axum::http::Uri) -> Response {
+    let failure = Failure::new(StatusCode::NOT_FOUND, "not-found", format!("there is no page at {}: the links above lead to every part of Ferry", uri.path()));
+    if uri.path().starts_with("/api/") {
+        failure.json()
+    } else {
+        failure_page(None, failure)
+    }
+}
+
+/// The command line's options, as the dashboard's forms name them: a message meant for
+/// either speaks of the field on a page.
+const FORM_WORDS: &[(&str, &str)] = &[
+    ("--stage1 proceed", "“Stage 1 apps: proceed”"),
+    ("--stage1 remove", "“Stage 1 apps: remove”"),
+    ("--trusted-domains DOMAIN,DOMAIN", "the plan's “Trusted domains” field (DOMAIN,DOMAIN)"),
+    ("--trusted-domains", "the plan's “Trusted domains” field"),
+    ("--attachments-only", "“Attachments only”"),
+    ("--attachments", "“Attachment folder”"),
+    ("--app-endpoint APP=URL", "an “App endpoints” line APP=URL on the Sites page"),
+    ("--app-endpoint", "“App endpoints” on the Sites page"),
+    ("--app-secret-env APP=VAR", "an “App secret variables” line APP=VAR on the Sites page"),
+    ("--allow-unsigned", "“Install it even though no trusted key signed it”"),
+    ("--product-group", "“Product group”"),
+    ("--app-deadline", "“App deadline”"),
+    ("--customers", "“Customers”"),
+    ("--projects", "“Projects”"),
+    ("--spaces", "“Spaces”"),
+    ("--users", "“Users”"),
+    ("--history", "“Page history”"),
+    ("--cloud", "“Cloud site”"),
+    ("--scim-url", "“Directory URL”"),
+    ("--scim-token-env", "“Directory key variable”"),
+    ("--token-env", "“API token variable”"),
+    ("--email", "“Admin email”"),
+    ("--accounts-csv", "“User export”"),
+];
+
+/// `message` with each command-line option it names put as the form field that sets it.
+pub fn in_form_words(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    'scan: while let Some(at) = rest.find("--") {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        for (flag, words) in FORM_WORDS {
+            let boundary = rest.as_bytes().get(flag.len()).is_none_or(|b| !(b.is_ascii_alphanumeric() || *b == b'-'));
+            if rest.starts_with(flag) && boundary {
+                out.push_str(words);
+                rest = &rest[flag.len()..];
+                continue 'scan;
+            }
+        }
+        out.push_str("--");
+        rest = &rest[2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// What a form was sent with, and why it was refused: its page draws it again with
+/// the values in place and the message above it.
+#[derive(Default)]
+struct Sent {
+    values: BTreeMap<String, String>,
+    error: Option<String>,
+}
+
+impl Sent {
+    /// The form sent `values` and was refused with `failure`.
+    fn refused(values: BTreeMap<String, String>, failure: &Failure) -> Sent {
+        Sent { values, error: Some(in_form_words(&failure.message)) }
+    }
+
+    /// The value sent for `field` (empty when none).
+    fn value(&self, field: &str) -> &str {
+        self.values.get(field).map(String::as_str).unwrap_or_default()
+    }
+
+    /// Whether `field` was sent (a checked box).
+    fn checked(&self, field: &str) -> bool {
+        self.values.get(field).is_some_and(|v| !v.is_empty())
+    }
+
+    /// Whether `option` was the value chosen for `field`.
+    fn chose(&self, field: &str, option: &str) -> bool {
+        self.value(field) == option
+    }
+
+    /// The refusal, above the form it is about.
+    fn error_box(&self) -> Markup {
+        html! { @if let Some(e) = &self.error { p.error role="alert" { (e) } } }
+    }
+
+    /// The form sent `values` and its action failed with `e`: what the page shows, and
+    /// the status it answers with (a refusal's own, else 422: the form is shown again
+    /// whatever went wrong, since what was typed is the admin's to correct).
+    fn from_error(values: BTreeMap<String, String>, e: anyhow::Error) -> (Sent, StatusCode) {
+        let failure = Failure::from_error(e);
+        let status = if failure.status.is_client_error() { failure.status } else { StatusCode::UNPROCESSABLE_ENTITY };
+        (Sent::refused(values, &failure), status)
+    }
 }
 
 impl IntoResponse for Failure {
@@ -215,7 +389,16 @@ async fn style() -> Response {
 /// The live-progress script, served as a file: the content security policy allows no
 /// inline script.
 async fn live_script() -> Response {
-    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], LIVE_SCRIPT).into_response()
+    script(LIVE_SCRIPT)
+}
+
+/// Every page's script (see [`PAGE_SCRIPT`]).
+async fn page_script() -> Response {
+    script(PAGE_SCRIPT)
+}
+
+fn script(body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], body).into_response()
 }
 
 #[derive(Deserialize)]
@@ -267,12 +450,12 @@ async fn home(State(web): State<Web>, Extension(caller): Extension<Caller>) -> P
                 h2 { "1. Assess your apps" }
                 @if server_apps.is_empty() {
                     p.state.warn { "Not started" }
-                    p { "Read the Server site's apps on the " a href="/apps" { "Apps" } " page, or with " code { "ferry apps assess --source DB" } "." }
+                    p { a href="/sites" { "Add the Server site" } ", then read its apps on the " a href="/apps" { "Apps" } " page." }
                 } @else if undecided > 0 {
-                    p.state.warn { (undecided) " of " (assessed.len()) " apps need a decision" }
+                    p.state.warn { (undecided) " of " (plural(assessed.len(), "app")) " " (verb(undecided, "needs", "need")) " a decision" }
                     p { "Decide each app on the " a href="/apps" { "Apps" } " page: needed, not needed, or an alternative." }
                 } @else {
-                    p.state.ok { "Done: " (assessed.len()) " apps decided" }
+                    p.state.ok { "Done: " (plural(assessed.len(), "app")) " decided" }
                 }
             }
             div.step {
@@ -280,10 +463,10 @@ async fn home(State(web): State<Web>, Extension(caller): Extension<Caller>) -> P
                 @if needed.is_empty() {
                     p.state.muted { "No needed app with an automated path" }
                 } @else if consent_missing.is_empty() {
-                    p.state.ok { "Consent given for all " (needed.len()) " needed apps" }
-                    p.muted { "Also install each needed app on the Cloud site (" code { "ferry apps done" } " checks)." }
+                    p.state.ok { "Consent given for " @if needed.len() == 1 { "the needed app" } @else { "all " (needed.len()) " needed apps" } }
+                    p.muted { "Also install each needed app's cloud app on the Cloud site and mark it installed on the " a href="/apps" { "Apps" } " page." }
                 } @else {
-                    p.state.warn { (consent_missing.len()) " needed apps wait for consent" }
+                    p.state.warn { (plural(consent_missing.len(), "needed app")) " " (verb(consent_missing.len(), "waits", "wait")) " for consent" }
                     ul { @for app in &consent_missing { li { a href={ "/apps/" (urlencode(app)) "/consent" } { (app) } } } }
                 }
             }
@@ -293,7 +476,7 @@ async fn home(State(web): State<Web>, Extension(caller): Extension<Caller>) -> P
                     p.state.warn { "No plan yet" }
                     p { a href="/plans" { "Create a plan" } ", check it, then run it." }
                 } @else {
-                    p.state { (total) " plans" }
+                    p.state { (plural(total, "plan")) }
                     ul {
                         li { (count(plan::status::SAVED)) " saved" }
                         li { (count(plan::status::RUNNING)) " running" }
@@ -312,31 +495,139 @@ pub fn urlencode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>().replace('+', "%20")
 }
 
-/// Apps: the assessment, each decision editable in place.
-async fn apps(State(web): State<Web>, Extension(caller): Extension<Caller>) -> PageResult {
+/// How many rows a page of a list shows.
+const ROWS_PER_PAGE: usize = 50;
+
+/// A list's page query: a filter, a search and a page number.
+#[derive(Deserialize, Default)]
+struct ListQuery {
+    #[serde(default)]
+    filter: Option<String>,
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    page: Option<usize>,
+}
+
+impl ListQuery {
+    fn page(&self) -> usize {
+        self.page.unwrap_or(1).max(1)
+    }
+
+    fn search(&self) -> Option<String> {
+        self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_lowercase)
+    }
+
+    fn filter(&self) -> Option<&str> {
+        self.filter.as_deref().filter(|f| !f.is_empty())
+    }
+
+    /// The address of page `page` of `path` with filter `filter` and this search.
+    fn link(&self, path: &str, filter: Option<&str>, page: usize) -> String {
+        let mut parts = Vec::new();
+        if let Some(f) = filter {
+            parts.push(format!("filter={}", urlencode(f)));
+        }
+        if let Some(q) = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            parts.push(format!("q={}", urlencode(q)));
+        }
+        if page > 1 {
+            parts.push(format!("page={page}"));
+        }
+        if parts.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}?{}", parts.join("&"))
+        }
+    }
+}
+
+/// "Rows 51–100 of 230" and the links to the pages before and after.
+fn pager(first: usize, shown: usize, total: usize, noun: &str, link: impl Fn(usize) -> String) -> Markup {
+    let page = first / ROWS_PER_PAGE + 1;
+    html! {
+        @if total > shown {
+            p.pager {
+                span.muted { (noun) " " (first + 1) "–" (first + shown) " of " (total) } " "
+                @if page > 1 { a href=(link(page - 1)) rel="prev" { "‹ Previous" } " " }
+                @if first + shown < total { a href=(link(page + 1)) rel="next" { "Next ›" } }
+            }
+        }
+    }
+}
+
+/// Apps: the assessment a page at a time (by decision, or searched), each decision
+/// editable in place, and whether each needed app's cloud app is installed.
+async fn apps(State(web): State<Web>, Extension(caller): Extension<Caller>, Query(query): Query<ListQuery>) -> PageResult {
     let db = web.db();
     let assessed = assess::assess(db, &assess::server_apps(db).await?).await?;
     let decisions = [Decision::NotAssessed, Decision::Needed, Decision::NotNeeded, Decision::Alternative];
     let servers: Vec<_> = ferry_migrate::sites::list(db).await?.into_iter().filter(|s| s.product == ferry_source::Product::Confluence.to_string()).collect();
+    let clouds = ferry_migrate::cloud::list(db).await?;
+    let registry = ferry_apps::registry::Registry::new(db.clone());
+    let search = query.search();
+    let matching: Vec<_> = assessed
+        .iter()
+        .filter(|a| query.filter().is_none_or(|f| a.decision.name() == f))
+        .filter(|a| search.as_ref().is_none_or(|q| a.key.to_lowercase().contains(q) || a.name.to_lowercase().contains(q) || a.vendor.to_lowercase().contains(q)))
+        .collect();
+    let first = (query.page() - 1) * ROWS_PER_PAGE;
+    let shown: Vec<_> = matching.iter().skip(first).take(ROWS_PER_PAGE).collect();
+    // Per shown app with a plugin: its cloud app, and the connected sites it is confirmed on.
+    let mut installed: BTreeMap<String, (String, Vec<(String, Option<String>)>)> = BTreeMap::new();
+    for a in &shown {
+        if let Some(plugin) = registry.get(&a.key).await? {
+            let mut on = Vec::new();
+            for site in &clouds {
+                on.push((site.name.clone(), ferry_migrate::cloud::app_confirmed(db, &site.target.url, &plugin.cloud_app_key).await?));
+            }
+            installed.insert(a.key.clone(), (plugin.cloud_app_key, on));
+        }
+    }
+    let missing = match clouds.len() {
+        1 if !assessed.is_empty() => Some(ferry_migrate::prepare::missing_items(db, None).await?),
+        _ => None,
+    };
+    let count = |d: Decision| assessed.iter().filter(|a| a.decision == d).count();
     let content = html! {
         @if servers.is_empty() {
-            p.note { "No Confluence site added yet: add one at the command line with " code { "ferry site add --source DB" } " (the dashboard reads only sites added there)." }
+            p.note { "No Confluence site added yet: " a href="/sites" { "add the Server site" } " first; its apps are read from its database." }
         } @else {
-            form method="post" action="/apps/assess" {
+            form.actions method="post" action="/apps/assess" {
                 (csrf_field(&caller))
-                label { span { "Server site" } (server_site_select(&servers)) }
-                button type="submit" { "Assess the Server site's apps" }
+                label.check { span { "Server site " } (server_site_select(&servers)) }
+                button.primary type="submit" { "Assess the Server site's apps" }
+            }
+        }
+        @if let Some(missing) = &missing {
+            @if missing.is_empty() { p.done #prepared { "Apps are ready: every app has a decision, and every needed app is installed in the cloud and consented to." } }
+            @else {
+                div.note #prepared { strong { "Not ready yet (" (plural(missing.len(), "item")) "):" }
+                    ul { @for m in missing.iter().take(10) { li { span.mono { (m.app) } ": " (in_form_words(&m.missing)) } } }
+                    @if missing.len() > 10 { (missing.len() - 10) " more." }
+                }
             }
         }
         @if assessed.is_empty() {
-            p.note { "No assessment yet: choose the Server site above (or run " code { "ferry apps assess --source DB" } ")." }
+            p.note { "No assessment yet: choose the Server site above." }
         } @else {
-            table {
-                tr { th { "App key" } th { "Name" } th { "Version" } th { "Vendor" } th { "Path" } th { "Plugin" } th { "Stage" } th { "Decision" } }
-                @for a in &assessed {
+            nav.tabs {
+                a href=(query.link("/apps", None, 1)) class=[query.filter().is_none().then_some("here")] { "All (" (assessed.len()) ")" }
+                @for d in decisions {
+                    " " a href=(query.link("/apps", Some(d.name()), 1)) class=[(query.filter() == Some(d.name())).then_some("here")] { (d.name()) " (" (count(d)) ")" }
+                }
+            }
+            form.search method="get" action="/apps" {
+                @if let Some(f) = query.filter() { input type="hidden" name="filter" value=(f); }
+                input type="search" name="q" value=(query.q.clone().unwrap_or_default()) placeholder="Search by key, name or vendor";
+                " " button type="submit" { "Search" }
+            }
+            @if shown.is_empty() { p.muted { "No app matches." } }
+            div.table-wrap { table #apps {
+                tr { th { "App" } th { "Version" } th { "Vendor" } th { "Path" } th { "Plugin" } th { "Stage" } th { "Installed in the cloud" } th { "Decision" } }
+                @for a in &shown {
                     tr data-app=(a.key) {
-                        td.mono { (a.key) }
-                        td { (a.name) }
+                        td { (a.name) br; span.mono.muted { (a.key) } }
                         td { (a.version) }
                         td { (a.vendor) }
                         td { strong { (a.path.name()) } br; span.muted { (a.path_reason) } }
@@ -347,6 +638,28 @@ async fn apps(State(web): State<Web>, Extension(caller): Extension<Caller>) -> P
                             } @else { span.muted { "none installed" } }
                         }
                         td { @if let Some(f) = &a.stage_figures { (f.summary()) } @else { "-" } }
+                        td.installed {
+                            @match installed.get(&a.key) {
+                                None => { span.muted { "-" } }
+                                Some((cloud_app, on)) => {
+                                    span.mono.muted { (cloud_app) }
+                                    @if on.is_empty() { br; a href="/sites" { "connect a Cloud site" } }
+                                    @for (site, at) in on {
+                                        form method="post" action={ "/apps/" (urlencode(&a.key)) "/installed" } {
+                                            (csrf_field(&caller))
+                                            input type="hidden" name="cloud" value=(site);
+                                            @match at {
+                                                Some(at) => { span.ok { "on " (site) } " " span.muted { (when(at)) } " "
+                                                    input type="hidden" name="undo" value="yes";
+                                                    button type="submit" title="The app was uninstalled from this site" { "Undo" } }
+                                                None => { span.warn { "not confirmed on " (site) } " "
+                                                    button type="submit" title="I installed it there (Apps → Find new apps)" { "Mark installed" } }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
                         td {
                             form.inline method="post" action={ "/apps/" (urlencode(&a.key)) "/decision" } {
                                 (csrf_field(&caller))
@@ -360,7 +673,8 @@ async fn apps(State(web): State<Web>, Extension(caller): Extension<Caller>) -> P
                         }
                     }
                 }
-            }
+            } }
+            (pager(first, shown.len(), matching.len(), "Apps", |page| query.link("/apps", query.filter(), page)))
         }
     };
     Ok(html_response(StatusCode::OK, page("Assess your apps", "/apps", Some(csrf(&caller)), content)))
@@ -411,22 +725,68 @@ async fn decide(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
 
 /// The consent card of one app.
 async fn consent_card(State(web): State<Web>, Extension(caller): Extension<Caller>, Path(key): Path<String>) -> PageResult {
-    let card = consent::policy_card(web.db(), &key).await?;
-    let status = card.status.map(|s| s.name()).unwrap_or("not-assessed");
+    consent_page(&web, &caller, &key, None, StatusCode::OK).await
+}
+
+/// The card: who made the plugin, what it may read and where the data goes, what changed
+/// since consent was given; then either *Agree* (after ticking that the admin read the
+/// card) or *Revoke* (after a confirmation), never both.
+async fn consent_page(web: &Web, caller: &Caller, key: &str, message: Option<Markup>, status: StatusCode) -> PageResult {
+    use consent::ConsentStatus;
+    let card = consent::policy_card(web.db(), key).await?;
+    let given = card.status == Some(ConsentStatus::Given);
+    let can_agree = matches!(card.status, Some(ConsentStatus::NotGiven | ConsentStatus::Outdated));
+    let status_name = card.status.map(|s| s.name()).unwrap_or("not-assessed");
+    let privacy = card.privacy_policy.trim();
+    let privacy_link = (privacy.starts_with("https://") || privacy.starts_with("http://")) && !privacy.contains(char::is_whitespace);
+    let change_lines: Vec<(&str, String)> = match &card.changes {
+        None => Vec::new(),
+        Some(changes) => {
+            let lists = [
+                ("scopes added", &changes.added_scopes),
+                ("scopes removed", &changes.removed_scopes),
+                ("tables added", &changes.added_tables),
+                ("tables removed", &changes.removed_tables),
+                ("columns added", &changes.added_columns),
+                ("columns removed", &changes.removed_columns),
+                ("column classes changed", &changes.changed_classes),
+            ];
+            let mut lines: Vec<(&str, String)> = lists.iter().filter(|(_, items)| !items.is_empty()).map(|(label, items)| (*label, items.join(", "))).collect();
+            if let Some(change) = &changes.endpoint_change {
+                lines.push(("where the data goes", change.clone()));
+            }
+            if let Some(old) = &card.consented_signer {
+                lines.push(("signer", format!("was {old}, now {}", card.signer_shown)));
+            }
+            if lines.is_empty() {
+                lines.push(("the plugin file", "changed; its scopes, tables, classes, signer and endpoint are the same".into()));
+            }
+            lines
+        }
+    };
     let content = html! {
-        table {
+        @if let Some(message) = message { (message) }
+        p.muted { a href="/apps" { "‹ Back to the apps" } }
+        div.table-wrap { table {
             tr { th { "App" } td { (card.name) " " span.mono { "(" (card.app) ")" } } }
             tr { th { "Vendor" } td { (card.vendor) } }
             tr { th { "Plugin version" } td { (card.version) } }
             tr { th { "sha256" } td.mono { (card.sha256) } }
             tr { th { "Signed by" } td { (card.signer_shown) } }
-            tr { th { "Privacy policy" } td { (card.privacy_policy) } }
+            tr { th { "Privacy policy" } td #privacy {
+                @if privacy_link { a href=(privacy) rel="noopener noreferrer" target="_blank" { (privacy) } }
+                @else if privacy.is_empty() { span.warn { "the vendor gives none" } }
+                @else { (privacy) }
+            } }
             tr { th { "Where the data goes" } td id="sends-to" { (card.sends_to) } }
-            tr { th { "Data goes to" } td.mono { (card.cloud_app_key) } }
+            tr { th { "Cloud app" } td.mono { (card.cloud_app_key) } }
             tr { th { "Stage" } td { (card.stage.summary()) } }
-            tr { th { "Consent" } td.state #consent-status { (status) @if let Some(v) = &card.consented_version { " (given to version " (v) ")" } } }
+            tr { th { "Consent" } td #consent-status { span class={ "status status-" (status_name) } { (status_name) } @if let Some(v) = &card.consented_version { " (given to version " (v) ")" } } }
+        } }
+        @if !change_lines.is_empty() {
+            h2 #changes { "What changed since you consented to version " (card.consented_version.clone().unwrap_or_default()) }
+            ul { @for (label, text) in &change_lines { li { strong { (label) ": " } (text) } } }
         }
-        @if let Some(old) = &card.consented_signer { p.note { "Consent was given to a plugin signed by another key: " span.mono { (old) } } }
         h2 { "What the plugin may read and do" }
         table {
             tr { th { "Scope" } th { "In plain words" } }
@@ -441,27 +801,28 @@ async fn consent_card(State(web): State<Web>, Extension(caller): Extension<Calle
                 }
             }
         }
-        @if let Some(changes) = &card.changes {
-            h2 { "What changed since consent was given" }
-            ul {
-                @for (label, items) in [("scopes added", &changes.added_scopes), ("scopes removed", &changes.removed_scopes), ("tables added", &changes.added_tables), ("tables removed", &changes.removed_tables), ("columns added", &changes.added_columns), ("columns removed", &changes.removed_columns), ("column classes changed", &changes.changed_classes)] {
-                    @if !items.is_empty() { li { strong { (label) ": " } (items.join(", ")) } }
+        @if can_agree {
+            form #agree-form method="post" action={ "/apps/" (urlencode(&card.app)) "/consent/agree" } {
+                fieldset {
+                    legend { "Agree" }
+                    (csrf_field(caller))
+                    input type="hidden" name="sha256" value=(card.sha256);
+                    label.check { input type="checkbox" name="confirm" value="yes" required; " I have read this card. " (card.name) " " (card.version) " may read what it lists above and send it to " (card.sends_to) "." }
+                    button.primary type="submit" id="agree" { "Agree" }
                 }
-                @if let Some(change) = &changes.endpoint_change { li { strong { "where the data goes: " } (change) } }
             }
-        }
-        form.inline method="post" action={ "/apps/" (urlencode(&card.app)) "/consent/agree" } {
-            (csrf_field(&caller))
-            input type="hidden" name="sha256" value=(card.sha256);
-            button type="submit" id="agree" { "Agree" }
-        }
-        " "
-        form.inline method="post" action={ "/apps/" (urlencode(&card.app)) "/consent/revoke" } {
-            (csrf_field(&caller))
-            button type="submit" id="revoke" { "Revoke" }
+        } @else if given {
+            form #revoke-form method="post" action={ "/apps/" (urlencode(&card.app)) "/consent/revoke" }
+                data-confirm={ "Revoke consent for " (card.name) "? A run migrating it is denied its next data access." } {
+                (csrf_field(caller))
+                p.muted { "Consent is in force. Revoking it stops this plugin: a run migrating it is denied its next data access, and later plans leave the app out until you agree again." }
+                button.danger type="submit" id="revoke" { "Revoke consent" }
+            }
+        } @else {
+            p.muted { "Nothing to agree to: " (status_name) "." }
         }
     };
-    Ok(html_response(StatusCode::OK, page("Consent card", "/apps", Some(csrf(&caller)), content)))
+    Ok(html_response(status, page("Consent card", "/apps", Some(csrf(caller)), content)))
 }
 
 #[derive(Deserialize)]
@@ -469,18 +830,35 @@ struct AgreeForm {
     #[serde(default)]
     csrf: String,
     sha256: String,
+    #[serde(default)]
+    confirm: String,
 }
 
 async fn agree(State(web): State<Web>, Extension(caller): Extension<Caller>, Path(key): Path<String>, Form(form): Form<AgreeForm>) -> PageResult {
     check_form(&caller, &form.csrf)?;
-    consent::agree(web.db(), &key, Some(&form.sha256)).await?;
-    Ok(Redirect::to(&format!("/apps/{}/consent", urlencode(&key))).into_response())
+    if form.confirm.is_empty() {
+        let message = html! { p.error role="alert" { "Tick “I have read this card” to agree: consent is given only to a card that was read." } };
+        return consent_page(&web, &caller, &key, Some(message), StatusCode::BAD_REQUEST).await;
+    }
+    match consent::agree(web.db(), &key, Some(&form.sha256)).await {
+        Ok(record) => {
+            let message = html! { p.done role="status" { "Consent given to " (record.plugin_version) " (sha256 " span.mono { (record.plugin_sha256.get(..12).unwrap_or_default()) } ")." } };
+            consent_page(&web, &caller, &key, Some(message), StatusCode::OK).await
+        }
+        Err(e) => {
+            let (refused, status) = Sent::from_error(BTreeMap::new(), e);
+            consent_page(&web, &caller, &key, Some(refused.error_box()), status).await
+        }
+    }
 }
 
 async fn revoke(State(web): State<Web>, Extension(caller): Extension<Caller>, Path(key): Path<String>, Form(form): Form<CsrfOnly>) -> PageResult {
     check_form(&caller, &form.csrf)?;
-    consent::revoke(web.db(), &key).await?;
-    Ok(Redirect::to(&format!("/apps/{}/consent", urlencode(&key))).into_response())
+    let message = match consent::revoke(web.db(), &key).await? {
+        true => html! { p.done role="status" { "Consent revoked: a run migrating this app is denied its next data access." } },
+        false => html! { p.note role="status" { "No consent was in force." } },
+    };
+    consent_page(&web, &caller, &key, Some(message), StatusCode::OK).await
 }
 
 /// A plan's progress as the plans list and its page show it (and the live updates
@@ -569,10 +947,8 @@ async fn plans(State(web): State<Web>, Extension(caller): Extension<Caller>, Que
         }
     };
     let first = (page_number - 1) * PAGE_SIZE;
-    let sites = ferry_migrate::cloud::list(web.db()).await?;
-    let servers = ferry_migrate::sites::list(web.db()).await?;
     let content = html! {
-        p { a.primary href="#create" { "Create a plan" } }
+        p.actions { a.primary href="/plans/new" { "Create a plan" } }
         nav.tabs {
             a href=(link(None, 1)) class=[status.is_none().then_some("here")] { "All (" (all) ")" }
             @for st in [plan::status::RUNNING, plan::status::SAVED, plan::status::FINISHED, plan::status::INCOMPLETE, plan::status::FAILED, plan::status::STOPPED] {
@@ -586,18 +962,18 @@ async fn plans(State(web): State<Web>, Extension(caller): Extension<Caller>, Que
         }
         @if listing.is_empty() { p.muted { @if all == 0 && search.is_none() { "No plan yet." } @else { "No plan matches." } } } @else {
             p.muted { "Plans " (first + 1) "–" (first + listing.len()) " of " (found.matching) }
-            table #plans {
-                tr { th { "Plan" } th { "Status" } th { "Destination" } th { "Scope" } th { "Apps" } th { "Progress" } th { "Actions" } }
+            div.table-wrap { table #plans {
+                tr { th { "Plan" } th { "Status" } th { "What and where" } th { "Apps" } th { "Progress" } th { "Actions" } }
                 @for l in listing {
                     @let p = &l.plan;
                     tr data-plan=(p.id) {
                         td { a href={ "/plans/" (p.id) } { (p.name) } br; span.mono.muted { (p.id) } }
-                        td.plan-status { (p.status) }
-                        td.mono { (p.destination) }
-                        td {
+                        td { (status_label(&p.status)) }
+                        td.plan-what {
                             (p.product) ": users " (p.users.to_string())
                             @if p.product == ferry_source::Product::Jira { ", projects " (p.projects.to_string()) ", customers " (p.customers.to_string()) }
                             @else { ", spaces " (p.spaces.to_string()) }
+                            br; span.mono.muted { "→ " (p.cloud.as_deref().map(|c| format!("{c} · {}", p.destination)).unwrap_or_else(|| p.destination.clone())) }
                         }
                         td.plan-apps { @for a in &l.app_statuses { div { (a.app) ": " (a.status) } } }
                         td.plan-progress { (progress_cell(&p.status, &l.progress, &l.overall, &l.failures)) }
@@ -607,14 +983,7 @@ async fn plans(State(web): State<Web>, Extension(caller): Extension<Caller>, Que
                                 " "
                                 form.inline.when-saved method="post" action={ "/plans/" (p.id) "/run" } {
                                     (csrf_field(&caller))
-                                    @if !p.plan_apps.is_empty() {
-                                        select name="stage1" title="For Stage 1 apps: proceed (migrate them) or remove (leave them out)" {
-                                            option value="" { "Stage 1 apps: ask" }
-                                            option value="proceed" { "proceed" }
-                                            option value="remove" { "remove" }
-                                        }
-                                        " "
-                                    }
+                                    @if !p.plan_apps.is_empty() { (stage1_select()) }
                                     button type="submit" { "Run" }
                                 }
                             }
@@ -625,31 +994,10 @@ async fn plans(State(web): State<Web>, Extension(caller): Extension<Caller>, Que
                     }
                 }
             }
+            }
             p.pager {
                 @if page_number > 1 { a href=(link(status.as_deref(), page_number - 1)) rel="prev" { "‹ Newer" } " " }
                 @if first + listing.len() < found.matching { a href=(link(status.as_deref(), page_number + 1)) rel="next" { "Older ›" } }
-            }
-        }
-        h2 #create-heading { "Create a plan" }
-        @if sites.is_empty() || servers.is_empty() {
-            p.note {
-                "A plan reads a Server site and goes to a connected Cloud site, both given at the command line: "
-                code { "ferry site add --source DB" } " and " code { "ferry cloud connect NAME --url URL --token-env VAR" } "."
-            }
-        } @else {
-            form #create method="post" action="/plans" {
-                (csrf_field(&caller))
-                label { span { "Name" } input name="name" required; }
-                label { span { "Server site" } (server_site_select(&servers)) }
-                label { span { "Attachment folder" } input name="attachments" size="60" placeholder="Confluence: <confluence-home>/attachments"; }
-                label { span { "Cloud site" } select name="cloud" required { @for s in &sites { option value=(s.name) { (s.name) " — " (s.target.url) } } } }
-                label { span { "Users" } select name="users" { option { "all" } option { "related" } option { "none" } } }
-                label { span { "Spaces" } input name="spaces" placeholder="all, none or KEY,KEY (Confluence)"; }
-                label { span { "Projects" } input name="projects" placeholder="all, none or KEY,KEY (Jira)"; }
-                label { span { "Customers" } select name="customers" { option value="" { "default" } option { "all" } option { "related" } option { "none" } } }
-                label { span { "Page history" } select name="history" { option { "all" } option { "current" } } }
-                label { span { "Apps" } select name="apps" { option { "needed" } option { "none" } } }
-                button type="submit" { "Save plan" }
             }
         }
         script src="/live.js" {}
@@ -677,10 +1025,20 @@ struct PlanForm {
     fields: BTreeMap<String, String>,
 }
 
-/// A plan request from form fields (empty fields take the defaults).
-pub fn plan_request(fields: &BTreeMap<String, String>) -> plan::PlanRequest {
+/// A plan request from form fields (empty fields take the defaults); a number field that
+/// is not one is refused naming it.
+pub fn plan_request(fields: &BTreeMap<String, String>) -> anyhow::Result<plan::PlanRequest> {
     let get = |k: &str| fields.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-    plan::PlanRequest {
+    let minutes = |k: &str, label: &str| -> anyhow::Result<Option<u64>> {
+        match get(k) {
+            None => Ok(None),
+            Some(v) => match v.parse::<u64>() {
+                Ok(m) if m > 0 => Ok(Some(m * 60)),
+                _ => Err(ferry_core::Declined::invalid(format!("“{label}” is a number of minutes (e.g. 60), not {v:?}"))),
+            },
+        }
+    };
+    Ok(plan::PlanRequest {
         name: get("name").unwrap_or_default(),
         source: get("source").unwrap_or_default(),
         product: get("product"),
@@ -694,17 +1052,98 @@ pub fn plan_request(fields: &BTreeMap<String, String>) -> plan::PlanRequest {
         history: get("history"),
         product_group: get("product_group"),
         apps: get("apps"),
-        app_deadline_secs: get("app_deadline_secs").and_then(|s| s.parse().ok()),
-        app_settle_secs: get("app_settle_secs").and_then(|s| s.parse().ok()),
-        trusted_domains: get("trusted_domains").map(|d| d.split(',').map(str::to_string).collect()).unwrap_or_default(),
-    }
+        app_deadline_secs: minutes("app_deadline_minutes", "App deadline")?,
+        app_settle_secs: minutes("app_settle_minutes", "App settle time")?,
+        trusted_domains: get("trusted_domains").map(|d| d.split(',').map(|d| d.trim().to_string()).filter(|d| !d.is_empty()).collect()).unwrap_or_default(),
+    })
+}
+
+async fn new_plan(State(web): State<Web>, Extension(caller): Extension<Caller>) -> PageResult {
+    plan_form_page(&web, &caller, Sent::default(), StatusCode::OK).await
+}
+
+/// The form that creates a plan: every option `ferry plan create` takes for a connected
+/// site, drawn again with what was typed when the plan is refused.
+async fn plan_form_page(web: &Web, caller: &Caller, sent: Sent, status: StatusCode) -> PageResult {
+    let sites = ferry_migrate::cloud::list(web.db()).await?;
+    let servers = ferry_migrate::sites::list(web.db()).await?;
+    let select = |field: &str, options: &[(&str, &str)]| {
+        html! {
+            select name=(field) {
+                @for (value, label) in options { option value=(value) selected[sent.chose(field, value)] { (label) } }
+            }
+        }
+    };
+    let content = html! {
+        p { a href="/plans" { "‹ Back to the plans" } }
+        @if sites.is_empty() || servers.is_empty() {
+            p.note {
+                "A plan reads a Server site and goes to a connected Cloud site: "
+                a href="/sites" { @if servers.is_empty() { "add the Server site" } @else { "connect the Cloud site" } } " first."
+            }
+        } @else {
+            form #create method="post" action="/plans" {
+                (sent.error_box())
+                (csrf_field(caller))
+                fieldset {
+                    legend { "What moves, and where" }
+                    label { span { "Name" } input name="name" required size="40" value=(sent.value("name")) placeholder="ENG and MKT, trial 1"; }
+                    label { span { "Server site" }
+                        select name="source" required {
+                            @for s in &servers {
+                                option value=(s.id) selected[sent.chose("source", &s.id)] { (s.name.as_deref().unwrap_or(&s.id)) " — " (s.product) " · " (ferry_source::redact_url(&s.location)) }
+                            }
+                        }
+                    }
+                    label { span { "Cloud site" }
+                        select name="cloud" required { @for s in &sites { option value=(s.name) selected[sent.chose("cloud", &s.name)] { (s.name) " — " (s.target.url) } } }
+                    }
+                    label { span { "Users" } (select("users", &[("all", "all"), ("related", "related: those the chosen content names"), ("none", "none")])) }
+                    label { span { "Spaces" } input name="spaces" size="40" value=(sent.value("spaces")) placeholder="all, none or KEY,KEY"; }
+                    label { small { "Confluence: the spaces to migrate (all by default)." } }
+                    label { span { "Projects" } input name="projects" size="40" value=(sent.value("projects")) placeholder="all, none or KEY,KEY"; }
+                    label { span { "Customers" } (select("customers", &[("", "default (related)"), ("all", "all"), ("related", "related"), ("none", "none")])) }
+                    label { small { "Jira Service Management: the service projects and the customers their requests name." } }
+                }
+                fieldset {
+                    legend { "Confluence content" }
+                    label { span { "Attachment folder" } input name="attachments" size="60" value=(sent.value("attachments")) placeholder="<confluence-home>/attachments"; }
+                    label { small { "The Server's attachment folder, as this machine reads it." } }
+                    label.check { input type="checkbox" name="attachments_only" value="yes" checked[sent.checked("attachments_only")]; " Attachments only: move the chosen spaces' files now, to shorten the later downtime" }
+                    label { span { "Page history" } (select("history", &[("all", "all: every version, with its author and date"), ("current", "current version only")])) }
+                }
+                fieldset {
+                    legend { "People and apps" }
+                    label { span { "Trusted domains" } input name="trusted_domains" size="40" value=(sent.value("trusted_domains")) placeholder="example.com, example.org"; }
+                    label { small { "Email domains you trust; users of other domains are a warning in the checks." } }
+                    label { span { "Product group" } input name="product_group" size="30" value=(sent.value("product_group")) placeholder="confluence-users (jira-servicedesk-users for Jira)"; }
+                    label { small { "The cloud group that gives access to the product; migrated users join it." } }
+                    label { span { "Apps" } (select("apps", &[("needed", "needed: every app you decided needed"), ("none", "none")])) }
+                    label { span { "App deadline (minutes)" } input type="number" min="1" name="app_deadline_minutes" size="6" value=(sent.value("app_deadline_minutes")) placeholder="60"; }
+                    label { span { "App settle time (minutes)" } input type="number" min="1" name="app_settle_minutes" size="6" value=(sent.value("app_settle_minutes")) placeholder="60"; }
+                    label { small { "How long each app's migration may take, and how long its cloud half may take to settle it afterwards." } }
+                }
+                p.actions { button.primary type="submit" { "Save plan" } span.muted { "Saving runs nothing: check the plan, then run it." } }
+            }
+        }
+    };
+    Ok(html_response(status, page("Create a plan", "/plans", Some(csrf(caller)), content)))
 }
 
 async fn create_plan(State(web): State<Web>, Extension(caller): Extension<Caller>, Form(form): Form<PlanForm>) -> PageResult {
     check_form(&caller, &form.csrf)?;
-    let request = plan_request(&form.fields);
-    let created = Plan::create(web.db(), request.into_web_plan(web.db()).await?).await?;
-    Ok(Redirect::to(&format!("/plans/{}", created.id)).into_response())
+    let created = async {
+        let request = plan_request(&form.fields)?;
+        Plan::create(web.db(), request.into_web_plan(web.db()).await?).await
+    }
+    .await;
+    match created {
+        Ok(created) => Ok(Redirect::to(&format!("/plans/{}", created.id)).into_response()),
+        Err(e) => {
+            let (sent, status) = Sent::from_error(form.fields, e);
+            plan_form_page(&web, &caller, sent, status).await
+        }
+    }
 }
 
 /// Live progress of every plan, as server-sent events: a `progress` event whenever a
@@ -778,7 +1217,7 @@ pub async fn progress_snapshot(db: &ferry_core::state::StateDb) -> anyhow::Resul
 }
 
 /// A plan's report: counts, failures, people, permissions, apps and the audit.
-async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> PageResult {
+async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Path(id): Path<String>, Query(query): Query<ListQuery>) -> PageResult {
     let db = web.db();
     let plan = ferry_migrate::standing::current(db, &id).await?;
     let (report, apps) = ferry_migrate::standing::live_report(db, &plan).await?;
@@ -788,7 +1227,7 @@ async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
     let running = plan.status == plan::status::RUNNING;
     let content = html! {
         div #run data-plan=(plan.id) data-reload-when-ended[running] {
-            p { "Status: " strong.plan-status { (plan.status) } " · destination " span.mono { (plan.destination) } " · created " (plan.created_at) }
+            p { "Status: " (status_label(&plan.status)) " · destination " span.mono { (plan.destination) } " · created " (when(&plan.created_at)) }
             @if plan.status != plan::status::SAVED {
                 div.plan-progress { (progress_cell(&plan.status, &standing.progress, &standing.overall, &standing.failures)) }
             }
@@ -802,7 +1241,7 @@ async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
             p #last-verification {
                 @match &verified {
                     Some(v) => {
-                        "Last verified " (v.finished_at) ": " (v.checked.values().sum::<u64>()) " entities compared with the server, "
+                        "Last verified " (when(&v.finished_at)) ": " (v.checked.values().sum::<u64>()) " entities compared with the server, "
                         @if v.differences.is_empty() { span.ok { "no differences" } } @else { span.bad { (plural(v.differences.len(), "difference")) } }
                         " · " a href={ "/plans/" (plan.id) "/verification" } { "the verification" }
                     }
@@ -812,7 +1251,10 @@ async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
         }
         @match &report {
             None if running => {}
-            None => { p.note { "Not run yet. Run its checks and then the plan from the " a href="/plans" { "Plans" } " page." } }
+            None => {
+                p.note { "Not run yet. Run its checks: the page that shows them runs the plan when nothing stops it." }
+                form.actions method="post" action={ "/plans/" (plan.id) "/check" } { (csrf_field(&caller)) button.primary type="submit" { "Run the checks" } }
+            }
             Some(r) => {
                 @if let Some(e) = &r.error { p.error { "The plan stopped: " (e) } }
                 h2 { "Server and cloud counts" }
@@ -831,14 +1273,32 @@ async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
                     @if r.attachment_bytes > 0 { " · " (r.attachment_bytes) " bytes of attachments uploaded" }
                 }
                 @if !r.failures.is_empty() {
-                    h2 { "Failures (" (r.failures.len()) ")" }
-                    table #failures {
+                    @let kinds: std::collections::BTreeSet<&str> = r.failures.iter().map(|f| f.kind.as_str()).collect();
+                    @let search = query.search();
+                    @let matching: Vec<_> = r.failures.iter()
+                        .filter(|f| query.filter().is_none_or(|k| f.kind == k))
+                        .filter(|f| search.as_ref().is_none_or(|q| [Some(f.server_id.as_str()), f.title.as_deref(), f.space.as_deref(), Some(f.reason.as_str())].into_iter().flatten().any(|t| t.to_lowercase().contains(q))))
+                        .collect();
+                    @let first = (query.page() - 1) * ROWS_PER_PAGE;
+                    @let base = format!("/plans/{}", plan.id);
+                    h2 #failures-heading { "Failures (" (r.failures.len()) ")" }
+                    nav.tabs {
+                        a href={ (query.link(&base, None, 1)) "#failures-heading" } class=[query.filter().is_none().then_some("here")] { "All" }
+                        @for k in &kinds { " " a href={ (query.link(&base, Some(k), 1)) "#failures-heading" } class=[(query.filter() == Some(*k)).then_some("here")] { (k) " (" (r.failures.iter().filter(|f| f.kind == *k).count()) ")" } }
+                    }
+                    form.search method="get" action=(base) {
+                        @if let Some(f) = query.filter() { input type="hidden" name="filter" value=(f); }
+                        input type="search" name="q" value=(query.q.clone().unwrap_or_default()) placeholder="Search the failures";
+                        " " button type="submit" { "Search" }
+                    }
+                    div.table-wrap { table #failures {
                         tr { th { "Kind" } th { "Entity" } th { "Space" } th { "Reason and fix" } }
-                        @for f in r.failures.iter().take(500) {
+                        @for f in matching.iter().skip(first).take(ROWS_PER_PAGE) {
                             tr { td { (f.kind) } td { @if let Some(t) = &f.title { (t) br; } span.mono.muted { (f.server_id) } } td.mono { (f.space.clone().unwrap_or_default()) } td { (f.reason) } }
                         }
-                    }
-                    @if r.failures.len() > 500 { p.muted { "The first 500 are shown; the CSV export lists all." } }
+                    } }
+                    @if matching.is_empty() { p.muted { "No failure matches." } }
+                    (pager(first, matching.len().saturating_sub(first).min(ROWS_PER_PAGE), matching.len(), "Failures", |page| format!("{}#failures-heading", query.link(&base, query.filter(), page))))
                 }
                 @if !r.checks.is_empty() {
                     h2 { "The checks the run started with" }
@@ -848,7 +1308,7 @@ async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
                     ul { @for c in r.checks.iter().filter(|c| c.result != ferry_migrate::checks::CheckResult::Pass) { li { span.mono { (c.code) } ": " (c.message) } } }
                 }
                 @if r.product == "jira" {
-                    @if !r.request_keys.is_empty() { p { (plural(r.request_keys.len(), "request")) " have new keys; the JSON export maps each server key to its new one." } }
+                    @if !r.request_keys.is_empty() { p { (plural(r.request_keys.len(), "request")) " " (verb(r.request_keys.len(), "has a new key", "have new keys")) "; the JSON export maps each server key to its new one." } }
                     @if !r.statuses_not_set.is_empty() {
                         h3 { "Statuses the cloud workflow could not reach (" (r.statuses_not_set.len()) ")" }
                         table #statuses-not-set { tr { th { "Request" } th { "Server status" } th { "Left at" } }
@@ -860,9 +1320,9 @@ async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
                             @for pr in &r.projects_not_migrated { tr { td { (pr.name) " " span.mono.muted { (pr.key) } } td { (pr.kind) } td { (pr.issues) } td { (pr.reason) } } } }
                     }
                     h2 { "People" }
-                    p { (r.former_customer.len()) " people the requests name have no cloud account (the migrating account stands in; each request's origin names them); "
-                        (r.customers_with_full_accounts) " customers were linked to full accounts; "
-                        (r.two_accounts.len()) " people now have two accounts." }
+                    p { (plural(r.former_customer.len(), "person")) " the requests name " (verb(r.former_customer.len(), "has", "have")) " no cloud account (the migrating account stands in; each request's origin names them); "
+                        (plural(r.customers_with_full_accounts as usize, "customer")) " " (verb(r.customers_with_full_accounts as usize, "was", "were")) " linked to full accounts; "
+                        (plural(r.two_accounts.len(), "person")) " now " (verb(r.two_accounts.len(), "has", "have")) " two accounts." }
                     @if !r.two_accounts.is_empty() {
                         table { tr { th { "User" } th { "Email" } th { "Full account" } th { "Customer account" } }
                             @for t in &r.two_accounts { tr { td { (t.username) } td { (t.email) } td.mono { (t.full_account) } td.mono { (t.customer_account) } } } }
@@ -873,7 +1333,7 @@ async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
                     }
                 } @else {
                     h2 { "People and permissions" }
-                    p { (r.authored_by_migrating_account) " items are authored in the cloud by the migrating account (each keeps its original author and date in its ferry-origin property); " (r.former_user) " of them were written by people with no cloud account; " (r.linked_users) " accounts were linked to existing cloud accounts." }
+                    p { (plural(r.authored_by_migrating_account as usize, "item")) " " (verb(r.authored_by_migrating_account as usize, "is", "are")) " authored in the cloud by the migrating account (each keeps its original author and date in its ferry-origin property); " (r.former_user) " of them " (verb(r.former_user as usize, "was", "were")) " written by people with no cloud account; " (plural(r.linked_users as usize, "account")) " " (verb(r.linked_users as usize, "was", "were")) " linked to existing cloud accounts." }
                     @if !r.dropped_permissions.is_empty() {
                         h3 { "Space permissions dropped (" (r.dropped_permissions.len()) ")" }
                         table #dropped-permissions {
@@ -1036,35 +1496,84 @@ async fn verification_page(State(web): State<Web>, Extension(caller): Extension<
     Ok(html_response(StatusCode::OK, page(&format!("Verification of plan {}", plan.name), "/plans", Some(csrf(&caller)), content)))
 }
 
-/// `n` and its noun, singular or plural ("1 difference", "3 differences").
+/// `n` and its noun, singular or plural ("1 difference", "3 differences", "1 person",
+/// "2 people").
 fn plural(n: usize, noun: &str) -> String {
+    match (n, noun) {
+        (1, _) => format!("1 {noun}"),
+        (_, "person") => format!("{n} people"),
+        (_, "entity") => format!("{n} entities"),
+        _ => format!("{n} {noun}s"),
+    }
+}
+
+/// The verb that goes with `n` things: `one` for 1, else `many` ("has"/"have").
+fn verb<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 {
-        format!("1 {noun}")
+        one
     } else {
-        format!("{n} {noun}s")
+        many
     }
 }
 
 async fn check_plan(State(web): State<Web>, Extension(caller): Extension<Caller>, Path(id): Path<String>, Form(form): Form<CsrfOnly>) -> PageResult {
+    use ferry_migrate::checks::CheckResult;
     check_form(&caller, &form.csrf)?;
     let mut migrator = web.migrator(&id).await?;
     let plan = migrator.plan().clone();
     let checks = migrator.checks().await?;
+    let errors = checks.iter().filter(|c| c.result == CheckResult::Error).count();
+    let warnings = checks.iter().filter(|c| c.result == CheckResult::Warning).count();
+    let passed = checks.len() - errors - warnings;
+    // Errors first, then warnings, then what passed.
+    let mut ordered: Vec<_> = checks.iter().collect();
+    ordered.sort_by_key(|c| match c.result {
+        CheckResult::Error => 0,
+        CheckResult::Warning => 1,
+        CheckResult::Pass => 2,
+    });
     let content = html! {
-        p { a href="/plans" { "Back to the plans" } }
-        table #checks {
-            tr { th { "Check" } th { "Result" } th { "What was found" } th { "How to fix it" } }
-            @for c in &checks {
-                tr {
-                    td.mono { (c.code) }
-                    td class=(match c.result { ferry_migrate::checks::CheckResult::Pass => "ok", ferry_migrate::checks::CheckResult::Warning => "warn", ferry_migrate::checks::CheckResult::Error => "bad" }) { (c.result.name()) }
-                    td { (c.message) @if !c.entities.is_empty() { br; span.muted { (c.entities.iter().take(20).cloned().collect::<Vec<_>>().join(", ")) } } }
-                    td { (c.fix) }
-                }
+        p { a href={ "/plans/" (plan.id) } { "‹ Back to the plan" } }
+        p.summary #checks-summary class=(if errors > 0 { "bad" } else if warnings > 0 { "warn" } else { "ok" }) {
+            (plural(errors, "error")) ", " (plural(warnings, "warning")) ", " (passed) " passed"
+        }
+        @if errors > 0 {
+            p.note { "The plan cannot run while a check finds an error: fix each one as it says, then run the checks again. A plan's scope is fixed once saved: for another scope, " a href="/plans/new" { "create a new plan" } "." }
+        } @else if plan.status == plan::status::SAVED {
+            form.actions #run method="post" action={ "/plans/" (plan.id) "/run" } {
+                (csrf_field(&caller))
+                @if !plan.plan_apps.is_empty() { (stage1_select()) }
+                button.primary type="submit" { "Run the plan" }
+                @if warnings > 0 { span.muted { "The warnings do not stop the run: read them first." } }
             }
         }
+        div.table-wrap { table #checks {
+            tr { th { "Check" } th { "Result" } th { "What was found" } th { "How to fix it" } }
+            @for c in &ordered {
+                tr data-result=(c.result.name()) {
+                    td.mono { (c.code) }
+                    td class=(match c.result { CheckResult::Pass => "ok", CheckResult::Warning => "warn", CheckResult::Error => "bad" }) { (c.result.name()) }
+                    td { (in_form_words(&c.message)) @if !c.entities.is_empty() { br; span.muted { (c.entities.iter().take(20).cloned().collect::<Vec<_>>().join(", ")) @if c.entities.len() > 20 { " and " (c.entities.len() - 20) " more" } } } }
+                    td { (in_form_words(&c.fix)) }
+                }
+            }
+        } }
     };
     Ok(html_response(StatusCode::OK, page(&format!("Checks of plan {}", plan.name), "/plans", Some(csrf(&caller)), content)))
+}
+
+/// The Stage 1 choice of a run, as a select (for plans with apps).
+fn stage1_select() -> Markup {
+    html! {
+        label.check { span { "Stage 1 apps: " }
+            select name="stage1" title="For Stage 1 apps: proceed (migrate them) or remove (leave them out)" {
+                option value="" { "ask me" }
+                option value="proceed" { "proceed" }
+                option value="remove" { "remove" }
+            }
+        }
+        " "
+    }
 }
 
 #[derive(Deserialize)]
@@ -1101,44 +1610,6 @@ async fn rerun_app(
     web.connected_plan(&id).await?;
     ferry_migrate::apps::rerun(web.db(), &id, &key, ferry_runtime::limits::Limits::default()).await?;
     Ok(Redirect::to(&format!("/plans/{id}")).into_response())
-}
-
-/// Plugins, for reviewers: every installed plugin's audit.
-async fn plugins(State(web): State<Web>, Extension(caller): Extension<Caller>) -> PageResult {
-    let audits = web.plugin_audits().await?;
-    let content = html! {
-        @if audits.is_empty() { p.muted { "No plugin installed." } }
-        @for (installed, r) in &audits {
-            section.plugin data-app=(installed.server_app_key) {
-                h2 { (r.name.clone().unwrap_or_default()) " " (r.version.clone().unwrap_or_default()) " · " span.muted { "by " (r.vendor.clone().unwrap_or_default()) } }
-                table {
-                    tr { th { "Server app → Cloud app" } td.mono { (installed.server_app_key) " → " (installed.cloud_app_key) } }
-                    tr { th { "sha256" } td.mono { (r.sha256) } }
-                    tr { th { "Contract" } td.mono { "ferry:migration@" (r.contract.clone().unwrap_or_default()) } }
-                    tr { th { "Signed by" } td { (r.signer.describe()) } }
-                    tr { th { "Verdict" } td.state class=[(r.verdict != ferry_apps::audit::Verdict::Ok).then_some("bad")] { (format!("{:?}", r.verdict).to_lowercase()) } }
-                }
-                @for p in &r.problems { p.error { (p) } }
-                @for w in &r.warnings { p.note { (w) } }
-                h3 { "Declared scopes" }
-                table {
-                    tr { th { "Scope" } th { "Meaning" } th { "Used" } }
-                    @for s in &r.scopes { tr { td.mono { (s.scope) } td { (s.meaning) } td class=[r.unused_scopes.contains(&s.scope).then_some("bad")] { @if r.unused_scopes.contains(&s.scope) { "never usable: over-privilege" } @else { "yes" } } } }
-                }
-                @if !r.tables.is_empty() {
-                    h3 { "App tables and column classes" }
-                    table { tr { th { "Table" } th { "Column" } th { "Class" } }
-                        @for (table, columns) in &r.tables { @for (column, class) in columns { tr { td.mono { (table) } td.mono { (column) } td { (class) } } } } }
-                }
-                h3 { "What the component imports" }
-                table {
-                    tr { th { "Import" } th { "Kind" } th { "Needs one of" } th { "Allowed" } }
-                    @for i in &r.imports { tr { td.mono { (i.name) } td { (i.kind) } td.mono { (i.needs_any_of.join(", ")) } td class=[(!i.allowed).then_some("bad")] { @if i.allowed { "yes" } @else { "NO" } } } }
-                }
-            }
-        }
-    };
-    Ok(html_response(StatusCode::OK, page("Plugins: what each declares and imports", "/plugins", Some(csrf(&caller)), content)))
 }
 
 /// One Stage bar: the 95% Wilson interval against the threshold line, in SVG built
