@@ -50,9 +50,8 @@ pub fn parse_csv(input: impl std::io::Read, shown_as: &str) -> anyhow::Result<Ve
     let shown = headers.iter().collect::<Vec<_>>().join(", ");
     let email = column(&headers, &["email", "emailaddress", "primaryemail"])
         .ok_or_else(|| anyhow::anyhow!("{} has no email column (its columns: {shown}): {HOW_TO_EXPORT}", shown_as))?;
-    let id = column(&headers, &["userid", "atlassianid", "accountid", "atlassianaccountid"]).ok_or_else(|| {
-        anyhow::anyhow!("{} has no account id column (User id, Atlassian ID or Account id; its columns: {shown}): {HOW_TO_EXPORT}", shown_as)
-    })?;
+    let id = column(&headers, &["userid", "atlassianid", "accountid", "atlassianaccountid"])
+        .ok_or_else(|| anyhow::anyhow!("{} has no account id column (User id, Atlassian ID or Account id; its columns: {shown}): {HOW_TO_EXPORT}", shown_as))?;
     let name = column(&headers, &["username", "name", "displayname", "fullname"]);
     let status = column(&headers, &["userstatus", "status", "accountstatus"]);
     let mut accounts: Vec<CloudAccount> = Vec::new();

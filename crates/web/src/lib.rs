@@ -571,7 +571,8 @@ async fn guard(State(web): State<Web>, mut request: Request, next: Next) -> Resp
         }
     };
     // An absurd body is refused before anything reads it (a plugin upload may be larger).
-    let limit = if path == "/plugins/install" || (path.starts_with("/sites/cloud/") && path.ends_with("/accounts")) { pages::MAX_UPLOAD as u64 } else { MAX_BODY };
+    let limit =
+        if path == "/plugins/install" || (path.starts_with("/sites/cloud/") && path.ends_with("/accounts")) { pages::MAX_UPLOAD as u64 } else { MAX_BODY };
     let length = request.headers().get(header::CONTENT_LENGTH).map(|v| v.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()));
     match length {
         Some(None) => return refuse(StatusCode::BAD_REQUEST, "bad-request", "the Content-Length header is not a number"),

@@ -35,7 +35,8 @@ pub(crate) struct ServeArgs {
 }
 
 pub(crate) async fn serve(home: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let options = web::ServeOptions { listen: args.listen, tls: args.tls_cert.zip(args.tls_key), insecure_http: args.insecure_http, secret_envs: args.secret_envs };
+    let options =
+        web::ServeOptions { listen: args.listen, tls: args.tls_cert.zip(args.tls_key), insecure_http: args.insecure_http, secret_envs: args.secret_envs };
     web::serve(home, options).await?;
     Ok(ExitCode::Ok)
 }

@@ -268,7 +268,12 @@ async fn an_admin_sets_up_assesses_consents_plans_runs_and_reads_the_report_in_c
     submit(&c, "#create", fields.clone()).await;
     let refused = text_of(&c, "#create .error").await;
     assert!(refused.contains("“Attachments only” needs spaces") && !refused.contains("--"), "{refused}");
-    let kept = c.execute("const f = document.querySelector('#create').elements; return [f['name'].value, f['trusted_domains'].value, f['attachments_only'].checked];", vec![]).await;
+    let kept = c
+        .execute(
+            "const f = document.querySelector('#create').elements; return [f['name'].value, f['trusted_domains'].value, f['attachments_only'].checked];",
+            vec![],
+        )
+        .await;
     assert_eq!(kept, serde_json::json!(["browser plan", "example.com", true]));
     shot(&c, "plan-form-refused").await;
     fields["spaces"] = serde_json::json!("ENG,MKT");
@@ -309,6 +314,13 @@ async fn an_admin_sets_up_assesses_consents_plans_runs_and_reads_the_report_in_c
     assert_eq!(still, serde_json::json!(true), "the page was not reloaded");
     // The sample's spaces plant failures (missing files, bad emails): incomplete is an end.
     assert!(matches!(seen.last().map(String::as_str), Some("finished" | "incomplete")), "statuses seen: {seen:?}");
+    // The status tabs' counts follow without a reload.
+    let ended = seen.last().unwrap().clone();
+    until("the tab counts to follow", || async {
+        text_of(&c, "#status-tabs .count[data-status='running']").await == "0"
+            && text_of(&c, &format!("#status-tabs .count[data-status='{ended}']")).await == "1"
+    })
+    .await;
     let label = c.execute(&format!("return document.querySelector(\"{plan_row} .plan-status\").className;"), vec![]).await;
     assert!(label.as_str().unwrap().contains(&format!("status-{}", seen.last().unwrap())), "the status colour follows: {label}");
     let progress = text_of(&c, &format!("{plan_row} .plan-progress")).await;
@@ -341,7 +353,10 @@ async fn an_admin_sets_up_assesses_consents_plans_runs_and_reads_the_report_in_c
     c.goto(&format!("{base}/plans/{}", plan.id)).await;
     let report = text_of(&c, "main").await;
     assert!(report.contains("Server and cloud counts") && report.contains("What each plugin read") && report.contains("app-tables.read"), "{report}");
-    assert!(report.contains("No access was denied.") && report.contains("the failures (CSV)") && report.contains("The checks the run started with"), "{report}");
+    assert!(
+        report.contains("No access was denied.") && report.contains("the failures (CSV)") && report.contains("The checks the run started with"),
+        "{report}"
+    );
     let time = c.execute("const t = document.querySelector('time'); return [t.textContent, t.title];", vec![]).await;
     assert!(!time[0].as_str().unwrap().ends_with(" UTC") && time[1].as_str().unwrap().ends_with('Z'), "dates shown in the browser's zone: {time}");
     shot(&c, "report").await;

@@ -1068,8 +1068,15 @@ async fn plans_are_listed_a_page_at_a_time_filtered_by_status_and_searched_by_na
     // The page: status tabs with counts, a search, and the pager.
     let session = d.login().await;
     let (_, html) = d.page(&session, "/plans?q=beta").await;
-    assert!(html.contains("All (3)") && html.contains("stopped (1)") && html.contains("Plans 1–3 of 3"), "{html}");
+    let count = |status: &str, n: usize| format!("<span class=\"count\" data-status=\"{status}\">{n}</span>");
+    assert!(
+        html.contains(&format!("All ({})", count("", 3))) && html.contains(&format!("stopped ({})", count("stopped", 1))) && html.contains("Plans 1–3 of 3"),
+        "{html}"
+    );
     assert!(!html.contains("alpha 2"), "the search keeps only betas");
+    assert!(!html.contains("data-live-counts"), "counts of a search are not replaced by the live counts of every plan");
+    let (_, html) = d.page(&session, "/plans").await;
+    assert!(html.contains("data-live-counts") && html.contains(&format!("All ({})", count("", 7))), "{html}");
     let (_, html) = d.page(&session, "/plans?status=stopped").await;
     assert!(html.contains("beta 1") && !html.contains("beta 3"), "{html}");
     let (_, html) = d.page(&session, "/plans?q=zzz").await;
@@ -1095,7 +1102,14 @@ async fn the_setup_pages_do_what_the_commands_do_refuse_as_they_do_and_keep_what
         let (status, _) = post_form(&d, &session, path, &[("name", "x")]).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path} without its CSRF token");
     }
-    let r = d.http.post(d.url("/plugins/install")).header("cookie", &session.cookie).multipart(reqwest::multipart::Form::new().text("allow_unsigned", "yes")).send().await.unwrap();
+    let r = d
+        .http
+        .post(d.url("/plugins/install"))
+        .header("cookie", &session.cookie)
+        .multipart(reqwest::multipart::Form::new().text("allow_unsigned", "yes"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "an upload without its CSRF token");
     assert!(ferry_host::sites::list(&f.db).await.unwrap().is_empty() && auth::list_tokens(&f.db).await.unwrap().len() == 1);
     // An API token opens none of these pages.
@@ -1104,7 +1118,8 @@ async fn the_setup_pages_do_what_the_commands_do_refuse_as_they_do_and_keep_what
     }
 
     // A Server site: a password in the URL is refused in place, the URL shown without it.
-    let (status, html) = post_form(&d, &session, "/sites/server", &[("csrf", csrf), ("source", "postgres://ferry:hunter2@db.invalid/wiki"), ("name", "wiki")]).await;
+    let (status, html) =
+        post_form(&d, &session, "/sites/server", &[("csrf", csrf), ("source", "postgres://ferry:hunter2@db.invalid/wiki"), ("name", "wiki")]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(html.contains("role=\"alert\"") && html.contains("value=\"wiki\"") && html.contains("postgres://ferry:***@db.invalid/wiki"), "{html}");
     assert!(!html.contains("hunter2"), "the password typed is not shown back");
@@ -1121,7 +1136,8 @@ async fn the_setup_pages_do_what_the_commands_do_refuse_as_they_do_and_keep_what
     let scim = target.scim_url.clone().unwrap();
     let scim_env = target.scim_token_env.clone().unwrap();
     let email = target.email.clone().unwrap();
-    let mut fields = vec![("csrf", csrf), ("name", "trial"), ("url", url.as_str()), ("email", email.as_str()), ("token_env", TOKEN_ENV), ("scoped_token", "yes")];
+    let mut fields =
+        vec![("csrf", csrf), ("name", "trial"), ("url", url.as_str()), ("email", email.as_str()), ("token_env", TOKEN_ENV), ("scoped_token", "yes")];
     let (status, html) = post_form(&d, &session, "/sites/cloud", &fields).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
     assert!(html.contains("scoped-token box") && html.contains(&format!("value=\"{url}\"")) && html.contains("value=\"trial\""), "{html}");
@@ -1148,12 +1164,24 @@ async fn the_setup_pages_do_what_the_commands_do_refuse_as_they_do_and_keep_what
     // form's own words, with every field as it was typed.
     let (status, html) = d.page(&session, "/plans/new").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("name=\"trusted_domains\"") && html.contains("name=\"attachments_only\"") && html.contains("name=\"product_group\"") && html.contains("name=\"app_deadline_minutes\""));
+    assert!(
+        html.contains("name=\"trusted_domains\"")
+            && html.contains("name=\"attachments_only\"")
+            && html.contains("name=\"product_group\"")
+            && html.contains("name=\"app_deadline_minutes\"")
+    );
     let plan_fields = |extra: Vec<(&'static str, &'static str)>| {
-        let mut v: Vec<(String, String)> = [("csrf", csrf), ("name", "typed name"), ("source", site.id.as_str()), ("cloud", "trial"), ("users", "related"), ("trusted_domains", "example.com")]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let mut v: Vec<(String, String)> = [
+            ("csrf", csrf),
+            ("name", "typed name"),
+            ("source", site.id.as_str()),
+            ("cloud", "trial"),
+            ("users", "related"),
+            ("trusted_domains", "example.com"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
         v.extend(extra.into_iter().map(|(k, v)| (k.to_string(), v.to_string())));
         v
     };
@@ -1165,7 +1193,10 @@ async fn the_setup_pages_do_what_the_commands_do_refuse_as_they_do_and_keep_what
     let (status, _, html) = post_plan(plan_fields(vec![("app_deadline_minutes", "soon")])).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
     assert!(html.contains("“App deadline” is a number of minutes"), "{html}");
-    assert!(html.contains("value=\"typed name\"") && html.contains("value=\"example.com\"") && html.contains("value=\"related\" selected"), "the input is kept: {html}");
+    assert!(
+        html.contains("value=\"typed name\"") && html.contains("value=\"example.com\"") && html.contains("value=\"related\" selected"),
+        "the input is kept: {html}"
+    );
     let (status, _, html) = post_plan(plan_fields(vec![("spaces", "none"), ("attachments_only", "yes")])).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
     assert!(html.contains("“Attachments only” needs spaces") && !html.contains("--attachments-only"), "the form's words, not the flag's: {html}");
@@ -1229,7 +1260,8 @@ async fn the_setup_pages_do_what_the_commands_do_refuse_as_they_do_and_keep_what
     // The consent card: agreeing needs the box ticked; then only Revoke is offered.
     assess::read_server_apps(&f.db, &f.source().await).await.unwrap();
     assess::decide(&f.db, RATINGS, assess::Decision::Needed).await.unwrap();
-    let given = || async { ferry_host::consent::list(&f.db).await.unwrap().iter().any(|l| l.app == RATINGS && l.status == ferry_host::consent::ConsentStatus::Given) };
+    let given =
+        || async { ferry_host::consent::list(&f.db).await.unwrap().iter().any(|l| l.app == RATINGS && l.status == ferry_host::consent::ConsentStatus::Given) };
     let agree_path = format!("/apps/{RATINGS}/consent/agree");
     let (status, html) = post_form(&d, &session, &agree_path, &[("csrf", csrf), ("sha256", plugin.sha256.as_str())]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");

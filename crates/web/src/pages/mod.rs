@@ -68,6 +68,7 @@ body { font: 15px/1.45 system-ui, sans-serif; margin: 0; color: #172b4d; backgro
 header { background: #0c66e4; color: white; padding: .6em 1.5em; display: flex; flex-wrap: wrap; gap: .4em 1.4em; align-items: center; }
 header a { color: white; text-decoration: none; font-weight: 500; }
 header a.here { text-decoration: underline; text-underline-offset: .3em; }
+nav.sections a { margin-right: .9em; }
 header form { margin-left: auto; }
 main { padding: 1em 1.5em 3em; max-width: 1320px; box-sizing: border-box; }
 h1 { font-size: 1.5em; margin: .4em 0 .8em; }
@@ -134,7 +135,16 @@ form.search { margin: .6em 0; }
 const LIVE_SCRIPT: &str = r#"
 const events = new EventSource('/plans/events');
 events.addEventListener('progress', (e) => {
-  for (const p of JSON.parse(e.data)) {
+  const plans = JSON.parse(e.data);
+  // The status tabs' counts, when they count every plan (no search).
+  const tabs = document.querySelector('#status-tabs[data-live-counts]');
+  if (tabs) {
+    for (const count of tabs.querySelectorAll('.count')) {
+      const status = count.dataset.status;
+      count.textContent = plans.filter((p) => status === '' || p.status === status).length;
+    }
+  }
+  for (const p of plans) {
     const row = document.querySelector(`[data-plan="${CSS.escape(p.id)}"]`);
     if (!row) continue;
     for (const status of row.querySelectorAll('.plan-status')) { status.textContent = p.status; status.className = `plan-status status status-${p.status}`; }
@@ -444,7 +454,19 @@ async fn home(State(web): State<Web>, Extension(caller): Extension<Caller>) -> P
     let statuses = plan::status_counts(db).await?;
     let count = |s: &str| statuses.get(s).copied().unwrap_or(0);
     let total: usize = statuses.values().sum();
+    let servers = ferry_migrate::sites::list(db).await?.len();
+    let clouds = ferry_migrate::cloud::list(db).await?.len();
+    // The one thing to do next, as the page's primary action.
+    let next: (String, &str) = match () {
+        _ if servers == 0 => ("/sites".into(), "Add the Server site"),
+        _ if clouds == 0 => ("/sites".into(), "Connect the Cloud site"),
+        _ if server_apps.is_empty() || undecided > 0 => ("/apps".into(), "Decide the apps"),
+        _ if !consent_missing.is_empty() => (format!("/apps/{}/consent", urlencode(consent_missing[0])), "Read the next consent card"),
+        _ if total == 0 => ("/plans/new".into(), "Create a plan"),
+        _ => ("/plans".into(), "See the plans"),
+    };
     let content = html! {
+        p.actions { a.primary #next href=(next.0) { (next.1) } }
         div.steps {
             div.step {
                 h2 { "1. Assess your apps" }
@@ -556,6 +578,9 @@ fn pager(first: usize, shown: usize, total: usize, noun: &str, link: impl Fn(usi
     }
 }
 
+/// A connected Cloud site's name, and when the admin confirmed an app installed there.
+type SiteConfirmation = (String, Option<String>);
+
 /// Apps: the assessment a page at a time (by decision, or searched), each decision
 /// editable in place, and whether each needed app's cloud app is installed.
 async fn apps(State(web): State<Web>, Extension(caller): Extension<Caller>, Query(query): Query<ListQuery>) -> PageResult {
@@ -569,12 +594,14 @@ async fn apps(State(web): State<Web>, Extension(caller): Extension<Caller>, Quer
     let matching: Vec<_> = assessed
         .iter()
         .filter(|a| query.filter().is_none_or(|f| a.decision.name() == f))
-        .filter(|a| search.as_ref().is_none_or(|q| a.key.to_lowercase().contains(q) || a.name.to_lowercase().contains(q) || a.vendor.to_lowercase().contains(q)))
+        .filter(|a| {
+            search.as_ref().is_none_or(|q| a.key.to_lowercase().contains(q) || a.name.to_lowercase().contains(q) || a.vendor.to_lowercase().contains(q))
+        })
         .collect();
     let first = (query.page() - 1) * ROWS_PER_PAGE;
     let shown: Vec<_> = matching.iter().skip(first).take(ROWS_PER_PAGE).collect();
     // Per shown app with a plugin: its cloud app, and the connected sites it is confirmed on.
-    let mut installed: BTreeMap<String, (String, Vec<(String, Option<String>)>)> = BTreeMap::new();
+    let mut installed: BTreeMap<String, (String, Vec<SiteConfirmation>)> = BTreeMap::new();
     for a in &shown {
         if let Some(plugin) = registry.get(&a.key).await? {
             let mut on = Vec::new();
@@ -949,10 +976,11 @@ async fn plans(State(web): State<Web>, Extension(caller): Extension<Caller>, Que
     let first = (page_number - 1) * PAGE_SIZE;
     let content = html! {
         p.actions { a.primary href="/plans/new" { "Create a plan" } }
-        nav.tabs {
-            a href=(link(None, 1)) class=[status.is_none().then_some("here")] { "All (" (all) ")" }
+        // Without a search the counts are of every plan, which the live updates carry too.
+        nav.tabs #status-tabs data-live-counts[search.is_none()] {
+            a href=(link(None, 1)) class=[status.is_none().then_some("here")] { "All (" span.count data-status="" { (all) } ")" }
             @for st in [plan::status::RUNNING, plan::status::SAVED, plan::status::FINISHED, plan::status::INCOMPLETE, plan::status::FAILED, plan::status::STOPPED] {
-                " " a href=(link(Some(st), 1)) class=[(status.as_deref() == Some(st)).then_some("here")] { (st) " (" (found.by_status.get(st).copied().unwrap_or(0)) ")" }
+                " " a href=(link(Some(st), 1)) class=[(status.as_deref() == Some(st)).then_some("here")] { (st) " (" span.count data-status=(st) { (found.by_status.get(st).copied().unwrap_or(0)) } ")" }
             }
         }
         form.search method="get" action="/plans" {

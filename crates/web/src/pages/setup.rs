@@ -166,7 +166,9 @@ async fn sites_page(web: &Web, caller: &Caller, shown: SitesShown) -> PageResult
 async fn add_server_site(State(web): State<Web>, Extension(caller): Extension<Caller>, Form(form): Form<Fields>) -> PageResult {
     check_form(&caller, &form.csrf)?;
     let added = async {
-        let source = form.get("source").ok_or_else(|| ferry_core::Declined::invalid("give the Server site's database: a postgres:// or mysql:// URL, or a SQLite file"))?;
+        let source = form
+            .get("source")
+            .ok_or_else(|| ferry_core::Declined::invalid("give the Server site's database: a postgres:// or mysql:// URL, or a SQLite file"))?;
         let password_env = form.get("password_env");
         if let Some(var) = &password_env {
             web.may_name(var, "Password variable")?;
@@ -181,7 +183,9 @@ async fn add_server_site(State(web): State<Web>, Extension(caller): Extension<Ca
     .await;
     let shown = match added {
         Ok(site) => SitesShown {
-            outcome: Some(html! { p.done role="status" { "Added " strong { (site.name.as_deref().unwrap_or(&site.id)) } " (" (site.product) ", " span.mono { (site.id) } ")." } }),
+            outcome: Some(
+                html! { p.done role="status" { "Added " strong { (site.name.as_deref().unwrap_or(&site.id)) } " (" (site.product) ", " span.mono { (site.id) } ")." } },
+            ),
             ..SitesShown::default()
         },
         Err(e) => {
@@ -219,7 +223,9 @@ async fn connect_cloud_site(State(web): State<Web>, Extension(caller): Extension
         let scoped = form.get("scoped_token").is_some();
         let email = form.get("email");
         if scoped == email.is_some() {
-            return Err(ferry_core::Declined::invalid("give the site admin's email (with their API token), or tick the scoped-token box (a scoped token needs no email)"));
+            return Err(ferry_core::Declined::invalid(
+                "give the site admin's email (with their API token), or tick the scoped-token box (a scoped token needs no email)",
+            ));
         }
         let (scim_url, scim_token_env) = (form.get("scim_url"), form.get("scim_token_env"));
         if scim_url.is_some() != scim_token_env.is_some() {
@@ -298,7 +304,9 @@ async fn import_accounts(State(web): State<Web>, Extension(caller): Extension<Ca
     .await;
     let shown = match imported {
         Ok((site, n)) => SitesShown {
-            outcome: Some(html! { p.done role="status" { (super::plural(n, "account")) " of the organisation read for " strong { (site.name) } ": server users are linked to them by email." } }),
+            outcome: Some(
+                html! { p.done role="status" { (super::plural(n, "account")) " of the organisation read for " strong { (site.name) } ": server users are linked to them by email." } },
+            ),
             ..SitesShown::default()
         },
         Err(e) => {
