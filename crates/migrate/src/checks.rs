@@ -30,7 +30,40 @@ fn check(code: &str, found: CheckResult, entities: Vec<String>, message: &str, f
         return Check { code: code.into(), result: CheckResult::Pass, message: pass.into(), entities, count, fix: String::new() };
     }
     let shown = entities.into_iter().take(ENTITIES_SHOWN).collect();
-    Check { code: code.into(), result: found, message: format!("{count} {message}"), entities: shown, count, fix: fix.into() }
+    Check { code: code.into(), result: found, message: counted(count, message), entities: shown, count, fix: fix.into() }
+}
+
+/// A check's finding with its count: `message` is written of many ("users have no valid
+/// email address"); for one, its subject and verb are made singular ("1 user has no
+/// valid email address").
+fn counted(count: usize, message: &str) -> String {
+    if count != 1 {
+        return format!("{count} {message}");
+    }
+    const VERBS: [(&str, &str); 6] = [("have", "has"), ("are", "is"), ("share", "shares"), ("use", "uses"), ("name", "names"), ("belong", "belongs")];
+    // The subject's words are made singular up to the first that starts a phrase after it
+    // ("apps on the Server site", "people named by the requests").
+    const PHRASE: [&str; 7] = ["on", "of", "in", "by", "named", "the", "that"];
+    let mut words: Vec<String> = Vec::new();
+    let mut subject = true;
+    let mut rest = message.split(' ');
+    for word in rest.by_ref() {
+        if let Some((_, one)) = VERBS.iter().find(|(many, _)| *many == word) {
+            words.push(one.to_string());
+            break;
+        }
+        subject &= !PHRASE.contains(&word);
+        let singular = match word {
+            w if !subject => w.to_string(),
+            "people" => "person".to_string(),
+            w if w.ends_with("s'") => format!("{}'s", &w[..w.len() - 2]),
+            w if w.ends_with('s') && w.len() > 3 && !w.ends_with("ss") => w[..w.len() - 1].to_string(),
+            w => w.to_string(),
+        };
+        words.push(singular);
+    }
+    words.extend(rest.map(str::to_string));
+    format!("1 {}", words.join(" "))
 }
 
 /// Whether any check is an error.
@@ -164,7 +197,7 @@ pub fn run_checks(facts: &Facts) -> Vec<Check> {
         "groups.blocklisted",
         CheckResult::Warning,
         facts.blocklisted_groups.clone(),
-        "groups are blocklisted and never migrate (their members do)",
+        "groups are blocklisted: they never migrate (their members do)",
         "nothing to do: grant these members admin rights in the cloud by hand if they need them",
         "no blocklisted group on the Server site",
     ));
@@ -609,6 +642,17 @@ impl Migrator {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_finding_of_one_speaks_of_one() {
+        assert_eq!(super::counted(2, "users have no valid email address"), "2 users have no valid email address");
+        assert_eq!(super::counted(1, "users have no valid email address; they will not migrate"), "1 user has no valid email address; they will not migrate");
+        assert_eq!(super::counted(1, "space permissions are granted to anonymous users"), "1 space permission is granted to anonymous users");
+        assert_eq!(super::counted(1, "needed apps' plugins name no migration endpoint"), "1 needed app's plugin names no migration endpoint");
+        assert_eq!(super::counted(1, "apps on the Server site have no decision"), "1 app on the Server site has no decision");
+        assert_eq!(super::counted(1, "people named by the requests have no user"), "1 person named by the requests has no user");
+        assert_eq!(super::counted(1, "email domains are not marked trusted"), "1 email domain is not marked trusted");
+    }
+
     use super::*;
 
     fn user(name: &str, email: &str) -> DirectoryUser {

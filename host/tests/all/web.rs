@@ -1253,6 +1253,11 @@ async fn the_setup_pages_do_what_the_commands_do_refuse_as_they_do_and_keep_what
     assert!(html.contains("Installed <strong>") && html.contains("installed unsigned by your choice"), "{html}");
     let plugin = Registry::new(f.db.clone()).get(RATINGS).await.unwrap().expect("installed");
     assert!(plugin.allowed_unsigned);
+    // The audits are searched (and paged, ten to a page).
+    let (_, html) = d.page(&session, "/plugins?q=RATINGS").await;
+    assert!(html.contains(&format!("data-app=\"{RATINGS}\"")), "a search is not case-sensitive: {html}");
+    let (_, html) = d.page(&session, "/plugins?q=calendars").await;
+    assert!(html.contains("No plugin matches.") && !html.contains(&format!("data-app=\"{RATINGS}\"")), "{html}");
     let (status, _) = post_form(&d, &session, &format!("/apps/{RATINGS}/installed"), &[("csrf", csrf), ("cloud", "trial")]).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert!(ferry_host::cloud::app_confirmed(&f.db, &url, &plugin.cloud_app_key).await.unwrap().is_some());
@@ -1273,6 +1278,25 @@ async fn the_setup_pages_do_what_the_commands_do_refuse_as_they_do_and_keep_what
     let (status, html) = post_form(&d, &session, &format!("/apps/{RATINGS}/consent/revoke"), &[("csrf", csrf)]).await;
     assert_eq!(status, StatusCode::OK);
     assert!(!given().await && html.contains("id=\"agree\""), "{html}");
+
+    // A run the rules refuse comes back as the plan's checks with the reason on top, in the
+    // form's words: here a plan with a Stage 1 app run without the Stage 1 choice.
+    let (status, _) = post_form(&d, &session, &agree_path, &[("csrf", csrf), ("sha256", plugin.sha256.as_str()), ("confirm", "yes")]).await;
+    assert_eq!(status, StatusCode::OK);
+    let with_app = plan_fields(vec![("name", "with its app"), ("spaces", "ENG"), ("attachments", "")]);
+    let with_app: Vec<(String, String)> = with_app
+        .into_iter()
+        .filter(|(k, v)| !(k == "name" && v == "typed name") && k != "attachments")
+        .chain([("attachments".to_string(), f.site.join("attachments").display().to_string())])
+        .collect();
+    let (status, _, html) = post_plan(with_app).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let staged = ferry_host::plan::Plan::list(&f.db).await.unwrap().into_iter().find(|p| p.name == "with its app").unwrap();
+    assert_eq!(staged.plan_apps.len(), 1);
+    let (status, html) = post_form(&d, &session, &format!("/plans/{}/run", staged.id), &[("csrf", csrf)]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{html}");
+    assert!(html.contains("id=\"checks-summary\"") && html.contains("role=\"alert\"") && !html.contains("--stage1"), "{html}");
+    assert_eq!(ferry_host::plan::Plan::get(&f.db, &staged.id).await.unwrap().status, "saved", "nothing ran");
 
     // An unknown address is the not-found page, inside the layout.
     let (status, html) = d.page(&session, "/no/such/page").await;

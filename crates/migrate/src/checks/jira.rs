@@ -71,7 +71,7 @@ pub fn jira_checks(facts: &JiraFacts) -> Vec<Check> {
             "customers.former-customer",
             CheckResult::Warning,
             facts.former_customers.clone(),
-            "people the requests name have no user to migrate (deleted, or only in an inactive directory): what they reported or wrote will stay the migrating account's (each origin names them), and they are left out as participants",
+            "people named by the requests have no user to migrate (deleted, or only in an inactive directory): what they reported or wrote will stay the migrating account's (each origin names them), and they are left out as participants",
             "restore them on the Server site (or activate their directory) before migrating if they should keep their name",
             "every person the requests name has a user to migrate",
         ),

@@ -565,8 +565,8 @@ impl ListQuery {
 }
 
 /// "Rows 51–100 of 230" and the links to the pages before and after.
-fn pager(first: usize, shown: usize, total: usize, noun: &str, link: impl Fn(usize) -> String) -> Markup {
-    let page = first / ROWS_PER_PAGE + 1;
+fn pager(first: usize, shown: usize, total: usize, per_page: usize, noun: &str, link: impl Fn(usize) -> String) -> Markup {
+    let page = first / per_page + 1;
     html! {
         @if total > shown {
             p.pager {
@@ -584,6 +584,11 @@ type SiteConfirmation = (String, Option<String>);
 /// Apps: the assessment a page at a time (by decision, or searched), each decision
 /// editable in place, and whether each needed app's cloud app is installed.
 async fn apps(State(web): State<Web>, Extension(caller): Extension<Caller>, Query(query): Query<ListQuery>) -> PageResult {
+    apps_page(&web, &caller, &query, None, StatusCode::OK).await
+}
+
+/// The Apps page, with what an action on it did or why it was refused above the list.
+async fn apps_page(web: &Web, caller: &Caller, query: &ListQuery, message: Option<Markup>, status: StatusCode) -> PageResult {
     let db = web.db();
     let assessed = assess::assess(db, &assess::server_apps(db).await?).await?;
     let decisions = [Decision::NotAssessed, Decision::Needed, Decision::NotNeeded, Decision::Alternative];
@@ -617,11 +622,12 @@ async fn apps(State(web): State<Web>, Extension(caller): Extension<Caller>, Quer
     };
     let count = |d: Decision| assessed.iter().filter(|a| a.decision == d).count();
     let content = html! {
+        @if let Some(message) = message { (message) }
         @if servers.is_empty() {
             p.note { "No Confluence site added yet: " a href="/sites" { "add the Server site" } " first; its apps are read from its database." }
         } @else {
             form.actions method="post" action="/apps/assess" {
-                (csrf_field(&caller))
+                (csrf_field(caller))
                 label.check { span { "Server site " } (server_site_select(&servers)) }
                 button.primary type="submit" { "Assess the Server site's apps" }
             }
@@ -673,7 +679,7 @@ async fn apps(State(web): State<Web>, Extension(caller): Extension<Caller>, Quer
                                     @if on.is_empty() { br; a href="/sites" { "connect a Cloud site" } }
                                     @for (site, at) in on {
                                         form method="post" action={ "/apps/" (urlencode(&a.key)) "/installed" } {
-                                            (csrf_field(&caller))
+                                            (csrf_field(caller))
                                             input type="hidden" name="cloud" value=(site);
                                             @match at {
                                                 Some(at) => { span.ok { "on " (site) } " " span.muted { (when(at)) } " "
@@ -689,7 +695,7 @@ async fn apps(State(web): State<Web>, Extension(caller): Extension<Caller>, Quer
                         }
                         td {
                             form.inline method="post" action={ "/apps/" (urlencode(&a.key)) "/decision" } {
-                                (csrf_field(&caller))
+                                (csrf_field(caller))
                                 select name="decision" {
                                     @for d in decisions {
                                         option value=(d.name()) selected[d == a.decision] { (d.name()) }
@@ -701,10 +707,10 @@ async fn apps(State(web): State<Web>, Extension(caller): Extension<Caller>, Quer
                     }
                 }
             } }
-            (pager(first, shown.len(), matching.len(), "Apps", |page| query.link("/apps", query.filter(), page)))
+            (pager(first, shown.len(), matching.len(), ROWS_PER_PAGE, "Apps", |page| query.link("/apps", query.filter(), page)))
         }
     };
-    Ok(html_response(StatusCode::OK, page("Assess your apps", "/apps", Some(csrf(&caller)), content)))
+    Ok(html_response(status, page("Assess your apps", "/apps", Some(csrf(caller)), content)))
 }
 
 #[derive(Deserialize)]
@@ -727,13 +733,21 @@ fn server_site_select(sites: &[ferry_migrate::sites::ServerSite]) -> Markup {
 
 async fn assess_apps(State(web): State<Web>, Extension(caller): Extension<Caller>, Form(form): Form<AssessForm>) -> PageResult {
     check_form(&caller, &form.csrf)?;
-    let site = ferry_migrate::sites::for_request(web.db(), &form.source).await?;
-    let connected = ferry_source::Source::open(&site.location, site.password_env.as_deref())
-        .await
-        .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, "bad-request", format!("{e:#}")))?;
-    let apps = assess::read_server_apps(web.db(), &connected).await?;
-    assess::assess(web.db(), &apps).await?;
-    Ok(Redirect::to("/apps").into_response())
+    let read = async {
+        let site = ferry_migrate::sites::for_request(web.db(), &form.source).await?;
+        let connected = ferry_source::Source::open(&site.location, site.password_env.as_deref()).await?;
+        let apps = assess::read_server_apps(web.db(), &connected).await?;
+        assess::assess(web.db(), &apps).await?;
+        anyhow::Ok(())
+    }
+    .await;
+    match read {
+        Ok(()) => Ok(Redirect::to("/apps").into_response()),
+        Err(e) => {
+            let (refused, status) = Sent::from_error(BTreeMap::new(), e);
+            apps_page(&web, &caller, &ListQuery::default(), Some(refused.error_box()), status).await
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -1326,7 +1340,7 @@ async fn report(State(web): State<Web>, Extension(caller): Extension<Caller>, Pa
                         }
                     } }
                     @if matching.is_empty() { p.muted { "No failure matches." } }
-                    (pager(first, matching.len().saturating_sub(first).min(ROWS_PER_PAGE), matching.len(), "Failures", |page| format!("{}#failures-heading", query.link(&base, query.filter(), page))))
+                    (pager(first, matching.len().saturating_sub(first).min(ROWS_PER_PAGE), matching.len(), ROWS_PER_PAGE, "Failures", |page| format!("{}#failures-heading", query.link(&base, query.filter(), page))))
                 }
                 @if !r.checks.is_empty() {
                     h2 { "The checks the run started with" }
@@ -1545,9 +1559,15 @@ fn verb<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
 }
 
 async fn check_plan(State(web): State<Web>, Extension(caller): Extension<Caller>, Path(id): Path<String>, Form(form): Form<CsrfOnly>) -> PageResult {
-    use ferry_migrate::checks::CheckResult;
     check_form(&caller, &form.csrf)?;
-    let mut migrator = web.migrator(&id).await?;
+    checks_page(&web, &caller, &id, None, StatusCode::OK).await
+}
+
+/// A plan's checks as they stand now, summed up, with *Run the plan* when nothing stops
+/// it; `refusal` (a run refused) above them.
+async fn checks_page(web: &Web, caller: &Caller, id: &str, refusal: Option<Markup>, status: StatusCode) -> PageResult {
+    use ferry_migrate::checks::CheckResult;
+    let mut migrator = web.migrator(id).await?;
     let plan = migrator.plan().clone();
     let checks = migrator.checks().await?;
     let errors = checks.iter().filter(|c| c.result == CheckResult::Error).count();
@@ -1562,14 +1582,15 @@ async fn check_plan(State(web): State<Web>, Extension(caller): Extension<Caller>
     });
     let content = html! {
         p { a href={ "/plans/" (plan.id) } { "‹ Back to the plan" } }
-        p.summary #checks-summary class=(if errors > 0 { "bad" } else if warnings > 0 { "warn" } else { "ok" }) {
+        @if let Some(refusal) = refusal { (refusal) }
+        p #checks-summary class={ "summary " (if errors > 0 { "bad" } else if warnings > 0 { "warn" } else { "ok" }) } {
             (plural(errors, "error")) ", " (plural(warnings, "warning")) ", " (passed) " passed"
         }
         @if errors > 0 {
             p.note { "The plan cannot run while a check finds an error: fix each one as it says, then run the checks again. A plan's scope is fixed once saved: for another scope, " a href="/plans/new" { "create a new plan" } "." }
         } @else if plan.status == plan::status::SAVED {
             form.actions #run method="post" action={ "/plans/" (plan.id) "/run" } {
-                (csrf_field(&caller))
+                (csrf_field(caller))
                 @if !plan.plan_apps.is_empty() { (stage1_select()) }
                 button.primary type="submit" { "Run the plan" }
                 @if warnings > 0 { span.muted { "The warnings do not stop the run: read them first." } }
@@ -1587,7 +1608,7 @@ async fn check_plan(State(web): State<Web>, Extension(caller): Extension<Caller>
             }
         } }
     };
-    Ok(html_response(StatusCode::OK, page(&format!("Checks of plan {}", plan.name), "/plans", Some(csrf(&caller)), content)))
+    Ok(html_response(status, page(&format!("Checks of plan {}", plan.name), "/plans", Some(csrf(caller)), content)))
 }
 
 /// The Stage 1 choice of a run, as a select (for plans with apps).
@@ -1618,8 +1639,15 @@ async fn run_plan(State(web): State<Web>, Extension(caller): Extension<Caller>, 
         "" => None,
         choice => Some(choice.parse().map_err(|e: String| Failure::new(StatusCode::BAD_REQUEST, "bad-request", e))?),
     };
-    web.start_plan(&id, stage1).await?;
-    Ok(Redirect::to("/plans").into_response())
+    match web.start_plan(&id, stage1).await {
+        Ok(()) => Ok(Redirect::to("/plans").into_response()),
+        // A run the checks or the Stage 1 rule refuse: the checks page, the reason on top.
+        Err(e) if e.downcast_ref::<ferry_migrate::plan::runner::RunRefused>().is_some() => {
+            let (refused, status) = Sent::from_error(BTreeMap::new(), e);
+            checks_page(&web, &caller, &id, Some(refused.error_box()), status).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn stop_plan(State(web): State<Web>, Extension(caller): Extension<Caller>, Path(id): Path<String>, Form(form): Form<CsrfOnly>) -> PageResult {

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
@@ -14,7 +14,7 @@ use axum::{Extension, Form, Router};
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::{check_form, csrf, csrf_field, html_response, page, urlencode, when, CsrfOnly, PageResult, Sent};
+use super::{check_form, csrf, csrf_field, html_response, page, pager, urlencode, when, CsrfOnly, ListQuery, PageResult, Sent};
 use crate::{auth, Caller, Failure, Web};
 use ferry_apps::registry::{InstallError, InstallOutcome, Registry};
 
@@ -317,14 +317,34 @@ async fn import_accounts(State(web): State<Web>, Extension(caller): Extension<Ca
     sites_page(&web, &caller, shown).await
 }
 
-async fn plugins(State(web): State<Web>, Extension(caller): Extension<Caller>) -> PageResult {
-    plugins_page(&web, &caller, None, Sent::default(), StatusCode::OK).await
+/// How many plugin audits a page of the Plugins page shows (each is a few tables).
+const AUDITS_PER_PAGE: usize = 10;
+
+async fn plugins(State(web): State<Web>, Extension(caller): Extension<Caller>, Query(query): Query<ListQuery>) -> PageResult {
+    plugins_shown(&web, &caller, None, Sent::default(), StatusCode::OK, &query).await
+}
+
+/// The Plugins page after a form: its first page of audits.
+async fn plugins_page(web: &Web, caller: &Caller, outcome: Option<Markup>, trust_form: Sent, status: StatusCode) -> PageResult {
+    plugins_shown(web, caller, outcome, trust_form, status, &ListQuery::default()).await
 }
 
 /// Plugins, for admins and reviewers: install one (its audit first), the vendor keys
-/// plugins are trusted by, and every installed plugin's audit.
-async fn plugins_page(web: &Web, caller: &Caller, outcome: Option<Markup>, trust_form: Sent, status: StatusCode) -> PageResult {
-    let audits = web.plugin_audits().await?;
+/// plugins are trusted by, and the installed plugins' audits, a page at a time (searched
+/// by app key, name or vendor).
+async fn plugins_shown(web: &Web, caller: &Caller, outcome: Option<Markup>, trust_form: Sent, status: StatusCode, query: &ListQuery) -> PageResult {
+    let all = web.plugin_audits().await?;
+    let search = query.search();
+    let matching: Vec<_> = all
+        .iter()
+        .filter(|(installed, _)| {
+            search.as_ref().is_none_or(|q| {
+                [&installed.server_app_key, &installed.cloud_app_key, &installed.name, &installed.vendor].iter().any(|t| t.to_lowercase().contains(q))
+            })
+        })
+        .collect();
+    let first = (query.page() - 1) * AUDITS_PER_PAGE;
+    let audits: Vec<_> = matching.iter().skip(first).take(AUDITS_PER_PAGE).collect();
     let keys = ferry_apps::trust::list(web.db()).await?;
     let content = html! {
         @if let Some(outcome) = outcome { (outcome) }
@@ -366,9 +386,15 @@ async fn plugins_page(web: &Web, caller: &Caller, outcome: Option<Markup>, trust
                 button type="submit" { "Trust this key" }
             }
         }
-        h2 { "Installed plugins: what each declares and imports" }
-        @if audits.is_empty() { p.muted { "No plugin installed." } }
-        @for (installed, r) in &audits {
+        h2 #audits { "Installed plugins: what each declares and imports" }
+        @if all.len() > AUDITS_PER_PAGE || search.is_some() {
+            form.search method="get" action="/plugins" {
+                input type="search" name="q" value=(query.q.clone().unwrap_or_default()) placeholder="Search by app key, name or vendor";
+                " " button type="submit" { "Search" }
+            }
+        }
+        @if all.is_empty() { p.muted { "No plugin installed." } } @else if matching.is_empty() { p.muted { "No plugin matches." } }
+        @for (installed, r) in audits.iter().map(|a| (&a.0, &a.1)) {
             section.plugin data-app=(installed.server_app_key) {
                 h3 { (r.name.clone().unwrap_or_default()) " " (r.version.clone().unwrap_or_default()) " · " span.muted { "by " (r.vendor.clone().unwrap_or_default()) } }
                 div.table-wrap { table {
@@ -402,6 +428,7 @@ async fn plugins_page(web: &Web, caller: &Caller, outcome: Option<Markup>, trust
                 }
             }
         }
+        (pager(first, audits.len(), matching.len(), AUDITS_PER_PAGE, "Plugins", |page| format!("{}#audits", query.link("/plugins", None, page))))
     };
     Ok(html_response(status, page("Plugins", "/plugins", Some(csrf(caller)), content)))
 }
